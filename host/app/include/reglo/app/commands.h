@@ -1,0 +1,38 @@
+// The reglo-hub commands (sync --once, preview, plugins list, migrate) as functions of a loaded
+// config, so tests drive them without a shell. This is the one place that wires concrete types
+// (SQLite store, plugin host, pipeline) together. Each call is independent; not for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "reglo/app/config.h"
+#include "reglo/core/clock.h"
+#include "reglo/storage/store.h"
+
+namespace reglo::app {
+
+// Process exit codes, documented in the README.
+enum ExitCode : int {
+  kExitOk = 0,        // success
+  kExitFailure = 1,   // a run (or the command) failed
+  kExitUsage = 2,     // bad command line or bad configuration
+  kExitWarnings = 3,  // success, but with warnings or rejected records
+};
+
+// Opens the store the config names and applies pending migrations.
+Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config);
+
+int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_id,
+             const Clock& clock, std::ostream& out, std::ostream& err);
+// Prints a source's mapped records from the beginning, or from the stored cursors when
+// `from_cursor` is set; never writes anything.
+int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t limit,
+                  bool from_cursor, std::ostream& out, std::ostream& err);
+int ListPlugins(const HubConfig& config, std::ostream& out, std::ostream& err);
+int Migrate(const HubConfig& config, std::ostream& out, std::ostream& err);
+
+}  // namespace reglo::app

@@ -1,0 +1,222 @@
+#include "reglo/app/commands.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+
+#include "reglo/core/masking.h"
+#include "reglo/pipeline/sync.h"
+#include "reglo/plugin_host/plugin.h"
+#include "reglo/storage/sqlite_store.h"
+
+namespace reglo::app {
+namespace {
+
+const storage::SourceRow* FindSource(const HubConfig& config, const std::string& id) {
+  for (const storage::SourceRow& source : config.sources) {
+    if (source.id == id) return &source;
+  }
+  return nullptr;
+}
+
+std::string KnownSources(const HubConfig& config) {
+  std::string ids;
+  for (const storage::SourceRow& source : config.sources)
+    ids += (ids.empty() ? "" : ", ") + source.id;
+  return ids.empty() ? "(none configured)" : ids;
+}
+
+void PrintLoadErrors(const plugin_host::PluginSet& plugins, std::ostream& err) {
+  for (const plugin_host::PluginLoadError& error : plugins.errors) {
+    fmt::print(err, "warning: {}\n", error.reason);
+  }
+}
+
+// Finds the source's plugin and creates its instance, or explains why not.
+Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
+    const HubConfig& config, const plugin_host::PluginSet& plugins,
+    const storage::SourceRow& source) {
+  auto plugin = plugins.plugins.find(source.connector);
+  if (plugin == plugins.plugins.end()) {
+    std::string loaded;
+    for (const auto& [name, _] : plugins.plugins) loaded += (loaded.empty() ? "" : ", ") + name;
+    return Status::ConfigError(fmt::format(
+        "source {}: connector '{}' is not loaded from {} (loaded: {})", source.id, source.connector,
+        config.plugins_dir.string(), loaded.empty() ? "none" : loaded));
+  }
+  return plugin->second->CreateInstance(source.config_json);
+}
+
+void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& report,
+                 std::ostream& out) {
+  fmt::print(out, "Source {} ({}, company {}) - run {}: {}\n", source.id, source.connector,
+             source.company_id, report.run_id, storage::RunStatusName(report.status));
+  fmt::print(out, "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}\n", "entity", "records",
+             "created", "updated", "unchanged", "stale", "warnings", "rejected");
+  for (const auto& [entity, c] : report.by_entity) {
+    fmt::print(out, "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}\n", entity,
+               c.seen + c.rejected, c.created, c.updated, c.unchanged, c.stale, c.warnings,
+               c.rejected);
+  }
+  const storage::RunCounters& t = report.counters;
+  fmt::print(out, "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}\n", "total", t.seen,
+             t.created, t.updated, t.unchanged, t.stale, t.warnings, t.rejected);
+  fmt::print(out, "  events emitted: {}\n", report.events);
+  if (!report.error.ok())
+    fmt::print(out, "  error: {}\n", MaskPersonalData(report.error.ToString()));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config) {
+  if (config.sqlite_path.empty())
+    return Status::ConfigError("store: only sqlite: stores are supported");
+  if (config.sqlite_path != ":memory:" && config.sqlite_path.has_parent_path()) {
+    std::error_code error;
+    std::filesystem::create_directories(config.sqlite_path.parent_path(), error);
+    if (error) {
+      return Status::IoError(fmt::format("cannot create the folder of {}: {}",
+                                         config.sqlite_path.string(), error.message()));
+    }
+  }
+  return storage::OpenSqliteStore(config.sqlite_path.string());
+}
+
+int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_id,
+             const Clock& clock, std::ostream& out, std::ostream& err) {
+  std::vector<const storage::SourceRow*> selected;
+  if (source_id) {
+    const storage::SourceRow* source = FindSource(config, *source_id);
+    if (source == nullptr) {
+      fmt::print(err, "error: no source '{}' in {} (configured: {})\n", *source_id,
+                 config.path.string(), KnownSources(config));
+      return kExitUsage;
+    }
+    selected.push_back(source);
+  } else {
+    for (const storage::SourceRow& source : config.sources) {
+      if (source.enabled) selected.push_back(&source);
+    }
+  }
+  if (selected.empty()) {
+    fmt::print(err, "error: no enabled source to sync in {}\n", config.path.string());
+    return kExitUsage;
+  }
+  Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+  if (!store.ok()) {
+    fmt::print(err, "error: {}\n", store.status().ToString());
+    return kExitFailure;
+  }
+  plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
+  PrintLoadErrors(plugins, err);
+
+  int exit_code = kExitOk;
+  pipeline::SyncRunner runner(**store, clock);
+  for (const storage::SourceRow* source : selected) {
+    Status registered = (*store)->UpsertSource(*source);
+    if (!registered.ok()) {
+      fmt::print(err, "error: source {}: {}\n", source->id, registered.ToString());
+      exit_code = kExitFailure;
+      continue;
+    }
+    Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
+        CreateConnector(config, plugins, *source);
+    if (!connector.ok()) {
+      // Recorded as a failed run, so the failure is visible where runs are looked at.
+      const std::string message = MaskPersonalData(connector.status().message());
+      Result<int64_t> run = (*store)->BeginRun(source->id, FormatUtc(clock.Now()));
+      if (run.ok()) {
+        (void)(*store)->AppendRunLog(*run,
+                                     {FormatUtc(clock.Now()), storage::LogLevel::kError, message});
+        (void)(*store)->FinishRun(*run, storage::RunStatus::kFailed, FormatUtc(clock.Now()),
+                                  std::string(StatusCodeName(connector.status().code())), message);
+      }
+      (void)(*store)->SetSourceStatus(source->id, "failed");
+      fmt::print(err, "error: {}\n", MaskPersonalData(connector.status().ToString()));
+      exit_code = kExitFailure;
+      continue;
+    }
+    pipeline::SyncReport report = runner.RunOnce(*source, **connector);
+    PrintReport(*source, report, out);
+    if (report.status == storage::RunStatus::kFailed) {
+      exit_code = kExitFailure;
+    } else if (report.status == storage::RunStatus::kSucceededWithWarnings &&
+               exit_code == kExitOk) {
+      exit_code = kExitWarnings;
+    }
+  }
+  return exit_code;
+}
+
+int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t limit,
+                  bool from_cursor, std::ostream& out, std::ostream& err) {
+  const storage::SourceRow* source = FindSource(config, source_id);
+  if (source == nullptr) {
+    fmt::print(err, "error: no source '{}' in {} (configured: {})\n", source_id,
+               config.path.string(), KnownSources(config));
+    return kExitUsage;
+  }
+  plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
+  PrintLoadErrors(plugins, err);
+  Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
+      CreateConnector(config, plugins, *source);
+  if (!connector.ok()) {
+    fmt::print(err, "error: {}\n", MaskPersonalData(connector.status().ToString()));
+    return kExitFailure;
+  }
+  // With --from-cursor, preview reads the stored cursors; it never creates a store.
+  std::unique_ptr<storage::Store> store;
+  if (from_cursor && config.sqlite_path != ":memory:" &&
+      std::filesystem::exists(config.sqlite_path)) {
+    Result<std::unique_ptr<storage::Store>> opened = OpenStore(config);
+    if (!opened.ok()) {
+      fmt::print(err, "error: {}\n", opened.status().ToString());
+      return kExitFailure;
+    }
+    store = std::move(*opened);
+  }
+  pipeline::PreviewOptions options;
+  options.limit = limit;
+  Status previewed = pipeline::Preview(*source, **connector, store.get(), options, out);
+  if (!previewed.ok()) {
+    fmt::print(err, "error: {}\n", MaskPersonalData(previewed.ToString()));
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+int ListPlugins(const HubConfig& config, std::ostream& out, std::ostream& err) {
+  plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
+  fmt::print(out, "Plugins in {}:\n", config.plugins_dir.string());
+  for (const auto& [name, plugin] : plugins.plugins) {
+    const plugin_host::PluginInfo& info = plugin->info();
+    fmt::print(out, "  {} {} (ABI {}.{}, vendor {}) entities: {}\n    {}\n", info.name,
+               info.version, info.abi_major, info.abi_minor,
+               info.vendor.empty() ? "-" : info.vendor, fmt::join(info.entities, ", "),
+               info.path.string());
+  }
+  if (plugins.plugins.empty()) fmt::print(out, "  (none loaded)\n");
+  for (const plugin_host::PluginLoadError& error : plugins.errors) {
+    fmt::print(err, "refused: {}\n", error.reason);
+  }
+  return plugins.errors.empty() ? kExitOk : kExitWarnings;
+}
+
+int Migrate(const HubConfig& config, std::ostream& out, std::ostream& err) {
+  Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+  if (!store.ok()) {
+    fmt::print(err, "error: {}\n", store.status().ToString());
+    return kExitFailure;
+  }
+  Result<int> version = (*store)->SchemaVersion();
+  if (!version.ok()) {
+    fmt::print(err, "error: {}\n", version.status().ToString());
+    return kExitFailure;
+  }
+  fmt::print(out, "Store {} is at schema version {} (latest {}).\n", config.store_url, *version,
+             (*store)->LatestSchemaVersion());
+  return kExitOk;
+}
+
+}  // namespace reglo::app

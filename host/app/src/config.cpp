@@ -1,0 +1,147 @@
+#include "reglo/app/config.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace reglo::app {
+namespace {
+
+using nlohmann::json;
+
+Status KeyError(const std::string& key, const std::string& problem) {
+  return Status::ConfigError(fmt::format("{}: {}", key, problem));
+}
+
+std::string TypeName(const json& value) {
+  return value.type_name();
+}
+
+// Reads a required (or optional) string member; the error names the key path.
+Status ReadString(const json& object, const std::string& parent, const char* name, bool required,
+                  std::string& out) {
+  const std::string key = parent.empty() ? name : parent + "." + name;
+  auto it = object.find(name);
+  if (it == object.end()) {
+    return required ? KeyError(key, "missing") : Status::Ok();
+  }
+  if (!it->is_string()) return KeyError(key, "expected a string, got " + TypeName(*it));
+  out = it->get<std::string>();
+  if (required && out.empty()) return KeyError(key, "must not be empty");
+  return Status::Ok();
+}
+
+std::filesystem::path Resolve(const std::filesystem::path& base, const std::string& value) {
+  std::filesystem::path path(value);
+  return (path.is_absolute() ? path : base / path).lexically_normal();
+}
+
+bool IsValidId(const std::string& id) {
+  if (id.empty() || id.size() > 100) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
+  json root;
+  try {
+    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& error) {
+    return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
+  }
+  if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
+  static const std::set<std::string> kTopKeys = {"store", "plugins_dir", "sources"};
+  for (const auto& [key, value] : root.items()) {
+    if (!kTopKeys.count(key)) {
+      return KeyError(key, "unknown key (expected one of: store, plugins_dir, sources)");
+    }
+  }
+  HubConfig config;
+  REGLO_RETURN_IF_ERROR(ReadString(root, "", "store", true, config.store_url));
+  if (config.store_url.rfind("sqlite:", 0) == 0) {
+    std::string path = config.store_url.substr(7);
+    if (path.rfind("//", 0) == 0) path = path.substr(2);
+    if (path.empty())
+      return KeyError("store", "'sqlite:' needs a file path, e.g. sqlite:var/hub.db");
+    config.sqlite_path = path == ":memory:" ? std::filesystem::path(path) : Resolve(base_dir, path);
+  } else if (config.store_url.rfind("postgres://", 0) == 0 ||
+             config.store_url.rfind("postgresql://", 0) == 0) {
+    return KeyError("store", "PostgreSQL is not available in this build yet; use sqlite:PATH");
+  } else {
+    return KeyError("store", "expected sqlite:PATH");
+  }
+  std::string plugins_dir;
+  REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
+  config.plugins_dir = Resolve(base_dir, plugins_dir);
+
+  auto sources = root.find("sources");
+  if (sources == root.end()) return KeyError("sources", "missing");
+  if (!sources->is_array())
+    return KeyError("sources", "expected an array, got " + TypeName(*sources));
+  std::set<std::string> ids;
+  for (size_t i = 0; i < sources->size(); ++i) {
+    const json& entry = (*sources)[i];
+    const std::string key = fmt::format("sources[{}]", i);
+    if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
+    static const std::set<std::string> kSourceKeys = {"id",        "company_id", "source_system",
+                                                      "connector", "enabled",    "options"};
+    for (const auto& [name, value] : entry.items()) {
+      if (!kSourceKeys.count(name)) {
+        return KeyError(key + "." + name,
+                        "unknown key (expected id, company_id, source_system, connector, enabled, "
+                        "options)");
+      }
+    }
+    storage::SourceRow source;
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "id", true, source.id));
+    if (!IsValidId(source.id)) {
+      return KeyError(key + ".id", "use letters, digits, '-', '_' or '.' (at most 100)");
+    }
+    if (!ids.insert(source.id).second) {
+      return KeyError(key + ".id", fmt::format("'{}' is used by another source", source.id));
+    }
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "company_id", true, source.company_id));
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "source_system", true, source.source_system));
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "connector", true, source.connector));
+    if (auto enabled = entry.find("enabled"); enabled != entry.end()) {
+      if (!enabled->is_boolean()) return KeyError(key + ".enabled", "expected true or false");
+      source.enabled = enabled->get<bool>();
+    }
+    json options = json::object();
+    if (auto it = entry.find("options"); it != entry.end()) {
+      if (!it->is_object())
+        return KeyError(key + ".options", "expected an object, got " + TypeName(*it));
+      options = *it;
+    }
+    // Connectors resolve their relative paths against the config file's folder.
+    if (!options.contains("base_dir")) options["base_dir"] = base_dir.string();
+    source.config_json = options.dump();
+    config.sources.push_back(std::move(source));
+  }
+  return config;
+}
+
+Result<HubConfig> LoadConfig(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::ConfigError(fmt::format("cannot read config file {}", path.string()));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::filesystem::path absolute = std::filesystem::absolute(path);
+  Result<HubConfig> config = ParseConfig(text.str(), absolute.parent_path());
+  if (!config.ok()) return config.status().WithContext(path.string());
+  config->path = absolute;
+  return config;
+}
+
+}  // namespace reglo::app

@@ -1,0 +1,104 @@
+// reglo-hub: the command-line entry point. Parses the command line, loads the config and hands
+// over to the commands in commands.cpp.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "reglo/app/commands.h"
+#include "reglo/app/config.h"
+
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+std::string DefaultConfigPath() {
+  const char* from_env = std::getenv("REGLO_CONFIG");
+  return from_env != nullptr && *from_env != '\0' ? from_env : "reglo-hub.json";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Reglo Hub: loads connector plugins, pulls what changed in driving-school systems, maps it "
+      "to "
+      "the canonical model and writes it idempotently with its domain events.\n"
+      "Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 3 success with warnings.",
+      "reglo-hub"};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+  std::string config_path = DefaultConfigPath();
+  std::string log_level = "info";
+  app.add_option("-c,--config", config_path,
+                 "config file (default: $REGLO_CONFIG or reglo-hub.json)");
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+
+  CLI::App* sync =
+      app.add_subcommand("sync", "pull every enabled source (or one) and commit what changed");
+  bool once = false;
+  std::string sync_source;
+  sync->add_flag("--once", once, "run each source once and exit (required in this version)")
+      ->required();
+  sync->add_option("--source", sync_source, "sync only the source with this id");
+
+  CLI::App* preview = app.add_subcommand(
+      "preview",
+      "dry-run a source: print its mapped records and warnings as JSON lines, commit nothing");
+  std::string preview_source;
+  int64_t limit = 20;
+  preview->add_option("--source", preview_source, "the source id")->required();
+  preview->add_option("--limit", limit, "records to print (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  bool from_cursor = false;
+  preview->add_flag("--from-cursor", from_cursor,
+                    "start from the stored cursors (show only what the next sync would read); "
+                    "default: from the beginning");
+
+  CLI::App* plugins = app.add_subcommand("plugins", "inspect connector plugins");
+  plugins->require_subcommand(1);
+  plugins->add_subcommand("list",
+                          "list the plugins in the plugins folder, and those refused and why");
+
+  app.add_subcommand("migrate", "create the store or bring its schema up to date");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return reglo::app::kExitUsage;
+  }
+
+  auto logger = spdlog::stderr_color_mt("reglo-hub");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  reglo::Result<reglo::app::HubConfig> config = reglo::app::LoadConfig(config_path);
+  if (!config.ok()) {
+    std::cerr << "error: " << config.status().ToString() << "\n";
+    return reglo::app::kExitUsage;
+  }
+  if (sync->parsed()) {
+    std::optional<std::string> source;
+    if (!sync_source.empty()) source = sync_source;
+    return reglo::app::SyncOnce(*config, source, reglo::SystemClock::Instance(), std::cout,
+                                std::cerr);
+  }
+  if (preview->parsed()) {
+    return reglo::app::PreviewSource(*config, preview_source, limit, from_cursor, std::cout,
+                                     std::cerr);
+  }
+  if (plugins->parsed()) return reglo::app::ListPlugins(*config, std::cout, std::cerr);
+  return reglo::app::Migrate(*config, std::cout, std::cerr);
+}

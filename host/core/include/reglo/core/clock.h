@@ -1,0 +1,43 @@
+// Clock: the one seam through which the hub reads time, so tests can fake it without sleeping.
+// SystemClock reads the real clocks; ManualClock is advanced by hand. Both are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace reglo {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time, for timestamps that are stored or shown.
+  virtual std::chrono::system_clock::time_point Now() const = 0;
+  // Monotonic time, for measuring durations and timeouts.
+  virtual std::chrono::steady_clock::time_point Monotonic() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override;
+  std::chrono::steady_clock::time_point Monotonic() const override;
+  // The process-wide instance.
+  static SystemClock& Instance();
+};
+
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(std::chrono::system_clock::time_point start);
+  std::chrono::system_clock::time_point Now() const override;
+  std::chrono::steady_clock::time_point Monotonic() const override;
+  void Advance(std::chrono::nanoseconds by);
+
+ private:
+  std::chrono::system_clock::time_point start_;
+  std::atomic<int64_t> elapsed_ns_{0};
+};
+
+// "2026-11-26T05:39:19.123Z" (UTC, millisecond precision): the hub's one timestamp format.
+std::string FormatUtc(std::chrono::system_clock::time_point at);
+
+}  // namespace reglo

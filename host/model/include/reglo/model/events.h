@@ -1,0 +1,52 @@
+// Change decisions and domain events (DESIGN §5): compares an incoming record with what is stored,
+// decides created / updated / unchanged / stale, and builds the CloudEvents 1.0 envelopes with
+// deterministic ids. Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reglo/model/record.h"
+
+namespace reglo::model {
+
+enum class Outcome { kCreated, kUpdated, kUnchanged, kStale };
+std::string_view OutcomeName(Outcome outcome);
+
+struct Decision {
+  Outcome outcome = Outcome::kUnchanged;
+  int64_t version = 0;                      // the version after this change
+  std::vector<std::string> changed_fields;  // canonical names; "extra.<name>" for extra fields
+  std::optional<std::string> status_from;   // set when the status field changed
+  std::optional<std::string> status_to;
+  bool status_changed = false;
+};
+
+// `stored` is null when the record is new.
+Decision Reconcile(const CanonicalRecord& incoming, const StoredState* stored);
+
+// One row of the integration_events outbox.
+struct EventRecord {
+  std::string event_id;  // deterministic from company, source, entity, externalId, version, type
+  std::string type;      // "student.created"
+  std::string company_id;
+  std::string source_system;
+  std::string entity;
+  std::string external_id;
+  int64_t version = 0;
+  std::string time;      // FormatUtc of the commit
+  std::string envelope;  // CloudEvents 1.0 JSON
+};
+
+// The events a decision emits (none for unchanged or stale).
+std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,
+                                     std::string_view time);
+
+// The deterministic event id.
+std::string EventId(const RecordKey& key, std::string_view entity, int64_t version,
+                    std::string_view type);
+
+}  // namespace reglo::model

@@ -1,0 +1,178 @@
+#include "reglo/model/events.h"
+
+#include <fmt/format.h>
+
+#include "reglo/core/crypto.h"
+#include "reglo/core/json_writer.h"
+
+namespace reglo::model {
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kCreated: return "created";
+    case Outcome::kUpdated: return "updated";
+    case Outcome::kUnchanged: return "unchanged";
+    case Outcome::kStale: return "stale";
+  }
+  return "unknown";
+}
+
+Decision Reconcile(const CanonicalRecord& incoming, const StoredState* stored) {
+  Decision decision;
+  if (stored == nullptr) {
+    decision.outcome = Outcome::kCreated;
+    decision.version = 1;
+    return decision;
+  }
+  decision.version = stored->version;
+  // Timestamps are normalised to one fixed-width UTC format, so text order is time order.
+  if (incoming.source_updated_at && stored->source_updated_at &&
+      *incoming.source_updated_at < *stored->source_updated_at) {
+    decision.outcome = Outcome::kStale;
+    return decision;
+  }
+  if (incoming.content_hash == stored->content_hash) {
+    decision.outcome = Outcome::kUnchanged;
+    return decision;
+  }
+  decision.outcome = Outcome::kUpdated;
+  decision.version = stored->version + 1;
+  const EntitySpec& entity = *incoming.entity;
+  for (size_t i = 0; i < entity.fields.size(); ++i) {
+    const std::optional<std::string>& before =
+        i < stored->values.size() ? stored->values[i] : std::nullopt;
+    if (before != incoming.values[i]) {
+      decision.changed_fields.emplace_back(entity.fields[i].name);
+      if (entity.status_field && entity.fields[i].name == *entity.status_field) {
+        decision.status_changed = true;
+        decision.status_from = before;
+        decision.status_to = incoming.values[i];
+      }
+    }
+  }
+  // Extra fields: both lists are sorted by name, so walk them together.
+  size_t a = 0;
+  size_t b = 0;
+  const auto& old_extra = stored->extra;
+  const auto& new_extra = incoming.extra;
+  while (a < old_extra.size() || b < new_extra.size()) {
+    if (b == new_extra.size() ||
+        (a < old_extra.size() && old_extra[a].first < new_extra[b].first)) {
+      decision.changed_fields.push_back("extra." + old_extra[a++].first);
+    } else if (a == old_extra.size() || new_extra[b].first < old_extra[a].first) {
+      decision.changed_fields.push_back("extra." + new_extra[b++].first);
+    } else {
+      if (old_extra[a].second != new_extra[b].second) {
+        decision.changed_fields.push_back("extra." + new_extra[b].first);
+      }
+      ++a;
+      ++b;
+    }
+  }
+  return decision;
+}
+
+std::string EventId(const RecordKey& key, std::string_view entity, int64_t version,
+                    std::string_view type) {
+  // Length-prefixed so that no two different identities can produce the same name.
+  const std::string name =
+      fmt::format("{}:{}|{}:{}|{}:{}|{}:{}|{}|{}", key.company_id.size(), key.company_id,
+                  key.source_system.size(), key.source_system, entity.size(), entity,
+                  key.external_id.size(), key.external_id, version, type);
+  return DeterministicUuid(name);
+}
+
+namespace {
+
+void WriteRecord(JsonWriter& writer, const CanonicalRecord& record) {
+  writer.BeginObject();
+  const EntitySpec& entity = *record.entity;
+  for (size_t i = 0; i < entity.fields.size(); ++i) {
+    writer.Key(entity.fields[i].name);
+    if (record.values[i]) {
+      writer.String(*record.values[i]);
+    } else {
+      writer.Null();
+    }
+  }
+  if (!record.extra.empty()) {
+    writer.Key("extra").BeginObject();
+    for (const auto& [name, value] : record.extra) writer.Key(name).String(value);
+    writer.EndObject();
+  }
+  writer.EndObject();
+}
+
+EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, std::string type,
+                      std::string_view time) {
+  EventRecord event;
+  event.type = std::move(type);
+  event.company_id = record.key.company_id;
+  event.source_system = record.key.source_system;
+  event.entity = std::string(record.entity->name);
+  event.external_id = record.key.external_id;
+  event.version = decision.version;
+  event.time = std::string(time);
+  event.event_id = EventId(record.key, event.entity, event.version, event.type);
+
+  JsonWriter writer;
+  writer.BeginObject();
+  writer.Key("specversion").String("1.0");
+  writer.Key("id").String(event.event_id);
+  writer.Key("source").String(
+      fmt::format("/companies/{}/sources/{}", record.key.company_id, record.key.source_system));
+  writer.Key("type").String(event.type);
+  writer.Key("subject").String(fmt::format("{}/{}", event.entity, record.key.external_id));
+  writer.Key("time").String(time);
+  writer.Key("datacontenttype").String("application/json");
+  writer.Key("data").BeginObject();
+  writer.Key("entity").String(event.entity);
+  writer.Key("companyId").String(record.key.company_id);
+  writer.Key("sourceSystem").String(record.key.source_system);
+  writer.Key("externalId").String(record.key.external_id);
+  writer.Key("version").Int(decision.version);
+  if (record.source_updated_at) {
+    writer.Key("sourceUpdatedAt").String(*record.source_updated_at);
+  }
+  writer.Key("changedFields").BeginArray();
+  for (const std::string& field : decision.changed_fields) writer.String(field);
+  writer.EndArray();
+  if (decision.status_changed) {
+    writer.Key("statusChange").BeginObject();
+    writer.Key("from");
+    decision.status_from ? writer.String(*decision.status_from) : writer.Null();
+    writer.Key("to");
+    decision.status_to ? writer.String(*decision.status_to) : writer.Null();
+    writer.EndObject();
+  }
+  writer.Key("record");
+  WriteRecord(writer, record);
+  writer.EndObject();  // data
+  writer.EndObject();
+  event.envelope = writer.Take();
+  return event;
+}
+
+}  // namespace
+
+std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,
+                                     std::string_view time) {
+  std::vector<EventRecord> events;
+  const std::string prefix(record.entity->name);
+  switch (decision.outcome) {
+    case Outcome::kCreated:
+      events.push_back(MakeEvent(record, decision, prefix + ".created", time));
+      break;
+    case Outcome::kUpdated:
+      events.push_back(MakeEvent(record, decision, prefix + ".updated", time));
+      if (decision.status_changed) {
+        events.push_back(MakeEvent(record, decision, prefix + ".status_changed", time));
+      }
+      break;
+    case Outcome::kUnchanged:
+    case Outcome::kStale: break;
+  }
+  return events;
+}
+
+}  // namespace reglo::model

@@ -1,0 +1,69 @@
+// The canonical pipeline for one pull: map -> validate (accept + warning) -> dedup within the batch
+// -> commit per checkpoint through the Store (records, events, counters and cursor in one
+// transaction). SyncRunner runs a whole source once; Preview maps and validates without committing.
+// Thread-safety: a SyncRunner serves one sync at a time; the stop flag may be set from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "reglo/core/clock.h"
+#include "reglo/core/status.h"
+#include "reglo/model/record.h"
+#include "reglo/plugin_host/plugin.h"
+#include "reglo/storage/store.h"
+
+namespace reglo::pipeline {
+
+struct SyncOptions {
+  // Records buffered without a checkpoint are committed (cursor unchanged) past this many, so a
+  // connector that checkpoints rarely still streams in bounded memory.
+  size_t max_batch_records = 5000;
+  // Run log lines kept per run; further warnings are counted and summarised in one line.
+  size_t max_log_lines_per_run = 1000;
+};
+
+struct SyncReport {
+  int64_t run_id = 0;
+  storage::RunStatus status = storage::RunStatus::kRunning;
+  storage::RunCounters counters;
+  int64_t events = 0;
+  std::map<std::string, storage::RunCounters> by_entity;  // per canonical entity
+  Status error;                                           // OK unless the run failed
+};
+
+class SyncRunner {
+ public:
+  SyncRunner(storage::Store& store, const Clock& clock, SyncOptions options = {});
+
+  // Pulls every stream of `connector` from its stored cursor and commits what it gets. Never
+  // throws; a failed pull leaves its cursor where it was and the run marked failed.
+  SyncReport RunOnce(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
+                     const std::atomic<bool>* stop = nullptr);
+
+ private:
+  storage::Store& store_;
+  const Clock& clock_;
+  SyncOptions options_;
+};
+
+struct PreviewOptions {
+  int64_t limit = 20;  // canonical records to print; 0 = no limit
+};
+
+// Maps and validates a source's records and writes them as JSON lines to `out`, one per canonical
+// record ({"entity", "externalId", "record", "warnings"}) or rejection ({"rejected": reason}).
+// Reads the stored cursors but commits nothing.
+Status Preview(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
+               storage::Store* store, const PreviewOptions& options, std::ostream& out);
+
+// Turns a canonical record emitted by a plugin into the model's raw form for `source`.
+model::RawRecord ToRawRecord(const reglo_record& canonical, const storage::SourceRow& source);
+
+}  // namespace reglo::pipeline

@@ -1,0 +1,431 @@
+#include "reglo/pipeline/sync.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <unordered_map>
+#include <variant>
+
+#include "reglo/core/json_writer.h"
+#include "reglo/core/masking.h"
+#include "reglo/model/validation.h"
+
+namespace reglo::pipeline {
+
+model::RawRecord ToRawRecord(const reglo_record& canonical, const storage::SourceRow& source) {
+  model::RawRecord raw;
+  raw.entity = canonical.entity ? canonical.entity : "";
+  raw.company_id = source.company_id;
+  raw.source_system = source.source_system;
+  raw.external_id = canonical.external_id ? canonical.external_id : "";
+  if (canonical.source_updated_at != nullptr) raw.source_updated_at = canonical.source_updated_at;
+  raw.origin = canonical.origin ? canonical.origin : "";
+  raw.fields.reserve(canonical.field_count);
+  for (size_t i = 0; i < canonical.field_count; ++i) {
+    const reglo_field& field = canonical.fields[i];
+    if (field.name == nullptr) continue;
+    std::optional<std::string> value;
+    if (field.value != nullptr) value.emplace(field.value, field.value_len);
+    raw.fields.emplace_back(field.name, std::move(value));
+  }
+  return raw;
+}
+
+namespace {
+
+storage::LogLevel FromPluginLevel(reglo_log_level level) {
+  switch (level) {
+    case REGLO_LOG_DEBUG: return storage::LogLevel::kDebug;
+    case REGLO_LOG_INFO: return storage::LogLevel::kInfo;
+    case REGLO_LOG_WARN: return storage::LogLevel::kWarn;
+    case REGLO_LOG_ERROR: return storage::LogLevel::kError;
+  }
+  return storage::LogLevel::kInfo;
+}
+
+// Collects what a pull delivers between two commits: mapped, validated, deduplicated records.
+class BatchBuilder {
+ public:
+  BatchBuilder(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector)
+      : source_(source), connector_(connector) {}
+
+  // Maps one source record and adds the canonical records it yields.
+  Status Add(const reglo_record& source_record) {
+    ++batch_.seen;
+    Status mapped = connector_.MapToCanonical(source_record, [this](const reglo_record& canonical) {
+      AddCanonical(ToRawRecord(canonical, source_));
+      return Status::Ok();
+    });
+    if (!mapped.ok()) {
+      // One record the connector cannot map is a dead letter, not the end of the pull.
+      model::Rejection rejection;
+      rejection.entity = source_record.entity ? source_record.entity : "";
+      rejection.key = {source_.company_id, source_.source_system,
+                       source_record.external_id ? source_record.external_id : ""};
+      rejection.origin = source_record.origin ? source_record.origin : "";
+      rejection.reason = MaskPersonalData(mapped.message());
+      rejection.stage = "map";
+      AddRejection(std::move(rejection));
+    }
+    return Status::Ok();
+  }
+
+  void AddCanonical(const model::RawRecord& raw) {
+    std::variant<model::CanonicalRecord, model::Rejection> result = model::Validate(raw);
+    if (auto* rejection = std::get_if<model::Rejection>(&result)) {
+      AddRejection(std::move(*rejection));
+      return;
+    }
+    model::CanonicalRecord record = std::move(std::get<model::CanonicalRecord>(result));
+    for (const std::string& warning : record.warnings) {
+      Log(storage::LogLevel::kWarn,
+          record.origin.empty() ? warning : fmt::format("{}: {}", record.origin, warning));
+    }
+    batch_.warnings += static_cast<int64_t>(record.warnings.size());
+    // Duplicates inside one batch collapse to one write: the latest sourceUpdatedAt wins, and
+    // between equal (or absent) timestamps the later record wins.
+    std::string key = fmt::format("{}\x1f{}", record.entity->name, record.key.external_id);
+    auto [it, inserted] = index_.try_emplace(std::move(key), batch_.records.size());
+    if (inserted) {
+      batch_.records.push_back(std::move(record));
+      return;
+    }
+    model::CanonicalRecord& kept = batch_.records[it->second];
+    const bool older = record.source_updated_at && kept.source_updated_at &&
+                       *record.source_updated_at < *kept.source_updated_at;
+    if (!older) kept = std::move(record);
+  }
+
+  void AddRejection(model::Rejection rejection) {
+    Log(storage::LogLevel::kWarn,
+        fmt::format("{}rejected {} record: {}",
+                    rejection.origin.empty() ? "" : rejection.origin + ": ",
+                    rejection.entity.empty() ? "a" : rejection.entity, rejection.reason));
+    batch_.rejections.push_back(std::move(rejection));
+  }
+
+  void AddWarning(std::string_view origin, std::string_view message) {
+    ++batch_.warnings;
+    Log(storage::LogLevel::kWarn,
+        origin.empty() ? std::string(message) : fmt::format("{}: {}", origin, message));
+  }
+
+  void Log(storage::LogLevel level, const std::string& message) {
+    if (log_budget_ == 0) {
+      ++suppressed_lines_;
+      return;
+    }
+    --log_budget_;
+    batch_.log_lines.push_back({"", level, MaskPersonalData(message)});
+  }
+
+  size_t size() const { return batch_.records.size() + batch_.rejections.size(); }
+  bool empty() const {
+    return batch_.seen == 0 && batch_.log_lines.empty() && batch_.warnings == 0;
+  }
+  void set_log_budget(size_t budget) { log_budget_ = budget; }
+  size_t log_budget() const { return log_budget_; }
+  int64_t suppressed_lines() const { return suppressed_lines_; }
+
+  // Hands the collected batch over and starts a new one.
+  storage::CheckpointBatch Take() {
+    storage::CheckpointBatch batch = std::move(batch_);
+    batch_ = storage::CheckpointBatch{};
+    index_.clear();
+    return batch;
+  }
+
+ private:
+  const storage::SourceRow& source_;
+  plugin_host::ConnectorInstance& connector_;
+  storage::CheckpointBatch batch_;
+  std::unordered_map<std::string, size_t> index_;
+  size_t log_budget_ = 1000;
+  int64_t suppressed_lines_ = 0;
+};
+
+// Receives one stream's pull and commits it checkpoint by checkpoint.
+class CommittingHandler final : public plugin_host::PullHandler {
+ public:
+  CommittingHandler(storage::Store& store, const Clock& clock, const SyncOptions& options,
+                    const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
+                    int64_t run_id, std::string stream, const std::atomic<bool>* stop,
+                    SyncReport& report, size_t& log_budget)
+      : store_(store),
+        clock_(clock),
+        options_(options),
+        builder_(source, connector),
+        run_id_(run_id),
+        source_id_(source.id),
+        stream_(std::move(stream)),
+        stop_(stop),
+        report_(report),
+        log_budget_(log_budget) {
+    builder_.set_log_budget(log_budget_);
+  }
+
+  Status OnRecord(const reglo_record& record) override {
+    REGLO_RETURN_IF_ERROR(builder_.Add(record));
+    if (builder_.size() >= options_.max_batch_records) return Commit(std::nullopt);
+    return Status::Ok();
+  }
+
+  Status OnCheckpoint(std::string_view cursor, uint64_t /*record_count*/) override {
+    return Commit(std::string(cursor));
+  }
+
+  void OnWarning(std::string_view origin, std::string_view message) override {
+    builder_.AddWarning(origin, message);
+  }
+
+  bool ShouldStop() override { return stop_ != nullptr && stop_->load(); }
+
+  // Commits what is buffered; a nullopt cursor leaves the stored cursor as it is.
+  Status Commit(std::optional<std::string> cursor) {
+    if (builder_.empty() && !cursor) return Status::Ok();
+    storage::CheckpointBatch batch = builder_.Take();
+    batch.run_id = run_id_;
+    batch.source_id = source_id_;
+    batch.stream = stream_;
+    batch.cursor = std::move(cursor);
+    batch.committed_at = FormatUtc(clock_.Now());
+    for (storage::RunLogLine& line : batch.log_lines) line.at = batch.committed_at;
+    const int64_t seen = batch.seen;
+    const int64_t warnings = batch.warnings;
+    const int64_t rejected = static_cast<int64_t>(batch.rejections.size());
+    std::vector<std::string> rejected_entities;
+    for (const model::Rejection& rejection : batch.rejections)
+      rejected_entities.push_back(rejection.entity);
+    Result<storage::CheckpointResult> result = store_.CommitCheckpoint(batch);
+    log_budget_ = builder_.log_budget();
+    if (!result.ok()) return result.status().WithContext("committing a checkpoint");
+    storage::RunCounters delta = result->counters;
+    delta.seen = seen;
+    delta.warnings = warnings;
+    delta.rejected = rejected;
+    report_.counters += delta;
+    report_.events += result->events;
+    for (size_t i = 0; i < batch.records.size() && i < result->outcomes.size(); ++i) {
+      storage::RunCounters& entity = report_.by_entity[std::string(batch.records[i].entity->name)];
+      ++entity.seen;
+      switch (result->outcomes[i]) {
+        case model::Outcome::kCreated: ++entity.created; break;
+        case model::Outcome::kUpdated: ++entity.updated; break;
+        case model::Outcome::kUnchanged: ++entity.unchanged; break;
+        case model::Outcome::kStale: ++entity.stale; break;
+      }
+      entity.warnings += static_cast<int64_t>(batch.records[i].warnings.size());
+    }
+    for (const std::string& entity : rejected_entities) ++report_.by_entity[entity].rejected;
+    return Status::Ok();
+  }
+
+  int64_t suppressed_lines() const { return builder_.suppressed_lines(); }
+
+ private:
+  storage::Store& store_;
+  const Clock& clock_;
+  const SyncOptions& options_;
+  BatchBuilder builder_;
+  int64_t run_id_;
+  std::string source_id_;
+  std::string stream_;
+  const std::atomic<bool>* stop_;
+  SyncReport& report_;
+  size_t& log_budget_;
+};
+
+}  // namespace
+
+SyncRunner::SyncRunner(storage::Store& store, const Clock& clock, SyncOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
+                               plugin_host::ConnectorInstance& connector,
+                               const std::atomic<bool>* stop) {
+  SyncReport report;
+  Result<int64_t> run = store_.BeginRun(source.id, FormatUtc(clock_.Now()));
+  if (!run.ok()) {
+    report.status = storage::RunStatus::kFailed;
+    report.error = run.status().WithContext("starting a run");
+    return report;
+  }
+  report.run_id = *run;
+  auto log = [&](storage::LogLevel level, const std::string& message) {
+    Status logged = store_.AppendRunLog(
+        report.run_id, {FormatUtc(clock_.Now()), level, MaskPersonalData(message)});
+    if (!logged.ok())
+      spdlog::warn("run {}: cannot store a log line: {}", report.run_id, logged.message());
+  };
+  connector.SetLogCallback([&](reglo_log_level level, std::string_view message) {
+    log(FromPluginLevel(level), std::string(message));
+  });
+
+  Status failure = Status::Ok();
+  Result<std::vector<std::string>> streams = connector.ListStreams();
+  if (!streams.ok()) failure = streams.status();
+  size_t log_budget = options_.max_log_lines_per_run;
+  int64_t suppressed = 0;
+  for (const std::string& stream : streams.ok() ? *streams : std::vector<std::string>{}) {
+    Result<std::optional<std::string>> cursor = store_.GetCursor(source.id, stream);
+    if (!cursor.ok()) {
+      failure = cursor.status();
+      break;
+    }
+    CommittingHandler handler(store_, clock_, options_, source, connector, report.run_id, stream,
+                              stop, report, log_budget);
+    Status pulled = connector.Pull(stream, *cursor, handler);
+    // Records after the last checkpoint of a successful pull are safe to commit: re-applying
+    // them later is idempotent. After a failure they are dropped and pulled again next time.
+    if (pulled.ok()) pulled = handler.Commit(std::nullopt);
+    suppressed += handler.suppressed_lines();
+    if (!pulled.ok()) {
+      log(storage::LogLevel::kError, fmt::format("stream {}: {}", stream, pulled.ToString()));
+      if (failure.ok()) failure = pulled.WithContext(fmt::format("stream {}", stream));
+      // Credentials or configuration will not fix themselves for the next stream either.
+      if (pulled.code() == StatusCode::kAuthError || pulled.code() == StatusCode::kConfigError ||
+          pulled.code() == StatusCode::kCancelled || (stop && stop->load())) {
+        break;
+      }
+    }
+  }
+  if (suppressed > 0) {
+    log(storage::LogLevel::kWarn,
+        fmt::format("{} more warning lines were not stored (limit {} per run)", suppressed,
+                    options_.max_log_lines_per_run));
+  }
+  connector.SetLogCallback({});
+
+  if (!failure.ok()) {
+    report.status = storage::RunStatus::kFailed;
+  } else if (report.counters.warnings > 0 || report.counters.rejected > 0) {
+    report.status = storage::RunStatus::kSucceededWithWarnings;
+  } else {
+    report.status = storage::RunStatus::kSucceeded;
+  }
+  report.error = failure;
+  const std::string message = failure.ok() ? "" : MaskPersonalData(failure.message());
+  const std::string category = failure.ok() ? "" : std::string(StatusCodeName(failure.code()));
+  Status finished =
+      store_.FinishRun(report.run_id, report.status, FormatUtc(clock_.Now()), category, message);
+  if (!finished.ok())
+    spdlog::error("run {}: cannot record its end: {}", report.run_id, finished.message());
+  const char* source_status = report.status == storage::RunStatus::kFailed      ? "failed"
+                              : report.status == storage::RunStatus::kSucceeded ? "ok"
+                                                                                : "warning";
+  Status marked = store_.SetSourceStatus(source.id, source_status);
+  if (!marked.ok())
+    spdlog::error("source {}: cannot record its status: {}", source.id, marked.message());
+  return report;
+}
+
+namespace {
+
+// Prints what a pull would commit, and stops after `limit` canonical records.
+class PreviewHandler final : public plugin_host::PullHandler {
+ public:
+  PreviewHandler(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
+                 const PreviewOptions& options, std::ostream& out)
+      : source_(source), connector_(connector), options_(options), out_(out) {}
+
+  Status OnRecord(const reglo_record& record) override {
+    if (Done()) return Status::Cancelled("preview limit reached");
+    Status mapped = connector_.MapToCanonical(record, [this](const reglo_record& canonical) {
+      Print(model::Validate(ToRawRecord(canonical, source_)));
+      return Status::Ok();
+    });
+    if (!mapped.ok()) {
+      JsonWriter line;
+      line.BeginObject().Key("entity").String(record.entity ? record.entity : "");
+      line.Key("externalId").String(record.external_id ? record.external_id : "");
+      line.Key("origin").String(record.origin ? record.origin : "");
+      line.Key("rejected").String(MaskPersonalData(mapped.message())).EndObject();
+      out_ << line.str() << '\n';
+    }
+    return Done() ? Status::Cancelled("preview limit reached") : Status::Ok();
+  }
+  Status OnCheckpoint(std::string_view, uint64_t) override { return Status::Ok(); }
+  void OnWarning(std::string_view origin, std::string_view message) override {
+    JsonWriter line;
+    line.BeginObject()
+        .Key("origin")
+        .String(origin)
+        .Key("warning")
+        .String(MaskPersonalData(message))
+        .EndObject();
+    out_ << line.str() << '\n';
+  }
+  bool ShouldStop() override { return Done(); }
+  bool Done() const { return options_.limit > 0 && printed_ >= options_.limit; }
+
+ private:
+  void Print(const std::variant<model::CanonicalRecord, model::Rejection>& result) {
+    JsonWriter line;
+    line.BeginObject();
+    if (const auto* rejection = std::get_if<model::Rejection>(&result)) {
+      line.Key("entity")
+          .String(rejection->entity)
+          .Key("externalId")
+          .String(rejection->key.external_id);
+      line.Key("origin").String(rejection->origin).Key("rejected").String(rejection->reason);
+    } else {
+      const auto& record = std::get<model::CanonicalRecord>(result);
+      line.Key("entity")
+          .String(record.entity->name)
+          .Key("externalId")
+          .String(record.key.external_id);
+      line.Key("origin").String(record.origin);
+      line.Key("sourceUpdatedAt");
+      record.source_updated_at ? line.String(*record.source_updated_at) : line.Null();
+      line.Key("record").BeginObject();
+      for (size_t i = 0; i < record.entity->fields.size(); ++i) {
+        line.Key(record.entity->fields[i].name);
+        record.values[i] ? line.String(*record.values[i]) : line.Null();
+      }
+      if (!record.extra.empty()) {
+        line.Key("extra").BeginObject();
+        for (const auto& [name, value] : record.extra) line.Key(name).String(value);
+        line.EndObject();
+      }
+      line.EndObject();
+      line.Key("warnings").BeginArray();
+      for (const std::string& warning : record.warnings) line.String(warning);
+      line.EndArray();
+    }
+    line.EndObject();
+    out_ << line.str() << '\n';
+    ++printed_;
+  }
+
+  const storage::SourceRow& source_;
+  plugin_host::ConnectorInstance& connector_;
+  const PreviewOptions& options_;
+  std::ostream& out_;
+  int64_t printed_ = 0;
+};
+
+}  // namespace
+
+Status Preview(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
+               storage::Store* store, const PreviewOptions& options, std::ostream& out) {
+  Result<std::vector<std::string>> streams = connector.ListStreams();
+  if (!streams.ok()) return streams.status();
+  PreviewHandler handler(source, connector, options, out);
+  for (const std::string& stream : *streams) {
+    if (handler.Done()) break;
+    std::optional<std::string> cursor;
+    if (store != nullptr) {
+      Result<std::optional<std::string>> stored = store->GetCursor(source.id, stream);
+      if (!stored.ok()) return stored.status();
+      cursor = *stored;
+    }
+    Status pulled = connector.Pull(stream, cursor, handler);
+    if (!pulled.ok() && !(pulled.code() == StatusCode::kCancelled && handler.Done()) &&
+        !(pulled.code() == StatusCode::kRetryable && handler.Done())) {
+      return pulled.WithContext(fmt::format("stream {}", stream));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace reglo::pipeline

@@ -1,0 +1,368 @@
+#include "reglo/plugin_host/plugin.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/dll/shared_library.hpp>
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "reglo/model/schema.h"
+
+namespace reglo::plugin_host {
+namespace {
+
+constexpr char kHostVersion[] = "0.1.0";
+
+// The size of the descriptor as ABI 1.0 defined it: a plugin must provide at least this much.
+constexpr size_t kDescriptorV1Size =
+    offsetof(reglo_connector_descriptor, push_changes) + sizeof(void*);
+
+Status FromPluginStatus(reglo_status code, std::string message) {
+  switch (code) {
+    case REGLO_OK: return Status::Ok();
+    case REGLO_RETRY: return Status::Retryable(std::move(message));
+    case REGLO_RATE_LIMITED: return Status(StatusCode::kRateLimited, std::move(message));
+    case REGLO_AUTH_ERROR: return Status::AuthError(std::move(message));
+    case REGLO_CONFIG_ERROR: return Status::ConfigError(std::move(message));
+    case REGLO_INCOMPATIBLE: return Status::Incompatible(std::move(message));
+    case REGLO_FATAL: return Status::Internal(std::move(message));
+  }
+  return Status::Internal(
+      fmt::format("unknown status code {} ({})", static_cast<int>(code), message));
+}
+
+bool IsValidPluginName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+struct LoadedPlugin::Library {
+  boost::dll::shared_library handle;
+};
+
+// Per-call state behind the reglo_context handed to the plugin.
+struct ConnectorInstance::CallState {
+  ConnectorInstance* self = nullptr;
+  std::string error;
+  uint32_t retry_after_ms = 0;
+  reglo_context context{};
+
+  explicit CallState(ConnectorInstance* instance) : self(instance) {
+    context.struct_size = sizeof(reglo_context);
+    context.host_data = this;
+    context.log = [](void* data, reglo_log_level level, const char* message) {
+      auto* state = static_cast<CallState*>(data);
+      if (state->self->log_ && message != nullptr) state->self->log_(level, message);
+    };
+    context.set_error = [](void* data, const char* message) {
+      static_cast<CallState*>(data)->error = message ? message : "";
+    };
+    context.set_retry_after = [](void* data, uint32_t milliseconds) {
+      static_cast<CallState*>(data)->retry_after_ms = milliseconds;
+    };
+  }
+};
+
+std::optional<std::string> CheckDescriptor(const reglo_connector_descriptor* d) {
+  if (d == nullptr) return "the entry point returned OK but no descriptor";
+  if (d->struct_size < kDescriptorV1Size) {
+    return fmt::format("descriptor struct_size {} is smaller than ABI 1.0's {}", d->struct_size,
+                       kDescriptorV1Size);
+  }
+  if (d->abi_major != REGLO_ABI_VERSION_MAJOR) {
+    return fmt::format("plugin speaks ABI {}.{}, this hub speaks ABI {}.{}", d->abi_major,
+                       d->abi_minor, REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR);
+  }
+  if (d->name == nullptr || !IsValidPluginName(d->name)) {
+    return "descriptor name is missing or not made of [a-z0-9_-] (at most 64 characters)";
+  }
+  if (d->version == nullptr || *d->version == '\0') return "descriptor version is missing";
+  if (d->entity_count == 0 || d->entities == nullptr) {
+    return "descriptor lists no entities";
+  }
+  for (size_t i = 0; i < d->entity_count; ++i) {
+    if (d->entities[i] == nullptr || model::FindEntity(d->entities[i]) == nullptr) {
+      return fmt::format("descriptor entity #{} '{}' is not a canonical entity", i,
+                         d->entities[i] ? d->entities[i] : "(null)");
+    }
+  }
+  if (d->config_schema_json == nullptr) return "descriptor has no config schema";
+  const auto schema = nlohmann::json::parse(d->config_schema_json, nullptr, false);
+  if (schema.is_discarded() || !schema.is_object()) {
+    return "descriptor config schema is not a JSON object";
+  }
+  struct Required {
+    const void* pointer;
+    const char* name;
+  };
+  const Required required[] = {
+      {reinterpret_cast<const void*>(d->create), "create"},
+      {reinterpret_cast<const void*>(d->destroy), "destroy"},
+      {reinterpret_cast<const void*>(d->authenticate), "authenticate"},
+      {reinterpret_cast<const void*>(d->health_check), "health_check"},
+      {reinterpret_cast<const void*>(d->list_streams), "list_streams"},
+      {reinterpret_cast<const void*>(d->pull_changes), "pull_changes"},
+      {reinterpret_cast<const void*>(d->map_to_canonical), "map_to_canonical"},
+  };
+  for (const Required& function : required) {
+    if (function.pointer == nullptr) {
+      return fmt::format("descriptor function '{}' is missing", function.name);
+    }
+  }
+  return std::nullopt;
+}
+
+LoadedPlugin::LoadedPlugin(std::unique_ptr<Library> library,
+                           const reglo_connector_descriptor* descriptor, PluginInfo info)
+    : library_(std::move(library)), descriptor_(descriptor), info_(std::move(info)) {}
+
+LoadedPlugin::~LoadedPlugin() = default;
+
+Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::Load(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  auto refuse = [&](StatusCode code, const std::string& reason) {
+    return Status(code, fmt::format("plugin {} refused: {}", file, reason));
+  };
+  auto library = std::make_unique<Library>();
+  boost::system::error_code error;
+  library->handle.load(boost::dll::fs::path(file),
+                       boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, error);
+  if (error) {
+    const char* detail = dlerror();
+    return refuse(StatusCode::kInvalidArgument,
+                  fmt::format("cannot load the library ({})", detail ? detail : error.message()));
+  }
+  if (!library->handle.has(REGLO_CONNECTOR_ENTRY_SYMBOL)) {
+    return refuse(
+        StatusCode::kInvalidArgument,
+        fmt::format("no entry symbol '{}' (not a Reglo connector?)", REGLO_CONNECTOR_ENTRY_SYMBOL));
+  }
+  auto entry =
+      library->handle.get<reglo_status(const reglo_host_info*, const reglo_connector_descriptor**)>(
+          REGLO_CONNECTOR_ENTRY_SYMBOL);
+  reglo_host_info host{};
+  host.struct_size = sizeof(host);
+  host.abi_major = REGLO_ABI_VERSION_MAJOR;
+  host.abi_minor = REGLO_ABI_VERSION_MINOR;
+  host.host_version = kHostVersion;
+  const reglo_connector_descriptor* descriptor = nullptr;
+  const reglo_status code = entry(&host, &descriptor);
+  if (code == REGLO_INCOMPATIBLE) {
+    return refuse(StatusCode::kIncompatible,
+                  fmt::format("the plugin cannot speak this hub's ABI {}.{}",
+                              REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR));
+  }
+  if (code != REGLO_OK) {
+    return refuse(StatusCode::kInvalidArgument,
+                  fmt::format("the entry point failed with status {}", static_cast<int>(code)));
+  }
+  if (std::optional<std::string> problem = CheckDescriptor(descriptor)) {
+    const bool version = descriptor != nullptr &&
+                         descriptor->abi_major != REGLO_ABI_VERSION_MAJOR &&
+                         descriptor->struct_size >= offsetof(reglo_connector_descriptor, name);
+    return refuse(version ? StatusCode::kIncompatible : StatusCode::kInvalidArgument, *problem);
+  }
+  PluginInfo info;
+  info.name = descriptor->name;
+  info.version = descriptor->version;
+  info.vendor = descriptor->vendor ? descriptor->vendor : "";
+  info.description = descriptor->description ? descriptor->description : "";
+  for (size_t i = 0; i < descriptor->entity_count; ++i)
+    info.entities.emplace_back(descriptor->entities[i]);
+  info.config_schema_json = descriptor->config_schema_json;
+  info.path = path;
+  info.abi_major = descriptor->abi_major;
+  info.abi_minor = descriptor->abi_minor;
+  return std::shared_ptr<LoadedPlugin>(
+      new LoadedPlugin(std::move(library), descriptor, std::move(info)));
+}
+
+Result<std::unique_ptr<ConnectorInstance>> LoadedPlugin::CreateInstance(
+    const std::string& config_json, PluginLogCallback log) const {
+  // A throwaway instance object only carries the call state for create().
+  ConnectorInstance probe(nullptr, nullptr);
+  probe.SetLogCallback(log);
+  ConnectorInstance::CallState state(&probe);
+  void* instance = nullptr;
+  const reglo_status code = descriptor_->create(&state.context, config_json.c_str(), &instance);
+  if (code != REGLO_OK || instance == nullptr) {
+    if (code == REGLO_OK && instance == nullptr) {
+      state.error = "create returned OK but no instance";
+    }
+    if (instance != nullptr) descriptor_->destroy(instance);
+    const std::string reason = state.error.empty() ? "no reason given" : state.error;
+    Status status = FromPluginStatus(code == REGLO_OK ? REGLO_FATAL : code, reason);
+    return status.WithContext(fmt::format("plugin {} ({}) could not create an instance",
+                                          info_.path.string(), info_.name));
+  }
+  auto created = std::make_unique<ConnectorInstance>(shared_from_this(), instance);
+  created->SetLogCallback(std::move(log));
+  return created;
+}
+
+ConnectorInstance::ConnectorInstance(std::shared_ptr<const LoadedPlugin> plugin, void* instance)
+    : plugin_(std::move(plugin)), instance_(instance) {}
+
+ConnectorInstance::~ConnectorInstance() {
+  if (plugin_ && instance_ != nullptr) plugin_->descriptor().destroy(instance_);
+}
+
+const PluginInfo& ConnectorInstance::plugin_info() const {
+  return plugin_->info();
+}
+
+Status ConnectorInstance::Finish(reglo_status code, CallState& state, std::string_view operation) {
+  retry_after_ms_ = code == REGLO_RATE_LIMITED ? state.retry_after_ms : 0;
+  if (code == REGLO_OK) return Status::Ok();
+  std::string message = state.error.empty() ? "no reason given" : state.error;
+  return FromPluginStatus(code, fmt::format("{} {}: {}", plugin_->info().name, operation, message));
+}
+
+Status ConnectorInstance::Authenticate() {
+  CallState state(this);
+  return Finish(plugin_->descriptor().authenticate(instance_, &state.context), state,
+                "authenticate");
+}
+
+Status ConnectorInstance::HealthCheck() {
+  CallState state(this);
+  return Finish(plugin_->descriptor().health_check(instance_, &state.context), state,
+                "health check");
+}
+
+Result<std::vector<std::string>> ConnectorInstance::ListStreams() {
+  CallState state(this);
+  std::vector<std::string> streams;
+  reglo_stream_sink sink{};
+  sink.struct_size = sizeof(sink);
+  sink.host_data = &streams;
+  sink.add = [](void* data, const char* stream) {
+    if (stream != nullptr) static_cast<std::vector<std::string>*>(data)->emplace_back(stream);
+  };
+  Status status = Finish(plugin_->descriptor().list_streams(instance_, &state.context, &sink),
+                         state, "list streams");
+  if (!status.ok()) return status;
+  return streams;
+}
+
+namespace {
+
+// Holds the handler and the first error it returned, so the plugin's answer can be tied to it.
+struct EmitState {
+  PullHandler* handler;
+  Status failure;
+};
+
+reglo_status ToPluginStatus(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return REGLO_OK;
+    case StatusCode::kRetryable:
+    case StatusCode::kCancelled: return REGLO_RETRY;
+    default: return REGLO_FATAL;
+  }
+}
+
+}  // namespace
+
+Status ConnectorInstance::Pull(const std::string& stream,
+                               const std::optional<std::string>& since_cursor,
+                               PullHandler& handler) {
+  CallState state(this);
+  EmitState emit_state{&handler, Status::Ok()};
+  reglo_emitter emitter{};
+  emitter.struct_size = sizeof(emitter);
+  emitter.host_data = &emit_state;
+  emitter.emit_record = [](void* data, const reglo_record* record) -> reglo_status {
+    auto* s = static_cast<EmitState*>(data);
+    if (!s->failure.ok()) return ToPluginStatus(s->failure);
+    if (record == nullptr || record->struct_size < offsetof(reglo_record, origin)) {
+      s->failure = Status::Internal("the plugin emitted a record with an invalid struct_size");
+      return REGLO_FATAL;
+    }
+    s->failure = s->handler->OnRecord(*record);
+    return ToPluginStatus(s->failure);
+  };
+  emitter.emit_checkpoint = [](void* data, const char* cursor, uint64_t count) -> reglo_status {
+    auto* s = static_cast<EmitState*>(data);
+    if (!s->failure.ok()) return ToPluginStatus(s->failure);
+    s->failure = s->handler->OnCheckpoint(cursor ? cursor : "", count);
+    return ToPluginStatus(s->failure);
+  };
+  emitter.emit_warning = [](void* data, const char* origin, const char* message) {
+    static_cast<EmitState*>(data)->handler->OnWarning(origin ? origin : "", message ? message : "");
+  };
+  emitter.should_stop = [](void* data) -> int {
+    return static_cast<EmitState*>(data)->handler->ShouldStop() ? 1 : 0;
+  };
+  const reglo_status code =
+      plugin_->descriptor().pull_changes(instance_, &state.context, stream.c_str(),
+                                         since_cursor ? since_cursor->c_str() : nullptr, &emitter);
+  // A failure on the host side (store down, record refused) explains the pull's end best.
+  if (!emit_state.failure.ok()) return emit_state.failure;
+  return Finish(code, state, fmt::format("pull of stream '{}'", stream));
+}
+
+Status ConnectorInstance::MapToCanonical(const reglo_record& source,
+                                         const CanonicalCallback& callback) {
+  CallState state(this);
+  struct SinkState {
+    const CanonicalCallback* callback;
+    Status failure;
+  } sink_state{&callback, Status::Ok()};
+  reglo_record_sink sink{};
+  sink.struct_size = sizeof(sink);
+  sink.host_data = &sink_state;
+  sink.emit = [](void* data, const reglo_record* canonical) -> reglo_status {
+    auto* s = static_cast<SinkState*>(data);
+    if (canonical == nullptr || canonical->struct_size < offsetof(reglo_record, origin)) {
+      s->failure = Status::Internal("the plugin mapped to a record with an invalid struct_size");
+      return REGLO_FATAL;
+    }
+    s->failure = (*s->callback)(*canonical);
+    return ToPluginStatus(s->failure);
+  };
+  const reglo_status code =
+      plugin_->descriptor().map_to_canonical(instance_, &state.context, &source, &sink);
+  if (!sink_state.failure.ok()) return sink_state.failure;
+  return Finish(code, state, "map to canonical");
+}
+
+PluginSet LoadPluginDirectory(const std::filesystem::path& directory) {
+  PluginSet set;
+  std::error_code error;
+  std::vector<std::filesystem::path> candidates;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    if (entry.path().extension() == ".so" && entry.is_regular_file(error)) {
+      candidates.push_back(entry.path());
+    }
+  }
+  if (error) {
+    set.errors.push_back(
+        {directory, fmt::format("cannot read the plugins folder: {}", error.message())});
+    return set;
+  }
+  std::sort(candidates.begin(), candidates.end());
+  for (const std::filesystem::path& path : candidates) {
+    Result<std::shared_ptr<LoadedPlugin>> loaded = LoadedPlugin::Load(path);
+    if (!loaded.ok()) {
+      set.errors.push_back({path, loaded.status().message()});
+      continue;
+    }
+    const std::string name = (*loaded)->info().name;
+    auto [it, inserted] = set.plugins.emplace(name, *loaded);
+    if (!inserted) {
+      set.errors.push_back(
+          {path, fmt::format("plugin {} refused: the name '{}' is already provided by {}",
+                             path.string(), name, it->second->info().path.string())});
+    }
+  }
+  return set;
+}
+
+}  // namespace reglo::plugin_host

@@ -1,0 +1,146 @@
+// Store: the storage interface the pipeline, the CLI and (later) the engine talk to. One backend
+// per database (SQLite now, PostgreSQL next) implements it; no backend-specific SQL lives outside
+// it. Thread-safety: a Store object is used by one thread at a time; open one per thread that needs
+// it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reglo/core/status.h"
+#include "reglo/model/events.h"
+#include "reglo/model/record.h"
+
+namespace reglo::storage {
+
+// A configured source (one connector instance for one company).
+struct SourceRow {
+  std::string id;
+  std::string company_id;
+  std::string source_system;
+  std::string connector;    // plugin name
+  std::string config_json;  // the connector's options, secrets included: never log it
+  bool enabled = true;
+  std::string status = "new";  // new / ok / warning / failed
+};
+
+struct RunCounters {
+  int64_t seen = 0;
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t unchanged = 0;
+  int64_t stale = 0;
+  int64_t warnings = 0;
+  int64_t rejected = 0;
+  RunCounters& operator+=(const RunCounters& other);
+};
+
+enum class RunStatus { kRunning, kSucceeded, kSucceededWithWarnings, kFailed };
+std::string_view RunStatusName(RunStatus status);
+
+struct RunInfo {
+  int64_t id = 0;
+  std::string source_id;
+  std::string started_at;
+  std::optional<std::string> finished_at;
+  RunStatus status = RunStatus::kRunning;
+  RunCounters counters;
+  std::string error_category;  // "" on success; a StatusCodeName otherwise
+  std::string error_message;   // masked
+};
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+std::string_view LogLevelName(LogLevel level);
+
+struct RunLogLine {
+  std::string at;
+  LogLevel level = LogLevel::kInfo;
+  std::string message;  // masked before it gets here
+};
+
+// Everything one checkpoint commits, in ONE transaction (DESIGN §5).
+struct CheckpointBatch {
+  int64_t run_id = 0;
+  std::string source_id;
+  std::string stream;
+  std::optional<std::string> cursor;  // nullopt: commit records, leave the cursor as it is
+  std::vector<model::CanonicalRecord> records;  // validated and deduplicated within the batch
+  std::vector<model::Rejection> rejections;     // go to dead letters
+  std::vector<RunLogLine> log_lines;            // masked warnings of this batch
+  int64_t seen = 0;          // records delivered by the source in this batch, duplicates included
+  int64_t warnings = 0;      // warnings raised in this batch
+  std::string committed_at;  // FormatUtc of now: record timestamps and event time
+};
+
+struct CheckpointResult {
+  RunCounters counters;                  // created / updated / unchanged / stale of this batch
+  std::vector<model::Outcome> outcomes;  // one per CheckpointBatch::records, same order
+  int64_t events = 0;                    // events appended to the outbox
+};
+
+struct StoredRecord {
+  model::StoredState state;
+  std::string created_at;
+  std::string updated_at;
+  std::vector<std::string> warnings;
+};
+
+struct StoredEvent {
+  int64_t sequence = 0;
+  model::EventRecord event;
+};
+
+struct DeadLetter {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  std::string source_id;
+  std::string stage;  // "validate"
+  std::string entity;
+  std::string external_id;
+  std::string origin;
+  std::string reason;  // masked
+  std::string created_at;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Applies every migration not yet applied; safe to call at every start.
+  virtual Status Migrate() = 0;
+  // The number of the last applied migration (0 for an empty database).
+  virtual Result<int> SchemaVersion() = 0;
+  // The number of the newest migration this build knows.
+  virtual int LatestSchemaVersion() const = 0;
+
+  virtual Status UpsertSource(const SourceRow& source) = 0;
+  virtual Result<std::vector<SourceRow>> ListSources() = 0;
+  virtual Status SetSourceStatus(const std::string& source_id, const std::string& status) = 0;
+
+  virtual Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) = 0;
+  // Closes a run: status, end time and error; the counters were added by the checkpoints.
+  virtual Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
+                           const std::string& error_category, const std::string& error_message) = 0;
+  virtual Status AppendRunLog(int64_t run_id, const RunLogLine& line) = 0;
+  virtual Result<RunInfo> GetRun(int64_t run_id) = 0;
+  virtual Result<std::vector<RunInfo>> ListRuns(const std::string& source_id, int limit) = 0;
+  virtual Result<std::vector<RunLogLine>> GetRunLog(int64_t run_id) = 0;
+
+  virtual Result<std::optional<std::string>> GetCursor(const std::string& source_id,
+                                                       const std::string& stream) = 0;
+  // Decides created / updated / unchanged / stale for every record against what is stored, writes
+  // the records, their events, dead letters, log lines, run counters and the cursor, atomically.
+  virtual Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) = 0;
+
+  virtual Result<std::optional<StoredRecord>> GetRecord(const model::EntitySpec& entity,
+                                                        const model::RecordKey& key) = 0;
+  virtual Result<int64_t> CountRecords(const model::EntitySpec& entity) = 0;
+  virtual Result<std::vector<StoredEvent>> ReadEvents(int64_t after_sequence, int limit) = 0;
+  virtual Result<int64_t> CountEvents() = 0;
+  virtual Result<std::vector<DeadLetter>> ReadDeadLetters(int64_t after_id, int limit) = 0;
+};
+
+}  // namespace reglo::storage

@@ -1,0 +1,118 @@
+#include "sqlite_db.h"
+
+#include <fmt/format.h>
+
+namespace reglo::storage::sqlite {
+
+namespace {
+
+// Bounded wait when another connection holds the write lock (several stores may share a file).
+constexpr int kBusyTimeoutMs = 5000;
+
+}  // namespace
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path) {
+  sqlite3* handle = nullptr;
+  // NOMUTEX: a connection is used by one thread at a time (store.h), so SQLite's own
+  // per-connection mutex would only cost time on the hot path.
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &handle, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status status =
+        Status::IoError(fmt::format("sqlite: {} while opening database '{}'",
+                                    handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc), path));
+    sqlite3_close_v2(handle);
+    return status;
+  }
+  std::unique_ptr<Db> db(new Db(handle));
+  sqlite3_busy_timeout(handle, kBusyTimeoutMs);
+  // WAL: readers never block the writer and a commit is one append. synchronous=NORMAL: a commit
+  // may be lost on power failure but the database is never corrupted (fsync at checkpoints only).
+  // The larger page cache keeps the identity and event-id indexes of a bulk load in memory.
+  // In-memory databases answer "memory" to the WAL request, which is fine.
+  REGLO_RETURN_IF_ERROR(
+      db->Exec("PRAGMA journal_mode=WAL;"
+               "PRAGMA synchronous=NORMAL;"
+               "PRAGMA cache_size=-65536;"
+               "PRAGMA temp_store=MEMORY;",
+               fmt::format("configuring database '{}'", path)));
+  return db;
+}
+
+Db::~Db() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Status Db::Exec(std::string_view sql, std::string_view what) {
+  const std::string text(sql);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) return Status::Ok();
+  Status status = Status::IoError(
+      fmt::format("sqlite: {} while {}", message ? message : sqlite3_errstr(rc), what));
+  sqlite3_free(message);
+  return status;
+}
+
+Result<sqlite3_stmt*> Db::Prepare(const std::string& sql, std::string_view what) {
+  if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return Error(rc, fmt::format("preparing a statement for {}", what));
+  }
+  cache_.emplace(sql, stmt);
+  return stmt;
+}
+
+Status Db::Error(int rc, std::string_view what) const {
+  // errmsg describes the most recent failure on this connection; errstr is the generic fallback
+  // when the code did not come from the last call.
+  const char* message = sqlite3_errcode(db_) == rc ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  return Status::IoError(fmt::format("sqlite: {} while {}", message, what));
+}
+
+Result<bool> Stmt::Step() {
+  if (bind_rc_ != SQLITE_OK) return db_.Error(bind_rc_, what_);
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_.Error(rc, what_);
+}
+
+Status Stmt::Run() {
+  Result<bool> row = Step();
+  if (!row.ok()) return row.status();
+  return Status::Ok();
+}
+
+Transaction::~Transaction() {
+  // SQLite rolls back by itself after some errors (disk full, I/O); only roll back what is open.
+  if (active_ && db_.InTransaction()) {
+    if (Result<sqlite3_stmt*> stmt = db_.Prepare("ROLLBACK", "rolling back"); stmt.ok()) {
+      (void)Stmt(db_, *stmt, "rolling back").Run();  // nothing more to do if even this fails
+    }
+  }
+}
+
+Status Transaction::Begin(std::string_view what) {
+  what_ = what;
+  Result<sqlite3_stmt*> stmt = db_.Prepare("BEGIN IMMEDIATE", what);
+  if (!stmt.ok()) return stmt.status();
+  REGLO_RETURN_IF_ERROR(Stmt(db_, *stmt, what).Run());
+  active_ = true;
+  return Status::Ok();
+}
+
+Status Transaction::Commit() {
+  Result<sqlite3_stmt*> stmt = db_.Prepare("COMMIT", what_);
+  if (!stmt.ok()) return stmt.status();
+  REGLO_RETURN_IF_ERROR(Stmt(db_, *stmt, what_).Run());
+  active_ = false;
+  return Status::Ok();
+}
+
+}  // namespace reglo::storage::sqlite

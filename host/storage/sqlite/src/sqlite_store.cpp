@@ -1,0 +1,897 @@
+#include "reglo/storage/sqlite_store.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "migrations.h"
+#include "reglo/core/clock.h"
+#include "reglo/core/json_writer.h"
+#include "sqlite_db.h"
+
+namespace reglo::storage {
+namespace {
+
+using sqlite::Db;
+using sqlite::Stmt;
+using sqlite::Transaction;
+
+// Column positions of the canonical SELECT: bookkeeping first, then one column per field, so the
+// field columns start at a fixed offset whatever the entity.
+enum RecordColumn : int {
+  kColVersion = 0,
+  kColContentHash,
+  kColSourceUpdatedAt,
+  kColExtra,
+  kColWarnings,
+  kColCreatedAt,
+  kColUpdatedAt,
+  kColFirstField,
+};
+
+// The statements of one canonical table. The DML is built from the schema (so a new field needs
+// no code here); the DDL is not (see migrations.cpp).
+struct EntityStatements {
+  sqlite3_stmt* any_in_range = nullptr;  // any row of (company, source) in an external id range?
+  sqlite3_stmt* select = nullptr;        // one row by identity, RecordColumn layout
+  sqlite3_stmt* insert = nullptr;        // ON CONFLICT DO NOTHING: Changes() says if it landed
+  sqlite3_stmt* update = nullptr;
+  sqlite3_stmt* count = nullptr;
+};
+
+// Statements used by every checkpoint, prepared once at open.
+struct CheckpointStatements {
+  sqlite3_stmt* insert_event = nullptr;
+  sqlite3_stmt* insert_dead_letter = nullptr;
+  sqlite3_stmt* insert_log = nullptr;
+  sqlite3_stmt* add_counters = nullptr;
+  sqlite3_stmt* upsert_cursor = nullptr;
+};
+
+std::string Now() {
+  return FormatUtc(SystemClock::Instance().Now());
+}
+
+std::string ColumnList(const model::EntitySpec& entity, std::string_view suffix) {
+  std::string out;
+  for (const model::FieldSpec& field : entity.fields) {
+    out += ", ";
+    out += field.column;
+    out += suffix;
+  }
+  return out;
+}
+
+std::string Placeholders(size_t count) {
+  std::string out;
+  for (size_t i = 0; i < count; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+// JSON array of strings, or "" for none (stored as NULL).
+void WarningsToJson(const std::vector<std::string>& warnings, std::string& out) {
+  out.clear();
+  if (warnings.empty()) return;
+  out += '[';
+  for (size_t i = 0; i < warnings.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, warnings[i]);
+  }
+  out += ']';
+}
+
+std::vector<std::string> WarningsFromJson(std::string_view json) {
+  std::vector<std::string> warnings;
+  if (json.empty()) return warnings;
+  const nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_array()) return warnings;
+  for (const nlohmann::json& item : parsed) {
+    warnings.push_back(item.is_string() ? item.get<std::string>() : item.dump());
+  }
+  return warnings;
+}
+
+RunStatus ParseRunStatus(std::string_view name) {
+  for (RunStatus status : {RunStatus::kRunning, RunStatus::kSucceeded,
+                           RunStatus::kSucceededWithWarnings, RunStatus::kFailed}) {
+    if (RunStatusName(status) == name) return status;
+  }
+  return RunStatus::kFailed;  // an unknown status is not a success
+}
+
+LogLevel ParseLogLevel(std::string_view name) {
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (LogLevelName(level) == name) return level;
+  }
+  return LogLevel::kInfo;
+}
+
+// Assigns a result's value to `var`, or returns its status from the enclosing function.
+#define REGLO_SQLITE_ASSIGN(var, expr)                  \
+  auto var##_result = (expr);                           \
+  if (!var##_result.ok()) return var##_result.status(); \
+  auto var = std::move(*var##_result)
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  Status Open();
+
+  Status Migrate() override;
+  Result<int> SchemaVersion() override;
+  int LatestSchemaVersion() const override { return sqlite::Migrations().back().version; }
+
+  Status UpsertSource(const SourceRow& source) override;
+  Result<std::vector<SourceRow>> ListSources() override;
+  Status SetSourceStatus(const std::string& source_id, const std::string& status) override;
+
+  Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override;
+  Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
+                   const std::string& error_category, const std::string& error_message) override;
+  Status AppendRunLog(int64_t run_id, const RunLogLine& line) override;
+  Result<RunInfo> GetRun(int64_t run_id) override;
+  Result<std::vector<RunInfo>> ListRuns(const std::string& source_id, int limit) override;
+  Result<std::vector<RunLogLine>> GetRunLog(int64_t run_id) override;
+
+  Result<std::optional<std::string>> GetCursor(const std::string& source_id,
+                                               const std::string& stream) override;
+  Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) override;
+
+  Result<std::optional<StoredRecord>> GetRecord(const model::EntitySpec& entity,
+                                                const model::RecordKey& key) override;
+  Result<int64_t> CountRecords(const model::EntitySpec& entity) override;
+  Result<std::vector<StoredEvent>> ReadEvents(int64_t after_sequence, int limit) override;
+  Result<int64_t> CountEvents() override;
+  Result<std::vector<DeadLetter>> ReadDeadLetters(int64_t after_id, int limit) override;
+
+ private:
+  // The records of one batch that share a table, company and source, with the smallest and
+  // largest external id among them. When the table holds no row of that company and source in
+  // the range, every record of the group is new and needs no lookup: that is a cold load, or any
+  // batch of ids beyond those already stored (sources usually export in id order). Only a shortcut:
+  // a wrong "all new" would still be caught by the insert's ON CONFLICT and take the general path.
+  // The pointers point into the batch being committed and are not used after it.
+  struct KeyGroup {
+    const model::EntitySpec* entity;
+    const std::string* company_id;
+    const std::string* source_system;
+    const std::string* min_external_id;
+    const std::string* max_external_id;
+    bool all_new;
+  };
+
+  Status VerifyColumns();
+  Status PrepareCheckpointStatements();
+  Result<EntityStatements*> StatementsFor(const model::EntitySpec& entity);
+  Status GroupBatch(const CheckpointBatch& batch);
+  Result<model::Outcome> ApplyRecord(const model::CanonicalRecord& record, bool known_new,
+                                     const std::string& committed_at, int64_t& events);
+  Result<bool> InsertRecord(const EntityStatements& statements,
+                            const model::CanonicalRecord& record, int64_t version,
+                            const std::string& committed_at);
+  Status UpdateRecord(const EntityStatements& statements, const model::CanonicalRecord& record,
+                      int64_t version, const std::string& committed_at);
+  Status AppendEvents(const model::CanonicalRecord& record, const model::Decision& decision,
+                      const std::string& committed_at, int64_t& events);
+  Status WriteBatchBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
+  Result<std::vector<RunInfo>> ReadRuns(Stmt& stmt);
+
+  Result<sqlite3_stmt*> Prepare(const std::string& sql, std::string_view what) {
+    return db_->Prepare(sql, what);
+  }
+
+  std::unique_ptr<Db> db_;
+  CheckpointStatements checkpoint_;
+  std::unordered_map<const model::EntitySpec*, EntityStatements> entity_statements_;
+  // Reused across records and batches so the hot path does not allocate per row.
+  std::vector<KeyGroup> groups_;
+  std::vector<size_t> record_group_;  // index into groups_, per batch record
+  model::StoredState stored_;
+  std::string extra_json_;
+  std::string warnings_json_;
+};
+
+Status SqliteStore::Open() {
+  REGLO_RETURN_IF_ERROR(Migrate());
+  REGLO_RETURN_IF_ERROR(VerifyColumns());
+  return PrepareCheckpointStatements();
+}
+
+Result<int> SqliteStore::SchemaVersion() {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                                    "reading the schema version"));
+  Stmt query(*db_, stmt, "reading the schema version");
+  REGLO_SQLITE_ASSIGN(row, query.Step());
+  return row ? static_cast<int>(query.Int(0)) : 0;
+}
+
+Status SqliteStore::Migrate() {
+  // The bookkeeping table itself is not a migration: it must exist before any can be counted.
+  REGLO_RETURN_IF_ERROR(
+      db_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                "creating schema_migrations"));
+  const int latest = LatestSchemaVersion();
+  const auto refuse_newer = [latest](int current) {
+    return Status::Incompatible(
+        fmt::format("database schema version {} is newer than the newest this build knows ({}); "
+                    "upgrade reglo-hub or use a matching database",
+                    current, latest));
+  };
+  // Checked before taking the write lock so that an up-to-date database opens without one.
+  REGLO_SQLITE_ASSIGN(current, SchemaVersion());
+  if (current > latest) return refuse_newer(current);
+  for (const sqlite::Migration& migration : sqlite::Migrations()) {
+    if (migration.version <= current) continue;
+    const std::string what =
+        fmt::format("applying migration {} ({})", migration.version, migration.name);
+    Transaction tx(*db_);
+    REGLO_RETURN_IF_ERROR(tx.Begin("applying a migration"));
+    // Read again under the write lock: another process may have migrated while this one waited.
+    REGLO_SQLITE_ASSIGN(locked_current, SchemaVersion());
+    if (locked_current > latest) return refuse_newer(locked_current);
+    if (migration.version <= locked_current) continue;
+    REGLO_RETURN_IF_ERROR(db_->Exec(migration.sql, what));
+    REGLO_SQLITE_ASSIGN(record, Prepare("INSERT INTO schema_migrations (version, name, applied_at) "
+                                        "VALUES (?, ?, ?)",
+                                        what));
+    const std::string applied_at = Now();
+    REGLO_RETURN_IF_ERROR(Stmt(*db_, record, what)
+                              .Bind(1, int64_t{migration.version})
+                              .Bind(2, migration.name)
+                              .Bind(3, applied_at)
+                              .Run());
+    REGLO_RETURN_IF_ERROR(tx.Commit());
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::VerifyColumns() {
+  // A field added to schema.cpp without its migration would otherwise surface later as a failed
+  // prepare in the middle of a sync; say what is wrong at start instead.
+  for (const model::EntitySpec& entity : model::CanonicalEntities()) {
+    REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT name FROM pragma_table_info(?)",
+                                      "reading the columns of a canonical table"));
+    Stmt query(*db_, stmt, "reading the columns of a canonical table");
+    query.Bind(1, entity.table);
+    std::unordered_set<std::string> columns;
+    while (true) {
+      REGLO_SQLITE_ASSIGN(row, query.Step());
+      if (!row) break;
+      columns.insert(query.String(0));
+    }
+    for (const model::FieldSpec& field : entity.fields) {
+      if (!columns.contains(std::string(field.column))) {
+        return Status::Internal(fmt::format(
+            "table {} has no column {} for field {}.{}: schema.cpp and the storage migrations "
+            "disagree (add a migration)",
+            entity.table, field.column, entity.name, field.name));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::PrepareCheckpointStatements() {
+  const std::string_view what = "preparing checkpoint statements";
+  REGLO_SQLITE_ASSIGN(insert_event,
+                      Prepare("INSERT INTO integration_events (event_id, type, company_id, "
+                              "source_system, entity, external_id, version, time, envelope) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (company_id, "
+                              "source_system, entity, external_id, version, type) DO NOTHING",
+                              what));
+  REGLO_SQLITE_ASSIGN(insert_dead_letter,
+                      Prepare("INSERT INTO integration_dead_letters (run_id, source_id, stage, "
+                              "entity, external_id, origin, reason, created_at) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              what));
+  REGLO_SQLITE_ASSIGN(insert_log, Prepare("INSERT INTO integration_run_logs (run_id, at, level, "
+                                          "message) VALUES (?, ?, ?, ?)",
+                                          what));
+  REGLO_SQLITE_ASSIGN(add_counters,
+                      Prepare("UPDATE integration_runs SET seen = seen + ?, created = created + ?, "
+                              "updated = updated + ?, unchanged = unchanged + ?, "
+                              "stale = stale + ?, warnings = warnings + ?, "
+                              "rejected = rejected + ? WHERE id = ?",
+                              what));
+  REGLO_SQLITE_ASSIGN(upsert_cursor,
+                      Prepare("INSERT INTO integration_cursors (source_id, stream, cursor, "
+                              "updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (source_id, stream) "
+                              "DO UPDATE SET cursor = excluded.cursor, "
+                              "updated_at = excluded.updated_at",
+                              what));
+  checkpoint_ = {insert_event, insert_dead_letter, insert_log, add_counters, upsert_cursor};
+  return Status::Ok();
+}
+
+Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& entity) {
+  if (auto it = entity_statements_.find(&entity); it != entity_statements_.end()) {
+    return &it->second;
+  }
+  const std::string what = fmt::format("preparing statements for table {}", entity.table);
+  const std::string identity = "company_id = ? AND source_system = ? AND external_id = ?";
+  const size_t n = entity.fields.size();
+  EntityStatements statements;
+
+  REGLO_SQLITE_ASSIGN(any, Prepare(fmt::format("SELECT 1 FROM {} WHERE company_id = ? AND "
+                                               "source_system = ? AND external_id >= ? AND "
+                                               "external_id <= ? LIMIT 1",
+                                               entity.table),
+                                   what));
+  statements.any_in_range = any;
+
+  REGLO_SQLITE_ASSIGN(
+      select,
+      Prepare(fmt::format("SELECT version, content_hash, source_updated_at, extra, warnings, "
+                          "created_at, updated_at{} FROM {} WHERE {}",
+                          ColumnList(entity, ""), entity.table, identity),
+              what));
+  statements.select = select;
+
+  REGLO_SQLITE_ASSIGN(
+      insert,
+      Prepare(fmt::format("INSERT INTO {} (company_id, source_system, external_id{}, version, "
+                          "content_hash, source_updated_at, extra, warnings, created_at, "
+                          "updated_at) VALUES ({}) ON CONFLICT (company_id, source_system, "
+                          "external_id) DO NOTHING",
+                          entity.table, ColumnList(entity, ""), Placeholders(n + 10)),
+              what));
+  statements.insert = insert;
+
+  REGLO_SQLITE_ASSIGN(
+      update,
+      Prepare(fmt::format("UPDATE {} SET {}version = ?, content_hash = ?, source_updated_at = ?, "
+                          "extra = ?, warnings = ?, updated_at = ? WHERE {}",
+                          entity.table, ColumnList(entity, " = ?").substr(2) + ", ", identity),
+              what));
+  statements.update = update;
+
+  REGLO_SQLITE_ASSIGN(count, Prepare(fmt::format("SELECT COUNT(*) FROM {}", entity.table), what));
+  statements.count = count;
+
+  return &entity_statements_.emplace(&entity, statements).first->second;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints
+
+Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& batch) {
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const model::CanonicalRecord& record = batch.records[i];
+    if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
+      return Status::InvalidArgument(fmt::format(
+          "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
+    }
+  }
+  CheckpointResult result;
+  result.outcomes.reserve(batch.records.size());
+  Transaction tx(*db_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint"));
+  REGLO_RETURN_IF_ERROR(GroupBatch(batch));
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    REGLO_SQLITE_ASSIGN(outcome, ApplyRecord(batch.records[i], groups_[record_group_[i]].all_new,
+                                             batch.committed_at, result.events));
+    result.outcomes.push_back(outcome);
+    switch (outcome) {
+      case model::Outcome::kCreated: ++result.counters.created; break;
+      case model::Outcome::kUpdated: ++result.counters.updated; break;
+      case model::Outcome::kUnchanged: ++result.counters.unchanged; break;
+      case model::Outcome::kStale: ++result.counters.stale; break;
+    }
+  }
+  REGLO_RETURN_IF_ERROR(WriteBatchBookkeeping(batch, result.counters));
+  REGLO_RETURN_IF_ERROR(tx.Commit());
+  return result;
+}
+
+Status SqliteStore::GroupBatch(const CheckpointBatch& batch) {
+  groups_.clear();
+  record_group_.clear();
+  for (const model::CanonicalRecord& record : batch.records) {
+    const std::string& id = record.key.external_id;
+    size_t g = 0;
+    // A batch normally holds one group, a handful at most: a linear search is the fastest.
+    while (g < groups_.size() && !(groups_[g].entity == record.entity &&
+                                   *groups_[g].company_id == record.key.company_id &&
+                                   *groups_[g].source_system == record.key.source_system)) {
+      ++g;
+    }
+    if (g == groups_.size()) {
+      groups_.push_back(
+          {record.entity, &record.key.company_id, &record.key.source_system, &id, &id, false});
+    } else {
+      if (id < *groups_[g].min_external_id) groups_[g].min_external_id = &id;
+      if (*groups_[g].max_external_id < id) groups_[g].max_external_id = &id;
+    }
+    record_group_.push_back(g);
+  }
+  for (KeyGroup& group : groups_) {
+    REGLO_SQLITE_ASSIGN(statements, StatementsFor(*group.entity));
+    Stmt query(*db_, statements->any_in_range, "looking up stored records");
+    query.Bind(1, *group.company_id)
+        .Bind(2, *group.source_system)
+        .Bind(3, *group.min_external_id)
+        .Bind(4, *group.max_external_id);
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    group.all_new = !row;
+  }
+  return Status::Ok();
+}
+
+Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& record,
+                                                bool known_new, const std::string& committed_at,
+                                                int64_t& events) {
+  REGLO_SQLITE_ASSIGN(statements, StatementsFor(*record.entity));
+  if (known_new) {
+    // Nothing was stored in this record's id range before the batch: insert straight away. A
+    // conflict can only come from a duplicate inside the batch, which takes the general path.
+    const model::Decision decision = model::Reconcile(record, nullptr);
+    REGLO_SQLITE_ASSIGN(inserted,
+                        InsertRecord(*statements, record, decision.version, committed_at));
+    if (inserted) {
+      REGLO_RETURN_IF_ERROR(AppendEvents(record, decision, committed_at, events));
+      return decision.outcome;
+    }
+  }
+
+  const model::StoredState* stored = nullptr;
+  {
+    Stmt query(*db_, statements->select, "looking up a stored record");
+    query.Bind(1, record.key.company_id)
+        .Bind(2, record.key.source_system)
+        .Bind(3, record.key.external_id);
+    REGLO_SQLITE_ASSIGN(found, query.Step());
+    if (found) {
+      stored_.version = query.Int(kColVersion);
+      stored_.content_hash.assign(query.Text(kColContentHash));
+      query.ReadInto(kColSourceUpdatedAt, stored_.source_updated_at);
+      // The stored values only matter when the content differs (to name the changed fields);
+      // skipping them keeps a no-change re-sync cheap.
+      if (stored_.content_hash == record.content_hash) {
+        stored_.values.clear();
+        stored_.extra.clear();
+      } else {
+        const size_t n = record.entity->fields.size();
+        stored_.values.resize(n);
+        for (size_t i = 0; i < n; ++i) {
+          query.ReadInto(kColFirstField + static_cast<int>(i), stored_.values[i]);
+        }
+        stored_.extra = model::ExtraFromJson(std::string(query.Text(kColExtra)));
+      }
+      stored = &stored_;
+    }
+  }
+
+  const model::Decision decision = model::Reconcile(record, stored);
+  switch (decision.outcome) {
+    case model::Outcome::kCreated: {
+      REGLO_SQLITE_ASSIGN(inserted,
+                          InsertRecord(*statements, record, decision.version, committed_at));
+      if (!inserted) {
+        return Status::Internal(
+            fmt::format("a {} record was absent and then present within one "
+                        "transaction ({})",
+                        record.entity->name, record.origin));
+      }
+      break;
+    }
+    case model::Outcome::kUpdated:
+      REGLO_RETURN_IF_ERROR(UpdateRecord(*statements, record, decision.version, committed_at));
+      break;
+    case model::Outcome::kUnchanged:
+    case model::Outcome::kStale: return decision.outcome;
+  }
+  REGLO_RETURN_IF_ERROR(AppendEvents(record, decision, committed_at, events));
+  return decision.outcome;
+}
+
+Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,
+                                       const model::CanonicalRecord& record, int64_t version,
+                                       const std::string& committed_at) {
+  extra_json_ = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
+  WarningsToJson(record.warnings, warnings_json_);
+  Stmt insert(*db_, statements.insert, "inserting a record");
+  insert.Bind(1, record.key.company_id)
+      .Bind(2, record.key.source_system)
+      .Bind(3, record.key.external_id);
+  int p = 4;
+  for (const std::optional<std::string>& value : record.values) insert.BindOpt(p++, value);
+  insert.Bind(p, version)
+      .Bind(p + 1, record.content_hash)
+      .BindOpt(p + 2, record.source_updated_at)
+      .BindTextOrNull(p + 3, extra_json_)
+      .BindTextOrNull(p + 4, warnings_json_)
+      .Bind(p + 5, committed_at)
+      .Bind(p + 6, committed_at);
+  REGLO_RETURN_IF_ERROR(insert.Run());
+  return db_->Changes() == 1;
+}
+
+Status SqliteStore::UpdateRecord(const EntityStatements& statements,
+                                 const model::CanonicalRecord& record, int64_t version,
+                                 const std::string& committed_at) {
+  extra_json_ = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
+  WarningsToJson(record.warnings, warnings_json_);
+  Stmt update(*db_, statements.update, "updating a record");
+  int p = 1;
+  for (const std::optional<std::string>& value : record.values) update.BindOpt(p++, value);
+  update.Bind(p, version)
+      .Bind(p + 1, record.content_hash)
+      .BindOpt(p + 2, record.source_updated_at)
+      .BindTextOrNull(p + 3, extra_json_)
+      .BindTextOrNull(p + 4, warnings_json_)
+      .Bind(p + 5, committed_at)
+      .Bind(p + 6, record.key.company_id)
+      .Bind(p + 7, record.key.source_system)
+      .Bind(p + 8, record.key.external_id);
+  return update.Run();
+}
+
+Status SqliteStore::AppendEvents(const model::CanonicalRecord& record,
+                                 const model::Decision& decision, const std::string& committed_at,
+                                 int64_t& events) {
+  for (const model::EventRecord& event : model::BuildEvents(record, decision, committed_at)) {
+    Stmt insert(*db_, checkpoint_.insert_event, "appending an event");
+    insert.Bind(1, event.event_id)
+        .Bind(2, event.type)
+        .Bind(3, event.company_id)
+        .Bind(4, event.source_system)
+        .Bind(5, event.entity)
+        .Bind(6, event.external_id)
+        .Bind(7, event.version)
+        .Bind(8, event.time)
+        .Bind(9, event.envelope);
+    REGLO_RETURN_IF_ERROR(insert.Run());
+    // A replay finds the deterministic id already there and appends nothing.
+    events += db_->Changes();
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::WriteBatchBookkeeping(const CheckpointBatch& batch,
+                                          const RunCounters& counters) {
+  static constexpr std::string_view kStage = "validate";
+  for (const model::Rejection& rejection : batch.rejections) {
+    Stmt insert(*db_, checkpoint_.insert_dead_letter, "storing a dead letter");
+    insert.Bind(1, batch.run_id)
+        .Bind(2, batch.source_id)
+        .Bind(3, kStage)
+        .Bind(4, rejection.entity)
+        .Bind(5, rejection.key.external_id)
+        .Bind(6, rejection.origin)
+        .Bind(7, rejection.reason)
+        .Bind(8, batch.committed_at);
+    REGLO_RETURN_IF_ERROR(insert.Run());
+  }
+  for (const RunLogLine& line : batch.log_lines) {
+    Stmt insert(*db_, checkpoint_.insert_log, "appending a run log line");
+    insert.Bind(1, batch.run_id)
+        .Bind(2, line.at)
+        .Bind(3, LogLevelName(line.level))
+        .Bind(4, line.message);
+    REGLO_RETURN_IF_ERROR(insert.Run());
+  }
+  {
+    Stmt update(*db_, checkpoint_.add_counters, "adding run counters");
+    update.Bind(1, batch.seen)
+        .Bind(2, counters.created)
+        .Bind(3, counters.updated)
+        .Bind(4, counters.unchanged)
+        .Bind(5, counters.stale)
+        .Bind(6, batch.warnings)
+        .Bind(7, static_cast<int64_t>(batch.rejections.size()))
+        .Bind(8, batch.run_id);
+    REGLO_RETURN_IF_ERROR(update.Run());
+    if (db_->Changes() != 1) {
+      // Committing records without their run would leave counters nobody can account for.
+      return Status::NotFound(fmt::format("run {} does not exist", batch.run_id));
+    }
+  }
+  if (batch.cursor) {
+    Stmt upsert(*db_, checkpoint_.upsert_cursor, "advancing the cursor");
+    upsert.Bind(1, batch.source_id)
+        .Bind(2, batch.stream)
+        .Bind(3, *batch.cursor)
+        .Bind(4, batch.committed_at);
+    REGLO_RETURN_IF_ERROR(upsert.Run());
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records, events, dead letters
+
+Result<std::optional<StoredRecord>> SqliteStore::GetRecord(const model::EntitySpec& entity,
+                                                           const model::RecordKey& key) {
+  REGLO_SQLITE_ASSIGN(statements, StatementsFor(entity));
+  Stmt query(*db_, statements->select, "reading a record");
+  query.Bind(1, key.company_id).Bind(2, key.source_system).Bind(3, key.external_id);
+  REGLO_SQLITE_ASSIGN(found, query.Step());
+  if (!found) return std::optional<StoredRecord>();
+  StoredRecord record;
+  record.state.version = query.Int(kColVersion);
+  record.state.content_hash = query.String(kColContentHash);
+  record.state.source_updated_at = query.OptString(kColSourceUpdatedAt);
+  record.state.extra = model::ExtraFromJson(query.String(kColExtra));
+  record.warnings = WarningsFromJson(query.Text(kColWarnings));
+  record.created_at = query.String(kColCreatedAt);
+  record.updated_at = query.String(kColUpdatedAt);
+  record.state.values.reserve(entity.fields.size());
+  for (size_t i = 0; i < entity.fields.size(); ++i) {
+    record.state.values.push_back(query.OptString(kColFirstField + static_cast<int>(i)));
+  }
+  return std::optional<StoredRecord>(std::move(record));
+}
+
+Result<int64_t> SqliteStore::CountRecords(const model::EntitySpec& entity) {
+  REGLO_SQLITE_ASSIGN(statements, StatementsFor(entity));
+  Stmt query(*db_, statements->count, "counting records");
+  REGLO_SQLITE_ASSIGN(row, query.Step());
+  return row ? query.Int(0) : int64_t{0};
+}
+
+Result<std::vector<StoredEvent>> SqliteStore::ReadEvents(int64_t after_sequence, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT sequence, event_id, type, company_id, source_system, "
+                                    "entity, external_id, version, time, envelope "
+                                    "FROM integration_events WHERE sequence > ? "
+                                    "ORDER BY sequence LIMIT ?",
+                                    "reading events"));
+  Stmt query(*db_, stmt, "reading events");
+  query.Bind(1, after_sequence).Bind(2, int64_t{limit});
+  std::vector<StoredEvent> events;
+  while (true) {
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    if (!row) break;
+    StoredEvent& stored = events.emplace_back();
+    stored.sequence = query.Int(0);
+    stored.event.event_id = query.String(1);
+    stored.event.type = query.String(2);
+    stored.event.company_id = query.String(3);
+    stored.event.source_system = query.String(4);
+    stored.event.entity = query.String(5);
+    stored.event.external_id = query.String(6);
+    stored.event.version = query.Int(7);
+    stored.event.time = query.String(8);
+    stored.event.envelope = query.String(9);
+  }
+  return events;
+}
+
+Result<int64_t> SqliteStore::CountEvents() {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT COUNT(*) FROM integration_events", "counting events"));
+  Stmt query(*db_, stmt, "counting events");
+  REGLO_SQLITE_ASSIGN(row, query.Step());
+  return row ? query.Int(0) : int64_t{0};
+}
+
+Result<std::vector<DeadLetter>> SqliteStore::ReadDeadLetters(int64_t after_id, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("dead letter read limit must be positive");
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT id, run_id, source_id, stage, entity, external_id, "
+                                    "origin, reason, created_at FROM integration_dead_letters "
+                                    "WHERE id > ? ORDER BY id LIMIT ?",
+                                    "reading dead letters"));
+  Stmt query(*db_, stmt, "reading dead letters");
+  query.Bind(1, after_id).Bind(2, int64_t{limit});
+  std::vector<DeadLetter> letters;
+  while (true) {
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    if (!row) break;
+    DeadLetter& letter = letters.emplace_back();
+    letter.id = query.Int(0);
+    letter.run_id = query.Int(1);
+    letter.source_id = query.String(2);
+    letter.stage = query.String(3);
+    letter.entity = query.String(4);
+    letter.external_id = query.String(5);
+    letter.origin = query.String(6);
+    letter.reason = query.String(7);
+    letter.created_at = query.String(8);
+  }
+  return letters;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources, runs, cursors
+
+Status SqliteStore::UpsertSource(const SourceRow& source) {
+  REGLO_SQLITE_ASSIGN(stmt,
+                      Prepare("INSERT INTO integration_sources (id, company_id, source_system, "
+                              "connector, config, enabled, status, created_at, updated_at) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                              "company_id = excluded.company_id, "
+                              "source_system = excluded.source_system, "
+                              "connector = excluded.connector, config = excluded.config, "
+                              "enabled = excluded.enabled, status = excluded.status, "
+                              "updated_at = excluded.updated_at",
+                              "saving a source"));
+  const std::string now = Now();
+  return Stmt(*db_, stmt, "saving a source")
+      .Bind(1, source.id)
+      .Bind(2, source.company_id)
+      .Bind(3, source.source_system)
+      .Bind(4, source.connector)
+      .Bind(5, source.config_json)
+      .Bind(6, int64_t{source.enabled ? 1 : 0})
+      .Bind(7, source.status)
+      .Bind(8, now)
+      .Bind(9, now)
+      .Run();
+}
+
+Result<std::vector<SourceRow>> SqliteStore::ListSources() {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT id, company_id, source_system, connector, config, "
+                                    "enabled, status FROM integration_sources ORDER BY id",
+                                    "listing sources"));
+  Stmt query(*db_, stmt, "listing sources");
+  std::vector<SourceRow> sources;
+  while (true) {
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    if (!row) break;
+    SourceRow& source = sources.emplace_back();
+    source.id = query.String(0);
+    source.company_id = query.String(1);
+    source.source_system = query.String(2);
+    source.connector = query.String(3);
+    source.config_json = query.String(4);
+    source.enabled = query.Int(5) != 0;
+    source.status = query.String(6);
+  }
+  return sources;
+}
+
+Status SqliteStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_sources SET status = ?, updated_at = ? "
+                                    "WHERE id = ?",
+                                    "setting a source status"));
+  const std::string now = Now();
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "setting a source status")
+                            .Bind(1, status)
+                            .Bind(2, now)
+                            .Bind(3, source_id)
+                            .Run());
+  if (db_->Changes() == 0) {
+    return Status::NotFound(fmt::format("source '{}' does not exist", source_id));
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::BeginRun(const std::string& source_id, const std::string& started_at) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_runs (source_id, started_at, status) "
+                                    "VALUES (?, ?, ?)",
+                                    "starting a run"));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "starting a run")
+                            .Bind(1, source_id)
+                            .Bind(2, started_at)
+                            .Bind(3, RunStatusName(RunStatus::kRunning))
+                            .Run());
+  return db_->LastInsertRowId();
+}
+
+Status SqliteStore::FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
+                              const std::string& error_category, const std::string& error_message) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
+                                    "error_category = ?, error_message = ? WHERE id = ?",
+                                    "finishing a run"));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "finishing a run")
+                            .Bind(1, RunStatusName(status))
+                            .Bind(2, finished_at)
+                            .Bind(3, error_category)
+                            .Bind(4, error_message)
+                            .Bind(5, run_id)
+                            .Run());
+  if (db_->Changes() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return Status::Ok();
+}
+
+Status SqliteStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
+  Stmt insert(*db_, checkpoint_.insert_log, "appending a run log line");
+  return insert.Bind(1, run_id)
+      .Bind(2, line.at)
+      .Bind(3, LogLevelName(line.level))
+      .Bind(4, line.message)
+      .Run();
+}
+
+constexpr std::string_view kRunColumns =
+    "id, source_id, started_at, finished_at, status, seen, created, updated, unchanged, stale, "
+    "warnings, rejected, error_category, error_message";
+
+Result<std::vector<RunInfo>> SqliteStore::ReadRuns(Stmt& query) {
+  std::vector<RunInfo> runs;
+  while (true) {
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    if (!row) break;
+    RunInfo& run = runs.emplace_back();
+    run.id = query.Int(0);
+    run.source_id = query.String(1);
+    run.started_at = query.String(2);
+    run.finished_at = query.OptString(3);
+    run.status = ParseRunStatus(query.Text(4));
+    run.counters.seen = query.Int(5);
+    run.counters.created = query.Int(6);
+    run.counters.updated = query.Int(7);
+    run.counters.unchanged = query.Int(8);
+    run.counters.stale = query.Int(9);
+    run.counters.warnings = query.Int(10);
+    run.counters.rejected = query.Int(11);
+    run.error_category = query.String(12);
+    run.error_message = query.String(13);
+  }
+  return runs;
+}
+
+Result<RunInfo> SqliteStore::GetRun(int64_t run_id) {
+  REGLO_SQLITE_ASSIGN(
+      stmt, Prepare(fmt::format("SELECT {} FROM integration_runs WHERE id = ?", kRunColumns),
+                    "reading a run"));
+  Stmt query(*db_, stmt, "reading a run");
+  query.Bind(1, run_id);
+  REGLO_SQLITE_ASSIGN(runs, ReadRuns(query));
+  if (runs.empty()) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return std::move(runs.front());
+}
+
+Result<std::vector<RunInfo>> SqliteStore::ListRuns(const std::string& source_id, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("run list limit must be positive");
+  // Newest first; an empty source id lists the runs of every source.
+  const bool all = source_id.empty();
+  REGLO_SQLITE_ASSIGN(
+      stmt, Prepare(fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC LIMIT ?",
+                                kRunColumns, all ? "" : "WHERE source_id = ?"),
+                    "listing runs"));
+  Stmt query(*db_, stmt, "listing runs");
+  int p = 1;
+  if (!all) query.Bind(p++, source_id);
+  query.Bind(p, int64_t{limit});
+  return ReadRuns(query);
+}
+
+Result<std::vector<RunLogLine>> SqliteStore::GetRunLog(int64_t run_id) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT at, level, message FROM integration_run_logs "
+                                    "WHERE run_id = ? ORDER BY id",
+                                    "reading a run log"));
+  Stmt query(*db_, stmt, "reading a run log");
+  query.Bind(1, run_id);
+  std::vector<RunLogLine> lines;
+  while (true) {
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    if (!row) break;
+    RunLogLine& line = lines.emplace_back();
+    line.at = query.String(0);
+    line.level = ParseLogLevel(query.Text(1));
+    line.message = query.String(2);
+  }
+  return lines;
+}
+
+Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& source_id,
+                                                          const std::string& stream) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT cursor FROM integration_cursors "
+                                    "WHERE source_id = ? AND stream = ?",
+                                    "reading a cursor"));
+  Stmt query(*db_, stmt, "reading a cursor");
+  query.Bind(1, source_id).Bind(2, stream);
+  REGLO_SQLITE_ASSIGN(row, query.Step());
+  if (!row) return std::optional<std::string>();
+  return query.OptString(0);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  Result<std::unique_ptr<Db>> db = Db::Open(path);
+  if (!db.ok()) return db.status();
+  auto store = std::make_unique<SqliteStore>(std::move(*db));
+  REGLO_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace reglo::storage
+
+#undef REGLO_SQLITE_ASSIGN

@@ -1,0 +1,378 @@
+// Header-only C++ SDK over the C ABI in connector.h: write a connector as a C++ class, export it
+// with REGLO_EXPORT_CONNECTOR(MyConnector). Every exception is caught at the C boundary and turned
+// into a status with its message. Thread-safety: as connector.h — one instance is never called
+// concurrently.
+#ifndef REGLO_CONNECTOR_HPP_
+#define REGLO_CONNECTOR_HPP_
+
+#include <reglo/connector.h>
+
+#include <array>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#if defined(__GNUC__)
+#define REGLO_CONNECTOR_EXPORT extern "C" __attribute__((visibility("default")))
+#else
+#define REGLO_CONNECTOR_EXPORT extern "C"
+#endif
+
+namespace reglo::sdk {
+
+// The outcome of a connector operation: a category from the C ABI plus a message for the run log.
+class Status {
+ public:
+  static Status Ok() { return Status(REGLO_OK, {}); }
+  static Status Retry(std::string message) { return Status(REGLO_RETRY, std::move(message)); }
+  static Status RateLimited(std::string message, uint32_t retry_after_ms) {
+    Status status(REGLO_RATE_LIMITED, std::move(message));
+    status.retry_after_ms_ = retry_after_ms;
+    return status;
+  }
+  static Status AuthError(std::string message) {
+    return Status(REGLO_AUTH_ERROR, std::move(message));
+  }
+  static Status ConfigError(std::string message) {
+    return Status(REGLO_CONFIG_ERROR, std::move(message));
+  }
+  static Status Fatal(std::string message) { return Status(REGLO_FATAL, std::move(message)); }
+
+  Status(reglo_status code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  bool ok() const { return code_ == REGLO_OK; }
+  reglo_status code() const { return code_; }
+  const std::string& message() const { return message_; }
+  uint32_t retry_after_ms() const { return retry_after_ms_; }
+
+ private:
+  reglo_status code_;
+  std::string message_;
+  uint32_t retry_after_ms_ = 0;
+};
+
+// Thrown by connector code that prefers exceptions; the adapter turns it into its status.
+class Failure : public std::exception {
+ public:
+  explicit Failure(Status status) : status_(std::move(status)) {}
+  const char* what() const noexcept override { return status_.message().c_str(); }
+  const Status& status() const { return status_; }
+
+ private:
+  Status status_;
+};
+
+// Per-call host services (log, error, retry-after). Valid only during the call that received it.
+class Context {
+ public:
+  explicit Context(const reglo_context* ctx) : ctx_(ctx) {}
+  void Log(reglo_log_level level, const std::string& message) const {
+    if (ctx_ != nullptr && ctx_->log != nullptr) ctx_->log(ctx_->host_data, level, message.c_str());
+  }
+  void Info(const std::string& message) const { Log(REGLO_LOG_INFO, message); }
+  void Warn(const std::string& message) const { Log(REGLO_LOG_WARN, message); }
+
+ private:
+  const reglo_context* ctx_;
+};
+
+// Read-only view of a record handed to a connector (by map_to_canonical).
+class RecordView {
+ public:
+  explicit RecordView(const reglo_record* record) : record_(record) {}
+  std::string_view entity() const { return Str(record_->entity); }
+  std::string_view external_id() const { return Str(record_->external_id); }
+  std::optional<std::string_view> source_updated_at() const {
+    if (record_->source_updated_at == nullptr) return std::nullopt;
+    return std::string_view(record_->source_updated_at);
+  }
+  std::string_view origin() const { return Str(record_->origin); }
+  std::span<const reglo_field> fields() const { return {record_->fields, record_->field_count}; }
+  // The value of the first field called `name`; nullopt when the field is missing or absent.
+  std::optional<std::string_view> Get(std::string_view name) const {
+    for (const reglo_field& field : fields()) {
+      if (field.name != nullptr && name == field.name) {
+        if (field.value == nullptr) return std::nullopt;
+        return std::string_view(field.value, field.value_len);
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static std::string_view Str(const char* text) { return text ? std::string_view(text) : ""; }
+  const reglo_record* record_;
+};
+
+// A record a connector builds and emits; owns its strings until the emit call returns.
+class Record {
+ public:
+  Record() = default;
+  Record(std::string entity, std::string external_id)
+      : entity_(std::move(entity)), external_id_(std::move(external_id)) {}
+
+  Record& SetEntity(std::string entity) {
+    entity_ = std::move(entity);
+    return *this;
+  }
+  Record& SetExternalId(std::string external_id) {
+    external_id_ = std::move(external_id);
+    return *this;
+  }
+  Record& SetSourceUpdatedAt(std::optional<std::string> at) {
+    source_updated_at_ = std::move(at);
+    return *this;
+  }
+  Record& SetOrigin(std::string origin) {
+    origin_ = std::move(origin);
+    return *this;
+  }
+  Record& Set(std::string name, std::optional<std::string> value) {
+    names_.push_back(std::move(name));
+    values_.push_back(std::move(value));
+    return *this;
+  }
+  void Clear() {
+    names_.clear();
+    values_.clear();
+    source_updated_at_.reset();
+    origin_.clear();
+  }
+  const std::string& entity() const { return entity_; }
+  const std::string& external_id() const { return external_id_; }
+
+  // A C view of this record, valid until this object changes or dies.
+  const reglo_record* View() {
+    fields_.resize(names_.size());
+    for (size_t i = 0; i < names_.size(); ++i) {
+      fields_[i].name = names_[i].c_str();
+      fields_[i].value = values_[i] ? values_[i]->data() : nullptr;
+      fields_[i].value_len = values_[i] ? values_[i]->size() : 0;
+    }
+    view_ = reglo_record{};
+    view_.struct_size = sizeof(reglo_record);
+    view_.operation = REGLO_OP_UPSERT;
+    view_.entity = entity_.c_str();
+    view_.external_id = external_id_.c_str();
+    view_.source_updated_at = source_updated_at_ ? source_updated_at_->c_str() : nullptr;
+    view_.fields = fields_.data();
+    view_.field_count = fields_.size();
+    view_.origin = origin_.empty() ? nullptr : origin_.c_str();
+    return &view_;
+  }
+
+ private:
+  std::string entity_;
+  std::string external_id_;
+  std::optional<std::string> source_updated_at_;
+  std::string origin_;
+  std::vector<std::string> names_;
+  std::vector<std::optional<std::string>> values_;
+  std::vector<reglo_field> fields_;
+  reglo_record view_{};
+};
+
+// The pull side of the host: emit records, checkpoints and row warnings; poll for cancellation.
+class Emitter {
+ public:
+  explicit Emitter(const reglo_emitter* emitter) : emitter_(emitter) {}
+  Status Emit(Record& record) {
+    ++since_checkpoint_;
+    return Wrap(emitter_->emit_record(emitter_->host_data, record.View()));
+  }
+  Status Emit(const reglo_record* record) {
+    ++since_checkpoint_;
+    return Wrap(emitter_->emit_record(emitter_->host_data, record));
+  }
+  Status Checkpoint(const std::string& cursor) {
+    reglo_status code =
+        emitter_->emit_checkpoint(emitter_->host_data, cursor.c_str(), since_checkpoint_);
+    since_checkpoint_ = 0;
+    return Wrap(code);
+  }
+  void Warn(const std::string& origin, const std::string& message) {
+    if (emitter_->emit_warning != nullptr) {
+      emitter_->emit_warning(emitter_->host_data, origin.c_str(), message.c_str());
+    }
+  }
+  bool ShouldStop() const {
+    return emitter_->should_stop != nullptr && emitter_->should_stop(emitter_->host_data) != 0;
+  }
+
+ private:
+  static Status Wrap(reglo_status code) {
+    if (code == REGLO_OK) return Status::Ok();
+    return Status(code, "the host refused the emission");
+  }
+  const reglo_emitter* emitter_;
+  uint64_t since_checkpoint_ = 0;
+};
+
+// Where Map() delivers canonical records.
+class CanonicalSink {
+ public:
+  explicit CanonicalSink(const reglo_record_sink* sink) : sink_(sink) {}
+  Status Emit(Record& record) {
+    reglo_status code = sink_->emit(sink_->host_data, record.View());
+    if (code == REGLO_OK) return Status::Ok();
+    return Status(code, "the host refused the canonical record");
+  }
+
+ private:
+  const reglo_record_sink* sink_;
+};
+
+// Base class of a C++ connector. One object per source instance.
+// A connector class T also provides:
+//   static constexpr const char* kName, kVersion, kVendor, kDescription, kConfigSchema;
+//   static constexpr std::array<const char*, N> kEntities;
+//   static std::unique_ptr<T> Create(const Context&, std::string_view config_json);  // may throw
+class Connector {
+ public:
+  virtual ~Connector() = default;
+  virtual Status Authenticate(const Context&) { return Status::Ok(); }
+  virtual Status HealthCheck(const Context&) { return Status::Ok(); }
+  virtual std::vector<std::string> Streams(const Context&) = 0;
+  virtual Status Pull(const Context& ctx, std::string_view stream,
+                      std::optional<std::string_view> since_cursor, Emitter& emitter) = 0;
+  virtual Status Map(const Context& ctx, const RecordView& source, CanonicalSink& sink) = 0;
+};
+
+namespace detail {
+
+inline reglo_status Report(const reglo_context* ctx, const Status& status) {
+  if (!status.ok() && ctx != nullptr) {
+    if (ctx->set_error != nullptr && !status.message().empty()) {
+      ctx->set_error(ctx->host_data, status.message().c_str());
+    }
+    if (status.code() == REGLO_RATE_LIMITED && ctx->set_retry_after != nullptr) {
+      ctx->set_retry_after(ctx->host_data, status.retry_after_ms());
+    }
+  }
+  return status.code();
+}
+
+// Runs `body` (returning Status) and converts any exception into a status; nothing escapes.
+template <typename Body>
+reglo_status Guard(const reglo_context* ctx, Body&& body) noexcept {
+  try {
+    return Report(ctx, body());
+  } catch (const Failure& failure) {
+    return Report(ctx, failure.status());
+  } catch (const std::bad_alloc&) {
+    return Report(ctx, Status::Fatal("out of memory"));
+  } catch (const std::exception& error) {
+    return Report(ctx, Status::Fatal(std::string("unhandled exception: ") + error.what()));
+  } catch (...) {
+    return Report(ctx, Status::Fatal("unhandled non-standard exception"));
+  }
+}
+
+template <typename T>
+struct Adapter {
+  static reglo_status Create(const reglo_context* ctx, const char* config_json,
+                             void** out_instance) noexcept {
+    if (out_instance == nullptr) return REGLO_FATAL;
+    *out_instance = nullptr;
+    return Guard(ctx, [&] {
+      std::unique_ptr<T> instance =
+          T::Create(Context(ctx), config_json ? std::string_view(config_json) : "{}");
+      if (!instance) return Status::ConfigError("the connector refused its configuration");
+      *out_instance = static_cast<Connector*>(instance.release());
+      return Status::Ok();
+    });
+  }
+  static void Destroy(void* instance) noexcept {
+    try {
+      delete static_cast<Connector*>(instance);
+    } catch (...) {  // a destructor that throws must not cross the ABI
+    }
+  }
+  static reglo_status Authenticate(void* instance, const reglo_context* ctx) noexcept {
+    return Guard(ctx, [&] { return Self(instance)->Authenticate(Context(ctx)); });
+  }
+  static reglo_status HealthCheck(void* instance, const reglo_context* ctx) noexcept {
+    return Guard(ctx, [&] { return Self(instance)->HealthCheck(Context(ctx)); });
+  }
+  static reglo_status ListStreams(void* instance, const reglo_context* ctx,
+                                  const reglo_stream_sink* sink) noexcept {
+    return Guard(ctx, [&] {
+      for (const std::string& stream : Self(instance)->Streams(Context(ctx))) {
+        sink->add(sink->host_data, stream.c_str());
+      }
+      return Status::Ok();
+    });
+  }
+  static reglo_status Pull(void* instance, const reglo_context* ctx, const char* stream,
+                           const char* since_cursor, const reglo_emitter* emitter) noexcept {
+    return Guard(ctx, [&] {
+      Emitter wrapped(emitter);
+      std::optional<std::string_view> since;
+      if (since_cursor != nullptr) since = since_cursor;
+      return Self(instance)->Pull(Context(ctx), stream ? stream : "", since, wrapped);
+    });
+  }
+  static reglo_status Map(void* instance, const reglo_context* ctx, const reglo_record* source,
+                          const reglo_record_sink* sink) noexcept {
+    return Guard(ctx, [&] {
+      CanonicalSink wrapped(sink);
+      return Self(instance)->Map(Context(ctx), RecordView(source), wrapped);
+    });
+  }
+
+  static const reglo_connector_descriptor* Descriptor() {
+    static const reglo_connector_descriptor descriptor = [] {
+      reglo_connector_descriptor d{};
+      d.struct_size = sizeof(reglo_connector_descriptor);
+      d.abi_major = REGLO_ABI_VERSION_MAJOR;
+      d.abi_minor = REGLO_ABI_VERSION_MINOR;
+      d.name = T::kName;
+      d.version = T::kVersion;
+      d.vendor = T::kVendor;
+      d.description = T::kDescription;
+      d.entities = T::kEntities.data();
+      d.entity_count = T::kEntities.size();
+      d.config_schema_json = T::kConfigSchema;
+      d.create = &Create;
+      d.destroy = &Destroy;
+      d.authenticate = &Authenticate;
+      d.health_check = &HealthCheck;
+      d.list_streams = &ListStreams;
+      d.pull_changes = &Pull;
+      d.map_to_canonical = &Map;
+      d.push_changes = nullptr;
+      return d;
+    }();
+    return &descriptor;
+  }
+
+  static reglo_status Entry(const reglo_host_info* host,
+                            const reglo_connector_descriptor** out) noexcept {
+    if (host == nullptr || out == nullptr) return REGLO_FATAL;
+    if (host->abi_major != REGLO_ABI_VERSION_MAJOR) return REGLO_INCOMPATIBLE;
+    *out = Descriptor();
+    return REGLO_OK;
+  }
+
+ private:
+  static Connector* Self(void* instance) { return static_cast<Connector*>(instance); }
+};
+
+}  // namespace detail
+}  // namespace reglo::sdk
+
+// Exports connector class T as this library's entry point. Use once per library.
+#define REGLO_EXPORT_CONNECTOR(T)                                            \
+  REGLO_CONNECTOR_EXPORT reglo_status reglo_connector_entry(                 \
+      const reglo_host_info* host, const reglo_connector_descriptor** out) { \
+    return ::reglo::sdk::detail::Adapter<T>::Entry(host, out);               \
+  }
+
+#endif  // REGLO_CONNECTOR_HPP_

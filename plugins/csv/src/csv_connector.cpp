@@ -1,0 +1,487 @@
+// The "csv" connector plugin: reads exports of driving-school software (one CSV file or a folder of
+// them per canonical entity), emits one source record per row, maps them to canonical records, and
+// keeps a cursor of file fingerprints so an unchanged export costs a stat() per file.
+// Thread-safety: as the ABI says, one instance is used by one thread at a time; instances share
+// nothing mutable.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <reglo/connector.hpp>
+#include <string>
+#include <vector>
+
+#include "reglo/csv/config.h"
+#include "reglo/csv/cursor.h"
+#include "reglo/csv/mapping.h"
+#include "reglo/csv/reader.h"
+#include "reglo/csv/sha256.h"
+
+namespace reglo::csv {
+namespace {
+
+using sdk::Status;
+
+struct FileEntry {
+  std::string name;  // file name: cursor key and the first half of every origin
+  std::string path;
+};
+
+struct FileStat {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+bool StatFile(const std::string& path, FileStat* out) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  out->size = static_cast<uint64_t>(st.st_size);
+  out->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return true;
+}
+
+// File timestamps tick coarsely (a few ms), so a file rewritten with the same size right after it
+// was read could keep its mtime. A fingerprint taken within this window stores mtime 0, which
+// forces a hash comparison next time (the "racy clean" rule of git's index).
+int64_t TrustedMtime(int64_t mtime_ns) {
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return now - mtime_ns < 2'000'000'000 ? 0 : mtime_ns;
+}
+
+bool IsCsvName(const std::string& name) {
+  if (name.empty() || name.front() == '.' || name.size() < 5) return false;  // hidden, temp files
+  std::string ext = name.substr(name.size() - 4);
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  return ext == ".csv";
+}
+
+// The entity's files: the file itself, or the *.csv files of the folder in byte order of name.
+// A missing path is RETRY, not CONFIG_ERROR: exports are often dropped in by a scheduled job, so
+// the path may appear later without anyone touching the configuration.
+Status ListFiles(const EntityConfig& entity, std::vector<FileEntry>* files) {
+  namespace fs = std::filesystem;
+  files->clear();
+  std::error_code ec;
+  const fs::file_status status = fs::status(entity.path, ec);
+  if (ec || !fs::exists(status)) {
+    return Status::Retry("entities." + entity.entity + ".path: " + entity.path +
+                         " does not exist (yet); retrying later");
+  }
+  if (!fs::is_directory(status)) {
+    files->push_back({fs::path(entity.path).filename().string(), entity.path});
+    return Status::Ok();
+  }
+  for (fs::directory_iterator it(entity.path, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code type_ec;
+    if (IsCsvName(name) && it->is_regular_file(type_ec))
+      files->push_back({name, it->path().string()});
+  }
+  if (ec) return Status::Retry("cannot list " + entity.path + ": " + ec.message());
+  std::sort(files->begin(), files->end(),
+            [](const FileEntry& a, const FileEntry& b) { return a.name < b.name; });
+  return Status::Ok();
+}
+
+bool SameColumn(std::string_view a, std::string_view b) {
+  return FoldCase(a) == FoldCase(b);
+}
+
+// -1 when absent. An exact match wins over a case-insensitive one.
+int FindColumn(const std::vector<std::string>& header, std::string_view name) {
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == name) return static_cast<int>(i);
+  }
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (SameColumn(header[i], name)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string SurplusName(size_t index) {
+  return "_column_" + std::to_string(index + 1);
+}
+
+class CsvConnector final : public sdk::Connector {
+ public:
+  static constexpr const char* kName = "csv";
+  static constexpr const char* kVersion = "1.0.0";
+  static constexpr const char* kVendor = "Reglo";
+  static constexpr const char* kDescription =
+      "CSV exports (one file or a folder of files per entity), RFC 4180, UTF-8 / Windows-1252 / "
+      "ISO-8859-1, with column mapping, date formats and value maps";
+  static constexpr const char* kConfigSchema = kConfigSchemaJson;
+  static constexpr std::array<const char*, 7> kEntities = {
+      "student", "case", "appointment", "document", "payment", "instructor", "vehicle"};
+
+  static std::unique_ptr<CsvConnector> Create(const sdk::Context& ctx, std::string_view json) {
+    std::string error;
+    std::optional<Config> config = ParseConfig(json, &error);
+    if (!config) throw sdk::Failure(Status::ConfigError(error));
+    for (const std::string& remark : config->remarks) ctx.Warn(remark);
+    return std::unique_ptr<CsvConnector>(new CsvConnector(std::move(*config)));
+  }
+
+  Status HealthCheck(const sdk::Context&) override {
+    std::string problems;
+    for (const EntityConfig& entity : config_.entities) {
+      std::error_code ec;
+      const bool is_dir = std::filesystem::is_directory(entity.path, ec);
+      std::string problem;
+      if (!std::filesystem::exists(entity.path, ec)) {
+        problem = "does not exist";
+      } else if (::access(entity.path.c_str(), is_dir ? (R_OK | X_OK) : R_OK) != 0) {
+        problem = "is not readable";
+      }
+      if (!problem.empty()) {
+        problems += (problems.empty() ? "" : "; ") + std::string("entities.") + entity.entity +
+                    ".path: " + entity.path + " " + problem;
+      }
+    }
+    return problems.empty() ? Status::Ok() : Status::Retry(problems);
+  }
+
+  std::vector<std::string> Streams(const sdk::Context&) override {
+    std::vector<std::string> streams;
+    for (const EntityConfig& entity : config_.entities) streams.push_back(entity.entity);
+    return streams;
+  }
+
+  Status Pull(const sdk::Context& ctx, std::string_view stream,
+              std::optional<std::string_view> since_cursor, sdk::Emitter& emitter) override {
+    const int index = EntityIndex(stream);
+    if (index < 0) {
+      return Status::ConfigError("unknown stream '" + std::string(stream) +
+                                 "': this source reads " + StreamList());
+    }
+    const EntityConfig& entity = config_.entities[static_cast<size_t>(index)];
+    std::vector<FileEntry> files;
+    if (Status status = ListFiles(entity, &files); !status.ok()) return status;
+
+    PullRun run{ctx, emitter, entity, {}, {}, false, 0};
+    if (since_cursor && !since_cursor->empty()) {
+      std::string error;
+      if (std::optional<Cursor> cursor = DecodeCursor(*since_cursor, &error)) {
+        run.cursor = std::move(*cursor);
+      } else {
+        // Costs one full read; the hub's content hashes keep it from creating changes.
+        ctx.Warn("stream " + entity.entity + ": unusable cursor (" + error +
+                 "); reading every file from the start");
+      }
+    }
+    // Files that disappeared leave the cursor (deletions are not propagated in V1).
+    std::erase_if(run.cursor.files, [&](const auto& entry) {
+      return std::none_of(files.begin(), files.end(),
+                          [&](const FileEntry& file) { return file.name == entry.first; });
+    });
+    if (run.cursor.partial && std::none_of(files.begin(), files.end(), [&](const FileEntry& file) {
+          return file.name == run.cursor.partial->file;
+        })) {
+      run.cursor.partial.reset();
+    }
+
+    for (const FileEntry& file : files) {
+      if (Status status = PullFile(run, file); !status.ok()) return status;
+    }
+    // Always end with a checkpoint, so even a pull that found nothing new confirms its cursor.
+    if (!run.checkpointed || EncodeCursor(run.cursor) != run.last_cursor) {
+      if (Status status = run.Checkpoint(); !status.ok()) return status;
+    }
+    return Status::Ok();
+  }
+
+  Status Map(const sdk::Context&, const sdk::RecordView& source,
+             sdk::CanonicalSink& sink) override {
+    const int index = EntityIndex(source.entity());
+    if (index < 0) {
+      return Status::Fatal("map_to_canonical: this source does not read entity '" +
+                           std::string(source.entity()) + "'");
+    }
+    const EntityConfig& entity = config_.entities[static_cast<size_t>(index)];
+    in_.clear();
+    for (const reglo_field& field : source.fields()) {
+      InField in{field.name != nullptr ? std::string_view(field.name) : std::string_view(), {}};
+      if (field.value != nullptr) in.value = std::string_view(field.value, field.value_len);
+      in_.push_back(in);
+    }
+    mappers_[static_cast<size_t>(index)]->Map(in_, &out_);
+    record_.Clear();
+    record_.SetEntity(entity.entity);
+    record_.SetExternalId(std::string(source.external_id()));
+    if (auto at = source.source_updated_at()) record_.SetSourceUpdatedAt(std::string(*at));
+    record_.SetOrigin(std::string(source.origin()));
+    for (const OutField& field : out_) {
+      std::optional<std::string> value;
+      if (field.value) value.emplace(*field.value);
+      record_.Set(std::string(field.name), std::move(value));
+    }
+    return sink.Emit(record_);
+  }
+
+ private:
+  // State of one pull_changes call.
+  struct PullRun {
+    const sdk::Context& ctx;
+    sdk::Emitter& emitter;
+    const EntityConfig& entity;
+    Cursor cursor;
+    std::string last_cursor;  // text of the last checkpoint sent
+    bool checkpointed;
+    uint64_t rows;  // rows emitted so far in this pull
+
+    Status Checkpoint() {
+      last_cursor = EncodeCursor(cursor);
+      checkpointed = true;
+      return emitter.Checkpoint(last_cursor);
+    }
+  };
+
+  explicit CsvConnector(Config config) : config_(std::move(config)) {
+    // config_ no longer moves, so the mappers may point into it.
+    for (const EntityConfig& entity : config_.entities) {
+      mappers_.push_back(std::make_unique<FieldMapper>(entity.mapping));
+    }
+  }
+
+  int EntityIndex(std::string_view name) const {
+    for (size_t i = 0; i < config_.entities.size(); ++i) {
+      if (config_.entities[i].entity == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  std::string StreamList() const {
+    std::string list;
+    for (const EntityConfig& entity : config_.entities) {
+      list += (list.empty() ? "" : ", ") + entity.entity;
+    }
+    return list;
+  }
+
+  // Reads one file, or skips it when its fingerprint says it is unchanged.
+  Status PullFile(PullRun& run, const FileEntry& file) {
+    FileStat stat;
+    if (!StatFile(file.path, &stat)) {
+      return Status::Retry("cannot read " + file.path +
+                           " (it may be being replaced); retrying later");
+    }
+    Cursor& cursor = run.cursor;
+    std::optional<PartialFile> resume;
+    if (cursor.partial && cursor.partial->file == file.name) {
+      if (cursor.partial->size == stat.size && cursor.partial->mtime_ns == stat.mtime_ns) {
+        resume = cursor.partial;
+      } else {
+        run.ctx.Info(file.name + " changed since the interrupted pull; reading it from the start");
+      }
+      cursor.partial.reset();
+    }
+    if (!resume) {
+      auto known = cursor.files.find(file.name);
+      if (known != cursor.files.end() && known->second.size == stat.size) {
+        if (known->second.mtime_ns != 0 && known->second.mtime_ns == stat.mtime_ns) {
+          return Status::Ok();  // unchanged: not even opened
+        }
+        // Same size, other mtime (re-exported, touched): only the content can tell.
+        if (Sha256OfFile(file.path) == known->second.sha256) {
+          known->second.mtime_ns = TrustedMtime(stat.mtime_ns);
+          return Status::Ok();
+        }
+      }
+      // A checkpoint taken while this file is half read must not still claim its old version.
+      cursor.files.erase(file.name);
+    }
+
+    ReaderOptions options;
+    options.delimiter = run.entity.delimiter;
+    options.encoding = run.entity.encoding;
+    options.max_row_bytes = config_.max_row_bytes;
+    options.compute_sha256 = true;
+    CsvReader reader;
+    if (!reader.Open(file.path, options)) return Status::Retry(reader.error());
+    if (resume) {
+      const bool usable = resume->offset >= reader.data_offset() && resume->offset <= stat.size &&
+                          reader.SkipTo(resume->offset, resume->line) &&
+                          reader.PrefixSha256(resume->offset) == resume->prefix_sha256;
+      if (!usable) {
+        run.ctx.Info(file.name + ": the saved position no longer matches the file; reading it " +
+                     "from the start");
+        resume.reset();
+        if (!reader.Open(file.path, options)) return Status::Retry(reader.error());
+      }
+    }
+
+    if (Status status = ReadRows(run, file, stat, reader); !status.ok()) return status;
+    cursor.files[file.name] =
+        FileFingerprint{reader.bytes_hashed(), TrustedMtime(stat.mtime_ns), reader.Sha256OfAll()};
+    cursor.partial.reset();
+    return run.Checkpoint();
+  }
+
+  // Emits the rows of an opened file, with checkpoints every checkpoint_every rows.
+  Status ReadRows(PullRun& run, const FileEntry& file, const FileStat& stat, CsvReader& reader) {
+    const std::vector<std::string>& header = reader.header();
+    const std::string header_origin = file.name + ":" + std::to_string(reader.header_line());
+    if (header.empty()) {
+      run.emitter.Warn(file.name + ":1", "empty file: no header row, no records");
+      return Status::Ok();
+    }
+    const EntityMapping& mapping = run.entity.mapping;
+    const std::string key = "entities." + run.entity.entity;
+    const int id_index = FindColumn(header, mapping.id_column);
+    if (id_index < 0) {
+      std::string found;
+      for (const std::string& name : header) found += (found.empty() ? "" : ", ") + name;
+      return Status::ConfigError(file.path + ": the id column '" + mapping.id_column + "' (" + key +
+                                 ".id_column) is not in the header (columns: " + found + ")");
+    }
+    int updated_index = -1;
+    if (!mapping.updated_at_column.empty()) {
+      updated_index = FindColumn(header, mapping.updated_at_column);
+      if (updated_index < 0) {
+        run.emitter.Warn(header_origin, "the updated_at column '" + mapping.updated_at_column +
+                                            "' (" + key + ".updated_at_column) is not in the " +
+                                            "header; records carry no sourceUpdatedAt");
+      }
+    }
+    for (const auto& [column, field] : mapping.columns) {
+      if (FindColumn(header, column) < 0) {
+        run.emitter.Warn(header_origin, "column '" + column + "' (" + key + ".columns) is not in " +
+                                            "the header; " + field + " stays absent");
+      }
+    }
+    // Field names: the header, with blank or repeated names made unique so none is lost.
+    names_.assign(header.begin(), header.end());
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (names_[i].empty()) {
+        names_[i] = SurplusName(i);
+      } else if (std::find(names_.begin(), names_.begin() + static_cast<long>(i), names_[i]) !=
+                 names_.begin() + static_cast<long>(i)) {
+        run.emitter.Warn(header_origin, "column name '" + names_[i] + "' repeats; column " +
+                                            std::to_string(i + 1) + " is kept as " +
+                                            SurplusName(i));
+        names_[i] = SurplusName(i);
+      }
+    }
+    const DateFormat* updated_format =
+        mappers_[static_cast<size_t>(EntityIndex(run.entity.entity))]->FormatFor("sourceUpdatedAt");
+
+    Row row;
+    uint64_t empty_rows = 0;
+    while (reader.Next(&row)) {
+      if (run.emitter.ShouldStop()) {
+        return Status::Retry("stopped on request; the next pull resumes from the last checkpoint");
+      }
+      origin_.assign(file.name);
+      origin_.push_back(':');
+      char digits[24];
+      origin_.append(digits, std::to_chars(digits, digits + sizeof digits, row.line).ptr);
+
+      if (row.unterminated_quote) {
+        run.emitter.Warn(origin_,
+                         "a quoted field is never closed: the row was read as plain text "
+                         "up to the end of its line");
+      }
+      if (row.truncated) {
+        run.emitter.Warn(origin_, "row longer than max_row_bytes (" +
+                                      std::to_string(config_.max_row_bytes) + "): cut short");
+      }
+      if (row.invalid_utf8) {
+        run.emitter.Warn(origin_, "invalid UTF-8 replaced with U+FFFD (is the file " +
+                                      std::string("windows-1252? set \"encoding\")"));
+      }
+      const size_t count = row.fields.size();
+      if (std::all_of(row.fields.begin(), row.fields.end(),
+                      [](std::string_view value) { return Trim(value).empty(); })) {
+        ++empty_rows;  // e.g. ";;;;" padding that spreadsheets append: no data to lose
+        continue;
+      }
+      if (count < header.size()) {
+        run.emitter.Warn(origin_, "row has " + std::to_string(count) + " fields, the header has " +
+                                      std::to_string(header.size()) +
+                                      ": the missing columns are left absent");
+      } else if (count > header.size()) {
+        run.emitter.Warn(origin_, "row has " + std::to_string(count) + " fields, the header has " +
+                                      std::to_string(header.size()) + ": extra values kept as " +
+                                      SurplusName(header.size()) +
+                                      (count > header.size() + 1 ? ".." + SurplusName(count - 1)
+                                                                 : std::string()));
+        while (names_.size() < count) names_.push_back(SurplusName(names_.size()));
+      }
+
+      fields_.resize(std::max(count, header.size()));
+      for (size_t i = 0; i < fields_.size(); ++i) {
+        reglo_field& field = fields_[i];
+        field.name = names_[i].c_str();
+        if (i < count) {
+          field.value = row.fields[i].data() != nullptr ? row.fields[i].data() : "";
+          field.value_len = row.fields[i].size();
+        } else {
+          field.value = nullptr;  // absent, not empty
+          field.value_len = 0;
+        }
+      }
+      const size_t id = static_cast<size_t>(id_index);
+      external_id_.assign(id < count ? Trim(row.fields[id]) : std::string_view());
+      const char* updated_at = nullptr;
+      if (updated_index >= 0 && static_cast<size_t>(updated_index) < count) {
+        const std::string_view raw = Trim(row.fields[static_cast<size_t>(updated_index)]);
+        if (!raw.empty()) {
+          // Unparseable values go through as they are: the hub warns about them.
+          if (updated_format == nullptr || !updated_format->Apply(raw, &updated_at_)) {
+            updated_at_.assign(raw);
+          }
+          updated_at = updated_at_.c_str();
+        }
+      }
+      reglo_record record{};
+      record.struct_size = sizeof(reglo_record);
+      record.operation = REGLO_OP_UPSERT;
+      record.entity = run.entity.entity.c_str();
+      record.external_id = external_id_.c_str();
+      record.source_updated_at = updated_at;
+      record.fields = fields_.data();
+      record.field_count = fields_.size();
+      record.origin = origin_.c_str();
+      if (Status status = run.emitter.Emit(&record); !status.ok()) return status;
+
+      ++run.rows;
+      if (config_.checkpoint_every != 0 && run.rows % config_.checkpoint_every == 0) {
+        run.cursor.partial =
+            PartialFile{file.name,       stat.size,     stat.mtime_ns,
+                        row.next_offset, row.next_line, reader.PrefixSha256(row.next_offset)};
+        if (Status status = run.Checkpoint(); !status.ok()) return status;
+      }
+    }
+    if (!reader.error().empty()) return Status::Retry(reader.error());
+    if (empty_rows != 0) {
+      run.ctx.Info(file.name + ": skipped " + std::to_string(empty_rows) +
+                   " rows whose fields are all empty");
+    }
+    return Status::Ok();
+  }
+
+  Config config_;
+  std::vector<std::unique_ptr<FieldMapper>> mappers_;  // parallel to config_.entities
+
+  // Scratch reused across rows and records, so the hot path does not allocate per field.
+  std::vector<std::string> names_;
+  std::vector<reglo_field> fields_;
+  std::string external_id_;
+  std::string updated_at_;
+  std::string origin_;
+  std::vector<InField> in_;
+  std::vector<OutField> out_;
+  sdk::Record record_;
+};
+
+}  // namespace
+}  // namespace reglo::csv
+
+REGLO_EXPORT_CONNECTOR(reglo::csv::CsvConnector)

@@ -1,0 +1,149 @@
+// The reglo-hub binary as an operator runs it: help, exit codes, plugins list, sync and preview.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Output {
+  int exit_code;
+  std::string text;  // stdout and stderr
+};
+
+Output RunHub(const std::string& args) {
+  const std::string command = std::string(REGLO_HUB_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string text;
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) text.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("reglo-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "plugins");
+    std::filesystem::copy_file(std::filesystem::path(REGLO_TEST_PLUGIN_DIR) / "counter.so",
+                               dir_ / "plugins" / "counter.so");
+    WriteConfig(R"({"records": 6, "checkpoint_every": 2})");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void WriteConfig(const std::string& options) {
+    std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "plugins",
+      "sources": [{"id": "counter-1", "company_id": "autoscuola-rossi", "source_system": "db",
+                   "connector": "counter", "options": )"
+                                     << options << "}]}";
+  }
+  std::string Config() const { return "--config " + (dir_ / "hub.json").string(); }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(CliTest, HelpAnswersForEveryCommand) {
+  for (const char* command : {"", "sync", "preview", "plugins", "plugins list", "migrate"}) {
+    Output out = RunHub(std::string(command) + " --help");
+    EXPECT_EQ(out.exit_code, 0) << command;
+    EXPECT_THAT(out.text, HasSubstr("Usage")) << command;
+  }
+  EXPECT_THAT(RunHub("--help").text, HasSubstr("Exit codes"));
+}
+
+TEST_F(CliTest, BadUsageAndBadConfigExitWithTwo) {
+  EXPECT_EQ(RunHub("frobnicate").exit_code, 2);
+  EXPECT_EQ(RunHub(Config() + " sync").exit_code, 2);  // --once is required
+  Output missing = RunHub("--config /nonexistent.json migrate");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.text, HasSubstr("cannot read config file /nonexistent.json"));
+  std::ofstream(dir_ / "hub.json")
+      << R"({"store": "sqlite:x.db", "plugins_dir": "p", "sources": [{"id": 1}]})";
+  Output bad = RunHub(Config() + " migrate");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.text, HasSubstr("sources[0].id: expected a string"));
+}
+
+TEST_F(CliTest, SyncOncePrintsASummaryAndIsIdempotent) {
+  Output first = RunHub(Config() + " sync --once");
+  EXPECT_EQ(first.exit_code, 0) << first.text;
+  EXPECT_THAT(first.text, HasSubstr("succeeded"));
+  EXPECT_THAT(first.text, HasSubstr("events emitted: 6"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "hub.db"));
+  Output second = RunHub(Config() + " sync --once --source counter-1");
+  EXPECT_EQ(second.exit_code, 0) << second.text;
+  EXPECT_THAT(second.text, HasSubstr("events emitted: 0"));
+  Output unknown = RunHub(Config() + " sync --once --source nope");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.text, HasSubstr("no source 'nope'"));
+}
+
+TEST_F(CliTest, FailedRunExitsWithOne) {
+  WriteConfig(R"({"records": 6, "checkpoint_every": 2, "fail_after_checkpoint": 1})");
+  Output failed = RunHub(Config() + " sync --once");
+  EXPECT_EQ(failed.exit_code, 1) << failed.text;
+  EXPECT_THAT(failed.text, HasSubstr("injected failure"));
+}
+
+TEST_F(CliTest, MissingConnectorFailsNamingIt) {
+  std::filesystem::remove(dir_ / "plugins" / "counter.so");
+  Output out = RunHub(Config() + " sync --once");
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.text, HasSubstr("connector 'counter' is not loaded"));
+}
+
+TEST_F(CliTest, PreviewPrintsJsonLinesAndCreatesNoStore) {
+  Output out = RunHub(Config() + " preview --source counter-1 --limit 2");
+  EXPECT_EQ(out.exit_code, 0) << out.text;
+  std::istringstream lines(out.text);
+  std::string line;
+  int records = 0;
+  while (std::getline(lines, line)) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(json.is_discarded()) << line;
+    EXPECT_EQ(json["entity"], "student");
+    ++records;
+  }
+  EXPECT_EQ(records, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "data" / "hub.db"));
+}
+
+TEST_F(CliTest, PreviewStartsFromTheBeginningUnlessAskedForTheCursor) {
+  ASSERT_EQ(RunHub(Config() + " sync --once").exit_code, 0);
+  Output all = RunHub(Config() + " preview --source counter-1 --limit 0");
+  EXPECT_EQ(std::count(all.text.begin(), all.text.end(), '\n'), 6) << all.text;
+  Output pending = RunHub(Config() + " preview --source counter-1 --from-cursor");
+  EXPECT_EQ(pending.exit_code, 0);
+  EXPECT_EQ(pending.text, "");
+}
+
+TEST_F(CliTest, PluginsListShowsLoadedAndRefusedLibraries) {
+  std::filesystem::copy_file(std::filesystem::path(REGLO_TEST_PLUGIN_DIR) / "abi_v2.so",
+                             dir_ / "plugins" / "abi_v2.so");
+  Output out = RunHub(Config() + " plugins list");
+  EXPECT_EQ(out.exit_code, 3);
+  EXPECT_THAT(out.text, HasSubstr("counter 1.0.0 (ABI 1.0"));
+  EXPECT_THAT(out.text, HasSubstr("abi_v2.so refused: plugin speaks ABI 2.0"));
+}
+
+TEST_F(CliTest, MigrateReportsTheSchemaVersion) {
+  Output out = RunHub(Config() + " migrate");
+  EXPECT_EQ(out.exit_code, 0) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("schema version"));
+}
+
+}  // namespace

@@ -1,0 +1,97 @@
+// Config errors name the key and what is wrong; relative paths resolve against the file's folder.
+#include "reglo/app/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace reglo::app {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kGood[] = R"({
+  // comments are allowed
+  "store": "sqlite:var/hub.db",
+  "plugins_dir": "../plugins",
+  "sources": [
+    {"id": "rossi", "company_id": "autoscuola-rossi", "source_system": "csv", "connector": "csv",
+     "options": {"delimiter": ";"}}
+  ]
+})";
+
+TEST(ConfigTest, ParsesAndResolvesPaths) {
+  Result<HubConfig> config = ParseConfig(kGood, "/etc/reglo");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->sqlite_path, "/etc/reglo/var/hub.db");
+  EXPECT_EQ(config->plugins_dir, "/etc/plugins");
+  ASSERT_EQ(config->sources.size(), 1u);
+  const auto options = nlohmann::json::parse(config->sources[0].config_json);
+  EXPECT_EQ(options["delimiter"], ";");
+  EXPECT_EQ(options["base_dir"], "/etc/reglo");
+  EXPECT_TRUE(config->sources[0].enabled);
+}
+
+struct BadConfig {
+  std::string text;
+  std::string expected;
+};
+
+class BadConfigTest : public ::testing::TestWithParam<BadConfig> {};
+
+TEST_P(BadConfigTest, ErrorNamesTheKeyAndTheProblem) {
+  Result<HubConfig> config = ParseConfig(GetParam().text, "/tmp");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kConfigError);
+  EXPECT_THAT(config.status().message(), HasSubstr(GetParam().expected));
+}
+
+const char* kSource = R"("store": "sqlite:x.db", "plugins_dir": "p", )";
+
+INSTANTIATE_TEST_SUITE_P(
+    Errors, BadConfigTest,
+    ::testing::Values(
+        BadConfig{"{", "not valid JSON"}, BadConfig{"[]", "top level must be a JSON object"},
+        BadConfig{R"({"plugins_dir": "p", "sources": []})", "store: missing"},
+        BadConfig{R"({"store": "mysql://x", "plugins_dir": "p", "sources": []})",
+                  "store: expected sqlite:PATH"},
+        BadConfig{R"({"store": 5, "plugins_dir": "p", "sources": []})",
+                  "store: expected a string, got number"},
+        BadConfig{R"({"store": "sqlite:x", "sources": []})", "plugins_dir: missing"},
+        BadConfig{std::string("{") + kSource + R"("sources": {}})",
+                  "sources: expected an array, got object"},
+        BadConfig{std::string("{") + kSource + R"("sources": [], "extra": 1})",
+                  "extra: unknown key"},
+        BadConfig{std::string("{") + kSource + R"("sources": [{"company_id": "c"}]})",
+                  "sources[0].id: missing"},
+        BadConfig{
+            std::string("{") + kSource +
+                R"("sources": [{"id": "a b", "company_id": "c", "source_system": "s", "connector": "csv"}]})",
+            "sources[0].id: use letters"},
+        BadConfig{
+            std::string("{") + kSource +
+                R"("sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "csv"},
+                                      {"id": "a", "company_id": "c", "source_system": "s", "connector": "csv"}]})",
+            "sources[1].id: 'a' is used by another source"},
+        BadConfig{std::string("{") + kSource +
+                      R"("sources": [{"id": "a", "company_id": "c", "source_system": "s"}]})",
+                  "sources[0].connector: missing"},
+        BadConfig{
+            std::string("{") + kSource +
+                R"("sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "csv", "options": []}]})",
+            "sources[0].options: expected an object, got array"},
+        BadConfig{
+            std::string("{") + kSource +
+                R"("sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "csv", "enabled": "yes"}]})",
+            "sources[0].enabled: expected true or false"}));
+
+TEST(ConfigTest, MissingFileIsAClearError) {
+  Result<HubConfig> config = LoadConfig("/nonexistent/hub.json");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("cannot read config file /nonexistent/hub.json"));
+}
+
+}  // namespace
+}  // namespace reglo::app

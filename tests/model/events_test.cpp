@@ -1,0 +1,120 @@
+// Change decisions and CloudEvents envelopes.
+#include "reglo/model/events.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "reglo/model/validation.h"
+
+namespace reglo::model {
+namespace {
+
+using ::testing::ElementsAre;
+
+CanonicalRecord Case(const std::string& status, const std::string& updated_at) {
+  RawRecord raw;
+  raw.entity = "case";
+  raw.company_id = "autoscuola-rossi";
+  raw.source_system = "gestionale-csv";
+  raw.external_id = "C001";
+  raw.source_updated_at = updated_at;
+  raw.fields = {{"studentExternalId", "A001"},
+                {"licenseCategory", "B"},
+                {"status", status},
+                {"openedAt", "2026-01-10"}};
+  return std::get<CanonicalRecord>(Validate(raw));
+}
+
+StoredState Stored(const CanonicalRecord& record, int64_t version) {
+  return {version, record.content_hash, record.source_updated_at, record.values, record.extra};
+}
+
+TEST(EventsTest, NewRecordIsCreatedAtVersionOne) {
+  CanonicalRecord record = Case("open", "2026-01-10T09:00:00Z");
+  Decision decision = Reconcile(record, nullptr);
+  EXPECT_EQ(decision.outcome, Outcome::kCreated);
+  EXPECT_EQ(decision.version, 1);
+  std::vector<EventRecord> events = BuildEvents(record, decision, "2026-11-26T10:00:00.000Z");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "case.created");
+}
+
+TEST(EventsTest, SameContentIsUnchangedAndOlderIsStale) {
+  CanonicalRecord stored = Case("open", "2026-01-10T09:00:00Z");
+  StoredState state = Stored(stored, 3);
+  EXPECT_EQ(Reconcile(Case("open", "2026-01-11T09:00:00Z"), &state).outcome, Outcome::kUnchanged);
+  Decision stale = Reconcile(Case("licensed", "2026-01-09T09:00:00Z"), &state);
+  EXPECT_EQ(stale.outcome, Outcome::kStale);
+  EXPECT_TRUE(BuildEvents(Case("licensed", "2026-01-09T09:00:00Z"), stale, "t").empty());
+}
+
+TEST(EventsTest, StatusChangeEmitsUpdatedAndStatusChangedWithFromTo) {
+  StoredState state = Stored(Case("open", "2026-01-10T09:00:00Z"), 1);
+  CanonicalRecord incoming = Case("learner_permit", "2026-02-01T09:00:00Z");
+  Decision decision = Reconcile(incoming, &state);
+  EXPECT_EQ(decision.outcome, Outcome::kUpdated);
+  EXPECT_EQ(decision.version, 2);
+  EXPECT_THAT(decision.changed_fields, ElementsAre("status"));
+  std::vector<EventRecord> events = BuildEvents(incoming, decision, "2026-11-26T10:00:00.000Z");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "case.updated");
+  EXPECT_EQ(events[1].type, "case.status_changed");
+  const auto envelope = nlohmann::json::parse(events[1].envelope);
+  EXPECT_EQ(envelope["specversion"], "1.0");
+  EXPECT_EQ(envelope["id"], events[1].event_id);
+  EXPECT_EQ(envelope["source"], "/companies/autoscuola-rossi/sources/gestionale-csv");
+  EXPECT_EQ(envelope["subject"], "case/C001");
+  EXPECT_EQ(envelope["time"], "2026-11-26T10:00:00.000Z");
+  EXPECT_EQ(envelope["datacontenttype"], "application/json");
+  EXPECT_EQ(envelope["data"]["statusChange"]["from"], "open");
+  EXPECT_EQ(envelope["data"]["statusChange"]["to"], "learner_permit");
+  EXPECT_EQ(envelope["data"]["version"], 2);
+  EXPECT_EQ(envelope["data"]["record"]["status"], "learner_permit");
+}
+
+TEST(EventsTest, EventIdsAreDeterministicAndDistinct) {
+  RecordKey key{"autoscuola-rossi", "gestionale-csv", "C001"};
+  EXPECT_EQ(EventId(key, "case", 2, "case.updated"), EventId(key, "case", 2, "case.updated"));
+  EXPECT_NE(EventId(key, "case", 2, "case.updated"), EventId(key, "case", 3, "case.updated"));
+  EXPECT_NE(EventId(key, "case", 2, "case.updated"),
+            EventId(key, "case", 2, "case.status_changed"));
+  RecordKey other{"autoscuola-rossi", "gestionale-csv|x", "C001"};
+  EXPECT_NE(EventId(key, "case", 2, "case.updated"), EventId(other, "case", 2, "case.updated"));
+}
+
+TEST(EventsTest, NoPersonalDataInContextAttributes) {
+  RawRecord raw;
+  raw.entity = "student";
+  raw.company_id = "c1";
+  raw.source_system = "s1";
+  raw.external_id = "A001";
+  raw.fields = {
+      {"firstName", "Mario"}, {"fiscalCode", "RSSMRA85T10A562S"}, {"email", "m@example.com"}};
+  CanonicalRecord record = std::get<CanonicalRecord>(Validate(raw));
+  const auto envelope =
+      nlohmann::json::parse(BuildEvents(record, Reconcile(record, nullptr), "t")[0].envelope);
+  for (const auto& [name, value] : envelope.items()) {
+    if (name == "data") continue;
+    const std::string text = value.dump();
+    EXPECT_EQ(text.find("RSSMRA85T10A562S"), std::string::npos) << name;
+    EXPECT_EQ(text.find("Mario"), std::string::npos) << name;
+    EXPECT_EQ(text.find("m@example.com"), std::string::npos) << name;
+  }
+}
+
+TEST(EventsTest, ExtraFieldChangesAreNamed) {
+  CanonicalRecord before = Case("open", "2026-01-10T09:00:00Z");
+  before.extra = {{"note", "a"}, {"zona", "x"}};
+  before.content_hash = ContentHash(*before.entity, before.values, before.extra);
+  StoredState state = Stored(before, 1);
+  CanonicalRecord after = Case("open", "2026-01-11T09:00:00Z");
+  after.extra = {{"note", "b"}, {"sede", "y"}};
+  after.content_hash = ContentHash(*after.entity, after.values, after.extra);
+  EXPECT_THAT(Reconcile(after, &state).changed_fields,
+              ElementsAre("extra.note", "extra.sede", "extra.zona"));
+}
+
+}  // namespace
+}  // namespace reglo::model

@@ -1,0 +1,149 @@
+// Validation under "accept + warning": identity missing -> rejected; anything else -> warning.
+#include "reglo/model/validation.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace reglo::model {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+RawRecord Student() {
+  RawRecord raw;
+  raw.entity = "student";
+  raw.company_id = "autoscuola-rossi";
+  raw.source_system = "gestionale-csv";
+  raw.external_id = "A001";
+  raw.source_updated_at = "2026-03-01T10:00:00+01:00";
+  raw.fields = {{"firstName", "Mario"},
+                {"lastName", "Rossi"},
+                {"fiscalCode", "rssmra85t10a562s"},
+                {"birthDate", "1985-12-10"},
+                {"email", "Mario.Rossi@Example.COM"},
+                {"phone", "+39 333 123 4567"}};
+  return raw;
+}
+
+CanonicalRecord Accepted(const RawRecord& raw) {
+  auto result = Validate(raw);
+  EXPECT_TRUE(std::holds_alternative<CanonicalRecord>(result));
+  return std::get<CanonicalRecord>(result);
+}
+
+TEST(ValidationTest, AGoodStudentIsNormalisedWithoutWarnings) {
+  CanonicalRecord record = Accepted(Student());
+  EXPECT_THAT(record.warnings, IsEmpty());
+  EXPECT_EQ(record.Value("fiscalCode"), "RSSMRA85T10A562S");
+  EXPECT_EQ(record.Value("email"), "Mario.Rossi@example.com");
+  EXPECT_EQ(record.Value("phone"), "+393331234567");
+  EXPECT_EQ(record.source_updated_at, "2026-03-01T09:00:00.000Z");
+  EXPECT_EQ(record.content_hash.size(), 32u);
+}
+
+TEST(ValidationTest, MissingIdentityIsRejected) {
+  for (auto blank : {&RawRecord::company_id, &RawRecord::source_system, &RawRecord::external_id}) {
+    RawRecord raw = Student();
+    raw.*blank = "  ";
+    auto result = Validate(raw);
+    ASSERT_TRUE(std::holds_alternative<Rejection>(result));
+    EXPECT_THAT(std::get<Rejection>(result).reason, HasSubstr("missing identity field"));
+  }
+  RawRecord unknown = Student();
+  unknown.entity = "pupil";
+  ASSERT_TRUE(std::holds_alternative<Rejection>(Validate(unknown)));
+}
+
+TEST(ValidationTest, FiscalCodeFormatAndCheckCharacterAreVerified) {
+  EXPECT_TRUE(FiscalCodeHasValidCheckCharacter("RSSMRA85T10A562S"));
+  EXPECT_EQ(FiscalCodeCheckCharacter("RSSMRA85T10A562"), 'S');
+  EXPECT_FALSE(FiscalCodeHasValidCheckCharacter("RSSMRA85T10A562X"));
+  EXPECT_TRUE(FiscalCodeHasValidFormat("RSSMRA85T10A56NS"));   // omocodia: digit replaced by letter
+  EXPECT_FALSE(FiscalCodeHasValidFormat("RSSMRA85Z10A562S"));  // Z is not a month letter
+
+  RawRecord wrong_check = Student();
+  wrong_check.fields[2].second = "RSSMRA85T10A562X";
+  EXPECT_THAT(Accepted(wrong_check).warnings,
+              Contains("student.fiscalCode: invalid codice fiscale check character"));
+  RawRecord wrong_format = Student();
+  wrong_format.fields[2].second = "12345";
+  EXPECT_THAT(Accepted(wrong_format).warnings,
+              Contains("student.fiscalCode: invalid codice fiscale format"));
+}
+
+TEST(ValidationTest, MalformedFieldsAreKeptWithAWarningThatNamesTheFieldNotThePersonalValue) {
+  RawRecord raw = Student();
+  raw.fields[3].second = "31/02/1985";
+  raw.fields[4].second = "mario.rossi@";
+  raw.fields.erase(raw.fields.begin() + 5);  // no phone
+  CanonicalRecord record = Accepted(raw);
+  EXPECT_THAT(record.warnings,
+              Contains(HasSubstr("student.birthDate: '31/02/1985' is not a date")));
+  EXPECT_THAT(record.warnings, Contains("student.email: malformed e-mail address"));
+  EXPECT_THAT(record.warnings, Contains("student.phone: missing"));
+  EXPECT_EQ(record.Value("birthDate"), "31/02/1985");  // accepted as given, never dropped
+  for (const std::string& warning : record.warnings)
+    EXPECT_EQ(warning.find("mario.rossi"), std::string::npos);
+}
+
+TEST(ValidationTest, EnumsBooleansDatesAndDefaults) {
+  RawRecord payment;
+  payment.entity = "payment";
+  payment.company_id = "c";
+  payment.source_system = "s";
+  payment.external_id = "P1";
+  payment.source_updated_at = "2026-03-01 10:00";
+  payment.fields = {{"studentExternalId", "A001"},
+                    {"caseExternalId", "C001"},
+                    {"amountCents", "+012000"},
+                    {"paidAt", "2026-03-01T10:00:00+01:00"},
+                    {"method", "CARD"},
+                    {"status", "pagato"}};
+  CanonicalRecord record = Accepted(payment);
+  EXPECT_EQ(record.Value("amountCents"), "12000");
+  EXPECT_EQ(record.Value("currency"), "EUR");
+  EXPECT_EQ(record.Value("paidAt"), "2026-03-01T09:00:00Z");
+  EXPECT_EQ(record.Value("method"), "card");
+  EXPECT_EQ(record.Value("status"), "pagato");
+  EXPECT_THAT(record.warnings, Contains("payment.status: unknown value 'pagato'; kept"));
+  EXPECT_EQ(record.warnings.size(), 1u);
+
+  RawRecord vehicle;
+  vehicle.entity = "vehicle";
+  vehicle.company_id = "c";
+  vehicle.source_system = "s";
+  vehicle.external_id = "V1";
+  vehicle.fields = {{"plate", "FG123AB"},     {"make", "Fiat"},           {"model", "Panda"},
+                    {"licenseCategory", "b"}, {"transmission", "Manual"}, {"active", "Sì"}};
+  CanonicalRecord v = Accepted(vehicle);
+  EXPECT_EQ(v.Value("licenseCategory"), "B");
+  EXPECT_EQ(v.Value("transmission"), "manual");
+  EXPECT_EQ(v.Value("active"), "true");
+  EXPECT_THAT(v.warnings, Contains("vehicle.sourceUpdatedAt: missing"));
+}
+
+TEST(ValidationTest, UnknownFieldsAreKeptAsExtraAndInvalidUtf8IsRepaired) {
+  RawRecord raw = Student();
+  raw.fields.push_back({"note", "paga a rate; \"ok\""});
+  raw.fields.push_back({"zona", std::string("Mil\xe0no")});  // Latin-1 byte, not UTF-8
+  CanonicalRecord record = Accepted(raw);
+  ASSERT_EQ(record.extra.size(), 2u);
+  EXPECT_EQ(record.extra[0].first, "note");
+  EXPECT_EQ(record.extra[1].second, "Mil\xEF\xBF\xBDno");
+  EXPECT_THAT(record.warnings, Contains("student.zona: invalid UTF-8 replaced"));
+  EXPECT_TRUE(IsValidUtf8(record.extra[1].second));
+  EXPECT_NE(record.content_hash, Accepted(Student()).content_hash);
+}
+
+TEST(ValidationTest, TimestampsNormaliseToUtc) {
+  EXPECT_EQ(NormalizeTimestampUtc("2026-01-01T00:30:00+01:00"), "2025-12-31T23:30:00.000Z");
+  EXPECT_EQ(NormalizeTimestampUtc("2026-03-01"), "2026-03-01T00:00:00.000Z");
+  EXPECT_EQ(NormalizeTimestampUtc("2026-03-01T10:00:00.5Z"), "2026-03-01T10:00:00.500Z");
+  EXPECT_EQ(NormalizeTimestampUtc("01/03/2026"), std::nullopt);
+  EXPECT_EQ(NormalizeTimestampUtc("2026-02-30T10:00:00Z"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace reglo::model

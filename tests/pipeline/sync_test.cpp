@@ -1,0 +1,269 @@
+// The pipeline driven end to end: a real connector library (the C "counter" test connector) into a
+// real SQLite store, with a fake clock. Failures are injected by the connector and by the store.
+#include "reglo/pipeline/sync.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "reglo/model/schema.h"
+#include "reglo/storage/sqlite_store.h"
+
+namespace reglo::pipeline {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::shared_ptr<plugin_host::LoadedPlugin> Counter() {
+  static std::shared_ptr<plugin_host::LoadedPlugin> plugin = [] {
+    auto loaded = plugin_host::LoadedPlugin::Load(std::filesystem::path(REGLO_TEST_PLUGIN_DIR) /
+                                                  "counter.so");
+    EXPECT_TRUE(loaded.ok()) << loaded.status().ToString();
+    return *loaded;
+  }();
+  return plugin;
+}
+
+// Forwards to a real store, but fails the n-th CommitCheckpoint (1-based) when asked to.
+class FailingStore final : public storage::Store {
+ public:
+  explicit FailingStore(storage::Store& inner) : inner_(inner) {}
+  void FailCommit(int n) { fail_at_ = n; }
+
+  Result<storage::CheckpointResult> CommitCheckpoint(
+      const storage::CheckpointBatch& batch) override {
+    if (++commits_ == fail_at_) return Status::IoError("disk I/O error (injected)");
+    return inner_.CommitCheckpoint(batch);
+  }
+  Status Migrate() override { return inner_.Migrate(); }
+  Result<int> SchemaVersion() override { return inner_.SchemaVersion(); }
+  int LatestSchemaVersion() const override { return inner_.LatestSchemaVersion(); }
+  Status UpsertSource(const storage::SourceRow& s) override { return inner_.UpsertSource(s); }
+  Result<std::vector<storage::SourceRow>> ListSources() override { return inner_.ListSources(); }
+  Status SetSourceStatus(const std::string& id, const std::string& status) override {
+    return inner_.SetSourceStatus(id, status);
+  }
+  Result<int64_t> BeginRun(const std::string& id, const std::string& at) override {
+    return inner_.BeginRun(id, at);
+  }
+  Status FinishRun(int64_t run, storage::RunStatus status, const std::string& at,
+                   const std::string& category, const std::string& message) override {
+    return inner_.FinishRun(run, status, at, category, message);
+  }
+  Status AppendRunLog(int64_t run, const storage::RunLogLine& line) override {
+    return inner_.AppendRunLog(run, line);
+  }
+  Result<storage::RunInfo> GetRun(int64_t run) override { return inner_.GetRun(run); }
+  Result<std::vector<storage::RunInfo>> ListRuns(const std::string& id, int limit) override {
+    return inner_.ListRuns(id, limit);
+  }
+  Result<std::vector<storage::RunLogLine>> GetRunLog(int64_t run) override {
+    return inner_.GetRunLog(run);
+  }
+  Result<std::optional<std::string>> GetCursor(const std::string& id,
+                                               const std::string& stream) override {
+    return inner_.GetCursor(id, stream);
+  }
+  Result<std::optional<storage::StoredRecord>> GetRecord(const model::EntitySpec& e,
+                                                         const model::RecordKey& k) override {
+    return inner_.GetRecord(e, k);
+  }
+  Result<int64_t> CountRecords(const model::EntitySpec& e) override {
+    return inner_.CountRecords(e);
+  }
+  Result<std::vector<storage::StoredEvent>> ReadEvents(int64_t after, int limit) override {
+    return inner_.ReadEvents(after, limit);
+  }
+  Result<int64_t> CountEvents() override { return inner_.CountEvents(); }
+  Result<std::vector<storage::DeadLetter>> ReadDeadLetters(int64_t after, int limit) override {
+    return inner_.ReadDeadLetters(after, limit);
+  }
+
+ private:
+  storage::Store& inner_;
+  int commits_ = 0;
+  int fail_at_ = 0;
+};
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("reglo-pipeline-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto store = storage::OpenSqliteStore((dir_ / "hub.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  storage::SourceRow Source(const std::string& id, const std::string& config) {
+    storage::SourceRow source{id, "autoscuola-rossi", "counter-db", "counter", config, true, "new"};
+    EXPECT_TRUE(store_->UpsertSource(source).ok());
+    return source;
+  }
+
+  SyncReport Run(const storage::SourceRow& source, storage::Store* store = nullptr) {
+    auto instance = Counter()->CreateInstance(source.config_json);
+    EXPECT_TRUE(instance.ok()) << instance.status().ToString();
+    SyncRunner runner(store ? *store : *store_, clock_);
+    clock_.Advance(std::chrono::seconds(1));
+    return runner.RunOnce(source, **instance);
+  }
+
+  int64_t Students() { return *store_->CountRecords(*model::FindEntity("student")); }
+
+  std::vector<storage::StoredEvent> Events() {
+    auto events = store_->ReadEvents(0, 100000);
+    EXPECT_TRUE(events.ok());
+    return *events;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::Store> store_;
+  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1790000000))};
+};
+
+TEST_F(SyncTest, FirstSyncCreatesEverythingAndCommitsTheCursor) {
+  const auto source = Source("counter-1", R"({"records": 10, "checkpoint_every": 4})");
+  SyncReport report = Run(source);
+  EXPECT_EQ(report.status, storage::RunStatus::kSucceeded) << report.error.ToString();
+  EXPECT_EQ(report.counters.seen, 10);
+  EXPECT_EQ(report.counters.created, 10);
+  EXPECT_EQ(report.events, 10);
+  EXPECT_EQ(Students(), 10);
+  EXPECT_EQ(*store_->GetCursor(source.id, "student"), "10");
+  auto run = store_->GetRun(report.run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->counters.created, 10);
+  EXPECT_EQ(run->status, storage::RunStatus::kSucceeded);
+  EXPECT_TRUE(run->finished_at.has_value());
+  auto sources = store_->ListSources();
+  ASSERT_TRUE(sources.ok());
+  ASSERT_EQ(sources->size(), 1u);
+  EXPECT_EQ((*sources)[0].status, "ok");
+}
+
+TEST_F(SyncTest, RedeliveredRecordsWriteNothingAndEmitNoEvent) {
+  Run(Source("counter-1", R"({"records": 10})"));
+  const size_t events_before = Events().size();
+  // Another source of the same company and system delivers the same records from the start.
+  SyncReport again = Run(Source("counter-again", R"({"records": 10})"));
+  EXPECT_EQ(again.status, storage::RunStatus::kSucceeded);
+  EXPECT_EQ(again.counters.unchanged, 10);
+  EXPECT_EQ(again.counters.created + again.counters.updated, 0);
+  EXPECT_EQ(again.events, 0);
+  EXPECT_EQ(Events().size(), events_before);
+}
+
+TEST_F(SyncTest, ChangedRecordsBecomeVersionTwoWithChangedFieldNames) {
+  Run(Source("counter-1", R"({"records": 3})"));
+  SyncReport changed = Run(Source("counter-2", R"({"records": 3, "revision": 2})"));
+  EXPECT_EQ(changed.counters.updated, 3);
+  EXPECT_EQ(changed.events, 3);
+  auto events = Events();
+  ASSERT_EQ(events.size(), 6u);
+  const auto envelope = nlohmann::json::parse(events.back().event.envelope);
+  EXPECT_EQ(envelope["type"], "student.updated");
+  EXPECT_EQ(envelope["data"]["version"], 2);
+  EXPECT_EQ(envelope["data"]["changedFields"], nlohmann::json::array({"firstName"}));
+  auto stored = store_->GetRecord(*model::FindEntity("student"),
+                                  {"autoscuola-rossi", "counter-db", "S000002"});
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->state.version, 2);
+}
+
+TEST_F(SyncTest, FailureAfterCheckpointKThenRerunStoresAndEmitsEverythingOnce) {
+  // 20 records, checkpoints every 4; the connector fails one record after checkpoint 3.
+  const auto failing =
+      Source("counter-1", R"({"records": 20, "checkpoint_every": 4, "fail_after_checkpoint": 3})");
+  SyncReport failed = Run(failing);
+  EXPECT_EQ(failed.status, storage::RunStatus::kFailed);
+  EXPECT_EQ(failed.error.code(), StatusCode::kRetryable);
+  EXPECT_THAT(failed.error.message(), HasSubstr("injected failure"));
+  EXPECT_EQ(Students(), 12);  // three checkpoints of four; the record in flight is not committed
+  EXPECT_EQ(*store_->GetCursor(failing.id, "student"), "12");
+  auto run = store_->GetRun(failed.run_id);
+  EXPECT_EQ(run->status, storage::RunStatus::kFailed);
+  EXPECT_EQ(run->error_category, "retryable error");
+
+  storage::SourceRow healed = failing;
+  healed.config_json = R"({"records": 20, "checkpoint_every": 4})";
+  SyncReport rerun = Run(healed);
+  EXPECT_EQ(rerun.status, storage::RunStatus::kSucceeded);
+  EXPECT_EQ(rerun.counters.created, 8);
+  EXPECT_EQ(Students(), 20);
+  std::set<std::string> ids;
+  for (const auto& event : Events()) {
+    EXPECT_EQ(event.event.type, "student.created");
+    EXPECT_TRUE(ids.insert(event.event.external_id).second)
+        << "second event for " << event.event.external_id;
+  }
+  EXPECT_EQ(ids.size(), 20u);
+}
+
+TEST_F(SyncTest, StoreFailureLeavesTheCursorAndCommitsNothingOfThatCheckpoint) {
+  const auto source = Source("counter-1", R"({"records": 12, "checkpoint_every": 4})");
+  FailingStore failing(*store_);
+  failing.FailCommit(2);
+  SyncReport report = Run(source, &failing);
+  EXPECT_EQ(report.status, storage::RunStatus::kFailed);
+  EXPECT_EQ(report.error.code(), StatusCode::kIoError);
+  EXPECT_EQ(Students(), 4);
+  EXPECT_EQ(*store_->GetCursor(source.id, "student"), "4");
+  SyncReport rerun = Run(source);
+  EXPECT_EQ(rerun.counters.created, 8);
+  EXPECT_EQ(Events().size(), 12u);
+}
+
+TEST_F(SyncTest, RunLogLinesAreStoredMasked) {
+  // A failing pull logs its error; no personal value of the records may reach the log.
+  const auto source =
+      Source("counter-1", R"({"records": 5, "checkpoint_every": 2, "fail_after_checkpoint": 1})");
+  SyncReport report = Run(source);
+  auto lines = store_->GetRunLog(report.run_id);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_FALSE(lines->empty());
+  bool error_logged = false;
+  for (const auto& line : *lines) {
+    EXPECT_EQ(line.message.find("RSSMRA85T10A562S"), std::string::npos);
+    EXPECT_EQ(line.message.find("@example.com"), std::string::npos);
+    error_logged |= line.level == storage::LogLevel::kError;
+  }
+  EXPECT_TRUE(error_logged);
+}
+
+TEST_F(SyncTest, PreviewPrintsMappedRecordsAndCommitsNothing) {
+  const auto source = Source("counter-1", R"({"records": 5})");
+  auto instance = Counter()->CreateInstance(source.config_json);
+  ASSERT_TRUE(instance.ok());
+  std::ostringstream out;
+  PreviewOptions options;
+  options.limit = 3;
+  ASSERT_TRUE(Preview(source, **instance, store_.get(), options, out).ok());
+  std::istringstream lines(out.str());
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    const auto json = nlohmann::json::parse(line);
+    EXPECT_EQ(json["entity"], "student");
+    EXPECT_EQ(json["record"]["lastName"], "Rossi");
+    EXPECT_TRUE(json["warnings"].empty());
+    ++count;
+  }
+  EXPECT_EQ(count, 3);
+  EXPECT_EQ(Students(), 0);
+  EXPECT_EQ(*store_->GetCursor(source.id, "student"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace reglo::pipeline

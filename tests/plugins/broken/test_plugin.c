@@ -1,0 +1,195 @@
+/*
+ * A connector written in plain C99 against reglo/connector.h, built several times by the test
+ * suite: once as a working "counter" connector (deterministic student records, checkpoints,
+ * injected failures) and once per broken variant the plugin host must refuse (selected by -D
+ * flags). Each instance is independent; no state is shared between instances.
+ */
+#include <reglo/connector.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TEST_ABI_MAJOR
+#define TEST_ABI_MAJOR REGLO_ABI_VERSION_MAJOR
+#endif
+
+typedef struct counter_instance {
+  long records;               /* how many student records the source holds */
+  long checkpoint_every;      /* records between checkpoints */
+  long fail_after_checkpoint; /* 0: never; k: fail with RETRY after the k-th checkpoint */
+  long revision;              /* bumps every record's content, to simulate changes */
+} counter_instance;
+
+/* Reads `"key": <integer>` from a flat JSON object; returns `fallback` when absent. */
+static long config_long(const char* json, const char* key, long fallback) {
+  char pattern[64];
+  const char* at;
+  snprintf(pattern, sizeof pattern, "\"%s\"", key);
+  at = json ? strstr(json, pattern) : NULL;
+  if (at == NULL) return fallback;
+  at = strchr(at + strlen(pattern), ':');
+  return at ? strtol(at + 1, NULL, 10) : fallback;
+}
+
+static reglo_status counter_create(const reglo_context* ctx, const char* config_json,
+                                   void** out_instance) {
+#ifdef TEST_CREATE_FAILS
+  (void)config_long(config_json, "records", 0);
+  ctx->set_error(ctx->host_data, "option 'records' must be positive");
+  *out_instance = NULL;
+  return REGLO_CONFIG_ERROR;
+#else
+  counter_instance* instance = (counter_instance*)calloc(1, sizeof *instance);
+  if (instance == NULL) return REGLO_FATAL;
+  instance->records = config_long(config_json, "records", 10);
+  instance->checkpoint_every = config_long(config_json, "checkpoint_every", 4);
+  instance->fail_after_checkpoint = config_long(config_json, "fail_after_checkpoint", 0);
+  instance->revision = config_long(config_json, "revision", 1);
+  if (instance->records < 0 || instance->checkpoint_every <= 0) {
+    ctx->set_error(ctx->host_data, "records must be >= 0 and checkpoint_every > 0");
+    free(instance);
+    return REGLO_CONFIG_ERROR;
+  }
+  *out_instance = instance;
+  return REGLO_OK;
+#endif
+}
+
+static void counter_destroy(void* instance) {
+  free(instance);
+}
+
+static reglo_status counter_ok(void* instance, const reglo_context* ctx) {
+  (void)instance;
+  (void)ctx;
+  return REGLO_OK;
+}
+
+static reglo_status counter_list_streams(void* instance, const reglo_context* ctx,
+                                         const reglo_stream_sink* sink) {
+  (void)instance;
+  (void)ctx;
+  sink->add(sink->host_data, "student");
+  return REGLO_OK;
+}
+
+static reglo_status counter_pull(void* handle, const reglo_context* ctx, const char* stream,
+                                 const char* since_cursor, const reglo_emitter* emitter) {
+  const counter_instance* instance = (const counter_instance*)handle;
+  long next = since_cursor ? strtol(since_cursor, NULL, 10) : 0;
+  long checkpoints = 0;
+  long since_checkpoint = 0;
+  char external_id[32], first_name[48], email[48], phone[32], cursor[32];
+  reglo_field fields[6];
+  reglo_record record;
+  (void)stream;
+  for (; next < instance->records; ++next) {
+    if (emitter->should_stop(emitter->host_data)) return REGLO_RETRY;
+    snprintf(external_id, sizeof external_id, "S%06ld", next);
+    snprintf(first_name, sizeof first_name, "Name%ld-r%ld", next, instance->revision);
+    snprintf(email, sizeof email, "s%ld@example.com", next);
+    snprintf(phone, sizeof phone, "+39333%07ld", next);
+    fields[0].name = "firstName";
+    fields[0].value = first_name;
+    fields[1].name = "lastName";
+    fields[1].value = "Rossi";
+    fields[2].name = "fiscalCode";
+    fields[2].value = "RSSMRA85T10A562S";
+    fields[3].name = "birthDate";
+    fields[3].value = "1985-12-10";
+    fields[4].name = "email";
+    fields[4].value = email;
+    fields[5].name = "phone";
+    fields[5].value = phone;
+    {
+      int i;
+      for (i = 0; i < 6; ++i) fields[i].value_len = strlen(fields[i].value);
+    }
+    memset(&record, 0, sizeof record);
+    record.struct_size = sizeof record;
+    record.operation = REGLO_OP_UPSERT;
+    record.entity = "student";
+    record.external_id = external_id;
+    record.source_updated_at = "2026-01-01T00:00:00Z";
+    record.fields = fields;
+    record.field_count = 6;
+    record.origin = external_id;
+    if (emitter->emit_record(emitter->host_data, &record) != REGLO_OK) return REGLO_RETRY;
+    ++since_checkpoint;
+    if ((next + 1) % instance->checkpoint_every == 0) {
+      snprintf(cursor, sizeof cursor, "%ld", next + 1);
+      if (emitter->emit_checkpoint(emitter->host_data, cursor, (uint64_t)since_checkpoint) !=
+          REGLO_OK) {
+        return REGLO_RETRY;
+      }
+      since_checkpoint = 0;
+      ++checkpoints;
+    }
+    /* Fail one record after the k-th checkpoint, so some uncommitted records are in flight. */
+    if (instance->fail_after_checkpoint > 0 && checkpoints == instance->fail_after_checkpoint &&
+        since_checkpoint == 1) {
+      ctx->set_error(ctx->host_data, "injected failure after a checkpoint");
+      return REGLO_RETRY;
+    }
+  }
+  snprintf(cursor, sizeof cursor, "%ld", next);
+  return emitter->emit_checkpoint(emitter->host_data, cursor, (uint64_t)since_checkpoint);
+}
+
+static reglo_status counter_map(void* instance, const reglo_context* ctx,
+                                const reglo_record* source_record, const reglo_record_sink* sink) {
+  (void)instance;
+  (void)ctx;
+  return sink->emit(sink->host_data, source_record); /* already canonical-shaped */
+}
+
+static const char* const counter_entities[] = {"student"};
+
+static const reglo_connector_descriptor counter_descriptor = {
+    sizeof(reglo_connector_descriptor),
+    TEST_ABI_MAJOR,
+    REGLO_ABI_VERSION_MINOR,
+#ifdef TEST_NULL_NAME
+    NULL,
+#else
+    TEST_PLUGIN_NAME,
+#endif
+    "1.0.0",
+    "Reglo tests",
+    "deterministic student records for tests",
+    counter_entities,
+    1,
+#ifdef TEST_BAD_SCHEMA
+    "{not json",
+#else
+    "{\"type\":\"object\"}",
+#endif
+    counter_create,
+    counter_destroy,
+    counter_ok,
+    counter_ok,
+    counter_list_streams,
+    counter_pull,
+    counter_map,
+    NULL};
+
+#ifndef TEST_NO_ENTRY
+__attribute__((visibility("default"))) reglo_status reglo_connector_entry(
+    const reglo_host_info* host, const reglo_connector_descriptor** out_descriptor) {
+#ifdef TEST_INCOMPATIBLE
+  (void)host;
+  (void)out_descriptor;
+  (void)counter_descriptor;
+  return REGLO_INCOMPATIBLE;
+#else
+  if (host == NULL || host->abi_major != REGLO_ABI_VERSION_MAJOR) return REGLO_INCOMPATIBLE;
+  *out_descriptor = &counter_descriptor;
+  return REGLO_OK;
+#endif
+}
+#else
+/* Exports something, just not the entry point. */
+__attribute__((visibility("default"))) size_t not_a_connector(void) {
+  return counter_descriptor.struct_size;
+}
+#endif

@@ -1,0 +1,587 @@
+// End-to-end tests of the built CSV plugin through the C ABI only: dlopen the .so, negotiate,
+// create instances from JSON, list streams, pull with a capturing emitter, map records.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <reglo/connector.h>
+
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "temp_dir.h"
+
+namespace reglo::csv {
+namespace {
+
+using testing::TempDir;
+
+struct CapturedRecord {
+  std::string entity;
+  std::string external_id;
+  std::optional<std::string> updated_at;
+  std::string origin;
+  std::vector<std::pair<std::string, std::optional<std::string>>> fields;
+
+  bool Has(const std::string& name) const {
+    for (const auto& field : fields) {
+      if (field.first == name) return true;
+    }
+    return false;
+  }
+  std::optional<std::string> Get(const std::string& name) const {
+    for (const auto& field : fields) {
+      if (field.first == name) return field.second;
+    }
+    return std::nullopt;
+  }
+};
+
+CapturedRecord Capture(const reglo_record* record) {
+  CapturedRecord out;
+  out.entity = record->entity ? record->entity : "";
+  out.external_id = record->external_id ? record->external_id : "<null>";
+  if (record->source_updated_at) out.updated_at = record->source_updated_at;
+  out.origin = record->origin ? record->origin : "";
+  for (size_t i = 0; i < record->field_count; ++i) {
+    const reglo_field& field = record->fields[i];
+    std::optional<std::string> value;
+    if (field.value) value.emplace(field.value, field.value_len);
+    out.fields.emplace_back(field.name, std::move(value));
+  }
+  return out;
+}
+
+// The host side of one call: the context and, for pulls, the emitter.
+struct Host {
+  std::string error;
+  std::vector<std::string> logs;
+  std::vector<CapturedRecord> records;
+  std::vector<std::pair<std::string, uint64_t>> checkpoints;
+  std::vector<std::pair<std::string, std::string>> warnings;  // origin, message
+  uint64_t record_count = 0;
+  std::string last_external_id;
+  bool keep_records = true;
+  uint64_t stop_after = std::numeric_limits<uint64_t>::max();  // should_stop once this many
+
+  reglo_context Context() {
+    reglo_context ctx{};
+    ctx.struct_size = sizeof ctx;
+    ctx.host_data = this;
+    ctx.log = [](void* self, reglo_log_level, const char* message) {
+      static_cast<Host*>(self)->logs.emplace_back(message);
+    };
+    ctx.set_error = [](void* self, const char* message) {
+      static_cast<Host*>(self)->error = message;
+    };
+    ctx.set_retry_after = [](void*, uint32_t) {};
+    return ctx;
+  }
+  reglo_emitter Emitter() {
+    reglo_emitter emitter{};
+    emitter.struct_size = sizeof emitter;
+    emitter.host_data = this;
+    emitter.emit_record = [](void* self, const reglo_record* record) {
+      Host* host = static_cast<Host*>(self);
+      ++host->record_count;
+      host->last_external_id = record->external_id;
+      if (host->keep_records) host->records.push_back(Capture(record));
+      return REGLO_OK;
+    };
+    emitter.emit_checkpoint = [](void* self, const char* cursor, uint64_t count) {
+      static_cast<Host*>(self)->checkpoints.emplace_back(cursor, count);
+      return REGLO_OK;
+    };
+    emitter.emit_warning = [](void* self, const char* origin, const char* message) {
+      static_cast<Host*>(self)->warnings.emplace_back(origin ? origin : "", message);
+    };
+    emitter.should_stop = [](void* self) {
+      Host* host = static_cast<Host*>(self);
+      return host->record_count >= host->stop_after ? 1 : 0;
+    };
+    return emitter;
+  }
+  std::string FinalCursor() const { return checkpoints.empty() ? "" : checkpoints.back().first; }
+  bool Warned(const std::string& origin, const std::string& fragment) const {
+    for (const auto& [o, message] : warnings) {
+      if (o == origin && message.find(fragment) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+class CsvConnectorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    library_ = ::dlopen(REGLO_CSV_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(library_, nullptr) << ::dlerror();
+    auto entry =
+        reinterpret_cast<reglo_connector_entry_fn>(::dlsym(library_, REGLO_CONNECTOR_ENTRY_SYMBOL));
+    ASSERT_NE(entry, nullptr);
+    reglo_host_info host{sizeof(reglo_host_info), REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR,
+                         "test"};
+    ASSERT_EQ(entry(&host, &descriptor_), REGLO_OK);
+    reglo_host_info future{sizeof(reglo_host_info), REGLO_ABI_VERSION_MAJOR + 1, 0, "test"};
+    const reglo_connector_descriptor* ignored = nullptr;
+    EXPECT_EQ(entry(&future, &ignored), REGLO_INCOMPATIBLE);
+  }
+  static void TearDownTestSuite() {
+    if (library_ != nullptr) ::dlclose(library_);
+    library_ = nullptr;
+  }
+  void TearDown() override {
+    for (void* instance : instances_) descriptor_->destroy(instance);
+  }
+
+  // Creates an instance; on failure returns nullptr and leaves the status and message.
+  void* Create(const nlohmann::json& config, reglo_status* status = nullptr,
+               std::string* error = nullptr) {
+    Host host;
+    reglo_context ctx = host.Context();
+    void* instance = nullptr;
+    const reglo_status code = descriptor_->create(&ctx, config.dump().c_str(), &instance);
+    if (status != nullptr) *status = code;
+    if (error != nullptr) *error = host.error;
+    if (code != REGLO_OK) return nullptr;
+    instances_.push_back(instance);
+    return instance;
+  }
+
+  reglo_status Pull(void* instance, const std::string& stream, const std::string& cursor,
+                    Host& host) {
+    reglo_context ctx = host.Context();
+    reglo_emitter emitter = host.Emitter();
+    return descriptor_->pull_changes(instance, &ctx, stream.c_str(),
+                                     cursor.empty() ? nullptr : cursor.c_str(), &emitter);
+  }
+
+  std::vector<CapturedRecord> Map(void* instance, const CapturedRecord& source) {
+    std::vector<reglo_field> fields;
+    for (const auto& [name, value] : source.fields) {
+      fields.push_back({name.c_str(), value ? value->data() : nullptr, value ? value->size() : 0});
+    }
+    reglo_record record{};
+    record.struct_size = sizeof record;
+    record.operation = REGLO_OP_UPSERT;
+    record.entity = source.entity.c_str();
+    record.external_id = source.external_id.c_str();
+    record.source_updated_at = source.updated_at ? source.updated_at->c_str() : nullptr;
+    record.fields = fields.data();
+    record.field_count = fields.size();
+    record.origin = source.origin.c_str();
+    std::vector<CapturedRecord> out;
+    reglo_record_sink sink{};
+    sink.struct_size = sizeof sink;
+    sink.host_data = &out;
+    sink.emit = [](void* self, const reglo_record* canonical) {
+      static_cast<std::vector<CapturedRecord>*>(self)->push_back(Capture(canonical));
+      return REGLO_OK;
+    };
+    Host host;
+    reglo_context ctx = host.Context();
+    EXPECT_EQ(descriptor_->map_to_canonical(instance, &ctx, &record, &sink), REGLO_OK)
+        << host.error;
+    return out;
+  }
+
+  static nlohmann::json StudentConfig(const TempDir& dir,
+                                      const std::string& path = "students.csv") {
+    return {
+        {"base_dir", dir.path().string()},
+        {"entities",
+         {{"student",
+           {{"path", path},
+            {"id_column", "id"},
+            {"updated_at_column", "aggiornato"},
+            {"columns", {{"nome", "firstName"}, {"cognome", "lastName"}, {"nato_il", "birthDate"}}},
+            {"formats",
+             {{"birthDate", "dd/mm/yyyy"}, {"sourceUpdatedAt", "dd/mm/yyyy HH:MM:SS"}}}}}}}};
+  }
+
+  static std::string Students(int from, int to) {
+    std::string text = "id,nome,cognome,nato_il,aggiornato\n";
+    for (int i = from; i < to; ++i) {
+      text += std::to_string(i) + ",Nome" + std::to_string(i) +
+              ",Cognome,01/02/2000,03/04/2024 10:20:30\n";
+    }
+    return text;
+  }
+
+  static std::vector<std::string> Ids(const Host& host) {
+    std::vector<std::string> ids;
+    for (const CapturedRecord& record : host.records) ids.push_back(record.external_id);
+    return ids;
+  }
+
+  static inline void* library_ = nullptr;
+  static inline const reglo_connector_descriptor* descriptor_ = nullptr;
+  std::vector<void*> instances_;
+};
+
+TEST_F(CsvConnectorTest, DescriptorDescribesTheConnector) {
+  EXPECT_STREQ(descriptor_->name, "csv");
+  EXPECT_EQ(descriptor_->abi_major, REGLO_ABI_VERSION_MAJOR);
+  EXPECT_EQ(descriptor_->entity_count, 7u);
+  EXPECT_EQ(descriptor_->push_changes, nullptr);
+  const auto schema = nlohmann::json::parse(descriptor_->config_schema_json);
+  EXPECT_EQ(schema["type"], "object");
+  EXPECT_TRUE(schema["properties"].contains("entities"));
+}
+
+TEST_F(CsvConnectorTest, PullsAndMapsAWindows1252SemicolonExport) {
+  TempDir dir;
+  dir.Write("allievi.csv",
+            "ID;Nome;Cognome;Data Nascita;Stato;Citt\xE0;Modificato\r\n"
+            "A1;Nicol\xF2;Rossi;05/03/2001;FOGLIO ROSA;Forl\xEC;01/06/2024 08:30:00\r\n"
+            "A2;\"Anna; Maria\";Bianchi;31/02/2001;aperta;;not a date\r\n");
+  nlohmann::json config = {
+      {"base_dir", dir.path().string()},
+      {"encoding", "windows-1252"},
+      {"entities",
+       {{"student",
+         {{"path", "allievi.csv"},
+          {"id_column", "id"},
+          {"updated_at_column", "modificato"},
+          {"columns",
+           {{"nome", "firstName"}, {"cognome", "lastName"}, {"data nascita", "birthDate"}}},
+          {"formats", {{"birthDate", "dd/mm/yyyy"}, {"sourceUpdatedAt", "dd/mm/yyyy HH:MM:SS"}}},
+          {"values", {{"Stato", {{"foglio rosa", "learner_permit"}, {"aperta", "open"}}}}}}}}}};
+  void* instance = Create(config);
+  ASSERT_NE(instance, nullptr);
+
+  std::vector<std::string> streams;
+  reglo_stream_sink sink{sizeof(reglo_stream_sink), &streams, [](void* self, const char* stream) {
+                           static_cast<std::vector<std::string>*>(self)->emplace_back(stream);
+                         }};
+  Host host;
+  reglo_context ctx = host.Context();
+  ASSERT_EQ(descriptor_->list_streams(instance, &ctx, &sink), REGLO_OK);
+  EXPECT_EQ(streams, std::vector<std::string>{"student"});
+  EXPECT_EQ(descriptor_->health_check(instance, &ctx), REGLO_OK) << host.error;
+
+  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
+  ASSERT_EQ(host.records.size(), 2u);
+  const CapturedRecord& first = host.records[0];
+  EXPECT_EQ(first.entity, "student");
+  EXPECT_EQ(first.external_id, "A1");
+  EXPECT_EQ(first.updated_at, "2024-06-01T08:30:00");
+  EXPECT_EQ(first.origin, "allievi.csv:2");
+  EXPECT_EQ(first.Get("Nome"), "Nicol\xC3\xB2");  // source records keep the header names
+  EXPECT_EQ(first.Get("Citt\xC3\xA0"), "Forl\xC3\xAC");
+  EXPECT_EQ(host.records[1].origin, "allievi.csv:3");
+  EXPECT_EQ(host.records[1].Get("Nome"), "Anna; Maria");
+  EXPECT_EQ(host.records[1].updated_at, "not a date");  // passed on; the hub warns
+  EXPECT_TRUE(host.warnings.empty());
+
+  auto mapped = Map(instance, first);
+  ASSERT_EQ(mapped.size(), 1u);
+  const CapturedRecord& canonical = mapped[0];
+  EXPECT_EQ(canonical.entity, "student");
+  EXPECT_EQ(canonical.external_id, "A1");
+  EXPECT_EQ(canonical.updated_at, "2024-06-01T08:30:00");
+  EXPECT_EQ(canonical.origin, "allievi.csv:2");
+  EXPECT_EQ(canonical.Get("firstName"), "Nicol\xC3\xB2");
+  EXPECT_EQ(canonical.Get("lastName"), "Rossi");
+  EXPECT_EQ(canonical.Get("birthDate"), "2001-03-05");
+  EXPECT_EQ(canonical.Get("Stato"), "learner_permit");
+  EXPECT_EQ(canonical.Get("Citt\xC3\xA0"), "Forl\xC3\xAC");  // unknown: kept for `extra`
+  EXPECT_FALSE(canonical.Has("ID"));
+  EXPECT_FALSE(canonical.Has("Modificato"));
+
+  mapped = Map(instance, host.records[1]);
+  ASSERT_EQ(mapped.size(), 1u);
+  EXPECT_EQ(mapped[0].Get("birthDate"), "31/02/2001");  // not a real date: unchanged
+  EXPECT_EQ(mapped[0].Get("Stato"), "open");
+  EXPECT_EQ(mapped[0].Get("Citt\xC3\xA0"), "");
+}
+
+TEST_F(CsvConnectorTest, SecondPullWithTheFinalCursorEmitsNothing) {
+  TempDir dir;
+  dir.Write("students.csv", Students(0, 20));
+  void* instance = Create(StudentConfig(dir));
+  ASSERT_NE(instance, nullptr);
+  Host first;
+  ASSERT_EQ(Pull(instance, "student", "", first), REGLO_OK) << first.error;
+  EXPECT_EQ(first.records.size(), 20u);
+  ASSERT_EQ(first.checkpoints.size(), 1u);  // the file is done; nothing else to confirm
+  EXPECT_EQ(first.checkpoints[0].second, 20u);
+
+  Host second;
+  ASSERT_EQ(Pull(instance, "student", first.FinalCursor(), second), REGLO_OK) << second.error;
+  EXPECT_TRUE(second.records.empty());
+  EXPECT_TRUE(second.warnings.empty());
+  ASSERT_EQ(second.checkpoints.size(), 1u);
+  EXPECT_EQ(second.checkpoints[0].second, 0u);
+
+  Host third;  // and the cursor of a no-op pull is as good as the first one
+  ASSERT_EQ(Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
+  EXPECT_TRUE(third.records.empty());
+}
+
+TEST_F(CsvConnectorTest, ResumingFromAnIntermediateCheckpointGivesExactlyTheRemainingRows) {
+  TempDir dir;
+  // Embedded newlines make line numbers differ from row numbers.
+  std::string text = "id,nome,note\n";
+  for (int i = 0; i < 10; ++i) text += std::to_string(i) + ",n" + std::to_string(i) + ",\"a\nb\"\n";
+  dir.Write("students.csv", text);
+  nlohmann::json config = StudentConfig(dir);
+  config["checkpoint_every"] = 3;
+  config["entities"]["student"].erase("updated_at_column");
+  void* instance = Create(config);
+  ASSERT_NE(instance, nullptr);
+
+  Host full;
+  ASSERT_EQ(Pull(instance, "student", "", full), REGLO_OK) << full.error;
+  ASSERT_EQ(full.records.size(), 10u);
+  ASSERT_EQ(full.checkpoints.size(), 4u);  // after rows 3, 6, 9, then the file's end
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(full.checkpoints[i].second, 3u);
+  EXPECT_EQ(full.checkpoints[3].second, 1u);
+
+  Host resumed;
+  ASSERT_EQ(Pull(instance, "student", full.checkpoints[1].first, resumed), REGLO_OK);
+  EXPECT_EQ(Ids(resumed), (std::vector<std::string>{"6", "7", "8", "9"}));
+  EXPECT_EQ(resumed.records[0].origin, "students.csv:14");
+  EXPECT_EQ(resumed.FinalCursor(), full.FinalCursor());
+
+  // An interrupted pull (should_stop) returns RETRY; its last checkpoint resumes it.
+  Host stopped;
+  stopped.stop_after = 5;
+  EXPECT_EQ(Pull(instance, "student", "", stopped), REGLO_RETRY);
+  EXPECT_EQ(stopped.records.size(), 5u);
+  ASSERT_EQ(stopped.checkpoints.size(), 1u);
+  Host rest;
+  ASSERT_EQ(Pull(instance, "student", stopped.FinalCursor(), rest), REGLO_OK);
+  EXPECT_EQ(Ids(rest), (std::vector<std::string>{"3", "4", "5", "6", "7", "8", "9"}));
+}
+
+TEST_F(CsvConnectorTest, ACheckpointIsIgnoredWhenTheFileChangedMeanwhile) {
+  TempDir dir;
+  dir.Write("students.csv", Students(0, 10));
+  nlohmann::json config = StudentConfig(dir);
+  config["checkpoint_every"] = 4;
+  void* instance = Create(config);
+  ASSERT_NE(instance, nullptr);
+  Host full;
+  ASSERT_EQ(Pull(instance, "student", "", full), REGLO_OK);
+  ASSERT_GE(full.checkpoints.size(), 2u);
+
+  dir.Write("students.csv", Students(100, 112));
+  Host after;
+  ASSERT_EQ(Pull(instance, "student", full.checkpoints[0].first, after), REGLO_OK);
+  ASSERT_EQ(after.records.size(), 12u);
+  EXPECT_EQ(after.records[0].external_id, "100");
+}
+
+TEST_F(CsvConnectorTest, AModifiedFileIsReadAgainInFull) {
+  TempDir dir;
+  dir.Write("students.csv", Students(0, 5));
+  void* instance = Create(StudentConfig(dir));
+  ASSERT_NE(instance, nullptr);
+  Host first;
+  ASSERT_EQ(Pull(instance, "student", "", first), REGLO_OK);
+
+  dir.Write("students.csv", Students(0, 6));  // one row appended
+  Host second;
+  ASSERT_EQ(Pull(instance, "student", first.FinalCursor(), second), REGLO_OK);
+  EXPECT_EQ(second.records.size(), 6u);
+
+  // Same size, one value changed: caught by the content hash, not by the size.
+  std::string text = Students(0, 6);
+  text.replace(text.find("Nome3"), 5, "Nome9");
+  dir.Write("students.csv", text);
+  Host third;
+  ASSERT_EQ(Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
+  ASSERT_EQ(third.records.size(), 6u);
+  EXPECT_EQ(third.records[3].Get("nome"), "Nome9");
+
+  // Rewritten with identical content (new mtime): nothing to emit.
+  dir.Write("students.csv", text);
+  Host fourth;
+  ASSERT_EQ(Pull(instance, "student", third.FinalCursor(), fourth), REGLO_OK);
+  EXPECT_TRUE(fourth.records.empty());
+}
+
+TEST_F(CsvConnectorTest, FolderModeReadsEveryCsvFileInNameOrder) {
+  TempDir dir;
+  dir.Write("export/2024-02.csv", Students(20, 22));
+  dir.Write("export/2024-01.CSV", Students(10, 12));
+  dir.Write("export/readme.txt", "not a csv");
+  dir.Write("export/.hidden.csv", Students(90, 91));
+  dir.Write("export/sub/2024-03.csv", Students(30, 31));  // subfolders are not read
+  void* instance = Create(StudentConfig(dir, "export"));
+  ASSERT_NE(instance, nullptr);
+  Host first;
+  ASSERT_EQ(Pull(instance, "student", "", first), REGLO_OK) << first.error;
+  EXPECT_EQ(Ids(first), (std::vector<std::string>{"10", "11", "20", "21"}));
+  EXPECT_EQ(first.records[0].origin, "2024-01.CSV:2");
+  EXPECT_EQ(first.records[2].origin, "2024-02.csv:2");
+  ASSERT_EQ(first.checkpoints.size(), 2u);  // one per file
+
+  dir.Write("export/2024-02.csv", Students(20, 23));
+  dir.Write("export/2024-04.csv", Students(40, 41));
+  Host second;
+  ASSERT_EQ(Pull(instance, "student", first.FinalCursor(), second), REGLO_OK);
+  EXPECT_EQ(Ids(second), (std::vector<std::string>{"20", "21", "22", "40"}));
+
+  std::filesystem::remove(dir.path() / "export/2024-01.CSV");
+  Host third;
+  ASSERT_EQ(Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
+  EXPECT_TRUE(third.records.empty());
+  EXPECT_EQ(third.FinalCursor().find("2024-01.CSV"), std::string::npos);
+}
+
+TEST_F(CsvConnectorTest, BrokenRowsBecomeWarningsWithFileAndLine) {
+  TempDir dir;
+  dir.Write("students.csv",
+            "id,nome,cognome\n"
+            "1,Mario,Rossi\n"
+            "2,Luca\n"
+            "3,Anna,Bianchi,extra,more\n"
+            "4,\"Multi\nLine\",Verdi\n"
+            ";;\n"
+            ",,\n"
+            ",Senza,Id\n"
+            "5,Citt\xE0,X\n"
+            "6,\"Aperta,Mai\n");
+  nlohmann::json config = {
+      {"base_dir", dir.path().string()},
+      {"entities", {{"student", {{"path", "students.csv"}, {"id_column", "id"}}}}}};
+  void* instance = Create(config);
+  ASSERT_NE(instance, nullptr);
+  Host host;
+  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
+  EXPECT_EQ(Ids(host), (std::vector<std::string>{"1", "2", "3", "4", ";;", "", "5", "6"}));
+
+  const CapturedRecord& few = host.records[1];
+  EXPECT_TRUE(host.Warned("students.csv:3", "row has 2 fields, the header has 3"));
+  ASSERT_TRUE(few.Has("cognome"));
+  EXPECT_EQ(few.Get("cognome"), std::nullopt);  // absent, not empty
+
+  const CapturedRecord& many = host.records[2];
+  EXPECT_TRUE(host.Warned("students.csv:4", "extra values kept as _column_4.._column_5"));
+  EXPECT_EQ(many.Get("_column_4"), "extra");
+  EXPECT_EQ(many.Get("_column_5"), "more");
+
+  EXPECT_EQ(host.records[3].Get("nome"), "Multi\nLine");
+  EXPECT_EQ(host.records[4].origin, "students.csv:7");  // ";;" is one field: too few
+  EXPECT_TRUE(host.Warned("students.csv:7", "row has 1 fields"));
+  EXPECT_EQ(host.records[5].origin, "students.csv:9");  // ",,": all empty, skipped; no id: kept
+  EXPECT_TRUE(host.Warned("students.csv:10", "invalid UTF-8"));
+  EXPECT_EQ(host.records[6].Get("nome"), "Citt\xEF\xBF\xBD");
+  EXPECT_TRUE(host.Warned("students.csv:11", "never closed"));
+  EXPECT_EQ(host.records[7].Get("nome"), "\"Aperta");
+  EXPECT_EQ(host.records[7].Get("cognome"), "Mai");
+  EXPECT_EQ(host.warnings.size(), 5u);
+}
+
+TEST_F(CsvConnectorTest, ConfigErrorsNameTheKey) {
+  TempDir dir;
+  reglo_status status = REGLO_OK;
+  std::string error;
+  nlohmann::json config = StudentConfig(dir);
+  config["entities"]["student"]["columns"] = "nome";
+  EXPECT_EQ(Create(config, &status, &error), nullptr);
+  EXPECT_EQ(status, REGLO_CONFIG_ERROR);
+  EXPECT_EQ(error, "entities.student.columns: expected an object of CSV column -> canonical field");
+
+  config = StudentConfig(dir);
+  config["entities"]["allievo"] = config["entities"]["student"];
+  EXPECT_EQ(Create(config, &status, &error), nullptr);
+  EXPECT_EQ(status, REGLO_CONFIG_ERROR);
+  EXPECT_EQ(error.rfind("entities.allievo: unknown entity", 0), 0u) << error;
+
+  Host host;
+  reglo_context ctx = host.Context();
+  void* instance = nullptr;
+  EXPECT_EQ(descriptor_->create(&ctx, "{not json", &instance), REGLO_CONFIG_ERROR);
+  EXPECT_EQ(instance, nullptr);
+  EXPECT_EQ(host.error.rfind("config: invalid JSON", 0), 0u) << host.error;
+}
+
+TEST_F(CsvConnectorTest, AMissingIdColumnIsAConfigErrorNamingFileAndKey) {
+  TempDir dir;
+  dir.Write("students.csv", "codice,nome\n1,Mario\n");
+  void* instance = Create(StudentConfig(dir));
+  ASSERT_NE(instance, nullptr);
+  Host host;
+  EXPECT_EQ(Pull(instance, "student", "", host), REGLO_CONFIG_ERROR);
+  EXPECT_NE(host.error.find("students.csv"), std::string::npos) << host.error;
+  EXPECT_NE(host.error.find("entities.student.id_column"), std::string::npos) << host.error;
+  EXPECT_TRUE(host.records.empty());
+}
+
+TEST_F(CsvConnectorTest, AMissingPathIsRetriedUntilTheExportAppears) {
+  TempDir dir;
+  void* instance = Create(StudentConfig(dir));
+  ASSERT_NE(instance, nullptr);
+  Host host;
+  reglo_context ctx = host.Context();
+  EXPECT_EQ(descriptor_->health_check(instance, &ctx), REGLO_RETRY);
+  EXPECT_NE(host.error.find("students.csv"), std::string::npos) << host.error;
+  Host pull;
+  EXPECT_EQ(Pull(instance, "student", "", pull), REGLO_RETRY);
+  EXPECT_NE(pull.error.find((dir.path() / "students.csv").string()), std::string::npos);
+  EXPECT_TRUE(pull.checkpoints.empty());
+
+  dir.Write("students.csv", Students(0, 2));
+  Host later;
+  EXPECT_EQ(Pull(instance, "student", "", later), REGLO_OK) << later.error;
+  EXPECT_EQ(later.records.size(), 2u);
+}
+
+TEST_F(CsvConnectorTest, UnknownStreamAndForeignCursor) {
+  TempDir dir;
+  dir.Write("students.csv", Students(0, 3));
+  void* instance = Create(StudentConfig(dir));
+  ASSERT_NE(instance, nullptr);
+  Host unknown;
+  EXPECT_EQ(Pull(instance, "vehicle", "", unknown), REGLO_CONFIG_ERROR);
+  EXPECT_NE(unknown.error.find("vehicle"), std::string::npos);
+
+  Host foreign;  // not ours: read everything again, with a log line, rather than fail forever
+  EXPECT_EQ(Pull(instance, "student", "page=7", foreign), REGLO_OK);
+  EXPECT_EQ(foreign.records.size(), 3u);
+  EXPECT_FALSE(foreign.logs.empty());
+}
+
+TEST_F(CsvConnectorTest, StreamsALargeGeneratedFile) {
+  TempDir dir;
+  const int kRows = 200000;
+  {
+    std::ofstream out(dir.path() / "students.csv", std::ios::binary);
+    out << "id;nome;cognome;nato_il;aggiornato;note\r\n";
+    for (int i = 0; i < kRows; ++i) {
+      out << i << ";Nome" << i << ";\"Cognome; " << i % 97 << "\";01/02/2000;03/04/2024 10:20:30;"
+          << (i % 1000 == 0 ? "\"riga\r\nnuova\"" : "") << "\r\n";
+    }
+  }
+  void* instance = Create(StudentConfig(dir));
+  ASSERT_NE(instance, nullptr);
+  Host host;
+  host.keep_records = false;
+  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
+  EXPECT_EQ(host.record_count, static_cast<uint64_t>(kRows));
+  EXPECT_EQ(host.last_external_id, std::to_string(kRows - 1));
+  EXPECT_TRUE(host.warnings.empty());
+  EXPECT_EQ(host.checkpoints.size(), kRows / 5000 + 1u);
+  uint64_t total = 0;
+  for (const auto& checkpoint : host.checkpoints) total += checkpoint.second;
+  EXPECT_EQ(total, static_cast<uint64_t>(kRows));
+
+  // Resume from the middle checkpoint: exactly the rows after it.
+  Host resumed;
+  resumed.keep_records = false;
+  ASSERT_EQ(Pull(instance, "student", host.checkpoints[19].first, resumed), REGLO_OK);
+  EXPECT_EQ(resumed.record_count, static_cast<uint64_t>(kRows - 20 * 5000));
+
+  Host again;
+  ASSERT_EQ(Pull(instance, "student", host.FinalCursor(), again), REGLO_OK);
+  EXPECT_EQ(again.record_count, 0u);
+}
+
+}  // namespace
+}  // namespace reglo::csv

@@ -1,0 +1,368 @@
+// Tests of the streaming CSV reader: RFC 4180 quoting, line ends, BOM, delimiters, encodings,
+// broken rows, blank lines, buffer boundaries, resume offsets and hashing.
+#include "reglo/csv/reader.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "reglo/csv/sha256.h"
+#include "temp_dir.h"
+
+namespace reglo::csv {
+namespace {
+
+using testing::TempDir;
+
+struct ReadRow {
+  std::vector<std::string> fields;
+  uint64_t line;
+  uint64_t offset;
+  uint64_t next_offset;
+  bool unterminated;
+  bool truncated;
+  bool invalid_utf8;
+};
+
+std::vector<ReadRow> ReadAll(CsvReader& reader) {
+  std::vector<ReadRow> rows;
+  Row row;
+  while (reader.Next(&row)) {
+    rows.push_back({{row.fields.begin(), row.fields.end()},
+                    row.line,
+                    row.offset,
+                    row.next_offset,
+                    row.unterminated_quote,
+                    row.truncated,
+                    row.invalid_utf8});
+  }
+  EXPECT_EQ(reader.error(), "");
+  return rows;
+}
+
+std::vector<ReadRow> ReadFile(const std::string& path, ReaderOptions options = {},
+                              std::vector<std::string>* header = nullptr) {
+  CsvReader reader;
+  EXPECT_TRUE(reader.Open(path, options)) << reader.error();
+  if (header != nullptr) *header = reader.header();
+  return ReadAll(reader);
+}
+
+using Fields = std::vector<std::string>;
+
+TEST(CsvReaderTest, QuotedDelimitersDoubledQuotesAndEmbeddedNewlines) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv",
+                                     "id,name,note\n"
+                                     "1,\"Rossi, Mario\",\"He said \"\"ciao\"\"\"\n"
+                                     "2,\"multi\nline\nnote\",x\n"
+                                     "3,plain,\"\"\n");
+  std::vector<std::string> header;
+  const auto rows = ReadFile(path, {}, &header);
+  EXPECT_EQ(header, (Fields{"id", "name", "note"}));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "Rossi, Mario", "He said \"ciao\""}));
+  EXPECT_EQ(rows[0].line, 2u);
+  EXPECT_EQ(rows[1].fields, (Fields{"2", "multi\nline\nnote", "x"}));
+  EXPECT_EQ(rows[1].line, 3u);
+  EXPECT_EQ(rows[2].fields, (Fields{"3", "plain", ""}));
+  EXPECT_EQ(rows[2].line, 6u);  // physical line, after the two embedded newlines
+}
+
+TEST(CsvReaderTest, CrLfLineEndsAndNoFinalNewline) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "id;name\r\n1;a\r\n2;\"x\r\ny\"\r\n3;c");
+  CsvReader reader;
+  ASSERT_TRUE(reader.Open(path, {}));
+  EXPECT_EQ(reader.delimiter(), ';');
+  const auto rows = ReadAll(reader);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "a"}));
+  EXPECT_EQ(rows[1].fields, (Fields{"2", "x\r\ny"}));
+  EXPECT_EQ(rows[1].line, 3u);
+  EXPECT_EQ(rows[2].fields, (Fields{"3", "c"}));
+  EXPECT_EQ(rows[2].line, 5u);
+}
+
+TEST(CsvReaderTest, Utf8BomIsSkipped) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "\xEF\xBB\xBFid,citt\xC3\xA0\n1,Forl\xC3\xAC\n");
+  CsvReader reader;
+  ASSERT_TRUE(reader.Open(path, {}));
+  EXPECT_TRUE(reader.had_bom());
+  EXPECT_EQ(reader.header(), (Fields{"id", "citt\xC3\xA0"}));
+  const auto rows = ReadAll(reader);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "Forl\xC3\xAC"}));
+  EXPECT_FALSE(rows[0].invalid_utf8);
+}
+
+TEST(CsvReaderTest, BomWinsOverAConfiguredSingleByteEncoding) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "\xEF\xBB\xBFid,nome\n1,Nicol\xC3\xB2\n");
+  ReaderOptions options;
+  options.encoding = Encoding::kWindows1252;
+  const auto rows = ReadFile(path, options);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].fields[1], "Nicol\xC3\xB2");
+}
+
+TEST(CsvReaderTest, SniffsSemicolonAndHonoursAnExplicitDelimiter) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "id;nome;note\n1;a,b;c\n");
+  CsvReader reader;
+  ASSERT_TRUE(reader.Open(path, {}));
+  EXPECT_EQ(reader.delimiter(), ';');
+  auto rows = ReadAll(reader);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "a,b", "c"}));
+
+  ReaderOptions comma;
+  comma.delimiter = ',';
+  rows = ReadFile(path, comma);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1;a", "b;c"}));
+}
+
+TEST(CsvReaderTest, SniffingIgnoresDelimitersInsideQuotes) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "\"a;b;c;d\",e,f\n1,2,3\n");
+  CsvReader reader;
+  ASSERT_TRUE(reader.Open(path, {}));
+  EXPECT_EQ(reader.delimiter(), ',');
+  EXPECT_EQ(reader.header(), (Fields{"a;b;c;d", "e", "f"}));
+}
+
+TEST(CsvReaderTest, ConvertsWindows1252) {
+  TempDir dir;
+  // € à è ì ò ù, plus curly quotes (0x93/0x94) that only Windows-1252 has.
+  const std::string path =
+      dir.Write("s.csv", "id;nome\n1;\x80 \xE0\xE8\xEC\xF2\xF9 \x93ok\x94\nci\xE0;x\n");
+  ReaderOptions options;
+  options.encoding = Encoding::kWindows1252;
+  std::vector<std::string> header;
+  const auto rows = ReadFile(path, options, &header);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].fields[1],
+            "\xE2\x82\xAC \xC3\xA0\xC3\xA8\xC3\xAC\xC3\xB2\xC3\xB9 \xE2\x80\x9Cok\xE2\x80\x9D");
+  EXPECT_EQ(rows[1].fields[0], "ci\xC3\xA0");
+  EXPECT_FALSE(rows[0].invalid_utf8);
+}
+
+TEST(CsvReaderTest, ConvertsIso88591) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "id,citt\xE0\n1,\xC0\xE8\xFF\x80\n");
+  ReaderOptions options;
+  options.encoding = Encoding::kLatin1;
+  std::vector<std::string> header;
+  const auto rows = ReadFile(path, options, &header);
+  EXPECT_EQ(header[1], "citt\xC3\xA0");
+  ASSERT_EQ(rows.size(), 1u);
+  // 0x80 is a C1 control in ISO-8859-1 (only Windows-1252 makes it €).
+  EXPECT_EQ(rows[0].fields[1], "\xC3\x80\xC3\xA8\xC3\xBF\xC2\x80");
+}
+
+TEST(CsvReaderTest, InvalidUtf8IsReplacedAndFlagged) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "id,nome\n1,Citt\xE0\n2,ok \xC3\xA0\n");
+  const auto rows = ReadFile(path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0].invalid_utf8);
+  EXPECT_EQ(rows[0].fields[1], "Citt\xEF\xBF\xBD");
+  EXPECT_FALSE(rows[1].invalid_utf8);
+  EXPECT_EQ(rows[1].fields[1], "ok \xC3\xA0");
+}
+
+TEST(CsvReaderTest, RowsWithTooFewOrTooManyFieldsAreReturnedAsTheyAre) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "a,b,c\n1,2\n1,2,3,4,5\n");
+  const auto rows = ReadFile(path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "2"}));
+  EXPECT_EQ(rows[1].fields, (Fields{"1", "2", "3", "4", "5"}));
+  EXPECT_EQ(rows[1].line, 3u);
+}
+
+TEST(CsvReaderTest, UnterminatedQuoteCostsOneRowNotTheRestOfTheFile) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "id,name\n1,a\n2,\"broken\n3,c\n4,d");
+  const auto rows = ReadFile(path);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[1].fields, (Fields{"2", "\"broken"}));
+  EXPECT_TRUE(rows[1].unterminated);
+  EXPECT_EQ(rows[1].line, 3u);
+  EXPECT_EQ(rows[2].fields, (Fields{"3", "c"}));
+  EXPECT_EQ(rows[2].line, 4u);
+  EXPECT_FALSE(rows[2].unterminated);
+  EXPECT_EQ(rows[3].fields, (Fields{"4", "d"}));
+  EXPECT_EQ(rows[3].line, 5u);
+}
+
+TEST(CsvReaderTest, OverlongRowIsReadAsPlainTextAndCut) {
+  TempDir dir;
+  // The quote never closes, and the file is far longer than max_row_bytes: memory stays bounded.
+  std::string text = "id,note\n1,\"open\n2," + std::string(5000, 'x') + "\n3,ok\n";
+  const std::string path = dir.Write("s.csv", text);
+  ReaderOptions options;
+  options.max_row_bytes = 1000;
+  const auto rows = ReadFile(path, options);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows[0].unterminated);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "\"open"}));
+  EXPECT_TRUE(rows[1].truncated);
+  EXPECT_FALSE(rows[1].unterminated);               // just long: no quote involved
+  EXPECT_EQ(rows[1].fields[1].size(), 1000u - 1u);  // "2" + the cut note = max_row_bytes
+  EXPECT_EQ(rows[2].fields, (Fields{"3", "ok"}));
+  EXPECT_EQ(rows[2].line, 4u);
+}
+
+TEST(CsvReaderTest, BlankLinesAreSkippedAndLineNumbersStayRight) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "\nid,name\n\n1,a\r\n\r\n  \n2,b\n\n");
+  CsvReader reader;
+  ASSERT_TRUE(reader.Open(path, {}));
+  EXPECT_EQ(reader.header_line(), 2u);
+  const auto rows = ReadAll(reader);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].line, 4u);
+  EXPECT_EQ(rows[1].line, 7u);
+  EXPECT_EQ(reader.blank_lines(), 5u);
+}
+
+TEST(CsvReaderTest, TrailingDelimiterMeansAnEmptyLastField) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "a,b,\n1,2,\n");
+  std::vector<std::string> header;
+  const auto rows = ReadFile(path, {}, &header);
+  EXPECT_EQ(header, (Fields{"a", "b", ""}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "2", ""}));
+}
+
+TEST(CsvReaderTest, EmptyFileHasNoHeader) {
+  TempDir dir;
+  CsvReader reader;
+  ASSERT_TRUE(reader.Open(dir.Write("s.csv", ""), {}));
+  EXPECT_TRUE(reader.header().empty());
+  Row row;
+  EXPECT_FALSE(reader.Next(&row));
+  EXPECT_EQ(reader.error(), "");
+}
+
+TEST(CsvReaderTest, MissingFileIsAnError) {
+  TempDir dir;
+  CsvReader reader;
+  EXPECT_FALSE(reader.Open((dir.path() / "nope.csv").string(), {}));
+  EXPECT_NE(reader.error().find("nope.csv"), std::string::npos);
+}
+
+// Random valid CSV (quotes, delimiters, LF / CRLF inside and between rows, UTF-8), read with the
+// smallest buffer and the default one: every row, line and offset must come out the same.
+TEST(CsvReaderTest, RandomFilesParseIdenticallyAcrossBufferBoundaries) {
+  TempDir dir;
+  std::mt19937 rng(42);
+  const std::vector<std::string> pieces = {"a",    "Rossi",    " ",  ",",   "\"",          "\n",
+                                           "\r\n", "\xC3\xA0", "12", "x;y", "\xE2\x82\xAC"};
+  std::string text = "id,name,note\n";
+  std::vector<Fields> expected;
+  std::vector<uint64_t> expected_lines;
+  uint64_t line = 2;
+  for (int r = 0; r < 20000; ++r) {
+    Fields fields;
+    std::string row;
+    for (int f = 0; f < 3; ++f) {
+      std::string value;
+      const int length = static_cast<int>(rng() % 6);
+      for (int i = 0; i < length; ++i) value += pieces[rng() % pieces.size()];
+      if (f == 0) value = std::to_string(r);  // never a blank line
+      const bool must_quote = value.find_first_of(",\"\r\n") != std::string::npos;
+      if (must_quote || rng() % 4 == 0) {
+        std::string quoted = "\"";
+        for (char c : value) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+        row += quoted + "\"";
+      } else {
+        row += value;
+      }
+      if (f < 2) row += ',';
+      fields.push_back(value);
+    }
+    row += rng() % 2 ? "\r\n" : "\n";
+    expected.push_back(fields);
+    expected_lines.push_back(line);
+    for (char c : row) line += c == '\n';
+    text += row;
+  }
+  const std::string path = dir.Write("random.csv", text);
+  ReaderOptions small;
+  small.buffer_size = 4096;
+  small.delimiter = ',';
+  const auto a = ReadFile(path, small);
+  const auto b = ReadFile(path);
+  ASSERT_EQ(a.size(), expected.size());
+  ASSERT_EQ(b.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(a[i].fields, expected[i]) << "row " << i;
+    ASSERT_EQ(a[i].line, expected_lines[i]) << "row " << i;
+    ASSERT_EQ(b[i].fields, expected[i]) << "row " << i;
+    ASSERT_EQ(b[i].line, a[i].line);
+    ASSERT_EQ(b[i].offset, a[i].offset);
+    ASSERT_EQ(b[i].next_offset, a[i].next_offset);
+  }
+}
+
+TEST(CsvReaderTest, SkipToResumesAtARowAndHashesStayConsistent) {
+  TempDir dir;
+  std::string text = "id,name\n";
+  for (int i = 0; i < 5000; ++i)
+    text += std::to_string(i) + ",\"name\n" + std::to_string(i) + "\"\n";
+  const std::string path = dir.Write("s.csv", text);
+  ReaderOptions options;
+  options.compute_sha256 = true;
+  options.buffer_size = 4096;
+
+  CsvReader first;
+  ASSERT_TRUE(first.Open(path, options));
+  Row row;
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(first.Next(&row));
+  const uint64_t offset = row.next_offset;
+  const uint64_t line = row.next_line;
+  const std::string prefix = first.PrefixSha256(offset);
+  EXPECT_EQ(prefix, Sha256OfFile(path, offset).value());
+  while (first.Next(&row)) {
+  }
+  EXPECT_EQ(first.bytes_hashed(), text.size());
+  EXPECT_EQ(first.Sha256OfAll(), Sha256OfFile(path).value());
+
+  CsvReader second;
+  ASSERT_TRUE(second.Open(path, options));
+  ASSERT_TRUE(second.SkipTo(offset, line));
+  EXPECT_EQ(second.PrefixSha256(offset), prefix);
+  const auto rest = ReadAll(second);
+  ASSERT_EQ(rest.size(), 2000u);
+  EXPECT_EQ(rest[0].fields, (Fields{"3000", "name\n3000"}));
+  EXPECT_EQ(rest[0].line, 2u + 3000u * 2u);
+  EXPECT_EQ(second.Sha256OfAll(), Sha256OfFile(path).value());
+}
+
+TEST(CsvReaderTest, HashCoversTheWholeFileEvenAfterABrokenRowIsReRead) {
+  TempDir dir;
+  const std::string text = "id,name\n1,\"open\n2,b\n3,c\n";
+  const std::string path = dir.Write("s.csv", text);
+  ReaderOptions options;
+  options.compute_sha256 = true;
+  CsvReader reader;
+  ASSERT_TRUE(reader.Open(path, options));
+  Row row;
+  ASSERT_TRUE(reader.Next(&row));
+  EXPECT_TRUE(row.unterminated_quote);
+  EXPECT_EQ(reader.PrefixSha256(row.next_offset), Sha256OfFile(path, row.next_offset).value());
+  while (reader.Next(&row)) {
+  }
+  EXPECT_EQ(reader.bytes_hashed(), text.size());
+  EXPECT_EQ(reader.Sha256OfAll(), Sha256OfFile(path).value());
+}
+
+}  // namespace
+}  // namespace reglo::csv

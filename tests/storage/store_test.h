@@ -1,0 +1,78 @@
+// The backend-independent Store test suite: every backend (SQLite now, PostgreSQL next) runs the
+// same TEST_P cases by instantiating StoreTest with a BackendParam (see sqlite_store_test.cpp).
+// Test-only code; each test owns its backend and store, nothing is shared between threads.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reglo/core/status.h"
+#include "reglo/model/record.h"
+#include "reglo/storage/store.h"
+
+namespace reglo::storage::testing {
+
+// One fresh, empty database location per instance (a temp file, a fresh PostgreSQL schema, ...),
+// removed when the instance is destroyed. Open() may be called any number of times and always
+// opens the same location; the other methods reach the database behind the store's back, for the
+// few things a test must do that the Store interface rightly does not offer.
+class StoreBackend {
+ public:
+  virtual ~StoreBackend() = default;
+  virtual Result<std::unique_ptr<Store>> Open() = 0;
+  // Runs portable SQL (no parameters, no rows).
+  virtual Status ExecuteSql(const std::string& sql) = 0;
+  // Runs portable SQL returning one integer.
+  virtual Result<int64_t> QueryInt(const std::string& sql) = 0;
+  // From now on, every insert into `table` fails inside the database (a trigger raising an error),
+  // so a test can make a real database error happen at a chosen point of a transaction.
+  virtual Status BreakInsertsInto(const std::string& table) = 0;
+};
+
+struct BackendParam {
+  std::string name;  // a valid test-name suffix: letters and digits
+  std::function<std::unique_ptr<StoreBackend>()> make;
+};
+
+// Keeps test listings readable (gtest would otherwise dump the parameter's bytes).
+inline void PrintTo(const BackendParam& param, std::ostream* os) {
+  *os << param.name;
+}
+
+inline std::string BackendName(const ::testing::TestParamInfo<BackendParam>& info) {
+  return info.param.name;
+}
+
+// The suite every backend instantiates: INSTANTIATE_TEST_SUITE_P(<Backend>, StoreTest, ...).
+// SetUp opens a fresh database, registers one source and begins one run.
+class StoreTest : public ::testing::TestWithParam<BackendParam> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Closes the store (if open) and opens the same database again.
+  void Reopen();
+  // Starts over on a fresh database: new backend, source and run.
+  void StartFresh();
+
+  // A checkpoint of `records` for the test's run and stream, with the next commit time.
+  CheckpointBatch Batch(std::vector<model::CanonicalRecord> records);
+  // Commits, failing the test when the store refuses.
+  CheckpointResult Commit(std::vector<model::CanonicalRecord> records);
+  std::optional<StoredRecord> Get(std::string_view entity, std::string_view external_id);
+  std::vector<StoredEvent> Events(int64_t after_sequence = 0);
+
+  std::unique_ptr<StoreBackend> backend_;
+  std::unique_ptr<Store> store_;
+  int64_t run_id_ = 0;
+  int commits_ = 0;
+};
+
+}  // namespace reglo::storage::testing
