@@ -4,7 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
+
+#include "reglo/app/commands.h"
 
 namespace reglo::app {
 namespace {
@@ -33,6 +36,45 @@ TEST(ConfigTest, ParsesAndResolvesPaths) {
   EXPECT_TRUE(config->sources[0].enabled);
 }
 
+TEST(ConfigTest, AcceptsAPostgresUrl) {
+  Result<HubConfig> config = ParseConfig(
+      R"({"store": "postgres://hub:s3cret@db.example.com:6543/reglo", "plugins_dir": "p",
+          "sources": []})",
+      "/etc/reglo");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->store_url, "postgres://hub:s3cret@db.example.com:6543/reglo");
+  EXPECT_TRUE(config->sqlite_path.empty());
+  EXPECT_TRUE(ParseConfig(R"({"store": "postgresql://hub@localhost/reglo", "plugins_dir": "p",
+                              "sources": []})",
+                          "/etc/reglo")
+                  .ok());
+}
+
+TEST(ConfigTest, MalformedPostgresUrlIsAConfigErrorWithoutThePassword) {
+  Result<HubConfig> config = ParseConfig(
+      R"({"store": "postgres://hub:s3cret@db.example.com:99999/reglo", "plugins_dir": "p",
+          "sources": []})",
+      "/etc/reglo");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kConfigError);
+  EXPECT_THAT(config.status().message(), HasSubstr("store: the port '99999'"));
+  EXPECT_THAT(config.status().message(), ::testing::Not(HasSubstr("s3cret")));
+}
+
+TEST(ConfigTest, UnreachablePostgresStoreNamesTheServerNotThePassword) {
+  // Port 1 on the loopback: refused at once.
+  Result<HubConfig> config = ParseConfig(
+      R"({"store": "postgres://hub:s3cret@127.0.0.1:1/reglo_hub", "plugins_dir": "p",
+          "sources": []})",
+      "/etc/reglo");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  Result<std::unique_ptr<storage::Store>> store = OpenStore(*config);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kIoError);
+  EXPECT_THAT(store.status().message(), HasSubstr("host 127.0.0.1 port 1 database reglo_hub"));
+  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("s3cret")));
+}
+
 struct BadConfig {
   std::string text;
   std::string expected;
@@ -56,6 +98,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{R"({"plugins_dir": "p", "sources": []})", "store: missing"},
         BadConfig{R"({"store": "mysql://x", "plugins_dir": "p", "sources": []})",
                   "store: expected sqlite:PATH"},
+        BadConfig{R"({"store": "postgres://hub@db/", "plugins_dir": "p", "sources": []})",
+                  "store: the database name is missing"},
         BadConfig{R"({"store": 5, "plugins_dir": "p", "sources": []})",
                   "store: expected a string, got number"},
         BadConfig{R"({"store": "sqlite:x", "sources": []})", "plugins_dir: missing"},

@@ -61,7 +61,7 @@ TEST(EventsTest, StatusChangeEmitsUpdatedAndStatusChangedWithFromTo) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].type, "case.updated");
   EXPECT_EQ(events[1].type, "case.status_changed");
-  const auto envelope = nlohmann::json::parse(events[1].envelope);
+  const auto envelope = nlohmann::json::parse(CloudEventJson(events[1]));
   EXPECT_EQ(envelope["specversion"], "1.0");
   EXPECT_EQ(envelope["id"], events[1].event_id);
   EXPECT_EQ(envelope["source"], "/companies/autoscuola-rossi/sources/gestionale-csv");
@@ -93,8 +93,8 @@ TEST(EventsTest, NoPersonalDataInContextAttributes) {
   raw.fields = {
       {"firstName", "Mario"}, {"fiscalCode", "RSSMRA85T10A562S"}, {"email", "m@example.com"}};
   CanonicalRecord record = std::get<CanonicalRecord>(Validate(raw));
-  const auto envelope =
-      nlohmann::json::parse(BuildEvents(record, Reconcile(record, nullptr), "t")[0].envelope);
+  const auto envelope = nlohmann::json::parse(
+      CloudEventJson(BuildEvents(record, Reconcile(record, nullptr), "t")[0]));
   for (const auto& [name, value] : envelope.items()) {
     if (name == "data") continue;
     const std::string text = value.dump();

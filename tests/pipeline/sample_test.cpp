@@ -125,7 +125,7 @@ TEST_F(SampleTest, FirstSyncGivesTheDocumentedCounts) {
   // Windows-1252 names arrive as UTF-8.
   bool found = false;
   for (const auto& event : EventsAfter(0)) {
-    found |= event.event.envelope.find("Niccol\xc3\xb2") != std::string::npos;
+    found |= model::CloudEventJson(event.event).find("Niccol\xc3\xb2") != std::string::npos;
   }
   EXPECT_TRUE(found);
 }
@@ -151,7 +151,7 @@ TEST_F(SampleTest, OneChangedRowGivesOneUpdatedEventAtVersionTwo) {
   EXPECT_EQ(report.counters.created, 0);
   auto events = EventsAfter(last);
   ASSERT_EQ(events.size(), 1u);
-  const auto envelope = nlohmann::json::parse(events[0].event.envelope);
+  const auto envelope = nlohmann::json::parse(model::CloudEventJson(events[0].event));
   EXPECT_EQ(envelope["type"], "student.updated");
   EXPECT_EQ(envelope["subject"], "student/5");
   EXPECT_EQ(envelope["data"]["version"], 2);
@@ -167,7 +167,7 @@ TEST_F(SampleTest, CaseStatusChangeEmitsStatusChangedWithFromAndTo) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].event.type, "case.updated");
   EXPECT_EQ(events[1].event.type, "case.status_changed");
-  const auto envelope = nlohmann::json::parse(events[1].event.envelope);
+  const auto envelope = nlohmann::json::parse(model::CloudEventJson(events[1].event));
   EXPECT_EQ(envelope["data"]["statusChange"]["from"], "open");
   EXPECT_EQ(envelope["data"]["statusChange"]["to"], "learner_permit");
 }

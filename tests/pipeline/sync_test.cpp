@@ -172,7 +172,7 @@ TEST_F(SyncTest, ChangedRecordsBecomeVersionTwoWithChangedFieldNames) {
   EXPECT_EQ(changed.events, 3);
   auto events = Events();
   ASSERT_EQ(events.size(), 6u);
-  const auto envelope = nlohmann::json::parse(events.back().event.envelope);
+  const auto envelope = nlohmann::json::parse(model::CloudEventJson(events.back().event));
   EXPECT_EQ(envelope["type"], "student.updated");
   EXPECT_EQ(envelope["data"]["version"], 2);
   EXPECT_EQ(envelope["data"]["changedFields"], nlohmann::json::array({"firstName"}));

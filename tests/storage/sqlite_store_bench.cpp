@@ -134,7 +134,7 @@ void TimeBuildEvents(const std::vector<CanonicalRecord>& records) {
     const reglo::model::Decision decision = reglo::model::Reconcile(record, nullptr);
     for (const auto& event :
          reglo::model::BuildEvents(record, decision, "2025-06-01T08:00:00.000Z")) {
-      bytes += event.envelope.size();
+      bytes += model::CloudEventJson(event).size();
     }
   }
   std::printf("BuildEvents alone     %8zu records in %6.2f s (%zu envelope bytes)\n",

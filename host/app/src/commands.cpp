@@ -8,6 +8,7 @@
 #include "reglo/core/masking.h"
 #include "reglo/pipeline/sync.h"
 #include "reglo/plugin_host/plugin.h"
+#include "reglo/storage/postgres_store.h"
 #include "reglo/storage/sqlite_store.h"
 
 namespace reglo::app {
@@ -67,11 +68,19 @@ void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& r
     fmt::print(out, "  error: {}\n", MaskPersonalData(report.error.ToString()));
 }
 
+// The store URL as it may be shown: a PostgreSQL password is replaced by "***".
+std::string StoreForDisplay(const HubConfig& config) {
+  if (!storage::IsPostgresUrl(config.store_url)) return config.store_url;
+  Result<storage::PostgresUrl> url = storage::ParsePostgresUrl(config.store_url);
+  return url.ok() ? url->Redacted() : "postgres://(malformed)";
+}
+
 }  // namespace
 
 Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config) {
+  if (storage::IsPostgresUrl(config.store_url)) return storage::OpenPostgresStore(config.store_url);
   if (config.sqlite_path.empty())
-    return Status::ConfigError("store: only sqlite: stores are supported");
+    return Status::ConfigError("store: expected sqlite:PATH or postgres://user@host:port/database");
   if (config.sqlite_path != ":memory:" && config.sqlite_path.has_parent_path()) {
     std::error_code error;
     std::filesystem::create_directories(config.sqlite_path.parent_path(), error);
@@ -165,10 +174,12 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
     fmt::print(err, "error: {}\n", MaskPersonalData(connector.status().ToString()));
     return kExitFailure;
   }
-  // With --from-cursor, preview reads the stored cursors; it never creates a store.
+  // With --from-cursor, preview reads the stored cursors; it never creates a SQLite file (a
+  // PostgreSQL database exists already; opening it applies pending migrations).
   std::unique_ptr<storage::Store> store;
-  if (from_cursor && config.sqlite_path != ":memory:" &&
-      std::filesystem::exists(config.sqlite_path)) {
+  if (from_cursor &&
+      (storage::IsPostgresUrl(config.store_url) ||
+       (config.sqlite_path != ":memory:" && std::filesystem::exists(config.sqlite_path)))) {
     Result<std::unique_ptr<storage::Store>> opened = OpenStore(config);
     if (!opened.ok()) {
       fmt::print(err, "error: {}\n", opened.status().ToString());
@@ -214,8 +225,8 @@ int Migrate(const HubConfig& config, std::ostream& out, std::ostream& err) {
     fmt::print(err, "error: {}\n", version.status().ToString());
     return kExitFailure;
   }
-  fmt::print(out, "Store {} is at schema version {} (latest {}).\n", config.store_url, *version,
-             (*store)->LatestSchemaVersion());
+  fmt::print(out, "Store {} is at schema version {} (latest {}).\n", StoreForDisplay(config),
+             *version, (*store)->LatestSchemaVersion());
   return kExitOk;
 }
 

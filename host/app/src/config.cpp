@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "reglo/storage/postgres_store.h"
+
 namespace reglo::app {
 namespace {
 
@@ -73,11 +75,13 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     if (path.empty())
       return KeyError("store", "'sqlite:' needs a file path, e.g. sqlite:var/hub.db");
     config.sqlite_path = path == ":memory:" ? std::filesystem::path(path) : Resolve(base_dir, path);
-  } else if (config.store_url.rfind("postgres://", 0) == 0 ||
-             config.store_url.rfind("postgresql://", 0) == 0) {
-    return KeyError("store", "PostgreSQL is not available in this build yet; use sqlite:PATH");
+  } else if (storage::IsPostgresUrl(config.store_url)) {
+    // Checked here so that a malformed URL is a config error at load time; the password may
+    // also come from REGLO_PG_PASSWORD or PGPASSWORD when the URL has none.
+    Result<storage::PostgresUrl> url = storage::ParsePostgresUrl(config.store_url);
+    if (!url.ok()) return url.status();
   } else {
-    return KeyError("store", "expected sqlite:PATH");
+    return KeyError("store", "expected sqlite:PATH or postgres://user@host:port/database");
   }
   std::string plugins_dir;
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));

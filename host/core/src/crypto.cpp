@@ -8,9 +8,32 @@
 
 namespace reglo {
 
+namespace {
+
+// OpenSSL 3 looks the algorithm up (under a lock) on every one-shot call; fetching it once and
+// reusing one context per thread keeps hashing off the hot path's profile.
+const EVP_MD* FetchedSha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+struct ThreadDigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~ThreadDigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
 Sha256Digest Sha256(std::string_view data) {
   Sha256Digest digest{};
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
+  thread_local ThreadDigestContext context;
+  unsigned int length = 0;
+  if (context.ctx == nullptr || FetchedSha256() == nullptr ||
+      EVP_DigestInit_ex(context.ctx, FetchedSha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(context.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context.ctx, digest.data(), &length) != 1) {
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
+  }
   return digest;
 }
 

@@ -75,33 +75,24 @@ Decision Reconcile(const CanonicalRecord& incoming, const StoredState* stored) {
 std::string EventId(const RecordKey& key, std::string_view entity, int64_t version,
                     std::string_view type) {
   // Length-prefixed so that no two different identities can produce the same name.
-  const std::string name =
-      fmt::format("{}:{}|{}:{}|{}:{}|{}:{}|{}|{}", key.company_id.size(), key.company_id,
-                  key.source_system.size(), key.source_system, entity.size(), entity,
-                  key.external_id.size(), key.external_id, version, type);
+  std::string name;
+  name.reserve(key.company_id.size() + key.source_system.size() + entity.size() +
+               key.external_id.size() + type.size() + 48);
+  for (std::string_view part :
+       {std::string_view(key.company_id), std::string_view(key.source_system), entity,
+        std::string_view(key.external_id)}) {
+    name += std::to_string(part.size());
+    name += ':';
+    name += part;
+    name += '|';
+  }
+  name += std::to_string(version);
+  name += '|';
+  name += type;
   return DeterministicUuid(name);
 }
 
 namespace {
-
-void WriteRecord(JsonWriter& writer, const CanonicalRecord& record) {
-  writer.BeginObject();
-  const EntitySpec& entity = *record.entity;
-  for (size_t i = 0; i < entity.fields.size(); ++i) {
-    writer.Key(entity.fields[i].name);
-    if (record.values[i]) {
-      writer.String(*record.values[i]);
-    } else {
-      writer.Null();
-    }
-  }
-  if (!record.extra.empty()) {
-    writer.Key("extra").BeginObject();
-    for (const auto& [name, value] : record.extra) writer.Key(name).String(value);
-    writer.EndObject();
-  }
-  writer.EndObject();
-}
 
 EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, std::string type,
                       std::string_view time) {
@@ -117,15 +108,6 @@ EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, s
 
   JsonWriter writer;
   writer.BeginObject();
-  writer.Key("specversion").String("1.0");
-  writer.Key("id").String(event.event_id);
-  writer.Key("source").String(
-      fmt::format("/companies/{}/sources/{}", record.key.company_id, record.key.source_system));
-  writer.Key("type").String(event.type);
-  writer.Key("subject").String(fmt::format("{}/{}", event.entity, record.key.external_id));
-  writer.Key("time").String(time);
-  writer.Key("datacontenttype").String("application/json");
-  writer.Key("data").BeginObject();
   writer.Key("entity").String(event.entity);
   writer.Key("companyId").String(record.key.company_id);
   writer.Key("sourceSystem").String(record.key.source_system);
@@ -146,14 +128,33 @@ EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, s
     writer.EndObject();
   }
   writer.Key("record");
-  WriteRecord(writer, record);
-  writer.EndObject();  // data
+  if (record.record_json.empty()) {
+    writer.Raw(RecordJson(*record.entity, record.values, record.extra));
+  } else {
+    writer.Raw(record.record_json);
+  }
   writer.EndObject();
-  event.envelope = writer.Take();
+  event.data = writer.Take();
   return event;
 }
 
 }  // namespace
+
+std::string CloudEventJson(const EventRecord& event) {
+  // No personal data in context attributes: ids, entity names and the source path only.
+  JsonWriter writer;
+  writer.BeginObject();
+  writer.Key("specversion").String("1.0");
+  writer.Key("id").String(event.event_id);
+  writer.Key("source").String("/companies/" + event.company_id + "/sources/" + event.source_system);
+  writer.Key("type").String(event.type);
+  writer.Key("subject").String(event.entity + "/" + event.external_id);
+  writer.Key("time").String(event.time);
+  writer.Key("datacontenttype").String("application/json");
+  writer.Key("data").Raw(event.data);
+  writer.EndObject();
+  return writer.Take();
+}
 
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,
                                      std::string_view time) {

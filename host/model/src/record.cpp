@@ -38,6 +38,28 @@ std::string ContentHash(const EntitySpec& entity,
   return HexEncode(digest.data(), 16);
 }
 
+std::string RecordJson(const EntitySpec& entity,
+                       const std::vector<std::optional<std::string>>& values,
+                       const std::vector<std::pair<std::string, std::string>>& extra) {
+  JsonWriter writer;
+  writer.BeginObject();
+  for (size_t i = 0; i < entity.fields.size() && i < values.size(); ++i) {
+    writer.Key(entity.fields[i].name);
+    if (values[i]) {
+      writer.String(*values[i]);
+    } else {
+      writer.Null();
+    }
+  }
+  if (!extra.empty()) {
+    writer.Key("extra").BeginObject();
+    for (const auto& [name, value] : extra) writer.Key(name).String(value);
+    writer.EndObject();
+  }
+  writer.EndObject();
+  return writer.Take();
+}
+
 std::string ExtraToJson(const std::vector<std::pair<std::string, std::string>>& extra) {
   JsonWriter writer;
   writer.BeginObject();

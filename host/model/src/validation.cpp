@@ -419,62 +419,85 @@ std::optional<std::string> NormalizeTimestampUtc(std::string_view text) {
 }
 
 std::variant<CanonicalRecord, Rejection> Validate(const RawRecord& raw) {
+  std::vector<RawField> fields;
+  fields.reserve(raw.fields.size());
+  for (const auto& [name, value] : raw.fields) {
+    RawField field{name, std::nullopt};
+    if (value) field.value = std::string_view(*value);
+    fields.push_back(field);
+  }
+  RawRecordView view{raw.entity,   raw.company_id, raw.source_system, raw.external_id,
+                     std::nullopt, fields,         raw.origin};
+  if (raw.source_updated_at) view.source_updated_at = std::string_view(*raw.source_updated_at);
+  return Validate(view);
+}
+
+std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw) {
   const EntitySpec* entity = FindEntity(raw.entity);
-  Rejection rejection{
-      raw.entity, {raw.company_id, raw.source_system, raw.external_id}, raw.origin, {}};
-  if (entity == nullptr) {
-    rejection.reason = fmt::format("unknown entity '{}'", RepairUtf8(raw.entity));
+  auto reject = [&](RecordKey key, std::string reason) {
+    Rejection rejection;
+    rejection.entity = RepairUtf8(raw.entity);
+    rejection.key = std::move(key);
+    rejection.origin = std::string(raw.origin);
+    rejection.reason = std::move(reason);
     return rejection;
+  };
+  if (entity == nullptr) {
+    return reject(
+        {std::string(raw.company_id), std::string(raw.source_system), std::string(raw.external_id)},
+        fmt::format("unknown entity '{}'", RepairUtf8(raw.entity)));
   }
   CanonicalRecord record;
   record.entity = entity;
-  record.origin = raw.origin;
-  record.key.company_id = RepairUtf8(Trim(raw.company_id));
-  record.key.source_system = RepairUtf8(Trim(raw.source_system));
-  record.key.external_id = RepairUtf8(Trim(raw.external_id));
+  record.origin = std::string(raw.origin);
+  auto clean = [](std::string_view text) {
+    text = Trim(text);
+    return IsValidUtf8(text) ? std::string(text) : RepairUtf8(text);
+  };
+  record.key.company_id = clean(raw.company_id);
+  record.key.source_system = clean(raw.source_system);
+  record.key.external_id = clean(raw.external_id);
   std::vector<std::string_view> missing;
   if (record.key.company_id.empty()) missing.push_back("companyId");
   if (record.key.source_system.empty()) missing.push_back("sourceSystem");
   if (record.key.external_id.empty()) missing.push_back("externalId");
   if (!missing.empty()) {
-    rejection.key = record.key;
-    rejection.reason = fmt::format("{}: missing identity field {} (cannot be deduplicated)",
-                                   entity->name, fmt::join(missing, ", "));
-    return rejection;
+    return reject(record.key, fmt::format("{}: missing identity field {} (cannot be deduplicated)",
+                                          entity->name, fmt::join(missing, ", ")));
   }
 
   Normalizer normalizer(*entity, record.warnings);
   record.values.assign(entity->fields.size(), std::nullopt);
-  std::vector<bool> seen(entity->fields.size(), false);
-  for (const auto& [name, value] : raw.fields) {
-    const int index = entity->FieldIndex(name);
-    std::string repaired;
-    if (value) {
-      if (IsValidUtf8(*value)) {
-        repaired = std::string(Trim(*value));
-      } else {
-        repaired = RepairUtf8(Trim(*value));
-        record.warnings.push_back(fmt::format("{}.{}: invalid UTF-8 replaced", entity->name, name));
+  std::string repaired;
+  for (const RawField& field : raw.fields) {
+    const int index = entity->FieldIndex(field.name);
+    std::string_view value;
+    if (field.value) {
+      value = Trim(*field.value);
+      if (!IsValidUtf8(value)) {
+        repaired = RepairUtf8(value);
+        value = repaired;
+        record.warnings.push_back(
+            fmt::format("{}.{}: invalid UTF-8 replaced", entity->name, RepairUtf8(field.name)));
       }
     }
     if (index < 0) {
-      if (value) {
+      if (field.value) {
         auto it = std::find_if(record.extra.begin(), record.extra.end(),
-                               [&](const auto& entry) { return entry.first == name; });
+                               [&](const auto& entry) { return entry.first == field.name; });
         if (it != record.extra.end()) {
-          it->second = std::move(repaired);
+          it->second = std::string(value);
         } else {
-          record.extra.emplace_back(RepairUtf8(name), std::move(repaired));
+          record.extra.emplace_back(RepairUtf8(field.name), std::string(value));
         }
       }
       continue;
     }
     const size_t slot = static_cast<size_t>(index);
-    seen[slot] = true;
-    if (!value || repaired.empty()) {
+    if (!field.value || value.empty()) {
       record.values[slot] = std::nullopt;
     } else {
-      record.values[slot] = normalizer.Normalize(entity->fields[slot], repaired);
+      record.values[slot] = normalizer.Normalize(entity->fields[slot], value);
     }
   }
   for (size_t i = 0; i < entity->fields.size(); ++i) {
@@ -499,6 +522,7 @@ std::variant<CanonicalRecord, Rejection> Validate(const RawRecord& raw) {
     record.warnings.push_back(fmt::format("{}.sourceUpdatedAt: missing", entity->name));
   }
   record.content_hash = ContentHash(*entity, record.values, record.extra);
+  record.record_json = RecordJson(*entity, record.values, record.extra);
   return record;
 }
 

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "commit_worker.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/core/masking.h"
 #include "reglo/model/validation.h"
@@ -33,6 +34,27 @@ model::RawRecord ToRawRecord(const reglo_record& canonical, const storage::Sourc
 
 namespace {
 
+// Reads a plugin's canonical record in place (no copy); valid while `canonical` is.
+model::RawRecordView ViewOf(const reglo_record& canonical, const storage::SourceRow& source,
+                            std::vector<model::RawField>& fields) {
+  auto text = [](const char* value) {
+    return value ? std::string_view(value) : std::string_view();
+  };
+  fields.clear();
+  for (size_t i = 0; i < canonical.field_count; ++i) {
+    const reglo_field& field = canonical.fields[i];
+    if (field.name == nullptr) continue;
+    model::RawField raw{field.name, std::nullopt};
+    if (field.value != nullptr) raw.value = std::string_view(field.value, field.value_len);
+    fields.push_back(raw);
+  }
+  model::RawRecordView view{text(canonical.entity),      source.company_id, source.source_system,
+                            text(canonical.external_id), std::nullopt,      fields,
+                            text(canonical.origin)};
+  if (canonical.source_updated_at != nullptr) view.source_updated_at = canonical.source_updated_at;
+  return view;
+}
+
 storage::LogLevel FromPluginLevel(reglo_log_level level) {
   switch (level) {
     case REGLO_LOG_DEBUG: return storage::LogLevel::kDebug;
@@ -53,7 +75,7 @@ class BatchBuilder {
   Status Add(const reglo_record& source_record) {
     ++batch_.seen;
     Status mapped = connector_.MapToCanonical(source_record, [this](const reglo_record& canonical) {
-      AddCanonical(ToRawRecord(canonical, source_));
+      AddCanonical(ViewOf(canonical, source_, fields_));
       return Status::Ok();
     });
     if (!mapped.ok()) {
@@ -70,7 +92,7 @@ class BatchBuilder {
     return Status::Ok();
   }
 
-  void AddCanonical(const model::RawRecord& raw) {
+  void AddCanonical(const model::RawRecordView& raw) {
     std::variant<model::CanonicalRecord, model::Rejection> result = model::Validate(raw);
     if (auto* rejection = std::get_if<model::Rejection>(&result)) {
       AddRejection(std::move(*rejection));
@@ -84,7 +106,9 @@ class BatchBuilder {
     batch_.warnings += static_cast<int64_t>(record.warnings.size());
     // Duplicates inside one batch collapse to one write: the latest sourceUpdatedAt wins, and
     // between equal (or absent) timestamps the later record wins.
-    std::string key = fmt::format("{}\x1f{}", record.entity->name, record.key.external_id);
+    std::string key(record.entity->name);
+    key += '\x1f';
+    key += record.key.external_id;
     auto [it, inserted] = index_.try_emplace(std::move(key), batch_.records.size());
     if (inserted) {
       batch_.records.push_back(std::move(record));
@@ -140,18 +164,44 @@ class BatchBuilder {
   plugin_host::ConnectorInstance& connector_;
   storage::CheckpointBatch batch_;
   std::unordered_map<std::string, size_t> index_;
+  std::vector<model::RawField> fields_;  // reused for every record's view
   size_t log_budget_ = 1000;
   int64_t suppressed_lines_ = 0;
 };
 
-// Receives one stream's pull and commits it checkpoint by checkpoint.
+// Adds what one committed batch did to the run's report. Runs on the commit worker's thread.
+void Account(const storage::CheckpointBatch& batch, const storage::CheckpointResult& result,
+             SyncReport& report) {
+  storage::RunCounters delta = result.counters;
+  delta.seen = batch.seen;
+  delta.warnings = batch.warnings;
+  delta.rejected = static_cast<int64_t>(batch.rejections.size());
+  report.counters += delta;
+  report.events += result.events;
+  for (size_t i = 0; i < batch.records.size() && i < result.outcomes.size(); ++i) {
+    storage::RunCounters& entity = report.by_entity[std::string(batch.records[i].entity->name)];
+    ++entity.seen;
+    switch (result.outcomes[i]) {
+      case model::Outcome::kCreated: ++entity.created; break;
+      case model::Outcome::kUpdated: ++entity.updated; break;
+      case model::Outcome::kUnchanged: ++entity.unchanged; break;
+      case model::Outcome::kStale: ++entity.stale; break;
+    }
+    entity.warnings += static_cast<int64_t>(batch.records[i].warnings.size());
+  }
+  for (const model::Rejection& rejection : batch.rejections) {
+    ++report.by_entity[rejection.entity].rejected;
+  }
+}
+
+// Receives one stream's pull and hands it to the commit worker checkpoint by checkpoint.
 class CommittingHandler final : public plugin_host::PullHandler {
  public:
-  CommittingHandler(storage::Store& store, const Clock& clock, const SyncOptions& options,
+  CommittingHandler(CommitWorker& worker, const Clock& clock, const SyncOptions& options,
                     const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
                     int64_t run_id, std::string stream, const std::atomic<bool>* stop,
-                    SyncReport& report, size_t& log_budget)
-      : store_(store),
+                    size_t& log_budget)
+      : worker_(worker),
         clock_(clock),
         options_(options),
         builder_(source, connector),
@@ -159,19 +209,18 @@ class CommittingHandler final : public plugin_host::PullHandler {
         source_id_(source.id),
         stream_(std::move(stream)),
         stop_(stop),
-        report_(report),
         log_budget_(log_budget) {
     builder_.set_log_budget(log_budget_);
   }
 
   Status OnRecord(const reglo_record& record) override {
     REGLO_RETURN_IF_ERROR(builder_.Add(record));
-    if (builder_.size() >= options_.max_batch_records) return Commit(std::nullopt);
+    if (builder_.size() >= options_.max_batch_records) return Submit(std::nullopt);
     return Status::Ok();
   }
 
   Status OnCheckpoint(std::string_view cursor, uint64_t /*record_count*/) override {
-    return Commit(std::string(cursor));
+    return Submit(std::string(cursor));
   }
 
   void OnWarning(std::string_view origin, std::string_view message) override {
@@ -180,8 +229,13 @@ class CommittingHandler final : public plugin_host::PullHandler {
 
   bool ShouldStop() override { return stop_ != nullptr && stop_->load(); }
 
-  // Commits what is buffered; a nullopt cursor leaves the stored cursor as it is.
-  Status Commit(std::optional<std::string> cursor) {
+  // The connector's own log lines travel with the batch: the Store belongs to the worker now.
+  void OnPluginLog(storage::LogLevel level, std::string_view message) {
+    builder_.Log(level, std::string(message));
+  }
+
+  // Queues what is buffered; a nullopt cursor leaves the stored cursor as it is.
+  Status Submit(std::optional<std::string> cursor) {
     if (builder_.empty() && !cursor) return Status::Ok();
     storage::CheckpointBatch batch = builder_.Take();
     batch.run_id = run_id_;
@@ -190,40 +244,14 @@ class CommittingHandler final : public plugin_host::PullHandler {
     batch.cursor = std::move(cursor);
     batch.committed_at = FormatUtc(clock_.Now());
     for (storage::RunLogLine& line : batch.log_lines) line.at = batch.committed_at;
-    const int64_t seen = batch.seen;
-    const int64_t warnings = batch.warnings;
-    const int64_t rejected = static_cast<int64_t>(batch.rejections.size());
-    std::vector<std::string> rejected_entities;
-    for (const model::Rejection& rejection : batch.rejections)
-      rejected_entities.push_back(rejection.entity);
-    Result<storage::CheckpointResult> result = store_.CommitCheckpoint(batch);
     log_budget_ = builder_.log_budget();
-    if (!result.ok()) return result.status().WithContext("committing a checkpoint");
-    storage::RunCounters delta = result->counters;
-    delta.seen = seen;
-    delta.warnings = warnings;
-    delta.rejected = rejected;
-    report_.counters += delta;
-    report_.events += result->events;
-    for (size_t i = 0; i < batch.records.size() && i < result->outcomes.size(); ++i) {
-      storage::RunCounters& entity = report_.by_entity[std::string(batch.records[i].entity->name)];
-      ++entity.seen;
-      switch (result->outcomes[i]) {
-        case model::Outcome::kCreated: ++entity.created; break;
-        case model::Outcome::kUpdated: ++entity.updated; break;
-        case model::Outcome::kUnchanged: ++entity.unchanged; break;
-        case model::Outcome::kStale: ++entity.stale; break;
-      }
-      entity.warnings += static_cast<int64_t>(batch.records[i].warnings.size());
-    }
-    for (const std::string& entity : rejected_entities) ++report_.by_entity[entity].rejected;
-    return Status::Ok();
+    return worker_.Submit(std::move(batch));
   }
 
   int64_t suppressed_lines() const { return builder_.suppressed_lines(); }
 
  private:
-  storage::Store& store_;
+  CommitWorker& worker_;
   const Clock& clock_;
   const SyncOptions& options_;
   BatchBuilder builder_;
@@ -231,7 +259,6 @@ class CommittingHandler final : public plugin_host::PullHandler {
   std::string source_id_;
   std::string stream_;
   const std::atomic<bool>* stop_;
-  SyncReport& report_;
   size_t& log_budget_;
 };
 
@@ -251,11 +278,13 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
     return report;
   }
   report.run_id = *run;
+  // Only while no pull runs: during a pull the commit worker owns the Store.
   auto log = [&](storage::LogLevel level, const std::string& message) {
     Status logged = store_.AppendRunLog(
         report.run_id, {FormatUtc(clock_.Now()), level, MaskPersonalData(message)});
-    if (!logged.ok())
+    if (!logged.ok()) {
       spdlog::warn("run {}: cannot store a log line: {}", report.run_id, logged.message());
+    }
   };
   connector.SetLogCallback([&](reglo_log_level level, std::string_view message) {
     log(FromPluginLevel(level), std::string(message));
@@ -272,13 +301,28 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
       failure = cursor.status();
       break;
     }
-    CommittingHandler handler(store_, clock_, options_, source, connector, report.run_id, stream,
-                              stop, report, log_budget);
-    Status pulled = connector.Pull(stream, *cursor, handler);
-    // Records after the last checkpoint of a successful pull are safe to commit: re-applying
-    // them later is idempotent. After a failure they are dropped and pulled again next time.
-    if (pulled.ok()) pulled = handler.Commit(std::nullopt);
-    suppressed += handler.suppressed_lines();
+    Status pulled = Status::Ok();
+    {
+      CommitWorker worker(store_, [&report](const storage::CheckpointBatch& batch,
+                                            const storage::CheckpointResult& result) {
+        Account(batch, result, report);
+      });
+      CommittingHandler handler(worker, clock_, options_, source, connector, report.run_id, stream,
+                                stop, log_budget);
+      connector.SetLogCallback([&handler](reglo_log_level level, std::string_view message) {
+        handler.OnPluginLog(FromPluginLevel(level), message);
+      });
+      pulled = connector.Pull(stream, *cursor, handler);
+      // Records after the last checkpoint of a successful pull are safe to commit: re-applying
+      // them later is idempotent. After a failure they are dropped and pulled again next time.
+      if (pulled.ok()) pulled = handler.Submit(std::nullopt);
+      Status committed = worker.Drain();
+      if (pulled.ok()) pulled = committed;
+      suppressed += handler.suppressed_lines();
+      connector.SetLogCallback([&](reglo_log_level level, std::string_view message) {
+        log(FromPluginLevel(level), std::string(message));
+      });
+    }
     if (!pulled.ok()) {
       log(storage::LogLevel::kError, fmt::format("stream {}: {}", stream, pulled.ToString()));
       if (failure.ok()) failure = pulled.WithContext(fmt::format("stream {}", stream));
@@ -308,14 +352,16 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
   const std::string category = failure.ok() ? "" : std::string(StatusCodeName(failure.code()));
   Status finished =
       store_.FinishRun(report.run_id, report.status, FormatUtc(clock_.Now()), category, message);
-  if (!finished.ok())
+  if (!finished.ok()) {
     spdlog::error("run {}: cannot record its end: {}", report.run_id, finished.message());
+  }
   const char* source_status = report.status == storage::RunStatus::kFailed      ? "failed"
                               : report.status == storage::RunStatus::kSucceeded ? "ok"
                                                                                 : "warning";
   Status marked = store_.SetSourceStatus(source.id, source_status);
-  if (!marked.ok())
+  if (!marked.ok()) {
     spdlog::error("source {}: cannot record its status: {}", source.id, marked.message());
+  }
   return report;
 }
 

@@ -217,11 +217,7 @@ class CsvConnector final : public sdk::Connector {
     record_.SetExternalId(std::string(source.external_id()));
     if (auto at = source.source_updated_at()) record_.SetSourceUpdatedAt(std::string(*at));
     record_.SetOrigin(std::string(source.origin()));
-    for (const OutField& field : out_) {
-      std::optional<std::string> value;
-      if (field.value) value.emplace(*field.value);
-      record_.Set(std::string(field.name), std::move(value));
-    }
+    for (const OutField& field : out_) record_.Set(field.name, field.value);
     return sink.Emit(record_);
   }
 

@@ -149,6 +149,10 @@ class SqliteStore final : public Store {
   Result<int64_t> CountEvents() override;
   Result<std::vector<DeadLetter>> ReadDeadLetters(int64_t after_id, int limit) override;
 
+  Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
+                               std::chrono::milliseconds ttl, const std::string& now) override;
+  Status ReleaseLease(const std::string& source_id, const std::string& owner) override;
+
  private:
   // The records of one batch that share a table, company and source, with the smallest and
   // largest external id among them. When the table holds no row of that company and source in
@@ -163,6 +167,8 @@ class SqliteStore final : public Store {
     const std::string* min_external_id;
     const std::string* max_external_id;
     bool all_new;
+    size_t records = 0;
+    size_t created = 0;
   };
 
   Status VerifyColumns();
@@ -191,6 +197,11 @@ class SqliteStore final : public Store {
   // Reused across records and batches so the hot path does not allocate per row.
   std::vector<KeyGroup> groups_;
   std::vector<size_t> record_group_;  // index into groups_, per batch record
+  // Per table: whether the last batch's records were all new. Text ids rarely arrive in text
+  // order ("9" > "10"), so the id-range check misses most batches of a long cold load; a table
+  // whose last batch was all new tries inserting first again (a clash still falls back to the
+  // lookup, so a wrong guess only costs time).
+  std::unordered_map<const model::EntitySpec*, bool> last_batch_all_new_;
   model::StoredState stored_;
   std::string extra_json_;
   std::string warnings_json_;
@@ -281,9 +292,8 @@ Status SqliteStore::PrepareCheckpointStatements() {
   const std::string_view what = "preparing checkpoint statements";
   REGLO_SQLITE_ASSIGN(insert_event,
                       Prepare("INSERT INTO integration_events (event_id, type, company_id, "
-                              "source_system, entity, external_id, version, time, envelope) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (company_id, "
-                              "source_system, entity, external_id, version, type) DO NOTHING",
+                              "source_system, entity, external_id, version, time, data) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                               what));
   REGLO_SQLITE_ASSIGN(insert_dead_letter,
                       Prepare("INSERT INTO integration_dead_letters (run_id, source_id, stage, "
@@ -377,6 +387,9 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
     REGLO_SQLITE_ASSIGN(outcome, ApplyRecord(batch.records[i], groups_[record_group_[i]].all_new,
                                              batch.committed_at, result.events));
     result.outcomes.push_back(outcome);
+    KeyGroup& group = groups_[record_group_[i]];
+    ++group.records;
+    if (outcome == model::Outcome::kCreated) ++group.created;
     switch (outcome) {
       case model::Outcome::kCreated: ++result.counters.created; break;
       case model::Outcome::kUpdated: ++result.counters.updated; break;
@@ -386,6 +399,9 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
   }
   REGLO_RETURN_IF_ERROR(WriteBatchBookkeeping(batch, result.counters));
   REGLO_RETURN_IF_ERROR(tx.Commit());
+  for (const KeyGroup& group : groups_) {
+    last_batch_all_new_[group.entity] = group.records > 0 && group.created == group.records;
+  }
   return result;
 }
 
@@ -418,7 +434,8 @@ Status SqliteStore::GroupBatch(const CheckpointBatch& batch) {
         .Bind(3, *group.min_external_id)
         .Bind(4, *group.max_external_id);
     REGLO_SQLITE_ASSIGN(row, query.Step());
-    group.all_new = !row;
+    auto last = last_batch_all_new_.find(group.entity);
+    group.all_new = !row || (last != last_batch_all_new_.end() && last->second);
   }
   return Status::Ok();
 }
@@ -545,22 +562,20 @@ Status SqliteStore::AppendEvents(const model::CanonicalRecord& record,
         .Bind(6, event.external_id)
         .Bind(7, event.version)
         .Bind(8, event.time)
-        .Bind(9, event.envelope);
+        .Bind(9, event.data);
     REGLO_RETURN_IF_ERROR(insert.Run());
-    // A replay finds the deterministic id already there and appends nothing.
-    events += db_->Changes();
+    ++events;
   }
   return Status::Ok();
 }
 
 Status SqliteStore::WriteBatchBookkeeping(const CheckpointBatch& batch,
                                           const RunCounters& counters) {
-  static constexpr std::string_view kStage = "validate";
   for (const model::Rejection& rejection : batch.rejections) {
     Stmt insert(*db_, checkpoint_.insert_dead_letter, "storing a dead letter");
     insert.Bind(1, batch.run_id)
         .Bind(2, batch.source_id)
-        .Bind(3, kStage)
+        .Bind(3, rejection.stage)
         .Bind(4, rejection.entity)
         .Bind(5, rejection.key.external_id)
         .Bind(6, rejection.origin)
@@ -638,7 +653,7 @@ Result<int64_t> SqliteStore::CountRecords(const model::EntitySpec& entity) {
 Result<std::vector<StoredEvent>> SqliteStore::ReadEvents(int64_t after_sequence, int limit) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT sequence, event_id, type, company_id, source_system, "
-                                    "entity, external_id, version, time, envelope "
+                                    "entity, external_id, version, time, data "
                                     "FROM integration_events WHERE sequence > ? "
                                     "ORDER BY sequence LIMIT ?",
                                     "reading events"));
@@ -658,7 +673,7 @@ Result<std::vector<StoredEvent>> SqliteStore::ReadEvents(int64_t after_sequence,
     stored.event.external_id = query.String(6);
     stored.event.version = query.Int(7);
     stored.event.time = query.String(8);
-    stored.event.envelope = query.String(9);
+    stored.event.data = query.String(9);
   }
   return events;
 }
@@ -880,6 +895,36 @@ Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& sou
   REGLO_SQLITE_ASSIGN(row, query.Step());
   if (!row) return std::optional<std::string>();
   return query.OptString(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases
+
+Result<bool> SqliteStore::TryAcquireLease(const std::string& source_id, const std::string& owner,
+                                          std::chrono::milliseconds ttl, const std::string& now) {
+  REGLO_SQLITE_ASSIGN(expires_at, LeaseExpiry(now, ttl));
+  // One statement, so atomic: inserted when free, updated when expired or held by `owner`, left
+  // alone (no change) while someone else holds it.
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_leases (source_id, owner, expires_at) "
+                                    "VALUES (?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
+                                    "owner = excluded.owner, expires_at = excluded.expires_at "
+                                    "WHERE integration_leases.owner = excluded.owner "
+                                    "OR integration_leases.expires_at <= ?",
+                                    "taking a lease"));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "taking a lease")
+                            .Bind(1, source_id)
+                            .Bind(2, owner)
+                            .Bind(3, expires_at)
+                            .Bind(4, now)
+                            .Run());
+  return db_->Changes() == 1;
+}
+
+Status SqliteStore::ReleaseLease(const std::string& source_id, const std::string& owner) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("DELETE FROM integration_leases WHERE source_id = ? AND "
+                                    "owner = ?",
+                                    "releasing a lease"));
+  return Stmt(*db_, stmt, "releasing a lease").Bind(1, source_id).Bind(2, owner).Run();
 }
 
 }  // namespace

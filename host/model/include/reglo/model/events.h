@@ -1,6 +1,8 @@
 // Change decisions and domain events (DESIGN §5): compares an incoming record with what is stored,
 // decides created / updated / unchanged / stale, and builds the CloudEvents 1.0 envelopes with
-// deterministic ids. Pure functions; thread-safe.
+// deterministic ids. The outbox keeps each event's columns and its `data` member; the CloudEvents
+// envelope is rendered from them when an event is read or delivered (CloudEventJson).
+// Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -37,9 +39,12 @@ struct EventRecord {
   std::string entity;
   std::string external_id;
   int64_t version = 0;
-  std::string time;      // FormatUtc of the commit
-  std::string envelope;  // CloudEvents 1.0 JSON
+  std::string time;  // FormatUtc of the commit
+  std::string data;  // the CloudEvents `data` member: JSON object text
 };
+
+// The CloudEvents 1.0 structured-mode JSON of an event (the envelope delivered to consumers).
+std::string CloudEventJson(const EventRecord& event);
 
 // The events a decision emits (none for unchanged or stale).
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,

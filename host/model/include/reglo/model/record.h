@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,21 @@ struct RawRecord {
   std::string origin;  // "students.csv:42", for warnings
 };
 
+// The same, borrowed: what a connector's C record is read as without copying it first.
+struct RawField {
+  std::string_view name;
+  std::optional<std::string_view> value;
+};
+struct RawRecordView {
+  std::string_view entity;
+  std::string_view company_id;
+  std::string_view source_system;
+  std::string_view external_id;
+  std::optional<std::string_view> source_updated_at;
+  std::span<const RawField> fields;
+  std::string_view origin;
+};
+
 // The identity that dedup and idempotency key on (DESIGN §5).
 struct RecordKey {
   std::string company_id;
@@ -40,6 +57,7 @@ struct CanonicalRecord {
   std::vector<std::pair<std::string, std::string>> extra;  // unknown fields, sorted by name
   std::vector<std::string> warnings;  // "student.email: missing" (never a personal value)
   std::string content_hash;           // over values and extra; see ContentHash()
+  std::string record_json;  // the values and extra as the JSON object events carry (RecordJson)
   std::string origin;
 
   const std::optional<std::string>& Value(std::string_view field) const;
@@ -67,6 +85,12 @@ struct StoredState {
 std::string ContentHash(const EntitySpec& entity,
                         const std::vector<std::optional<std::string>>& values,
                         const std::vector<std::pair<std::string, std::string>>& extra);
+
+// The record's values and extra fields as the JSON object that events carry. Computed once, by
+// Validate, so the writer's side of the pipeline only assembles envelopes.
+std::string RecordJson(const EntitySpec& entity,
+                       const std::vector<std::optional<std::string>>& values,
+                       const std::vector<std::pair<std::string, std::string>>& extra);
 
 // The extra fields as a JSON object text, and back.
 std::string ExtraToJson(const std::vector<std::pair<std::string, std::string>>& extra);

@@ -11,6 +11,7 @@
 namespace reglo::model {
 
 // Either a normalised record (possibly with warnings) or the reason it must be rejected.
+std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw);
 std::variant<CanonicalRecord, Rejection> Validate(const RawRecord& raw);
 
 // Codice fiscale checks (uppercase input, no spaces).

@@ -4,6 +4,7 @@
 // it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -141,6 +142,25 @@ class Store {
   virtual Result<std::vector<StoredEvent>> ReadEvents(int64_t after_sequence, int limit) = 0;
   virtual Result<int64_t> CountEvents() = 0;
   virtual Result<std::vector<DeadLetter>> ReadDeadLetters(int64_t after_id, int limit) = 0;
+
+  // Leases (DESIGN §6): which one of several hub instances sharing a database syncs a source.
+  // `now` is a FormatUtc timestamp of the caller's clock; a lease held until `expires_at` is free
+  // from the instant now >= expires_at (text comparison: the format is fixed-width UTC).
+  //
+  // Takes the lease on `source_id` for `owner` until `now` + `ttl` and returns true when it is
+  // free, expired, or already held by `owner` (a renewal); returns false and changes nothing while
+  // another owner holds it. One atomic statement: of several instances racing for a free lease,
+  // exactly one gets it. InvalidArgument when `now` is not a FormatUtc timestamp or ttl <= 0.
+  // The default (for stores without leases, e.g. test doubles) refuses with kInternal.
+  virtual Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
+                                       std::chrono::milliseconds ttl, const std::string& now);
+  // Gives the lease up when `owner` holds it, so another instance may take it at once; does
+  // nothing when `owner` does not hold it (expired and taken over, or never taken).
+  virtual Status ReleaseLease(const std::string& source_id, const std::string& owner);
 };
+
+// The FormatUtc timestamp `ttl` after `now` (a FormatUtc timestamp): a lease's expiry.
+// InvalidArgument when `now` is malformed or ttl <= 0. Thread-safe.
+Result<std::string> LeaseExpiry(const std::string& now, std::chrono::milliseconds ttl);
 
 }  // namespace reglo::storage

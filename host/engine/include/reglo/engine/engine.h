@@ -1,0 +1,125 @@
+// Engine: the long-running sync engine behind `reglo-hub serve` (DESIGN §7). It schedules every
+// configured source (Scheduler), runs each pull through pipeline::SyncRunner on a thread pool of
+// the source's connector (one boost::asio::thread_pool per plugin, so a slow or stuck connector
+// never delays another's sources), supervises pulls with a watchdog (no progress for the stall
+// timeout -> cancelled and the run marked failed; a plugin that ignores the cancellation is
+// quarantined and its sources Failed), hot-adds, swaps and removes plugins found in the watched
+// plugins folder (PluginWatcher), takes a lease per source when the store offers leases, and stops
+// gracefully (stop flags -> pulls end at their next checkpoint -> bounded wait).
+//
+// Ownership: the Engine owns its pools, plugins and a "control" Store (opened from the factory)
+// for its own writes; every pull takes a Store of its own from a pool of stores opened from the
+// factory (a Store serves one thread at a time). The Clock and RandomSource must outlive it.
+// Driving: StartLoop() runs a control thread that calls Tick() when something is due; tests do not
+// start it and call Tick() themselves with a ManualClock, so time never passes by sleeping.
+// Thread-safety: every public method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reglo/core/clock.h"
+#include "reglo/core/status.h"
+#include "reglo/engine/scheduler.h"
+#include "reglo/pipeline/sync.h"
+#include "reglo/storage/store.h"
+
+namespace reglo::engine {
+
+struct EngineOptions {
+  Duration default_interval{60'000};
+  BackoffPolicy backoff;
+  // A pull with no progress (records committed, checkpoints, cursor reads, log lines) for this
+  // long is cancelled and its run marked failed.
+  Duration stall_timeout{300'000};
+  // How long a cancelled pull may take to return before its plugin is quarantined.
+  Duration cancel_grace{10'000};
+  int threads_per_plugin = 4;
+  std::filesystem::path plugins_dir;
+  // Where private copies of plugin libraries go (default: <plugins_dir>/../.reglo-plugin-cache).
+  std::filesystem::path plugin_cache_dir;
+  bool watch_plugins = true;
+  Duration watch_interval{2'000};  // how often the plugins folder is polled
+  Duration plugin_settle{1'000};   // a library must be unchanged this long before it is loaded
+  std::string instance_id = "reglo-hub";  // lease owner
+  Duration lease_ttl{0};                  // 0: stall_timeout + cancel_grace + 60 s
+  pipeline::SyncOptions sync;
+};
+
+// One configured source and its schedule.
+struct SourceConfig {
+  storage::SourceRow row;
+  Duration interval{0};  // 0: EngineOptions::default_interval
+};
+
+using StoreFactory = std::function<Result<std::unique_ptr<storage::Store>>()>;
+
+// What the engine knows about one source right now (for the CLI, the admin API and tests).
+struct SourceSnapshot {
+  std::string id;
+  std::string connector;
+  SourceState state = SourceState::kIdle;
+  std::string status;  // as stored: new / ok / warning / failed / paused
+  std::string reason;  // why paused, failed or retrying
+  int consecutive_failures = 0;
+  int64_t runs_finished = 0;
+  int64_t last_run_id = 0;
+  std::string last_plugin_version;  // the plugin version the last finished run used
+  Duration next_run_in{0};
+};
+
+struct PluginSnapshot {
+  std::string name;
+  std::string version;
+  std::filesystem::path file;
+  bool loaded = false;
+  bool quarantined = false;
+  std::string reason;  // why quarantined or not loaded
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, std::vector<SourceConfig> sources, StoreFactory open_store,
+         const Clock& clock, RandomSource& random);
+  // Stops (bounded by EngineOptions::cancel_grace) if Stop() was not called.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Opens the control store, registers the sources in it and loads the plugins folder.
+  Status Start();
+  // Runs Tick() on a control thread whenever something is due (runs, watchdog, folder poll).
+  void StartLoop();
+  // One round of decisions at clock.Monotonic(): watchdog, plugin folder, due runs.
+  void Tick();
+  // Graceful stop: no new runs, every pull told to stop, then waits up to `timeout` for them.
+  // Returns true when every pull has ended; false when some (hung) are left behind.
+  bool Stop(Duration timeout);
+
+  // Operator commands (the admin API calls these).
+  Status RunNow(const std::string& source_id);
+  Status Pause(const std::string& source_id);
+  Status Resume(const std::string& source_id);
+  Status Retry(const std::string& source_id);
+
+  std::vector<SourceSnapshot> Sources() const;
+  std::optional<SourceSnapshot> Source(const std::string& source_id) const;
+  std::vector<PluginSnapshot> Plugins() const;
+  // Pulls in progress right now.
+  int Running() const;
+  // Blocks until `source_id` has finished at least `runs` runs, or `timeout` passes (real time:
+  // waits for work on other threads, never to let time pass). Returns whether it got there.
+  bool WaitForRuns(const std::string& source_id, int64_t runs, Duration timeout) const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace reglo::engine

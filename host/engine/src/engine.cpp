@@ -1,0 +1,707 @@
+#include "reglo/engine/engine.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "guarded_store.h"
+#include "reglo/core/masking.h"
+#include "reglo/engine/plugin_watcher.h"
+#include "reglo/plugin_host/plugin.h"
+
+namespace reglo::engine {
+namespace {
+
+std::string DurationText(Duration d) {
+  return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000)
+                               : fmt::format("{} ms", d.count());
+}
+
+}  // namespace
+
+struct Engine::Impl : std::enable_shared_from_this<Impl> {
+  struct Slot {
+    std::shared_ptr<plugin_host::LoadedPlugin> plugin;  // null: not loaded (removed)
+    std::filesystem::path file;
+    std::unique_ptr<boost::asio::thread_pool> pool;
+    bool quarantined = false;
+    std::string reason;
+  };
+  struct Supervised {
+    std::shared_ptr<RunControl> control;
+    uint64_t seen_progress = 0;
+    TimePoint last_progress{};
+    std::optional<TimePoint> cancelled_at;
+    std::string cancel_reason;
+  };
+  struct Stats {
+    int64_t runs_finished = 0;
+    int64_t last_run_id = 0;
+    std::string last_plugin_version;
+  };
+
+  Impl(EngineOptions o, std::vector<SourceConfig> configured, StoreFactory factory, const Clock& c,
+       RandomSource& r)
+      : options(std::move(o)),
+        clock(c),
+        open_store(std::move(factory)),
+        scheduler(options.backoff, r) {
+    for (SourceConfig& source : configured) {
+      if (source.interval.count() <= 0) source.interval = options.default_interval;
+      const std::string id = source.row.id;
+      sources.emplace(id, std::move(source));
+    }
+    if (options.lease_ttl.count() <= 0) {
+      options.lease_ttl = options.stall_timeout + options.cancel_grace + Duration(60'000);
+    }
+    if (options.plugin_cache_dir.empty()) {
+      options.plugin_cache_dir =
+          options.plugins_dir.parent_path() / (".reglo-plugin-cache-" + options.instance_id);
+    }
+    watcher = std::make_unique<PluginWatcher>(options.plugins_dir, options.plugin_cache_dir,
+                                              options.plugin_settle, clock);
+  }
+
+  // --- stores -------------------------------------------------------------------------------
+
+  Result<std::unique_ptr<storage::Store>> TakeStore() {
+    {
+      std::lock_guard<std::mutex> lock(stores_mutex);
+      if (!idle_stores.empty()) {
+        std::unique_ptr<storage::Store> store = std::move(idle_stores.back());
+        idle_stores.pop_back();
+        return store;
+      }
+    }
+    return open_store();
+  }
+  void ReturnStore(std::unique_ptr<storage::Store> store) {
+    std::lock_guard<std::mutex> lock(stores_mutex);
+    idle_stores.push_back(std::move(store));
+  }
+
+  // Writes through the control store (under `mutex`); failures are logged, never fatal.
+  void SetStatus(const std::string& id, const std::string& status) {
+    if (!control) return;
+    Status set = control->SetSourceStatus(id, status);
+    if (!set.ok()) spdlog::error("source {}: cannot store its status: {}", id, set.message());
+  }
+  void FailRun(int64_t run_id, const std::string& message) {
+    if (!control || run_id <= 0) return;
+    const std::string at = FormatUtc(clock.Now());
+    (void)control->AppendRunLog(run_id, {at, storage::LogLevel::kError, message});
+    Status finished =
+        control->FinishRun(run_id, storage::RunStatus::kFailed, at,
+                           std::string(StatusCodeName(StatusCode::kCancelled)), message);
+    if (!finished.ok())
+      spdlog::error("run {}: cannot record its end: {}", run_id, finished.message());
+  }
+
+  // --- plugins ------------------------------------------------------------------------------
+
+  std::vector<std::string> SourcesOf(const std::string& connector) const {
+    std::vector<std::string> ids;
+    for (const auto& [id, source] : sources) {
+      if (source.row.connector == connector) ids.push_back(id);
+    }
+    return ids;
+  }
+
+  void ApplyPluginEvent(const PluginFileEvent& event, TimePoint now) {
+    const std::string file = event.file.string();
+    if (event.kind == PluginFileEvent::Kind::kRemoved) {
+      auto named = file_names.find(event.file);
+      if (named == file_names.end()) {
+        refused.erase(event.file);
+        return;
+      }
+      const std::string name = named->second;
+      file_names.erase(named);
+      Unload(name,
+             fmt::format("plugin '{}' was removed from {}", name, options.plugins_dir.string()));
+      return;
+    }
+    Result<std::shared_ptr<plugin_host::LoadedPlugin>> loaded =
+        plugin_host::LoadedPlugin::Load(event.private_copy);
+    if (!loaded.ok()) {
+      std::string reason = loaded.status().message();
+      // The operator knows the file in the folder, not our private copy of it.
+      for (size_t at = reason.find(event.private_copy.string()); at != std::string::npos;
+           at = reason.find(event.private_copy.string())) {
+        reason.replace(at, event.private_copy.string().size(), file);
+      }
+      spdlog::warn("{}", reason);
+      refused[event.file] = reason;
+      std::error_code ignored;
+      std::filesystem::remove(event.private_copy, ignored);
+      return;
+    }
+    refused.erase(event.file);
+    const std::string name = (*loaded)->info().name;
+    const std::string version = (*loaded)->info().version;
+    Slot& slot = plugins[name];
+    if (slot.plugin && slot.file != event.file) {
+      const std::string reason =
+          fmt::format("plugin {} refused: the name '{}' is already provided by {}", file, name,
+                      slot.file.string());
+      spdlog::warn("{}", reason);
+      refused[event.file] = reason;
+      return;
+    }
+    auto previous = file_names.find(event.file);
+    if (previous != file_names.end() && previous->second != name) {
+      const std::string old = previous->second;
+      Unload(old, fmt::format("plugin '{}' was replaced in {} by '{}'", old, file, name));
+    }
+    file_names[event.file] = name;
+    const std::string old_version = slot.plugin ? slot.plugin->info().version : "";
+    slot.plugin = *loaded;
+    slot.file = event.file;
+    if (old_version.empty()) {
+      spdlog::info("plugin {} {} loaded from {}", name, version, file);
+    } else {
+      spdlog::info(
+          "plugin {} replaced: {} -> {} from {}; running pulls finish on {}, the next use {}", name,
+          old_version, version, file, old_version, version);
+    }
+    if (slot.quarantined) {
+      spdlog::info("plugin {}: quarantine lifted by the new version {}", name, version);
+      slot.quarantined = false;
+      slot.reason.clear();
+      for (const std::string& id : SourcesOf(name)) scheduler.LiftQuarantine(id, now);
+    }
+    for (const std::string& id : SourcesOf(name)) {
+      const SourceSchedule* schedule = scheduler.Find(id);
+      if (schedule && schedule->state == SourceState::kPaused &&
+          schedule->cause == HoldCause::kPluginMissing) {
+        (void)scheduler.Resume(id, HoldCause::kPluginMissing, now);
+        SetStatus(id, "new");
+        spdlog::info("source {}: resumed, plugin {} {} is available", id, name, version);
+      }
+    }
+  }
+
+  // The plugin is gone: its sources pause with the reason; running pulls finish on their copy.
+  void Unload(const std::string& name, const std::string& reason) {
+    auto it = plugins.find(name);
+    if (it == plugins.end()) return;
+    it->second.plugin.reset();
+    spdlog::warn("{}; its sources are paused", reason);
+    for (const std::string& id : SourcesOf(name)) {
+      (void)scheduler.Pause(id, HoldCause::kPluginMissing, "paused: " + reason);
+      SetStatus(id, "paused");
+    }
+  }
+
+  // A pull ignored its cancellation: the plugin's pool is abandoned (never joined: its threads
+  // end when the plugin returns, if ever) and every source of the plugin fails with the reason.
+  void Quarantine(const std::string& name, const std::string& stuck_source) {
+    Slot& slot = plugins[name];
+    if (slot.quarantined) return;
+    slot.quarantined = true;
+    slot.reason = fmt::format(
+        "plugin {} quarantined: a pull of source {} ignored cancellation for {} after {} without "
+        "progress",
+        name, stuck_source, DurationText(options.cancel_grace),
+        DurationText(options.stall_timeout));
+    spdlog::error("{}; its sources are marked failed, the rest of the hub carries on", slot.reason);
+    if (slot.pool) abandoned_pools.push_back(std::move(slot.pool));
+    for (auto it = running.begin(); it != running.end();) {
+      Supervised& supervised = it->second;
+      if (supervised.control->connector != name) {
+        ++it;
+        continue;
+      }
+      supervised.control->fenced = true;
+      supervised.control->stop = true;
+      if (!supervised.cancelled_at) FailRun(supervised.control->run_id, slot.reason);
+      abandoned.push_back(supervised.control);
+      it = running.erase(it);
+    }
+    for (const std::string& id : SourcesOf(name)) {
+      (void)scheduler.Fail(id, HoldCause::kQuarantine, slot.reason);
+      SetStatus(id, "failed");
+    }
+  }
+
+  // --- supervision --------------------------------------------------------------------------
+
+  void Watchdog(TimePoint now) {
+    std::vector<std::pair<std::string, std::string>> to_quarantine;  // plugin, source
+    for (auto& [id, supervised] : running) {
+      RunControl& control = *supervised.control;
+      const uint64_t progress = control.progress.load();
+      if (progress != supervised.seen_progress) {
+        supervised.seen_progress = progress;
+        supervised.last_progress = now;
+      }
+      if (!supervised.cancelled_at) {
+        if (now - supervised.last_progress < options.stall_timeout) continue;
+        supervised.cancelled_at = now;
+        supervised.cancel_reason = fmt::format(
+            "watchdog: no progress for {} (no record committed, checkpoint or cursor read); the "
+            "pull was cancelled",
+            DurationText(options.stall_timeout));
+        control.fenced = true;
+        control.stop = true;
+        FailRun(control.run_id, supervised.cancel_reason);
+        spdlog::warn("source {}: {}", id, supervised.cancel_reason);
+      } else if (now - *supervised.cancelled_at >= options.cancel_grace) {
+        to_quarantine.emplace_back(control.connector, id);
+      }
+    }
+    for (const auto& [plugin, source] : to_quarantine) Quarantine(plugin, source);
+  }
+
+  void RenewLeases(TimePoint now) {
+    if (!leases_supported || !control) return;
+    for (auto& [id, supervised] : running) {
+      TimePoint& renewed = lease_renewed[id];
+      if (now - renewed < options.lease_ttl / 3) continue;
+      renewed = now;
+      Result<bool> held = control->TryAcquireLease(id, options.instance_id, options.lease_ttl,
+                                                   FormatUtc(clock.Now()));
+      if (!held.ok() && held.status().code() == StatusCode::kInternal) leases_supported = false;
+    }
+  }
+
+  void StartDue(TimePoint now) {
+    if (stopping) return;
+    for (const std::string& id : scheduler.Due(now)) {
+      const SourceConfig& source = sources.at(id);
+      auto slot_it = plugins.find(source.row.connector);
+      if (slot_it == plugins.end() || !slot_it->second.plugin) {
+        (void)scheduler.Pause(id, HoldCause::kPluginMissing,
+                              fmt::format("paused: connector '{}' is not loaded from {}",
+                                          source.row.connector, options.plugins_dir.string()));
+        SetStatus(id, "paused");
+        continue;
+      }
+      Slot& slot = slot_it->second;
+      if (slot.quarantined) continue;
+      if (!slot.pool) {
+        slot.pool = std::make_unique<boost::asio::thread_pool>(
+            static_cast<size_t>(std::max(1, options.threads_per_plugin)));
+      }
+      auto control = std::make_shared<RunControl>();
+      control->source_id = id;
+      control->connector = source.row.connector;
+      control->plugin_version = slot.plugin->info().version;
+      Supervised& supervised = running[id];
+      supervised = Supervised{};
+      supervised.control = control;
+      supervised.last_progress = now;
+      scheduler.MarkStarted(id);
+      boost::asio::post(
+          *slot.pool, [self = shared_from_this(), row = source.row, plugin = slot.plugin, control] {
+            self->RunJob(row, plugin, control);
+          });
+    }
+  }
+
+  // --- one run, on the plugin's pool ----------------------------------------------------------
+
+  void RunJob(const storage::SourceRow& row, std::shared_ptr<plugin_host::LoadedPlugin> plugin,
+              std::shared_ptr<RunControl> control) {
+    RunOutcome outcome;
+    storage::RunCounters counters;
+    bool skipped = false;
+    Result<std::unique_ptr<storage::Store>> store = TakeStore();
+    if (!store.ok()) {
+      outcome.code = store.status().code();
+      outcome.message = MaskPersonalData(store.status().message());
+    } else {
+      bool leased = false;
+      Result<bool> lease = (*store)->TryAcquireLease(row.id, options.instance_id, options.lease_ttl,
+                                                     FormatUtc(clock.Now()));
+      if (lease.ok() && !*lease) {
+        skipped = true;  // another hub instance is syncing this source
+      } else {
+        leased = lease.ok();
+        if (!lease.ok() && lease.status().code() != StatusCode::kInternal) {
+          spdlog::warn("source {}: lease not taken ({}); syncing anyway", row.id,
+                       lease.status().message());
+        }
+        Run(**store, row, *plugin, control, outcome, counters);
+        if (leased) (void)(*store)->ReleaseLease(row.id, options.instance_id);
+      }
+    }
+    std::string status_to_store;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      Stats& stat = stats[row.id];
+      ++stat.runs_finished;
+      if (control->run_id > 0) stat.last_run_id = control->run_id;
+      stat.last_plugin_version = control->plugin_version;
+      auto it = running.find(row.id);
+      const bool supervised = it != running.end() && it->second.control == control;
+      if (supervised) {
+        if (it->second.cancelled_at) {
+          outcome.code = StatusCode::kRetryable;
+          outcome.message = it->second.cancel_reason;
+        }
+        running.erase(it);
+        lease_renewed.erase(row.id);
+        const TimePoint now = clock.Monotonic();
+        if (skipped) {
+          scheduler.MarkSkipped(row.id, sources.at(row.id).interval, now);
+        } else {
+          if (stopping && control->stop && outcome.code != StatusCode::kOk) {
+            outcome.code = StatusCode::kCancelled;  // stopped by the shutdown: not a failure
+          }
+          const Decision decision = scheduler.MarkFinished(row.id, outcome, now);
+          status_to_store = decision.state == SourceState::kPaused ? "paused" : decision.status;
+          LogRun(row.id, control->run_id, outcome, counters, decision);
+        }
+      }
+      poked = true;
+    }
+    changed.notify_all();
+    // The pipeline stored ok/warning/failed from the run alone; the engine's verdict (retrying is
+    // a warning, paused) is what the source shows.
+    if (store.ok()) {
+      if (!status_to_store.empty()) (void)(*store)->SetSourceStatus(row.id, status_to_store);
+      ReturnStore(std::move(*store));
+    }
+  }
+
+  void Run(storage::Store& store, const storage::SourceRow& row,
+           const plugin_host::LoadedPlugin& plugin, const std::shared_ptr<RunControl>& control,
+           RunOutcome& outcome, storage::RunCounters& counters) {
+    Result<std::unique_ptr<plugin_host::ConnectorInstance>> instance =
+        plugin.CreateInstance(row.config_json);
+    if (!instance.ok()) {
+      // Recorded as a failed run, so the failure is visible where runs are looked at.
+      outcome.code = instance.status().code();
+      outcome.message = MaskPersonalData(instance.status().message());
+      Result<int64_t> run = store.BeginRun(row.id, FormatUtc(clock.Now()));
+      if (run.ok()) {
+        control->run_id = *run;
+        const std::string at = FormatUtc(clock.Now());
+        (void)store.AppendRunLog(*run, {at, storage::LogLevel::kError, outcome.message});
+        (void)store.FinishRun(*run, storage::RunStatus::kFailed, at,
+                              std::string(StatusCodeName(outcome.code)), outcome.message);
+      }
+      return;
+    }
+    GuardedStore guarded(store, control);
+    pipeline::SyncRunner runner(guarded, clock, options.sync);
+    pipeline::SyncReport report = runner.RunOnce(row, **instance, &control->stop);
+    outcome.code = report.error.code();
+    outcome.message = MaskPersonalData(report.error.message());
+    outcome.warnings = report.status == storage::RunStatus::kSucceededWithWarnings;
+    outcome.retry_after = Duration((*instance)->last_retry_after_ms());
+    counters = report.counters;
+  }
+
+  void LogRun(const std::string& id, int64_t run_id, const RunOutcome& outcome,
+              const storage::RunCounters& c, const Decision& decision) {
+    if (outcome.code == StatusCode::kOk) {
+      const bool changed_anything = c.created + c.updated + c.rejected + c.warnings > 0;
+      const auto level = changed_anything ? spdlog::level::info : spdlog::level::debug;
+      spdlog::log(level,
+                  "source {}: run {} {} - seen {}, created {}, updated {}, unchanged {}, stale {}, "
+                  "warnings {}, rejected {}; next in {}",
+                  id, run_id, decision.status, c.seen, c.created, c.updated, c.unchanged, c.stale,
+                  c.warnings, c.rejected, DurationText(decision.delay));
+    } else if (decision.state == SourceState::kFailed) {
+      spdlog::error("source {}: run {} failed; source Failed: {}", id, run_id, decision.reason);
+    } else {
+      spdlog::warn("source {}: run {} did not complete: {}", id, run_id,
+                   decision.reason.empty() ? outcome.message : decision.reason);
+    }
+  }
+
+  // --- the loop ------------------------------------------------------------------------------
+
+  void Tick() {
+    std::lock_guard<std::mutex> lock(mutex);
+    const TimePoint now = clock.Monotonic();
+    Watchdog(now);
+    if (options.watch_plugins && now >= next_watch) {
+      next_watch = now + options.watch_interval;
+      for (const PluginFileEvent& event : watcher->Poll()) ApplyPluginEvent(event, now);
+    }
+    RenewLeases(now);
+    StartDue(now);
+  }
+
+  // How long the control thread may sleep: until the next due run, the next folder poll, or the
+  // next watchdog look (a quarter of the stall timeout, at most a second).
+  Duration NextWake() {
+    const TimePoint now = clock.Monotonic();
+    Duration wait = std::min<Duration>(Duration(1'000), options.stall_timeout / 4);
+    if (!running.empty()) wait = std::min(wait, options.cancel_grace / 4);
+    if (std::optional<TimePoint> due = scheduler.NextDue()) {
+      wait = std::min(wait, std::chrono::duration_cast<Duration>(*due - now));
+    }
+    if (options.watch_plugins) {
+      wait = std::min(wait, std::chrono::duration_cast<Duration>(next_watch - now));
+    }
+    return std::max(wait, Duration(5));
+  }
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!quit) {
+      lock.unlock();
+      Tick();
+      lock.lock();
+      if (quit) break;
+      poked = false;
+      const Duration wait = NextWake();
+      changed.wait_for(lock, wait, [this] { return quit || poked; });
+    }
+  }
+
+  SourceSnapshot Snapshot(const std::string& id, TimePoint now) const {
+    SourceSnapshot snapshot;
+    snapshot.id = id;
+    snapshot.connector = sources.at(id).row.connector;
+    if (const SourceSchedule* schedule = scheduler.Find(id)) {
+      snapshot.state = schedule->state;
+      snapshot.status = schedule->state == SourceState::kPaused ? "paused" : schedule->status;
+      snapshot.reason = schedule->reason;
+      snapshot.consecutive_failures = schedule->consecutive_failures;
+      snapshot.next_run_in = std::chrono::duration_cast<Duration>(schedule->next_run - now);
+    }
+    if (auto stat = stats.find(id); stat != stats.end()) {
+      snapshot.runs_finished = stat->second.runs_finished;
+      snapshot.last_run_id = stat->second.last_run_id;
+      snapshot.last_plugin_version = stat->second.last_plugin_version;
+    }
+    return snapshot;
+  }
+
+  EngineOptions options;
+  const Clock& clock;
+  StoreFactory open_store;
+  std::map<std::string, SourceConfig> sources;
+
+  mutable std::mutex mutex;
+  mutable std::condition_variable changed;
+  Scheduler scheduler;
+  std::unique_ptr<storage::Store> control;  // the engine's own writes, under `mutex`
+  std::unique_ptr<PluginWatcher> watcher;
+  TimePoint next_watch{};
+  std::map<std::string, Slot> plugins;  // by plugin name
+  std::map<std::filesystem::path, std::string> file_names;
+  std::map<std::filesystem::path, std::string> refused;
+  std::map<std::string, Supervised> running;  // by source id
+  std::vector<std::shared_ptr<RunControl>> abandoned;
+  std::vector<std::unique_ptr<boost::asio::thread_pool>> abandoned_pools;
+  std::map<std::string, Stats> stats;
+  std::map<std::string, TimePoint> lease_renewed;
+  bool leases_supported = true;
+  bool stopping = false;
+  bool quit = false;
+  bool poked = false;
+  std::thread loop;
+
+  std::mutex stores_mutex;
+  std::vector<std::unique_ptr<storage::Store>> idle_stores;
+};
+
+Engine::Engine(EngineOptions options, std::vector<SourceConfig> sources, StoreFactory open_store,
+               const Clock& clock, RandomSource& random)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(sources), std::move(open_store),
+                                   clock, random)) {}
+
+Engine::~Engine() {
+  Stop(impl_->options.cancel_grace);
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  // Pools whose pulls have ended are joined; one still running a pull that ignored every stop is
+  // left behind (never joined), so a hung plugin cannot hang the hub's exit.
+  for (auto& [name, slot] : impl_->plugins) {
+    if (!slot.pool) continue;
+    bool busy = false;
+    for (const auto& [id, supervised] : impl_->running)
+      busy |= supervised.control->connector == name;
+    if (busy) {
+      (void)slot.pool.release();
+    } else {
+      slot.pool->join();
+      slot.pool.reset();
+    }
+  }
+  for (auto& pool : impl_->abandoned_pools) (void)pool.release();
+  impl_->abandoned_pools.clear();
+  impl_->control.reset();
+}
+
+Status Engine::Start() {
+  Impl& impl = *impl_;
+  Result<std::unique_ptr<storage::Store>> control = impl.open_store();
+  if (!control.ok()) return control.status().WithContext("opening the store");
+  std::lock_guard<std::mutex> lock(impl.mutex);
+  impl.control = std::move(*control);
+  const TimePoint now = impl.clock.Monotonic();
+  for (const auto& [id, source] : impl.sources) {
+    REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+    impl.scheduler.Add(id, source.interval, now);
+    if (!source.row.enabled) {
+      (void)impl.scheduler.Pause(id, HoldCause::kManual, "paused: disabled in the configuration");
+      impl.SetStatus(id, "paused");
+    }
+  }
+  // Libraries present at start are complete: no settle wait for them.
+  for (const PluginFileEvent& event : impl.watcher->Poll(/*initial=*/true)) {
+    impl.ApplyPluginEvent(event, now);
+  }
+  impl.next_watch = now + impl.options.watch_interval;
+  for (const auto& [id, source] : impl.sources) {
+    auto slot = impl.plugins.find(source.row.connector);
+    if (source.row.enabled && (slot == impl.plugins.end() || !slot->second.plugin)) {
+      const std::string reason =
+          fmt::format("paused: connector '{}' is not loaded from {}", source.row.connector,
+                      impl.options.plugins_dir.string());
+      (void)impl.scheduler.Pause(id, HoldCause::kPluginMissing, reason);
+      impl.SetStatus(id, "paused");
+      spdlog::warn("source {}: {}", id, reason);
+    }
+  }
+  return Status::Ok();
+}
+
+void Engine::StartLoop() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->loop.joinable()) return;
+  impl_->loop = std::thread([impl = impl_] { impl->Loop(); });
+}
+
+void Engine::Tick() {
+  impl_->Tick();
+}
+
+bool Engine::Stop(Duration timeout) {
+  Impl& impl = *impl_;
+  std::unique_lock<std::mutex> lock(impl.mutex);
+  if (!impl.stopping) {
+    impl.stopping = true;
+    if (!impl.running.empty()) {
+      spdlog::info("stopping: {} pull(s) told to stop at their next checkpoint",
+                   impl.running.size());
+    }
+  }
+  for (auto& [id, supervised] : impl.running) supervised.control->stop = true;
+  // Real time on purpose: this waits for other threads, it does not decide anything.
+  const bool done = impl.changed.wait_for(lock, timeout, [&] { return impl.running.empty(); });
+  if (!done) {
+    std::string ids;
+    for (const auto& [id, supervised] : impl.running) ids += (ids.empty() ? "" : ", ") + id;
+    spdlog::error("stopping: pull(s) of {} did not stop within {}; leaving them behind", ids,
+                  DurationText(timeout));
+  }
+  impl.quit = true;
+  impl.changed.notify_all();
+  std::thread loop = std::move(impl.loop);
+  lock.unlock();
+  if (loop.joinable()) loop.join();
+  return done;
+}
+
+namespace {
+
+// Runs `change` on the scheduler under the engine's lock, stores the resulting status and wakes
+// the control loop.
+template <typename Change>
+Status Command(Engine::Impl& impl, const std::string& id, const char* what, Change change) {
+  Status status;
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    status = change(impl.clock.Monotonic());
+    if (status.ok()) {
+      spdlog::info("source {}: {}", id, what);
+      if (const SourceSchedule* schedule = impl.scheduler.Find(id)) {
+        if (schedule->state == SourceState::kPaused) impl.SetStatus(id, "paused");
+        if (std::string_view(what) == "resumed" || std::string_view(what) == "retry requested") {
+          impl.SetStatus(id, schedule->status == "failed" ? "new" : schedule->status);
+        }
+      }
+    }
+    impl.poked = true;
+  }
+  impl.changed.notify_all();
+  return status;
+}
+
+}  // namespace
+
+Status Engine::RunNow(const std::string& id) {
+  return Command(*impl_, id, "run requested",
+                 [&](TimePoint now) { return impl_->scheduler.RunNow(id, now); });
+}
+
+Status Engine::Pause(const std::string& id) {
+  return Command(*impl_, id, "paused", [&](TimePoint) {
+    return impl_->scheduler.Pause(id, HoldCause::kManual, "paused by an operator");
+  });
+}
+
+Status Engine::Resume(const std::string& id) {
+  return Command(*impl_, id, "resumed", [&](TimePoint now) {
+    return impl_->scheduler.Resume(id, HoldCause::kManual, now);
+  });
+}
+
+Status Engine::Retry(const std::string& id) {
+  return Command(*impl_, id, "retry requested",
+                 [&](TimePoint now) { return impl_->scheduler.Retry(id, now); });
+}
+
+std::vector<SourceSnapshot> Engine::Sources() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::vector<SourceSnapshot> snapshots;
+  const TimePoint now = impl_->clock.Monotonic();
+  for (const auto& [id, source] : impl_->sources) snapshots.push_back(impl_->Snapshot(id, now));
+  return snapshots;
+}
+
+std::optional<SourceSnapshot> Engine::Source(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (!impl_->sources.count(id)) return std::nullopt;
+  return impl_->Snapshot(id, impl_->clock.Monotonic());
+}
+
+std::vector<PluginSnapshot> Engine::Plugins() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::vector<PluginSnapshot> snapshots;
+  for (const auto& [name, slot] : impl_->plugins) {
+    PluginSnapshot snapshot;
+    snapshot.name = name;
+    snapshot.file = slot.file;
+    snapshot.loaded = slot.plugin != nullptr;
+    if (slot.plugin) snapshot.version = slot.plugin->info().version;
+    snapshot.quarantined = slot.quarantined;
+    snapshot.reason = slot.quarantined ? slot.reason : (slot.plugin ? "" : "removed");
+    snapshots.push_back(std::move(snapshot));
+  }
+  for (const auto& [file, reason] : impl_->refused) {
+    PluginSnapshot snapshot;
+    snapshot.file = file;
+    snapshot.reason = reason;
+    snapshots.push_back(std::move(snapshot));
+  }
+  return snapshots;
+}
+
+int Engine::Running() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return static_cast<int>(impl_->running.size());
+}
+
+bool Engine::WaitForRuns(const std::string& id, int64_t runs, Duration timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->mutex);
+  return impl_->changed.wait_for(lock, timeout, [&] {
+    auto it = impl_->stats.find(id);
+    return it != impl_->stats.end() && it->second.runs_finished >= runs;
+  });
+}
+
+}  // namespace reglo::engine

@@ -1,0 +1,268 @@
+#include "reglo/engine/scheduler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace reglo::engine {
+
+StdRandomSource::StdRandomSource() : engine_(std::random_device{}()) {}
+
+uint64_t StdRandomSource::UpTo(uint64_t bound) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::uniform_int_distribution<uint64_t>(0, bound)(engine_);
+}
+
+Duration BackoffCeiling(const BackoffPolicy& policy, int failures) {
+  if (failures < 1) return Duration(0);
+  const int64_t cap = std::max<int64_t>(0, policy.cap.count());
+  int64_t ceiling = std::max<int64_t>(0, policy.base.count());
+  // Doubling stops at the cap, so large failure counts cannot overflow.
+  for (int i = 1; i < failures && ceiling < cap; ++i) ceiling *= 2;
+  return Duration(std::min(ceiling, cap));
+}
+
+Duration BackoffDelay(const BackoffPolicy& policy, int failures, RandomSource& random) {
+  const Duration ceiling = BackoffCeiling(policy, failures);
+  if (ceiling.count() <= 0) return Duration(0);
+  return Duration(static_cast<int64_t>(random.UpTo(static_cast<uint64_t>(ceiling.count()))));
+}
+
+std::string_view SourceStateName(SourceState state) {
+  switch (state) {
+    case SourceState::kIdle: return "idle";
+    case SourceState::kRunning: return "running";
+    case SourceState::kBackoff: return "backoff";
+    case SourceState::kPaused: return "paused";
+    case SourceState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+Scheduler::Scheduler(BackoffPolicy policy, RandomSource& random)
+    : policy_(policy), random_(random) {}
+
+SourceSchedule* Scheduler::Get(const std::string& id) {
+  auto it = sources_.find(id);
+  return it == sources_.end() ? nullptr : &it->second;
+}
+
+const SourceSchedule* Scheduler::Find(const std::string& id) const {
+  auto it = sources_.find(id);
+  return it == sources_.end() ? nullptr : &it->second;
+}
+
+void Scheduler::Add(const std::string& id, Duration interval, TimePoint now) {
+  auto [it, inserted] = sources_.try_emplace(id);
+  it->second.interval = interval;
+  if (inserted) {
+    it->second.id = id;
+    it->second.next_run = now;
+  }
+}
+
+void Scheduler::Remove(const std::string& id) {
+  sources_.erase(id);
+}
+
+std::vector<std::string> Scheduler::Due(TimePoint now) const {
+  std::vector<std::string> due;
+  for (const auto& [id, source] : sources_) {
+    if ((source.state == SourceState::kIdle || source.state == SourceState::kBackoff) &&
+        source.next_run <= now) {
+      due.push_back(id);
+    }
+  }
+  return due;
+}
+
+std::optional<TimePoint> Scheduler::NextDue() const {
+  std::optional<TimePoint> next;
+  for (const auto& [id, source] : sources_) {
+    if (source.state != SourceState::kIdle && source.state != SourceState::kBackoff) continue;
+    if (!next || source.next_run < *next) next = source.next_run;
+  }
+  return next;
+}
+
+void Scheduler::MarkStarted(const std::string& id) {
+  if (SourceSchedule* source = Get(id)) {
+    source->state = SourceState::kRunning;
+    source->run_again = false;
+  }
+}
+
+Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcome, TimePoint now) {
+  Decision decision;
+  SourceSchedule* source = Get(id);
+  if (source == nullptr) return decision;
+  const bool paused = source->state == SourceState::kPaused;
+  const bool failed = source->state == SourceState::kFailed;  // failed while running
+  switch (outcome.code) {
+    case StatusCode::kOk:
+      source->consecutive_failures = 0;
+      decision = {SourceState::kIdle, outcome.warnings ? "warning" : "ok", source->interval, ""};
+      break;
+    case StatusCode::kAuthError:
+    case StatusCode::kConfigError:
+    case StatusCode::kIncompatible:
+      // Credentials or configuration do not fix themselves: stop until someone retries.
+      ++source->consecutive_failures;
+      decision = {
+          SourceState::kFailed, "failed", Duration(0),
+          fmt::format("stopped retrying ({}): {}", StatusCodeName(outcome.code), outcome.message)};
+      source->cause = HoldCause::kAuthOrConfig;
+      break;
+    case StatusCode::kRateLimited: {
+      // The source is fine, it asks us to slow down: wait what it says, count no failure.
+      const Duration wait =
+          outcome.retry_after.count() > 0
+              ? outcome.retry_after
+              : BackoffDelay(policy_, std::max(1, source->consecutive_failures), random_);
+      decision = {SourceState::kBackoff, "warning", wait,
+                  fmt::format("rate limited; retrying in {} ms", wait.count())};
+      break;
+    }
+    case StatusCode::kCancelled:
+      // Stopped on request (shutdown): not the source's fault, nothing counted.
+      decision = {SourceState::kIdle, source->status, Duration(0), ""};
+      break;
+    default: {
+      ++source->consecutive_failures;
+      if (source->consecutive_failures >= policy_.failure_limit) {
+        decision = {SourceState::kFailed, "failed", Duration(0),
+                    fmt::format("stopped retrying after {} consecutive failures; last: {}",
+                                source->consecutive_failures, outcome.message)};
+        source->cause = HoldCause::kFailureLimit;
+      } else {
+        const Duration wait = BackoffDelay(policy_, source->consecutive_failures, random_);
+        decision = {
+            SourceState::kBackoff, "warning", wait,
+            fmt::format("failure {} of {}; retrying in {} ms: {}", source->consecutive_failures,
+                        policy_.failure_limit, wait.count(), outcome.message)};
+      }
+    }
+  }
+  if (decision.state != SourceState::kFailed && source->run_again) decision.delay = Duration(0);
+  source->run_again = false;
+  source->status = decision.status;
+  source->next_run = now + decision.delay;
+  if (failed) {
+    // Failed from outside while the pull ran (quarantine): that verdict stands.
+    decision.state = SourceState::kFailed;
+    decision.status = source->status = "failed";
+    decision.reason = source->reason;
+    return decision;
+  }
+  source->reason = decision.reason;
+  if (paused && decision.state != SourceState::kFailed) {
+    decision.state = SourceState::kPaused;  // the pause asked for during the run holds now
+    decision.reason = source->reason = source->reason.empty() ? "paused" : source->reason;
+    return decision;
+  }
+  source->state = decision.state;
+  if (decision.state != SourceState::kFailed) source->cause = HoldCause::kNone;
+  return decision;
+}
+
+void Scheduler::MarkSkipped(const std::string& id, Duration delay, TimePoint now) {
+  SourceSchedule* source = Get(id);
+  if (source == nullptr) return;
+  if (source->state == SourceState::kRunning) source->state = SourceState::kIdle;
+  source->next_run = now + delay;
+}
+
+Status Scheduler::RunNow(const std::string& id, TimePoint now) {
+  SourceSchedule* source = Get(id);
+  if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  switch (source->state) {
+    case SourceState::kRunning: source->run_again = true; return Status::Ok();
+    case SourceState::kPaused:
+      return Status::InvalidArgument(
+          fmt::format("source {} is paused ({}): resume it first", id, source->reason));
+    case SourceState::kFailed:
+      return Status::InvalidArgument(
+          fmt::format("source {} has failed ({}): retry it instead", id, source->reason));
+    case SourceState::kIdle:
+    case SourceState::kBackoff: source->next_run = now; return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::Pause(const std::string& id, HoldCause cause, std::string reason) {
+  SourceSchedule* source = Get(id);
+  if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  if (source->state == SourceState::kFailed) return Status::Ok();
+  // A manual pause is not overridden by a plugin coming back; a plugin pause can become manual.
+  if (source->state == SourceState::kPaused && source->cause == HoldCause::kManual) {
+    return Status::Ok();
+  }
+  source->cause = cause;
+  source->reason = std::move(reason);
+  // A running pull finishes; MarkFinished keeps the pause.
+  source->state = SourceState::kPaused;
+  return Status::Ok();
+}
+
+Status Scheduler::Resume(const std::string& id, HoldCause cause, TimePoint now) {
+  SourceSchedule* source = Get(id);
+  if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  if (source->state != SourceState::kPaused) return Status::Ok();
+  if (cause != HoldCause::kManual && source->cause != cause) return Status::Ok();
+  if (cause == HoldCause::kManual && source->cause == HoldCause::kPluginMissing) {
+    return Status::InvalidArgument(fmt::format("source {} cannot resume: {}", id, source->reason));
+  }
+  source->state = SourceState::kIdle;
+  source->cause = HoldCause::kNone;
+  source->reason.clear();
+  source->next_run = now;
+  return Status::Ok();
+}
+
+Status Scheduler::Retry(const std::string& id, TimePoint now) {
+  SourceSchedule* source = Get(id);
+  if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  if (source->state == SourceState::kPaused) {
+    return Status::InvalidArgument(
+        fmt::format("source {} is paused ({}): resume it instead", id, source->reason));
+  }
+  if (source->state == SourceState::kFailed && source->cause == HoldCause::kQuarantine) {
+    return Status::InvalidArgument(fmt::format(
+        "source {} cannot be retried: {} (install a fixed plugin version)", id, source->reason));
+  }
+  source->consecutive_failures = 0;
+  source->cause = HoldCause::kNone;
+  source->reason.clear();
+  if (source->state == SourceState::kRunning) {
+    source->run_again = true;
+    return Status::Ok();
+  }
+  source->state = SourceState::kIdle;
+  source->next_run = now;
+  return Status::Ok();
+}
+
+Status Scheduler::Fail(const std::string& id, HoldCause cause, std::string reason) {
+  SourceSchedule* source = Get(id);
+  if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  source->state = SourceState::kFailed;
+  source->cause = cause;
+  source->reason = std::move(reason);
+  source->status = "failed";
+  return Status::Ok();
+}
+
+void Scheduler::LiftQuarantine(const std::string& id, TimePoint now) {
+  SourceSchedule* source = Get(id);
+  if (source == nullptr || source->state != SourceState::kFailed ||
+      source->cause != HoldCause::kQuarantine) {
+    return;
+  }
+  source->state = SourceState::kIdle;
+  source->cause = HoldCause::kNone;
+  source->reason.clear();
+  source->consecutive_failures = 0;
+  source->next_run = now;
+}
+
+}  // namespace reglo::engine

@@ -1,0 +1,252 @@
+// The versioned schema migrations of the PostgreSQL backend: the same numbering and the same
+// tables as the SQLite backend's (host/storage/sqlite/src/migrations.cpp), in PostgreSQL's DDL:
+//   - sequences are BIGINT GENERATED ALWAYS AS IDENTITY (the outbox sequence grows monotonically);
+//   - identity and key columns are TEXT COLLATE "C": byte-wise comparison, as SQLite's, whatever
+//     the database's locale, and the cheapest for the unique indexes every checkpoint probes;
+//   - everything else is TEXT or BIGINT, as in SQLite (timestamps are FormatUtc text).
+// integration_events keeps its uniqueness on (record, version, type), so a replay or a second
+// writer can never add a second copy of an event (INSERT ... ON CONFLICT DO NOTHING).
+// Append only: a released migration is never edited. Immutable static data; thread-safe.
+#include "migrations.h"
+
+namespace reglo::storage::postgres {
+namespace {
+
+constexpr std::string_view kInitialSchema = R"sql(
+CREATE TABLE students (
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  first_name TEXT,
+  last_name TEXT,
+  fiscal_code TEXT,
+  birth_date TEXT,
+  email TEXT,
+  phone TEXT,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+
+CREATE TABLE cases (
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  student_external_id TEXT,
+  license_category TEXT,
+  status TEXT,
+  opened_at TEXT,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+
+CREATE TABLE appointments (
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  kind TEXT,
+  starts_at TEXT,
+  ends_at TEXT,
+  student_external_id TEXT,
+  case_external_id TEXT,
+  instructor_external_id TEXT,
+  vehicle_external_id TEXT,
+  status TEXT,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+
+CREATE TABLE documents (
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  owner_entity TEXT,
+  owner_external_id TEXT,
+  kind TEXT,
+  number TEXT,
+  issued_at TEXT,
+  expires_at TEXT,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+
+CREATE TABLE payments (
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  student_external_id TEXT,
+  case_external_id TEXT,
+  amount_cents TEXT,
+  currency TEXT,
+  paid_at TEXT,
+  method TEXT,
+  status TEXT,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+
+CREATE TABLE instructors (
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  first_name TEXT,
+  last_name TEXT,
+  fiscal_code TEXT,
+  license_categories TEXT,
+  email TEXT,
+  phone TEXT,
+  active TEXT,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+
+CREATE TABLE vehicles (
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  plate TEXT,
+  make TEXT,
+  model TEXT,
+  license_category TEXT,
+  transmission TEXT,
+  active TEXT,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+
+CREATE TABLE integration_sources (
+  id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  connector TEXT NOT NULL,
+  config TEXT,
+  enabled INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  created_at TEXT,
+  updated_at TEXT
+);
+
+CREATE TABLE integration_runs (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  source_id TEXT COLLATE "C" NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  status TEXT NOT NULL,
+  seen BIGINT NOT NULL DEFAULT 0,
+  created BIGINT NOT NULL DEFAULT 0,
+  updated BIGINT NOT NULL DEFAULT 0,
+  unchanged BIGINT NOT NULL DEFAULT 0,
+  stale BIGINT NOT NULL DEFAULT 0,
+  warnings BIGINT NOT NULL DEFAULT 0,
+  rejected BIGINT NOT NULL DEFAULT 0,
+  error_category TEXT,
+  error_message TEXT
+);
+CREATE INDEX integration_runs_by_source ON integration_runs (source_id, id);
+
+CREATE TABLE integration_run_logs (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  run_id BIGINT NOT NULL,
+  at TEXT NOT NULL,
+  level TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX integration_run_logs_by_run ON integration_run_logs (run_id, id);
+
+CREATE TABLE integration_cursors (
+  source_id TEXT COLLATE "C" NOT NULL,
+  stream TEXT COLLATE "C" NOT NULL,
+  cursor TEXT,
+  updated_at TEXT,
+  PRIMARY KEY (source_id, stream)
+);
+
+CREATE TABLE integration_events (
+  sequence BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  event_id TEXT NOT NULL,
+  type TEXT COLLATE "C" NOT NULL,
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  entity TEXT COLLATE "C" NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL,
+  time TEXT NOT NULL,
+  data TEXT NOT NULL,
+  UNIQUE (company_id, source_system, entity, external_id, version, type)
+);
+
+CREATE TABLE integration_dead_letters (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  run_id BIGINT NOT NULL,
+  source_id TEXT COLLATE "C" NOT NULL,
+  stage TEXT NOT NULL,
+  entity TEXT,
+  external_id TEXT,
+  origin TEXT,
+  reason TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+)sql";
+
+// integration_leases: one row per source an instance has taken (DESIGN §6); expires_at is a
+// FormatUtc timestamp compared as text (fixed-width UTC, "C" collation).
+constexpr std::string_view kLeases = R"sql(
+CREATE TABLE integration_leases (
+  source_id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  owner TEXT COLLATE "C" NOT NULL,
+  expires_at TEXT COLLATE "C" NOT NULL
+);
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> migrations = {
+      {1, "initial schema", kInitialSchema},
+      {2, "source leases", kLeases},
+  };
+  return migrations;
+}
+
+}  // namespace reglo::storage::postgres

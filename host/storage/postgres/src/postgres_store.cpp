@@ -1,0 +1,1113 @@
+#include "reglo/storage/postgres_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "migrations.h"
+#include "pg_conn.h"
+#include "reglo/core/clock.h"
+#include "reglo/core/json_writer.h"
+
+namespace reglo::storage {
+namespace {
+
+using postgres::ArrayBuilder;
+using postgres::Conn;
+using postgres::kInt8Oid;
+using postgres::kTextOid;
+using postgres::Params;
+using postgres::Rows;
+using postgres::Transaction;
+
+// Advisory lock keys (per database): one migrator at a time, and event appends in commit order.
+constexpr int64_t kMigrationLock = 0x5245474c4f0001;   // "REGLO" 1
+constexpr int64_t kEventOrderLock = 0x5245474c4f0002;  // "REGLO" 2
+// GENERATED ... AS IDENTITY, ON CONFLICT, to_regclass and the libpq features used need 12.
+constexpr int kMinServerVersion = 120000;
+// A checkpoint that lost a race (another writer inserted or changed one of its records between
+// its read and its write) is rolled back and decided again on what the winner wrote.
+constexpr int kMaxCommitAttempts = 8;
+// The settings of a checkpoint transaction:
+//  - synchronous_commit off: COMMIT does not wait for its WAL flush. Like the SQLite backend's
+//    synchronous=NORMAL, a power failure may lose the last commits but never corrupts the
+//    database, and what is lost is whole checkpoints: records, events and cursor together, which
+//    the next run pulls again (a crash of the hub or of PostgreSQL alone loses nothing).
+//  - no sequential scans, hash or merge joins: every statement of a checkpoint reaches a few
+//    thousand rows by primary key, and a table filled since its last ANALYZE (a cold load) would
+//    otherwise be planned as if empty and scanned whole once per batch.
+constexpr std::string_view kCheckpointSettings =
+    "SET LOCAL synchronous_commit = off; SET LOCAL enable_seqscan = off; "
+    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
+
+// Column positions of the canonical SELECT (GetRecord): bookkeeping first, then the fields.
+enum RecordColumn : int {
+  kColVersion = 0,
+  kColContentHash,
+  kColSourceUpdatedAt,
+  kColExtra,
+  kColWarnings,
+  kColCreatedAt,
+  kColUpdatedAt,
+  kColFirstField,
+};
+
+// Column positions of the checkpoint lookup.
+enum LookupColumn : int {
+  kLookSlot = 0,  // 1-based position in the lookup arrays
+  kLookVersion,
+  kLookContentHash,
+  kLookSourceUpdatedAt,
+  kLookDiffers,  // the stored hash differs from the incoming one: values follow
+  kLookExtra,
+  kLookFirstField,
+};
+
+std::string Now() {
+  return FormatUtc(SystemClock::Instance().Now());
+}
+
+// JSON array of strings, or "" for none (stored as NULL).
+void WarningsToJson(const std::vector<std::string>& warnings, std::string& out) {
+  out.clear();
+  if (warnings.empty()) return;
+  out += '[';
+  for (size_t i = 0; i < warnings.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, warnings[i]);
+  }
+  out += ']';
+}
+
+std::vector<std::string> WarningsFromJson(std::string_view json) {
+  std::vector<std::string> warnings;
+  if (json.empty()) return warnings;
+  const nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_array()) return warnings;
+  for (const nlohmann::json& item : parsed) {
+    warnings.push_back(item.is_string() ? item.get<std::string>() : item.dump());
+  }
+  return warnings;
+}
+
+RunStatus ParseRunStatus(std::string_view name) {
+  for (RunStatus status : {RunStatus::kRunning, RunStatus::kSucceeded,
+                           RunStatus::kSucceededWithWarnings, RunStatus::kFailed}) {
+    if (RunStatusName(status) == name) return status;
+  }
+  return RunStatus::kFailed;  // an unknown status is not a success
+}
+
+LogLevel ParseLogLevel(std::string_view name) {
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (LogLevelName(level) == name) return level;
+  }
+  return LogLevel::kInfo;
+}
+
+// "first_name, last_name, ..." with `prefix` before and `suffix` after each column.
+std::string Columns(const model::EntitySpec& entity, std::string_view prefix,
+                    std::string_view suffix) {
+  std::string out;
+  for (const model::FieldSpec& field : entity.fields) {
+    out += ", ";
+    out += prefix;
+    out += field.column;
+    out += suffix;
+  }
+  return out;
+}
+
+// "$first::text[], $first+1::text[], ..." for `count` array parameters.
+std::string ArrayParams(int first, size_t count, std::string_view type = "text[]") {
+  std::string out;
+  for (size_t i = 0; i < count; ++i) {
+    out += fmt::format("{}${}::{}", i == 0 ? "" : ", ", first + static_cast<int>(i), type);
+  }
+  return out;
+}
+
+// The statements of one canonical table, generated from the schema (so a new field needs no code
+// here; the DDL is not generated, see migrations.cpp).
+struct EntitySql {
+  std::string select;  // one row by identity, RecordColumn layout
+  // Whether any row of one company and source has an external id in [$3, $4].
+  std::string any_in_range;
+  std::string count;
+  // The stored rows of a batch's identities, LookupColumn layout. $1..$4: company, source,
+  // external id and incoming content hash arrays (hash NULL: always return the values).
+  std::string lookup;
+  // Multi-row insert of new records, ON CONFLICT DO NOTHING: the affected count says whether
+  // another writer got there first. $1..$3 identity arrays, then one array per field, then
+  // version, content hash, source updated at, extra, warnings arrays, then the commit time.
+  std::string insert;
+  // Multi-row update of changed records, guarded by the version read: the affected count says
+  // whether another writer changed one in between. $1..$3 identity arrays, $4 expected versions,
+  // then as insert.
+  std::string update;
+};
+
+EntitySql MakeEntitySql(const model::EntitySpec& entity) {
+  const size_t n = entity.fields.size();
+  const std::string table(entity.table);
+  EntitySql sql;
+  sql.select = fmt::format(
+      "SELECT version, content_hash, source_updated_at, extra, warnings, created_at, "
+      "updated_at{} FROM {} WHERE company_id = $1 AND source_system = $2 AND external_id = $3",
+      Columns(entity, "", ""), table);
+  sql.count = fmt::format("SELECT COUNT(*) FROM {}", table);
+  sql.any_in_range = fmt::format(
+      "SELECT EXISTS (SELECT 1 FROM {} WHERE company_id = $1 AND source_system = $2 AND "
+      "external_id >= $3 AND external_id <= $4)",
+      table);
+
+  std::string values;
+  for (const model::FieldSpec& field : entity.fields) {
+    values += fmt::format(", CASE WHEN s.content_hash IS DISTINCT FROM b.h THEN s.{} END",
+                          field.column);
+  }
+  sql.lookup = fmt::format(
+      "SELECT b.i, s.version, s.content_hash, s.source_updated_at, "
+      "s.content_hash IS DISTINCT FROM b.h, "
+      "CASE WHEN s.content_hash IS DISTINCT FROM b.h THEN s.extra END{} "
+      "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY "
+      "AS b(company_id, source_system, external_id, h, i) "
+      "JOIN {} AS s ON s.company_id = b.company_id AND s.source_system = b.source_system "
+      "AND s.external_id = b.external_id",
+      values, table);
+
+  const int after_fields = 4 + static_cast<int>(n);
+  sql.insert = fmt::format(
+      "INSERT INTO {0} (company_id, source_system, external_id{1}, version, content_hash, "
+      "source_updated_at, extra, warnings, created_at, updated_at) "
+      "SELECT u.*, ${2}::text, ${2}::text FROM unnest($1::text[], $2::text[], $3::text[]{3}{4}, "
+      "${5}::int8[], {6}) AS u "
+      "ON CONFLICT (company_id, source_system, external_id) DO NOTHING",
+      table, Columns(entity, "", ""), after_fields + 5, n > 0 ? ", " : "",
+      ArrayParams(4, n), after_fields, ArrayParams(after_fields + 1, 4));
+
+  std::string set;
+  for (const model::FieldSpec& field : entity.fields) {
+    set += fmt::format("{} = u.{}, ", field.column, field.column);
+  }
+  const int update_after_fields = 5 + static_cast<int>(n);
+  sql.update = fmt::format(
+      "UPDATE {0} AS s SET {1}version = u.version, content_hash = u.content_hash, "
+      "source_updated_at = u.source_updated_at, extra = u.extra, warnings = u.warnings, "
+      "updated_at = ${2}::text "
+      "FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]{3}{4}, ${5}::int8[], {6}) "
+      "AS u(company_id, source_system, external_id, expected_version{7}, version, content_hash, "
+      "source_updated_at, extra, warnings) "
+      "WHERE s.company_id = u.company_id AND s.source_system = u.source_system "
+      "AND s.external_id = u.external_id AND s.version = u.expected_version",
+      table, set, update_after_fields + 5, n > 0 ? ", " : "", ArrayParams(5, n),
+      update_after_fields, ArrayParams(update_after_fields + 1, 4), Columns(entity, "", ""));
+  return sql;
+}
+
+// Assigns a result's value to `var`, or returns its status from the enclosing function.
+#define REGLO_PG_ASSIGN(var, expr)                      \
+  auto var##_result = (expr);                           \
+  if (!var##_result.ok()) return var##_result.status(); \
+  auto var = std::move(*var##_result)
+
+class PostgresStore final : public Store {
+ public:
+  explicit PostgresStore(std::unique_ptr<Conn> conn) : conn_(std::move(conn)) {
+    for (const model::EntitySpec& entity : model::CanonicalEntities()) {
+      entity_sql_.emplace(&entity, MakeEntitySql(entity));
+    }
+  }
+
+  Status Open();
+
+  Status Migrate() override;
+  Result<int> SchemaVersion() override;
+  int LatestSchemaVersion() const override { return postgres::Migrations().back().version; }
+
+  Status UpsertSource(const SourceRow& source) override;
+  Result<std::vector<SourceRow>> ListSources() override;
+  Status SetSourceStatus(const std::string& source_id, const std::string& status) override;
+
+  Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override;
+  Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
+                   const std::string& error_category, const std::string& error_message) override;
+  Status AppendRunLog(int64_t run_id, const RunLogLine& line) override;
+  Result<RunInfo> GetRun(int64_t run_id) override;
+  Result<std::vector<RunInfo>> ListRuns(const std::string& source_id, int limit) override;
+  Result<std::vector<RunLogLine>> GetRunLog(int64_t run_id) override;
+
+  Result<std::optional<std::string>> GetCursor(const std::string& source_id,
+                                               const std::string& stream) override;
+  Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) override;
+
+  Result<std::optional<StoredRecord>> GetRecord(const model::EntitySpec& entity,
+                                                const model::RecordKey& key) override;
+  Result<int64_t> CountRecords(const model::EntitySpec& entity) override;
+  Result<std::vector<StoredEvent>> ReadEvents(int64_t after_sequence, int limit) override;
+  Result<int64_t> CountEvents() override;
+  Result<std::vector<DeadLetter>> ReadDeadLetters(int64_t after_id, int limit) override;
+
+  Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
+                               std::chrono::milliseconds ttl, const std::string& now) override;
+  Status ReleaseLease(const std::string& source_id, const std::string& owner) override;
+
+ private:
+  // One distinct identity of a checkpoint batch, and what is decided for it.
+  struct Slot {
+    const model::CanonicalRecord* first = nullptr;  // its first record: entity and key
+    bool repeated = false;                          // several records of the batch share it
+    bool stored = false;                            // a row exists (read in this attempt)
+    int64_t stored_version = 0;
+    std::optional<model::StoredState> state;        // as of the records decided so far
+    const model::CanonicalRecord* last = nullptr;   // the last record that changed it
+    int64_t last_version = 0;
+  };
+  // The slots of one canonical table, in first-occurrence order.
+  struct Group {
+    const model::EntitySpec* entity = nullptr;
+    const EntitySql* sql = nullptr;
+    std::vector<size_t> slots;
+    // When every slot shares one company and source: the smallest and largest external id.
+    const model::RecordKey* min_key = nullptr;
+    const model::RecordKey* max_key = nullptr;
+  };
+  // The outcome of one attempt at a checkpoint: done, or lost a race and must start over.
+  enum class Attempt { kDone, kLostRace };
+
+  // Re-opens the connection when it was lost, during the previous call or since (a server
+  // restart while idle is noticed here without a round trip). Every public call starts here.
+  Status Ready() { return conn_->Poll() ? Status::Ok() : conn_->Reconnect(); }
+  Status VerifyColumns();
+  Result<const EntitySql*> SqlFor(const model::EntitySpec& entity);
+  Status PlanBatch(const CheckpointBatch& batch);
+  Result<Attempt> TryCommit(const CheckpointBatch& batch, bool first_attempt,
+                            CheckpointResult& result);
+  Result<bool> NothingStoredInRange(const Group& group);
+  Status Lookup(const Group& group);
+  Result<bool> WriteRecords(const Group& group, const std::string& committed_at);
+  Status WriteBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
+  Result<std::vector<RunInfo>> ReadRuns(const Rows& rows);
+
+  std::unique_ptr<Conn> conn_;
+  std::unordered_map<const model::EntitySpec*, EntitySql> entity_sql_;
+  // The plan of the batch being committed; pointers into it are not used after it.
+  std::vector<Slot> slots_;
+  std::vector<size_t> record_slot_;  // per batch record
+  std::vector<Group> groups_;        // in CanonicalEntities() order
+};
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+Status PostgresStore::Open() {
+  if (conn_->ServerVersion() < kMinServerVersion) {
+    return Status::Incompatible(
+        fmt::format("PostgreSQL ({}) is version {}; reglo-hub needs 12 or newer",
+                    conn_->description(), conn_->ServerVersion() / 10000));
+  }
+  REGLO_RETURN_IF_ERROR(Migrate());
+  return VerifyColumns();
+}
+
+Result<int> PostgresStore::SchemaVersion() {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(exists, conn_->Query("SELECT to_regclass('schema_migrations') IS NOT NULL",
+                                       "reading the schema version"));
+  if (exists.size() != 1 || exists.Text(0, 0) != "t") return 0;
+  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                                     "reading the schema version"));
+  return rows.size() == 1 ? static_cast<int>(rows.Int(0, 0)) : 0;
+}
+
+Status PostgresStore::Migrate() {
+  const int latest = LatestSchemaVersion();
+  const auto refuse_newer = [latest](int current) {
+    return Status::Incompatible(
+        fmt::format("database schema version {} is newer than the newest this build knows ({}); "
+                    "upgrade reglo-hub or use a matching database",
+                    current, latest));
+  };
+  // Checked before taking the lock so that an up-to-date database opens without one.
+  REGLO_PG_ASSIGN(current, SchemaVersion());
+  if (current > latest) return refuse_newer(current);
+  if (current == latest) return Status::Ok();
+
+  // DDL is transactional in PostgreSQL: every pending migration commits together, or none.
+  Transaction tx(*conn_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("applying migrations"));
+  // Several instances may start at once: one migrates, the others wait and then find it done.
+  REGLO_RETURN_IF_ERROR(conn_->Query("SELECT pg_advisory_xact_lock($1)",
+                                     Params().Int(kMigrationLock), "waiting for the migration lock")
+                            .status());
+  // The bookkeeping table itself is not a migration: it must exist before any can be counted.
+  REGLO_RETURN_IF_ERROR(
+      conn_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                  "name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                  "creating schema_migrations"));
+  REGLO_PG_ASSIGN(locked_current, SchemaVersion());
+  if (locked_current > latest) return refuse_newer(locked_current);
+  for (const postgres::Migration& migration : postgres::Migrations()) {
+    if (migration.version <= locked_current) continue;
+    const std::string what =
+        fmt::format("applying migration {} ({})", migration.version, migration.name);
+    REGLO_RETURN_IF_ERROR(conn_->Exec(migration.sql, what));
+    REGLO_RETURN_IF_ERROR(conn_->Query("INSERT INTO schema_migrations (version, name, applied_at) "
+                                       "VALUES ($1::int8, $2, $3)",
+                                       Params()
+                                           .Int(migration.version)
+                                           .Text(migration.name)
+                                           .Text(Now()),
+                                       what)
+                              .status());
+  }
+  return tx.Commit();
+}
+
+Status PostgresStore::VerifyColumns() {
+  // A field added to schema.cpp without its migration would otherwise surface later as a failed
+  // statement in the middle of a sync; say what is wrong at start instead.
+  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT table_name || '.' || column_name FROM "
+                                     "information_schema.columns "
+                                     "WHERE table_schema = current_schema()",
+                                     "reading the columns of the canonical tables"));
+  std::set<std::string, std::less<>> columns;
+  for (int r = 0; r < rows.size(); ++r) columns.insert(rows.String(r, 0));
+  for (const model::EntitySpec& entity : model::CanonicalEntities()) {
+    for (const model::FieldSpec& field : entity.fields) {
+      if (!columns.contains(fmt::format("{}.{}", entity.table, field.column))) {
+        return Status::Internal(fmt::format(
+            "table {} has no column {} for field {}.{}: schema.cpp and the storage migrations "
+            "disagree (add a migration)",
+            entity.table, field.column, entity.name, field.name));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<const EntitySql*> PostgresStore::SqlFor(const model::EntitySpec& entity) {
+  if (auto it = entity_sql_.find(&entity); it != entity_sql_.end()) return &it->second;
+  // A spec that is not one of CanonicalEntities() (a copy): use the canonical one of that name.
+  if (const model::EntitySpec* canonical = model::FindEntity(entity.name)) {
+    if (auto it = entity_sql_.find(canonical); it != entity_sql_.end()) return &it->second;
+  }
+  return Status::InvalidArgument(fmt::format("'{}' is not a canonical entity", entity.name));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints
+//
+// One transaction per attempt, a handful of statements per batch whatever its size:
+//   1. per table, one SELECT of the stored rows of the batch's identities (values only where the
+//      content hash differs, so a no-op re-sync reads little);
+//   2. decisions in C++, record by record in batch order, with model::Reconcile and
+//      model::BuildEvents (exactly the SQLite backend's semantics, duplicates included);
+//   3. per table, one multi-row INSERT ... ON CONFLICT DO NOTHING of the new records and one
+//      multi-row UPDATE of the changed ones guarded by the version read in 1;
+//   4. one multi-row INSERT of the events (ON CONFLICT DO NOTHING on the event's identity), the
+//      dead letters, log lines, run counters and cursor; COMMIT.
+// Rows are passed as binary arrays, one parameter per column. No row is locked for reading: when
+// another writer inserted or changed one of the batch's records between 1 and 3, the affected
+// counts of 3 show it, and the attempt is rolled back and decided again on what the winner
+// committed. So two writers racing on a new record yield one row and one `created` event, and no
+// unique-violation error ever reaches the caller.
+
+Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& batch) {
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const model::CanonicalRecord& record = batch.records[i];
+    if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
+      return Status::InvalidArgument(fmt::format(
+          "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
+    }
+  }
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_RETURN_IF_ERROR(PlanBatch(batch));
+  for (int attempt = 1;; ++attempt) {
+    CheckpointResult result;
+    Result<Attempt> done = TryCommit(batch, attempt == 1, result);
+    if (done.ok() && *done == Attempt::kDone) return result;
+    // A lost race, a serialization failure or a deadlock rolled everything back: start over.
+    const bool conflict = done.ok() || (done.status().code() == StatusCode::kRetryable &&
+                                        conn_->LastFailureIsConflict());
+    if (!conflict) return done.status();
+    if (attempt == kMaxCommitAttempts) {
+      return Status::Retryable(fmt::format(
+          "postgres: the checkpoint kept conflicting with other writers ({} attempts)", attempt));
+    }
+  }
+}
+
+Status PostgresStore::PlanBatch(const CheckpointBatch& batch) {
+  slots_.clear();
+  record_slot_.clear();
+  groups_.clear();
+  const std::vector<model::EntitySpec>& entities = model::CanonicalEntities();
+  std::vector<std::vector<size_t>> slots_by_entity(entities.size());
+  std::unordered_map<std::string, size_t> slot_of;
+  slot_of.reserve(batch.records.size());
+  std::string key;
+  for (const model::CanonicalRecord& record : batch.records) {
+    const model::EntitySpec* entity = model::FindEntity(record.entity->name);
+    if (entity == nullptr) {
+      return Status::InvalidArgument(
+          fmt::format("'{}' is not a canonical entity ({})", record.entity->name, record.origin));
+    }
+    const size_t e = static_cast<size_t>(entity - entities.data());
+    key.assign(entity->name);
+    key += '\0';
+    key += record.key.company_id;
+    key += '\0';
+    key += record.key.source_system;
+    key += '\0';
+    key += record.key.external_id;
+    auto [it, inserted] = slot_of.try_emplace(key, slots_.size());
+    if (inserted) {
+      slots_.push_back({});
+      slots_.back().first = &record;
+      slots_by_entity[e].push_back(it->second);
+    } else {
+      slots_[it->second].repeated = true;
+    }
+    record_slot_.push_back(it->second);
+  }
+  // Groups in a fixed table order, so concurrent writers take row locks in the same order.
+  for (size_t e = 0; e < entities.size(); ++e) {
+    if (slots_by_entity[e].empty()) continue;
+    REGLO_PG_ASSIGN(sql, SqlFor(entities[e]));
+    Group& group = groups_.emplace_back();
+    group.entity = &entities[e];
+    group.sql = sql;
+    group.slots = std::move(slots_by_entity[e]);
+    const model::RecordKey* min = &slots_[group.slots.front()].first->key;
+    const model::RecordKey* max = min;
+    for (size_t s : group.slots) {
+      const model::RecordKey& key = slots_[s].first->key;
+      if (key.company_id != min->company_id || key.source_system != min->source_system) {
+        min = max = nullptr;
+        break;
+      }
+      if (key.external_id < min->external_id) min = &key;
+      if (max->external_id < key.external_id) max = &key;
+    }
+    group.min_key = min;
+    group.max_key = max;
+  }
+  return Status::Ok();
+}
+
+Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& batch,
+                                                        bool first_attempt,
+                                                        CheckpointResult& result) {
+  for (Slot& slot : slots_) {
+    slot.stored = false;
+    slot.stored_version = 0;
+    slot.state.reset();
+    slot.last = nullptr;
+    slot.last_version = 0;
+  }
+  Transaction tx(*conn_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint", kCheckpointSettings));
+  for (const Group& group : groups_) {
+    // Nothing stored in the batch's id range (a cold load, or ids beyond those stored): every
+    // record is new and needs no lookup. Only a shortcut: a writer that inserts one of them
+    // meanwhile makes the insert's affected count fall short, and the next attempt looks up.
+    if (first_attempt && group.min_key != nullptr) {
+      REGLO_PG_ASSIGN(all_new, NothingStoredInRange(group));
+      if (all_new) continue;
+    }
+    REGLO_RETURN_IF_ERROR(Lookup(group));
+  }
+
+  // Decide record by record, in batch order: a later duplicate sees what an earlier one did.
+  ArrayBuilder event_id(kTextOid), type(kTextOid), company(kTextOid), source(kTextOid),
+      entity(kTextOid), external_id(kTextOid), version(kInt8Oid), time(kTextOid), data(kTextOid);
+  result.outcomes.reserve(batch.records.size());
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const model::CanonicalRecord& record = batch.records[i];
+    Slot& slot = slots_[record_slot_[i]];
+    const model::Decision decision = model::Reconcile(record, slot.state ? &*slot.state : nullptr);
+    result.outcomes.push_back(decision.outcome);
+    switch (decision.outcome) {
+      case model::Outcome::kCreated: ++result.counters.created; break;
+      case model::Outcome::kUpdated: ++result.counters.updated; break;
+      case model::Outcome::kUnchanged: ++result.counters.unchanged; continue;
+      case model::Outcome::kStale: ++result.counters.stale; continue;
+    }
+    for (model::EventRecord& event : model::BuildEvents(record, decision, batch.committed_at)) {
+      event_id.Add(event.event_id);
+      type.Add(event.type);
+      company.Add(event.company_id);
+      source.Add(event.source_system);
+      entity.Add(event.entity);
+      external_id.Add(event.external_id);
+      version.AddInt(event.version);
+      time.Add(event.time);
+      data.Add(event.data);
+    }
+    slot.last = &record;
+    slot.last_version = decision.version;
+    if (slot.repeated) {
+      // Only a later record of the same identity reads this state.
+      model::StoredState& state = slot.state.emplace();
+      state.version = decision.version;
+      state.content_hash = record.content_hash;
+      state.source_updated_at = record.source_updated_at;
+      state.values = record.values;
+      state.extra = record.extra;
+    }
+  }
+
+  for (const Group& group : groups_) {
+    REGLO_PG_ASSIGN(written, WriteRecords(group, batch.committed_at));
+    if (!written) return Attempt::kLostRace;  // the transaction rolls back
+  }
+
+  if (event_id.size() > 0) {
+    // Sequences are drawn in commit order: a reader that has seen sequence N never later finds a
+    // smaller one committed. The lock is held until COMMIT, for the short rest of the transaction.
+    REGLO_RETURN_IF_ERROR(conn_->Query("SELECT pg_advisory_xact_lock($1)",
+                                       Params().Int(kEventOrderLock), "ordering the outbox")
+                              .status());
+    Params params;
+    params.Array(event_id)
+        .Array(type)
+        .Array(company)
+        .Array(source)
+        .Array(entity)
+        .Array(external_id)
+        .Array(version)
+        .Array(time)
+        .Array(data);
+    // A replay finds the deterministic event already there and appends nothing.
+    REGLO_PG_ASSIGN(
+        inserted,
+        conn_->Query("INSERT INTO integration_events (event_id, type, company_id, source_system, "
+                     "entity, external_id, version, time, data) "
+                     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+                     "$5::text[], $6::text[], $7::int8[], $8::text[], $9::text[]) "
+                     "ON CONFLICT (company_id, source_system, entity, external_id, version, type) "
+                     "DO NOTHING",
+                     params, "appending events"));
+    result.events = inserted.Affected();
+  }
+  REGLO_RETURN_IF_ERROR(WriteBookkeeping(batch, result.counters));
+  REGLO_RETURN_IF_ERROR(tx.Commit());
+  return Attempt::kDone;
+}
+
+Result<bool> PostgresStore::NothingStoredInRange(const Group& group) {
+  REGLO_PG_ASSIGN(rows, conn_->Query(group.sql->any_in_range,
+                                     Params()
+                                         .Text(group.min_key->company_id)
+                                         .Text(group.min_key->source_system)
+                                         .Text(group.min_key->external_id)
+                                         .Text(group.max_key->external_id),
+                                     "looking up stored records"));
+  return rows.size() == 1 && rows.Text(0, 0) == "f";
+}
+
+Status PostgresStore::Lookup(const Group& group) {
+  ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), hash(kTextOid);
+  for (size_t s : group.slots) {
+    const Slot& slot = slots_[s];
+    company.Add(slot.first->key.company_id);
+    source.Add(slot.first->key.source_system);
+    external_id.Add(slot.first->key.external_id);
+    // A repeated identity always needs the stored values: a later record may differ from them
+    // even when the first one does not.
+    if (slot.repeated) {
+      hash.AddNull();
+    } else {
+      hash.Add(slot.first->content_hash);
+    }
+  }
+  Params params;
+  params.Array(company).Array(source).Array(external_id).Array(hash);
+  REGLO_PG_ASSIGN(rows, conn_->Query(group.sql->lookup, params, "looking up stored records"));
+  const size_t n = group.entity->fields.size();
+  for (int r = 0; r < rows.size(); ++r) {
+    const int64_t position = rows.Int(r, kLookSlot);
+    if (position < 1 || static_cast<size_t>(position) > group.slots.size()) {
+      return Status::Internal("postgres: the record lookup returned an unknown position");
+    }
+    Slot& slot = slots_[group.slots[static_cast<size_t>(position - 1)]];
+    slot.stored = true;
+    slot.stored_version = rows.Int(r, kLookVersion);
+    model::StoredState& state = slot.state.emplace();
+    state.version = slot.stored_version;
+    state.content_hash = rows.String(r, kLookContentHash);
+    state.source_updated_at = rows.OptString(r, kLookSourceUpdatedAt);
+    // The stored values only matter when the content differs (to name the changed fields).
+    if (rows.Text(r, kLookDiffers) == "t") {
+      state.values.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        state.values.push_back(rows.OptString(r, kLookFirstField + static_cast<int>(i)));
+      }
+      state.extra = model::ExtraFromJson(rows.String(r, kLookExtra));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<bool> PostgresStore::WriteRecords(const Group& group, const std::string& committed_at) {
+  std::vector<const Slot*> inserts;
+  std::vector<const Slot*> updates;
+  for (size_t s : group.slots) {
+    const Slot& slot = slots_[s];
+    if (slot.last == nullptr) continue;
+    (slot.stored ? updates : inserts).push_back(&slot);
+  }
+  // Key order: concurrent writers then wait for each other's rows in one order (no deadlock).
+  const auto by_key = [](const Slot* a, const Slot* b) {
+    const model::RecordKey& x = a->last->key;
+    const model::RecordKey& y = b->last->key;
+    return std::tie(x.company_id, x.source_system, x.external_id) <
+           std::tie(y.company_id, y.source_system, y.external_id);
+  };
+  const size_t n = group.entity->fields.size();
+  std::string extra_json;
+  std::string warnings_json;
+
+  // Builds and runs the insert or the update of `rows`; true when every row was written.
+  const auto write = [&](const std::vector<const Slot*>& rows, bool update) -> Result<bool> {
+    if (rows.empty()) return true;
+    ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), expected(kInt8Oid),
+        version(kInt8Oid), hash(kTextOid), source_updated_at(kTextOid), extra(kTextOid),
+        warnings(kTextOid);
+    std::vector<ArrayBuilder> fields(n, ArrayBuilder(kTextOid));
+    for (const Slot* slot : rows) {
+      const model::CanonicalRecord& record = *slot->last;
+      company.Add(record.key.company_id);
+      source.Add(record.key.source_system);
+      external_id.Add(record.key.external_id);
+      expected.AddInt(slot->stored_version);
+      for (size_t i = 0; i < n; ++i) fields[i].AddOpt(record.values[i]);
+      version.AddInt(slot->last_version);
+      hash.Add(record.content_hash);
+      source_updated_at.AddOpt(record.source_updated_at);
+      extra_json = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
+      extra.AddTextOrNull(extra_json);
+      WarningsToJson(record.warnings, warnings_json);
+      warnings.AddTextOrNull(warnings_json);
+    }
+    Params params;
+    params.Array(company).Array(source).Array(external_id);
+    if (update) params.Array(expected);
+    for (ArrayBuilder& field : fields) params.Array(field);
+    params.Array(version).Array(hash).Array(source_updated_at).Array(extra).Array(warnings).Text(
+        committed_at);
+    REGLO_PG_ASSIGN(written,
+                    conn_->Query(update ? group.sql->update : group.sql->insert, params,
+                                 update ? "updating records" : "inserting records"));
+    return written.Affected() == static_cast<int64_t>(rows.size());
+  };
+
+  std::sort(inserts.begin(), inserts.end(), by_key);
+  REGLO_PG_ASSIGN(inserted, write(inserts, false));
+  if (!inserted) return false;
+  std::sort(updates.begin(), updates.end(), by_key);
+  return write(updates, true);
+}
+
+Status PostgresStore::WriteBookkeeping(const CheckpointBatch& batch,
+                                       const RunCounters& counters) {
+  if (!batch.rejections.empty()) {
+    ArrayBuilder stage(kTextOid), entity(kTextOid), external_id(kTextOid), origin(kTextOid),
+        reason(kTextOid);
+    for (const model::Rejection& rejection : batch.rejections) {
+      stage.Add(rejection.stage);
+      entity.Add(rejection.entity);
+      external_id.Add(rejection.key.external_id);
+      origin.Add(rejection.origin);
+      reason.Add(rejection.reason);
+    }
+    Params params;
+    params.Int(batch.run_id)
+        .Text(batch.source_id)
+        .Text(batch.committed_at)
+        .Array(stage)
+        .Array(entity)
+        .Array(external_id)
+        .Array(origin)
+        .Array(reason);
+    REGLO_RETURN_IF_ERROR(
+        conn_->Query("INSERT INTO integration_dead_letters (run_id, source_id, stage, entity, "
+                     "external_id, origin, reason, created_at) "
+                     "SELECT $1, $2, d.stage, d.entity, d.external_id, d.origin, d.reason, $3 "
+                     "FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) "
+                     "AS d(stage, entity, external_id, origin, reason)",
+                     params, "storing dead letters")
+            .status());
+  }
+  if (!batch.log_lines.empty()) {
+    ArrayBuilder at(kTextOid), level(kTextOid), message(kTextOid);
+    for (const RunLogLine& line : batch.log_lines) {
+      at.Add(line.at);
+      level.Add(LogLevelName(line.level));
+      message.Add(line.message);
+    }
+    Params params;
+    params.Int(batch.run_id).Array(at).Array(level).Array(message);
+    REGLO_RETURN_IF_ERROR(
+        conn_->Query("INSERT INTO integration_run_logs (run_id, at, level, message) "
+                     "SELECT $1, l.at, l.level, l.message "
+                     "FROM unnest($2::text[], $3::text[], $4::text[]) AS l(at, level, message)",
+                     params, "appending run log lines")
+            .status());
+  }
+  {
+    Params params;
+    params.Int(batch.seen)
+        .Int(counters.created)
+        .Int(counters.updated)
+        .Int(counters.unchanged)
+        .Int(counters.stale)
+        .Int(batch.warnings)
+        .Int(static_cast<int64_t>(batch.rejections.size()))
+        .Int(batch.run_id);
+    REGLO_PG_ASSIGN(updated,
+                    conn_->Query("UPDATE integration_runs SET seen = seen + $1, "
+                                 "created = created + $2, updated = updated + $3, "
+                                 "unchanged = unchanged + $4, stale = stale + $5, "
+                                 "warnings = warnings + $6, rejected = rejected + $7 "
+                                 "WHERE id = $8",
+                                 params, "adding run counters"));
+    if (updated.Affected() != 1) {
+      // Committing records without their run would leave counters nobody can account for.
+      return Status::NotFound(fmt::format("run {} does not exist", batch.run_id));
+    }
+  }
+  if (batch.cursor) {
+    Params params;
+    params.Text(batch.source_id).Text(batch.stream).Text(*batch.cursor).Text(batch.committed_at);
+    REGLO_RETURN_IF_ERROR(
+        conn_->Query("INSERT INTO integration_cursors (source_id, stream, cursor, updated_at) "
+                     "VALUES ($1, $2, $3, $4) ON CONFLICT (source_id, stream) DO UPDATE SET "
+                     "cursor = excluded.cursor, updated_at = excluded.updated_at",
+                     params, "advancing the cursor")
+            .status());
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records, events, dead letters
+
+Result<std::optional<StoredRecord>> PostgresStore::GetRecord(const model::EntitySpec& entity,
+                                                             const model::RecordKey& key) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(sql, SqlFor(entity));
+  REGLO_PG_ASSIGN(rows, conn_->Query(sql->select,
+                                     Params()
+                                         .Text(key.company_id)
+                                         .Text(key.source_system)
+                                         .Text(key.external_id),
+                                     "reading a record"));
+  if (rows.size() == 0) return std::optional<StoredRecord>();
+  StoredRecord record;
+  record.state.version = rows.Int(0, kColVersion);
+  record.state.content_hash = rows.String(0, kColContentHash);
+  record.state.source_updated_at = rows.OptString(0, kColSourceUpdatedAt);
+  record.state.extra = model::ExtraFromJson(rows.String(0, kColExtra));
+  record.warnings = WarningsFromJson(rows.Text(0, kColWarnings));
+  record.created_at = rows.String(0, kColCreatedAt);
+  record.updated_at = rows.String(0, kColUpdatedAt);
+  record.state.values.reserve(entity.fields.size());
+  for (size_t i = 0; i < entity.fields.size(); ++i) {
+    record.state.values.push_back(rows.OptString(0, kColFirstField + static_cast<int>(i)));
+  }
+  return std::optional<StoredRecord>(std::move(record));
+}
+
+Result<int64_t> PostgresStore::CountRecords(const model::EntitySpec& entity) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(sql, SqlFor(entity));
+  REGLO_PG_ASSIGN(rows, conn_->Query(sql->count, "counting records"));
+  return rows.size() == 1 ? rows.Int(0, 0) : int64_t{0};
+}
+
+Result<std::vector<StoredEvent>> PostgresStore::ReadEvents(int64_t after_sequence, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT sequence, event_id, type, company_id, "
+                                     "source_system, entity, external_id, version, time, data "
+                                     "FROM integration_events WHERE sequence > $1 "
+                                     "ORDER BY sequence LIMIT $2",
+                                     Params().Int(after_sequence).Int(limit), "reading events"));
+  std::vector<StoredEvent> events;
+  events.reserve(static_cast<size_t>(rows.size()));
+  for (int r = 0; r < rows.size(); ++r) {
+    StoredEvent& stored = events.emplace_back();
+    stored.sequence = rows.Int(r, 0);
+    stored.event.event_id = rows.String(r, 1);
+    stored.event.type = rows.String(r, 2);
+    stored.event.company_id = rows.String(r, 3);
+    stored.event.source_system = rows.String(r, 4);
+    stored.event.entity = rows.String(r, 5);
+    stored.event.external_id = rows.String(r, 6);
+    stored.event.version = rows.Int(r, 7);
+    stored.event.time = rows.String(r, 8);
+    stored.event.data = rows.String(r, 9);
+  }
+  return events;
+}
+
+Result<int64_t> PostgresStore::CountEvents() {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT COUNT(*) FROM integration_events", "counting events"));
+  return rows.size() == 1 ? rows.Int(0, 0) : int64_t{0};
+}
+
+Result<std::vector<DeadLetter>> PostgresStore::ReadDeadLetters(int64_t after_id, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("dead letter read limit must be positive");
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT id, run_id, source_id, stage, entity, external_id, "
+                                     "origin, reason, created_at FROM integration_dead_letters "
+                                     "WHERE id > $1 ORDER BY id LIMIT $2",
+                                     Params().Int(after_id).Int(limit), "reading dead letters"));
+  std::vector<DeadLetter> letters;
+  for (int r = 0; r < rows.size(); ++r) {
+    DeadLetter& letter = letters.emplace_back();
+    letter.id = rows.Int(r, 0);
+    letter.run_id = rows.Int(r, 1);
+    letter.source_id = rows.String(r, 2);
+    letter.stage = rows.String(r, 3);
+    letter.entity = rows.String(r, 4);
+    letter.external_id = rows.String(r, 5);
+    letter.origin = rows.String(r, 6);
+    letter.reason = rows.String(r, 7);
+    letter.created_at = rows.String(r, 8);
+  }
+  return letters;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources, runs, cursors
+
+Status PostgresStore::UpsertSource(const SourceRow& source) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  const std::string now = Now();
+  return conn_
+      ->Query("INSERT INTO integration_sources (id, company_id, source_system, connector, config, "
+              "enabled, status, created_at, updated_at) "
+              "VALUES ($1, $2, $3, $4, $5, $6::int8, $7, $8, $8) ON CONFLICT (id) DO UPDATE SET "
+              "company_id = excluded.company_id, source_system = excluded.source_system, "
+              "connector = excluded.connector, config = excluded.config, "
+              "enabled = excluded.enabled, status = excluded.status, "
+              "updated_at = excluded.updated_at",
+              Params()
+                  .Text(source.id)
+                  .Text(source.company_id)
+                  .Text(source.source_system)
+                  .Text(source.connector)
+                  .Text(source.config_json)
+                  .Int(source.enabled ? 1 : 0)
+                  .Text(source.status)
+                  .Text(now),
+              "saving a source")
+      .status();
+}
+
+Result<std::vector<SourceRow>> PostgresStore::ListSources() {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT id, company_id, source_system, connector, config, "
+                                     "enabled, status FROM integration_sources ORDER BY id",
+                                     "listing sources"));
+  std::vector<SourceRow> sources;
+  for (int r = 0; r < rows.size(); ++r) {
+    SourceRow& source = sources.emplace_back();
+    source.id = rows.String(r, 0);
+    source.company_id = rows.String(r, 1);
+    source.source_system = rows.String(r, 2);
+    source.connector = rows.String(r, 3);
+    source.config_json = rows.String(r, 4);
+    source.enabled = rows.Int(r, 5) != 0;
+    source.status = rows.String(r, 6);
+  }
+  return sources;
+}
+
+Status PostgresStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_sources SET status = $1, updated_at = $2 "
+                                     "WHERE id = $3",
+                                     Params().Text(status).Text(Now()).Text(source_id),
+                                     "setting a source status"));
+  if (rows.Affected() == 0) {
+    return Status::NotFound(fmt::format("source '{}' does not exist", source_id));
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> PostgresStore::BeginRun(const std::string& source_id,
+                                        const std::string& started_at) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("INSERT INTO integration_runs (source_id, started_at, status) "
+                                     "VALUES ($1, $2, $3) RETURNING id",
+                                     Params()
+                                         .Text(source_id)
+                                         .Text(started_at)
+                                         .Text(RunStatusName(RunStatus::kRunning)),
+                                     "starting a run"));
+  if (rows.size() != 1) return Status::Internal("postgres: starting a run returned no id");
+  return rows.Int(0, 0);
+}
+
+Status PostgresStore::FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
+                                const std::string& error_category,
+                                const std::string& error_message) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
+                                     "error_category = $3, error_message = $4 WHERE id = $5",
+                                     Params()
+                                         .Text(RunStatusName(status))
+                                         .Text(finished_at)
+                                         .Text(error_category)
+                                         .Text(error_message)
+                                         .Int(run_id),
+                                     "finishing a run"));
+  if (rows.Affected() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return Status::Ok();
+}
+
+Status PostgresStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  return conn_
+      ->Query("INSERT INTO integration_run_logs (run_id, at, level, message) "
+              "VALUES ($1, $2, $3, $4)",
+              Params().Int(run_id).Text(line.at).Text(LogLevelName(line.level)).Text(line.message),
+              "appending a run log line")
+      .status();
+}
+
+constexpr std::string_view kRunColumns =
+    "id, source_id, started_at, finished_at, status, seen, created, updated, unchanged, stale, "
+    "warnings, rejected, error_category, error_message";
+
+Result<std::vector<RunInfo>> PostgresStore::ReadRuns(const Rows& rows) {
+  std::vector<RunInfo> runs;
+  for (int r = 0; r < rows.size(); ++r) {
+    RunInfo& run = runs.emplace_back();
+    run.id = rows.Int(r, 0);
+    run.source_id = rows.String(r, 1);
+    run.started_at = rows.String(r, 2);
+    run.finished_at = rows.OptString(r, 3);
+    run.status = ParseRunStatus(rows.Text(r, 4));
+    run.counters.seen = rows.Int(r, 5);
+    run.counters.created = rows.Int(r, 6);
+    run.counters.updated = rows.Int(r, 7);
+    run.counters.unchanged = rows.Int(r, 8);
+    run.counters.stale = rows.Int(r, 9);
+    run.counters.warnings = rows.Int(r, 10);
+    run.counters.rejected = rows.Int(r, 11);
+    run.error_category = rows.String(r, 12);
+    run.error_message = rows.String(r, 13);
+  }
+  return runs;
+}
+
+Result<RunInfo> PostgresStore::GetRun(int64_t run_id) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows,
+                  conn_->Query(fmt::format("SELECT {} FROM integration_runs WHERE id = $1",
+                                           kRunColumns),
+                               Params().Int(run_id), "reading a run"));
+  REGLO_PG_ASSIGN(runs, ReadRuns(rows));
+  if (runs.empty()) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return std::move(runs.front());
+}
+
+Result<std::vector<RunInfo>> PostgresStore::ListRuns(const std::string& source_id, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("run list limit must be positive");
+  REGLO_RETURN_IF_ERROR(Ready());
+  // Newest first; an empty source id lists the runs of every source.
+  const bool all = source_id.empty();
+  Params params;
+  if (!all) params.Text(source_id);
+  params.Int(limit);
+  REGLO_PG_ASSIGN(rows,
+                  conn_->Query(fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC "
+                                           "LIMIT ${}",
+                                           kRunColumns, all ? "" : "WHERE source_id = $1",
+                                           all ? 1 : 2),
+                               params, "listing runs"));
+  return ReadRuns(rows);
+}
+
+Result<std::vector<RunLogLine>> PostgresStore::GetRunLog(int64_t run_id) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT at, level, message FROM integration_run_logs "
+                                     "WHERE run_id = $1 ORDER BY id",
+                                     Params().Int(run_id), "reading a run log"));
+  std::vector<RunLogLine> lines;
+  for (int r = 0; r < rows.size(); ++r) {
+    RunLogLine& line = lines.emplace_back();
+    line.at = rows.String(r, 0);
+    line.level = ParseLogLevel(rows.Text(r, 1));
+    line.message = rows.String(r, 2);
+  }
+  return lines;
+}
+
+Result<std::optional<std::string>> PostgresStore::GetCursor(const std::string& source_id,
+                                                            const std::string& stream) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT cursor FROM integration_cursors "
+                                     "WHERE source_id = $1 AND stream = $2",
+                                     Params().Text(source_id).Text(stream), "reading a cursor"));
+  if (rows.size() == 0) return std::optional<std::string>();
+  return rows.OptString(0, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases
+
+Result<bool> PostgresStore::TryAcquireLease(const std::string& source_id, const std::string& owner,
+                                            std::chrono::milliseconds ttl,
+                                            const std::string& now) {
+  REGLO_PG_ASSIGN(expires_at, LeaseExpiry(now, ttl));
+  REGLO_RETURN_IF_ERROR(Ready());
+  // One statement, so atomic: inserted when free, updated when expired or held by `owner`, left
+  // alone while someone else holds it. Of two instances racing for a free lease, the second waits
+  // for the first's row and then finds it held.
+  REGLO_PG_ASSIGN(rows,
+                  conn_->Query("INSERT INTO integration_leases AS l (source_id, owner, expires_at) "
+                               "VALUES ($1, $2, $3) ON CONFLICT (source_id) DO UPDATE SET "
+                               "owner = excluded.owner, expires_at = excluded.expires_at "
+                               "WHERE l.owner = excluded.owner OR l.expires_at <= $4",
+                               Params().Text(source_id).Text(owner).Text(expires_at).Text(now),
+                               "taking a lease"));
+  return rows.Affected() == 1;
+}
+
+Status PostgresStore::ReleaseLease(const std::string& source_id, const std::string& owner) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  return conn_
+      ->Query("DELETE FROM integration_leases WHERE source_id = $1 AND owner = $2",
+              Params().Text(source_id).Text(owner), "releasing a lease")
+      .status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url) {
+  REGLO_PG_ASSIGN(conn, Conn::Connect(url));
+  auto store = std::make_unique<PostgresStore>(std::move(conn));
+  REGLO_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
+  REGLO_PG_ASSIGN(parsed, ParsePostgresUrl(url));
+  return OpenPostgresStore(parsed);
+}
+
+}  // namespace reglo::storage
+
+#undef REGLO_PG_ASSIGN

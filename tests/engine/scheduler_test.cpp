@@ -1,0 +1,242 @@
+// The scheduler's decisions as pure logic: backoff bounds and cap, failure limit, AUTH/CONFIG,
+// rate limits, run-now, pause/resume, retry. A fake clock (plain time points) and scripted
+// randomness; nothing sleeps.
+#include "reglo/engine/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace reglo::engine {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Answers the bound (the largest delay allowed), 0, or a scripted fraction of it.
+class ScriptedRandom final : public RandomSource {
+ public:
+  enum Mode { kMax, kZero, kFraction };
+  explicit ScriptedRandom(Mode mode, double fraction = 0.5) : mode_(mode), fraction_(fraction) {}
+  uint64_t UpTo(uint64_t bound) override {
+    last_bound = bound;
+    switch (mode_) {
+      case kMax: return bound;
+      case kZero: return 0;
+      case kFraction: return static_cast<uint64_t>(static_cast<double>(bound) * fraction_);
+    }
+    return 0;
+  }
+  uint64_t last_bound = 0;
+
+ private:
+  Mode mode_;
+  double fraction_;
+};
+
+const TimePoint kStart = TimePoint(std::chrono::hours(1000));
+
+RunOutcome Fail(StatusCode code, std::string message = "boom") {
+  RunOutcome outcome;
+  outcome.code = code;
+  outcome.message = std::move(message);
+  return outcome;
+}
+
+TEST(BackoffTest, CeilingDoublesFromBaseUpToTheCap) {
+  BackoffPolicy policy;  // base 5 s, cap 10 min
+  EXPECT_EQ(BackoffCeiling(policy, 0), milliseconds(0));
+  EXPECT_EQ(BackoffCeiling(policy, 1), seconds(5));
+  EXPECT_EQ(BackoffCeiling(policy, 2), seconds(10));
+  EXPECT_EQ(BackoffCeiling(policy, 3), seconds(20));
+  EXPECT_EQ(BackoffCeiling(policy, 7), seconds(320));
+  EXPECT_EQ(BackoffCeiling(policy, 8), seconds(600));  // 640 s capped
+  EXPECT_EQ(BackoffCeiling(policy, 1000), seconds(600));  // no overflow
+}
+
+TEST(BackoffTest, FullJitterStaysWithinZeroAndTheCeiling) {
+  BackoffPolicy policy;
+  policy.base = milliseconds(100);
+  policy.cap = milliseconds(5'000);
+  StdRandomSource random;
+  for (int failures = 1; failures <= 12; ++failures) {
+    const milliseconds ceiling = BackoffCeiling(policy, failures);
+    milliseconds lowest = ceiling, highest{0};
+    for (int i = 0; i < 2000; ++i) {
+      const milliseconds delay = BackoffDelay(policy, failures, random);
+      ASSERT_GE(delay.count(), 0);
+      ASSERT_LE(delay, ceiling) << "failure " << failures;
+      ASSERT_LE(delay, policy.cap);
+      lowest = std::min(lowest, delay);
+      highest = std::max(highest, delay);
+    }
+    // Full jitter spreads over the whole range, not just near the ceiling.
+    EXPECT_LT(lowest, ceiling / 4) << "failure " << failures;
+    EXPECT_GT(highest, ceiling * 3 / 4) << "failure " << failures;
+  }
+  ScriptedRandom max(ScriptedRandom::kMax);
+  EXPECT_EQ(BackoffDelay(policy, 3, max), milliseconds(400));
+  EXPECT_EQ(max.last_bound, 400u);
+}
+
+TEST(SchedulerTest, NewSourceIsDueAtOnceThenEveryInterval) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  EXPECT_EQ(scheduler.Due(kStart), std::vector<std::string>{"a"});
+  scheduler.MarkStarted("a");
+  EXPECT_TRUE(scheduler.Due(kStart + seconds(600)).empty());  // running: never due twice
+  const Decision decision = scheduler.MarkFinished("a", RunOutcome{}, kStart + seconds(2));
+  EXPECT_EQ(decision.status, "ok");
+  EXPECT_EQ(decision.delay, seconds(60));
+  EXPECT_TRUE(scheduler.Due(kStart + seconds(61)).empty());
+  EXPECT_EQ(scheduler.Due(kStart + seconds(62)), std::vector<std::string>{"a"});
+  EXPECT_EQ(scheduler.NextDue(), kStart + seconds(62));
+}
+
+TEST(SchedulerTest, WarningsMakeAWarningStatus) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  scheduler.MarkStarted("a");
+  RunOutcome outcome;
+  outcome.warnings = true;
+  EXPECT_EQ(scheduler.MarkFinished("a", outcome, kStart).status, "warning");
+}
+
+TEST(SchedulerTest, BackoffSequenceStaysWithinJitterBoundsThenFailsAtTheLimit) {
+  BackoffPolicy policy;
+  policy.base = seconds(5);
+  policy.cap = seconds(30);
+  policy.failure_limit = 6;
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(policy, random);
+  scheduler.Add("a", seconds(60), kStart);
+  TimePoint now = kStart;
+  const milliseconds expected[] = {seconds(5), seconds(10), seconds(20), seconds(30), seconds(30)};
+  for (milliseconds ceiling : expected) {
+    ASSERT_EQ(scheduler.Due(now), std::vector<std::string>{"a"});
+    scheduler.MarkStarted("a");
+    const Decision decision = scheduler.MarkFinished("a", Fail(StatusCode::kRetryable), now);
+    EXPECT_EQ(decision.state, SourceState::kBackoff);
+    EXPECT_EQ(decision.status, "warning");  // retrying is a warning (DESIGN §7)
+    EXPECT_EQ(decision.delay, ceiling);     // the random source answered the bound
+    EXPECT_EQ(random.last_bound, static_cast<uint64_t>(ceiling.count()));
+    EXPECT_TRUE(scheduler.Due(now + decision.delay - milliseconds(1)).empty());
+    now += decision.delay;
+  }
+  scheduler.MarkStarted("a");
+  const Decision last = scheduler.MarkFinished("a", Fail(StatusCode::kInternal, "bad"), now);
+  EXPECT_EQ(last.state, SourceState::kFailed);
+  EXPECT_EQ(last.status, "failed");
+  EXPECT_NE(last.reason.find("6 consecutive failures"), std::string::npos) << last.reason;
+  EXPECT_TRUE(scheduler.Due(now + std::chrono::hours(24)).empty());
+  // A manual retry resets the count.
+  ASSERT_TRUE(scheduler.Retry("a", now).ok());
+  EXPECT_EQ(scheduler.Find("a")->consecutive_failures, 0);
+  EXPECT_EQ(scheduler.Due(now), std::vector<std::string>{"a"});
+}
+
+TEST(SchedulerTest, SuccessResetsTheFailureCount) {
+  ScriptedRandom random(ScriptedRandom::kZero);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  for (int i = 0; i < 3; ++i) {
+    scheduler.MarkStarted("a");
+    EXPECT_EQ(scheduler.MarkFinished("a", Fail(StatusCode::kRetryable), kStart).delay,
+              milliseconds(0));  // full jitter may retry at once
+  }
+  EXPECT_EQ(scheduler.Find("a")->consecutive_failures, 3);
+  scheduler.MarkStarted("a");
+  scheduler.MarkFinished("a", RunOutcome{}, kStart);
+  EXPECT_EQ(scheduler.Find("a")->consecutive_failures, 0);
+}
+
+TEST(SchedulerTest, AuthAndConfigErrorsFailAtOnceWithoutRetriesUntilManualRetry) {
+  for (StatusCode code : {StatusCode::kAuthError, StatusCode::kConfigError}) {
+    ScriptedRandom random(ScriptedRandom::kMax);
+    Scheduler scheduler(BackoffPolicy{}, random);
+    scheduler.Add("a", seconds(60), kStart);
+    scheduler.MarkStarted("a");
+    const Decision decision = scheduler.MarkFinished("a", Fail(code, "401 from SIDA"), kStart);
+    EXPECT_EQ(decision.state, SourceState::kFailed);
+    EXPECT_EQ(decision.status, "failed");
+    EXPECT_NE(decision.reason.find("401 from SIDA"), std::string::npos);
+    EXPECT_TRUE(scheduler.Due(kStart + std::chrono::hours(48)).empty());
+    EXPECT_FALSE(scheduler.RunNow("a", kStart).ok());  // run-now does not bypass Failed
+    ASSERT_TRUE(scheduler.Retry("a", kStart + seconds(1)).ok());
+    EXPECT_EQ(scheduler.Due(kStart + seconds(1)), std::vector<std::string>{"a"});
+  }
+}
+
+TEST(SchedulerTest, RateLimitedWaitsForRetryAfterAndCountsNoFailure) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  scheduler.MarkStarted("a");
+  RunOutcome outcome = Fail(StatusCode::kRateLimited, "429");
+  outcome.retry_after = milliseconds(7'500);
+  const Decision decision = scheduler.MarkFinished("a", outcome, kStart);
+  EXPECT_EQ(decision.delay, milliseconds(7'500));
+  EXPECT_EQ(decision.status, "warning");
+  EXPECT_EQ(scheduler.Find("a")->consecutive_failures, 0);
+  EXPECT_TRUE(scheduler.Due(kStart + milliseconds(7'499)).empty());
+  EXPECT_EQ(scheduler.Due(kStart + milliseconds(7'500)), std::vector<std::string>{"a"});
+}
+
+TEST(SchedulerTest, RunNowPauseResume) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  scheduler.MarkStarted("a");
+  scheduler.MarkFinished("a", RunOutcome{}, kStart);
+  ASSERT_TRUE(scheduler.RunNow("a", kStart + seconds(1)).ok());
+  EXPECT_EQ(scheduler.Due(kStart + seconds(1)), std::vector<std::string>{"a"});
+
+  ASSERT_TRUE(scheduler.Pause("a", HoldCause::kManual, "paused by an operator").ok());
+  EXPECT_TRUE(scheduler.Due(kStart + std::chrono::hours(1)).empty());
+  EXPECT_FALSE(scheduler.RunNow("a", kStart).ok());
+  ASSERT_TRUE(scheduler.Resume("a", HoldCause::kManual, kStart + seconds(5)).ok());
+  EXPECT_EQ(scheduler.Due(kStart + seconds(5)), std::vector<std::string>{"a"});
+
+  // Run-now while running: one more run right after this one.
+  scheduler.MarkStarted("a");
+  ASSERT_TRUE(scheduler.RunNow("a", kStart).ok());
+  EXPECT_EQ(scheduler.MarkFinished("a", RunOutcome{}, kStart + seconds(9)).delay, milliseconds(0));
+  EXPECT_FALSE(scheduler.RunNow("nope", kStart).ok());
+}
+
+TEST(SchedulerTest, PauseDuringARunHoldsAfterTheRun) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  scheduler.MarkStarted("a");
+  ASSERT_TRUE(scheduler.Pause("a", HoldCause::kManual, "paused by an operator").ok());
+  const Decision decision = scheduler.MarkFinished("a", RunOutcome{}, kStart);
+  EXPECT_EQ(decision.state, SourceState::kPaused);
+  EXPECT_TRUE(scheduler.Due(kStart + std::chrono::hours(1)).empty());
+}
+
+TEST(SchedulerTest, MissingPluginPauseLiftsOnlyWhenThePluginReturns) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  ASSERT_TRUE(scheduler.Pause("a", HoldCause::kPluginMissing, "paused: plugin removed").ok());
+  EXPECT_FALSE(scheduler.Resume("a", HoldCause::kManual, kStart).ok());
+  ASSERT_TRUE(scheduler.Resume("a", HoldCause::kPluginMissing, kStart).ok());
+  EXPECT_EQ(scheduler.Due(kStart), std::vector<std::string>{"a"});
+}
+
+TEST(SchedulerTest, QuarantineFailsUntilANewPluginVersion) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  ASSERT_TRUE(scheduler.Fail("a", HoldCause::kQuarantine, "plugin x quarantined").ok());
+  EXPECT_FALSE(scheduler.Retry("a", kStart).ok());
+  EXPECT_TRUE(scheduler.Due(kStart + std::chrono::hours(1)).empty());
+  scheduler.LiftQuarantine("a", kStart);
+  EXPECT_EQ(scheduler.Due(kStart), std::vector<std::string>{"a"});
+}
+
+}  // namespace
+}  // namespace reglo::engine

@@ -1,0 +1,382 @@
+// The PostgreSQL backend: runs the shared Store suite on a fresh database per backend instance,
+// plus what is specific to PostgreSQL: store URLs, connection errors, reconnection, and writers
+// racing on the same records through separate connections.
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <barrier>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "postgres_test_support.h"
+#include "reglo/model/validation.h"
+#include "reglo/storage/postgres_store.h"
+#include "store_test.h"
+
+namespace reglo::storage::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest,
+                         ::testing::Values(BackendParam{
+                             "Postgres", [] { return std::make_unique<PostgresBackend>(); }}),
+                         BackendName);
+
+constexpr char kSourceId[] = "src";
+
+model::CanonicalRecord AStudent(const std::string& external_id,
+                                const std::string& first_name = "Mario",
+                                const std::string& updated_at = "2024-01-01T10:00:00Z") {
+  model::RawRecord raw;
+  raw.entity = "student";
+  raw.company_id = "acme";
+  raw.source_system = "gestionale";
+  raw.external_id = external_id;
+  raw.source_updated_at = updated_at;
+  raw.fields = {{"firstName", first_name}, {"lastName", "Rossi"}};
+  return std::get<model::CanonicalRecord>(model::Validate(raw));
+}
+
+std::vector<model::CanonicalRecord> Students(const std::string& prefix, int count) {
+  std::vector<model::CanonicalRecord> records;
+  for (int i = 0; i < count; ++i) records.push_back(AStudent(fmt::format("{}{:05}", prefix, i)));
+  return records;
+}
+
+CheckpointBatch BatchFor(Store& store, std::vector<model::CanonicalRecord> records) {
+  CheckpointBatch batch;
+  Result<int64_t> run = store.BeginRun(kSourceId, "2025-06-01T08:00:00.000Z");
+  EXPECT_TRUE(run.ok()) << run.status().ToString();
+  batch.run_id = run.ok() ? *run : 0;
+  batch.source_id = kSourceId;
+  batch.stream = "students";
+  batch.records = std::move(records);
+  batch.seen = static_cast<int64_t>(batch.records.size());
+  batch.committed_at = "2025-06-01T08:00:01.000Z";
+  return batch;
+}
+
+std::unique_ptr<Store> MustOpen(StoreBackend& backend) {
+  Result<std::unique_ptr<Store>> store = backend.Open();
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+// A port on 127.0.0.1 that nothing listens on (bound, then released).
+int ClosedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  int port = 1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Makes every transaction that writes the cursor `cursor` sleep `seconds` before it does, while
+// it holds the rows it wrote: a deterministic window for another writer to race into.
+Status SlowDownCursor(PostgresBackend& backend, const std::string& cursor, double seconds) {
+  return backend.ExecuteSql(fmt::format(
+      "CREATE OR REPLACE FUNCTION reglo_test_slow() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$BEGIN IF NEW.cursor = '{0}' THEN PERFORM pg_sleep({1}); END IF; RETURN NEW; END$$; "
+      "CREATE TRIGGER reglo_test_slow BEFORE INSERT OR UPDATE ON integration_cursors "
+      "FOR EACH ROW EXECUTE FUNCTION reglo_test_slow()",
+      cursor, seconds));
+}
+
+// Waits until a session of the backend's database sleeps in pg_sleep (up to 10 s).
+bool WaitForSleeper(PostgresBackend& backend) {
+  for (int i = 0; i < 200; ++i) {
+    Result<int64_t> sleeping = backend.QueryInt(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event = 'PgSleep'");
+    if (sleeping.ok() && *sleeping > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// URLs and connections
+
+TEST(PostgresUrlTest, ParsesEveryPart) {
+  Result<PostgresUrl> url =
+      ParsePostgresUrl("postgres://hub%40acme:p%40ss:w@db.example.com:6543/reglo%2Dhub"
+                       "?sslmode=require&application_name=my%20hub");
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  EXPECT_EQ(url->user, "hub@acme");
+  EXPECT_EQ(url->password, "p@ss:w");
+  EXPECT_EQ(url->host, "db.example.com");
+  EXPECT_EQ(url->port, 6543);
+  EXPECT_EQ(url->database, "reglo-hub");
+  EXPECT_THAT(url->params, ::testing::ElementsAre(::testing::Pair("sslmode", "require"),
+                                                  ::testing::Pair("application_name", "my hub")));
+  EXPECT_THAT(url->Redacted(), Not(HasSubstr("p%40ss")));
+  EXPECT_THAT(url->Redacted(), Not(HasSubstr("p@ss")));
+  EXPECT_THAT(url->Redacted(), HasSubstr(":***@db.example.com:6543/reglo-hub"));
+  EXPECT_THAT(url->Describe(), Not(HasSubstr("p@ss")));
+  EXPECT_THAT(url->Describe(), HasSubstr("host db.example.com port 6543 database reglo-hub"));
+
+  url = ParsePostgresUrl("postgresql://[::1]/hub");
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->port, 5432);
+  EXPECT_EQ(url->user, "");
+  EXPECT_EQ(url->password, "");
+  EXPECT_EQ(url->Redacted(), "postgres://[::1]:5432/hub");
+}
+
+TEST(PostgresUrlTest, RefusesMalformedUrlsWithoutEchoingThePassword) {
+  for (const char* bad :
+       {"postgres://user:sekret@host", "postgres://user:sekret@host:99999/db",
+        "postgres://user:sekret@:5432/db", "postgres://user:sekret@host:x/db",
+        "postgres://user:sekret@host/db?password=x", "postgres://user:sek%zzret@host/db",
+        "mysql://user:sekret@host/db", "postgres://user:sekret@[::1/db"}) {
+    SCOPED_TRACE(bad);
+    Result<PostgresUrl> url = ParsePostgresUrl(bad);
+    ASSERT_FALSE(url.ok());
+    EXPECT_EQ(url.status().code(), StatusCode::kConfigError);
+    EXPECT_THAT(url.status().message(), Not(HasSubstr("sekret")));
+    EXPECT_THAT(url.status().message(), Not(HasSubstr("sek%zzret")));
+  }
+}
+
+TEST(PostgresStoreTest, RefusedConnectionIsAnIoErrorNamingHostPortAndDatabase) {
+  const int port = ClosedPort();
+  const auto started = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<Store>> store = OpenPostgresStore(
+      fmt::format("postgres://hub:topsecret-pw@127.0.0.1:{}/reglo_nowhere", port));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kIoError);
+  EXPECT_THAT(store.status().message(), HasSubstr("127.0.0.1"));
+  EXPECT_THAT(store.status().message(), HasSubstr(fmt::format("port {}", port)));
+  EXPECT_THAT(store.status().message(), HasSubstr("reglo_nowhere"));
+  EXPECT_THAT(store.status().message(), Not(HasSubstr("topsecret-pw")));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+TEST(PostgresStoreTest, UnreachableHostGivesUpAfterTheConnectTimeout) {
+  // 192.0.2.0/24 is TEST-NET-1: never routed. Either the network says so at once, or the connect
+  // timeout (1 s here, 5 s by default) ends the wait: never a hang.
+  const auto started = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<Store>> store =
+      OpenPostgresStore("postgres://hub@192.0.2.1:5432/reglo?connect_timeout=1");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kIoError);
+  EXPECT_THAT(store.status().message(), HasSubstr("host 192.0.2.1 port 5432 database reglo"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(8));
+}
+
+TEST(PostgresStoreTest, WrongDatabaseIsAnIoErrorNamingIt) {
+  Result<PostgresUrl> server = TestServerUrl();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  PostgresUrl url = *server;
+  url.database = "reglo_no_such_database";
+  Result<std::unique_ptr<Store>> store = OpenPostgresStore(url);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kIoError);
+  EXPECT_THAT(store.status().message(), HasSubstr("reglo_no_such_database"));
+  EXPECT_THAT(store.status().message(), HasSubstr(fmt::format("port {}", url.port)));
+}
+
+TEST(PostgresStoreTest, ReconnectsAtTheNextCallAfterTheConnectionWasKilled) {
+  PostgresBackend backend;
+  std::unique_ptr<Store> store = MustOpen(backend);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_TRUE(store->CommitCheckpoint(BatchFor(*store, Students("A", 10))).ok());
+
+  // Killed while idle: noticed before the next call uses the connection, which just works.
+  ASSERT_TRUE(backend
+                  .ExecuteSql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                              "datname = current_database() AND pid <> pg_backend_pid()")
+                  .ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Result<CheckpointResult> after = store->CommitCheckpoint(BatchFor(*store, Students("B", 10)));
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->counters.created, 10);
+  EXPECT_EQ(store->CountRecords(*model::FindEntity("student")).value(), 20);
+  EXPECT_EQ(store->CountEvents().value(), 20);
+}
+
+TEST(PostgresStoreTest, KilledInTheMiddleOfACommitFailsRetryablyAndWritesNothing) {
+  PostgresBackend backend;
+  std::unique_ptr<Store> store = MustOpen(backend);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_TRUE(SlowDownCursor(backend, "slow", 5).ok());
+  CheckpointBatch batch = BatchFor(*store, Students("K", 50));
+  batch.cursor = "slow";
+
+  Result<CheckpointResult> killed = Status::Internal("not run");
+  std::thread writer([&] { killed = store->CommitCheckpoint(batch); });
+  const bool sleeping = WaitForSleeper(backend);
+  ASSERT_TRUE(backend
+                  .ExecuteSql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                              "datname = current_database() AND pid <> pg_backend_pid()")
+                  .ok());
+  writer.join();
+  ASSERT_TRUE(sleeping);
+  ASSERT_FALSE(killed.ok());
+  EXPECT_EQ(killed.status().code(), StatusCode::kRetryable) << killed.status().ToString();
+  EXPECT_THAT(killed.status().message(), HasSubstr(backend.url().database));
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students").value(), 0);
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM integration_events").value(), 0);
+  EXPECT_EQ(backend.QueryInt("SELECT created FROM integration_runs").value(), 0);
+
+  // The same store reconnects and commits everything exactly once.
+  batch.cursor = "page-1";
+  Result<CheckpointResult> retried = store->CommitCheckpoint(batch);
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  EXPECT_EQ(retried->counters.created, 50);
+  EXPECT_EQ(retried->events, 50);
+  EXPECT_EQ(store->GetCursor(kSourceId, "students").value(), "page-1");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Racing writers
+
+TEST(PostgresStoreTest, AWriterThatLosesTheRaceForNewRecordsFindsThemUnchanged) {
+  // Deterministic: A inserts the records and holds them uncommitted (sleeping in a trigger); B
+  // commits the same records meanwhile, waits for A's rows, finds them taken, and decides again.
+  PostgresBackend backend;
+  std::unique_ptr<Store> a = MustOpen(backend);
+  std::unique_ptr<Store> b = MustOpen(backend);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_TRUE(SlowDownCursor(backend, "slow", 1).ok());
+  const std::vector<model::CanonicalRecord> records = Students("R", 200);
+  CheckpointBatch batch_a = BatchFor(*a, records);
+  batch_a.cursor = "slow";
+  std::vector<model::CanonicalRecord> reversed(records.rbegin(), records.rend());
+  CheckpointBatch batch_b = BatchFor(*b, reversed);
+
+  Result<CheckpointResult> result_a = Status::Internal("not run");
+  std::thread writer([&] { result_a = a->CommitCheckpoint(batch_a); });
+  ASSERT_TRUE(WaitForSleeper(backend));
+  Result<CheckpointResult> result_b = b->CommitCheckpoint(batch_b);
+  writer.join();
+
+  ASSERT_TRUE(result_a.ok()) << result_a.status().ToString();
+  ASSERT_TRUE(result_b.ok()) << result_b.status().ToString();
+  EXPECT_EQ(result_a->counters.created, 200);
+  EXPECT_EQ(result_a->events, 200);
+  EXPECT_EQ(result_b->counters.unchanged, 200);
+  EXPECT_EQ(result_b->counters.created, 0);
+  EXPECT_EQ(result_b->events, 0);
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students").value(), 200);
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM integration_events").value(), 200);
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(DISTINCT external_id) FROM integration_events "
+                             "WHERE type = 'student.created'")
+                .value(),
+            200);
+}
+
+TEST(PostgresStoreTest, AWriterThatLosesTheRaceForAnUpdateAppliesItsChangeOnTheWinners) {
+  PostgresBackend backend;
+  std::unique_ptr<Store> a = MustOpen(backend);
+  std::unique_ptr<Store> b = MustOpen(backend);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_TRUE(a->CommitCheckpoint(BatchFor(*a, {AStudent("U1")})).ok());
+  ASSERT_TRUE(SlowDownCursor(backend, "slow", 1).ok());
+  CheckpointBatch batch_a = BatchFor(*a, {AStudent("U1", "Anna", "2024-02-01T10:00:00Z")});
+  batch_a.cursor = "slow";
+  CheckpointBatch batch_b = BatchFor(*b, {AStudent("U1", "Bice", "2024-02-01T10:00:00Z")});
+
+  Result<CheckpointResult> result_a = Status::Internal("not run");
+  std::thread writer([&] { result_a = a->CommitCheckpoint(batch_a); });
+  ASSERT_TRUE(WaitForSleeper(backend));
+  Result<CheckpointResult> result_b = b->CommitCheckpoint(batch_b);
+  writer.join();
+
+  ASSERT_TRUE(result_a.ok()) << result_a.status().ToString();
+  ASSERT_TRUE(result_b.ok()) << result_b.status().ToString();
+  EXPECT_EQ(result_a->counters.updated, 1);
+  EXPECT_EQ(result_b->counters.updated, 1);
+  // B decided on A's version 2, not on the version 1 it could have read before A committed.
+  std::optional<StoredRecord> stored =
+      b->GetRecord(*model::FindEntity("student"), AStudent("U1").key).value();
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->state.version, 3);
+  EXPECT_EQ(stored->state.values[0], "Bice");
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM integration_events").value(), 3);
+  EXPECT_EQ(backend.QueryInt("SELECT MAX(version) FROM integration_events").value(), 3);
+}
+
+TEST(PostgresStoreTest, ManyWritersRacingOnTheSameRecordsYieldOneRowAndOneCreatedEventEach) {
+  // Free-running: four connections commit overlapping batches of the same new records, in
+  // different orders, released together; several rounds.
+  PostgresBackend backend;
+  constexpr int kWriters = 4;
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int w = 0; w < kWriters; ++w) {
+    stores.push_back(MustOpen(backend));
+    ASSERT_NE(stores.back(), nullptr);
+  }
+  ASSERT_TRUE(
+      stores[0]->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  int64_t total = 0;
+  for (int round = 0; round < 5; ++round) {
+    const std::vector<model::CanonicalRecord> records =
+        Students(fmt::format("W{}-", round), 300);
+    total += 300;
+    std::vector<CheckpointBatch> batches;
+    for (int w = 0; w < kWriters; ++w) {
+      std::vector<model::CanonicalRecord> mine(records.begin() + w * 20, records.end());
+      if (w % 2 == 1) std::reverse(mine.begin(), mine.end());
+      batches.push_back(BatchFor(*stores[static_cast<size_t>(w)], std::move(mine)));
+    }
+    std::vector<Result<CheckpointResult>> results(kWriters, Status::Internal("not run"));
+    std::barrier start(kWriters);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < kWriters; ++w) {
+      threads.emplace_back([&, w] {
+        start.arrive_and_wait();
+        results[static_cast<size_t>(w)] =
+            stores[static_cast<size_t>(w)]->CommitCheckpoint(batches[static_cast<size_t>(w)]);
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    int64_t created = 0;
+    int64_t events = 0;
+    for (const Result<CheckpointResult>& result : results) {
+      ASSERT_TRUE(result.ok()) << result.status().ToString();
+      created += result->counters.created;
+      events += result->events;
+      EXPECT_EQ(result->counters.updated, 0);
+    }
+    EXPECT_EQ(created, 300) << "round " << round;
+    EXPECT_EQ(events, 300) << "round " << round;
+    EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students").value(), total);
+    EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM integration_events").value(), total);
+  }
+  // Every record is at version 1 with exactly one created event.
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students WHERE version <> 1").value(), 0);
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(DISTINCT external_id) FROM integration_events "
+                             "WHERE type = 'student.created'")
+                .value(),
+            total);
+}
+
+}  // namespace
+}  // namespace reglo::storage::testing
