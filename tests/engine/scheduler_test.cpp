@@ -50,7 +50,7 @@ TEST(BackoffTest, CeilingDoublesFromBaseUpToTheCap) {
   EXPECT_EQ(BackoffCeiling(policy, 2), seconds(10));
   EXPECT_EQ(BackoffCeiling(policy, 3), seconds(20));
   EXPECT_EQ(BackoffCeiling(policy, 7), seconds(320));
-  EXPECT_EQ(BackoffCeiling(policy, 8), seconds(600));  // 640 s capped
+  EXPECT_EQ(BackoffCeiling(policy, 8), seconds(600));     // 640 s capped
   EXPECT_EQ(BackoffCeiling(policy, 1000), seconds(600));  // no overflow
 }
 

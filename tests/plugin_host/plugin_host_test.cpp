@@ -175,3 +175,21 @@ TEST(PluginHostTest, MissingFolderIsAnErrorNotACrash) {
 
 }  // namespace
 }  // namespace reglo::plugin_host
+
+namespace reglo::plugin_host {
+namespace {
+
+TEST(PluginHostTest, RecordWithTooSmallStructSizeStopsThePull) {
+  auto plugin = LoadedPlugin::Load(PluginPath("record_struct_size"));
+  ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
+  auto instance = (*plugin)->CreateInstance(R"({"records": 3})");
+  ASSERT_TRUE(instance.ok());
+  Collected collected;
+  Status pulled = (*instance)->Pull("student", std::nullopt, collected);
+  EXPECT_EQ(pulled.code(), StatusCode::kInternal);
+  EXPECT_THAT(pulled.message(), HasSubstr("invalid struct_size"));
+  EXPECT_TRUE(collected.ids.empty());  // never handed to the pipeline
+}
+
+}  // namespace
+}  // namespace reglo::plugin_host

@@ -58,7 +58,8 @@ TEST(PostgresRestartTest, RestartMidCommitLeavesNothingHalfDoneAndEverythingLand
   Result<std::unique_ptr<Store>> opened = backend.Open();
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::unique_ptr<Store> store = std::move(*opened);
-  ASSERT_TRUE(store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_TRUE(
+      store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
   const int64_t run = store->BeginRun(kSourceId, "2025-06-01T08:00:00.000Z").value();
 
   for (int n = 1; n <= 3; ++n) {
@@ -79,8 +80,8 @@ TEST(PostgresRestartTest, RestartMidCommitLeavesNothingHalfDoneAndEverythingLand
   std::thread writer([&] { caught = store->CommitCheckpoint(SeriesBatch(run, 4)); });
   bool sleeping = false;
   for (int i = 0; i < 200 && !sleeping; ++i) {
-    Result<int64_t> count = backend.QueryInt(
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+    Result<int64_t> count =
+        backend.QueryInt("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
     sleeping = count.ok() && *count > 0;
     if (!sleeping) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

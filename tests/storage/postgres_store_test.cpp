@@ -1,6 +1,8 @@
 // The PostgreSQL backend: runs the shared Store suite on a fresh database per backend instance,
 // plus what is specific to PostgreSQL: store URLs, connection errors, reconnection, and writers
 // racing on the same records through separate connections.
+#include "reglo/storage/postgres_store.h"
+
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -19,7 +21,6 @@
 
 #include "postgres_test_support.h"
 #include "reglo/model/validation.h"
-#include "reglo/storage/postgres_store.h"
 #include "store_test.h"
 
 namespace reglo::storage::testing {
@@ -117,9 +118,9 @@ bool WaitForSleeper(PostgresBackend& backend) {
 // URLs and connections
 
 TEST(PostgresUrlTest, ParsesEveryPart) {
-  Result<PostgresUrl> url =
-      ParsePostgresUrl("postgres://hub%40acme:p%40ss:w@db.example.com:6543/reglo%2Dhub"
-                       "?sslmode=require&application_name=my%20hub");
+  Result<PostgresUrl> url = ParsePostgresUrl(
+      "postgres://hub%40acme:p%40ss:w@db.example.com:6543/reglo%2Dhub"
+      "?sslmode=require&application_name=my%20hub");
   ASSERT_TRUE(url.ok()) << url.status().ToString();
   EXPECT_EQ(url->user, "hub@acme");
   EXPECT_EQ(url->password, "p@ss:w");
@@ -133,6 +134,15 @@ TEST(PostgresUrlTest, ParsesEveryPart) {
   EXPECT_THAT(url->Redacted(), HasSubstr(":***@db.example.com:6543/reglo-hub"));
   EXPECT_THAT(url->Describe(), Not(HasSubstr("p@ss")));
   EXPECT_THAT(url->Describe(), HasSubstr("host db.example.com port 6543 database reglo-hub"));
+
+  // The hub's own parameter is not passed to libpq.
+  url = ParsePostgresUrl("postgres://hub@db/reglo?synchronous_commit=remote_apply&sslmode=disable");
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  EXPECT_EQ(url->synchronous_commit, "remote_apply");
+  EXPECT_THAT(url->params, ::testing::ElementsAre(::testing::Pair("sslmode", "disable")));
+  EXPECT_EQ(url->Redacted(),
+            "postgres://hub@db:5432/reglo?sslmode=disable&synchronous_commit=remote_apply");
+  EXPECT_EQ(ParsePostgresUrl("postgres://hub@db/reglo")->synchronous_commit, "off");
 
   url = ParsePostgresUrl("postgresql://[::1]/hub");
   ASSERT_TRUE(url.ok()) << url.status().ToString();
@@ -148,7 +158,8 @@ TEST(PostgresUrlTest, RefusesMalformedUrlsWithoutEchoingThePassword) {
        {"postgres://user:sekret@host", "postgres://user:sekret@host:99999/db",
         "postgres://user:sekret@:5432/db", "postgres://user:sekret@host:x/db",
         "postgres://user:sekret@host/db?password=x", "postgres://user:sek%zzret@host/db",
-        "mysql://user:sekret@host/db", "postgres://user:sekret@[::1/db"}) {
+        "mysql://user:sekret@host/db", "postgres://user:sekret@[::1/db",
+        "postgres://user:sekret@host/db?synchronous_commit=sometimes"}) {
     SCOPED_TRACE(bad);
     Result<PostgresUrl> url = ParsePostgresUrl(bad);
     ASSERT_FALSE(url.ok());
@@ -196,11 +207,26 @@ TEST(PostgresStoreTest, WrongDatabaseIsAnIoErrorNamingIt) {
   EXPECT_THAT(store.status().message(), HasSubstr(fmt::format("port {}", url.port)));
 }
 
+TEST(PostgresStoreTest, CheckpointsCanWaitForDurability) {
+  PostgresBackend backend;
+  PostgresUrl url = backend.url();
+  url.synchronous_commit = "on";
+  Result<std::unique_ptr<Store>> store = OpenPostgresStore(url);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE(
+      (*store)->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  Result<CheckpointResult> committed =
+      (*store)->CommitCheckpoint(BatchFor(**store, Students("D", 10)));
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  EXPECT_EQ(committed->counters.created, 10);
+}
+
 TEST(PostgresStoreTest, ReconnectsAtTheNextCallAfterTheConnectionWasKilled) {
   PostgresBackend backend;
   std::unique_ptr<Store> store = MustOpen(backend);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_TRUE(
+      store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
   ASSERT_TRUE(store->CommitCheckpoint(BatchFor(*store, Students("A", 10))).ok());
 
   // Killed while idle: noticed before the next call uses the connection, which just works.
@@ -220,7 +246,8 @@ TEST(PostgresStoreTest, KilledInTheMiddleOfACommitFailsRetryablyAndWritesNothing
   PostgresBackend backend;
   std::unique_ptr<Store> store = MustOpen(backend);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_TRUE(
+      store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
   ASSERT_TRUE(SlowDownCursor(backend, "slow", 5).ok());
   CheckpointBatch batch = BatchFor(*store, Students("K", 50));
   batch.cursor = "slow";
@@ -253,15 +280,23 @@ TEST(PostgresStoreTest, KilledInTheMiddleOfACommitFailsRetryablyAndWritesNothing
 // ---------------------------------------------------------------------------------------------
 // Racing writers
 
-TEST(PostgresStoreTest, AWriterThatLosesTheRaceForNewRecordsFindsThemUnchanged) {
-  // Deterministic: A inserts the records and holds them uncommitted (sleeping in a trigger); B
-  // commits the same records meanwhile, waits for A's rows, finds them taken, and decides again.
+// A and B commit the same new records; A holds them uncommitted (sleeping in a trigger) while B
+// commits, so B waits for A's rows, finds them taken, and decides again: deterministic. `warm`:
+// both stores first commit an all-new batch of their own, so the race runs on the cold-load path
+// (records inserted before any lookup) instead of the lookup path.
+void RaceForNewRecords(bool warm) {
   PostgresBackend backend;
   std::unique_ptr<Store> a = MustOpen(backend);
   std::unique_ptr<Store> b = MustOpen(backend);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   ASSERT_TRUE(a->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  int64_t before = 0;
+  if (warm) {
+    ASSERT_TRUE(a->CommitCheckpoint(BatchFor(*a, Students("WA", 100))).ok());
+    ASSERT_TRUE(b->CommitCheckpoint(BatchFor(*b, Students("WB", 100))).ok());
+    before = 200;
+  }
   ASSERT_TRUE(SlowDownCursor(backend, "slow", 1).ok());
   const std::vector<model::CanonicalRecord> records = Students("R", 200);
   CheckpointBatch batch_a = BatchFor(*a, records);
@@ -282,12 +317,24 @@ TEST(PostgresStoreTest, AWriterThatLosesTheRaceForNewRecordsFindsThemUnchanged) 
   EXPECT_EQ(result_b->counters.unchanged, 200);
   EXPECT_EQ(result_b->counters.created, 0);
   EXPECT_EQ(result_b->events, 0);
-  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students").value(), 200);
-  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM integration_events").value(), 200);
-  EXPECT_EQ(backend.QueryInt("SELECT COUNT(DISTINCT external_id) FROM integration_events "
-                             "WHERE type = 'student.created'")
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students").value(), before + 200);
+  EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM integration_events").value(), before + 200);
+  EXPECT_EQ(backend
+                .QueryInt("SELECT COUNT(DISTINCT external_id) FROM integration_events "
+                          "WHERE external_id LIKE 'R%'")
                 .value(),
             200);
+  const std::vector<RunInfo> runs = b->ListRuns(kSourceId, 10).value();
+  ASSERT_FALSE(runs.empty());
+  EXPECT_EQ(runs.front().counters.unchanged, 200);  // B's run counted its decisions once
+}
+
+TEST(PostgresStoreTest, AWriterThatLosesTheRaceForNewRecordsFindsThemUnchanged) {
+  RaceForNewRecords(/*warm=*/false);
+}
+
+TEST(PostgresStoreTest, AWriterThatLosesTheRaceOnTheColdLoadPathFindsThemUnchanged) {
+  RaceForNewRecords(/*warm=*/true);
 }
 
 TEST(PostgresStoreTest, AWriterThatLosesTheRaceForAnUpdateAppliesItsChangeOnTheWinners) {
@@ -337,8 +384,7 @@ TEST(PostgresStoreTest, ManyWritersRacingOnTheSameRecordsYieldOneRowAndOneCreate
       stores[0]->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
   int64_t total = 0;
   for (int round = 0; round < 5; ++round) {
-    const std::vector<model::CanonicalRecord> records =
-        Students(fmt::format("W{}-", round), 300);
+    const std::vector<model::CanonicalRecord> records = Students(fmt::format("W{}-", round), 300);
     total += 300;
     std::vector<CheckpointBatch> batches;
     for (int w = 0; w < kWriters; ++w) {
@@ -372,8 +418,9 @@ TEST(PostgresStoreTest, ManyWritersRacingOnTheSameRecordsYieldOneRowAndOneCreate
   }
   // Every record is at version 1 with exactly one created event.
   EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students WHERE version <> 1").value(), 0);
-  EXPECT_EQ(backend.QueryInt("SELECT COUNT(DISTINCT external_id) FROM integration_events "
-                             "WHERE type = 'student.created'")
+  EXPECT_EQ(backend
+                .QueryInt("SELECT COUNT(DISTINCT external_id) FROM integration_events "
+                          "WHERE type = 'student.created'")
                 .value(),
             total);
 }

@@ -63,8 +63,8 @@ bool UsingThrowawayCluster() {
 }
 
 Status RestartThrowawayCluster() {
-  const std::string command = fmt::format("'{}' restart '{}'", REGLO_PG_TEST_CLUSTER_SCRIPT,
-                                          REGLO_PG_TEST_STATE_DIR);
+  const std::string command =
+      fmt::format("'{}' restart '{}'", REGLO_PG_TEST_CLUSTER_SCRIPT, REGLO_PG_TEST_STATE_DIR);
   const int rc = std::system(command.c_str());
   if (rc != 0) return Status::IoError(fmt::format("{} exited with {}", command, rc));
   return Status::Ok();
@@ -130,7 +130,8 @@ PostgresBackend::PostgresBackend() {
   url_.database = fmt::format("reglo_test_{}_{}_{:08x}", ::getpid(), counter++, random());
   status_ = RawConnection(server_).Execute(fmt::format("CREATE DATABASE {}", url_.database));
   if (!status_.ok()) {
-    status_ = status_.WithContext(fmt::format("creating the test database on {}", server_.Describe()));
+    status_ =
+        status_.WithContext(fmt::format("creating the test database on {}", server_.Describe()));
   }
 }
 

@@ -357,7 +357,6 @@ TEST_P(StoreTest, EventIdsAreDeterministicAndReplaysInsertNothing) {
   EXPECT_THAT(replay.outcomes, ElementsAre(model::Outcome::kUnchanged, model::Outcome::kUnchanged));
   EXPECT_EQ(replay.events, 0);
   EXPECT_EQ(OK_VALUE(store_->CountEvents()), 2);
-
 }
 
 TEST_P(StoreTest, DuplicatesInOneBatchCollapse) {
@@ -693,25 +692,25 @@ TEST_P(StoreTest, RunsAreStartedFinishedAndListed) {
 TEST_P(StoreTest, LeaseIsHeldUntilExpiryRenewedByItsOwnerAndTakenOverAfter) {
   using std::chrono::seconds;
   // Free: taken.
-  EXPECT_TRUE(OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30),
-                                               "2025-06-01T10:00:00.000Z")));
+  EXPECT_TRUE(
+      OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30), "2025-06-01T10:00:00.000Z")));
   // Held by another until it expires (10:00:30.000), whoever asks.
-  EXPECT_FALSE(OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30),
-                                                "2025-06-01T10:00:29.999Z")));
+  EXPECT_FALSE(
+      OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30), "2025-06-01T10:00:29.999Z")));
   // Leases are per source.
-  EXPECT_TRUE(OK_VALUE(store_->TryAcquireLease("src-b", "hub-2", seconds(30),
-                                               "2025-06-01T10:00:01.000Z")));
+  EXPECT_TRUE(
+      OK_VALUE(store_->TryAcquireLease("src-b", "hub-2", seconds(30), "2025-06-01T10:00:01.000Z")));
   // The owner renews before expiry: held until 10:00:50.000 now.
-  EXPECT_TRUE(OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30),
-                                               "2025-06-01T10:00:20.000Z")));
-  EXPECT_FALSE(OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30),
-                                                "2025-06-01T10:00:40.000Z")));
+  EXPECT_TRUE(
+      OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30), "2025-06-01T10:00:20.000Z")));
+  EXPECT_FALSE(
+      OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30), "2025-06-01T10:00:40.000Z")));
   // Expired (from the instant of expiry on): another instance takes it over, and the old owner
   // can no longer renew it.
-  EXPECT_TRUE(OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30),
-                                               "2025-06-01T10:00:50.000Z")));
-  EXPECT_FALSE(OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30),
-                                                "2025-06-01T10:00:51.000Z")));
+  EXPECT_TRUE(
+      OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30), "2025-06-01T10:00:50.000Z")));
+  EXPECT_FALSE(
+      OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30), "2025-06-01T10:00:51.000Z")));
   EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM integration_leases WHERE "
                                         "source_id = 'src-a' AND owner = 'hub-2' AND "
                                         "expires_at = '2025-06-01T10:01:20.000Z'")),
@@ -719,11 +718,11 @@ TEST_P(StoreTest, LeaseIsHeldUntilExpiryRenewedByItsOwnerAndTakenOverAfter) {
 
   // Only the holder releases; a released lease is free at once.
   ASSERT_OK(store_->ReleaseLease("src-a", "hub-1"));  // not the holder: nothing happens
-  EXPECT_FALSE(OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30),
-                                                "2025-06-01T10:00:52.000Z")));
+  EXPECT_FALSE(
+      OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30), "2025-06-01T10:00:52.000Z")));
   ASSERT_OK(store_->ReleaseLease("src-a", "hub-2"));
-  EXPECT_TRUE(OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30),
-                                               "2025-06-01T10:00:53.000Z")));
+  EXPECT_TRUE(
+      OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30), "2025-06-01T10:00:53.000Z")));
   ASSERT_OK(store_->ReleaseLease("never-taken", "hub-1"));
 }
 
@@ -731,29 +730,31 @@ TEST_P(StoreTest, LeasesAreSharedByEveryStoreOnTheDatabase) {
   using std::chrono::milliseconds;
   std::unique_ptr<Store> other = OK_VALUE(backend_->Open());
   ASSERT_NE(other, nullptr);
-  EXPECT_TRUE(OK_VALUE(store_->TryAcquireLease("src", "hub-1", milliseconds(1500),
-                                               "2025-12-31T23:59:59.000Z")));
-  EXPECT_FALSE(OK_VALUE(other->TryAcquireLease("src", "hub-2", milliseconds(1500),
-                                               "2026-01-01T00:00:00.499Z")));
+  EXPECT_TRUE(OK_VALUE(
+      store_->TryAcquireLease("src", "hub-1", milliseconds(1500), "2025-12-31T23:59:59.000Z")));
+  EXPECT_FALSE(OK_VALUE(
+      other->TryAcquireLease("src", "hub-2", milliseconds(1500), "2026-01-01T00:00:00.499Z")));
   // The expiry crosses midnight and the year: 2026-01-01T00:00:00.500Z.
-  EXPECT_TRUE(OK_VALUE(other->TryAcquireLease("src", "hub-2", milliseconds(1500),
-                                              "2026-01-01T00:00:00.500Z")));
+  EXPECT_TRUE(OK_VALUE(
+      other->TryAcquireLease("src", "hub-2", milliseconds(1500), "2026-01-01T00:00:00.500Z")));
   Reopen();
-  EXPECT_FALSE(OK_VALUE(store_->TryAcquireLease("src", "hub-1", milliseconds(1500),
-                                                "2026-01-01T00:00:01.000Z")));
+  EXPECT_FALSE(OK_VALUE(
+      store_->TryAcquireLease("src", "hub-1", milliseconds(1500), "2026-01-01T00:00:01.000Z")));
 }
 
 TEST_P(StoreTest, LeaseRequestsAreChecked) {
-  EXPECT_EQ(store_->TryAcquireLease("src", "hub-1", std::chrono::milliseconds(0),
-                                    "2025-06-01T10:00:00.000Z")
+  EXPECT_EQ(store_
+                ->TryAcquireLease("src", "hub-1", std::chrono::milliseconds(0),
+                                  "2025-06-01T10:00:00.000Z")
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
   for (const char* now : {"2025-06-01T10:00:00Z", "2025-06-01 10:00:00.000Z", "yesterday",
                           "2025-02-30T10:00:00.000Z", ""}) {
     SCOPED_TRACE(now);
-    EXPECT_EQ(store_->TryAcquireLease("src", "hub-1", std::chrono::seconds(30), now).status().code(),
-              StatusCode::kInvalidArgument);
+    EXPECT_EQ(
+        store_->TryAcquireLease("src", "hub-1", std::chrono::seconds(30), now).status().code(),
+        StatusCode::kInvalidArgument);
   }
   EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM integration_leases")), 0);
 }

@@ -1,6 +1,7 @@
 #include "reglo/app/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,73 @@ bool IsValidId(const std::string& id) {
   return true;
 }
 
+// Reads an optional number of seconds (fractions allowed) as milliseconds; the error names the key.
+Status ReadSeconds(const json& object, const std::string& parent, const char* name, double minimum,
+                   int64_t& out_ms) {
+  auto it = object.find(name);
+  if (it == object.end()) return Status::Ok();
+  const std::string key = parent + "." + name;
+  if (!it->is_number()) return KeyError(key, "expected a number of seconds, got " + TypeName(*it));
+  const double seconds = it->get<double>();
+  if (!(seconds >= minimum) || seconds > 1e9) {
+    return KeyError(key, fmt::format("must be at least {} seconds", minimum));
+  }
+  out_ms = static_cast<int64_t>(seconds * 1000.0 + 0.5);
+  return Status::Ok();
+}
+
+Status ReadCount(const json& object, const char* name, int minimum, int& out) {
+  auto it = object.find(name);
+  if (it == object.end()) return Status::Ok();
+  const std::string key = std::string("engine.") + name;
+  if (!it->is_number_integer() || it->get<int64_t>() < minimum || it->get<int64_t>() > 100000) {
+    return KeyError(key, fmt::format("expected a whole number of at least {}", minimum));
+  }
+  out = it->get<int>();
+  return Status::Ok();
+}
+
+// The optional "engine" object (serve's scheduling and supervision settings).
+Status ReadEngine(const json& root, EngineSettings& engine) {
+  auto it = root.find("engine");
+  if (it == root.end()) return Status::Ok();
+  if (!it->is_object()) return KeyError("engine", "expected an object, got " + TypeName(*it));
+  static const std::set<std::string> kKeys = {
+      "default_interval_seconds", "backoff_base_seconds",    "backoff_cap_seconds", "failure_limit",
+      "stall_timeout_seconds",    "cancel_grace_seconds",    "threads_per_plugin",  "watch_plugins",
+      "watch_interval_seconds",   "shutdown_timeout_seconds"};
+  for (const auto& [key, value] : it->items()) {
+    if (!kKeys.count(key)) {
+      return KeyError("engine." + key,
+                      fmt::format("unknown key (expected one of: {})", fmt::join(kKeys, ", ")));
+    }
+  }
+  const json& e = *it;
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(e, "engine", "default_interval_seconds", 0.01, engine.default_interval_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(e, "engine", "backoff_base_seconds", 0, engine.backoff_base_ms));
+  REGLO_RETURN_IF_ERROR(ReadSeconds(e, "engine", "backoff_cap_seconds", 0, engine.backoff_cap_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(e, "engine", "stall_timeout_seconds", 0.05, engine.stall_timeout_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(e, "engine", "cancel_grace_seconds", 0.01, engine.cancel_grace_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(e, "engine", "watch_interval_seconds", 0.01, engine.watch_interval_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(e, "engine", "shutdown_timeout_seconds", 0, engine.shutdown_timeout_ms));
+  REGLO_RETURN_IF_ERROR(ReadCount(e, "failure_limit", 1, engine.failure_limit));
+  REGLO_RETURN_IF_ERROR(ReadCount(e, "threads_per_plugin", 1, engine.threads_per_plugin));
+  if (auto watch = e.find("watch_plugins"); watch != e.end()) {
+    if (!watch->is_boolean()) return KeyError("engine.watch_plugins", "expected true or false");
+    engine.watch_plugins = watch->get<bool>();
+  }
+  if (engine.backoff_cap_ms < engine.backoff_base_ms) {
+    return KeyError("engine.backoff_cap_seconds", "must not be less than backoff_base_seconds");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
@@ -61,13 +129,14 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
   }
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
-  static const std::set<std::string> kTopKeys = {"store", "plugins_dir", "sources"};
+  static const std::set<std::string> kTopKeys = {"store", "plugins_dir", "sources", "engine"};
   for (const auto& [key, value] : root.items()) {
     if (!kTopKeys.count(key)) {
-      return KeyError(key, "unknown key (expected one of: store, plugins_dir, sources)");
+      return KeyError(key, "unknown key (expected one of: store, plugins_dir, sources, engine)");
     }
   }
   HubConfig config;
+  REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "store", true, config.store_url));
   if (config.store_url.rfind("sqlite:", 0) == 0) {
     std::string path = config.store_url.substr(7);
@@ -96,13 +165,13 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     const json& entry = (*sources)[i];
     const std::string key = fmt::format("sources[{}]", i);
     if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
-    static const std::set<std::string> kSourceKeys = {"id",        "company_id", "source_system",
-                                                      "connector", "enabled",    "options"};
+    static const std::set<std::string> kSourceKeys = {
+        "id", "company_id", "source_system", "connector", "enabled", "options", "interval_seconds"};
     for (const auto& [name, value] : entry.items()) {
       if (!kSourceKeys.count(name)) {
-        return KeyError(key + "." + name,
+        return KeyError(fmt::format("{}.{}", key, name),
                         "unknown key (expected id, company_id, source_system, connector, enabled, "
-                        "options)");
+                        "options, interval_seconds)");
       }
     }
     storage::SourceRow source;
@@ -119,6 +188,11 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     if (auto enabled = entry.find("enabled"); enabled != entry.end()) {
       if (!enabled->is_boolean()) return KeyError(key + ".enabled", "expected true or false");
       source.enabled = enabled->get<bool>();
+    }
+    if (entry.contains("interval_seconds")) {
+      int64_t interval_ms = 0;
+      REGLO_RETURN_IF_ERROR(ReadSeconds(entry, key, "interval_seconds", 0.01, interval_ms));
+      config.interval_ms[source.id] = interval_ms;
     }
     json options = json::object();
     if (auto it = entry.find("options"); it != entry.end()) {

@@ -9,6 +9,7 @@
 
 #include "reglo/app/commands.h"
 #include "reglo/app/config.h"
+#include "reglo/app/serve.h"
 
 namespace {
 
@@ -66,6 +67,11 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("migrate", "create the store or bring its schema up to date");
 
+  CLI::App* serve = app.add_subcommand(
+      "serve",
+      "run the sync engine: every enabled source on its interval, supervised, with the plugins "
+      "folder watched; stops gracefully on SIGTERM or Ctrl-C");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -100,5 +106,6 @@ int main(int argc, char** argv) {
                                      std::cerr);
   }
   if (plugins->parsed()) return reglo::app::ListPlugins(*config, std::cout, std::cerr);
+  if (serve->parsed()) return reglo::app::Serve(*config, std::cout, std::cerr);
   return reglo::app::Migrate(*config, std::cout, std::cerr);
 }

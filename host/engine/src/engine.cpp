@@ -115,6 +115,12 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
 
   void ApplyPluginEvent(const PluginFileEvent& event, TimePoint now) {
     const std::string file = event.file.string();
+    if (event.kind == PluginFileEvent::Kind::kIncomplete) {
+      refused[event.file] =
+          fmt::format("plugin {} not loaded: {}; waiting for it to change", file, event.problem);
+      spdlog::warn("{}", refused[event.file]);
+      return;
+    }
     if (event.kind == PluginFileEvent::Kind::kRemoved) {
       auto named = file_names.find(event.file);
       if (named == file_names.end()) {
@@ -245,7 +251,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         if (now - supervised.last_progress < options.stall_timeout) continue;
         supervised.cancelled_at = now;
         supervised.cancel_reason = fmt::format(
-            "watchdog: no progress for {} (no record committed, checkpoint or cursor read); the "
+            "watchdog: no progress for {} (no record, checkpoint, warning or should_stop call); "
+            "the "
             "pull was cancelled",
             DurationText(options.stall_timeout));
         control.fenced = true;
@@ -332,13 +339,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         if (leased) (void)(*store)->ReleaseLease(row.id, options.instance_id);
       }
     }
-    std::string status_to_store;
     {
       std::lock_guard<std::mutex> lock(mutex);
-      Stats& stat = stats[row.id];
-      ++stat.runs_finished;
-      if (control->run_id > 0) stat.last_run_id = control->run_id;
-      stat.last_plugin_version = control->plugin_version;
       auto it = running.find(row.id);
       const bool supervised = it != running.end() && it->second.control == control;
       if (supervised) {
@@ -356,19 +358,27 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
             outcome.code = StatusCode::kCancelled;  // stopped by the shutdown: not a failure
           }
           const Decision decision = scheduler.MarkFinished(row.id, outcome, now);
-          status_to_store = decision.state == SourceState::kPaused ? "paused" : decision.status;
           LogRun(row.id, control->run_id, outcome, counters, decision);
+          // The pipeline stored ok/warning/failed from the run alone; the engine's verdict
+          // (retrying is a warning; paused) is what the source shows. Written before the run
+          // counts as finished, so whoever waits for it sees the final status.
+          if (store.ok()) {
+            const std::string status =
+                decision.state == SourceState::kPaused ? "paused" : decision.status;
+            Status set = (*store)->SetSourceStatus(row.id, status);
+            if (!set.ok())
+              spdlog::error("source {}: cannot store its status: {}", row.id, set.message());
+          }
         }
       }
+      Stats& stat = stats[row.id];
+      ++stat.runs_finished;
+      if (control->run_id > 0) stat.last_run_id = control->run_id;
+      stat.last_plugin_version = control->plugin_version;
       poked = true;
     }
     changed.notify_all();
-    // The pipeline stored ok/warning/failed from the run alone; the engine's verdict (retrying is
-    // a warning, paused) is what the source shows.
-    if (store.ok()) {
-      if (!status_to_store.empty()) (void)(*store)->SetSourceStatus(row.id, status_to_store);
-      ReturnStore(std::move(*store));
-    }
+    if (store.ok()) ReturnStore(std::move(*store));
   }
 
   void Run(storage::Store& store, const storage::SourceRow& row,
@@ -392,11 +402,12 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     }
     GuardedStore guarded(store, control);
     pipeline::SyncRunner runner(guarded, clock, options.sync);
-    pipeline::SyncReport report = runner.RunOnce(row, **instance, &control->stop);
+    pipeline::SyncReport report =
+        runner.RunOnce(row, **instance, &control->stop, &control->progress);
     outcome.code = report.error.code();
     outcome.message = MaskPersonalData(report.error.message());
     outcome.warnings = report.status == storage::RunStatus::kSucceededWithWarnings;
-    outcome.retry_after = Duration((*instance)->last_retry_after_ms());
+    outcome.retry_after = Duration(report.retry_after_ms);
     counters = report.counters;
   }
 
@@ -470,6 +481,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       snapshot.reason = schedule->reason;
       snapshot.consecutive_failures = schedule->consecutive_failures;
       snapshot.next_run_in = std::chrono::duration_cast<Duration>(schedule->next_run - now);
+    }
+    if (auto run = running.find(id); run != running.end()) {
+      snapshot.current_run_id = run->second.control->run_id;
     }
     if (auto stat = stats.find(id); stat != stats.end()) {
       snapshot.runs_finished = stat->second.runs_finished;

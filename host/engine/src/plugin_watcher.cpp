@@ -1,9 +1,12 @@
 #include "reglo/engine/plugin_watcher.h"
 
+#include <elf.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <fstream>
 #include <set>
 
 namespace reglo::engine {
@@ -12,6 +15,33 @@ namespace {
 bool IsCandidate(const std::filesystem::path& path) {
   const std::string name = path.filename().string();
   return !name.empty() && name.front() != '.' && path.extension() == ".so";
+}
+
+// A library still being written is shorter than its own headers say: the section header table
+// sits at the very end of the file, and every loadable segment must lie within it. Returns "" when
+// complete, else why not (a non-ELF file is "complete": dlopen refuses it with its own reason).
+std::string ElfIncomplete(const std::filesystem::path& file, uintmax_t size) {
+  std::ifstream in(file, std::ios::binary);
+  Elf64_Ehdr header{};
+  if (!in.read(reinterpret_cast<char*>(&header), sizeof header)) {
+    return "shorter than an ELF header";
+  }
+  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64) {
+    return "";
+  }
+  const uintmax_t sections_end =
+      header.e_shoff + static_cast<uintmax_t>(header.e_shnum) * header.e_shentsize;
+  if (sections_end > size) {
+    return "incomplete library (" + std::to_string(size) + " of " + std::to_string(sections_end) +
+           " bytes)";
+  }
+  in.seekg(static_cast<std::streamoff>(header.e_phoff));
+  for (int i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment{};
+    if (!in.read(reinterpret_cast<char*>(&segment), sizeof segment)) return "truncated headers";
+    if (segment.p_offset + segment.p_filesz > size) return "a segment lies past the end";
+  }
+  return "";
 }
 
 }  // namespace
@@ -80,6 +110,13 @@ std::vector<PluginFileEvent> PluginWatcher::Poll(bool initial) {
     if (!settled) continue;
     PluginFileEvent event;
     event.file = path;
+    if (std::string why = ElfIncomplete(path, signature.size); !why.empty()) {
+      // Never dlopen it (a truncated library can load and then crash on a missing page): say
+      // so once, and look again when the file changes.
+      tracked.reported = true;
+      events.push_back({PluginFileEvent::Kind::kIncomplete, path, {}, std::move(why)});
+      continue;
+    }
     if (!CopyPrivately(path, signature, event.private_copy)) {
       tracked.seen_since = now;  // changed during the copy: wait for it to settle again
       continue;
@@ -96,7 +133,7 @@ std::vector<PluginFileEvent> PluginWatcher::Poll(bool initial) {
       ++it;
       continue;
     }
-    if (it->second.reported) events.push_back({PluginFileEvent::Kind::kRemoved, it->first, {}});
+    if (it->second.reported) events.push_back({PluginFileEvent::Kind::kRemoved, it->first, {}, {}});
     it = files_.erase(it);
   }
   return events;

@@ -148,7 +148,7 @@ void ToUtc(ParsedDateTime& t) {
   if (!t.offset_minutes || *t.offset_minutes == 0) return;
   int64_t minutes =
       DaysFromCivil(t.year, static_cast<unsigned>(t.month), static_cast<unsigned>(t.day)) * 1440 +
-      t.hour * 60 + t.minute - *t.offset_minutes;
+      int64_t{t.hour} * 60 + t.minute - *t.offset_minutes;
   int64_t days = minutes >= 0 ? minutes / 1440 : (minutes - 1439) / 1440;
   const int64_t minute_of_day = minutes - days * 1440;
   CivilFromDays(days, t.year, t.month, t.day);
@@ -368,14 +368,8 @@ std::string RepairUtf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     // Find the longest valid prefix starting here (1 to 4 bytes).
-    size_t length = 1;
     const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0xF0)
-      length = 4;
-    else if (c >= 0xE0)
-      length = 3;
-    else if (c >= 0xC0)
-      length = 2;
+    const size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
     if (c < 0x80 || (i + length <= text.size() && IsValidUtf8(text.substr(i, length)))) {
       out.append(text.substr(i, c < 0x80 ? 1 : length));
       i += c < 0x80 ? 1 : length;

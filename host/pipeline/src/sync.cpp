@@ -200,7 +200,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
   CommittingHandler(CommitWorker& worker, const Clock& clock, const SyncOptions& options,
                     const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
                     int64_t run_id, std::string stream, const std::atomic<bool>* stop,
-                    size_t& log_budget)
+                    std::atomic<uint64_t>* progress, size_t& log_budget)
       : worker_(worker),
         clock_(clock),
         options_(options),
@@ -209,25 +209,32 @@ class CommittingHandler final : public plugin_host::PullHandler {
         source_id_(source.id),
         stream_(std::move(stream)),
         stop_(stop),
+        progress_(progress),
         log_budget_(log_budget) {
     builder_.set_log_budget(log_budget_);
   }
 
   Status OnRecord(const reglo_record& record) override {
+    Bump();
     REGLO_RETURN_IF_ERROR(builder_.Add(record));
     if (builder_.size() >= options_.max_batch_records) return Submit(std::nullopt);
     return Status::Ok();
   }
 
   Status OnCheckpoint(std::string_view cursor, uint64_t /*record_count*/) override {
+    Bump();
     return Submit(std::string(cursor));
   }
 
   void OnWarning(std::string_view origin, std::string_view message) override {
+    Bump();
     builder_.AddWarning(origin, message);
   }
 
-  bool ShouldStop() override { return stop_ != nullptr && stop_->load(); }
+  bool ShouldStop() override {
+    Bump();
+    return stop_ != nullptr && stop_->load();
+  }
 
   // The connector's own log lines travel with the batch: the Store belongs to the worker now.
   void OnPluginLog(storage::LogLevel level, std::string_view message) {
@@ -258,7 +265,12 @@ class CommittingHandler final : public plugin_host::PullHandler {
   int64_t run_id_;
   std::string source_id_;
   std::string stream_;
+  void Bump() {
+    if (progress_ != nullptr) progress_->fetch_add(1, std::memory_order_relaxed);
+  }
+
   const std::atomic<bool>* stop_;
+  std::atomic<uint64_t>* progress_;
   size_t& log_budget_;
 };
 
@@ -269,7 +281,7 @@ SyncRunner::SyncRunner(storage::Store& store, const Clock& clock, SyncOptions op
 
 SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
                                plugin_host::ConnectorInstance& connector,
-                               const std::atomic<bool>* stop) {
+                               const std::atomic<bool>* stop, std::atomic<uint64_t>* progress) {
   SyncReport report;
   Result<int64_t> run = store_.BeginRun(source.id, FormatUtc(clock_.Now()));
   if (!run.ok()) {
@@ -308,11 +320,14 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
         Account(batch, result, report);
       });
       CommittingHandler handler(worker, clock_, options_, source, connector, report.run_id, stream,
-                                stop, log_budget);
+                                stop, progress, log_budget);
       connector.SetLogCallback([&handler](reglo_log_level level, std::string_view message) {
         handler.OnPluginLog(FromPluginLevel(level), message);
       });
       pulled = connector.Pull(stream, *cursor, handler);
+      if (pulled.code() == StatusCode::kRateLimited) {
+        report.retry_after_ms = connector.last_retry_after_ms();
+      }
       // Records after the last checkpoint of a successful pull are safe to commit: re-applying
       // them later is idempotent. After a failure they are dropped and pulled again next time.
       if (pulled.ok()) pulled = handler.Submit(std::nullopt);
@@ -327,8 +342,10 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
       log(storage::LogLevel::kError, fmt::format("stream {}: {}", stream, pulled.ToString()));
       if (failure.ok()) failure = pulled.WithContext(fmt::format("stream {}", stream));
       // Credentials or configuration will not fix themselves for the next stream either.
+      // A rate limit applies to the whole source system: wait before asking it anything else.
       if (pulled.code() == StatusCode::kAuthError || pulled.code() == StatusCode::kConfigError ||
-          pulled.code() == StatusCode::kCancelled || (stop && stop->load())) {
+          pulled.code() == StatusCode::kRateLimited || pulled.code() == StatusCode::kCancelled ||
+          (stop && stop->load())) {
         break;
       }
     }

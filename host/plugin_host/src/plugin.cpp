@@ -19,6 +19,8 @@ constexpr char kHostVersion[] = "0.1.0";
 // The size of the descriptor as ABI 1.0 defined it: a plugin must provide at least this much.
 constexpr size_t kDescriptorV1Size =
     offsetof(reglo_connector_descriptor, push_changes) + sizeof(void*);
+// The size of a record as ABI 1.0 defined it: every member up to `origin` must be there.
+constexpr size_t kRecordV1Size = offsetof(reglo_record, origin) + sizeof(const char*);
 
 Status FromPluginStatus(reglo_status code, std::string message) {
   switch (code) {
@@ -281,7 +283,7 @@ Status ConnectorInstance::Pull(const std::string& stream,
   emitter.emit_record = [](void* data, const reglo_record* record) -> reglo_status {
     auto* s = static_cast<EmitState*>(data);
     if (!s->failure.ok()) return ToPluginStatus(s->failure);
-    if (record == nullptr || record->struct_size < offsetof(reglo_record, origin)) {
+    if (record == nullptr || record->struct_size < kRecordV1Size) {
       s->failure = Status::Internal("the plugin emitted a record with an invalid struct_size");
       return REGLO_FATAL;
     }
@@ -320,7 +322,7 @@ Status ConnectorInstance::MapToCanonical(const reglo_record& source,
   sink.host_data = &sink_state;
   sink.emit = [](void* data, const reglo_record* canonical) -> reglo_status {
     auto* s = static_cast<SinkState*>(data);
-    if (canonical == nullptr || canonical->struct_size < offsetof(reglo_record, origin)) {
+    if (canonical == nullptr || canonical->struct_size < kRecordV1Size) {
       s->failure = Status::Internal("the plugin mapped to a record with an invalid struct_size");
       return REGLO_FATAL;
     }

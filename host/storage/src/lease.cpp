@@ -56,8 +56,7 @@ Result<std::string> LeaseExpiry(const std::string& now, std::chrono::millisecond
 }
 
 Result<bool> Store::TryAcquireLease(const std::string& /*source_id*/, const std::string& /*owner*/,
-                                    std::chrono::milliseconds /*ttl*/,
-                                    const std::string& /*now*/) {
+                                    std::chrono::milliseconds /*ttl*/, const std::string& /*now*/) {
   return Status::Internal("this store does not support leases");
 }
 

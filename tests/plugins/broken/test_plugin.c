@@ -3,6 +3,9 @@
  * suite: once as a working "counter" connector (deterministic student records, checkpoints,
  * injected failures) and once per broken variant the plugin host must refuse (selected by -D
  * flags). Each instance is independent; no state is shared between instances.
+ * Variants the conformance kit must fail (the host loads them): TEST_RECORD_STRUCT_SIZE (records
+ * claim a struct_size too small), TEST_INVALID_UTF8 (a value that is not UTF-8), TEST_IGNORE_STOP
+ * (spins forever without polling should_stop), TEST_NO_RESUME (ignores the cursor).
  */
 #include <reglo/connector.h>
 #include <stdio.h>
@@ -76,7 +79,12 @@ static reglo_status counter_list_streams(void* instance, const reglo_context* ct
 static reglo_status counter_pull(void* handle, const reglo_context* ctx, const char* stream,
                                  const char* since_cursor, const reglo_emitter* emitter) {
   const counter_instance* instance = (const counter_instance*)handle;
+#ifdef TEST_NO_RESUME
+  long next = 0;
+  (void)since_cursor;
+#else
   long next = since_cursor ? strtol(since_cursor, NULL, 10) : 0;
+#endif
   long checkpoints = 0;
   long since_checkpoint = 0;
   char external_id[32], first_name[48], email[48], phone[32], cursor[32];
@@ -101,12 +109,19 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
     fields[4].value = email;
     fields[5].name = "phone";
     fields[5].value = phone;
+#ifdef TEST_INVALID_UTF8
+    if (next == 2) fields[0].value = "Nam\xff\xfe"; /* Latin-1 bytes passed through unconverted */
+#endif
     {
       int i;
       for (i = 0; i < 6; ++i) fields[i].value_len = strlen(fields[i].value);
     }
     memset(&record, 0, sizeof record);
+#ifdef TEST_RECORD_STRUCT_SIZE
+    record.struct_size = 8; /* e.g. a plugin that forgot to set it, or set a field count */
+#else
     record.struct_size = sizeof record;
+#endif
     record.operation = REGLO_OP_UPSERT;
     record.entity = "student";
     record.external_id = external_id;
@@ -116,6 +131,13 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
     record.origin = external_id;
     if (emitter->emit_record(emitter->host_data, &record) != REGLO_OK) return REGLO_RETRY;
     ++since_checkpoint;
+#ifdef TEST_IGNORE_STOP
+    {
+      /* A pull stuck in a loop that never polls should_stop (a vendor's retry loop gone wrong). */
+      volatile unsigned long spin = 0;
+      for (;;) ++spin;
+    }
+#endif
     if ((next + 1) % instance->checkpoint_every == 0) {
       snprintf(cursor, sizeof cursor, "%ld", next + 1);
       if (emitter->emit_checkpoint(emitter->host_data, cursor, (uint64_t)since_checkpoint) !=

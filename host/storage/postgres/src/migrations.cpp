@@ -4,8 +4,9 @@
 //   - identity and key columns are TEXT COLLATE "C": byte-wise comparison, as SQLite's, whatever
 //     the database's locale, and the cheapest for the unique indexes every checkpoint probes;
 //   - everything else is TEXT or BIGINT, as in SQLite (timestamps are FormatUtc text).
-// integration_events keeps its uniqueness on (record, version, type), so a replay or a second
-// writer can never add a second copy of an event (INSERT ... ON CONFLICT DO NOTHING).
+// integration_events has no unique index besides its sequence, as in the SQLite backend: an event
+// is appended in the transaction that moves its record to that version, and the record's unique
+// identity (INSERT ... ON CONFLICT) with a version check on update lets only one writer do that.
 // Append only: a released migration is never edited. Immutable static data; thread-safe.
 #include "migrations.h"
 
@@ -212,8 +213,7 @@ CREATE TABLE integration_events (
   external_id TEXT COLLATE "C" NOT NULL,
   version BIGINT NOT NULL,
   time TEXT NOT NULL,
-  data TEXT NOT NULL,
-  UNIQUE (company_id, source_system, entity, external_id, version, type)
+  data TEXT NOT NULL
 );
 
 CREATE TABLE integration_dead_letters (

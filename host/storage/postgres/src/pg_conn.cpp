@@ -217,6 +217,7 @@ bool Conn::Poll() {
 }
 
 Status Conn::Reconnect() {
+  prepared_.clear();  // they belonged to the lost session
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
     return Status::Retryable(fmt::format("cannot reconnect to PostgreSQL ({}): {}", description_,
@@ -239,8 +240,11 @@ Status Conn::Error(const PGresult* result, std::string_view what) {
           ? fmt::format("postgres: {} while {}", message, what)
           : fmt::format("postgres: {} (SQLSTATE {}) while {}", message, last_sqlstate_, what);
   // Serialization failures and deadlocks: the server rolled back, a new attempt may succeed.
-  // Class 53 (insufficient resources: disk full, too many connections) may pass as well.
-  if (LastFailureIsConflict() || last_sqlstate_.starts_with("53")) return Status::Retryable(text);
+  // So may a lock wait that timed out (55P03) and class 53 (insufficient resources: disk full,
+  // too many connections).
+  if (LastFailureIsConflict() || last_sqlstate_ == "55P03" || last_sqlstate_.starts_with("53")) {
+    return Status::Retryable(text);
+  }
   return Status::IoError(text);
 }
 
@@ -255,13 +259,45 @@ Status Conn::Exec(std::string_view sql, std::string_view what) {
 }
 
 Result<Rows> Conn::Query(const std::string& sql, const Params& params, std::string_view what) {
-  PGresult* raw = PQexecParams(conn_, sql.c_str(), params.count(), params.types(),
-                               params.values(), params.lengths(), params.formats(),
-                               /*resultFormat=*/0);
-  Rows rows(raw);
-  const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  REGLO_RETURN_IF_ERROR(Send(sql, params, what));
+  return Collect(what);
+}
+
+Status Conn::Send(const std::string& sql, const Params& params, std::string_view what) {
+  // Each statement text is parsed and planned once per connection (a batch's statements are
+  // the same every time; planning them was a tenth of the server's work on a cold load).
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    const std::string name = fmt::format("reglo_{}", prepared_.size());
+    std::unique_ptr<PGresult, decltype(&PQclear)> prepared(
+        PQprepare(conn_, name.c_str(), sql.c_str(), params.count(), params.types()), &PQclear);
+    if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+      return Error(prepared.get(), what);
+    }
+    it = prepared_.emplace(sql, name).first;
+  }
+  // In blocking mode (the default) this returns once the whole statement is handed to the
+  // kernel; the server starts on it meanwhile.
+  if (PQsendQueryPrepared(conn_, it->second.c_str(), params.count(), params.values(),
+                          params.lengths(), params.formats(), /*resultFormat=*/0) == 1) {
+    return Status::Ok();
+  }
+  return Error(nullptr, what);
+}
+
+Result<Rows> Conn::Collect(std::string_view what) {
+  PGresult* first = nullptr;
+  while (PGresult* result = PQgetResult(conn_)) {
+    if (first == nullptr) {
+      first = result;
+    } else {
+      PQclear(result);
+    }
+  }
+  Rows rows(first);
+  const ExecStatusType status = first ? PQresultStatus(first) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return rows;
-  return Error(raw, what);
+  return Error(first, what);
 }
 
 // ---------------------------------------------------------------------------------------------

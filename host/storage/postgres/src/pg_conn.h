@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "reglo/core/status.h"
@@ -56,9 +57,7 @@ class ArrayBuilder {
 class Params {
  public:
   Params& Text(std::string_view value);
-  Params& OptText(const std::optional<std::string>& value) {
-    return value ? Text(*value) : Null();
-  }
+  Params& OptText(const std::optional<std::string>& value) { return value ? Text(*value) : Null(); }
   Params& Int(int64_t value);
   Params& Null();
   Params& Array(ArrayBuilder& array);
@@ -117,11 +116,18 @@ class Conn {
   // Runs SQL text without parameters (may hold several statements); `what` names the operation.
   Status Exec(std::string_view sql, std::string_view what);
   // Runs one statement with parameters and returns its rows (none for INSERT/UPDATE without
-  // RETURNING; Rows::Affected() then says how many it touched).
+  // RETURNING; Rows::Affected() then says how many it touched). Each distinct SQL text is
+  // prepared once per session (protocol-level named statements: behind a transaction-pooling
+  // pgbouncer, that needs its max_prepared_statements) and must keep its parameter types.
   Result<Rows> Query(const std::string& sql, const Params& params, std::string_view what);
   Result<Rows> Query(const std::string& sql, std::string_view what) {
     return Query(sql, Params(), what);
   }
+  // Query in two halves, so the caller can work while the server runs the statement: Send
+  // returns once the statement is sent (`params` may be dropped then); Receive waits for its
+  // result. Nothing else may use the connection in between.
+  Status Send(const std::string& sql, const Params& params, std::string_view what);
+  Result<Rows> Receive(std::string_view what) { return Collect(what); }
 
   // True when the connection is known to be lost (a previous call failed on it).
   bool Broken() const { return PQstatus(conn_) != CONNECTION_OK; }
@@ -146,13 +152,17 @@ class Conn {
  private:
   Conn(PGconn* conn, std::string description) : conn_(conn), description_(std::move(description)) {}
   // The Status for a failed statement: kRetryable when the connection is lost or the server
-  // asks to retry (serialization failure, deadlock, shutdown), kIoError otherwise. Only the
-  // primary message is used: PostgreSQL's DETAIL lines may quote row values.
+  // says a new attempt may pass (serialization failure, deadlock, lock timeout, shutdown,
+  // insufficient resources), kIoError otherwise. Only the primary message is used: PostgreSQL's
+  // DETAIL lines may quote row values.
   Status Error(const PGresult* result, std::string_view what);
+  // The first result of the statement in flight (the rest are drained), as a Rows or an error.
+  Result<Rows> Collect(std::string_view what);
 
   PGconn* conn_;
   std::string description_;  // Describe() of the URL
   std::string last_sqlstate_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> prepared statement
 };
 
 // BEGIN on Begin(), ROLLBACK on destruction unless committed.

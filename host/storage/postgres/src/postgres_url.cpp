@@ -1,7 +1,9 @@
 // Store URLs of the PostgreSQL backend: parsing, description and redaction.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -13,8 +15,8 @@ namespace {
 constexpr std::string_view kSchemes[] = {"postgres://", "postgresql://"};
 
 Status UrlError(std::string_view problem) {
-  return Status::ConfigError(fmt::format(
-      "store: {} (expected postgres://user[:password]@host[:port]/database)", problem));
+  return Status::ConfigError(
+      fmt::format("store: {} (expected postgres://user[:password]@host[:port]/database)", problem));
 }
 
 int HexValue(char c) {
@@ -89,9 +91,21 @@ Result<PostgresUrl> ParsePostgresUrl(std::string_view url) {
           !Decode(pair.substr(eq + 1), value) || key.empty()) {
         return UrlError("a query parameter is not name=value");
       }
-      if (key == "password" || key == "user" || key == "host" || key == "port" ||
-          key == "dbname" || key == "hostaddr") {
+      if (key == "password" || key == "user" || key == "host" || key == "port" || key == "dbname" ||
+          key == "hostaddr") {
         return UrlError(fmt::format("give '{}' in the URL itself, not as a query parameter", key));
+      }
+      if (key == "synchronous_commit") {
+        // The hub's own parameter (not libpq's): how checkpoint commits wait for durability.
+        static constexpr std::string_view kLevels[] = {"off", "local", "remote_write", "on",
+                                                       "remote_apply"};
+        if (std::find(std::begin(kLevels), std::end(kLevels), value) == std::end(kLevels)) {
+          return UrlError(fmt::format(
+              "synchronous_commit must be off, local, remote_write, on or remote_apply, not '{}'",
+              value));
+        }
+        parsed.synchronous_commit = std::move(value);
+        continue;
       }
       parsed.params.emplace_back(std::move(key), std::move(value));
     }
@@ -163,9 +177,15 @@ std::string PostgresUrl::Redacted() const {
   }
   out += host.find(':') != std::string::npos ? "[" + host + "]" : Encode(host);
   out += fmt::format(":{}/{}", port, Encode(database));
-  for (size_t i = 0; i < params.size(); ++i) {
-    out += i == 0 ? '?' : '&';
-    out += Encode(params[i].first) + "=" + Encode(params[i].second);
+  char separator = '?';
+  for (const auto& [key, value] : params) {
+    out += separator;
+    out += Encode(key) + "=" + Encode(value);
+    separator = '&';
+  }
+  if (synchronous_commit != "off") {
+    out += separator;
+    out += "synchronous_commit=" + synchronous_commit;
   }
   return out;
 }

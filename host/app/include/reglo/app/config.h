@@ -3,7 +3,9 @@
 // wrong ("sources[1].connector: missing"). Plain values; thread-safe once loaded.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,12 +14,28 @@
 
 namespace reglo::app {
 
+// The "engine" object: how `serve` schedules and supervises (DESIGN §7 defaults). Milliseconds.
+struct EngineSettings {
+  int64_t default_interval_ms = 60'000;  // default_interval_seconds
+  int64_t backoff_base_ms = 5'000;       // backoff_base_seconds
+  int64_t backoff_cap_ms = 600'000;      // backoff_cap_seconds
+  int failure_limit = 10;                // failure_limit
+  int64_t stall_timeout_ms = 300'000;    // stall_timeout_seconds
+  int64_t cancel_grace_ms = 10'000;      // cancel_grace_seconds
+  int threads_per_plugin = 4;            // threads_per_plugin
+  bool watch_plugins = true;             // watch_plugins
+  int64_t watch_interval_ms = 2'000;     // watch_interval_seconds
+  int64_t shutdown_timeout_ms = 30'000;  // shutdown_timeout_seconds
+};
+
 struct HubConfig {
   std::filesystem::path path;         // the config file itself
   std::string store_url;              // as written, e.g. "sqlite:var/hub.db"
   std::filesystem::path sqlite_path;  // resolved, for "sqlite:" stores
   std::filesystem::path plugins_dir;  // resolved
   std::vector<storage::SourceRow> sources;
+  EngineSettings engine;
+  std::map<std::string, int64_t> interval_ms;  // by source id, from sources[i].interval_seconds
 };
 
 // Reads and checks the config file at `path`.

@@ -34,8 +34,8 @@ namespace reglo::engine {
 struct EngineOptions {
   Duration default_interval{60'000};
   BackoffPolicy backoff;
-  // A pull with no progress (records committed, checkpoints, cursor reads, log lines) for this
-  // long is cancelled and its run marked failed.
+  // A pull with no progress (no record, checkpoint, warning, should_stop call, commit or log
+  // line) for this long is cancelled and its run marked failed.
   Duration stall_timeout{300'000};
   // How long a cancelled pull may take to return before its plugin is quarantined.
   Duration cancel_grace{10'000};
@@ -69,6 +69,7 @@ struct SourceSnapshot {
   int consecutive_failures = 0;
   int64_t runs_finished = 0;
   int64_t last_run_id = 0;
+  int64_t current_run_id = 0;       // the run in progress (0: none, or not begun yet)
   std::string last_plugin_version;  // the plugin version the last finished run used
   Duration next_run_in{0};
 };

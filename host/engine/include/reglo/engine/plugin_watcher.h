@@ -8,7 +8,8 @@
 // A stable file is copied to a private folder under a unique name and that copy is what gets
 // loaded: a file replaced later never changes under a loaded library, and dlopen never returns a
 // cached handle of an older version (the copy has a new path and inode).
-// Hidden files (".x.so") and names ending in .tmp/.part are ignored (copies in progress).
+// Hidden files (".x.so") are ignored (copies in progress), and a file shorter than its own ELF
+// headers say is never loaded (reported kIncomplete), however long it has been stable.
 // Thread-safety: not thread-safe; the Engine calls it from its control thread.
 #pragma once
 
@@ -25,10 +26,12 @@
 namespace reglo::engine {
 
 struct PluginFileEvent {
-  enum class Kind { kReady, kRemoved };
+  // kIncomplete: stable, but shorter than its ELF headers say (a copy that stopped half-way).
+  enum class Kind { kReady, kRemoved, kIncomplete };
   Kind kind = Kind::kReady;
   std::filesystem::path file;          // in the watched folder
   std::filesystem::path private_copy;  // kReady: the copy to load
+  std::string problem;                 // kIncomplete: what is wrong
 };
 
 class PluginWatcher {

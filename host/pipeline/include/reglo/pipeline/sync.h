@@ -36,6 +36,8 @@ struct SyncReport {
   int64_t events = 0;
   std::map<std::string, storage::RunCounters> by_entity;  // per canonical entity
   Status error;                                           // OK unless the run failed
+  // With a kRateLimited error: the delay the connector asked for before the next call (0: none).
+  uint32_t retry_after_ms = 0;
 };
 
 class SyncRunner {
@@ -43,9 +45,12 @@ class SyncRunner {
   SyncRunner(storage::Store& store, const Clock& clock, SyncOptions options = {});
 
   // Pulls every stream of `connector` from its stored cursor and commits what it gets. Never
-  // throws; a failed pull leaves its cursor where it was and the run marked failed.
+  // throws; a failed pull leaves its cursor where it was and the run marked failed. `stop` asks
+  // the pull to end at its next checkpoint; `progress`, when given, is bumped at every sign of
+  // life of the connector (record, checkpoint, warning, should_stop poll) for a watchdog.
   SyncReport RunOnce(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
-                     const std::atomic<bool>* stop = nullptr);
+                     const std::atomic<bool>* stop = nullptr,
+                     std::atomic<uint64_t>* progress = nullptr);
 
  private:
   storage::Store& store_;

@@ -22,7 +22,8 @@ namespace reglo::storage {
 // A parsed store URL: postgres://[user[:password]@]host[:port]/database[?param=value&...].
 // `postgresql://` is accepted too; user, password, database and values are percent-decoded; an
 // IPv6 host is written in brackets. The query parameters go to libpq as connection keywords
-// (sslmode, connect_timeout, application_name, options, ...). Plain value; thread-safe.
+// (sslmode, connect_timeout, application_name, options, ...), except the hub's own
+// `synchronous_commit`. Plain value; thread-safe.
 struct PostgresUrl {
   std::string user;      // empty: libpq's default (the OS user, or PGUSER)
   std::string password;  // empty: REGLO_PG_PASSWORD, then libpq's PGPASSWORD / ~/.pgpass
@@ -30,6 +31,12 @@ struct PostgresUrl {
   int port = 5432;
   std::string database;
   std::vector<std::pair<std::string, std::string>> params;
+  // PostgreSQL's synchronous_commit for checkpoint transactions. "off" (the default) is the
+  // SQLite backend's synchronous=NORMAL: a crash of the server or the machine may lose the last
+  // checkpoints committed (about half a second; whole checkpoints with their cursor, which the
+  // next run pulls again), never a part of one, and the database is never corrupted. "on"
+  // waits for the disk at every checkpoint; with replicas, "remote_apply" etc.
+  std::string synchronous_commit = "off";
 
   // "host 127.0.0.1 port 5432 database hub user reglo": for messages; never the password.
   std::string Describe() const;

@@ -1,0 +1,458 @@
+// The engine end to end in-process: real sida_stub plugins (built by this project), a real SQLite
+// store in a temp folder, and a ManualClock that the tests advance: scheduling, backoff, watchdog
+// and plugin folder decisions never wait for time to pass. The only waits are for work finishing
+// on the plugins' threads (WaitForRuns, bounded).
+#include "reglo/engine/engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "reglo/model/schema.h"
+#include "reglo/storage/sqlite_store.h"
+
+namespace reglo::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+constexpr milliseconds kWait{20'000};  // bound on waiting for plugin threads; never reached
+
+class MaxRandom final : public RandomSource {
+ public:
+  uint64_t UpTo(uint64_t bound) override { return bound; }
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "reglo_engine_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    fs::create_directories(dir_ / "plugins");
+    release_ = (dir_ / "release").string();
+    options_.plugins_dir = dir_ / "plugins";
+    options_.plugin_cache_dir = dir_ / "cache";
+    options_.default_interval = seconds(60);
+    options_.stall_timeout = seconds(30);
+    options_.cancel_grace = seconds(5);
+    options_.threads_per_plugin = 1;
+    options_.plugin_settle = seconds(1);
+    options_.watch_interval = seconds(1);
+  }
+  void TearDown() override {
+    Release();  // let any hung test plugin call return before the engine goes
+    engine_.reset();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  void Install(const char* library, const std::string& as) {
+    // Copy-then-rename, as a careful operator (or a package manager) does.
+    const fs::path temp = dir_ / "plugins" / ("." + as + ".tmp");
+    fs::copy_file(library, temp, fs::copy_options::overwrite_existing);
+    fs::rename(temp, dir_ / "plugins" / as);
+  }
+  void Release() { std::ofstream(release_) << "go"; }
+
+  // A sida_stub source; `options` are merged into the connector options.
+  SourceConfig Source(const std::string& id, const std::string& connector,
+                      nlohmann::json options = nlohmann::json::object()) {
+    options["system"] = id;  // fault counters of its own
+    if (!options.contains("changes")) options["changes"] = 30;
+    SourceConfig source;
+    source.row.id = id;
+    source.row.company_id = "autoscuola-test";
+    source.row.source_system = "sida";
+    source.row.connector = connector;
+    source.row.config_json = options.dump();
+    return source;
+  }
+  nlohmann::json Hang() const {
+    return {{"faults", {{"hang_every", 1}, {"hang_release_file", release_}}}};
+  }
+
+  void StartEngine(std::vector<SourceConfig> sources) {
+    const std::string db = (dir_ / "hub.db").string();
+    engine_ = std::make_unique<Engine>(
+        options_, std::move(sources), [db] { return storage::OpenSqliteStore(db); }, clock_,
+        random_);
+    ASSERT_TRUE(engine_->Start().ok());
+  }
+  std::unique_ptr<storage::Store> OpenStore() {
+    auto store = storage::OpenSqliteStore((dir_ / "hub.db").string());
+    EXPECT_TRUE(store.ok());
+    return std::move(*store);
+  }
+  std::string StoredStatus(const std::string& id) {
+    auto sources = OpenStore()->ListSources();
+    for (const storage::SourceRow& row : *sources) {
+      if (row.id == id) return row.status;
+    }
+    return "(none)";
+  }
+  SourceSnapshot Snap(const std::string& id) { return *engine_->Source(id); }
+  // Waits (bounded) for the plugin thread to begin the pipeline's run; returns its id.
+  int64_t WaitForRunToBegin(const std::string& id) {
+    for (int i = 0; i < 20'000 && Snap(id).current_run_id == 0; ++i) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    EXPECT_NE(Snap(id).current_run_id, 0);
+    return Snap(id).current_run_id;
+  }
+  void Advance(milliseconds by) { clock_.Advance(by); }
+
+  fs::path dir_;
+  std::string release_;
+  EngineOptions options_;
+  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::hours(490'000))};
+  MaxRandom random_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, RunsEachSourceAndSchedulesTheNextRunAfterItsInterval) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  SourceConfig fast = Source("fast", "sida_stub");
+  fast.interval = seconds(10);
+  StartEngine({fast, Source("slow", "sida_stub")});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("fast", 1, kWait));
+  ASSERT_TRUE(engine_->WaitForRuns("slow", 1, kWait));
+  EXPECT_EQ(Snap("fast").status, "ok");
+  EXPECT_EQ(StoredStatus("fast"), "ok");
+  Advance(seconds(10));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("fast", 2, kWait));
+  EXPECT_EQ(Snap("slow").runs_finished, 1);
+  // 30 changes per stream, 3 streams; the second run of "fast" finds nothing new.
+  auto store = OpenStore();
+  auto runs = store->ListRuns("fast", 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ(runs->back().counters.seen, 90);
+  EXPECT_EQ(runs->front().counters.seen, 0);
+}
+
+TEST_F(EngineTest, HungConnectorDoesNotDelayAnotherConnectorsSources) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  Install(REGLO_SIDA_OTHER_PLUGIN, "sida_other.so");
+  SourceConfig other = Source("other", "sida_other");
+  other.interval = seconds(5);
+  StartEngine({Source("hung", "sida_stub", Hang()), other});
+  engine_->Tick();
+  for (int run = 1; run <= 4; ++run) {
+    ASSERT_TRUE(engine_->WaitForRuns("other", run, kWait)) << "run " << run;
+    Advance(seconds(5));
+    engine_->Tick();
+  }
+  EXPECT_EQ(Snap("hung").state, SourceState::kRunning);
+  EXPECT_EQ(Snap("hung").runs_finished, 0);
+  EXPECT_EQ(Snap("other").status, "ok");
+  Release();
+  ASSERT_TRUE(engine_->WaitForRuns("hung", 1, kWait));
+  EXPECT_EQ(Snap("hung").status, "ok");
+}
+
+TEST_F(EngineTest, WatchdogCancelsAStalledPullThatHonoursStop) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  // Each call takes 10 minutes but polls should_stop: no progress the hub can see.
+  StartEngine({Source("slow", "sida_stub", {{"faults", {{"slow_ms", 600'000}}}})});
+  engine_->Tick();
+  const int64_t run_id = WaitForRunToBegin("slow");
+  engine_->Tick();  // sees the run begin: progress
+  Advance(seconds(29));
+  engine_->Tick();
+  EXPECT_EQ(Snap("slow").state, SourceState::kRunning);
+  Advance(seconds(1));
+  engine_->Tick();  // stall timeout reached: cancelled, run marked failed now
+  if (Snap("slow").state == SourceState::kRunning &&
+      OpenStore()->GetRun(run_id)->status == storage::RunStatus::kRunning) {
+    // The pull read its cursor after the first look: the 30 s count from that look.
+    Advance(seconds(29));
+    engine_->Tick();
+  }
+  auto run = OpenStore()->GetRun(run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->status, storage::RunStatus::kFailed);
+  EXPECT_THAT(run->error_message, HasSubstr("watchdog: no progress for 30 s"));
+  ASSERT_TRUE(engine_->WaitForRuns("slow", 1, kWait));
+  const SourceSnapshot snap = Snap("slow");
+  EXPECT_EQ(snap.state, SourceState::kBackoff);  // a failure like any other: retried
+  EXPECT_EQ(snap.status, "warning");
+  EXPECT_EQ(snap.consecutive_failures, 1);
+  EXPECT_EQ(StoredStatus("slow"), "warning");
+  EXPECT_FALSE(engine_->Plugins().front().quarantined);
+  // The pipeline's own end of the run did not overwrite the watchdog's verdict.
+  EXPECT_THAT(OpenStore()->GetRun(run_id)->error_message, HasSubstr("watchdog"));
+}
+
+TEST_F(EngineTest, PluginIgnoringCancellationIsQuarantinedAndTheRestCarriesOn) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  Install(REGLO_SIDA_OTHER_PLUGIN, "sida_other.so");
+  SourceConfig other = Source("other", "sida_other");
+  other.interval = seconds(10);
+  StartEngine({Source("hung", "sida_stub", Hang()), Source("sibling", "sida_stub"), other});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
+  const int64_t run_id = WaitForRunToBegin("hung");
+  engine_->Tick();
+  Advance(seconds(30));
+  engine_->Tick();  // cancelled: the stop flag is ignored by the hung call
+  if (OpenStore()->GetRun(run_id)->status == storage::RunStatus::kRunning) {
+    Advance(seconds(30));  // the pull read its cursor after the first look
+    engine_->Tick();
+  }
+  EXPECT_EQ(OpenStore()->GetRun(run_id)->status, storage::RunStatus::kFailed);
+  ASSERT_TRUE(engine_->WaitForRuns("other", 2, kWait));
+  Advance(seconds(5));
+  engine_->Tick();  // the grace period is over: quarantine
+  for (const char* id : {"hung", "sibling"}) {
+    const SourceSnapshot snap = Snap(id);
+    EXPECT_EQ(snap.state, SourceState::kFailed) << id;
+    EXPECT_THAT(snap.reason, HasSubstr("plugin sida_stub quarantined")) << id;
+    EXPECT_THAT(snap.reason, HasSubstr("ignored cancellation")) << id;
+    EXPECT_EQ(StoredStatus(id), "failed") << id;
+  }
+  EXPECT_FALSE(engine_->Retry("hung").ok());  // only a fixed plugin lifts a quarantine
+  auto runs = OpenStore()->ListRuns("hung", 10);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ(runs->front().status, storage::RunStatus::kFailed);
+  // The other plugin's sources keep running on their own pool.
+  Advance(seconds(10));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("other", 3, kWait));
+  EXPECT_EQ(Snap("other").status, "ok");
+  // When the hung call finally returns, nothing it does changes the verdict.
+  Release();
+  ASSERT_TRUE(engine_->WaitForRuns("hung", 1, kWait));
+  EXPECT_EQ(Snap("hung").state, SourceState::kFailed);
+  EXPECT_EQ(StoredStatus("hung"), "failed");
+  EXPECT_EQ(OpenStore()->GetRun(runs->front().id)->status, storage::RunStatus::kFailed);
+  EXPECT_EQ(OpenStore()->GetRun(runs->front().id)->counters.seen, 0);
+}
+
+TEST_F(EngineTest, AuthErrorFailsAtOnceAndNothingRetriesUntilAManualRetry) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  StartEngine({Source("auth", "sida_stub", {{"faults", {{"auth_error", true}}}})});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("auth", 1, kWait));
+  EXPECT_EQ(Snap("auth").state, SourceState::kFailed);
+  EXPECT_THAT(Snap("auth").reason, HasSubstr("authentication error"));
+  EXPECT_EQ(StoredStatus("auth"), "failed");
+  for (int i = 0; i < 20; ++i) {  // a day passes: no retry
+    Advance(std::chrono::hours(1) + std::chrono::minutes(13));
+    engine_->Tick();
+  }
+  EXPECT_EQ(engine_->Running(), 0);
+  EXPECT_EQ(Snap("auth").runs_finished, 1);
+  EXPECT_EQ(OpenStore()->ListRuns("auth", 10)->size(), 1u);
+  EXPECT_FALSE(engine_->RunNow("auth").ok());
+  ASSERT_TRUE(engine_->Retry("auth").ok());
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("auth", 2, kWait));
+  EXPECT_EQ(Snap("auth").state, SourceState::kFailed);  // still refused: Failed again at once
+  EXPECT_EQ(OpenStore()->ListRuns("auth", 10)->size(), 2u);
+}
+
+TEST_F(EngineTest, TransientFailuresBackOffThenFailAtTheLimit) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  options_.backoff.base = seconds(5);
+  options_.backoff.cap = seconds(15);
+  options_.backoff.failure_limit = 4;
+  StartEngine({Source("flaky", "sida_stub", {{"faults", {{"transient_every", 1}}}})});
+  engine_->Tick();
+  const milliseconds delays[] = {seconds(5), seconds(10), seconds(15)};  // MaxRandom: the ceiling
+  int runs = 0;
+  for (milliseconds delay : delays) {
+    ASSERT_TRUE(engine_->WaitForRuns("flaky", ++runs, kWait));
+    EXPECT_EQ(Snap("flaky").state, SourceState::kBackoff);
+    EXPECT_EQ(Snap("flaky").next_run_in, delay);
+    EXPECT_EQ(StoredStatus("flaky"), "warning");
+    Advance(delay - milliseconds(1));
+    engine_->Tick();
+    EXPECT_EQ(engine_->Running(), 0);
+    Advance(milliseconds(1));
+    engine_->Tick();
+  }
+  ASSERT_TRUE(engine_->WaitForRuns("flaky", ++runs, kWait));
+  EXPECT_EQ(Snap("flaky").state, SourceState::kFailed);
+  EXPECT_THAT(Snap("flaky").reason, HasSubstr("4 consecutive failures"));
+  EXPECT_EQ(StoredStatus("flaky"), "failed");
+}
+
+TEST_F(EngineTest, RateLimitedSourceWaitsForTheConnectorsRetryAfter) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  StartEngine({Source("limited", "sida_stub",
+                      {{"faults", {{"rate_limit_every", 1}, {"retry_after_ms", 7000}}}})});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("limited", 1, kWait));
+  EXPECT_EQ(Snap("limited").next_run_in, milliseconds(7000));
+  EXPECT_EQ(Snap("limited").consecutive_failures, 0);
+  EXPECT_EQ(StoredStatus("limited"), "warning");
+  Advance(milliseconds(6999));
+  engine_->Tick();
+  EXPECT_EQ(engine_->Running(), 0);
+  Advance(milliseconds(1));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("limited", 2, kWait));
+}
+
+TEST_F(EngineTest, RunNowPauseAndResume) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  StartEngine({Source("a", "sida_stub")});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
+  ASSERT_TRUE(engine_->RunNow("a").ok());
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 2, kWait));
+  ASSERT_TRUE(engine_->Pause("a").ok());
+  EXPECT_EQ(StoredStatus("a"), "paused");
+  Advance(std::chrono::hours(2));
+  engine_->Tick();
+  EXPECT_EQ(engine_->Running(), 0);
+  EXPECT_EQ(Snap("a").runs_finished, 2);
+  EXPECT_FALSE(engine_->RunNow("a").ok());
+  ASSERT_TRUE(engine_->Resume("a").ok());
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 3, kWait));
+  EXPECT_FALSE(engine_->Pause("missing").ok());
+}
+
+TEST_F(EngineTest, ReplacedPluginFinishesTheRunningPullOnTheOldVersionAndTheNextUsesTheNew) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  StartEngine({Source("a", "sida_stub", Hang())});
+  engine_->Tick();  // the pull starts on 1.0.0 and blocks
+  EXPECT_EQ(Snap("a").state, SourceState::kRunning);
+  Install(REGLO_SIDA_V2_PLUGIN, "sida_stub.so");  // copy-then-rename over the old file
+  Advance(seconds(1));
+  engine_->Tick();  // seen, not settled yet
+  ASSERT_EQ(engine_->Plugins().size(), 1u);
+  EXPECT_EQ(engine_->Plugins().front().version, "1.0.0");
+  Advance(seconds(1));
+  engine_->Tick();  // settled: swapped in
+  EXPECT_EQ(engine_->Plugins().front().version, "2.0.0");
+  EXPECT_EQ(Snap("a").state, SourceState::kRunning);
+  Release();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
+  EXPECT_EQ(Snap("a").last_plugin_version, "1.0.0");
+  auto log = OpenStore()->GetRunLog(Snap("a").last_run_id);
+  ASSERT_TRUE(log.ok());
+  ASSERT_FALSE(log->empty());
+  EXPECT_THAT(log->front().message, HasSubstr("sida_stub 1.0.0"));
+  EXPECT_EQ(Snap("a").status, "ok");
+  ASSERT_TRUE(engine_->RunNow("a").ok());
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 2, kWait));
+  EXPECT_EQ(Snap("a").last_plugin_version, "2.0.0");
+  EXPECT_THAT(OpenStore()->GetRunLog(Snap("a").last_run_id)->front().message,
+              HasSubstr("sida_stub 2.0.0"));
+}
+
+TEST_F(EngineTest, HalfWrittenLibraryIsNeverLoadedAndAddedPluginResumesItsSources) {
+  StartEngine({Source("a", "sida_stub")});
+  EXPECT_EQ(Snap("a").state, SourceState::kPaused);
+  EXPECT_THAT(Snap("a").reason, HasSubstr("connector 'sida_stub' is not loaded"));
+  EXPECT_EQ(StoredStatus("a"), "paused");
+  // An in-place copy in progress: the file grows between polls.
+  std::ifstream in(REGLO_SIDA_PLUGIN, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const fs::path target = dir_ / "plugins" / "sida_stub.so";
+  for (size_t written = 4096; written < bytes.size(); written += bytes.size() / 4) {
+    std::ofstream(target, std::ios::binary | std::ios::trunc).write(bytes.data(), written);
+    Advance(milliseconds(900));
+    engine_->Tick();
+    EXPECT_TRUE(engine_->Plugins().empty()) << "loaded at " << written << " bytes";
+  }
+  // A copy that stalls part-way (every loadable segment already written, only the tail missing)
+  // for longer than the settle time is still never loaded; completing the file loads it.
+  std::ofstream(target, std::ios::binary | std::ios::trunc).write(bytes.data(), bytes.size() - 64);
+  Advance(seconds(2));
+  engine_->Tick();
+  Advance(seconds(2));
+  engine_->Tick();
+  auto plugins = engine_->Plugins();
+  ASSERT_EQ(plugins.size(), 1u);
+  EXPECT_FALSE(plugins.front().loaded);
+  EXPECT_THAT(plugins.front().reason, HasSubstr(target.string()));
+  EXPECT_THAT(plugins.front().reason, HasSubstr("incomplete library"));
+  std::ofstream(target, std::ios::binary | std::ios::trunc).write(bytes.data(), bytes.size());
+  Advance(seconds(1));
+  engine_->Tick();
+  Advance(seconds(1));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
+  EXPECT_EQ(Snap("a").status, "ok");
+}
+
+TEST_F(EngineTest, RemovedPluginPausesItsSourcesWithTheReasonAndComesBack) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  StartEngine({Source("a", "sida_stub")});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
+  fs::remove(dir_ / "plugins" / "sida_stub.so");
+  Advance(seconds(1));
+  engine_->Tick();
+  EXPECT_EQ(Snap("a").state, SourceState::kPaused);
+  EXPECT_THAT(Snap("a").reason, HasSubstr("plugin 'sida_stub' was removed"));
+  EXPECT_EQ(StoredStatus("a"), "paused");
+  EXPECT_FALSE(engine_->Resume("a").ok());  // nothing to run it with
+  Advance(seconds(120));
+  engine_->Tick();
+  EXPECT_EQ(Snap("a").runs_finished, 1);
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  Advance(seconds(1));
+  engine_->Tick();
+  Advance(seconds(1));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 2, kWait));
+}
+
+TEST_F(EngineTest, StopEndsPullsAtTheirNextCheckpointAndARestartResumesFromTheCursors) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  // 20 ms per page of 5 changes: a pull of 3 x 200 changes takes ~2.4 s.
+  nlohmann::json slow = {{"changes", 200}, {"page_size", 5}, {"faults", {{"slow_ms", 20}}}};
+  StartEngine({Source("a", "sida_stub", slow)});
+  engine_->Tick();
+  auto store = OpenStore();
+  // Wait (bounded, for the plugin's thread) until a few pages are committed.
+  for (int i = 0; i < 2000 && store->CountRecords(*model::FindEntity("student")).value() < 20;
+       ++i) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_TRUE(engine_->Stop(seconds(5)));
+  EXPECT_EQ(engine_->Running(), 0);
+  auto first = store->ListRuns("a", 10);
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_LT(first->front().counters.seen, 600);  // it did stop early
+  EXPECT_NE(Snap("a").status, "failed");
+  engine_.reset();
+
+  StartEngine({Source("a", "sida_stub", slow)});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
+  EXPECT_EQ(Snap("a").status, "ok");
+  // Same outcome as one uninterrupted pull: every change once, no event twice.
+  int64_t seen = 0;
+  auto runs = store->ListRuns("a", 10);
+  ASSERT_TRUE(runs.ok());
+  for (const auto& run : *runs) seen += run.counters.seen;
+  auto events = store->ReadEvents(0, 100000);
+  std::set<std::string> ids;
+  for (const auto& event : *events) ids.insert(event.event.event_id);
+  EXPECT_EQ(ids.size(), events->size());
+  EXPECT_EQ(store->CountRecords(*model::FindEntity("student")).value(), 40);
+  EXPECT_EQ(store->CountRecords(*model::FindEntity("appointment")).value(), 80);
+  EXPECT_GE(seen, 600);  // the stopped page (uncommitted) is pulled again, nothing is skipped
+}
+
+}  // namespace
+}  // namespace reglo::engine

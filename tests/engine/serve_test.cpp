@@ -1,0 +1,222 @@
+// `reglo-hub serve` as operators run it: a real process, a real SIGTERM, a restart. Plus the
+// config keys serve adds. Waits are bounded polls of the store (the process runs in real time).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "reglo/app/config.h"
+#include "reglo/model/schema.h"
+#include "reglo/storage/sqlite_store.h"
+
+namespace reglo {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "reglo_serve_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  // 3 streams x 300 changes in pages of 10, each page call taking 15 ms: a pull of ~1.5 s.
+  void WriteConfig(const std::string& name, const std::string& db, int slow_ms) {
+    nlohmann::json config = {
+        {"store", "sqlite:" + db},
+        {"plugins_dir", REGLO_PLUGIN_DIR},
+        {"engine", {{"default_interval_seconds", 60}, {"shutdown_timeout_seconds", 10}}},
+        {"sources",
+         {{{"id", "sida"},
+           {"company_id", "autoscuola-test"},
+           {"source_system", "sida"},
+           {"connector", "sida_stub"},
+           {"options",
+            {{"changes", 300},
+             {"students", 60},
+             {"page_size", 10},
+             {"faults", {{"slow_ms", slow_ms}}}}}}}}};
+    std::ofstream(dir_ / name) << config.dump(2);
+  }
+
+  void StartServe(const std::string& config) {
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      const std::string log = (dir_ / "serve.log").string();
+      FILE* out = std::freopen(log.c_str(), "a", stdout);
+      if (out == nullptr || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
+      const std::string path = (dir_ / config).string();
+      ::execl(REGLO_HUB_BINARY, REGLO_HUB_BINARY, "--config", path.c_str(), "serve",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+
+  // Sends SIGTERM and returns the exit code, or -1 if the process did not exit within `bound`.
+  int Terminate(milliseconds bound) {
+    ::kill(pid_, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return -1;
+  }
+
+  std::unique_ptr<storage::Store> Open(const std::string& db) {
+    auto store = storage::OpenSqliteStore((dir_ / db).string());
+    EXPECT_TRUE(store.ok());
+    return std::move(*store);
+  }
+
+  // Polls (bounded) until `done` holds.
+  template <typename Predicate>
+  bool WaitUntil(Predicate done, milliseconds bound = milliseconds(30'000)) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return done();
+  }
+
+  std::string Log() {
+    std::ifstream in(dir_ / "serve.log");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+  fs::path dir_;
+  pid_t pid_ = -1;
+};
+
+int64_t Count(storage::Store& store, const char* entity) {
+  return store.CountRecords(*model::FindEntity(entity)).value();
+}
+
+std::set<std::string> EventIds(storage::Store& store) {
+  std::set<std::string> ids;
+  auto events = store.ReadEvents(0, 1'000'000);
+  for (const auto& event : *events) ids.insert(event.event.event_id);
+  EXPECT_EQ(ids.size(), events->size());
+  return ids;
+}
+
+TEST_F(ServeTest, SigtermDuringALongPullThenARestartLosesNothingAndDuplicatesNothing) {
+  WriteConfig("hub.json", "hub.db", 15);
+  StartServe("hub.json");
+  auto store = Open("hub.db");
+  // Some pages are committed, the pull is far from done.
+  ASSERT_TRUE(WaitUntil([&] { return Count(*store, "student") >= 30; })) << Log();
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_EQ(Terminate(milliseconds(10'000)), 0) << Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, milliseconds(5'000));
+  EXPECT_THAT(Log(), HasSubstr("received SIGTERM"));
+  auto first = store->ListRuns("sida", 10);
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_NE(first->front().status, storage::RunStatus::kSucceeded);  // stopped part-way
+  EXPECT_TRUE(first->front().finished_at.has_value());               // and closed properly
+  EXPECT_LT(first->front().counters.seen, 900);
+
+  StartServe("hub.json");
+  ASSERT_TRUE(WaitUntil([&] {
+    auto runs = store->ListRuns("sida", 10);
+    return runs.ok() && !runs->empty() && runs->front().status == storage::RunStatus::kSucceeded;
+  })) << Log();
+  ASSERT_EQ(Terminate(milliseconds(10'000)), 0) << Log();
+
+  // The same data synced in one go, without interruption, into another store.
+  WriteConfig("reference.json", "reference.db", 0);
+  const std::string command = std::string(REGLO_HUB_BINARY) + " --config " +
+                              (dir_ / "reference.json").string() + " sync --once > " +
+                              (dir_ / "reference.log").string() + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto reference = Open("reference.db");
+  for (const char* entity : {"student", "case", "appointment"}) {
+    EXPECT_EQ(Count(*store, entity), Count(*reference, entity)) << entity;
+  }
+  EXPECT_EQ(EventIds(*store), EventIds(*reference));  // no event lost, none twice
+  EXPECT_EQ(store->CountEvents().value(), reference->CountEvents().value());
+}
+
+TEST_F(ServeTest, ServeAnswersHelp) {
+  const std::string command =
+      std::string(REGLO_HUB_BINARY) + " serve --help > " + (dir_ / "help.txt").string() + " 2>&1";
+  EXPECT_EQ(std::system(command.c_str()), 0);
+  std::ifstream in(dir_ / "help.txt");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("SIGTERM"));
+}
+
+TEST(ServeConfigTest, EngineSettingsAndIntervalsAreReadWithErrorsNamingTheKey) {
+  const std::string base = R"("store": "sqlite:x.db", "plugins_dir": "p")";
+  auto config = app::ParseConfig(
+      "{" + base + R"(, "engine": {"default_interval_seconds": 30, "backoff_base_seconds": 1,
+        "backoff_cap_seconds": 60, "failure_limit": 4, "stall_timeout_seconds": 90,
+        "watch_plugins": false},
+        "sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "x",
+                     "interval_seconds": 0.5}]})",
+      "/tmp");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->engine.default_interval_ms, 30'000);
+  EXPECT_EQ(config->engine.backoff_base_ms, 1'000);
+  EXPECT_EQ(config->engine.backoff_cap_ms, 60'000);
+  EXPECT_EQ(config->engine.failure_limit, 4);
+  EXPECT_EQ(config->engine.stall_timeout_ms, 90'000);
+  EXPECT_FALSE(config->engine.watch_plugins);
+  EXPECT_EQ(config->interval_ms.at("a"), 500);
+
+  struct Case {
+    std::string json;
+    std::string error;
+  };
+  const std::string source = R"("sources": [{"id": "a", "company_id": "c", "source_system": "s",
+                                               "connector": "x")";
+  const Case cases[] = {
+      {"{" + base + R"(, "engine": {"failure_limit": 0}, "sources": []})",
+       "engine.failure_limit: expected a whole number of at least 1"},
+      {"{" + base + R"(, "engine": {"stall_timeout_seconds": "x"}, "sources": []})",
+       "engine.stall_timeout_seconds: expected a number of seconds"},
+      {"{" + base + R"(, "engine": {"retries": 3}, "sources": []})", "engine.retries: unknown key"},
+      {"{" + base + R"(, "engine": {"backoff_base_seconds": 10, "backoff_cap_seconds": 5},
+           "sources": []})",
+       "engine.backoff_cap_seconds: must not be less than backoff_base_seconds"},
+      {"{" + base + ", " + source + R"(, "interval_seconds": -1}]})",
+       "sources[0].interval_seconds: must be at least"},
+      {"{" + base + ", " + source + R"(, "interval_seconds": "1m"}]})",
+       "sources[0].interval_seconds: expected a number of seconds"},
+  };
+  for (const Case& c : cases) {
+    auto parsed = app::ParseConfig(c.json, "/tmp");
+    ASSERT_FALSE(parsed.ok()) << c.json;
+    EXPECT_THAT(parsed.status().message(), HasSubstr(c.error)) << c.json;
+  }
+}
+
+}  // namespace
+}  // namespace reglo

@@ -1,0 +1,188 @@
+// Tests of reglo-connector-check: runs the real binary on the bundled plugins (which must pass)
+// and on test connectors that each break one promise (which must fail, naming the check).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandRun {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs a shell command, capturing stdout and stderr.
+CommandRun Shell(const std::string& command) {
+  CommandRun run;
+  std::FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    run.output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+std::string Quote(const fs::path& path) {
+  return "'" + path.string() + "'";
+}
+
+CommandRun Check(const fs::path& plugin, const fs::path& config, const std::string& extra = "") {
+  return Shell(Quote(REGLO_CONNECTOR_CHECK_BINARY) + " " + Quote(plugin) + " --config " +
+               Quote(config) + " " + extra);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device random;
+    path_ = fs::temp_directory_path() / ("reglo-check-" + std::to_string(random()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+fs::path WriteJson(const fs::path& path, const nlohmann::json& json) {
+  std::ofstream(path) << json.dump(2);
+  return path;
+}
+
+fs::path TestPlugin(const std::string& name) {
+  return fs::path(REGLO_TEST_PLUGIN_DIR) / (name + ".so");
+}
+
+// The counter connector: 23 records, a checkpoint every 5.
+fs::path CounterConfig(const TempDir& dir) {
+  return WriteJson(dir.path() / "counter.json", {{"records", 23}, {"checkpoint_every", 5}});
+}
+
+TEST(ConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
+  TempDir dir;
+  fs::copy(fs::path(REGLO_EXAMPLES_DIR) / "autoscuola-rossi" / "data", dir.path() / "data",
+           fs::copy_options::recursive);
+  std::ifstream in(fs::path(REGLO_EXAMPLES_DIR) / "autoscuola-rossi" / "hub.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto hub = nlohmann::json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
+  nlohmann::json options = hub.at("sources").at(0).at("options");
+  options["base_dir"] = dir.path().string();
+  // Small enough for several intermediate checkpoints per file, so replays are exercised.
+  options["checkpoint_every"] = 7;
+  const fs::path config = WriteJson(dir.path() / "csv.json", options);
+  // allievi.csv:28 is the sample's deliberately id-less row (it demonstrates dead letters).
+  CommandRun run = Check(REGLO_CSV_PLUGIN, config, "--known-bad allievi.csv:28");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("PASS [student] replay: 3 of 3"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("FAIL"), std::string::npos) << run.output;
+}
+
+TEST(ConnectorCheck, CsvPluginFailsOnTheSampleDataWithoutKnownBadRows) {
+  TempDir dir;
+  fs::copy(fs::path(REGLO_EXAMPLES_DIR) / "autoscuola-rossi" / "data", dir.path() / "data",
+           fs::copy_options::recursive);
+  nlohmann::json options = {
+      {"base_dir", dir.path().string()},
+      {"delimiter", ";"},
+      {"entities", {{"student", {{"path", "data/allievi.csv"}, {"id_column", "id"}}}}}};
+  CommandRun run = Check(REGLO_CSV_PLUGIN, WriteJson(dir.path() / "csv.json", options));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("FAIL [student] external-ids: record #26 (allievi.csv:28) has no "
+                            "externalId"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST(ConnectorCheck, CounterConnectorPasses) {
+  TempDir dir;
+  CommandRun run = Check(TestPlugin("counter"), CounterConfig(dir));
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  // A numeric cursor gets a cursor from the future, which must give nothing.
+  EXPECT_NE(run.output.find("future cursor '999999999999999999': nothing"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("PASSED: "), std::string::npos) << run.output;
+}
+
+TEST(ConnectorCheck, RecordWithWrongStructSizeFails) {
+  TempDir dir;
+  CommandRun run = Check(TestPlugin("record_struct_size"), CounterConfig(dir));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("FAIL [student] full-pull: internal error: the plugin emitted a "
+                            "record with an invalid struct_size"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST(ConnectorCheck, InvalidUtf8InARecordFails) {
+  TempDir dir;
+  CommandRun run = Check(TestPlugin("invalid_utf8"), CounterConfig(dir));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("FAIL [student] record-shape: record #3 (id 'S000002'): value of "
+                            "field 'firstName' is not UTF-8"),
+            std::string::npos)
+      << run.output;
+  // The value itself is personal data and never printed.
+  EXPECT_EQ(run.output.find("Nam\xff"), std::string::npos);
+}
+
+TEST(ConnectorCheck, ConnectorIgnoringItsCursorFailsSecondPullAndReplay) {
+  TempDir dir;
+  CommandRun run = Check(TestPlugin("no_resume"), CounterConfig(dir));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  for (const char* check : {"FAIL [student] second-pull: 23 records re-emitted",
+                            "FAIL [student] replay: from checkpoint #1 (after 5 records)",
+                            "FAIL [student] foreign-cursor: future cursor",
+                            "FAIL [student] cancellation:", "FAIL [student] failed-pull-record:"}) {
+    EXPECT_NE(run.output.find(check), std::string::npos) << check << "\n" << run.output;
+  }
+}
+
+TEST(ConnectorCheck, PullIgnoringShouldStopIsEndedByTheWatchdog) {
+  TempDir dir;
+  CommandRun run = Check(TestPlugin("ignore_stop"), CounterConfig(dir),
+                         "--timeout-ms 300 --cancel-bound-ms 300");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("FAIL [student] full-pull: the plugin did not return within 600 ms"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST(ConnectorCheck, RefusedLibrariesFailTheLoadCheck) {
+  TempDir dir;
+  CommandRun run = Check(TestPlugin("abi_v2"), CounterConfig(dir));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("FAIL load: plugin"), std::string::npos) << run.output;
+  run = Check(TestPlugin("create_fails"), CounterConfig(dir));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("FAIL create: config error"), std::string::npos) << run.output;
+}
+
+TEST(ConnectorCheck, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(Shell(Quote(REGLO_CONNECTOR_CHECK_BINARY)).exit_code, 2);
+  CommandRun help = Shell(Quote(REGLO_CONNECTOR_CHECK_BINARY) + " --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("--timeout-ms"), std::string::npos);
+  CommandRun missing = Check(TestPlugin("counter"), "/nonexistent/reglo/config.json");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("cannot read"), std::string::npos);
+}
+
+}  // namespace
