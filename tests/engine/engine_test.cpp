@@ -16,6 +16,7 @@
 
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
+#include "sqlite_test_support.h"
 
 namespace reglo::engine {
 namespace {
@@ -452,6 +453,41 @@ TEST_F(EngineTest, StopEndsPullsAtTheirNextCheckpointAndARestartResumesFromTheCu
   EXPECT_EQ(store->CountRecords(*model::FindEntity("student")).value(), 40);
   EXPECT_EQ(store->CountRecords(*model::FindEntity("appointment")).value(), 80);
   EXPECT_GE(seen, 600);  // the stopped page (uncommitted) is pulled again, nothing is skipped
+}
+
+// Leases (several instances, DESIGN §6): a pull holds its source's lease and the engine renews
+// only leases that pulls hold, never one of a pull still queued on its plugin's pool; every lease
+// is released when its pull ends, so no row outlives the pulls.
+TEST_F(EngineTest, OnlyRunningPullsHoldAndRenewLeasesAndEveryLeaseIsReleased) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  options_.lease_ttl = seconds(15);
+  // One thread: "a-hung" (first in id order) takes it and hangs; "b-queued" waits behind it.
+  StartEngine({Source("a-hung", "sida_stub", Hang()), Source("b-queued", "sida_stub")});
+  engine_->Tick();
+  WaitForRunToBegin("a-hung");
+  auto leases = [this] {
+    return storage::testing::SqliteRawConnection((dir_ / "hub.db").string())
+        .QueryText("SELECT group_concat(source_id, ',') FROM integration_leases")
+        .value();
+  };
+  EXPECT_EQ(leases(), "a-hung");
+  Advance(seconds(6));  // past a third of the lease: the engine renews what pulls hold
+  engine_->Tick();
+  EXPECT_EQ(leases(), "a-hung");
+  Release();
+  ASSERT_TRUE(engine_->WaitForRuns("a-hung", 1, kWait));
+  ASSERT_TRUE(engine_->WaitForRuns("b-queued", 1, kWait));
+  for (int i = 0; i < 3; ++i) {  // a few more rounds of both sources
+    Advance(seconds(60));
+    engine_->Tick();
+    ASSERT_TRUE(engine_->WaitForRuns("a-hung", 2 + i, kWait));
+    ASSERT_TRUE(engine_->WaitForRuns("b-queued", 2 + i, kWait));
+  }
+  engine_->Tick();
+  EXPECT_EQ(storage::testing::SqliteRawConnection((dir_ / "hub.db").string())
+                .QueryInt("SELECT count(*) FROM integration_leases")
+                .value(),
+            0);
 }
 
 }  // namespace

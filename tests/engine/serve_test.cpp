@@ -178,7 +178,7 @@ TEST(ServeConfigTest, EngineSettingsAndIntervalsAreReadWithErrorsNamingTheKey) {
   auto config = app::ParseConfig(
       "{" + base + R"(, "engine": {"default_interval_seconds": 30, "backoff_base_seconds": 1,
         "backoff_cap_seconds": 60, "failure_limit": 4, "stall_timeout_seconds": 90,
-        "watch_plugins": false},
+        "watch_plugins": false, "lease_seconds": 2.5},
         "sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "x",
                      "interval_seconds": 0.5}]})",
       "/tmp");
@@ -189,6 +189,7 @@ TEST(ServeConfigTest, EngineSettingsAndIntervalsAreReadWithErrorsNamingTheKey) {
   EXPECT_EQ(config->engine.failure_limit, 4);
   EXPECT_EQ(config->engine.stall_timeout_ms, 90'000);
   EXPECT_FALSE(config->engine.watch_plugins);
+  EXPECT_EQ(config->engine.lease_ms, 2'500);
   EXPECT_EQ(config->interval_ms.at("a"), 500);
 
   struct Case {
@@ -202,6 +203,8 @@ TEST(ServeConfigTest, EngineSettingsAndIntervalsAreReadWithErrorsNamingTheKey) {
        "engine.failure_limit: expected a whole number of at least 1"},
       {"{" + base + R"(, "engine": {"stall_timeout_seconds": "x"}, "sources": []})",
        "engine.stall_timeout_seconds: expected a number of seconds"},
+      {"{" + base + R"(, "engine": {"lease_seconds": 0.5}, "sources": []})",
+       "engine.lease_seconds: must be at least 1 seconds"},
       {"{" + base + R"(, "engine": {"retries": 3}, "sources": []})", "engine.retries: unknown key"},
       {"{" + base + R"(, "engine": {"backoff_base_seconds": 10, "backoff_cap_seconds": 5},
            "sources": []})",

@@ -1,7 +1,9 @@
 // End to end on the bundled sample school: the real CSV connector library, the real pipeline and a
-// real SQLite store, on a private copy of examples/autoscuola-rossi that each test may edit.
+// real store, on a private copy of examples/autoscuola-rossi that each test may edit. Every case
+// runs on each backend of PipelineBackends() (pipeline_backends.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -10,14 +12,16 @@
 #include <random>
 #include <sstream>
 
+#include "pipeline_backends.h"
 #include "reglo/model/schema.h"
 #include "reglo/pipeline/sync.h"
-#include "reglo/storage/sqlite_store.h"
 
 namespace reglo::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
+using storage::testing::BackendName;
+using storage::testing::BackendParam;
 using ::testing::ElementsAre;
 
 std::string ReadFile(const fs::path& path) {
@@ -41,14 +45,12 @@ void ReplaceRow(const fs::path& path, const std::string& prefix, const std::stri
   WriteFile(path, text);
 }
 
-class SampleTest : public ::testing::Test {
+class SampleTest : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("reglo-sample-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    std::string pattern = (fs::temp_directory_path() / "reglo-sample-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
     fs::copy(fs::path(REGLO_SOURCE_DIR) / "examples" / "autoscuola-rossi" / "data", dir_ / "data",
              fs::copy_options::recursive);
     const std::string config =
@@ -62,16 +64,19 @@ class SampleTest : public ::testing::Test {
         plugin_host::LoadedPlugin::Load(fs::path(REGLO_PLUGIN_DIR) / "libreglo_connector_csv.so");
     ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
     plugin_ = *plugin;
-    OpenStore("hub.db");
+    OpenFreshStore();
   }
   void TearDown() override {
     store_.reset();
-    fs::remove_all(dir_);
+    backend_.reset();
+    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  void OpenStore(const std::string& name) {
+  // Closes the store (if open) and opens a new, empty database of the parameter's backend.
+  void OpenFreshStore() {
     store_.reset();
-    auto store = storage::OpenSqliteStore((dir_ / name).string());
+    backend_ = GetParam().make();
+    auto store = backend_->Open();
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
     ASSERT_TRUE(store_->UpsertSource(source_).ok());
@@ -99,12 +104,16 @@ class SampleTest : public ::testing::Test {
   fs::path dir_;
   storage::SourceRow source_;
   std::shared_ptr<plugin_host::LoadedPlugin> plugin_;
+  std::unique_ptr<storage::testing::StoreBackend> backend_;
   std::unique_ptr<storage::Store> store_;
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1790000000))};
 };
 
+INSTANTIATE_TEST_SUITE_P(Backends, SampleTest, ::testing::ValuesIn(PipelineBackends()),
+                         BackendName);
+
 // The expected figures are those documented in examples/autoscuola-rossi/README.md.
-TEST_F(SampleTest, FirstSyncGivesTheDocumentedCounts) {
+TEST_P(SampleTest, FirstSyncGivesTheDocumentedCounts) {
   SyncReport report = Sync();
   EXPECT_EQ(report.status, storage::RunStatus::kSucceededWithWarnings) << report.error.ToString();
   EXPECT_EQ(report.counters.created, 144);
@@ -130,7 +139,7 @@ TEST_F(SampleTest, FirstSyncGivesTheDocumentedCounts) {
   EXPECT_TRUE(found);
 }
 
-TEST_F(SampleTest, SecondSyncWritesNothingAndEmitsNoEvent) {
+TEST_P(SampleTest, SecondSyncWritesNothingAndEmitsNoEvent) {
   Sync();
   const int64_t last = LastSequence();
   SyncReport again = Sync();
@@ -140,7 +149,7 @@ TEST_F(SampleTest, SecondSyncWritesNothingAndEmitsNoEvent) {
   EXPECT_TRUE(EventsAfter(last).empty());
 }
 
-TEST_F(SampleTest, OneChangedRowGivesOneUpdatedEventAtVersionTwo) {
+TEST_P(SampleTest, OneChangedRowGivesOneUpdatedEventAtVersionTwo) {
   Sync();
   const int64_t last = LastSequence();
   ReplaceRow(dir_ / "data/allievi.csv", "5;",
@@ -158,7 +167,7 @@ TEST_F(SampleTest, OneChangedRowGivesOneUpdatedEventAtVersionTwo) {
   EXPECT_EQ(envelope["data"]["changedFields"], nlohmann::json::array({"phone"}));
 }
 
-TEST_F(SampleTest, CaseStatusChangeEmitsStatusChangedWithFromAndTo) {
+TEST_P(SampleTest, CaseStatusChangeEmitsStatusChangedWithFromAndTo) {
   Sync();
   const int64_t last = LastSequence();
   ReplaceRow(dir_ / "data/pratiche.csv", "5;", "5;5;B;foglio rosa;24/02/2025;01/06/2025 09:00:00");
@@ -172,7 +181,7 @@ TEST_F(SampleTest, CaseStatusChangeEmitsStatusChangedWithFromAndTo) {
   EXPECT_EQ(envelope["data"]["statusChange"]["to"], "learner_permit");
 }
 
-TEST_F(SampleTest, ShuffledAndDuplicatedRowsGiveTheSameResult) {
+TEST_P(SampleTest, ShuffledAndDuplicatedRowsGiveTheSameResult) {
   Sync();
   auto original = EventsAfter(0);
 
@@ -199,7 +208,7 @@ TEST_F(SampleTest, ShuffledAndDuplicatedRowsGiveTheSameResult) {
     for (const std::string& row : shuffled) text += row + "\n";
     WriteFile(dir_ / "data" / file, text);
   }
-  OpenStore("shuffled.db");
+  OpenFreshStore();
   SyncReport report = Sync();
   EXPECT_NE(report.status, storage::RunStatus::kFailed) << report.error.ToString();
   EXPECT_EQ(report.events, static_cast<int64_t>(original.size()));

@@ -1,5 +1,7 @@
 // The pipeline driven end to end: a real connector library (the C "counter" test connector) into a
-// real SQLite store, with a fake clock. Failures are injected by the connector and by the store.
+// real store, with a fake clock. Failures are injected by the connector and by the store. Every
+// case runs on each backend of PipelineBackends() (pipeline_backends.h): SQLite in pipeline_test,
+// PostgreSQL in pipeline_postgres_test.
 #include "reglo/pipeline/sync.h"
 
 #include <gmock/gmock.h>
@@ -10,12 +12,14 @@
 #include <set>
 #include <sstream>
 
+#include "pipeline_backends.h"
 #include "reglo/model/schema.h"
-#include "reglo/storage/sqlite_store.h"
 
 namespace reglo::pipeline {
 namespace {
 
+using storage::testing::BackendName;
+using storage::testing::BackendParam;
 using ::testing::HasSubstr;
 
 std::shared_ptr<plugin_host::LoadedPlugin> Counter() {
@@ -89,21 +93,18 @@ class FailingStore final : public storage::Store {
   int fail_at_ = 0;
 };
 
-class SyncTest : public ::testing::Test {
+// SetUp opens a fresh, empty database of the parameter's backend.
+class SyncTest : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("reglo-pipeline-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto store = storage::OpenSqliteStore((dir_ / "hub.db").string());
+    backend_ = GetParam().make();
+    auto store = backend_->Open();
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    backend_.reset();
   }
 
   storage::SourceRow Source(const std::string& id, const std::string& config) {
@@ -128,12 +129,14 @@ class SyncTest : public ::testing::Test {
     return *events;
   }
 
-  std::filesystem::path dir_;
+  std::unique_ptr<storage::testing::StoreBackend> backend_;
   std::unique_ptr<storage::Store> store_;
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1790000000))};
 };
 
-TEST_F(SyncTest, FirstSyncCreatesEverythingAndCommitsTheCursor) {
+INSTANTIATE_TEST_SUITE_P(Backends, SyncTest, ::testing::ValuesIn(PipelineBackends()), BackendName);
+
+TEST_P(SyncTest, FirstSyncCreatesEverythingAndCommitsTheCursor) {
   const auto source = Source("counter-1", R"({"records": 10, "checkpoint_every": 4})");
   SyncReport report = Run(source);
   EXPECT_EQ(report.status, storage::RunStatus::kSucceeded) << report.error.ToString();
@@ -153,7 +156,7 @@ TEST_F(SyncTest, FirstSyncCreatesEverythingAndCommitsTheCursor) {
   EXPECT_EQ((*sources)[0].status, "ok");
 }
 
-TEST_F(SyncTest, RedeliveredRecordsWriteNothingAndEmitNoEvent) {
+TEST_P(SyncTest, RedeliveredRecordsWriteNothingAndEmitNoEvent) {
   Run(Source("counter-1", R"({"records": 10})"));
   const size_t events_before = Events().size();
   // Another source of the same company and system delivers the same records from the start.
@@ -165,7 +168,7 @@ TEST_F(SyncTest, RedeliveredRecordsWriteNothingAndEmitNoEvent) {
   EXPECT_EQ(Events().size(), events_before);
 }
 
-TEST_F(SyncTest, ChangedRecordsBecomeVersionTwoWithChangedFieldNames) {
+TEST_P(SyncTest, ChangedRecordsBecomeVersionTwoWithChangedFieldNames) {
   Run(Source("counter-1", R"({"records": 3})"));
   SyncReport changed = Run(Source("counter-2", R"({"records": 3, "revision": 2})"));
   EXPECT_EQ(changed.counters.updated, 3);
@@ -182,7 +185,7 @@ TEST_F(SyncTest, ChangedRecordsBecomeVersionTwoWithChangedFieldNames) {
   EXPECT_EQ((*stored)->state.version, 2);
 }
 
-TEST_F(SyncTest, FailureAfterCheckpointKThenRerunStoresAndEmitsEverythingOnce) {
+TEST_P(SyncTest, FailureAfterCheckpointKThenRerunStoresAndEmitsEverythingOnce) {
   // 20 records, checkpoints every 4; the connector fails one record after checkpoint 3.
   const auto failing =
       Source("counter-1", R"({"records": 20, "checkpoint_every": 4, "fail_after_checkpoint": 3})");
@@ -211,7 +214,7 @@ TEST_F(SyncTest, FailureAfterCheckpointKThenRerunStoresAndEmitsEverythingOnce) {
   EXPECT_EQ(ids.size(), 20u);
 }
 
-TEST_F(SyncTest, StoreFailureLeavesTheCursorAndCommitsNothingOfThatCheckpoint) {
+TEST_P(SyncTest, StoreFailureLeavesTheCursorAndCommitsNothingOfThatCheckpoint) {
   const auto source = Source("counter-1", R"({"records": 12, "checkpoint_every": 4})");
   FailingStore failing(*store_);
   failing.FailCommit(2);
@@ -225,7 +228,7 @@ TEST_F(SyncTest, StoreFailureLeavesTheCursorAndCommitsNothingOfThatCheckpoint) {
   EXPECT_EQ(Events().size(), 12u);
 }
 
-TEST_F(SyncTest, RunLogLinesAreStoredMasked) {
+TEST_P(SyncTest, RunLogLinesAreStoredMasked) {
   // A failing pull logs its error; no personal value of the records may reach the log.
   const auto source =
       Source("counter-1", R"({"records": 5, "checkpoint_every": 2, "fail_after_checkpoint": 1})");
@@ -242,7 +245,7 @@ TEST_F(SyncTest, RunLogLinesAreStoredMasked) {
   EXPECT_TRUE(error_logged);
 }
 
-TEST_F(SyncTest, PreviewPrintsMappedRecordsAndCommitsNothing) {
+TEST_P(SyncTest, PreviewPrintsMappedRecordsAndCommitsNothing) {
   const auto source = Source("counter-1", R"({"records": 5})");
   auto instance = Counter()->CreateInstance(source.config_json);
   ASSERT_TRUE(instance.ok());

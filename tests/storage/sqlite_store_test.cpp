@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "reglo/model/validation.h"
+#include "sqlite_test_support.h"
 #include "store_test.h"
 
 namespace reglo::storage::testing {
@@ -23,101 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// A directory of its own under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            fmt::format("reglo-storage-test-{}-{}-{:08x}", ::getpid(), counter++, random());
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// Runs SQL on its own connection, next to whatever store has the file open.
-class RawConnection {
- public:
-  explicit RawConnection(const std::string& path) {
-    if (sqlite3_open(path.c_str(), &db_) == SQLITE_OK) sqlite3_busy_timeout(db_, 5000);
-  }
-  ~RawConnection() { sqlite3_close(db_); }
-  RawConnection(const RawConnection&) = delete;
-  RawConnection& operator=(const RawConnection&) = delete;
-
-  Status Execute(const std::string& sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) == SQLITE_OK) {
-      return Status::Ok();
-    }
-    Status status = Status::IoError(message ? message : sqlite3_errmsg(db_));
-    sqlite3_free(message);
-    return status;
-  }
-
-  Result<int64_t> QueryInt(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      return Status::IoError(sqlite3_errmsg(db_));
-    }
-    Result<int64_t> result = Status::IoError("no row");
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-      result = sqlite3_column_int64(stmt, 0);
-    } else if (rc != SQLITE_DONE) {
-      result = Status::IoError(sqlite3_errmsg(db_));
-    }
-    sqlite3_finalize(stmt);
-    return result;
-  }
-
-  Result<std::string> QueryText(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      return Status::IoError(sqlite3_errmsg(db_));
-    }
-    Result<std::string> result = Status::IoError("no row");
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-      result = std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
-    }
-    sqlite3_finalize(stmt);
-    return result;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
-
-class SqliteBackend final : public StoreBackend {
- public:
-  Result<std::unique_ptr<Store>> Open() override { return OpenSqliteStore(path()); }
-  Status ExecuteSql(const std::string& sql) override { return RawConnection(path()).Execute(sql); }
-  Result<int64_t> QueryInt(const std::string& sql) override {
-    return RawConnection(path()).QueryInt(sql);
-  }
-  Status BreakInsertsInto(const std::string& table) override {
-    return RawConnection(path()).Execute(
-        fmt::format("CREATE TRIGGER reglo_test_break_{0} BEFORE INSERT ON {0} "
-                    "BEGIN SELECT RAISE(ABORT, 'injected test failure'); END",
-                    table));
-  }
-
-  std::string path() const { return (dir_.path() / "hub.db").string(); }
-
- private:
-  TempDir dir_;
-};
+// The raw connection of the SQLite test support (sqlite_test_support.h).
+using RawConnection = SqliteRawConnection;
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest,
                          ::testing::Values(BackendParam{

@@ -759,5 +759,97 @@ TEST_P(StoreTest, LeaseRequestsAreChecked) {
   EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM integration_leases")), 0);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Agent keys and ingest requests (DESIGN §8)
+
+AgentKeyRow AgentKey(std::string prefix, std::string company = "acme",
+                     std::string source = "sida") {
+  AgentKeyRow key;
+  key.prefix = std::move(prefix);
+  key.key_hash = std::string(64, 'a');
+  key.secret_protected = "v1.sealed-" + key.prefix;
+  key.company_id = std::move(company);
+  key.source_system = std::move(source);
+  key.allowed_cidrs = R"(["10.0.0.0/8"])";
+  key.last4 = "wxyz";
+  key.created_at = "2025-06-01T10:00:00.000Z";
+  return key;
+}
+
+TEST_P(StoreTest, AgentKeysAreCreatedFoundListedAndRevoked) {
+  const int64_t first = OK_VALUE(store_->CreateAgentKey(AgentKey("k1"), 2));
+  const int64_t second = OK_VALUE(store_->CreateAgentKey(AgentKey("k2", "acme", "csv"), 2));
+  EXPECT_GT(first, 0);
+  EXPECT_NE(first, second);
+
+  const std::optional<AgentKeyRow> found = OK_VALUE(store_->FindAgentKey("k1"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, first);
+  EXPECT_EQ(found->key_hash, std::string(64, 'a'));
+  EXPECT_EQ(found->secret_protected, "v1.sealed-k1");
+  EXPECT_EQ(found->company_id, "acme");
+  EXPECT_EQ(found->source_system, "sida");
+  EXPECT_EQ(found->allowed_cidrs, R"(["10.0.0.0/8"])");
+  EXPECT_EQ(found->last4, "wxyz");
+  EXPECT_EQ(found->status, "active");
+  EXPECT_EQ(found->created_at, "2025-06-01T10:00:00.000Z");
+  EXPECT_FALSE(found->last_used_at.has_value());
+  EXPECT_FALSE(found->revoked_at.has_value());
+  EXPECT_FALSE(OK_VALUE(store_->FindAgentKey("nope")).has_value());
+
+  ASSERT_OK(store_->TouchAgentKey(first, "2025-06-01T11:00:00.000Z"));
+  EXPECT_TRUE(OK_VALUE(store_->RevokeAgentKey("k2", "2025-06-01T12:00:00.000Z")));
+  EXPECT_FALSE(OK_VALUE(store_->RevokeAgentKey("k2", "2025-06-01T12:30:00.000Z")));  // already
+  EXPECT_FALSE(OK_VALUE(store_->RevokeAgentKey("nope", "2025-06-01T12:30:00.000Z")));
+
+  Reopen();
+  const std::vector<AgentKeyRow> keys = OK_VALUE(store_->ListAgentKeys());
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].prefix, "k1");
+  EXPECT_EQ(keys[0].last_used_at, std::optional<std::string>("2025-06-01T11:00:00.000Z"));
+  EXPECT_EQ(keys[1].prefix, "k2");
+  EXPECT_EQ(keys[1].status, "revoked");
+  EXPECT_EQ(keys[1].revoked_at, std::optional<std::string>("2025-06-01T12:00:00.000Z"));
+}
+
+TEST_P(StoreTest, AScopeHoldsAtMostTheAllowedActiveKeys) {
+  ASSERT_OK(store_->CreateAgentKey(AgentKey("k1"), 2).status());
+  ASSERT_OK(store_->CreateAgentKey(AgentKey("k2"), 2).status());
+  const Status third = store_->CreateAgentKey(AgentKey("k3"), 2).status();
+  EXPECT_EQ(third.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(third.message().find("2 active agent keys"), std::string::npos) << third.message();
+  EXPECT_FALSE(OK_VALUE(store_->FindAgentKey("k3")).has_value());
+  // Other scopes are not affected; a revoked key frees its place (rotation).
+  ASSERT_OK(store_->CreateAgentKey(AgentKey("k4", "other"), 2).status());
+  EXPECT_TRUE(OK_VALUE(store_->RevokeAgentKey("k1", "2025-06-01T12:00:00.000Z")));
+  ASSERT_OK(store_->CreateAgentKey(AgentKey("k3"), 2).status());
+  EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM integration_agent_keys")), 4);
+  // A prefix is unique.
+  EXPECT_FALSE(store_->CreateAgentKey(AgentKey("k4", "third"), 2).ok());
+}
+
+TEST_P(StoreTest, IngestRequestsAreRecordedOncePerKeyAndPurgedByAge) {
+  IngestRequestRow row{7, "msg_1", "hash-1", R"({"ok":true})", "2025-06-01T10:00:00.000Z"};
+  EXPECT_TRUE(OK_VALUE(store_->RecordIngestRequest(row)));
+  IngestRequestRow repeat = row;
+  repeat.body_hash = "hash-2";
+  repeat.response = "other";
+  EXPECT_FALSE(OK_VALUE(store_->RecordIngestRequest(repeat)));  // the first one stays
+  repeat.key_id = 8;                                            // another key: its own id space
+  repeat.created_at = "2025-06-02T10:00:00.000Z";
+  EXPECT_TRUE(OK_VALUE(store_->RecordIngestRequest(repeat)));
+
+  const std::optional<IngestRequestRow> found = OK_VALUE(store_->FindIngestRequest(7, "msg_1"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->body_hash, "hash-1");
+  EXPECT_EQ(found->response, R"({"ok":true})");
+  EXPECT_EQ(found->created_at, "2025-06-01T10:00:00.000Z");
+  EXPECT_FALSE(OK_VALUE(store_->FindIngestRequest(7, "msg_2")).has_value());
+
+  EXPECT_EQ(OK_VALUE(store_->PurgeIngestRequests("2025-06-02T00:00:00.000Z")), 1);
+  EXPECT_FALSE(OK_VALUE(store_->FindIngestRequest(7, "msg_1")).has_value());
+  EXPECT_TRUE(OK_VALUE(store_->FindIngestRequest(8, "msg_1")).has_value());
+}
+
 }  // namespace
 }  // namespace reglo::storage::testing

@@ -83,10 +83,17 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
   auto it = root.find("engine");
   if (it == root.end()) return Status::Ok();
   if (!it->is_object()) return KeyError("engine", "expected an object, got " + TypeName(*it));
-  static const std::set<std::string> kKeys = {
-      "default_interval_seconds", "backoff_base_seconds",    "backoff_cap_seconds", "failure_limit",
-      "stall_timeout_seconds",    "cancel_grace_seconds",    "threads_per_plugin",  "watch_plugins",
-      "watch_interval_seconds",   "shutdown_timeout_seconds"};
+  static const std::set<std::string> kKeys = {"default_interval_seconds",
+                                              "backoff_base_seconds",
+                                              "backoff_cap_seconds",
+                                              "failure_limit",
+                                              "stall_timeout_seconds",
+                                              "cancel_grace_seconds",
+                                              "threads_per_plugin",
+                                              "watch_plugins",
+                                              "watch_interval_seconds",
+                                              "shutdown_timeout_seconds",
+                                              "lease_seconds"};
   for (const auto& [key, value] : it->items()) {
     if (!kKeys.count(key)) {
       return KeyError("engine." + key,
@@ -107,6 +114,8 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
       ReadSeconds(e, "engine", "watch_interval_seconds", 0.01, engine.watch_interval_ms));
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(e, "engine", "shutdown_timeout_seconds", 0, engine.shutdown_timeout_ms));
+  // A lease is renewed every third of its time; under a second, a busy host could lose it.
+  REGLO_RETURN_IF_ERROR(ReadSeconds(e, "engine", "lease_seconds", 1, engine.lease_ms));
   REGLO_RETURN_IF_ERROR(ReadCount(e, "failure_limit", 1, engine.failure_limit));
   REGLO_RETURN_IF_ERROR(ReadCount(e, "threads_per_plugin", 1, engine.threads_per_plugin));
   if (auto watch = e.find("watch_plugins"); watch != e.end()) {
@@ -129,10 +138,13 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
   }
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
-  static const std::set<std::string> kTopKeys = {"store", "plugins_dir", "sources", "engine"};
+  static const std::set<std::string> kTopKeys = {"store", "plugins_dir", "sources", "engine",
+                                                 "secrets_file"};
   for (const auto& [key, value] : root.items()) {
     if (!kTopKeys.count(key)) {
-      return KeyError(key, "unknown key (expected one of: store, plugins_dir, sources, engine)");
+      return KeyError(key,
+                      "unknown key (expected one of: store, plugins_dir, sources, engine, "
+                      "secrets_file)");
     }
   }
   HubConfig config;
@@ -151,6 +163,12 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     if (!url.ok()) return url.status();
   } else {
     return KeyError("store", "expected sqlite:PATH or postgres://user@host:port/database");
+  }
+  // The hub master key file (agent signing secrets are sealed with it; keys.h). Optional.
+  if (root.contains("secrets_file")) {
+    std::string secrets_file;
+    REGLO_RETURN_IF_ERROR(ReadString(root, "", "secrets_file", true, secrets_file));
+    config.secrets_file = Resolve(base_dir, secrets_file);
   }
   std::string plugins_dir;
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));

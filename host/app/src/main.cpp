@@ -6,9 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <vector>
 
 #include "reglo/app/commands.h"
 #include "reglo/app/config.h"
+#include "reglo/app/keys.h"
 #include "reglo/app/serve.h"
 
 namespace {
@@ -67,6 +69,29 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("migrate", "create the store or bring its schema up to date");
 
+  CLI::App* keys = app.add_subcommand("keys", "manage the API keys remote agents push with");
+  keys->require_subcommand(1);
+  CLI::App* keys_create = keys->add_subcommand(
+      "create",
+      "create a key for one company and source; prints the API key and its signing "
+      "secret ONCE");
+  std::string key_company;
+  std::string key_source;
+  std::vector<std::string> key_cidrs;
+  keys_create->add_option("--company", key_company, "the company id the key may push for")
+      ->required();
+  keys_create->add_option("--source", key_source, "the source system the key may push for")
+      ->required();
+  keys_create->add_option("--allow-ip", key_cidrs,
+                          "accept pushes only from these addresses or CIDR blocks (repeatable; "
+                          "default: anywhere)");
+  CLI::App* keys_list = keys->add_subcommand(
+      "list", "list keys: prefix and last 4, scope, status, created, last used (never a secret)");
+  CLI::App* keys_revoke = keys->add_subcommand("revoke", "revoke a key at once");
+  std::string key_prefix;
+  keys_revoke->add_option("prefix", key_prefix, "the key's prefix, as `keys list` shows it")
+      ->required();
+
   CLI::App* serve = app.add_subcommand(
       "serve",
       "run the sync engine: every enabled source on its interval, supervised, with the plugins "
@@ -107,5 +132,14 @@ int main(int argc, char** argv) {
   }
   if (plugins->parsed()) return reglo::app::ListPlugins(*config, std::cout, std::cerr);
   if (serve->parsed()) return reglo::app::Serve(*config, std::cout, std::cerr);
+  if (keys_create->parsed()) {
+    return reglo::app::CreateAgentKey(*config, key_company, key_source, key_cidrs,
+                                      reglo::SystemClock::Instance(), std::cout, std::cerr);
+  }
+  if (keys_list->parsed()) return reglo::app::ListAgentKeys(*config, std::cout, std::cerr);
+  if (keys_revoke->parsed()) {
+    return reglo::app::RevokeAgentKey(*config, key_prefix, reglo::SystemClock::Instance(),
+                                      std::cout, std::cerr);
+  }
   return reglo::app::Migrate(*config, std::cout, std::cerr);
 }

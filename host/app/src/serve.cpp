@@ -27,6 +27,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   options.stall_timeout = engine::Duration(s.stall_timeout_ms);
   options.cancel_grace = engine::Duration(s.cancel_grace_ms);
   options.threads_per_plugin = s.threads_per_plugin;
+  options.lease_ttl = engine::Duration(s.lease_ms);
   options.watch_plugins = s.watch_plugins;
   options.watch_interval = engine::Duration(s.watch_interval_ms);
   options.plugin_settle = std::max(engine::Duration(s.watch_interval_ms), engine::Duration(500));

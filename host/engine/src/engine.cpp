@@ -269,6 +269,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   void RenewLeases(TimePoint now) {
     if (!leases_supported || !control) return;
     for (auto& [id, supervised] : running) {
+      // Only leases a pull holds: not a pull still queued on its pool (it takes the lease when it
+      // starts), nor one that has released it (released under this mutex, see RunJob).
+      if (!supervised.control || !supervised.control->leased) continue;
       TimePoint& renewed = lease_renewed[id];
       if (now - renewed < options.lease_ttl / 3) continue;
       renewed = now;
@@ -324,25 +327,28 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       outcome.code = store.status().code();
       outcome.message = MaskPersonalData(store.status().message());
     } else {
-      bool leased = false;
       Result<bool> lease = (*store)->TryAcquireLease(row.id, options.instance_id, options.lease_ttl,
                                                      FormatUtc(clock.Now()));
       if (lease.ok() && !*lease) {
         skipped = true;  // another hub instance is syncing this source
       } else {
-        leased = lease.ok();
+        control->leased = lease.ok();
         if (!lease.ok() && lease.status().code() != StatusCode::kInternal) {
           spdlog::warn("source {}: lease not taken ({}); syncing anyway", row.id,
                        lease.status().message());
         }
         Run(**store, row, *plugin, control, outcome, counters);
-        if (leased) (void)(*store)->ReleaseLease(row.id, options.instance_id);
       }
     }
     {
       std::lock_guard<std::mutex> lock(mutex);
       auto it = running.find(row.id);
       const bool supervised = it != running.end() && it->second.control == control;
+      // Released under the mutex, so RenewLeases cannot take the lease again after the release;
+      // not when a newer pull of the source (after a watchdog verdict) holds it under our name.
+      if (control->leased.exchange(false) && (supervised || it == running.end())) {
+        (void)(*store)->ReleaseLease(row.id, options.instance_id);
+      }
       if (supervised) {
         if (it->second.cancelled_at) {
           outcome.code = StatusCode::kRetryable;

@@ -25,6 +25,7 @@ struct RunControl {
   std::atomic<bool> fenced{false};    // the watchdog has ended this run
   std::atomic<uint64_t> progress{0};  // bumped at every sign of life
   std::atomic<int64_t> run_id{0};     // 0 until the pipeline has begun its run
+  std::atomic<bool> leased{false};    // the run holds its source's lease: the engine renews it
 };
 
 class GuardedStore final : public storage::Store {

@@ -28,6 +28,7 @@ using postgres::Transaction;
 // Advisory lock keys (per database): one migrator at a time, and event appends in commit order.
 constexpr int64_t kMigrationLock = 0x5245474c4f0001;   // "REGLO" 1
 constexpr int64_t kEventOrderLock = 0x5245474c4f0002;  // "REGLO" 2
+constexpr int64_t kAgentKeyLock = 0x5245474c4f0003;    // "REGLO" 3
 // GENERATED ... AS IDENTITY, ON CONFLICT, to_regclass and the libpq features used need 12.
 constexpr int kMinServerVersion = 120000;
 // A checkpoint that lost a race (another writer inserted or changed one of its records between
@@ -279,6 +280,16 @@ class PostgresStore final : public Store {
   Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
                                std::chrono::milliseconds ttl, const std::string& now) override;
   Status ReleaseLease(const std::string& source_id, const std::string& owner) override;
+
+  Result<int64_t> CreateAgentKey(const AgentKeyRow& key, int max_active) override;
+  Result<std::optional<AgentKeyRow>> FindAgentKey(const std::string& prefix) override;
+  Result<std::vector<AgentKeyRow>> ListAgentKeys() override;
+  Result<bool> RevokeAgentKey(const std::string& prefix, const std::string& now) override;
+  Status TouchAgentKey(int64_t id, const std::string& now) override;
+  Result<bool> RecordIngestRequest(const IngestRequestRow& row) override;
+  Result<std::optional<IngestRequestRow>> FindIngestRequest(int64_t key_id,
+                                                            const std::string& request_id) override;
+  Result<int64_t> PurgeIngestRequests(const std::string& before) override;
 
  private:
   // One distinct identity of a checkpoint batch, and what is decided for it.
@@ -1177,6 +1188,151 @@ Status PostgresStore::ReleaseLease(const std::string& source_id, const std::stri
       ->Query("DELETE FROM integration_leases WHERE source_id = $1 AND owner = $2",
               Params().Text(source_id).Text(owner), "releasing a lease")
       .status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent keys and ingest requests
+
+constexpr std::string_view kAgentKeyColumns =
+    "id, prefix, key_hash, secret_protected, company_id, source_system, allowed_cidrs, last4, "
+    "status, created_at, last_used_at, revoked_at";
+
+AgentKeyRow ReadAgentKey(const Rows& rows, int row) {
+  AgentKeyRow key;
+  key.id = rows.Int(row, 0);
+  key.prefix = rows.String(row, 1);
+  key.key_hash = rows.String(row, 2);
+  key.secret_protected = rows.String(row, 3);
+  key.company_id = rows.String(row, 4);
+  key.source_system = rows.String(row, 5);
+  key.allowed_cidrs = rows.String(row, 6);
+  key.last4 = rows.String(row, 7);
+  key.status = rows.String(row, 8);
+  key.created_at = rows.String(row, 9);
+  key.last_used_at = rows.OptString(row, 10);
+  key.revoked_at = rows.OptString(row, 11);
+  return key;
+}
+
+Result<int64_t> PostgresStore::CreateAgentKey(const AgentKeyRow& key, int max_active) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  Transaction tx(*conn_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("creating an agent key"));
+  // Serialises creations, so that the count and the insert see no other creation in between.
+  REGLO_RETURN_IF_ERROR(conn_
+                            ->Query("SELECT pg_advisory_xact_lock($1)", Params().Int(kAgentKeyLock),
+                                    "waiting for the agent key lock")
+                            .status());
+  REGLO_PG_ASSIGN(count, conn_->Query("SELECT COUNT(*) FROM integration_agent_keys WHERE "
+                                      "company_id = $1 AND source_system = $2 AND "
+                                      "status = 'active'",
+                                      Params().Text(key.company_id).Text(key.source_system),
+                                      "counting agent keys"));
+  const int64_t active = count.size() > 0 ? count.Int(0, 0) : 0;
+  if (active >= max_active) {
+    return Status::AlreadyExists(fmt::format(
+        "company '{}', source '{}' already has {} active agent keys (the most allowed); revoke "
+        "one first",
+        key.company_id, key.source_system, active));
+  }
+  REGLO_PG_ASSIGN(inserted,
+                  conn_->Query("INSERT INTO integration_agent_keys (prefix, key_hash, "
+                               "secret_protected, company_id, source_system, allowed_cidrs, "
+                               "last4, status, created_at) "
+                               "VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8) RETURNING id",
+                               Params()
+                                   .Text(key.prefix)
+                                   .Text(key.key_hash)
+                                   .Text(key.secret_protected)
+                                   .Text(key.company_id)
+                                   .Text(key.source_system)
+                                   .Text(key.allowed_cidrs)
+                                   .Text(key.last4)
+                                   .Text(key.created_at),
+                               "creating an agent key"));
+  const int64_t id = inserted.Int(0, 0);
+  REGLO_RETURN_IF_ERROR(tx.Commit());
+  return id;
+}
+
+Result<std::optional<AgentKeyRow>> PostgresStore::FindAgentKey(const std::string& prefix) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_agent_keys WHERE "
+                                                 "prefix = $1",
+                                                 kAgentKeyColumns),
+                                     Params().Text(prefix), "reading an agent key"));
+  if (rows.size() == 0) return std::optional<AgentKeyRow>();
+  return std::optional<AgentKeyRow>(ReadAgentKey(rows, 0));
+}
+
+Result<std::vector<AgentKeyRow>> PostgresStore::ListAgentKeys() {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_agent_keys "
+                                                 "ORDER BY id",
+                                                 kAgentKeyColumns),
+                                     Params(), "listing agent keys"));
+  std::vector<AgentKeyRow> keys;
+  keys.reserve(static_cast<size_t>(rows.size()));
+  for (int row = 0; row < rows.size(); ++row) keys.push_back(ReadAgentKey(rows, row));
+  return keys;
+}
+
+Result<bool> PostgresStore::RevokeAgentKey(const std::string& prefix, const std::string& now) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_agent_keys SET status = 'revoked', "
+                                     "revoked_at = $1 WHERE prefix = $2 AND status = 'active'",
+                                     Params().Text(now).Text(prefix), "revoking an agent key"));
+  return rows.Affected() == 1;
+}
+
+Status PostgresStore::TouchAgentKey(int64_t id, const std::string& now) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  return conn_
+      ->Query("UPDATE integration_agent_keys SET last_used_at = $1 WHERE id = $2",
+              Params().Text(now).Int(id), "marking an agent key used")
+      .status();
+}
+
+Result<bool> PostgresStore::RecordIngestRequest(const IngestRequestRow& row) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("INSERT INTO integration_ingest_requests (key_id, "
+                                     "request_id, body_hash, response, created_at) "
+                                     "VALUES ($1, $2, $3, $4, $5) "
+                                     "ON CONFLICT (key_id, request_id) DO NOTHING",
+                                     Params()
+                                         .Int(row.key_id)
+                                         .Text(row.request_id)
+                                         .Text(row.body_hash)
+                                         .Text(row.response)
+                                         .Text(row.created_at),
+                                     "recording an ingest request"));
+  return rows.Affected() == 1;
+}
+
+Result<std::optional<IngestRequestRow>> PostgresStore::FindIngestRequest(
+    int64_t key_id, const std::string& request_id) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows,
+                  conn_->Query("SELECT body_hash, response, created_at FROM "
+                               "integration_ingest_requests WHERE key_id = $1 AND "
+                               "request_id = $2",
+                               Params().Int(key_id).Text(request_id), "reading an ingest request"));
+  if (rows.size() == 0) return std::optional<IngestRequestRow>();
+  IngestRequestRow row;
+  row.key_id = key_id;
+  row.request_id = request_id;
+  row.body_hash = rows.String(0, 0);
+  row.response = rows.String(0, 1);
+  row.created_at = rows.String(0, 2);
+  return std::optional<IngestRequestRow>(std::move(row));
+}
+
+Result<int64_t> PostgresStore::PurgeIngestRequests(const std::string& before) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("DELETE FROM integration_ingest_requests WHERE "
+                                     "created_at < $1",
+                                     Params().Text(before), "purging ingest requests"));
+  return rows.Affected();
 }
 
 }  // namespace

@@ -244,6 +244,40 @@ CREATE TABLE integration_leases (
 );
 )sql";
 
+// integration_agent_keys: remote agents' API keys (DESIGN §8). key_hash is the hex SHA-256 of the
+// whole key (never the key); secret_protected is the signing secret sealed with the hub master key
+// kept outside the database (AES-256-GCM, host/ingest), so a dump of the database alone cannot
+// forge a signed request. integration_ingest_requests: accepted requests by (key, webhook-id),
+// kept 24 h so that a repeat returns the stored response. Same DDL in the PostgreSQL backend.
+constexpr std::string_view kAgentKeys = R"sql(
+CREATE TABLE integration_agent_keys (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  prefix TEXT NOT NULL UNIQUE,
+  key_hash TEXT NOT NULL,
+  secret_protected TEXT NOT NULL,
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  allowed_cidrs TEXT NOT NULL,
+  last4 TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  last_used_at TEXT,
+  revoked_at TEXT
+);
+CREATE INDEX integration_agent_keys_by_scope
+  ON integration_agent_keys (company_id, source_system, status);
+
+CREATE TABLE integration_ingest_requests (
+  key_id BIGINT NOT NULL,
+  request_id TEXT NOT NULL,
+  body_hash TEXT NOT NULL,
+  response TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (key_id, request_id)
+);
+CREATE INDEX integration_ingest_requests_by_time ON integration_ingest_requests (created_at);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -251,6 +285,7 @@ const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> migrations = {
       {1, "initial schema", kInitialSchema},
       {2, "source leases", kLeases},
+      {3, "agent keys and ingest requests", kAgentKeys},
   };
   return migrations;
 }

@@ -26,6 +26,7 @@ struct EngineSettings {
   bool watch_plugins = true;             // watch_plugins
   int64_t watch_interval_ms = 2'000;     // watch_interval_seconds
   int64_t shutdown_timeout_ms = 30'000;  // shutdown_timeout_seconds
+  int64_t lease_ms = 0;  // lease_seconds; 0: stall_timeout + cancel_grace + 60 s (the engine's)
 };
 
 struct HubConfig {
@@ -36,6 +37,8 @@ struct HubConfig {
   std::vector<storage::SourceRow> sources;
   EngineSettings engine;
   std::map<std::string, int64_t> interval_ms;  // by source id, from sources[i].interval_seconds
+  // secrets_file, resolved; empty when not set (keys.h: then $REGLO_SECRETS_FILE or the default).
+  std::filesystem::path secrets_file;
 };
 
 // Reads and checks the config file at `path`.

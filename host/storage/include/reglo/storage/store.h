@@ -106,6 +106,32 @@ struct DeadLetter {
   std::string created_at;
 };
 
+// An agent API key (DESIGN §8): one row of integration_agent_keys. The store keeps what it is
+// given; host/ingest derives the hash and seals the secret, the store never sees either in clear.
+struct AgentKeyRow {
+  int64_t id = 0;                // assigned by CreateAgentKey
+  std::string prefix;            // public, unique: how the key is named in lists and logs
+  std::string key_hash;          // hex SHA-256 of the whole API key
+  std::string secret_protected;  // the signing secret sealed with the hub master key
+  std::string company_id;
+  std::string source_system;
+  std::string allowed_cidrs;      // JSON array of CIDR strings; "[]" allows every address
+  std::string last4;              // the API key's last four characters, for display
+  std::string status = "active";  // active / revoked
+  std::string created_at;
+  std::optional<std::string> last_used_at;
+  std::optional<std::string> revoked_at;
+};
+
+// One accepted ingest request, kept for idempotency (a repeat returns `response`).
+struct IngestRequestRow {
+  int64_t key_id = 0;
+  std::string request_id;  // the webhook-id header
+  std::string body_hash;   // hex SHA-256 of the raw body
+  std::string response;    // the response body sent the first time
+  std::string created_at;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -157,6 +183,31 @@ class Store {
   // Gives the lease up when `owner` holds it, so another instance may take it at once; does
   // nothing when `owner` does not hold it (expired and taken over, or never taken).
   virtual Status ReleaseLease(const std::string& source_id, const std::string& owner);
+
+  // Agent keys (DESIGN §8). The defaults (for stores without them, e.g. test doubles) refuse with
+  // kInternal.
+  //
+  // Inserts `key` as active and returns its id, unless its (company, source) scope already has
+  // `max_active` active keys: then kAlreadyExists naming the scope, and nothing is
+  // written. Atomic: two racing creations cannot both pass the limit. A prefix already in use is
+  // an error (prefixes are random: host/ingest draws them).
+  virtual Result<int64_t> CreateAgentKey(const AgentKeyRow& key, int max_active);
+  // The key with `prefix`, whatever its status; nullopt when there is none.
+  virtual Result<std::optional<AgentKeyRow>> FindAgentKey(const std::string& prefix);
+  // Every key, oldest first.
+  virtual Result<std::vector<AgentKeyRow>> ListAgentKeys();
+  // Revokes the active key with `prefix` at `now`; false when there is no such active key.
+  virtual Result<bool> RevokeAgentKey(const std::string& prefix, const std::string& now);
+  // Sets last_used_at of key `id` to `now`.
+  virtual Status TouchAgentKey(int64_t id, const std::string& now);
+
+  // Ingest idempotency: stores `row` and returns true, or returns false and changes nothing when
+  // (key_id, request_id) is already stored.
+  virtual Result<bool> RecordIngestRequest(const IngestRequestRow& row);
+  virtual Result<std::optional<IngestRequestRow>> FindIngestRequest(int64_t key_id,
+                                                                    const std::string& request_id);
+  // Deletes requests created before `before` (a FormatUtc timestamp); returns how many.
+  virtual Result<int64_t> PurgeIngestRequests(const std::string& before);
 };
 
 // The FormatUtc timestamp `ttl` after `now` (a FormatUtc timestamp): a lease's expiry.

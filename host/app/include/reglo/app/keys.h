@@ -1,0 +1,30 @@
+// The `reglo-hub keys` commands (create, list, revoke): agent API keys for the ingestion API
+// (DESIGN §8). Functions of a loaded config, like commands.h, so tests can drive them. Nothing
+// secret reaches `err` or the logs: keys appear as rgk_<prefix>_...<last4>; `create` prints the
+// API key and signing secret once, on `out`. Each call is independent; not for concurrent use.
+#pragma once
+
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "reglo/app/config.h"
+#include "reglo/core/clock.h"
+#include "reglo/core/status.h"
+
+namespace reglo::app {
+
+// The hub master key file: the config's "secrets_file", else $REGLO_SECRETS_FILE, else
+// "reglo-hub.key" next to a SQLite store's file. A PostgreSQL store has no default (every hub
+// instance sharing the database must use the same key file): kConfigError naming the key.
+Result<std::filesystem::path> SecretsFilePath(const HubConfig& config);
+
+int CreateAgentKey(const HubConfig& config, const std::string& company_id,
+                   const std::string& source_system, const std::vector<std::string>& allowed_cidrs,
+                   const Clock& clock, std::ostream& out, std::ostream& err);
+int ListAgentKeys(const HubConfig& config, std::ostream& out, std::ostream& err);
+int RevokeAgentKey(const HubConfig& config, const std::string& prefix, const Clock& clock,
+                   std::ostream& out, std::ostream& err);
+
+}  // namespace reglo::app
