@@ -686,6 +686,28 @@ TEST_P(StoreTest, RunsAreStartedFinishedAndListed) {
             StatusCode::kNotFound);
 }
 
+TEST_P(StoreTest, RunsLeftOpenByAStoppedProcessAreClosedAsFailed) {
+  // run_id_ was begun in SetUp and never finished, as after a kill -9.
+  const int64_t finished =
+      OK_VALUE(store_->BeginRun(std::string(kSourceId), "2025-06-01T09:00:00.000Z"));
+  ASSERT_OK(store_->FinishRun(finished, RunStatus::kSucceeded, "2025-06-01T09:00:01.000Z", "", ""));
+  const int64_t elsewhere = OK_VALUE(store_->BeginRun("other-source", "2025-06-01T09:00:00.000Z"));
+
+  EXPECT_EQ(OK_VALUE(store_->CloseAbandonedRuns(std::string(kSourceId), "2025-06-01T10:00:00.000Z",
+                                                "abandoned")),
+            1);
+  const RunInfo closed = OK_VALUE(store_->GetRun(run_id_));
+  EXPECT_EQ(closed.status, RunStatus::kFailed);
+  EXPECT_EQ(closed.finished_at, "2025-06-01T10:00:00.000Z");
+  EXPECT_EQ(closed.error_category, "cancelled");
+  EXPECT_EQ(closed.error_message, "abandoned");
+  EXPECT_EQ(OK_VALUE(store_->GetRun(finished)).status, RunStatus::kSucceeded);
+  EXPECT_EQ(OK_VALUE(store_->GetRun(elsewhere)).status, RunStatus::kRunning);  // another source
+  EXPECT_EQ(OK_VALUE(store_->CloseAbandonedRuns(std::string(kSourceId), "2025-06-01T11:00:00.000Z",
+                                                "abandoned")),
+            0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Leases (several instances sharing one database; DESIGN §6)
 

@@ -337,6 +337,17 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
           spdlog::warn("source {}: lease not taken ({}); syncing anyway", row.id,
                        lease.status().message());
         }
+        if (lease.ok()) {
+          // With the lease held no other run of this source can be in progress: a run still
+          // marked running was left by a process that crashed or was killed.
+          Result<int64_t> closed = (*store)->CloseAbandonedRuns(
+              row.id, FormatUtc(clock.Now()),
+              "abandoned: the hub process running it stopped before it finished");
+          if (closed.ok() && *closed > 0) {
+            spdlog::warn("source {}: closed {} run(s) left open by a stopped hub process", row.id,
+                         *closed);
+          }
+        }
         Run(**store, row, *plugin, control, outcome, counters);
       }
     }

@@ -261,6 +261,8 @@ class PostgresStore final : public Store {
   Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override;
   Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
                    const std::string& error_category, const std::string& error_message) override;
+  Result<int64_t> CloseAbandonedRuns(const std::string& source_id, const std::string& finished_at,
+                                     const std::string& reason) override;
   Status AppendRunLog(int64_t run_id, const RunLogLine& line) override;
   Result<RunInfo> GetRun(int64_t run_id) override;
   Result<std::vector<RunInfo>> ListRuns(const std::string& source_id, int limit) override;
@@ -1072,6 +1074,24 @@ Status PostgresStore::FinishRun(int64_t run_id, RunStatus status, const std::str
                                      "finishing a run"));
   if (rows.Affected() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
   return Status::Ok();
+}
+
+Result<int64_t> PostgresStore::CloseAbandonedRuns(const std::string& source_id,
+                                                  const std::string& finished_at,
+                                                  const std::string& reason) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
+                                     "error_category = $3, error_message = $4 "
+                                     "WHERE source_id = $5 AND status = $6",
+                                     Params()
+                                         .Text(RunStatusName(RunStatus::kFailed))
+                                         .Text(finished_at)
+                                         .Text(StatusCodeName(StatusCode::kCancelled))
+                                         .Text(reason)
+                                         .Text(source_id)
+                                         .Text(RunStatusName(RunStatus::kRunning)),
+                                     "closing abandoned runs"));
+  return static_cast<int64_t>(rows.Affected());
 }
 
 Status PostgresStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {

@@ -131,6 +131,8 @@ class SqliteStore final : public Store {
   Status SetSourceStatus(const std::string& source_id, const std::string& status) override;
 
   Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override;
+  Result<int64_t> CloseAbandonedRuns(const std::string& source_id, const std::string& finished_at,
+                                     const std::string& reason) override;
   Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
                    const std::string& error_category, const std::string& error_message) override;
   Status AppendRunLog(int64_t run_id, const RunLogLine& line) override;
@@ -812,6 +814,24 @@ Status SqliteStore::FinishRun(int64_t run_id, RunStatus status, const std::strin
                             .Run());
   if (db_->Changes() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
   return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::CloseAbandonedRuns(const std::string& source_id,
+                                                const std::string& finished_at,
+                                                const std::string& reason) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
+                                    "error_category = ?, error_message = ? "
+                                    "WHERE source_id = ? AND status = ?",
+                                    "closing abandoned runs"));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "closing abandoned runs")
+                            .Bind(1, RunStatusName(RunStatus::kFailed))
+                            .Bind(2, finished_at)
+                            .Bind(3, StatusCodeName(StatusCode::kCancelled))
+                            .Bind(4, reason)
+                            .Bind(5, source_id)
+                            .Bind(6, RunStatusName(RunStatus::kRunning))
+                            .Run());
+  return static_cast<int64_t>(db_->Changes());
 }
 
 Status SqliteStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {

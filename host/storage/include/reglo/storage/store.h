@@ -152,6 +152,18 @@ class Store {
   virtual Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
                            const std::string& error_category, const std::string& error_message) = 0;
   virtual Status AppendRunLog(int64_t run_id, const RunLogLine& line) = 0;
+  // Marks every run of `source_id` still "running" as failed (category "cancelled", `reason`):
+  // runs a crashed or killed process left open. Call it only while holding the source's lease
+  // (or being the only instance), when no run of the source can really be in progress. Returns
+  // how many runs were closed. The default (test doubles) closes nothing.
+  virtual Result<int64_t> CloseAbandonedRuns(const std::string& source_id,
+                                             const std::string& finished_at,
+                                             const std::string& reason) {
+    (void)source_id;
+    (void)finished_at;
+    (void)reason;
+    return int64_t{0};
+  }
   virtual Result<RunInfo> GetRun(int64_t run_id) = 0;
   virtual Result<std::vector<RunInfo>> ListRuns(const std::string& source_id, int limit) = 0;
   virtual Result<std::vector<RunLogLine>> GetRunLog(int64_t run_id) = 0;
