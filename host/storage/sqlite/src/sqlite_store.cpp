@@ -11,6 +11,7 @@
 #include "migrations.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
+#include "reglo/storage/row_codec.h"
 #include "sqlite_db.h"
 
 namespace reglo::storage {
@@ -70,44 +71,6 @@ std::string Placeholders(size_t count) {
   std::string out;
   for (size_t i = 0; i < count; ++i) out += i == 0 ? "?" : ", ?";
   return out;
-}
-
-// JSON array of strings, or "" for none (stored as NULL).
-void WarningsToJson(const std::vector<std::string>& warnings, std::string& out) {
-  out.clear();
-  if (warnings.empty()) return;
-  out += '[';
-  for (size_t i = 0; i < warnings.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendJsonString(out, warnings[i]);
-  }
-  out += ']';
-}
-
-std::vector<std::string> WarningsFromJson(std::string_view json) {
-  std::vector<std::string> warnings;
-  if (json.empty()) return warnings;
-  const nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_array()) return warnings;
-  for (const nlohmann::json& item : parsed) {
-    warnings.push_back(item.is_string() ? item.get<std::string>() : item.dump());
-  }
-  return warnings;
-}
-
-RunStatus ParseRunStatus(std::string_view name) {
-  for (RunStatus status : {RunStatus::kRunning, RunStatus::kSucceeded,
-                           RunStatus::kSucceededWithWarnings, RunStatus::kFailed}) {
-    if (RunStatusName(status) == name) return status;
-  }
-  return RunStatus::kFailed;  // an unknown status is not a success
-}
-
-LogLevel ParseLogLevel(std::string_view name) {
-  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
-    if (LogLevelName(level) == name) return level;
-  }
-  return LogLevel::kInfo;
 }
 
 // Assigns a result's value to `var`, or returns its status from the enclosing function.
