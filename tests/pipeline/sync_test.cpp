@@ -14,6 +14,7 @@
 
 #include "pipeline_backends.h"
 #include "reglo/model/schema.h"
+#include "reglo/storage/forwarding_store.h"
 
 namespace reglo::pipeline {
 namespace {
@@ -33,62 +34,18 @@ std::shared_ptr<plugin_host::LoadedPlugin> Counter() {
 }
 
 // Forwards to a real store, but fails the n-th CommitCheckpoint (1-based) when asked to.
-class FailingStore final : public storage::Store {
+class FailingStore final : public storage::ForwardingStore {
  public:
-  explicit FailingStore(storage::Store& inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   void FailCommit(int n) { fail_at_ = n; }
 
   Result<storage::CheckpointResult> CommitCheckpoint(
       const storage::CheckpointBatch& batch) override {
     if (++commits_ == fail_at_) return Status::IoError("disk I/O error (injected)");
-    return inner_.CommitCheckpoint(batch);
-  }
-  Status Migrate() override { return inner_.Migrate(); }
-  Result<int> SchemaVersion() override { return inner_.SchemaVersion(); }
-  int LatestSchemaVersion() const override { return inner_.LatestSchemaVersion(); }
-  Status UpsertSource(const storage::SourceRow& s) override { return inner_.UpsertSource(s); }
-  Result<std::vector<storage::SourceRow>> ListSources() override { return inner_.ListSources(); }
-  Status SetSourceStatus(const std::string& id, const std::string& status) override {
-    return inner_.SetSourceStatus(id, status);
-  }
-  Result<int64_t> BeginRun(const std::string& id, const std::string& at) override {
-    return inner_.BeginRun(id, at);
-  }
-  Status FinishRun(int64_t run, storage::RunStatus status, const std::string& at,
-                   const std::string& category, const std::string& message) override {
-    return inner_.FinishRun(run, status, at, category, message);
-  }
-  Status AppendRunLog(int64_t run, const storage::RunLogLine& line) override {
-    return inner_.AppendRunLog(run, line);
-  }
-  Result<storage::RunInfo> GetRun(int64_t run) override { return inner_.GetRun(run); }
-  Result<std::vector<storage::RunInfo>> ListRuns(const std::string& id, int limit) override {
-    return inner_.ListRuns(id, limit);
-  }
-  Result<std::vector<storage::RunLogLine>> GetRunLog(int64_t run) override {
-    return inner_.GetRunLog(run);
-  }
-  Result<std::optional<std::string>> GetCursor(const std::string& id,
-                                               const std::string& stream) override {
-    return inner_.GetCursor(id, stream);
-  }
-  Result<std::optional<storage::StoredRecord>> GetRecord(const model::EntitySpec& e,
-                                                         const model::RecordKey& k) override {
-    return inner_.GetRecord(e, k);
-  }
-  Result<int64_t> CountRecords(const model::EntitySpec& e) override {
-    return inner_.CountRecords(e);
-  }
-  Result<std::vector<storage::StoredEvent>> ReadEvents(int64_t after, int limit) override {
-    return inner_.ReadEvents(after, limit);
-  }
-  Result<int64_t> CountEvents() override { return inner_.CountEvents(); }
-  Result<std::vector<storage::DeadLetter>> ReadDeadLetters(int64_t after, int limit) override {
-    return inner_.ReadDeadLetters(after, limit);
+    return ForwardingStore::CommitCheckpoint(batch);
   }
 
  private:
-  storage::Store& inner_;
   int commits_ = 0;
   int fail_at_ = 0;
 };
