@@ -10,25 +10,17 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "run_command.h"
+
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Output {
-  int exit_code;
-  std::string text;  // stdout and stderr
-};
+using Output = reglo::testing::CommandOutput;
 
 Output RunHub(const std::string& args) {
-  const std::string command = std::string(REGLO_HUB_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string text;
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) text.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+  return reglo::testing::RunCommand(std::string(REGLO_HUB_BINARY) + " " + args);
 }
 
 class CliTest : public ::testing::Test {

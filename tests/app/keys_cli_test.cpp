@@ -18,27 +18,15 @@
 #include "reglo/ingest/master_key.h"
 #include "reglo/ingest/signature.h"
 #include "reglo/storage/sqlite_store.h"
+#include "run_command.h"
 
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Output {
-  int exit_code;
-  std::string text;  // stdout and stderr
-};
-
-Output RunCommand(const std::string& command_line) {
-  const std::string command = command_line + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string text;
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) text.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-}
+using Output = reglo::testing::CommandOutput;
+using reglo::testing::RunCommand;
 
 std::string Match(const std::string& text, const std::string& pattern) {
   std::smatch match;

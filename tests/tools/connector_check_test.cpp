@@ -12,27 +12,17 @@
 #include <sstream>
 #include <string>
 
+#include "run_command.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string output;
-};
+using CommandRun = reglo::testing::CommandOutput;
 
 // Runs a shell command, capturing stdout and stderr.
 CommandRun Shell(const std::string& command) {
-  CommandRun run;
-  std::FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    run.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  return reglo::testing::RunCommand(command);
 }
 
 std::string Quote(const fs::path& path) {
@@ -90,9 +80,9 @@ TEST(ConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
   const fs::path config = WriteJson(dir.path() / "csv.json", options);
   // allievi.csv:28 is the sample's deliberately id-less row (it demonstrates dead letters).
   CommandRun run = Check(REGLO_CSV_PLUGIN, config, "--known-bad allievi.csv:28");
-  EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_NE(run.output.find("PASS [student] replay: 3 of 3"), std::string::npos) << run.output;
-  EXPECT_EQ(run.output.find("FAIL"), std::string::npos) << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.text;
+  EXPECT_NE(run.text.find("PASS [student] replay: 3 of 3"), std::string::npos) << run.text;
+  EXPECT_EQ(run.text.find("FAIL"), std::string::npos) << run.text;
 }
 
 TEST(ConnectorCheck, CsvPluginFailsOnTheSampleDataWithoutKnownBadRows) {
@@ -104,54 +94,54 @@ TEST(ConnectorCheck, CsvPluginFailsOnTheSampleDataWithoutKnownBadRows) {
       {"delimiter", ";"},
       {"entities", {{"student", {{"path", "data/allievi.csv"}, {"id_column", "id"}}}}}};
   CommandRun run = Check(REGLO_CSV_PLUGIN, WriteJson(dir.path() / "csv.json", options));
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_NE(run.output.find("FAIL [student] external-ids: record #26 (allievi.csv:28) has no "
-                            "externalId"),
+  EXPECT_EQ(run.exit_code, 1) << run.text;
+  EXPECT_NE(run.text.find("FAIL [student] external-ids: record #26 (allievi.csv:28) has no "
+                          "externalId"),
             std::string::npos)
-      << run.output;
+      << run.text;
 }
 
 TEST(ConnectorCheck, CounterConnectorPasses) {
   TempDir dir;
   CommandRun run = Check(TestPlugin("counter"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.exit_code, 0) << run.text;
   // A numeric cursor gets a cursor from the future, which must give nothing.
-  EXPECT_NE(run.output.find("future cursor '999999999999999999': nothing"), std::string::npos)
-      << run.output;
-  EXPECT_NE(run.output.find("PASSED: "), std::string::npos) << run.output;
+  EXPECT_NE(run.text.find("future cursor '999999999999999999': nothing"), std::string::npos)
+      << run.text;
+  EXPECT_NE(run.text.find("PASSED: "), std::string::npos) << run.text;
 }
 
 TEST(ConnectorCheck, RecordWithWrongStructSizeFails) {
   TempDir dir;
   CommandRun run = Check(TestPlugin("record_struct_size"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_NE(run.output.find("FAIL [student] full-pull: internal error: the plugin emitted a "
-                            "record with an invalid struct_size"),
+  EXPECT_EQ(run.exit_code, 1) << run.text;
+  EXPECT_NE(run.text.find("FAIL [student] full-pull: internal error: the plugin emitted a "
+                          "record with an invalid struct_size"),
             std::string::npos)
-      << run.output;
+      << run.text;
 }
 
 TEST(ConnectorCheck, InvalidUtf8InARecordFails) {
   TempDir dir;
   CommandRun run = Check(TestPlugin("invalid_utf8"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_NE(run.output.find("FAIL [student] record-shape: record #3 (id 'S000002'): value of "
-                            "field 'firstName' is not UTF-8"),
+  EXPECT_EQ(run.exit_code, 1) << run.text;
+  EXPECT_NE(run.text.find("FAIL [student] record-shape: record #3 (id 'S000002'): value of "
+                          "field 'firstName' is not UTF-8"),
             std::string::npos)
-      << run.output;
+      << run.text;
   // The value itself is personal data and never printed.
-  EXPECT_EQ(run.output.find("Nam\xff"), std::string::npos);
+  EXPECT_EQ(run.text.find("Nam\xff"), std::string::npos);
 }
 
 TEST(ConnectorCheck, ConnectorIgnoringItsCursorFailsSecondPullAndReplay) {
   TempDir dir;
   CommandRun run = Check(TestPlugin("no_resume"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_EQ(run.exit_code, 1) << run.text;
   for (const char* check : {"FAIL [student] second-pull: 23 records re-emitted",
                             "FAIL [student] replay: from checkpoint #1 (after 5 records)",
                             "FAIL [student] foreign-cursor: future cursor",
                             "FAIL [student] cancellation:", "FAIL [student] failed-pull-record:"}) {
-    EXPECT_NE(run.output.find(check), std::string::npos) << check << "\n" << run.output;
+    EXPECT_NE(run.text.find(check), std::string::npos) << check << "\n" << run.text;
   }
 }
 
@@ -159,30 +149,30 @@ TEST(ConnectorCheck, PullIgnoringShouldStopIsEndedByTheWatchdog) {
   TempDir dir;
   CommandRun run = Check(TestPlugin("ignore_stop"), CounterConfig(dir),
                          "--timeout-ms 300 --cancel-bound-ms 300");
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_NE(run.output.find("FAIL [student] full-pull: the plugin did not return within 600 ms"),
+  EXPECT_EQ(run.exit_code, 1) << run.text;
+  EXPECT_NE(run.text.find("FAIL [student] full-pull: the plugin did not return within 600 ms"),
             std::string::npos)
-      << run.output;
+      << run.text;
 }
 
 TEST(ConnectorCheck, RefusedLibrariesFailTheLoadCheck) {
   TempDir dir;
   CommandRun run = Check(TestPlugin("abi_v2"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_NE(run.output.find("FAIL load: plugin"), std::string::npos) << run.output;
+  EXPECT_EQ(run.exit_code, 1) << run.text;
+  EXPECT_NE(run.text.find("FAIL load: plugin"), std::string::npos) << run.text;
   run = Check(TestPlugin("create_fails"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_NE(run.output.find("FAIL create: config error"), std::string::npos) << run.output;
+  EXPECT_EQ(run.exit_code, 1) << run.text;
+  EXPECT_NE(run.text.find("FAIL create: config error"), std::string::npos) << run.text;
 }
 
 TEST(ConnectorCheck, UsageErrorsExitWithTwo) {
   EXPECT_EQ(Shell(Quote(REGLO_CONNECTOR_CHECK_BINARY)).exit_code, 2);
   CommandRun help = Shell(Quote(REGLO_CONNECTOR_CHECK_BINARY) + " --help");
   EXPECT_EQ(help.exit_code, 0);
-  EXPECT_NE(help.output.find("--timeout-ms"), std::string::npos);
+  EXPECT_NE(help.text.find("--timeout-ms"), std::string::npos);
   CommandRun missing = Check(TestPlugin("counter"), "/nonexistent/reglo/config.json");
-  EXPECT_EQ(missing.exit_code, 2) << missing.output;
-  EXPECT_NE(missing.output.find("cannot read"), std::string::npos);
+  EXPECT_EQ(missing.exit_code, 2) << missing.text;
+  EXPECT_NE(missing.text.find("cannot read"), std::string::npos);
 }
 
 }  // namespace
