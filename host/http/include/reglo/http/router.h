@@ -1,0 +1,50 @@
+// Router: maps method + path pattern to a handler. Patterns are literal segments, "{name}" for one
+// segment, and a final "{*name}" for the rest of the path. Each route carries its body policy,
+// applied by the server before the body is read. Build it fully, then share it read-only:
+// Find() is thread-safe, Add() is not.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reglo/http/message.h"
+
+namespace reglo::http {
+
+using Handler = std::function<Response(const Request&)>;
+// Runs with the headers only (body not read yet); a response here is sent instead of reading it.
+using HeaderCheck = std::function<std::optional<Response>(const Request&)>;
+
+struct RouteOptions {
+  std::size_t max_body_bytes = 1 << 20;  // larger declared or sent bodies get 413
+  HeaderCheck before_body;               // e.g. authentication, content type
+};
+
+struct Route {
+  std::string method;
+  std::vector<std::string> segments;  // the pattern split on '/'
+  Handler handler;
+  RouteOptions options;
+};
+
+class Router {
+ public:
+  void Add(std::string method, std::string_view pattern, Handler handler,
+           RouteOptions options = {});
+
+  // The route for `request` with its path parameters filled in, or the 404 / 405 (with an Allow
+  // header) problem to answer instead.
+  struct Match {
+    const Route* route = nullptr;
+    Response error;
+  };
+  Match Find(Request& request) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace reglo::http
