@@ -116,5 +116,39 @@ TEST(EventsTest, ExtraFieldChangesAreNamed) {
               ElementsAre("extra.note", "extra.sede", "extra.zona"));
 }
 
+// The committing thread splices the decision into a template made at validation; the result must
+// be exactly the event a full build gives, for every shape of decision.
+TEST(EventsTest, TemplateSplicingGivesTheSameEventsAsAFullBuild) {
+  CanonicalRecord without_time = Case("open", "");
+  ASSERT_FALSE(without_time.source_updated_at.has_value());
+  StoredState open_v1 = Stored(Case("open", "2026-01-10T09:00:00Z"), 1);
+  StoredState open_v4 = Stored(Case("open", "2026-01-10T09:00:00Z"), 4);
+  struct Scenario {
+    CanonicalRecord record;
+    const StoredState* stored;
+  };
+  const std::vector<Scenario> scenarios = {
+      {Case("open", "2026-01-10T09:00:00Z"), nullptr},              // created
+      {without_time, nullptr},                                      // no sourceUpdatedAt
+      {Case("learner_permit", "2026-02-01T09:00:00Z"), &open_v1},   // status changed
+      {Case("open \"quoted\"", "2026-02-01T09:00:00Z"), &open_v4},  // escaped values, v5
+  };
+  for (const Scenario& scenario : scenarios) {
+    ASSERT_FALSE(scenario.record.event_template.text.empty());
+    const Decision decision = Reconcile(scenario.record, scenario.stored);
+    CanonicalRecord plain = scenario.record;
+    plain.event_template = {};
+    const auto spliced = BuildEvents(scenario.record, decision, "2026-11-26T10:00:00.000Z");
+    const auto built = BuildEvents(plain, decision, "2026-11-26T10:00:00.000Z");
+    ASSERT_EQ(spliced.size(), built.size());
+    ASSERT_FALSE(built.empty());
+    for (size_t i = 0; i < built.size(); ++i) {
+      EXPECT_EQ(spliced[i].data, built[i].data);
+      EXPECT_EQ(spliced[i].event_id, built[i].event_id);
+      EXPECT_TRUE(nlohmann::json::accept(spliced[i].data)) << spliced[i].data;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace reglo::model

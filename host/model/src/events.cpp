@@ -94,6 +94,72 @@ std::string EventId(const RecordKey& key, std::string_view entity, int64_t versi
 
 namespace {
 
+// The `data` member up to (not including) the version.
+void WriteDataHead(JsonWriter& writer, const CanonicalRecord& record) {
+  writer.BeginObject();
+  writer.Key("entity").String(record.entity->name);
+  writer.Key("companyId").String(record.key.company_id);
+  writer.Key("sourceSystem").String(record.key.source_system);
+  writer.Key("externalId").String(record.key.external_id);
+  writer.Key("version");
+}
+
+// After the version, up to (not including) the first changed field.
+void WriteDataMiddle(JsonWriter& writer, const CanonicalRecord& record) {
+  if (record.source_updated_at) {
+    writer.Key("sourceUpdatedAt").String(*record.source_updated_at);
+  }
+  writer.Key("changedFields").BeginArray();
+}
+
+void WriteStatusChange(JsonWriter& writer, const Decision& decision) {
+  if (!decision.status_changed) return;
+  writer.Key("statusChange").BeginObject();
+  writer.Key("from");
+  decision.status_from ? writer.String(*decision.status_from) : writer.Null();
+  writer.Key("to");
+  decision.status_to ? writer.String(*decision.status_to) : writer.Null();
+  writer.EndObject();
+}
+
+std::string MakeData(const CanonicalRecord& record, const Decision& decision) {
+  const CanonicalRecord::EventDataTemplate& part = record.event_template;
+  if (part.text.empty()) {
+    JsonWriter writer;
+    WriteDataHead(writer, record);
+    writer.Int(decision.version);
+    WriteDataMiddle(writer, record);
+    for (const std::string& field : decision.changed_fields) writer.String(field);
+    writer.EndArray();
+    WriteStatusChange(writer, decision);
+    writer.Key("record").Raw(RecordJson(*record.entity, record.values, record.extra));
+    writer.EndObject();
+    return writer.Take();
+  }
+  // The same text, spliced: the template holds everything that does not depend on the decision.
+  std::string data;
+  data.reserve(part.text.size() + 64);
+  data.append(part.text, 0, part.version_at);
+  data += std::to_string(decision.version);
+  data.append(part.text, part.version_at, part.changes_at - part.version_at);
+  for (size_t i = 0; i < decision.changed_fields.size(); ++i) {
+    if (i > 0) data += ',';
+    AppendJsonString(data, decision.changed_fields[i]);
+  }
+  data += ']';
+  if (decision.status_changed) {
+    JsonWriter status;
+    status.BeginObject();
+    WriteStatusChange(status, decision);
+    status.EndObject();
+    // "{"statusChange":{…}}" -> ","statusChange":{…}"
+    data += ',';
+    data.append(status.str(), 1, status.str().size() - 2);
+  }
+  data.append(part.text, part.changes_at, std::string::npos);
+  return data;
+}
+
 EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, std::string type,
                       std::string_view time) {
   EventRecord event;
@@ -104,37 +170,13 @@ EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, s
   event.external_id = record.key.external_id;
   event.version = decision.version;
   event.time = std::string(time);
-  event.event_id = EventId(record.key, event.entity, event.version, event.type);
-
-  JsonWriter writer;
-  writer.BeginObject();
-  writer.Key("entity").String(event.entity);
-  writer.Key("companyId").String(record.key.company_id);
-  writer.Key("sourceSystem").String(record.key.source_system);
-  writer.Key("externalId").String(record.key.external_id);
-  writer.Key("version").Int(decision.version);
-  if (record.source_updated_at) {
-    writer.Key("sourceUpdatedAt").String(*record.source_updated_at);
-  }
-  writer.Key("changedFields").BeginArray();
-  for (const std::string& field : decision.changed_fields) writer.String(field);
-  writer.EndArray();
-  if (decision.status_changed) {
-    writer.Key("statusChange").BeginObject();
-    writer.Key("from");
-    decision.status_from ? writer.String(*decision.status_from) : writer.Null();
-    writer.Key("to");
-    decision.status_to ? writer.String(*decision.status_to) : writer.Null();
-    writer.EndObject();
-  }
-  writer.Key("record");
-  if (record.record_json.empty()) {
-    writer.Raw(RecordJson(*record.entity, record.values, record.extra));
-  } else {
-    writer.Raw(record.record_json);
-  }
-  writer.EndObject();
-  event.data = writer.Take();
+  const bool first_created = decision.outcome == Outcome::kCreated && decision.version == 1 &&
+                             event.type.size() > 8 &&
+                             event.type.compare(event.type.size() - 8, 8, ".created") == 0;
+  event.event_id = first_created && !record.event_template.created_id.empty()
+                       ? record.event_template.created_id
+                       : EventId(record.key, event.entity, event.version, event.type);
+  event.data = MakeData(record, decision);
   return event;
 }
 
@@ -154,6 +196,30 @@ std::string CloudEventJson(const EventRecord& event) {
   writer.Key("data").Raw(event.data);
   writer.EndObject();
   return writer.Take();
+}
+
+void PrepareEventData(CanonicalRecord& record) {
+  CanonicalRecord::EventDataTemplate& part = record.event_template;
+  JsonWriter writer;
+  WriteDataHead(writer, record);
+  part.version_at = writer.str().size();
+  // JsonWriter separates the next member with a comma; a placeholder value keeps its state right
+  // and is cut out again.
+  writer.Int(0);
+  const size_t placeholder_end = writer.str().size();
+  WriteDataMiddle(writer, record);
+  part.changes_at = writer.str().size();  // where "]" is about to go
+  writer.EndArray();
+  writer.Key("record").Raw(RecordJson(*record.entity, record.values, record.extra));
+  writer.EndObject();
+  std::string text = writer.Take();
+  // Drop the placeholder "0" and the "]" that closes the changed fields (MakeData adds it).
+  text.erase(part.changes_at, 1);
+  text.erase(part.version_at, placeholder_end - part.version_at);
+  part.changes_at -= placeholder_end - part.version_at;
+  part.text = std::move(text);
+  part.created_id =
+      EventId(record.key, record.entity->name, 1, std::string(record.entity->name) + ".created");
 }
 
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,

@@ -1,4 +1,5 @@
 #include "reglo/model/validation.h"
+#include "reglo/model/events.h"
 
 #include <fmt/format.h>
 
@@ -516,7 +517,7 @@ std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw) {
     record.warnings.push_back(fmt::format("{}.sourceUpdatedAt: missing", entity->name));
   }
   record.content_hash = ContentHash(*entity, record.values, record.extra);
-  record.record_json = RecordJson(*entity, record.values, record.extra);
+  PrepareEventData(record);
   return record;
 }
 

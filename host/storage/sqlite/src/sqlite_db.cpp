@@ -40,6 +40,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path) {
                "PRAGMA cache_size=-65536;"
                "PRAGMA temp_store=MEMORY;",
                fmt::format("configuring database '{}'", path)));
+  if (path != ":memory:" && !path.empty()) {
+    db->checkpointer_ = WalCheckpointer::ForFile(path);
+    db->checkpointer_->Attach(handle);
+  }
   return db;
 }
 

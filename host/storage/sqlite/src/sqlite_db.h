@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "reglo/core/status.h"
+#include "wal_checkpointer.h"
 
 namespace reglo::storage::sqlite {
 
@@ -41,6 +42,8 @@ class Db {
   explicit Db(sqlite3* db) : db_(db) {}
 
   sqlite3* db_;
+  // Shared with the file's other connections; released after db_ is closed.
+  std::shared_ptr<WalCheckpointer> checkpointer_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 

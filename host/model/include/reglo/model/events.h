@@ -50,6 +50,9 @@ std::string CloudEventJson(const EventRecord& event);
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,
                                      std::string_view time);
 
+// Fills record.event_template from the record's key, values and extra (Validate calls it).
+void PrepareEventData(CanonicalRecord& record);
+
 // The deterministic event id.
 std::string EventId(const RecordKey& key, std::string_view entity, int64_t version,
                     std::string_view type);

@@ -57,7 +57,15 @@ struct CanonicalRecord {
   std::vector<std::pair<std::string, std::string>> extra;  // unknown fields, sorted by name
   std::vector<std::string> warnings;  // "student.email: missing" (never a personal value)
   std::string content_hash;           // over values and extra; see ContentHash()
-  std::string record_json;  // the values and extra as the JSON object events carry (RecordJson)
+  // The events' `data` member with the decision's parts left out (PrepareEventData, events.h):
+  // made where the record is validated, on the pulling thread, so the committing thread only
+  // splices in the version and the changes. Empty: BuildEvents makes it all.
+  struct EventDataTemplate {
+    std::string text;  // {"entity":…,"version":|,"sourceUpdatedAt":…,"changedFields":[|…}
+    size_t version_at = 0;   // where the version goes
+    size_t changes_at = 0;   // where the changed fields (then "]" and statusChange) go
+    std::string created_id;  // the id of the created event at version 1 (a cold load's only one)
+  } event_template;
   std::string origin;
 
   const std::optional<std::string>& Value(std::string_view field) const;
