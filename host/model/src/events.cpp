@@ -94,49 +94,38 @@ std::string EventId(const RecordKey& key, std::string_view entity, int64_t versi
 
 namespace {
 
-// The `data` member up to (not including) the version.
-void WriteDataHead(JsonWriter& writer, const CanonicalRecord& record) {
+// The events' `data` member of `record` with the decision's parts left out (see
+// CanonicalRecord::EventDataTemplate): {"entity":…,"externalId":…,"version":<version>
+// ,"sourceUpdatedAt":…,"changedFields":[<changed fields>],"statusChange":…,"record":{…}}
+CanonicalRecord::EventDataTemplate MakeEventDataTemplate(const CanonicalRecord& record) {
+  CanonicalRecord::EventDataTemplate part;
+  JsonWriter writer;
   writer.BeginObject();
   writer.Key("entity").String(record.entity->name);
   writer.Key("companyId").String(record.key.company_id);
   writer.Key("sourceSystem").String(record.key.source_system);
   writer.Key("externalId").String(record.key.external_id);
   writer.Key("version");
-}
-
-// After the version, up to (not including) the first changed field.
-void WriteDataMiddle(JsonWriter& writer, const CanonicalRecord& record) {
+  std::string text = writer.Take();
+  part.version_at = text.size();
   if (record.source_updated_at) {
-    writer.Key("sourceUpdatedAt").String(*record.source_updated_at);
+    text += ",\"sourceUpdatedAt\":";
+    AppendJsonString(text, *record.source_updated_at);
   }
-  writer.Key("changedFields").BeginArray();
-}
-
-void WriteStatusChange(JsonWriter& writer, const Decision& decision) {
-  if (!decision.status_changed) return;
-  writer.Key("statusChange").BeginObject();
-  writer.Key("from");
-  decision.status_from ? writer.String(*decision.status_from) : writer.Null();
-  writer.Key("to");
-  decision.status_to ? writer.String(*decision.status_to) : writer.Null();
-  writer.EndObject();
+  text += ",\"changedFields\":[";
+  part.changes_at = text.size();
+  text += ",\"record\":";
+  text += RecordJson(*record.entity, record.values, record.extra);
+  text += '}';
+  part.text = std::move(text);
+  return part;
 }
 
 std::string MakeData(const CanonicalRecord& record, const Decision& decision) {
-  const CanonicalRecord::EventDataTemplate& part = record.event_template;
-  if (part.text.empty()) {
-    JsonWriter writer;
-    WriteDataHead(writer, record);
-    writer.Int(decision.version);
-    WriteDataMiddle(writer, record);
-    for (const std::string& field : decision.changed_fields) writer.String(field);
-    writer.EndArray();
-    WriteStatusChange(writer, decision);
-    writer.Key("record").Raw(RecordJson(*record.entity, record.values, record.extra));
-    writer.EndObject();
-    return writer.Take();
-  }
-  // The same text, spliced: the template holds everything that does not depend on the decision.
+  CanonicalRecord::EventDataTemplate made;
+  const CanonicalRecord::EventDataTemplate& part = record.event_template.text.empty()
+                                                       ? (made = MakeEventDataTemplate(record))
+                                                       : record.event_template;
   std::string data;
   data.reserve(part.text.size() + 64);
   data.append(part.text, 0, part.version_at);
@@ -148,13 +137,11 @@ std::string MakeData(const CanonicalRecord& record, const Decision& decision) {
   }
   data += ']';
   if (decision.status_changed) {
-    JsonWriter status;
-    status.BeginObject();
-    WriteStatusChange(status, decision);
-    status.EndObject();
-    // "{"statusChange":{…}}" -> ","statusChange":{…}"
-    data += ',';
-    data.append(status.str(), 1, status.str().size() - 2);
+    data += ",\"statusChange\":{\"from\":";
+    decision.status_from ? AppendJsonString(data, *decision.status_from) : void(data += "null");
+    data += ",\"to\":";
+    decision.status_to ? AppendJsonString(data, *decision.status_to) : void(data += "null");
+    data += '}';
   }
   data.append(part.text, part.changes_at, std::string::npos);
   return data;
@@ -199,26 +186,8 @@ std::string CloudEventJson(const EventRecord& event) {
 }
 
 void PrepareEventData(CanonicalRecord& record) {
-  CanonicalRecord::EventDataTemplate& part = record.event_template;
-  JsonWriter writer;
-  WriteDataHead(writer, record);
-  part.version_at = writer.str().size();
-  // JsonWriter separates the next member with a comma; a placeholder value keeps its state right
-  // and is cut out again.
-  writer.Int(0);
-  const size_t placeholder_end = writer.str().size();
-  WriteDataMiddle(writer, record);
-  part.changes_at = writer.str().size();  // where "]" is about to go
-  writer.EndArray();
-  writer.Key("record").Raw(RecordJson(*record.entity, record.values, record.extra));
-  writer.EndObject();
-  std::string text = writer.Take();
-  // Drop the placeholder "0" and the "]" that closes the changed fields (MakeData adds it).
-  text.erase(part.changes_at, 1);
-  text.erase(part.version_at, placeholder_end - part.version_at);
-  part.changes_at -= placeholder_end - part.version_at;
-  part.text = std::move(text);
-  part.created_id =
+  record.event_template = MakeEventDataTemplate(record);
+  record.event_template.created_id =
       EventId(record.key, record.entity->name, 1, std::string(record.entity->name) + ".created");
 }
 

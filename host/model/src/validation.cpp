@@ -1,11 +1,12 @@
 #include "reglo/model/validation.h"
-#include "reglo/model/events.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+
+#include "reglo/model/events.h"
 
 namespace reglo::model {
 namespace {
@@ -84,6 +85,40 @@ struct ParsedDateTime {
   int year, month, day, hour = 0, minute = 0, second = 0, millis = 0;
   std::optional<int> offset_minutes;  // set when the text carried Z or an offset
 };
+
+// Appends `value` zero-padded to `width` digits, like fmt's "{:0<width>}".
+void AppendDigits(std::string& out, int value, int width) {
+  int limit = 1;
+  for (int i = 0; i < width; ++i) limit *= 10;
+  if (value < 0 || value >= limit) {  // a year shifted past 9999 by its offset, say
+    out += std::to_string(value);
+    return;
+  }
+  char digits[8];
+  for (int i = width - 1; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(digits, static_cast<size_t>(width));
+}
+
+// "YYYY-MM-DDTHH:MM:SS" (by hand: fmt::format took a tenth of a cold load's validation).
+std::string FormatDateTime(const ParsedDateTime& t) {
+  std::string out;
+  out.reserve(24);
+  AppendDigits(out, t.year, 4);
+  out += '-';
+  AppendDigits(out, t.month, 2);
+  out += '-';
+  AppendDigits(out, t.day, 2);
+  out += 'T';
+  AppendDigits(out, t.hour, 2);
+  out += ':';
+  AppendDigits(out, t.minute, 2);
+  out += ':';
+  AppendDigits(out, t.second, 2);
+  return out;
+}
 
 bool ParseDate(std::string_view text, ParsedDateTime& out) {
   if (text.size() < 10 || text[4] != '-' || text[7] != '-') return false;
@@ -194,9 +229,9 @@ class Normalizer {
         }
         const bool utc = parsed->offset_minutes.has_value();
         ToUtc(*parsed);
-        return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}", parsed->year, parsed->month,
-                           parsed->day, parsed->hour, parsed->minute, parsed->second,
-                           utc ? "Z" : "");
+        std::string text = FormatDateTime(*parsed);
+        if (utc) text += 'Z';
+        return text;
       }
       case FieldType::kInteger: {
         std::string_view digits = raw;
@@ -409,8 +444,11 @@ std::optional<std::string> NormalizeTimestampUtc(std::string_view text) {
   std::optional<ParsedDateTime> parsed = ParseDateTime(Trim(text), true);
   if (!parsed) return std::nullopt;
   ToUtc(*parsed);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", parsed->year, parsed->month,
-                     parsed->day, parsed->hour, parsed->minute, parsed->second, parsed->millis);
+  std::string utc = FormatDateTime(*parsed);
+  utc += '.';
+  AppendDigits(utc, parsed->millis, 3);
+  utc += 'Z';
+  return utc;
 }
 
 std::variant<CanonicalRecord, Rejection> Validate(const RawRecord& raw) {
