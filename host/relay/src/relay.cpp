@@ -352,6 +352,7 @@ struct SubscriptionWorker::Impl {
   std::optional<EventFilter> filter;
   std::vector<std::unique_ptr<Sink>> lanes;
   bool leased = false;
+  bool waiting_logged = false;
   std::chrono::steady_clock::time_point lease_renewed{};
 };
 
