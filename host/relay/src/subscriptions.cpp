@@ -106,7 +106,11 @@ Status CheckSubscriptionSpec(const SubscriptionSpec& spec) {
     REGLO_RETURN_IF_ERROR(CheckWebhookUrl(spec.url));
     if (!spec.secret.empty()) {
       Result<std::string> key = ingest::ParseWebhookSecret(spec.secret);
-      if (!key.ok()) return Status::InvalidArgument("secret: " + key.status().message());
+      if (!spec.secret.starts_with("whsec_") || !key.ok() || key->size() < 16 ||
+          key->size() > 64) {
+        return Status::InvalidArgument(
+            "secret: expected whsec_ followed by the base64 of 16 to 64 random bytes");
+      }
     }
   } else if (spec.kind == "nats") {
     if (!spec.url.empty()) return Status::InvalidArgument("url: a NATS subscription has no url");
