@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "reglo/storage/postgres_store.h"
 
@@ -128,6 +130,161 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
   return Status::Ok();
 }
 
+// An optional array of non-empty strings.
+Status ReadStrings(const json& object, const std::string& parent, const char* name,
+                   std::vector<std::string>& out) {
+  auto it = object.find(name);
+  if (it == object.end()) return Status::Ok();
+  const std::string key = parent + "." + name;
+  if (!it->is_array()) return KeyError(key, "expected an array of strings, got " + TypeName(*it));
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& item = (*it)[i];
+    if (!item.is_string() || item.get<std::string>().empty()) {
+      return KeyError(fmt::format("{}[{}]", key, i), "expected a non-empty string");
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return Status::Ok();
+}
+
+Status CheckKeys(const json& object, const std::string& parent,
+                 const std::set<std::string>& allowed) {
+  for (const auto& [key, value] : object.items()) {
+    if (!allowed.count(key)) {
+      return KeyError(parent + "." + key,
+                      fmt::format("unknown key (expected one of: {})", fmt::join(allowed, ", ")));
+    }
+  }
+  return Status::Ok();
+}
+
+// The optional "relay" object (event delivery).
+Status ReadRelay(const json& root, RelaySettings& relay) {
+  auto it = root.find("relay");
+  if (it == root.end()) return Status::Ok();
+  if (!it->is_object()) return KeyError("relay", "expected an object, got " + TypeName(*it));
+  const json& r = *it;
+  REGLO_RETURN_IF_ERROR(
+      CheckKeys(r, "relay",
+                {"timeout_seconds", "connect_timeout_seconds", "concurrency", "batch_size",
+                 "poll_interval_seconds", "lease_seconds", "retry_schedule_seconds", "nats"}));
+  REGLO_RETURN_IF_ERROR(ReadSeconds(r, "relay", "timeout_seconds", 0.01, relay.timeout_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(r, "relay", "connect_timeout_seconds", 0.01, relay.connect_timeout_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(r, "relay", "poll_interval_seconds", 0.01, relay.poll_interval_ms));
+  REGLO_RETURN_IF_ERROR(ReadSeconds(r, "relay", "lease_seconds", 1, relay.lease_ms));
+  for (const auto& [name, target, maximum] :
+       {std::tuple{"concurrency", &relay.concurrency, 64},
+        std::tuple{"batch_size", &relay.batch_size, 100000}}) {
+    auto found = r.find(name);
+    if (found == r.end()) continue;
+    if (!found->is_number_integer() || found->get<int64_t>() < 1 ||
+        found->get<int64_t>() > maximum) {
+      return KeyError(std::string("relay.") + name,
+                      fmt::format("expected a whole number from 1 to {}", maximum));
+    }
+    *target = found->get<int>();
+  }
+  if (auto schedule = r.find("retry_schedule_seconds"); schedule != r.end()) {
+    if (!schedule->is_array() || schedule->empty() || schedule->size() > 100) {
+      return KeyError("relay.retry_schedule_seconds",
+                      "expected an array of 1 to 100 numbers of seconds (the delay before each "
+                      "attempt, the first usually 0)");
+    }
+    for (size_t i = 0; i < schedule->size(); ++i) {
+      const json& delay = (*schedule)[i];
+      if (!delay.is_number() || delay.get<double>() < 0 || delay.get<double>() > 1e7) {
+        return KeyError(fmt::format("relay.retry_schedule_seconds[{}]", i),
+                        "expected a number of seconds from 0 to 10000000");
+      }
+      relay.retry_schedule_ms.push_back(static_cast<int64_t>(delay.get<double>() * 1000.0 + 0.5));
+    }
+  }
+  if (auto nats = r.find("nats"); nats != r.end()) {
+    if (!nats->is_object()) return KeyError("relay.nats", "expected an object");
+    REGLO_RETURN_IF_ERROR(CheckKeys(
+        *nats, "relay.nats", {"url", "stream", "subject_prefix", "event_types", "company_ids"}));
+    relay.nats = true;
+    REGLO_RETURN_IF_ERROR(ReadString(*nats, "relay.nats", "url", false, relay.nats_url));
+    REGLO_RETURN_IF_ERROR(ReadString(*nats, "relay.nats", "stream", false, relay.nats_stream));
+    REGLO_RETURN_IF_ERROR(
+        ReadString(*nats, "relay.nats", "subject_prefix", false, relay.nats_subject_prefix));
+    if (relay.nats_url.rfind("nats://", 0) != 0 && relay.nats_url.rfind("tls://", 0) != 0) {
+      return KeyError("relay.nats.url", "expected nats://host:port (or tls://host:port)");
+    }
+    if (relay.nats_stream.empty() ||
+        relay.nats_stream.find_first_of(" .*>/\\") != std::string::npos) {
+      return KeyError("relay.nats.stream", "a stream name without spaces, '.', '*', '>' or '/'");
+    }
+    if (relay.nats_subject_prefix.empty() ||
+        relay.nats_subject_prefix.find_first_of(" *>") != std::string::npos ||
+        relay.nats_subject_prefix.front() == '.' || relay.nats_subject_prefix.back() == '.') {
+      return KeyError("relay.nats.subject_prefix",
+                      "subject tokens separated by '.', without spaces, '*' or '>'");
+    }
+    REGLO_RETURN_IF_ERROR(ReadStrings(*nats, "relay.nats", "event_types", relay.nats_event_types));
+    REGLO_RETURN_IF_ERROR(ReadStrings(*nats, "relay.nats", "company_ids", relay.nats_company_ids));
+  }
+  return Status::Ok();
+}
+
+// The optional "subscriptions" array (webhooks managed by the config).
+Status ReadSubscriptions(const json& root, std::vector<ConfiguredSubscription>& out) {
+  auto it = root.find("subscriptions");
+  if (it == root.end()) return Status::Ok();
+  if (!it->is_array()) return KeyError("subscriptions", "expected an array, got " + TypeName(*it));
+  std::set<std::string> ids;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& entry = (*it)[i];
+    const std::string key = fmt::format("subscriptions[{}]", i);
+    if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
+    REGLO_RETURN_IF_ERROR(
+        CheckKeys(entry, key,
+                  {"id", "url", "event_types", "company_ids", "secret", "secret_env", "enabled"}));
+    ConfiguredSubscription sub;
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "id", true, sub.id));
+    if (!IsValidId(sub.id) || sub.id == "nats") {
+      return KeyError(key + ".id",
+                      "use letters, digits, '-', '_' or '.' (at most 100; 'nats' is reserved)");
+    }
+    if (!ids.insert(sub.id).second) {
+      return KeyError(key + ".id", fmt::format("'{}' is used by another subscription", sub.id));
+    }
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "url", true, sub.url));
+    if (sub.url.rfind("http://", 0) != 0 && sub.url.rfind("https://", 0) != 0) {
+      return KeyError(key + ".url", "expected an http:// or https:// URL");
+    }
+    REGLO_RETURN_IF_ERROR(ReadStrings(entry, key, "event_types", sub.event_types));
+    REGLO_RETURN_IF_ERROR(ReadStrings(entry, key, "company_ids", sub.company_ids));
+    std::string secret_env;
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "secret", false, sub.secret));
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "secret_env", false, secret_env));
+    if (sub.secret.empty() == secret_env.empty()) {
+      return KeyError(key, "set exactly one of secret (whsec_...) and secret_env");
+    }
+    if (!secret_env.empty()) {
+      const char* value = std::getenv(secret_env.c_str());
+      if (value == nullptr || *value == '\0') {
+        return KeyError(key + ".secret_env",
+                        fmt::format("the environment variable {} is not set", secret_env));
+      }
+      sub.secret = value;
+    }
+    if (sub.secret.rfind("whsec_", 0) != 0 || sub.secret.size() < 30) {
+      return KeyError(key + (secret_env.empty() ? ".secret" : ".secret_env"),
+                      "expected a signing secret whsec_<base64> (reglo-hub subscriptions create "
+                      "prints one)");
+    }
+    if (auto enabled = entry.find("enabled"); enabled != entry.end()) {
+      if (!enabled->is_boolean()) return KeyError(key + ".enabled", "expected true or false");
+      sub.enabled = enabled->get<bool>();
+    }
+    out.push_back(std::move(sub));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
@@ -138,17 +295,19 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
   }
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
-  static const std::set<std::string> kTopKeys = {"store", "plugins_dir", "sources", "engine",
-                                                 "secrets_file"};
+  static const std::set<std::string> kTopKeys = {
+      "store", "plugins_dir", "sources", "engine", "secrets_file", "relay", "subscriptions"};
   for (const auto& [key, value] : root.items()) {
     if (!kTopKeys.count(key)) {
       return KeyError(key,
                       "unknown key (expected one of: store, plugins_dir, sources, engine, "
-                      "secrets_file)");
+                      "secrets_file, relay, subscriptions)");
     }
   }
   HubConfig config;
   REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
+  REGLO_RETURN_IF_ERROR(ReadRelay(root, config.relay));
+  REGLO_RETURN_IF_ERROR(ReadSubscriptions(root, config.subscriptions));
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "store", true, config.store_url));
   if (config.store_url.rfind("sqlite:", 0) == 0) {
     std::string path = config.store_url.substr(7);

@@ -11,6 +11,7 @@
 #include "reglo/app/commands.h"
 #include "reglo/app/config.h"
 #include "reglo/app/keys.h"
+#include "reglo/app/relay.h"
 #include "reglo/app/serve.h"
 
 namespace {
@@ -97,6 +98,60 @@ int main(int argc, char** argv) {
       "run the sync engine: every enabled source on its interval, supervised, with the plugins "
       "folder watched; stops gracefully on SIGTERM or Ctrl-C");
 
+  app.add_subcommand("relay",
+                     "run only the event relay: deliver the outbox to the subscriptions until "
+                     "SIGTERM or Ctrl-C (serve runs it too)");
+
+  CLI::App* subs = app.add_subcommand("subscriptions", "manage where events are delivered");
+  subs->require_subcommand(1);
+  CLI::App* subs_create = subs->add_subcommand(
+      "create", "create a webhook subscription; prints its signing secret ONCE unless given");
+  reglo::app::SubscriptionArgs sub_args;
+  subs_create->add_option("--id", sub_args.id, "the subscription id (letters, digits, - _ .)")
+      ->required();
+  subs_create->add_option("--url", sub_args.url, "the webhook endpoint (http:// or https://)")
+      ->required();
+  subs_create->add_option("--event-type", sub_args.event_types,
+                          "deliver only this event type (repeatable; student.* for an entity; "
+                          "default: all)");
+  subs_create->add_option("--company", sub_args.company_ids,
+                          "deliver only this company's events (repeatable; default: all)");
+  subs_create->add_option("--secret", sub_args.secret,
+                          "use this signing secret (whsec_...) instead of generating one");
+  subs_create->add_flag("--disabled", sub_args.disabled, "create it disabled");
+  subs->add_subcommand("list",
+                       "list subscriptions: state, position, lag, pending and dead deliveries");
+  std::string sub_id;
+  CLI::App* subs_enable = subs->add_subcommand("enable", "enable a subscription (resumes)");
+  subs_enable->add_option("id", sub_id, "the subscription id")->required();
+  CLI::App* subs_disable = subs->add_subcommand("disable", "disable a subscription (pauses)");
+  subs_disable->add_option("id", sub_id, "the subscription id")->required();
+  CLI::App* subs_delete =
+      subs->add_subcommand("delete", "delete a subscription with its position and deliveries");
+  subs_delete->add_option("id", sub_id, "the subscription id")->required();
+
+  CLI::App* deliveries = app.add_subcommand("deliveries", "inspect and redeliver deliveries");
+  deliveries->require_subcommand(1);
+  CLI::App* deliveries_list = deliveries->add_subcommand(
+      "list", "deliveries that needed retries, waited, or were dead-lettered or redelivered");
+  std::string delivery_status;
+  int delivery_limit = 100;
+  deliveries_list->add_option("--subscription", sub_id, "only this subscription");
+  deliveries_list->add_option("--status", delivery_status, "pending, delivered or dead")
+      ->check(CLI::IsMember({"pending", "delivered", "dead"}));
+  deliveries_list->add_option("--limit", delivery_limit, "rows to show")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  CLI::App* deliveries_redeliver = deliveries->add_subcommand(
+      "redeliver", "deliver events to a subscription again (dead-lettered ones, or any)");
+  std::vector<int64_t> redeliver_sequences;
+  bool redeliver_all_dead = false;
+  deliveries_redeliver->add_option("--subscription", sub_id, "the subscription id")->required();
+  deliveries_redeliver->add_option("sequence", redeliver_sequences,
+                                   "event sequences (as `deliveries list` shows them)");
+  deliveries_redeliver->add_flag("--all-dead", redeliver_all_dead,
+                                 "every dead-lettered delivery of the subscription");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -135,6 +190,29 @@ int main(int argc, char** argv) {
   if (keys_create->parsed()) {
     return reglo::app::CreateAgentKey(*config, key_company, key_source, key_cidrs,
                                       reglo::SystemClock::Instance(), std::cout, std::cerr);
+  }
+  if (app.got_subcommand("relay")) return reglo::app::RunRelay(*config, std::cout, std::cerr);
+  const reglo::Clock& clock = reglo::SystemClock::Instance();
+  if (subs_create->parsed()) {
+    return reglo::app::CreateSubscriptionCommand(*config, sub_args, clock, std::cout, std::cerr);
+  }
+  if (subs->parsed() && subs->got_subcommand("list")) {
+    return reglo::app::ListSubscriptionsCommand(*config, std::cout, std::cerr);
+  }
+  if (subs_enable->parsed() || subs_disable->parsed()) {
+    return reglo::app::SetSubscriptionEnabledCommand(*config, sub_id, subs_enable->parsed(), clock,
+                                                     std::cout, std::cerr);
+  }
+  if (subs_delete->parsed()) {
+    return reglo::app::DeleteSubscriptionCommand(*config, sub_id, std::cout, std::cerr);
+  }
+  if (deliveries_list->parsed()) {
+    return reglo::app::ListDeliveriesCommand(*config, sub_id, delivery_status, delivery_limit,
+                                             std::cout, std::cerr);
+  }
+  if (deliveries_redeliver->parsed()) {
+    return reglo::app::RedeliverCommand(*config, sub_id, redeliver_sequences, redeliver_all_dead,
+                                        clock, std::cout, std::cerr);
   }
   if (keys_list->parsed()) return reglo::app::ListAgentKeys(*config, std::cout, std::cerr);
   if (keys_revoke->parsed()) {

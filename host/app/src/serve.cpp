@@ -13,7 +13,9 @@
 #include <filesystem>
 
 #include "reglo/app/commands.h"
+#include "reglo/app/relay.h"
 #include "reglo/engine/engine.h"
+#include "reglo/relay/relay.h"
 
 namespace reglo::app {
 
@@ -43,14 +45,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }
   }
   options.plugin_cache_dir = cache / std::to_string(::getpid());
-  options.instance_id = fmt::format(
-      "reglo-hub@{}:{}",
-      [] {
-        char host[256] = {};
-        ::gethostname(host, sizeof host - 1);
-        return std::string(host);
-      }(),
-      ::getpid());
+  options.instance_id = InstanceId();
 
   std::vector<engine::SourceConfig> sources;
   for (const storage::SourceRow& row : config.sources) {
@@ -84,6 +79,14 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     return kExitFailure;
   }
   hub.StartLoop();
+  // The relay runs next to the engine; with no subscription it only looks for new ones.
+  Result<std::unique_ptr<relay::Relay>> relay =
+      StartRelay(config, SystemClock::Instance(), options.instance_id);
+  if (!relay.ok()) {
+    fmt::print(err, "error: event relay: {}\n", relay.status().ToString());
+    hub.Stop(engine::Duration(s.shutdown_timeout_ms));
+    return relay.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
+  }
   fmt::print(
       out,
       "reglo-hub serve: {} source(s), plugins from {}{}; store {}.\n"
@@ -95,6 +98,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   io.run();  // returns once a signal has been handled
   spdlog::info("received {}; stopping (at most {} s)", received == SIGINT ? "SIGINT" : "SIGTERM",
                s.shutdown_timeout_ms / 1000.0);
+  (*relay)->Stop();
   const bool clean = hub.Stop(engine::Duration(s.shutdown_timeout_ms));
   for (const engine::SourceSnapshot& source : hub.Sources()) {
     fmt::print(out, "  {:<24} {:<8} runs {:>4}  {}\n", source.id, source.status,

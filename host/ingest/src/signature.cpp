@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 
 #include <charconv>
 #include <optional>
@@ -62,6 +63,15 @@ Result<std::string> ParseWebhookSecret(std::string_view secret) {
     return Status::InvalidArgument("a signing secret must be whsec_ followed by base64");
   }
   return std::move(*key);
+}
+
+Result<std::string> NewWebhookSecret() {
+  std::string bytes(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(bytes.size())) !=
+      1) {
+    return Status::Internal("OpenSSL could not draw random bytes");
+  }
+  return std::string(kSecretPrefix) + Base64Encode(bytes);
 }
 
 Result<std::string> SignWebhook(std::string_view key, std::string_view id, int64_t timestamp,

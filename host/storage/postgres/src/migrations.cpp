@@ -273,6 +273,53 @@ CREATE TABLE integration_ingest_requests (
 CREATE INDEX integration_ingest_requests_by_time ON integration_ingest_requests (created_at);
 )sql";
 
+// Event delivery (issue #7, DESIGN §9). integration_subscriptions: where events go and which;
+// the signing secret only sealed with the hub master key (secret_protected). integration_relay_
+// positions: per subscription, the last outbox sequence it has handled. integration_deliveries:
+// the deliveries that needed more than one attempt, waited behind an earlier event of their
+// entity, or were redelivered (a first-attempt success has no row: the position covers it);
+// entity_key orders deliveries per entity. Timestamps are FormatUtc text. Same DDL in the
+// SQLite backend.
+constexpr std::string_view kRelay = R"sql(
+CREATE TABLE integration_subscriptions (
+  id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  kind TEXT NOT NULL,
+  url TEXT NOT NULL,
+  event_types TEXT NOT NULL,
+  company_ids TEXT NOT NULL,
+  secret_protected TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  disabled_reason TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE integration_relay_positions (
+  subscription_id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  position BIGINT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE integration_deliveries (
+  subscription_id TEXT COLLATE "C" NOT NULL,
+  sequence BIGINT NOT NULL,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  entity_key TEXT COLLATE "C" NOT NULL,
+  status TEXT COLLATE "C" NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at TEXT COLLATE "C" NOT NULL,
+  last_error TEXT NOT NULL,
+  last_status_code INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (subscription_id, sequence)
+);
+CREATE INDEX integration_deliveries_by_status
+  ON integration_deliveries (subscription_id, status, entity_key, sequence);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -280,6 +327,7 @@ const std::vector<Migration>& Migrations() {
       {1, "initial schema", kInitialSchema},
       {2, "source leases", kLeases},
       {3, "agent keys and ingest requests", kAgentKeys},
+      {4, "event delivery: subscriptions, relay positions, deliveries", kRelay},
   };
   return migrations;
 }

@@ -29,6 +29,34 @@ struct EngineSettings {
   int64_t lease_ms = 0;  // lease_seconds; 0: stall_timeout + cancel_grace + 60 s (the engine's)
 };
 
+// The "relay" object: event delivery (DESIGN §9). Milliseconds.
+struct RelaySettings {
+  int64_t timeout_ms = 10'000;             // timeout_seconds: send a request and get its response
+  int64_t connect_timeout_ms = 5'000;      // connect_timeout_seconds
+  int concurrency = 4;                     // requests in flight per subscription
+  int batch_size = 500;                    // outbox events read at a time
+  int64_t poll_interval_ms = 1'000;        // poll_interval_seconds: idle look for new events
+  int64_t lease_ms = 60'000;               // lease_seconds: one instance per subscription
+  std::vector<int64_t> retry_schedule_ms;  // retry_schedule_seconds; empty: DESIGN §9
+  // relay.nats (present: the NATS JetStream sink is on, as subscription "nats").
+  bool nats = false;
+  std::string nats_url = "nats://127.0.0.1:4222";
+  std::string nats_stream = "REGLO_EVENTS";
+  std::string nats_subject_prefix = "reglo.events";
+  std::vector<std::string> nats_event_types;
+  std::vector<std::string> nats_company_ids;
+};
+
+// One entry of "subscriptions": a webhook managed by the config.
+struct ConfiguredSubscription {
+  std::string id;
+  std::string url;
+  std::vector<std::string> event_types;
+  std::vector<std::string> company_ids;
+  std::string secret;  // whsec_...: from "secret", or the variable "secret_env" names
+  bool enabled = true;
+};
+
 struct HubConfig {
   std::filesystem::path path;         // the config file itself
   std::string store_url;              // as written, e.g. "sqlite:var/hub.db"
@@ -39,6 +67,8 @@ struct HubConfig {
   std::map<std::string, int64_t> interval_ms;  // by source id, from sources[i].interval_seconds
   // secrets_file, resolved; empty when not set (keys.h: then $REGLO_SECRETS_FILE or the default).
   std::filesystem::path secrets_file;
+  RelaySettings relay;
+  std::vector<ConfiguredSubscription> subscriptions;
 };
 
 // Reads and checks the config file at `path`.

@@ -31,6 +31,10 @@ struct WebhookHeaders {
 // reference libraries do). kInvalidArgument when it is not base64 or empty.
 Result<std::string> ParseWebhookSecret(std::string_view secret);
 
+// A fresh signing secret: "whsec_" + base64 of 32 random bytes (OpenSSL RAND_bytes). kInternal
+// when OpenSSL cannot draw random bytes.
+Result<std::string> NewWebhookSecret();
+
 // "v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>" for the secret's bytes `key`.
 // kInternal only when OpenSSL fails (out of memory).
 Result<std::string> SignWebhook(std::string_view key, std::string_view id, int64_t timestamp,

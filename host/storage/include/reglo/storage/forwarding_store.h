@@ -104,6 +104,39 @@ class ForwardingStore : public Store {
     return inner_.PurgeIngestRequests(before);
   }
 
+  // Event delivery (issue #7)
+  Status UpsertSubscription(const SubscriptionRow& row, bool set_enabled) override {
+    return inner_.UpsertSubscription(row, set_enabled);
+  }
+  Result<std::vector<SubscriptionRow>> ListSubscriptions() override {
+    return inner_.ListSubscriptions();
+  }
+  Result<std::optional<SubscriptionRow>> FindSubscription(const std::string& id) override {
+    return inner_.FindSubscription(id);
+  }
+  Result<bool> SetSubscriptionEnabled(const std::string& id, bool enabled,
+                                      const std::string& reason, const std::string& now) override {
+    return inner_.SetSubscriptionEnabled(id, enabled, reason, now);
+  }
+  Result<bool> DeleteSubscription(const std::string& id) override {
+    return inner_.DeleteSubscription(id);
+  }
+  Result<int64_t> GetRelayPosition(const std::string& subscription_id) override {
+    return inner_.GetRelayPosition(subscription_id);
+  }
+  Status SaveRelayProgress(const std::string& subscription_id, std::optional<int64_t> position,
+                           const std::vector<DeliveryRow>& deliveries) override {
+    return inner_.SaveRelayProgress(subscription_id, position, deliveries);
+  }
+  Result<std::vector<DeliveryRow>> ListDeliveries(const DeliveryQuery& query) override {
+    return inner_.ListDeliveries(query);
+  }
+  Result<std::vector<std::string>> PendingDeliveryKeys(
+      const std::string& subscription_id) override {
+    return inner_.PendingDeliveryKeys(subscription_id);
+  }
+  Result<int64_t> LatestEventSequence() override { return inner_.LatestEventSequence(); }
+
  protected:
   Store& inner() { return inner_; }
 

@@ -132,6 +132,53 @@ struct IngestRequestRow {
   std::string created_at;
 };
 
+// ---- Event delivery (issue #7: the outbox relay) -------------------------------------------
+// A subscription (DESIGN §9): where events go (a webhook URL, or the NATS JetStream sink) and
+// which (event types, companies; empty lists match everything). The signing secret is stored
+// only sealed with the hub master key (host/ingest MasterKey, context "subscription:<id>").
+struct SubscriptionRow {
+  std::string id;                  // letters, digits, - _ . (as source ids)
+  std::string kind = "webhook";    // webhook / nats
+  std::string url;                 // webhook: the endpoint; nats: "" (relay.nats has the server)
+  std::string event_types = "[]";  // JSON array of event types ("student.created"); [] = all
+  std::string company_ids = "[]";  // JSON array of company ids; [] = all
+  std::string secret_protected;    // the signing secret sealed with the master key ("" for nats)
+  bool enabled = true;
+  std::string disabled_reason;  // why disabled ("" while enabled)
+  std::string origin = "cli";   // config / cli: who manages it
+  std::string created_at;
+  std::string updated_at;
+};
+
+// One event's delivery to one subscription that needed more than one attempt, was queued behind
+// an earlier event of its entity, or was redelivered. Events delivered at the first attempt have
+// no row: the subscription's position says they are done.
+struct DeliveryRow {
+  std::string subscription_id;
+  int64_t sequence = 0;  // the event's outbox sequence
+  std::string event_id;
+  std::string event_type;
+  std::string entity_key;          // company, source system, entity, external id (ordering key)
+  std::string status = "pending";  // pending / delivered / dead
+  int attempts = 0;
+  std::string next_attempt_at;  // FormatUtc; meaningful while pending
+  std::string last_error;       // masked, no payload; "" when none
+  int last_status_code = 0;     // HTTP status of the last attempt (0: none, or not HTTP)
+  std::string created_at;
+  std::string updated_at;
+};
+
+// Which deliveries ListDeliveries returns (ordered by subscription, then sequence).
+struct DeliveryQuery {
+  std::string subscription_id;        // "" = every subscription
+  std::string status;                 // "" = any status
+  std::optional<std::string> due_at;  // pending rows due at this FormatUtc time only
+  // Only the oldest pending delivery of each entity (the one ordering allows to be sent).
+  bool head_of_entity_only = false;
+  int64_t after_sequence = 0;
+  int limit = 100;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -220,6 +267,33 @@ class Store {
                                                                     const std::string& request_id);
   // Deletes requests created before `before` (a FormatUtc timestamp); returns how many.
   virtual Result<int64_t> PurgeIngestRequests(const std::string& before);
+
+  // ---- Event delivery (issue #7: the outbox relay) ----------------------------------------
+  // Subscriptions, per-subscription positions in the outbox and delivery state (migration 4).
+  // The defaults (stores without them, e.g. test doubles) refuse with kInternal.
+  //
+  // Inserts `row`, or updates an existing one's kind, url, filters and secret (enabled,
+  // disabled_reason and created_at are kept on update unless `set_enabled`).
+  virtual Status UpsertSubscription(const SubscriptionRow& row, bool set_enabled);
+  virtual Result<std::vector<SubscriptionRow>> ListSubscriptions();
+  virtual Result<std::optional<SubscriptionRow>> FindSubscription(const std::string& id);
+  // Enables or disables; `reason` says why ("" when enabling). False when there is no such id.
+  virtual Result<bool> SetSubscriptionEnabled(const std::string& id, bool enabled,
+                                              const std::string& reason, const std::string& now);
+  // Deletes the subscription with its position and deliveries; false when there is no such id.
+  virtual Result<bool> DeleteSubscription(const std::string& id);
+  // The last outbox sequence the subscription has handled (0: none yet).
+  virtual Result<int64_t> GetRelayPosition(const std::string& subscription_id);
+  // Atomically: upserts `deliveries` (by subscription and sequence) and, when given, moves the
+  // subscription's position to `position`.
+  virtual Status SaveRelayProgress(const std::string& subscription_id,
+                                   std::optional<int64_t> position,
+                                   const std::vector<DeliveryRow>& deliveries);
+  virtual Result<std::vector<DeliveryRow>> ListDeliveries(const DeliveryQuery& query);
+  // The entity keys of the subscription's pending deliveries (later events of these wait).
+  virtual Result<std::vector<std::string>> PendingDeliveryKeys(const std::string& subscription_id);
+  // The highest outbox sequence (0 when the outbox is empty).
+  virtual Result<int64_t> LatestEventSequence();
 };
 
 // The FormatUtc timestamp `ttl` after `now` (a FormatUtc timestamp): a lease's expiry.
