@@ -190,6 +190,7 @@ const health = { downSince: null, lastOk: null };
 
 async function api(path, { method = "GET", body, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
   const token = await currentToken();
+  const sent = new Date();
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   let response;
@@ -204,14 +205,14 @@ async function api(path, { method = "GET", body, timeoutMs = REQUEST_TIMEOUT_MS 
       cache: "no-store",
     });
   } catch (error) {
-    hubDown();
+    hubDown(sent);
     throw new HubDown(controller.signal.aborted ? "timed out" : String(error?.message ?? error));
   } finally {
     clearTimeout(timer);
   }
   if (response.status === 502 || response.status === 503 || response.status === 504) {
     // A proxy in front of a stopped hub.
-    hubDown();
+    hubDown(sent);
     throw new HubDown(`HTTP ${response.status}`);
   }
   hubUp();
@@ -237,8 +238,9 @@ async function api(path, { method = "GET", body, timeoutMs = REQUEST_TIMEOUT_MS 
   return text ? JSON.parse(text) : null;
 }
 
-function hubDown() {
-  if (health.downSince === null) health.downSince = new Date();
+// `since`: when the first request that got no answer was sent.
+function hubDown(since) {
+  if (health.downSince === null) health.downSince = since;
   renderHealth();
 }
 
@@ -376,7 +378,8 @@ function updateSourceRow(row, source, now, elapsed) {
   setText(row.meta, `${source.connector} · ${source.companyId} · ${source.sourceSystem}`);
   setBadge(row.status, source.status);
   const stateText = source.state && source.state !== "idle" ? source.state : "";
-  const failures = source.consecutiveFailures > 0 ? `${source.consecutiveFailures} failures in a row` : "";
+  const n = source.consecutiveFailures ?? 0;
+  const failures = n === 1 ? "1 failure" : n > 1 ? `${n} failures in a row` : "";
   setText(row.state, [stateText, failures].filter(Boolean).join(" · "));
   setText(row.lastSync, ago(source.lastSyncAt, now), source.lastSyncAt ? formatTime(source.lastSyncAt) : "");
   setText(row.nextRun, nextRunText(source, elapsed));
