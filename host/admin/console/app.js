@@ -518,6 +518,7 @@ function renderSourceFacts(source) {
   const holder = { append: (...nodes) => fragment.append(...nodes) };
   const elapsed = (Date.now() - sources.fetchedAt) / 1000;
   fact(holder, "Connector", source.connector);
+  if (source.origin) fact(holder, "Defined in", source.origin === "config" ? "the configuration file" : "the admin API");
   fact(holder, "Company", source.companyId);
   fact(holder, "Source system", source.sourceSystem);
   fact(holder, "State", [source.state, source.reason].filter(Boolean).join(" · ") || "—");
@@ -587,7 +588,11 @@ function updateRunRow(entry, run) {
   setBadge(entry.status, run.status);
   setText(entry.started, formatTime(run.startedAt));
   setText(entry.duration, runDuration(run));
-  COUNT_KEYS.forEach((key, i) => setText(entry.counts[i], formatNumber(run.counts?.[key] ?? 0)));
+  // A count the hub does not keep is null: shown as a dash, not as 0.
+  COUNT_KEYS.forEach((key, i) => {
+    const value = run.counts?.[key];
+    setText(entry.counts[i], typeof value === "number" ? formatNumber(value) : "—");
+  });
   setText(entry.error, run.error ?? "");
 }
 
@@ -756,6 +761,7 @@ function setupSourceDetail() {
       sourceSystem: $("edit-system").value.trim(),
       options,
     };
+    if (typeof source?.enabled === "boolean") body.enabled = source.enabled;
     const interval = $("edit-interval").value.trim();
     if (interval !== "") body.intervalSeconds = Number(interval);
     try {
