@@ -156,7 +156,10 @@ class ConsoleTest : public ::testing::Test {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
           << "the admin port " << port_ << " did not answer /healthz\n"
           << ServeLog();
-      ASSERT_EQ(::waitpid(pid_, nullptr, WNOHANG), 0) << "serve exited\n" << ServeLog();
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        FAIL() << "serve exited before its admin port answered\n" << ServeLog();
+      }
       std::this_thread::sleep_for(milliseconds(50));
     }
   }
@@ -208,7 +211,7 @@ class ConsoleTest : public ::testing::Test {
 };
 
 TEST_F(ConsoleTest, EmptyHubAsksForTheTokenOnceAndShowsTheEmptyState) {
-  StartHub(nlohmann::json::array());
+  ASSERT_NO_FATAL_FAILURE(StartHub(nlohmann::json::array()));
   ExpectPassed(RunScenario("empty"), "empty");
 }
 
@@ -237,7 +240,7 @@ TEST_F(ConsoleTest, FailedSourceTurnsOkAfterItsFaultIsSwitchedOffAndRetryAndLogs
                                       {"codice_fiscale", "fiscalCode"},
                                       {"data_nascita", "birthDate"}}},
                                     {"formats", {{"birthDate", "dd/mm/yyyy"}}}}}}}}}};
-  StartHub({SidaSource("sida-failing", {{"auth_error", true}}), csv});
+  ASSERT_NO_FATAL_FAILURE(StartHub({SidaSource("sida-failing", {{"auth_error", true}}), csv}));
   ExpectPassed(RunScenario("retry"), "retry");
 }
 
@@ -251,12 +254,12 @@ TEST_F(ConsoleTest, ThreeHundredSourcesRenderAndFilter) {
     const bool failing = i % 25 == 3;
     sources.push_back(SidaSource(id, {{"auth_error", failing}}, !paused));
   }
-  StartHub(sources);
+  ASSERT_NO_FATAL_FAILURE(StartHub(sources));
   ExpectPassed(RunScenario("many"), "many");
 }
 
 TEST_F(ConsoleTest, AHubThatStopsAnsweringShowsTheBannerAndRecovers) {
-  StartHub({SidaSource("sida-ok", nlohmann::json::object())});
+  ASSERT_NO_FATAL_FAILURE(StartHub({SidaSource("sida-ok", nlohmann::json::object())}));
   ExpectPassed(RunScenario("down"), "down");
   // The script stopped the hub with SIGTERM: it exits on its own.
   int status = 0;
