@@ -47,6 +47,7 @@ class ServeTest : public ::testing::Test {
         {"store", "sqlite:" + db},
         {"plugins_dir", REGLO_PLUGIN_DIR},
         {"engine", {{"default_interval_seconds", 60}, {"shutdown_timeout_seconds", 10}}},
+        {"admin", {{"listen", "127.0.0.1:0"}}},  // several hubs may run at once
         {"sources",
          {{{"id", "sida"},
            {"company_id", "autoscuola-test"},

@@ -29,6 +29,14 @@ struct EngineSettings {
   int64_t lease_ms = 0;  // lease_seconds; 0: stall_timeout + cancel_grace + 60 s (the engine's)
 };
 
+// The "admin" object: the admin listener of `serve` (DESIGN §10).
+struct AdminSettings {
+  bool enabled = true;                // enabled
+  std::string address = "127.0.0.1";  // listen, before the last ':'
+  uint16_t port = 8470;               // listen, after it (0: any free port)
+  std::string token;  // token; else $REGLO_ADMIN_TOKEN; else generated once and stored hashed
+};
+
 struct HubConfig {
   std::filesystem::path path;         // the config file itself
   std::string store_url;              // as written, e.g. "sqlite:var/hub.db"
@@ -39,6 +47,7 @@ struct HubConfig {
   std::map<std::string, int64_t> interval_ms;  // by source id, from sources[i].interval_seconds
   // secrets_file, resolved; empty when not set (keys.h: then $REGLO_SECRETS_FILE or the default).
   std::filesystem::path secrets_file;
+  AdminSettings admin;
 };
 
 // Reads and checks the config file at `path`.
