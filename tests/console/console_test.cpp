@@ -174,7 +174,11 @@ class ConsoleTest : public ::testing::Test {
         "/' REGLO_ADMIN_TOKEN='" + kToken + "' REGLO_ARTIFACTS='" + artifacts.string() +
         "' REGLO_HUB_PID=" + std::to_string(pid_) + " REGLO_CHROMIUM='" + chromium_->string() +
         "' '" + node_->string() + "' console_test.mjs " + scenario;
-    return testing::RunCommand(command);
+    std::error_code ignored;
+    fs::remove(artifacts / (scenario + "-failure.png"), ignored);  // from an earlier failed run
+    testing::CommandOutput out = testing::RunCommand(command);
+    std::ofstream(artifacts / (scenario + ".log")) << out.text;
+    return out;
   }
 
   void ExpectPassed(const testing::CommandOutput& out, const std::string& scenario) {
@@ -240,7 +244,8 @@ TEST_F(ConsoleTest, FailedSourceTurnsOkAfterItsFaultIsSwitchedOffAndRetryAndLogs
                                       {"codice_fiscale", "fiscalCode"},
                                       {"data_nascita", "birthDate"}}},
                                     {"formats", {{"birthDate", "dd/mm/yyyy"}}}}}}}}}};
-  ASSERT_NO_FATAL_FAILURE(StartHub({SidaSource("sida-failing", {{"auth_error", true}}), csv}));
+  ASSERT_NO_FATAL_FAILURE(
+      StartHub(nlohmann::json::array({SidaSource("sida-failing", {{"auth_error", true}}), csv})));
   ExpectPassed(RunScenario("retry"), "retry");
 }
 
@@ -259,7 +264,8 @@ TEST_F(ConsoleTest, ThreeHundredSourcesRenderAndFilter) {
 }
 
 TEST_F(ConsoleTest, AHubThatStopsAnsweringShowsTheBannerAndRecovers) {
-  ASSERT_NO_FATAL_FAILURE(StartHub({SidaSource("sida-ok", nlohmann::json::object())}));
+  ASSERT_NO_FATAL_FAILURE(
+      StartHub(nlohmann::json::array({SidaSource("sida-ok", nlohmann::json::object())})));
   ExpectPassed(RunScenario("down"), "down");
   // The script stopped the hub with SIGTERM: it exits on its own.
   int status = 0;

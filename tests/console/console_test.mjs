@@ -66,10 +66,10 @@ async function api(path, { method = "GET", body } = {}) {
   return { status: response.status, text, json: text ? JSON.parse(text) : null };
 }
 
-async function screenshot(page, name) {
+async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(artifacts, { recursive: true });
   const path = join(artifacts, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   console.log(`screenshot: ${path}`);
 }
 
@@ -239,7 +239,7 @@ async function scenarioMany(page) {
   const failedFirst = await page.locator("#sources-body tr").first().locator(".badge").textContent();
   check(failedFirst === "Failed", "problems are listed first");
   await page.selectOption("#sources-status", "");
-  await screenshot(page, "many-sources");
+  await screenshot(page, "many-sources", { fullPage: false });
 }
 
 // The hub stops answering (SIGSTOP: requests hang), answers again (SIGCONT), then stops (SIGTERM).

@@ -129,8 +129,11 @@ function forgetToken() {
 function askToken(message) {
   const dialog = $("token-dialog");
   const error = $("token-error");
-  error.hidden = !message;
-  setText(error, message ?? "");
+  // A later ask without a message (the refresh loop waiting for a token) keeps the shown one.
+  if (message || !dialog.open) {
+    error.hidden = !message;
+    setText(error, message ?? "");
+  }
   if (!tokenWaiters) {
     let resolve;
     const promise = new Promise((r) => (resolve = r));
@@ -258,9 +261,10 @@ function renderHealth() {
   if (down) {
     const since = health.downSince.toLocaleTimeString();
     const forSeconds = (Date.now() - health.downSince.getTime()) / 1000;
+    const lasting = forSeconds >= 2 ? ` (${formatDuration(forSeconds)})` : "";
     setText(
       banner,
-      `Hub not answering since ${since} (${formatDuration(forSeconds)}). ` +
+      `Hub not answering since ${since}${lasting}. ` +
         `The data shown may be out of date; retrying every ${REFRESH_MS / 1000} s…`,
     );
   }
@@ -437,7 +441,7 @@ function renderSources() {
 
   const empty = list.length === 0;
   $("sources-empty").hidden = !(empty && sources.loaded);
-  $("sources-table").hidden = empty;
+  $("sources-table").parentElement.hidden = empty;
   $("sources-filter").hidden = empty;
   const parts = Object.entries(counts)
     .filter(([, n]) => n > 0)
@@ -619,13 +623,14 @@ async function loadRunLog(entry) {
 function renderRunLog(entry, run) {
   const lines = run.log ?? [];
   const parts = [];
-  const warnings = run.warnings ?? [];
+  // Warnings that are not already log lines (the hub logs most of them too).
+  const logged = new Set(lines.map((line) => line.message));
+  const warnings = (run.warnings ?? []).filter((w) => !(typeof w === "string" && logged.has(w)));
   parts.push(
     el(
       "p",
       { className: "muted" },
-      `Run #${run.id} · plugin ${run.pluginVersion ?? "?"} · ${lines.length} log line${lines.length === 1 ? "" : "s"}` +
-        (warnings.length ? ` · ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : ""),
+      `Run #${run.id} · plugin ${run.pluginVersion ?? "?"} · ${lines.length} log line${lines.length === 1 ? "" : "s"}`,
     ),
   );
   if (run.error) parts.push(el("p", { className: "error-text" }, run.error));
@@ -648,7 +653,7 @@ function renderRunLog(entry, run) {
   }
   if (warnings.length) {
     parts.push(
-      el("h4", null, "Warnings"),
+      el("h4", null, "Other warnings"),
       el(
         "ol",
         { className: "log", "aria-label": `Warnings of run ${run.id}` },
