@@ -273,6 +273,7 @@ async function scenarioDown(page) {
 async function scenarioScreenshot(page) {
   const output = process.env.REGLO_SCREENSHOT;
   check(Boolean(output), "REGLO_SCREENSHOT names the PNG to write");
+  await page.setViewportSize({ width: 1280, height: 520 });
   await openConsole(page);
   await waitFor("the demo sources are listed", async () => (await page.locator("#sources-body tr").count()) >= 1);
   await waitFor("every source has run", async () => (await page.locator("#sources-body .badge", { hasText: "New" }).count()) === 0, 60000);

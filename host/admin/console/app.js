@@ -381,7 +381,7 @@ function makeSourceRow(id) {
 function updateSourceRow(row, source, now, elapsed) {
   setText(row.meta, `${source.connector} · ${source.companyId} · ${source.sourceSystem}`);
   setBadge(row.status, source.status);
-  const stateText = source.state && source.state !== "idle" ? source.state : "";
+  const stateText = source.state && source.state !== "idle" && source.state !== source.status ? source.state : "";
   const n = source.consecutiveFailures ?? 0;
   const failures = n === 1 ? "1 failure" : n > 1 ? `${n} failures in a row` : "";
   setText(row.state, [stateText, failures].filter(Boolean).join(" · "));
