@@ -193,6 +193,56 @@ async function scenarioRetry(page) {
     }
   }
   check(maskedSeen, "the API JSON of the CSV run carries the masked form");
+
+  await otherViews(page, failing);
+}
+
+// Pause / resume from the list, and the entity, events, dead letters and plugins views on real data.
+async function otherViews(page, id) {
+  await page.click('a[data-nav="sources"]');
+  await row(page, id).getByRole("button", { name: `Pause ${id}` }).click();
+  await waitFor(`${id} shows Paused after Pause`, async () => (await badgeOf(page, id)) === "Paused");
+  check((await api(`/api/admin/sources/${id}`)).json.status === "paused", "the hub has paused it");
+  await row(page, id).getByRole("button", { name: `Resume ${id}` }).click();
+  await waitFor(`${id} is no longer Paused after Resume`, async () => !["Paused", null].includes(await badgeOf(page, id)));
+
+  await page.click('a[data-nav="entities"]');
+  await waitFor("the entity browser lists the entities", async () => (await page.locator("#entities-entity option").count()) > 0);
+  await page.selectOption("#entities-entity", "student");
+  await page.fill("#entities-company", "autoscuola-rossi");
+  await page.fill("#entities-q", "ferrari");
+  await page.click('#entities-form button[type="submit"]');
+  await waitFor("a name search finds the one matching student", async () => {
+    const rows = await page.locator("#entities-body tr:not(.detail)").allInnerTexts();
+    return rows.length === 1 && rows[0].includes("Giulia Ferrari") && /of 1 student/.test(await page.locator("#entities-status").textContent());
+  });
+  await page.fill("#entities-q", "");
+  await page.fill("#entities-company", `autoscuola-${id}`);
+  await page.click('#entities-form button[type="submit"]');
+  await waitFor("the company filter shows that company's students only", async () => {
+    const companies = await page.locator("#entities-body tr:not(.detail) td:nth-child(3)").allTextContents();
+    return companies.length > 0 && companies.every((c) => c === `autoscuola-${id}`);
+  });
+  await screenshot(page, "retry-5-entities", { fullPage: false });
+
+  await page.click('a[data-nav="events"]');
+  await waitFor("the events view lists events", async () => (await page.locator("#events-body tr:not(.detail)").count()) > 0);
+  await page.fill("#events-type", "student.created");
+  await page.click('#events-form button[type="submit"]');
+  await waitFor("the type filter shows only that type", async () => {
+    const types = await page.locator("#events-body tr:not(.detail) td:nth-child(3)").allTextContents();
+    return types.length > 0 && types.every((t) => t === "student.created");
+  });
+
+  await page.click('a[data-nav="dead-letters"]');
+  await waitFor("the dead letters view answers", async () => ((await page.locator("#dead-status").textContent()) ?? "").length > 0);
+
+  await page.click('a[data-nav="plugins"]');
+  await waitFor("the plugins view shows the loaded plugins", async () => {
+    const text = await page.locator("#plugins-body").innerText();
+    return text.includes("sida_stub") && text.includes("csv") && text.includes("loaded");
+  });
+  await screenshot(page, "retry-6-plugins", { fullPage: false });
 }
 
 async function openAllRunLogs(page) {
