@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "process.h"
 #include "run_command.h"
 
 namespace reglo {
@@ -54,23 +55,6 @@ std::optional<fs::path> FindChromium() {
     if (auto found = FindOnPath(name)) return found;
   }
   return std::nullopt;
-}
-
-// A port that was free a moment ago (the hub binds it right after).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 // The status line of GET `path` on 127.0.0.1:`port`, or "" when nothing answers.
@@ -125,7 +109,7 @@ class ConsoleTest : public ::testing::Test {
 
   // Starts `reglo-hub serve` with these sources and waits until the admin port answers /healthz.
   void StartHub(const nlohmann::json& sources) {
-    port_ = FreePort();
+    port_ = testing::FreeLoopbackPort();
     ASSERT_GT(port_, 0);
     const nlohmann::json config = {
         {"store", "sqlite:" + (dir_ / "hub.db").string()},
@@ -140,17 +124,10 @@ class ConsoleTest : public ::testing::Test {
         {"sources", sources}};
     std::ofstream(dir_ / "hub.json") << config.dump(2);
 
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      const std::string log = (dir_ / "serve.log").string();
-      FILE* out = std::freopen(log.c_str(), "a", stdout);
-      if (out == nullptr || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
-      const std::string path = (dir_ / "hub.json").string();
-      ::execl(REGLO_HUB_BINARY, REGLO_HUB_BINARY, "--config", path.c_str(), "serve",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
+    pid_ =
+        testing::SpawnLogged(REGLO_HUB_BINARY, {"--config", (dir_ / "hub.json").string(), "serve"},
+                             (dir_ / "serve.log").string());
+    ASSERT_GT(pid_, 0);
     const auto deadline = std::chrono::steady_clock::now() + milliseconds(30'000);
     while (HttpStatusLine(port_, "/healthz").find(" 200") == std::string::npos) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
