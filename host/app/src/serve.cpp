@@ -132,8 +132,11 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }
     Result<admin::TokenSetup> token = [&]() -> Result<admin::TokenSetup> {
       Result<std::unique_ptr<storage::Store>> store = factory();
-      if (!store.ok()) return store.status();
-      return admin::EnsureAdminToken(**store, configured, SystemClock::Instance());
+      if (!store.ok()) return store.status().WithContext("admin listener");
+      Result<admin::TokenSetup> setup =
+          admin::EnsureAdminToken(**store, configured, SystemClock::Instance());
+      if (!setup.ok()) return setup.status().WithContext("admin listener");
+      return setup;
     }();
     if (token.ok()) {
       metrics.Add(admin::MakeHubMetrics(hub, factory, SystemClock::Instance()));
@@ -158,7 +161,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       }
     }
     if (!token.ok()) {
-      fmt::print(err, "error: admin listener: {}\n", MaskPersonalData(token.status().message()));
+      fmt::print(err, "error: {}\n", MaskPersonalData(token.status().message()));
       hub.Stop(engine::Duration(s.shutdown_timeout_ms));
       return kExitFailure;
     }

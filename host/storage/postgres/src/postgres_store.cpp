@@ -320,6 +320,9 @@ class PostgresStore final : public Store {
                              bool with_expected_version, const std::string& committed_at);
   Status WriteBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
   Result<std::vector<RunInfo>> ReadRuns(const Rows& rows);
+  // The rows of an integration_events SELECT (sequence, event_id, type, company_id,
+  // source_system, entity, external_id, version, time, data).
+  static std::vector<StoredEvent> ReadEventRows(const Rows& rows);
 
   std::unique_ptr<Conn> conn_;
   const std::string checkpoint_settings_;  // SET LOCAL statements of a checkpoint transaction
@@ -923,6 +926,10 @@ Result<std::vector<StoredEvent>> PostgresStore::ReadEvents(int64_t after_sequenc
                                      "FROM integration_events WHERE sequence > $1 "
                                      "ORDER BY sequence LIMIT $2",
                                      Params().Int(after_sequence).Int(limit), "reading events"));
+  return ReadEventRows(rows);
+}
+
+std::vector<StoredEvent> PostgresStore::ReadEventRows(const Rows& rows) {
   std::vector<StoredEvent> events;
   events.reserve(static_cast<size_t>(rows.size()));
   for (int r = 0; r < rows.size(); ++r) {
@@ -1483,22 +1490,7 @@ Result<std::vector<StoredEvent>> PostgresStore::ReadEventsFiltered(int64_t after
                 "ORDER BY sequence LIMIT $4",
                 Params().Int(after_sequence).Text(filter.type).Text(filter.company_id).Int(limit),
                 "reading events"));
-  std::vector<StoredEvent> events;
-  events.reserve(static_cast<size_t>(rows.size()));
-  for (int r = 0; r < rows.size(); ++r) {
-    StoredEvent& stored = events.emplace_back();
-    stored.sequence = rows.Int(r, 0);
-    stored.event.event_id = rows.String(r, 1);
-    stored.event.type = rows.String(r, 2);
-    stored.event.company_id = rows.String(r, 3);
-    stored.event.source_system = rows.String(r, 4);
-    stored.event.entity = rows.String(r, 5);
-    stored.event.external_id = rows.String(r, 6);
-    stored.event.version = rows.Int(r, 7);
-    stored.event.time = rows.String(r, 8);
-    stored.event.data = rows.String(r, 9);
-  }
-  return events;
+  return ReadEventRows(rows);
 }
 
 Result<RecordPage> PostgresStore::BrowseRecords(const model::EntitySpec& entity,

@@ -181,6 +181,9 @@ class SqliteStore final : public Store {
                       const std::string& committed_at, int64_t& events);
   Status WriteBatchBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
   Result<std::vector<RunInfo>> ReadRuns(Stmt& stmt);
+  // The rows of an integration_events SELECT (sequence, event_id, type, company_id,
+  // source_system, entity, external_id, version, time, data).
+  static Result<std::vector<StoredEvent>> ReadEventRows(Stmt& query);
 
   Result<sqlite3_stmt*> Prepare(const std::string& sql, std::string_view what) {
     return db_->Prepare(sql, what);
@@ -654,6 +657,10 @@ Result<std::vector<StoredEvent>> SqliteStore::ReadEvents(int64_t after_sequence,
                                     "reading events"));
   Stmt query(*db_, stmt, "reading events");
   query.Bind(1, after_sequence).Bind(2, int64_t{limit});
+  return ReadEventRows(query);
+}
+
+Result<std::vector<StoredEvent>> SqliteStore::ReadEventRows(Stmt& query) {
   std::vector<StoredEvent> events;
   while (true) {
     REGLO_SQLITE_ASSIGN(row, query.Step());
@@ -1235,23 +1242,7 @@ Result<std::vector<StoredEvent>> SqliteStore::ReadEventsFiltered(int64_t after_s
       .Bind(4, filter.company_id)
       .Bind(5, filter.company_id)
       .Bind(6, int64_t{limit});
-  std::vector<StoredEvent> events;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    StoredEvent& stored = events.emplace_back();
-    stored.sequence = query.Int(0);
-    stored.event.event_id = query.String(1);
-    stored.event.type = query.String(2);
-    stored.event.company_id = query.String(3);
-    stored.event.source_system = query.String(4);
-    stored.event.entity = query.String(5);
-    stored.event.external_id = query.String(6);
-    stored.event.version = query.Int(7);
-    stored.event.time = query.String(8);
-    stored.event.data = query.String(9);
-  }
-  return events;
+  return ReadEventRows(query);
 }
 
 Result<RecordPage> SqliteStore::BrowseRecords(const model::EntitySpec& entity,
