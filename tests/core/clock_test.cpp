@@ -14,5 +14,16 @@ TEST(ClockTest, ManualClockMovesOnlyWhenAdvanced) {
   EXPECT_EQ(clock.Monotonic() - start, std::chrono::milliseconds(1500));
 }
 
+TEST(ClockTest, ParseUtcReadsBackFormatUtcAndNothingElse) {
+  const auto at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1790000000123));
+  std::chrono::system_clock::time_point parsed;
+  ASSERT_TRUE(ParseUtc(FormatUtc(at), parsed));
+  EXPECT_EQ(parsed, at);
+  for (const char* bad : {"", "2026-09-21T14:13:20Z", "2026-13-21T14:13:20.000Z",
+                          "2026-09-21 14:13:20.000Z", "2026-09-21T14:13:20.000+01"}) {
+    EXPECT_FALSE(ParseUtc(bad, parsed)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace reglo

@@ -102,6 +102,7 @@ class MultiInstanceTest : public ::testing::Test {
     }
     nlohmann::json config = {{"store", store},
                              {"plugins_dir", REGLO_PLUGIN_DIR},
+                             {"admin", {{"listen", "127.0.0.1:0"}}},
                              {"engine",
                               {{"default_interval_seconds", kIntervalSeconds},
                                {"lease_seconds", kLeaseSeconds},

@@ -1,5 +1,8 @@
 // `reglo-hub serve` as operators run it: a real process, a real SIGTERM, a restart. Plus the
 // config keys serve adds. Waits are bounded polls of the store (the process runs in real time).
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,7 +14,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "reglo/app/config.h"
@@ -24,6 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ServeTest : public ::testing::Test {
  protected:
@@ -47,6 +53,7 @@ class ServeTest : public ::testing::Test {
         {"store", "sqlite:" + db},
         {"plugins_dir", REGLO_PLUGIN_DIR},
         {"engine", {{"default_interval_seconds", 60}, {"shutdown_timeout_seconds", 10}}},
+        {"admin", {{"listen", "127.0.0.1:0"}}},  // several hubs may run at once
         {"sources",
          {{{"id", "sida"},
            {"company_id", "autoscuola-test"},
@@ -162,6 +169,54 @@ TEST_F(ServeTest, SigtermDuringALongPullThenARestartLosesNothingAndDuplicatesNot
   }
   EXPECT_EQ(EventIds(*store), EventIds(*reference));  // no event lost, none twice
   EXPECT_EQ(store->CountEvents().value(), reference->CountEvents().value());
+}
+
+// GET `path` on the admin listener with `token`; returns the status and body.
+std::pair<int, std::string> AdminGet(const std::string& url, const std::string& path,
+                                     const std::string& token) {
+  const std::regex parts("http://([0-9.]+):([0-9]+)/");
+  std::smatch m;
+  if (!std::regex_search(url, m, parts)) return {0, ""};
+  Poco::Net::HTTPClientSession session(m[1].str(), static_cast<uint16_t>(std::stoi(m[2].str())));
+  Poco::Net::HTTPRequest request("GET", path, Poco::Net::HTTPMessage::HTTP_1_1);
+  if (!token.empty()) request.set("Authorization", "Bearer " + token);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::ostringstream body;
+  body << session.receiveResponse(response).rdbuf();
+  return {static_cast<int>(response.getStatus()), body.str()};
+}
+
+TEST_F(ServeTest, AdminListenerStartsWithTheEngineAndItsTokenIsShownOnlyOnce) {
+  WriteConfig("hub.json", "hub.db", 0);
+  StartServe("hub.json");
+  const std::regex console("Integration Console: (http://[0-9.]+:[0-9]+/)");
+  const std::regex token_line("Admin token \\(shown once[^:]*: ([A-Za-z0-9_-]{43})");
+  ASSERT_TRUE(WaitUntil([&] { return std::regex_search(Log(), token_line); })) << Log();
+  std::smatch url;
+  std::smatch token;
+  std::string log = Log();
+  ASSERT_TRUE(std::regex_search(log, url, console));
+  ASSERT_TRUE(std::regex_search(log, token, token_line));
+  const std::string first_url = url[1];
+  const std::string first_token = token[1];
+  EXPECT_EQ(AdminGet(first_url, "/healthz", "").first, 200);
+  EXPECT_EQ(AdminGet(first_url, "/api/admin/sources", "").first, 401);
+  auto sources = AdminGet(first_url, "/api/admin/sources", first_token);
+  EXPECT_EQ(sources.first, 200);
+  EXPECT_THAT(sources.second, HasSubstr("\"id\":\"sida\""));
+  EXPECT_EQ(Terminate(milliseconds(20'000)), 0);
+
+  // A restart reuses the stored token and does not print it again.
+  fs::remove(dir_ / "serve.log");
+  StartServe("hub.json");
+  ASSERT_TRUE(WaitUntil([&] { return std::regex_search(Log(), console); })) << Log();
+  log = Log();
+  ASSERT_TRUE(std::regex_search(log, url, console));
+  EXPECT_FALSE(std::regex_search(log, token_line));
+  EXPECT_THAT(log, Not(HasSubstr(first_token)));
+  EXPECT_EQ(AdminGet(url[1], "/api/admin/sources", first_token).first, 200);
+  EXPECT_EQ(Terminate(milliseconds(20'000)), 0);
 }
 
 TEST_F(ServeTest, ServeAnswersHelp) {

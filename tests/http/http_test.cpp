@@ -125,6 +125,36 @@ TEST_F(HttpServerTest, HeaderCheckAnswersBeforeTheBodyIsRead) {
   EXPECT_TRUE(handled);
 }
 
+TEST_F(HttpServerTest, GuardRunsBeforeTheLookupSoRefusalsHideWhatExists) {
+  auto router = std::make_shared<Router>();
+  router->Add("GET", "/open", [](const Request&) { return Response::Json(200, "{}"); });
+  router->Add("GET", "/private", [](const Request&) { return Response::Json(200, "{}"); });
+  router->SetGuard([](const Request& request) -> std::optional<Response> {
+    if (request.path == "/open" || request.Header("authorization") == "Bearer good") {
+      return std::nullopt;
+    }
+    return Problem(401, "Unauthorized", "a valid token is required");
+  });
+  StartWith(router);
+  EXPECT_EQ(Call(server_->port(), "GET", "/open").status, 200);
+  // Without the token a known path, a wrong method and an unknown path all look the same.
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/private"}, {"DELETE", "/private"}, {"GET", "/nothing-here"}}) {
+    Reply reply = Call(server_->port(), method, path);
+    EXPECT_EQ(reply.status, 401) << method << " " << path;
+    EXPECT_EQ(reply.content_type, "application/problem+json");
+    EXPECT_EQ(reply.allow, "");
+  }
+  Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
+  Poco::Net::HTTPRequest request("GET", "/nothing-here", Poco::Net::HTTPMessage::HTTP_1_1);
+  request.set("Authorization", "Bearer good");
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::ostringstream ignored;
+  ignored << session.receiveResponse(response).rdbuf();
+  EXPECT_EQ(response.getStatus(), 404);
+}
+
 TEST_F(HttpServerTest, DeclaredBodyOverTheLimitIs413WithoutSendingIt) {
   auto router = std::make_shared<Router>();
   RouteOptions options;

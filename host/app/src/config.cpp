@@ -285,6 +285,51 @@ Status ReadSubscriptions(const json& root, std::vector<ConfiguredSubscription>& 
   return Status::Ok();
 }
 
+// The optional "admin" object: {"enabled": bool, "listen": "HOST:PORT", "token": "..."}.
+Status ReadAdmin(const json& root, AdminSettings& admin) {
+  auto it = root.find("admin");
+  if (it == root.end()) return Status::Ok();
+  if (!it->is_object()) return KeyError("admin", "expected an object, got " + TypeName(*it));
+  for (const auto& [key, value] : it->items()) {
+    if (key != "enabled" && key != "listen" && key != "token") {
+      return KeyError("admin." + key, "unknown key (expected one of: enabled, listen, token)");
+    }
+  }
+  if (auto enabled = it->find("enabled"); enabled != it->end()) {
+    if (!enabled->is_boolean()) return KeyError("admin.enabled", "expected true or false");
+    admin.enabled = enabled->get<bool>();
+  }
+  std::string listen;
+  REGLO_RETURN_IF_ERROR(ReadString(*it, "admin", "listen", false, listen));
+  if (it->contains("listen")) {
+    // HOST:PORT, with an IPv6 host in brackets ([::1]:8470).
+    const size_t colon = listen.rfind(':');
+    std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+    const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    int64_t number = -1;
+    if (!port.empty() && port.size() <= 5 &&
+        port.find_first_not_of("0123456789") == std::string::npos) {
+      number = std::stoll(port);
+    }
+    if (host.empty() || number < 0 || number > 65535) {
+      return KeyError("admin.listen",
+                      "expected HOST:PORT with a port 0..65535, e.g. 127.0.0.1:8470");
+    }
+    admin.address = host;
+    admin.port = static_cast<uint16_t>(number);
+  }
+  REGLO_RETURN_IF_ERROR(ReadString(*it, "admin", "token", false, admin.token));
+  if (it->contains("token") && admin.token.size() < 16) {
+    return KeyError("admin.token",
+                    "must be at least 16 characters (or leave it out to have one "
+                    "generated)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
@@ -296,18 +341,19 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
   }
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
   static const std::set<std::string> kTopKeys = {
-      "store", "plugins_dir", "sources", "engine", "secrets_file", "relay", "subscriptions"};
+      "store", "plugins_dir", "sources", "engine", "secrets_file", "relay", "subscriptions",
+      "admin"};
   for (const auto& [key, value] : root.items()) {
     if (!kTopKeys.count(key)) {
       return KeyError(key,
-                      "unknown key (expected one of: store, plugins_dir, sources, engine, "
-                      "secrets_file, relay, subscriptions)");
+                      fmt::format("unknown key (expected one of: {})", fmt::join(kTopKeys, ", ")));
     }
   }
   HubConfig config;
   REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
   REGLO_RETURN_IF_ERROR(ReadRelay(root, config.relay));
   REGLO_RETURN_IF_ERROR(ReadSubscriptions(root, config.subscriptions));
+  REGLO_RETURN_IF_ERROR(ReadAdmin(root, config.admin));
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "store", true, config.store_url));
   if (config.store_url.rfind("sqlite:", 0) == 0) {
     std::string path = config.store_url.substr(7);

@@ -93,6 +93,14 @@ int main(int argc, char** argv) {
   keys_revoke->add_option("prefix", key_prefix, "the key's prefix, as `keys list` shows it")
       ->required();
 
+  CLI::App* admin_token =
+      app.add_subcommand("admin-token", "manage the admin token of the admin listener");
+  admin_token->require_subcommand(1);
+  CLI::App* admin_token_reset = admin_token->add_subcommand(
+      "reset",
+      "make a new admin token, print it once and store its hash (the old one stops working at "
+      "once, also in a running hub)");
+
   CLI::App* serve = app.add_subcommand(
       "serve",
       "run the sync engine: every enabled source on its interval, supervised, with the plugins "
@@ -218,6 +226,10 @@ int main(int argc, char** argv) {
   if (keys_revoke->parsed()) {
     return reglo::app::RevokeAgentKey(*config, key_prefix, reglo::SystemClock::Instance(),
                                       std::cout, std::cerr);
+  }
+  if (admin_token_reset->parsed()) {
+    return reglo::app::ResetAdminToken(*config, reglo::SystemClock::Instance(), std::cout,
+                                       std::cerr);
   }
   return reglo::app::Migrate(*config, std::cout, std::cerr);
 }

@@ -11,9 +11,15 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <set>
 
+#include "reglo/admin/admin.h"
+#include "reglo/admin/token.h"
 #include "reglo/app/commands.h"
 #include "reglo/app/relay.h"
+#include "reglo/core/masking.h"
+#include "reglo/core/masking.h"
 #include "reglo/engine/engine.h"
 #include "reglo/relay/relay.h"
 
@@ -56,10 +62,40 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }
     sources.push_back(std::move(source));
   }
-  if (sources.empty()) {
+  // Sources created through the admin API are kept in the store and served alongside the config
+  // file's; an id in both is the config file's (its definition wins at every start).
+  std::set<std::string> config_ids;
+  for (const engine::SourceConfig& source : sources) config_ids.insert(source.row.id);
+  if (config.admin.enabled) {
+    Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+    if (!store.ok()) {
+      fmt::print(err, "error: {}\n", store.status().ToString());
+      return kExitFailure;
+    }
+    Result<std::vector<storage::ApiSourceRow>> api_sources = (*store)->ListApiSources();
+    if (!api_sources.ok()) {
+      fmt::print(err, "error: {}\n", api_sources.status().ToString());
+      return kExitFailure;
+    }
+    for (const storage::ApiSourceRow& row : *api_sources) {
+      if (config_ids.count(row.source.id)) {
+        spdlog::warn(
+            "source {}: defined in {} and created through the admin API; the config "
+            "file's definition is used",
+            row.source.id, config.path.filename().string());
+        continue;
+      }
+      engine::SourceConfig source;
+      source.row = row.source;
+      source.interval = engine::Duration(row.interval_ms);
+      sources.push_back(std::move(source));
+    }
+  }
+  if (sources.empty() && !config.admin.enabled) {
     fmt::print(err, "error: no source to serve in {}\n", config.path.string());
     return kExitUsage;
   }
+  const size_t source_count = sources.size();
 
   // Signals first, so a SIGTERM that arrives while the engine starts is not lost.
   boost::asio::io_context io;
@@ -78,6 +114,54 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     fmt::print(err, "error: {}\n", started.ToString());
     return kExitFailure;
   }
+  // The admin listener: JSON admin API, /metrics, health and the console (DESIGN §10).
+  admin::MetricsRegistry metrics;
+  std::unique_ptr<admin::AdminServer> admin_server;
+  std::string new_token;
+  if (config.admin.enabled) {
+    const engine::StoreFactory factory = [&config] { return OpenStore(config); };
+    std::optional<std::string> configured;
+    if (!config.admin.token.empty()) {
+      configured = config.admin.token;
+    } else if (const char* env = std::getenv("REGLO_ADMIN_TOKEN"); env && *env) {
+      configured = std::string(env);
+    }
+    Result<admin::TokenSetup> token = [&]() -> Result<admin::TokenSetup> {
+      Result<std::unique_ptr<storage::Store>> store = factory();
+      if (!store.ok()) return store.status().WithContext("admin listener");
+      Result<admin::TokenSetup> setup =
+          admin::EnsureAdminToken(**store, configured, SystemClock::Instance());
+      if (!setup.ok()) return setup.status().WithContext("admin listener");
+      return setup;
+    }();
+    if (token.ok()) {
+      metrics.Add(admin::MakeHubMetrics(hub, factory, SystemClock::Instance()));
+      admin::AdminOptions admin_options;
+      admin_options.address = config.admin.address;
+      admin_options.port = config.admin.port;
+      admin_options.token_hash = token->hash;
+      admin_options.token_in_store = token->from_store;
+      admin_options.config_source_ids = config_ids;
+      admin_options.base_dir = config.path.parent_path().string();
+      admin_options.plugins_dir = config.plugins_dir;
+      if (const char* dir = std::getenv("REGLO_CONSOLE_DIR"); dir && *dir) {
+        admin_options.console_dir = dir;
+      }
+      Result<std::unique_ptr<admin::AdminServer>> started_admin = admin::AdminServer::Start(
+          admin_options, admin::AdminDeps{hub, factory, SystemClock::Instance(), metrics});
+      if (started_admin.ok()) {
+        admin_server = std::move(*started_admin);
+        new_token = token->new_token;
+      } else {
+        token = started_admin.status();
+      }
+    }
+    if (!token.ok()) {
+      fmt::print(err, "error: {}\n", MaskPersonalData(token.status().message()));
+      hub.Stop(engine::Duration(s.shutdown_timeout_ms));
+      return kExitFailure;
+    }
+  }
   hub.StartLoop();
   // The relay runs next to the engine; with no subscription it only looks for new ones.
   Result<std::unique_ptr<relay::Relay>> relay =
@@ -91,14 +175,24 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       out,
       "reglo-hub serve: {} source(s), plugins from {}{}; store {}.\n"
       "Stop with Ctrl-C or `kill -TERM {}`: pulls stop at their next checkpoint.\n",
-      config.sources.size(), config.plugins_dir.string(), s.watch_plugins ? " (watched)" : "",
+      source_count, config.plugins_dir.string(), s.watch_plugins ? " (watched)" : "",
       config.store_url.rfind("sqlite:", 0) == 0 ? config.store_url : std::string("(PostgreSQL)"),
       ::getpid());
+  if (admin_server) {
+    fmt::print(out, "Integration Console: {}\n", admin_server->url());
+    if (!new_token.empty()) {
+      // Shown this once (stdout only, never logged): the store keeps only its hash.
+      fmt::print(out,
+                 "Admin token (shown once; `reglo-hub admin-token reset` makes a new one): {}\n",
+                 new_token);
+    }
+  }
   out.flush();
   io.run();  // returns once a signal has been handled
   spdlog::info("received {}; stopping (at most {} s)", received == SIGINT ? "SIGINT" : "SIGTERM",
                s.shutdown_timeout_ms / 1000.0);
   (*relay)->Stop();
+  if (admin_server) admin_server->Stop();
   const bool clean = hub.Stop(engine::Duration(s.shutdown_timeout_ms));
   for (const engine::SourceSnapshot& source : hub.Sources()) {
     fmt::print(out, "  {:<24} {:<8} runs {:>4}  {}\n", source.id, source.status,
@@ -115,6 +209,30 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     std::_Exit(kExitFailure);
   }
   fmt::print(out, "reglo-hub serve: stopped.\n");
+  return kExitOk;
+}
+
+int ResetAdminToken(const HubConfig& config, const Clock& clock, std::ostream& out,
+                    std::ostream& err) {
+  const char* env = std::getenv("REGLO_ADMIN_TOKEN");
+  if (!config.admin.token.empty() || (env && *env)) {
+    fmt::print(err,
+               "error: the admin token is set in {}; change it there (a stored "
+               "token would not be used)\n",
+               config.admin.token.empty() ? "$REGLO_ADMIN_TOKEN" : "the config file (admin.token)");
+    return kExitUsage;
+  }
+  Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+  if (!store.ok()) {
+    fmt::print(err, "error: {}\n", store.status().ToString());
+    return kExitFailure;
+  }
+  Result<std::string> token = admin::ResetAdminToken(**store, clock);
+  if (!token.ok()) {
+    fmt::print(err, "error: {}\n", token.status().ToString());
+    return kExitFailure;
+  }
+  fmt::print(out, "New admin token (shown once; the old one no longer works): {}\n", *token);
   return kExitOk;
 }
 

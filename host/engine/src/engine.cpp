@@ -360,7 +360,12 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       if (control->leased.exchange(false) && (supervised || it == running.end())) {
         (void)(*store)->ReleaseLease(row.id, options.instance_id);
       }
-      if (supervised) {
+      // A source removed while its pull ran: nothing to schedule or store for it any more.
+      const bool removed = sources.find(row.id) == sources.end();
+      if (supervised && removed) {
+        running.erase(it);
+        lease_renewed.erase(row.id);
+      } else if (supervised) {
         if (it->second.cancelled_at) {
           outcome.code = StatusCode::kRetryable;
           outcome.message = it->second.cancel_reason;
@@ -388,7 +393,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
           }
         }
       }
-      Stats& stat = stats[row.id];
+      Stats& stat = removed ? removed_stats : stats[row.id];
       ++stat.runs_finished;
       if (control->run_id > 0) stat.last_run_id = control->run_id;
       stat.last_plugin_version = control->plugin_version;
@@ -410,6 +415,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       Result<int64_t> run = store.BeginRun(row.id, FormatUtc(clock.Now()));
       if (run.ok()) {
         control->run_id = *run;
+        (void)store.SetRunPluginVersion(*run, control->plugin_version);
         const std::string at = FormatUtc(clock.Now());
         (void)store.AppendRunLog(*run, {at, storage::LogLevel::kError, outcome.message});
         (void)store.FinishRun(*run, storage::RunStatus::kFailed, at,
@@ -528,6 +534,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::shared_ptr<RunControl>> abandoned;
   std::vector<std::unique_ptr<boost::asio::thread_pool>> abandoned_pools;
   std::map<std::string, Stats> stats;
+  Stats removed_stats;  // runs of removed sources that finished afterwards (not shown anywhere)
   std::map<std::string, TimePoint> lease_renewed;
   bool leases_supported = true;
   bool stopping = false;
@@ -686,6 +693,122 @@ Status Engine::Retry(const std::string& id) {
                  [&](TimePoint now) { return impl_->scheduler.Retry(id, now); });
 }
 
+Status Engine::AddSource(SourceConfig source) {
+  Impl& impl = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    const std::string id = source.row.id;
+    if (impl.sources.count(id)) {
+      return Status::AlreadyExists(fmt::format("source '{}' already exists", id));
+    }
+    if (impl.running.count(id)) {
+      return Status::AlreadyExists(fmt::format(
+          "a pull of the removed source '{}' is still stopping; try again shortly", id));
+    }
+    if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
+    source.row.status = "new";
+    if (impl.control) {
+      REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+    }
+    const TimePoint now = impl.clock.Monotonic();
+    impl.scheduler.Add(id, source.interval, now);
+    impl.sources.emplace(id, source);
+    if (!source.row.enabled) {
+      (void)impl.scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
+      impl.SetStatus(id, "paused");
+    } else if (auto slot = impl.plugins.find(source.row.connector);
+               slot == impl.plugins.end() || !slot->second.plugin) {
+      (void)impl.scheduler.Pause(
+          id, HoldCause::kPluginMissing,
+          fmt::format("paused: connector '{}' is not loaded from {}", source.row.connector,
+                      impl.options.plugins_dir.string()));
+      impl.SetStatus(id, "paused");
+    }
+    spdlog::info("source {}: added (connector {})", id, source.row.connector);
+    impl.poked = true;
+  }
+  impl.changed.notify_all();
+  return Status::Ok();
+}
+
+Status Engine::UpdateSource(SourceConfig source) {
+  Impl& impl = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    const std::string id = source.row.id;
+    auto it = impl.sources.find(id);
+    if (it == impl.sources.end()) return Status::NotFound(fmt::format("no source '{}'", id));
+    if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
+    const SourceSchedule* schedule = impl.scheduler.Find(id);
+    const TimePoint now = impl.clock.Monotonic();
+    source.row.status = schedule == nullptr                       ? "new"
+                        : schedule->state == SourceState::kPaused ? "paused"
+                                                                  : schedule->status;
+    if (impl.control) {
+      REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+    }
+    const bool was_enabled = it->second.row.enabled;
+    it->second = source;
+    impl.scheduler.Add(id, source.interval, now);  // keeps its state, takes the new interval
+    auto slot = impl.plugins.find(source.row.connector);
+    const bool loaded = slot != impl.plugins.end() && slot->second.plugin != nullptr;
+    if (was_enabled && !source.row.enabled) {
+      (void)impl.scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
+      impl.SetStatus(id, "paused");
+    } else if (!was_enabled && source.row.enabled) {
+      (void)impl.scheduler.Resume(id, HoldCause::kManual, now);
+    }
+    schedule = impl.scheduler.Find(id);
+    if (source.row.enabled && schedule != nullptr) {
+      if (!loaded && schedule->state != SourceState::kPaused) {
+        (void)impl.scheduler.Pause(
+            id, HoldCause::kPluginMissing,
+            fmt::format("paused: connector '{}' is not loaded from {}", source.row.connector,
+                        impl.options.plugins_dir.string()));
+      } else if (loaded && schedule->state == SourceState::kPaused &&
+                 schedule->cause == HoldCause::kPluginMissing) {
+        (void)impl.scheduler.Resume(id, HoldCause::kPluginMissing, now);
+      }
+      schedule = impl.scheduler.Find(id);
+      impl.SetStatus(id, schedule->state == SourceState::kPaused ? "paused"
+                         : schedule->status == "failed"          ? "failed"
+                                                                 : schedule->status);
+    }
+    spdlog::info("source {}: updated; the next run uses the new definition", id);
+    impl.poked = true;
+  }
+  impl.changed.notify_all();
+  return Status::Ok();
+}
+
+Status Engine::RemoveSource(const std::string& id) {
+  Impl& impl = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    if (!impl.sources.erase(id)) return Status::NotFound(fmt::format("no source '{}'", id));
+    impl.scheduler.Remove(id);
+    impl.stats.erase(id);
+    if (auto run = impl.running.find(id); run != impl.running.end()) {
+      // Fenced: whatever the pull does from now on is not committed.
+      RunControl& control = *run->second.control;
+      control.fenced = true;
+      control.stop = true;
+      impl.FailRun(control.run_id, "cancelled: the source was removed while this run was pulling");
+    }
+    spdlog::info("source {}: removed", id);
+    impl.poked = true;
+  }
+  impl.changed.notify_all();
+  return Status::Ok();
+}
+
+std::optional<SourceConfig> Engine::SourceDefinition(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  auto it = impl_->sources.find(id);
+  if (it == impl_->sources.end()) return std::nullopt;
+  return it->second;
+}
+
 std::vector<SourceSnapshot> Engine::Sources() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   std::vector<SourceSnapshot> snapshots;
@@ -708,7 +831,12 @@ std::vector<PluginSnapshot> Engine::Plugins() const {
     snapshot.name = name;
     snapshot.file = slot.file;
     snapshot.loaded = slot.plugin != nullptr;
-    if (slot.plugin) snapshot.version = slot.plugin->info().version;
+    if (slot.plugin) {
+      const plugin_host::PluginInfo& info = slot.plugin->info();
+      snapshot.version = info.version;
+      snapshot.abi_version = fmt::format("{}.{}", info.abi_major, info.abi_minor);
+      snapshot.config_schema_json = info.config_schema_json;
+    }
     snapshot.quarantined = slot.quarantined;
     snapshot.reason = slot.quarantined ? slot.reason : (slot.plugin ? "" : "removed");
     snapshots.push_back(std::move(snapshot));

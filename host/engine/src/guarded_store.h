@@ -40,7 +40,11 @@ class GuardedStore final : public storage::ForwardingStore {
   Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override {
     if (control_->fenced) return Status::Cancelled("the run was cancelled by the watchdog");
     Result<int64_t> run = ForwardingStore::BeginRun(source_id, started_at);
-    if (run.ok()) control_->run_id = *run;
+    if (run.ok()) {
+      control_->run_id = *run;
+      // Shown with the run (admin API); stores without it (test doubles) just do not keep it.
+      (void)ForwardingStore::SetRunPluginVersion(*run, control_->plugin_version);
+    }
     Bump();
     return run;
   }

@@ -61,7 +61,16 @@ void Router::Add(std::string method, std::string_view pattern, Handler handler,
       Route{std::move(method), SplitPath(pattern), std::move(handler), std::move(options)});
 }
 
+void Router::SetGuard(HeaderCheck guard) {
+  guard_ = std::move(guard);
+}
+
 Router::Match Router::Find(Request& request) const {
+  if (guard_) {
+    if (std::optional<Response> refused = guard_(request)) {
+      return Match{nullptr, std::move(*refused)};
+    }
+  }
   const std::vector<std::string> path = SplitPath(request.path);
   std::vector<std::string> allowed;
   for (const Route& route : routes_) {

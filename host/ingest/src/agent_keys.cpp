@@ -17,14 +17,6 @@ constexpr size_t kPrefixHexLength = 12;
 constexpr size_t kSecretHexLength = 64;
 constexpr size_t kMaxScopeLength = 200;
 
-Result<std::string> RandomBytes(size_t size) {
-  std::string bytes(size, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(size)) != 1) {
-    return Status::Internal("OpenSSL could not draw random bytes");
-  }
-  return bytes;
-}
-
 std::string Hex(std::string_view bytes) {
   return HexEncode(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }

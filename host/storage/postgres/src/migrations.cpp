@@ -320,6 +320,33 @@ CREATE INDEX integration_deliveries_by_status
   ON integration_deliveries (subscription_id, status, entity_key, sequence);
 )sql";
 
+// Migration 5 (admin API, issue #5). integration_settings: small hub settings by key (the admin
+// token's SHA-256, never the token). integration_api_sources: the sources created through the
+// admin API, loaded at every start alongside the config file's (integration_sources keeps the
+// runtime status of both). integration_runs.plugin_version: the plugin version a run used
+// (set by the sync engine). Same DDL in the SQLite backend.
+constexpr std::string_view kAdmin = R"sql(
+CREATE TABLE integration_settings (
+  key TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE integration_api_sources (
+  id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  connector TEXT NOT NULL,
+  config TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  interval_ms BIGINT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+ALTER TABLE integration_runs ADD COLUMN plugin_version TEXT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -328,6 +355,7 @@ const std::vector<Migration>& Migrations() {
       {2, "source leases", kLeases},
       {3, "agent keys and ingest requests", kAgentKeys},
       {4, "event delivery: subscriptions, relay positions, deliveries", kRelay},
+      {5, "admin settings and API-created sources", kAdmin},
   };
   return migrations;
 }

@@ -34,5 +34,9 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
                   bool from_cursor, std::ostream& out, std::ostream& err);
 int ListPlugins(const HubConfig& config, std::ostream& out, std::ostream& err);
 int Migrate(const HubConfig& config, std::ostream& out, std::ostream& err);
+// `admin-token reset`: a new admin token, printed once; the store keeps its hash. A token set in
+// the config file or $REGLO_ADMIN_TOKEN takes precedence (then this says so and fails).
+int ResetAdminToken(const HubConfig& config, const Clock& clock, std::ostream& out,
+                    std::ostream& err);
 
 }  // namespace reglo::app

@@ -57,6 +57,14 @@ struct ConfiguredSubscription {
   bool enabled = true;
 };
 
+// The "admin" object: the admin listener of `serve` (DESIGN §10).
+struct AdminSettings {
+  bool enabled = true;                // enabled
+  std::string address = "127.0.0.1";  // listen, before the last ':'
+  uint16_t port = 8470;               // listen, after it (0: any free port)
+  std::string token;  // token; else $REGLO_ADMIN_TOKEN; else generated once and stored hashed
+};
+
 struct HubConfig {
   std::filesystem::path path;         // the config file itself
   std::string store_url;              // as written, e.g. "sqlite:var/hub.db"
@@ -69,6 +77,7 @@ struct HubConfig {
   std::filesystem::path secrets_file;
   RelaySettings relay;
   std::vector<ConfiguredSubscription> subscriptions;
+  AdminSettings admin;
 };
 
 // Reads and checks the config file at `path`.

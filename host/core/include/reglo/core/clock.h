@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <string_view>
 
 namespace reglo {
 
@@ -39,5 +40,7 @@ class ManualClock final : public Clock {
 
 // "2026-11-26T05:39:19.123Z" (UTC, millisecond precision): the hub's one timestamp format.
 std::string FormatUtc(std::chrono::system_clock::time_point at);
+// The inverse of FormatUtc; false (and `out` untouched) for any other text.
+bool ParseUtc(std::string_view text, std::chrono::system_clock::time_point& out);
 
 }  // namespace reglo

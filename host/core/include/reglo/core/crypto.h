@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "reglo/core/status.h"
+
 namespace reglo {
 
 using Sha256Digest = std::array<uint8_t, 32>;
@@ -31,6 +33,11 @@ class Sha256Stream {
  private:
   void* ctx_;
 };
+
+// `size` bytes from OpenSSL's CSPRNG (keys, tokens); kInternal if it cannot draw them.
+Result<std::string> RandomBytes(size_t size);
+// Constant-time equality of two byte strings of the same length (false for different lengths).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 // A UUID-shaped (version 8, RFC 9562) deterministic id derived from the SHA-256 of `name`.
 std::string DeterministicUuid(std::string_view name);

@@ -77,6 +77,8 @@ struct SourceSnapshot {
 struct PluginSnapshot {
   std::string name;
   std::string version;
+  std::string abi_version;         // "1.0": the ABI major.minor the plugin was built against
+  std::string config_schema_json;  // its config's JSON Schema (secrets: "x-reglo-secret")
   std::filesystem::path file;
   bool loaded = false;
   bool quarantined = false;
@@ -107,6 +109,20 @@ class Engine {
   Status Pause(const std::string& source_id);
   Status Resume(const std::string& source_id);
   Status Retry(const std::string& source_id);
+
+  // Sources added, changed and removed while the engine runs (the admin API calls these; the
+  // caller persists them). AddSource: kAlreadyExists when the id is taken, or while a pull of a
+  // removed source of that id is still stopping; the source is due at once (paused when disabled
+  // or its connector is not loaded). UpdateSource: kNotFound for an unknown id; the new
+  // definition is used from the next run (a pull in progress finishes on the old one), its status
+  // and failures are kept, enabling/disabling resumes/pauses it. RemoveSource: kNotFound for an
+  // unknown id; a pull in progress is told to stop and can no longer commit; what it did before
+  // stays, and nothing is scheduled for the id any more.
+  Status AddSource(SourceConfig source);
+  Status UpdateSource(SourceConfig source);
+  Status RemoveSource(const std::string& source_id);
+  // The definition the engine uses for `source_id` (interval resolved), if it has the source.
+  std::optional<SourceConfig> SourceDefinition(const std::string& source_id) const;
 
   std::vector<SourceSnapshot> Sources() const;
   std::optional<SourceSnapshot> Source(const std::string& source_id) const;

@@ -140,6 +140,43 @@ class ForwardingStore : public Store {
  protected:
   Store& inner() { return inner_; }
 
+  // ---- Admin API (issue #5) ----
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override {
+    return inner_.GetSetting(key);
+  }
+  Status PutSetting(const std::string& key, const std::string& value,
+                    const std::string& now) override {
+    return inner_.PutSetting(key, value, now);
+  }
+  Result<std::vector<ApiSourceRow>> ListApiSources() override { return inner_.ListApiSources(); }
+  Status PutApiSource(const ApiSourceRow& source) override { return inner_.PutApiSource(source); }
+  Result<bool> DeleteApiSource(const std::string& id) override {
+    return inner_.DeleteApiSource(id);
+  }
+  Result<bool> DeleteSource(const std::string& id) override { return inner_.DeleteSource(id); }
+  Result<std::vector<CursorRow>> ListCursors(const std::string& source_id) override {
+    return inner_.ListCursors(source_id);
+  }
+  Result<int64_t> ResetCursors(const std::string& source_id) override {
+    return inner_.ResetCursors(source_id);
+  }
+  Result<std::vector<RunInfo>> ListRunsBefore(const std::string& source_id, int64_t before_id,
+                                              int limit) override {
+    return inner_.ListRunsBefore(source_id, before_id, limit);
+  }
+  Result<std::vector<StoredEvent>> ReadEventsFiltered(int64_t after_sequence, int limit,
+                                                      const EventFilter& filter) override {
+    return inner_.ReadEventsFiltered(after_sequence, limit, filter);
+  }
+  Result<RecordPage> BrowseRecords(const model::EntitySpec& entity,
+                                   const RecordQuery& query) override {
+    return inner_.BrowseRecords(entity, query);
+  }
+  Result<std::vector<RunTotals>> ListRunTotals() override { return inner_.ListRunTotals(); }
+  Status SetRunPluginVersion(int64_t run_id, const std::string& version) override {
+    return inner_.SetRunPluginVersion(run_id, version);
+  }
+
  private:
   Store& inner_;
 };

@@ -19,4 +19,19 @@ RunStatus ParseRunStatus(std::string_view name);
 // The inverse of LogLevelName; an unknown name reads as kInfo.
 LogLevel ParseLogLevel(std::string_view name);
 
+// The entity browser's SQL (admin API), the same text for every backend but for placeholders:
+// `placeholder(n)` spells the n-th parameter (1-based: "?" or "$n"). Parameters, in order: the
+// company (when query.company_id is set), the LIKE pattern once per searched column (when
+// query.search is set), then for `select` only the limit and the offset. Columns of `select`:
+// company_id, source_system, external_id, version, updated_at, then one per field.
+struct BrowseSql {
+  std::string select;
+  std::string count;
+  int search_columns = 0;  // how many times the pattern is bound
+};
+BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& query,
+                        std::string (*placeholder)(int));
+// "%mario%" from "Mario": lower case (ASCII), with \, % and _ escaped for LIKE ... ESCAPE '\'.
+std::string ContainsPattern(std::string_view search);
+
 }  // namespace reglo::storage

@@ -51,6 +51,7 @@ struct RunInfo {
   RunCounters counters;
   std::string error_category;  // "" on success; a StatusCodeName otherwise
   std::string error_message;   // masked
+  std::string plugin_version;  // "" when not recorded (one-shot syncs, runs before migration 5)
 };
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
@@ -150,6 +151,17 @@ struct SubscriptionRow {
   std::string updated_at;
 };
 
+// ---- Admin API (issue #5) -------------------------------------------------------------------
+
+// A source created through the admin API (integration_api_sources): loaded at every start
+// alongside the config file's sources (the config wins on an id in both).
+struct ApiSourceRow {
+  SourceRow source;         // status is not kept here (integration_sources has it)
+  int64_t interval_ms = 0;  // 0: the engine's default
+  std::string created_at;
+  std::string updated_at;
+};
+
 // One event's delivery to one subscription that needed more than one attempt, was queued behind
 // an earlier event of its entity, or was redelivered. Events delivered at the first attempt have
 // no row: the subscription's position says they are done.
@@ -177,6 +189,45 @@ struct DeliveryQuery {
   bool head_of_entity_only = false;
   int64_t after_sequence = 0;
   int limit = 100;
+};
+
+struct CursorRow {
+  std::string stream;
+  std::optional<std::string> cursor;
+  std::string updated_at;
+};
+
+// Events filter of the admin API; empty members match everything.
+struct EventFilter {
+  std::string type;
+  std::string company_id;
+};
+
+// One page of the entity browser: rows of one canonical table.
+struct RecordQuery {
+  std::string company_id;  // "" = every company
+  std::string search;      // "" = all; else case-insensitive substring of externalId or a name
+  int limit = 50;
+  int64_t offset = 0;
+};
+struct BrowsedRecord {
+  model::RecordKey key;
+  int64_t version = 0;
+  std::string updated_at;
+  std::vector<std::optional<std::string>> values;  // one per FieldSpec, schema order
+};
+struct RecordPage {
+  std::vector<BrowsedRecord> items;
+  int64_t total = 0;  // rows matching the query, all pages
+};
+
+// Runs of one source with one status, summed (metrics, last sync).
+struct RunTotals {
+  std::string source_id;
+  RunStatus status = RunStatus::kRunning;
+  int64_t runs = 0;
+  RunCounters counters;
+  std::optional<std::string> last_finished_at;
 };
 
 class Store {
@@ -294,6 +345,40 @@ class Store {
   virtual Result<std::vector<std::string>> PendingDeliveryKeys(const std::string& subscription_id);
   // The highest outbox sequence (0 when the outbox is empty).
   virtual Result<int64_t> LatestEventSequence();
+
+  // ---- Admin API (issue #5): settings, API-managed sources, cursors, browsing, totals --------
+  // The defaults (stores without them, e.g. test doubles) refuse with kInternal.
+  //
+  // A hub setting (integration_settings); nullopt when never set.
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key);
+  virtual Status PutSetting(const std::string& key, const std::string& value,
+                            const std::string& now);
+  // Sources created through the admin API, by id.
+  virtual Result<std::vector<ApiSourceRow>> ListApiSources();
+  // Inserts or replaces (by id) an API-created source; created_at is kept on a replace.
+  virtual Status PutApiSource(const ApiSourceRow& source);
+  // False when there was no such API-created source.
+  virtual Result<bool> DeleteApiSource(const std::string& id);
+  // Forgets a source's runtime state: its integration_sources row, cursors and lease. Runs,
+  // records, events and dead letters stay (history). False when there was no such source row.
+  virtual Result<bool> DeleteSource(const std::string& id);
+  // Every stream's cursor of `source_id`, by stream.
+  virtual Result<std::vector<CursorRow>> ListCursors(const std::string& source_id);
+  // Deletes every cursor of `source_id` (its next run is a full pull); returns how many.
+  virtual Result<int64_t> ResetCursors(const std::string& source_id);
+  // Runs of `source_id` with an id below `before_id` (0: from the newest), newest first.
+  virtual Result<std::vector<RunInfo>> ListRunsBefore(const std::string& source_id,
+                                                      int64_t before_id, int limit);
+  // Events after `after_sequence` matching `filter`, in sequence order.
+  virtual Result<std::vector<StoredEvent>> ReadEventsFiltered(int64_t after_sequence, int limit,
+                                                              const EventFilter& filter);
+  // A page of `entity`'s records ordered by (company, source system, externalId).
+  virtual Result<RecordPage> BrowseRecords(const model::EntitySpec& entity,
+                                           const RecordQuery& query);
+  // Per source and run status: how many runs, their counters summed, the last finish time.
+  virtual Result<std::vector<RunTotals>> ListRunTotals();
+  // Records which plugin version run `run_id` uses (RunInfo::plugin_version).
+  virtual Status SetRunPluginVersion(int64_t run_id, const std::string& version);
 };
 
 // The FormatUtc timestamp `ttl` after `now` (a FormatUtc timestamp): a lease's expiry.

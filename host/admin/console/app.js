@@ -1,0 +1,1133 @@
+// The Integration Console (host/admin/console): a dependency-free single-page app over the admin
+// JSON API of the same origin (docs/admin-api.md). Hash routes pick the view; one timer refreshes
+// the visible view. All page text is set with textContent (never innerHTML), so API data is inert.
+
+const REFRESH_MS = 3000; // how often the visible view is refreshed
+const REQUEST_TIMEOUT_MS = 5000; // a request slower than this counts as "hub not answering"
+const RUNS_PAGE = 20;
+const ENTITIES_PAGE = 50;
+const EVENTS_PAGE = 100;
+const TOKEN_KEY = "reglo.adminToken";
+
+const STATUS_LABEL = {
+  ok: "OK",
+  warning: "Warning",
+  failed: "Failed",
+  paused: "Paused",
+  new: "New",
+  running: "Running",
+  cancelled: "Cancelled",
+};
+// Problems first in the source list.
+const STATUS_ORDER = { failed: 0, warning: 1, paused: 2, new: 3, ok: 4 };
+
+// ---------------------------------------------------------------------------------------------
+// Small DOM helpers.
+
+const $ = (id) => document.getElementById(id);
+
+// el("td", {className: "num", title: "x"}, child, "text", ...)
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  if (props) {
+    for (const [key, value] of Object.entries(props)) {
+      if (value === undefined || value === null) continue;
+      if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key.startsWith("aria-") || key === "role" || key === "scope") node.setAttribute(key, value);
+      else node[key] = value;
+    }
+  }
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+// Sets text (and title) only when they changed: refreshes touch the DOM as little as possible.
+function setText(node, text, title) {
+  const value = text ?? "";
+  if (node.textContent !== value) node.textContent = value;
+  if (title !== undefined && node.title !== (title ?? "")) node.title = title ?? "";
+}
+
+function badge(status) {
+  const key = String(status ?? "").toLowerCase();
+  return el("span", { className: `badge badge-${key}` }, STATUS_LABEL[key] ?? (key || "—"));
+}
+
+function setBadge(node, status) {
+  const key = String(status ?? "").toLowerCase();
+  const cls = `badge badge-${key}`;
+  if (node.className !== cls) node.className = cls;
+  setText(node, STATUS_LABEL[key] ?? (key || "—"));
+}
+
+function clear(node) {
+  node.replaceChildren();
+}
+
+function toast(message, bad = false) {
+  const line = el("p", { className: bad ? "bad" : "" }, message);
+  $("toast").append(line);
+  setTimeout(() => line.remove(), bad ? 8000 : 4000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Times.
+
+function formatTime(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return date.toLocaleString(undefined, {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+}
+
+function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+function ago(iso, now = Date.now()) {
+  if (!iso) return "never";
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return String(iso);
+  const seconds = (now - t) / 1000;
+  return seconds < 5 ? "just now" : `${formatDuration(seconds)} ago`;
+}
+
+function formatNumber(n) {
+  return typeof n === "number" ? n.toLocaleString() : "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin token: asked once, kept in sessionStorage (or localStorage when "remember" is ticked),
+// sent as a Bearer token; a 401 forgets it and asks again.
+
+let tokenWaiters = null; // a promise resolved when the operator enters a token
+
+function storedToken() {
+  return sessionStorage.getItem(TOKEN_KEY) ?? localStorage.getItem(TOKEN_KEY);
+}
+
+function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(TOKEN_KEY);
+}
+
+function askToken(message) {
+  const dialog = $("token-dialog");
+  const error = $("token-error");
+  // A later ask without a message (the refresh loop waiting for a token) keeps the shown one.
+  if (message || !dialog.open) {
+    error.hidden = !message;
+    setText(error, message ?? "");
+  }
+  if (!tokenWaiters) {
+    let resolve;
+    const promise = new Promise((r) => (resolve = r));
+    tokenWaiters = { promise, resolve };
+  }
+  if (!dialog.open) {
+    $("token-input").value = "";
+    dialog.showModal();
+  }
+  $("token-input").focus();
+  return tokenWaiters.promise;
+}
+
+function setupTokenDialog() {
+  const dialog = $("token-dialog");
+  // The console is useless without a token: Escape does not close the dialog.
+  dialog.addEventListener("cancel", (event) => event.preventDefault());
+  $("token-form").addEventListener("submit", (event) => {
+    const token = $("token-input").value.trim();
+    if (!token) {
+      event.preventDefault();
+      return;
+    }
+    forgetToken();
+    ($("token-remember").checked ? localStorage : sessionStorage).setItem(TOKEN_KEY, token);
+    $("token-input").value = "";
+    const waiters = tokenWaiters;
+    tokenWaiters = null;
+    waiters?.resolve(token);
+    scheduleRefresh(0);
+  });
+  $("change-token").addEventListener("click", () => {
+    forgetToken();
+    askToken();
+  });
+}
+
+async function currentToken() {
+  return storedToken() ?? askToken();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API client. Every failure is one of three kinds: AuthError (401: asks for the token again),
+// HubDown (no answer, a timeout or a gateway error: shows the banner), ApiError (a problem+json).
+
+class AuthError extends Error {}
+class HubDown extends Error {}
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+const health = { downSince: null, lastOk: null };
+
+async function api(path, { method = "GET", body, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+  const token = await currentToken();
+  const sent = new Date();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let response;
+  try {
+    const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: controller.signal,
+      cache: "no-store",
+    });
+  } catch (error) {
+    hubDown(sent);
+    throw new HubDown(controller.signal.aborted ? "timed out" : String(error?.message ?? error));
+  } finally {
+    clearTimeout(timer);
+  }
+  if (response.status === 502 || response.status === 503 || response.status === 504) {
+    // A proxy in front of a stopped hub.
+    hubDown(sent);
+    throw new HubDown(`HTTP ${response.status}`);
+  }
+  hubUp();
+  if (response.status === 401) {
+    // Only if the token has not been changed meanwhile.
+    if (storedToken() === token) {
+      forgetToken();
+      askToken("The hub refused this token. Enter the admin token again.");
+    }
+    throw new AuthError("unauthorized");
+  }
+  if (!response.ok) {
+    let problem = null;
+    try {
+      problem = await response.json();
+    } catch {
+      problem = null;
+    }
+    throw new ApiError(response.status, problem);
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+// `since`: when the first request that got no answer was sent.
+function hubDown(since) {
+  if (health.downSince === null) health.downSince = since;
+  renderHealth();
+}
+
+function hubUp() {
+  const wasDown = health.downSince !== null;
+  health.downSince = null;
+  health.lastOk = new Date();
+  renderHealth();
+  if (wasDown) toast("The hub is answering again.");
+}
+
+function renderHealth() {
+  const banner = $("banner");
+  const down = health.downSince !== null;
+  if (down) {
+    const since = health.downSince.toLocaleTimeString();
+    const forSeconds = (Date.now() - health.downSince.getTime()) / 1000;
+    const lasting = forSeconds >= 2 ? ` (${formatDuration(forSeconds)})` : "";
+    setText(
+      banner,
+      `Hub not answering since ${since}${lasting}. ` +
+        `The data shown may be out of date; retrying every ${REFRESH_MS / 1000} s…`,
+    );
+  }
+  banner.hidden = !down;
+  $("main").classList.toggle("stale", down);
+  const updated = $("updated");
+  if (health.lastOk) setText(updated, `Updated ${health.lastOk.toLocaleTimeString()}`);
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+const enc = encodeURIComponent;
+
+// Reports an error of an operator action (not a refresh) in a toast.
+function reportActionError(what, error) {
+  if (error instanceof AuthError) return;
+  if (error instanceof HubDown) toast(`${what}: the hub is not answering.`, true);
+  else toast(`${what}: ${error.message}`, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source actions (list rows and the detail view share them).
+
+async function sourceAction(id, action) {
+  const labels = {
+    retry: "Retry",
+    run: "Run now",
+    pause: "Pause",
+    resume: "Resume",
+    "reset-cursor": "Reset cursor",
+  };
+  const what = `${labels[action]} of ${id}`;
+  try {
+    if (action === "reset-cursor") {
+      if (!confirm(`Reset the cursor of ${id}? Its next run pulls everything again.`)) return;
+      await api(`/api/admin/sources/${enc(id)}/cursor`, { method: "DELETE" });
+    } else {
+      const updated = await api(`/api/admin/sources/${enc(id)}/${action}`, { method: "POST" });
+      if (updated && updated.id) sources.byId.set(updated.id, updated);
+    }
+    toast(`${what} accepted.`);
+  } catch (error) {
+    reportActionError(what, error);
+  }
+  scheduleRefresh(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources view: the whole list in one request, one keyed row per source updated in place.
+
+const sources = {
+  byId: new Map(), // id -> Source (latest list)
+  rows: new Map(), // id -> {tr, cells...}
+  order: [], // ids in the current row order
+  loaded: false,
+  fetchedAt: Date.now(),
+};
+
+function sourceError(source) {
+  return source.lastRun?.error || (source.status === "ok" ? "" : source.reason || "");
+}
+
+function sourceMatches(source, text, status) {
+  if (status && source.status !== status) return false;
+  if (!text) return true;
+  const haystack = [source.id, source.connector, source.companyId, source.sourceSystem, source.reason, source.lastRun?.error]
+    .filter(Boolean)
+    .join(" ")
+    .toLowerCase();
+  return haystack.includes(text);
+}
+
+function nextRunText(source, elapsedSeconds) {
+  if (source.state === "running") return "running now";
+  if (source.status === "paused") return "paused";
+  if (source.nextRunInSeconds === null || source.nextRunInSeconds === undefined) {
+    return source.status === "failed" ? "after a retry" : "—";
+  }
+  const left = source.nextRunInSeconds - elapsedSeconds;
+  return left <= 1 ? "due now" : `in ${formatDuration(left)}`;
+}
+
+function makeSourceRow(id) {
+  const link = el("a", { className: "source-link", href: `#/sources/${enc(id)}` }, id);
+  const meta = el("span", { className: "sub" });
+  const status = el("span");
+  const state = el("span", { className: "sub" });
+  const lastSync = el("td", { className: "time" });
+  const nextRun = el("td", { className: "time" });
+  const error = el("td", { className: "error" });
+  const retry = el("button", { type: "button", className: "small", dataset: { action: "retry", id } }, "Retry");
+  retry.setAttribute("aria-label", `Retry ${id}`);
+  const toggle = el("button", { type: "button", className: "small secondary", dataset: { id } });
+  const tr = el(
+    "tr",
+    { dataset: { id } },
+    el("td", null, link, meta),
+    el("td", null, status, state),
+    lastSync,
+    nextRun,
+    error,
+    el("td", { className: "actions" }, retry, toggle),
+  );
+  return { tr, meta, status, state, lastSync, nextRun, error, toggle };
+}
+
+function updateSourceRow(row, source, now, elapsed) {
+  setText(row.meta, `${source.connector} · ${source.companyId} · ${source.sourceSystem}`);
+  setBadge(row.status, source.status);
+  const stateText = source.state && source.state !== "idle" && source.state !== source.status ? source.state : "";
+  const n = source.consecutiveFailures ?? 0;
+  const failures = n === 1 ? "1 failure" : n > 1 ? `${n} failures in a row` : "";
+  setText(row.state, [stateText, failures].filter(Boolean).join(" · "));
+  setText(row.lastSync, ago(source.lastSyncAt, now), source.lastSyncAt ? formatTime(source.lastSyncAt) : "");
+  setText(row.nextRun, nextRunText(source, elapsed));
+  const error = sourceError(source);
+  setText(row.error, error.length > 160 ? `${error.slice(0, 157)}…` : error, error);
+  const paused = source.status === "paused";
+  const action = paused ? "resume" : "pause";
+  if (row.toggle.dataset.action !== action) {
+    row.toggle.dataset.action = action;
+    row.toggle.textContent = paused ? "Resume" : "Pause";
+    row.toggle.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${source.id}`);
+  }
+}
+
+function renderSources() {
+  const list = [...sources.byId.values()];
+  const body = $("sources-body");
+  const now = Date.now();
+  const elapsed = (now - sources.fetchedAt) / 1000;
+
+  // Rows of sources that are gone.
+  for (const [id, row] of sources.rows) {
+    if (!sources.byId.has(id)) {
+      row.tr.remove();
+      sources.rows.delete(id);
+    }
+  }
+  list.sort(
+    (a, b) => (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+  const text = $("sources-query").value.trim().toLowerCase();
+  const status = $("sources-status").value;
+  let shown = 0;
+  const counts = { failed: 0, warning: 0, paused: 0, new: 0, ok: 0 };
+  for (const source of list) {
+    let row = sources.rows.get(source.id);
+    if (!row) {
+      row = makeSourceRow(source.id);
+      sources.rows.set(source.id, row);
+    }
+    updateSourceRow(row, source, now, elapsed);
+    const visible = sourceMatches(source, text, status);
+    if (row.tr.hidden === visible) row.tr.hidden = !visible;
+    if (visible) shown++;
+    counts[source.status] = (counts[source.status] ?? 0) + 1;
+  }
+  // Reorder only when the order changed (moving hundreds of rows every refresh is wasted work).
+  const order = list.map((s) => s.id);
+  if (order.length !== sources.order.length || order.some((id, i) => id !== sources.order[i])) {
+    const fragment = document.createDocumentFragment();
+    for (const id of order) fragment.append(sources.rows.get(id).tr);
+    body.append(fragment);
+    sources.order = order;
+  }
+
+  const empty = list.length === 0;
+  $("sources-empty").hidden = !(empty && sources.loaded);
+  $("sources-table").parentElement.hidden = empty;
+  $("sources-filter").hidden = empty;
+  const parts = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([key, n]) => `${n} ${STATUS_LABEL[key]?.toLowerCase() ?? key}`);
+  setText(
+    $("sources-summary"),
+    sources.loaded ? `${list.length} source${list.length === 1 ? "" : "s"}${parts.length ? ": " + parts.join(", ") : ""}` : "Loading…",
+  );
+  setText($("sources-shown"), text || status ? `${shown} of ${list.length} shown` : "");
+  const problems = counts.failed;
+  const nav = $("nav-problems");
+  nav.hidden = problems === 0;
+  setText(nav, problems ? `${problems} failed` : "");
+}
+
+async function loadSources() {
+  const answer = await api("/api/admin/sources");
+  sources.byId = new Map((answer?.items ?? []).map((s) => [s.id, s]));
+  sources.fetchedAt = Date.now();
+  sources.loaded = true;
+  updateCompanies();
+}
+
+function updateCompanies() {
+  const companies = [...new Set([...sources.byId.values()].map((s) => s.companyId).filter(Boolean))].sort();
+  const list = $("companies");
+  if (list.options.length === companies.length && [...list.options].every((o, i) => o.value === companies[i])) return;
+  list.replaceChildren(...companies.map((c) => el("option", { value: c })));
+}
+
+function setupSources() {
+  $("sources-query").addEventListener("input", renderSources);
+  $("sources-status").addEventListener("change", renderSources);
+  $("sources-filter").addEventListener("submit", (event) => event.preventDefault());
+  $("sources-body").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    button.disabled = true;
+    sourceAction(button.dataset.id, button.dataset.action).finally(() => (button.disabled = false));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One source: facts, actions, settings form, run history with logs.
+
+const detail = {
+  id: null,
+  runs: new Map(), // run id -> {run, tr, logRow, logOpen, logLoaded}
+  runOrder: [], // run ids newest first
+  next: null, // pagination token for older runs
+  olderLoaded: false,
+  editFilled: false,
+};
+
+function resetDetail(id) {
+  detail.id = id;
+  detail.runs = new Map();
+  detail.runOrder = [];
+  detail.next = null;
+  detail.olderLoaded = false;
+  detail.editFilled = false;
+  clear($("runs-body"));
+  clear($("source-facts"));
+  setText($("source-title"), id);
+  clear($("source-badge"));
+  $("source-error").hidden = true;
+  $("source-edit").open = false;
+  $("edit-error").hidden = true;
+}
+
+function fact(dl, term, value) {
+  dl.append(el("dt", null, term), el("dd", null, value));
+}
+
+function renderSourceFacts(source) {
+  const dl = $("source-facts");
+  const fragment = document.createDocumentFragment();
+  const holder = { append: (...nodes) => fragment.append(...nodes) };
+  const elapsed = (Date.now() - sources.fetchedAt) / 1000;
+  fact(holder, "Connector", source.connector);
+  if (source.origin) fact(holder, "Defined in", source.origin === "config" ? "the configuration file" : "the admin API");
+  fact(holder, "Company", source.companyId);
+  fact(holder, "Source system", source.sourceSystem);
+  fact(holder, "State", [source.state, source.reason].filter(Boolean).join(" · ") || "—");
+  fact(holder, "Consecutive failures", String(source.consecutiveFailures ?? 0));
+  fact(holder, "Last sync", source.lastSyncAt ? `${formatTime(source.lastSyncAt)} (${ago(source.lastSyncAt)})` : "never");
+  fact(holder, "Next run", nextRunText(source, elapsed));
+  fact(holder, "Interval", source.intervalSeconds ? `every ${formatDuration(source.intervalSeconds)}` : "—");
+  if (source.lastRun?.error) fact(holder, "Last error", source.lastRun.error);
+  fact(holder, "Options", el("pre", { className: "json" }, JSON.stringify(source.options ?? {}, null, 2)));
+  dl.replaceChildren(fragment);
+
+  const badgeHolder = $("source-badge");
+  if (!badgeHolder.firstChild) badgeHolder.append(badge(source.status));
+  else setBadge(badgeHolder.firstChild, source.status);
+
+  const paused = source.status === "paused";
+  const actions = $("source-actions");
+  actions.querySelector('[data-action="pause"]').hidden = paused;
+  actions.querySelector('[data-action="resume"]').hidden = !paused;
+
+  if (!detail.editFilled || !$("source-edit").open) {
+    $("edit-interval").value = source.intervalSeconds ?? "";
+    $("edit-company").value = source.companyId ?? "";
+    $("edit-system").value = source.sourceSystem ?? "";
+    $("edit-options").value = JSON.stringify(source.options ?? {}, null, 2);
+    detail.editFilled = true;
+  }
+}
+
+function runDuration(run) {
+  if (!run.startedAt) return "";
+  const end = run.finishedAt ? new Date(run.finishedAt).getTime() : Date.now();
+  return formatDuration((end - new Date(run.startedAt).getTime()) / 1000) + (run.finishedAt ? "" : " so far");
+}
+
+const COUNT_KEYS = ["pulled", "created", "updated", "unchanged", "stale", "rejected", "warnings", "events"];
+
+function makeRunRow(run) {
+  const entry = { run, logOpen: false, logLoaded: false };
+  entry.status = el("span");
+  entry.started = el("td", { className: "time" });
+  entry.duration = el("td", { className: "time" });
+  entry.counts = COUNT_KEYS.map(() => el("td", { className: "num" }));
+  entry.error = el("td", { className: "error" });
+  entry.logButton = el("button", { type: "button", className: "small secondary", "aria-expanded": "false" }, "Log");
+  entry.logButton.setAttribute("aria-label", `Log of run ${run.id}`);
+  entry.logButton.setAttribute("aria-controls", `run-log-${run.id}`);
+  entry.logButton.addEventListener("click", () => toggleRunLog(entry));
+  entry.tr = el(
+    "tr",
+    { dataset: { runId: run.id } },
+    el("td", { className: "mono" }, `#${run.id}`),
+    el("td", null, entry.status),
+    entry.started,
+    entry.duration,
+    ...entry.counts,
+    entry.error,
+    el("td", { className: "actions" }, entry.logButton),
+  );
+  entry.logCell = el("td", { colSpan: 14 });
+  entry.logRow = el("tr", { className: "detail run-log", id: `run-log-${run.id}`, hidden: true }, entry.logCell);
+  return entry;
+}
+
+function updateRunRow(entry, run) {
+  entry.run = run;
+  setBadge(entry.status, run.status);
+  setText(entry.started, formatTime(run.startedAt));
+  setText(entry.duration, runDuration(run));
+  // A count the hub does not keep is null: shown as a dash, not as 0.
+  COUNT_KEYS.forEach((key, i) => {
+    const value = run.counts?.[key];
+    setText(entry.counts[i], typeof value === "number" ? formatNumber(value) : "—");
+  });
+  setText(entry.error, run.error ?? "");
+}
+
+async function toggleRunLog(entry) {
+  entry.logOpen = !entry.logOpen;
+  entry.logButton.setAttribute("aria-expanded", String(entry.logOpen));
+  entry.logRow.hidden = !entry.logOpen;
+  if (entry.logOpen && !entry.logLoaded) await loadRunLog(entry);
+}
+
+async function loadRunLog(entry) {
+  if (!entry.logCell.firstChild) entry.logCell.append(el("p", { className: "muted" }, "Loading the log…"));
+  try {
+    const run = await api(`/api/admin/runs/${enc(entry.run.id)}`);
+    renderRunLog(entry, run);
+    entry.logLoaded = run.status !== "running";
+  } catch (error) {
+    if (!(error instanceof AuthError)) {
+      entry.logCell.replaceChildren(el("p", { className: "error-text" }, `The log could not be loaded: ${error.message}`));
+    }
+  }
+}
+
+function renderRunLog(entry, run) {
+  const lines = run.log ?? [];
+  const parts = [];
+  // Warnings that are not already log lines (the hub logs most of them too).
+  const logged = new Set(lines.map((line) => line.message));
+  const warnings = (run.warnings ?? []).filter((w) => !(typeof w === "string" && logged.has(w)));
+  parts.push(
+    el(
+      "p",
+      { className: "muted" },
+      `Run #${run.id} · plugin ${run.pluginVersion ?? "?"} · ${lines.length} log line${lines.length === 1 ? "" : "s"}`,
+    ),
+  );
+  if (run.error) parts.push(el("p", { className: "error-text" }, run.error));
+  if (lines.length) {
+    parts.push(
+      el(
+        "ol",
+        { className: "log", "aria-label": `Log of run ${run.id}` },
+        ...lines.map((line) =>
+          el(
+            "li",
+            null,
+            el("time", { dateTime: line.at ?? "" }, formatTime(line.at)),
+            el("span", { className: `lvl lvl-${String(line.level ?? "").toLowerCase()}` }, line.level ?? ""),
+            line.message ?? "",
+          ),
+        ),
+      ),
+    );
+  }
+  if (warnings.length) {
+    parts.push(
+      el("h4", null, "Other warnings"),
+      el(
+        "ol",
+        { className: "log", "aria-label": `Warnings of run ${run.id}` },
+        ...warnings.map((w) => el("li", null, typeof w === "string" ? w : JSON.stringify(w))),
+      ),
+    );
+  }
+  if (!lines.length && !warnings.length && !run.error) parts.push(el("p", { className: "muted" }, "Nothing was logged."));
+  entry.logCell.replaceChildren(...parts);
+}
+
+// Merges a page of runs (newest first) into the table: new runs go above, older pages below.
+function mergeRuns(items, { older = false } = {}) {
+  const body = $("runs-body");
+  for (const run of items) {
+    let entry = detail.runs.get(run.id);
+    if (!entry) {
+      entry = makeRunRow(run);
+      detail.runs.set(run.id, entry);
+      detail.runOrder.push(run.id);
+    }
+    updateRunRow(entry, run);
+    if (entry.logOpen && !entry.logLoaded) loadRunLog(entry);
+  }
+  if (older || items.length) {
+    detail.runOrder.sort((a, b) => compareRunIds(b, a));
+    const fragment = document.createDocumentFragment();
+    for (const id of detail.runOrder) {
+      const entry = detail.runs.get(id);
+      fragment.append(entry.tr, entry.logRow);
+    }
+    body.append(fragment);
+  }
+  $("runs-empty").hidden = detail.runs.size > 0;
+}
+
+function compareRunIds(a, b) {
+  const x = Number(a);
+  const y = Number(b);
+  if (Number.isFinite(x) && Number.isFinite(y)) return x - y;
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+
+async function loadSourceDetail() {
+  const id = detail.id;
+  let source;
+  try {
+    source = await api(`/api/admin/sources/${enc(id)}`);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      const message = $("source-error");
+      message.hidden = false;
+      setText(message, `There is no source "${id}" (it may have been deleted).`);
+      return;
+    }
+    throw error;
+  }
+  if (detail.id !== id) return;
+  sources.byId.set(source.id, source);
+  $("source-error").hidden = true;
+  renderSourceFacts(source);
+  const page = await api(`/api/admin/sources/${enc(id)}/runs${query({ limit: RUNS_PAGE })}`);
+  if (detail.id !== id) return;
+  mergeRuns(page?.items ?? []);
+  if (!detail.olderLoaded) detail.next = page?.next ?? null;
+  $("runs-more").hidden = !detail.next;
+}
+
+async function loadOlderRuns() {
+  const id = detail.id;
+  if (!detail.next) return;
+  try {
+    const page = await api(`/api/admin/sources/${enc(id)}/runs${query({ limit: RUNS_PAGE, before: detail.next })}`);
+    if (detail.id !== id) return;
+    detail.olderLoaded = true;
+    mergeRuns(page?.items ?? [], { older: true });
+    detail.next = page?.next ?? null;
+    $("runs-more").hidden = !detail.next;
+  } catch (error) {
+    reportActionError("Older runs", error);
+  }
+}
+
+function setupSourceDetail() {
+  $("source-actions").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button || !detail.id) return;
+    button.disabled = true;
+    sourceAction(detail.id, button.dataset.action).finally(() => (button.disabled = false));
+  });
+  $("runs-more").addEventListener("click", loadOlderRuns);
+  $("source-edit-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("edit-error");
+    error.hidden = true;
+    let options;
+    try {
+      options = JSON.parse($("edit-options").value || "{}");
+      if (typeof options !== "object" || options === null || Array.isArray(options)) throw new Error("not an object");
+    } catch (e) {
+      error.hidden = false;
+      setText(error, `Connector options: not a JSON object (${e.message}).`);
+      return;
+    }
+    const source = sources.byId.get(detail.id);
+    const body = {
+      id: detail.id,
+      connector: source?.connector,
+      companyId: $("edit-company").value.trim(),
+      sourceSystem: $("edit-system").value.trim(),
+      options,
+    };
+    if (typeof source?.enabled === "boolean") body.enabled = source.enabled;
+    const interval = $("edit-interval").value.trim();
+    if (interval !== "") body.intervalSeconds = Number(interval);
+    try {
+      const updated = await api(`/api/admin/sources/${enc(detail.id)}`, { method: "PUT", body });
+      if (updated?.id) sources.byId.set(updated.id, updated);
+      detail.editFilled = false;
+      $("source-edit").open = false;
+      toast(`Settings of ${detail.id} saved; they take effect from the next run.`);
+      scheduleRefresh(0);
+    } catch (e) {
+      if (e instanceof AuthError) return;
+      error.hidden = false;
+      setText(error, e instanceof HubDown ? "The hub is not answering." : `Not saved: ${e.message}`);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entity browser.
+
+const entities = { offset: 0, total: 0, loadedNames: false };
+
+function recordSummary(data) {
+  if (!data || typeof data !== "object") return "";
+  const name = [data.firstName, data.lastName].filter(Boolean).join(" ") || data.name || data.title || "";
+  const extra = data.status ?? data.type ?? data.licenseCategory ?? data.plate ?? "";
+  return [name, extra].filter(Boolean).join(" · ");
+}
+
+async function loadEntityNames() {
+  const answer = await api("/api/admin/entities");
+  const select = $("entities-entity");
+  const previous = select.value;
+  select.replaceChildren(
+    ...(answer?.items ?? []).map((item) =>
+      el("option", { value: item.name }, `${item.name} (${formatNumber(item.count ?? 0)})`),
+    ),
+  );
+  if (previous && [...select.options].some((o) => o.value === previous)) select.value = previous;
+  entities.loadedNames = true;
+}
+
+async function loadEntities() {
+  const entity = $("entities-entity").value;
+  const status = $("entities-status");
+  if (!entity) {
+    setText(status, "The hub reports no entities.");
+    return;
+  }
+  const answer = await api(
+    `/api/admin/entities/${enc(entity)}${query({
+      company: $("entities-company").value.trim(),
+      q: $("entities-q").value.trim(),
+      limit: ENTITIES_PAGE,
+      offset: entities.offset,
+    })}`,
+  );
+  const items = answer?.items ?? [];
+  entities.total = answer?.total ?? items.length;
+  const body = $("entities-body");
+  const rows = [];
+  for (const item of items) {
+    const detailRow = el(
+      "tr",
+      { className: "detail", hidden: true },
+      el("td", { colSpan: 7 }, el("pre", { className: "json" }, JSON.stringify(item.data ?? {}, null, 2))),
+    );
+    const button = el("button", { type: "button", className: "small secondary", "aria-expanded": "false" }, "Details");
+    button.setAttribute("aria-label", `Details of ${item.externalId}`);
+    button.addEventListener("click", () => {
+      detailRow.hidden = !detailRow.hidden;
+      button.setAttribute("aria-expanded", String(!detailRow.hidden));
+    });
+    rows.push(
+      el(
+        "tr",
+        null,
+        el("td", { className: "mono" }, item.externalId),
+        el("td", null, recordSummary(item.data)),
+        el("td", null, item.companyId),
+        el("td", null, item.sourceSystem),
+        el("td", { className: "num" }, formatNumber(item.version)),
+        el("td", { className: "time", title: item.updatedAt ?? "" }, formatTime(item.updatedAt)),
+        el("td", { className: "actions" }, button),
+      ),
+      detailRow,
+    );
+  }
+  body.replaceChildren(...rows);
+  $("entities-table").hidden = items.length === 0;
+  const from = items.length ? entities.offset + 1 : 0;
+  setText(
+    status,
+    items.length
+      ? `${formatNumber(from)}–${formatNumber(entities.offset + items.length)} of ${formatNumber(entities.total)} ${entity} records`
+      : `No ${entity} records match.`,
+  );
+  $("entities-prev").hidden = entities.offset === 0;
+  $("entities-next").hidden = entities.offset + items.length >= entities.total;
+}
+
+function setupEntities() {
+  const run = () => loadEntities().catch((e) => reportActionError("Entities", e));
+  $("entities-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    entities.offset = 0;
+    run();
+  });
+  $("entities-entity").addEventListener("change", () => {
+    entities.offset = 0;
+    run();
+  });
+  $("entities-prev").addEventListener("click", () => {
+    entities.offset = Math.max(0, entities.offset - ENTITIES_PAGE);
+    run();
+  });
+  $("entities-next").addEventListener("click", () => {
+    entities.offset += ENTITIES_PAGE;
+    run();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events and dead letters: pages after a sequence / id.
+
+const events = { next: null, last: null, count: 0, loaded: false };
+
+function eventRow(event) {
+  const data = el(
+    "tr",
+    { className: "detail", hidden: true },
+    el("td", { colSpan: 6 }, el("pre", { className: "json" }, JSON.stringify(event, null, 2))),
+  );
+  const button = el("button", { type: "button", className: "small secondary", "aria-expanded": "false" }, "Data");
+  button.setAttribute("aria-label", `Data of event ${event.sequence}`);
+  button.addEventListener("click", () => {
+    data.hidden = !data.hidden;
+    button.setAttribute("aria-expanded", String(!data.hidden));
+  });
+  const row = el(
+    "tr",
+    null,
+    el("td", { className: "num" }, String(event.sequence)),
+    el("td", { className: "time", title: event.time ?? "" }, formatTime(event.time)),
+    el("td", { className: "mono" }, event.type),
+    el("td", { className: "mono" }, event.subject ?? ""),
+    el("td", { className: "mono" }, event.source ?? ""),
+    el("td", { className: "actions" }, button),
+  );
+  return [row, data];
+}
+
+async function loadEvents({ append = false } = {}) {
+  const after = append ? (events.next ?? events.last) : Number($("events-after").value || 0);
+  const answer = await api(
+    `/api/admin/events${query({
+      after,
+      limit: EVENTS_PAGE,
+      type: $("events-type").value.trim(),
+      company: $("events-company").value.trim(),
+    })}`,
+  );
+  const items = answer?.items ?? [];
+  const body = $("events-body");
+  if (!append) {
+    clear(body);
+    events.count = 0;
+    events.last = after;
+  }
+  for (const event of items) {
+    body.append(...eventRow(event));
+    events.last = event.sequence;
+  }
+  events.count += items.length;
+  events.next = answer?.next ?? null;
+  events.loaded = true;
+  $("events-table").hidden = events.count === 0;
+  $("events-more").hidden = !events.next;
+  setText(
+    $("events-status"),
+    events.count ? `${formatNumber(events.count)} events shown${events.next ? "; more follow" : ""}.` : "No events match.",
+  );
+}
+
+const dead = { next: null, count: 0, loaded: false };
+
+async function loadDeadLetters({ append = false } = {}) {
+  const answer = await api(`/api/admin/dead-letters${query({ after: append ? dead.next : undefined, limit: EVENTS_PAGE })}`);
+  const items = answer?.items ?? [];
+  const body = $("dead-body");
+  if (!append) {
+    clear(body);
+    dead.count = 0;
+  }
+  for (const item of items) {
+    body.append(
+      el(
+        "tr",
+        null,
+        el("td", { className: "num" }, String(item.id)),
+        el("td", { className: "time", title: item.at ?? "" }, formatTime(item.at)),
+        el("td", null, el("a", { href: `#/sources/${enc(item.sourceId ?? "")}` }, item.sourceId ?? "")),
+        el("td", { className: "num" }, item.runId ?? ""),
+        el("td", null, item.entity ?? ""),
+        el("td", { className: "mono" }, item.externalId ?? ""),
+        el("td", { className: "error" }, item.reason ?? ""),
+      ),
+    );
+  }
+  dead.count += items.length;
+  dead.next = answer?.next ?? null;
+  dead.loaded = true;
+  $("dead-table").hidden = dead.count === 0;
+  $("dead-more").hidden = !dead.next;
+  setText(
+    $("dead-status"),
+    dead.count
+      ? `${formatNumber(dead.count)} records that could not be stored${dead.next ? "; more follow" : ""}.`
+      : "No dead letters: every record could be stored.",
+  );
+}
+
+function setupEventsAndDeadLetters() {
+  $("events-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadEvents().catch((e) => reportActionError("Events", e));
+  });
+  $("events-more").addEventListener("click", () => loadEvents({ append: true }).catch((e) => reportActionError("Events", e)));
+  $("dead-more").addEventListener("click", () =>
+    loadDeadLetters({ append: true }).catch((e) => reportActionError("Dead letters", e)),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plugins.
+
+async function loadPlugins() {
+  const answer = await api("/api/admin/plugins");
+  const items = answer?.items ?? [];
+  $("plugins-body").replaceChildren(
+    ...items.map((p) => {
+      const state = p.quarantined ? "quarantined" : p.loaded ? "loaded" : "not loaded";
+      return el(
+        "tr",
+        null,
+        el("td", null, el("strong", null, p.name ?? "")),
+        el("td", null, p.version ?? ""),
+        el("td", null, p.abiVersion ?? ""),
+        el("td", null, el("span", { className: `badge badge-${p.loaded && !p.quarantined ? "yes" : "no"}` }, state)),
+        el("td", { className: "mono" }, p.file ?? ""),
+        el("td", { className: "error" }, p.error ?? ""),
+      );
+    }),
+  );
+  const refused = items.filter((p) => !p.loaded || p.quarantined).length;
+  setText(
+    $("plugins-status"),
+    items.length
+      ? `${items.length} plugin${items.length === 1 ? "" : "s"}${refused ? `, ${refused} not usable` : ""}.`
+      : "No plugins in the plugins folder.",
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing and the refresh loop.
+
+const VIEWS = ["sources", "source", "entities", "events", "dead-letters", "plugins"];
+let route = { view: "sources", id: null };
+
+function parseRoute() {
+  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+  const [view, ...rest] = hash.split("/");
+  if (view === "sources" && rest.length && rest[0]) return { view: "source", id: rest.join("/") };
+  if (VIEWS.includes(view) && view !== "source") return { view, id: null };
+  return { view: "sources", id: null };
+}
+
+function showRoute() {
+  const previous = route;
+  route = parseRoute();
+  for (const view of VIEWS) $(`view-${view}`).hidden = view !== route.view;
+  const navView = route.view === "source" ? "sources" : route.view;
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    if (link.dataset.nav === navView) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.title = `${route.id ?? navView.replace("-", " ")} · Reglo Hub Integration Console`;
+  if (route.view === "source" && (previous.view !== "source" || previous.id !== route.id)) resetDetail(route.id);
+  if (previous.view !== route.view || previous.id !== route.id) $("main").focus({ preventScroll: true });
+  scheduleRefresh(0);
+}
+
+let refreshTimer = null;
+let refreshing = false;
+let refreshAgain = false;
+
+function scheduleRefresh(delay = REFRESH_MS) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refresh, delay);
+}
+
+// Refreshes the visible view. The source list is fetched on every tick whatever the view (one
+// request): it keeps the failed count in the navigation and tells whether the hub answers.
+async function refresh() {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
+  try {
+    await loadSources();
+    renderSources();
+    switch (route.view) {
+      case "source":
+        await loadSourceDetail();
+        break;
+      case "plugins":
+        await loadPlugins();
+        break;
+      case "entities":
+        if (!entities.loadedNames) {
+          await loadEntityNames();
+          await loadEntities();
+        }
+        break;
+      case "events":
+        if (!events.loaded) await loadEvents();
+        else if ($("events-follow").checked && !events.next) await loadEvents({ append: true });
+        break;
+      case "dead-letters":
+        if (!dead.loaded) await loadDeadLetters();
+        break;
+      default:
+        break;
+    }
+  } catch (error) {
+    if (error instanceof ApiError) toast(`The hub answered: ${error.message}`, true);
+    else if (!(error instanceof AuthError) && !(error instanceof HubDown)) console.error(error);
+  } finally {
+    refreshing = false;
+    renderHealth();
+    if (refreshAgain) {
+      refreshAgain = false;
+      scheduleRefresh(0);
+    } else {
+      scheduleRefresh();
+    }
+  }
+}
+
+function start() {
+  setupTokenDialog();
+  setupSources();
+  setupSourceDetail();
+  setupEntities();
+  setupEventsAndDeadLetters();
+  window.addEventListener("hashchange", showRoute);
+  // The banner's "since" duration keeps counting while the hub is down.
+  setInterval(() => health.downSince && renderHealth(), 1000);
+  if (!storedToken()) askToken();
+  showRoute();
+}
+
+start();

@@ -1,0 +1,97 @@
+// The admin listener (DESIGN §10, issue #5): the JSON admin API under /api/admin, /healthz,
+// /readyz, /metrics and the Integration Console (embedded at build time), on host/http's Server.
+// Every route but /healthz and the console's static files needs the admin token (a guard runs
+// before the route lookup, so a refused request learns nothing). The API contract is
+// docs/admin-api.md.
+// Ownership: AdminServer owns its listener and a small pool of stores opened from the factory;
+// the Engine, Clock and MetricsRegistry must outlive it. Thread-safety: requests are served on
+// the listener's threads; the engine and registry are thread-safe, each store is used by one
+// request at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "reglo/admin/metrics.h"
+#include "reglo/core/clock.h"
+#include "reglo/core/status.h"
+#include "reglo/engine/engine.h"
+#include "reglo/http/router.h"
+
+namespace reglo::admin {
+
+struct AdminOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8470;  // 0: any free port
+  // Hex SHA-256 of the admin token (token.h). With `token_in_store`, the stored hash is read
+  // again at each request, so `reglo-hub admin-token reset` takes effect at once.
+  std::string token_hash;
+  bool token_in_store = false;
+  // Sources from the config file: updates and deletes through the API last until the next
+  // start (the config file is re-applied then); other sources are API-created and persisted.
+  std::set<std::string> config_source_ids;
+  // Set as options.base_dir of API-created sources that do not give one (relative paths).
+  std::string base_dir;
+  std::filesystem::path plugins_dir;  // shown by /readyz when a connector is missing
+  // Serve the console from this folder instead of the copy built into the binary (development).
+  std::filesystem::path console_dir;
+};
+
+struct AdminDeps {
+  engine::Engine& engine;
+  engine::StoreFactory open_store;
+  const Clock& clock;
+  MetricsRegistry& metrics;
+};
+
+// One route of the admin listener, for tests and docs.
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+  bool needs_token = true;
+};
+
+// The admin router (no listener): for tests that call it directly, and for StartAdminServer.
+// Also returns the route table.
+std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, AdminDeps deps,
+                                               std::vector<RouteInfo>* routes = nullptr);
+
+// The hub's own metrics (runs, records, lag, sources by status, backoff, plugins), reading the
+// engine and the store; add it to the registry the admin listener renders.
+std::shared_ptr<MetricsProvider> MakeHubMetrics(engine::Engine& engine,
+                                                engine::StoreFactory open_store,
+                                                const Clock& clock);
+
+class AdminServer {
+ public:
+  // Binds and serves; the error names the address (e.g. port in use).
+  static Result<std::unique_ptr<AdminServer>> Start(const AdminOptions& options, AdminDeps deps);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  uint16_t port() const;
+  // "http://127.0.0.1:8470/": the console's address.
+  std::string url() const;
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit AdminServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The console files built into this binary (host/admin/console/ at build time), by path
+// relative to that folder ("index.html", "app.js"); empty when the folder was empty or missing.
+struct ConsoleAsset {
+  std::string_view path;
+  std::string_view content;
+};
+const std::vector<ConsoleAsset>& EmbeddedConsoleAssets();
+
+}  // namespace reglo::admin

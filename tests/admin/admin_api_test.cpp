@@ -1,0 +1,771 @@
+// The admin API end to end: a real admin listener on port 0, a real Engine running real sida_stub
+// plugins on a ManualClock (time only moves when a test advances it), a real store (SQLite or
+// PostgreSQL, admin_backends.h), and HTTP from a real client.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <gmock/gmock.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "admin_backends.h"
+#include "reglo/admin/admin.h"
+#include "reglo/admin/token.h"
+#include "reglo/model/schema.h"
+#include "reglo/model/validation.h"
+
+namespace reglo::admin {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr milliseconds kWait{20'000};  // bound on waiting for plugin threads; never reached
+constexpr const char* kToken = "test-admin-token-0123456789";
+
+class MaxRandom final : public engine::RandomSource {
+ public:
+  uint64_t UpTo(uint64_t bound) override { return bound; }
+};
+
+struct Reply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  std::string allow;
+  json Json() const { return json::parse(body, nullptr, false); }
+};
+
+class AdminApiTest : public ::testing::TestWithParam<storage::testing::BackendParam> {
+ protected:
+  void SetUp() override {
+    backend_ = GetParam().make();
+    std::string pattern = (fs::temp_directory_path() / "reglo_admin_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    fs::create_directories(dir_ / "plugins");
+    fs::copy_file(REGLO_SIDA_PLUGIN, dir_ / "plugins" / "sida_stub.so");
+    options_.plugins_dir = dir_ / "plugins";
+    options_.plugin_cache_dir = dir_ / "cache";
+    options_.default_interval = seconds(60);
+    options_.threads_per_plugin = 1;
+    options_.watch_plugins = false;
+    options_.backoff.failure_limit = 2;
+  }
+  void TearDown() override {
+    server_.reset();
+    if (engine_) engine_->Stop(kWait);
+    engine_.reset();
+    backend_.reset();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  engine::StoreFactory Factory() {
+    storage::testing::StoreBackend* backend = backend_.get();
+    return [backend] { return backend->Open(); };
+  }
+
+  engine::SourceConfig Source(const std::string& id, json options = json::object()) {
+    options["system"] = id;
+    if (!options.contains("changes")) options["changes"] = 40;
+    engine::SourceConfig source;
+    source.row.id = id;
+    source.row.company_id = "autoscuola-" + id;
+    source.row.source_system = "sida";
+    source.row.connector = "sida_stub";
+    source.row.config_json = options.dump();
+    return source;
+  }
+
+  void Start(std::vector<engine::SourceConfig> sources, AdminOptions admin = {}) {
+    std::set<std::string> config_ids;
+    for (const auto& source : sources) config_ids.insert(source.row.id);
+    engine_ =
+        std::make_unique<engine::Engine>(options_, std::move(sources), Factory(), clock_, random_);
+    ASSERT_TRUE(engine_->Start().ok());
+    metrics_.Add(MakeHubMetrics(*engine_, Factory(), clock_));
+    admin.port = 0;
+    admin.token_hash = TokenHash(kToken);
+    admin.config_source_ids = config_ids;
+    Result<std::unique_ptr<AdminServer>> server =
+        AdminServer::Start(admin, AdminDeps{*engine_, Factory(), clock_, metrics_});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+  }
+
+  Reply Call(const std::string& method, const std::string& uri, const std::string& body = "",
+             std::optional<std::string> token = std::string(kToken)) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
+    Poco::Net::HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (token) request.set("Authorization", "Bearer " + *token);
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      request.setContentType("application/json");
+      request.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    }
+    session.sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return Reply{static_cast<int>(response.getStatus()), response.getContentType(), text.str(),
+                 response.get("Allow", "")};
+  }
+
+  // Runs every due source and waits for `id` to have finished `runs` runs.
+  void RunUntil(const std::string& id, int64_t runs) {
+    engine_->Tick();
+    ASSERT_TRUE(engine_->WaitForRuns(id, runs, kWait)) << id;
+  }
+  void RunNowAndWait(const std::string& id) {
+    const int64_t before = engine_->Source(id)->runs_finished;
+    ASSERT_EQ(Call("POST", "/api/admin/sources/" + id + "/run").status, 202);
+    RunUntil(id, before + 1);
+  }
+
+  std::unique_ptr<storage::Store> OpenStore() {
+    auto store = backend_->Open();
+    EXPECT_TRUE(store.ok());
+    return std::move(*store);
+  }
+
+  void ExpectProblem(const Reply& reply, int status, const std::string& detail_part = "") {
+    EXPECT_EQ(reply.status, status) << reply.body;
+    EXPECT_EQ(reply.content_type, "application/problem+json") << reply.body;
+    const json problem = reply.Json();
+    EXPECT_EQ(problem.value("status", 0), status);
+    EXPECT_TRUE(problem.contains("title"));
+    EXPECT_TRUE(problem.contains("type"));
+    if (!detail_part.empty()) {
+      EXPECT_THAT(problem.value("detail", ""), HasSubstr(detail_part));
+    }
+  }
+
+  std::unique_ptr<storage::testing::StoreBackend> backend_;
+  fs::path dir_;
+  engine::EngineOptions options_;
+  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::hours(490'000))};
+  MaxRandom random_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<AdminServer> server_;
+};
+
+// ---- auth ------------------------------------------------------------------------------------
+
+TEST_P(AdminApiTest, EveryRouteButHealthzAndTheConsoleNeedsTheToken) {
+  Start({Source("a")});
+  std::vector<RouteInfo> routes;
+  (void)BuildAdminRouter({}, AdminDeps{*engine_, Factory(), clock_, metrics_}, &routes);
+  ASSERT_GE(routes.size(), 20u);
+  for (const RouteInfo& route : routes) {
+    std::string uri = route.pattern;
+    for (const auto& [param, value] : std::vector<std::pair<std::string, std::string>>{
+             {"{id}", "a"}, {"{runId}", "1"}, {"{entity}", "student"}, {"{*file}", "app.js"}}) {
+      if (size_t at = uri.find(param); at != std::string::npos)
+        uri.replace(at, param.size(), value);
+    }
+    const std::string body = route.method == "POST" || route.method == "PUT" ? "{}" : "";
+    for (const std::optional<std::string>& token :
+         {std::optional<std::string>(), std::optional<std::string>("wrong-token"),
+          std::optional<std::string>("")}) {
+      Reply reply = Call(route.method, uri, body, token);
+      if (route.needs_token) {
+        ExpectProblem(reply, 401);
+        // Nothing else: no data, no hint of what exists.
+        EXPECT_THAT(reply.body, Not(HasSubstr("sida")));
+        EXPECT_THAT(reply.body, Not(HasSubstr("autoscuola")));
+      } else {
+        EXPECT_NE(reply.status, 401) << route.method << " " << uri;
+      }
+    }
+  }
+  // Unknown paths and wrong methods are refused the same way without a token.
+  ExpectProblem(Call("GET", "/api/admin/nothing", "", std::nullopt), 401);
+  ExpectProblem(Call("PATCH", "/api/admin/sources", "", std::nullopt), 401);
+  // A token in another scheme is not accepted either.
+  Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
+  Poco::Net::HTTPRequest request("GET", "/api/admin/sources", Poco::Net::HTTPMessage::HTTP_1_1);
+  request.set("Authorization", std::string("Basic ") + kToken);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::ostringstream ignored;
+  ignored << session.receiveResponse(response).rdbuf();
+  EXPECT_EQ(response.getStatus(), 401);
+}
+
+TEST_P(AdminApiTest, HealthzAnswersWithoutTokenAndReadyzWithIt) {
+  Start({Source("a")});
+  Reply health = Call("GET", "/healthz", "", std::nullopt);
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.Json(), json({{"status", "ok"}}));
+  Reply ready = Call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.Json(), json({{"store", "ok"}, {"plugins", "ok"}}));
+}
+
+TEST_P(AdminApiTest, ReadyzIs503WhenASourcesConnectorIsMissing) {
+  engine::SourceConfig orphan = Source("orphan");
+  orphan.row.connector = "drivelab";
+  Start({Source("a"), orphan});
+  Reply ready = Call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.Json()["store"], "ok");
+  EXPECT_THAT(ready.Json()["plugins"].get<std::string>(), HasSubstr("drivelab"));
+}
+
+TEST_P(AdminApiTest, ATokenResetInTheStoreTakesEffectAtOnce) {
+  AdminOptions admin;
+  admin.token_in_store = true;
+  Start({Source("a")}, admin);
+  EXPECT_EQ(Call("GET", "/api/admin/sources").status, 200);  // nothing stored: the given hash
+  Result<std::string> fresh = ResetAdminToken(*OpenStore(), clock_);
+  ASSERT_TRUE(fresh.ok());
+  ExpectProblem(Call("GET", "/api/admin/sources"), 401);
+  EXPECT_EQ(Call("GET", "/api/admin/sources", "", *fresh).status, 200);
+}
+
+// ---- sources -----------------------------------------------------------------------------------
+
+TEST_P(AdminApiTest, SourcesShowStatusLastSyncNextRunAndLastRunWithSecretsMasked) {
+  Start({Source("a", {{"api_key", "k-123"}, {"password", "hunter2"}})});
+  json before = Call("GET", "/api/admin/sources").Json();
+  ASSERT_EQ(before["items"].size(), 1u);
+  EXPECT_EQ(before["items"][0]["status"], "new");
+  EXPECT_TRUE(before["items"][0]["lastRun"].is_null());
+  EXPECT_TRUE(before["items"][0]["lastSyncAt"].is_null());
+
+  RunUntil("a", 1);
+  Reply reply = Call("GET", "/api/admin/sources/a");
+  ASSERT_EQ(reply.status, 200);
+  const json source = reply.Json();
+  EXPECT_EQ(source["id"], "a");
+  EXPECT_EQ(source["connector"], "sida_stub");
+  EXPECT_EQ(source["companyId"], "autoscuola-a");
+  EXPECT_EQ(source["sourceSystem"], "sida");
+  EXPECT_EQ(source["status"], "ok");
+  EXPECT_EQ(source["state"], "idle");
+  EXPECT_EQ(source["origin"], "config");
+  EXPECT_EQ(source["consecutiveFailures"], 0);
+  EXPECT_EQ(source["intervalSeconds"], 60.0);
+  EXPECT_EQ(source["nextRunInSeconds"], 60.0);  // the clock has not moved
+  EXPECT_EQ(source["lastSyncAt"], source["lastRun"]["finishedAt"]);
+  EXPECT_EQ(source["lastRun"]["status"], "ok");
+  EXPECT_EQ(source["lastRun"]["pluginVersion"], "1.0.0");
+  EXPECT_GT(source["lastRun"]["counts"]["created"].get<int64_t>(), 0);
+  EXPECT_EQ(source["options"]["api_key"], "********");
+  EXPECT_EQ(source["options"]["password"], "********");
+  EXPECT_THAT(reply.body, Not(HasSubstr("hunter2")));
+  EXPECT_THAT(reply.body, Not(HasSubstr("k-123")));
+  clock_.Advance(seconds(15));
+  EXPECT_EQ(Call("GET", "/api/admin/sources/a").Json()["nextRunInSeconds"], 45.0);
+}
+
+TEST_P(AdminApiTest, CreateUpdatePauseResumeRunAndDeleteThroughTheApi) {
+  Start({Source("a")});
+  const json body = {{"id", "b"},
+                     {"connector", "sida_stub"},
+                     {"companyId", "autoscuola-b"},
+                     {"sourceSystem", "sida"},
+                     {"intervalSeconds", 30},
+                     {"options", {{"system", "b"}, {"changes", 20}, {"token", "s3cr3t-t0k3n"}}}};
+  Reply created = Call("POST", "/api/admin/sources", body.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.Json()["origin"], "api");
+  EXPECT_EQ(created.Json()["status"], "new");
+  EXPECT_EQ(created.Json()["intervalSeconds"], 30.0);
+  EXPECT_EQ(created.Json()["options"]["token"], "********");
+  // Persisted for the next start.
+  auto stored = OpenStore()->ListApiSources();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(stored->front().interval_ms, 30'000);
+  EXPECT_THAT(stored->front().source.config_json, HasSubstr("s3cr3t-t0k3n"));
+
+  ExpectProblem(Call("POST", "/api/admin/sources", body.dump()), 409, "already exists");
+  ExpectProblem(
+      Call("POST", "/api/admin/sources",
+           json{{"id", "a"}, {"connector", "sida_stub"}, {"companyId", "x"}, {"sourceSystem", "y"}}
+               .dump()),
+      409);
+
+  RunUntil("b", 1);
+  EXPECT_EQ(Call("GET", "/api/admin/sources/b").Json()["status"], "ok");
+
+  // PUT sends the masked secret back: the stored value stays; the interval changes.
+  json update = created.Json();
+  update["intervalSeconds"] = 120;
+  Reply updated = Call("PUT", "/api/admin/sources/b", update.dump());
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(updated.Json()["intervalSeconds"], 120.0);
+  EXPECT_EQ(engine_->SourceDefinition("b")->interval, seconds(120));
+  EXPECT_THAT(engine_->SourceDefinition("b")->row.config_json, HasSubstr("s3cr3t-t0k3n"));
+  stored = OpenStore()->ListApiSources();
+  EXPECT_EQ(stored->front().interval_ms, 120'000);
+
+  Reply paused = Call("POST", "/api/admin/sources/b/pause");
+  ASSERT_EQ(paused.status, 200);
+  EXPECT_EQ(paused.Json()["status"], "paused");
+  EXPECT_EQ(paused.Json()["state"], "paused");
+  ExpectProblem(Call("POST", "/api/admin/sources/b/run"), 409);  // resume it first
+  Reply resumed = Call("POST", "/api/admin/sources/b/resume");
+  ASSERT_EQ(resumed.status, 200);
+  EXPECT_EQ(resumed.Json()["state"], "idle");
+  RunUntil("b", 2);  // due at once after a resume
+  RunNowAndWait("b");
+  EXPECT_EQ(engine_->Source("b")->runs_finished, 3);
+
+  ASSERT_EQ(Call("DELETE", "/api/admin/sources/b").status, 204);
+  ExpectProblem(Call("GET", "/api/admin/sources/b"), 404);
+  EXPECT_TRUE(OpenStore()->ListApiSources()->empty());
+  EXPECT_EQ(Call("GET", "/api/admin/sources").Json()["items"].size(), 1u);
+  ExpectProblem(Call("DELETE", "/api/admin/sources/b"), 404);
+}
+
+TEST_P(AdminApiTest, AFailedSourceIsFixedAndRetriedThroughTheApi) {
+  Start({Source("s", {{"faults", {{"auth_error", true}}}})});
+  RunUntil("s", 1);
+  json failed = Call("GET", "/api/admin/sources/s").Json();
+  EXPECT_EQ(failed["status"], "failed");
+  EXPECT_EQ(failed["lastRun"]["status"], "failed");
+  EXPECT_EQ(failed["lastRun"]["errorCategory"],
+            std::string(StatusCodeName(StatusCode::kAuthError)));
+  EXPECT_TRUE(failed["nextRunInSeconds"].is_null());
+
+  json fixed = failed;
+  fixed["options"].erase("faults");
+  ASSERT_EQ(Call("PUT", "/api/admin/sources/s", fixed.dump()).status, 200);
+  Reply retry = Call("POST", "/api/admin/sources/s/retry");
+  ASSERT_EQ(retry.status, 202);
+  EXPECT_EQ(retry.Json(), json({{"accepted", true}}));
+  RunUntil("s", 2);
+  json ok = Call("GET", "/api/admin/sources/s").Json();
+  EXPECT_EQ(ok["status"], "ok");
+  EXPECT_EQ(ok["lastRun"]["status"], "ok");
+  EXPECT_EQ(ok["consecutiveFailures"], 0);
+}
+
+TEST_P(AdminApiTest, CursorsAreReadAndResetForAFullPull) {
+  Start({Source("a")});
+  RunUntil("a", 1);
+  json cursors = Call("GET", "/api/admin/sources/a/cursor").Json()["cursors"];
+  ASSERT_FALSE(cursors.empty());
+  EXPECT_TRUE(cursors[0].contains("stream"));
+  EXPECT_TRUE(cursors[0]["cursor"].is_string());
+  ASSERT_EQ(Call("DELETE", "/api/admin/sources/a/cursor").status, 204);
+  EXPECT_TRUE(Call("GET", "/api/admin/sources/a/cursor").Json()["cursors"].empty());
+  RunNowAndWait("a");
+  json run = Call("GET", "/api/admin/sources/a").Json()["lastRun"];
+  // A full pull again: everything is seen, nothing is new.
+  EXPECT_GT(run["counts"]["pulled"].get<int64_t>(), 0);
+  EXPECT_EQ(run["counts"]["created"], 0);
+  ExpectProblem(Call("GET", "/api/admin/sources/zz/cursor"), 404);
+}
+
+// ---- errors ------------------------------------------------------------------------------------
+
+TEST_P(AdminApiTest, ErrorsAreProblemsNamingWhatIsWrong) {
+  Start({Source("a")});
+  ExpectProblem(Call("GET", "/api/admin/sources/nope"), 404, "nope");
+  ExpectProblem(Call("GET", "/api/admin/sources/nope/runs"), 404);
+  ExpectProblem(Call("POST", "/api/admin/sources/nope/run"), 404);
+  ExpectProblem(Call("GET", "/api/admin/runs/999999"), 404);
+  ExpectProblem(Call("GET", "/api/admin/runs/abc"), 400, "runId");
+  ExpectProblem(Call("GET", "/api/admin/entities/spaceship"), 404, "spaceship");
+  for (const char* limit : {"0", "501", "abc", "-1", "1.5"}) {
+    ExpectProblem(Call("GET", std::string("/api/admin/events?limit=") + limit), 400, "limit");
+    ExpectProblem(Call("GET", std::string("/api/admin/sources/a/runs?limit=") + limit), 400,
+                  "limit");
+  }
+  ExpectProblem(Call("GET", "/api/admin/sources/a/runs?before=x"), 400, "before");
+  ExpectProblem(Call("GET", "/api/admin/events?after=-3"), 400, "after");
+  ExpectProblem(Call("GET", "/api/admin/entities/student?offset=x"), 400, "offset");
+
+  Reply wrong_method = Call("PATCH", "/api/admin/sources");
+  ExpectProblem(wrong_method, 405);
+  EXPECT_THAT(wrong_method.allow, HasSubstr("GET"));
+  EXPECT_THAT(wrong_method.allow, HasSubstr("POST"));
+  ExpectProblem(Call("GET", "/api/admin/nothing-here"), 404);
+
+  ExpectProblem(Call("POST", "/api/admin/sources", "not json"), 400, "JSON object");
+  const json good = {
+      {"id", "n"}, {"connector", "sida_stub"}, {"companyId", "c"}, {"sourceSystem", "s"}};
+  for (const auto& [field, value, named] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"connector", nullptr, "connector"},
+           {"companyId", "", "companyId"},
+           {"id", "has space", "id"},
+           {"options", "x", "options"},
+           {"intervalSeconds", -1, "intervalSeconds"},
+           {"enabled", "yes", "enabled"},
+           {"colour", "red", "colour"}}) {
+    json body = good;
+    if (value.is_null()) {
+      body.erase(field);
+    } else {
+      body[field] = value;
+    }
+    ExpectProblem(Call("POST", "/api/admin/sources", body.dump()), 400, named);
+  }
+  ExpectProblem(Call("PUT", "/api/admin/sources/a",
+                     json{{"id", "other"},
+                          {"connector", "sida_stub"},
+                          {"companyId", "c"},
+                          {"sourceSystem", "s"}}
+                         .dump()),
+                400, "id");
+  // Nothing was created or changed by the refused requests.
+  EXPECT_EQ(Call("GET", "/api/admin/sources").Json()["items"].size(), 1u);
+  EXPECT_EQ(engine_->SourceDefinition("a")->row.company_id, "autoscuola-a");
+}
+
+// ---- runs, masking -----------------------------------------------------------------------------
+
+TEST_P(AdminApiTest, RunsArePagedNewestFirst) {
+  Start({Source("a")});
+  RunUntil("a", 1);
+  for (int i = 0; i < 4; ++i) RunNowAndWait("a");
+  std::vector<int64_t> ids;
+  std::string uri = "/api/admin/sources/a/runs?limit=2";
+  for (int page = 0; page < 5; ++page) {
+    Reply reply = Call("GET", uri);
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    const json body = reply.Json();
+    for (const json& run : body["items"]) ids.push_back(run["id"].get<int64_t>());
+    if (body["next"].is_null()) break;
+    EXPECT_EQ(body["items"].size(), 2u);
+    uri = "/api/admin/sources/a/runs?limit=2&before=" + std::to_string(body["next"].get<int64_t>());
+  }
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_TRUE(std::is_sorted(ids.rbegin(), ids.rend()));
+  EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), 5u);
+  // The default page holds them all, with no next.
+  const json all = Call("GET", "/api/admin/sources/a/runs").Json();
+  EXPECT_EQ(all["items"].size(), 5u);
+  EXPECT_TRUE(all["next"].is_null());
+}
+
+TEST_P(AdminApiTest, PersonalDataInRunLogsAndErrorsIsMasked) {
+  Start({Source("a")});
+  auto store = OpenStore();
+  Result<int64_t> run = store->BeginRun("a", FormatUtc(clock_.Now()));
+  ASSERT_TRUE(run.ok());
+  // Written raw on purpose (as a line stored by an older build would be): the API masks anyway.
+  const std::string at = FormatUtc(clock_.Now());
+  ASSERT_TRUE(store
+                  ->AppendRunLog(*run, {at, storage::LogLevel::kWarn,
+                                        "students.csv:12: fiscal code RSSMRA85T10A562S is taken"})
+                  .ok());
+  ASSERT_TRUE(store
+                  ->AppendRunLog(*run, {at, storage::LogLevel::kError,
+                                        "write to mario.rossi@example.com or +39 333 1234567"})
+                  .ok());
+  ASSERT_TRUE(store
+                  ->FinishRun(*run, storage::RunStatus::kFailed, at, "retryable",
+                              "record of RSSMRA85T10A562S (mario.rossi@example.com) refused")
+                  .ok());
+  Reply reply = Call("GET", "/api/admin/runs/" + std::to_string(*run));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  for (const char* secret :
+       {"RSSMRA85T10A562S", "mario.rossi@example.com", "3331234567", "333 1234567"}) {
+    EXPECT_THAT(reply.body, Not(HasSubstr(secret)));
+  }
+  const json body = reply.Json();
+  EXPECT_EQ(body["id"], *run);
+  EXPECT_EQ(body["sourceId"], "a");
+  EXPECT_EQ(body["status"], "failed");
+  ASSERT_EQ(body["log"].size(), 2u);
+  EXPECT_EQ(body["log"][0]["level"], "warn");
+  EXPECT_THAT(body["log"][0]["message"].get<std::string>(), HasSubstr("cf#"));
+  ASSERT_EQ(body["warnings"].size(), 1u);
+  EXPECT_THAT(body["error"].get<std::string>(), HasSubstr("cf#"));
+  // The runs list shows the same masked error.
+  EXPECT_THAT(Call("GET", "/api/admin/sources/a/runs").body, Not(HasSubstr("RSSMRA85T10A562S")));
+
+  // A real run of the stub (its records hold fiscal codes, e-mails and phones) shows none of them
+  // anywhere in the API.
+  RunUntil("a", 1);
+  std::string everything;
+  for (const json& run_item : Call("GET", "/api/admin/sources/a/runs").Json()["items"]) {
+    everything +=
+        Call("GET", "/api/admin/runs/" + std::to_string(run_item["id"].get<int64_t>())).body;
+  }
+  everything += Call("GET", "/api/admin/entities/student?limit=500").body;
+  everything += Call("GET", "/api/admin/events?limit=500").body;
+  const std::regex fiscal_code(
+      "[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]");
+  EXPECT_FALSE(std::regex_search(everything, fiscal_code));
+  EXPECT_FALSE(std::regex_search(everything, std::regex("[a-z0-9.]+@[a-z0-9]+\\.[a-z]+")));
+}
+
+// ---- plugins, events, dead letters, entities --------------------------------------------------
+
+TEST_P(AdminApiTest, PluginsAreListedWithVersionAbiAndFile) {
+  Start({Source("a")});
+  const json plugins = Call("GET", "/api/admin/plugins").Json()["items"];
+  ASSERT_EQ(plugins.size(), 1u);
+  EXPECT_EQ(plugins[0]["name"], "sida_stub");
+  EXPECT_EQ(plugins[0]["version"], "1.0.0");
+  EXPECT_EQ(plugins[0]["abiVersion"], "1.0");
+  EXPECT_EQ(plugins[0]["file"], (dir_ / "plugins" / "sida_stub.so").string());
+  EXPECT_EQ(plugins[0]["loaded"], true);
+  EXPECT_EQ(plugins[0]["quarantined"], false);
+  EXPECT_TRUE(plugins[0]["error"].is_null());
+}
+
+TEST_P(AdminApiTest, EventsArePagedAfterASequenceAndFiltered) {
+  Start({Source("a"), Source("b")});
+  RunUntil("a", 1);
+  ASSERT_TRUE(engine_->WaitForRuns("b", 1, kWait));
+  const json all = Call("GET", "/api/admin/events?limit=500").Json();
+  const size_t total = all["items"].size();
+  ASSERT_GT(total, 10u);
+  EXPECT_TRUE(all["next"].is_null());
+  const json first = all["items"][0];
+  for (const char* field : {"sequence", "id", "type", "source", "subject", "time", "data"}) {
+    EXPECT_TRUE(first.contains(field)) << field;
+  }
+  // Page through with after=next.
+  size_t seen = 0;
+  int64_t after = 0;
+  int64_t last = 0;
+  for (int page = 0; page < 1000; ++page) {
+    const json body =
+        Call("GET", "/api/admin/events?limit=7&after=" + std::to_string(after)).Json();
+    for (const json& event : body["items"]) {
+      EXPECT_GT(event["sequence"].get<int64_t>(), last);
+      last = event["sequence"].get<int64_t>();
+      ++seen;
+    }
+    if (body["next"].is_null()) break;
+    after = body["next"].get<int64_t>();
+  }
+  EXPECT_EQ(seen, total);
+  // Filters.
+  const json created = Call("GET", "/api/admin/events?limit=500&type=student.created").Json();
+  ASSERT_FALSE(created["items"].empty());
+  for (const json& event : created["items"]) EXPECT_EQ(event["type"], "student.created");
+  const json company = Call("GET", "/api/admin/events?limit=500&company=autoscuola-b").Json();
+  ASSERT_FALSE(company["items"].empty());
+  EXPECT_LT(company["items"].size(), total);
+  for (const json& event : company["items"]) {
+    EXPECT_EQ(event["data"]["companyId"], "autoscuola-b");
+  }
+}
+
+TEST_P(AdminApiTest, DeadLettersAreListed) {
+  Start({Source("m", {{"malformed_every", 5}})});
+  RunUntil("m", 1);
+  const json body = Call("GET", "/api/admin/dead-letters?limit=2").Json();
+  ASSERT_EQ(body["items"].size(), 2u);
+  const json letter = body["items"][0];
+  for (const char* field : {"id", "sourceId", "runId", "entity", "externalId", "reason", "at"}) {
+    EXPECT_TRUE(letter.contains(field)) << field;
+  }
+  EXPECT_EQ(letter["sourceId"], "m");
+  ASSERT_FALSE(body["next"].is_null());
+  const json more =
+      Call("GET", "/api/admin/dead-letters?after=" + std::to_string(body["next"].get<int64_t>()))
+          .Json();
+  ASSERT_FALSE(more["items"].empty());
+  EXPECT_GT(more["items"][0]["id"].get<int64_t>(), body["items"][1]["id"].get<int64_t>());
+}
+
+TEST_P(AdminApiTest, EntityBrowserPagesSearchesAndMasks) {
+  Start({Source("a"), Source("b")});
+  RunUntil("a", 1);
+  ASSERT_TRUE(engine_->WaitForRuns("b", 1, kWait));
+  const json entities = Call("GET", "/api/admin/entities").Json()["items"];
+  ASSERT_EQ(entities.size(), model::CanonicalEntities().size());
+  int64_t students = 0;
+  for (const json& entity : entities) {
+    if (entity["name"] == "student") students = entity["count"].get<int64_t>();
+  }
+  ASSERT_GT(students, 4);
+
+  json page = Call("GET", "/api/admin/entities/student?limit=3").Json();
+  EXPECT_EQ(page["total"], students);
+  ASSERT_EQ(page["items"].size(), 3u);
+  EXPECT_EQ(page["next"], 3);
+  const json first = page["items"][0];
+  for (const char* field :
+       {"externalId", "companyId", "sourceSystem", "version", "updatedAt", "data"}) {
+    EXPECT_TRUE(first.contains(field)) << field;
+  }
+  if (first["data"].contains("fiscalCode")) {
+    EXPECT_THAT(first["data"]["fiscalCode"].get<std::string>(), HasSubstr("cf#"));
+  }
+  // Every page, in order, exactly once.
+  std::set<std::string> keys;
+  for (int64_t offset = 0; offset < students; offset += 3) {
+    page =
+        Call("GET", "/api/admin/entities/student?limit=3&offset=" + std::to_string(offset)).Json();
+    for (const json& item : page["items"]) {
+      keys.insert(item["companyId"].get<std::string>() + "/" +
+                  item["externalId"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(static_cast<int64_t>(keys.size()), students);
+
+  page = Call("GET", "/api/admin/entities/student?company=autoscuola-b&limit=500").Json();
+  ASSERT_GT(page["total"].get<int64_t>(), 0);
+  for (const json& item : page["items"]) EXPECT_EQ(item["companyId"], "autoscuola-b");
+
+  // Search by a last name seen in the data (any case) and by externalId.
+  const std::string last_name = first["data"]["lastName"].get<std::string>();
+  std::string upper = last_name;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  page = Call("GET", "/api/admin/entities/student?limit=500&q=" + upper).Json();
+  ASSERT_GT(page["total"].get<int64_t>(), 0);
+  for (const json& item : page["items"]) {
+    const std::string name =
+        item["data"].value("firstName", "") + " " + item["data"].value("lastName", "");
+    EXPECT_THAT(name, HasSubstr(last_name));
+  }
+  const std::string external_id = first["externalId"].get<std::string>();
+  page = Call("GET", "/api/admin/entities/student?limit=500&q=" + external_id +
+                         "&company=" + first["companyId"].get<std::string>())
+             .Json();
+  ASSERT_EQ(page["total"], 1);
+  EXPECT_EQ(page["items"][0]["externalId"], external_id);
+}
+
+// ---- metrics
+// -------------------------------------------------------------------------------------
+
+// One sample line of the text format, parsed back.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// Parses the exposition text strictly (format 0.0.4): every line is a HELP, a TYPE or a sample of
+// the family announced just before, names and labels valid, label values properly escaped.
+std::vector<Sample> ParseExposition(const std::string& text) {
+  std::vector<Sample> samples;
+  std::istringstream in(text);
+  std::string line;
+  std::string help_for;
+  std::string type_for;
+  std::set<std::string> families;
+  const std::regex help("# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)");
+  const std::regex type(
+      "# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)");
+  const std::regex sample(
+      "([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(.*)\\})? ([-+]?[0-9.eE+-]+|NaN|\\+Inf|-Inf)");
+  const std::regex label("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\\\n]|\\\\[\\\\\"n])*)\"(,|$)");
+  EXPECT_TRUE(text.empty() || text.back() == '\n');
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_match(line, m, help)) {
+      EXPECT_TRUE(families.insert(m[1]).second) << "family twice: " << m[1];
+      help_for = m[1];
+    } else if (std::regex_match(line, m, type)) {
+      EXPECT_EQ(m[1], help_for) << line;
+      type_for = m[1];
+    } else if (std::regex_match(line, m, sample)) {
+      Sample s;
+      s.name = m[1];
+      EXPECT_EQ(s.name, type_for) << "sample outside its family: " << line;
+      std::string labels = m[3];
+      while (!labels.empty()) {
+        std::smatch l;
+        if (!std::regex_search(labels, l, label) || l.position(0) != 0) {
+          ADD_FAILURE() << "bad labels: " << line;
+          break;
+        }
+        s.labels[l[1]] = l[2];
+        labels = l.suffix();
+      }
+      s.value = std::stod(m[4]);
+      samples.push_back(std::move(s));
+    } else {
+      ADD_FAILURE() << "not a valid exposition line: " << line;
+    }
+  }
+  return samples;
+}
+
+double Find(const std::vector<Sample>& samples, const std::string& name,
+            const std::map<std::string, std::string>& labels) {
+  for (const Sample& s : samples) {
+    if (s.name == name && s.labels == labels) return s.value;
+  }
+  ADD_FAILURE() << "no sample " << name;
+  return -1;
+}
+
+TEST_P(AdminApiTest, MetricsAreValidExpositionTextWithTheValuesOfARealSync) {
+  Start({Source("a"), Source("bad", {{"faults", {{"auth_error", true}}}})});
+  RunUntil("a", 1);
+  ASSERT_TRUE(engine_->WaitForRuns("bad", 1, kWait));
+  clock_.Advance(seconds(12));
+  Reply reply = Call("GET", "/metrics");
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_THAT(reply.content_type, HasSubstr("text/plain"));
+  EXPECT_THAT(reply.content_type, HasSubstr("version=0.0.4"));
+  const std::vector<Sample> samples = ParseExposition(reply.body);
+
+  auto runs = OpenStore()->ListRunsBefore("a", 0, 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  const storage::RunCounters& c = runs->front().counters;
+  EXPECT_EQ(Find(samples, "reglo_runs_total", {{"source", "a"}, {"outcome", "ok"}}), 1);
+  EXPECT_EQ(Find(samples, "reglo_runs_total", {{"source", "bad"}, {"outcome", "failed"}}), 1);
+  EXPECT_EQ(Find(samples, "reglo_records_total", {{"source", "a"}, {"outcome", "created"}}),
+            static_cast<double>(c.created));
+  EXPECT_EQ(Find(samples, "reglo_records_total", {{"source", "a"}, {"outcome", "updated"}}),
+            static_cast<double>(c.updated));
+  EXPECT_EQ(Find(samples, "reglo_sync_lag_seconds", {{"source", "a"}}), 12);
+  EXPECT_EQ(Find(samples, "reglo_sources", {{"status", "ok"}}), 1);
+  EXPECT_EQ(Find(samples, "reglo_sources", {{"status", "failed"}}), 1);
+  EXPECT_EQ(Find(samples, "reglo_sources", {{"status", "paused"}}), 0);
+  EXPECT_EQ(Find(samples, "reglo_source_backoff", {{"source", "a"}}), 0);
+  EXPECT_EQ(Find(samples, "reglo_source_consecutive_failures", {{"source", "bad"}}), 1);
+  EXPECT_EQ(Find(samples, "reglo_plugins_loaded", {}), 1);
+  for (const Sample& s : samples) {
+    // A source that never synced has no lag sample.
+    EXPECT_FALSE(s.name == "reglo_sync_lag_seconds" && s.labels.at("source") == "bad");
+  }
+}
+
+// ---- console
+// -------------------------------------------------------------------------------------
+
+TEST_P(AdminApiTest, ConsoleFilesAreServedWithTheirTypesAndNoToken) {
+  fs::create_directories(dir_ / "console" / "img");
+  std::ofstream(dir_ / "console" / "index.html") << "<!doctype html><title>Console</title>";
+  std::ofstream(dir_ / "console" / "app.js") << "console.log(1);";
+  std::ofstream(dir_ / "console" / "img" / "logo.svg") << "<svg/>";
+  std::ofstream(dir_ / "secret.txt") << "outside";
+  AdminOptions admin;
+  admin.console_dir = dir_ / "console";
+  Start({Source("a")}, admin);
+  Reply index = Call("GET", "/", "", std::nullopt);
+  EXPECT_EQ(index.status, 200);
+  EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
+  EXPECT_THAT(index.body, HasSubstr("Console"));
+  Reply script = Call("GET", "/console/app.js", "", std::nullopt);
+  EXPECT_EQ(script.status, 200);
+  EXPECT_EQ(script.content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(Call("GET", "/console/img/logo.svg", "", std::nullopt).content_type, "image/svg+xml");
+  ExpectProblem(Call("GET", "/console/missing.css", "", std::nullopt), 404);
+  ExpectProblem(Call("GET", "/console/../secret.txt", "", std::nullopt), 404);
+  ExpectProblem(Call("GET", "/console/%2e%2e/secret.txt", "", std::nullopt), 404);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AdminApiTest, ::testing::ValuesIn(AdminBackends()),
+                         storage::testing::BackendName);
+
+}  // namespace
+}  // namespace reglo::admin

@@ -1,0 +1,103 @@
+// The "admin" config object and `reglo-hub admin-token reset` (the binary, as an operator runs it).
+#include <gmock/gmock.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "reglo/admin/token.h"
+#include "reglo/app/config.h"
+#include "reglo/storage/sqlite_store.h"
+#include "run_command.h"
+
+namespace reglo::app {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kBase = R"("store": "sqlite:x.db", "plugins_dir": "p", "sources": [])";
+
+Result<HubConfig> Parse(const std::string& admin) {
+  return ParseConfig(
+      std::string("{") + kBase + (admin.empty() ? "" : ", \"admin\": " + admin) + "}",
+      "/etc/reglo");
+}
+
+TEST(AdminConfigTest, DefaultsToLocalhost8470WithAGeneratedToken) {
+  Result<HubConfig> config = Parse("");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->admin.enabled);
+  EXPECT_EQ(config->admin.address, "127.0.0.1");
+  EXPECT_EQ(config->admin.port, 8470);
+  EXPECT_EQ(config->admin.token, "");
+}
+
+TEST(AdminConfigTest, ReadsListenTokenAndEnabled) {
+  Result<HubConfig> config =
+      Parse(R"({"listen": "0.0.0.0:0", "token": "a-long-enough-token", "enabled": false})");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_FALSE(config->admin.enabled);
+  EXPECT_EQ(config->admin.address, "0.0.0.0");
+  EXPECT_EQ(config->admin.port, 0);
+  EXPECT_EQ(config->admin.token, "a-long-enough-token");
+  config = Parse(R"({"listen": "[::1]:9000"})");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->admin.address, "::1");
+  EXPECT_EQ(config->admin.port, 9000);
+}
+
+TEST(AdminConfigTest, ErrorsNameTheKey) {
+  for (const auto& [admin, expected] : std::vector<std::pair<std::string, std::string>>{
+           {R"([])", "admin: expected an object"},
+           {R"({"port": 1})", "admin.port: unknown key"},
+           {R"({"enabled": "no"})", "admin.enabled: expected true or false"},
+           {R"({"listen": 8470})", "admin.listen: expected a string"},
+           {R"({"listen": "127.0.0.1"})", "admin.listen: expected HOST:PORT"},
+           {R"({"listen": "127.0.0.1:65536"})",
+            "admin.listen: expected HOST:PORT with a port 0..65535"},
+           {R"({"listen": ":80"})", "admin.listen: expected HOST:PORT"},
+           {R"({"token": "short"})", "admin.token: must be at least 16 characters"}}) {
+    Result<HubConfig> config = Parse(admin);
+    ASSERT_FALSE(config.ok()) << admin;
+    EXPECT_EQ(config.status().code(), StatusCode::kConfigError);
+    EXPECT_THAT(config.status().message(), HasSubstr(expected)) << admin;
+    EXPECT_THAT(config.status().message(), Not(HasSubstr("short"))) << "no token echoed";
+  }
+}
+
+TEST(AdminTokenCliTest, ResetPrintsANewTokenOnceAndStoresOnlyItsHash) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("reglo-admin-cli-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "hub.json") << R"({"store": "sqlite:hub.db", "plugins_dir": "p",
+                                        "sources": []})";
+  const std::string hub =
+      std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
+  reglo::testing::CommandOutput out = reglo::testing::RunCommand(hub + " admin-token reset");
+  ASSERT_EQ(out.exit_code, 0) << out.text;
+  std::smatch token;
+  ASSERT_TRUE(std::regex_search(out.text, token, std::regex("[A-Za-z0-9_-]{43}"))) << out.text;
+  auto store = storage::OpenSqliteStore((dir / "hub.db").string());
+  ASSERT_TRUE(store.ok());
+  auto stored = (*store)->GetSetting(std::string(admin::kTokenSetting));
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_TRUE(admin::TokenMatches(token.str(), **stored));
+  // The database file never holds the token itself.
+  std::ifstream file(dir / "hub.db", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_EQ(bytes.find(token.str()), std::string::npos);
+
+  // A token set in the environment is not replaced by a stored one.
+  out = reglo::testing::RunCommand("REGLO_ADMIN_TOKEN=from-the-environment-123 " + hub +
+                                   " admin-token reset");
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.text, HasSubstr("REGLO_ADMIN_TOKEN"));
+  EXPECT_THAT(out.text, Not(HasSubstr("from-the-environment-123")));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace reglo::app

@@ -1,0 +1,367 @@
+// Browser tests of the Integration Console: a real headless Chromium (Debian's `chromium`) driven by
+// playwright-core against a real `reglo-hub serve` that tests/console/console_test.cpp started.
+// Usage: node console_test.mjs SCENARIO   (empty | retry | many | down | screenshot)
+// Environment: REGLO_CONSOLE_URL (http://127.0.0.1:PORT/), REGLO_ADMIN_TOKEN, REGLO_ARTIFACTS (folder
+// for screenshots), REGLO_HUB_PID (down: the hub to stop), REGLO_CHROMIUM (default: chromium in PATH),
+// REGLO_SCREENSHOT (screenshot: the PNG to write).
+// Prints one "ok - ..." line per check and "console_test: SCENARIO passed" at the end; exit 1 on failure.
+import { existsSync, mkdirSync } from "node:fs";
+import { join, delimiter } from "node:path";
+import { chromium } from "playwright-core";
+
+const scenario = process.argv[2];
+const baseUrl = process.env.REGLO_CONSOLE_URL;
+const token = process.env.REGLO_ADMIN_TOKEN;
+const artifacts = process.env.REGLO_ARTIFACTS || ".";
+const CODICE_FISCALE = /[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]/;
+
+function chromiumPath() {
+  if (process.env.REGLO_CHROMIUM) return process.env.REGLO_CHROMIUM;
+  for (const dir of (process.env.PATH || "").split(delimiter)) {
+    for (const name of ["chromium", "chromium-browser"]) {
+      if (existsSync(join(dir, name))) return join(dir, name);
+    }
+  }
+  return null;
+}
+
+class Failure extends Error {}
+
+function check(condition, message) {
+  if (!condition) throw new Failure(message);
+  console.log(`ok - ${message}`);
+}
+
+// Polls `probe` (bounded) until it returns a truthy value; real time, since the hub runs in real time.
+async function waitFor(what, probe, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (last) {
+        console.log(`ok - ${what}`);
+        return last;
+      }
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Failure(`timed out waiting for: ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}
+
+// The admin API, as the test's own client (not through the page).
+async function api(path, { method = "GET", body } = {}) {
+  const response = await fetch(new URL(path, baseUrl), {
+    method,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Failure(`${method} ${path}: HTTP ${response.status} ${text}`);
+  return { status: response.status, text, json: text ? JSON.parse(text) : null };
+}
+
+async function screenshot(page, name, { fullPage = true } = {}) {
+  mkdirSync(artifacts, { recursive: true });
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path, fullPage });
+  console.log(`screenshot: ${path}`);
+}
+
+// Opens the console and enters the token in the dialog it shows.
+async function openConsole(page, tokenToEnter = token) {
+  await page.goto(baseUrl);
+  const dialog = page.locator("#token-dialog");
+  await dialog.waitFor({ state: "visible", timeout: 10000 });
+  check(true, "the console asks for the admin token");
+  await page.fill("#token-input", tokenToEnter);
+  await page.click("#token-submit");
+}
+
+const row = (page, id) => page.locator(`#sources-body tr[data-id="${id}"]`);
+const rowBadge = (page, id) => row(page, id).locator(".badge");
+
+async function badgeOf(page, id) {
+  const badge = rowBadge(page, id);
+  return (await badge.count()) ? (await badge.textContent()).trim() : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function scenarioEmpty(page) {
+  // A wrong token is refused and asked again; the right one opens the console.
+  await openConsole(page, "not-the-token");
+  await waitFor("a refused token is asked again with a message", async () => {
+    const error = page.locator("#token-error");
+    return (await page.locator("#token-dialog").isVisible()) && (await error.isVisible()) && /refused/.test(await error.textContent());
+  });
+  await page.fill("#token-input", token);
+  await page.click("#token-submit");
+  await waitFor("an empty hub shows the empty state", async () => page.locator("#sources-empty").isVisible());
+  check((await page.locator("#sources-empty").textContent()).includes("No sources yet"), 'the empty state says "No sources yet"');
+  check(!(await page.locator("#sources-table").isVisible()), "no source table is shown for an empty hub");
+  await screenshot(page, "empty-hub");
+
+  // The token is asked once: a reload keeps it.
+  await page.reload();
+  await waitFor("after a reload the console shows the empty state again", async () => page.locator("#sources-empty").isVisible());
+  check(!(await page.locator("#token-dialog").isVisible()), "a reload does not ask for the token again");
+
+  // The other views cope with an empty hub.
+  for (const [hash, probe, text] of [
+    ["#/plugins", "#plugins-status", /plugin/],
+    ["#/events", "#events-status", /No events/],
+    ["#/dead-letters", "#dead-status", /No dead letters/],
+  ]) {
+    await page.goto(new URL(hash, baseUrl).href);
+    await waitFor(`${hash} answers for an empty hub`, async () => text.test((await page.locator(probe).textContent()) ?? ""));
+  }
+}
+
+// The main scenario of issue #5: a failing sida_stub source goes Failed; its fault is switched off
+// in the console's settings form; Retry; a new successful run appears and the badge turns OK. Run
+// logs (page text and API JSON) never show a codice fiscale.
+async function scenarioRetry(page) {
+  const failing = "sida-failing";
+  const shifted = "csv-shifted"; // a CSV export whose shifted row puts a codice fiscale in a date
+  await openConsole(page);
+  await waitFor(`${failing} goes Failed`, async () => (await badgeOf(page, failing)) === "Failed", 60000);
+  check(/SIDA refused the API key/.test(await row(page, failing).textContent()), "the row shows the last error");
+  await waitFor(`${shifted} has run`, async () => ["Warning", "OK"].includes(await badgeOf(page, shifted)), 60000);
+  await screenshot(page, "retry-1-failed");
+  const runsBefore = (await api(`/api/admin/sources/${failing}/runs`)).json.items;
+  check(runsBefore.length >= 1 && runsBefore.every((r) => r.status === "failed"), `${failing} has only failed runs so far`);
+
+  // Switch the fault off through the console's settings form.
+  await row(page, failing).locator("a.source-link").click();
+  await page.locator("#source-title", { hasText: failing }).waitFor();
+  await page.locator("#source-edit summary").click();
+  const options = JSON.parse(await page.inputValue("#edit-options"));
+  check(options.faults?.auth_error === true, "the settings form shows the source's options");
+  options.faults.auth_error = false;
+  await page.fill("#edit-options", JSON.stringify(options, null, 2));
+  await page.click('#source-edit-form button[type="submit"]');
+  await waitFor("the new settings are saved through the API", async () => {
+    const source = (await api(`/api/admin/sources/${failing}`)).json;
+    return source.options?.faults?.auth_error === false;
+  });
+
+  // Retry from the source list.
+  await page.click('a[data-nav="sources"]');
+  await row(page, failing).waitFor();
+  await row(page, failing).getByRole("button", { name: `Retry ${failing}` }).click();
+  await waitFor(`${failing} turns OK after Retry`, async () => (await badgeOf(page, failing)) === "OK", 60000);
+  await screenshot(page, "retry-2-ok");
+
+  // The run history shows the new successful run on top of the failed one(s).
+  await row(page, failing).locator("a.source-link").click();
+  await waitFor("the run history shows a new successful run on top", async () => {
+    const badges = await page.locator("#runs-body tr[data-run-id] .badge").allTextContents();
+    return badges.length >= runsBefore.length + 1 && badges[0] === "OK" && badges.slice(1).includes("Failed");
+  });
+  const firstCounts = await page.locator("#runs-body tr[data-run-id]").first().locator("td.num").allTextContents();
+  check(Number(firstCounts[0].replace(/\D/g, "")) > 0, "the successful run shows its pulled count");
+  await openAllRunLogs(page);
+  await screenshot(page, "retry-3-runs");
+  const failingLogs = await logText(page);
+  check(/SIDA refused the API key/.test(failingLogs), "the failed run's log shows its error");
+  check(!CODICE_FISCALE.test(failingLogs), `no codice fiscale in the run logs of ${failing}`);
+
+  // The CSV source's log has a line about the codice fiscale, masked.
+  await page.goto(new URL(`#/sources/${shifted}`, baseUrl).href);
+  await waitFor(`the runs of ${shifted} are listed`, async () => (await page.locator("#runs-body tr[data-run-id]").count()) >= 1);
+  await openAllRunLogs(page);
+  await screenshot(page, "retry-4-masked-log");
+  const shiftedLogs = await logText(page);
+  check(/birthDate: 'cf#[0-9a-f]+'/.test(shiftedLogs), `the log of ${shifted} shows the misplaced codice fiscale masked (cf#…)`);
+  check(!CODICE_FISCALE.test(shiftedLogs), `no codice fiscale in the run logs of ${shifted}`);
+  const pageText = await page.locator("body").innerText();
+  check(!CODICE_FISCALE.test(pageText), "no codice fiscale anywhere in the page text");
+
+  // And none in the API JSON of the run logs.
+  let maskedSeen = false;
+  for (const source of [failing, shifted]) {
+    for (const run of (await api(`/api/admin/sources/${source}/runs?limit=500`)).json.items) {
+      const text = (await api(`/api/admin/runs/${run.id}`)).text;
+      check(!CODICE_FISCALE.test(text), `no codice fiscale in the API JSON of run ${run.id} (${source})`);
+      if (text.includes("cf#")) maskedSeen = true;
+    }
+  }
+  check(maskedSeen, "the API JSON of the CSV run carries the masked form");
+
+  await otherViews(page, failing);
+}
+
+// Pause / resume from the list, and the entity, events, dead letters and plugins views on real data.
+async function otherViews(page, id) {
+  await page.click('a[data-nav="sources"]');
+  await row(page, id).getByRole("button", { name: `Pause ${id}` }).click();
+  await waitFor(`${id} shows Paused after Pause`, async () => (await badgeOf(page, id)) === "Paused");
+  check((await api(`/api/admin/sources/${id}`)).json.status === "paused", "the hub has paused it");
+  await row(page, id).getByRole("button", { name: `Resume ${id}` }).click();
+  await waitFor(`${id} is no longer Paused after Resume`, async () => !["Paused", null].includes(await badgeOf(page, id)));
+
+  await page.click('a[data-nav="entities"]');
+  await waitFor("the entity browser lists the entities", async () => (await page.locator("#entities-entity option").count()) > 0);
+  await page.selectOption("#entities-entity", "student");
+  await page.fill("#entities-company", "autoscuola-rossi");
+  await page.fill("#entities-q", "ferrari");
+  await page.click('#entities-form button[type="submit"]');
+  await waitFor("a name search finds the one matching student", async () => {
+    const rows = await page.locator("#entities-body tr:not(.detail)").allInnerTexts();
+    return rows.length === 1 && rows[0].includes("Giulia Ferrari") && /of 1 student/.test(await page.locator("#entities-status").textContent());
+  });
+  await page.fill("#entities-q", "");
+  await page.fill("#entities-company", `autoscuola-${id}`);
+  await page.click('#entities-form button[type="submit"]');
+  await waitFor("the company filter shows that company's students only", async () => {
+    const companies = await page.locator("#entities-body tr:not(.detail) td:nth-child(3)").allTextContents();
+    return companies.length > 0 && companies.every((c) => c === `autoscuola-${id}`);
+  });
+  await screenshot(page, "retry-5-entities", { fullPage: false });
+
+  await page.click('a[data-nav="events"]');
+  await waitFor("the events view lists events", async () => (await page.locator("#events-body tr:not(.detail)").count()) > 0);
+  await page.fill("#events-type", "student.created");
+  await page.click('#events-form button[type="submit"]');
+  await waitFor("the type filter shows only that type", async () => {
+    const types = await page.locator("#events-body tr:not(.detail) td:nth-child(3)").allTextContents();
+    return types.length > 0 && types.every((t) => t === "student.created");
+  });
+
+  await page.click('a[data-nav="dead-letters"]');
+  await waitFor("the dead letters view answers", async () => ((await page.locator("#dead-status").textContent()) ?? "").length > 0);
+
+  await page.click('a[data-nav="plugins"]');
+  await waitFor("the plugins view shows the loaded plugins", async () => {
+    const text = await page.locator("#plugins-body").innerText();
+    return text.includes("sida_stub") && text.includes("csv") && text.includes("loaded");
+  });
+  await screenshot(page, "retry-6-plugins", { fullPage: false });
+}
+
+async function openAllRunLogs(page) {
+  const buttons = page.locator('#runs-body button[aria-expanded="false"]');
+  for (let n = await buttons.count(); n > 0; n = await buttons.count()) await buttons.first().click();
+  await waitFor("every run log is loaded", async () => {
+    const logs = await page.locator("#runs-body tr.run-log").allTextContents();
+    return logs.length > 0 && logs.every((t) => t && !t.includes("Loading the log"));
+  });
+}
+
+async function logText(page) {
+  return (await page.locator("#runs-body tr.run-log").allInnerTexts()).join("\n");
+}
+
+// 300 sources: one list request, rows kept and updated in place, the filter and status filter work.
+async function scenarioMany(page) {
+  await openConsole(page);
+  await waitFor("300 source rows are rendered", async () => (await page.locator("#sources-body tr").count()) === 300, 60000);
+  check(/^300 sources/.test(await page.locator("#sources-summary").textContent()), "the summary counts 300 sources");
+
+  // Rows are updated in place across refreshes, not rebuilt.
+  await page.evaluate(() => {
+    for (const tr of document.querySelectorAll("#sources-body tr")) tr.reglo_marker = true;
+  });
+  const updated = await page.locator("#updated").textContent();
+  await waitFor("the console refreshes by itself", async () => (await page.locator("#updated").textContent()) !== updated, 15000);
+  check(
+    await page.evaluate(() => [...document.querySelectorAll("#sources-body tr")].every((tr) => tr.reglo_marker === true)),
+    "a refresh keeps every row element (no re-render of the table)",
+  );
+
+  await page.fill("#sources-query", "src-042");
+  await waitFor("the filter box narrows the list to one source", async () => (await page.locator("#sources-body tr:visible").count()) === 1);
+  await page.fill("#sources-query", "");
+  await waitFor("the paused sources are shown as Paused", async () => {
+    await page.selectOption("#sources-status", "paused");
+    return (await page.locator("#sources-body tr:visible").count()) === 30;
+  }, 60000);
+  await waitFor("the failing sources are shown as Failed", async () => {
+    await page.selectOption("#sources-status", "failed");
+    return (await page.locator("#sources-body tr:visible").count()) === 12;
+  }, 60000);
+  const failedFirst = await page.locator("#sources-body tr").first().locator(".badge").textContent();
+  check(failedFirst === "Failed", "problems are listed first");
+  await page.selectOption("#sources-status", "");
+  await screenshot(page, "many-sources", { fullPage: false });
+}
+
+// The hub stops answering (SIGSTOP: requests hang), answers again (SIGCONT), then stops (SIGTERM).
+async function scenarioDown(page) {
+  const pid = Number(process.env.REGLO_HUB_PID);
+  check(pid > 0, "the hub's pid is known");
+  await openConsole(page);
+  await waitFor("the source turns OK", async () => (await badgeOf(page, "sida-ok")) === "OK", 60000);
+  check(!(await page.locator("#banner").isVisible()), "no banner while the hub answers");
+  try {
+    process.kill(pid, "SIGSTOP");
+    await waitFor("a hung hub shows the not-answering banner", async () => {
+      const banner = page.locator("#banner");
+      return (await banner.isVisible()) && /Hub not answering since/.test(await banner.textContent());
+    });
+    check((await badgeOf(page, "sida-ok")) === "OK", "the last known data stays on screen");
+    await screenshot(page, "down-1-hung");
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+  await waitFor("the banner goes away when the hub answers again", async () => !(await page.locator("#banner").isVisible()));
+  process.kill(pid, "SIGTERM");
+  await waitFor("a stopped hub shows the not-answering banner", async () => {
+    const banner = page.locator("#banner");
+    return (await banner.isVisible()) && /Hub not answering since/.test(await banner.textContent());
+  });
+  await screenshot(page, "down-2-stopped");
+}
+
+// For the README: the console on the demo data (`make demo`).
+async function scenarioScreenshot(page) {
+  const output = process.env.REGLO_SCREENSHOT;
+  check(Boolean(output), "REGLO_SCREENSHOT names the PNG to write");
+  await page.setViewportSize({ width: 1280, height: 520 });
+  await openConsole(page);
+  await waitFor("the demo sources are listed", async () => (await page.locator("#sources-body tr").count()) >= 1);
+  await waitFor("every source has run", async () => (await page.locator("#sources-body .badge", { hasText: "New" }).count()) === 0, 60000);
+  await page.waitForTimeout(1000);
+  await page.screenshot({ path: output });
+  console.log(`screenshot: ${output}`);
+}
+
+const SCENARIOS = { empty: scenarioEmpty, retry: scenarioRetry, many: scenarioMany, down: scenarioDown, screenshot: scenarioScreenshot };
+
+async function main() {
+  if (!SCENARIOS[scenario]) throw new Failure(`unknown scenario "${scenario}" (${Object.keys(SCENARIOS).join(", ")})`);
+  if (!baseUrl || !token) throw new Failure("REGLO_CONSOLE_URL and REGLO_ADMIN_TOKEN must be set");
+  const executablePath = chromiumPath();
+  if (!executablePath) throw new Failure("chromium is not installed (tools/install-deps installs it)");
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    // Chromium refuses its sandbox as root (CI containers).
+    args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
+  });
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const pageErrors = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  try {
+    await SCENARIOS[scenario](page);
+    check(pageErrors.length === 0, `no script errors in the page${pageErrors.length ? ": " + pageErrors.join("; ") : ""}`);
+    console.log(`console_test: ${scenario} passed`);
+  } catch (error) {
+    await screenshot(page, `${scenario}-failure`).catch(() => {});
+    if (pageErrors.length) console.log(`page errors: ${pageErrors.join("; ")}`);
+    throw error;
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((error) => {
+  console.log(`FAIL - ${error instanceof Failure ? error.message : error.stack}`);
+  process.exit(1);
+});
