@@ -277,6 +277,7 @@ TEST_F(IsolationTest, EndlessLoopIgnoringStopIsKilledAndOnlyItsSourceBacksOff) {
   EXPECT_TRUE(Events("hung").empty());  // one record emitted, never checkpointed
   EXPECT_EQ(Cursor("hung"), std::nullopt);
   // The sibling of another plugin keeps its schedule.
+  ASSERT_TRUE(engine_->Pause("hung").ok());
   clock_.Advance(seconds(60));
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("sibling", 2, kWait));

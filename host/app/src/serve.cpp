@@ -43,6 +43,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }
   }
   options.plugin_cache_dir = cache / std::to_string(::getpid());
+  options.runner.memory_limit_mb = static_cast<uint64_t>(s.runner_memory_limit_mb);
   options.instance_id = fmt::format(
       "reglo-hub@{}:{}",
       [] {
@@ -59,6 +60,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     if (auto it = config.interval_ms.find(row.id); it != config.interval_ms.end()) {
       source.interval = engine::Duration(it->second);
     }
+    if (config.process_isolated.count(row.id)) source.isolation = isolation::Isolation::kProcess;
     sources.push_back(std::move(source));
   }
   if (sources.empty()) {
