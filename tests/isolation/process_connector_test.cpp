@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -259,6 +260,19 @@ TEST_F(ProcessConnectorTest, ASegfaultInPullEndsOnlyTheRunnerAfterWhatItDelivere
   Status again = remote->HealthCheck();
   EXPECT_THAT(again.message(), HasSubstr("connector process is no longer running (connector "
                                          "process crashed: signal 11 (SIGSEGV)"));
+}
+
+TEST_F(ProcessConnectorTest, ARunnerKilledFromOutsideIsReportedAndNeverSignalsTheHub) {
+  std::unique_ptr<ProcessConnector> remote = Start("counter");
+  ASSERT_NE(remote, nullptr);
+  ASSERT_TRUE(remote->Create("{}").ok());
+  ASSERT_EQ(::kill(remote->pid(), SIGKILL), 0);
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(remote->pid()), &info, WEXITED | WNOWAIT), 0);
+  // The next request is written to a socket nobody reads any more: an error, not a SIGPIPE.
+  Status health = remote->HealthCheck();
+  EXPECT_EQ(health.message(),
+            "counter: connector process crashed: signal 9 (SIGKILL) during health check");
 }
 
 TEST_F(ProcessConnectorTest, AnAbortInCreateIsReportedAsSuch) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -261,7 +262,12 @@ Status FrameWriter::Append(Type type, std::string_view body) {
 Status FrameWriter::Flush() {
   size_t written = 0;
   while (written < pending_.size()) {
-    const ssize_t n = ::write(fd_, pending_.data() + written, pending_.size() - written);
+    // send() with MSG_NOSIGNAL: a peer that is gone is an EPIPE here, never a SIGPIPE that would
+    // end the hub. (A pipe or file, as in tests, is written with write().)
+    ssize_t n = ::send(fd_, pending_.data() + written, pending_.size() - written, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK) {
+      n = ::write(fd_, pending_.data() + written, pending_.size() - written);
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       const int error = errno;
