@@ -10,7 +10,8 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
 set(CPACK_PACKAGE_DESCRIPTION
   "Loads connector plugins, pulls changes, maps them to the canonical model, stores them "
   "idempotently and emits domain events. Includes the bundled connectors, the connector SDK "
-  "(headers and CMake package) and the conformance kit reglo-connector-check.")
+  "(headers and CMake package), the conformance kit reglo-connector-check and "
+  "reglo-connector-runner, which runs a plugin in its own process (process isolation).")
 set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

@@ -132,6 +132,38 @@ TEST_F(CliTest, PluginsListShowsLoadedAndRefusedLibraries) {
   EXPECT_THAT(out.text, HasSubstr("abi_v2.so refused: plugin speaks ABI 2.0"));
 }
 
+TEST_F(CliTest, IsolatedSourceThatCrashesFailsItsRunAndTheOthersSync) {
+  std::filesystem::copy_file(std::filesystem::path(REGLO_TEST_PLUGIN_DIR) / "segfault_in_pull.so",
+                             dir_ / "plugins" / "segfault_in_pull.so");
+  std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "plugins",
+    "sources": [
+      {"id": "crashy", "company_id": "c", "source_system": "crashy", "connector": "segfault_in_pull",
+       "isolation": "process", "options": {"records": 10, "checkpoint_every": 4, "crash_at": 6}},
+      {"id": "fine", "company_id": "c", "source_system": "fine", "connector": "counter",
+       "isolation": "process", "options": {"records": 3}}]})";
+  Output out = RunHub(Config() + " sync --once");
+  EXPECT_EQ(out.exit_code, 1) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("segfault_in_pull: connector process crashed: signal 11 "
+                                  "(SIGSEGV) during pull of stream 'student'"));
+  EXPECT_THAT(out.text, HasSubstr("Source fine (counter, company c) - run 2: succeeded"));
+  EXPECT_THAT(out.text, HasSubstr("events emitted: 4"));  // crashy: the first checkpoint's
+  EXPECT_THAT(out.text, HasSubstr("events emitted: 3"));
+}
+
+TEST_F(CliTest, PluginsThatCrashOnLoadAreRefusedNotFatal) {
+  std::filesystem::copy_file(std::filesystem::path(REGLO_TEST_PLUGIN_DIR) / "crash_on_load.so",
+                             dir_ / "plugins" / "crash_on_load.so");
+  Output out = RunHub(Config() + " plugins list");
+  EXPECT_EQ(out.exit_code, 3) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("counter 1.0.0 (ABI 1.0"));
+  EXPECT_THAT(out.text, HasSubstr("crash_on_load.so refused: connector process crashed: signal "
+                                  "11 (SIGSEGV) during load (probed in a connector process)"));
+  Output sync = RunHub(Config() + " sync --once");
+  EXPECT_EQ(sync.exit_code, 0) << sync.text;
+  EXPECT_THAT(sync.text, HasSubstr("crash_on_load.so refused: connector process crashed"));
+  EXPECT_THAT(sync.text, HasSubstr("events emitted: 6"));
+}
+
 TEST_F(CliTest, MigrateReportsTheSchemaVersion) {
   Output out = RunHub(Config() + " migrate");
   EXPECT_EQ(out.exit_code, 0) << out.text;

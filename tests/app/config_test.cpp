@@ -128,7 +128,35 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{
             std::string("{") + kSource +
                 R"("sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "csv", "enabled": "yes"}]})",
-            "sources[0].enabled: expected true or false"}));
+            "sources[0].enabled: expected true or false"},
+        BadConfig{
+            std::string("{") + kSource +
+                R"("sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "csv", "isolation": "sandbox"}]})",
+            "sources[0].isolation: 'sandbox' is not an isolation (expected \"in_process\", the "
+            "default, or \"process\")"},
+        BadConfig{
+            std::string("{") + kSource +
+                R"("sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "csv", "isolation": true}]})",
+            "sources[0].isolation: expected a string, got boolean"},
+        BadConfig{std::string("{") + kSource +
+                      R"("sources": [], "engine": {"runner_memory_limit_mb": -1}})",
+                  "engine.runner_memory_limit_mb: expected a whole number of MiB"},
+        BadConfig{std::string("{") + kSource +
+                      R"("sources": [], "engine": {"runner_memory_limit_mb": 4}})",
+                  "engine.runner_memory_limit_mb: at least 16 MiB"}));
+
+TEST(ConfigTest, IsolationPerSourceAndTheRunnerMemoryLimit) {
+  Result<HubConfig> config = ParseConfig(std::string("{") + kSource + R"("sources": [
+      {"id": "a", "company_id": "c", "source_system": "s", "connector": "csv"},
+      {"id": "b", "company_id": "c", "source_system": "s", "connector": "csv", "isolation": "process"},
+      {"id": "c", "company_id": "c", "source_system": "s", "connector": "csv", "isolation": "in_process"}],
+    "engine": {"runner_memory_limit_mb": 256}})",
+                                         "/tmp");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->process_isolated, std::set<std::string>{"b"});
+  EXPECT_EQ(config->engine.runner_memory_limit_mb, 256);
+  EXPECT_EQ(ParseConfig(kGood, "/tmp")->engine.runner_memory_limit_mb, 1024);
+}
 
 TEST(ConfigTest, MissingFileIsAClearError) {
   Result<HubConfig> config = LoadConfig("/nonexistent/hub.json");

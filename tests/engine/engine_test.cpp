@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -49,6 +50,7 @@ class EngineTest : public ::testing::Test {
     options_.threads_per_plugin = 1;
     options_.plugin_settle = seconds(1);
     options_.watch_interval = seconds(1);
+    options_.runner.runner = REGLO_RUNNER_BINARY;  // probes every plugin before it is loaded
   }
   void TearDown() override {
     Release();  // let any hung test plugin call return before the engine goes
@@ -488,6 +490,283 @@ TEST_F(EngineTest, OnlyRunningPullsHoldAndRenewLeasesAndEveryLeaseIsReleased) {
                 .QueryInt("SELECT count(*) FROM integration_leases")
                 .value(),
             0);
+}
+
+// Sources in process isolation (isolation "process"): real broken plugins (tests/plugins/broken)
+// in real runner children. Each takes down only its runner: its run fails with a clear reason,
+// the source backs off (or goes Failed at the limit), the other sources keep syncing, and the
+// store holds exactly what was committed before the failure. New libraries are probed in a child
+// before the hub loads them.
+class EngineIsolationTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    options_.backoff.base = seconds(5);
+    options_.backoff.cap = seconds(5);
+    options_.backoff.failure_limit = 2;
+    options_.threads_per_plugin = 2;
+    for (const char* plugin : {"counter", "segfault_in_pull", "abort_in_create", "huge_record",
+                               "leak", "ignore_stop", "invalid_utf8", "record_struct_size"}) {
+      InstallTestPlugin(plugin);
+    }
+  }
+  void TearDown() override {
+    EngineTest::TearDown();
+    // Every runner child was reaped: none is left, not even a zombie.
+    errno = 0;
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+  }
+
+  void InstallTestPlugin(const std::string& plugin) {
+    Install((fs::path(REGLO_TEST_PLUGIN_DIR) / (plugin + ".so")).c_str(), plugin + ".so");
+  }
+
+  // A source of its own source system (so its events are told apart), in a runner by default.
+  static SourceConfig IsolatedSource(
+      const std::string& id, const std::string& connector,
+      nlohmann::json config = nlohmann::json::object(),
+      isolation::Isolation isolation = isolation::Isolation::kProcess) {
+    SourceConfig source;
+    source.row.id = id;
+    source.row.company_id = "autoscuola-test";
+    source.row.source_system = id;
+    source.row.connector = connector;
+    source.row.config_json = config.dump();
+    source.isolation = isolation;
+    return source;
+  }
+  storage::RunInfo LastRun(const std::string& id) {
+    auto runs = OpenStore()->ListRuns(id, 1);
+    EXPECT_TRUE(runs.ok() && !runs->empty()) << id;
+    return runs.ok() && !runs->empty() ? runs->front() : storage::RunInfo{};
+  }
+  // The events of one source: "S000001 student.created", in order.
+  std::vector<std::string> Events(const std::string& id) {
+    std::vector<std::string> events;
+    auto read = OpenStore()->ReadEvents(0, 100'000);
+    EXPECT_TRUE(read.ok());
+    for (const storage::StoredEvent& stored : *read) {
+      if (stored.event.source_system == id) {
+        events.push_back(stored.event.external_id + " " + stored.event.type);
+      }
+    }
+    return events;
+  }
+  std::optional<std::string> Cursor(const std::string& id) {
+    return *OpenStore()->GetCursor(id, "student");
+  }
+  bool Stored(const std::string& id, const std::string& external_id) {
+    auto record =
+        OpenStore()->GetRecord(*model::FindEntity("student"), {"autoscuola-test", id, external_id});
+    return record.ok() && record->has_value();
+  }
+  static std::vector<std::string> Created(int from, int to) {
+    std::vector<std::string> events;
+    for (int i = from; i < to; ++i) {
+      char id[16];
+      std::snprintf(id, sizeof id, "S%06d", i);
+      events.push_back(std::string(id) + " student.created");
+    }
+    return events;
+  }
+};
+
+TEST_F(EngineIsolationTest, SegfaultInPullFailsOnlyItsRunAndKeepsExactlyWhatWasCommitted) {
+  StartEngine(
+      {IsolatedSource("crashy", "segfault_in_pull",
+                      {{"records", 10}, {"checkpoint_every", 4}, {"crash_at", 6}}),
+       IsolatedSource("local", "counter", {{"records", 5}}, isolation::Isolation::kInProcess),
+       IsolatedSource("isolated", "counter", {{"records", 3}})});
+  engine_->Tick();
+  for (const char* id : {"crashy", "local", "isolated"}) {
+    ASSERT_TRUE(engine_->WaitForRuns(id, 1, kWait)) << id;
+  }
+  const storage::RunInfo run = LastRun("crashy");
+  EXPECT_EQ(run.status, storage::RunStatus::kFailed);
+  EXPECT_THAT(run.error_message, HasSubstr("segfault_in_pull: connector process crashed: signal "
+                                           "11 (SIGSEGV) during pull of stream 'student'"));
+  EXPECT_EQ(Snap("crashy").state, SourceState::kBackoff);
+  EXPECT_EQ(Snap("crashy").status, "warning");
+  // Records 0-3 and their checkpoint were committed; 4 and 5 were in flight and are not.
+  EXPECT_EQ(Events("crashy"), Created(0, 4));
+  EXPECT_EQ(Cursor("crashy"), "4");
+  EXPECT_TRUE(Stored("crashy", "S000003"));
+  EXPECT_FALSE(Stored("crashy", "S000004"));
+  EXPECT_EQ(run.counters.created, 4);
+  // The other sources, in-process and isolated, synced.
+  EXPECT_EQ(Snap("local").status, "ok");
+  EXPECT_EQ(Events("local"), Created(0, 5));
+  EXPECT_EQ(Snap("isolated").status, "ok");
+  EXPECT_EQ(Events("isolated"), Created(0, 3));
+
+  // It crashes again from its cursor: at the failure limit the source goes Failed, with the
+  // reason; nothing more was committed; the rest of the hub carries on.
+  Advance(seconds(5));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("crashy", 2, kWait));
+  EXPECT_EQ(Snap("crashy").state, SourceState::kFailed);
+  EXPECT_THAT(Snap("crashy").reason, HasSubstr("connector process crashed: signal 11 (SIGSEGV)"));
+  EXPECT_EQ(Events("crashy"), Created(0, 4));
+  EXPECT_EQ(Cursor("crashy"), "4");
+  Advance(seconds(60));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("local", 2, kWait));
+  ASSERT_TRUE(engine_->WaitForRuns("isolated", 2, kWait));
+  EXPECT_EQ(Snap("local").status, "ok");
+  EXPECT_EQ(Snap("isolated").status, "ok");
+}
+
+TEST_F(EngineIsolationTest, AbortInCreateFailsTheRunWithTheReason) {
+  StartEngine({IsolatedSource("aborts", "abort_in_create"),
+               IsolatedSource("other", "counter", {{"records", 2}})});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("aborts", 1, kWait));
+  ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
+  EXPECT_EQ(LastRun("aborts").status, storage::RunStatus::kFailed);
+  EXPECT_EQ(LastRun("aborts").error_message,
+            "abort_in_create: connector process crashed: signal 6 (SIGABRT) during create");
+  EXPECT_EQ(Snap("aborts").state, SourceState::kBackoff);
+  EXPECT_TRUE(Events("aborts").empty());
+  EXPECT_EQ(Snap("other").status, "ok");
+}
+
+TEST_F(EngineIsolationTest, APluginThatCrashesInTheProbeIsRefusedAndTheHubCarriesOn) {
+  // abort_in_create serves a source in the hub's own process: its create is tried in the probe,
+  // where it aborts, so the library is never loaded here.
+  StartEngine(
+      {IsolatedSource("in-hub", "abort_in_create", {}, isolation::Isolation::kInProcess),
+       IsolatedSource("other", "counter", {{"records", 2}}, isolation::Isolation::kInProcess)});
+  const std::string file = (dir_ / "plugins" / "abort_in_create.so").string();
+  bool refused = false;
+  for (const PluginSnapshot& plugin : engine_->Plugins()) {
+    if (plugin.file != file) continue;
+    refused = !plugin.loaded;
+    EXPECT_EQ(plugin.reason, "plugin " + file +
+                                 " refused: connector process crashed: signal 6 (SIGABRT) during "
+                                 "create with the configuration of source in-hub (probed in a "
+                                 "connector process)");
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(Snap("in-hub").state, SourceState::kPaused);
+  EXPECT_THAT(Snap("in-hub").reason, HasSubstr("connector 'abort_in_create' is not loaded"));
+
+  // Hot add: a library that crashes as soon as it is loaded is probed and refused too.
+  InstallTestPlugin("crash_on_load");
+  for (int i = 0; i < 3; ++i) {
+    Advance(seconds(1));
+    engine_->Tick();
+  }
+  const std::string crashing = (dir_ / "plugins" / "crash_on_load.so").string();
+  std::string reason;
+  for (const PluginSnapshot& plugin : engine_->Plugins()) {
+    if (plugin.file == crashing) reason = plugin.reason;
+  }
+  EXPECT_EQ(reason, "plugin " + crashing +
+                        " refused: connector process crashed: signal 11 (SIGSEGV) during load "
+                        "(probed in a connector process)");
+  ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
+  EXPECT_EQ(Snap("other").status, "ok");
+  EXPECT_EQ(Events("other"), Created(0, 2));
+}
+
+TEST_F(EngineIsolationTest, EndlessLoopIgnoringStopIsKilledAndOnlyItsSourceBacksOff) {
+  StartEngine(
+      {IsolatedSource("hung", "ignore_stop", {{"records", 10}}),
+       IsolatedSource("sibling", "counter", {{"records", 3}}, isolation::Isolation::kInProcess)});
+  engine_->Tick();
+  const int64_t run_id = WaitForRunToBegin("hung");
+  ASSERT_TRUE(engine_->WaitForRuns("sibling", 1, kWait));
+  engine_->Tick();
+  Advance(seconds(30));
+  engine_->Tick();  // no progress for the stall timeout: cancelled, its run failed
+  if (OpenStore()->GetRun(run_id)->status == storage::RunStatus::kRunning) {
+    Advance(seconds(30));  // the pull showed progress after the first look
+    engine_->Tick();
+  }
+  EXPECT_EQ(OpenStore()->GetRun(run_id)->status, storage::RunStatus::kFailed);
+  Advance(seconds(5));
+  engine_->Tick();  // the grace is over: its runner is killed (not its plugin quarantined)
+  ASSERT_TRUE(engine_->WaitForRuns("hung", 1, kWait));
+  const storage::RunInfo run = *OpenStore()->GetRun(run_id);
+  EXPECT_THAT(run.error_message, HasSubstr("watchdog: no progress for 30 s"));
+  bool killed_logged = false;
+  const auto log = OpenStore()->GetRunLog(run_id);
+  ASSERT_TRUE(log.ok());
+  for (const storage::RunLogLine& line : *log) {
+    killed_logged |=
+        line.message == "connector process killed: the pull ignored its cancellation for 5 s";
+  }
+  EXPECT_TRUE(killed_logged);
+  EXPECT_EQ(Snap("hung").state, SourceState::kBackoff);
+  for (const PluginSnapshot& plugin : engine_->Plugins()) EXPECT_FALSE(plugin.quarantined);
+  EXPECT_TRUE(Events("hung").empty());  // one record emitted, never checkpointed
+  EXPECT_EQ(Cursor("hung"), std::nullopt);
+  // The sibling of another plugin keeps its schedule.
+  ASSERT_TRUE(engine_->Pause("hung").ok());
+  Advance(seconds(60));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("sibling", 2, kWait));
+  EXPECT_EQ(Snap("sibling").status, "ok");
+}
+
+TEST_F(EngineIsolationTest, AHundredMegabyteRecordFailsTheRunAfterTheLastCheckpoint) {
+  StartEngine({IsolatedSource("huge", "huge_record",
+                              {{"records", 10}, {"checkpoint_every", 2}, {"huge_at", 3}}),
+               IsolatedSource("other", "counter", {{"records", 2}})});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("huge", 1, kWait));
+  ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
+  EXPECT_EQ(LastRun("huge").status, storage::RunStatus::kFailed);
+  EXPECT_THAT(LastRun("huge").error_message,
+              HasSubstr("the plugin emitted a record of 100.0 MiB ('S000003'), over the 64 MiB a "
+                        "record may have in a connector process"));
+  EXPECT_EQ(Events("huge"), Created(0, 2));
+  EXPECT_EQ(Cursor("huge"), "2");
+  EXPECT_EQ(Snap("other").status, "ok");
+}
+
+TEST_F(EngineIsolationTest, AnUnboundedLeakEndsAtTheMemoryLimit) {
+  options_.runner.memory_limit_mb = 256;
+  StartEngine(
+      {IsolatedSource("leaky", "leak"), IsolatedSource("other", "counter", {{"records", 2}})});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("leaky", 1, kWait));
+  ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
+  const std::string message = LastRun("leaky").error_message;
+  EXPECT_THAT(message, HasSubstr("leak: connector process crashed: signal 11 (SIGSEGV) during "
+                                 "pull of stream 'student'; it had used"));
+  EXPECT_THAT(message, HasSubstr("MiB of its 256 MiB memory limit"));
+  EXPECT_EQ(Snap("leaky").state, SourceState::kBackoff);
+  EXPECT_TRUE(Events("leaky").empty());
+  EXPECT_EQ(Snap("other").status, "ok");
+}
+
+// Plugins that break the contract without crashing are handled in a runner exactly as in the
+// hub's process: the same run outcome, the same stored events.
+TEST_F(EngineIsolationTest, InvalidUtf8AndWrongStructSizeAreHandledAsInProcess) {
+  for (const std::string plugin : {"invalid_utf8", "record_struct_size"}) {
+    const nlohmann::json config = {{"records", 6}, {"checkpoint_every", 2}};
+    const std::string local = plugin + "-local";
+    const std::string isolated = plugin + "-isolated";
+    StartEngine({IsolatedSource(local, plugin, config, isolation::Isolation::kInProcess),
+                 IsolatedSource(isolated, plugin, config)});
+    engine_->Tick();
+    ASSERT_TRUE(engine_->WaitForRuns(local, 1, kWait));
+    ASSERT_TRUE(engine_->WaitForRuns(isolated, 1, kWait));
+    const storage::RunInfo a = LastRun(local);
+    const storage::RunInfo b = LastRun(isolated);
+    EXPECT_EQ(a.status, b.status) << plugin;
+    EXPECT_EQ(a.error_category, b.error_category) << plugin;
+    EXPECT_EQ(a.error_message, b.error_message) << plugin;
+    EXPECT_EQ(a.counters.seen, b.counters.seen) << plugin;
+    EXPECT_EQ(a.counters.created, b.counters.created) << plugin;
+    EXPECT_EQ(a.counters.warnings, b.counters.warnings) << plugin;
+    EXPECT_EQ(a.counters.rejected, b.counters.rejected) << plugin;
+    EXPECT_EQ(Events(local), Events(isolated)) << plugin;
+    EXPECT_EQ(Cursor(local), Cursor(isolated)) << plugin;
+    engine_.reset();
+  }
 }
 
 }  // namespace

@@ -48,7 +48,8 @@ class ServeTest : public ::testing::Test {
   }
 
   // 3 streams x 300 changes in pages of 10, each page call taking 15 ms: a pull of ~1.5 s.
-  void WriteConfig(const std::string& name, const std::string& db, int slow_ms) {
+  void WriteConfig(const std::string& name, const std::string& db, int slow_ms,
+                   const std::string& isolation = "in_process") {
     nlohmann::json config = {
         {"store", "sqlite:" + db},
         {"plugins_dir", REGLO_PLUGIN_DIR},
@@ -59,6 +60,7 @@ class ServeTest : public ::testing::Test {
            {"company_id", "autoscuola-test"},
            {"source_system", "sida"},
            {"connector", "sida_stub"},
+           {"isolation", isolation},
            {"options",
             {{"changes", 300},
              {"students", 60},
@@ -134,8 +136,14 @@ std::set<std::string> EventIds(storage::Store& store) {
   return ids;
 }
 
-TEST_F(ServeTest, SigtermDuringALongPullThenARestartLosesNothingAndDuplicatesNothing) {
-  WriteConfig("hub.json", "hub.db", 15);
+// The same with the source in-process and in process isolation (its plugin in a connector
+// runner, which hears of the stop and ends at its next checkpoint too).
+class ServeSigtermTest : public ServeTest, public ::testing::WithParamInterface<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(Isolation, ServeSigtermTest, ::testing::Values("in_process", "process"));
+
+TEST_P(ServeSigtermTest, SigtermDuringALongPullThenARestartLosesNothingAndDuplicatesNothing) {
+  WriteConfig("hub.json", "hub.db", 15, GetParam());
   StartServe("hub.json");
   auto store = Open("hub.db");
   // Some pages are committed, the pull is far from done.

@@ -65,7 +65,13 @@ fs::path CounterConfig(const TempDir& dir) {
   return WriteJson(dir.path() / "counter.json", {{"records", 23}, {"checkpoint_every", 5}});
 }
 
-TEST(ConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
+// Both bundled plugins pass in the kit's own process and in a connector process (the CSV one
+// here; sida_stub in the connector_check_sida_stub* CTest tests).
+class CsvConnectorCheck : public ::testing::TestWithParam<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(Isolation, CsvConnectorCheck, ::testing::Values("in_process", "process"));
+
+TEST_P(CsvConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
   TempDir dir;
   fs::copy(fs::path(REGLO_EXAMPLES_DIR) / "autoscuola-rossi" / "data", dir.path() / "data",
            fs::copy_options::recursive);
@@ -79,7 +85,8 @@ TEST(ConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
   options["checkpoint_every"] = 7;
   const fs::path config = WriteJson(dir.path() / "csv.json", options);
   // allievi.csv:28 is the sample's deliberately id-less row (it demonstrates dead letters).
-  CommandRun run = Check(REGLO_CSV_PLUGIN, config, "--known-bad allievi.csv:28");
+  CommandRun run = Check(REGLO_CSV_PLUGIN, config,
+                         std::string("--known-bad allievi.csv:28 --isolation ") + GetParam());
   EXPECT_EQ(run.exit_code, 0) << run.text;
   EXPECT_NE(run.text.find("PASS [student] replay: 3 of 3"), std::string::npos) << run.text;
   EXPECT_EQ(run.text.find("FAIL"), std::string::npos) << run.text;
@@ -109,6 +116,27 @@ TEST(ConnectorCheck, CounterConnectorPasses) {
   EXPECT_NE(run.text.find("future cursor '999999999999999999': nothing"), std::string::npos)
       << run.text;
   EXPECT_NE(run.text.find("PASSED: "), std::string::npos) << run.text;
+}
+
+TEST(ConnectorCheck, CounterConnectorPassesInAConnectorProcess) {
+  TempDir dir;
+  CommandRun run = Check(TestPlugin("counter"), CounterConfig(dir), "--isolation process");
+  EXPECT_EQ(run.exit_code, 0) << run.text;
+  EXPECT_NE(run.text.find("host in a connector process (pid "), std::string::npos) << run.text;
+  EXPECT_NE(run.text.find("PASS [student] cancellation"), std::string::npos) << run.text;
+}
+
+TEST(ConnectorCheck, ACrashInAConnectorProcessFailsTheCheckNotTheKit) {
+  TempDir dir;
+  const fs::path config = WriteJson(dir.path() / "crash.json",
+                                    {{"records", 23}, {"checkpoint_every", 5}, {"crash_at", 7}});
+  CommandRun run = Check(TestPlugin("segfault_in_pull"), config, "--isolation process");
+  EXPECT_EQ(run.exit_code, 1) << run.text;
+  EXPECT_NE(run.text.find("FAIL [student] full-pull: internal error: segfault_in_pull: connector "
+                          "process crashed: signal 11 (SIGSEGV) during pull of stream 'student'"),
+            std::string::npos)
+      << run.text;
+  EXPECT_NE(run.text.find("FAILED: "), std::string::npos) << run.text;  // the summary is there
 }
 
 TEST(ConnectorCheck, RecordWithWrongStructSizeFails) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the build into a temporary prefix, builds examples/connector-template out of tree
 # against it with find_package(RegloConnector), and runs the installed conformance kit on the
-# result. Usage: install_template_test.sh <build dir> <source dir>
+# result, in its own process and through the installed connector runner. Usage: install_template_test.sh <build dir> <source dir>
 set -eu
 build=$1
 source=$2
@@ -9,7 +9,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/reglo-install-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log" || { cat "$work/install.log"; exit 1; }
-for path in bin/reglo-hub bin/reglo-connector-check include/reglo/connector.h \
+for path in bin/reglo-hub bin/reglo-connector-check bin/reglo-connector-runner include/reglo/connector.h \
     include/reglo/connector.hpp lib/cmake/RegloConnector/RegloConnectorConfig.cmake \
     lib/cmake/RegloConnector/RegloConnectorConfigVersion.cmake \
     lib/reglo/plugins/libreglo_connector_csv.so share/reglo/examples/autoscuola-rossi/hub.json \
@@ -24,3 +24,7 @@ cmake -S "$work/template" -B "$work/template-build" -G Ninja -DCMAKE_PREFIX_PATH
 cmake --build "$work/template-build" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 "$work/prefix/bin/reglo-connector-check" "$work/template-build/libreglo_connector_template.so" \
   --config "$work/template/check-config.json"
+# And through the installed connector runner (process isolation), found next to the kit.
+env -u REGLO_CONNECTOR_RUNNER "$work/prefix/bin/reglo-connector-check" \
+  "$work/template-build/libreglo_connector_template.so" \
+  --config "$work/template/check-config.json" --isolation process

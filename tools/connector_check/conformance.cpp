@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "reglo/core/status.h"
+#include "reglo/isolation/process_connector.h"
 #include "reglo/model/record.h"
 #include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
@@ -443,22 +444,51 @@ class Checker {
   }
 
   bool RunAll(const std::string& config) {
-    Result<std::shared_ptr<LoadedPlugin>> loaded = LoadedPlugin::Load(options_.plugin);
-    if (!loaded.ok()) {
-      report_.Fail("load", loaded.status().message());
-      return false;
+    auto log = [this](reglo_log_level level, std::string_view message) {
+      if (level >= REGLO_LOG_WARN) log_lines_.push_back(Printable(message));
+    };
+    Result<std::unique_ptr<ConnectorInstance>> created = Status::Internal("not created");
+    if (options_.process_isolation) {
+      // The plugin lives in a reglo-connector-runner child, as for a source with isolation
+      // "process": a crash fails the check it happens in instead of ending the kit.
+      isolation::RunnerOptions runner;
+      runner.runner = options_.runner;
+      Result<std::unique_ptr<isolation::ProcessConnector>> started =
+          isolation::ProcessConnector::Start(runner, options_.plugin);
+      if (!started.ok()) {
+        report_.Fail("load", started.status().message());
+        return false;
+      }
+      info_ = (*started)->plugin_info();
+      report_.Pass("load", fmt::format("ABI {}.{} negotiated, descriptor accepted by the plugin "
+                                       "host in a connector process (pid {})",
+                                       info_.abi_major, info_.abi_minor, (*started)->pid()));
+      CheckDescriptor();
+      CheckSchema();
+      // should_stop answered exactly as in-process, so cancellation is judged the same way.
+      (*started)->set_synchronous_stop(true);
+      (*started)->SetLogCallback(log);
+      Status made = (*started)->Create(config);
+      if (made.ok()) {
+        created = std::unique_ptr<ConnectorInstance>(std::move(*started));
+      } else {
+        created = made;
+      }
+    } else {
+      Result<std::shared_ptr<LoadedPlugin>> loaded = LoadedPlugin::Load(options_.plugin);
+      if (!loaded.ok()) {
+        report_.Fail("load", loaded.status().message());
+        return false;
+      }
+      plugin_ = *loaded;
+      info_ = plugin_->info();
+      report_.Pass("load",
+                   fmt::format("ABI {}.{} negotiated, descriptor accepted by the plugin host",
+                               info_.abi_major, info_.abi_minor));
+      CheckDescriptor();
+      CheckSchema();
+      created = plugin_->CreateInstance(config, log);
     }
-    plugin_ = *loaded;
-    const plugin_host::PluginInfo& info = plugin_->info();
-    report_.Pass("load", fmt::format("ABI {}.{} negotiated, descriptor accepted by the plugin host",
-                                     info.abi_major, info.abi_minor));
-    CheckDescriptor();
-    CheckSchema();
-
-    Result<std::unique_ptr<ConnectorInstance>> created =
-        plugin_->CreateInstance(config, [this](reglo_log_level level, std::string_view message) {
-          if (level >= REGLO_LOG_WARN) log_lines_.push_back(Printable(message));
-        });
     if (!created.ok()) {
       report_.Fail("create", created.status().ToString());
       return false;
@@ -501,14 +531,13 @@ class Checker {
   }
 
   void CheckDescriptor() {
-    const plugin_host::PluginInfo& info = plugin_->info();
-    const reglo_connector_descriptor& d = plugin_->descriptor();
+    const plugin_host::PluginInfo& info = info_;
     std::vector<std::string> problems;
     if (info.vendor.empty()) problems.push_back("vendor is empty");
     if (info.description.empty()) problems.push_back("description is empty");
     std::set<std::string> entities(info.entities.begin(), info.entities.end());
     if (entities.size() != info.entities.size()) problems.push_back("an entity is listed twice");
-    if (d.push_changes != nullptr) problems.push_back("push_changes must be NULL in ABI 1.0");
+    if (info.has_push_changes) problems.push_back("push_changes must be NULL in ABI 1.0");
     std::string list;
     for (const std::string& e : info.entities) list += (list.empty() ? "" : ", ") + e;
     if (problems.empty()) {
@@ -611,7 +640,7 @@ class Checker {
   }
 
   void CheckSchema() {
-    const auto schema = nlohmann::json::parse(plugin_->info().config_schema_json, nullptr, false);
+    const auto schema = nlohmann::json::parse(info_.config_schema_json, nullptr, false);
     std::vector<std::string> problems;
     std::vector<std::string> secrets;
     if (schema.is_discarded() || !schema.is_object()) {
@@ -669,7 +698,7 @@ class Checker {
         if (canonical.struct_size < sizeof(reglo_record)) return Status::Ok();
       }
       const std::string entity = canonical.entity ? canonical.entity : "";
-      const std::vector<std::string>& declared = plugin_->info().entities;
+      const std::vector<std::string>& declared = info_.entities;
       if (std::find(declared.begin(), declared.end(), entity) == declared.end()) {
         stats->foreign_entities.insert(Printable(entity));
       }
@@ -1070,7 +1099,8 @@ class Checker {
   Report report_;
   Watchdog watchdog_;
   nlohmann::json config_json_;
-  std::shared_ptr<LoadedPlugin> plugin_;
+  std::shared_ptr<LoadedPlugin> plugin_;  // in-process only
+  plugin_host::PluginInfo info_;
   std::unique_ptr<ConnectorInstance> instance_;
   std::vector<std::string> log_lines_;
   const std::set<std::string> known_bad_{options_.known_bad.begin(), options_.known_bad.end()};

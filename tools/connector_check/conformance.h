@@ -30,6 +30,11 @@ struct Options {
   // these records (no externalId, rejected by validation) are listed as expected instead of
   // failing; every other check still covers them.
   std::vector<std::string> known_bad;
+  // --isolation process: the plugin runs in a reglo-connector-runner child (as a source with
+  // isolation "process"), so a crash fails a check instead of ending the kit.
+  bool process_isolation = false;
+  std::filesystem::path
+      runner;  // the runner binary; empty: next to the kit, or $REGLO_CONNECTOR_RUNNER
 };
 
 // Exit codes of the reglo-connector-check command.

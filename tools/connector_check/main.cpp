@@ -33,6 +33,16 @@ int main(int argc, char** argv) {
   app.add_option("--known-bad", options.known_bad,
                  "origin (\"file.csv:28\") of a source row known to be defective in the test data: "
                  "its missing id or rejection is listed as expected, not failed (repeatable)");
+  std::string isolation = "in_process";
+  app.add_option("--isolation", isolation,
+                 "where the plugin runs: in_process (the kit's own process) or process (a "
+                 "reglo-connector-runner child, as a source with \"isolation\": \"process\")")
+      ->check(CLI::IsMember({"in_process", "process"}))
+      ->default_val(isolation);
+  std::string runner;
+  app.add_option("--runner", runner,
+                 "with --isolation process: the reglo-connector-runner binary (default: next to "
+                 "this program, or $REGLO_CONNECTOR_RUNNER)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -41,5 +51,7 @@ int main(int argc, char** argv) {
   }
   options.plugin = plugin;
   options.config_path = config;
+  options.process_isolation = isolation == "process";
+  options.runner = runner;
   return reglo::connector_check::RunChecks(options, stdout);
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "reglo/core/masking.h"
+#include "reglo/isolation/process_connector.h"
 #include "reglo/pipeline/sync.h"
 #include "reglo/plugin_host/plugin.h"
 #include "reglo/storage/postgres_store.h"
@@ -34,7 +35,34 @@ void PrintLoadErrors(const plugin_host::PluginSet& plugins, std::ostream& err) {
   }
 }
 
-// Finds the source's plugin and creates its instance, or explains why not.
+isolation::RunnerOptions RunnerOptionsOf(const HubConfig& config) {
+  isolation::RunnerOptions options;
+  options.memory_limit_mb = static_cast<uint64_t>(config.engine.runner_memory_limit_mb);
+  return options;
+}
+
+// Loads the plugins folder, each library probed in a runner child first (with the configurations
+// of the sources that run it in this process), so a crashing library is refused, not fatal.
+plugin_host::PluginSet LoadPlugins(const HubConfig& config) {
+  const isolation::RunnerOptions runner = RunnerOptionsOf(config);
+  return plugin_host::LoadPluginDirectory(
+      config.plugins_dir, [&](const std::filesystem::path& library) {
+        auto configs = [&](const plugin_host::PluginInfo& described) {
+          std::vector<std::pair<std::string, std::string>> tried;
+          for (const storage::SourceRow& source : config.sources) {
+            if (source.connector == described.name && !config.process_isolated.count(source.id)) {
+              tried.emplace_back("source " + source.id, source.config_json);
+            }
+          }
+          return tried;
+        };
+        Result<plugin_host::PluginInfo> probed = isolation::ProbePlugin(runner, library, configs);
+        return probed.ok() ? Status::Ok() : probed.status();
+      });
+}
+
+// Finds the source's plugin and creates its instance (in a runner child with isolation
+// "process"), or explains why not.
 Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
     const HubConfig& config, const plugin_host::PluginSet& plugins,
     const storage::SourceRow& source) {
@@ -46,7 +74,14 @@ Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
         "source {}: connector '{}' is not loaded from {} (loaded: {})", source.id, source.connector,
         config.plugins_dir.string(), loaded.empty() ? "none" : loaded));
   }
-  return plugin->second->CreateInstance(source.config_json);
+  if (!config.process_isolated.count(source.id)) {
+    return plugin->second->CreateInstance(source.config_json);
+  }
+  Result<std::unique_ptr<isolation::ProcessConnector>> started =
+      isolation::ProcessConnector::Start(RunnerOptionsOf(config), plugin->second->info().path);
+  if (!started.ok()) return started.status();
+  REGLO_RETURN_IF_ERROR((*started)->Create(source.config_json));
+  return std::unique_ptr<plugin_host::ConnectorInstance>(std::move(*started));
 }
 
 void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& report,
@@ -117,7 +152,7 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
     fmt::print(err, "error: {}\n", store.status().ToString());
     return kExitFailure;
   }
-  plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
+  plugin_host::PluginSet plugins = LoadPlugins(config);
   PrintLoadErrors(plugins, err);
 
   int exit_code = kExitOk;
@@ -166,7 +201,7 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
                config.path.string(), KnownSources(config));
     return kExitUsage;
   }
-  plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
+  plugin_host::PluginSet plugins = LoadPlugins(config);
   PrintLoadErrors(plugins, err);
   Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
       CreateConnector(config, plugins, *source);
@@ -198,7 +233,7 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
 }
 
 int ListPlugins(const HubConfig& config, std::ostream& out, std::ostream& err) {
-  plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
+  plugin_host::PluginSet plugins = LoadPlugins(config);
   fmt::print(out, "Plugins in {}:\n", config.plugins_dir.string());
   for (const auto& [name, plugin] : plugins.plugins) {
     const plugin_host::PluginInfo& info = plugin->info();

@@ -95,7 +95,8 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
                                               "watch_plugins",
                                               "watch_interval_seconds",
                                               "shutdown_timeout_seconds",
-                                              "lease_seconds"};
+                                              "lease_seconds",
+                                              "runner_memory_limit_mb"};
   for (const auto& [key, value] : it->items()) {
     if (!kKeys.count(key)) {
       return KeyError("engine." + key,
@@ -120,6 +121,18 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
   REGLO_RETURN_IF_ERROR(ReadSeconds(e, "engine", "lease_seconds", 1, engine.lease_ms));
   REGLO_RETURN_IF_ERROR(ReadCount(e, "failure_limit", 1, engine.failure_limit));
   REGLO_RETURN_IF_ERROR(ReadCount(e, "threads_per_plugin", 1, engine.threads_per_plugin));
+  if (auto limit = e.find("runner_memory_limit_mb"); limit != e.end()) {
+    if (!limit->is_number_integer() || limit->get<int64_t>() < 0 ||
+        limit->get<int64_t>() > (int64_t{1} << 30)) {
+      return KeyError("engine.runner_memory_limit_mb",
+                      "expected a whole number of MiB (0: no limit), e.g. 1024");
+    }
+    engine.runner_memory_limit_mb = limit->get<int64_t>();
+    if (engine.runner_memory_limit_mb > 0 && engine.runner_memory_limit_mb < 16) {
+      return KeyError("engine.runner_memory_limit_mb",
+                      "at least 16 MiB (a connector process needs some to start), or 0: no limit");
+    }
+  }
   if (auto watch = e.find("watch_plugins"); watch != e.end()) {
     if (!watch->is_boolean()) return KeyError("engine.watch_plugins", "expected true or false");
     engine.watch_plugins = watch->get<bool>();
@@ -389,12 +402,13 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     const std::string key = fmt::format("sources[{}]", i);
     if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
     static const std::set<std::string> kSourceKeys = {
-        "id", "company_id", "source_system", "connector", "enabled", "options", "interval_seconds"};
+        "id",      "company_id", "source_system",    "connector",
+        "enabled", "options",    "interval_seconds", "isolation"};
     for (const auto& [name, value] : entry.items()) {
       if (!kSourceKeys.count(name)) {
         return KeyError(fmt::format("{}.{}", key, name),
                         "unknown key (expected id, company_id, source_system, connector, enabled, "
-                        "options, interval_seconds)");
+                        "options, interval_seconds, isolation)");
       }
     }
     storage::SourceRow source;
@@ -416,6 +430,18 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
       int64_t interval_ms = 0;
       REGLO_RETURN_IF_ERROR(ReadSeconds(entry, key, "interval_seconds", 0.01, interval_ms));
       config.interval_ms[source.id] = interval_ms;
+    }
+    if (entry.contains("isolation")) {
+      std::string isolation;
+      REGLO_RETURN_IF_ERROR(ReadString(entry, key, "isolation", false, isolation));
+      if (isolation == "process") {
+        config.process_isolated.insert(source.id);
+      } else if (isolation != "in_process") {
+        return KeyError(key + ".isolation",
+                        fmt::format("'{}' is not an isolation (expected \"in_process\", the "
+                                    "default, or \"process\")",
+                                    isolation));
+      }
     }
     json options = json::object();
     if (auto it = entry.find("options"); it != entry.end()) {

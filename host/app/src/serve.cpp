@@ -51,6 +51,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }
   }
   options.plugin_cache_dir = cache / std::to_string(::getpid());
+  options.runner.memory_limit_mb = static_cast<uint64_t>(s.runner_memory_limit_mb);
   options.instance_id = InstanceId();
 
   std::vector<engine::SourceConfig> sources;
@@ -60,6 +61,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     if (auto it = config.interval_ms.find(row.id); it != config.interval_ms.end()) {
       source.interval = engine::Duration(it->second);
     }
+    if (config.process_isolated.count(row.id)) source.isolation = isolation::Isolation::kProcess;
     sources.push_back(std::move(source));
   }
   // Sources created through the admin API are kept in the store and served alongside the config

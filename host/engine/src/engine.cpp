@@ -39,6 +39,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     TimePoint last_progress{};
     std::optional<TimePoint> cancelled_at;
     std::string cancel_reason;
+    bool killed = false;  // an isolated pull's runner was killed
   };
   struct Stats {
     int64_t runs_finished = 0;
@@ -133,8 +134,12 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
              fmt::format("plugin '{}' was removed from {}", name, options.plugins_dir.string()));
       return;
     }
+    // Vetted in a child first: a library that crashes when loaded, described or given the
+    // configuration of a source that runs in this process is refused, and the hub carries on.
+    Status probed = Probe(event.private_copy);
     Result<std::shared_ptr<plugin_host::LoadedPlugin>> loaded =
-        plugin_host::LoadedPlugin::Load(event.private_copy);
+        probed.ok() ? plugin_host::LoadedPlugin::Load(event.private_copy)
+                    : Result<std::shared_ptr<plugin_host::LoadedPlugin>>(probed);
     if (!loaded.ok()) {
       std::string reason = loaded.status().message();
       // The operator knows the file in the folder, not our private copy of it.
@@ -191,6 +196,22 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         spdlog::info("source {}: resumed, plugin {} {} is available", id, name, version);
       }
     }
+  }
+
+  Status Probe(const std::filesystem::path& library) {
+    auto configs = [this](const plugin_host::PluginInfo& described) {
+      std::vector<std::pair<std::string, std::string>> tried;
+      for (const auto& [id, source] : sources) {
+        if (source.row.connector == described.name &&
+            source.isolation == isolation::Isolation::kInProcess) {
+          tried.emplace_back("source " + id, source.row.config_json);
+        }
+      }
+      return tried;
+    };
+    Result<plugin_host::PluginInfo> probed =
+        isolation::ProbePlugin(options.runner, library, configs);
+    return probed.ok() ? Status::Ok() : probed.status();
   }
 
   // The plugin is gone: its sources pause with the reason; running pulls finish on their copy.
@@ -260,7 +281,23 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         FailRun(control.run_id, supervised.cancel_reason);
         spdlog::warn("source {}: {}", id, supervised.cancel_reason);
       } else if (now - *supervised.cancelled_at >= options.cancel_grace) {
-        to_quarantine.emplace_back(control.connector, id);
+        if (control.isolated) {
+          // Only its runner is stuck: end it (SIGTERM, then SIGKILL), nothing else is affected.
+          const std::string reason = fmt::format("the pull ignored its cancellation for {}",
+                                                 DurationText(options.cancel_grace));
+          control.KillProcess(reason);
+          if (!supervised.killed) {
+            supervised.killed = true;
+            spdlog::warn("source {}: killing its connector process: {}", id, reason);
+            if (control.run_id > 0 && this->control) {
+              (void)this->control->AppendRunLog(control.run_id,
+                                                {FormatUtc(clock.Now()), storage::LogLevel::kError,
+                                                 "connector process killed: " + reason});
+            }
+          }
+        } else {
+          to_quarantine.emplace_back(control.connector, id);
+        }
       }
     }
     for (const auto& [plugin, source] : to_quarantine) Quarantine(plugin, source);
@@ -303,6 +340,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       control->source_id = id;
       control->connector = source.row.connector;
       control->plugin_version = slot.plugin->info().version;
+      control->isolated = source.isolation == isolation::Isolation::kProcess;
       Supervised& supervised = running[id];
       supervised = Supervised{};
       supervised.control = control;
@@ -407,7 +445,13 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
            const plugin_host::LoadedPlugin& plugin, const std::shared_ptr<RunControl>& control,
            RunOutcome& outcome, storage::RunCounters& counters) {
     Result<std::unique_ptr<plugin_host::ConnectorInstance>> instance =
-        plugin.CreateInstance(row.config_json);
+        control->isolated ? StartIsolated(row, plugin, *control)
+                          : plugin.CreateInstance(row.config_json);
+    // The runner (if any) can be killed by the watchdog until the instance is gone.
+    struct Unregister {
+      RunControl& control;
+      ~Unregister() { control.SetProcess(nullptr); }
+    } unregister{*control};
     if (!instance.ok()) {
       // Recorded as a failed run, so the failure is visible where runs are looked at.
       outcome.code = instance.status().code();
@@ -432,6 +476,22 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     outcome.warnings = report.status == storage::RunStatus::kSucceededWithWarnings;
     outcome.retry_after = Duration(report.retry_after_ms);
     counters = report.counters;
+  }
+
+  // An instance of `plugin` in its own runner child, registered with the run's control so the
+  // watchdog can end it (also while it is still being created).
+  Result<std::unique_ptr<plugin_host::ConnectorInstance>> StartIsolated(
+      const storage::SourceRow& row, const plugin_host::LoadedPlugin& plugin, RunControl& control) {
+    Result<std::unique_ptr<isolation::ProcessConnector>> started =
+        isolation::ProcessConnector::Start(options.runner, plugin.info().path);
+    if (!started.ok()) return started.status();
+    control.SetProcess(started->get());
+    Status created = (*started)->Create(row.config_json);
+    if (!created.ok()) {
+      control.SetProcess(nullptr);
+      return created;
+    }
+    return std::unique_ptr<plugin_host::ConnectorInstance>(std::move(*started));
   }
 
   void LogRun(const std::string& id, int64_t run_id, const RunOutcome& outcome,
@@ -629,7 +689,20 @@ bool Engine::Stop(Duration timeout) {
   }
   for (auto& [id, supervised] : impl.running) supervised.control->stop = true;
   // Real time on purpose: this waits for other threads, it does not decide anything.
-  const bool done = impl.changed.wait_for(lock, timeout, [&] { return impl.running.empty(); });
+  bool done = impl.changed.wait_for(lock, timeout, [&] { return impl.running.empty(); });
+  if (!done) {
+    // Isolated pulls that did not stop are ended with their runner; in-process ones cannot be.
+    bool killed = false;
+    for (auto& [id, supervised] : impl.running) {
+      if (!supervised.control->isolated) continue;
+      supervised.control->KillProcess("the hub is stopping and the pull did not stop in time");
+      killed = true;
+    }
+    if (killed) {
+      done = impl.changed.wait_for(lock, impl.options.runner.term_grace + Duration(1'000),
+                                   [&] { return impl.running.empty(); });
+    }
+  }
   if (!done) {
     std::string ids;
     for (const auto& [id, supervised] : impl.running) ids += (ids.empty() ? "" : ", ") + id;

@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
+#include "reglo/isolation/process_connector.h"
 #include "reglo/storage/forwarding_store.h"
 
 namespace reglo::engine {
@@ -26,6 +28,25 @@ struct RunControl {
   std::atomic<uint64_t> progress{0};  // bumped at every sign of life
   std::atomic<int64_t> run_id{0};     // 0 until the pipeline has begun its run
   std::atomic<bool> leased{false};    // the run holds its source's lease: the engine renews it
+  bool isolated = false;              // the plugin runs in a runner child (isolation "process")
+
+  // Isolated runs: the runner to end when the pull ignores its cancellation (under the mutex).
+  void SetProcess(isolation::ProcessConnector* runner) {
+    std::lock_guard<std::mutex> lock(process_mutex);
+    process = runner;
+    if (process != nullptr && !kill_reason.empty()) process->Kill(kill_reason);
+  }
+  void KillProcess(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(process_mutex);
+    if (!kill_reason.empty()) return;
+    kill_reason = reason;
+    if (process != nullptr) process->Kill(reason);
+  }
+
+ private:
+  std::mutex process_mutex;
+  isolation::ProcessConnector* process = nullptr;
+  std::string kill_reason;  // set once: the runner is killed as soon as there is one
 };
 
 class GuardedStore final : public storage::ForwardingStore {

@@ -48,14 +48,38 @@ struct LoadedPlugin::Library {
   boost::dll::shared_library handle;
 };
 
+// An instance living in this process: calls go straight through the C ABI.
+class InProcessInstance final : public ConnectorInstance {
+ public:
+  InProcessInstance(std::shared_ptr<const LoadedPlugin> plugin, void* instance)
+      : plugin_(std::move(plugin)), instance_(instance) {}
+  ~InProcessInstance() override;
+
+  const PluginInfo& plugin_info() const override;
+  Status Authenticate() override;
+  Status HealthCheck() override;
+  Result<std::vector<std::string>> ListStreams() override;
+  Status Pull(const std::string& stream, const std::optional<std::string>& since_cursor,
+              PullHandler& handler) override;
+  Status MapToCanonical(const reglo_record& source, const CanonicalCallback& callback) override;
+
+ private:
+  friend class LoadedPlugin;  // create() runs with an instance's call state
+  struct CallState;
+  Status Finish(reglo_status code, CallState& state, std::string_view operation);
+
+  std::shared_ptr<const LoadedPlugin> plugin_;
+  void* instance_;
+};
+
 // Per-call state behind the reglo_context handed to the plugin.
-struct ConnectorInstance::CallState {
-  ConnectorInstance* self = nullptr;
+struct InProcessInstance::CallState {
+  InProcessInstance* self = nullptr;
   std::string error;
   uint32_t retry_after_ms = 0;
   reglo_context context{};
 
-  explicit CallState(ConnectorInstance* instance) : self(instance) {
+  explicit CallState(InProcessInstance* instance) : self(instance) {
     context.struct_size = sizeof(reglo_context);
     context.host_data = this;
     context.log = [](void* data, reglo_log_level level, const char* message) {
@@ -181,6 +205,7 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::Load(const std::filesystem::
   info.path = path;
   info.abi_major = descriptor->abi_major;
   info.abi_minor = descriptor->abi_minor;
+  info.has_push_changes = descriptor->push_changes != nullptr;
   return std::shared_ptr<LoadedPlugin>(
       new LoadedPlugin(std::move(library), descriptor, std::move(info)));
 }
@@ -188,9 +213,9 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::Load(const std::filesystem::
 Result<std::unique_ptr<ConnectorInstance>> LoadedPlugin::CreateInstance(
     const std::string& config_json, PluginLogCallback log) const {
   // A throwaway instance object only carries the call state for create().
-  ConnectorInstance probe(nullptr, nullptr);
+  InProcessInstance probe(nullptr, nullptr);
   probe.SetLogCallback(log);
-  ConnectorInstance::CallState state(&probe);
+  InProcessInstance::CallState state(&probe);
   void* instance = nullptr;
   const reglo_status code = descriptor_->create(&state.context, config_json.c_str(), &instance);
   if (code != REGLO_OK || instance == nullptr) {
@@ -203,42 +228,40 @@ Result<std::unique_ptr<ConnectorInstance>> LoadedPlugin::CreateInstance(
     return status.WithContext(fmt::format("plugin {} ({}) could not create an instance",
                                           info_.path.string(), info_.name));
   }
-  auto created = std::make_unique<ConnectorInstance>(shared_from_this(), instance);
+  std::unique_ptr<ConnectorInstance> created =
+      std::make_unique<InProcessInstance>(shared_from_this(), instance);
   created->SetLogCallback(std::move(log));
   return created;
 }
 
-ConnectorInstance::ConnectorInstance(std::shared_ptr<const LoadedPlugin> plugin, void* instance)
-    : plugin_(std::move(plugin)), instance_(instance) {}
-
-ConnectorInstance::~ConnectorInstance() {
+InProcessInstance::~InProcessInstance() {
   if (plugin_ && instance_ != nullptr) plugin_->descriptor().destroy(instance_);
 }
 
-const PluginInfo& ConnectorInstance::plugin_info() const {
+const PluginInfo& InProcessInstance::plugin_info() const {
   return plugin_->info();
 }
 
-Status ConnectorInstance::Finish(reglo_status code, CallState& state, std::string_view operation) {
+Status InProcessInstance::Finish(reglo_status code, CallState& state, std::string_view operation) {
   retry_after_ms_ = code == REGLO_RATE_LIMITED ? state.retry_after_ms : 0;
   if (code == REGLO_OK) return Status::Ok();
   std::string message = state.error.empty() ? "no reason given" : state.error;
   return FromPluginStatus(code, fmt::format("{} {}: {}", plugin_->info().name, operation, message));
 }
 
-Status ConnectorInstance::Authenticate() {
+Status InProcessInstance::Authenticate() {
   CallState state(this);
   return Finish(plugin_->descriptor().authenticate(instance_, &state.context), state,
                 "authenticate");
 }
 
-Status ConnectorInstance::HealthCheck() {
+Status InProcessInstance::HealthCheck() {
   CallState state(this);
   return Finish(plugin_->descriptor().health_check(instance_, &state.context), state,
                 "health check");
 }
 
-Result<std::vector<std::string>> ConnectorInstance::ListStreams() {
+Result<std::vector<std::string>> InProcessInstance::ListStreams() {
   CallState state(this);
   std::vector<std::string> streams;
   reglo_stream_sink sink{};
@@ -272,7 +295,7 @@ reglo_status ToPluginStatus(const Status& status) {
 
 }  // namespace
 
-Status ConnectorInstance::Pull(const std::string& stream,
+Status InProcessInstance::Pull(const std::string& stream,
                                const std::optional<std::string>& since_cursor,
                                PullHandler& handler) {
   CallState state(this);
@@ -310,7 +333,7 @@ Status ConnectorInstance::Pull(const std::string& stream,
   return Finish(code, state, fmt::format("pull of stream '{}'", stream));
 }
 
-Status ConnectorInstance::MapToCanonical(const reglo_record& source,
+Status InProcessInstance::MapToCanonical(const reglo_record& source,
                                          const CanonicalCallback& callback) {
   CallState state(this);
   struct SinkState {
@@ -335,7 +358,7 @@ Status ConnectorInstance::MapToCanonical(const reglo_record& source,
   return Finish(code, state, "map to canonical");
 }
 
-PluginSet LoadPluginDirectory(const std::filesystem::path& directory) {
+PluginSet LoadPluginDirectory(const std::filesystem::path& directory, const PluginProbe& probe) {
   PluginSet set;
   std::error_code error;
   std::vector<std::filesystem::path> candidates;
@@ -351,6 +374,13 @@ PluginSet LoadPluginDirectory(const std::filesystem::path& directory) {
   }
   std::sort(candidates.begin(), candidates.end());
   for (const std::filesystem::path& path : candidates) {
+    if (probe) {
+      Status probed = probe(path);
+      if (!probed.ok()) {
+        set.errors.push_back({path, probed.message()});
+        continue;
+      }
+    }
     Result<std::shared_ptr<LoadedPlugin>> loaded = LoadedPlugin::Load(path);
     if (!loaded.ok()) {
       set.errors.push_back({path, loaded.status().message()});

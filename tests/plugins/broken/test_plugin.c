@@ -6,7 +6,15 @@
  * Variants the conformance kit must fail (the host loads them): TEST_RECORD_STRUCT_SIZE (records
  * claim a struct_size too small), TEST_INVALID_UTF8 (a value that is not UTF-8), TEST_IGNORE_STOP
  * (spins forever without polling should_stop), TEST_NO_RESUME (ignores the cursor).
+ * Variants that take their process down, for process isolation (tests/isolation):
+ * TEST_SEGFAULT_IN_PULL (a real SIGSEGV at record "crash_at"), TEST_ABORT_IN_CREATE,
+ * TEST_HUGE_RECORD (a 100 MB value at record "huge_at"), TEST_LEAK (allocates without bound, then
+ * writes through the NULL its malloc finally returns), TEST_CRASH_ON_LOAD (a library constructor
+ * that crashes), TEST_CRASH_IN_ENTRY (the entry point crashes while describing), and
+ * TEST_REPORT_FDS (warns with the list of its open file descriptors).
  */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <reglo/connector.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +29,24 @@ typedef struct counter_instance {
   long checkpoint_every;      /* records between checkpoints */
   long fail_after_checkpoint; /* 0: never; k: fail with RETRY after the k-th checkpoint */
   long revision;              /* bumps every record's content, to simulate changes */
+  long crash_at;              /* TEST_SEGFAULT_IN_PULL: the record index that crashes */
+  long huge_at;               /* TEST_HUGE_RECORD: the record index with a 100 MB value */
 } counter_instance;
+
+/* A real invalid memory access (the compiler cannot see it is NULL, so it cannot turn it into a
+ * trap instruction). */
+#if defined(TEST_SEGFAULT_IN_PULL) || defined(TEST_CRASH_ON_LOAD) || defined(TEST_CRASH_IN_ENTRY)
+static void crash(void) {
+  volatile int* volatile nowhere = NULL;
+  *nowhere = 1;
+}
+#endif
+
+#ifdef TEST_CRASH_ON_LOAD
+__attribute__((constructor)) static void crash_on_load(void) {
+  crash();
+}
+#endif
 
 /* Reads `"key": <integer>` from a flat JSON object; returns `fallback` when absent. */
 static long config_long(const char* json, const char* key, long fallback) {
@@ -36,7 +61,12 @@ static long config_long(const char* json, const char* key, long fallback) {
 
 static reglo_status counter_create(const reglo_context* ctx, const char* config_json,
                                    void** out_instance) {
-#ifdef TEST_CREATE_FAILS
+#ifdef TEST_ABORT_IN_CREATE
+  (void)ctx;
+  (void)config_long(config_json, "records", 0);
+  (void)out_instance;
+  abort();
+#elif defined(TEST_CREATE_FAILS)
   (void)config_long(config_json, "records", 0);
   ctx->set_error(ctx->host_data, "option 'records' must be positive");
   *out_instance = NULL;
@@ -48,6 +78,8 @@ static reglo_status counter_create(const reglo_context* ctx, const char* config_
   instance->checkpoint_every = config_long(config_json, "checkpoint_every", 4);
   instance->fail_after_checkpoint = config_long(config_json, "fail_after_checkpoint", 0);
   instance->revision = config_long(config_json, "revision", 1);
+  instance->crash_at = config_long(config_json, "crash_at", 6);
+  instance->huge_at = config_long(config_json, "huge_at", 3);
   if (instance->records < 0 || instance->checkpoint_every <= 0) {
     ctx->set_error(ctx->host_data, "records must be >= 0 and checkpoint_every > 0");
     free(instance);
@@ -90,9 +122,37 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
   char external_id[32], first_name[48], email[48], phone[32], cursor[32];
   reglo_field fields[6];
   reglo_record record;
+#ifdef TEST_HUGE_RECORD
+  char* huge = NULL;
+#endif
   (void)stream;
+#ifdef TEST_REPORT_FDS
+  {
+    char list[1024] = "";
+    DIR* dir = opendir("/proc/self/fd");
+    struct dirent* entry;
+    while (dir != NULL && (entry = readdir(dir)) != NULL) {
+      if (entry->d_name[0] == '.' || atoi(entry->d_name) == dirfd(dir)) continue;
+      if (strlen(list) + strlen(entry->d_name) + 2 >= sizeof list) break;
+      strcat(list, " ");
+      strcat(list, entry->d_name);
+    }
+    if (dir != NULL) closedir(dir);
+    emitter->emit_warning(emitter->host_data, "fds", list);
+  }
+#endif
+#ifdef TEST_LEAK
+  for (;;) {
+    /* A vendor's cache that never evicts: 16 MiB more per round, never freed, never checked. */
+    char* block = (char*)malloc((size_t)16 << 20);
+    memset(block, 1, (size_t)16 << 20);
+  }
+#endif
   for (; next < instance->records; ++next) {
     if (emitter->should_stop(emitter->host_data)) return REGLO_RETRY;
+#ifdef TEST_SEGFAULT_IN_PULL
+    if (next == instance->crash_at) crash();
+#endif
     snprintf(external_id, sizeof external_id, "S%06ld", next);
     snprintf(first_name, sizeof first_name, "Name%ld-r%ld", next, instance->revision);
     snprintf(email, sizeof email, "s%ld@example.com", next);
@@ -116,6 +176,16 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
       int i;
       for (i = 0; i < 6; ++i) fields[i].value_len = strlen(fields[i].value);
     }
+#ifdef TEST_HUGE_RECORD
+    if (next == instance->huge_at) {
+      const size_t size = (size_t)100 << 20;
+      huge = (char*)malloc(size);
+      if (huge == NULL) return REGLO_FATAL;
+      memset(huge, 'x', size);
+      fields[1].value = huge;
+      fields[1].value_len = size;
+    }
+#endif
     memset(&record, 0, sizeof record);
 #ifdef TEST_RECORD_STRUCT_SIZE
     record.struct_size = 8; /* e.g. a plugin that forgot to set it, or set a field count */
@@ -129,7 +199,16 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
     record.fields = fields;
     record.field_count = 6;
     record.origin = external_id;
+#ifdef TEST_HUGE_RECORD
+    {
+      const reglo_status emitted = emitter->emit_record(emitter->host_data, &record);
+      free(huge);
+      huge = NULL;
+      if (emitted != REGLO_OK) return REGLO_RETRY;
+    }
+#else
     if (emitter->emit_record(emitter->host_data, &record) != REGLO_OK) return REGLO_RETRY;
+#endif
     ++since_checkpoint;
 #ifdef TEST_IGNORE_STOP
     {
@@ -204,6 +283,9 @@ __attribute__((visibility("default"))) reglo_status reglo_connector_entry(
   (void)counter_descriptor;
   return REGLO_INCOMPATIBLE;
 #else
+#ifdef TEST_CRASH_IN_ENTRY
+  crash();
+#endif
   if (host == NULL || host->abi_major != REGLO_ABI_VERSION_MAJOR) return REGLO_INCOMPATIBLE;
   *out_descriptor = &counter_descriptor;
   return REGLO_OK;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct EngineSettings {
   int64_t watch_interval_ms = 2'000;     // watch_interval_seconds
   int64_t shutdown_timeout_ms = 30'000;  // shutdown_timeout_seconds
   int64_t lease_ms = 0;  // lease_seconds; 0: stall_timeout + cancel_grace + 60 s (the engine's)
+  int64_t runner_memory_limit_mb = 1024;  // runner_memory_limit_mb: each runner child's; 0: none
 };
 
 // The "relay" object: event delivery (DESIGN §9). Milliseconds.
@@ -73,6 +75,8 @@ struct HubConfig {
   std::vector<storage::SourceRow> sources;
   EngineSettings engine;
   std::map<std::string, int64_t> interval_ms;  // by source id, from sources[i].interval_seconds
+  // Ids of the sources whose plugin runs in its own runner child (sources[i].isolation "process").
+  std::set<std::string> process_isolated;
   // secrets_file, resolved; empty when not set (keys.h: then $REGLO_SECRETS_FILE or the default).
   std::filesystem::path secrets_file;
   RelaySettings relay;

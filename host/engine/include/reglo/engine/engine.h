@@ -3,9 +3,11 @@
 // the source's connector (one boost::asio::thread_pool per plugin, so a slow or stuck connector
 // never delays another's sources), supervises pulls with a watchdog (no progress for the stall
 // timeout -> cancelled and the run marked failed; a plugin that ignores the cancellation is
-// quarantined and its sources Failed), hot-adds, swaps and removes plugins found in the watched
-// plugins folder (PluginWatcher), takes a lease per source when the store offers leases, and stops
-// gracefully (stop flags -> pulls end at their next checkpoint -> bounded wait).
+// quarantined and its sources Failed; a source with isolation "process" runs its plugin in a
+// reglo-connector-runner child, which the watchdog kills instead), probes every new library in a
+// child before loading it, hot-adds, swaps and removes plugins found in the watched plugins folder
+// (PluginWatcher), takes a lease per source when the store offers leases, and stops gracefully
+// (stop flags -> pulls end at their next checkpoint -> bounded wait).
 //
 // Ownership: the Engine owns its pools, plugins and a "control" Store (opened from the factory)
 // for its own writes; every pull takes a Store of its own from a pool of stores opened from the
@@ -26,6 +28,7 @@
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
 #include "reglo/engine/scheduler.h"
+#include "reglo/isolation/process_connector.h"
 #include "reglo/pipeline/sync.h"
 #include "reglo/storage/store.h"
 
@@ -49,12 +52,16 @@ struct EngineOptions {
   std::string instance_id = "reglo-hub";  // lease owner
   Duration lease_ttl{0};                  // 0: stall_timeout + cancel_grace + 60 s
   pipeline::SyncOptions sync;
+  // Runner children: isolated sources' plugins, and the probe every new library passes before it
+  // is loaded into this process.
+  isolation::RunnerOptions runner;
 };
 
 // One configured source and its schedule.
 struct SourceConfig {
   storage::SourceRow row;
   Duration interval{0};  // 0: EngineOptions::default_interval
+  isolation::Isolation isolation = isolation::Isolation::kInProcess;
 };
 
 using StoreFactory = std::function<Result<std::unique_ptr<storage::Store>>()>;

@@ -1,7 +1,9 @@
 // The plugin host: loads connector libraries through the C ABI (Boost.DLL), checks them, and wraps
-// their instances in C++ objects that speak Status. A LoadedPlugin is shared by every instance made
-// from it (the library stays loaded while any instance lives). LoadedPlugin is thread-safe;
-// a ConnectorInstance must be used by one thread at a time (the ABI's threading contract).
+// their instances in C++ objects that speak Status. ConnectorInstance is the interface the pipeline
+// and engine use; LoadedPlugin makes in-process ones (reglo/isolation makes ones that run in a
+// connector runner child). A LoadedPlugin is shared by every instance made from it (the library
+// stays loaded while any instance lives). LoadedPlugin is thread-safe; a ConnectorInstance must be
+// used by one thread at a time (the ABI's threading contract).
 #pragma once
 
 #include <reglo/connector.h>
@@ -29,6 +31,7 @@ struct PluginInfo {
   std::filesystem::path path;
   int abi_major = 0;
   int abi_minor = 0;
+  bool has_push_changes = false;  // the descriptor's reserved push_changes slot is set
 };
 
 // What a connector hands to the host during a pull. Implemented by the pipeline.
@@ -47,35 +50,31 @@ using CanonicalCallback = std::function<Status(const reglo_record& canonical)>;
 // Receives the plugin's log lines (unmasked: the receiver masks before storing).
 using PluginLogCallback = std::function<void(reglo_log_level level, std::string_view message)>;
 
-class LoadedPlugin;
-
-// One instance of a connector (one configured source). Destroys the plugin instance when it dies.
+// One instance of a connector (one configured source), in this process or in a connector runner
+// child: the pipeline and the engine do not care which. Destroys the plugin's instance when it
+// dies.
 class ConnectorInstance {
  public:
-  ConnectorInstance(std::shared_ptr<const LoadedPlugin> plugin, void* instance);
-  ~ConnectorInstance();
+  virtual ~ConnectorInstance() = default;
   ConnectorInstance(const ConnectorInstance&) = delete;
   ConnectorInstance& operator=(const ConnectorInstance&) = delete;
 
-  const PluginInfo& plugin_info() const;
+  virtual const PluginInfo& plugin_info() const = 0;
   void SetLogCallback(PluginLogCallback callback) { log_ = std::move(callback); }
 
-  Status Authenticate();
-  Status HealthCheck();
-  Result<std::vector<std::string>> ListStreams();
-  Status Pull(const std::string& stream, const std::optional<std::string>& since_cursor,
-              PullHandler& handler);
-  Status MapToCanonical(const reglo_record& source, const CanonicalCallback& callback);
+  virtual Status Authenticate() = 0;
+  virtual Status HealthCheck() = 0;
+  virtual Result<std::vector<std::string>> ListStreams() = 0;
+  virtual Status Pull(const std::string& stream, const std::optional<std::string>& since_cursor,
+                      PullHandler& handler) = 0;
+  // May be called from inside Pull's handler for the record being delivered (the pipeline maps
+  // each record as it arrives), or outside a pull for any record.
+  virtual Status MapToCanonical(const reglo_record& source, const CanonicalCallback& callback) = 0;
   // The delay a RATE_LIMITED answer asked for (0 if none).
   uint32_t last_retry_after_ms() const { return retry_after_ms_; }
 
- private:
-  friend class LoadedPlugin;  // create() runs with an instance's call state
-  struct CallState;
-  Status Finish(reglo_status code, CallState& state, std::string_view operation);
-
-  std::shared_ptr<const LoadedPlugin> plugin_;
-  void* instance_;
+ protected:
+  ConnectorInstance() = default;
   PluginLogCallback log_;
   uint32_t retry_after_ms_ = 0;
 };
@@ -116,7 +115,13 @@ struct PluginSet {
   std::vector<PluginLoadError> errors;
 };
 
-// Loads every `*.so` in `directory` (not recursive). One bad library never stops the others.
-PluginSet LoadPluginDirectory(const std::filesystem::path& directory);
+// Checks a library before it is loaded into this process (e.g. a probe in a child process); a
+// non-OK answer refuses it with that message.
+using PluginProbe = std::function<Status(const std::filesystem::path& library)>;
+
+// Loads every `*.so` in `directory` (not recursive), each after `probe` (when given) accepted it.
+// One bad library never stops the others.
+PluginSet LoadPluginDirectory(const std::filesystem::path& directory,
+                              const PluginProbe& probe = {});
 
 }  // namespace reglo::plugin_host
