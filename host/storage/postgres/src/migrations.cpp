@@ -273,6 +273,13 @@ CREATE TABLE integration_ingest_requests (
 CREATE INDEX integration_ingest_requests_by_time ON integration_ingest_requests (created_at);
 )sql";
 
+// Per-key rate limits of the ingestion API (issue #6): NULL means the hub's configured default.
+// Same columns in the SQLite backend.
+constexpr std::string_view kAgentKeyRateLimits = R"sql(
+ALTER TABLE integration_agent_keys ADD COLUMN rate_per_second DOUBLE PRECISION;
+ALTER TABLE integration_agent_keys ADD COLUMN rate_burst BIGINT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -280,6 +287,7 @@ const std::vector<Migration>& Migrations() {
       {1, "initial schema", kInitialSchema},
       {2, "source leases", kLeases},
       {3, "agent keys and ingest requests", kAgentKeys},
+      {6, "agent key rate limits", kAgentKeyRateLimits},
   };
   return migrations;
 }
