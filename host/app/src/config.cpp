@@ -128,6 +128,123 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
   return Status::Ok();
 }
 
+// "host:port", "[v6]:port" -> address and port; the error names `key`.
+Status ParseListen(const std::string& key, const std::string& text, std::string& address,
+                   uint16_t& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= text.size()) {
+    return KeyError(key, "expected host:port, e.g. 0.0.0.0:8471 or [::]:8471");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) return KeyError(key, "expected host:port (the host is missing)");
+  const std::string digits = text.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(digits) > 65535) {
+    return KeyError(key, "the port must be 0..65535");
+  }
+  address = host;
+  port = static_cast<uint16_t>(std::stoi(digits));
+  return Status::Ok();
+}
+
+Status ReadInteger(const json& object, const std::string& parent, const char* name, int64_t minimum,
+                   int64_t maximum, int64_t& out) {
+  auto it = object.find(name);
+  if (it == object.end()) return Status::Ok();
+  const std::string key = parent + "." + name;
+  if (!it->is_number_integer() || it->get<int64_t>() < minimum || it->get<int64_t>() > maximum) {
+    return KeyError(key, fmt::format("expected a whole number from {} to {}", minimum, maximum));
+  }
+  out = it->get<int64_t>();
+  return Status::Ok();
+}
+
+// The optional "ingest" object (the ingestion API's listener; issue #6).
+Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
+                  std::optional<IngestSettings>& out) {
+  auto it = root.find("ingest");
+  if (it == root.end()) return Status::Ok();
+  if (!it->is_object()) return KeyError("ingest", "expected an object, got " + TypeName(*it));
+  static const std::set<std::string> kKeys = {"listen",
+                                              "tls_certificate_file",
+                                              "tls_private_key_file",
+                                              "max_body_bytes",
+                                              "max_records",
+                                              "max_json_depth",
+                                              "max_string_bytes",
+                                              "header_timeout_seconds",
+                                              "body_timeout_seconds",
+                                              "signature_tolerance_seconds",
+                                              "rate_limit",
+                                              "threads",
+                                              "store_connections"};
+  for (const auto& [key, value] : it->items()) {
+    if (!kKeys.count(key)) {
+      return KeyError("ingest." + key,
+                      fmt::format("unknown key (expected one of: {})", fmt::join(kKeys, ", ")));
+    }
+  }
+  const json& o = *it;
+  IngestSettings ingest;
+  std::string listen;
+  REGLO_RETURN_IF_ERROR(ReadString(o, "ingest", "listen", true, listen));
+  REGLO_RETURN_IF_ERROR(ParseListen("ingest.listen", listen, ingest.address, ingest.port));
+  std::string cert;
+  std::string key;
+  REGLO_RETURN_IF_ERROR(ReadString(o, "ingest", "tls_certificate_file", false, cert));
+  REGLO_RETURN_IF_ERROR(ReadString(o, "ingest", "tls_private_key_file", false, key));
+  if (cert.empty() != key.empty()) {
+    return KeyError(cert.empty() ? "ingest.tls_certificate_file" : "ingest.tls_private_key_file",
+                    "TLS needs both tls_certificate_file and tls_private_key_file");
+  }
+  if (!cert.empty()) {
+    ingest.tls_certificate_file = Resolve(base_dir, cert);
+    ingest.tls_private_key_file = Resolve(base_dir, key);
+  }
+  REGLO_RETURN_IF_ERROR(
+      ReadInteger(o, "ingest", "max_body_bytes", 1024, int64_t{1} << 30, ingest.max_body_bytes));
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "max_records", 1, 100000, ingest.max_records));
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "max_json_depth", 3, 64, ingest.max_json_depth));
+  REGLO_RETURN_IF_ERROR(
+      ReadInteger(o, "ingest", "max_string_bytes", 16, 16 << 20, ingest.max_string_bytes));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(o, "ingest", "header_timeout_seconds", 0.05, ingest.header_timeout_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(o, "ingest", "body_timeout_seconds", 0.05, ingest.body_timeout_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(o, "ingest", "signature_tolerance_seconds", 1, ingest.signature_tolerance_ms));
+  int64_t threads = ingest.threads;
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "threads", 1, 256, threads));
+  ingest.threads = static_cast<int>(threads);
+  int64_t connections = ingest.store_connections;
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "store_connections", 1, 64, connections));
+  ingest.store_connections = static_cast<int>(connections);
+  if (auto rate = o.find("rate_limit"); rate != o.end()) {
+    if (!rate->is_object()) {
+      return KeyError("ingest.rate_limit", "expected an object, got " + TypeName(*rate));
+    }
+    for (const auto& [name, value] : rate->items()) {
+      if (name != "requests_per_second" && name != "burst") {
+        return KeyError("ingest.rate_limit." + name,
+                        "unknown key (expected requests_per_second, burst)");
+      }
+    }
+    if (auto per_second = rate->find("requests_per_second"); per_second != rate->end()) {
+      if (!per_second->is_number() || !(per_second->get<double>() > 0)) {
+        return KeyError("ingest.rate_limit.requests_per_second", "expected a number above 0");
+      }
+      ingest.rate_per_second = per_second->get<double>();
+    }
+    REGLO_RETURN_IF_ERROR(
+        ReadInteger(*rate, "ingest.rate_limit", "burst", 1, 1000000, ingest.rate_burst));
+  }
+  out = std::move(ingest);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
@@ -138,17 +255,17 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
   }
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
-  static const std::set<std::string> kTopKeys = {"store", "plugins_dir", "sources", "engine",
-                                                 "secrets_file"};
+  static const std::set<std::string> kTopKeys = {"store",  "plugins_dir",  "sources",
+                                                 "engine", "secrets_file", "ingest"};
   for (const auto& [key, value] : root.items()) {
     if (!kTopKeys.count(key)) {
       return KeyError(key,
-                      "unknown key (expected one of: store, plugins_dir, sources, engine, "
-                      "secrets_file)");
+                      fmt::format("unknown key (expected one of: {})", fmt::join(kTopKeys, ", ")));
     }
   }
   HubConfig config;
   REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
+  REGLO_RETURN_IF_ERROR(ReadIngest(root, base_dir, config.ingest));
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "store", true, config.store_url));
   if (config.store_url.rfind("sqlite:", 0) == 0) {
     std::string path = config.store_url.substr(7);

@@ -85,6 +85,15 @@ int main(int argc, char** argv) {
   keys_create->add_option("--allow-ip", key_cidrs,
                           "accept pushes only from these addresses or CIDR blocks (repeatable; "
                           "default: anywhere)");
+  std::optional<double> key_rate;
+  std::optional<int64_t> key_burst;
+  keys_create
+      ->add_option("--rate", key_rate,
+                   "this key's ingest rate limit in requests per second (default: the hub's "
+                   "ingest.rate_limit)")
+      ->check(CLI::PositiveNumber);
+  keys_create->add_option("--burst", key_burst, "requests this key may send at once")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   CLI::App* keys_list = keys->add_subcommand(
       "list", "list keys: prefix and last 4, scope, status, created, last used (never a secret)");
   CLI::App* keys_revoke = keys->add_subcommand("revoke", "revoke a key at once");
@@ -133,8 +142,9 @@ int main(int argc, char** argv) {
   if (plugins->parsed()) return reglo::app::ListPlugins(*config, std::cout, std::cerr);
   if (serve->parsed()) return reglo::app::Serve(*config, std::cout, std::cerr);
   if (keys_create->parsed()) {
-    return reglo::app::CreateAgentKey(*config, key_company, key_source, key_cidrs,
-                                      reglo::SystemClock::Instance(), std::cout, std::cerr);
+    return reglo::app::CreateAgentKey(*config, key_company, key_source, key_cidrs, key_rate,
+                                      key_burst, reglo::SystemClock::Instance(), std::cout,
+                                      std::cerr);
   }
   if (keys_list->parsed()) return reglo::app::ListAgentKeys(*config, std::cout, std::cerr);
   if (keys_revoke->parsed()) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "reglo/app/commands.h"
+#include "reglo/app/ingest.h"
 #include "reglo/engine/engine.h"
 
 namespace reglo::app {
@@ -61,8 +62,9 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }
     sources.push_back(std::move(source));
   }
-  if (sources.empty()) {
-    fmt::print(err, "error: no source to serve in {}\n", config.path.string());
+  if (sources.empty() && !config.ingest) {
+    fmt::print(err, "error: no source to serve and no \"ingest\" listener in {}\n",
+               config.path.string());
     return kExitUsage;
   }
 
@@ -84,6 +86,18 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     return kExitFailure;
   }
   hub.StartLoop();
+  // The ingestion API (config "ingest"): agents' pushes go through the same pipeline.
+  std::unique_ptr<IngestListener> ingest;
+  if (config.ingest) {
+    Result<std::unique_ptr<IngestListener>> listening = IngestListener::Start(config);
+    if (!listening.ok()) {
+      fmt::print(err, "error: {}\n", listening.status().ToString());
+      hub.Stop(engine::Duration(s.shutdown_timeout_ms));
+      return listening.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
+    }
+    ingest = std::move(*listening);
+    fmt::print(out, "reglo-hub serve: ingestion API on {}/api/hub/ingest\n", ingest->url());
+  }
   fmt::print(
       out,
       "reglo-hub serve: {} source(s), plugins from {}{}; store {}.\n"
@@ -95,6 +109,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   io.run();  // returns once a signal has been handled
   spdlog::info("received {}; stopping (at most {} s)", received == SIGINT ? "SIGINT" : "SIGTERM",
                s.shutdown_timeout_ms / 1000.0);
+  if (ingest) ingest->Stop();  // requests in flight finish first
   const bool clean = hub.Stop(engine::Duration(s.shutdown_timeout_ms));
   for (const engine::SourceSnapshot& source : hub.Sources()) {
     fmt::print(out, "  {:<24} {:<8} runs {:>4}  {}\n", source.id, source.status,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,26 @@ struct EngineSettings {
   int64_t lease_ms = 0;  // lease_seconds; 0: stall_timeout + cancel_grace + 60 s (the engine's)
 };
 
+// The "ingest" object: the ingestion API's listener and limits (DESIGN §8). Present -> `serve`
+// starts the listener.
+struct IngestSettings {
+  std::string address = "127.0.0.1";  // from "listen": "host:port" ("[::1]:8471" for IPv6)
+  uint16_t port = 8471;
+  std::filesystem::path tls_certificate_file;  // both set -> HTTPS only
+  std::filesystem::path tls_private_key_file;
+  int64_t max_body_bytes = 8 << 20;
+  int64_t max_records = 1000;
+  int64_t max_json_depth = 8;
+  int64_t max_string_bytes = 64 * 1024;
+  int64_t header_timeout_ms = 10'000;  // no byte for this long while reading -> closed
+  int64_t body_timeout_ms = 30'000;    // the whole body within this long -> else 408
+  int64_t signature_tolerance_ms = 300'000;
+  double rate_per_second = 10;  // rate_limit.requests_per_second: keys without their own
+  int64_t rate_burst = 20;      // rate_limit.burst
+  int threads = 8;
+  int store_connections = 0;  // 0: 1 for SQLite, 4 for PostgreSQL
+};
+
 struct HubConfig {
   std::filesystem::path path;         // the config file itself
   std::string store_url;              // as written, e.g. "sqlite:var/hub.db"
@@ -39,6 +60,7 @@ struct HubConfig {
   std::map<std::string, int64_t> interval_ms;  // by source id, from sources[i].interval_seconds
   // secrets_file, resolved; empty when not set (keys.h: then $REGLO_SECRETS_FILE or the default).
   std::filesystem::path secrets_file;
+  std::optional<IngestSettings> ingest;  // the "ingest" object, when present
 };
 
 // Reads and checks the config file at `path`.
