@@ -34,20 +34,23 @@ void PrintLoadErrors(const plugin_host::PluginSet& plugins, std::ostream& err) {
   }
 }
 
-// Finds the source's plugin and creates its instance, or explains why not.
+}  // namespace
+
 Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
-    const HubConfig& config, const plugin_host::PluginSet& plugins,
+    const std::filesystem::path& plugins_dir, const plugin_host::PluginSet& plugins,
     const storage::SourceRow& source) {
   auto plugin = plugins.plugins.find(source.connector);
   if (plugin == plugins.plugins.end()) {
     std::string loaded;
     for (const auto& [name, _] : plugins.plugins) loaded += (loaded.empty() ? "" : ", ") + name;
-    return Status::ConfigError(fmt::format(
-        "source {}: connector '{}' is not loaded from {} (loaded: {})", source.id, source.connector,
-        config.plugins_dir.string(), loaded.empty() ? "none" : loaded));
+    return Status::ConfigError(
+        fmt::format("source {}: connector '{}' is not loaded from {} (loaded: {})", source.id,
+                    source.connector, plugins_dir.string(), loaded.empty() ? "none" : loaded));
   }
   return plugin->second->CreateInstance(source.config_json);
 }
+
+namespace {
 
 void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& report,
                  std::ostream& out) {
@@ -130,7 +133,7 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
       continue;
     }
     Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
-        CreateConnector(config, plugins, *source);
+        CreateConnector(config.plugins_dir, plugins, *source);
     if (!connector.ok()) {
       // Recorded as a failed run, so the failure is visible where runs are looked at.
       const std::string message = MaskPersonalData(connector.status().message());
@@ -169,7 +172,7 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
   plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
   PrintLoadErrors(plugins, err);
   Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
-      CreateConnector(config, plugins, *source);
+      CreateConnector(config.plugins_dir, plugins, *source);
   if (!connector.ok()) {
     fmt::print(err, "error: {}\n", MaskPersonalData(connector.status().ToString()));
     return kExitFailure;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -57,7 +58,7 @@ Status ReadSeconds(const json& object, const std::string& parent, const char* na
                    int64_t& out_ms) {
   auto it = object.find(name);
   if (it == object.end()) return Status::Ok();
-  const std::string key = parent + "." + name;
+  const std::string key = parent.empty() ? std::string(name) : parent + "." + name;
   if (!it->is_number()) return KeyError(key, "expected a number of seconds, got " + TypeName(*it));
   const double seconds = it->get<double>();
   if (!(seconds >= minimum) || seconds > 1e9) {
@@ -154,7 +155,7 @@ Status ReadInteger(const json& object, const std::string& parent, const char* na
                    int64_t maximum, int64_t& out) {
   auto it = object.find(name);
   if (it == object.end()) return Status::Ok();
-  const std::string key = parent + "." + name;
+  const std::string key = parent.empty() ? std::string(name) : parent + "." + name;
   if (!it->is_number_integer() || it->get<int64_t>() < minimum || it->get<int64_t>() > maximum) {
     return KeyError(key, fmt::format("expected a whole number from {} to {}", minimum, maximum));
   }
@@ -245,6 +246,62 @@ Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
   return Status::Ok();
 }
 
+// The "sources" array (the hub's and the agent's configs share it).
+Status ReadSources(const json& root, const std::filesystem::path& base_dir,
+                   std::vector<storage::SourceRow>& sources_out,
+                   std::map<std::string, int64_t>& interval_ms) {
+  auto sources = root.find("sources");
+  if (sources == root.end()) return KeyError("sources", "missing");
+  if (!sources->is_array())
+    return KeyError("sources", "expected an array, got " + TypeName(*sources));
+  std::set<std::string> ids;
+  for (size_t i = 0; i < sources->size(); ++i) {
+    const json& entry = (*sources)[i];
+    const std::string key = fmt::format("sources[{}]", i);
+    if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
+    static const std::set<std::string> kSourceKeys = {
+        "id", "company_id", "source_system", "connector", "enabled", "options", "interval_seconds"};
+    for (const auto& [name, value] : entry.items()) {
+      if (!kSourceKeys.count(name)) {
+        return KeyError(fmt::format("{}.{}", key, name),
+                        "unknown key (expected id, company_id, source_system, connector, enabled, "
+                        "options, interval_seconds)");
+      }
+    }
+    storage::SourceRow source;
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "id", true, source.id));
+    if (!IsValidId(source.id)) {
+      return KeyError(key + ".id", "use letters, digits, '-', '_' or '.' (at most 100)");
+    }
+    if (!ids.insert(source.id).second) {
+      return KeyError(key + ".id", fmt::format("'{}' is used by another source", source.id));
+    }
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "company_id", true, source.company_id));
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "source_system", true, source.source_system));
+    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "connector", true, source.connector));
+    if (auto enabled = entry.find("enabled"); enabled != entry.end()) {
+      if (!enabled->is_boolean()) return KeyError(key + ".enabled", "expected true or false");
+      source.enabled = enabled->get<bool>();
+    }
+    if (entry.contains("interval_seconds")) {
+      int64_t every_ms = 0;
+      REGLO_RETURN_IF_ERROR(ReadSeconds(entry, key, "interval_seconds", 0.01, every_ms));
+      interval_ms[source.id] = every_ms;
+    }
+    json options = json::object();
+    if (auto it = entry.find("options"); it != entry.end()) {
+      if (!it->is_object())
+        return KeyError(key + ".options", "expected an object, got " + TypeName(*it));
+      options = *it;
+    }
+    // Connectors resolve their relative paths against the config file's folder.
+    if (!options.contains("base_dir")) options["base_dir"] = base_dir.string();
+    source.config_json = options.dump();
+    sources_out.push_back(std::move(source));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
@@ -291,55 +348,115 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
   config.plugins_dir = Resolve(base_dir, plugins_dir);
 
-  auto sources = root.find("sources");
-  if (sources == root.end()) return KeyError("sources", "missing");
-  if (!sources->is_array())
-    return KeyError("sources", "expected an array, got " + TypeName(*sources));
-  std::set<std::string> ids;
-  for (size_t i = 0; i < sources->size(); ++i) {
-    const json& entry = (*sources)[i];
-    const std::string key = fmt::format("sources[{}]", i);
-    if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
-    static const std::set<std::string> kSourceKeys = {
-        "id", "company_id", "source_system", "connector", "enabled", "options", "interval_seconds"};
-    for (const auto& [name, value] : entry.items()) {
-      if (!kSourceKeys.count(name)) {
-        return KeyError(fmt::format("{}.{}", key, name),
-                        "unknown key (expected id, company_id, source_system, connector, enabled, "
-                        "options, interval_seconds)");
+  REGLO_RETURN_IF_ERROR(ReadSources(root, base_dir, config.sources, config.interval_ms));
+  return config;
+}
+
+Result<AgentConfig> ParseAgentConfig(const std::string& text,
+                                     const std::filesystem::path& base_dir) {
+  json root;
+  try {
+    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& error) {
+    return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
+  }
+  if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
+  static const std::set<std::string> kTopKeys = {"hub",
+                                                 "plugins_dir",
+                                                 "sources",
+                                                 "spool",
+                                                 "batch_records",
+                                                 "interval_seconds",
+                                                 "backoff_base_seconds",
+                                                 "backoff_cap_seconds"};
+  for (const auto& [key, value] : root.items()) {
+    if (!kTopKeys.count(key)) {
+      return KeyError(key,
+                      fmt::format("unknown key (expected one of: {})", fmt::join(kTopKeys, ", ")));
+    }
+  }
+  AgentConfig config;
+  std::string plugins_dir;
+  REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
+  config.plugins_dir = Resolve(base_dir, plugins_dir);
+  REGLO_RETURN_IF_ERROR(ReadSources(root, base_dir, config.sources, config.interval_ms));
+
+  auto hub = root.find("hub");
+  if (hub == root.end()) return KeyError("hub", "missing");
+  if (!hub->is_object()) return KeyError("hub", "expected an object, got " + TypeName(*hub));
+  static const std::set<std::string> kHubKeys = {"url",     "api_key",    "signing_secret",
+                                                 "ca_file", "tls_verify", "timeout_seconds"};
+  for (const auto& [key, value] : hub->items()) {
+    if (!kHubKeys.count(key)) {
+      return KeyError("hub." + key,
+                      fmt::format("unknown key (expected one of: {})", fmt::join(kHubKeys, ", ")));
+    }
+  }
+  REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "url", true, config.hub_url));
+  if (config.hub_url.rfind("http://", 0) != 0 && config.hub_url.rfind("https://", 0) != 0) {
+    return KeyError("hub.url", "expected http://host:port or https://host:port");
+  }
+  while (!config.hub_url.empty() && config.hub_url.back() == '/') config.hub_url.pop_back();
+  REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "api_key", false, config.api_key));
+  REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "signing_secret", false, config.signing_secret));
+  const auto from_env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+  };
+  if (config.api_key.empty()) config.api_key = from_env("REGLO_AGENT_API_KEY");
+  if (config.signing_secret.empty()) config.signing_secret = from_env("REGLO_AGENT_SIGNING_SECRET");
+  if (config.api_key.empty()) {
+    return KeyError("hub.api_key", "missing (set it, or $REGLO_AGENT_API_KEY)");
+  }
+  if (config.signing_secret.empty()) {
+    return KeyError("hub.signing_secret", "missing (set it, or $REGLO_AGENT_SIGNING_SECRET)");
+  }
+  std::string ca_file;
+  REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "ca_file", false, ca_file));
+  if (!ca_file.empty()) config.ca_file = Resolve(base_dir, ca_file);
+  if (auto verify = hub->find("tls_verify"); verify != hub->end()) {
+    if (!verify->is_boolean()) return KeyError("hub.tls_verify", "expected true or false");
+    config.tls_verify = verify->get<bool>();
+  }
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(*hub, "hub", "timeout_seconds", 0.1, config.request_timeout_ms));
+
+  config.spool_dir = base_dir / "spool";
+  if (auto spool = root.find("spool"); spool != root.end()) {
+    if (!spool->is_object())
+      return KeyError("spool", "expected an object, got " + TypeName(*spool));
+    for (const auto& [key, value] : spool->items()) {
+      if (key != "dir" && key != "max_bytes") {
+        return KeyError("spool." + key, "unknown key (expected dir, max_bytes)");
       }
     }
-    storage::SourceRow source;
-    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "id", true, source.id));
-    if (!IsValidId(source.id)) {
-      return KeyError(key + ".id", "use letters, digits, '-', '_' or '.' (at most 100)");
-    }
-    if (!ids.insert(source.id).second) {
-      return KeyError(key + ".id", fmt::format("'{}' is used by another source", source.id));
-    }
-    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "company_id", true, source.company_id));
-    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "source_system", true, source.source_system));
-    REGLO_RETURN_IF_ERROR(ReadString(entry, key, "connector", true, source.connector));
-    if (auto enabled = entry.find("enabled"); enabled != entry.end()) {
-      if (!enabled->is_boolean()) return KeyError(key + ".enabled", "expected true or false");
-      source.enabled = enabled->get<bool>();
-    }
-    if (entry.contains("interval_seconds")) {
-      int64_t interval_ms = 0;
-      REGLO_RETURN_IF_ERROR(ReadSeconds(entry, key, "interval_seconds", 0.01, interval_ms));
-      config.interval_ms[source.id] = interval_ms;
-    }
-    json options = json::object();
-    if (auto it = entry.find("options"); it != entry.end()) {
-      if (!it->is_object())
-        return KeyError(key + ".options", "expected an object, got " + TypeName(*it));
-      options = *it;
-    }
-    // Connectors resolve their relative paths against the config file's folder.
-    if (!options.contains("base_dir")) options["base_dir"] = base_dir.string();
-    source.config_json = options.dump();
-    config.sources.push_back(std::move(source));
+    std::string dir;
+    REGLO_RETURN_IF_ERROR(ReadString(*spool, "spool", "dir", false, dir));
+    if (!dir.empty()) config.spool_dir = Resolve(base_dir, dir);
+    REGLO_RETURN_IF_ERROR(
+        ReadInteger(*spool, "spool", "max_bytes", 4096, int64_t{1} << 40, config.spool_max_bytes));
   }
+  REGLO_RETURN_IF_ERROR(ReadInteger(root, "", "batch_records", 1, 100000, config.batch_records));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(root, "", "interval_seconds", 0.01, config.default_interval_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(root, "", "backoff_base_seconds", 0.01, config.backoff_base_ms));
+  REGLO_RETURN_IF_ERROR(ReadSeconds(root, "", "backoff_cap_seconds", 0.01, config.backoff_cap_ms));
+  if (config.backoff_cap_ms < config.backoff_base_ms) {
+    return KeyError("backoff_cap_seconds", "must not be less than backoff_base_seconds");
+  }
+  return config;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::ConfigError(fmt::format("cannot read config file {}", path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::filesystem::path absolute = std::filesystem::absolute(path);
+  Result<AgentConfig> config = ParseAgentConfig(text.str(), absolute.parent_path());
+  if (!config.ok()) return config.status().WithContext(path.string());
+  config->path = absolute;
   return config;
 }
 

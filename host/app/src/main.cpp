@@ -8,6 +8,7 @@
 #include <iostream>
 #include <vector>
 
+#include "reglo/app/agent.h"
 #include "reglo/app/commands.h"
 #include "reglo/app/config.h"
 #include "reglo/app/keys.h"
@@ -106,6 +107,17 @@ int main(int argc, char** argv) {
       "run the sync engine: every enabled source on its interval, supervised, with the plugins "
       "folder watched; stops gracefully on SIGTERM or Ctrl-C");
 
+  CLI::App* agent = app.add_subcommand(
+      "agent",
+      "run next to a legacy system: pull the configured sources and push signed batches to a "
+      "hub's ingestion API through a durable spool; stops on SIGTERM or Ctrl-C");
+  std::string agent_config;
+  agent->add_option("--config", agent_config, "the agent's config file (default: --config)");
+  bool agent_once = false;
+  agent->add_flag("--once", agent_once,
+                  "pull every source once, deliver everything, then exit (1 if something is "
+                  "left undelivered)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -123,6 +135,16 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (agent->parsed()) {
+    reglo::Result<reglo::app::AgentConfig> loaded =
+        reglo::app::LoadAgentConfig(agent_config.empty() ? config_path : agent_config);
+    if (!loaded.ok()) {
+      std::cerr << "error: " << loaded.status().ToString() << "\n";
+      return reglo::app::kExitUsage;
+    }
+    return reglo::app::RunAgent(*loaded, agent_once, std::cout, std::cerr);
+  }
 
   reglo::Result<reglo::app::HubConfig> config = reglo::app::LoadConfig(config_path);
   if (!config.ok()) {

@@ -63,6 +63,33 @@ struct HubConfig {
   std::optional<IngestSettings> ingest;  // the "ingest" object, when present
 };
 
+// `reglo-hub agent`'s config file (issue #6): the same plugins folder and sources as the hub's,
+// plus where to push (a hub URL and an agent key), the spool and the pacing. Milliseconds.
+struct AgentConfig {
+  std::filesystem::path path;
+  std::filesystem::path plugins_dir;
+  std::vector<storage::SourceRow> sources;
+  std::map<std::string, int64_t> interval_ms;  // by source id
+  std::string hub_url;                  // hub.url: http(s)://host:port of the hub's ingest listener
+  std::string api_key;                  // hub.api_key, else $REGLO_AGENT_API_KEY
+  std::string signing_secret;           // hub.signing_secret, else $REGLO_AGENT_SIGNING_SECRET
+  std::filesystem::path ca_file;        // hub.ca_file: extra CA for https (default: the system's)
+  bool tls_verify = true;               // hub.tls_verify
+  int64_t request_timeout_ms = 30'000;  // hub.timeout_seconds
+  std::filesystem::path spool_dir;      // spool.dir (default "spool" next to the config)
+  int64_t spool_max_bytes = 256 << 20;  // spool.max_bytes
+  int64_t batch_records = 500;          // records per push
+  int64_t default_interval_ms = 60'000;  // interval_seconds
+  int64_t backoff_base_ms = 1'000;       // backoff_base_seconds
+  int64_t backoff_cap_ms = 300'000;      // backoff_cap_seconds
+};
+
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
+// Checks agent config text; `base_dir` resolves relative paths; reads the environment for the
+// key and secret when the file has none. Exposed for tests.
+Result<AgentConfig> ParseAgentConfig(const std::string& text,
+                                     const std::filesystem::path& base_dir);
+
 // Reads and checks the config file at `path`.
 Result<HubConfig> LoadConfig(const std::filesystem::path& path);
 // Checks config text; `base_dir` resolves relative paths. Exposed for tests.
