@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -142,12 +143,13 @@ class SpoolingHandler final : public plugin_host::PullHandler {
  public:
   SpoolingHandler(const AgentConfig& config, const storage::SourceRow& source,
                   plugin_host::ConnectorInstance& connector, ingest::Spool& spool,
-                  std::string stream)
+                  std::string stream, std::function<void()> spooled)
       : config_(config),
         source_(source),
         connector_(connector),
         spool_(spool),
-        stream_(std::move(stream)) {}
+        stream_(std::move(stream)),
+        on_spooled_(std::move(spooled)) {}
 
   Status OnRecord(const reglo_record& record) override {
     Status mapped = connector_.MapToCanonical(record, [this](const reglo_record& canonical) {
@@ -198,6 +200,7 @@ class SpoolingHandler final : public plugin_host::PullHandler {
     ++batches_;
     records_.clear();
     count_ = 0;
+    if (on_spooled_) on_spooled_();  // deliver while pulling, when the hub is there
     return Status::Ok();
   }
 
@@ -230,6 +233,7 @@ class SpoolingHandler final : public plugin_host::PullHandler {
   plugin_host::ConnectorInstance& connector_;
   ingest::Spool& spool_;
   std::string stream_;
+  std::function<void()> on_spooled_;
   std::string records_;  // "[{...},{...}" while records are buffered
   size_t count_ = 0;
   size_t spooled_ = 0;
@@ -311,9 +315,11 @@ class Agent {
                    MaskPersonalData(streams.status().ToString()));
       return false;
     }
-    size_t records = 0;
+    // Every stream's cursor first, so the pull itself needs no hub: an outage meanwhile only
+    // fills the spool.
+    std::vector<std::optional<std::string>> cursors;
     for (const std::string& stream : *streams) {
-      std::optional<std::string> cursor = spool_.Cursor(source.id, stream);
+      std::optional<std::string>& cursor = cursors.emplace_back(spool_.Cursor(source.id, stream));
       if (!cursor) {
         // No cursor acknowledged here (first start, or a lost disk): ask the hub where it is.
         const HubReply reply = hub_.Send("GET", "/api/hub/cursor?stream=" + stream, RandomId(), "");
@@ -328,8 +334,12 @@ class Agent {
           cursor = answer["cursor"].get<std::string>();
         }
       }
-      SpoolingHandler handler(config_, source, connector, spool_, stream);
-      Status pulled = connector.Pull(stream, cursor, handler);
+    }
+    size_t records = 0;
+    for (size_t s = 0; s < streams->size(); ++s) {
+      const std::string& stream = (*streams)[s];
+      SpoolingHandler handler(config_, source, connector, spool_, stream, [this] { Drain(); });
+      Status pulled = connector.Pull(stream, cursors[s], handler);
       if (pulled.ok()) pulled = handler.Flush(std::nullopt);
       records += handler.spooled();
       if (!pulled.ok() && !handler.full() && !Stopping()) {
