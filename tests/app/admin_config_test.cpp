@@ -54,10 +54,10 @@ TEST(AdminConfigTest, ErrorsNameTheKey) {
            {R"({"port": 1})", "admin.port: unknown key"},
            {R"({"enabled": "no"})", "admin.enabled: expected true or false"},
            {R"({"listen": 8470})", "admin.listen: expected a string"},
-           {R"({"listen": "127.0.0.1"})", "admin.listen: expected HOST:PORT"},
+           {R"({"listen": "127.0.0.1"})", "admin.listen: expected host:port"},
            {R"({"listen": "127.0.0.1:65536"})",
-            "admin.listen: expected HOST:PORT with a port 0..65535"},
-           {R"({"listen": ":80"})", "admin.listen: expected HOST:PORT"},
+            "admin.listen: the port must be 0..65535"},
+           {R"({"listen": ":80"})", "admin.listen: expected host:port (the host is missing)"},
            {R"({"token": "short"})", "admin.token: must be at least 16 characters"}}) {
     Result<HubConfig> config = Parse(admin);
     ASSERT_FALSE(config.ok()) << admin;

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -156,6 +157,79 @@ TEST(ConfigTest, IsolationPerSourceAndTheRunnerMemoryLimit) {
   EXPECT_EQ(config->process_isolated, std::set<std::string>{"b"});
   EXPECT_EQ(config->engine.runner_memory_limit_mb, 256);
   EXPECT_EQ(ParseConfig(kGood, "/tmp")->engine.runner_memory_limit_mb, 1024);
+}
+
+// ---- "ingest" and the agent's config (issue #6)
+
+TEST(ConfigTest, IngestListenerSettings) {
+  Result<HubConfig> config = ParseConfig(
+      R"({"store": "sqlite:hub.db", "plugins_dir": "p", "sources": [],
+          "ingest": {"listen": "[::]:9000", "tls_certificate_file": "tls/c.pem",
+                     "tls_private_key_file": "tls/k.pem", "max_records": 50,
+                     "body_timeout_seconds": 2.5,
+                     "rate_limit": {"requests_per_second": 0.5, "burst": 3}}})",
+      "/etc/reglo");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->ingest.has_value());
+  EXPECT_EQ(config->ingest->address, "::");
+  EXPECT_EQ(config->ingest->port, 9000);
+  EXPECT_EQ(config->ingest->tls_certificate_file, "/etc/reglo/tls/c.pem");
+  EXPECT_EQ(config->ingest->max_records, 50);
+  EXPECT_EQ(config->ingest->body_timeout_ms, 2500);
+  EXPECT_EQ(config->ingest->rate_per_second, 0.5);
+  EXPECT_EQ(config->ingest->rate_burst, 3);
+  EXPECT_FALSE(ParseConfig(kGood, "/etc/reglo")->ingest.has_value());
+}
+
+TEST(ConfigTest, IngestErrorsNameTheKey) {
+  const auto error = [](const std::string& ingest) {
+    Result<HubConfig> config =
+        ParseConfig(R"({"store": "sqlite:hub.db", "plugins_dir": "p", "sources": [], "ingest": )" +
+                        ingest + "}",
+                    "/etc/reglo");
+    return config.ok() ? std::string("ok") : config.status().message();
+  };
+  EXPECT_THAT(error(R"({})"), HasSubstr("ingest.listen: missing"));
+  EXPECT_THAT(error(R"({"listen": "0.0.0.0:99999"})"),
+              HasSubstr("ingest.listen: the port must be 0..65535"));
+  EXPECT_THAT(error(R"({"listen": "8471"})"), HasSubstr("ingest.listen: expected host:port"));
+  EXPECT_THAT(error(R"({"listen": "h:1", "tls_certificate_file": "c.pem"})"),
+              HasSubstr("ingest.tls_private_key_file: TLS needs both"));
+  EXPECT_THAT(error(R"({"listen": "h:1", "max_records": 0})"),
+              HasSubstr("ingest.max_records: expected a whole number from 1"));
+  EXPECT_THAT(error(R"({"listen": "h:1", "rate_limit": {"requests_per_second": 0}})"),
+              HasSubstr("ingest.rate_limit.requests_per_second: expected a number above 0"));
+  EXPECT_THAT(error(R"({"listen": "h:1", "port": 1})"), HasSubstr("ingest.port: unknown key"));
+}
+
+TEST(ConfigTest, AgentConfigReadsTheHubTheSpoolAndTheSources) {
+  Result<AgentConfig> config = ParseAgentConfig(
+      R"({"plugins_dir": "plugins",
+          "hub": {"url": "https://hub:8471/", "api_key": "rgk_x", "signing_secret": "whsec_x"},
+          "spool": {"dir": "/var/spool/reglo", "max_bytes": 10000}, "batch_records": 200,
+          "sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "csv"}]})",
+      "/etc/reglo");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->hub_url, "https://hub:8471");
+  EXPECT_EQ(config->plugins_dir, "/etc/reglo/plugins");
+  EXPECT_EQ(config->spool_dir, "/var/spool/reglo");
+  EXPECT_EQ(config->spool_max_bytes, 10000);
+  EXPECT_EQ(config->batch_records, 200);
+  ASSERT_EQ(config->sources.size(), 1u);
+
+  const auto error = [](const std::string& text) {
+    Result<AgentConfig> parsed = ParseAgentConfig(text, "/etc/reglo");
+    return parsed.ok() ? std::string("ok") : parsed.status().message();
+  };
+  EXPECT_THAT(error(R"({"plugins_dir": "p", "sources": []})"), HasSubstr("hub: missing"));
+  EXPECT_THAT(error(R"({"plugins_dir": "p", "sources": [], "hub": {"url": "ftp://x"}})"),
+              HasSubstr("hub.url: expected http://"));
+  ::unsetenv("REGLO_AGENT_API_KEY");
+  EXPECT_THAT(error(R"({"plugins_dir": "p", "sources": [], "hub": {"url": "http://x:1"}})"),
+              HasSubstr("hub.api_key: missing"));
+  EXPECT_THAT(error(R"({"plugins_dir": "p", "sources": [], "batch_records": 0,
+                        "hub": {"url": "http://x:1", "api_key": "k", "signing_secret": "s"}})"),
+              HasSubstr("batch_records: expected a whole number from 1"));
 }
 
 TEST(ConfigTest, MissingFileIsAClearError) {

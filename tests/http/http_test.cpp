@@ -4,6 +4,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <sstream>
 #include <stdexcept>
 
@@ -153,6 +154,45 @@ TEST_F(HttpServerTest, GuardRunsBeforeTheLookupSoRefusalsHideWhatExists) {
   std::ostringstream ignored;
   ignored << session.receiveResponse(response).rdbuf();
   EXPECT_EQ(response.getStatus(), 404);
+}
+
+TEST_F(HttpServerTest, HeaderCheckHandsItsContextToTheHandler) {
+  auto router = std::make_shared<Router>();
+  RouteOptions options;
+  options.before_body = [](Request& request) -> std::optional<Response> {
+    request.context = std::string("caller-42");
+    return std::nullopt;
+  };
+  router->Add(
+      "POST", "/whoami",
+      [](const Request& request) {
+        const auto* caller = std::any_cast<std::string>(&request.context);
+        return Response::Text(200, "text/plain", caller ? *caller : "none");
+      },
+      options);
+  router->Add("GET", "/plain", [](const Request& request) {
+    return Response::Text(200, "text/plain", request.context.has_value() ? "set" : "empty");
+  });
+  StartWith(router);
+  EXPECT_EQ(Call(server_->port(), "POST", "/whoami", "{}").body, "caller-42");
+  EXPECT_EQ(Call(server_->port(), "GET", "/plain").body, "empty");
+}
+
+TEST_F(HttpServerTest, HeadersThatStopArrivingCloseTheConnectionWithoutAHandler) {
+  auto router = std::make_shared<Router>();
+  std::atomic<bool> handled{false};
+  router->Add("POST", "/upload", [&handled](const Request&) {
+    handled = true;
+    return Response::NoContent();
+  });
+  ServerOptions options;
+  options.read_timeout = std::chrono::milliseconds(200);
+  StartWith(router, options);
+  // Half a request line and headers, then silence: the server's read timeout ends it.
+  const std::string answer =
+      RawExchange(server_->port(), "POST /upload HTTP/1.1\r\nHost: x\r\nCont");
+  EXPECT_EQ(answer.find("HTTP/1.1 2"), std::string::npos) << answer;
+  EXPECT_FALSE(handled.load());
 }
 
 TEST_F(HttpServerTest, DeclaredBodyOverTheLimitIs413WithoutSendingIt) {

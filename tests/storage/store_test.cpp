@@ -187,6 +187,8 @@ TEST_P(StoreTest, AppliedOnceAndIdempotentAtReopen) {
   const int64_t applied = OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM schema_migrations"));
   EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(DISTINCT version) FROM schema_migrations")),
             applied);
+  EXPECT_GE(applied, 1);
+  EXPECT_LE(applied, latest);
   Commit({Student("S1", "2024-01-01T10:00:00Z")});
 
   ASSERT_OK(store_->Migrate());
@@ -875,6 +877,77 @@ TEST_P(StoreTest, IngestRequestsAreRecordedOncePerKeyAndPurgedByAge) {
   EXPECT_EQ(OK_VALUE(store_->PurgeIngestRequests("2025-06-02T00:00:00.000Z")), 1);
   EXPECT_FALSE(OK_VALUE(store_->FindIngestRequest(7, "msg_1")).has_value());
   EXPECT_TRUE(OK_VALUE(store_->FindIngestRequest(8, "msg_1")).has_value());
+}
+
+// ---- Ingestion API (issue #6)
+
+TEST_P(StoreTest, IngestCommitWritesTheBatchAndItsRequestIdInOneTransaction) {
+  CheckpointBatch batch = Batch({Student("S1", "2025-06-01T08:00:00Z")});
+  batch.cursor = "agent-cursor-1";
+  IngestRequestRow request{7, "msg_1", "hash-1", "", "2025-06-01T10:00:00.000Z"};
+  int responses = 0;
+  const auto respond = [&responses](const CheckpointResult& result) {
+    ++responses;
+    return fmt::format(R"({{"created":{}}})", result.counters.created);
+  };
+  const IngestCommit first = OK_VALUE(store_->CommitIngest(batch, request, respond));
+  EXPECT_FALSE(first.replayed);
+  EXPECT_EQ(first.result.counters.created, 1);
+  EXPECT_EQ(first.stored.response, R"({"created":1})");
+  EXPECT_EQ(OK_VALUE(store_->GetCursor(std::string(kSourceId), std::string(kStream))),
+            std::optional<std::string>("agent-cursor-1"));
+  const std::optional<IngestRequestRow> stored = OK_VALUE(store_->FindIngestRequest(7, "msg_1"));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->response, R"({"created":1})");
+  EXPECT_EQ(stored->body_hash, "hash-1");
+
+  // The same id again, even with another batch: the first row comes back, nothing is written.
+  CheckpointBatch other = Batch({Student("S2", "2025-06-01T08:00:00Z")});
+  other.cursor = "agent-cursor-2";
+  IngestRequestRow again = request;
+  again.body_hash = "hash-2";
+  const IngestCommit replay = OK_VALUE(store_->CommitIngest(other, again, respond));
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.stored.body_hash, "hash-1");
+  EXPECT_EQ(replay.stored.response, R"({"created":1})");
+  EXPECT_EQ(responses, 1);
+  EXPECT_FALSE(Get("student", "S2").has_value());
+  EXPECT_EQ(OK_VALUE(store_->GetCursor(std::string(kSourceId), std::string(kStream))),
+            std::optional<std::string>("agent-cursor-1"));
+  EXPECT_EQ(OK_VALUE(store_->CountEvents()), 1);
+}
+
+TEST_P(StoreTest, FailedIngestCommitStoresNeitherRecordsNorRequestId) {
+  ASSERT_OK(backend_->BreakInsertsInto("integration_events"));
+  CheckpointBatch batch = Batch({Student("S1", "2025-06-01T08:00:00Z")});
+  IngestRequestRow request{7, "msg_1", "hash-1", "", "2025-06-01T10:00:00.000Z"};
+  EXPECT_FALSE(
+      store_->CommitIngest(batch, request, [](const CheckpointResult&) { return "{}"; }).ok());
+  EXPECT_FALSE(OK_VALUE(store_->FindIngestRequest(7, "msg_1")).has_value());
+  EXPECT_FALSE(Get("student", "S1").has_value());
+}
+
+TEST_P(StoreTest, AgentKeyRateLimitsAreStoredPerKey) {
+  AgentKeyRow key = AgentKey("k1");
+  key.rate_per_second = 2.5;
+  key.rate_burst = 10;
+  ASSERT_OK(store_->CreateAgentKey(key, 2).status());
+  ASSERT_OK(store_->CreateAgentKey(AgentKey("k2"), 2).status());
+  std::optional<AgentKeyRow> found = OK_VALUE(store_->FindAgentKey("k1"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->rate_per_second, std::optional<double>(2.5));
+  EXPECT_EQ(found->rate_burst, std::optional<int64_t>(10));
+  found = OK_VALUE(store_->FindAgentKey("k2"));
+  EXPECT_FALSE(found->rate_per_second.has_value());
+  EXPECT_FALSE(found->rate_burst.has_value());
+
+  EXPECT_TRUE(OK_VALUE(store_->SetAgentKeyRateLimit("k2", 0.5, 3)));
+  EXPECT_TRUE(OK_VALUE(store_->SetAgentKeyRateLimit("k1", std::nullopt, std::nullopt)));
+  EXPECT_FALSE(OK_VALUE(store_->SetAgentKeyRateLimit("nope", 1.0, 1)));
+  Reopen();
+  EXPECT_EQ(OK_VALUE(store_->FindAgentKey("k2"))->rate_per_second, std::optional<double>(0.5));
+  EXPECT_EQ(OK_VALUE(store_->FindAgentKey("k2"))->rate_burst, std::optional<int64_t>(3));
+  EXPECT_FALSE(OK_VALUE(store_->FindAgentKey("k1"))->rate_per_second.has_value());
 }
 
 }  // namespace

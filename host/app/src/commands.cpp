@@ -61,21 +61,31 @@ plugin_host::PluginSet LoadPlugins(const HubConfig& config) {
       });
 }
 
-// Finds the source's plugin and creates its instance (in a runner child with isolation
-// "process"), or explains why not.
+}  // namespace
+
 Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
-    const HubConfig& config, const plugin_host::PluginSet& plugins,
+    const std::filesystem::path& plugins_dir, const plugin_host::PluginSet& plugins,
     const storage::SourceRow& source) {
   auto plugin = plugins.plugins.find(source.connector);
   if (plugin == plugins.plugins.end()) {
     std::string loaded;
     for (const auto& [name, _] : plugins.plugins) loaded += (loaded.empty() ? "" : ", ") + name;
-    return Status::ConfigError(fmt::format(
-        "source {}: connector '{}' is not loaded from {} (loaded: {})", source.id, source.connector,
-        config.plugins_dir.string(), loaded.empty() ? "none" : loaded));
+    return Status::ConfigError(
+        fmt::format("source {}: connector '{}' is not loaded from {} (loaded: {})", source.id,
+                    source.connector, plugins_dir.string(), loaded.empty() ? "none" : loaded));
   }
-  if (!config.process_isolated.count(source.id)) {
-    return plugin->second->CreateInstance(source.config_json);
+  return plugin->second->CreateInstance(source.config_json);
+}
+
+namespace {
+
+// CreateConnector, in a runner child for a source with isolation "process".
+Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateSourceConnector(
+    const HubConfig& config, const plugin_host::PluginSet& plugins,
+    const storage::SourceRow& source) {
+  auto plugin = plugins.plugins.find(source.connector);
+  if (plugin == plugins.plugins.end() || !config.process_isolated.count(source.id)) {
+    return CreateConnector(config.plugins_dir, plugins, source);
   }
   Result<std::unique_ptr<isolation::ProcessConnector>> started =
       isolation::ProcessConnector::Start(RunnerOptionsOf(config), plugin->second->info().path);
@@ -83,6 +93,7 @@ Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
   REGLO_RETURN_IF_ERROR((*started)->Create(source.config_json));
   return std::unique_ptr<plugin_host::ConnectorInstance>(std::move(*started));
 }
+
 
 void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& report,
                  std::ostream& out) {
@@ -165,7 +176,7 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
       continue;
     }
     Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
-        CreateConnector(config, plugins, *source);
+        CreateSourceConnector(config, plugins, *source);
     if (!connector.ok()) {
       // Recorded as a failed run, so the failure is visible where runs are looked at.
       const std::string message = MaskPersonalData(connector.status().message());
@@ -204,7 +215,7 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
   plugin_host::PluginSet plugins = LoadPlugins(config);
   PrintLoadErrors(plugins, err);
   Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
-      CreateConnector(config, plugins, *source);
+      CreateSourceConnector(config, plugins, *source);
   if (!connector.ok()) {
     fmt::print(err, "error: {}\n", MaskPersonalData(connector.status().ToString()));
     return kExitFailure;

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <tuple>
+#include <sstream>
 
 #include "reglo/storage/postgres_store.h"
 
@@ -23,6 +23,18 @@ Status KeyError(const std::string& key, const std::string& problem) {
 
 std::string TypeName(const json& value) {
   return value.type_name();
+}
+
+// Refuses members of `object` not in `known`, naming the first one under `parent`.
+Status CheckKnownKeys(const json& object, const std::string& parent,
+                      const std::set<std::string>& known) {
+  for (const auto& [key, value] : object.items()) {
+    if (!known.count(key)) {
+      return KeyError(parent.empty() ? key : parent + "." + key,
+                      fmt::format("unknown key (expected one of: {})", fmt::join(known, ", ")));
+    }
+  }
+  return Status::Ok();
 }
 
 // Reads a required (or optional) string member; the error names the key path.
@@ -59,7 +71,7 @@ Status ReadSeconds(const json& object, const std::string& parent, const char* na
                    int64_t& out_ms) {
   auto it = object.find(name);
   if (it == object.end()) return Status::Ok();
-  const std::string key = parent + "." + name;
+  const std::string key = parent.empty() ? std::string(name) : parent + "." + name;
   if (!it->is_number()) return KeyError(key, "expected a number of seconds, got " + TypeName(*it));
   const double seconds = it->get<double>();
   if (!(seconds >= minimum) || seconds > 1e9) {
@@ -97,12 +109,7 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
                                               "shutdown_timeout_seconds",
                                               "lease_seconds",
                                               "runner_memory_limit_mb"};
-  for (const auto& [key, value] : it->items()) {
-    if (!kKeys.count(key)) {
-      return KeyError("engine." + key,
-                      fmt::format("unknown key (expected one of: {})", fmt::join(kKeys, ", ")));
-    }
-  }
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "engine", kKeys));
   const json& e = *it;
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(e, "engine", "default_interval_seconds", 0.01, engine.default_interval_ms));
@@ -121,6 +128,13 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
   REGLO_RETURN_IF_ERROR(ReadSeconds(e, "engine", "lease_seconds", 1, engine.lease_ms));
   REGLO_RETURN_IF_ERROR(ReadCount(e, "failure_limit", 1, engine.failure_limit));
   REGLO_RETURN_IF_ERROR(ReadCount(e, "threads_per_plugin", 1, engine.threads_per_plugin));
+  if (auto watch = e.find("watch_plugins"); watch != e.end()) {
+    if (!watch->is_boolean()) return KeyError("engine.watch_plugins", "expected true or false");
+    engine.watch_plugins = watch->get<bool>();
+  }
+  if (engine.backoff_cap_ms < engine.backoff_base_ms) {
+    return KeyError("engine.backoff_cap_seconds", "must not be less than backoff_base_seconds");
+  }
   if (auto limit = e.find("runner_memory_limit_mb"); limit != e.end()) {
     if (!limit->is_number_integer() || limit->get<int64_t>() < 0 ||
         limit->get<int64_t>() > (int64_t{1} << 30)) {
@@ -143,6 +157,118 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
   return Status::Ok();
 }
 
+// "host:port", "[v6]:port" -> address and port; the error names `key`.
+Status ParseListen(const std::string& key, const std::string& text, std::string& address,
+                   uint16_t& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= text.size()) {
+    return KeyError(key, "expected host:port, e.g. 0.0.0.0:8471 or [::]:8471");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) return KeyError(key, "expected host:port (the host is missing)");
+  const std::string digits = text.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(digits) > 65535) {
+    return KeyError(key, "the port must be 0..65535");
+  }
+  address = host;
+  port = static_cast<uint16_t>(std::stoi(digits));
+  return Status::Ok();
+}
+
+Status ReadInteger(const json& object, const std::string& parent, const char* name, int64_t minimum,
+                   int64_t maximum, int64_t& out) {
+  auto it = object.find(name);
+  if (it == object.end()) return Status::Ok();
+  const std::string key = parent.empty() ? std::string(name) : parent + "." + name;
+  if (!it->is_number_integer() || it->get<int64_t>() < minimum || it->get<int64_t>() > maximum) {
+    return KeyError(key, fmt::format("expected a whole number from {} to {}", minimum, maximum));
+  }
+  out = it->get<int64_t>();
+  return Status::Ok();
+}
+
+// The optional "ingest" object (the ingestion API's listener; issue #6).
+Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
+                  std::optional<IngestSettings>& out) {
+  auto it = root.find("ingest");
+  if (it == root.end()) return Status::Ok();
+  if (!it->is_object()) return KeyError("ingest", "expected an object, got " + TypeName(*it));
+  static const std::set<std::string> kKeys = {"listen",
+                                              "tls_certificate_file",
+                                              "tls_private_key_file",
+                                              "max_body_bytes",
+                                              "max_records",
+                                              "max_json_depth",
+                                              "max_string_bytes",
+                                              "header_timeout_seconds",
+                                              "body_timeout_seconds",
+                                              "signature_tolerance_seconds",
+                                              "rate_limit",
+                                              "threads",
+                                              "store_connections"};
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "ingest", kKeys));
+  const json& o = *it;
+  IngestSettings ingest;
+  std::string listen;
+  REGLO_RETURN_IF_ERROR(ReadString(o, "ingest", "listen", true, listen));
+  REGLO_RETURN_IF_ERROR(ParseListen("ingest.listen", listen, ingest.address, ingest.port));
+  std::string cert;
+  std::string key;
+  REGLO_RETURN_IF_ERROR(ReadString(o, "ingest", "tls_certificate_file", false, cert));
+  REGLO_RETURN_IF_ERROR(ReadString(o, "ingest", "tls_private_key_file", false, key));
+  if (cert.empty() != key.empty()) {
+    return KeyError(cert.empty() ? "ingest.tls_certificate_file" : "ingest.tls_private_key_file",
+                    "TLS needs both tls_certificate_file and tls_private_key_file");
+  }
+  if (!cert.empty()) {
+    ingest.tls_certificate_file = Resolve(base_dir, cert);
+    ingest.tls_private_key_file = Resolve(base_dir, key);
+  }
+  REGLO_RETURN_IF_ERROR(
+      ReadInteger(o, "ingest", "max_body_bytes", 1024, int64_t{1} << 30, ingest.max_body_bytes));
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "max_records", 1, 100000, ingest.max_records));
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "max_json_depth", 3, 64, ingest.max_json_depth));
+  REGLO_RETURN_IF_ERROR(
+      ReadInteger(o, "ingest", "max_string_bytes", 16, 16 << 20, ingest.max_string_bytes));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(o, "ingest", "header_timeout_seconds", 0.05, ingest.header_timeout_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(o, "ingest", "body_timeout_seconds", 0.05, ingest.body_timeout_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(o, "ingest", "signature_tolerance_seconds", 1, ingest.signature_tolerance_ms));
+  int64_t threads = ingest.threads;
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "threads", 1, 256, threads));
+  ingest.threads = static_cast<int>(threads);
+  int64_t connections = ingest.store_connections;
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "store_connections", 1, 64, connections));
+  ingest.store_connections = static_cast<int>(connections);
+  if (auto rate = o.find("rate_limit"); rate != o.end()) {
+    if (!rate->is_object()) {
+      return KeyError("ingest.rate_limit", "expected an object, got " + TypeName(*rate));
+    }
+    for (const auto& [name, value] : rate->items()) {
+      if (name != "requests_per_second" && name != "burst") {
+        return KeyError("ingest.rate_limit." + name,
+                        "unknown key (expected requests_per_second, burst)");
+      }
+    }
+    if (auto per_second = rate->find("requests_per_second"); per_second != rate->end()) {
+      if (!per_second->is_number() || !(per_second->get<double>() > 0)) {
+        return KeyError("ingest.rate_limit.requests_per_second", "expected a number above 0");
+      }
+      ingest.rate_per_second = per_second->get<double>();
+    }
+    REGLO_RETURN_IF_ERROR(
+        ReadInteger(*rate, "ingest.rate_limit", "burst", 1, 1000000, ingest.rate_burst));
+  }
+  out = std::move(ingest);
+  return Status::Ok();
+}
+
 // An optional array of non-empty strings.
 Status ReadStrings(const json& object, const std::string& parent, const char* name,
                    std::vector<std::string>& out) {
@@ -160,17 +286,6 @@ Status ReadStrings(const json& object, const std::string& parent, const char* na
   return Status::Ok();
 }
 
-Status CheckKeys(const json& object, const std::string& parent,
-                 const std::set<std::string>& allowed) {
-  for (const auto& [key, value] : object.items()) {
-    if (!allowed.count(key)) {
-      return KeyError(parent + "." + key,
-                      fmt::format("unknown key (expected one of: {})", fmt::join(allowed, ", ")));
-    }
-  }
-  return Status::Ok();
-}
-
 // The optional "relay" object (event delivery).
 Status ReadRelay(const json& root, RelaySettings& relay) {
   auto it = root.find("relay");
@@ -178,7 +293,7 @@ Status ReadRelay(const json& root, RelaySettings& relay) {
   if (!it->is_object()) return KeyError("relay", "expected an object, got " + TypeName(*it));
   const json& r = *it;
   REGLO_RETURN_IF_ERROR(
-      CheckKeys(r, "relay",
+      CheckKnownKeys(r, "relay",
                 {"timeout_seconds", "connect_timeout_seconds", "concurrency", "batch_size",
                  "poll_interval_seconds", "lease_seconds", "retry_schedule_seconds", "nats"}));
   REGLO_RETURN_IF_ERROR(ReadSeconds(r, "relay", "timeout_seconds", 0.01, relay.timeout_ms));
@@ -216,7 +331,7 @@ Status ReadRelay(const json& root, RelaySettings& relay) {
   }
   if (auto nats = r.find("nats"); nats != r.end()) {
     if (!nats->is_object()) return KeyError("relay.nats", "expected an object");
-    REGLO_RETURN_IF_ERROR(CheckKeys(
+    REGLO_RETURN_IF_ERROR(CheckKnownKeys(
         *nats, "relay.nats", {"url", "stream", "subject_prefix", "event_types", "company_ids"}));
     relay.nats = true;
     REGLO_RETURN_IF_ERROR(ReadString(*nats, "relay.nats", "url", false, relay.nats_url));
@@ -253,7 +368,7 @@ Status ReadSubscriptions(const json& root, std::vector<ConfiguredSubscription>& 
     const std::string key = fmt::format("subscriptions[{}]", i);
     if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
     REGLO_RETURN_IF_ERROR(
-        CheckKeys(entry, key,
+        CheckKnownKeys(entry, key,
                   {"id", "url", "event_types", "company_ids", "secret", "secret_env", "enabled"}));
     ConfiguredSubscription sub;
     REGLO_RETURN_IF_ERROR(ReadString(entry, key, "id", true, sub.id));
@@ -303,36 +418,15 @@ Status ReadAdmin(const json& root, AdminSettings& admin) {
   auto it = root.find("admin");
   if (it == root.end()) return Status::Ok();
   if (!it->is_object()) return KeyError("admin", "expected an object, got " + TypeName(*it));
-  for (const auto& [key, value] : it->items()) {
-    if (key != "enabled" && key != "listen" && key != "token") {
-      return KeyError("admin." + key, "unknown key (expected one of: enabled, listen, token)");
-    }
-  }
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "admin", {"enabled", "listen", "token"}));
   if (auto enabled = it->find("enabled"); enabled != it->end()) {
     if (!enabled->is_boolean()) return KeyError("admin.enabled", "expected true or false");
     admin.enabled = enabled->get<bool>();
   }
-  std::string listen;
-  REGLO_RETURN_IF_ERROR(ReadString(*it, "admin", "listen", false, listen));
   if (it->contains("listen")) {
-    // HOST:PORT, with an IPv6 host in brackets ([::1]:8470).
-    const size_t colon = listen.rfind(':');
-    std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-    const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    }
-    int64_t number = -1;
-    if (!port.empty() && port.size() <= 5 &&
-        port.find_first_not_of("0123456789") == std::string::npos) {
-      number = std::stoll(port);
-    }
-    if (host.empty() || number < 0 || number > 65535) {
-      return KeyError("admin.listen",
-                      "expected HOST:PORT with a port 0..65535, e.g. 127.0.0.1:8470");
-    }
-    admin.address = host;
-    admin.port = static_cast<uint16_t>(number);
+    std::string listen;
+    REGLO_RETURN_IF_ERROR(ReadString(*it, "admin", "listen", true, listen));
+    REGLO_RETURN_IF_ERROR(ParseListen("admin.listen", listen, admin.address, admin.port));
   }
   REGLO_RETURN_IF_ERROR(ReadString(*it, "admin", "token", false, admin.token));
   if (it->contains("token") && admin.token.size() < 16) {
@@ -343,55 +437,11 @@ Status ReadAdmin(const json& root, AdminSettings& admin) {
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
-  json root;
-  try {
-    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& error) {
-    return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
-  }
-  if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
-  static const std::set<std::string> kTopKeys = {
-      "store", "plugins_dir", "sources", "engine", "secrets_file", "relay", "subscriptions",
-      "admin"};
-  for (const auto& [key, value] : root.items()) {
-    if (!kTopKeys.count(key)) {
-      return KeyError(key,
-                      fmt::format("unknown key (expected one of: {})", fmt::join(kTopKeys, ", ")));
-    }
-  }
-  HubConfig config;
-  REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
-  REGLO_RETURN_IF_ERROR(ReadRelay(root, config.relay));
-  REGLO_RETURN_IF_ERROR(ReadSubscriptions(root, config.subscriptions));
-  REGLO_RETURN_IF_ERROR(ReadAdmin(root, config.admin));
-  REGLO_RETURN_IF_ERROR(ReadString(root, "", "store", true, config.store_url));
-  if (config.store_url.rfind("sqlite:", 0) == 0) {
-    std::string path = config.store_url.substr(7);
-    if (path.rfind("//", 0) == 0) path = path.substr(2);
-    if (path.empty())
-      return KeyError("store", "'sqlite:' needs a file path, e.g. sqlite:var/hub.db");
-    config.sqlite_path = path == ":memory:" ? std::filesystem::path(path) : Resolve(base_dir, path);
-  } else if (storage::IsPostgresUrl(config.store_url)) {
-    // Checked here so that a malformed URL is a config error at load time; the password may
-    // also come from REGLO_PG_PASSWORD or PGPASSWORD when the URL has none.
-    Result<storage::PostgresUrl> url = storage::ParsePostgresUrl(config.store_url);
-    if (!url.ok()) return url.status();
-  } else {
-    return KeyError("store", "expected sqlite:PATH or postgres://user@host:port/database");
-  }
-  // The hub master key file (agent signing secrets are sealed with it; keys.h). Optional.
-  if (root.contains("secrets_file")) {
-    std::string secrets_file;
-    REGLO_RETURN_IF_ERROR(ReadString(root, "", "secrets_file", true, secrets_file));
-    config.secrets_file = Resolve(base_dir, secrets_file);
-  }
-  std::string plugins_dir;
-  REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
-  config.plugins_dir = Resolve(base_dir, plugins_dir);
-
+// The "sources" array (the hub's and the agent's configs share it).
+Status ReadSources(const json& root, const std::filesystem::path& base_dir,
+                   std::vector<storage::SourceRow>& sources_out,
+                   std::map<std::string, int64_t>& interval_ms,
+                   std::set<std::string>* process_isolated) {
   auto sources = root.find("sources");
   if (sources == root.end()) return KeyError("sources", "missing");
   if (!sources->is_array())
@@ -427,15 +477,15 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
       source.enabled = enabled->get<bool>();
     }
     if (entry.contains("interval_seconds")) {
-      int64_t interval_ms = 0;
-      REGLO_RETURN_IF_ERROR(ReadSeconds(entry, key, "interval_seconds", 0.01, interval_ms));
-      config.interval_ms[source.id] = interval_ms;
+      int64_t every_ms = 0;
+      REGLO_RETURN_IF_ERROR(ReadSeconds(entry, key, "interval_seconds", 0.01, every_ms));
+      interval_ms[source.id] = every_ms;
     }
     if (entry.contains("isolation")) {
       std::string isolation;
       REGLO_RETURN_IF_ERROR(ReadString(entry, key, "isolation", false, isolation));
       if (isolation == "process") {
-        config.process_isolated.insert(source.id);
+        if (process_isolated != nullptr) process_isolated->insert(source.id);
       } else if (isolation != "in_process") {
         return KeyError(key + ".isolation",
                         fmt::format("'{}' is not an isolation (expected \"in_process\", the "
@@ -452,8 +502,155 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     // Connectors resolve their relative paths against the config file's folder.
     if (!options.contains("base_dir")) options["base_dir"] = base_dir.string();
     source.config_json = options.dump();
-    config.sources.push_back(std::move(source));
+    sources_out.push_back(std::move(source));
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
+  json root;
+  try {
+    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& error) {
+    return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
+  }
+  if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
+  static const std::set<std::string> kTopKeys = {
+      "store", "plugins_dir", "sources", "engine", "secrets_file", "relay", "subscriptions",
+      "admin", "ingest"};
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(root, "", kTopKeys));
+  HubConfig config;
+  REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
+  REGLO_RETURN_IF_ERROR(ReadIngest(root, base_dir, config.ingest));
+  REGLO_RETURN_IF_ERROR(ReadRelay(root, config.relay));
+  REGLO_RETURN_IF_ERROR(ReadSubscriptions(root, config.subscriptions));
+  REGLO_RETURN_IF_ERROR(ReadAdmin(root, config.admin));
+  REGLO_RETURN_IF_ERROR(ReadString(root, "", "store", true, config.store_url));
+  if (config.store_url.rfind("sqlite:", 0) == 0) {
+    std::string path = config.store_url.substr(7);
+    if (path.rfind("//", 0) == 0) path = path.substr(2);
+    if (path.empty())
+      return KeyError("store", "'sqlite:' needs a file path, e.g. sqlite:var/hub.db");
+    config.sqlite_path = path == ":memory:" ? std::filesystem::path(path) : Resolve(base_dir, path);
+  } else if (storage::IsPostgresUrl(config.store_url)) {
+    // Checked here so that a malformed URL is a config error at load time; the password may
+    // also come from REGLO_PG_PASSWORD or PGPASSWORD when the URL has none.
+    Result<storage::PostgresUrl> url = storage::ParsePostgresUrl(config.store_url);
+    if (!url.ok()) return url.status();
+  } else {
+    return KeyError("store", "expected sqlite:PATH or postgres://user@host:port/database");
+  }
+  // The hub master key file (agent signing secrets are sealed with it; keys.h). Optional.
+  if (root.contains("secrets_file")) {
+    std::string secrets_file;
+    REGLO_RETURN_IF_ERROR(ReadString(root, "", "secrets_file", true, secrets_file));
+    config.secrets_file = Resolve(base_dir, secrets_file);
+  }
+  std::string plugins_dir;
+  REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
+  config.plugins_dir = Resolve(base_dir, plugins_dir);
+
+  REGLO_RETURN_IF_ERROR(ReadSources(root, base_dir, config.sources, config.interval_ms, &config.process_isolated));
+  return config;
+}
+
+Result<AgentConfig> ParseAgentConfig(const std::string& text,
+                                     const std::filesystem::path& base_dir) {
+  json root;
+  try {
+    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& error) {
+    return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
+  }
+  if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
+  static const std::set<std::string> kTopKeys = {"hub",
+                                                 "plugins_dir",
+                                                 "sources",
+                                                 "spool",
+                                                 "batch_records",
+                                                 "interval_seconds",
+                                                 "backoff_base_seconds",
+                                                 "backoff_cap_seconds"};
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(root, "", kTopKeys));
+  AgentConfig config;
+  std::string plugins_dir;
+  REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
+  config.plugins_dir = Resolve(base_dir, plugins_dir);
+  REGLO_RETURN_IF_ERROR(ReadSources(root, base_dir, config.sources, config.interval_ms, nullptr));
+
+  auto hub = root.find("hub");
+  if (hub == root.end()) return KeyError("hub", "missing");
+  if (!hub->is_object()) return KeyError("hub", "expected an object, got " + TypeName(*hub));
+  static const std::set<std::string> kHubKeys = {"url",     "api_key",    "signing_secret",
+                                                 "ca_file", "tls_verify", "timeout_seconds"};
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*hub, "hub", kHubKeys));
+  REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "url", true, config.hub_url));
+  if (config.hub_url.rfind("http://", 0) != 0 && config.hub_url.rfind("https://", 0) != 0) {
+    return KeyError("hub.url", "expected http://host:port or https://host:port");
+  }
+  while (!config.hub_url.empty() && config.hub_url.back() == '/') config.hub_url.pop_back();
+  REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "api_key", false, config.api_key));
+  REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "signing_secret", false, config.signing_secret));
+  const auto from_env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+  };
+  if (config.api_key.empty()) config.api_key = from_env("REGLO_AGENT_API_KEY");
+  if (config.signing_secret.empty()) config.signing_secret = from_env("REGLO_AGENT_SIGNING_SECRET");
+  if (config.api_key.empty()) {
+    return KeyError("hub.api_key", "missing (set it, or $REGLO_AGENT_API_KEY)");
+  }
+  if (config.signing_secret.empty()) {
+    return KeyError("hub.signing_secret", "missing (set it, or $REGLO_AGENT_SIGNING_SECRET)");
+  }
+  std::string ca_file;
+  REGLO_RETURN_IF_ERROR(ReadString(*hub, "hub", "ca_file", false, ca_file));
+  if (!ca_file.empty()) config.ca_file = Resolve(base_dir, ca_file);
+  if (auto verify = hub->find("tls_verify"); verify != hub->end()) {
+    if (!verify->is_boolean()) return KeyError("hub.tls_verify", "expected true or false");
+    config.tls_verify = verify->get<bool>();
+  }
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(*hub, "hub", "timeout_seconds", 0.1, config.request_timeout_ms));
+
+  config.spool_dir = base_dir / "spool";
+  if (auto spool = root.find("spool"); spool != root.end()) {
+    if (!spool->is_object())
+      return KeyError("spool", "expected an object, got " + TypeName(*spool));
+    for (const auto& [key, value] : spool->items()) {
+      if (key != "dir" && key != "max_bytes") {
+        return KeyError("spool." + key, "unknown key (expected dir, max_bytes)");
+      }
+    }
+    std::string dir;
+    REGLO_RETURN_IF_ERROR(ReadString(*spool, "spool", "dir", false, dir));
+    if (!dir.empty()) config.spool_dir = Resolve(base_dir, dir);
+    REGLO_RETURN_IF_ERROR(
+        ReadInteger(*spool, "spool", "max_bytes", 4096, int64_t{1} << 40, config.spool_max_bytes));
+  }
+  REGLO_RETURN_IF_ERROR(ReadInteger(root, "", "batch_records", 1, 100000, config.batch_records));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(root, "", "interval_seconds", 0.01, config.default_interval_ms));
+  REGLO_RETURN_IF_ERROR(
+      ReadSeconds(root, "", "backoff_base_seconds", 0.01, config.backoff_base_ms));
+  REGLO_RETURN_IF_ERROR(ReadSeconds(root, "", "backoff_cap_seconds", 0.01, config.backoff_cap_ms));
+  if (config.backoff_cap_ms < config.backoff_base_ms) {
+    return KeyError("backoff_cap_seconds", "must not be less than backoff_base_seconds");
+  }
+  return config;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::ConfigError(fmt::format("cannot read config file {}", path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::filesystem::path absolute = std::filesystem::absolute(path);
+  Result<AgentConfig> config = ParseAgentConfig(text.str(), absolute.parent_path());
+  if (!config.ok()) return config.status().WithContext(path.string());
+  config->path = absolute;
   return config;
 }
 

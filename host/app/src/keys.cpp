@@ -40,6 +40,14 @@ std::string AllowedText(const std::string& allowed_json) {
   return text.empty() ? "anywhere" : text;
 }
 
+// "5/s burst 10", or "hub default".
+std::string RateText(const storage::AgentKeyRow& row) {
+  if (!row.rate_per_second && !row.rate_burst) return "hub default";
+  return fmt::format("{}/s burst {}",
+                     row.rate_per_second ? fmt::format("{}", *row.rate_per_second) : "default",
+                     row.rate_burst ? std::to_string(*row.rate_burst) : "default");
+}
+
 }  // namespace
 
 Result<std::filesystem::path> SecretsFilePath(const HubConfig& config) {
@@ -57,6 +65,7 @@ Result<std::filesystem::path> SecretsFilePath(const HubConfig& config) {
 
 int CreateAgentKey(const HubConfig& config, const std::string& company_id,
                    const std::string& source_system, const std::vector<std::string>& allowed_cidrs,
+                   std::optional<double> rate_per_second, std::optional<int64_t> burst,
                    const Clock& clock, std::ostream& out, std::ostream& err) {
   Result<std::filesystem::path> path = SecretsFilePath(config);
   if (!path.ok()) return Fail(err, path.status());
@@ -65,11 +74,13 @@ int CreateAgentKey(const HubConfig& config, const std::string& company_id,
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());
   ingest::AgentKeys keys(**store, *master, clock);
-  Result<ingest::NewAgentKey> created = keys.Create(company_id, source_system, allowed_cidrs);
+  Result<ingest::NewAgentKey> created =
+      keys.Create(company_id, source_system, allowed_cidrs, rate_per_second, burst);
   if (!created.ok()) return Fail(err, created.status());
   const storage::AgentKeyRow& row = created->row;
   fmt::print(out,
-             "Created agent key {} for company '{}', source '{}' (allowed from: {}).\n"
+             "Created agent key {} for company '{}', source '{}' (allowed from: {}; rate limit: "
+             "{}).\n"
              "\n"
              "  API key:        {}\n"
              "  Signing secret: {}\n"
@@ -79,8 +90,8 @@ int CreateAgentKey(const HubConfig& config, const std::string& company_id,
              "The hub keeps only a hash of the API key, and the signing secret sealed with the "
              "master key file {}.\n",
              ingest::DisplayKey(row.prefix, row.last4), row.company_id, row.source_system,
-             AllowedText(row.allowed_cidrs), created->api_key, created->signing_secret,
-             path->string());
+             AllowedText(row.allowed_cidrs), RateText(row), created->api_key,
+             created->signing_secret, path->string());
   return kExitOk;
 }
 
@@ -95,12 +106,13 @@ int ListAgentKeys(const HubConfig& config, std::ostream& out, std::ostream& err)
                "--source S\n");
     return kExitOk;
   }
-  constexpr std::string_view kRow = "{:<26} {:<20} {:<14} {:<8} {:<25} {:<25} {}\n";
-  fmt::print(out, kRow, "KEY", "COMPANY", "SOURCE", "STATUS", "CREATED", "LAST USED", "ALLOWED");
+  constexpr std::string_view kRow = "{:<26} {:<20} {:<14} {:<8} {:<25} {:<25} {:<20} {}\n";
+  fmt::print(out, kRow, "KEY", "COMPANY", "SOURCE", "STATUS", "CREATED", "LAST USED", "RATE",
+             "ALLOWED");
   for (const storage::AgentKeyRow& row : *rows) {
     fmt::print(out, kRow, ingest::DisplayKey(row.prefix, row.last4), row.company_id,
                row.source_system, row.status, row.created_at, row.last_used_at.value_or("never"),
-               AllowedText(row.allowed_cidrs));
+               RateText(row), AllowedText(row.allowed_cidrs));
   }
   return kExitOk;
 }

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <vector>
 
+#include "reglo/app/agent.h"
 #include "reglo/app/commands.h"
 #include "reglo/app/config.h"
 #include "reglo/app/keys.h"
@@ -86,6 +87,15 @@ int main(int argc, char** argv) {
   keys_create->add_option("--allow-ip", key_cidrs,
                           "accept pushes only from these addresses or CIDR blocks (repeatable; "
                           "default: anywhere)");
+  std::optional<double> key_rate;
+  std::optional<int64_t> key_burst;
+  keys_create
+      ->add_option("--rate", key_rate,
+                   "this key's ingest rate limit in requests per second (default: the hub's "
+                   "ingest.rate_limit)")
+      ->check(CLI::PositiveNumber);
+  keys_create->add_option("--burst", key_burst, "requests this key may send at once")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   CLI::App* keys_list = keys->add_subcommand(
       "list", "list keys: prefix and last 4, scope, status, created, last used (never a secret)");
   CLI::App* keys_revoke = keys->add_subcommand("revoke", "revoke a key at once");
@@ -160,6 +170,17 @@ int main(int argc, char** argv) {
   deliveries_redeliver->add_flag("--all-dead", redeliver_all_dead,
                                  "every dead-lettered delivery of the subscription");
 
+  CLI::App* agent = app.add_subcommand(
+      "agent",
+      "run next to a legacy system: pull the configured sources and push signed batches to a "
+      "hub's ingestion API through a durable spool; stops on SIGTERM or Ctrl-C");
+  std::string agent_config;
+  agent->add_option("--config", agent_config, "the agent's config file (default: --config)");
+  bool agent_once = false;
+  agent->add_flag("--once", agent_once,
+                  "pull every source once, deliver everything, then exit (1 if something is "
+                  "left undelivered)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -177,6 +198,16 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (agent->parsed()) {
+    reglo::Result<reglo::app::AgentConfig> loaded =
+        reglo::app::LoadAgentConfig(agent_config.empty() ? config_path : agent_config);
+    if (!loaded.ok()) {
+      std::cerr << "error: " << loaded.status().ToString() << "\n";
+      return reglo::app::kExitUsage;
+    }
+    return reglo::app::RunAgent(*loaded, agent_once, std::cout, std::cerr);
+  }
 
   reglo::Result<reglo::app::HubConfig> config = reglo::app::LoadConfig(config_path);
   if (!config.ok()) {
@@ -196,8 +227,9 @@ int main(int argc, char** argv) {
   if (plugins->parsed()) return reglo::app::ListPlugins(*config, std::cout, std::cerr);
   if (serve->parsed()) return reglo::app::Serve(*config, std::cout, std::cerr);
   if (keys_create->parsed()) {
-    return reglo::app::CreateAgentKey(*config, key_company, key_source, key_cidrs,
-                                      reglo::SystemClock::Instance(), std::cout, std::cerr);
+    return reglo::app::CreateAgentKey(*config, key_company, key_source, key_cidrs, key_rate,
+                                      key_burst, reglo::SystemClock::Instance(), std::cout,
+                                      std::cerr);
   }
   if (app.got_subcommand("relay")) return reglo::app::RunRelay(*config, std::cout, std::cerr);
   const reglo::Clock& clock = reglo::SystemClock::Instance();

@@ -17,8 +17,8 @@
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
 #include "reglo/app/commands.h"
+#include "reglo/app/ingest.h"
 #include "reglo/app/relay.h"
-#include "reglo/core/masking.h"
 #include "reglo/core/masking.h"
 #include "reglo/engine/engine.h"
 #include "reglo/relay/relay.h"
@@ -93,8 +93,9 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       sources.push_back(std::move(source));
     }
   }
-  if (sources.empty() && !config.admin.enabled) {
-    fmt::print(err, "error: no source to serve in {}\n", config.path.string());
+  if (sources.empty() && !config.admin.enabled && !config.ingest) {
+    fmt::print(err, "error: no source to serve, and no admin or \"ingest\" listener, in {}\n",
+               config.path.string());
     return kExitUsage;
   }
   const size_t source_count = sources.size();
@@ -173,6 +174,18 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     hub.Stop(engine::Duration(s.shutdown_timeout_ms));
     return relay.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
   }
+  // The ingestion API (config "ingest"): agents' pushes go through the same pipeline.
+  std::unique_ptr<IngestListener> ingest;
+  if (config.ingest) {
+    Result<std::unique_ptr<IngestListener>> listening = IngestListener::Start(config);
+    if (!listening.ok()) {
+      fmt::print(err, "error: {}\n", listening.status().ToString());
+      hub.Stop(engine::Duration(s.shutdown_timeout_ms));
+      return listening.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
+    }
+    ingest = std::move(*listening);
+    fmt::print(out, "reglo-hub serve: ingestion API on {}/api/hub/ingest\n", ingest->url());
+  }
   fmt::print(
       out,
       "reglo-hub serve: {} source(s), plugins from {}{}; store {}.\n"
@@ -195,6 +208,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
                s.shutdown_timeout_ms / 1000.0);
   (*relay)->Stop();
   if (admin_server) admin_server->Stop();
+  if (ingest) ingest->Stop();  // requests in flight finish first
   const bool clean = hub.Stop(engine::Duration(s.shutdown_timeout_ms));
   for (const engine::SourceSnapshot& source : hub.Sources()) {
     fmt::print(out, "  {:<24} {:<8} runs {:>4}  {}\n", source.id, source.status,

@@ -78,8 +78,16 @@ AgentKeys::AgentKeys(storage::Store& store, const MasterKey& master, const Clock
 
 Result<NewAgentKey> AgentKeys::Create(const std::string& company_id,
                                       const std::string& source_system,
-                                      const std::vector<std::string>& allowed_cidrs) {
+                                      const std::vector<std::string>& allowed_cidrs,
+                                      std::optional<double> rate_per_second,
+                                      std::optional<int64_t> burst) {
   REGLO_RETURN_IF_ERROR(CheckScopePart("company", company_id));
+  if (rate_per_second && !(*rate_per_second > 0 && *rate_per_second <= 1e6)) {
+    return Status::InvalidArgument("the rate limit must be above 0 requests per second");
+  }
+  if (burst && (*burst < 1 || *burst > 1000000)) {
+    return Status::InvalidArgument("the burst must be from 1 to 1000000 requests");
+  }
   REGLO_RETURN_IF_ERROR(CheckScopePart("source system", source_system));
   Result<std::vector<Cidr>> cidrs = ParseCidrs(allowed_cidrs);
   if (!cidrs.ok()) return cidrs.status();
@@ -110,6 +118,8 @@ Result<NewAgentKey> AgentKeys::Create(const std::string& company_id,
   row.last4 = created.api_key.substr(created.api_key.size() - 4);
   row.status = "active";
   row.created_at = FormatUtc(clock_.Now());
+  row.rate_per_second = rate_per_second;
+  row.rate_burst = burst;
   Result<int64_t> id = store_.CreateAgentKey(row, kMaxActiveKeysPerScope);
   if (!id.ok()) return id.status();
   row.id = *id;
@@ -120,7 +130,7 @@ Result<std::vector<storage::AgentKeyRow>> AgentKeys::List() {
   return store_.ListAgentKeys();
 }
 
-Result<AuthenticatedKey> AgentKeys::Authenticate(std::string_view api_key) {
+Result<AuthenticatedKey> AgentKeys::Authenticate(std::string_view api_key, bool mark_used) {
   const Status unknown = Status::AuthError("unknown or invalid API key");
   const std::optional<std::string> prefix = ApiKeyPrefix(api_key);
   if (!prefix) return unknown;
@@ -153,7 +163,7 @@ Result<AuthenticatedKey> AgentKeys::Authenticate(std::string_view api_key) {
       if (cidr.ok()) key.allowed.push_back(*cidr);
     }
   }
-  REGLO_RETURN_IF_ERROR(store_.TouchAgentKey(row.id, FormatUtc(clock_.Now())));
+  if (mark_used) REGLO_RETURN_IF_ERROR(store_.TouchAgentKey(row.id, FormatUtc(clock_.Now())));
   key.signing_key = std::move(*secret);
   key.row = std::move(row);
   return key;

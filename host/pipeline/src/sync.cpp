@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "batch_builder.h"
 #include "commit_worker.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/core/masking.h"
@@ -32,9 +33,6 @@ model::RawRecord ToRawRecord(const reglo_record& canonical, const storage::Sourc
   return raw;
 }
 
-namespace {
-
-// Reads a plugin's canonical record in place (no copy); valid while `canonical` is.
 model::RawRecordView ViewOf(const reglo_record& canonical, const storage::SourceRow& source,
                             std::vector<model::RawField>& fields) {
   auto text = [](const char* value) {
@@ -55,6 +53,8 @@ model::RawRecordView ViewOf(const reglo_record& canonical, const storage::Source
   return view;
 }
 
+namespace {
+
 storage::LogLevel FromPluginLevel(reglo_log_level level) {
   switch (level) {
     case REGLO_LOG_DEBUG: return storage::LogLevel::kDebug;
@@ -64,110 +64,6 @@ storage::LogLevel FromPluginLevel(reglo_log_level level) {
   }
   return storage::LogLevel::kInfo;
 }
-
-// Collects what a pull delivers between two commits: mapped, validated, deduplicated records.
-class BatchBuilder {
- public:
-  BatchBuilder(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector)
-      : source_(source), connector_(connector) {}
-
-  // Maps one source record and adds the canonical records it yields.
-  Status Add(const reglo_record& source_record) {
-    ++batch_.seen;
-    Status mapped = connector_.MapToCanonical(source_record, [this](const reglo_record& canonical) {
-      AddCanonical(ViewOf(canonical, source_, fields_));
-      return Status::Ok();
-    });
-    if (!mapped.ok()) {
-      // One record the connector cannot map is a dead letter, not the end of the pull.
-      model::Rejection rejection;
-      rejection.entity = source_record.entity ? source_record.entity : "";
-      rejection.key = {source_.company_id, source_.source_system,
-                       source_record.external_id ? source_record.external_id : ""};
-      rejection.origin = source_record.origin ? source_record.origin : "";
-      rejection.reason = MaskPersonalData(mapped.message());
-      rejection.stage = "map";
-      AddRejection(std::move(rejection));
-    }
-    return Status::Ok();
-  }
-
-  void AddCanonical(const model::RawRecordView& raw) {
-    std::variant<model::CanonicalRecord, model::Rejection> result = model::Validate(raw);
-    if (auto* rejection = std::get_if<model::Rejection>(&result)) {
-      AddRejection(std::move(*rejection));
-      return;
-    }
-    model::CanonicalRecord record = std::move(std::get<model::CanonicalRecord>(result));
-    for (const std::string& warning : record.warnings) {
-      Log(storage::LogLevel::kWarn,
-          record.origin.empty() ? warning : fmt::format("{}: {}", record.origin, warning));
-    }
-    batch_.warnings += static_cast<int64_t>(record.warnings.size());
-    // Duplicates inside one batch collapse to one write: the latest sourceUpdatedAt wins, and
-    // between equal (or absent) timestamps the later record wins.
-    std::string key(record.entity->name);
-    key += '\x1f';
-    key += record.key.external_id;
-    auto [it, inserted] = index_.try_emplace(std::move(key), batch_.records.size());
-    if (inserted) {
-      batch_.records.push_back(std::move(record));
-      return;
-    }
-    model::CanonicalRecord& kept = batch_.records[it->second];
-    const bool older = record.source_updated_at && kept.source_updated_at &&
-                       *record.source_updated_at < *kept.source_updated_at;
-    if (!older) kept = std::move(record);
-  }
-
-  void AddRejection(model::Rejection rejection) {
-    Log(storage::LogLevel::kWarn,
-        fmt::format("{}rejected {} record: {}",
-                    rejection.origin.empty() ? "" : rejection.origin + ": ",
-                    rejection.entity.empty() ? "a" : rejection.entity, rejection.reason));
-    batch_.rejections.push_back(std::move(rejection));
-  }
-
-  void AddWarning(std::string_view origin, std::string_view message) {
-    ++batch_.warnings;
-    Log(storage::LogLevel::kWarn,
-        origin.empty() ? std::string(message) : fmt::format("{}: {}", origin, message));
-  }
-
-  void Log(storage::LogLevel level, const std::string& message) {
-    if (log_budget_ == 0) {
-      ++suppressed_lines_;
-      return;
-    }
-    --log_budget_;
-    batch_.log_lines.push_back({"", level, MaskPersonalData(message)});
-  }
-
-  size_t size() const { return batch_.records.size() + batch_.rejections.size(); }
-  bool empty() const {
-    return batch_.seen == 0 && batch_.log_lines.empty() && batch_.warnings == 0;
-  }
-  void set_log_budget(size_t budget) { log_budget_ = budget; }
-  size_t log_budget() const { return log_budget_; }
-  int64_t suppressed_lines() const { return suppressed_lines_; }
-
-  // Hands the collected batch over and starts a new one.
-  storage::CheckpointBatch Take() {
-    storage::CheckpointBatch batch = std::move(batch_);
-    batch_ = storage::CheckpointBatch{};
-    index_.clear();
-    return batch;
-  }
-
- private:
-  const storage::SourceRow& source_;
-  plugin_host::ConnectorInstance& connector_;
-  storage::CheckpointBatch batch_;
-  std::unordered_map<std::string, size_t> index_;
-  std::vector<model::RawField> fields_;  // reused for every record's view
-  size_t log_budget_ = 1000;
-  int64_t suppressed_lines_ = 0;
-};
 
 // Adds what one committed batch did to the run's report. Runs on the commit worker's thread.
 void Account(const storage::CheckpointBatch& batch, const storage::CheckpointResult& result,
@@ -204,7 +100,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
       : worker_(worker),
         clock_(clock),
         options_(options),
-        builder_(source, connector),
+        builder_(source, &connector),
         run_id_(run_id),
         source_id_(source.id),
         stream_(std::move(stream)),

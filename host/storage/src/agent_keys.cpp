@@ -43,4 +43,16 @@ Result<int64_t> Store::PurgeIngestRequests(const std::string& /*before*/) {
   return Unsupported();
 }
 
+Result<IngestCommit> Store::CommitIngest(
+    const CheckpointBatch& /*batch*/, const IngestRequestRow& /*request*/,
+    const std::function<std::string(const CheckpointResult&)>& /*respond*/) {
+  return Status::Internal("this store does not support the ingestion API");
+}
+
+Result<bool> Store::SetAgentKeyRateLimit(const std::string& /*prefix*/,
+                                         std::optional<double> /*rate_per_second*/,
+                                         std::optional<int64_t> /*burst*/) {
+  return Unsupported();
+}
+
 }  // namespace reglo::storage

@@ -289,6 +289,13 @@ class PostgresStore final : public Store {
   Result<std::vector<RunTotals>> ListRunTotals() override;
   Status SetRunPluginVersion(int64_t run_id, const std::string& version) override;
 
+  Result<IngestCommit> CommitIngest(
+      const CheckpointBatch& batch, const IngestRequestRow& request,
+      const std::function<std::string(const CheckpointResult&)>& respond) override;
+  Result<bool> SetAgentKeyRateLimit(const std::string& prefix,
+                                    std::optional<double> rate_per_second,
+                                    std::optional<int64_t> burst) override;
+
  private:
   // One distinct identity of a checkpoint batch, and what is decided for it.
   struct Slot {
@@ -309,7 +316,14 @@ class PostgresStore final : public Store {
     std::vector<size_t> slots;
   };
   // The outcome of one attempt at a checkpoint: done, or lost a race and must start over.
-  enum class Attempt { kDone, kLostRace };
+  // kReplayed: an ingest commit found its request id stored already (nothing written).
+  enum class Attempt { kDone, kLostRace, kReplayed };
+  // The idempotency row an ingest commit writes in the checkpoint's transaction.
+  struct IngestHook {
+    const IngestRequestRow* request = nullptr;
+    const std::function<std::string(const CheckpointResult&)>* respond = nullptr;
+    std::string response;  // what respond made, once committed
+  };
 
   // Re-opens the connection when it was lost, during the previous call or since (a server
   // restart while idle is noticed here without a round trip). Every public call starts here.
@@ -321,7 +335,7 @@ class PostgresStore final : public Store {
                       std::string& key);
   Status PlanBatch(const CheckpointBatch& batch);
   Result<Attempt> TryCommit(const CheckpointBatch& batch, bool first_attempt,
-                            CheckpointResult& result);
+                            CheckpointResult& result, IngestHook* ingest = nullptr);
   // Sends the insert of every identity of `group` that occurs once, without waiting for it;
   // returns how many rows it should insert.
   Result<int64_t> SendInsertFirst(const Group& group, const std::string& committed_at);
@@ -469,7 +483,7 @@ Result<const EntitySql*> PostgresStore::SqlFor(const model::EntitySpec& entity) 
 // row and one `created` event, and no unique-violation error ever reaches the caller. Deadlocks
 // and serialization failures roll back and start over as well (bounded: kMaxCommitAttempts).
 
-Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& batch) {
+Status CheckCheckpointRecords(const CheckpointBatch& batch) {
   for (size_t i = 0; i < batch.records.size(); ++i) {
     const model::CanonicalRecord& record = batch.records[i];
     if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
@@ -477,6 +491,11 @@ Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& 
           "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
     }
   }
+  return Status::Ok();
+}
+
+Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& batch) {
+  REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
   REGLO_RETURN_IF_ERROR(PlanBatch(batch));
   for (int attempt = 1;; ++attempt) {
@@ -543,7 +562,8 @@ Status PostgresStore::PlanBatch(const CheckpointBatch& batch) {
 
 Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& batch,
                                                         bool first_attempt,
-                                                        CheckpointResult& result) {
+                                                        CheckpointResult& result,
+                                                        IngestHook* ingest) {
   for (Slot& slot : slots_) {
     slot.inserted = false;
     slot.stored = false;
@@ -554,6 +574,22 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
   }
   Transaction tx(*conn_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint", checkpoint_settings_));
+  if (ingest != nullptr) {
+    // The request id first: a concurrent transaction inserting the same id makes this one wait
+    // for its end, then find the row (a replay) or take its place (it rolled back).
+    const IngestRequestRow& request = *ingest->request;
+    REGLO_PG_ASSIGN(claimed, conn_->Query("INSERT INTO integration_ingest_requests (key_id, "
+                                          "request_id, body_hash, response, created_at) "
+                                          "VALUES ($1, $2, $3, '', $4) "
+                                          "ON CONFLICT (key_id, request_id) DO NOTHING",
+                                          Params()
+                                              .Int(request.key_id)
+                                              .Text(request.request_id)
+                                              .Text(request.body_hash)
+                                              .Text(request.created_at),
+                                          "recording an ingest request"));
+    if (claimed.Affected() != 1) return Attempt::kReplayed;  // the transaction rolls back
+  }
   // After an all-new batch, expect another: insert its records first and look up only the
   // identities that occur more than once. When one of them exists (a re-sync begins, or another
   // writer was first) the identity's unique index refuses the insert, and the attempt starts over
@@ -662,6 +698,18 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     result.events = inserted.Affected();
   }
   REGLO_RETURN_IF_ERROR(WriteBookkeeping(batch, result.counters));
+  if (ingest != nullptr) {
+    ingest->response = (*ingest->respond)(result);
+    REGLO_RETURN_IF_ERROR(conn_
+                              ->Query("UPDATE integration_ingest_requests SET response = $3 "
+                                      "WHERE key_id = $1 AND request_id = $2",
+                                      Params()
+                                          .Int(ingest->request->key_id)
+                                          .Text(ingest->request->request_id)
+                                          .Text(ingest->response),
+                                      "recording an ingest response")
+                              .status());
+  }
   REGLO_RETURN_IF_ERROR(tx.Commit());
   for (const Group& group : groups_) {
     insert_first_[group.entity_index] = std::none_of(group.slots.begin(), group.slots.end(),
@@ -1219,7 +1267,7 @@ Status PostgresStore::ReleaseLease(const std::string& source_id, const std::stri
 
 constexpr std::string_view kAgentKeyColumns =
     "id, prefix, key_hash, secret_protected, company_id, source_system, allowed_cidrs, last4, "
-    "status, created_at, last_used_at, revoked_at";
+    "status, created_at, last_used_at, revoked_at, rate_per_second, rate_burst";
 
 AgentKeyRow ReadAgentKey(const Rows& rows, int row) {
   AgentKeyRow key;
@@ -1235,7 +1283,17 @@ AgentKeyRow ReadAgentKey(const Rows& rows, int row) {
   key.created_at = rows.String(row, 9);
   key.last_used_at = rows.OptString(row, 10);
   key.revoked_at = rows.OptString(row, 11);
+  if (!rows.IsNull(row, 12))
+    key.rate_per_second = std::strtod(rows.String(row, 12).c_str(), nullptr);
+  if (!rows.IsNull(row, 13)) key.rate_burst = rows.Int(row, 13);
   return key;
+}
+
+// Appends a rate limit's two parameters (NULL when absent).
+Params& RateParams(Params& params, std::optional<double> rate, std::optional<int64_t> burst) {
+  rate ? params.Text(fmt::format("{}", *rate)) : params.Null();
+  burst ? params.Int(*burst) : params.Null();
+  return params;
 }
 
 Result<int64_t> PostgresStore::CreateAgentKey(const AgentKeyRow& key, int max_active) {
@@ -1262,17 +1320,19 @@ Result<int64_t> PostgresStore::CreateAgentKey(const AgentKeyRow& key, int max_ac
   REGLO_PG_ASSIGN(inserted,
                   conn_->Query("INSERT INTO integration_agent_keys (prefix, key_hash, "
                                "secret_protected, company_id, source_system, allowed_cidrs, "
-                               "last4, status, created_at) "
-                               "VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8) RETURNING id",
-                               Params()
-                                   .Text(key.prefix)
-                                   .Text(key.key_hash)
-                                   .Text(key.secret_protected)
-                                   .Text(key.company_id)
-                                   .Text(key.source_system)
-                                   .Text(key.allowed_cidrs)
-                                   .Text(key.last4)
-                                   .Text(key.created_at),
+                               "last4, status, created_at, rate_per_second, rate_burst) "
+                               "VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9::float8, "
+                               "$10::int8) RETURNING id",
+                               RateParams(Params()
+                                              .Text(key.prefix)
+                                              .Text(key.key_hash)
+                                              .Text(key.secret_protected)
+                                              .Text(key.company_id)
+                                              .Text(key.source_system)
+                                              .Text(key.allowed_cidrs)
+                                              .Text(key.last4)
+                                              .Text(key.created_at),
+                                          key.rate_per_second, key.rate_burst),
                                "creating an agent key"));
   const int64_t id = inserted.Int(0, 0);
   REGLO_RETURN_IF_ERROR(tx.Commit());
@@ -1797,6 +1857,59 @@ Status PostgresStore::SetRunPluginVersion(int64_t run_id, const std::string& ver
               Params().Text(version).Int(run_id), "recording a run's plugin version")
       .status();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ingestion API (issue #6)
+
+Result<IngestCommit> PostgresStore::CommitIngest(
+    const CheckpointBatch& batch, const IngestRequestRow& request,
+    const std::function<std::string(const CheckpointResult&)>& respond) {
+  REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
+  REGLO_RETURN_IF_ERROR(Ready());
+  REGLO_RETURN_IF_ERROR(PlanBatch(batch));
+  IngestCommit commit;
+  IngestHook hook{&request, &respond, {}};
+  for (int attempt = 1;; ++attempt) {
+    commit.result = CheckpointResult{};
+    Result<Attempt> done = TryCommit(batch, attempt == 1, commit.result, &hook);
+    if (done.ok() && *done == Attempt::kDone) {
+      commit.stored = request;
+      commit.stored.response = std::move(hook.response);
+      return commit;
+    }
+    if (done.ok() && *done == Attempt::kReplayed) {
+      REGLO_PG_ASSIGN(stored, FindIngestRequest(request.key_id, request.request_id));
+      if (!stored) {
+        // Purged in between: rare enough to let the caller try again.
+        return Status::Retryable("the ingest request id was purged while it was replayed");
+      }
+      commit.replayed = true;
+      commit.result = CheckpointResult{};
+      commit.stored = std::move(*stored);
+      return commit;
+    }
+    const bool conflict = done.ok() || (done.status().code() == StatusCode::kRetryable &&
+                                        conn_->LastFailureIsConflict());
+    if (!conflict) return done.status();
+    if (attempt == kMaxCommitAttempts) {
+      return Status::Retryable(fmt::format(
+          "postgres: the checkpoint kept conflicting with other writers ({} attempts)", attempt));
+    }
+  }
+}
+
+Result<bool> PostgresStore::SetAgentKeyRateLimit(const std::string& prefix,
+                                                 std::optional<double> rate_per_second,
+                                                 std::optional<int64_t> burst) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  Params params;
+  RateParams(params, rate_per_second, burst).Text(prefix);
+  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_agent_keys SET rate_per_second = "
+                                     "$1::float8, rate_burst = $2::int8 WHERE prefix = $3",
+                                     params, "setting an agent key's rate limit"));
+  return rows.Affected() == 1;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url) {

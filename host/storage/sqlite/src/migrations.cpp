@@ -352,6 +352,13 @@ CREATE TABLE integration_api_sources (
 ALTER TABLE integration_runs ADD COLUMN plugin_version TEXT;
 )sql";
 
+// Per-key rate limits of the ingestion API (issue #6): NULL means the hub's configured default.
+// Same columns in the PostgreSQL backend.
+constexpr std::string_view kAgentKeyRateLimits = R"sql(
+ALTER TABLE integration_agent_keys ADD COLUMN rate_per_second REAL;
+ALTER TABLE integration_agent_keys ADD COLUMN rate_burst BIGINT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -362,6 +369,7 @@ const std::vector<Migration>& Migrations() {
       {3, "agent keys and ingest requests", kAgentKeys},
       {4, "event delivery: subscriptions, relay positions, deliveries", kRelay},
       {5, "admin settings and API-created sources", kAdmin},
+      {6, "agent key rate limits", kAgentKeyRateLimits},
   };
   return migrations;
 }

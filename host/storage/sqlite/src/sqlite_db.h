@@ -80,6 +80,10 @@ class Stmt {
     Check(sqlite3_bind_int64(stmt_, index, value));
     return *this;
   }
+  Stmt& BindDouble(int index, double value) {
+    Check(sqlite3_bind_double(stmt_, index, value));
+    return *this;
+  }
   Stmt& BindNull(int index) {
     Check(sqlite3_bind_null(stmt_, index));
     return *this;
@@ -93,6 +97,7 @@ class Stmt {
   // Columns are numbered from 0, as in SQLite.
   bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double Double(int column) const { return sqlite3_column_double(stmt_, column); }
   std::string_view Text(int column) const {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return data ? std::string_view(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))

@@ -166,6 +166,13 @@ class SqliteStore final : public Store {
   Result<std::vector<RunTotals>> ListRunTotals() override;
   Status SetRunPluginVersion(int64_t run_id, const std::string& version) override;
 
+  Result<IngestCommit> CommitIngest(
+      const CheckpointBatch& batch, const IngestRequestRow& request,
+      const std::function<std::string(const CheckpointResult&)>& respond) override;
+  Result<bool> SetAgentKeyRateLimit(const std::string& prefix,
+                                    std::optional<double> rate_per_second,
+                                    std::optional<int64_t> burst) override;
+
  private:
   // The records of one batch that share a table, company and source, with the smallest and
   // largest external id among them. When the table holds no row of that company and source in
@@ -186,6 +193,9 @@ class SqliteStore final : public Store {
 
   Status VerifyColumns();
   Status PrepareCheckpointStatements();
+  // The body of CommitCheckpoint, inside the caller's transaction; NoteCommitted after COMMIT.
+  Status ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResult& result);
+  void NoteCommitted();
   Result<EntityStatements*> StatementsFor(const model::EntitySpec& entity);
   Status GroupBatch(const CheckpointBatch& batch);
   Result<model::Outcome> ApplyRecord(const model::CanonicalRecord& record, bool known_new,
@@ -392,7 +402,7 @@ Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& en
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 
-Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& batch) {
+Status CheckCheckpointRecords(const CheckpointBatch& batch) {
   for (size_t i = 0; i < batch.records.size(); ++i) {
     const model::CanonicalRecord& record = batch.records[i];
     if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
@@ -400,10 +410,22 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
           "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
     }
   }
+  return Status::Ok();
+}
+
+Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& batch) {
+  REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   CheckpointResult result;
-  result.outcomes.reserve(batch.records.size());
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint"));
+  REGLO_RETURN_IF_ERROR(ApplyCheckpoint(batch, result));
+  REGLO_RETURN_IF_ERROR(tx.Commit());
+  NoteCommitted();
+  return result;
+}
+
+Status SqliteStore::ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResult& result) {
+  result.outcomes.reserve(batch.records.size());
   pending_events_.clear();
   REGLO_RETURN_IF_ERROR(GroupBatch(batch));
   for (size_t i = 0; i < batch.records.size(); ++i) {
@@ -421,12 +443,13 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
     }
   }
   REGLO_RETURN_IF_ERROR(FlushEvents());
-  REGLO_RETURN_IF_ERROR(WriteBatchBookkeeping(batch, result.counters));
-  REGLO_RETURN_IF_ERROR(tx.Commit());
+  return WriteBatchBookkeeping(batch, result.counters);
+}
+
+void SqliteStore::NoteCommitted() {
   for (const KeyGroup& group : groups_) {
     last_batch_all_new_[group.entity] = group.records > 0 && group.created == group.records;
   }
-  return result;
 }
 
 Status SqliteStore::GroupBatch(const CheckpointBatch& batch) {
@@ -1000,7 +1023,7 @@ Status SqliteStore::ReleaseLease(const std::string& source_id, const std::string
 
 constexpr std::string_view kAgentKeyColumns =
     "id, prefix, key_hash, secret_protected, company_id, source_system, allowed_cidrs, last4, "
-    "status, created_at, last_used_at, revoked_at";
+    "status, created_at, last_used_at, revoked_at, rate_per_second, rate_burst";
 
 AgentKeyRow ReadAgentKey(const Stmt& query) {
   AgentKeyRow key;
@@ -1016,6 +1039,8 @@ AgentKeyRow ReadAgentKey(const Stmt& query) {
   key.created_at = query.String(9);
   key.last_used_at = query.OptString(10);
   key.revoked_at = query.OptString(11);
+  if (!query.IsNull(12)) key.rate_per_second = query.Double(12);
+  if (!query.IsNull(13)) key.rate_burst = query.Int(13);
   return key;
 }
 
@@ -1041,19 +1066,24 @@ Result<int64_t> SqliteStore::CreateAgentKey(const AgentKeyRow& key, int max_acti
   }
   REGLO_SQLITE_ASSIGN(
       insert, Prepare("INSERT INTO integration_agent_keys (prefix, key_hash, secret_protected, "
-                      "company_id, source_system, allowed_cidrs, last4, status, created_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                      "company_id, source_system, allowed_cidrs, last4, status, created_at, "
+                      "rate_per_second, rate_burst) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
                       "creating an agent key"));
-  REGLO_RETURN_IF_ERROR(Stmt(*db_, insert, "creating an agent key")
-                            .Bind(1, key.prefix)
-                            .Bind(2, key.key_hash)
-                            .Bind(3, key.secret_protected)
-                            .Bind(4, key.company_id)
-                            .Bind(5, key.source_system)
-                            .Bind(6, key.allowed_cidrs)
-                            .Bind(7, key.last4)
-                            .Bind(8, key.created_at)
-                            .Run());
+  {
+    Stmt stmt(*db_, insert, "creating an agent key");
+    stmt.Bind(1, key.prefix)
+        .Bind(2, key.key_hash)
+        .Bind(3, key.secret_protected)
+        .Bind(4, key.company_id)
+        .Bind(5, key.source_system)
+        .Bind(6, key.allowed_cidrs)
+        .Bind(7, key.last4)
+        .Bind(8, key.created_at);
+    key.rate_per_second ? stmt.BindDouble(9, *key.rate_per_second) : stmt.BindNull(9);
+    key.rate_burst ? stmt.Bind(10, *key.rate_burst) : stmt.BindNull(10);
+    REGLO_RETURN_IF_ERROR(stmt.Run());
+  }
   const int64_t id = db_->LastInsertRowId();
   REGLO_RETURN_IF_ERROR(tx.Commit());
   return id;
@@ -1610,6 +1640,49 @@ Status SqliteStore::SetRunPluginVersion(int64_t run_id, const std::string& versi
       .Bind(2, run_id)
       .Run();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ingestion API (issue #6)
+
+Result<IngestCommit> SqliteStore::CommitIngest(
+    const CheckpointBatch& batch, const IngestRequestRow& request,
+    const std::function<std::string(const CheckpointResult&)>& respond) {
+  REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
+  IngestCommit commit;
+  // BEGIN IMMEDIATE: the lookup, the checkpoint and the request row see no other writer, so two
+  // requests racing with one id commit once.
+  Transaction tx(*db_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("committing an ingest request"));
+  REGLO_SQLITE_ASSIGN(existing, FindIngestRequest(request.key_id, request.request_id));
+  if (existing) {
+    commit.replayed = true;
+    commit.stored = std::move(*existing);
+    return commit;  // rolls back: nothing was written
+  }
+  REGLO_RETURN_IF_ERROR(ApplyCheckpoint(batch, commit.result));
+  commit.stored = request;
+  commit.stored.response = respond(commit.result);
+  REGLO_SQLITE_ASSIGN(recorded, RecordIngestRequest(commit.stored));
+  if (!recorded) return Status::Internal("ingest request recorded twice in one transaction");
+  REGLO_RETURN_IF_ERROR(tx.Commit());
+  NoteCommitted();
+  return commit;
+}
+
+Result<bool> SqliteStore::SetAgentKeyRateLimit(const std::string& prefix,
+                                               std::optional<double> rate_per_second,
+                                               std::optional<int64_t> burst) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_agent_keys SET rate_per_second = ?, "
+                                    "rate_burst = ? WHERE prefix = ?",
+                                    "setting an agent key's rate limit"));
+  Stmt update(*db_, stmt, "setting an agent key's rate limit");
+  rate_per_second ? update.BindDouble(1, *rate_per_second) : update.BindNull(1);
+  burst ? update.Bind(2, *burst) : update.BindNull(2);
+  update.Bind(3, prefix);
+  REGLO_RETURN_IF_ERROR(update.Run());
+  return db_->Changes() == 1;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {

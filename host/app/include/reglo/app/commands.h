@@ -11,6 +11,7 @@
 
 #include "reglo/app/config.h"
 #include "reglo/core/clock.h"
+#include "reglo/plugin_host/plugin.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::app {
@@ -25,6 +26,13 @@ enum ExitCode : int {
 
 // Opens the store the config names and applies pending migrations.
 Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config);
+
+// Finds the source's plugin in `plugins_dir`'s loaded set and creates its instance, or explains
+// why not (kConfigError naming the source and the plugins loaded). Shared by sync, preview and
+// the agent.
+Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
+    const std::filesystem::path& plugins_dir, const plugin_host::PluginSet& plugins,
+    const storage::SourceRow& source);
 
 int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_id,
              const Clock& clock, std::ostream& out, std::ostream& err);

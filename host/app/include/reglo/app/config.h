@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -67,6 +68,26 @@ struct AdminSettings {
   std::string token;  // token; else $REGLO_ADMIN_TOKEN; else generated once and stored hashed
 };
 
+// The "ingest" object: the ingestion API's listener and limits (DESIGN §8). Present -> `serve`
+// starts the listener.
+struct IngestSettings {
+  std::string address = "127.0.0.1";  // from "listen": "host:port" ("[::1]:8471" for IPv6)
+  uint16_t port = 8471;
+  std::filesystem::path tls_certificate_file;  // both set -> HTTPS only
+  std::filesystem::path tls_private_key_file;
+  int64_t max_body_bytes = 8 << 20;
+  int64_t max_records = 1000;
+  int64_t max_json_depth = 8;
+  int64_t max_string_bytes = 64 * 1024;
+  int64_t header_timeout_ms = 10'000;  // no byte for this long while reading -> closed
+  int64_t body_timeout_ms = 30'000;    // the whole body within this long -> else 408
+  int64_t signature_tolerance_ms = 300'000;
+  double rate_per_second = 10;  // rate_limit.requests_per_second: keys without their own
+  int64_t rate_burst = 20;      // rate_limit.burst
+  int threads = 8;
+  int store_connections = 0;  // 0: 1 for SQLite, 4 for PostgreSQL
+};
+
 struct HubConfig {
   std::filesystem::path path;         // the config file itself
   std::string store_url;              // as written, e.g. "sqlite:var/hub.db"
@@ -82,7 +103,35 @@ struct HubConfig {
   RelaySettings relay;
   std::vector<ConfiguredSubscription> subscriptions;
   AdminSettings admin;
+  std::optional<IngestSettings> ingest;  // the "ingest" object, when present
 };
+
+// `reglo-hub agent`'s config file (issue #6): the same plugins folder and sources as the hub's,
+// plus where to push (a hub URL and an agent key), the spool and the pacing. Milliseconds.
+struct AgentConfig {
+  std::filesystem::path path;
+  std::filesystem::path plugins_dir;
+  std::vector<storage::SourceRow> sources;
+  std::map<std::string, int64_t> interval_ms;  // by source id
+  std::string hub_url;                  // hub.url: http(s)://host:port of the hub's ingest listener
+  std::string api_key;                  // hub.api_key, else $REGLO_AGENT_API_KEY
+  std::string signing_secret;           // hub.signing_secret, else $REGLO_AGENT_SIGNING_SECRET
+  std::filesystem::path ca_file;        // hub.ca_file: extra CA for https (default: the system's)
+  bool tls_verify = true;               // hub.tls_verify
+  int64_t request_timeout_ms = 30'000;  // hub.timeout_seconds
+  std::filesystem::path spool_dir;      // spool.dir (default "spool" next to the config)
+  int64_t spool_max_bytes = 256 << 20;  // spool.max_bytes
+  int64_t batch_records = 500;          // records per push
+  int64_t default_interval_ms = 60'000;  // interval_seconds
+  int64_t backoff_base_ms = 1'000;       // backoff_base_seconds
+  int64_t backoff_cap_ms = 300'000;      // backoff_cap_seconds
+};
+
+Result<AgentConfig> LoadAgentConfig(const std::filesystem::path& path);
+// Checks agent config text; `base_dir` resolves relative paths; reads the environment for the
+// key and secret when the file has none. Exposed for tests.
+Result<AgentConfig> ParseAgentConfig(const std::string& text,
+                                     const std::filesystem::path& base_dir);
 
 // Reads and checks the config file at `path`.
 Result<HubConfig> LoadConfig(const std::filesystem::path& path);

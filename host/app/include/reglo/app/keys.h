@@ -4,7 +4,9 @@
 // API key and signing secret once, on `out`. Each call is independent; not for concurrent use.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,8 +22,10 @@ namespace reglo::app {
 // instance sharing the database must use the same key file): kConfigError naming the key.
 Result<std::filesystem::path> SecretsFilePath(const HubConfig& config);
 
+// `rate_per_second` / `burst`: the key's own ingest rate limit (nullopt: the hub's default).
 int CreateAgentKey(const HubConfig& config, const std::string& company_id,
                    const std::string& source_system, const std::vector<std::string>& allowed_cidrs,
+                   std::optional<double> rate_per_second, std::optional<int64_t> burst,
                    const Clock& clock, std::ostream& out, std::ostream& err);
 int ListAgentKeys(const HubConfig& config, std::ostream& out, std::ostream& err);
 int RevokeAgentKey(const HubConfig& config, const std::string& prefix, const Clock& clock,

@@ -3,6 +3,7 @@
 // Plain values: not synchronised; a Request belongs to the thread handling it.
 #pragma once
 
+#include <any>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,6 +23,9 @@ struct Request {
   std::string body;            // empty until the route's body policy has accepted it
   std::string remote_address;  // the peer's IP address, without port
   bool secure = false;         // arrived over TLS
+  // What the route's before_body check attached for its handler (e.g. the authenticated caller),
+  // so the handler need not repeat the check's work. Empty unless a check set it.
+  std::any context;
 
   // Case-insensitive header lookup; the first occurrence.
   std::optional<std::string> Header(std::string_view name) const;

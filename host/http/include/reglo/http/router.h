@@ -17,7 +17,8 @@ namespace reglo::http {
 
 using Handler = std::function<Response(const Request&)>;
 // Runs with the headers only (body not read yet); a response here is sent instead of reading it.
-using HeaderCheck = std::function<std::optional<Response>(const Request&)>;
+// It may leave what it learnt in request.context for the handler.
+using HeaderCheck = std::function<std::optional<Response>(Request&)>;
 
 struct RouteOptions {
   std::size_t max_body_bytes = 1 << 20;  // larger declared or sent bodies get 413

@@ -56,18 +56,23 @@ class AgentKeys {
  public:
   AgentKeys(storage::Store& store, const MasterKey& master, const Clock& clock);
 
-  // Creates an active key for (company, source) allowed from `allowed_cidrs` (none: anywhere).
-  // kInvalidArgument for an empty company/source or a bad CIDR; kAlreadyExists when the scope
-  // already has kMaxActiveKeysPerScope active keys.
+  // Creates an active key for (company, source) allowed from `allowed_cidrs` (none: anywhere),
+  // with its own ingest rate limit when `rate_per_second` / `burst` are set (else the hub's).
+  // kInvalidArgument for an empty company/source, a bad CIDR or a rate <= 0 / burst < 1;
+  // kAlreadyExists when the scope already has kMaxActiveKeysPerScope active keys.
   Result<NewAgentKey> Create(const std::string& company_id, const std::string& source_system,
-                             const std::vector<std::string>& allowed_cidrs);
+                             const std::vector<std::string>& allowed_cidrs,
+                             std::optional<double> rate_per_second = std::nullopt,
+                             std::optional<int64_t> burst = std::nullopt);
   // Every key, oldest first (rows hold hashes and sealed secrets only).
   Result<std::vector<storage::AgentKeyRow>> List();
   // RevokeAgentKey on this object's store and clock.
   Status Revoke(std::string_view name) { return RevokeAgentKey(store_, name, clock_); }
   // Checks an API key presented by an agent: known, hash matching, active. kAuthError otherwise
-  // (one message for unknown and wrong keys; "revoked" for revoked ones). Marks the key used.
-  Result<AuthenticatedKey> Authenticate(std::string_view api_key);
+  // (one message for unknown and wrong keys; "revoked" for revoked ones). Marks the key used
+  // unless `mark_used` is false (the ingestion API marks it only once a push is accepted, so a
+  // refused request writes nothing).
+  Result<AuthenticatedKey> Authenticate(std::string_view api_key, bool mark_used = true);
 
  private:
   storage::Store& store_;

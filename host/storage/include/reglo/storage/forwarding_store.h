@@ -136,6 +136,17 @@ class ForwardingStore : public Store {
     return inner_.PendingDeliveryKeys(subscription_id);
   }
   Result<int64_t> LatestEventSequence() override { return inner_.LatestEventSequence(); }
+  // ---- Ingestion API (issue #6)
+  Result<IngestCommit> CommitIngest(
+      const CheckpointBatch& batch, const IngestRequestRow& request,
+      const std::function<std::string(const CheckpointResult&)>& respond) override {
+    return inner_.CommitIngest(batch, request, respond);
+  }
+  Result<bool> SetAgentKeyRateLimit(const std::string& prefix,
+                                    std::optional<double> rate_per_second,
+                                    std::optional<int64_t> burst) override {
+    return inner_.SetAgentKeyRateLimit(prefix, rate_per_second, burst);
+  }
 
  protected:
   Store& inner() { return inner_; }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -122,6 +123,9 @@ struct AgentKeyRow {
   std::string created_at;
   std::optional<std::string> last_used_at;
   std::optional<std::string> revoked_at;
+  // Per-key rate limit of the ingestion API (migration 6); nullopt: the hub's configured default.
+  std::optional<double> rate_per_second;
+  std::optional<int64_t> rate_burst;
 };
 
 // One accepted ingest request, kept for idempotency (a repeat returns `response`).
@@ -228,6 +232,15 @@ struct RunTotals {
   int64_t runs = 0;
   RunCounters counters;
   std::optional<std::string> last_finished_at;
+};
+
+// What Store::CommitIngest did.
+struct IngestCommit {
+  // True when (key_id, request_id) was stored already: nothing was written and `stored` is the
+  // first request's row (its body hash and response).
+  bool replayed = false;
+  IngestRequestRow stored;  // the row as stored (also when not replayed)
+  CheckpointResult result;  // when not replayed
 };
 
 class Store {
@@ -379,6 +392,22 @@ class Store {
   virtual Result<std::vector<RunTotals>> ListRunTotals();
   // Records which plugin version run `run_id` uses (RunInfo::plugin_version).
   virtual Status SetRunPluginVersion(int64_t run_id, const std::string& version);
+
+  // ---- Ingestion API (issue #6) --------------------------------------------------------------
+  // Commits an agent's pushed batch and its idempotency row in ONE transaction: when
+  // (request.key_id, request.request_id) is already stored, returns it as replayed and writes
+  // nothing; otherwise commits `batch` exactly like CommitCheckpoint, then stores `request` with
+  // the response `respond` makes from the checkpoint's result. Two racing requests with the same
+  // id yield one commit and one replay. The default (stores without ingest) refuses with
+  // kInternal.
+  virtual Result<IngestCommit> CommitIngest(
+      const CheckpointBatch& batch, const IngestRequestRow& request,
+      const std::function<std::string(const CheckpointResult&)>& respond);
+  // Sets (or with nullopt clears) the per-key rate limit of the key with `prefix`; false when
+  // there is no such key.
+  virtual Result<bool> SetAgentKeyRateLimit(const std::string& prefix,
+                                            std::optional<double> rate_per_second,
+                                            std::optional<int64_t> burst);
 };
 
 // The FormatUtc timestamp `ttl` after `now` (a FormatUtc timestamp): a lease's expiry.

@@ -1,0 +1,72 @@
+#include "reglo/app/ingest.h"
+
+#include <fmt/format.h>
+
+#include "reglo/app/commands.h"
+#include "reglo/app/keys.h"
+#include "reglo/http/server.h"
+#include "reglo/ingest/ingest_service.h"
+
+namespace reglo::app {
+
+struct IngestListener::Parts {
+  std::unique_ptr<ingest::IngestService> service;
+  std::unique_ptr<http::Server> server;  // declared last: stopped before the service goes
+};
+
+Result<std::unique_ptr<IngestListener>> IngestListener::Start(const HubConfig& config) {
+  if (!config.ingest) return Status::ConfigError("ingest: missing");
+  const IngestSettings& s = *config.ingest;
+  Result<std::filesystem::path> secrets = SecretsFilePath(config);
+  if (!secrets.ok()) return secrets.status();
+  Result<ingest::MasterKey> master = ingest::MasterKey::LoadOrCreate(secrets->string());
+  if (!master.ok()) return master.status();
+
+  ingest::IngestOptions options;
+  options.max_body_bytes = static_cast<size_t>(s.max_body_bytes);
+  options.limits.max_records = static_cast<size_t>(s.max_records);
+  options.limits.max_json_depth = static_cast<size_t>(s.max_json_depth);
+  options.limits.max_string_bytes = static_cast<size_t>(s.max_string_bytes);
+  options.signature_tolerance =
+      std::chrono::seconds(std::max<int64_t>(1, s.signature_tolerance_ms / 1000));
+  options.default_rate = {s.rate_per_second, s.rate_burst};
+  const bool sqlite = !config.sqlite_path.empty();
+  options.store_connections =
+      static_cast<size_t>(s.store_connections > 0 ? s.store_connections : (sqlite ? 1 : 4));
+
+  auto parts = std::make_unique<Parts>();
+  parts->service = std::make_unique<ingest::IngestService>(
+      options, [config] { return OpenStore(config); }, std::move(*master), SystemClock::Instance());
+  auto router = std::make_shared<http::Router>();
+  parts->service->AddRoutes(*router);
+
+  http::ServerOptions server;
+  server.name = "ingest";
+  server.address = s.address;
+  server.port = s.port;
+  server.max_threads = s.threads;
+  server.read_timeout = std::chrono::milliseconds(s.header_timeout_ms);
+  server.body_timeout = std::chrono::milliseconds(s.body_timeout_ms);
+  server.tls_certificate_file = s.tls_certificate_file.string();
+  server.tls_private_key_file = s.tls_private_key_file.string();
+  Result<std::unique_ptr<http::Server>> started = http::Server::Start(server, router);
+  if (!started.ok()) return started.status();
+  parts->server = std::move(*started);
+  return std::unique_ptr<IngestListener>(new IngestListener(std::move(parts)));
+}
+
+IngestListener::IngestListener(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+IngestListener::~IngestListener() {
+  Stop();
+}
+
+std::string IngestListener::url() const {
+  return parts_->server->url();
+}
+
+void IngestListener::Stop() {
+  if (parts_->server) parts_->server->Stop();
+}
+
+}  // namespace reglo::app

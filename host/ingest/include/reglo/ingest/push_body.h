@@ -1,0 +1,49 @@
+// The body of POST /api/hub/ingest, parsed strictly (DESIGN §8): {"sourceSystem", "companyId",
+// "cursor", "stream", "data": [records]}. Refuses, with a stable problem slug, what a lenient
+// parser would let through: invalid UTF-8, duplicate keys (at any level), nesting deeper than
+// the limit, more records than the limit, over-long strings, unknown envelope members, and field
+// values that are objects or arrays. A record is flat: "entity", "externalId", optional
+// "sourceUpdatedAt" (and "companyId"/"sourceSystem", which must equal the envelope's), then its
+// canonical fields; numbers and booleans become their JSON text, null an absent value.
+// Pure function; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reglo/model/record.h"
+
+namespace reglo::ingest {
+
+struct PushLimits {
+  size_t max_records = 1000;            // records per request
+  size_t max_json_depth = 8;            // nesting: envelope 1, data 2, record 3, values 4+
+  size_t max_string_bytes = 64 * 1024;  // any string or key, after unescaping
+};
+
+struct PushBody {
+  std::string company_id;
+  std::string source_system;
+  std::string stream = "default";
+  std::optional<std::string> cursor;      // null or absent: the hub's cursor stays
+  std::vector<model::RawRecord> records;  // origin "data[i]"; company/source left empty
+};
+
+struct PushBodyError {
+  std::string slug;    // invalid-utf8, malformed-json, duplicate-json-key, json-too-deep,
+                       // too-many-records, string-too-long, invalid-body, scope-mismatch
+  std::string detail;  // names the place (member, record index), never a value
+};
+
+// Exactly one of the two is set.
+struct PushBodyParse {
+  std::optional<PushBody> body;
+  std::optional<PushBodyError> error;
+};
+
+PushBodyParse ParsePushBody(std::string_view body, const PushLimits& limits);
+
+}  // namespace reglo::ingest
