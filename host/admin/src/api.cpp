@@ -105,14 +105,6 @@ json Time(const std::string& text) {
   return text.empty() ? json(nullptr) : json(text);
 }
 
-bool IsValidSourceId(const std::string& id) {
-  if (id.empty() || id.size() > 100) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.';
-  });
-}
-
 bool LooksSecret(std::string_view key) {
   std::string lower;
   for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -512,7 +504,7 @@ class AdminApi {
     } else if (auto refused = text("id", source.row.id)) {
       return *refused;
     }
-    if (!IsValidSourceId(source.row.id)) {
+    if (!storage::IsValidId(source.row.id)) {
       return BadRequest("id: use letters, digits, '-', '_' or '.' (at most 100)");
     }
     if (auto refused = text("connector", source.row.connector)) return *refused;

@@ -56,16 +56,6 @@ std::filesystem::path Resolve(const std::filesystem::path& base, const std::stri
   return (path.is_absolute() ? path : base / path).lexically_normal();
 }
 
-bool IsValidId(const std::string& id) {
-  if (id.empty() || id.size() > 100) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // Reads an optional number of seconds (fractions allowed) as milliseconds; the error names the key.
 Status ReadSeconds(const json& object, const std::string& parent, const char* name, double minimum,
                    int64_t& out_ms) {
@@ -372,7 +362,7 @@ Status ReadSubscriptions(const json& root, std::vector<ConfiguredSubscription>& 
                   {"id", "url", "event_types", "company_ids", "secret", "secret_env", "enabled"}));
     ConfiguredSubscription sub;
     REGLO_RETURN_IF_ERROR(ReadString(entry, key, "id", true, sub.id));
-    if (!IsValidId(sub.id) || sub.id == "nats") {
+    if (!storage::IsValidId(sub.id) || sub.id == "nats") {
       return KeyError(key + ".id",
                       "use letters, digits, '-', '_' or '.' (at most 100; 'nats' is reserved)");
     }
@@ -463,7 +453,7 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
     }
     storage::SourceRow source;
     REGLO_RETURN_IF_ERROR(ReadString(entry, key, "id", true, source.id));
-    if (!IsValidId(source.id)) {
+    if (!storage::IsValidId(source.id)) {
       return KeyError(key + ".id", "use letters, digits, '-', '_' or '.' (at most 100)");
     }
     if (!ids.insert(source.id).second) {

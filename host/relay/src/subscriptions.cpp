@@ -12,16 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-bool IsValidId(const std::string& id) {
-  if (id.empty() || id.size() > 100) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 Result<std::set<std::string>> ReadList(const std::string& text, const char* what) {
   const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!parsed.is_array()) {
@@ -98,7 +88,7 @@ std::string EntityKey(const model::EventRecord& event) {
 }
 
 Status CheckSubscriptionSpec(const SubscriptionSpec& spec) {
-  if (!IsValidId(spec.id)) {
+  if (!storage::IsValidId(spec.id)) {
     return Status::InvalidArgument(
         "id: use letters, digits, '-', '_' or '.' (at most 100 characters)");
   }

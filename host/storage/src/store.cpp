@@ -2,6 +2,16 @@
 
 namespace reglo::storage {
 
+bool IsValidId(std::string_view id) {
+  if (id.empty() || id.size() > 100) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 RunCounters& RunCounters::operator+=(const RunCounters& other) {
   seen += other.seen;
   created += other.created;

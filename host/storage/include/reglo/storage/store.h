@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reglo/core/status.h"
@@ -17,6 +18,10 @@
 #include "reglo/model/record.h"
 
 namespace reglo::storage {
+
+// Whether `id` may name a source or a subscription: 1 to 100 letters, digits, '-', '_' or '.'
+// (ids appear in URLs, file names, lease keys and log lines unescaped).
+bool IsValidId(std::string_view id);
 
 // A configured source (one connector instance for one company).
 struct SourceRow {
