@@ -36,6 +36,7 @@ TEST(IngestClientTest, NodeClientPushesASignedBatchAndAWrongSecretIsRefused) {
   std::ofstream(dir / "hub.json") << json{{"store", "sqlite:hub.db"},
                                           {"plugins_dir", "plugins"},
                                           {"sources", json::array()},
+                                          {"admin", {{"listen", "127.0.0.1:0"}}},
                                           {"ingest",
                                            {{"listen", "127.0.0.1:" + std::to_string(port)}}}}
                                          .dump();
