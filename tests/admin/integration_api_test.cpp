@@ -164,20 +164,25 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     server_ = std::move(*server);
   }
 
-  Reply Call(const std::string& method, const std::string& uri, const std::string& body = "") {
-    Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
-    Poco::Net::HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
-    request.set("Authorization", std::string("Bearer ") + kToken);
-    if (!body.empty() || method == "POST") {
+  // Sends `request` with `body` to 127.0.0.1:`port` and reads the answer.
+  static Reply Send(uint16_t port, Poco::Net::HTTPRequest& request, const std::string& body) {
+    if (!body.empty() || request.getMethod() == "POST") {
       request.setContentType("application/json");
       request.setContentLength64(static_cast<Poco::Int64>(body.size()));
     }
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
     session.sendRequest(request) << body;
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);
     std::ostringstream text;
     text << in.rdbuf();
     return Reply{static_cast<int>(response.getStatus()), response.getContentType(), text.str()};
+  }
+
+  Reply Call(const std::string& method, const std::string& uri, const std::string& body = "") {
+    Poco::Net::HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("Authorization", std::string("Bearer ") + kToken);
+    return Send(server_->port(), request, body);
   }
 
   std::map<std::string, double> Metrics() {
@@ -208,23 +213,21 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     EXPECT_THAT(reply.Json().value("detail", ""), HasSubstr(detail_part)) << reply.body;
   }
 
-  Reply Push(const std::string& body, const std::string& id) {
-    Poco::Net::HTTPClientSession session("127.0.0.1", ingest_server_->port());
+  // A push signed with the agent's key, or with `signature` and `timestamp` when given.
+  Reply Push(const std::string& body, const std::string& id,
+             std::optional<std::string> signature = std::nullopt, int64_t timestamp = 0) {
     Poco::Net::HTTPRequest request("POST", "/api/hub/ingest", Poco::Net::HTTPMessage::HTTP_1_1);
     const int64_t ts =
-        std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
+        timestamp
+            ? timestamp
+            : std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch())
+                  .count();
     request.set("webhook-id", id);
     request.set("webhook-timestamp", std::to_string(ts));
-    request.set("webhook-signature", *ingest::SignWebhook(signing_key_, id, ts, body));
+    request.set("webhook-signature",
+                signature.value_or(*ingest::SignWebhook(signing_key_, id, ts, body)));
     request.set("Authorization", "Bearer " + api_key_);
-    request.setContentType("application/json");
-    request.setContentLength64(static_cast<Poco::Int64>(body.size()));
-    session.sendRequest(request) << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return Reply{static_cast<int>(response.getStatus()), response.getContentType(), text.str()};
+    return Send(ingest_server_->port(), request, body);
   }
 
   std::unique_ptr<storage::testing::StoreBackend> backend_;
@@ -441,20 +444,9 @@ TEST_P(IntegrationApiTest, AgentsShowKeysAndIngestCountersWithoutSecrets) {
   EXPECT_THAT(agents.body, Not(HasSubstr("whsec_")));
 
   // A push with a stale timestamp and a wrong signature: refused and counted.
-  Poco::Net::HTTPClientSession session("127.0.0.1", ingest_server_->port());
-  Poco::Net::HTTPRequest request("POST", "/api/hub/ingest", Poco::Net::HTTPMessage::HTTP_1_1);
-  request.set("webhook-id", "bad-1");
-  request.set("webhook-timestamp", "1");
-  request.set("webhook-signature", "v1,AAAA");
-  request.set("Authorization", "Bearer " + api_key_);
-  request.setContentType("application/json");
-  const std::string text = body.dump();
-  request.setContentLength64(static_cast<Poco::Int64>(text.size()));
-  session.sendRequest(request) << text;
-  Poco::Net::HTTPResponse response;
-  session.receiveResponse(response).ignore(1 << 20);
-  ASSERT_GE(static_cast<int>(response.getStatus()), 400);
-  const std::string status = std::to_string(static_cast<int>(response.getStatus()));
+  const Reply bad = Push(body.dump(), "bad-1", "v1,AAAA", 1);
+  ASSERT_GE(bad.status, 400);
+  const std::string status = std::to_string(bad.status);
 
   const json counters = Call("GET", "/api/admin/agents").Json()["items"][0]["counters"];
   EXPECT_EQ(counters["requestsByStatus"][status], 1);

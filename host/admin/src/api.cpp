@@ -1136,17 +1136,25 @@ class AdminApi {
         ServerError);
   }
 
-  Response EnableSubscription(const Request& request) {
-    const std::string id = *request.Param("id");
+  // Runs a change of one subscription (kNotFound: 404) and answers the subscription.
+  template <typename Change>
+  Response ChangeSubscription(const std::string& id, Change change) {
     std::optional<Response> failed = stores_.With(
         [&](storage::Store& store) -> std::optional<Response> {
-          Status done = relay::EnableSubscription(store, id, deps_.clock);
+          Status done = change(store);
           if (!done.ok()) return FromStatus(done);
           return std::nullopt;
         },
         [](const Status& status) -> std::optional<Response> { return ServerError(status); });
     if (failed) return *failed;
     return OneSubscription(id);
+  }
+
+  Response EnableSubscription(const Request& request) {
+    const std::string id = *request.Param("id");
+    return ChangeSubscription(id, [&](storage::Store& store) {
+      return relay::EnableSubscription(store, id, deps_.clock);
+    });
   }
 
   Response DisableSubscription(const Request& request) {
@@ -1166,15 +1174,9 @@ class AdminApi {
         reason = value.get<std::string>();
       }
     }
-    std::optional<Response> failed = stores_.With(
-        [&](storage::Store& store) -> std::optional<Response> {
-          Status done = relay::DisableSubscription(store, id, reason, deps_.clock);
-          if (!done.ok()) return FromStatus(done);
-          return std::nullopt;
-        },
-        [](const Status& status) -> std::optional<Response> { return ServerError(status); });
-    if (failed) return *failed;
-    return OneSubscription(id);
+    return ChangeSubscription(id, [&](storage::Store& store) {
+      return relay::DisableSubscription(store, id, reason, deps_.clock);
+    });
   }
 
   Response ListDeliveries(const Request& request) {
