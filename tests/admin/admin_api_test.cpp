@@ -167,11 +167,30 @@ TEST_P(AdminApiTest, EveryRouteButHealthzAndTheConsoleNeedsTheToken) {
   Start({Source("a")});
   std::vector<RouteInfo> routes;
   (void)BuildAdminRouter({}, AdminDeps{*engine_, Factory(), clock_, metrics_}, &routes);
-  ASSERT_GE(routes.size(), 20u);
+  ASSERT_GE(routes.size(), 30u);
+  // The relay's and the agents' routes are in the table (so they are checked here too).
+  const auto has = [&](const std::string& method, const std::string& pattern) {
+    return std::any_of(routes.begin(), routes.end(), [&](const RouteInfo& route) {
+      return route.method == method && route.pattern == pattern && route.needs_token;
+    });
+  };
+  EXPECT_TRUE(has("GET", "/api/admin/subscriptions"));
+  EXPECT_TRUE(has("POST", "/api/admin/subscriptions"));
+  EXPECT_TRUE(has("DELETE", "/api/admin/subscriptions/{id}"));
+  EXPECT_TRUE(has("POST", "/api/admin/subscriptions/{id}/enable"));
+  EXPECT_TRUE(has("POST", "/api/admin/subscriptions/{id}/disable"));
+  EXPECT_TRUE(has("GET", "/api/admin/subscriptions/{id}/deliveries"));
+  EXPECT_TRUE(has("POST", "/api/admin/subscriptions/{id}/deliveries/{sequence}/redeliver"));
+  EXPECT_TRUE(has("POST", "/api/admin/subscriptions/{id}/redeliver-dead"));
+  EXPECT_TRUE(has("GET", "/api/admin/agents"));
   for (const RouteInfo& route : routes) {
     std::string uri = route.pattern;
-    for (const auto& [param, value] : std::vector<std::pair<std::string, std::string>>{
-             {"{id}", "a"}, {"{runId}", "1"}, {"{entity}", "student"}, {"{*file}", "app.js"}}) {
+    for (const auto& [param, value] :
+         std::vector<std::pair<std::string, std::string>>{{"{id}", "a"},
+                                                          {"{runId}", "1"},
+                                                          {"{entity}", "student"},
+                                                          {"{*file}", "app.js"},
+                                                          {"{sequence}", "1"}}) {
       if (size_t at = uri.find(param); at != std::string::npos)
         uri.replace(at, param.size(), value);
     }

@@ -56,7 +56,8 @@ class AgentTest : public ::testing::Test {
         << json{{"store", "sqlite:hub.db"},
                 {"plugins_dir", REGLO_PLUGIN_DIR},
                 {"sources", json::array()},
-                {"admin", {{"listen", "127.0.0.1:0"}}},  // several hubs may run at once
+                // No admin listener: its default port would collide between tests run at once.
+                {"admin", {{"enabled", false}}},
                 {"ingest",
                  {{"listen", fmt("127.0.0.1:", port_)},
                   {"rate_limit", {{"requests_per_second", 1000}, {"burst", 1000}}}}}}

@@ -108,7 +108,9 @@ class ConsoleTest : public ::testing::Test {
   }
 
   // Starts `reglo-hub serve` with these sources and waits until the admin port answers /healthz.
-  void StartHub(const nlohmann::json& sources) {
+  // `extra`: more top-level config keys (e.g. "relay").
+  void StartHub(const nlohmann::json& sources,
+                const nlohmann::json& extra = nlohmann::json::object()) {
     port_ = testing::FreeLoopbackPort();
     ASSERT_GT(port_, 0);
     const nlohmann::json config = {
@@ -122,7 +124,9 @@ class ConsoleTest : public ::testing::Test {
           {"shutdown_timeout_seconds", 5}}},
         {"admin", {{"listen", "127.0.0.1:" + std::to_string(port_)}, {"token", kToken}}},
         {"sources", sources}};
-    std::ofstream(dir_ / "hub.json") << config.dump(2);
+    nlohmann::json with_extra = config;
+    with_extra.update(extra);
+    std::ofstream(dir_ / "hub.json") << with_extra.dump(2);
 
     pid_ =
         testing::SpawnLogged(REGLO_HUB_BINARY, {"--config", (dir_ / "hub.json").string(), "serve"},
@@ -238,6 +242,14 @@ TEST_F(ConsoleTest, ThreeHundredSourcesRenderAndFilter) {
   }
   ASSERT_NO_FATAL_FAILURE(StartHub(sources));
   ExpectPassed(RunScenario("many"), "many");
+}
+
+TEST_F(ConsoleTest, DeadDeliveriesAreRedeliveredFromTheDeliveriesView) {
+  // Two attempts with no wait between them: a failing endpoint makes dead deliveries at once.
+  ASSERT_NO_FATAL_FAILURE(
+      StartHub(nlohmann::json::array({SidaSource("sida-ok", nlohmann::json::object())}),
+               {{"relay", {{"retry_schedule_seconds", {0, 0}}, {"poll_interval_seconds", 0.1}}}}));
+  ExpectPassed(RunScenario("deliveries"), "deliveries");
 }
 
 TEST_F(ConsoleTest, AHubThatStopsAnsweringShowsTheBannerAndRecovers) {

@@ -1,11 +1,12 @@
 // Browser tests of the Integration Console: a real headless Chromium (Debian's `chromium`) driven by
 // playwright-core against a real `reglo-hub serve` that tests/console/console_test.cpp started.
-// Usage: node console_test.mjs SCENARIO   (empty | retry | many | down | screenshot)
+// Usage: node console_test.mjs SCENARIO   (empty | retry | many | down | deliveries | screenshot)
 // Environment: REGLO_CONSOLE_URL (http://127.0.0.1:PORT/), REGLO_ADMIN_TOKEN, REGLO_ARTIFACTS (folder
 // for screenshots), REGLO_HUB_PID (down: the hub to stop), REGLO_CHROMIUM (default: chromium in PATH),
 // REGLO_SCREENSHOT (screenshot: the PNG to write).
 // Prints one "ok - ..." line per check and "console_test: SCENARIO passed" at the end; exit 1 on failure.
 import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { join, delimiter } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -319,6 +320,72 @@ async function scenarioDown(page) {
   await screenshot(page, "down-2-stopped");
 }
 
+// A webhook receiver on 127.0.0.1 that answers `status()` to every delivery and counts them.
+async function startReceiver(status) {
+  const received = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      const answer = status();
+      received.push({ id: request.headers["webhook-id"], signed: Boolean(request.headers["webhook-signature"]), answer });
+      response.writeHead(answer).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/hook`, received, close: () => server.close() };
+}
+
+// Issue #7's console item: a subscription whose endpoint fails gets dead deliveries (the hub's
+// relay has a two-attempt schedule); the endpoint recovers; Redeliver on one dead delivery turns
+// it Delivered, "Redeliver all dead" the rest. Then the Agents view lists an agent key.
+async function scenarioDeliveries(page) {
+  let answer = 503;
+  const receiver = await startReceiver(() => answer);
+  try {
+    const created = await api("/api/admin/subscriptions", {
+      method: "POST",
+      body: { id: "crm", url: `${receiver.url}?token=hidden`, eventTypes: ["student.*"] },
+    });
+    check(/^whsec_/.test(created.json.secret), "creating a subscription through the API returns its signing secret once");
+    await openConsole(page);
+    await page.click('a[data-nav="deliveries"]');
+    const row = page.locator('#subscriptions-body tr[data-subscription="crm"]');
+    await waitFor("the subscription is listed", async () => (await row.count()) === 1);
+    check(!(await row.textContent()).includes("hidden"), "the target is shown without its query string");
+    await row.locator("a").click();
+    check(page.url().endsWith("#/deliveries/crm"), "the subscription's deliveries have their own address");
+    await waitFor("the state badge shows Active", async () => (await page.locator("#deliveries-state").textContent()) === "Active", 30000);
+    const deadRows = page.locator('#deliveries-body tr[data-status="dead"]');
+    await waitFor("dead deliveries are listed after the endpoint failed twice", async () => (await deadRows.count()) >= 2, 60000);
+    const first = deadRows.first();
+    check((await first.locator("td").nth(4).textContent()) === "2", "a dead delivery shows its 2 attempts");
+    check(/503/.test(await first.locator("td.error").textContent()), "a dead delivery shows its last error");
+    check((await first.locator(".badge").textContent()) === "Dead", "a dead delivery has the Dead badge");
+    check(!CODICE_FISCALE.test(await page.locator("#view-deliveries").textContent()), "no codice fiscale in the deliveries view");
+    await screenshot(page, "deliveries-1-dead");
+
+    answer = 200;
+    const sequence = await first.getAttribute("data-sequence");
+    await first.getByRole("button", { name: `Redeliver event ${sequence}` }).click();
+    const redelivered = page.locator(`#deliveries-body tr[data-sequence="${sequence}"]`);
+    await waitFor(
+      "the redelivered delivery turns Delivered",
+      async () => (await redelivered.locator(".badge").textContent()) === "Delivered",
+      60000,
+    );
+    check(receiver.received.some((r) => r.answer === 200 && r.signed), "the receiver got the redelivery, signed");
+    await page.click("#redeliver-dead");
+    await waitFor("Redeliver all dead leaves no dead delivery", async () => (await deadRows.count()) === 0, 60000);
+    await screenshot(page, "deliveries-2-redelivered");
+
+    await page.click('a[data-nav="agents"]');
+    await waitFor("the Agents view says whether there are keys", async () => /agent key/.test(await page.locator("#agents-status").textContent()));
+  } finally {
+    receiver.close();
+  }
+}
+
 // For the README: the console on the demo data (`make demo`).
 async function scenarioScreenshot(page) {
   const output = process.env.REGLO_SCREENSHOT;
@@ -332,7 +399,14 @@ async function scenarioScreenshot(page) {
   console.log(`screenshot: ${output}`);
 }
 
-const SCENARIOS = { empty: scenarioEmpty, retry: scenarioRetry, many: scenarioMany, down: scenarioDown, screenshot: scenarioScreenshot };
+const SCENARIOS = {
+  empty: scenarioEmpty,
+  retry: scenarioRetry,
+  many: scenarioMany,
+  down: scenarioDown,
+  deliveries: scenarioDeliveries,
+  screenshot: scenarioScreenshot,
+};
 
 async function main() {
   if (!SCENARIOS[scenario]) throw new Failure(`unknown scenario "${scenario}" (${Object.keys(SCENARIOS).join(", ")})`);

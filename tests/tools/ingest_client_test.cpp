@@ -36,11 +36,14 @@ TEST(IngestClientTest, NodeClientPushesASignedBatchAndAWrongSecretIsRefused) {
   std::ofstream(dir / "hub.json") << json{{"store", "sqlite:hub.db"},
                                           {"plugins_dir", "plugins"},
                                           {"sources", json::array()},
-                                          {"admin", {{"listen", "127.0.0.1:0"}}},
+                                          // No admin listener: its default port would collide
+                                          // between tests run at once.
+                                          {"admin", {{"enabled", false}}},
                                           {"ingest",
                                            {{"listen", "127.0.0.1:" + std::to_string(port)}}}}
                                          .dump();
-  const std::string hub = std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
+  const std::string hub =
+      std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
   const auto created = testing::RunCommand(hub + " keys create --company acme --source crm");
   ASSERT_EQ(created.exit_code, 0) << created.text;
   std::string key, secret;
@@ -74,10 +77,10 @@ TEST(IngestClientTest, NodeClientPushesASignedBatchAndAWrongSecretIsRefused) {
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  const std::string client = std::string("node ") + REGLO_SOURCE_DIR +
-                             "/tools/ingest-client/reglo-ingest.mjs --url http://127.0.0.1:" +
-                             std::to_string(port) + " --company acme --source crm --cursor p1 " +
-                             (dir / "records.json").string();
+  const std::string client =
+      std::string("node ") + REGLO_SOURCE_DIR +
+      "/tools/ingest-client/reglo-ingest.mjs --url http://127.0.0.1:" + std::to_string(port) +
+      " --company acme --source crm --cursor p1 " + (dir / "records.json").string();
   testing::CommandOutput pushed;
   // The listener is up within a bounded number of attempts.
   for (int attempt = 0; attempt < 100; ++attempt) {

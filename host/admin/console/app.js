@@ -17,6 +17,15 @@ const STATUS_LABEL = {
   new: "New",
   running: "Running",
   cancelled: "Cancelled",
+  active: "Active",
+  standby: "Standby",
+  starting: "Starting",
+  enabled: "Enabled",
+  disabled: "Disabled",
+  pending: "Pending",
+  delivered: "Delivered",
+  dead: "Dead",
+  revoked: "Revoked",
 };
 // Problems first in the source list.
 const STATUS_ORDER = { failed: 0, warning: 1, paused: 2, new: 3, ok: 4 };
@@ -1031,15 +1040,164 @@ async function loadPlugins() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Deliveries: the relay's subscriptions (state, lag, pending and dead counts) and, for the one
+// picked (#/deliveries/<id>), its deliveries with a Redeliver button each, and "Redeliver all dead".
+
+const DELIVERIES_PAGE = 100;
+
+async function loadSubscriptions() {
+  const answer = await api("/api/admin/subscriptions");
+  const items = answer?.items ?? [];
+  $("subscriptions-body").replaceChildren(
+    ...items.map((s) =>
+      el(
+        "tr",
+        { dataset: { subscription: s.id }, className: route.id === s.id ? "selected" : "" },
+        el("td", null, el("a", { href: `#/deliveries/${enc(s.id)}` }, el("strong", null, s.id))),
+        el("td", null, badge(s.state), s.disabledReason ? el("span", { className: "muted" }, ` ${s.disabledReason}`) : null),
+        el("td", { className: "mono" }, s.target ?? ""),
+        el("td", null, [...(s.eventTypes ?? []), ...(s.companyIds ?? [])].join(", ") || "all events"),
+        el("td", { className: "num", dataset: { field: "lag" } }, formatNumber(s.lag)),
+        el("td", { className: "num" }, formatNumber(s.pending)),
+        el("td", { className: "num" }, formatNumber(s.dead)),
+        el("td", { className: "num" }, s.counters ? formatNumber(s.counters.delivered) : ""),
+      ),
+    ),
+  );
+  $("subscriptions-table").hidden = items.length === 0;
+  setText(
+    $("subscriptions-status"),
+    items.length
+      ? `${items.length} subscription${items.length === 1 ? "" : "s"}; lag is the number of events the relay has not reached yet.`
+      : "No subscriptions: add one in the config file (subscriptions), with `reglo-hub subscriptions create` or POST /api/admin/subscriptions.",
+  );
+  return items;
+}
+
+async function loadDeliveries(items) {
+  const panel = $("deliveries-panel");
+  const id = route.id;
+  const subscription = items.find((s) => s.id === id);
+  panel.hidden = !subscription;
+  if (!subscription) {
+    if (id) setText($("subscriptions-status"), `No subscription '${id}'.`);
+    return;
+  }
+  setText($("deliveries-title"), `Deliveries of ${id}`);
+  setBadge($("deliveries-state"), subscription.state);
+  setText($("deliveries-lag"), `lag ${formatNumber(subscription.lag)} · ${formatNumber(subscription.dead)} dead`);
+  $("redeliver-dead").disabled = !subscription.dead;
+  const status = $("deliveries-status-filter").value;
+  const answer = await api(`/api/admin/subscriptions/${enc(id)}/deliveries${query({ status, limit: DELIVERIES_PAGE })}`);
+  const rows = answer?.items ?? [];
+  $("deliveries-body").replaceChildren(
+    ...rows.map((d) =>
+      el(
+        "tr",
+        { dataset: { sequence: String(d.sequence), status: d.status } },
+        el("td", { className: "num" }, String(d.sequence)),
+        el("td", null, d.eventType ?? ""),
+        el("td", { className: "mono" }, d.entity ?? ""),
+        el("td", null, badge(d.status)),
+        el("td", { className: "num" }, String(d.attempts ?? 0)),
+        el("td", { className: "error" }, d.lastError ?? ""),
+        el("td", { className: "time", title: d.nextAttemptAt ?? d.updatedAt ?? "" }, formatTime(d.nextAttemptAt ?? d.updatedAt)),
+        el(
+          "td",
+          { className: "actions" },
+          el(
+            "button",
+            {
+              type: "button",
+              className: "small secondary",
+              onclick: () => redeliver(id, d.sequence),
+              "aria-label": `Redeliver event ${d.sequence}`,
+            },
+            "Redeliver",
+          ),
+        ),
+      ),
+    ),
+  );
+  $("deliveries-table").hidden = rows.length === 0;
+  setText(
+    $("deliveries-count"),
+    rows.length
+      ? `${rows.length} deliver${rows.length === 1 ? "y" : "ies"}${answer?.next ? " shown; more follow" : ""}.`
+      : "No deliveries recorded: every event so far went through at the first attempt, or none was due yet.",
+  );
+}
+
+async function redeliver(id, sequence) {
+  const what = sequence === undefined ? `Redeliver all dead of ${id}` : `Redeliver of event ${sequence}`;
+  try {
+    const path =
+      sequence === undefined
+        ? `/api/admin/subscriptions/${enc(id)}/redeliver-dead`
+        : `/api/admin/subscriptions/${enc(id)}/deliveries/${enc(sequence)}/redeliver`;
+    const answer = await api(path, { method: "POST" });
+    toast(`${what}: ${formatNumber(answer?.redelivered ?? 0)} queued.`);
+  } catch (error) {
+    reportActionError(what, error);
+  }
+  scheduleRefresh(0);
+}
+
+function setupDeliveries() {
+  $("deliveries-status-filter").addEventListener("change", () => scheduleRefresh(0));
+  $("redeliver-dead").addEventListener("click", () => route.id && redeliver(route.id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents: agent keys (prefix and last 4 only) with the ingestion API's counters.
+
+function countsText(counts) {
+  return Object.entries(counts ?? {})
+    .map(([key, value]) => `${key}: ${formatNumber(value)}`)
+    .join(", ");
+}
+
+async function loadAgents() {
+  const answer = await api("/api/admin/agents");
+  const items = answer?.items ?? [];
+  $("agents-body").replaceChildren(
+    ...items.map((a) =>
+      el(
+        "tr",
+        { dataset: { prefix: a.prefix } },
+        el("td", { className: "mono" }, a.key ?? ""),
+        el("td", null, `${a.companyId ?? ""} / ${a.sourceSystem ?? ""}`),
+        el("td", null, badge(a.status)),
+        el("td", { className: "time", title: a.lastUsedAt ?? "" }, ago(a.lastUsedAt)),
+        el("td", { className: "time", title: a.counters?.lastPushAt ?? "" }, ago(a.counters?.lastPushAt)),
+        el("td", null, countsText(a.counters?.requestsByStatus)),
+        el("td", { className: "error" }, countsText(a.counters?.refusalsByReason)),
+        el("td", { className: "num" }, formatNumber(a.counters?.recordsAccepted)),
+        el("td", { className: "num" }, formatNumber(a.counters?.recordsRejected)),
+      ),
+    ),
+  );
+  $("agents-table").hidden = items.length === 0;
+  const counting = answer?.ingest ? "" : " The ingestion API is off in this hub (no \"ingest\" in the config): no counters.";
+  setText(
+    $("agents-status"),
+    (items.length
+      ? `${items.length} agent key${items.length === 1 ? "" : "s"}; counters since the hub started.`
+      : "No agent keys: create one with `reglo-hub keys create`.") + counting,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Routing and the refresh loop.
 
-const VIEWS = ["sources", "source", "entities", "events", "dead-letters", "plugins"];
+const VIEWS = ["sources", "source", "entities", "events", "dead-letters", "deliveries", "agents", "plugins"];
 let route = { view: "sources", id: null };
 
 function parseRoute() {
   const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
   const [view, ...rest] = hash.split("/");
   if (view === "sources" && rest.length && rest[0]) return { view: "source", id: rest.join("/") };
+  if (view === "deliveries") return { view, id: rest.join("/") || null };
   if (VIEWS.includes(view) && view !== "source") return { view, id: null };
   return { view: "sources", id: null };
 }
@@ -1086,6 +1244,12 @@ async function refresh() {
       case "plugins":
         await loadPlugins();
         break;
+      case "deliveries":
+        await loadDeliveries(await loadSubscriptions());
+        break;
+      case "agents":
+        await loadAgents();
+        break;
       case "entities":
         if (!entities.loadedNames) {
           await loadEntityNames();
@@ -1123,6 +1287,7 @@ function start() {
   setupSourceDetail();
   setupEntities();
   setupEventsAndDeadLetters();
+  setupDeliveries();
   window.addEventListener("hashchange", showRoute);
   // The banner's "since" duration keeps counting while the hub is down.
   setInterval(() => health.downSince && renderHealth(), 1000);

@@ -13,8 +13,13 @@
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
 #include "reglo/core/masking.h"
+#include "reglo/ingest/agent_keys.h"
+#include "reglo/ingest/ingest_stats.h"
 #include "reglo/model/events.h"
 #include "reglo/model/schema.h"
+#include "reglo/relay/relay.h"
+#include "reglo/relay/subscriptions.h"
+#include "relay_state.h"
 #include "store_pool.h"
 
 namespace reglo::admin {
@@ -235,6 +240,74 @@ std::string ContentType(const std::string& path) {
   return "application/octet-stream";
 }
 
+// A subscription's target as shown: a webhook URL without user info, query string or fragment
+// (they may carry tokens); "nats" for the JetStream sink.
+std::string SubscriptionTarget(const storage::SubscriptionRow& row) {
+  if (row.kind != "webhook") return row.kind;
+  std::string url = row.url.substr(0, row.url.find_first_of("?#"));
+  const size_t scheme = url.find("://");
+  if (scheme != std::string::npos) {
+    const size_t host = scheme + 3;
+    const size_t at = url.find('@', host);
+    const size_t slash = url.find('/', host);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      url.erase(host, at + 1 - host);
+    }
+  }
+  return url;
+}
+
+json JsonArrayText(const std::string& text) {
+  json parsed = json::parse(text, nullptr, false);
+  return parsed.is_array() ? parsed : json::array();
+}
+
+// "["c","s","student","42"]" (relay::EntityKey) -> "c/s/student/42"
+std::string EntityKeyText(const std::string& key) {
+  const json parsed = json::parse(key, nullptr, false);
+  if (!parsed.is_array()) return key;
+  std::string out;
+  for (const json& part : parsed) {
+    if (!out.empty()) out += '/';
+    if (part.is_string()) out += part.get<std::string>();
+  }
+  return out;
+}
+
+json DeliveryJson(const storage::DeliveryRow& row) {
+  return json{
+      {"sequence", row.sequence},
+      {"eventId", row.event_id},
+      {"eventType", row.event_type},
+      {"entity", MaskPersonalData(EntityKeyText(row.entity_key))},
+      {"status", row.status},
+      {"attempts", row.attempts},
+      {"lastError",
+       row.last_error.empty() ? json(nullptr) : json(MaskPersonalData(row.last_error))},
+      {"lastStatusCode", row.last_status_code == 0 ? json(nullptr) : json(row.last_status_code)},
+      {"nextAttemptAt", row.status == "pending" ? Time(row.next_attempt_at) : json(nullptr)},
+      {"createdAt", Time(row.created_at)},
+      {"updatedAt", Time(row.updated_at)},
+  };
+}
+
+json KeyCountersJson(const ingest::KeyStats* stats) {
+  json by_status = json::object();
+  json by_reason = json::object();
+  if (stats) {
+    for (const auto& [status, count] : stats->requests_by_status) {
+      by_status[std::to_string(status)] = count;
+    }
+    for (const auto& [reason, count] : stats->refused_by_reason) by_reason[reason] = count;
+  }
+  return json{{"requestsByStatus", by_status},
+              {"refusalsByReason", by_reason},
+              {"recordsAccepted", stats ? stats->records_accepted : 0},
+              {"recordsRejected", stats ? stats->records_rejected : 0},
+              {"lastPushAt",
+               stats && !stats->last_push_at.empty() ? json(stats->last_push_at) : json(nullptr)}};
+}
+
 class AdminApi {
  public:
   AdminApi(const AdminOptions& options, AdminDeps deps)
@@ -271,6 +344,17 @@ class AdminApi {
     add("GET", "/api/admin/dead-letters", true, &AdminApi::ListDeadLetters);
     add("GET", "/api/admin/entities", true, &AdminApi::ListEntities);
     add("GET", "/api/admin/entities/{entity}", true, &AdminApi::BrowseEntity);
+    add("GET", "/api/admin/subscriptions", true, &AdminApi::ListSubscriptions);
+    add("POST", "/api/admin/subscriptions", true, &AdminApi::CreateSubscription);
+    add("GET", "/api/admin/subscriptions/{id}", true, &AdminApi::GetSubscription);
+    add("DELETE", "/api/admin/subscriptions/{id}", true, &AdminApi::DeleteSubscription);
+    add("POST", "/api/admin/subscriptions/{id}/enable", true, &AdminApi::EnableSubscription);
+    add("POST", "/api/admin/subscriptions/{id}/disable", true, &AdminApi::DisableSubscription);
+    add("GET", "/api/admin/subscriptions/{id}/deliveries", true, &AdminApi::ListDeliveries);
+    add("POST", "/api/admin/subscriptions/{id}/deliveries/{sequence}/redeliver", true,
+        &AdminApi::Redeliver);
+    add("POST", "/api/admin/subscriptions/{id}/redeliver-dead", true, &AdminApi::RedeliverDead);
+    add("GET", "/api/admin/agents", true, &AdminApi::ListAgents);
     router.SetGuard([self](const Request& request) { return self->Guard(request); });
   }
 
@@ -875,6 +959,326 @@ class AdminApi {
           return Json(200, {{"items", items},
                             {"total", page->total},
                             {"next", end < page->total ? json(end) : json(nullptr)}});
+        },
+        ServerError);
+  }
+
+  // ---- subscriptions and deliveries (issue #7) -----------------------------------------------
+
+  json SubscriptionJson(const relay::SubscriptionStatus& status, const RelayStateMap& states) {
+    const storage::SubscriptionRow& row = status.row;
+    auto live = states.find(row.id);
+    const std::string state = SubscriptionStateName(row, states, deps_.relay != nullptr);
+    json counters = nullptr;
+    json last_error = nullptr;
+    if (live != states.end()) {
+      const relay::DeliveryCounters& c = live->second.counters;
+      counters = {{"delivered", c.delivered},
+                  {"failed", c.failed},
+                  {"deadLettered", c.dead_lettered},
+                  {"gone", c.gone}};
+      if (!live->second.last_error.empty()) {
+        last_error = MaskPersonalData(live->second.last_error);
+      }
+    }
+    return json{
+        {"id", row.id},
+        {"kind", row.kind},
+        {"target", SubscriptionTarget(row)},
+        {"eventTypes", JsonArrayText(row.event_types)},
+        {"companyIds", JsonArrayText(row.company_ids)},
+        {"enabled", row.enabled},
+        {"state", state},
+        {"disabledReason",
+         row.disabled_reason.empty() ? json(nullptr) : json(MaskPersonalData(row.disabled_reason))},
+        {"origin", row.origin},
+        {"position", status.position},
+        {"lag", status.lag},
+        {"pending", status.pending},
+        {"dead", status.dead},
+        {"counters", counters},
+        {"lastError", last_error},
+        {"createdAt", Time(row.created_at)},
+        {"updatedAt", Time(row.updated_at)},
+    };
+  }
+
+  // One subscription as JSON (status 200 unless given), or 404.
+  Response OneSubscription(const std::string& id, int code = 200,
+                           const std::optional<std::string>& secret = std::nullopt) {
+    const RelayStateMap states = RelayStates(deps_.relay);
+    return stores_.With(
+        [&](storage::Store& store) {
+          Result<std::vector<relay::SubscriptionStatus>> list =
+              relay::ListSubscriptionStatus(store);
+          if (!list.ok()) return ServerError(list.status());
+          for (const relay::SubscriptionStatus& status : *list) {
+            if (status.row.id != id) continue;
+            json body = SubscriptionJson(status, states);
+            if (secret) body["secret"] = *secret;
+            return Json(code, body);
+          }
+          return NotFound(fmt::format("no subscription '{}'", id));
+        },
+        ServerError);
+  }
+
+  Response ListSubscriptions(const Request&) {
+    const RelayStateMap states = RelayStates(deps_.relay);
+    return stores_.With(
+        [&](storage::Store& store) {
+          Result<std::vector<relay::SubscriptionStatus>> list =
+              relay::ListSubscriptionStatus(store);
+          if (!list.ok()) return ServerError(list.status());
+          json items = json::array();
+          for (const relay::SubscriptionStatus& status : *list) {
+            items.push_back(SubscriptionJson(status, states));
+          }
+          return Json(200, {{"items", items}});
+        },
+        ServerError);
+  }
+
+  Response GetSubscription(const Request& request) { return OneSubscription(*request.Param("id")); }
+
+  // Reads a list of non-empty strings (absent: empty).
+  static std::optional<Response> StringList(const json& body, const char* name,
+                                            std::vector<std::string>& out) {
+    auto it = body.find(name);
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_array()) return BadRequest(fmt::format("{}: must be an array of strings", name));
+    for (const json& item : *it) {
+      if (!item.is_string() || item.get<std::string>().empty()) {
+        return BadRequest(fmt::format("{}: must be an array of non-empty strings", name));
+      }
+      out.push_back(item.get<std::string>());
+    }
+    return std::nullopt;
+  }
+
+  Response CreateSubscription(const Request& request) {
+    json body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return BadRequest("the body must be a JSON object");
+    }
+    static const std::set<std::string> kFields = {"id",         "url",    "eventTypes",
+                                                  "companyIds", "secret", "enabled"};
+    for (const auto& [key, value] : body.items()) {
+      if (!kFields.count(key)) return BadRequest(fmt::format("{}: unknown field", key));
+    }
+    relay::SubscriptionSpec spec;
+    spec.kind = "webhook";
+    spec.origin = "api";
+    for (const auto& [name, out] :
+         {std::pair<const char*, std::string*>{"id", &spec.id}, {"url", &spec.url}}) {
+      auto it = body.find(name);
+      if (it == body.end()) return BadRequest(fmt::format("{}: missing", name));
+      if (!it->is_string() || it->get<std::string>().empty()) {
+        return BadRequest(fmt::format("{}: must be a non-empty string", name));
+      }
+      *out = it->get<std::string>();
+    }
+    if (auto refused = StringList(body, "eventTypes", spec.event_types)) return *refused;
+    if (auto refused = StringList(body, "companyIds", spec.company_ids)) return *refused;
+    if (auto it = body.find("secret"); it != body.end() && !it->is_null()) {
+      if (!it->is_string()) return BadRequest("secret: must be a string (whsec_...)");
+      spec.secret = it->get<std::string>();
+    }
+    if (auto it = body.find("enabled"); it != body.end()) {
+      if (!it->is_boolean()) return BadRequest("enabled: must be true or false");
+      spec.enabled = it->get<bool>();
+    }
+    Status checked = relay::CheckSubscriptionSpec(spec);
+    if (!checked.ok()) return BadRequest(MaskPersonalData(checked.message()));
+    if (!deps_.master_key) {
+      return Problem(503, "Service Unavailable",
+                     "no hub master key is loaded (secrets_file): subscriptions cannot be "
+                     "created through the API",
+                     "no-master-key");
+    }
+    std::variant<std::string, Response> created = stores_.With(
+        [&](storage::Store& store) -> std::variant<std::string, Response> {
+          Result<std::string> secret =
+              relay::CreateSubscription(store, *deps_.master_key, spec, deps_.clock);
+          if (!secret.ok()) {
+            return secret.status().code() == StatusCode::kInvalidArgument
+                       ? BadRequest(MaskPersonalData(secret.status().message()))
+                       : FromStatus(secret.status());
+          }
+          return std::move(*secret);
+        },
+        [](const Status& status) -> std::variant<std::string, Response> {
+          return ServerError(status);
+        });
+    if (auto* refused = std::get_if<Response>(&created)) return *refused;
+    spdlog::info("subscription {} created through the admin API", spec.id);
+    // The signing secret in clear, this once (the store keeps it sealed).
+    return OneSubscription(spec.id, 201, std::get<std::string>(created));
+  }
+
+  Response DeleteSubscription(const Request& request) {
+    const std::string id = *request.Param("id");
+    return stores_.With(
+        [&](storage::Store& store) {
+          Status deleted = relay::DeleteSubscription(store, id);
+          if (!deleted.ok()) return FromStatus(deleted);
+          spdlog::info("subscription {} deleted through the admin API", id);
+          return Response::NoContent();
+        },
+        ServerError);
+  }
+
+  // Runs a change of one subscription (kNotFound: 404) and answers the subscription.
+  template <typename Change>
+  Response ChangeSubscription(const std::string& id, Change change) {
+    std::optional<Response> failed = stores_.With(
+        [&](storage::Store& store) -> std::optional<Response> {
+          Status done = change(store);
+          if (!done.ok()) return FromStatus(done);
+          return std::nullopt;
+        },
+        [](const Status& status) -> std::optional<Response> { return ServerError(status); });
+    if (failed) return *failed;
+    return OneSubscription(id);
+  }
+
+  Response EnableSubscription(const Request& request) {
+    const std::string id = *request.Param("id");
+    return ChangeSubscription(id, [&](storage::Store& store) {
+      return relay::EnableSubscription(store, id, deps_.clock);
+    });
+  }
+
+  Response DisableSubscription(const Request& request) {
+    const std::string id = *request.Param("id");
+    std::string reason = "disabled through the admin API";
+    if (!request.body.empty()) {
+      json body = json::parse(request.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) {
+        return BadRequest("the body must be a JSON object (or empty)");
+      }
+      for (const auto& [key, value] : body.items()) {
+        if (key != "reason") return BadRequest(fmt::format("{}: unknown field", key));
+        if (!value.is_string() || value.get<std::string>().empty() ||
+            value.get<std::string>().size() > 500) {
+          return BadRequest("reason: must be a non-empty string of at most 500 characters");
+        }
+        reason = value.get<std::string>();
+      }
+    }
+    return ChangeSubscription(id, [&](storage::Store& store) {
+      return relay::DisableSubscription(store, id, reason, deps_.clock);
+    });
+  }
+
+  Response ListDeliveries(const Request& request) {
+    const std::string id = *request.Param("id");
+    auto limit = Limit(request);
+    if (auto* refused = std::get_if<Response>(&limit)) return *refused;
+    auto after = Position(request, "after");
+    if (auto* refused = std::get_if<Response>(&after)) return *refused;
+    const std::string status = request.Query("status").value_or("");
+    if (status != "" && status != "pending" && status != "delivered" && status != "dead") {
+      return BadRequest("status: expected pending, delivered or dead");
+    }
+    const int n = std::get<int>(limit);
+    return stores_.With(
+        [&](storage::Store& store) {
+          Result<std::optional<storage::SubscriptionRow>> found = store.FindSubscription(id);
+          if (!found.ok()) return ServerError(found.status());
+          if (!*found) return NotFound(fmt::format("no subscription '{}'", id));
+          storage::DeliveryQuery query;
+          query.subscription_id = id;
+          query.status = status;
+          query.after_sequence = std::get<int64_t>(after);
+          query.limit = n + 1;
+          Result<std::vector<storage::DeliveryRow>> rows = store.ListDeliveries(query);
+          if (!rows.ok()) return ServerError(rows.status());
+          json items = json::array();
+          for (int i = 0; i < std::min<int>(n, static_cast<int>(rows->size())); ++i) {
+            items.push_back(DeliveryJson((*rows)[static_cast<size_t>(i)]));
+          }
+          const bool more = static_cast<int>(rows->size()) > n;
+          return Json(200, {{"items", items},
+                            {"next", more ? json((*rows)[static_cast<size_t>(n - 1)].sequence)
+                                          : json(nullptr)}});
+        },
+        ServerError);
+  }
+
+  Response Redeliver(const Request& request) {
+    const std::string id = *request.Param("id");
+    std::optional<int64_t> sequence = ParseInteger(*request.Param("sequence"));
+    if (!sequence || *sequence <= 0) return BadRequest("sequence: must be a positive whole number");
+    return stores_.With(
+        [&](storage::Store& store) {
+          Status done = relay::Redeliver(store, id, *sequence, deps_.clock);
+          if (!done.ok()) return FromStatus(done);
+          spdlog::info("subscription {}: event {} queued for redelivery through the admin API", id,
+                       *sequence);
+          return Json(202, {{"accepted", true}, {"redelivered", 1}});
+        },
+        ServerError);
+  }
+
+  Response RedeliverDead(const Request& request) {
+    const std::string id = *request.Param("id");
+    return stores_.With(
+        [&](storage::Store& store) {
+          Result<int64_t> count = relay::RedeliverDead(store, id, deps_.clock);
+          if (!count.ok()) return FromStatus(count.status());
+          spdlog::info("subscription {}: {} dead delivery(ies) queued again through the admin API",
+                       id, *count);
+          return Json(202, {{"accepted", true}, {"redelivered", *count}});
+        },
+        ServerError);
+  }
+
+  // ---- agents (issue #6)
+  // -------------------------------------------------------------------------
+
+  Response ListAgents(const Request&) {
+    std::map<std::string, ingest::KeyStats> stats;
+    if (deps_.ingest_stats) {
+      for (ingest::KeyStats& key : deps_.ingest_stats->Snapshot()) {
+        stats[key.prefix] = std::move(key);
+      }
+    }
+    return stores_.With(
+        [&](storage::Store& store) {
+          Result<std::vector<storage::AgentKeyRow>> keys = store.ListAgentKeys();
+          if (!keys.ok()) return ServerError(keys.status());
+          json items = json::array();
+          for (const storage::AgentKeyRow& key : *keys) {
+            auto counters = stats.find(key.prefix);
+            json rate = nullptr;
+            if (key.rate_per_second || key.rate_burst) {
+              rate = {{"requestsPerSecond",
+                       key.rate_per_second ? json(*key.rate_per_second) : json(nullptr)},
+                      {"burst", key.rate_burst ? json(*key.rate_burst) : json(nullptr)}};
+            }
+            items.push_back({
+                {"prefix", key.prefix},
+                {"key", ingest::DisplayKey(key.prefix, key.last4)},
+                {"companyId", key.company_id},
+                {"sourceSystem", key.source_system},
+                {"allowedCidrs", JsonArrayText(key.allowed_cidrs)},
+                {"status", key.status},
+                {"createdAt", Time(key.created_at)},
+                {"lastUsedAt", OptionalText(key.last_used_at)},
+                {"revokedAt", OptionalText(key.revoked_at)},
+                {"rateLimit", rate},
+                {"counters",
+                 KeyCountersJson(counters == stats.end() ? nullptr : &counters->second)},
+            });
+          }
+          // Requests that named no known key.
+          auto unknown = stats.find("");
+          return Json(
+              200, {{"items", items},
+                    {"ingest", deps_.ingest_stats != nullptr},
+                    {"unknownKey",
+                     unknown == stats.end() ? json(nullptr) : KeyCountersJson(&unknown->second)}});
         },
         ServerError);
   }

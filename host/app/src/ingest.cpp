@@ -65,6 +65,10 @@ std::string IngestListener::url() const {
   return parts_->server->url();
 }
 
+const ingest::IngestStats& IngestListener::stats() const {
+  return parts_->service->stats();
+}
+
 void IngestListener::Stop() {
   if (parts_->server) parts_->server->Stop();
 }

@@ -18,9 +18,11 @@
 #include "reglo/admin/token.h"
 #include "reglo/app/commands.h"
 #include "reglo/app/ingest.h"
+#include "reglo/app/keys.h"
 #include "reglo/app/relay.h"
 #include "reglo/core/masking.h"
 #include "reglo/engine/engine.h"
+#include "reglo/ingest/master_key.h"
 #include "reglo/relay/relay.h"
 
 namespace reglo::app {
@@ -117,6 +119,32 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     fmt::print(err, "error: {}\n", started.ToString());
     return kExitFailure;
   }
+  // Seals the signing secrets of subscriptions created through the admin API; without a key file
+  // (PostgreSQL with no secrets_file) that one route answers 503 and says why.
+  std::optional<ingest::MasterKey> master_key;
+  if (Result<std::filesystem::path> secrets = SecretsFilePath(config); secrets.ok()) {
+    Result<ingest::MasterKey> loaded = ingest::MasterKey::LoadOrCreate(secrets->string());
+    if (loaded.ok()) master_key = std::move(*loaded);
+  }
+  // The relay runs next to the engine; with no subscription it only looks for new ones.
+  Result<std::unique_ptr<relay::Relay>> relay =
+      StartRelay(config, SystemClock::Instance(), options.instance_id);
+  if (!relay.ok()) {
+    fmt::print(err, "error: event relay: {}\n", relay.status().ToString());
+    hub.Stop(engine::Duration(s.shutdown_timeout_ms));
+    return relay.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
+  }
+  // The ingestion API (config "ingest"): agents' pushes go through the same pipeline.
+  std::unique_ptr<IngestListener> ingest;
+  if (config.ingest) {
+    Result<std::unique_ptr<IngestListener>> listening = IngestListener::Start(config);
+    if (!listening.ok()) {
+      fmt::print(err, "error: {}\n", listening.status().ToString());
+      hub.Stop(engine::Duration(s.shutdown_timeout_ms));
+      return listening.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
+    }
+    ingest = std::move(*listening);
+  }
   // The admin listener: JSON admin API, /metrics, health and the console (DESIGN §10).
   admin::MetricsRegistry metrics;
   std::unique_ptr<admin::AdminServer> admin_server;
@@ -139,6 +167,8 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }();
     if (token.ok()) {
       metrics.Add(admin::MakeHubMetrics(hub, factory, SystemClock::Instance()));
+      metrics.Add(admin::MakeRelayMetrics(relay->get(), factory));
+      if (ingest) metrics.Add(admin::MakeIngestMetrics(ingest->stats()));
       admin::AdminOptions admin_options;
       admin_options.address = config.admin.address;
       admin_options.port = config.admin.port;
@@ -150,8 +180,12 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       if (const char* dir = std::getenv("REGLO_CONSOLE_DIR"); dir && *dir) {
         admin_options.console_dir = dir;
       }
-      Result<std::unique_ptr<admin::AdminServer>> started_admin = admin::AdminServer::Start(
-          admin_options, admin::AdminDeps{hub, factory, SystemClock::Instance(), metrics});
+      admin::AdminDeps deps{hub, factory, SystemClock::Instance(), metrics};
+      deps.relay = relay->get();
+      if (ingest) deps.ingest_stats = &ingest->stats();
+      if (master_key) deps.master_key = &*master_key;
+      Result<std::unique_ptr<admin::AdminServer>> started_admin =
+          admin::AdminServer::Start(admin_options, deps);
       if (started_admin.ok()) {
         admin_server = std::move(*started_admin);
         new_token = token->new_token;
@@ -166,26 +200,6 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }
   }
   hub.StartLoop();
-  // The relay runs next to the engine; with no subscription it only looks for new ones.
-  Result<std::unique_ptr<relay::Relay>> relay =
-      StartRelay(config, SystemClock::Instance(), options.instance_id);
-  if (!relay.ok()) {
-    fmt::print(err, "error: event relay: {}\n", relay.status().ToString());
-    hub.Stop(engine::Duration(s.shutdown_timeout_ms));
-    return relay.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
-  }
-  // The ingestion API (config "ingest"): agents' pushes go through the same pipeline.
-  std::unique_ptr<IngestListener> ingest;
-  if (config.ingest) {
-    Result<std::unique_ptr<IngestListener>> listening = IngestListener::Start(config);
-    if (!listening.ok()) {
-      fmt::print(err, "error: {}\n", listening.status().ToString());
-      hub.Stop(engine::Duration(s.shutdown_timeout_ms));
-      return listening.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
-    }
-    ingest = std::move(*listening);
-    fmt::print(out, "reglo-hub serve: ingestion API on {}/api/hub/ingest\n", ingest->url());
-  }
   fmt::print(
       out,
       "reglo-hub serve: {} source(s), plugins from {}{}; store {}.\n"
@@ -193,6 +207,8 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       source_count, config.plugins_dir.string(), s.watch_plugins ? " (watched)" : "",
       config.store_url.rfind("sqlite:", 0) == 0 ? config.store_url : std::string("(PostgreSQL)"),
       ::getpid());
+  if (ingest)
+    fmt::print(out, "reglo-hub serve: ingestion API on {}/api/hub/ingest\n", ingest->url());
   if (admin_server) {
     fmt::print(out, "Integration Console: {}\n", admin_server->url());
     if (!new_token.empty()) {
@@ -206,8 +222,8 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   io.run();  // returns once a signal has been handled
   spdlog::info("received {}; stopping (at most {} s)", received == SIGINT ? "SIGINT" : "SIGTERM",
                s.shutdown_timeout_ms / 1000.0);
+  if (admin_server) admin_server->Stop();  // first: it reads the relay and the ingest counters
   (*relay)->Stop();
-  if (admin_server) admin_server->Stop();
   if (ingest) ingest->Stop();  // requests in flight finish first
   const bool clean = hub.Stop(engine::Duration(s.shutdown_timeout_ms));
   for (const engine::SourceSnapshot& source : hub.Sources()) {

@@ -22,6 +22,14 @@
 #include "reglo/engine/engine.h"
 #include "reglo/http/router.h"
 
+namespace reglo::relay {
+class Relay;
+}
+namespace reglo::ingest {
+class IngestStats;
+class MasterKey;
+}  // namespace reglo::ingest
+
 namespace reglo::admin {
 
 struct AdminOptions {
@@ -46,6 +54,13 @@ struct AdminDeps {
   engine::StoreFactory open_store;
   const Clock& clock;
   MetricsRegistry& metrics;
+  // Optional parts, borrowed (they must outlive the listener); null when `serve` runs without
+  // them. The relay's live state (subscription state, delivery counters); the ingestion API's
+  // per-key counters (GET /api/admin/agents); the master key that seals the signing secrets of
+  // subscriptions created through the API (without it, POST /api/admin/subscriptions is a 503).
+  reglo::relay::Relay* relay = nullptr;
+  const ingest::IngestStats* ingest_stats = nullptr;
+  const ingest::MasterKey* master_key = nullptr;
 };
 
 // One route of the admin listener, for tests and docs.
@@ -65,6 +80,17 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
 std::shared_ptr<MetricsProvider> MakeHubMetrics(engine::Engine& engine,
                                                 engine::StoreFactory open_store,
                                                 const Clock& clock);
+
+// The relay's metrics: lag (events behind) per subscription, deliveries by outcome since the
+// worker started, pending and dead-lettered deliveries, subscriptions by state. `relay` may be
+// null (then only what the store knows). The relay must outlive the provider.
+std::shared_ptr<MetricsProvider> MakeRelayMetrics(const relay::Relay* relay,
+                                                  engine::StoreFactory open_store);
+
+// The ingestion API's metrics from its per-key counters: requests by key prefix and status,
+// refusals by reason, records by outcome, rate-limited requests, last push. `stats` must outlive
+// the provider.
+std::shared_ptr<MetricsProvider> MakeIngestMetrics(const ingest::IngestStats& stats);
 
 class AdminServer {
  public:

@@ -9,6 +9,10 @@
 #include "reglo/app/config.h"
 #include "reglo/core/status.h"
 
+namespace reglo::ingest {
+class IngestStats;
+}
+
 namespace reglo::app {
 
 class IngestListener {
@@ -20,6 +24,8 @@ class IngestListener {
   IngestListener& operator=(const IngestListener&) = delete;
 
   std::string url() const;
+  // The service's per-key counters (for the admin listener's /metrics and agents list).
+  const ingest::IngestStats& stats() const;
   void Stop();
 
   struct Parts;

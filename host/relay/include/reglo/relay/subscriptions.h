@@ -48,7 +48,7 @@ struct SubscriptionSpec {
   std::vector<std::string> company_ids;
   std::string secret;  // webhook: "whsec_<base64>"; empty in Create: one is generated
   bool enabled = true;
-  std::string origin = "cli";  // config / cli
+  std::string origin = "cli";  // config / cli / api (the admin API)
 };
 
 // Checks a spec: id shape, kind, URL, filters, secret. kInvalidArgument naming what is wrong.

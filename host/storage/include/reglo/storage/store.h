@@ -155,7 +155,7 @@ struct SubscriptionRow {
   std::string secret_protected;    // the signing secret sealed with the master key ("" for nats)
   bool enabled = true;
   std::string disabled_reason;  // why disabled ("" while enabled)
-  std::string origin = "cli";   // config / cli: who manages it
+  std::string origin = "cli";   // config / cli / api: who manages it
   std::string created_at;
   std::string updated_at;
 };
