@@ -69,7 +69,14 @@ fs::path CounterConfig(const TempDir& dir) {
 // here; sida_stub in the connector_check_sida_stub* CTest tests).
 class CsvConnectorCheck : public ::testing::TestWithParam<const char*> {};
 
-INSTANTIATE_TEST_SUITE_P(Isolation, CsvConnectorCheck, ::testing::Values("in_process", "process"));
+// "asan": the sanitized copy of the plugin, in the kit's process with the ASan runtime preloaded.
+INSTANTIATE_TEST_SUITE_P(Isolation, CsvConnectorCheck,
+                         ::testing::Values("in_process", "process"
+#ifdef REGLO_CSV_ASAN_PLUGIN
+                                           ,
+                                           "asan"
+#endif
+                                           ));
 
 TEST_P(CsvConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
   TempDir dir;
@@ -85,8 +92,20 @@ TEST_P(CsvConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
   options["checkpoint_every"] = 7;
   const fs::path config = WriteJson(dir.path() / "csv.json", options);
   // allievi.csv:28 is the sample's deliberately id-less row (it demonstrates dead letters).
-  CommandRun run = Check(REGLO_CSV_PLUGIN, config,
-                         std::string("--known-bad allievi.csv:28 --isolation ") + GetParam());
+  const std::string mode = GetParam();
+  std::string extra = "--known-bad allievi.csv:28 --isolation ";
+  fs::path plugin = REGLO_CSV_PLUGIN;
+  std::string environment;
+#ifdef REGLO_CSV_ASAN_PLUGIN
+  if (mode == "asan") {
+    plugin = REGLO_CSV_ASAN_PLUGIN;
+    environment = "LD_PRELOAD=" + Quote(REGLO_LIBASAN) +
+                  " ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=halt_on_error=1 ";
+  }
+#endif
+  extra += mode == "process" ? "process" : "in_process";
+  CommandRun run = Shell(environment + Quote(REGLO_CONNECTOR_CHECK_BINARY) + " " + Quote(plugin) +
+                         " --config " + Quote(config) + " " + extra);
   EXPECT_EQ(run.exit_code, 0) << run.text;
   EXPECT_NE(run.text.find("PASS [student] replay: 3 of 3"), std::string::npos) << run.text;
   EXPECT_EQ(run.text.find("FAIL"), std::string::npos) << run.text;
