@@ -357,6 +357,10 @@ TEST_P(IntegrationApiTest, DeadDeliveriesAreRedeliveredThroughTheApiWithMetrics)
   EXPECT_EQ(Deliveries("crm", "?limit=1&after=" + first["next"].dump())["items"][0]["sequence"],
             dead[1]["sequence"]);
 
+  // The worker saves the dead rows before its live counters count them: wait for the counters.
+  ASSERT_TRUE(Eventually([&] {
+    return Call("GET", "/api/admin/subscriptions/crm").Json()["counters"]["deadLettered"] == 2;
+  }));
   json sub = Call("GET", "/api/admin/subscriptions/crm").Json();
   EXPECT_EQ(sub["dead"], 2);
   EXPECT_EQ(sub["lag"], 0);
@@ -384,6 +388,10 @@ TEST_P(IntegrationApiTest, DeadDeliveriesAreRedeliveredThroughTheApiWithMetrics)
   ASSERT_TRUE(
       Eventually([&] { return Deliveries("crm", "?status=delivered")["items"].size() == 2; }));
   EXPECT_EQ(Deliveries("crm", "?status=dead")["items"].size(), 0u);
+  ASSERT_TRUE(Eventually([&] {
+    return Metrics()[R"(reglo_relay_deliveries_total{subscription="crm",outcome="delivered"})"] ==
+           2;
+  }));
   // The receiver got each event signed, and answered 200 to the redeliveries.
   int delivered = 0;
   for (const relay::testing::Arrival& arrival : receiver_->arrivals()) {
