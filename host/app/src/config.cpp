@@ -7,7 +7,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <tuple>
 #include <sstream>
 
 #include "reglo/storage/postgres_store.h"
@@ -284,26 +283,20 @@ Status ReadRelay(const json& root, RelaySettings& relay) {
   const json& r = *it;
   REGLO_RETURN_IF_ERROR(
       CheckKnownKeys(r, "relay",
-                {"timeout_seconds", "connect_timeout_seconds", "concurrency", "batch_size",
-                 "poll_interval_seconds", "lease_seconds", "retry_schedule_seconds", "nats"}));
+                     {"timeout_seconds", "connect_timeout_seconds", "concurrency", "batch_size",
+                      "poll_interval_seconds", "lease_seconds", "retry_schedule_seconds", "nats"}));
   REGLO_RETURN_IF_ERROR(ReadSeconds(r, "relay", "timeout_seconds", 0.01, relay.timeout_ms));
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(r, "relay", "connect_timeout_seconds", 0.01, relay.connect_timeout_ms));
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(r, "relay", "poll_interval_seconds", 0.01, relay.poll_interval_ms));
   REGLO_RETURN_IF_ERROR(ReadSeconds(r, "relay", "lease_seconds", 1, relay.lease_ms));
-  for (const auto& [name, target, maximum] :
-       {std::tuple{"concurrency", &relay.concurrency, 64},
-        std::tuple{"batch_size", &relay.batch_size, 100000}}) {
-    auto found = r.find(name);
-    if (found == r.end()) continue;
-    if (!found->is_number_integer() || found->get<int64_t>() < 1 ||
-        found->get<int64_t>() > maximum) {
-      return KeyError(std::string("relay.") + name,
-                      fmt::format("expected a whole number from 1 to {}", maximum));
-    }
-    *target = found->get<int>();
-  }
+  int64_t concurrency = relay.concurrency;
+  int64_t batch_size = relay.batch_size;
+  REGLO_RETURN_IF_ERROR(ReadInteger(r, "relay", "concurrency", 1, 64, concurrency));
+  REGLO_RETURN_IF_ERROR(ReadInteger(r, "relay", "batch_size", 1, 100000, batch_size));
+  relay.concurrency = static_cast<int>(concurrency);
+  relay.batch_size = static_cast<int>(batch_size);
   if (auto schedule = r.find("retry_schedule_seconds"); schedule != r.end()) {
     if (!schedule->is_array() || schedule->empty() || schedule->size() > 100) {
       return KeyError("relay.retry_schedule_seconds",
@@ -357,9 +350,9 @@ Status ReadSubscriptions(const json& root, std::vector<ConfiguredSubscription>& 
     const json& entry = (*it)[i];
     const std::string key = fmt::format("subscriptions[{}]", i);
     if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
-    REGLO_RETURN_IF_ERROR(
-        CheckKnownKeys(entry, key,
-                  {"id", "url", "event_types", "company_ids", "secret", "secret_env", "enabled"}));
+    REGLO_RETURN_IF_ERROR(CheckKnownKeys(
+        entry, key,
+        {"id", "url", "event_types", "company_ids", "secret", "secret_env", "enabled"}));
     ConfiguredSubscription sub;
     REGLO_RETURN_IF_ERROR(ReadString(entry, key, "id", true, sub.id));
     if (!storage::IsValidId(sub.id) || sub.id == "nats") {
@@ -507,9 +500,9 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
   }
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
-  static const std::set<std::string> kTopKeys = {
-      "store", "plugins_dir", "sources", "engine", "secrets_file", "relay", "subscriptions",
-      "admin", "ingest"};
+  static const std::set<std::string> kTopKeys = {"store",         "plugins_dir",  "sources",
+                                                 "engine",        "secrets_file", "relay",
+                                                 "subscriptions", "admin",        "ingest"};
   REGLO_RETURN_IF_ERROR(CheckKnownKeys(root, "", kTopKeys));
   HubConfig config;
   REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
@@ -542,7 +535,8 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
   config.plugins_dir = Resolve(base_dir, plugins_dir);
 
-  REGLO_RETURN_IF_ERROR(ReadSources(root, base_dir, config.sources, config.interval_ms, &config.process_isolated));
+  REGLO_RETURN_IF_ERROR(
+      ReadSources(root, base_dir, config.sources, config.interval_ms, &config.process_isolated));
   return config;
 }
 
