@@ -94,7 +94,6 @@ Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateSourceConnector(
   return std::unique_ptr<plugin_host::ConnectorInstance>(std::move(*started));
 }
 
-
 void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& report,
                  std::ostream& out) {
   fmt::print(out, "Source {} ({}, company {}) - run {}: {}\n", source.id, source.connector,

@@ -96,8 +96,7 @@ Status CheckSubscriptionSpec(const SubscriptionSpec& spec) {
     REGLO_RETURN_IF_ERROR(CheckWebhookUrl(spec.url));
     if (!spec.secret.empty()) {
       Result<std::string> key = ingest::ParseWebhookSecret(spec.secret);
-      if (!spec.secret.starts_with("whsec_") || !key.ok() || key->size() < 16 ||
-          key->size() > 64) {
+      if (!spec.secret.starts_with("whsec_") || !key.ok() || key->size() < 16 || key->size() > 64) {
         return Status::InvalidArgument(
             "secret: expected whsec_ followed by the base64 of 16 to 64 random bytes");
       }
