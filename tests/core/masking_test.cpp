@@ -37,5 +37,16 @@ TEST(MaskingTest, FreeTextLosesEveryPersonalValueButKeepsTheRest) {
   EXPECT_NE(masked.find("32/01/2025 11:00"), std::string::npos) << masked;
 }
 
+// Each kind alone, in text that holds nothing else a mask would look for (MaskPersonalData skips
+// the pattern matching for text that cannot hold any of them).
+TEST(MaskingTest, EachKindAloneIsStillFound) {
+  EXPECT_EQ(MaskPersonalData("student RSSMRA85T10A562S").find("RSSMRA"), std::string::npos);
+  EXPECT_EQ(MaskPersonalData("to m.r@example.it").find("m.r@"), std::string::npos);
+  EXPECT_EQ(MaskPersonalData("call 333 123 456"), "call ***56");  // exactly nine digits
+  EXPECT_EQ(MaskPersonalData("data[3]: student.fiscalCode: missing"),
+            "data[3]: student.fiscalCode: missing");
+  EXPECT_EQ(MaskPersonalData("row 12345678 of 15 columns"), "row 12345678 of 15 columns");
+}
+
 }  // namespace
 }  // namespace reglo
