@@ -1,8 +1,9 @@
 // reglo-ingest-bench: the ingestion API row of `make bench` (DESIGN §11). Several concurrent
 // agents push signed batches of student records to a running hub's POST /api/hub/ingest, each
-// with its own key, and the tool prints records/s and the p50/p99 request latency.
+// with its own key, and the tool prints records/s and the p50/p99 request latency as one Markdown
+// table row (the first column is --label, the store the hub runs on).
 //   reglo-ingest-bench --url http://127.0.0.1:8471 --keys keys.txt [--records 100000]
-//                      [--batch 500]
+//                      [--batch 500] [--label SQLite]
 // keys.txt: one agent per line, "<api key> <signing secret> <company> <source system>".
 // Not a test: no assertions beyond every answer being 200.
 #include <Poco/Net/HTTPClientSession.h>
@@ -56,7 +57,7 @@ std::string Batch(const Agent& agent, int first, int count, int batch_number) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string url, keys_file;
+  std::string url, keys_file, label = "-";
   int records = 100'000, batch = 500;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string name = argv[i];
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
     if (name == "--keys") keys_file = argv[i + 1];
     if (name == "--records") records = std::stoi(argv[i + 1]);
     if (name == "--batch") batch = std::stoi(argv[i + 1]);
+    if (name == "--label") label = argv[i + 1];
   }
   std::vector<Agent> agents;
   std::ifstream keys(keys_file);
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
   }
   if (url.empty() || agents.empty()) {
     fmt::print(stderr,
-               "usage: reglo-ingest-bench --url URL --keys FILE [--records N] [--batch N]\n");
+               "usage: reglo-ingest-bench --url URL --keys FILE [--records N] [--batch N] "
+               "[--label STORE]\n");
     return 2;
   }
   const Poco::URI uri(url);
@@ -129,8 +132,9 @@ int main(int argc, char** argv) {
   };
   const int total = per_agent * static_cast<int>(agents.size());
   fmt::print(
-      "| {} agents x {} records, batches of {} | {:.2f} | {:.0f} | {:.1f} ms | {:.1f} ms | {} |\n",
-      agents.size(), per_agent, batch, seconds, total / seconds, percentile(0.50), percentile(0.99),
-      failures.load());
+      "| {} | {} agents x {} records, batches of {} | {:.2f} | {:.0f} | {:.1f} ms | {:.1f} ms | {} "
+      "|\n",
+      label, agents.size(), per_agent, batch, seconds, total / seconds, percentile(0.50),
+      percentile(0.99), failures.load());
   return failures.load() == 0 ? 0 : 1;
 }
