@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <utility>
@@ -97,6 +98,46 @@ std::string ArrayBuilder::Finish() {
   bytes_.assign(kArrayHeader, '\0');
   count_ = 0;
   has_null_ = false;
+  return out;
+}
+
+// COPY binary: a signature, flags and a header extension length, then per row its field count
+// and each field as a length (-1: NULL) and bytes, then a field count of -1.
+constexpr std::string_view kCopySignature{"PGCOPY\n\377\r\n\0", 11};
+
+CopyRows::CopyRows(int columns) : columns_(columns) {
+  bytes_.assign(kCopySignature);
+  bytes_.append(8, '\0');  // no flags, no header extension
+}
+
+void CopyRows::StartRow() {
+  const size_t at = bytes_.size();
+  bytes_.resize(at + 2);
+  bytes_[at] = static_cast<char>(columns_ >> 8);
+  bytes_[at + 1] = static_cast<char>(columns_);
+  ++rows_;
+}
+
+void CopyRows::Add(std::string_view value) {
+  AppendInt32(bytes_, static_cast<uint32_t>(value.size()));
+  bytes_.append(value);
+}
+
+void CopyRows::AddNull() {
+  AppendInt32(bytes_, 0xFFFFFFFFu);  // length -1
+}
+
+void CopyRows::AddInt(int64_t value) {
+  AppendInt32(bytes_, 8);
+  AppendInt64(bytes_, static_cast<uint64_t>(value));
+}
+
+std::string CopyRows::Finish() {
+  bytes_.append(2, '\xFF');  // field count -1
+  std::string out = std::move(bytes_);
+  bytes_.assign(kCopySignature);
+  bytes_.append(8, '\0');
+  rows_ = 0;
   return out;
 }
 
@@ -283,6 +324,27 @@ Status Conn::Send(const std::string& sql, const Params& params, std::string_view
     return Status::Ok();
   }
   return Error(nullptr, what);
+}
+
+Status Conn::SendCopy(const std::string& sql, CopyRows& rows, std::string_view what) {
+  const std::string data = rows.Finish();
+  if (PQsendQuery(conn_, sql.c_str()) != 1) return Error(nullptr, what);
+  std::unique_ptr<PGresult, decltype(&PQclear)> started(PQgetResult(conn_), &PQclear);
+  if (!started || PQresultStatus(started.get()) != PGRES_COPY_IN) {
+    Status failed = Error(started.get(), what);
+    while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+    return failed;
+  }
+  // In pieces: each is one CopyData message, which libpq buffers whole.
+  constexpr size_t kPiece = 1 << 20;
+  for (size_t at = 0; at < data.size(); at += kPiece) {
+    const size_t size = std::min(kPiece, data.size() - at);
+    if (PQputCopyData(conn_, data.data() + at, static_cast<int>(size)) != 1) {
+      return Error(nullptr, what);
+    }
+  }
+  if (PQputCopyEnd(conn_, nullptr) != 1) return Error(nullptr, what);
+  return Status::Ok();
 }
 
 Result<Rows> Conn::Collect(std::string_view what) {

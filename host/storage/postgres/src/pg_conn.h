@@ -53,6 +53,32 @@ class ArrayBuilder {
   bool has_null_ = false;
 };
 
+// Rows in COPY's binary format (COPY ... FROM STDIN (FORMAT binary)), built field by field in
+// column order: like ArrayBuilder, no quoting, escaping or parsing whatever the text holds.
+class CopyRows {
+ public:
+  explicit CopyRows(int columns);
+
+  void StartRow();  // then exactly `columns` fields
+  void Add(std::string_view value);
+  void AddOpt(const std::optional<std::string>& value) {
+    value ? Add(std::string_view(*value)) : AddNull();
+  }
+  // NULL for an empty string (JSON columns that hold nothing).
+  void AddTextOrNull(std::string_view value) { value.empty() ? AddNull() : Add(value); }
+  void AddNull();
+  void AddInt(int64_t value);  // for int8 columns
+
+  int64_t rows() const { return rows_; }
+  // The wire bytes (header, rows, trailer); the builder is empty afterwards.
+  std::string Finish();
+
+ private:
+  int columns_;
+  std::string bytes_;
+  int64_t rows_ = 0;
+};
+
 // The parameters of one statement ($1, $2, ... in the order added). Owns their bytes.
 class Params {
  public:
@@ -128,6 +154,11 @@ class Conn {
   // result. Nothing else may use the connection in between.
   Status Send(const std::string& sql, const Params& params, std::string_view what);
   Result<Rows> Receive(std::string_view what) { return Collect(what); }
+  // `COPY ... FROM STDIN (FORMAT binary)` with `rows` as its data, in the same two halves:
+  // SendCopy returns once the rows are sent, Receive waits for the outcome (Affected() is the
+  // number of rows copied). COPY inserts a batch with less work on the server than an INSERT of
+  // unnested arrays (about a fifth less on a cold load).
+  Status SendCopy(const std::string& sql, CopyRows& rows, std::string_view what);
 
   // True when the connection is known to be lost (a previous call failed on it).
   bool Broken() const { return PQstatus(conn_) != CONNECTION_OK; }
