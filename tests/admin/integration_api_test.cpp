@@ -16,6 +16,8 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "admin_backends.h"
 #include "reglo/admin/admin.h"
@@ -291,7 +293,30 @@ TEST_P(IntegrationApiTest, SubscriptionsAreManagedThroughTheApi) {
   ExpectProblem(Call("POST", "/api/admin/subscriptions",
                      R"({"id":"crm","url":"http://crm.example.com/other"})"),
                 409, "already exists");
+  for (const auto& [body, named] : std::vector<std::pair<std::string, std::string>>{
+           {"not json", "the body must be a JSON object"},
+           {R"(["id"])", "the body must be a JSON object"},
+           {R"({"url":"http://a/b"})", "id: missing"},
+           {R"({"id":"","url":"http://a/b"})", "id: must be a non-empty string"},
+           {R"({"id":"x","url":"http://a/b","secret":5})", "secret: must be a string"},
+           {R"({"id":"x","url":"http://a/b","companyIds":["a",""]})",
+            "companyIds: must be an array"},
+           {R"({"id":"x","url":"http://a/b","enabled":null})", "enabled: must be true or false"}}) {
+    ExpectProblem(Call("POST", "/api/admin/subscriptions", body), 400, named);
+  }
   EXPECT_EQ(Call("GET", "/api/admin/subscriptions").Json()["items"].size(), 1u);
+
+  // A disable body is optional; a bad one is refused naming the member and changes nothing.
+  for (const auto& [body, named] : std::vector<std::pair<std::string, std::string>>{
+           {"[]", "the body must be a JSON object (or empty)"},
+           {R"({"why":"x"})", "why: unknown field"},
+           {R"({"reason":""})", "reason: must be a non-empty string of at most 500 characters"},
+           {R"({"reason":null})", "reason: must be a non-empty string"},
+           {json{{"reason", std::string(501, 'x')}}.dump(),
+            "reason: must be a non-empty string"}}) {
+    ExpectProblem(Call("POST", "/api/admin/subscriptions/crm/disable", body), 400, named);
+  }
+  EXPECT_EQ(Call("GET", "/api/admin/subscriptions/crm").Json()["enabled"], true);
 
   // Disable (with a reason) and enable.
   Reply disabled =

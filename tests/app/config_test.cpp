@@ -141,10 +141,45 @@ INSTANTIATE_TEST_SUITE_P(
             "sources[0].isolation: expected a string, got boolean"},
         BadConfig{std::string("{") + kSource +
                       R"("sources": [], "engine": {"runner_memory_limit_mb": -1}})",
-                  "engine.runner_memory_limit_mb: expected a whole number of MiB"},
+                  "engine.runner_memory_limit_mb: expected 0 (no limit) or a whole number from 16 "
+                  "to 1073741824"},
         BadConfig{std::string("{") + kSource +
                       R"("sources": [], "engine": {"runner_memory_limit_mb": 4}})",
-                  "engine.runner_memory_limit_mb: at least 16 MiB"}));
+                  "engine.runner_memory_limit_mb: expected 0 (no limit) or a whole number from 16"},
+        BadConfig{std::string("{") + kSource +
+                      R"("sources": [], "engine": {"runner_memory_limit_mb": 64.5}})",
+                  "engine.runner_memory_limit_mb: expected 0 (no limit) or a whole number"},
+        BadConfig{
+            std::string("{") + kSource + R"("sources": [], "engine": {"threads_per_plugin": 0}})",
+            "engine.threads_per_plugin: expected a whole number from 1 to 100000"},
+        BadConfig{
+            std::string("{") + kSource + R"("sources": [], "engine": {"failure_limit": "3"}})",
+            "engine.failure_limit: expected a whole number from 1 to 100000"}));
+
+// 0 turns the limit off; otherwise a connector process needs at least 16 MiB to start.
+TEST(ConfigTest, RunnerMemoryLimitIsZeroOrAtLeastSixteen) {
+  const auto parse = [](const std::string& limit) {
+    return ParseConfig(std::string("{") + kSource +
+                           R"("sources": [], "engine": {"runner_memory_limit_mb": )" + limit + "}}",
+                       "/tmp");
+  };
+  Result<HubConfig> off = parse("0");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->engine.runner_memory_limit_mb, 0);
+  Result<HubConfig> small = parse("8");
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.status().code(), StatusCode::kConfigError);
+  EXPECT_THAT(
+      small.status().message(),
+      HasSubstr("engine.runner_memory_limit_mb: expected 0 (no limit) or a whole number from 16"));
+  Result<HubConfig> least = parse("16");
+  ASSERT_TRUE(least.ok()) << least.status().ToString();
+  EXPECT_EQ(least->engine.runner_memory_limit_mb, 16);
+  Result<HubConfig> most = parse("1073741824");
+  ASSERT_TRUE(most.ok()) << most.status().ToString();
+  EXPECT_EQ(most->engine.runner_memory_limit_mb, int64_t{1} << 30);
+  EXPECT_FALSE(parse("1073741825").ok());
+}
 
 TEST(ConfigTest, IsolationPerSourceAndTheRunnerMemoryLimit) {
   Result<HubConfig> config = ParseConfig(std::string("{") + kSource + R"("sources": [

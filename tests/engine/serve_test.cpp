@@ -263,7 +263,7 @@ TEST(ServeConfigTest, EngineSettingsAndIntervalsAreReadWithErrorsNamingTheKey) {
                                                "connector": "x")";
   const Case cases[] = {
       {"{" + base + R"(, "engine": {"failure_limit": 0}, "sources": []})",
-       "engine.failure_limit: expected a whole number of at least 1"},
+       "engine.failure_limit: expected a whole number from 1 to 100000"},
       {"{" + base + R"(, "engine": {"stall_timeout_seconds": "x"}, "sources": []})",
        "engine.stall_timeout_seconds: expected a number of seconds"},
       {"{" + base + R"(, "engine": {"lease_seconds": 0.5}, "sources": []})",

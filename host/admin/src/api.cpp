@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include "reglo/admin/admin.h"
@@ -100,6 +103,125 @@ std::variant<int64_t, Response> Position(const Request& request, const char* nam
   }
   return *value;
 }
+
+// How a request body member is expected.
+enum class Need {
+  kRequired,        // absent: "NAME: missing"
+  kOptional,        // absent: left as it is; null is refused like any other wrong type
+  kOptionalOrNull,  // absent or null: left as it is
+};
+
+// Reads a JSON object request body member by member, so a handler states only what it expects.
+// Each read checks one member; the first refusal (a 400 problem naming the member) is kept and
+// later reads and Refuse() calls do nothing: the handler asks Refusal() once, before it acts.
+// Not thread-safe (one per request).
+class BodyReader {
+ public:
+  // `fields`: the members the handler reads; `ignored`: members accepted and not read (what a GET
+  // answers, so a client may send it back); any other member is refused. `empty_ok`: an empty
+  // body reads as {}.
+  BodyReader(const std::string& text, const std::set<std::string>& fields,
+             const std::set<std::string>& ignored = {}, bool empty_ok = false) {
+    if (empty_ok && text.empty()) return;
+    body_ = json::parse(text, nullptr, false);
+    if (body_.is_discarded() || !body_.is_object()) {
+      body_ = json::object();
+      Refuse(empty_ok ? "the body must be a JSON object (or empty)"
+                      : "the body must be a JSON object");
+      return;
+    }
+    for (const auto& [key, value] : body_.items()) {
+      if (!fields.count(key) && !ignored.count(key)) {
+        Refuse(fmt::format("{}: unknown field", key));
+        return;
+      }
+    }
+  }
+
+  // The first refusal, if any.
+  const std::optional<Response>& Refusal() const { return refusal_; }
+
+  // Refuses the body with `detail` (which names the member), unless it is refused already.
+  void Refuse(const std::string& detail) {
+    if (!refusal_) refusal_ = BadRequest(detail);
+  }
+
+  // The member `name`, or nullptr when absent.
+  const json* Find(const char* name) const {
+    auto it = body_.find(name);
+    return it == body_.end() ? nullptr : &*it;
+  }
+
+  // A string: non-empty unless `empty_ok`, and at most `max_size` bytes when `max_size` is not 0.
+  void Text(const char* name, std::string& out, Need need = Need::kRequired, size_t max_size = 0,
+            bool empty_ok = false) {
+    const json* member = Member(name, need);
+    if (member == nullptr) return;
+    const std::string* text = member->get_ptr<const std::string*>();
+    if (text == nullptr || (text->empty() && !empty_ok) ||
+        (max_size != 0 && text->size() > max_size)) {
+      std::string expected = empty_ok ? "a string" : "a non-empty string";
+      if (max_size != 0) expected += fmt::format(" of at most {} characters", max_size);
+      return Refuse(fmt::format("{}: must be {}", name, expected));
+    }
+    out = *text;
+  }
+
+  void Bool(const char* name, bool& out, Need need) {
+    const json* member = Member(name, need);
+    if (member == nullptr) return;
+    if (!member->is_boolean()) return Refuse(fmt::format("{}: must be true or false", name));
+    out = member->get<bool>();
+  }
+
+  void Object(const char* name, json& out, Need need) {
+    const json* member = Member(name, need);
+    if (member == nullptr) return;
+    if (!member->is_object()) return Refuse(fmt::format("{}: must be an object", name));
+    out = *member;
+  }
+
+  // An array of non-empty strings, appended to `out`.
+  void Strings(const char* name, std::vector<std::string>& out, Need need) {
+    const json* member = Member(name, need);
+    if (member == nullptr) return;
+    const auto text = [](const json& item) {
+      return item.is_string() && !item.get_ref<const std::string&>().empty();
+    };
+    if (!member->is_array() || !std::all_of(member->begin(), member->end(), text)) {
+      return Refuse(fmt::format("{}: must be an array of non-empty strings", name));
+    }
+    for (const json& item : *member) out.push_back(item.get<std::string>());
+  }
+
+  // A number of seconds (fractions allowed) from `minimum` to 1e9, as milliseconds.
+  void Seconds(const char* name, double minimum, std::chrono::milliseconds& out, Need need) {
+    const json* member = Member(name, need);
+    if (member == nullptr) return;
+    if (!member->is_number() || !(member->get<double>() >= minimum) ||
+        member->get<double>() > 1e9) {
+      return Refuse(fmt::format("{}: must be a number of seconds, at least {}", name, minimum));
+    }
+    out = std::chrono::milliseconds(static_cast<int64_t>(member->get<double>() * 1000.0 + 0.5));
+  }
+
+ private:
+  // The member to check, or nullptr when there is nothing to read (refused already, absent, or
+  // null where `need` allows it); a required member that is absent refuses the body.
+  const json* Member(const char* name, Need need) {
+    if (refusal_) return nullptr;
+    const json* member = Find(name);
+    if (member == nullptr) {
+      if (need == Need::kRequired) Refuse(fmt::format("{}: missing", name));
+      return nullptr;
+    }
+    if (member->is_null() && need == Need::kOptionalOrNull) return nullptr;
+    return member;
+  }
+
+  json body_ = json::object();
+  std::optional<Response> refusal_;
+};
 
 json OptionalText(const std::optional<std::string>& text) {
   return text ? json(*text) : json(nullptr);
@@ -555,60 +677,33 @@ class AdminApi {
   // Reads a source definition from a POST/PUT body; `path_id` is set for PUT.
   std::variant<engine::SourceConfig, Response> ParseSourceBody(
       const Request& request, const std::optional<std::string>& path_id) {
-    json body = json::parse(request.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      return BadRequest("the body must be a JSON object");
-    }
     static const std::set<std::string> kFields = {
         "id", "connector", "companyId", "sourceSystem", "options", "intervalSeconds", "enabled"};
     // What GET returns, so a client may send a Source back; ignored.
     static const std::set<std::string> kReadOnly = {
         "status",           "state",   "reason", "consecutiveFailures", "lastSyncAt",
         "nextRunInSeconds", "lastRun", "origin"};
-    for (const auto& [key, value] : body.items()) {
-      if (!kFields.count(key) && !kReadOnly.count(key)) {
-        return BadRequest(fmt::format("{}: unknown field", key));
-      }
-    }
+    BodyReader in(request.body, kFields, kReadOnly);
     engine::SourceConfig source;
-    const auto text = [&](const char* name, std::string& out) -> std::optional<Response> {
-      auto it = body.find(name);
-      if (it == body.end()) return BadRequest(fmt::format("{}: missing", name));
-      if (!it->is_string() || it->get<std::string>().empty()) {
-        return BadRequest(fmt::format("{}: must be a non-empty string", name));
-      }
-      out = it->get<std::string>();
-      return std::nullopt;
-    };
     if (path_id) {
       source.row.id = *path_id;
-      if (auto it = body.find("id"); it != body.end() && *it != json(*path_id)) {
-        return BadRequest("id: must be the id in the URL (a source cannot be renamed)");
+      if (const json* id = in.Find("id"); id != nullptr && *id != json(*path_id)) {
+        in.Refuse("id: must be the id in the URL (a source cannot be renamed)");
       }
-    } else if (auto refused = text("id", source.row.id)) {
-      return *refused;
+    } else {
+      in.Text("id", source.row.id);
     }
     if (!storage::IsValidId(source.row.id)) {
-      return BadRequest("id: use letters, digits, '-', '_' or '.' (at most 100)");
+      in.Refuse("id: use letters, digits, '-', '_' or '.' (at most 100)");
     }
-    if (auto refused = text("connector", source.row.connector)) return *refused;
-    if (auto refused = text("companyId", source.row.company_id)) return *refused;
-    if (auto refused = text("sourceSystem", source.row.source_system)) return *refused;
+    in.Text("connector", source.row.connector);
+    in.Text("companyId", source.row.company_id);
+    in.Text("sourceSystem", source.row.source_system);
     json options = json::object();
-    if (auto it = body.find("options"); it != body.end() && !it->is_null()) {
-      if (!it->is_object()) return BadRequest("options: must be an object");
-      options = *it;
-    }
-    if (auto it = body.find("intervalSeconds"); it != body.end() && !it->is_null()) {
-      if (!it->is_number() || !(it->get<double>() >= 0.01) || it->get<double>() > 1e9) {
-        return BadRequest("intervalSeconds: must be a number of seconds, at least 0.01");
-      }
-      source.interval = engine::Duration(static_cast<int64_t>(it->get<double>() * 1000.0 + 0.5));
-    }
-    if (auto it = body.find("enabled"); it != body.end()) {
-      if (!it->is_boolean()) return BadRequest("enabled: must be true or false");
-      source.row.enabled = it->get<bool>();
-    }
+    in.Object("options", options, Need::kOptionalOrNull);
+    in.Seconds("intervalSeconds", 0.01, source.interval, Need::kOptionalOrNull);
+    in.Bool("enabled", source.row.enabled, Need::kOptional);
+    if (in.Refusal()) return *in.Refusal();
     if (path_id) {
       if (std::optional<engine::SourceConfig> old = deps_.engine.SourceDefinition(*path_id)) {
         RestoreSecrets(options, json::parse(old->row.config_json, nullptr, false));
@@ -1041,53 +1136,19 @@ class AdminApi {
 
   Response GetSubscription(const Request& request) { return OneSubscription(*request.Param("id")); }
 
-  // Reads a list of non-empty strings (absent: empty).
-  static std::optional<Response> StringList(const json& body, const char* name,
-                                            std::vector<std::string>& out) {
-    auto it = body.find(name);
-    if (it == body.end() || it->is_null()) return std::nullopt;
-    if (!it->is_array()) return BadRequest(fmt::format("{}: must be an array of strings", name));
-    for (const json& item : *it) {
-      if (!item.is_string() || item.get<std::string>().empty()) {
-        return BadRequest(fmt::format("{}: must be an array of non-empty strings", name));
-      }
-      out.push_back(item.get<std::string>());
-    }
-    return std::nullopt;
-  }
-
   Response CreateSubscription(const Request& request) {
-    json body = json::parse(request.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      return BadRequest("the body must be a JSON object");
-    }
-    static const std::set<std::string> kFields = {"id",         "url",    "eventTypes",
-                                                  "companyIds", "secret", "enabled"};
-    for (const auto& [key, value] : body.items()) {
-      if (!kFields.count(key)) return BadRequest(fmt::format("{}: unknown field", key));
-    }
+    BodyReader in(request.body, {"id", "url", "eventTypes", "companyIds", "secret", "enabled"});
     relay::SubscriptionSpec spec;
     spec.kind = "webhook";
     spec.origin = "api";
-    for (const auto& [name, out] :
-         {std::pair<const char*, std::string*>{"id", &spec.id}, {"url", &spec.url}}) {
-      auto it = body.find(name);
-      if (it == body.end()) return BadRequest(fmt::format("{}: missing", name));
-      if (!it->is_string() || it->get<std::string>().empty()) {
-        return BadRequest(fmt::format("{}: must be a non-empty string", name));
-      }
-      *out = it->get<std::string>();
-    }
-    if (auto refused = StringList(body, "eventTypes", spec.event_types)) return *refused;
-    if (auto refused = StringList(body, "companyIds", spec.company_ids)) return *refused;
-    if (auto it = body.find("secret"); it != body.end() && !it->is_null()) {
-      if (!it->is_string()) return BadRequest("secret: must be a string (whsec_...)");
-      spec.secret = it->get<std::string>();
-    }
-    if (auto it = body.find("enabled"); it != body.end()) {
-      if (!it->is_boolean()) return BadRequest("enabled: must be true or false");
-      spec.enabled = it->get<bool>();
-    }
+    in.Text("id", spec.id);
+    in.Text("url", spec.url);
+    in.Strings("eventTypes", spec.event_types, Need::kOptionalOrNull);
+    in.Strings("companyIds", spec.company_ids, Need::kOptionalOrNull);
+    // "whsec_..."; absent, null or "": the hub generates one.
+    in.Text("secret", spec.secret, Need::kOptionalOrNull, /*max_size=*/0, /*empty_ok=*/true);
+    in.Bool("enabled", spec.enabled, Need::kOptional);
+    if (in.Refusal()) return *in.Refusal();
     Status checked = relay::CheckSubscriptionSpec(spec);
     if (!checked.ok()) return BadRequest(MaskPersonalData(checked.message()));
     if (!deps_.master_key) {
@@ -1152,20 +1213,9 @@ class AdminApi {
   Response DisableSubscription(const Request& request) {
     const std::string id = *request.Param("id");
     std::string reason = "disabled through the admin API";
-    if (!request.body.empty()) {
-      json body = json::parse(request.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object()) {
-        return BadRequest("the body must be a JSON object (or empty)");
-      }
-      for (const auto& [key, value] : body.items()) {
-        if (key != "reason") return BadRequest(fmt::format("{}: unknown field", key));
-        if (!value.is_string() || value.get<std::string>().empty() ||
-            value.get<std::string>().size() > 500) {
-          return BadRequest("reason: must be a non-empty string of at most 500 characters");
-        }
-        reason = value.get<std::string>();
-      }
-    }
+    BodyReader in(request.body, {"reason"}, {}, /*empty_ok=*/true);
+    in.Text("reason", reason, Need::kOptional, /*max_size=*/500);
+    if (in.Refusal()) return *in.Refusal();
     return ChangeSubscription(id, [&](storage::Store& store) {
       return relay::DisableSubscription(store, id, reason, deps_.clock);
     });

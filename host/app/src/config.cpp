@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "reglo/storage/postgres_store.h"
 
@@ -70,14 +71,26 @@ Status ReadSeconds(const json& object, const std::string& parent, const char* na
   return Status::Ok();
 }
 
-Status ReadCount(const json& object, const char* name, int minimum, int& out) {
+// Reads an optional whole number from `minimum` to `maximum` into `out` (int or int64_t: `maximum`
+// must fit it). With `zero_means` ("no limit"), 0 is accepted too and means that. The error names
+// the key path.
+template <typename Int>
+Status ReadInteger(const json& object, const std::string& parent, const char* name, int64_t minimum,
+                   int64_t maximum, Int& out, const char* zero_means = nullptr) {
+  static_assert(std::is_integral_v<Int>);
   auto it = object.find(name);
   if (it == object.end()) return Status::Ok();
-  const std::string key = std::string("engine.") + name;
-  if (!it->is_number_integer() || it->get<int64_t>() < minimum || it->get<int64_t>() > 100000) {
-    return KeyError(key, fmt::format("expected a whole number of at least {}", minimum));
+  const std::string key = parent.empty() ? std::string(name) : parent + "." + name;
+  const bool integer = it->is_number_integer();
+  const int64_t value = integer ? it->get<int64_t>() : 0;
+  const bool off = zero_means != nullptr && integer && value == 0;
+  if (!integer || (!off && (value < minimum || value > maximum))) {
+    const std::string range = fmt::format("a whole number from {} to {}", minimum, maximum);
+    return KeyError(key, zero_means == nullptr
+                             ? "expected " + range
+                             : fmt::format("expected 0 ({}) or {}", zero_means, range));
   }
-  out = it->get<int>();
+  out = static_cast<Int>(value);
   return Status::Ok();
 }
 
@@ -115,8 +128,9 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
       ReadSeconds(e, "engine", "shutdown_timeout_seconds", 0, engine.shutdown_timeout_ms));
   // A lease is renewed every third of its time; under a second, a busy host could lose it.
   REGLO_RETURN_IF_ERROR(ReadSeconds(e, "engine", "lease_seconds", 1, engine.lease_ms));
-  REGLO_RETURN_IF_ERROR(ReadCount(e, "failure_limit", 1, engine.failure_limit));
-  REGLO_RETURN_IF_ERROR(ReadCount(e, "threads_per_plugin", 1, engine.threads_per_plugin));
+  REGLO_RETURN_IF_ERROR(ReadInteger(e, "engine", "failure_limit", 1, 100000, engine.failure_limit));
+  REGLO_RETURN_IF_ERROR(
+      ReadInteger(e, "engine", "threads_per_plugin", 1, 100000, engine.threads_per_plugin));
   if (auto watch = e.find("watch_plugins"); watch != e.end()) {
     if (!watch->is_boolean()) return KeyError("engine.watch_plugins", "expected true or false");
     engine.watch_plugins = watch->get<bool>();
@@ -124,25 +138,9 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
   if (engine.backoff_cap_ms < engine.backoff_base_ms) {
     return KeyError("engine.backoff_cap_seconds", "must not be less than backoff_base_seconds");
   }
-  if (auto limit = e.find("runner_memory_limit_mb"); limit != e.end()) {
-    if (!limit->is_number_integer() || limit->get<int64_t>() < 0 ||
-        limit->get<int64_t>() > (int64_t{1} << 30)) {
-      return KeyError("engine.runner_memory_limit_mb",
-                      "expected a whole number of MiB (0: no limit), e.g. 1024");
-    }
-    engine.runner_memory_limit_mb = limit->get<int64_t>();
-    if (engine.runner_memory_limit_mb > 0 && engine.runner_memory_limit_mb < 16) {
-      return KeyError("engine.runner_memory_limit_mb",
-                      "at least 16 MiB (a connector process needs some to start), or 0: no limit");
-    }
-  }
-  if (auto watch = e.find("watch_plugins"); watch != e.end()) {
-    if (!watch->is_boolean()) return KeyError("engine.watch_plugins", "expected true or false");
-    engine.watch_plugins = watch->get<bool>();
-  }
-  if (engine.backoff_cap_ms < engine.backoff_base_ms) {
-    return KeyError("engine.backoff_cap_seconds", "must not be less than backoff_base_seconds");
-  }
+  // A connector process needs some memory to start: under 16 MiB it could not.
+  REGLO_RETURN_IF_ERROR(ReadInteger(e, "engine", "runner_memory_limit_mb", 16, int64_t{1} << 30,
+                                    engine.runner_memory_limit_mb, "no limit"));
   return Status::Ok();
 }
 
@@ -165,18 +163,6 @@ Status ParseListen(const std::string& key, const std::string& text, std::string&
   }
   address = host;
   port = static_cast<uint16_t>(std::stoi(digits));
-  return Status::Ok();
-}
-
-Status ReadInteger(const json& object, const std::string& parent, const char* name, int64_t minimum,
-                   int64_t maximum, int64_t& out) {
-  auto it = object.find(name);
-  if (it == object.end()) return Status::Ok();
-  const std::string key = parent.empty() ? std::string(name) : parent + "." + name;
-  if (!it->is_number_integer() || it->get<int64_t>() < minimum || it->get<int64_t>() > maximum) {
-    return KeyError(key, fmt::format("expected a whole number from {} to {}", minimum, maximum));
-  }
-  out = it->get<int64_t>();
   return Status::Ok();
 }
 
@@ -229,12 +215,9 @@ Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
       ReadSeconds(o, "ingest", "body_timeout_seconds", 0.05, ingest.body_timeout_ms));
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(o, "ingest", "signature_tolerance_seconds", 1, ingest.signature_tolerance_ms));
-  int64_t threads = ingest.threads;
-  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "threads", 1, 256, threads));
-  ingest.threads = static_cast<int>(threads);
-  int64_t connections = ingest.store_connections;
-  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "store_connections", 1, 64, connections));
-  ingest.store_connections = static_cast<int>(connections);
+  REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "threads", 1, 256, ingest.threads));
+  REGLO_RETURN_IF_ERROR(
+      ReadInteger(o, "ingest", "store_connections", 1, 64, ingest.store_connections));
   if (auto rate = o.find("rate_limit"); rate != o.end()) {
     if (!rate->is_object()) {
       return KeyError("ingest.rate_limit", "expected an object, got " + TypeName(*rate));
@@ -291,12 +274,8 @@ Status ReadRelay(const json& root, RelaySettings& relay) {
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(r, "relay", "poll_interval_seconds", 0.01, relay.poll_interval_ms));
   REGLO_RETURN_IF_ERROR(ReadSeconds(r, "relay", "lease_seconds", 1, relay.lease_ms));
-  int64_t concurrency = relay.concurrency;
-  int64_t batch_size = relay.batch_size;
-  REGLO_RETURN_IF_ERROR(ReadInteger(r, "relay", "concurrency", 1, 64, concurrency));
-  REGLO_RETURN_IF_ERROR(ReadInteger(r, "relay", "batch_size", 1, 100000, batch_size));
-  relay.concurrency = static_cast<int>(concurrency);
-  relay.batch_size = static_cast<int>(batch_size);
+  REGLO_RETURN_IF_ERROR(ReadInteger(r, "relay", "concurrency", 1, 64, relay.concurrency));
+  REGLO_RETURN_IF_ERROR(ReadInteger(r, "relay", "batch_size", 1, 100000, relay.batch_size));
   if (auto schedule = r.find("retry_schedule_seconds"); schedule != r.end()) {
     if (!schedule->is_array() || schedule->empty() || schedule->size() > 100) {
       return KeyError("relay.retry_schedule_seconds",
