@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-#include <thread>
 
 #include "admin_backends.h"
+#include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
 #include "reglo/http/server.h"
@@ -192,13 +192,8 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
   }
 
   // Asks until `done` holds: the relay works on its own threads. Bounded; never a timed check.
-  bool Eventually(const std::function<bool()>& done) {
-    const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < bound) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
+  static bool Eventually(const std::function<bool()>& done) {
+    return reglo::testing::WaitUntil(done, std::chrono::seconds(30), std::chrono::milliseconds(10));
   }
 
   json Deliveries(const std::string& id, const std::string& query = "") {

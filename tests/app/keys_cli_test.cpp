@@ -10,9 +10,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
-#include <sstream>
 
+#include "cli_output.h"
+#include "files.h"
 #include "reglo/core/crypto.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/master_key.h"
@@ -26,20 +26,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using Output = reglo::testing::CommandOutput;
+using reglo::testing::Match;
+using reglo::testing::ReadFile;
 using reglo::testing::RunCommand;
-
-std::string Match(const std::string& text, const std::string& pattern) {
-  std::smatch match;
-  if (!std::regex_search(text, match, std::regex(pattern))) return "";
-  return match[1];
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class KeysCliTest : public ::testing::Test {
  protected:

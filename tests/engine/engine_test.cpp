@@ -13,8 +13,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
+#include "poll.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
 #include "sqlite_test_support.h"
@@ -106,9 +106,7 @@ class EngineTest : public ::testing::Test {
   SourceSnapshot Snap(const std::string& id) { return *engine_->Source(id); }
   // Waits (bounded) for the plugin thread to begin the pipeline's run; returns its id.
   int64_t WaitForRunToBegin(const std::string& id) {
-    for (int i = 0; i < 20'000 && Snap(id).current_run_id == 0; ++i) {
-      std::this_thread::sleep_for(milliseconds(1));
-    }
+    reglo::testing::WaitUntil([&] { return Snap(id).current_run_id != 0; }, kWait, milliseconds(1));
     EXPECT_NE(Snap(id).current_run_id, 0);
     return Snap(id).current_run_id;
   }
@@ -427,10 +425,9 @@ TEST_F(EngineTest, StopEndsPullsAtTheirNextCheckpointAndARestartResumesFromTheCu
   engine_->Tick();
   auto store = OpenStore();
   // Wait (bounded, for the plugin's thread) until a few pages are committed.
-  for (int i = 0; i < 2000 && store->CountRecords(*model::FindEntity("student")).value() < 20;
-       ++i) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
+  reglo::testing::WaitUntil(
+      [&] { return store->CountRecords(*model::FindEntity("student")).value() >= 20; },
+      milliseconds(10'000), milliseconds(5));
   ASSERT_TRUE(engine_->Stop(seconds(5)));
   EXPECT_EQ(engine_->Running(), 0);
   auto first = store->ListRuns("a", 10);

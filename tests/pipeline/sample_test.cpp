@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "files.h"
 #include "pipeline_backends.h"
 #include "reglo/model/schema.h"
 #include "reglo/pipeline/sync.h"
@@ -24,12 +25,7 @@ using storage::testing::BackendName;
 using storage::testing::BackendParam;
 using ::testing::ElementsAre;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using reglo::testing::ReadFile;
 
 void WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
