@@ -28,6 +28,7 @@
 #include "reglo/relay/relay.h"
 #include "reglo/relay/webhook_sink.h"
 #include "relay_test_support.h"
+#include "temp_dir.h"
 
 namespace reglo::admin {
 namespace {
@@ -75,9 +76,8 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     auto master = ingest::MasterKey::FromBytes(std::string(32, '\x42'));
     ASSERT_TRUE(master.ok());
     master_.emplace(std::move(*master));
-    std::string pattern = (std::filesystem::temp_directory_path() / "reglo_integ_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_integ_");
+    ASSERT_FALSE(dir_.empty());
     engine::EngineOptions options;
     options.plugins_dir = dir_ / "plugins";
     options.plugin_cache_dir = dir_ / "cache";

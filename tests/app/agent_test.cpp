@@ -22,6 +22,7 @@
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -46,9 +47,8 @@ json SidaSource(int slow_ms) {
 class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_agent_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_agent_");
+    ASSERT_FALSE(dir_.empty());
     port_ = testing::FreeLoopbackPort();
     ASSERT_GT(port_, 0);
     std::ofstream(dir_ / "hub.json")

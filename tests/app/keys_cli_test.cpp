@@ -19,6 +19,7 @@
 #include "reglo/ingest/signature.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -33,11 +34,8 @@ using reglo::testing::RunCommand;
 class KeysCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("reglo-keys-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = reglo::testing::MakeTempDir("reglo-keys-cli-");
+    ASSERT_FALSE(dir_.empty());
     WriteConfig("");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

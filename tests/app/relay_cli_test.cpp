@@ -14,6 +14,7 @@
 #include "reglo/app/config.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo::app {
 namespace {
@@ -80,11 +81,8 @@ TEST(RelayConfigTest, ErrorsNameTheKey) {
 class RelayCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("reglo-relay-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = reglo::testing::MakeTempDir("reglo-relay-cli-");
+    ASSERT_FALSE(dir_.empty());
     WriteConfig("");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -27,6 +27,7 @@
 #include "ports.h"
 #include "process.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -95,9 +96,8 @@ class ConsoleTest : public ::testing::Test {
     ASSERT_TRUE(fs::exists(fs::path(REGLO_CONSOLE_TEST_DIR) / "node_modules/playwright-core"))
         << "playwright-core is missing from tests/console/node_modules: run tools/install-deps "
            "(it runs `npm ci` there)";
-    std::string pattern = (fs::temp_directory_path() / "reglo_console_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_console_");
+    ASSERT_FALSE(dir_.empty());
   }
 
   void TearDown() override {

@@ -18,6 +18,7 @@
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
 #include "sqlite_test_support.h"
+#include "temp_dir.h"
 
 namespace reglo::engine {
 namespace {
@@ -37,9 +38,8 @@ class MaxRandom final : public RandomSource {
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_engine_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_engine_");
+    ASSERT_FALSE(dir_.empty());
     fs::create_directories(dir_ / "plugins");
     release_ = (dir_ / "release").string();
     options_.plugins_dir = dir_ / "plugins";

@@ -30,6 +30,7 @@
 #include "process.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -56,9 +57,8 @@ struct RunRow {
 class MultiInstanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_multi_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_multi_");
+    ASSERT_FALSE(dir_.empty());
     db_ = std::make_unique<storage::testing::PostgresBackend>();
     // Migrated once here, so the instances start on an up-to-date schema.
     auto store = db_->Open();

@@ -24,6 +24,7 @@
 #include "reglo/app/config.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -37,9 +38,8 @@ using testing::WaitUntil;
 class ServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_serve_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_serve_");
+    ASSERT_FALSE(dir_.empty());
   }
   void TearDown() override {
     testing::KillAndReap(pid_);

@@ -16,6 +16,7 @@
 #include "pipeline_backends.h"
 #include "reglo/model/schema.h"
 #include "reglo/pipeline/sync.h"
+#include "temp_dir.h"
 
 namespace reglo::pipeline {
 namespace {
@@ -44,9 +45,8 @@ void ReplaceRow(const fs::path& path, const std::string& prefix, const std::stri
 class SampleTest : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo-sample-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo-sample-");
+    ASSERT_FALSE(dir_.empty());
     fs::copy(fs::path(REGLO_SOURCE_DIR) / "examples" / "autoscuola-rossi" / "data", dir_ / "data",
              fs::copy_options::recursive);
     const std::string config =

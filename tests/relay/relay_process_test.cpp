@@ -18,6 +18,7 @@
 #include "process.h"
 #include "reglo/storage/sqlite_store.h"
 #include "relay_test_support.h"
+#include "temp_dir.h"
 
 namespace reglo::relay {
 namespace {
@@ -33,9 +34,8 @@ using testing::Reply;
 class RelayProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_relay_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_relay_");
+    ASSERT_FALSE(dir_.empty());
     auto store = storage::OpenSqliteStore((dir_ / "hub.db").string());
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);

@@ -17,6 +17,7 @@
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -25,9 +26,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 TEST(IngestClientTest, NodeClientPushesASignedBatchAndAWrongSecretIsRefused) {
-  std::string pattern = (fs::temp_directory_path() / "reglo_node_XXXXXX").string();
-  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-  const fs::path dir = pattern;
+  const fs::path dir = reglo::testing::MakeTempDir("reglo_node_");
+  ASSERT_FALSE(dir.empty());
   const int port = testing::FreeLoopbackPort();
   ASSERT_GT(port, 0);
   std::ofstream(dir / "hub.json") << json{{"store", "sqlite:hub.db"},
