@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "files.h"
 #include "poll.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
@@ -364,8 +365,7 @@ TEST_F(EngineTest, HalfWrittenLibraryIsNeverLoadedAndAddedPluginResumesItsSource
   EXPECT_THAT(Snap("a").reason, HasSubstr("connector 'sida_stub' is not loaded"));
   EXPECT_EQ(StoredStatus("a"), "paused");
   // An in-place copy in progress: the file grows between polls.
-  std::ifstream in(REGLO_SIDA_PLUGIN, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = reglo::testing::ReadFile(REGLO_SIDA_PLUGIN);
   const fs::path target = dir_ / "plugins" / "sida_stub.so";
   for (size_t written = 4096; written < bytes.size(); written += bytes.size() / 4) {
     std::ofstream(target, std::ios::binary | std::ios::trunc).write(bytes.data(), written);
