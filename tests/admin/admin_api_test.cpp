@@ -19,6 +19,7 @@
 #include "reglo/admin/token.h"
 #include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
+#include "temp_dir.h"
 
 namespace reglo::admin {
 namespace {
@@ -50,9 +51,8 @@ class AdminApiTest : public ::testing::TestWithParam<storage::testing::BackendPa
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
-    std::string pattern = (fs::temp_directory_path() / "reglo_admin_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_admin_");
+    ASSERT_FALSE(dir_.empty());
     fs::create_directories(dir_ / "plugins");
     fs::copy_file(REGLO_SIDA_PLUGIN, dir_ / "plugins" / "sida_stub.so");
     options_.plugins_dir = dir_ / "plugins";

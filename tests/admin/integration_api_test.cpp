@@ -15,11 +15,11 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "admin_backends.h"
+#include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
 #include "reglo/http/server.h"
@@ -30,6 +30,7 @@
 #include "reglo/relay/relay.h"
 #include "reglo/relay/webhook_sink.h"
 #include "relay_test_support.h"
+#include "temp_dir.h"
 
 namespace reglo::admin {
 namespace {
@@ -77,9 +78,8 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     auto master = ingest::MasterKey::FromBytes(std::string(32, '\x42'));
     ASSERT_TRUE(master.ok());
     master_.emplace(std::move(*master));
-    std::string pattern = (std::filesystem::temp_directory_path() / "reglo_integ_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_integ_");
+    ASSERT_FALSE(dir_.empty());
     engine::EngineOptions options;
     options.plugins_dir = dir_ / "plugins";
     options.plugin_cache_dir = dir_ / "cache";
@@ -194,13 +194,8 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
   }
 
   // Asks until `done` holds: the relay works on its own threads. Bounded; never a timed check.
-  bool Eventually(const std::function<bool()>& done) {
-    const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < bound) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
+  static bool Eventually(const std::function<bool()>& done) {
+    return reglo::testing::WaitUntil(done, std::chrono::seconds(30), std::chrono::milliseconds(10));
   }
 
   json Deliveries(const std::string& id, const std::string& query = "") {

@@ -4,12 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
+#include "cli_output.h"
+#include "files.h"
 #include "reglo/admin/token.h"
 #include "reglo/app/config.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo::app {
 namespace {
@@ -67,27 +69,24 @@ TEST(AdminConfigTest, ErrorsNameTheKey) {
 }
 
 TEST(AdminTokenCliTest, ResetPrintsANewTokenOnceAndStoresOnlyItsHash) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("reglo-admin-cli-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const reglo::testing::TempDir temp("reglo-admin-cli-");
+  const std::filesystem::path& dir = temp.path();
+  ASSERT_FALSE(dir.empty());
   std::ofstream(dir / "hub.json") << R"({"store": "sqlite:hub.db", "plugins_dir": "p",
                                         "sources": []})";
   const std::string hub =
       std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
   reglo::testing::CommandOutput out = reglo::testing::RunCommand(hub + " admin-token reset");
   ASSERT_EQ(out.exit_code, 0) << out.text;
-  std::smatch token;
-  ASSERT_TRUE(std::regex_search(out.text, token, std::regex("[A-Za-z0-9_-]{43}"))) << out.text;
+  const std::string token = reglo::testing::Match(out.text, "([A-Za-z0-9_-]{43})");
+  ASSERT_FALSE(token.empty()) << out.text;
   auto store = storage::OpenSqliteStore((dir / "hub.db").string());
   ASSERT_TRUE(store.ok());
   auto stored = (*store)->GetSetting(std::string(admin::kTokenSetting));
   ASSERT_TRUE(stored.ok() && stored->has_value());
-  EXPECT_TRUE(admin::TokenMatches(token.str(), **stored));
+  EXPECT_TRUE(admin::TokenMatches(token, **stored));
   // The database file never holds the token itself.
-  std::ifstream file(dir / "hub.db", std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(file)), {});
-  EXPECT_EQ(bytes.find(token.str()), std::string::npos);
+  EXPECT_EQ(reglo::testing::ReadFile(dir / "hub.db").find(token), std::string::npos);
 
   // A token set in the environment is not replaced by a stored one.
   out = reglo::testing::RunCommand("REGLO_ADMIN_TOKEN=from-the-environment-123 " + hub +
@@ -95,7 +94,6 @@ TEST(AdminTokenCliTest, ResetPrintsANewTokenOnceAndStoresOnlyItsHash) {
   EXPECT_EQ(out.exit_code, 2);
   EXPECT_THAT(out.text, HasSubstr("REGLO_ADMIN_TOKEN"));
   EXPECT_THAT(out.text, Not(HasSubstr("from-the-environment-123")));
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -3,10 +3,8 @@
 // Each run is compared with a reference `sync --once` of the same simulated system: the same
 // records and exactly the same event ids (deterministic per record version), none twice.
 // Waits are bounded polls (the processes run in real time).
-#include <Poco/Net/ServerSocket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,12 +13,16 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
-#include <thread>
 
+#include "cli_output.h"
+#include "files.h"
+#include "poll.h"
+#include "ports.h"
+#include "process.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -45,13 +47,10 @@ json SidaSource(int slow_ms) {
 class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_agent_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    {
-      Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
-      port_ = probe.address().port();
-    }
+    dir_ = reglo::testing::MakeTempDir("reglo_agent_");
+    ASSERT_FALSE(dir_.empty());
+    port_ = testing::FreeLoopbackPort();
+    ASSERT_GT(port_, 0);
     std::ofstream(dir_ / "hub.json")
         << json{{"store", "sqlite:hub.db"},
                 {"plugins_dir", REGLO_PLUGIN_DIR},
@@ -72,25 +71,16 @@ class AgentTest : public ::testing::Test {
     const auto created = testing::RunCommand(
         Hub("hub.json") + " keys create --company autoscuola-test --source sida");
     ASSERT_EQ(created.exit_code, 0) << created.text;
-    std::istringstream lines(created.text);
-    for (std::string line; std::getline(lines, line);) {
-      std::istringstream words(line);
-      std::string first, second, value;
-      words >> first >> second >> value;
-      if (first == "API" && second == "key:") api_key_ = value;
-      if (first == "Signing" && second == "secret:") secret_ = value;
-    }
+    const testing::CreatedKey key = testing::ParseCreatedKey(created.text);
+    api_key_ = key.api_key;
+    secret_ = key.signing_secret;
     ASSERT_FALSE(api_key_.empty());
     ASSERT_FALSE(secret_.empty());
   }
 
   void TearDown() override {
-    for (pid_t pid : {agent_, hub_}) {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
+    testing::KillAndReap(agent_);
+    testing::KillAndReap(hub_);
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
@@ -116,40 +106,16 @@ class AgentTest : public ::testing::Test {
   }
 
   pid_t Start(const std::vector<std::string>& args, const std::string& log) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const std::string path = (dir_ / log).string();
-      FILE* out = std::freopen(path.c_str(), "a", stdout);
-      if (out == nullptr || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
-      std::vector<char*> argv;
-      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-      argv.push_back(nullptr);
-      ::execv(REGLO_HUB_BINARY, argv.data());
-      ::_exit(127);
-    }
-    return pid;
+    return testing::SpawnLogged(REGLO_HUB_BINARY, args, (dir_ / log).string());
   }
-  void StartHub() {
-    hub_ = Start({REGLO_HUB_BINARY, "--config", (dir_ / "hub.json").string(), "serve"}, "hub.log");
-  }
+  void StartHub() { hub_ = Start({"--config", (dir_ / "hub.json").string(), "serve"}, "hub.log"); }
   void StartAgent() {
-    agent_ =
-        Start({REGLO_HUB_BINARY, "agent", "--config", (dir_ / "agent.json").string()}, "agent.log");
+    agent_ = Start({"agent", "--config", (dir_ / "agent.json").string()}, "agent.log");
   }
-  static void Stop(pid_t& pid, int signal) {
-    ::kill(pid, signal);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-
+  // Polls (bounded: a minute) until `done` holds.
   template <typename Predicate>
-  bool WaitUntil(Predicate done, milliseconds bound = milliseconds(60'000)) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return done();
+  static bool WaitUntil(Predicate done) {
+    return testing::WaitUntil(done, milliseconds(60'000));
   }
 
   size_t SpooledBatches() const {
@@ -160,10 +126,7 @@ class AgentTest : public ::testing::Test {
     }
     return count;
   }
-  std::string Log(const std::string& name) const {
-    std::ifstream in(dir_ / name);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
+  std::string Log(const std::string& name) const { return testing::ReadFile(dir_ / name); }
 
   // Records per entity and the event ids of a store.
   struct Contents {
@@ -201,7 +164,7 @@ TEST_F(AgentTest, HubDownForAWhileThenUpEverythingArrivesOnce) {
   StartAgent();
   // The pull is under way: batches are being spooled (and delivered).
   ASSERT_TRUE(WaitUntil([&] { return Read("hub.db").records["student"] > 0; })) << Log("agent.log");
-  Stop(hub_, SIGKILL);  // the hub goes away in the middle of the pull
+  testing::KillAndReap(hub_, SIGKILL);  // the hub goes away in the middle of the pull
   ASSERT_TRUE(WaitUntil([&] { return Log("agent.log").find("unreachable") != std::string::npos; }))
       << Log("agent.log");
   ASSERT_TRUE(WaitUntil([&] { return SpooledBatches() >= 3; })) << Log("agent.log");
@@ -211,7 +174,7 @@ TEST_F(AgentTest, HubDownForAWhileThenUpEverythingArrivesOnce) {
   EXPECT_EQ(hub, Read("ref.db"));
   EXPECT_EQ(std::set<std::string>(hub.events.begin(), hub.events.end()).size(),
             hub.events.size());  // no event twice
-  Stop(agent_, SIGTERM);
+  testing::KillAndReap(agent_, SIGTERM);
   EXPECT_EQ(Log("agent.log").find(api_key_), std::string::npos);  // never the whole key
   EXPECT_EQ(Log("hub.log").find(api_key_), std::string::npos);
 }
@@ -222,7 +185,7 @@ TEST_F(AgentTest, AgentKilledMidBatchLosesNothingAndDuplicatesNothing) {
   StartAgent();
   ASSERT_TRUE(WaitUntil([&] { return Read("hub.db").records["student"] >= 10; }))
       << Log("agent.log");
-  Stop(agent_, SIGKILL);
+  testing::KillAndReap(agent_, SIGKILL);
   const Contents partial = Read("hub.db");
   EXPECT_NE(partial, Read("ref.db"));  // killed before the end
   StartAgent();
@@ -230,8 +193,8 @@ TEST_F(AgentTest, AgentKilledMidBatchLosesNothingAndDuplicatesNothing) {
   const Contents hub = Read("hub.db");
   EXPECT_EQ(hub, Read("ref.db"));
   EXPECT_EQ(std::set<std::string>(hub.events.begin(), hub.events.end()).size(), hub.events.size());
-  Stop(agent_, SIGTERM);
-  Stop(hub_, SIGTERM);
+  testing::KillAndReap(agent_, SIGTERM);
+  testing::KillAndReap(hub_, SIGTERM);
 }
 
 }  // namespace

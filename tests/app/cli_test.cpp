@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -26,10 +27,8 @@ Output RunHub(const std::string& args) {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("reglo-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = reglo::testing::MakeTempDir("reglo-cli-");
+    ASSERT_FALSE(dir_.empty());
     std::filesystem::create_directories(dir_ / "plugins");
     std::filesystem::copy_file(std::filesystem::path(REGLO_TEST_PLUGIN_DIR) / "counter.so",
                                dir_ / "plugins" / "counter.so");

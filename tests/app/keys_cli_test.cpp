@@ -10,15 +10,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
-#include <sstream>
 
+#include "cli_output.h"
+#include "files.h"
 #include "reglo/core/crypto.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/master_key.h"
 #include "reglo/ingest/signature.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -26,29 +27,15 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using Output = reglo::testing::CommandOutput;
+using reglo::testing::Match;
+using reglo::testing::ReadFile;
 using reglo::testing::RunCommand;
-
-std::string Match(const std::string& text, const std::string& pattern) {
-  std::smatch match;
-  if (!std::regex_search(text, match, std::regex(pattern))) return "";
-  return match[1];
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class KeysCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("reglo-keys-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = reglo::testing::MakeTempDir("reglo-keys-cli-");
+    ASSERT_FALSE(dir_.empty());
     WriteConfig("");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -8,19 +8,22 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
-#include <sstream>
 
+#include "cli_output.h"
+#include "files.h"
 #include "reglo/app/config.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo::app {
 namespace {
 
 using testing::CommandOutput;
 using ::testing::HasSubstr;
+using testing::Match;
 using ::testing::Not;
+using testing::ReadFile;
 using testing::RunCommand;
 
 constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwJk1VrHcZJ7E=";
@@ -75,21 +78,11 @@ TEST(RelayConfigTest, ErrorsNameTheKey) {
   }
 }
 
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 class RelayCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("reglo-relay-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = reglo::testing::MakeTempDir("reglo-relay-cli-");
+    ASSERT_FALSE(dir_.empty());
     WriteConfig("");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -111,9 +104,8 @@ TEST_F(RelayCliTest, CreatePrintsTheSecretOnceAndStoresItOnlySealed) {
       Hub("subscriptions create --id wf --url 'https://wf.example.com/hook?token=t0p' "
           "--event-type student.created --company c1");
   ASSERT_EQ(created.exit_code, 0) << created.text;
-  std::smatch match;
-  ASSERT_TRUE(std::regex_search(created.text, match, std::regex("(whsec_[A-Za-z0-9+/=]+)")));
-  const std::string secret = match[1];
+  const std::string secret = Match(created.text, "(whsec_[A-Za-z0-9+/=]+)");
+  ASSERT_FALSE(secret.empty()) << created.text;
   EXPECT_THAT(created.text, Not(HasSubstr("t0p")));  // the URL's query is never shown
   CommandOutput list = Hub("subscriptions list");
   EXPECT_EQ(list.exit_code, 0);

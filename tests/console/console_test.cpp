@@ -22,8 +22,12 @@
 #include <string>
 #include <thread>
 
+#include "files.h"
+#include "poll.h"
+#include "ports.h"
 #include "process.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -92,17 +96,13 @@ class ConsoleTest : public ::testing::Test {
     ASSERT_TRUE(fs::exists(fs::path(REGLO_CONSOLE_TEST_DIR) / "node_modules/playwright-core"))
         << "playwright-core is missing from tests/console/node_modules: run tools/install-deps "
            "(it runs `npm ci` there)";
-    std::string pattern = (fs::temp_directory_path() / "reglo_console_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_console_");
+    ASSERT_FALSE(dir_.empty());
   }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGCONT);  // in case the script stopped it and failed before resuming it
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    if (pid_ > 0) ::kill(pid_, SIGCONT);  // in case the script stopped it and did not resume it
+    testing::KillAndReap(pid_);
     std::error_code ignored;
     if (!dir_.empty()) fs::remove_all(dir_, ignored);
   }
@@ -132,17 +132,19 @@ class ConsoleTest : public ::testing::Test {
         testing::SpawnLogged(REGLO_HUB_BINARY, {"--config", (dir_ / "hub.json").string(), "serve"},
                              (dir_ / "serve.log").string());
     ASSERT_GT(pid_, 0);
-    const auto deadline = std::chrono::steady_clock::now() + milliseconds(30'000);
-    while (HttpStatusLine(port_, "/healthz").find(" 200") == std::string::npos) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-          << "the admin port " << port_ << " did not answer /healthz\n"
-          << ServeLog();
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        FAIL() << "serve exited before its admin port answered\n" << ServeLog();
-      }
-      std::this_thread::sleep_for(milliseconds(50));
+    bool exited = false;
+    const bool answered = testing::WaitUntil(
+        [&] {
+          exited = ::waitpid(pid_, nullptr, WNOHANG) == pid_;
+          return exited || HttpStatusLine(port_, "/healthz").find(" 200") != std::string::npos;
+        },
+        milliseconds(30'000), milliseconds(50));
+    if (exited) {
+      pid_ = -1;
+      FAIL() << "serve exited before its admin port answered\n" << ServeLog();
     }
+    ASSERT_TRUE(answered) << "the admin port " << port_ << " did not answer /healthz\n"
+                          << ServeLog();
   }
 
   // Runs one scenario of console_test.mjs against the hub.
@@ -168,10 +170,7 @@ class ConsoleTest : public ::testing::Test {
     EXPECT_THAT(out.text, Not(HasSubstr("FAIL")));
   }
 
-  std::string ServeLog() const {
-    std::ifstream in(dir_ / "serve.log");
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
+  std::string ServeLog() const { return testing::ReadFile(dir_ / "serve.log"); }
 
   static nlohmann::json SidaSource(const std::string& id, nlohmann::json faults,
                                    bool enabled = true) {
@@ -257,16 +256,9 @@ TEST_F(ConsoleTest, AHubThatStopsAnsweringShowsTheBannerAndRecovers) {
       StartHub(nlohmann::json::array({SidaSource("sida-ok", nlohmann::json::object())})));
   ExpectPassed(RunScenario("down"), "down");
   // The script stopped the hub with SIGTERM: it exits on its own.
-  int status = 0;
-  pid_t reaped = 0;
-  const auto deadline = std::chrono::steady_clock::now() + milliseconds(15'000);
-  while ((reaped = ::waitpid(pid_, &status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  ASSERT_EQ(reaped, pid_) << "serve did not exit after SIGTERM\n" << ServeLog();
-  EXPECT_TRUE(WIFEXITED(status)) << ServeLog();
-  pid_ = -1;
+  const std::optional<int> status = testing::WaitForExit(pid_, milliseconds(15'000));
+  ASSERT_TRUE(status.has_value()) << "serve did not exit after SIGTERM\n" << ServeLog();
+  EXPECT_TRUE(WIFEXITED(*status)) << ServeLog();
 }
 
 }  // namespace

@@ -13,11 +13,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
+#include "files.h"
+#include "poll.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
 #include "sqlite_test_support.h"
+#include "temp_dir.h"
 
 namespace reglo::engine {
 namespace {
@@ -37,9 +39,8 @@ class MaxRandom final : public RandomSource {
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_engine_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_engine_");
+    ASSERT_FALSE(dir_.empty());
     fs::create_directories(dir_ / "plugins");
     release_ = (dir_ / "release").string();
     options_.plugins_dir = dir_ / "plugins";
@@ -106,9 +107,7 @@ class EngineTest : public ::testing::Test {
   SourceSnapshot Snap(const std::string& id) { return *engine_->Source(id); }
   // Waits (bounded) for the plugin thread to begin the pipeline's run; returns its id.
   int64_t WaitForRunToBegin(const std::string& id) {
-    for (int i = 0; i < 20'000 && Snap(id).current_run_id == 0; ++i) {
-      std::this_thread::sleep_for(milliseconds(1));
-    }
+    reglo::testing::WaitUntil([&] { return Snap(id).current_run_id != 0; }, kWait, milliseconds(1));
     EXPECT_NE(Snap(id).current_run_id, 0);
     return Snap(id).current_run_id;
   }
@@ -366,8 +365,7 @@ TEST_F(EngineTest, HalfWrittenLibraryIsNeverLoadedAndAddedPluginResumesItsSource
   EXPECT_THAT(Snap("a").reason, HasSubstr("connector 'sida_stub' is not loaded"));
   EXPECT_EQ(StoredStatus("a"), "paused");
   // An in-place copy in progress: the file grows between polls.
-  std::ifstream in(REGLO_SIDA_PLUGIN, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = reglo::testing::ReadFile(REGLO_SIDA_PLUGIN);
   const fs::path target = dir_ / "plugins" / "sida_stub.so";
   for (size_t written = 4096; written < bytes.size(); written += bytes.size() / 4) {
     std::ofstream(target, std::ios::binary | std::ios::trunc).write(bytes.data(), written);
@@ -427,10 +425,9 @@ TEST_F(EngineTest, StopEndsPullsAtTheirNextCheckpointAndARestartResumesFromTheCu
   engine_->Tick();
   auto store = OpenStore();
   // Wait (bounded, for the plugin's thread) until a few pages are committed.
-  for (int i = 0; i < 2000 && store->CountRecords(*model::FindEntity("student")).value() < 20;
-       ++i) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
+  reglo::testing::WaitUntil(
+      [&] { return store->CountRecords(*model::FindEntity("student")).value() >= 20; },
+      milliseconds(10'000), milliseconds(5));
   ASSERT_TRUE(engine_->Stop(seconds(5)));
   EXPECT_EQ(engine_->Running(), 0);
   auto first = store->ListRuns("a", 10);

@@ -22,12 +22,15 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "files.h"
+#include "poll.h"
 #include "postgres_test_support.h"
+#include "process.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -54,9 +57,8 @@ struct RunRow {
 class MultiInstanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_multi_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_multi_");
+    ASSERT_FALSE(dir_.empty());
     db_ = std::make_unique<storage::testing::PostgresBackend>();
     // Migrated once here, so the instances start on an up-to-date schema.
     auto store = db_->Open();
@@ -64,11 +66,7 @@ class MultiInstanceTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (pid_t pid : pids_) {
-      if (pid <= 0) continue;
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
+    for (pid_t& pid : pids_) testing::KillAndReap(pid);
     if (HasFailure()) {
       for (int i = 0; i < kInstances; ++i) std::cerr << "--- instance " << i << "\n" << Log(i);
     }
@@ -116,20 +114,9 @@ class MultiInstanceTest : public ::testing::Test {
   }
 
   pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      FILE* out = std::freopen((dir_ / log).c_str(), "a", stdout);
-      if (out == nullptr || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
-      if (!db_->url().password.empty())
-        ::setenv("REGLO_PG_PASSWORD", db_->url().password.c_str(), 1);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(REGLO_HUB_BINARY));
-      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-      argv.push_back(nullptr);
-      ::execv(REGLO_HUB_BINARY, argv.data());
-      ::_exit(127);
-    }
-    return pid;
+    std::vector<std::pair<std::string, std::string>> env;
+    if (!db_->url().password.empty()) env.emplace_back("REGLO_PG_PASSWORD", db_->url().password);
+    return testing::SpawnLogged(REGLO_HUB_BINARY, args, (dir_ / log).string(), env);
   }
 
   void StartInstances() {
@@ -141,28 +128,15 @@ class MultiInstanceTest : public ::testing::Test {
   }
 
   // Waits (bounded) for `pid` to exit; its exit code, 128 + signal, or -1 on timeout.
-  int Reap(pid_t& pid, milliseconds bound) {
-    const auto deadline = Clock::now() + bound;
-    int status = 0;
-    while (Clock::now() < deadline) {
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return -1;
+  static int Reap(pid_t& pid, milliseconds bound) {
+    const std::optional<int> status = testing::WaitForExit(pid, bound);
+    return status ? testing::ExitCode(*status) : -1;
   }
 
   // Polls (bounded) until `done` holds.
   template <typename Predicate>
-  bool WaitUntil(Predicate done, milliseconds bound) {
-    const auto deadline = Clock::now() + bound;
-    while (Clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    return done();
+  static bool WaitUntil(Predicate done, milliseconds bound) {
+    return testing::WaitUntil(done, bound, milliseconds(50));
   }
 
   std::string Text(const std::string& sql) {
@@ -195,8 +169,7 @@ class MultiInstanceTest : public ::testing::Test {
   }
 
   std::string Log(int instance) {
-    std::ifstream in(dir_ / fmt::format("serve-{}.log", instance));
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return testing::ReadFile(dir_ / fmt::format("serve-{}.log", instance));
   }
 
   fs::path dir_;

@@ -17,11 +17,14 @@
 #include <regex>
 #include <set>
 #include <sstream>
-#include <thread>
 
+#include "files.h"
+#include "poll.h"
+#include "process.h"
 #include "reglo/app/config.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -30,19 +33,16 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::WaitUntil;
 
 class ServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_serve_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_serve_");
+    ASSERT_FALSE(dir_.empty());
   }
   void TearDown() override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    testing::KillAndReap(pid_);
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
@@ -70,32 +70,16 @@ class ServeTest : public ::testing::Test {
   }
 
   void StartServe(const std::string& config) {
-    pid_ = ::fork();
+    pid_ = testing::SpawnLogged(REGLO_HUB_BINARY, {"--config", (dir_ / config).string(), "serve"},
+                                (dir_ / "serve.log").string());
     ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      const std::string log = (dir_ / "serve.log").string();
-      FILE* out = std::freopen(log.c_str(), "a", stdout);
-      if (out == nullptr || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
-      const std::string path = (dir_ / config).string();
-      ::execl(REGLO_HUB_BINARY, REGLO_HUB_BINARY, "--config", path.c_str(), "serve",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
   }
 
   // Sends SIGTERM and returns the exit code, or -1 if the process did not exit within `bound`.
   int Terminate(milliseconds bound) {
     ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return -1;
+    const std::optional<int> status = testing::WaitForExit(pid_, bound);
+    return status ? testing::ExitCode(*status) : -1;
   }
 
   std::unique_ptr<storage::Store> Open(const std::string& db) {
@@ -104,21 +88,7 @@ class ServeTest : public ::testing::Test {
     return std::move(*store);
   }
 
-  // Polls (bounded) until `done` holds.
-  template <typename Predicate>
-  bool WaitUntil(Predicate done, milliseconds bound = milliseconds(30'000)) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return done();
-  }
-
-  std::string Log() {
-    std::ifstream in(dir_ / "serve.log");
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
+  std::string Log() { return testing::ReadFile(dir_ / "serve.log"); }
 
   fs::path dir_;
   pid_t pid_ = -1;
@@ -231,8 +201,7 @@ TEST_F(ServeTest, ServeAnswersHelp) {
   const std::string command =
       std::string(REGLO_HUB_BINARY) + " serve --help > " + (dir_ / "help.txt").string() + " 2>&1";
   EXPECT_EQ(std::system(command.c_str()), 0);
-  std::ifstream in(dir_ / "help.txt");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = testing::ReadFile(dir_ / "help.txt");
   EXPECT_THAT(text, HasSubstr("SIGTERM"));
 }
 

@@ -12,6 +12,7 @@
 #include "reglo/core/crypto.h"
 #include "reglo/ingest/signature.h"
 #include "reglo/storage/sqlite_store.h"
+#include "temp_dir.h"
 
 namespace reglo::ingest {
 namespace {
@@ -19,11 +20,8 @@ namespace {
 class AgentKeysTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("reglo-agent-keys-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = reglo::testing::MakeTempDir("reglo-agent-keys-");
+    ASSERT_FALSE(dir_.empty());
     Result<std::unique_ptr<storage::Store>> store =
         storage::OpenSqliteStore((dir_ / "hub.db").string());
     ASSERT_TRUE(store.ok()) << store.status().message();

@@ -21,6 +21,7 @@
 #include "reglo/ingest/ingest_service.h"
 #include "reglo/ingest/signature.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo::ingest {
 namespace {
@@ -440,13 +441,9 @@ TEST_P(IngestApiTest, BodyThatStopsArrivingIs408AndWritesNothing) {
 }
 
 TEST_P(IngestApiTest, ServesHttpsWithAConfiguredCertificate) {
-  std::string dir_template = (std::filesystem::temp_directory_path() / "reglo-tls-XXXXXX").string();
-  ASSERT_NE(::mkdtemp(dir_template.data()), nullptr);
-  const std::filesystem::path dir(dir_template);
-  struct Cleanup {
-    std::filesystem::path path;
-    ~Cleanup() { std::filesystem::remove_all(path); }
-  } cleanup{dir};
+  const reglo::testing::TempDir temp("reglo-tls-");
+  const std::filesystem::path& dir = temp.path();
+  ASSERT_FALSE(dir.empty());
   const std::string cert = (dir / "cert.pem").string();
   const std::string key = (dir / "key.pem").string();
   const auto made = reglo::testing::RunCommand(

@@ -12,9 +12,11 @@
 #include <random>
 #include <sstream>
 
+#include "files.h"
 #include "pipeline_backends.h"
 #include "reglo/model/schema.h"
 #include "reglo/pipeline/sync.h"
+#include "temp_dir.h"
 
 namespace reglo::pipeline {
 namespace {
@@ -24,12 +26,7 @@ using storage::testing::BackendName;
 using storage::testing::BackendParam;
 using ::testing::ElementsAre;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using reglo::testing::ReadFile;
 
 void WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
@@ -48,9 +45,8 @@ void ReplaceRow(const fs::path& path, const std::string& prefix, const std::stri
 class SampleTest : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo-sample-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo-sample-");
+    ASSERT_FALSE(dir_.empty());
     fs::copy(fs::path(REGLO_SOURCE_DIR) / "examples" / "autoscuola-rossi" / "data", dir_ / "data",
              fs::copy_options::recursive);
     const std::string config =

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "reglo/plugin_host/plugin.h"
+#include "temp_dir.h"
 
 namespace reglo::plugin_host {
 namespace {
@@ -17,20 +18,7 @@ std::filesystem::path PluginPath(const std::string& name) {
   return std::filesystem::path(REGLO_TEST_PLUGIN_DIR) / (name + ".so");
 }
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("reglo-plugin-host-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
+using reglo::testing::TempDir;
 
 struct Collected final : PullHandler {
   std::vector<std::string> ids;

@@ -3,77 +3,46 @@
 // skipped); and against a real `nats-server -js`, the stream holds every event exactly once
 // (JetStream drops the replays by Nats-Msg-Id). Waits are bounded polls (the process runs in
 // real time).
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nats/nats.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "files.h"
+#include "poll.h"
+#include "ports.h"
+#include "process.h"
 #include "reglo/storage/sqlite_store.h"
 #include "relay_test_support.h"
+#include "temp_dir.h"
 
 namespace reglo::relay {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using reglo::testing::WaitUntil;
 using testing::Arrival;
 using testing::Outbox;
 using testing::Receiver;
 using testing::Reply;
 
-// A TCP port that was free a moment ago (for nats-server, which cannot report one it picked).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-// Polls (bounded) until `done` holds.
-template <typename Predicate>
-bool WaitUntil(Predicate done, std::chrono::milliseconds bound = 30'000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
-
 class RelayProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "reglo_relay_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = reglo::testing::MakeTempDir("reglo_relay_");
+    ASSERT_FALSE(dir_.empty());
     auto store = storage::OpenSqliteStore((dir_ / "hub.db").string());
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
   }
   void TearDown() override {
-    for (pid_t pid : {relay_pid_, nats_pid_}) {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
+    reglo::testing::KillAndReap(relay_pid_);
+    reglo::testing::KillAndReap(nats_pid_);
     store_.reset();
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
@@ -89,33 +58,16 @@ class RelayProcessTest : public ::testing::Test {
     std::ofstream(dir_ / "hub.json") << config.dump(2);
   }
 
-  pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const std::string path = (dir_ / log).string();
-      FILE* out = std::freopen(path.c_str(), "a", stdout);
-      if (out == nullptr || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
-      std::vector<char*> args;
-      for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    return pid;
+  pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
+              const std::string& log) {
+    return reglo::testing::SpawnLogged(binary, args, (dir_ / log).string());
   }
   void StartRelay() {
     relay_pid_ =
-        Spawn({REGLO_HUB_BINARY, "--config", (dir_ / "hub.json").string(), "relay"}, "relay.log");
+        Spawn(REGLO_HUB_BINARY, {"--config", (dir_ / "hub.json").string(), "relay"}, "relay.log");
   }
-  void KillRelay() {
-    ::kill(relay_pid_, SIGKILL);
-    ::waitpid(relay_pid_, nullptr, 0);
-    relay_pid_ = -1;
-  }
-  std::string Log() {
-    std::ifstream in(dir_ / "relay.log");
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
+  void KillRelay() { reglo::testing::KillAndReap(relay_pid_); }
+  std::string Log() { return reglo::testing::ReadFile(dir_ / "relay.log"); }
   int64_t Position(const std::string& id) {
     auto position = store_->GetRelayPosition(id);
     return position.ok() ? *position : -1;
@@ -202,12 +154,13 @@ class NatsClient {
 };
 
 TEST_F(RelayProcessTest, NatsStreamHoldsEveryEventExactlyOnceAcrossAKilledRelay) {
-  const int port = FreePort();
+  const int port = reglo::testing::FreeLoopbackPort();
   ASSERT_GT(port, 0);
   fs::create_directories(dir_ / "nats");
-  nats_pid_ = Spawn({"/usr/sbin/nats-server", "-js", "-a", "127.0.0.1", "-p", std::to_string(port),
-                     "-sd", (dir_ / "nats").string()},
-                    "nats.log");
+  nats_pid_ =
+      Spawn("/usr/sbin/nats-server",
+            {"-js", "-a", "127.0.0.1", "-p", std::to_string(port), "-sd", (dir_ / "nats").string()},
+            "nats.log");
   const std::string url = fmt::format("nats://127.0.0.1:{}", port);
   NatsClient client;
   ASSERT_TRUE(WaitUntil([&] { return client.Connect(url); }, 10'000ms));

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "poll.h"
 #include "postgres_test_support.h"
 #include "reglo/model/validation.h"
 #include "reglo/storage/postgres_store.h"
@@ -78,13 +79,13 @@ TEST(PostgresRestartTest, RestartMidCommitLeavesNothingHalfDoneAndEverythingLand
                   .ok());
   Result<CheckpointResult> caught = Status::Internal("not run");
   std::thread writer([&] { caught = store->CommitCheckpoint(SeriesBatch(run, 4)); });
-  bool sleeping = false;
-  for (int i = 0; i < 200 && !sleeping; ++i) {
-    Result<int64_t> count =
-        backend.QueryInt("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
-    sleeping = count.ok() && *count > 0;
-    if (!sleeping) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const bool sleeping = reglo::testing::WaitUntil(
+      [&] {
+        Result<int64_t> count =
+            backend.QueryInt("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+        return count.ok() && *count > 0;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
   const auto restarted_at = std::chrono::steady_clock::now();
   const Status restarted = RestartThrowawayCluster();
   writer.join();

@@ -3,13 +3,9 @@
 // racing on the same records through separate connections.
 #include "reglo/storage/postgres_store.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <barrier>
@@ -19,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include "poll.h"
+#include "ports.h"
 #include "postgres_test_support.h"
 #include "reglo/model/validation.h"
 #include "store_test.h"
@@ -74,23 +72,6 @@ std::unique_ptr<Store> MustOpen(StoreBackend& backend) {
   return store.ok() ? std::move(*store) : nullptr;
 }
 
-// A port on 127.0.0.1 that nothing listens on (bound, then released).
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  int port = 1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 // Makes every transaction that writes the cursor `cursor` sleep `seconds` before it does, while
 // it holds the rows it wrote: a deterministic window for another writer to race into.
 Status SlowDownCursor(PostgresBackend& backend, const std::string& cursor, double seconds) {
@@ -104,14 +85,14 @@ Status SlowDownCursor(PostgresBackend& backend, const std::string& cursor, doubl
 
 // Waits until a session of the backend's database sleeps in pg_sleep (up to 10 s).
 bool WaitForSleeper(PostgresBackend& backend) {
-  for (int i = 0; i < 200; ++i) {
-    Result<int64_t> sleeping = backend.QueryInt(
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event = 'PgSleep'");
-    if (sleeping.ok() && *sleeping > 0) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  return reglo::testing::WaitUntil(
+      [&] {
+        Result<int64_t> sleeping = backend.QueryInt(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event = 'PgSleep'");
+        return sleeping.ok() && *sleeping > 0;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,7 +151,9 @@ TEST(PostgresUrlTest, RefusesMalformedUrlsWithoutEchoingThePassword) {
 }
 
 TEST(PostgresStoreTest, RefusedConnectionIsAnIoErrorNamingHostPortAndDatabase) {
-  const int port = ClosedPort();
+  // Free a moment ago: nothing listens on it.
+  const int port = reglo::testing::FreeLoopbackPort();
+  ASSERT_GT(port, 0);
   const auto started = std::chrono::steady_clock::now();
   Result<std::unique_ptr<Store>> store = OpenPostgresStore(
       fmt::format("postgres://hub:topsecret-pw@127.0.0.1:{}/reglo_nowhere", port));

@@ -1,29 +1,10 @@
 #include "sqlite_test_support.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <random>
 
 #include "reglo/storage/sqlite_store.h"
 
 namespace reglo::storage::testing {
-
-namespace fs = std::filesystem;
-
-TempDir::TempDir() {
-  static std::atomic<int> counter{0};
-  std::random_device random;
-  path_ = fs::temp_directory_path() /
-          fmt::format("reglo-storage-test-{}-{}-{:08x}", ::getpid(), counter++, random());
-  fs::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
 
 SqliteRawConnection::SqliteRawConnection(const std::string& path) {
   if (sqlite3_open(path.c_str(), &db_) == SQLITE_OK) sqlite3_busy_timeout(db_, 5000);

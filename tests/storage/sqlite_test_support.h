@@ -12,22 +12,12 @@
 
 #include "reglo/core/status.h"
 #include "store_test.h"
+#include "temp_dir.h"
 
 namespace reglo::storage::testing {
 
 // A directory of its own under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using reglo::testing::TempDir;
 
 // Runs SQL on its own connection, next to whatever store has the file open.
 class SqliteRawConnection {

@@ -8,17 +8,19 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
-#include <sstream>
 #include <string>
 
+#include "files.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
 using CommandRun = reglo::testing::CommandOutput;
+using reglo::testing::ReadFile;
+using reglo::testing::TempDir;
 
 // Runs a shell command, capturing stdout and stderr.
 CommandRun Shell(const std::string& command) {
@@ -33,23 +35,6 @@ CommandRun Check(const fs::path& plugin, const fs::path& config, const std::stri
   return Shell(Quote(REGLO_CONNECTOR_CHECK_BINARY) + " " + Quote(plugin) + " --config " +
                Quote(config) + " " + extra);
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() / ("reglo-check-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 fs::path WriteJson(const fs::path& path, const nlohmann::json& json) {
   std::ofstream(path) << json.dump(2);
@@ -82,10 +67,9 @@ TEST_P(CsvConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
   TempDir dir;
   fs::copy(fs::path(REGLO_EXAMPLES_DIR) / "autoscuola-rossi" / "data", dir.path() / "data",
            fs::copy_options::recursive);
-  std::ifstream in(fs::path(REGLO_EXAMPLES_DIR) / "autoscuola-rossi" / "hub.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  const auto hub = nlohmann::json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
+  const auto hub = nlohmann::json::parse(
+      ReadFile(fs::path(REGLO_EXAMPLES_DIR) / "autoscuola-rossi" / "hub.json"), nullptr, true,
+      /*ignore_comments=*/true);
   nlohmann::json options = hub.at("sources").at(0).at("options");
   options["base_dir"] = dir.path().string();
   // Small enough for several intermediate checkpoints per file, so replays are exercised.

@@ -9,12 +9,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "files.h"
 #include "reglo/model/validation.h"
 
 namespace reglo::datagen {
@@ -47,12 +47,7 @@ std::string Row(Entity entity, const Options& options, uint64_t index) {
   return out;
 }
 
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+using reglo::testing::ReadFile;
 
 bool Parse(std::vector<const char*> args, Options& options, std::string& error) {
   args.insert(args.begin(), "reglo-datagen");
@@ -204,7 +199,7 @@ TEST(DatagenOptions, RejectsBadInputWithAMessageNamingTheOption) {
 
 TEST(DatagenGenerate, WritesTheRequestedFilesWithHeaders) {
   Options options;
-  options.out = std::filesystem::path(testing::TempDir()) / "datagen_generate";
+  options.out = std::filesystem::path(::testing::TempDir()) / "datagen_generate";
   std::filesystem::remove_all(options.out);
   options.students = 25;
   options.appointments_per_student = 3;

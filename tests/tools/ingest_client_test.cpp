@@ -1,22 +1,23 @@
 // The Node.js reference client (tools/ingest-client/reglo-ingest.mjs) run with `node` against a
 // real `reglo-hub serve`: its signed batch is stored; one signed with the wrong secret is
 // refused with 401 and changes nothing.
-#include <Poco/Net/ServerSocket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <thread>
 
+#include "cli_output.h"
+#include "poll.h"
+#include "ports.h"
+#include "process.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
+#include "temp_dir.h"
 
 namespace reglo {
 namespace {
@@ -25,14 +26,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 TEST(IngestClientTest, NodeClientPushesASignedBatchAndAWrongSecretIsRefused) {
-  std::string pattern = (fs::temp_directory_path() / "reglo_node_XXXXXX").string();
-  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-  const fs::path dir = pattern;
-  int port = 0;
-  {
-    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
-    port = probe.address().port();
-  }
+  const fs::path dir = reglo::testing::MakeTempDir("reglo_node_");
+  ASSERT_FALSE(dir.empty());
+  const int port = testing::FreeLoopbackPort();
+  ASSERT_GT(port, 0);
   std::ofstream(dir / "hub.json") << json{{"store", "sqlite:hub.db"},
                                           {"plugins_dir", "plugins"},
                                           {"sources", json::array()},
@@ -46,15 +43,9 @@ TEST(IngestClientTest, NodeClientPushesASignedBatchAndAWrongSecretIsRefused) {
       std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
   const auto created = testing::RunCommand(hub + " keys create --company acme --source crm");
   ASSERT_EQ(created.exit_code, 0) << created.text;
-  std::string key, secret;
-  std::istringstream lines(created.text);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string first, second, value;
-    words >> first >> second >> value;
-    if (first == "API" && second == "key:") key = value;
-    if (first == "Signing" && second == "secret:") secret = value;
-  }
+  const testing::CreatedKey created_key = testing::ParseCreatedKey(created.text);
+  const std::string& key = created_key.api_key;
+  const std::string& secret = created_key.signing_secret;
   ASSERT_FALSE(key.empty());
   json records = json::array();
   for (int i = 1; i <= 3; ++i) {
@@ -66,29 +57,23 @@ TEST(IngestClientTest, NodeClientPushesASignedBatchAndAWrongSecretIsRefused) {
   }
   std::ofstream(dir / "records.json") << records.dump();
 
-  const pid_t serve = ::fork();
+  pid_t serve =
+      testing::SpawnLogged(REGLO_HUB_BINARY, {"--config", (dir / "hub.json").string(), "serve"},
+                           (dir / "hub.log").string());
   ASSERT_GE(serve, 0);
-  if (serve == 0) {
-    const std::string log = (dir / "hub.log").string();
-    if (std::freopen(log.c_str(), "a", stdout) == nullptr) ::_exit(127);
-    ::dup2(STDOUT_FILENO, STDERR_FILENO);
-    const std::string config = (dir / "hub.json").string();
-    ::execl(REGLO_HUB_BINARY, REGLO_HUB_BINARY, "--config", config.c_str(), "serve",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
   const std::string client =
       std::string("node ") + REGLO_SOURCE_DIR +
       "/tools/ingest-client/reglo-ingest.mjs --url http://127.0.0.1:" + std::to_string(port) +
       " --company acme --source crm --cursor p1 " + (dir / "records.json").string();
   testing::CommandOutput pushed;
-  // The listener is up within a bounded number of attempts.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    pushed = testing::RunCommand("REGLO_AGENT_API_KEY=" + key +
-                                 " REGLO_AGENT_SIGNING_SECRET=" + secret + " " + client);
-    if (pushed.text.find("unreachable") == std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // The listener is up within a bounded time.
+  testing::WaitUntil(
+      [&] {
+        pushed = testing::RunCommand("REGLO_AGENT_API_KEY=" + key +
+                                     " REGLO_AGENT_SIGNING_SECRET=" + secret + " " + client);
+        return pushed.text.find("unreachable") == std::string::npos;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(100));
   EXPECT_EQ(pushed.exit_code, 0) << pushed.text;
   const json answer = json::parse(pushed.text, nullptr, false);
   ASSERT_TRUE(answer.is_object()) << pushed.text;
@@ -102,8 +87,7 @@ TEST(IngestClientTest, NodeClientPushesASignedBatchAndAWrongSecretIsRefused) {
   EXPECT_NE(tampered.text.find("(401"), std::string::npos) << tampered.text;
   EXPECT_NE(tampered.text.find("invalid-signature"), std::string::npos) << tampered.text;
 
-  ::kill(serve, SIGTERM);
-  ::waitpid(serve, nullptr, 0);
+  testing::KillAndReap(serve, SIGTERM);
   auto store = storage::OpenSqliteStore((dir / "hub.db").string());
   ASSERT_TRUE(store.ok());
   EXPECT_EQ(*(*store)->CountRecords(*model::FindEntity("student")), 3);

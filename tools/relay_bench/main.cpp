@@ -11,13 +11,9 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,6 +24,9 @@
 #include <thread>
 #include <variant>
 
+#include "poll.h"
+#include "ports.h"
+#include "process.h"
 #include "reglo/core/clock.h"
 #include "reglo/ingest/master_key.h"
 #include "reglo/model/validation.h"
@@ -63,18 +62,6 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
     return new CountingHandler;
   }
 };
-
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  ::close(fd);
-  return ok ? ntohs(address.sin_port) : -1;
-}
 
 bool Check(const Status& status, const char* what) {
   if (status.ok()) return true;
@@ -209,27 +196,18 @@ int main(int argc, char** argv) {
     fs::remove_all(dir);
     return 0;
   }
-  const int port = FreePort();
-  const std::string store_dir = (dir / "nats").string();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const std::string log = (dir / "nats.log").string();
-    if (std::freopen(log.c_str(), "w", stderr) == nullptr) ::_exit(127);
-    const std::string port_text = std::to_string(port);
-    ::execl(nats_server, nats_server, "-js", "-a", "127.0.0.1", "-p", port_text.c_str(), "-sd",
-            store_dir.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  const int port = testing::FreeLoopbackPort();
+  pid_t pid = testing::SpawnLogged(
+      nats_server,
+      {"-js", "-a", "127.0.0.1", "-p", std::to_string(port), "-sd", (dir / "nats").string()},
+      (dir / "nats.log").string());
   relay::NatsSettings nats;
   nats.url = fmt::format("nats://127.0.0.1:{}", port);
   nats.stream = "REGLO_BENCH";
   nats.subject_prefix = "reglo.bench";
   // Wait (bounded) for the server to accept connections.
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    up = relay::MakeNatsSink(nats).ok();
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const bool up = testing::WaitUntil([&] { return relay::MakeNatsSink(nats).ok(); },
+                                     std::chrono::seconds(5), std::chrono::milliseconds(50));
   double published = -1;
   if (up) {
     spec = {};
@@ -242,8 +220,7 @@ int main(int argc, char** argv) {
           latest);
     }
   }
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
+  testing::KillAndReap(pid, SIGTERM);
   fs::remove_all(dir);
   if (published < 0) return 1;
   fmt::print("| NATS JetStream (local nats-server -js, file storage, acked) | {:.2f} | {:.0f} |\n",
