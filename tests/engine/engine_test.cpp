@@ -112,6 +112,17 @@ class EngineTest : public ::testing::Test {
     return Snap(id).current_run_id;
   }
   void Advance(milliseconds by) { clock_.Advance(by); }
+  // Moves the clock a second at a time, ticking, until run `run_id` is no longer running (the
+  // watchdog has marked it failed); false if that never happens within kWait of real time.
+  bool StepUntilRunEnds(int64_t run_id) {
+    return reglo::testing::WaitUntil(
+        [&] {
+          Advance(seconds(1));
+          engine_->Tick();
+          return OpenStore()->GetRun(run_id)->status != storage::RunStatus::kRunning;
+        },
+        kWait, milliseconds(1));
+  }
 
   fs::path dir_;
   std::string release_;
@@ -173,15 +184,11 @@ TEST_F(EngineTest, WatchdogCancelsAStalledPullThatHonoursStop) {
   engine_->Tick();  // sees the run begin: progress
   Advance(seconds(29));
   engine_->Tick();
-  EXPECT_EQ(Snap("slow").state, SourceState::kRunning);
-  Advance(seconds(1));
-  engine_->Tick();  // stall timeout reached: cancelled, run marked failed now
-  if (Snap("slow").state == SourceState::kRunning &&
-      OpenStore()->GetRun(run_id)->status == storage::RunStatus::kRunning) {
-    // The pull read its cursor after the first look: the 30 s count from that look.
-    Advance(seconds(29));
-    engine_->Tick();
-  }
+  EXPECT_EQ(Snap("slow").state, SourceState::kRunning);  // 29 s without progress: not yet
+  // The run marked failed once 30 s pass without progress. Its cursor read and log lines before
+  // the slow call are progress, at moments the test cannot see, so the clock moves on a second
+  // at a time until the watchdog acts (asking should_stop all along is no progress).
+  ASSERT_TRUE(StepUntilRunEnds(run_id));
   auto run = OpenStore()->GetRun(run_id);
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->status, storage::RunStatus::kFailed);
@@ -207,12 +214,7 @@ TEST_F(EngineTest, PluginIgnoringCancellationIsQuarantinedAndTheRestCarriesOn) {
   ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
   const int64_t run_id = WaitForRunToBegin("hung");
   engine_->Tick();
-  Advance(seconds(30));
-  engine_->Tick();  // cancelled: the stop flag is ignored by the hung call
-  if (OpenStore()->GetRun(run_id)->status == storage::RunStatus::kRunning) {
-    Advance(seconds(30));  // the pull read its cursor after the first look
-    engine_->Tick();
-  }
+  ASSERT_TRUE(StepUntilRunEnds(run_id));  // cancelled: the stop flag is ignored by the hung call
   EXPECT_EQ(OpenStore()->GetRun(run_id)->status, storage::RunStatus::kFailed);
   ASSERT_TRUE(engine_->WaitForRuns("other", 2, kWait));
   Advance(seconds(5));

@@ -272,9 +272,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         if (now - supervised.last_progress < options.stall_timeout) continue;
         supervised.cancelled_at = now;
         supervised.cancel_reason = fmt::format(
-            "watchdog: no progress for {} (no record, checkpoint, warning or should_stop call); "
-            "the "
-            "pull was cancelled",
+            "watchdog: no progress for {} (no record, checkpoint or warning); the pull was "
+            "cancelled",
             DurationText(options.stall_timeout));
         control.fenced = true;
         control.stop = true;

@@ -127,10 +127,9 @@ class CommittingHandler final : public plugin_host::PullHandler {
     builder_.AddWarning(origin, message);
   }
 
-  bool ShouldStop() override {
-    Bump();
-    return stop_ != nullptr && stop_->load();
-  }
+  // Not progress: a pull that only asks whether to stop (waiting on a server that never answers,
+  // say) is stalled all the same, and the watchdog must be able to cancel it.
+  bool ShouldStop() override { return stop_ != nullptr && stop_->load(); }
 
   // The connector's own log lines travel with the batch: the Store belongs to the worker now.
   void OnPluginLog(storage::LogLevel level, std::string_view message) {

@@ -37,8 +37,8 @@ namespace reglo::engine {
 struct EngineOptions {
   Duration default_interval{60'000};
   BackoffPolicy backoff;
-  // A pull with no progress (no record, checkpoint, warning, should_stop call, commit or log
-  // line) for this long is cancelled and its run marked failed.
+  // A pull with no progress (no record, checkpoint or warning; polling should_stop is not
+  // progress) for this long is cancelled and its run marked failed.
   Duration stall_timeout{300'000};
   // How long a cancelled pull may take to return before its plugin is quarantined.
   Duration cancel_grace{10'000};

@@ -47,7 +47,8 @@ class SyncRunner {
   // Pulls every stream of `connector` from its stored cursor and commits what it gets. Never
   // throws; a failed pull leaves its cursor where it was and the run marked failed. `stop` asks
   // the pull to end at its next checkpoint; `progress`, when given, is bumped at every sign of
-  // life of the connector (record, checkpoint, warning, should_stop poll) for a watchdog.
+  // progress of the connector (record, checkpoint, warning) for a watchdog. Polling should_stop
+  // is not one: a pull that only waits, however politely, is stalled.
   SyncReport RunOnce(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
                      const std::atomic<bool>* stop = nullptr,
                      std::atomic<uint64_t>* progress = nullptr);
