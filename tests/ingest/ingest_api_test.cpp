@@ -272,6 +272,26 @@ TEST_P(IngestApiTest, ReplayedRequestIdReturnsTheStoredResponseAndAnotherBodyIs4
   ExpectRefused(Push(Students(3), "batch-1"), 422, "idempotency-key-reused", after_first);
 }
 
+TEST_P(IngestApiTest, RequestIdsArePurgedOnceTheirRetentionHasPassed) {
+  const auto kept = [&](const std::string& id) {
+    return Count("SELECT COUNT(*) FROM integration_ingest_requests WHERE request_id = '" + id +
+                 "'");
+  };
+  ASSERT_EQ(Push(Students(1), "day-1").status, 200);
+  clock_.Advance(std::chrono::hours(23));
+  ASSERT_EQ(Push(Students(1), "day-2").status, 200);
+  EXPECT_EQ(kept("day-1"), 1);  // 23 h old: kept (24 h by default)
+  clock_.Advance(std::chrono::hours(2));
+  ASSERT_EQ(Push(Students(1), "day-3").status, 200);
+  EXPECT_EQ(kept("day-1"), 0);
+  EXPECT_EQ(kept("day-2"), 1);
+  EXPECT_EQ(kept("day-3"), 1);
+  // The purged id is new again: its request goes through the pipeline (and finds it unchanged).
+  const Reply again = Push(Students(1), "day-1");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.headers.get("Idempotent-Replayed", ""), "");
+}
+
 TEST_P(IngestApiTest, MissingUnknownAndRevokedKeysAre401) {
   const Written before = Snapshot();
   Send send;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
 
@@ -364,6 +365,7 @@ http::Response IngestService::Ingest(const http::Request& request) {
     if (committed.ok() && !committed->replayed) {
       Status touched = (*store)->TouchAgentKey(key.id, row.created_at);
       if (!touched.ok()) spdlog::warn("ingest: {}: {}", caller.display, touched.message());
+      PurgeOldRequests(**store);
     }
   }
   if (!committed.ok()) {
@@ -384,6 +386,25 @@ http::Response IngestService::Ingest(const http::Request& request) {
       caller.display, c.seen, key.company_id, key.source_system, committed->run_id, c.created,
       c.updated, c.unchanged, c.stale, committed->duplicates, c.rejected, c.warnings);
   return http::Response::Json(200, std::move(committed->stored.response));
+}
+
+void IngestService::PurgeOldRequests(storage::Store& store) {
+  constexpr auto kPurgeEvery = std::chrono::minutes(10);
+  const auto now = clock_.Now();
+  {
+    std::lock_guard<std::mutex> lock(purge_mutex_);
+    if (last_purge_ && now - *last_purge_ < kPurgeEvery) return;
+    last_purge_ = now;
+  }
+  const auto keep =
+      std::max<std::chrono::seconds>(options_.request_retention, 2 * options_.signature_tolerance);
+  Result<int64_t> purged = store.PurgeIngestRequests(FormatUtc(now - keep));
+  if (!purged.ok()) {
+    spdlog::warn("ingest: cannot purge old request ids: {}", purged.status().ToString());
+  } else if (*purged > 0) {
+    spdlog::info("ingest: purged {} request ids older than {} h", *purged,
+                 std::chrono::duration_cast<std::chrono::hours>(keep).count());
+  }
 }
 
 http::Response IngestService::Cursor(const http::Request& request) {

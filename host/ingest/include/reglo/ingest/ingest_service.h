@@ -7,6 +7,7 @@
 // the body: Standard Webhooks signature and timestamp (401), request-id replay (stored response,
 // or 422 for another body), body syntax and limits (400), scope (403).
 // Logs never carry bodies, secrets or whole keys (rgk_<prefix>_...<last4>).
+// Request ids are kept IngestOptions::request_retention, then purged by a later request.
 // Ownership: owns its store pool, limiter and stats; borrows the clock. Thread-safe: the server
 // calls the handlers from several threads; each takes a store from the pool.
 #pragma once
@@ -17,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,6 +40,9 @@ struct IngestOptions {
   std::chrono::seconds signature_tolerance{5 * 60};  // webhook-timestamp window, both ways
   RateLimit default_rate;        // for keys without their own (keys create --rate/--burst)
   size_t store_connections = 1;  // stores opened at most (SQLite: 1 writer anyway)
+  // How long a request id is kept for replays (at least twice signature_tolerance: as long as a
+  // replay can pass the timestamp check). Older ones are purged every ten minutes or so.
+  std::chrono::hours request_retention{24};
 };
 
 // The id of the source row an agent's pushes run under: "agent:<company>:<source system>".
@@ -66,6 +71,9 @@ class IngestService {
   http::Response Refuse(const http::Request& request, const Caller* caller, int status,
                         std::string_view title, std::string_view detail, std::string_view slug);
   Status EnsureSource(storage::Store& store, const storage::SourceRow& source);
+  // Deletes request ids past their retention, at most once per kPurgeEvery (the first request
+  // that finds the last purge that old does it).
+  void PurgeOldRequests(storage::Store& store);
 
   IngestOptions options_;
   MasterKey master_;
@@ -75,6 +83,8 @@ class IngestService {
   IngestStats stats_;
   std::mutex sources_mutex_;
   std::set<std::string> sources_known_;  // agent sources upserted by this process
+  std::mutex purge_mutex_;
+  std::optional<std::chrono::system_clock::time_point> last_purge_;
 };
 
 }  // namespace reglo::ingest
