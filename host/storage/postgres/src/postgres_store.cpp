@@ -493,6 +493,24 @@ Result<const EntitySql*> PostgresStore::SqlFor(const model::EntitySpec& entity) 
 // row and one `created` event, and no unique-violation error ever reaches the caller. Deadlocks
 // and serialization failures roll back and start over as well (bounded: kMaxCommitAttempts).
 
+// The columns of a record's row that follow its identity, in EntitySql::insert's order (fields,
+// version, content hash, source updated at, extra, warnings), each handed to `column(i)`: an
+// ArrayBuilder or CopyRows (both have Add, AddOpt, AddTextOrNull and AddInt) for column i.
+// `scratch` holds the JSON columns while they are added.
+template <typename ColumnOf>
+void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, ColumnOf&& column,
+                      std::string& scratch) {
+  size_t c = 0;
+  for (const std::optional<std::string>& value : record.values) column(c++).AddOpt(value);
+  column(c++).AddInt(version);
+  column(c++).Add(record.content_hash);
+  column(c++).AddOpt(record.source_updated_at);
+  scratch = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
+  column(c++).AddTextOrNull(scratch);
+  WarningsToJson(record.warnings, scratch);
+  column(c++).AddTextOrNull(scratch);
+}
+
 Status CheckCheckpointRecords(const CheckpointBatch& batch) {
   for (size_t i = 0; i < batch.records.size(); ++i) {
     const model::CanonicalRecord& record = batch.records[i];
@@ -733,24 +751,17 @@ Result<int64_t> PostgresStore::SendInsertFirst(const Group& group,
   });
   const size_t n = group.entity->fields.size();
   CopyRows copy(static_cast<int>(3 + n + 7));
-  std::string extra_json;
-  std::string warnings_json;
+  std::string scratch;
   for (const Slot* slot : rows) {
     const model::CanonicalRecord& record = *slot->first;
     copy.StartRow();
     copy.Add(record.key.company_id);
     copy.Add(record.key.source_system);
     copy.Add(record.key.external_id);
-    for (size_t i = 0; i < n; ++i) copy.AddOpt(record.values[i]);
-    copy.AddInt(1);
-    copy.Add(record.content_hash);
-    copy.AddOpt(record.source_updated_at);
-    extra_json = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
-    copy.AddTextOrNull(extra_json);
-    WarningsToJson(record.warnings, warnings_json);
-    copy.AddTextOrNull(warnings_json);
-    copy.Add(committed_at);
-    copy.Add(committed_at);
+    AddRecordColumns(
+        record, 1, [&copy](size_t) -> CopyRows& { return copy; }, scratch);
+    copy.Add(committed_at);  // created_at
+    copy.Add(committed_at);  // updated_at
   }
   REGLO_RETURN_IF_ERROR(conn_->SendCopy(group.sql->copy_new, copy, "inserting records"));
   // Decided as created, written already (once the statement lands in full).
@@ -813,32 +824,26 @@ Status PostgresStore::Lookup(const Group& group, bool repeated_only) {
 Params PostgresStore::RecordParams(const Group& group, const std::vector<const Slot*>& rows,
                                    bool with_expected_version, const std::string& committed_at) {
   const size_t n = group.entity->fields.size();
-  ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), expected(kInt8Oid),
-      version(kInt8Oid), hash(kTextOid), source_updated_at(kTextOid), extra(kTextOid),
-      warnings(kTextOid);
-  std::vector<ArrayBuilder> fields(n, ArrayBuilder(kTextOid));
-  std::string extra_json;
-  std::string warnings_json;
+  ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), expected(kInt8Oid);
+  // AddRecordColumns' columns: the fields, then version (int8), content hash, source updated at,
+  // extra and warnings.
+  std::vector<ArrayBuilder> columns(n + 5, ArrayBuilder(kTextOid));
+  columns[n] = ArrayBuilder(kInt8Oid);
+  std::string scratch;
   for (const Slot* slot : rows) {
     const model::CanonicalRecord& record = *slot->last;
     company.Add(record.key.company_id);
     source.Add(record.key.source_system);
     external_id.Add(record.key.external_id);
     expected.AddInt(slot->stored_version);
-    for (size_t i = 0; i < n; ++i) fields[i].AddOpt(record.values[i]);
-    version.AddInt(slot->last_version);
-    hash.Add(record.content_hash);
-    source_updated_at.AddOpt(record.source_updated_at);
-    extra_json = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
-    extra.AddTextOrNull(extra_json);
-    WarningsToJson(record.warnings, warnings_json);
-    warnings.AddTextOrNull(warnings_json);
+    AddRecordColumns(
+        record, slot->last_version, [&columns](size_t c) -> ArrayBuilder& { return columns[c]; },
+        scratch);
   }
   Params params;
   params.Array(company).Array(source).Array(external_id);
   if (with_expected_version) params.Array(expected);
-  for (ArrayBuilder& field : fields) params.Array(field);
-  params.Array(version).Array(hash).Array(source_updated_at).Array(extra).Array(warnings);
+  for (ArrayBuilder& column : columns) params.Array(column);
   params.Text(committed_at);
   return params;
 }
