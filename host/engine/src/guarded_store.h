@@ -23,12 +23,14 @@ struct RunControl {
   std::string source_id;
   std::string connector;
   std::string plugin_version;
-  std::atomic<bool> stop{false};      // passed to SyncRunner::RunOnce
-  std::atomic<bool> fenced{false};    // the watchdog has ended this run
-  std::atomic<uint64_t> progress{0};  // bumped at every sign of life
-  std::atomic<int64_t> run_id{0};     // 0 until the pipeline has begun its run
-  std::atomic<bool> leased{false};    // the run holds its source's lease: the engine renews it
-  bool isolated = false;              // the plugin runs in a runner child (isolation "process")
+  std::atomic<bool> stop{false};    // passed to SyncRunner::RunOnce
+  std::atomic<bool> fenced{false};  // the watchdog has ended this run
+  // Bumped at every sign of progress: records, checkpoints, warnings, and the run's begin,
+  // cursor reads, log lines and commits (GuardedStore); never by should_stop polls.
+  std::atomic<uint64_t> progress{0};
+  std::atomic<int64_t> run_id{0};   // 0 until the pipeline has begun its run
+  std::atomic<bool> leased{false};  // the run holds its source's lease: the engine renews it
+  bool isolated = false;            // the plugin runs in a runner child (isolation "process")
 
   // Isolated runs: the runner to end when the pull ignores its cancellation (under the mutex).
   void SetProcess(isolation::ProcessConnector* runner) {
