@@ -14,21 +14,6 @@ namespace {
 
 using ::testing::ElementsAre;
 
-template <typename T>
-T Unwrap(Result<T> result, const char* file, int line) {
-  if (!result.ok()) {
-    ADD_FAILURE_AT(file, line) << result.status().ToString();
-    return T{};
-  }
-  return std::move(*result);
-}
-#define OK_VALUE(expr) Unwrap((expr), __FILE__, __LINE__)
-#define ASSERT_OK(expr)                              \
-  do {                                               \
-    const ::reglo::Status status_ = (expr);          \
-    ASSERT_TRUE(status_.ok()) << status_.ToString(); \
-  } while (false)
-
 // The source and run StoreTest::SetUp registers.
 constexpr const char* kSourceId = "roma-gestionale";
 

@@ -29,22 +29,6 @@ constexpr std::string_view kSourceSystem = "gestionale";
 constexpr std::string_view kSourceId = "roma-gestionale";
 constexpr std::string_view kStream = "students";
 
-template <typename T>
-T Unwrap(Result<T> result, const char* file, int line) {
-  if (!result.ok()) {
-    ADD_FAILURE_AT(file, line) << result.status().ToString();
-    return T{};
-  }
-  return std::move(*result);
-}
-// The value of a Result, or a test failure (and a default value) when it is not OK.
-#define OK_VALUE(expr) Unwrap((expr), __FILE__, __LINE__)
-#define ASSERT_OK(expr)                              \
-  do {                                               \
-    const ::reglo::Status status_ = (expr);          \
-    ASSERT_TRUE(status_.ok()) << status_.ToString(); \
-  } while (false)
-
 using Fields = std::vector<std::pair<std::string, std::optional<std::string>>>;
 
 model::RawRecord Raw(std::string_view entity, std::string_view external_id,

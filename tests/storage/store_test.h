@@ -1,4 +1,4 @@
-// The backend-independent Store test suite: every backend (SQLite now, PostgreSQL next) runs the
+// The backend-independent Store test suite: every backend (SQLite and PostgreSQL) runs the
 // same TEST_P cases by instantiating StoreTest with a BackendParam (see sqlite_store_test.cpp).
 // Test-only code; each test owns its backend and store, nothing is shared between threads.
 #pragma once
@@ -11,6 +11,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "reglo/core/status.h"
@@ -18,6 +19,23 @@
 #include "reglo/storage/store.h"
 
 namespace reglo::storage::testing {
+
+// The value of a Result, or a test failure (and a default value) when it is not OK:
+// OK_VALUE(store_->CountEvents()). ASSERT_OK(status) ends the test when `status` is not OK.
+template <typename T>
+T Unwrap(Result<T> result, const char* file, int line) {
+  if (!result.ok()) {
+    ADD_FAILURE_AT(file, line) << result.status().ToString();
+    return T{};
+  }
+  return std::move(*result);
+}
+#define OK_VALUE(expr) ::reglo::storage::testing::Unwrap((expr), __FILE__, __LINE__)
+#define ASSERT_OK(expr)                              \
+  do {                                               \
+    const ::reglo::Status status_ = (expr);          \
+    ASSERT_TRUE(status_.ok()) << status_.ToString(); \
+  } while (false)
 
 // One fresh, empty database location per instance (a temp file, a fresh PostgreSQL schema, ...),
 // removed when the instance is destroyed. Open() may be called any number of times and always
