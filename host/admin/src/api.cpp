@@ -716,12 +716,13 @@ class AdminApi {
     return source;
   }
 
-  storage::ApiSourceRow ApiRow(const engine::SourceConfig& source, const std::string& created) {
+  // The row of an API-created source as of now (a replace keeps the stored created_at).
+  storage::ApiSourceRow ApiRow(const engine::SourceConfig& source) {
     storage::ApiSourceRow row;
     row.source = source.row;
     row.interval_ms = source.interval.count();
     row.updated_at = FormatUtc(deps_.clock.Now());
-    row.created_at = created.empty() ? row.updated_at : created;
+    row.created_at = row.updated_at;
     return row;
   }
 
@@ -733,7 +734,7 @@ class AdminApi {
     if (deps_.engine.Source(id)) return Conflict(fmt::format("source '{}' already exists", id));
     std::optional<Response> failed = stores_.With(
         [&](storage::Store& store) -> std::optional<Response> {
-          Status saved = store.PutApiSource(ApiRow(source, ""));
+          Status saved = store.PutApiSource(ApiRow(source));
           if (!saved.ok()) return ServerError(saved);
           Status added = deps_.engine.AddSource(source);
           if (!added.ok()) {
@@ -757,14 +758,7 @@ class AdminApi {
     std::optional<Response> failed = stores_.With(
         [&](storage::Store& store) -> std::optional<Response> {
           if (!from_config) {
-            std::string created;
-            Result<std::vector<storage::ApiSourceRow>> rows = store.ListApiSources();
-            if (rows.ok()) {
-              for (const storage::ApiSourceRow& row : *rows) {
-                if (row.source.id == id) created = row.created_at;
-              }
-            }
-            Status saved = store.PutApiSource(ApiRow(source, created));
+            Status saved = store.PutApiSource(ApiRow(source));  // keeps its created_at
             if (!saved.ok()) return ServerError(saved);
           }
           Status updated = deps_.engine.UpdateSource(source);
