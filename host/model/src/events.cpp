@@ -157,12 +157,7 @@ EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, s
   event.external_id = record.key.external_id;
   event.version = decision.version;
   event.time = std::string(time);
-  const bool first_created = decision.outcome == Outcome::kCreated && decision.version == 1 &&
-                             event.type.size() > 8 &&
-                             event.type.compare(event.type.size() - 8, 8, ".created") == 0;
-  event.event_id = first_created && !record.event_template.created_id.empty()
-                       ? record.event_template.created_id
-                       : EventId(record.key, event.entity, event.version, event.type);
+  event.event_id = EventId(record.key, event.entity, event.version, event.type);
   event.data = MakeData(record, decision);
   return event;
 }
@@ -187,8 +182,6 @@ std::string CloudEventJson(const EventRecord& event) {
 
 void PrepareEventData(CanonicalRecord& record) {
   record.event_template = MakeEventDataTemplate(record);
-  record.event_template.created_id =
-      EventId(record.key, record.entity->name, 1, std::string(record.entity->name) + ".created");
 }
 
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,

@@ -62,9 +62,8 @@ struct CanonicalRecord {
   // splices in the version and the changes. Empty: BuildEvents makes it all.
   struct EventDataTemplate {
     std::string text;  // {"entity":…,"version":|,"sourceUpdatedAt":…,"changedFields":[|…}
-    size_t version_at = 0;   // where the version goes
-    size_t changes_at = 0;   // where the changed fields (then "]" and statusChange) go
-    std::string created_id;  // the id of the created event at version 1 (a cold load's only one)
+    size_t version_at = 0;  // where the version goes
+    size_t changes_at = 0;  // where the changed fields (then "]" and statusChange) go
   } event_template;
   std::string origin;
 
