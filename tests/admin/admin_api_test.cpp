@@ -1,9 +1,7 @@
 // The admin API end to end: a real admin listener on port 0, a real Engine running real sida_stub
 // plugins on a ManualClock (time only moves when a test advances it), a real store (SQLite or
 // PostgreSQL, admin_backends.h), and HTTP from a real client.
-#include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <gmock/gmock.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include <sstream>
 
 #include "admin_backends.h"
+#include "http_client.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
 #include "reglo/model/schema.h"
@@ -39,13 +38,7 @@ class MaxRandom final : public engine::RandomSource {
   uint64_t UpTo(uint64_t bound) override { return bound; }
 };
 
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-  std::string allow;
-  json Json() const { return json::parse(body, nullptr, false); }
-};
+using Reply = reglo::testing::HttpReply;
 
 class AdminApiTest : public ::testing::TestWithParam<storage::testing::BackendParam> {
  protected:
@@ -106,20 +99,12 @@ class AdminApiTest : public ::testing::TestWithParam<storage::testing::BackendPa
 
   Reply Call(const std::string& method, const std::string& uri, const std::string& body = "",
              std::optional<std::string> token = std::string(kToken)) {
-    Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
     Poco::Net::HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
     if (token) request.set("Authorization", "Bearer " + *token);
     if (!body.empty() || method == "POST" || method == "PUT") {
       request.setContentType("application/json");
-      request.setContentLength64(static_cast<Poco::Int64>(body.size()));
     }
-    session.sendRequest(request) << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return Reply{static_cast<int>(response.getStatus()), response.getContentType(), text.str(),
-                 response.get("Allow", "")};
+    return reglo::testing::SendHttp(server_->port(), request, body);
   }
 
   // Runs every due source and waits for `id` to have finished `runs` runs.
@@ -213,14 +198,9 @@ TEST_P(AdminApiTest, EveryRouteButHealthzAndTheConsoleNeedsTheToken) {
   ExpectProblem(Call("GET", "/api/admin/nothing", "", std::nullopt), 401);
   ExpectProblem(Call("PATCH", "/api/admin/sources", "", std::nullopt), 401);
   // A token in another scheme is not accepted either.
-  Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
   Poco::Net::HTTPRequest request("GET", "/api/admin/sources", Poco::Net::HTTPMessage::HTTP_1_1);
   request.set("Authorization", std::string("Basic ") + kToken);
-  session.sendRequest(request);
-  Poco::Net::HTTPResponse response;
-  std::ostringstream ignored;
-  ignored << session.receiveResponse(response).rdbuf();
-  EXPECT_EQ(response.getStatus(), 401);
+  EXPECT_EQ(reglo::testing::SendHttp(server_->port(), request).status, 401);
 }
 
 TEST_P(AdminApiTest, HealthzAnswersWithoutTokenAndReadyzWithIt) {
@@ -412,8 +392,8 @@ TEST_P(AdminApiTest, ErrorsAreProblemsNamingWhatIsWrong) {
 
   Reply wrong_method = Call("PATCH", "/api/admin/sources");
   ExpectProblem(wrong_method, 405);
-  EXPECT_THAT(wrong_method.allow, HasSubstr("GET"));
-  EXPECT_THAT(wrong_method.allow, HasSubstr("POST"));
+  EXPECT_THAT(wrong_method.headers.get("Allow", ""), HasSubstr("GET"));
+  EXPECT_THAT(wrong_method.headers.get("Allow", ""), HasSubstr("POST"));
   ExpectProblem(Call("GET", "/api/admin/nothing-here"), 404);
 
   ExpectProblem(Call("POST", "/api/admin/sources", "not json"), 400, "JSON object");

@@ -4,9 +4,7 @@
 // and the /metrics families of both, parsed back. Real admin listener on port 0, real store (each
 // backend, admin_backends.h), ManualClock (the retry schedule is all zeros, so nothing waits on
 // time; waits are bounded waits for other threads' work, never timed assertions).
-#include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <gmock/gmock.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "admin_backends.h"
+#include "http_client.h"
 #include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
@@ -41,12 +40,7 @@ using ::testing::Not;
 
 constexpr const char* kToken = "test-admin-token-0123456789";
 
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-  json Json() const { return json::parse(body, nullptr, false); }
-};
+using Reply = reglo::testing::HttpReply;
 
 // "name{labels}" -> value, from a Prometheus text exposition.
 std::map<std::string, double> ParseMetrics(const std::string& text) {
@@ -166,19 +160,10 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     server_ = std::move(*server);
   }
 
-  // Sends `request` with `body` to 127.0.0.1:`port` and reads the answer.
+  // Sends `request` with a JSON `body` to 127.0.0.1:`port` and reads the answer.
   static Reply Send(uint16_t port, Poco::Net::HTTPRequest& request, const std::string& body) {
-    if (!body.empty() || request.getMethod() == "POST") {
-      request.setContentType("application/json");
-      request.setContentLength64(static_cast<Poco::Int64>(body.size()));
-    }
-    Poco::Net::HTTPClientSession session("127.0.0.1", port);
-    session.sendRequest(request) << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return Reply{static_cast<int>(response.getStatus()), response.getContentType(), text.str()};
+    if (!body.empty() || request.getMethod() == "POST") request.setContentType("application/json");
+    return reglo::testing::SendHttp(port, request, body);
   }
 
   Reply Call(const std::string& method, const std::string& uri, const std::string& body = "") {

@@ -1,38 +1,22 @@
-#include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <sstream>
 #include <stdexcept>
 
+#include "http_client.h"
 #include "reglo/http/server.h"
 
 namespace reglo::http {
 namespace {
 
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-  std::string allow;
-};
+using Reply = reglo::testing::HttpReply;
 
 Reply Call(uint16_t port, const std::string& method, const std::string& uri,
            const std::string& body = "") {
-  Poco::Net::HTTPClientSession session("127.0.0.1", port);
   Poco::Net::HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
-  if (!body.empty() || method == "POST")
-    request.setContentLength64(static_cast<Poco::Int64>(body.size()));
-  session.sendRequest(request) << body;
-  Poco::Net::HTTPResponse response;
-  std::istream& in = session.receiveResponse(response);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return Reply{static_cast<int>(response.getStatus()), response.getContentType(), text.str(),
-               response.get("Allow", "")};
+  return reglo::testing::SendHttp(port, request, body);
 }
 
 // Sends raw bytes and returns everything the server answers until it closes the connection.
@@ -87,7 +71,7 @@ TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   EXPECT_NE(missing.body.find("\"status\":404"), std::string::npos);
   Reply wrong = Call(server_->port(), "POST", "/things", "{}");
   EXPECT_EQ(wrong.status, 405);
-  EXPECT_EQ(wrong.allow, "GET, DELETE");
+  EXPECT_EQ(wrong.headers.get("Allow", ""), "GET, DELETE");
   EXPECT_EQ(Call(server_->port(), "DELETE", "/things").status, 204);
 }
 
@@ -113,16 +97,11 @@ TEST_F(HttpServerTest, HeaderCheckAnswersBeforeTheBodyIsRead) {
   EXPECT_EQ(refused.status, 401);
   EXPECT_FALSE(handled);
 
-  Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
   Poco::Net::HTTPRequest request("POST", "/guarded", Poco::Net::HTTPMessage::HTTP_1_1);
   request.set("Authorization", "Bearer good");
-  request.setContentLength(7);
-  session.sendRequest(request) << "{\"a\":1}";
-  Poco::Net::HTTPResponse response;
-  std::ostringstream body;
-  body << session.receiveResponse(response).rdbuf();
-  EXPECT_EQ(response.getStatus(), 200);
-  EXPECT_EQ(body.str(), "{\"a\":1}");
+  Reply accepted = reglo::testing::SendHttp(server_->port(), request, "{\"a\":1}");
+  EXPECT_EQ(accepted.status, 200);
+  EXPECT_EQ(accepted.body, "{\"a\":1}");
   EXPECT_TRUE(handled);
 }
 
@@ -144,16 +123,11 @@ TEST_F(HttpServerTest, GuardRunsBeforeTheLookupSoRefusalsHideWhatExists) {
     Reply reply = Call(server_->port(), method, path);
     EXPECT_EQ(reply.status, 401) << method << " " << path;
     EXPECT_EQ(reply.content_type, "application/problem+json");
-    EXPECT_EQ(reply.allow, "");
+    EXPECT_EQ(reply.headers.get("Allow", ""), "");
   }
-  Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
   Poco::Net::HTTPRequest request("GET", "/nothing-here", Poco::Net::HTTPMessage::HTTP_1_1);
   request.set("Authorization", "Bearer good");
-  session.sendRequest(request);
-  Poco::Net::HTTPResponse response;
-  std::ostringstream ignored;
-  ignored << session.receiveResponse(response).rdbuf();
-  EXPECT_EQ(response.getStatus(), 404);
+  EXPECT_EQ(reglo::testing::SendHttp(server_->port(), request).status, 404);
 }
 
 TEST_F(HttpServerTest, HeaderCheckHandsItsContextToTheHandler) {

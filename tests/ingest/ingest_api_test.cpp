@@ -3,7 +3,6 @@
 // rate limit. Every refusal is checked for its status, problem+json type, and that nothing was
 // written (records, events, runs, request ids, dead letters, the key's last use).
 #include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "http_client.h"
 #include "ingest_backends.h"
 #include "reglo/http/server.h"
 #include "reglo/ingest/agent_keys.h"
@@ -32,18 +32,7 @@ using storage::testing::BackendParam;
 constexpr char kCompany[] = "autoscuola-rossi";
 constexpr char kSource[] = "gestionale";
 
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-  Poco::Net::HTTPResponse headers;
-  json Json() const { return json::parse(body, nullptr, false); }
-  std::string Type() const {
-    const json problem = Json();
-    return problem.is_object() && problem.contains("type") ? problem["type"].get<std::string>()
-                                                           : "";
-  }
-};
+using Reply = reglo::testing::HttpReply;
 
 // Everything a push could write, to compare before and after a refusal.
 struct Written {
@@ -119,7 +108,6 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
 
   Reply Call(Send send) {
     if (!server_) Start();
-    Poco::Net::HTTPClientSession session("127.0.0.1", server_->port());
     Poco::Net::HTTPRequest request(send.method, send.path, Poco::Net::HTTPMessage::HTTP_1_1);
     const std::string id = send.id.value_or("msg_" + std::to_string(++ids_));
     const int64_t ts = send.timestamp.value_or(
@@ -136,19 +124,8 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
     request.set("webhook-signature", signature);
     const std::string key = send.api_key.value_or(api_key_);
     if (!key.empty()) request.set("Authorization", "Bearer " + key);
-    if (send.method == "POST") {
-      request.setContentType(send.content_type);
-      request.setContentLength64(static_cast<Poco::Int64>(send.body.size()));
-    }
-    session.sendRequest(request) << send.body;
-    Reply reply;
-    std::istream& in = session.receiveResponse(reply.headers);
-    std::ostringstream text;
-    text << in.rdbuf();
-    reply.status = static_cast<int>(reply.headers.getStatus());
-    reply.content_type = reply.headers.getContentType();
-    reply.body = text.str();
-    return reply;
+    if (send.method == "POST") request.setContentType(send.content_type);
+    return reglo::testing::SendHttp(server_->port(), request, send.body);
   }
   Reply Push(std::string body, std::optional<std::string> id = std::nullopt) {
     Send send;
@@ -177,7 +154,7 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
                      const Written& before) {
     EXPECT_EQ(reply.status, status) << reply.body;
     EXPECT_EQ(reply.content_type, "application/problem+json") << reply.body;
-    EXPECT_EQ(reply.Type(), "https://reglo.it/problems/" + slug) << reply.body;
+    EXPECT_EQ(reply.ProblemType(), "https://reglo.it/problems/" + slug) << reply.body;
     EXPECT_EQ(Snapshot(), before);
     EXPECT_EQ(reply.body.find("RSSMRA"), std::string::npos);
   }
