@@ -1,8 +1,6 @@
 // `reglo-hub serve` as operators run it: a real process, a real SIGTERM, a restart. Plus the
 // config keys serve adds. Waits are bounded polls of the store (the process runs in real time).
-#include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,9 +14,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "files.h"
+#include "http_client.h"
 #include "poll.h"
 #include "process.h"
 #include "reglo/app/config.h"
@@ -149,20 +147,18 @@ TEST_P(ServeSigtermTest, SigtermDuringALongPullThenARestartLosesNothingAndDuplic
   EXPECT_EQ(store->CountEvents().value(), reference->CountEvents().value());
 }
 
-// GET `path` on the admin listener with `token`; returns the status and body.
+// GET `path` on the admin listener at `url` (loopback, the default) with `token`; returns the
+// status and body.
 std::pair<int, std::string> AdminGet(const std::string& url, const std::string& path,
                                      const std::string& token) {
-  const std::regex parts("http://([0-9.]+):([0-9]+)/");
+  const std::regex loopback("http://127\\.0\\.0\\.1:([0-9]+)/");
   std::smatch m;
-  if (!std::regex_search(url, m, parts)) return {0, ""};
-  Poco::Net::HTTPClientSession session(m[1].str(), static_cast<uint16_t>(std::stoi(m[2].str())));
+  if (!std::regex_search(url, m, loopback)) return {0, ""};
   Poco::Net::HTTPRequest request("GET", path, Poco::Net::HTTPMessage::HTTP_1_1);
   if (!token.empty()) request.set("Authorization", "Bearer " + token);
-  session.sendRequest(request);
-  Poco::Net::HTTPResponse response;
-  std::ostringstream body;
-  body << session.receiveResponse(response).rdbuf();
-  return {static_cast<int>(response.getStatus()), body.str()};
+  const reglo::testing::HttpReply reply =
+      reglo::testing::SendHttp(static_cast<uint16_t>(std::stoi(m[1].str())), request);
+  return {reply.status, reply.body};
 }
 
 TEST_F(ServeTest, AdminListenerStartsWithTheEngineAndItsTokenIsShownOnlyOnce) {
