@@ -10,9 +10,6 @@
 namespace reglo::storage::postgres {
 namespace {
 
-// Array header: ndim, flags (has nulls), element type, then per dimension its size and lower bound.
-constexpr size_t kArrayHeader = 5 * sizeof(int32_t);
-
 void PutInt32(std::string& out, size_t at, uint32_t value) {
   out[at] = static_cast<char>(value >> 24);
   out[at + 1] = static_cast<char>(value >> 16);
@@ -57,58 +54,60 @@ bool IsConnectionState(std::string_view state) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// ArrayBuilder, Params, Rows
+// BinaryFields, ArrayBuilder, CopyRows, Params, Rows
 
-ArrayBuilder::ArrayBuilder(Oid element_type) : element_type_(element_type) {
-  bytes_.assign(kArrayHeader, '\0');
-}
-
-void ArrayBuilder::Add(std::string_view value) {
+void BinaryFields::Add(std::string_view value) {
   AppendInt32(bytes_, static_cast<uint32_t>(value.size()));
   bytes_.append(value);
-  ++count_;
+  ++fields_;
 }
 
-void ArrayBuilder::AddNull() {
+void BinaryFields::AddNull() {
   AppendInt32(bytes_, 0xFFFFFFFFu);  // length -1
   has_null_ = true;
-  ++count_;
+  ++fields_;
 }
 
-void ArrayBuilder::AddInt(int64_t value) {
+void BinaryFields::AddInt(int64_t value) {
   AppendInt32(bytes_, 8);
   AppendInt64(bytes_, static_cast<uint64_t>(value));
-  ++count_;
+  ++fields_;
 }
 
-std::string ArrayBuilder::Finish() {
-  std::string out;
-  if (count_ == 0) {
-    // No dimensions: ndim 0, no flags, the element type.
-    out.assign(12, '\0');
-    PutInt32(out, 8, element_type_);
-  } else {
-    PutInt32(bytes_, 0, 1);
-    PutInt32(bytes_, 4, has_null_ ? 1 : 0);
-    PutInt32(bytes_, 8, element_type_);
-    PutInt32(bytes_, 12, static_cast<uint32_t>(count_));
-    PutInt32(bytes_, 16, 1);
-    out = std::move(bytes_);
-  }
-  bytes_.assign(kArrayHeader, '\0');
-  count_ = 0;
+std::string BinaryFields::TakeBytes() {
+  std::string out = std::move(bytes_);
+  bytes_ = header_;
+  fields_ = 0;
   has_null_ = false;
   return out;
 }
 
-// COPY binary: a signature, flags and a header extension length, then per row its field count
-// and each field as a length (-1: NULL) and bytes, then a field count of -1.
+// The header is a gap that Finish fills in: ndim, has-null flag, element type, then the one
+// dimension's length and lower bound.
+ArrayBuilder::ArrayBuilder(Oid element_type)
+    : BinaryFields(std::string(5 * sizeof(int32_t), '\0')), element_type_(element_type) {}
+
+std::string ArrayBuilder::Finish() {
+  if (fields_ == 0) {
+    // No dimensions: ndim 0, no flags, the element type.
+    std::string out(12, '\0');
+    PutInt32(out, 8, element_type_);
+    return out;
+  }
+  PutInt32(bytes_, 0, 1);
+  PutInt32(bytes_, 4, has_null_ ? 1 : 0);
+  PutInt32(bytes_, 8, element_type_);
+  PutInt32(bytes_, 12, static_cast<uint32_t>(fields_));
+  PutInt32(bytes_, 16, 1);
+  return TakeBytes();
+}
+
+// COPY binary: a signature, flags and a header extension length (none), then per row its field
+// count and each field as a length (-1: NULL) and bytes, then a field count of -1.
 constexpr std::string_view kCopySignature{"PGCOPY\n\377\r\n\0", 11};
 
-CopyRows::CopyRows(int columns) : columns_(columns) {
-  bytes_.assign(kCopySignature);
-  bytes_.append(8, '\0');  // no flags, no header extension
-}
+CopyRows::CopyRows(int columns)
+    : BinaryFields(std::string(kCopySignature) + std::string(8, '\0')), columns_(columns) {}
 
 void CopyRows::StartRow() {
   const size_t at = bytes_.size();
@@ -118,27 +117,10 @@ void CopyRows::StartRow() {
   ++rows_;
 }
 
-void CopyRows::Add(std::string_view value) {
-  AppendInt32(bytes_, static_cast<uint32_t>(value.size()));
-  bytes_.append(value);
-}
-
-void CopyRows::AddNull() {
-  AppendInt32(bytes_, 0xFFFFFFFFu);  // length -1
-}
-
-void CopyRows::AddInt(int64_t value) {
-  AppendInt32(bytes_, 8);
-  AppendInt64(bytes_, static_cast<uint64_t>(value));
-}
-
 std::string CopyRows::Finish() {
   bytes_.append(2, '\xFF');  // field count -1
-  std::string out = std::move(bytes_);
-  bytes_.assign(kCopySignature);
-  bytes_.append(8, '\0');
   rows_ = 0;
-  return out;
+  return TakeBytes();
 }
 
 Params& Params::Add(Oid type, std::string bytes, int format) {

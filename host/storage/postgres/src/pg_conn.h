@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "reglo/core/status.h"
@@ -26,12 +27,11 @@ inline constexpr Oid kInt8Oid = 20;
 inline constexpr Oid kTextArrayOid = 1009;
 inline constexpr Oid kInt8ArrayOid = 1016;
 
-// A one-dimensional array in PostgreSQL's binary format, built element by element: no quoting, no
-// escaping and no parsing on the server, whatever the text holds.
-class ArrayBuilder {
+// Values in PostgreSQL's binary wire format, as both array elements and COPY fields are written:
+// each a 4-byte length (-1 for NULL) and its bytes. No quoting, no escaping and no parsing on the
+// server, whatever the text holds. The base of ArrayBuilder and CopyRows.
+class BinaryFields {
  public:
-  explicit ArrayBuilder(Oid element_type);
-
   void Add(std::string_view value);
   void AddOpt(const std::optional<std::string>& value) {
     value ? Add(std::string_view(*value)) : AddNull();
@@ -39,43 +39,46 @@ class ArrayBuilder {
   // NULL for an empty string (JSON columns that hold nothing).
   void AddTextOrNull(std::string_view value) { value.empty() ? AddNull() : Add(value); }
   void AddNull();
-  void AddInt(int64_t value);  // for int8 arrays
+  void AddInt(int64_t value);  // for int8 elements and columns
 
-  size_t size() const { return count_; }
+ protected:
+  explicit BinaryFields(std::string header) : header_(std::move(header)), bytes_(header_) {}
+  // Takes the bytes written so far, leaving the header and no fields.
+  std::string TakeBytes();
+
+  std::string header_;  // what every message starts with (a gap the owner fills in or not)
+  std::string bytes_;
+  size_t fields_ = 0;
+  bool has_null_ = false;
+};
+
+// A one-dimensional array in PostgreSQL's binary format, built element by element.
+class ArrayBuilder : public BinaryFields {
+ public:
+  explicit ArrayBuilder(Oid element_type);
+
+  size_t size() const { return fields_; }
   Oid array_type() const { return element_type_ == kInt8Oid ? kInt8ArrayOid : kTextArrayOid; }
   // The wire bytes; the builder is empty afterwards.
   std::string Finish();
 
  private:
   Oid element_type_;
-  std::string bytes_;  // a header-sized gap, then the elements
-  size_t count_ = 0;
-  bool has_null_ = false;
 };
 
 // Rows in COPY's binary format (COPY ... FROM STDIN (FORMAT binary)), built field by field in
-// column order: like ArrayBuilder, no quoting, escaping or parsing whatever the text holds.
-class CopyRows {
+// column order.
+class CopyRows : public BinaryFields {
  public:
   explicit CopyRows(int columns);
 
   void StartRow();  // then exactly `columns` fields
-  void Add(std::string_view value);
-  void AddOpt(const std::optional<std::string>& value) {
-    value ? Add(std::string_view(*value)) : AddNull();
-  }
-  // NULL for an empty string (JSON columns that hold nothing).
-  void AddTextOrNull(std::string_view value) { value.empty() ? AddNull() : Add(value); }
-  void AddNull();
-  void AddInt(int64_t value);  // for int8 columns
-
   int64_t rows() const { return rows_; }
   // The wire bytes (header, rows, trailer); the builder is empty afterwards.
   std::string Finish();
 
  private:
   int columns_;
-  std::string bytes_;
   int64_t rows_ = 0;
 };
 

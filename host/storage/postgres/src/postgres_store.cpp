@@ -486,17 +486,18 @@ Result<const EntitySql*> PostgresStore::SqlFor(const model::EntitySpec& entity) 
 //      cursor; COMMIT.
 // Rows travel as binary arrays, one parameter per column, or as binary COPY data (measured: on a
 // cold load, COPY spares the server a fifth of an unnested INSERT's work). No row is locked for
-// reading: when
-// another writer inserted or changed one of the batch's records between 1 and 3, the affected
-// counts show it, and the attempt is rolled back and decided again on what the winner committed
-// (READ COMMITTED: the next statement sees it). So two writers racing on a new record yield one
-// row and one `created` event, and no unique-violation error ever reaches the caller. Deadlocks
-// and serialization failures roll back and start over as well (bounded: kMaxCommitAttempts).
+// reading: when another writer inserted or changed one of the batch's records between 1 and 3,
+// the affected counts show it, and the attempt is rolled back and decided again on what the winner
+// committed (READ COMMITTED: the next statement sees it). So two writers racing on a new record
+// yield one row and one `created` event, and no unique-violation error ever reaches the caller.
+// Deadlocks and serialization failures roll back and start over as well (bounded:
+// kMaxCommitAttempts).
 
-// The columns of a record's row that follow its identity, in EntitySql::insert's order (fields,
-// version, content hash, source updated at, extra, warnings), each handed to `column(i)`: an
-// ArrayBuilder or CopyRows (both have Add, AddOpt, AddTextOrNull and AddInt) for column i.
-// `scratch` holds the JSON columns while they are added.
+// The columns of a record's row that follow its identity, in EntitySql::insert's order: the
+// fields, then kColumnsAfterFields more (version, content hash, source updated at, extra,
+// warnings), each handed to `column(i)`, the BinaryFields (an ArrayBuilder, or one CopyRows for
+// all) of column i. `scratch` holds the JSON columns while they are added.
+constexpr size_t kColumnsAfterFields = 5;
 template <typename ColumnOf>
 void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, ColumnOf&& column,
                       std::string& scratch) {
@@ -750,7 +751,8 @@ Result<int64_t> PostgresStore::SendInsertFirst(const Group& group,
            std::tie(y.company_id, y.source_system, y.external_id);
   });
   const size_t n = group.entity->fields.size();
-  CopyRows copy(static_cast<int>(3 + n + 7));
+  // The identity, AddRecordColumns' columns, created_at and updated_at.
+  CopyRows copy(static_cast<int>(3 + n + kColumnsAfterFields + 2));
   std::string scratch;
   for (const Slot* slot : rows) {
     const model::CanonicalRecord& record = *slot->first;
@@ -827,7 +829,7 @@ Params PostgresStore::RecordParams(const Group& group, const std::vector<const S
   ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), expected(kInt8Oid);
   // AddRecordColumns' columns: the fields, then version (int8), content hash, source updated at,
   // extra and warnings.
-  std::vector<ArrayBuilder> columns(n + 5, ArrayBuilder(kTextOid));
+  std::vector<ArrayBuilder> columns(n + kColumnsAfterFields, ArrayBuilder(kTextOid));
   columns[n] = ArrayBuilder(kInt8Oid);
   std::string scratch;
   for (const Slot* slot : rows) {
