@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "reglo/core/crypto.h"
+
 namespace reglo {
 namespace {
 
@@ -15,12 +19,25 @@ TEST(MaskingTest, MasksEachKindOfPersonalData) {
   EXPECT_EQ(hashed.find("RSSMRA"), std::string::npos);
 }
 
-TEST(MaskingTest, KeyedHashChangesWithTheKey) {
+TEST(MaskingTest, KeyedHashChangesWithTheKeyAndKeeps64Bits) {
+  SetMaskingKey("one-key");
   const std::string before = HashFiscalCode("RSSMRA85T10A562S");
   SetMaskingKey("another-key");
   const std::string after = HashFiscalCode("RSSMRA85T10A562S");
-  SetMaskingKey("reglo-hub-default-masking-key");
   EXPECT_NE(before, after);
+  EXPECT_EQ(after.size(), 3u + 16u);  // "cf#" and 64 bits in hex
+  SetMaskingKey("one-key");
+  EXPECT_EQ(HashFiscalCode("RSSMRA85T10A562S"), before);  // same key, same hash
+}
+
+// Without SetMaskingKey the key is random, never the constant the hash once used.
+TEST(MaskingTest, NoKeyIsNeverAPublicConstant) {
+  const std::string public_constant_hash =
+      "cf#" + HexEncode(HmacSha256("reglo-hub-default-masking-key", "RSSMRA85T10A562S").data(), 8);
+  SetMaskingKey("reglo-hub-default-masking-key");
+  EXPECT_EQ(HashFiscalCode("RSSMRA85T10A562S"), public_constant_hash);  // the check itself works
+  SetMaskingKey("test-key");
+  EXPECT_NE(HashFiscalCode("RSSMRA85T10A562S"), public_constant_hash);
 }
 
 TEST(MaskingTest, FreeTextLosesEveryPersonalValueButKeepsTheRest) {
@@ -46,6 +63,59 @@ TEST(MaskingTest, EachKindAloneIsStillFound) {
   EXPECT_EQ(MaskPersonalData("data[3]: student.fiscalCode: missing"),
             "data[3]: student.fiscalCode: missing");
   EXPECT_EQ(MaskPersonalData("row 12345678 of 15 columns"), "row 12345678 of 15 columns");
+}
+
+// Inputs of 1 MiB and 16 MiB of every shape the scanners look at finish (the std::regex masking
+// they replace overflowed the stack at ~30,000 characters) and come back cut to a bounded size.
+TEST(MaskingTest, HugeInputsAreBoundedAndNeverCrash) {
+  for (const size_t size : {size_t{1} << 20, size_t{16} << 20}) {
+    const std::string digits(size, '7');
+    const std::string spaced = [size] {
+      std::string text;
+      while (text.size() < size) text += "1 ";
+      return text;
+    }();
+    const std::string letters(size, 'A');
+    const std::string ats(size, '@');
+    const std::string mixed = [size] {
+      std::string text;
+      while (text.size() < size) text += "a.b@c.it +39 333 1234567 RSSMRA85T10A562S 01/02/2003 ";
+      return text;
+    }();
+    for (const std::string* input : {&digits, &spaced, &letters, &ats, &mixed}) {
+      const std::string masked = MaskPersonalData(*input);
+      EXPECT_LE(masked.size(), kMaxMaskedBytes + 64);
+      EXPECT_NE(masked.find(" bytes)"), std::string::npos);
+    }
+    EXPECT_EQ(MaskPersonalData(mixed).find("RSSMRA85T10A562S"), std::string::npos);
+    EXPECT_EQ(MaskPersonalData(mixed).find("a.b@c.it"), std::string::npos);
+  }
+}
+
+// The same text as the regular expressions gave, case by case.
+TEST(MaskingTest, ScannersMatchWhatThePatternsMatched) {
+  EXPECT_EQ(MaskPersonalData("x@y"), "x@y");  // no top-level domain
+  EXPECT_EQ(MaskPersonalData("write to a@b.c.de, now"), "write to a***@b***.de, now");
+  EXPECT_EQ(MaskPersonalData("@@a@example.com@"), "@@a***@e***.com@");
+  EXPECT_EQ(MaskPersonalData("XRSSMRA85T10A562S"), "XRSSMRA85T10A562S");  // 17 letters: no code
+  EXPECT_EQ(MaskPersonalData("id_RSSMRA85T10A562S").find("cf#"), std::string::npos);
+  EXPECT_EQ(MaskPersonalData("(RSSMRA85T10A562S)").find("RSSMRA"), std::string::npos);
+  EXPECT_EQ(MaskPersonalData("RSSMRALNT10A562S").find("RSSMRA"), std::string::npos);  // omocodia
+  EXPECT_EQ(MaskPersonalData("tel +39 333-123.4567."), "tel ***67.");
+  EXPECT_EQ(MaskPersonalData("from 2025-01-02 to 2025-03-04 ok"), "from 2025-01-02 to 2025-03-04 ok");
+  EXPECT_EQ(MaskPersonalData("seen 12345 6789 0"), "seen ***90");
+  EXPECT_EQ(MaskPersonalData("12345678"), "12345678");
+}
+
+// Control characters never leave MaskPersonalData raw, and masking comes first, so an escape
+// cannot glue a letter onto a codice fiscale and hide it from the scanner.
+TEST(MaskingTest, ControlCharactersAreEscapedAfterMasking) {
+  EXPECT_EQ(MaskPersonalData("a\nb\r\x1b[31m"), "a\\nb\\r\\e[31m");
+  const std::string masked = MaskPersonalData("line\nRSSMRA85T10A562S\x1b[2J");
+  EXPECT_EQ(masked.find("RSSMRA"), std::string::npos) << masked;
+  EXPECT_NE(masked.find("line\\ncf#"), std::string::npos) << masked;
+  EXPECT_NE(masked.find("\\e[2J"), std::string::npos) << masked;
+  EXPECT_EQ(MaskPersonalData(masked), masked);  // escaping twice changes nothing
 }
 
 }  // namespace

@@ -1,0 +1,42 @@
+#include "reglo/core/text.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace reglo {
+namespace {
+
+using namespace std::string_literals;
+
+TEST(TextTest, EveryControlCharacterIsWrittenOut) {
+  EXPECT_EQ(EscapeControlCharacters("a\nb\rc\td"), "a\\nb\\rc\\td");
+  EXPECT_EQ(EscapeControlCharacters("nul\0end"s), "nul\\0end");
+  EXPECT_EQ(EscapeControlCharacters("\x1b[2J\x07\x7f"), "\\e[2J\\x07\\x7f");
+  EXPECT_EQ(EscapeControlCharacters("c1 \xc2\x85 \xc2\x9b"), "c1 \\u0085 \\u009b");
+  EXPECT_EQ(EscapeControlCharacters("bad \xff\xc3"), "bad \\xff\\xc3");
+  EXPECT_EQ(EscapeControlCharacters("overlong \xc0\xaf"), "overlong \\xc0\\xaf");
+}
+
+TEST(TextTest, PrintableTextAndUtf8AreKeptAndEscapingIsIdempotent) {
+  const std::string text = "Niccolò Città — path\\to \xc2\xa0 €";
+  EXPECT_FALSE(HasControlCharacters(text));
+  EXPECT_EQ(EscapeControlCharacters(text), text);
+  const std::string escaped = EscapeControlCharacters("x\ny\x1b");
+  EXPECT_EQ(EscapeControlCharacters(escaped), escaped);
+  EXPECT_TRUE(HasControlCharacters("x\ny"));
+}
+
+TEST(TextTest, ExcerptCutsLongValuesOnACharacterBoundaryAndSaysSo) {
+  EXPECT_EQ(Excerpt("short"), "short");
+  const std::string long_value(30'000, '9');
+  const std::string excerpt = Excerpt(long_value);
+  EXPECT_EQ(excerpt, std::string(200, '9') + "…(30000 bytes)");
+  // "è" is two bytes: a cut inside it backs up to its start.
+  const std::string accents = std::string(199, 'a') + "èèè";
+  EXPECT_EQ(Excerpt(accents), std::string(199, 'a') + "…(205 bytes)");
+  EXPECT_EQ(Excerpt("a\nb", 200), "a\\nb");
+}
+
+}  // namespace
+}  // namespace reglo
