@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "reglo/core/crypto.h"
+#include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -161,6 +163,127 @@ TEST_F(CliTest, PluginsThatCrashOnLoadAreRefusedNotFatal) {
   EXPECT_EQ(sync.exit_code, 0) << sync.text;
   EXPECT_THAT(sync.text, HasSubstr("crash_on_load.so refused: connector process crashed"));
   EXPECT_THAT(sync.text, HasSubstr("events emitted: 6"));
+}
+
+// True when `text` holds a byte that could forge a log line or drive a terminal.
+bool HasRawControlCharacters(const std::string& text) {
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\n') || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// The runs of the hub store in `dir` (newest first) with their log lines.
+struct StoredRun {
+  reglo::storage::RunInfo info;
+  std::vector<reglo::storage::RunLogLine> log;
+};
+std::vector<StoredRun> StoredRuns(const std::filesystem::path& db, const std::string& source) {
+  std::vector<StoredRun> runs;
+  auto store = reglo::storage::OpenSqliteStore(db.string());
+  if (!store.ok()) return runs;
+  auto listed = (*store)->ListRuns(source, 10);
+  if (!listed.ok()) return runs;
+  for (const auto& info : *listed) {
+    auto log = (*store)->GetRunLog(info.id);
+    runs.push_back({info, log.ok() ? *log : std::vector<reglo::storage::RunLogLine>{}});
+  }
+  return runs;
+}
+
+// A plugin whose log line, warning and error are 1 MiB of digits ending in a forged log line and
+// terminal escapes (the std::regex masking overflowed the stack on such text: SIGSEGV). In
+// process and in a runner child, every sink gets it cut, masked and escaped: the terminal, the
+// run's error message and its log lines.
+TEST_F(CliTest, HostilePluginTextIsCutAndEscapedInEverySink) {
+  for (const char* isolation : {"in_process", "process"}) {
+    std::filesystem::remove_all(dir_ / "data");
+    std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "plugins",
+      "sources": [{"id": "noisy", "company_id": "c", "source_system": "db", "connector": "counter",
+                   "isolation": ")" << isolation
+                                     << R"(", "options": {"noise_bytes": 1048576}}]})";
+    Output out = RunHub(Config() + " sync --once");
+    EXPECT_EQ(out.exit_code, 1) << isolation << ": " << out.text.substr(0, 2000);
+    EXPECT_THAT(out.text, HasSubstr("…(1048"));  // cut, and says how long it was
+    EXPECT_LT(out.text.size(), 64u * 1024) << isolation;
+    EXPECT_FALSE(HasRawControlCharacters(out.text)) << isolation;
+    EXPECT_THAT(out.text, Not(HasSubstr("\nFORGED")));
+    const std::vector<StoredRun> runs = StoredRuns(dir_ / "data" / "hub.db", "noisy");
+    ASSERT_EQ(runs.size(), 1u) << isolation;
+    EXPECT_FALSE(runs[0].info.error_message.empty());
+    EXPECT_LT(runs[0].info.error_message.size(), 8u * 1024);
+    EXPECT_FALSE(HasRawControlCharacters(runs[0].info.error_message));
+    EXPECT_FALSE(runs[0].log.empty());
+    for (const auto& line : runs[0].log) {
+      EXPECT_LT(line.message.size(), 8u * 1024);
+      EXPECT_FALSE(HasRawControlCharacters(line.message)) << line.message.substr(0, 300);
+    }
+  }
+}
+
+// A CSV export as a careless source writes it: a header holding terminal escapes and a birth date
+// of 40,000 digits that validation echoes in its warning (that echo crashed sync with SIGSEGV).
+TEST_F(CliTest, HostileCsvValuesAndHeadersNeitherCrashNorReachTheTerminalRaw) {
+  std::ofstream(dir_ / "allievi.csv") << "id,nome,data_nascita,\x1b]0;owned\x07\x1b[2Jnote\r\n"
+                                      << "1,Anna," << std::string(40'000, '7') << ",x\r\n";
+  std::ofstream(dir_ / "hub.json")
+      << R"({"store": "sqlite:data/hub.db", "plugins_dir": ")" << REGLO_PLUGIN_DIR
+      << R"(", "sources": [{"id": "csv", "company_id": "c",
+      "source_system": "csv", "connector": "csv", "options": {"entities": {"student": {
+        "path": "allievi.csv", "id_column": "id",
+        "columns": {"nome": "firstName", "data_nascita": "birthDate"},
+        "formats": {"birthDate": "dd/mm/yyyy"}}}}}]})";
+  Output out = RunHub(Config() + " sync --once");
+  EXPECT_NE(out.exit_code, -1);
+  EXPECT_LT(out.exit_code, 128) << "killed by a signal";
+  EXPECT_FALSE(HasRawControlCharacters(out.text)) << out.text.substr(0, 2000);
+  EXPECT_LT(out.text.size(), 64u * 1024);
+  for (const StoredRun& run : StoredRuns(dir_ / "data" / "hub.db", "csv")) {
+    EXPECT_FALSE(HasRawControlCharacters(run.info.error_message));
+    for (const auto& line : run.log) {
+      EXPECT_LT(line.message.size(), 8u * 1024);
+      EXPECT_FALSE(HasRawControlCharacters(line.message)) << line.message.substr(0, 300);
+    }
+  }
+}
+
+// The fiscal-code hash is keyed by the hub's master key file: the same file (two stores, or a
+// restart) gives the same hash, another file another, and never the hash of a public constant.
+// Without a key file, sync creates one (mode 0600) as `keys create` does.
+TEST_F(CliTest, FiscalCodeHashesAreKeyedByTheMasterKeyFile) {
+  std::ofstream(dir_ / "allievi.csv") << "id,nome,data_nascita\n1,Anna,RSSMRA85T10A562S\n";
+  auto hash_seen = [&](const std::string& store, const std::string& secrets) {
+    std::ofstream(dir_ / "hub.json")
+        << R"({"store": "sqlite:)" << store << R"(", "plugins_dir": ")" << REGLO_PLUGIN_DIR
+        << R"(", )" << secrets << R"( "sources": [{"id": "csv",
+        "company_id": "c", "source_system": "csv", "connector": "csv", "options": {"entities": {
+        "student": {"path": "allievi.csv", "id_column": "id",
+        "columns": {"nome": "firstName", "data_nascita": "birthDate"}}}}}]})";
+    Output out = RunHub(Config() + " sync --once");
+    EXPECT_LT(out.exit_code, 128) << out.text;
+    std::string hash;
+    for (const StoredRun& run : StoredRuns(dir_ / store, "csv")) {
+      for (const auto& line : run.log) {
+        const size_t at = line.message.find("cf#");
+        if (at != std::string::npos) hash = line.message.substr(at, 3 + 16);
+      }
+    }
+    EXPECT_THAT(out.text, Not(HasSubstr("RSSMRA85T10A562S")));
+    return hash;
+  };
+  const std::string first = hash_seen("a/hub.db", "");
+  ASSERT_EQ(first.size(), 19u) << "a 64-bit hash in the run log";
+  const auto key_file = dir_ / "a" / "reglo-hub.key";
+  ASSERT_TRUE(std::filesystem::exists(key_file));
+  EXPECT_EQ(std::filesystem::status(key_file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(hash_seen("a/hub.db", ""), first);                                       // a restart
+  EXPECT_EQ(hash_seen("b/hub.db", R"("secrets_file": "a/reglo-hub.key",)"), first);  // shared
+  EXPECT_NE(hash_seen("c/hub.db", ""), first);  // its own key file
+  const std::string constant =
+      "cf#" + reglo::HexEncode(
+                  reglo::HmacSha256("reglo-hub-default-masking-key", "RSSMRA85T10A562S").data(), 8);
+  EXPECT_NE(first, constant);
 }
 
 TEST_F(CliTest, MigrateReportsTheSchemaVersion) {

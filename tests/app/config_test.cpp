@@ -251,6 +251,13 @@ TEST(ConfigTest, AgentConfigReadsTheHubTheSpoolAndTheSources) {
   EXPECT_EQ(config->spool_max_bytes, 10000);
   EXPECT_EQ(config->batch_records, 200);
   ASSERT_EQ(config->sources.size(), 1u);
+  EXPECT_EQ(config->secrets_file, "/etc/reglo/reglo-agent.key");  // keys its masking
+  Result<AgentConfig> keyed = ParseAgentConfig(
+      R"({"plugins_dir": "p", "secrets_file": "keys/agent.key", "sources": [],
+          "hub": {"url": "http://x:1", "api_key": "k", "signing_secret": "s"}})",
+      "/etc/reglo");
+  ASSERT_TRUE(keyed.ok()) << keyed.status().ToString();
+  EXPECT_EQ(keyed->secrets_file, "/etc/reglo/keys/agent.key");
 
   const auto error = [](const std::string& text) {
     Result<AgentConfig> parsed = ParseAgentConfig(text, "/etc/reglo");

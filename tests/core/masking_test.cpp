@@ -102,7 +102,8 @@ TEST(MaskingTest, ScannersMatchWhatThePatternsMatched) {
   EXPECT_EQ(MaskPersonalData("(RSSMRA85T10A562S)").find("RSSMRA"), std::string::npos);
   EXPECT_EQ(MaskPersonalData("RSSMRALNT10A562S").find("RSSMRA"), std::string::npos);  // omocodia
   EXPECT_EQ(MaskPersonalData("tel +39 333-123.4567."), "tel ***67.");
-  EXPECT_EQ(MaskPersonalData("from 2025-01-02 to 2025-03-04 ok"), "from 2025-01-02 to 2025-03-04 ok");
+  EXPECT_EQ(MaskPersonalData("from 2025-01-02 to 2025-03-04 ok"),
+            "from 2025-01-02 to 2025-03-04 ok");
   EXPECT_EQ(MaskPersonalData("seen 12345 6789 0"), "seen ***90");
   EXPECT_EQ(MaskPersonalData("12345678"), "12345678");
 }

@@ -413,7 +413,7 @@ int RunAgent(const AgentConfig& config, bool once, std::ostream& out, std::ostre
   }
   plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
   for (const plugin_host::PluginLoadError& error : plugins.errors) {
-    fmt::print(err, "warning: {}\n", error.reason);
+    fmt::print(err, "warning: {}\n", MaskPersonalData(error.reason));
   }
   std::vector<std::unique_ptr<plugin_host::ConnectorInstance>> connectors;
   for (const storage::SourceRow& source : config.sources) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "reglo/core/masking.h"
+#include "reglo/core/text.h"
 #include "reglo/isolation/process_connector.h"
 #include "reglo/pipeline/sync.h"
 #include "reglo/plugin_host/plugin.h"
@@ -31,7 +32,7 @@ std::string KnownSources(const HubConfig& config) {
 
 void PrintLoadErrors(const plugin_host::PluginSet& plugins, std::ostream& err) {
   for (const plugin_host::PluginLoadError& error : plugins.errors) {
-    fmt::print(err, "warning: {}\n", error.reason);
+    fmt::print(err, "warning: {}\n", MaskPersonalData(error.reason));
   }
 }
 
@@ -101,7 +102,7 @@ void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& r
   fmt::print(out, "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}\n", "entity", "records",
              "created", "updated", "unchanged", "stale", "warnings", "rejected");
   for (const auto& [entity, c] : report.by_entity) {
-    fmt::print(out, "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}\n", entity,
+    fmt::print(out, "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}\n", Excerpt(entity, 40),
                c.seen + c.rejected, c.created, c.updated, c.unchanged, c.stale, c.warnings,
                c.rejected);
   }
@@ -247,14 +248,17 @@ int ListPlugins(const HubConfig& config, std::ostream& out, std::ostream& err) {
   fmt::print(out, "Plugins in {}:\n", config.plugins_dir.string());
   for (const auto& [name, plugin] : plugins.plugins) {
     const plugin_host::PluginInfo& info = plugin->info();
-    fmt::print(out, "  {} {} (ABI {}.{}, vendor {}) entities: {}\n    {}\n", info.name,
-               info.version, info.abi_major, info.abi_minor,
-               info.vendor.empty() ? "-" : info.vendor, fmt::join(info.entities, ", "),
-               info.path.string());
+    // A descriptor's strings are the plugin's: escaped like any other input.
+    fmt::print(out, "  {} {} (ABI {}.{}, vendor {}) entities: {}\n    {}\n",
+               EscapeControlCharacters(info.name), EscapeControlCharacters(info.version),
+               info.abi_major, info.abi_minor,
+               info.vendor.empty() ? "-" : EscapeControlCharacters(info.vendor),
+               EscapeControlCharacters(fmt::format("{}", fmt::join(info.entities, ", "))),
+               EscapeControlCharacters(info.path.string()));
   }
   if (plugins.plugins.empty()) fmt::print(out, "  (none loaded)\n");
   for (const plugin_host::PluginLoadError& error : plugins.errors) {
-    fmt::print(err, "refused: {}\n", error.reason);
+    fmt::print(err, "refused: {}\n", MaskPersonalData(error.reason));
   }
   return plugins.errors.empty() ? kExitOk : kExitWarnings;
 }

@@ -535,9 +535,17 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text,
                                                  "batch_records",
                                                  "interval_seconds",
                                                  "backoff_base_seconds",
-                                                 "backoff_cap_seconds"};
+                                                 "backoff_cap_seconds",
+                                                 "secrets_file"};
   REGLO_RETURN_IF_ERROR(CheckKnownKeys(root, "", kTopKeys));
   AgentConfig config;
+  // The agent's own key file: it keys the masking of codici fiscali in the agent's logs.
+  config.secrets_file = base_dir / "reglo-agent.key";
+  if (root.contains("secrets_file")) {
+    std::string secrets_file;
+    REGLO_RETURN_IF_ERROR(ReadString(root, "", "secrets_file", true, secrets_file));
+    config.secrets_file = Resolve(base_dir, secrets_file);
+  }
   std::string plugins_dir;
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
   config.plugins_dir = Resolve(base_dir, plugins_dir);

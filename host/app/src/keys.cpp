@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reglo/app/commands.h"
+#include "reglo/core/masking.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/master_key.h"
 
@@ -61,6 +62,19 @@ Result<std::filesystem::path> SecretsFilePath(const HubConfig& config) {
       "secrets_file: missing (set it, or REGLO_SECRETS_FILE, to the hub master key file; with a "
       "PostgreSQL or in-memory store there is no default, and every hub instance must use the "
       "same file)");
+}
+
+Status InstallMaskingKey(const std::filesystem::path& key_file) {
+  Result<ingest::MasterKey> master = ingest::MasterKey::LoadOrCreate(key_file.string());
+  if (!master.ok()) return master.status();
+  SetMaskingKey(master->DeriveKey(ingest::kMaskingKeyLabel));
+  return Status::Ok();
+}
+
+Status InstallMaskingKey(const HubConfig& config) {
+  Result<std::filesystem::path> path = SecretsFilePath(config);
+  if (!path.ok()) return path.status();
+  return InstallMaskingKey(*path);
 }
 
 int CreateAgentKey(const HubConfig& config, const std::string& company_id,

@@ -12,6 +12,7 @@
 #include "reglo/app/commands.h"
 #include "reglo/app/config.h"
 #include "reglo/app/keys.h"
+#include "reglo/app/logging.h"
 #include "reglo/app/relay.h"
 #include "reglo/app/serve.h"
 
@@ -22,6 +23,13 @@ constexpr char kVersion[] = "0.1.0";
 std::string DefaultConfigPath() {
   const char* from_env = std::getenv("REGLO_CONFIG");
   return from_env != nullptr && *from_env != '\0' ? from_env : "reglo-hub.json";
+}
+
+// The exit of a command that could not key its masking (no key file could be read or created).
+int MaskingKeyFailure(const reglo::Status& status) {
+  std::cerr << "error: masking key: " << status.ToString() << "\n";
+  return status.code() == reglo::StatusCode::kConfigError ? reglo::app::kExitUsage
+                                                          : reglo::app::kExitFailure;
 }
 
 }  // namespace
@@ -194,10 +202,7 @@ int main(int argc, char** argv) {
     return reglo::app::kExitUsage;
   }
 
-  auto logger = spdlog::stderr_color_mt("reglo-hub");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  reglo::app::ConfigureLogging(log_level);
 
   if (agent->parsed()) {
     reglo::Result<reglo::app::AgentConfig> loaded =
@@ -206,6 +211,9 @@ int main(int argc, char** argv) {
       std::cerr << "error: " << loaded.status().ToString() << "\n";
       return reglo::app::kExitUsage;
     }
+    if (reglo::Status keyed = reglo::app::InstallMaskingKey(loaded->secrets_file); !keyed.ok()) {
+      return MaskingKeyFailure(keyed);
+    }
     return reglo::app::RunAgent(*loaded, agent_once, std::cout, std::cerr);
   }
 
@@ -213,6 +221,13 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     std::cerr << "error: " << config.status().ToString() << "\n";
     return reglo::app::kExitUsage;
+  }
+  // Every command that masks personal data in what it prints or stores keys the fiscal-code hash
+  // with the hub's master key file first (never a constant: core/masking.h).
+  if (sync->parsed() || preview->parsed() || serve->parsed() || app.got_subcommand("relay")) {
+    if (reglo::Status keyed = reglo::app::InstallMaskingKey(*config); !keyed.ok()) {
+      return MaskingKeyFailure(keyed);
+    }
   }
   if (sync->parsed()) {
     std::optional<std::string> source;

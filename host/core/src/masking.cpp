@@ -1,9 +1,10 @@
 #include "reglo/core/masking.h"
 
-#include <openssl/rand.h>
 #include <fmt/format.h>
+#include <openssl/rand.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <mutex>
 
 #include "reglo/core/crypto.h"
@@ -54,7 +55,15 @@ bool IsDateSeparator(char c) {
 // The positions of a codice fiscale that hold a digit, or its omocodia letter (L-V).
 bool IsCodeDigit(char c) {
   switch (std::toupper(static_cast<unsigned char>(c))) {
-    case 'L': case 'M': case 'N': case 'P': case 'Q': case 'R': case 'S': case 'T': case 'U':
+    case 'L':
+    case 'M':
+    case 'N':
+    case 'P':
+    case 'Q':
+    case 'R':
+    case 'S':
+    case 'T':
+    case 'U':
     case 'V': return true;
     default: return IsDigit(c);
   }
@@ -277,16 +286,15 @@ std::string MaskPersonalData(std::string_view text) {
     // Cut on a character boundary and say how long it was; the tail of a huge value says nothing
     // an operator needs, and no message should be megabytes long.
     size_t end = kMaxMaskedBytes;
-    for (int step = 0; step < 3 && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80;
-         ++step) {
+    for (int step = 0;
+         step < 3 && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80; ++step) {
       --end;
     }
     cut.assign(text.substr(0, end));
     text = cut;
   }
-  std::string masked = MightHoldPersonalData(text)
-                           ? MaskPhones(MaskEmails(MaskFiscalCodes(text)))
-                           : std::string(text);
+  std::string masked = MightHoldPersonalData(text) ? MaskPhones(MaskEmails(MaskFiscalCodes(text)))
+                                                   : std::string(text);
   std::string out = EscapeControlCharacters(masked);
   if (!cut.empty()) out += fmt::format("…({} bytes)", original_size);
   return out;

@@ -1,5 +1,7 @@
 #include "reglo/core/status.h"
 
+#include "reglo/core/text.h"
+
 namespace reglo {
 
 std::string_view StatusCodeName(StatusCode code) {
@@ -23,7 +25,7 @@ std::string_view StatusCodeName(StatusCode code) {
 std::string Status::ToString() const {
   if (ok()) return "ok";
   std::string text(StatusCodeName(code_));
-  if (!message_.empty()) text += ": " + message_;
+  if (!message_.empty()) text += ": " + EscapeControlCharacters(message_);
   return text;
 }
 

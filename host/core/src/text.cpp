@@ -69,11 +69,26 @@ std::string EscapeControlCharacters(std::string_view text) {
       continue;
     }
     switch (c) {
-      case '\n': out += "\\n"; ++i; continue;
-      case '\r': out += "\\r"; ++i; continue;
-      case '\t': out += "\\t"; ++i; continue;
-      case '\0': out += "\\0"; ++i; continue;
-      case 0x1B: out += "\\e"; ++i; continue;
+      case '\n':
+        out += "\\n";
+        ++i;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++i;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++i;
+        continue;
+      case '\0':
+        out += "\\0";
+        ++i;
+        continue;
+      case 0x1B:
+        out += "\\e";
+        ++i;
+        continue;
       default: break;
     }
     if (c < 0x80) {  // the other C0 controls and DEL
@@ -100,13 +115,11 @@ std::string Excerpt(std::string_view value, std::size_t max_bytes) {
   if (value.size() <= max_bytes) return EscapeControlCharacters(value);
   std::size_t cut = max_bytes;
   // Back up to the start of a UTF-8 character (at most three continuation bytes).
-  for (int step = 0; step < 3 && cut > 0 &&
-                     (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80;
+  for (int step = 0; step < 3 && cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80;
        ++step) {
     --cut;
   }
-  return EscapeControlCharacters(value.substr(0, cut)) +
-         fmt::format("…({} bytes)", value.size());
+  return EscapeControlCharacters(value.substr(0, cut)) + fmt::format("…({} bytes)", value.size());
 }
 
 }  // namespace reglo

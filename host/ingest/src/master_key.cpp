@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 
+#include "reglo/core/crypto.h"
 #include "reglo/ingest/base64.h"
 
 namespace reglo::ingest {
@@ -170,6 +171,11 @@ Result<std::string> MasterKey::Open(std::string_view sealed, std::string_view co
       EVP_DecryptFinal_ex(ctx.get(), out + length, &length) == 1;
   if (!ok) return refused;
   return plaintext;
+}
+
+std::string MasterKey::DeriveKey(std::string_view label) const {
+  const Sha256Digest digest = HmacSha256(bytes_, label);
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
 }  // namespace reglo::ingest

@@ -31,7 +31,20 @@ typedef struct counter_instance {
   long revision;              /* bumps every record's content, to simulate changes */
   long crash_at;              /* TEST_SEGFAULT_IN_PULL: the record index that crashes */
   long huge_at;               /* TEST_HUGE_RECORD: the record index with a 100 MB value */
+  long noise_bytes;           /* > 0: log, warn and fail with hostile text this long */
 } counter_instance;
+
+/* Hostile text: `size` digits that end with a forged log line and terminal escapes (a plugin may
+ * echo whatever its source holds). The caller frees it. */
+static char* hostile_text(long size) {
+  static const char tail[] = "\r\n2026-01-01T00:00:00.000 error FORGED\x1b[2J\x1b]0;owned\x07";
+  const size_t digits = size > 0 ? (size_t)size : 0;
+  char* text = (char*)malloc(digits + sizeof tail);
+  if (text == NULL) return NULL;
+  memset(text, '7', digits);
+  memcpy(text + digits, tail, sizeof tail);
+  return text;
+}
 
 /* A real invalid memory access (the compiler cannot see it is NULL, so it cannot turn it into a
  * trap instruction). */
@@ -80,6 +93,7 @@ static reglo_status counter_create(const reglo_context* ctx, const char* config_
   instance->revision = config_long(config_json, "revision", 1);
   instance->crash_at = config_long(config_json, "crash_at", 6);
   instance->huge_at = config_long(config_json, "huge_at", 3);
+  instance->noise_bytes = config_long(config_json, "noise_bytes", 0);
   if (instance->records < 0 || instance->checkpoint_every <= 0) {
     ctx->set_error(ctx->host_data, "records must be >= 0 and checkpoint_every > 0");
     free(instance);
@@ -141,6 +155,15 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
     emitter->emit_warning(emitter->host_data, "fds", list);
   }
 #endif
+  if (instance->noise_bytes > 0) {
+    char* noise = hostile_text(instance->noise_bytes);
+    if (noise == NULL) return REGLO_FATAL;
+    ctx->log(ctx->host_data, REGLO_LOG_WARN, noise);
+    emitter->emit_warning(emitter->host_data, noise, noise);
+    ctx->set_error(ctx->host_data, noise);
+    free(noise);
+    return REGLO_RETRY;
+  }
 #ifdef TEST_LEAK
   for (;;) {
     /* A vendor's cache that never evicts: 16 MiB more per round, never freed, never checked. */

@@ -120,6 +120,9 @@ struct AgentConfig {
   bool tls_verify = true;               // hub.tls_verify
   int64_t request_timeout_ms = 30'000;  // hub.timeout_seconds
   std::filesystem::path spool_dir;      // spool.dir (default "spool" next to the config)
+  // secrets_file (default "reglo-agent.key" next to the config): the key file the agent derives
+  // its masking key from (created on first use, like the hub's).
+  std::filesystem::path secrets_file;
   int64_t spool_max_bytes = 256 << 20;  // spool.max_bytes
   int64_t batch_records = 500;          // records per push
   int64_t default_interval_ms = 60'000;  // interval_seconds

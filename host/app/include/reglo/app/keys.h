@@ -22,6 +22,14 @@ namespace reglo::app {
 // instance sharing the database must use the same key file): kConfigError naming the key.
 Result<std::filesystem::path> SecretsFilePath(const HubConfig& config);
 
+// Sets the key of HashFiscalCode (core/masking.h) from the master key file at `key_file`
+// (MasterKey::DeriveKey(kMaskingKeyLabel)), creating the file as `keys create` does when it does not
+// exist, so every command and every instance sharing the file hashes a codice fiscale the same
+// way. Every command that masks calls it before it logs anything; an error stops the command.
+Status InstallMaskingKey(const std::filesystem::path& key_file);
+// The same with the hub's key file (SecretsFilePath).
+Status InstallMaskingKey(const HubConfig& config);
+
 // `rate_per_second` / `burst`: the key's own ingest rate limit (nullopt: the hub's default).
 int CreateAgentKey(const HubConfig& config, const std::string& company_id,
                    const std::string& source_system, const std::vector<std::string>& allowed_cidrs,

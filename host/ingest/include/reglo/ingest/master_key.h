@@ -20,6 +20,10 @@
 
 namespace reglo::ingest {
 
+// The label of the key that HashFiscalCode uses (core/masking.h): every hub instance and command
+// sharing a key file hashes a codice fiscale the same way.
+inline constexpr std::string_view kMaskingKeyLabel = "reglo-hub/masking-key/v1";
+
 class MasterKey {
  public:
   // Reads the key file at `path`, creating it when it does not exist. kConfigError (naming the
@@ -34,6 +38,11 @@ class MasterKey {
   // Decrypts what Seal produced for the same `context`. kAuthError when the blob was tampered
   // with, sealed for another context, or sealed with another master key.
   Result<std::string> Open(std::string_view sealed, std::string_view context) const;
+
+  // A 32-byte key for another purpose, derived as HMAC-SHA256(master key, label): each label gives
+  // an independent key, and the master key cannot be recovered from it. Labels are fixed strings
+  // such as kMaskingKeyLabel.
+  std::string DeriveKey(std::string_view label) const;
 
  private:
   explicit MasterKey(std::string bytes) : bytes_(std::move(bytes)) {}
