@@ -100,6 +100,8 @@ class MultiInstanceTest : public ::testing::Test {
     }
     nlohmann::json config = {{"store", store},
                              {"plugins_dir", REGLO_PLUGIN_DIR},
+                             // Shared by every instance, as a PostgreSQL hub needs (it keys masking).
+                             {"secrets_file", (dir_ / "hub.key").string()},
                              {"admin", {{"listen", "127.0.0.1:0"}}},
                              {"engine",
                               {{"default_interval_seconds", kIntervalSeconds},
