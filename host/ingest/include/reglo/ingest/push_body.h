@@ -1,12 +1,12 @@
 // The body of POST /api/hub/ingest, parsed strictly (DESIGN §8): {"sourceSystem", "companyId",
 // "cursor", "stream", "data": [records]}. Refuses, with a stable problem slug, what a lenient
-// parser would let through: invalid UTF-8, duplicate keys (at any level), nesting deeper than
-// the limit, more records than the limit, over-long strings, unknown envelope members, and field
-// values that are objects or arrays, a record with more than max_fields_per_record fields, NUL
-// (\u0000) anywhere, control characters in identity members, and reserved members that are not
-// strings. A record is flat: "entity", "externalId", optional
-// "sourceUpdatedAt" (and "companyId"/"sourceSystem", which must equal the envelope's), then its
-// canonical fields; numbers and booleans become their JSON text, null an absent value.
+// parser would let through: invalid UTF-8, a NUL byte or \u0000 anywhere, duplicate keys (at any
+// level), nesting deeper than the limit, more records than the limit, a record with more fields
+// than the limit, over-long strings, unknown envelope members, reserved record members that are
+// not strings, and control characters in identity members. A record is flat: "entity",
+// "externalId", optional "sourceUpdatedAt" (and "companyId"/"sourceSystem", which must equal the
+// envelope's), then its canonical fields; numbers and booleans become their JSON text, objects
+// and arrays their compact JSON text, null an absent value. The cost is linear in the body.
 // Pure function; thread-safe.
 #pragma once
 
