@@ -233,6 +233,13 @@ TEST(ValidationTest, IdentityFieldsWithControlCharactersAreRejected) {
       EXPECT_EQ(std::get<Rejection>(result).reason.find('\x1b'), std::string::npos);
     }
   }
+  // A value with NUL is a dead letter too: no store can keep it as it is.
+  RawRecord nul_value = Student();
+  nul_value.fields.push_back({"note", std::string("a\0b", 3)});
+  auto nul = Validate(nul_value);
+  ASSERT_TRUE(std::holds_alternative<Rejection>(nul));
+  EXPECT_EQ(std::get<Rejection>(nul).reason,
+            "student.note: the value holds NUL, which cannot be stored");
   RawRecord trimmed = Student();
   trimmed.external_id = " A001\t";  // blanks around an id are trimmed, as before
   EXPECT_EQ(Accepted(trimmed).key.external_id, "A001");

@@ -540,6 +540,12 @@ std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw) {
   };
   std::unordered_map<std::string, ExtraSlot> extra_index;
   for (const RawField& field : raw.fields) {
+    // NUL cannot be stored faithfully (PostgreSQL text refuses it; the ingestion API refuses it
+    // too): the record is a dead letter on every store rather than a failed commit on one.
+    if (field.value && field.value->find('\0') != std::string_view::npos) {
+      return reject(record.key, fmt::format("{}.{}: the value holds NUL, which cannot be stored",
+                                            entity->name, Excerpt(field.name)));
+    }
     const int index = entity->FieldIndex(field.name);
     std::string_view value;
     if (field.value) {
