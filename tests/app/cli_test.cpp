@@ -69,6 +69,16 @@ TEST_F(CliTest, BadUsageAndBadConfigExitWithTwo) {
   Output bad = RunHub(Config() + " migrate");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.text, HasSubstr("sources[0].id: expected a string"));
+  // A number out of double's range is a config error too, for the hub and for the agent.
+  std::ofstream(dir_ / "hub.json")
+      << R"({"store": "sqlite:x.db", "plugins_dir": "p", "engine": {"lease_seconds": 1e400}})";
+  Output huge = RunHub(Config() + " migrate");
+  EXPECT_EQ(huge.exit_code, 2) << huge.text;
+  EXPECT_THAT(huge.text, HasSubstr("engine.lease_seconds: the number 1e400 is out of range"));
+  std::ofstream(dir_ / "agent.json") << R"({"interval_seconds": 1e400})";
+  Output agent = RunHub("agent --config " + (dir_ / "agent.json").string());
+  EXPECT_EQ(agent.exit_code, 2) << agent.text;
+  EXPECT_THAT(agent.text, HasSubstr("interval_seconds: the number 1e400 is out of range"));
 }
 
 TEST_F(CliTest, SyncOncePrintsASummaryAndIsIdempotent) {

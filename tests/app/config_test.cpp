@@ -201,7 +201,7 @@ TEST(ConfigTest, IngestListenerSettings) {
       R"({"store": "sqlite:hub.db", "plugins_dir": "p", "sources": [],
           "ingest": {"listen": "[::]:9000", "tls_certificate_file": "tls/c.pem",
                      "tls_private_key_file": "tls/k.pem", "max_records": 50,
-                     "body_timeout_seconds": 2.5,
+                     "body_timeout_seconds": 2.5, "max_fields_per_record": 50,
                      "rate_limit": {"requests_per_second": 0.5, "burst": 3}}})",
       "/etc/reglo");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
@@ -211,6 +211,7 @@ TEST(ConfigTest, IngestListenerSettings) {
   EXPECT_EQ(config->ingest->tls_certificate_file, "/etc/reglo/tls/c.pem");
   EXPECT_EQ(config->ingest->max_records, 50);
   EXPECT_EQ(config->ingest->body_timeout_ms, 2500);
+  EXPECT_EQ(config->ingest->max_fields_per_record, 50);
   EXPECT_EQ(config->ingest->rate_per_second, 0.5);
   EXPECT_EQ(config->ingest->rate_burst, 3);
   EXPECT_FALSE(ParseConfig(kGood, "/etc/reglo")->ingest.has_value());
@@ -235,6 +236,8 @@ TEST(ConfigTest, IngestErrorsNameTheKey) {
   EXPECT_THAT(error(R"({"listen": "h:1", "rate_limit": {"requests_per_second": 0}})"),
               HasSubstr("ingest.rate_limit.requests_per_second: expected a number above 0"));
   EXPECT_THAT(error(R"({"listen": "h:1", "port": 1})"), HasSubstr("ingest.port: unknown key"));
+  EXPECT_THAT(error(R"({"listen": "h:1", "max_fields_per_record": 0})"),
+              HasSubstr("ingest.max_fields_per_record: expected a whole number from 1"));
 }
 
 TEST(ConfigTest, AgentConfigReadsTheHubTheSpoolAndTheSources) {
@@ -272,6 +275,30 @@ TEST(ConfigTest, AgentConfigReadsTheHubTheSpoolAndTheSources) {
   EXPECT_THAT(error(R"({"plugins_dir": "p", "sources": [], "batch_records": 0,
                         "hub": {"url": "http://x:1", "api_key": "k", "signing_secret": "s"}})"),
               HasSubstr("batch_records: expected a whole number from 1"));
+}
+
+// A number past double's range threw nlohmann's out_of_range out of the parser (exit 134).
+TEST(ConfigTest, ANumberOutOfRangeIsAConfigErrorNamingTheKey) {
+  Result<HubConfig> hub = ParseConfig(R"({"store": "sqlite:x.db", "plugins_dir": "p", "sources": [],
+                      "engine": {"lease_seconds": 1e400}})",
+                                      "/tmp");
+  ASSERT_FALSE(hub.ok());
+  EXPECT_EQ(hub.status().code(), StatusCode::kConfigError);
+  EXPECT_THAT(hub.status().message(), HasSubstr("engine.lease_seconds: the number 1e400 is out"));
+  Result<HubConfig> nested = ParseConfig(
+      R"({"sources": [{"id": "a"}, {"id": "b", "options": {"x": [1, -2e999]}}]})", "/tmp");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_THAT(nested.status().message(), HasSubstr("sources[1].options.x[1]: the number -2e999"));
+  Result<AgentConfig> agent = ParseAgentConfig(R"({"batch_records": 1e400})", "/tmp");
+  ASSERT_FALSE(agent.ok());
+  EXPECT_EQ(agent.status().code(), StatusCode::kConfigError);
+  EXPECT_THAT(agent.status().message(), HasSubstr("batch_records: the number 1e400"));
+  Result<HubConfig> top = ParseConfig("1e400", "/tmp");
+  ASSERT_FALSE(top.ok());
+  EXPECT_THAT(top.status().message(), HasSubstr("(top level): the number 1e400"));
+  // Syntax errors stay what they were.
+  EXPECT_THAT(ParseAgentConfig("{\"a\": }", "/tmp").status().message(),
+              HasSubstr("not valid JSON"));
 }
 
 TEST(ConfigTest, MissingFileIsAClearError) {

@@ -29,6 +29,19 @@ TEST(CidrTest, RejectsMalformedBlocks) {
   }
 }
 
+// Fuzzing found "-0" taken as /0 (an allowlist that lets everyone in): a prefix length is plain
+// digits, in range, nothing else.
+TEST(CidrTest, APrefixLengthIsPlainDigitsOnly) {
+  for (std::string_view bad : {"10.0.0.0/-0", "::/-0", "10.0.0.0/+8", "10.0.0.0/8 ", "10.0.0.0/0x8",
+                               "10.0.0.0/0008", "::/-128", "10.0.0.0/\t8"}) {
+    SCOPED_TRACE(bad);
+    const Result<Cidr> cidr = Cidr::Parse(bad);
+    EXPECT_EQ(cidr.status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(Parsed("10.0.0.0/08").ToString(), "10.0.0.0/8");
+  EXPECT_EQ(Parsed("::/0").ToString(), "::/0");
+}
+
 TEST(CidrTest, ContainsAddressesOfItsFamily) {
   const Cidr v4 = Parsed("192.168.10.0/23");
   EXPECT_TRUE(v4.Contains("192.168.10.1"));

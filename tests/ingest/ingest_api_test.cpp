@@ -397,6 +397,58 @@ TEST_P(IngestApiTest, MalformedBodiesAre400WithTheirOwnType) {
   ExpectRefused(Push("[1,2]"), 400, "invalid-body", before);
 }
 
+// Issue 14 §6: the 80,000-member record (11-17 s of CPU, inside the 8 MiB default body), a NUL
+// that ended the parse, reserved members that were not strings, \u0000 in data.
+TEST_P(IngestApiTest, HostileBodiesFoundByFuzzingAre400NamingThePlace) {
+  Start();
+  const Written before = Snapshot();
+  json wide = json::parse(Students(1));
+  for (int i = 0; i < 80'000; ++i) wide["data"][0]["x" + std::to_string(i)] = 1;
+  const Reply too_wide = Push(wide.dump());
+  ExpectRefused(too_wide, 400, "too-many-fields", before);
+  EXPECT_NE(too_wide.body.find("data[0]: a record may have at most 1000 fields"), std::string::npos)
+      << too_wide.body;
+  ExpectRefused(Push(Students(1) + std::string("\0garbage", 8)), 400, "malformed-json", before);
+  json list_company = json::parse(Students(1));
+  list_company["data"][0]["companyId"] = json::array({"other"});
+  ExpectRefused(Push(list_company.dump()), 400, "invalid-body", before);
+  json object_entity = json::parse(Students(1));
+  object_entity["data"][0]["entity"] = json{{"x", 1}};
+  ExpectRefused(Push(object_entity.dump()), 400, "invalid-body", before);
+  for (const char* member : {"externalId", "note"}) {
+    json nul = json::parse(Students(1));
+    nul["data"][0][member] = std::string(
+        "7\0"
+        "1",
+        3);
+    const Reply refused = Push(nul.dump());
+    ExpectRefused(refused, 400, "invalid-body", before);
+    EXPECT_NE(refused.body.find(std::string("data[0].") + member + ": NUL"), std::string::npos)
+        << refused.body;
+  }
+  json control = json::parse(Students(1));
+  control["data"][0]["externalId"] = "S1\x1b[2J";
+  ExpectRefused(Push(control.dump()), 400, "invalid-body", before);
+}
+
+// Issue 14 §1: an entity of 30,000 digits is a rejection whose reason (and run log line) is
+// short, not a crash.
+TEST_P(IngestApiTest, AHugeUnknownEntityIsARejectionWithAShortReason) {
+  json body = json::parse(Students(1));
+  body["data"][0]["entity"] = std::string(30'000, '7');
+  const Reply reply = Push(body.dump());
+  ASSERT_EQ(reply.status, 200) << reply.body.substr(0, 500);
+  const json answer = json::parse(reply.body);
+  ASSERT_EQ(answer["records"][0]["outcome"], "rejected");
+  const std::string reason = answer["records"][0]["reason"].get<std::string>();
+  EXPECT_LT(reason.size(), 300u) << reason;
+  EXPECT_NE(reason.find("unknown entity"), std::string::npos) << reason;
+  EXPECT_LT(answer["records"][0]["entity"].get<std::string>().size(), 300u);
+  EXPECT_LT(reply.body.size(), 2000u);
+  EXPECT_LT(Count("SELECT MAX(LENGTH(message)) FROM integration_run_logs"), 600);
+  EXPECT_LT(Count("SELECT MAX(LENGTH(reason)) FROM integration_dead_letters"), 600);
+}
+
 TEST_P(IngestApiTest, RateLimitIs429WithRetryAfterPerKey) {
   ASSERT_TRUE(RevokeAgentKey(*store_, prefix_, clock_).ok());
   NewKey({}, 1.0, 2);

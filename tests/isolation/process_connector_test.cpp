@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "reglo/isolation/protocol.h"
+#include "temp_dir.h"
 
 namespace reglo::isolation {
 namespace {
@@ -134,6 +135,50 @@ TEST(ProtocolTest, AFrameOverTheLimitIsRefusedBeforeItIsRead) {
   protocol::FrameWriter writer(-1);
   EXPECT_FALSE(
       writer.Append(protocol::Type::kLog, std::string(protocol::kMaxFrameBytes, 'x')).ok());
+}
+
+// The hostile frames fuzzing found (issue 14 §6): counts that claim more items than the body can
+// hold are refused before anything is allocated for them, with the reason.
+TEST(ProtocolTest, ARecordClaimingTwoBillionFieldsIsRefusedBeforeAllocating) {
+  // The 14-byte frame's body: upsert, four absent texts, field count 0x7fffffff, nothing more.
+  const std::string body("\x00\x00\x00\x00\x00\xff\xff\xff\x7f", 9);
+  protocol::Decoder in(body);
+  protocol::OwnedRecord record;
+  EXPECT_FALSE(record.Decode(in));
+  EXPECT_THAT(in.error(), HasSubstr("a count of 2147483647"));
+}
+
+TEST(ProtocolTest, ARecordOverTheFieldLimitIsRefusedEvenWhenTheBytesAreThere) {
+  protocol::Encoder out;
+  out.U8(0).U8(0).U8(0).U8(0).U8(0).U32(protocol::kMaxRecordFields + 1);
+  for (uint32_t i = 0; i <= protocol::kMaxRecordFields; ++i) out.U8(0).U8(0);
+  protocol::Decoder in(out.bytes());
+  protocol::OwnedRecord record;
+  EXPECT_FALSE(record.Decode(in));
+  EXPECT_THAT(in.error(), HasSubstr("at most 65536"));
+}
+
+TEST(ProtocolTest, WireEnumsAreCheckedBeforeTheyAreCast) {
+  EXPECT_EQ(protocol::OperationFromWire(1), REGLO_OP_DELETE);
+  EXPECT_EQ(protocol::OperationFromWire(2), std::nullopt);
+  EXPECT_EQ(protocol::LogLevelFromWire(3), REGLO_LOG_ERROR);
+  EXPECT_EQ(protocol::LogLevelFromWire(255), std::nullopt);
+  protocol::Encoder out;
+  out.U8(7).U8(0).U8(0).U8(0).U8(0).U32(0);  // operation 7
+  protocol::Decoder in(out.bytes());
+  protocol::OwnedRecord record;
+  EXPECT_FALSE(record.Decode(in));
+  EXPECT_THAT(in.error(), HasSubstr("an operation of 7"));
+}
+
+TEST(ProtocolTest, APluginDescriptionClaimingTwoBillionEntitiesIsRefused) {
+  protocol::Encoder out;
+  out.Str("x").Str("1").Str("").Str("").U32(0x7fffffff);
+  protocol::Decoder in(out.bytes());
+  const plugin_host::PluginInfo info = in.Info();
+  EXPECT_FALSE(in.ok());
+  EXPECT_TRUE(info.entities.empty());
+  EXPECT_THAT(in.error(), HasSubstr("a count of 2147483647"));
 }
 
 TEST(ProtocolTest, IsolationValues) {
@@ -390,4 +435,122 @@ TEST_F(ProcessConnectorTest, ProbeAcceptsAGoodPluginAndRefusesOnesThatCrashNamin
 }
 
 }  // namespace
+
+namespace {
+
+// A stand-in runner that sends `frames` (hello and plugin description first, as a runner does)
+// whatever the hub asks, then waits: what a compromised runner could send.
+class HostileRunner {
+ public:
+  explicit HostileRunner(const std::vector<std::pair<protocol::Type, std::string>>& frames) {
+    const std::string frames_file = (dir_.path() / "frames").string();
+    const int fd = ::open(frames_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    protocol::FrameWriter writer(fd);
+    protocol::Encoder hello;
+    hello.U32(protocol::kMagic)
+        .U16(protocol::kVersionMajor)
+        .U16(protocol::kVersionMinor)
+        .U32(protocol::kMaxFrameBytes);
+    EXPECT_TRUE(writer.Append(protocol::Type::kHello, hello.bytes()).ok());
+    plugin_host::PluginInfo info;
+    info.name = "hostile";
+    info.version = "1";
+    info.entities = {"student"};
+    info.config_schema_json = "{}";
+    protocol::Encoder loaded;
+    loaded.Info(info);
+    EXPECT_TRUE(writer.Append(protocol::Type::kLoaded, loaded.bytes()).ok());
+    for (const auto& [type, body] : frames) EXPECT_TRUE(writer.Append(type, body).ok());
+    EXPECT_TRUE(writer.Flush().ok());
+    ::close(fd);
+    options_.runner =
+        dir_.Write("runner.sh", "#!/bin/sh\ncat '" + frames_file + "'\nexec cat >/dev/null\n");
+    std::filesystem::permissions(options_.runner, std::filesystem::perms::owner_all);
+  }
+  std::unique_ptr<ProcessConnector> Start() {
+    auto started = ProcessConnector::Start(options_, "/hostile.so");
+    EXPECT_TRUE(started.ok()) << started.status().ToString();
+    return started.ok() ? std::move(*started) : nullptr;
+  }
+
+ private:
+  testing::TempDir dir_;
+  RunnerOptions options_ = Options();
+};
+
+std::string CanonicalBody(std::string_view value) {
+  reglo_field field{"note", value.data(), value.size()};
+  reglo_record record{};
+  record.struct_size = sizeof record;
+  record.entity = "student";
+  record.external_id = "S1";
+  record.fields = &field;
+  record.field_count = 1;
+  protocol::Encoder out;
+  out.Record(record);
+  return out.bytes();
+}
+
+}  // namespace
+
+TEST_F(ProcessConnectorTest, AStreamListClaimingTwoBillionNamesEndsOnlyTheRunner) {
+  protocol::Encoder streams;
+  streams.U32(0x7fffffff);  // the 9-byte frame: no names follow
+  HostileRunner hostile({{protocol::Type::kStreams, streams.bytes()}});
+  std::unique_ptr<ProcessConnector> connector = hostile.Start();
+  ASSERT_NE(connector, nullptr);
+  Result<std::vector<std::string>> listed = connector->ListStreams();
+  ASSERT_FALSE(listed.ok());
+  EXPECT_THAT(listed.status().message(), HasSubstr("an undecodable stream list: a count of"));
+  EXPECT_THAT(listed.status().message(), HasSubstr("it broke the protocol"));
+}
+
+TEST_F(ProcessConnectorTest, ARecordFrameClaimingTwoBillionFieldsFailsThePull) {
+  HostileRunner hostile(
+      {{protocol::Type::kRecord, std::string("\x00\x00\x00\x00\x00\xff\xff\xff\x7f", 9)}});
+  std::unique_ptr<ProcessConnector> connector = hostile.Start();
+  ASSERT_NE(connector, nullptr);
+  Captured captured(*connector);
+  const Status pulled = connector->Pull("student", std::nullopt, captured);
+  EXPECT_FALSE(pulled.ok());
+  EXPECT_THAT(pulled.message(), HasSubstr("(type 5): a count of 2147483647"));
+  EXPECT_EQ(captured.records, 0u);
+}
+
+TEST_F(ProcessConnectorTest, ALogFrameWithAnUnknownLevelEndsTheRunner) {
+  protocol::Encoder log;
+  log.U8(200).Str("hello");
+  HostileRunner hostile({{protocol::Type::kLog, log.bytes()}});
+  std::unique_ptr<ProcessConnector> connector = hostile.Start();
+  ASSERT_NE(connector, nullptr);
+  Result<std::vector<std::string>> listed = connector->ListStreams();
+  ASSERT_FALSE(listed.ok());
+  EXPECT_THAT(listed.status().message(), HasSubstr("a log level of 200"));
+}
+
+TEST_F(ProcessConnectorTest, CanonicalRecordsHeldForOneRecordAreBoundedInCount) {
+  std::vector<std::pair<protocol::Type, std::string>> frames(
+      protocol::kMaxCanonicalPerRecord + 1, {protocol::Type::kCanonical, CanonicalBody("x")});
+  HostileRunner hostile(frames);
+  std::unique_ptr<ProcessConnector> connector = hostile.Start();
+  ASSERT_NE(connector, nullptr);
+  Captured captured(*connector);
+  const Status pulled = connector->Pull("student", std::nullopt, captured);
+  EXPECT_FALSE(pulled.ok());
+  EXPECT_THAT(pulled.message(), HasSubstr("the canonical records of one source record are over"));
+}
+
+TEST_F(ProcessConnectorTest, CanonicalRecordsHeldForOneRecordAreBoundedInBytes) {
+  // Two 33 MiB frames, each under the frame limit, together over what one record may hold (the
+  // fuzzer's 200 frames of 32 MiB held 2.97 GB until a record came).
+  const std::string big = CanonicalBody(std::string(33u << 20, 'x'));
+  HostileRunner hostile({{protocol::Type::kCanonical, big}, {protocol::Type::kCanonical, big}});
+  std::unique_ptr<ProcessConnector> connector = hostile.Start();
+  ASSERT_NE(connector, nullptr);
+  Captured captured(*connector);
+  const Status pulled = connector->Pull("student", std::nullopt, captured);
+  EXPECT_FALSE(pulled.ok());
+  EXPECT_THAT(pulled.message(), HasSubstr("(1024 records, 64 MiB)"));
+}
+
 }  // namespace reglo::isolation

@@ -180,4 +180,44 @@ TEST(PluginHostTest, RecordWithTooSmallStructSizeStopsThePull) {
 }
 
 }  // namespace
+// No exception crosses into the plugin's C frames (review §2.2.1): a host callback that throws
+// (no memory, say) becomes the call's failure; before, it unwound through C code (terminate).
+struct Throwing final : PullHandler {
+  bool throw_on_record = true;
+  Status OnRecord(const reglo_record&) override {
+    if (throw_on_record) throw std::bad_alloc();
+    return Status::Ok();
+  }
+  Status OnCheckpoint(std::string_view, uint64_t) override {
+    throw std::runtime_error("checkpoint exploded");
+  }
+  void OnWarning(std::string_view, std::string_view) override {}
+  bool ShouldStop() override { return false; }
+};
+
+TEST(PluginHostTest, AnExceptionInAHostCallbackIsThePullsFailureNotAnUnwindThroughThePlugin) {
+  auto plugin = LoadedPlugin::Load(PluginPath("counter"));
+  ASSERT_TRUE(plugin.ok());
+  auto instance = (*plugin)->CreateInstance(
+      R"({"records": 3, "checkpoint_every": 1})",
+      [](reglo_log_level, std::string_view) { throw std::runtime_error("log exploded"); });
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  Throwing throwing;
+  Status pulled = (*instance)->Pull("student", std::nullopt, throwing);
+  EXPECT_FALSE(pulled.ok());
+  EXPECT_THAT(pulled.message(), HasSubstr("the host failed while serving the plugin"));
+  EXPECT_THAT(pulled.message(), HasSubstr("bad_alloc"));
+  throwing.throw_on_record = false;
+  pulled = (*instance)->Pull("student", std::nullopt, throwing);
+  EXPECT_THAT(pulled.message(), HasSubstr("checkpoint exploded"));
+
+  reglo_record record{};
+  record.struct_size = sizeof record;
+  record.entity = "student";
+  record.external_id = "S1";
+  Status mapped = (*instance)->MapToCanonical(
+      record, [](const reglo_record&) -> Status { throw std::runtime_error("sink exploded"); });
+  EXPECT_THAT(mapped.message(), HasSubstr("sink exploded"));
+}
+
 }  // namespace reglo::plugin_host

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "reglo/core/text.h"
 #include "reglo/storage/postgres_store.h"
 
 namespace reglo::app {
@@ -23,6 +24,114 @@ Status KeyError(const std::string& key, const std::string& problem) {
 
 std::string TypeName(const json& value) {
   return value.type_name();
+}
+
+// Builds the DOM like nlohmann's own parser while following where it is ("engine.lease_seconds",
+// "sources[2].options.x"), so that an error found while parsing names the key. nlohmann reports a
+// number past double's range (1e400) through parse_error with an out_of_range exception; thrown,
+// it ended the process (exit 134).
+class KeyTrackingParser {
+ public:
+  explicit KeyTrackingParser(json& root) : dom_(root, /*allow_exceptions=*/false) {}
+
+  bool null() { return Value() && dom_.null(); }
+  bool boolean(bool v) { return Value() && dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return Value() && dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return Value() && dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& text) {
+    return Value() && dom_.number_float(v, text);
+  }
+  bool string(json::string_t& v) { return Value() && dom_.string(v); }
+  bool binary(json::binary_t& v) { return Value() && dom_.binary(v); }
+  bool start_object(std::size_t n) {
+    if (!Value()) return false;
+    levels_.push_back({false, 0, {}});
+    return dom_.start_object(n);
+  }
+  bool key(json::string_t& k) {
+    levels_.back().key = k;
+    return dom_.key(k);
+  }
+  bool end_object() {
+    levels_.pop_back();
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t n) {
+    if (!Value()) return false;
+    levels_.push_back({true, 0, {}});
+    return dom_.start_array(n);
+  }
+  bool end_array() {
+    levels_.pop_back();
+    return dom_.end_array();
+  }
+  // The path and the token are the file's text: quoted as excerpts.
+  bool parse_error(std::size_t, const std::string& token,
+                   const nlohmann::detail::exception& error) {
+    if (error.id == 406) {  // out_of_range: "number overflow parsing '1e400'"
+      const std::string where = Path();
+      error_ = fmt::format("{}: the number {} is out of range",
+                           where.empty() ? "(top level)" : Excerpt(where), Excerpt(token));
+    } else {
+      error_ = fmt::format("not valid JSON: {}", Excerpt(error.what(), 500));
+    }
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  struct Level {
+    bool array;
+    size_t started;   // elements started so far (arrays)
+    std::string key;  // the member being read (objects)
+  };
+
+  // Counts an element of the enclosing array.
+  bool Value() {
+    if (!levels_.empty() && levels_.back().array) ++levels_.back().started;
+    return true;
+  }
+
+  // Where the parser is: the member or element being read (an error comes before its value is
+  // counted, so the innermost array's index is the count of elements already started).
+  std::string Path() const {
+    std::string path;
+    for (size_t i = 0; i < levels_.size(); ++i) {
+      const Level& level = levels_[i];
+      if (level.array) {
+        const size_t index = i + 1 == levels_.size() ? level.started : level.started - 1;
+        path += fmt::format("[{}]", index);
+      } else {
+        if (!path.empty()) path += '.';
+        path += level.key;
+      }
+    }
+    return path;
+  }
+
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  std::vector<Level> levels_;
+  std::string error_;
+};
+
+// A config file's text as JSON (comments allowed). A syntax error or a number out of range is a
+// configuration error, never an exception.
+Result<json> ParseConfigJson(const std::string& text) {
+  json root;
+  KeyTrackingParser parser(root);
+  bool parsed = false;
+  try {
+    parsed = json::sax_parse(text, &parser, json::input_format_t::json, /*strict=*/true,
+                             /*ignore_comments=*/true);
+  } catch (const json::exception& error) {
+    return Status::ConfigError(fmt::format("not valid JSON: {}", Excerpt(error.what(), 500)));
+  }
+  if (!parsed) {
+    return Status::ConfigError(parser.error().empty() ? std::string("not valid JSON")
+                                                      : parser.error());
+  }
+  return root;
 }
 
 // Refuses members of `object` not in `known`, naming the first one under `parent`.
@@ -179,6 +288,7 @@ Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
                                               "max_records",
                                               "max_json_depth",
                                               "max_string_bytes",
+                                              "max_fields_per_record",
                                               "header_timeout_seconds",
                                               "body_timeout_seconds",
                                               "signature_tolerance_seconds",
@@ -209,6 +319,8 @@ Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
   REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "max_json_depth", 3, 64, ingest.max_json_depth));
   REGLO_RETURN_IF_ERROR(
       ReadInteger(o, "ingest", "max_string_bytes", 16, 16 << 20, ingest.max_string_bytes));
+  REGLO_RETURN_IF_ERROR(
+      ReadInteger(o, "ingest", "max_fields_per_record", 1, 1000000, ingest.max_fields_per_record));
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(o, "ingest", "header_timeout_seconds", 0.05, ingest.header_timeout_ms));
   REGLO_RETURN_IF_ERROR(
@@ -463,7 +575,11 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
     }
     // Connectors resolve their relative paths against the config file's folder.
     if (!options.contains("base_dir")) options["base_dir"] = base_dir.string();
-    source.config_json = options.dump();
+    try {
+      source.config_json = options.dump();
+    } catch (const json::exception&) {  // type_error 316: base_dir is not UTF-8
+      return KeyError(key + ".options", "the options (or the config file's folder) are not UTF-8");
+    }
     sources_out.push_back(std::move(source));
   }
   return Status::Ok();
@@ -472,12 +588,9 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
 }  // namespace
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
-  json root;
-  try {
-    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& error) {
-    return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
-  }
+  Result<json> parsed = ParseConfigJson(text);
+  if (!parsed.ok()) return parsed.status();
+  const json root = std::move(*parsed);
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
   static const std::set<std::string> kTopKeys = {"store",         "plugins_dir",  "sources",
                                                  "engine",        "secrets_file", "relay",
@@ -521,12 +634,9 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
 
 Result<AgentConfig> ParseAgentConfig(const std::string& text,
                                      const std::filesystem::path& base_dir) {
-  json root;
-  try {
-    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& error) {
-    return Status::ConfigError(fmt::format("not valid JSON: {}", error.what()));
-  }
+  Result<json> parsed = ParseConfigJson(text);
+  if (!parsed.ok()) return parsed.status();
+  const json root = std::move(*parsed);
   if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
   static const std::set<std::string> kTopKeys = {"hub",
                                                  "plugins_dir",

@@ -27,6 +27,7 @@ Result<std::unique_ptr<IngestListener>> IngestListener::Start(const HubConfig& c
   options.limits.max_records = static_cast<size_t>(s.max_records);
   options.limits.max_json_depth = static_cast<size_t>(s.max_json_depth);
   options.limits.max_string_bytes = static_cast<size_t>(s.max_string_bytes);
+  options.limits.max_fields_per_record = static_cast<size_t>(s.max_fields_per_record);
   options.signature_tolerance =
       std::chrono::seconds(std::max<int64_t>(1, s.signature_tolerance_ms / 1000));
   options.default_rate = {s.rate_per_second, s.rate_burst};

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "reglo/core/text.h"
+
 namespace reglo::ingest {
 namespace {
 
@@ -42,8 +44,9 @@ bool SamePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>&
 }  // namespace
 
 Result<Cidr> Cidr::Parse(std::string_view text) {
-  const Status bad = Status::InvalidArgument(fmt::format(
-      "'{}' is not an IP address or CIDR block (e.g. 203.0.113.0/24 or 2001:db8::/32)", text));
+  const Status bad = Status::InvalidArgument(
+      fmt::format("'{}' is not an IP address or CIDR block (e.g. 203.0.113.0/24 or 2001:db8::/32)",
+                  Excerpt(text)));
   Cidr cidr;
   const size_t slash = text.find('/');
   if (!ParseAddress(text.substr(0, slash), cidr.bytes_, cidr.v6_)) return bad;
@@ -51,7 +54,12 @@ Result<Cidr> Cidr::Parse(std::string_view text) {
   cidr.prefix_ = max;
   if (slash != std::string_view::npos) {
     const std::string_view digits = text.substr(slash + 1);
-    if (digits.empty() || digits.size() > 3) return bad;
+    // Plain digits only: from_chars would take "-0" (a /0 that lets everyone in) and std::stoi
+    // " +8"; the length bound keeps the number small.
+    if (digits.empty() || digits.size() > 3 ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      return bad;
+    }
     auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), cidr.prefix_);
     if (error != std::errc() || end != digits.data() + digits.size() || cidr.prefix_ < 0 ||
         cidr.prefix_ > max) {

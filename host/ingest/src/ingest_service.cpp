@@ -10,6 +10,7 @@
 #include "reglo/core/crypto.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/core/masking.h"
+#include "reglo/core/text.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/signature.h"
 #include "reglo/pipeline/push.h"
@@ -126,7 +127,8 @@ std::string ResponseJson(const std::string& request_id, const storage::SourceRow
     const pipeline::PushedRecordResult& record = result.records[i];
     out.BeginObject();
     out.Key("index").Int(static_cast<int64_t>(i));
-    out.Key("entity").String(record.entity);
+    // A known entity is a short canonical name; an unknown one is input of any length.
+    out.Key("entity").String(Excerpt(record.entity));
     out.Key("externalId").String(record.external_id);
     out.Key("outcome").String(record.outcome);
     if (!record.reason.empty()) out.Key("reason").String(record.reason);

@@ -3,13 +3,27 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
+#include "reglo/core/text.h"
 #include "reglo/model/validation.h"
 
 namespace reglo::ingest {
 namespace {
 
 using json = nlohmann::json;
+
+// The members of a record that are not fields: strings only (or, for sourceUpdatedAt, null).
+bool IsReservedMember(std::string_view name) {
+  return name == "entity" || name == "externalId" || name == "sourceUpdatedAt" ||
+         name == "companyId" || name == "sourceSystem";
+}
+
+// The record members that make its identity: no control character at all (they end up in keys,
+// logs, event sources and file names).
+bool IsIdentityMember(std::string_view name) {
+  return name == "entity" || name == "externalId" || name == "companyId" || name == "sourceSystem";
+}
 
 // Builds the PushBody while nlohmann's parser walks the text (no DOM: one pass, bounded memory).
 // Every callback returning false stops the parse; `error` then says why.
@@ -39,6 +53,11 @@ class Handler final : public nlohmann::json_sax<json> {
   }
   bool string(string_t& value) override {
     if (!CheckLength(value)) return false;
+    // NUL can be neither stored faithfully (PostgreSQL text refuses it, C strings end at it) nor
+    // told apart from the end of an identifier: refused in every value of a push.
+    if (value.find('\0') != string_t::npos) {
+      return Fail("invalid-body", fmt::format("{}: NUL (\\u0000) is not allowed", Where()));
+    }
     if (Nested()) return NestedScalar(json(value).dump());
     return Scalar(std::move(value), "string");
   }
@@ -58,6 +77,7 @@ class Handler final : public nlohmann::json_sax<json> {
       model::RawRecord& record = body_.records.emplace_back();
       record.origin = fmt::format("data[{}]", body_.records.size() - 1);
       frames_.push_back({});
+      record_fields_ = 0;
       return true;
     }
     if (depth_ >= 4 && InData()) return OpenNested('{');
@@ -92,15 +112,27 @@ class Handler final : public nlohmann::json_sax<json> {
 
   bool key(string_t& value) override {
     if (!CheckLength(value)) return false;
-    std::vector<std::string>& keys = frames_.back();
-    for (const std::string& seen : keys) {
-      if (seen == value) {
-        return Fail("duplicate-json-key",
-                    fmt::format("{}: the member \"{}\" appears twice",
-                                depth_ == 1 ? std::string("the body") : Where(), Printable(value)));
-      }
+    // The object the member is in, for messages (made only when one is needed).
+    const auto object = [this] {
+      return depth_ == 1   ? std::string("the body")
+             : depth_ == 3 ? fmt::format("data[{}]", body_.records.size() - 1)
+                           : Where();
+    };
+    if (value.find('\0') != string_t::npos) {
+      return Fail(
+          "invalid-body",
+          fmt::format("{}: a member name holds NUL (\\u0000), which is not allowed", object()));
     }
-    keys.push_back(value);
+    // One hash lookup per member: the check stays linear in the size of the body.
+    if (!frames_.back().insert(value).second) {
+      return Fail("duplicate-json-key",
+                  fmt::format("{}: the member \"{}\" appears twice", object(), Printable(value)));
+    }
+    if (depth_ == 3 && InData() && !IsReservedMember(value) &&
+        ++record_fields_ > limits_.max_fields_per_record) {
+      return Fail("too-many-fields", fmt::format("{}: a record may have at most {} fields",
+                                                 object(), limits_.max_fields_per_record));
+    }
     if (Nested()) {
       Separator();
       nested_ += json(value).dump();
@@ -183,6 +215,9 @@ class Handler final : public nlohmann::json_sax<json> {
     return true;
   }
   bool OpenNested(char open) {
+    if (depth_ == 4 && IsReservedMember(key_)) {
+      return Fail("invalid-body", fmt::format("{}: expected a string", Where()));
+    }
     if (depth_ == 4) {
       nested_.clear();
       after_key_ = false;
@@ -259,10 +294,14 @@ class Handler final : public nlohmann::json_sax<json> {
     // depth 3: a record member.
     model::RawRecord& record = body_.records.back();
     const bool text = kind == "string";
-    if (key_ == "entity" || key_ == "externalId" || key_ == "sourceUpdatedAt" ||
-        key_ == "companyId" || key_ == "sourceSystem") {
+    if (IsReservedMember(key_)) {
       if (key_ == "sourceUpdatedAt" && !value) return true;
       if (!text) return Fail("invalid-body", fmt::format("{}: expected a string", Where()));
+      if (IsIdentityMember(key_) && HasControlCharacters(*value)) {
+        return Fail(
+            "invalid-body",
+            fmt::format("{}: control characters are not allowed in an identity field", Where()));
+      }
       if (key_ == "entity") {
         record.entity = std::move(*value);
       } else if (key_ == "externalId") {
@@ -286,6 +325,10 @@ class Handler final : public nlohmann::json_sax<json> {
       if (!text || value->empty()) {
         return Fail("invalid-body", fmt::format("\"{}\": expected a non-empty string", key_));
       }
+      if (HasControlCharacters(*value)) {
+        return Fail("invalid-body",
+                    fmt::format("\"{}\": control characters are not allowed", key_));
+      }
       std::string& target = key_ == "companyId"      ? body_.company_id
                             : key_ == "sourceSystem" ? body_.source_system
                                                      : body_.stream;
@@ -308,7 +351,8 @@ class Handler final : public nlohmann::json_sax<json> {
 
   const PushLimits& limits_;
   PushBody body_;
-  std::vector<std::vector<std::string>> frames_;  // keys seen per open object
+  std::vector<std::unordered_set<std::string>> frames_;  // keys seen per open object
+  size_t record_fields_ = 0;  // members of the current record that are fields
   std::string key_;
   std::string nested_;              // the JSON text of the record member value being read
   std::vector<bool> nested_first_;  // per open nested container: no element yet
@@ -325,6 +369,12 @@ class Handler final : public nlohmann::json_sax<json> {
 PushBodyParse ParsePushBody(std::string_view body, const PushLimits& limits) {
   if (!model::IsValidUtf8(body)) {
     return {std::nullopt, PushBodyError{"invalid-utf8", "the body is not valid UTF-8"}};
+  }
+  // nlohmann's lexer takes a NUL byte for the end of the input, so a valid envelope followed by
+  // NUL and anything would parse. A raw NUL is never valid JSON (not even inside a string).
+  if (const size_t nul = body.find('\0'); nul != std::string_view::npos) {
+    return {std::nullopt,
+            PushBodyError{"malformed-json", fmt::format("not valid JSON near byte {}", nul)}};
   }
   Handler handler(limits);
   json::sax_parse(body.begin(), body.end(), &handler, nlohmann::json::input_format_t::json,

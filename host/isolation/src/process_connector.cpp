@@ -84,7 +84,9 @@ Result<std::unique_ptr<ProcessConnector>> ProcessConnector::Start(
   if (!loaded.ok()) return loaded.status();
   Decoder info(loaded->body);
   c.info_ = info.Info();
-  if (!info.done()) return c.Ended(Status::Internal("an undecodable plugin description"));
+  if (!info.done()) {
+    return c.Ended(Status::Internal("an undecodable plugin description: " + info.error()));
+  }
   c.info_.path = library;
   c.deadline_.reset();
   return connector;
@@ -283,9 +285,12 @@ Result<Frame> ProcessConnector::Next() {
     if (*got) {
       if (frame.type == Type::kLog) {
         Decoder in(frame.body);
-        const auto level = static_cast<reglo_log_level>(in.U8());
+        const uint8_t wire_level = in.U8();
+        const std::optional<reglo_log_level> level = LogLevelFromWire(wire_level);
+        if (in.ok() && !level) in.Fail(fmt::format("a log level of {}", wire_level));
         const std::string_view message = in.Str();
-        if (in.done() && log_) log_(level, message);
+        if (!in.done()) return Ended(Status::Internal("an undecodable log frame: " + in.error()));
+        if (log_) log_(*level, message);
         continue;
       }
       return frame;
@@ -372,9 +377,13 @@ Result<std::vector<std::string>> ProcessConnector::ListStreams() {
   Result<Frame> reply = Await(Type::kStreams);
   if (!reply.ok()) return reply.status();
   Decoder in(reply->body);
-  std::vector<std::string> streams(in.U32());
-  for (std::string& stream : streams) stream = in.Str();
-  if (!in.done()) return Ended(Status::Internal("an undecodable stream list"));
+  // Each name is at least its u32 length: a count the body cannot hold is refused before any
+  // allocation.
+  const uint32_t count = in.Count(4);
+  std::vector<std::string> streams;
+  streams.reserve(count);
+  for (uint32_t i = 0; i < count && in.ok(); ++i) streams.emplace_back(in.Str());
+  if (!in.done()) return Ended(Status::Internal("an undecodable stream list: " + in.error()));
   retry_after_ms_ = 0;
   return streams;
 }
@@ -394,6 +403,7 @@ Status ProcessConnector::Pull(const std::string& stream,
   bool stop_sent = false;
   OwnedRecord record;
   canonical_count_ = 0;
+  size_t canonical_bytes = 0;  // held for the next record: bounded, the runner may be hostile
   auto refuse = [&](const Status& status) {
     Encoder out;
     out.StatusValue(status);
@@ -408,6 +418,15 @@ Status ProcessConnector::Pull(const std::string& stream,
     Decoder in(frame->body);
     switch (frame->type) {
       case Type::kCanonical:
+        canonical_bytes += frame->body.size();
+        if (canonical_count_ >= kMaxCanonicalPerRecord ||
+            canonical_bytes > kMaxCanonicalBytesPerRecord) {
+          in_pull_ = false;
+          return Ended(Status::Internal(fmt::format(
+              "the canonical records of one source record are over the limit ({} records, {} "
+              "MiB)",
+              kMaxCanonicalPerRecord, kMaxCanonicalBytesPerRecord >> 20)));
+        }
         if (canonical_.size() <= canonical_count_) canonical_.resize(canonical_count_ + 1);
         if (!canonical_[canonical_count_].Decode(in) || !in.done()) break;
         ++canonical_count_;
@@ -417,6 +436,7 @@ Status ProcessConnector::Pull(const std::string& stream,
         const bool mapped = in.U8() != 0;
         Status map_status = in.StatusValue();
         if (!in.done()) break;
+        canonical_bytes = 0;
         if (failure.ok()) {
           premapped_ = mapped ? &record.view() : nullptr;
           premap_status_ = std::move(map_status);
@@ -463,8 +483,10 @@ Status ProcessConnector::Pull(const std::string& stream,
       default: break;
     }
     in_pull_ = false;
-    return Ended(Status::Internal(fmt::format("an undecodable or unexpected frame (type {})",
-                                              static_cast<int>(frame->type))));
+    const std::string why = in.error();
+    return Ended(Status::Internal(fmt::format("an undecodable or unexpected frame (type {}){}",
+                                              static_cast<int>(frame->type),
+                                              why.empty() ? "" : ": " + why)));
   }
 }
 
@@ -496,7 +518,9 @@ Status ProcessConnector::MapToCanonical(const reglo_record& source,
     }
     Decoder in(frame->body);
     if (frame->type != Type::kCanonical || !canonical.Decode(in) || !in.done()) {
-      return Ended(Status::Internal("an unexpected frame while mapping"));
+      const std::string why = in.error();
+      return Ended(Status::Internal("an unexpected frame while mapping" +
+                                    (why.empty() ? std::string() : ": " + why)));
     }
     if (failure.ok()) failure = callback(canonical.view());
   }

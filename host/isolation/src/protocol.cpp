@@ -101,9 +101,20 @@ Encoder& Encoder::Info(const plugin_host::PluginInfo& info) {
   return U8(info.has_push_changes ? 1 : 0);
 }
 
+void Decoder::Fail(std::string reason) {
+  if (ok_) error_ = std::move(reason);
+  ok_ = false;
+}
+
+std::string Decoder::error() const {
+  if (!ok_) return error_;
+  return rest_.empty() ? std::string() : fmt::format("{} trailing bytes", rest_.size());
+}
+
 bool Decoder::Take(size_t n, std::string_view& out) {
-  if (!ok_ || rest_.size() < n) {
-    ok_ = false;
+  if (!ok_) return false;
+  if (rest_.size() < n) {
+    Fail(fmt::format("a value of {} bytes where {} are left", n, rest_.size()));
     return false;
   }
   out = rest_.substr(0, n);
@@ -132,9 +143,23 @@ std::string_view Decoder::Str() {
   std::string_view b;
   return Take(size, b) ? b : std::string_view();
 }
+uint32_t Decoder::Count(size_t min_item_bytes, uint32_t max) {
+  const uint32_t count = U32();
+  if (!ok_) return 0;
+  if (count > max) {
+    Fail(fmt::format("a count of {} (at most {})", count, max));
+    return 0;
+  }
+  if (min_item_bytes > 0 && count > rest_.size() / min_item_bytes) {
+    Fail(fmt::format("a count of {} in {} bytes", count, rest_.size()));
+    return 0;
+  }
+  return count;
+}
+
 bool Decoder::OptStr(std::string& out) {
   const uint8_t present = U8();
-  if (present > 1) ok_ = false;
+  if (present > 1) Fail(fmt::format("a presence byte of {}", present));
   if (present != 1) return false;
   out.assign(Str());
   return ok_;
@@ -143,7 +168,7 @@ Status Decoder::StatusValue() {
   const uint8_t code = U8();
   std::string message(Str());
   if (code > static_cast<uint8_t>(StatusCode::kCancelled)) {
-    ok_ = false;
+    Fail(fmt::format("a status code of {}", code));
     return Status::Internal("undecodable status");
   }
   if (code == 0) return Status::Ok();
@@ -156,7 +181,8 @@ plugin_host::PluginInfo Decoder::Info() {
   info.version = Str();
   info.vendor = Str();
   info.description = Str();
-  const uint32_t n = U32();
+  const uint32_t n = Count(/*a u32 length each*/ 4);
+  info.entities.reserve(n);
   for (uint32_t i = 0; i < n && ok_; ++i) info.entities.emplace_back(Str());
   info.config_schema_json = Str();
   info.path = std::string(Str());
@@ -166,14 +192,27 @@ plugin_host::PluginInfo Decoder::Info() {
   return info;
 }
 
+std::optional<reglo_operation> OperationFromWire(uint8_t value) {
+  if (value > REGLO_OP_DELETE) return std::nullopt;
+  return static_cast<reglo_operation>(value);
+}
+
+std::optional<reglo_log_level> LogLevelFromWire(uint8_t value) {
+  if (value > REGLO_LOG_ERROR) return std::nullopt;
+  return static_cast<reglo_log_level>(value);
+}
+
 bool OwnedRecord::Decode(Decoder& in) {
   auto text = [&in](Text& t) { t.present = in.OptStr(t.value); };
-  const uint8_t operation = in.U8();
+  const uint8_t wire_operation = in.U8();
+  const std::optional<reglo_operation> operation = OperationFromWire(wire_operation);
+  if (in.ok() && !operation) in.Fail(fmt::format("an operation of {}", wire_operation));
   text(entity_);
   text(external_id_);
   text(source_updated_at_);
   text(origin_);
-  const uint32_t count = in.U32();
+  // A field is at least two presence bytes (name and value absent).
+  const uint32_t count = in.Count(2, kMaxRecordFields);
   if (!in.ok()) return false;
   if (names_.size() < count) {
     names_.resize(count);
@@ -192,7 +231,7 @@ bool OwnedRecord::Decode(Decoder& in) {
   }
   record_ = reglo_record{};
   record_.struct_size = sizeof(reglo_record);
-  record_.operation = static_cast<reglo_operation>(operation);
+  record_.operation = *operation;
   record_.entity = entity_.get();
   record_.external_id = external_id_.get();
   record_.source_updated_at = source_updated_at_.get();

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "reglo/core/text.h"
 #include "reglo/isolation/protocol.h"
 #include "reglo/plugin_host/plugin.h"
 
@@ -34,6 +35,16 @@ constexpr auto kFlushAge = std::chrono::milliseconds(10);
 constexpr size_t kFlushBytes = 32 * 1024;
 // How often a pull looks for the hub's kStop / kRefuse.
 constexpr auto kIncomingEvery = std::chrono::milliseconds(1);
+
+// A record with more fields than the protocol carries fails the pull with the reason (the hub
+// would refuse the frame and end the runner without it).
+Status CheckFieldCount(const reglo_record& record) {
+  if (record.field_count <= kMaxRecordFields) return Status::Ok();
+  return Status::Internal(
+      fmt::format("the plugin emitted a record of {} fields, over the {} a record may have in a "
+                  "connector process",
+                  record.field_count, kMaxRecordFields));
+}
 
 // A broken pipe means the hub is gone: nothing to report to, nobody to serve.
 [[noreturn]] void HubGone() {
@@ -237,12 +248,23 @@ class Runner {
         return Status::Internal(fmt::format(
             "the plugin emitted a record of {:.1f} MiB ('{}'), over the {} MiB a record may "
             "have in a connector process",
-            static_cast<double>(size) / (1 << 20), record.external_id ? record.external_id : "",
-            kMaxFrameBytes >> 20));
+            static_cast<double>(size) / (1 << 20),
+            Excerpt(record.external_id ? record.external_id : ""), kMaxFrameBytes >> 20));
       }
+      if (Status fields = CheckFieldCount(record); !fields.ok()) return fields;
       Status mapped = Status::Ok();
       if (map_records_) {
-        mapped = runner_.instance_->MapToCanonical(record, [this](const reglo_record& c) {
+        // The hub holds these until the record comes: it takes no more than its limits.
+        size_t count = 0;
+        size_t bytes = 0;
+        mapped = runner_.instance_->MapToCanonical(record, [&](const reglo_record& c) {
+          bytes += EncodedRecordSize(c);
+          if (++count > kMaxCanonicalPerRecord || bytes > kMaxCanonicalBytesPerRecord) {
+            return Status::Internal(fmt::format(
+                "the plugin mapped one record to more than {} canonical records or {} MiB",
+                kMaxCanonicalPerRecord, kMaxCanonicalBytesPerRecord >> 20));
+          }
+          REGLO_RETURN_IF_ERROR(CheckFieldCount(c));
           return runner_.SendRecord(Type::kCanonical, c, {});
         });
       }

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <unordered_map>
 
+#include "reglo/core/text.h"
 #include "reglo/model/events.h"
 
 namespace reglo::model {
@@ -179,9 +181,10 @@ std::optional<ParsedDateTime> ParseDateTime(std::string_view text, bool date_onl
   return out;
 }
 
-// Moves a parsed time with an offset to UTC.
-void ToUtc(ParsedDateTime& t) {
-  if (!t.offset_minutes || *t.offset_minutes == 0) return;
+// Moves a parsed time with an offset to UTC. False when that leaves years 0001-9999: the stored
+// text must stay fixed-width (the stale check compares it as text) and parseable by the hub itself.
+[[nodiscard]] bool ToUtc(ParsedDateTime& t) {
+  if (!t.offset_minutes || *t.offset_minutes == 0) return true;
   int64_t minutes =
       DaysFromCivil(t.year, static_cast<unsigned>(t.month), static_cast<unsigned>(t.day)) * 1440 +
       int64_t{t.hour} * 60 + t.minute - *t.offset_minutes;
@@ -191,8 +194,14 @@ void ToUtc(ParsedDateTime& t) {
   t.hour = static_cast<int>(minute_of_day / 60);
   t.minute = static_cast<int>(minute_of_day % 60);
   t.offset_minutes = 0;
+  return t.year >= 1 && t.year <= 9999;
 }
 
+bool IsFiscalCodeCharacter(char c) {
+  return IsDigit(c) || (c >= 'A' && c <= 'Z');
+}
+
+// The values of a character in an odd / even position; only for IsFiscalCodeCharacter(c).
 int OddValue(char c) {
   static constexpr int kOdd[] = {1,  0,  5, 7, 9, 13, 15, 17, 19, 21, 2,  4,  18,
                                  20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23};
@@ -218,17 +227,23 @@ class Normalizer {
       case FieldType::kDate: {
         ParsedDateTime parsed{};
         if (raw.size() == 10 && ParseDate(raw, parsed)) return std::string(raw);
-        Warn(field, fmt::format("'{}' is not a date (expected YYYY-MM-DD); kept as given", raw));
+        Warn(field,
+             fmt::format("'{}' is not a date (expected YYYY-MM-DD); kept as given", Excerpt(raw)));
         return std::string(raw);
       }
       case FieldType::kDateTime: {
         std::optional<ParsedDateTime> parsed = ParseDateTime(raw, false);
         if (!parsed) {
-          Warn(field, fmt::format("'{}' is not an ISO 8601 date-time; kept as given", raw));
+          Warn(field,
+               fmt::format("'{}' is not an ISO 8601 date-time; kept as given", Excerpt(raw)));
           return std::string(raw);
         }
         const bool utc = parsed->offset_minutes.has_value();
-        ToUtc(*parsed);
+        if (!ToUtc(*parsed)) {
+          Warn(field, fmt::format("'{}' falls outside the years 0001-9999 in UTC; kept as given",
+                                  Excerpt(raw)));
+          return std::string(raw);
+        }
         std::string text = FormatDateTime(*parsed);
         if (utc) text += 'Z';
         return text;
@@ -238,7 +253,7 @@ class Normalizer {
         if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
         if (digits.empty() || digits.size() > 18 ||
             !std::all_of(digits.begin(), digits.end(), IsDigit)) {
-          Warn(field, fmt::format("'{}' is not an integer; kept as given", raw));
+          Warn(field, fmt::format("'{}' is not an integer; kept as given", Excerpt(raw)));
           return std::string(raw);
         }
         std::string value(raw[0] == '+' ? raw.substr(1) : raw);
@@ -253,14 +268,14 @@ class Normalizer {
           return "true";
         }
         if (lower == "false" || lower == "0" || lower == "no" || lower == "n") return "false";
-        Warn(field, fmt::format("'{}' is not a boolean; kept as given", raw));
+        Warn(field, fmt::format("'{}' is not a boolean; kept as given", Excerpt(raw)));
         return std::string(raw);
       }
       case FieldType::kEnum: {
         const bool upper_case = !field.allowed.empty() && field.allowed[0] == "AM";
         const std::string value = upper_case ? Upper(raw) : Lower(raw);
         if (std::find(field.allowed.begin(), field.allowed.end(), value) == field.allowed.end()) {
-          Warn(field, fmt::format("unknown value '{}'; kept", raw));
+          Warn(field, fmt::format("unknown value '{}'; kept", Excerpt(raw)));
           return std::string(raw);
         }
         return value;
@@ -331,13 +346,15 @@ class Normalizer {
           }
         }
         flush();
-        if (bad) Warn(field, fmt::format("'{}' holds an unknown licence category; kept", raw));
+        if (bad) {
+          Warn(field, fmt::format("'{}' holds an unknown licence category; kept", Excerpt(raw)));
+        }
         return joined;
       }
       case FieldType::kCurrency: {
         const std::string value = Upper(raw);
         if (value.size() != 3 || !std::all_of(value.begin(), value.end(), IsAlpha)) {
-          Warn(field, fmt::format("'{}' is not an ISO 4217 currency code; kept", raw));
+          Warn(field, fmt::format("'{}' is not an ISO 4217 currency code; kept", Excerpt(raw)));
         }
         return value;
       }
@@ -431,19 +448,23 @@ bool FiscalCodeHasValidFormat(std::string_view code) {
 char FiscalCodeCheckCharacter(std::string_view first15) {
   int sum = 0;
   for (size_t i = 0; i < 15 && i < first15.size(); ++i) {
+    // Any input is safe: a character outside [0-9A-Z] has no value (the tables would be read
+    // out of bounds), and no check character either.
+    if (!IsFiscalCodeCharacter(first15[i])) return '\0';
     sum += (i % 2 == 0) ? OddValue(first15[i]) : EvenValue(first15[i]);
   }
   return static_cast<char>('A' + sum % 26);
 }
 
 bool FiscalCodeHasValidCheckCharacter(std::string_view code) {
-  return code.size() == 16 && FiscalCodeCheckCharacter(code.substr(0, 15)) == code[15];
+  if (code.size() != 16) return false;
+  const char check = FiscalCodeCheckCharacter(code.substr(0, 15));
+  return check != '\0' && check == code[15];
 }
 
 std::optional<std::string> NormalizeTimestampUtc(std::string_view text) {
   std::optional<ParsedDateTime> parsed = ParseDateTime(Trim(text), true);
-  if (!parsed) return std::nullopt;
-  ToUtc(*parsed);
+  if (!parsed || !ToUtc(*parsed)) return std::nullopt;
   std::string utc = FormatDateTime(*parsed);
   utc += '.';
   AppendDigits(utc, parsed->millis, 3);
@@ -478,7 +499,7 @@ std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw) {
   if (entity == nullptr) {
     return reject(
         {std::string(raw.company_id), std::string(raw.source_system), std::string(raw.external_id)},
-        fmt::format("unknown entity '{}'", RepairUtf8(raw.entity)));
+        fmt::format("unknown entity '{}'", Excerpt(RepairUtf8(raw.entity))));
   }
   CanonicalRecord record;
   record.entity = entity;
@@ -498,11 +519,33 @@ std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw) {
     return reject(record.key, fmt::format("{}: missing identity field {} (cannot be deduplicated)",
                                           entity->name, fmt::join(missing, ", ")));
   }
+  // Whatever the source (a plugin in or out of process, an agent): an identity with a control
+  // character would forge log lines, keys and file names, and NUL would cut it short in C.
+  for (const auto& [name, value] : {std::pair{"companyId", &record.key.company_id},
+                                    std::pair{"sourceSystem", &record.key.source_system},
+                                    std::pair{"externalId", &record.key.external_id}}) {
+    if (HasControlCharacters(*value)) {
+      return reject(record.key, fmt::format("{}: identity field {} holds control characters ('{}')",
+                                            entity->name, name, Excerpt(*value)));
+    }
+  }
 
   Normalizer normalizer(*entity, record.warnings);
   record.values.assign(entity->fields.size(), std::nullopt);
   std::string repaired;
+  // Extra fields by (repaired) name: one lookup per field, so a record's cost stays linear.
+  struct ExtraSlot {
+    size_t index;
+    std::string_view raw_name;  // as the record gave it (borrowed from `raw`)
+  };
+  std::unordered_map<std::string, ExtraSlot> extra_index;
   for (const RawField& field : raw.fields) {
+    // NUL cannot be stored faithfully (PostgreSQL text refuses it; the ingestion API refuses it
+    // too): the record is a dead letter on every store rather than a failed commit on one.
+    if (field.value && field.value->find('\0') != std::string_view::npos) {
+      return reject(record.key, fmt::format("{}.{}: the value holds NUL, which cannot be stored",
+                                            entity->name, Excerpt(field.name)));
+    }
     const int index = entity->FieldIndex(field.name);
     std::string_view value;
     if (field.value) {
@@ -510,18 +553,30 @@ std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw) {
       if (!IsValidUtf8(value)) {
         repaired = RepairUtf8(value);
         value = repaired;
-        record.warnings.push_back(
-            fmt::format("{}.{}: invalid UTF-8 replaced", entity->name, RepairUtf8(field.name)));
+        record.warnings.push_back(fmt::format("{}.{}: invalid UTF-8 replaced", entity->name,
+                                              Excerpt(RepairUtf8(field.name))));
       }
     }
     if (index < 0) {
       if (field.value) {
-        auto it = std::find_if(record.extra.begin(), record.extra.end(),
-                               [&](const auto& entry) { return entry.first == field.name; });
-        if (it != record.extra.end()) {
-          it->second = std::string(value);
+        // A name repeated: the last value wins. Two different names that are the same once
+        // repaired (two invalid bytes both become U+FFFD) would be two extras of one name: they
+        // merge the same way, with a warning.
+        std::string name =
+            IsValidUtf8(field.name) ? std::string(field.name) : RepairUtf8(field.name);
+        auto [it, inserted] =
+            extra_index.try_emplace(name, ExtraSlot{record.extra.size(), field.name});
+        if (inserted) {
+          record.extra.emplace_back(std::move(name), std::string(value));
         } else {
-          record.extra.emplace_back(RepairUtf8(field.name), std::string(value));
+          if (it->second.raw_name != field.name) {
+            record.warnings.push_back(fmt::format(
+                "{}.{}: two field names are the same once invalid UTF-8 is replaced; the last "
+                "value is kept",
+                entity->name, Excerpt(name)));
+          }
+          it->second.raw_name = field.name;
+          record.extra[it->second.index].second = std::string(value);
         }
       }
       continue;
@@ -547,9 +602,10 @@ std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw) {
   if (raw.source_updated_at && !Trim(*raw.source_updated_at).empty()) {
     record.source_updated_at = NormalizeTimestampUtc(*raw.source_updated_at);
     if (!record.source_updated_at) {
-      record.warnings.push_back(
-          fmt::format("{}.sourceUpdatedAt: '{}' is not an ISO 8601 timestamp; ignored",
-                      entity->name, RepairUtf8(*raw.source_updated_at)));
+      record.warnings.push_back(fmt::format(
+          "{}.sourceUpdatedAt: '{}' is not an ISO 8601 timestamp of the years 0001-9999 (in "
+          "UTC); ignored",
+          entity->name, Excerpt(*raw.source_updated_at)));
     }
   } else {
     record.warnings.push_back(fmt::format("{}.sourceUpdatedAt: missing", entity->name));

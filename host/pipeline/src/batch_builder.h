@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reglo/core/masking.h"
+#include "reglo/core/text.h"
 #include "reglo/model/validation.h"
 #include "reglo/plugin_host/plugin.h"
 #include "reglo/storage/store.h"
@@ -80,7 +81,7 @@ class BatchBuilder {
     if (keep_warnings) placement.warnings = record.warnings;
     for (const std::string& warning : record.warnings) {
       Log(storage::LogLevel::kWarn,
-          record.origin.empty() ? warning : fmt::format("{}: {}", record.origin, warning));
+          record.origin.empty() ? warning : fmt::format("{}: {}", Excerpt(record.origin), warning));
     }
     batch_.warnings += static_cast<int64_t>(record.warnings.size());
     // Duplicates inside one batch collapse to one write: the latest sourceUpdatedAt wins, and
@@ -109,17 +110,18 @@ class BatchBuilder {
   void CountSeen() { ++batch_.seen; }
 
   void AddRejection(model::Rejection rejection) {
+    // The entity and origin are input (an unknown entity may be any string): echoed cut short.
     Log(storage::LogLevel::kWarn,
         fmt::format("{}rejected {} record: {}",
-                    rejection.origin.empty() ? "" : rejection.origin + ": ",
-                    rejection.entity.empty() ? "a" : rejection.entity, rejection.reason));
+                    rejection.origin.empty() ? "" : Excerpt(rejection.origin) + ": ",
+                    rejection.entity.empty() ? "a" : Excerpt(rejection.entity), rejection.reason));
     batch_.rejections.push_back(std::move(rejection));
   }
 
   void AddWarning(std::string_view origin, std::string_view message) {
     ++batch_.warnings;
     Log(storage::LogLevel::kWarn,
-        origin.empty() ? std::string(message) : fmt::format("{}: {}", origin, message));
+        origin.empty() ? std::string(message) : fmt::format("{}: {}", Excerpt(origin), message));
   }
 
   void Log(storage::LogLevel level, const std::string& message) {

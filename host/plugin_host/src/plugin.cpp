@@ -36,6 +36,30 @@ Status FromPluginStatus(reglo_status code, std::string message) {
       fmt::format("unknown status code {} ({})", static_cast<int>(code), message));
 }
 
+// Records why a host callback failed under a plugin's frames, for the call's result.
+void NoteHostFailure(Status* failure, const char* what) noexcept {
+  if (failure == nullptr || !failure->ok()) return;
+  try {
+    *failure = Status::Internal(fmt::format("the host failed while serving the plugin: {}", what));
+  } catch (...) {  // no memory even for the reason: the plugin still gets its failure answer
+  }
+}
+
+// Runs the body of a host callback that a plugin called (a trampoline): no exception may unwind
+// through the plugin's C frames (connector.h), so one becomes `on_failure`, with the reason in
+// `failure` when there is one to keep.
+template <typename Answer, typename Body>
+Answer Guarded(Status* failure, Answer on_failure, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& error) {
+    NoteHostFailure(failure, error.what());
+  } catch (...) {
+    NoteHostFailure(failure, "an unknown exception");
+  }
+  return on_failure;
+}
+
 bool IsValidPluginName(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -82,14 +106,21 @@ struct InProcessInstance::CallState {
   explicit CallState(InProcessInstance* instance) : self(instance) {
     context.struct_size = sizeof(reglo_context);
     context.host_data = this;
-    context.log = [](void* data, reglo_log_level level, const char* message) {
+    context.log = [](void* data, reglo_log_level level, const char* message) noexcept {
       auto* state = static_cast<CallState*>(data);
-      if (state->self->log_ && message != nullptr) state->self->log_(level, message);
+      Guarded(nullptr, 0, [&] {
+        if (state->self->log_ && message != nullptr) state->self->log_(level, message);
+        return 0;
+      });
     };
-    context.set_error = [](void* data, const char* message) {
-      static_cast<CallState*>(data)->error = message ? message : "";
+    context.set_error = [](void* data, const char* message) noexcept {
+      auto* state = static_cast<CallState*>(data);
+      Guarded(nullptr, 0, [&] {
+        state->error = message ? message : "";
+        return 0;
+      });
     };
-    context.set_retry_after = [](void* data, uint32_t milliseconds) {
+    context.set_retry_after = [](void* data, uint32_t milliseconds) noexcept {
       static_cast<CallState*>(data)->retry_after_ms = milliseconds;
     };
   }
@@ -267,8 +298,11 @@ Result<std::vector<std::string>> InProcessInstance::ListStreams() {
   reglo_stream_sink sink{};
   sink.struct_size = sizeof(sink);
   sink.host_data = &streams;
-  sink.add = [](void* data, const char* stream) {
-    if (stream != nullptr) static_cast<std::vector<std::string>*>(data)->emplace_back(stream);
+  sink.add = [](void* data, const char* stream) noexcept {
+    Guarded(nullptr, 0, [&] {
+      if (stream != nullptr) static_cast<std::vector<std::string>*>(data)->emplace_back(stream);
+      return 0;
+    });
   };
   Status status = Finish(plugin_->descriptor().list_streams(instance_, &state.context, &sink),
                          state, "list streams");
@@ -303,27 +337,38 @@ Status InProcessInstance::Pull(const std::string& stream,
   reglo_emitter emitter{};
   emitter.struct_size = sizeof(emitter);
   emitter.host_data = &emit_state;
-  emitter.emit_record = [](void* data, const reglo_record* record) -> reglo_status {
+  // The trampolines: noexcept, and a failure of the host (no memory, say) is the pull's failure.
+  emitter.emit_record = [](void* data, const reglo_record* record) noexcept -> reglo_status {
     auto* s = static_cast<EmitState*>(data);
     if (!s->failure.ok()) return ToPluginStatus(s->failure);
-    if (record == nullptr || record->struct_size < kRecordV1Size) {
-      s->failure = Status::Internal("the plugin emitted a record with an invalid struct_size");
-      return REGLO_FATAL;
-    }
-    s->failure = s->handler->OnRecord(*record);
-    return ToPluginStatus(s->failure);
+    return Guarded(&s->failure, REGLO_FATAL, [&] {
+      if (record == nullptr || record->struct_size < kRecordV1Size) {
+        s->failure = Status::Internal("the plugin emitted a record with an invalid struct_size");
+        return REGLO_FATAL;
+      }
+      s->failure = s->handler->OnRecord(*record);
+      return ToPluginStatus(s->failure);
+    });
   };
-  emitter.emit_checkpoint = [](void* data, const char* cursor, uint64_t count) -> reglo_status {
+  emitter.emit_checkpoint = [](void* data, const char* cursor,
+                               uint64_t count) noexcept -> reglo_status {
     auto* s = static_cast<EmitState*>(data);
     if (!s->failure.ok()) return ToPluginStatus(s->failure);
-    s->failure = s->handler->OnCheckpoint(cursor ? cursor : "", count);
-    return ToPluginStatus(s->failure);
+    return Guarded(&s->failure, REGLO_FATAL, [&] {
+      s->failure = s->handler->OnCheckpoint(cursor ? cursor : "", count);
+      return ToPluginStatus(s->failure);
+    });
   };
-  emitter.emit_warning = [](void* data, const char* origin, const char* message) {
-    static_cast<EmitState*>(data)->handler->OnWarning(origin ? origin : "", message ? message : "");
+  emitter.emit_warning = [](void* data, const char* origin, const char* message) noexcept {
+    auto* s = static_cast<EmitState*>(data);
+    Guarded(&s->failure, 0, [&] {
+      s->handler->OnWarning(origin ? origin : "", message ? message : "");
+      return 0;
+    });
   };
-  emitter.should_stop = [](void* data) -> int {
-    return static_cast<EmitState*>(data)->handler->ShouldStop() ? 1 : 0;
+  emitter.should_stop = [](void* data) noexcept -> int {
+    auto* s = static_cast<EmitState*>(data);
+    return Guarded(&s->failure, 1, [&] { return s->handler->ShouldStop() ? 1 : 0; });
   };
   const reglo_status code =
       plugin_->descriptor().pull_changes(instance_, &state.context, stream.c_str(),
@@ -343,14 +388,16 @@ Status InProcessInstance::MapToCanonical(const reglo_record& source,
   reglo_record_sink sink{};
   sink.struct_size = sizeof(sink);
   sink.host_data = &sink_state;
-  sink.emit = [](void* data, const reglo_record* canonical) -> reglo_status {
+  sink.emit = [](void* data, const reglo_record* canonical) noexcept -> reglo_status {
     auto* s = static_cast<SinkState*>(data);
-    if (canonical == nullptr || canonical->struct_size < kRecordV1Size) {
-      s->failure = Status::Internal("the plugin mapped to a record with an invalid struct_size");
-      return REGLO_FATAL;
-    }
-    s->failure = (*s->callback)(*canonical);
-    return ToPluginStatus(s->failure);
+    return Guarded(&s->failure, REGLO_FATAL, [&] {
+      if (canonical == nullptr || canonical->struct_size < kRecordV1Size) {
+        s->failure = Status::Internal("the plugin mapped to a record with an invalid struct_size");
+        return REGLO_FATAL;
+      }
+      s->failure = (*s->callback)(*canonical);
+      return ToPluginStatus(s->failure);
+    });
   };
   const reglo_status code =
       plugin_->descriptor().map_to_canonical(instance_, &state.context, &source, &sink);

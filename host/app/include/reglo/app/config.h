@@ -79,8 +79,9 @@ struct IngestSettings {
   int64_t max_records = 1000;
   int64_t max_json_depth = 8;
   int64_t max_string_bytes = 64 * 1024;
-  int64_t header_timeout_ms = 10'000;  // no byte for this long while reading -> closed
-  int64_t body_timeout_ms = 30'000;    // the whole body within this long -> else 408
+  int64_t max_fields_per_record = 1000;  // fields of one pushed record (reserved members aside)
+  int64_t header_timeout_ms = 10'000;    // no byte for this long while reading -> closed
+  int64_t body_timeout_ms = 30'000;      // the whole body within this long -> else 408
   int64_t signature_tolerance_ms = 300'000;
   double rate_per_second = 10;  // rate_limit.requests_per_second: keys without their own
   int64_t rate_burst = 20;      // rate_limit.burst

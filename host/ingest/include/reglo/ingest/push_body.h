@@ -1,10 +1,12 @@
 // The body of POST /api/hub/ingest, parsed strictly (DESIGN §8): {"sourceSystem", "companyId",
 // "cursor", "stream", "data": [records]}. Refuses, with a stable problem slug, what a lenient
-// parser would let through: invalid UTF-8, duplicate keys (at any level), nesting deeper than
-// the limit, more records than the limit, over-long strings, unknown envelope members, and field
-// values that are objects or arrays. A record is flat: "entity", "externalId", optional
-// "sourceUpdatedAt" (and "companyId"/"sourceSystem", which must equal the envelope's), then its
-// canonical fields; numbers and booleans become their JSON text, null an absent value.
+// parser would let through: invalid UTF-8, a NUL byte or \u0000 anywhere, duplicate keys (at any
+// level), nesting deeper than the limit, more records than the limit, a record with more fields
+// than the limit, over-long strings, unknown envelope members, reserved record members that are
+// not strings, and control characters in identity members. A record is flat: "entity",
+// "externalId", optional "sourceUpdatedAt" (and "companyId"/"sourceSystem", which must equal the
+// envelope's), then its canonical fields; numbers and booleans become their JSON text, objects
+// and arrays their compact JSON text, null an absent value. The cost is linear in the body.
 // Pure function; thread-safe.
 #pragma once
 
@@ -22,6 +24,7 @@ struct PushLimits {
   size_t max_records = 1000;            // records per request
   size_t max_json_depth = 8;            // nesting: envelope 1, data 2, record 3, values 4+
   size_t max_string_bytes = 64 * 1024;  // any string or key, after unescaping
+  size_t max_fields_per_record = 1000;  // members of a record besides the reserved ones
 };
 
 struct PushBody {
@@ -34,7 +37,8 @@ struct PushBody {
 
 struct PushBodyError {
   std::string slug;    // invalid-utf8, malformed-json, duplicate-json-key, json-too-deep,
-                       // too-many-records, string-too-long, invalid-body, scope-mismatch
+                       // too-many-records, too-many-fields, string-too-long, invalid-body,
+                       // scope-mismatch
   std::string detail;  // names the place (member, record index), never a value
 };
 

@@ -28,6 +28,14 @@ inline constexpr uint16_t kVersionMajor = 1;
 inline constexpr uint16_t kVersionMinor = 0;
 // The largest frame either side sends or accepts; a record must fit in one frame.
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
+// The most fields a record may carry: a decoded field costs the hub ~100 bytes of bookkeeping
+// beyond its bytes, so a frame of 32 million empty fields would cost it gigabytes.
+inline constexpr uint32_t kMaxRecordFields = 65'536;
+// What the hub holds of the canonical records that precede their source record (kCanonical
+// frames before a kRecord): at most this many records and this many bytes; past either, the
+// runner is ended and the pull fails with the reason.
+inline constexpr size_t kMaxCanonicalPerRecord = 1024;
+inline constexpr size_t kMaxCanonicalBytesPerRecord = kMaxFrameBytes;
 
 // Exit codes of the runner that the hub explains.
 inline constexpr int kExitOk = 0;
@@ -92,7 +100,9 @@ class Encoder {
 // The encoded size of a record (what Encoder::Record appends), computed without encoding it.
 size_t EncodedRecordSize(const reglo_record& record);
 
-// Reads values from a frame body; a read past the end or a malformed value makes ok() false.
+// Reads values from a frame body; a read past the end or a malformed value makes ok() false and
+// error() says what was wrong. The peer may be compromised: every count is checked against the
+// bytes left before anything is allocated for it.
 class Decoder {
  public:
   explicit Decoder(std::string_view body) : rest_(body) {}
@@ -101,23 +111,37 @@ class Decoder {
   uint32_t U32();
   uint64_t U64();
   std::string_view Str();
+  // A u32 count of items that take at least `min_item_bytes` each: 0 (and not ok) when the rest
+  // of the body cannot hold that many, or when it is over `max`.
+  uint32_t Count(size_t min_item_bytes, uint32_t max = UINT32_MAX);
   // Returns whether the value is present; `out` gets it.
   bool OptStr(std::string& out);
   Status StatusValue();
   plugin_host::PluginInfo Info();
   bool ok() const { return ok_; }
   bool done() const { return ok_ && rest_.empty(); }
+  // Why ok() is false ("" while it is true); "trailing bytes" when only done() is false.
+  std::string error() const;
+  // Marks the body malformed; the first reason is kept.
+  void Fail(std::string reason);
 
  private:
   bool Take(size_t n, std::string_view& out);
   std::string_view rest_;
   bool ok_ = true;
+  std::string error_;
 };
+
+// The wire values of the C ABI's enums, checked before they are cast: nullopt when out of range.
+std::optional<reglo_operation> OperationFromWire(uint8_t value);
+std::optional<reglo_log_level> LogLevelFromWire(uint8_t value);
 
 // A decoded record that owns its bytes, with a reglo_record view of them. Reusable: Decode()
 // keeps the capacity of earlier records.
 class OwnedRecord {
  public:
+  // False (with in.error() saying why) on a malformed record: one that runs past the body, has an
+  // unknown operation or more than kMaxRecordFields fields.
   bool Decode(Decoder& in);
   const reglo_record& view() const { return record_; }
 
