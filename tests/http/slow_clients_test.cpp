@@ -9,6 +9,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -132,6 +133,21 @@ class SlowClientsTest : public ::testing::Test {
     server_ = std::move(*started);
   }
   uint16_t port() const { return server_->port(); }
+  // Waits until the server holds `open` connections, each read from (so none is idle).
+  bool AllBusy(uint64_t open) {
+    return WaitUntil([&] {
+      const ServerStats stats = server_->Stats();
+      return stats.connections_open == open && stats.connections_idle == 0;
+    });
+  }
+  // A new connection from `from` is answered `status` with a too-many-connections problem.
+  void ExpectConnectionRefused(const std::string& from, int status) {
+    RawClient excess(port(), from);
+    const std::string answer = excess.ReadAll();
+    EXPECT_EQ(answer.rfind(fmt::format("HTTP/1.1 {}", status), 0), 0u) << answer;
+    EXPECT_NE(answer.find("application/problem+json"), std::string::npos) << answer;
+    EXPECT_NE(answer.find("too-many-connections"), std::string::npos) << answer;
+  }
   std::unique_ptr<Server> server_;
 };
 
@@ -188,15 +204,8 @@ TEST_F(SlowClientsTest, PerAddressCapRefusesTheExcessWith429AndServesOtherAddres
     busy.push_back(std::make_unique<RawClient>(port(), "127.0.0.1"));
     ASSERT_TRUE(busy.back()->Send("GET /ping HTTP/1.1\r\nHo"));  // started, so not idle
   }
-  ASSERT_TRUE(WaitUntil([&] {  // all three read from, so none is idle (and none is closed)
-    const ServerStats stats = server_->Stats();
-    return stats.connections_open == 3 && stats.connections_idle == 0;
-  }));
-  RawClient excess(port(), "127.0.0.1");
-  const std::string answer = excess.ReadAll();
-  EXPECT_EQ(answer.rfind("HTTP/1.1 429", 0), 0u) << answer;
-  EXPECT_NE(answer.find("application/problem+json"), std::string::npos) << answer;
-  EXPECT_NE(answer.find("too-many-connections"), std::string::npos) << answer;
+  ASSERT_TRUE(AllBusy(3));
+  ExpectConnectionRefused("127.0.0.1", 429);
   // Another address is not affected.
   RawClient other(port(), "127.0.0.2");
   ASSERT_TRUE(other.Send("GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
@@ -214,14 +223,8 @@ TEST_F(SlowClientsTest, TotalCapRefusesWith503WhenNoConnectionIsIdle) {
   RawClient a(port()), b(port());
   ASSERT_TRUE(a.Send("GET /ping HTTP/1.1\r\nHo"));
   ASSERT_TRUE(b.Send("GET /ping HTTP/1.1\r\nHo"));
-  ASSERT_TRUE(WaitUntil([&] {
-    const ServerStats stats = server_->Stats();
-    return stats.connections_open == 2 && stats.connections_idle == 0;
-  }));
-  RawClient excess(port(), "127.0.0.3");
-  const std::string answer = excess.ReadAll();
-  EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
-  EXPECT_NE(answer.find("application/problem+json"), std::string::npos) << answer;
+  ASSERT_TRUE(AllBusy(2));
+  ExpectConnectionRefused("127.0.0.3", 503);
   EXPECT_EQ(server_->Stats().connections_refused_total_cap, 1u);
 }
 

@@ -637,14 +637,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Drain() {
-    stream_.async_read_some(asio::buffer(scratch_), [self = this->shared_from_this()](
-                                                        const ErrorCode& error, std::size_t n) {
-      self->drained_ += n;
-      if (error || self->timed_out_ || self->drained_ > self->options_.linger_bytes) {
-        return self->Shutdown();
-      }
-      self->Drain();
-    });
+    // Into the request buffer (emptied after each read): an idle connection carries no drain
+    // buffer of its own.
+    stream_.async_read_some(
+        buffer_.prepare(16 * 1024),
+        [self = this->shared_from_this()](const ErrorCode& error, std::size_t n) {
+          self->buffer_.consume(self->buffer_.size());
+          self->drained_ += n;
+          if (error || self->timed_out_ || self->drained_ > self->options_.linger_bytes) {
+            return self->Shutdown();
+          }
+          self->Drain();
+        });
   }
 
   void Shutdown() {
@@ -684,7 +688,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<Request> request_;
   const Route* route_ = nullptr;
   std::shared_ptr<bhttp::response<bhttp::string_body>> answer_;
-  std::array<char, 16 * 1024> scratch_{};
   std::size_t drained_ = 0;
   uint64_t generation_ = 0;
   bool timed_out_ = false;
