@@ -240,6 +240,39 @@ TEST(ConfigTest, IngestErrorsNameTheKey) {
               HasSubstr("ingest.max_fields_per_record: expected a whole number from 1"));
 }
 
+TEST(ConfigTest, ListenerConnectionCapsForIngestAndAdmin) {
+  Result<HubConfig> config = ParseConfig(
+      R"({"store": "sqlite:hub.db", "plugins_dir": "p", "sources": [],
+          "admin": {"max_connections": 50, "max_connections_per_address": 5},
+          "ingest": {"listen": "h:1", "max_connections": 2000,
+                     "max_connections_per_address": 100}})",
+      "/etc/reglo");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->admin.caps.max_connections, 50);
+  EXPECT_EQ(config->admin.caps.max_connections_per_address, 5);
+  EXPECT_EQ(config->ingest->caps.max_connections, 2000);
+  EXPECT_EQ(config->ingest->caps.max_connections_per_address, 100);
+  // The documented defaults.
+  Result<HubConfig> defaults = ParseConfig(kGood, "/etc/reglo");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->admin.caps.max_connections, 1024);
+  EXPECT_EQ(defaults->admin.caps.max_connections_per_address, 64);
+
+  const auto error = [](const std::string& members) {
+    Result<HubConfig> parsed = ParseConfig(
+        R"({"store": "sqlite:hub.db", "plugins_dir": "p", "sources": [], )" + members + "}",
+        "/etc/reglo");
+    return parsed.ok() ? std::string("ok") : parsed.status().message();
+  };
+  EXPECT_THAT(error(R"("ingest": {"listen": "h:1", "max_connections": 0})"),
+              HasSubstr("ingest.max_connections: expected a whole number from 1 to 100000"));
+  EXPECT_THAT(error(R"("admin": {"max_connections_per_address": "many"})"),
+              HasSubstr("admin.max_connections_per_address: expected a whole number"));
+  EXPECT_THAT(error(R"("admin": {"max_connections": 10, "max_connections_per_address": 20})"),
+              HasSubstr("admin.max_connections_per_address: must not be more than "
+                        "max_connections (10)"));
+}
+
 TEST(ConfigTest, AgentConfigReadsTheHubTheSpoolAndTheSources) {
   Result<AgentConfig> config = ParseAgentConfig(
       R"({"plugins_dir": "plugins",

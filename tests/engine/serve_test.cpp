@@ -179,6 +179,10 @@ TEST_F(ServeTest, AdminListenerStartsWithTheEngineAndItsTokenIsShownOnlyOnce) {
   auto sources = AdminGet(first_url, "/api/admin/sources", first_token);
   EXPECT_EQ(sources.first, 200);
   EXPECT_THAT(sources.second, HasSubstr("\"id\":\"sida\""));
+  // The listener counts its refusals (the 401 above) in /metrics.
+  const std::string metrics = AdminGet(first_url, "/metrics", first_token).second;
+  EXPECT_THAT(metrics, HasSubstr("reglo_http_refusals_total{listener=\"admin\",status=\"401\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("reglo_http_connections_open{listener=\"admin\"} "));
   EXPECT_EQ(Terminate(milliseconds(20'000)), 0);
 
   // A restart reuses the stored token and does not print it again.

@@ -14,6 +14,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const AdminOptions& opti
   server_options.name = "admin";
   server_options.address = options.address;
   server_options.port = options.port;
+  server_options.connections = options.connections;
   Result<std::unique_ptr<http::Server>> server =
       http::Server::Start(server_options, BuildAdminRouter(options, deps));
   if (!server.ok()) return server.status();
@@ -34,6 +35,10 @@ uint16_t AdminServer::port() const {
 
 std::string AdminServer::url() const {
   return impl_->server->url() + "/";
+}
+
+const http::Server& AdminServer::listener() const {
+  return *impl_->server;
 }
 
 void AdminServer::Stop() {

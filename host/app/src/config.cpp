@@ -275,6 +275,21 @@ Status ParseListen(const std::string& key, const std::string& text, std::string&
   return Status::Ok();
 }
 
+// A listener's connection caps ("max_connections", "max_connections_per_address") from `object`
+// (the "ingest" or "admin" object, named `parent`); the errors name the key.
+Status ReadConnectionCaps(const json& object, const std::string& parent, ListenerCaps& caps) {
+  REGLO_RETURN_IF_ERROR(
+      ReadInteger(object, parent, "max_connections", 1, 100000, caps.max_connections));
+  REGLO_RETURN_IF_ERROR(ReadInteger(object, parent, "max_connections_per_address", 1, 100000,
+                                    caps.max_connections_per_address));
+  if (caps.max_connections_per_address > caps.max_connections) {
+    return KeyError(
+        parent + ".max_connections_per_address",
+        fmt::format("must not be more than max_connections ({})", caps.max_connections));
+  }
+  return Status::Ok();
+}
+
 // The optional "ingest" object (the ingestion API's listener; issue #6).
 Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
                   std::optional<IngestSettings>& out) {
@@ -294,7 +309,9 @@ Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
                                               "signature_tolerance_seconds",
                                               "rate_limit",
                                               "threads",
-                                              "store_connections"};
+                                              "store_connections",
+                                              "max_connections",
+                                              "max_connections_per_address"};
   REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "ingest", kKeys));
   const json& o = *it;
   IngestSettings ingest;
@@ -330,6 +347,7 @@ Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
   REGLO_RETURN_IF_ERROR(ReadInteger(o, "ingest", "threads", 1, 256, ingest.threads));
   REGLO_RETURN_IF_ERROR(
       ReadInteger(o, "ingest", "store_connections", 1, 64, ingest.store_connections));
+  REGLO_RETURN_IF_ERROR(ReadConnectionCaps(o, "ingest", ingest.caps));
   if (auto rate = o.find("rate_limit"); rate != o.end()) {
     if (!rate->is_object()) {
       return KeyError("ingest.rate_limit", "expected an object, got " + TypeName(*rate));
@@ -487,12 +505,16 @@ Status ReadSubscriptions(const json& root, std::vector<ConfiguredSubscription>& 
   return Status::Ok();
 }
 
-// The optional "admin" object: {"enabled": bool, "listen": "HOST:PORT", "token": "..."}.
+// The optional "admin" object: {"enabled": bool, "listen": "HOST:PORT", "token": "...",
+// "max_connections": N, "max_connections_per_address": N}.
 Status ReadAdmin(const json& root, AdminSettings& admin) {
   auto it = root.find("admin");
   if (it == root.end()) return Status::Ok();
   if (!it->is_object()) return KeyError("admin", "expected an object, got " + TypeName(*it));
-  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "admin", {"enabled", "listen", "token"}));
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(
+      *it, "admin",
+      {"enabled", "listen", "token", "max_connections", "max_connections_per_address"}));
+  REGLO_RETURN_IF_ERROR(ReadConnectionCaps(*it, "admin", admin.caps));
   if (auto enabled = it->find("enabled"); enabled != it->end()) {
     if (!enabled->is_boolean()) return KeyError("admin.enabled", "expected true or false");
     admin.enabled = enabled->get<bool>();

@@ -9,6 +9,15 @@
 
 namespace reglo::app {
 
+// The config's defaults are the listener's own.
+static_assert(ListenerCaps{}.max_connections == http::ConnectionLimits{}.max_connections);
+static_assert(ListenerCaps{}.max_connections_per_address ==
+              http::ConnectionLimits{}.max_connections_per_address);
+
+http::ConnectionLimits ToConnectionLimits(const ListenerCaps& caps) {
+  return http::ConnectionLimits{caps.max_connections, caps.max_connections_per_address};
+}
+
 struct IngestListener::Parts {
   std::unique_ptr<ingest::IngestService> service;
   std::unique_ptr<http::Server> server;  // declared last: stopped before the service goes
@@ -48,6 +57,7 @@ Result<std::unique_ptr<IngestListener>> IngestListener::Start(const HubConfig& c
   server.max_threads = s.threads;
   server.read_timeout = std::chrono::milliseconds(s.header_timeout_ms);
   server.body_timeout = std::chrono::milliseconds(s.body_timeout_ms);
+  server.connections = ToConnectionLimits(s.caps);
   server.tls_certificate_file = s.tls_certificate_file.string();
   server.tls_private_key_file = s.tls_private_key_file.string();
   Result<std::unique_ptr<http::Server>> started = http::Server::Start(server, router);
@@ -64,6 +74,10 @@ IngestListener::~IngestListener() {
 
 std::string IngestListener::url() const {
   return parts_->server->url();
+}
+
+const http::Server& IngestListener::server() const {
+  return *parts_->server;
 }
 
 const ingest::IngestStats& IngestListener::stats() const {

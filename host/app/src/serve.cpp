@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 
+#include "listener_metrics.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
 #include "reglo/app/commands.h"
@@ -172,6 +173,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       admin::AdminOptions admin_options;
       admin_options.address = config.admin.address;
       admin_options.port = config.admin.port;
+      admin_options.connections = ToConnectionLimits(config.admin.caps);
       admin_options.token_hash = token->hash;
       admin_options.token_in_store = token->from_store;
       admin_options.config_source_ids = config_ids;
@@ -188,6 +190,9 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
           admin::AdminServer::Start(admin_options, deps);
       if (started_admin.ok()) {
         admin_server = std::move(*started_admin);
+        std::vector<const http::Server*> listeners{&admin_server->listener()};
+        if (ingest) listeners.push_back(&ingest->server());
+        metrics.Add(MakeListenerMetrics(std::move(listeners)));
         new_token = token->new_token;
       } else {
         token = started_admin.status();

@@ -175,9 +175,11 @@ http::Response IngestService::Refuse(const http::Request& request, const Caller*
   const std::string prefix = caller ? caller->key.row.prefix : "";
   stats_.Refused(prefix, caller ? caller->key.row.company_id : "",
                  caller ? caller->key.row.source_system : "", status, std::string(slug));
-  spdlog::warn("ingest: {} {} from {} by {}: {} {} ({})", request.method, request.path,
-               request.remote_address, caller ? caller->display : std::string("no valid key"),
-               status, slug, MaskPersonalData(detail));
+  // The listener logs each refusal once at info (http::Server); this adds who, at debug.
+  spdlog::debug("ingest: {} {} from {} by {}: {} {} ({})", request.method,
+                MaskPersonalData(request.path), request.remote_address,
+                caller ? caller->display : std::string("no valid key"), status, slug,
+                MaskPersonalData(detail));
   return http::Problem(status, title, detail, slug);
 }
 

@@ -21,6 +21,7 @@
 #include "reglo/core/status.h"
 #include "reglo/engine/engine.h"
 #include "reglo/http/router.h"
+#include "reglo/http/server.h"
 
 namespace reglo::relay {
 class Relay;
@@ -34,7 +35,8 @@ namespace reglo::admin {
 
 struct AdminOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 8470;  // 0: any free port
+  uint16_t port = 8470;                // 0: any free port
+  http::ConnectionLimits connections;  // the listener's caps (config admin.max_connections...)
   // Hex SHA-256 of the admin token (token.h). With `token_in_store`, the stored hash is read
   // again at each request, so `reglo-hub admin-token reset` takes effect at once.
   std::string token_hash;
@@ -103,6 +105,8 @@ class AdminServer {
   uint16_t port() const;
   // "http://127.0.0.1:8470/": the console's address.
   std::string url() const;
+  // The listener itself (its connection and refusal counters, for /metrics).
+  const http::Server& listener() const;
   void Stop();
 
   struct Impl;

@@ -60,12 +60,21 @@ struct ConfiguredSubscription {
   bool enabled = true;
 };
 
+// A listener's connection caps (the "ingest" and "admin" objects): beyond them a new connection
+// first closes an idle one, else it is refused (429 per address, 503 in total). The defaults are
+// http::ConnectionLimits' (host/http/include/reglo/http/server.h; static_assert in ingest.cpp).
+struct ListenerCaps {
+  int max_connections = 1024;            // max_connections
+  int max_connections_per_address = 64;  // max_connections_per_address
+};
+
 // The "admin" object: the admin listener of `serve` (DESIGN §10).
 struct AdminSettings {
   bool enabled = true;                // enabled
   std::string address = "127.0.0.1";  // listen, before the last ':'
   uint16_t port = 8470;               // listen, after it (0: any free port)
   std::string token;  // token; else $REGLO_ADMIN_TOKEN; else generated once and stored hashed
+  ListenerCaps caps;
 };
 
 // The "ingest" object: the ingestion API's listener and limits (DESIGN §8). Present -> `serve`
@@ -80,13 +89,14 @@ struct IngestSettings {
   int64_t max_json_depth = 8;
   int64_t max_string_bytes = 64 * 1024;
   int64_t max_fields_per_record = 1000;  // fields of one pushed record (reserved members aside)
-  int64_t header_timeout_ms = 10'000;    // no byte for this long while reading -> closed
-  int64_t body_timeout_ms = 30'000;      // the whole body within this long -> else 408
+  int64_t header_timeout_ms = 10'000;  // request line + headers within this long -> else 408
+  int64_t body_timeout_ms = 30'000;    // the whole body within this long -> else 408
   int64_t signature_tolerance_ms = 300'000;
   double rate_per_second = 10;  // rate_limit.requests_per_second: keys without their own
   int64_t rate_burst = 20;      // rate_limit.burst
   int threads = 8;
   int store_connections = 0;  // 0: 1 for SQLite, 4 for PostgreSQL
+  ListenerCaps caps;
 };
 
 struct HubConfig {

@@ -12,8 +12,15 @@
 namespace reglo::ingest {
 class IngestStats;
 }
+namespace reglo::http {
+class Server;
+struct ConnectionLimits;
+}  // namespace reglo::http
 
 namespace reglo::app {
+
+// A listener's caps from the config, for http::ServerOptions (the ingest and admin listeners).
+http::ConnectionLimits ToConnectionLimits(const ListenerCaps& caps);
 
 class IngestListener {
  public:
@@ -26,6 +33,8 @@ class IngestListener {
   std::string url() const;
   // The service's per-key counters (for the admin listener's /metrics and agents list).
   const ingest::IngestStats& stats() const;
+  // The listener itself (its connection and refusal counters, for /metrics).
+  const http::Server& server() const;
   void Stop();
 
   struct Parts;
