@@ -393,9 +393,12 @@ uint64_t CsvReader::AbsorbContinuation() {
   const uint64_t row_offset = row_offset_;
   const uint64_t row_line = row_line_;
   uint64_t absorbed = 0;
-  // Blank lines are part of the broken row only when a continuation line follows them; until
-  // then the row as it was before them is kept here.
-  std::optional<std::pair<std::string, std::vector<size_t>>> before_blanks;
+  // Blank lines are part of the broken row only when a continuation line follows them; joining
+  // only appends, so the row as it was before them is its sizes and its last field's end.
+  struct Mark {
+    size_t bytes, fields, last_end;
+  };
+  std::optional<Mark> before_blanks;
   uint64_t blanks = 0;
   uint64_t resume_offset = Position();
   uint64_t resume_line = line_;
@@ -405,7 +408,7 @@ uint64_t CsvReader::AbsorbContinuation() {
     const bool blank = field_ends_.size() == 1 && TrimBlanks(row_buf_).empty();
     if (!blank && field_ends_.size() >= header_.size()) break;  // a row of its own
     if (blank && !before_blanks) {
-      before_blanks.emplace(row, ends);
+      before_blanks = Mark{row.size(), ends.size(), ends.back()};
       resume_truncated = truncated;
       resume_break = line_break;
     }
@@ -422,7 +425,12 @@ uint64_t CsvReader::AbsorbContinuation() {
     row += joined;
     ends.back() = std::min(row.size(), base + field_ends_.front());
     for (size_t i = 1; i < field_ends_.size(); ++i) {
-      ends.push_back(std::min(row.size(), base + field_ends_[i]));
+      const size_t end = base + field_ends_[i];
+      if (end > row.size()) {  // cut at max_row_bytes: the fields after the cut are gone
+        if (ends.back() < row.size()) ends.push_back(row.size());
+        break;
+      }
+      ends.push_back(end);
     }
     truncated = truncated || row_truncated_;
     line_break = row_break_;
@@ -439,8 +447,9 @@ uint64_t CsvReader::AbsorbContinuation() {
     resume_break = line_break;
   }
   if (before_blanks) {
-    row = std::move(before_blanks->first);
-    ends = std::move(before_blanks->second);
+    row.resize(before_blanks->bytes);
+    ends.resize(before_blanks->fields);
+    ends.back() = before_blanks->last_end;
   }
   if (error_.empty()) Seek(resume_offset, resume_line);
   row_buf_ = std::move(row);

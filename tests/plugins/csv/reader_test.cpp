@@ -246,6 +246,28 @@ TEST(CsvReaderTest, BlankLinesAfterABrokenRowAreNotItsContinuationAlone) {
   EXPECT_FALSE(rows[2].unterminated);
 }
 
+// A broken row's continuation is cut at max_row_bytes like any row, and what follows the cut is
+// still read through (never rows of their own) without keeping anything of it.
+TEST(CsvReaderTest, AContinuationLongerThanMaxRowBytesIsCut) {
+  TempDir dir;
+  std::string text = "id,name,note\n1,a,\"open\n";
+  for (int i = 0; i < 2000; ++i) text += "x,y\n";  // two fields: fewer than the header's three
+  text += "2,b,c\n";
+  const std::string path = dir.Write("s.csv", text);
+  ReaderOptions options;
+  options.max_row_bytes = 1000;
+  const auto rows = ReadFile(path, options);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0].truncated);
+  EXPECT_EQ(rows[0].continuation_lines, 2000u);
+  size_t bytes = 0;
+  for (const std::string& field : rows[0].fields) bytes += field.size();
+  EXPECT_EQ(bytes, 1000u);
+  EXPECT_LT(rows[0].fields.size(), 400u);  // the fields after the cut are not kept
+  EXPECT_EQ(rows[1].fields, (Fields{"2", "b", "c"}));
+  EXPECT_EQ(rows[1].line, 2003u);
+}
+
 TEST(CsvReaderTest, OverlongRowIsReadAsPlainTextAndCut) {
   TempDir dir;
   // The quote never closes, and the file is far longer than max_row_bytes: memory stays bounded.
