@@ -104,6 +104,25 @@ TEST(EventsTest, NoPersonalDataInContextAttributes) {
   }
 }
 
+// CloudEvents requires `source` to be a URI-reference; company and source ids may hold any text.
+TEST(EventsTest, SourceSegmentsArePercentEncoded) {
+  EXPECT_EQ(CloudEventSource("autoscuola-rossi", "gestionale_csv.v2~x"),
+            "/companies/autoscuola-rossi/sources/gestionale_csv.v2~x");
+  EXPECT_EQ(CloudEventSource("Scuola Rossi", "a/b"), "/companies/Scuola%20Rossi/sources/a%2Fb");
+  EXPECT_EQ(CloudEventSource("100%", "caff\xC3\xA8"), "/companies/100%25/sources/caff%C3%A8");
+  EXPECT_EQ(CloudEventSource("?#[]@!$&'()*+,;=:", ""),
+            "/companies/%3F%23%5B%5D%40%21%24%26%27%28%29%2A%2B%2C%3B%3D%3A/sources/");
+  EventRecord event;
+  event.company_id = "Autoscuola \xC3\xA8/1";
+  event.source_system = "s";
+  event.entity = "student";
+  event.external_id = "A 1 \xC3\xA8";
+  event.data = "{}";
+  const auto envelope = nlohmann::json::parse(CloudEventJson(event));
+  EXPECT_EQ(envelope["source"], "/companies/Autoscuola%20%C3%A8%2F1/sources/s");
+  EXPECT_EQ(envelope["subject"], "student/A 1 \xC3\xA8");  // a plain string: kept as it is
+}
+
 TEST(EventsTest, ExtraFieldChangesAreNamed) {
   CanonicalRecord before = Case("open", "2026-01-10T09:00:00Z");
   before.extra = {{"note", "a"}, {"zona", "x"}};

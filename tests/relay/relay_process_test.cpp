@@ -1,15 +1,18 @@
 // `reglo-hub relay` as a real process, killed with SIGKILL between sending and recording, then
 // restarted: the webhook receiver gets the same event id again and every event (nothing
 // skipped); and against a real `nats-server -js`, the stream holds every event exactly once
-// (JetStream drops the replays by Nats-Msg-Id). Waits are bounded polls (the process runs in
-// real time).
+// (JetStream drops the replays by Nats-Msg-Id); and the envelopes of both sinks checked by the
+// CloudEvents SDK (node tests/cloudevents/validate.mjs). Waits are bounded polls (the process
+// runs in real time).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "files.h"
@@ -18,6 +21,7 @@
 #include "process.h"
 #include "reglo/storage/sqlite_store.h"
 #include "relay_test_support.h"
+#include "run_command.h"
 #include "temp_dir.h"
 
 namespace reglo::relay {
@@ -67,6 +71,17 @@ class RelayProcessTest : public ::testing::Test {
         Spawn(REGLO_HUB_BINARY, {"--config", (dir_ / "hub.json").string(), "relay"}, "relay.log");
   }
   void KillRelay() { reglo::testing::KillAndReap(relay_pid_); }
+  // Starts a real `nats-server -js` on a free loopback port; returns its URL ("" without a port).
+  std::string StartNats() {
+    const int port = reglo::testing::FreeLoopbackPort();
+    if (port <= 0) return "";
+    fs::create_directories(dir_ / "nats");
+    nats_pid_ = Spawn(
+        "/usr/sbin/nats-server",
+        {"-js", "-a", "127.0.0.1", "-p", std::to_string(port), "-sd", (dir_ / "nats").string()},
+        "nats.log");
+    return fmt::format("nats://127.0.0.1:{}", port);
+  }
   std::string Log() { return reglo::testing::ReadFile(dir_ / "relay.log"); }
   int64_t Position(const std::string& id) {
     auto position = store_->GetRelayPosition(id);
@@ -139,6 +154,16 @@ class NatsClient {
     if (natsConnection_ConnectTo(&conn_, url.c_str()) != NATS_OK) return false;
     return natsConnection_JetStream(&js_, conn_, nullptr) == NATS_OK;
   }
+  // The payload of the message at `sequence`; nullopt when there is none.
+  std::optional<std::string> Payload(const std::string& stream, uint64_t sequence) {
+    natsMsg* msg = nullptr;
+    if (js_GetMsg(&msg, js_, stream.c_str(), sequence, nullptr, nullptr) != NATS_OK) {
+      return std::nullopt;
+    }
+    std::string payload(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    natsMsg_Destroy(msg);
+    return payload;
+  }
   // Messages in the stream; -1 when it does not exist (yet).
   int64_t Messages(const std::string& stream) {
     jsStreamInfo* info = nullptr;
@@ -154,14 +179,8 @@ class NatsClient {
 };
 
 TEST_F(RelayProcessTest, NatsStreamHoldsEveryEventExactlyOnceAcrossAKilledRelay) {
-  const int port = reglo::testing::FreeLoopbackPort();
-  ASSERT_GT(port, 0);
-  fs::create_directories(dir_ / "nats");
-  nats_pid_ =
-      Spawn("/usr/sbin/nats-server",
-            {"-js", "-a", "127.0.0.1", "-p", std::to_string(port), "-sd", (dir_ / "nats").string()},
-            "nats.log");
-  const std::string url = fmt::format("nats://127.0.0.1:{}", port);
+  const std::string url = StartNats();
+  ASSERT_FALSE(url.empty());
   NatsClient client;
   ASSERT_TRUE(WaitUntil([&] { return client.Connect(url); }, 10'000ms));
 
@@ -191,6 +210,68 @@ TEST_F(RelayProcessTest, NatsStreamHoldsEveryEventExactlyOnceAcrossAKilledRelay)
   ASSERT_TRUE(WaitUntil([&] { return Position("nats") == total; })) << Log();
   EXPECT_EQ(client.Messages("REGLO_TEST"), total)
       << "published before the kill: " << published << ", recorded: " << recorded;
+}
+
+// Company ids may hold spaces, '/', '%' and any letter (the config and the ingestion API accept
+// them), and external ids too: every envelope the relay delivers, by webhook and to NATS, must
+// still be valid CloudEvents, checked by the CloudEvents SDK (tests/cloudevents/validate.mjs).
+TEST_F(RelayProcessTest, EnvelopesWithUnusualCompanyAndExternalIdsAreValidCloudEvents) {
+  const std::string url = StartNats();
+  ASSERT_FALSE(url.empty());
+  NatsClient client;
+  ASSERT_TRUE(WaitUntil([&] { return client.Connect(url); }, 10'000ms));
+
+  const std::vector<std::string> companies = {"Scuola Rossi", "rossi/bianchi", "100%",
+                                              "caff\xC3\xA8 guida", "plain-id"};
+  const std::vector<std::string> students = {"A1", "A 1 \xC3\xA8", "x/y%z"};
+  for (size_t i = 0; i < companies.size(); ++i) {
+    Outbox(*store_, companies[i], fmt::format("src-{}", i)).Commit(students, "Mario");
+  }
+  const size_t total = companies.size() * students.size();
+  ASSERT_EQ(EventIds().size(), total);
+
+  Receiver receiver(SystemClock::Instance());
+  WriteConfig({{"concurrency", 1},
+               {"batch_size", 50},
+               {"poll_interval_seconds", 0.05},
+               {"nats", {{"url", url}, {"stream", "REGLO_CE"}, {"subject_prefix", "reglo.ce"}}}},
+              {{{"id", "wf"}, {"url", receiver.url()}, {"secret", testing::kSecret}}});
+  StartRelay();
+  ASSERT_TRUE(receiver.WaitFor([&](const auto& arrivals) { return arrivals.size() >= total; }))
+      << Log();
+  ASSERT_TRUE(WaitUntil([&] { return client.Messages("REGLO_CE") >= static_cast<int64_t>(total); }))
+      << Log();
+
+  std::ofstream deliveries(dir_ / "deliveries.jsonl");
+  std::set<std::string> sources;
+  for (const Arrival& arrival : receiver.arrivals()) {
+    deliveries << nlohmann::json{{"transport", "webhook"},
+                                 {"contentType", arrival.content_type},
+                                 {"body", arrival.body}}
+                      .dump()
+               << '\n';
+    sources.insert(nlohmann::json::parse(arrival.body)["source"].get<std::string>());
+  }
+  for (uint64_t sequence = 1; sequence <= total; ++sequence) {
+    const std::optional<std::string> payload = client.Payload("REGLO_CE", sequence);
+    ASSERT_TRUE(payload.has_value()) << sequence;
+    deliveries << nlohmann::json{{"transport", "nats"}, {"body", *payload}}.dump() << '\n';
+  }
+  deliveries.close();
+  EXPECT_EQ(sources, (std::set<std::string>{"/companies/Scuola%20Rossi/sources/gestionale",
+                                            "/companies/rossi%2Fbianchi/sources/gestionale",
+                                            "/companies/100%25/sources/gestionale",
+                                            "/companies/caff%C3%A8%20guida/sources/gestionale",
+                                            "/companies/plain-id/sources/gestionale"}));
+
+  const reglo::testing::CommandOutput validated = reglo::testing::RunCommand(fmt::format(
+      "node '{}' '{}'", REGLO_CLOUDEVENTS_VALIDATOR, (dir_ / "deliveries.jsonl").string()));
+  EXPECT_EQ(validated.exit_code, 0) << validated.text;
+  // One "ok <source> <subject>" line per envelope: the subjects came through as they are.
+  EXPECT_EQ(static_cast<size_t>(std::count(validated.text.begin(), validated.text.end(), '\n')),
+            2 * total)
+      << validated.text;
+  EXPECT_THAT(validated.text, ::testing::HasSubstr(" student/A 1 \xC3\xA8\n"));
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ struct Arrival {
   std::string subject;  // the CloudEvent's subject: "student/<externalId>"
   std::string body_id;  // the CloudEvent's id
   std::string content_type;
+  std::string body;  // the request body as received
   bool signature_ok = false;
   int answered = 0;                          // the status the receiver answered
   std::chrono::system_clock::time_point at;  // the Clock's now when it arrived
@@ -135,6 +136,7 @@ class Receiver {
     const std::string signature = request.get("webhook-signature", "");
     arrival.signature_ok = verifier_.Verify({arrival.id, timestamp, signature}, body).ok();
     arrival.content_type = request.getContentType();
+    arrival.body = body;
     arrival.at = clock_.Now();
     const nlohmann::json event = nlohmann::json::parse(body, nullptr, false);
     if (event.is_object()) {
@@ -173,12 +175,15 @@ class Receiver {
 // an external id makes student.created, each later one with another `first_name` student.updated.
 class Outbox {
  public:
-  explicit Outbox(storage::Store& store, std::string company = "autoscuola-roma")
-      : store_(store), company_(std::move(company)) {
+  // `source_id` defaults to "src-<company>" (a company id may hold characters a source id may not).
+  explicit Outbox(storage::Store& store, std::string company = "autoscuola-roma",
+                  std::string source_id = "")
+      : store_(store),
+        company_(std::move(company)),
+        source_id_(source_id.empty() ? "src-" + company_ : std::move(source_id)) {
     EXPECT_TRUE(
-        store_.UpsertSource({"src-" + company_, company_, "gestionale", "csv", "{}", true, "new"})
-            .ok());
-    auto run = store_.BeginRun("src-" + company_, "2025-06-01T08:00:00.000Z");
+        store_.UpsertSource({source_id_, company_, "gestionale", "csv", "{}", true, "new"}).ok());
+    auto run = store_.BeginRun(source_id_, "2025-06-01T08:00:00.000Z");
     EXPECT_TRUE(run.ok());
     run_id_ = run.ok() ? *run : 0;
   }
@@ -186,7 +191,7 @@ class Outbox {
   void Commit(const std::vector<std::string>& external_ids, const std::string& first_name) {
     storage::CheckpointBatch batch;
     batch.run_id = run_id_;
-    batch.source_id = "src-" + company_;
+    batch.source_id = source_id_;
     batch.stream = "students";
     for (const std::string& id : external_ids) {
       model::RawRecord raw;
@@ -213,6 +218,7 @@ class Outbox {
  private:
   storage::Store& store_;
   std::string company_;
+  std::string source_id_;
   int64_t run_id_ = 0;
   int commits_ = 0;
 };

@@ -235,12 +235,14 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
   }
   pipeline::PreviewOptions options;
   options.limit = limit;
-  Status previewed = pipeline::Preview(*source, **connector, store.get(), options, out);
+  pipeline::PreviewCounts counts;
+  Status previewed = pipeline::Preview(*source, **connector, store.get(), options, out, &counts);
   if (!previewed.ok()) {
     fmt::print(err, "error: {}\n", MaskPersonalData(previewed.ToString()));
     return kExitFailure;
   }
-  return kExitOk;
+  // The exit codes of `sync`: what would be a run with warnings is not a clean preview.
+  return counts.warnings > 0 || counts.rejected > 0 ? kExitWarnings : kExitOk;
 }
 
 int ListPlugins(const HubConfig& config, std::ostream& out, std::ostream& err) {

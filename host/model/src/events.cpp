@@ -162,7 +162,36 @@ EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, s
   return event;
 }
 
+// Appends `segment` percent-encoded as one RFC 3986 path segment: the unreserved characters
+// (ALPHA DIGIT - . _ ~) stay, every other byte (space, '/', '%', each byte of UTF-8) becomes %XX.
+// Company and source ids may hold any text, and CloudEvents requires `source` to be a
+// URI-reference.
+void AppendPathSegment(std::string& out, std::string_view segment) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (const char c : segment) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool unreserved = (byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') ||
+                            (byte >= '0' && byte <= '9') || c == '-' || c == '.' || c == '_' ||
+                            c == '~';
+    if (unreserved) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0x0F];
+    }
+  }
+}
+
 }  // namespace
+
+std::string CloudEventSource(std::string_view company_id, std::string_view source_system) {
+  std::string source = "/companies/";
+  AppendPathSegment(source, company_id);
+  source += "/sources/";
+  AppendPathSegment(source, source_system);
+  return source;
+}
 
 std::string CloudEventJson(const EventRecord& event) {
   // No personal data in context attributes: ids, entity names and the source path only.
@@ -170,7 +199,7 @@ std::string CloudEventJson(const EventRecord& event) {
   writer.BeginObject();
   writer.Key("specversion").String("1.0");
   writer.Key("id").String(event.event_id);
-  writer.Key("source").String("/companies/" + event.company_id + "/sources/" + event.source_system);
+  writer.Key("source").String(CloudEventSource(event.company_id, event.source_system));
   writer.Key("type").String(event.type);
   writer.Key("subject").String(event.entity + "/" + event.external_id);
   writer.Key("time").String(event.time);

@@ -549,7 +549,7 @@ std::variant<CanonicalRecord, Rejection> Validate(const RawRecordView& raw) {
     const int index = entity->FieldIndex(field.name);
     std::string_view value;
     if (field.value) {
-      value = Trim(*field.value);
+      value = index >= 0 ? Trim(*field.value) : *field.value;  // extras stay byte-exact
       if (!IsValidUtf8(value)) {
         repaired = RepairUtf8(value);
         value = repaired;

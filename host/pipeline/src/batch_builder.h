@@ -84,6 +84,11 @@ class BatchBuilder {
           record.origin.empty() ? warning : fmt::format("{}: {}", Excerpt(record.origin), warning));
     }
     batch_.warnings += static_cast<int64_t>(record.warnings.size());
+    // Counted here, before duplicates collapse: a record replaced by a later one of the same
+    // identity was still seen, and its warnings were still raised.
+    storage::RunCounters& entity = EntityCounters(record.entity->name);
+    ++entity.seen;
+    entity.warnings += static_cast<int64_t>(record.warnings.size());
     // Duplicates inside one batch collapse to one write: the latest sourceUpdatedAt wins, and
     // between equal (or absent) timestamps the later record wins.
     std::string key(record.entity->name);
@@ -111,6 +116,7 @@ class BatchBuilder {
 
   void AddRejection(model::Rejection rejection) {
     // The entity and origin are input (an unknown entity may be any string): echoed cut short.
+    ++EntityCounters(rejection.entity).rejected;
     Log(storage::LogLevel::kWarn,
         fmt::format("{}rejected {} record: {}",
                     rejection.origin.empty() ? "" : Excerpt(rejection.origin) + ": ",
@@ -118,8 +124,11 @@ class BatchBuilder {
     batch_.rejections.push_back(std::move(rejection));
   }
 
-  void AddWarning(std::string_view origin, std::string_view message) {
+  // A warning about the source's data rather than one record; `entity` (when the stream is one
+  // canonical entity) is where the run report counts it.
+  void AddWarning(std::string_view origin, std::string_view message, std::string_view entity = {}) {
     ++batch_.warnings;
+    if (!entity.empty()) ++EntityCounters(entity).warnings;
     Log(storage::LogLevel::kWarn,
         origin.empty() ? std::string(message) : fmt::format("{}: {}", Excerpt(origin), message));
   }
@@ -150,6 +159,13 @@ class BatchBuilder {
   }
 
  private:
+  storage::RunCounters& EntityCounters(std::string_view entity) {
+    auto it = batch_.by_entity.find(entity);
+    if (it == batch_.by_entity.end())
+      it = batch_.by_entity.emplace(entity, storage::RunCounters{}).first;
+    return it->second;
+  }
+
   const storage::SourceRow& source_;
   plugin_host::ConnectorInstance* connector_;
   storage::CheckpointBatch batch_;

@@ -10,6 +10,7 @@
 #include "commit_worker.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/core/masking.h"
+#include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
 
 namespace reglo::pipeline {
@@ -74,19 +75,22 @@ void Account(const storage::CheckpointBatch& batch, const storage::CheckpointRes
   delta.rejected = static_cast<int64_t>(batch.rejections.size());
   report.counters += delta;
   report.events += result.events;
+  // Seen, warnings and rejected per entity were counted as the batch was built (duplicates that
+  // collapsed into one record included, as in the totals); the outcomes come from the commit.
+  for (const auto& [name, counted] : batch.by_entity) {
+    storage::RunCounters& entity = report.by_entity[name];
+    entity.seen += counted.seen;
+    entity.warnings += counted.warnings;
+    entity.rejected += counted.rejected;
+  }
   for (size_t i = 0; i < batch.records.size() && i < result.outcomes.size(); ++i) {
     storage::RunCounters& entity = report.by_entity[std::string(batch.records[i].entity->name)];
-    ++entity.seen;
     switch (result.outcomes[i]) {
       case model::Outcome::kCreated: ++entity.created; break;
       case model::Outcome::kUpdated: ++entity.updated; break;
       case model::Outcome::kUnchanged: ++entity.unchanged; break;
       case model::Outcome::kStale: ++entity.stale; break;
     }
-    entity.warnings += static_cast<int64_t>(batch.records[i].warnings.size());
-  }
-  for (const model::Rejection& rejection : batch.rejections) {
-    ++report.by_entity[rejection.entity].rejected;
   }
 }
 
@@ -104,6 +108,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
         run_id_(run_id),
         source_id_(source.id),
         stream_(std::move(stream)),
+        stream_entity_(model::FindEntity(stream_) != nullptr ? stream_ : std::string()),
         stop_(stop),
         progress_(progress),
         log_budget_(log_budget) {
@@ -124,7 +129,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
 
   void OnWarning(std::string_view origin, std::string_view message) override {
     Bump();
-    builder_.AddWarning(origin, message);
+    builder_.AddWarning(origin, message, stream_entity_);
   }
 
   // Not progress: a pull that only asks whether to stop (waiting on a server that never answers,
@@ -160,6 +165,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
   int64_t run_id_;
   std::string source_id_;
   std::string stream_;
+  std::string stream_entity_;  // the stream's name when it is a canonical entity (csv: always)
   void Bump() {
     if (progress_ != nullptr) progress_->fetch_add(1, std::memory_order_relaxed);
   }
@@ -293,6 +299,7 @@ class PreviewHandler final : public plugin_host::PullHandler {
       return Status::Ok();
     });
     if (!mapped.ok()) {
+      ++counts_.rejected;
       JsonWriter line;
       line.BeginObject().Key("entity").String(record.entity ? record.entity : "");
       line.Key("externalId").String(record.external_id ? record.external_id : "");
@@ -304,6 +311,7 @@ class PreviewHandler final : public plugin_host::PullHandler {
   }
   Status OnCheckpoint(std::string_view, uint64_t) override { return Status::Ok(); }
   void OnWarning(std::string_view origin, std::string_view message) override {
+    ++counts_.warnings;
     JsonWriter line;
     line.BeginObject()
         .Key("origin")
@@ -315,12 +323,14 @@ class PreviewHandler final : public plugin_host::PullHandler {
   }
   bool ShouldStop() override { return Done(); }
   bool Done() const { return options_.limit > 0 && printed_ >= options_.limit; }
+  const PreviewCounts& counts() const { return counts_; }
 
  private:
   void Print(const std::variant<model::CanonicalRecord, model::Rejection>& result) {
     JsonWriter line;
     line.BeginObject();
     if (const auto* rejection = std::get_if<model::Rejection>(&result)) {
+      ++counts_.rejected;
       line.Key("entity")
           .String(rejection->entity)
           .Key("externalId")
@@ -328,6 +338,8 @@ class PreviewHandler final : public plugin_host::PullHandler {
       line.Key("origin").String(rejection->origin).Key("rejected").String(rejection->reason);
     } else {
       const auto& record = std::get<model::CanonicalRecord>(result);
+      ++counts_.records;
+      counts_.warnings += static_cast<int64_t>(record.warnings.size());
       line.Key("entity")
           .String(record.entity->name)
           .Key("externalId")
@@ -360,15 +372,25 @@ class PreviewHandler final : public plugin_host::PullHandler {
   const PreviewOptions& options_;
   std::ostream& out_;
   int64_t printed_ = 0;
+  PreviewCounts counts_;
 };
 
 }  // namespace
 
 Status Preview(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
-               storage::Store* store, const PreviewOptions& options, std::ostream& out) {
+               storage::Store* store, const PreviewOptions& options, std::ostream& out,
+               PreviewCounts* counts) {
   Result<std::vector<std::string>> streams = connector.ListStreams();
   if (!streams.ok()) return streams.status();
   PreviewHandler handler(source, connector, options, out);
+  // Whatever the outcome, the caller learns what was printed (an exit code depends on it).
+  struct Report {
+    const PreviewHandler& handler;
+    PreviewCounts* counts;
+    ~Report() {
+      if (counts != nullptr) *counts = handler.counts();
+    }
+  } report{handler, counts};
   for (const std::string& stream : *streams) {
     if (handler.Done()) break;
     std::optional<std::string> cursor;

@@ -209,7 +209,8 @@ Config Parse(std::string_view text, const std::optional<std::string>& cwd) {
   }
   if (!root.is_object()) Fail("config", "expected a JSON object, got " + TypeName(root));
   CheckKeys(root, "",
-            {"base_dir", "delimiter", "encoding", "checkpoint_every", "max_row_bytes", "entities"});
+            {"base_dir", "delimiter", "encoding", "checkpoint_every", "max_row_bytes",
+             "max_fields_per_row", "entities"});
 
   Config config;
   config.base_dir =
@@ -226,6 +227,8 @@ Config Parse(std::string_view text, const std::optional<std::string>& cwd) {
   config.checkpoint_every = ParseUnsigned(root, "checkpoint_every", 5000, 0, UINT64_MAX >> 1);
   config.max_row_bytes = static_cast<size_t>(
       ParseUnsigned(root, "max_row_bytes", uint64_t{1} << 20, 1024, uint64_t{1} << 30));
+  config.max_fields_per_row =
+      static_cast<size_t>(ParseUnsigned(root, "max_fields_per_row", 2000, 1, 1'000'000));
 
   auto entities = root.find("entities");
   if (entities == root.end()) {

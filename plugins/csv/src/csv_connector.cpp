@@ -13,6 +13,8 @@
 #include <memory>
 #include <reglo/connector.hpp>
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "reglo/csv/config.h"
@@ -109,6 +111,112 @@ std::string SurplusName(size_t index) {
   return "_column_" + std::to_string(index + 1);
 }
 
+// A row the hub must keep as a dead letter, not as a record, is emitted with this one field,
+// whose value is the reason; Map() answers such a record with that reason, and the hub stores a
+// dead letter. No CSV column can carry the name: header names are trimmed of blanks.
+constexpr char kDeadLetterField[] = " reglo:dead-letter";
+
+// The length of the control character (C0, DEL, or C1 in UTF-8) at the start of `text`; 0 if none.
+size_t ControlCharacterAt(std::string_view text) {
+  const auto byte = static_cast<unsigned char>(text[0]);
+  if (byte < 0x20 || byte == 0x7F) return 1;
+  if (byte == 0xC2 && text.size() > 1) {
+    const auto next = static_cast<unsigned char>(text[1]);
+    if (next >= 0x80 && next <= 0x9F) return 2;
+  }
+  return 0;
+}
+
+bool HasControlCharacter(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (ControlCharacterAt(text.substr(i)) != 0) return true;
+  }
+  return false;
+}
+
+// `text` with each control character written out ("\0", "\t", "\x1b", "\u0085"), the form
+// reglo::EscapeControlCharacters gives (a plugin links no host library): the key a dead letter
+// is stored under, so that two ids that differ only after a NUL stay two keys.
+std::string EscapeControlCharacters(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = ControlCharacterAt(text.substr(i));
+    if (length == 0) {
+      out += text[i++];
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(text[i + length - 1]);
+    switch (length == 1 ? byte : 0x100) {
+      case 0x00: out += "\\0"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case 0x1B: out += "\\e"; break;
+      case 0x100:
+        out += "\\u00";
+        out += kHex[byte >> 4];
+        out += kHex[byte & 0x0F];
+        break;
+      default:
+        out += "\\x";
+        out += kHex[byte >> 4];
+        out += kHex[byte & 0x0F];
+    }
+    i += length;
+  }
+  return out;
+}
+
+// The line each id of one file was last seen on, to warn about an id that repeats. Kept by a
+// 64-bit hash of the id (a collision, odds about n^2 / 2^65, costs at most one needless warning)
+// in an open-addressing table of 16-byte slots at most 3/4 full, which stops growing at 2^20
+// slots (16 MiB): memory stays bounded whatever the file's size. Past 786,432 distinct ids, new
+// ids are no longer remembered (a repeat of one of the first ones is still found).
+class IdLines {
+ public:
+  void Clear() {
+    slots_ = {};
+    used_ = 0;
+  }
+  // Records that `id` is on `line`; returns the line it was last seen on before, or 0.
+  uint64_t Exchange(std::string_view id, uint64_t line) {
+    const bool full = (used_ + 1) * 4 > slots_.size() * 3;
+    if (full && slots_.size() < kMaxSlots) Grow();
+    const uint64_t hash = std::hash<std::string_view>{}(id) | 1;  // 0 marks a free slot
+    Slot& slot = Find(hash);
+    if (slot.hash == 0) {
+      if (full && slots_.size() >= kMaxSlots) return 0;
+      slot.hash = hash;
+      ++used_;
+    }
+    return std::exchange(slot.line, line);
+  }
+
+ private:
+  static constexpr size_t kMaxSlots = size_t{1} << 20;
+  struct Slot {
+    uint64_t hash = 0;
+    uint64_t line = 0;
+  };
+  Slot& Find(uint64_t hash) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = static_cast<size_t>(hash) & mask;; i = (i + 1) & mask) {
+      if (slots_[i].hash == 0 || slots_[i].hash == hash) return slots_[i];
+    }
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
+    for (const Slot& slot : old) {
+      if (slot.hash != 0) Find(slot.hash) = slot;
+    }
+  }
+  std::vector<Slot> slots_;  // size a power of two
+  size_t used_ = 0;
+};
+
 class CsvConnector final : public sdk::Connector {
  public:
   static constexpr const char* kName = "csv";
@@ -203,6 +311,10 @@ class CsvConnector final : public sdk::Connector {
     if (index < 0) {
       return Status::Fatal("map_to_canonical: this source does not read entity '" +
                            std::string(source.entity()) + "'");
+    }
+    if (source.fields().size() == 1 && source.fields()[0].name != nullptr &&
+        std::string_view(source.fields()[0].name) == kDeadLetterField) {
+      return Status::Fatal(std::string(source.Get(kDeadLetterField).value_or("")));
     }
     const EntityConfig& entity = config_.entities[static_cast<size_t>(index)];
     in_.clear();
@@ -352,13 +464,19 @@ class CsvConnector final : public sdk::Connector {
                                             "the header; " + field + " stays absent");
       }
     }
+    if (header.size() > config_.max_fields_per_row) {
+      return Status::ConfigError(
+          header_origin + ": the header has " + std::to_string(header.size()) +
+          " columns, more than max_fields_per_row (" + std::to_string(config_.max_fields_per_row) +
+          "): fix the export or raise max_fields_per_row");
+    }
     // Field names: the header, with blank or repeated names made unique so none is lost.
     names_.assign(header.begin(), header.end());
+    std::unordered_set<std::string_view> seen_names;
     for (size_t i = 0; i < names_.size(); ++i) {
       if (names_[i].empty()) {
         names_[i] = SurplusName(i);
-      } else if (std::find(names_.begin(), names_.begin() + static_cast<long>(i), names_[i]) !=
-                 names_.begin() + static_cast<long>(i)) {
+      } else if (!seen_names.insert(header[i]).second) {
         run.emitter.Warn(header_origin, "column name '" + names_[i] + "' repeats; column " +
                                             std::to_string(i + 1) + " is kept as " +
                                             SurplusName(i));
@@ -370,6 +488,7 @@ class CsvConnector final : public sdk::Connector {
 
     Row row;
     uint64_t empty_rows = 0;
+    ids_.Clear();  // a repeated id is looked for within one file (from the resume point on)
     while (reader.Next(&row)) {
       if (run.emitter.ShouldStop()) {
         return Status::Retry("stopped on request; the next pull resumes from the last checkpoint");
@@ -380,9 +499,14 @@ class CsvConnector final : public sdk::Connector {
       origin_.append(digits, std::to_chars(digits, digits + sizeof digits, row.line).ptr);
 
       if (row.unterminated_quote) {
-        run.emitter.Warn(origin_,
-                         "a quoted field is never closed: the row was read as plain text "
-                         "up to the end of its line");
+        run.emitter.Warn(
+            origin_,
+            "a quoted field is never closed: the row was read as plain text up to the end of " +
+                (row.continuation_lines == 0
+                     ? std::string("its line")
+                     : "line " + std::to_string(row.line + row.continuation_lines) +
+                           " (the following lines, with fewer fields than the header, are read "
+                           "as the rest of it, not as rows)"));
       }
       if (row.truncated) {
         run.emitter.Warn(origin_, "row longer than max_row_bytes (" +
@@ -397,6 +521,29 @@ class CsvConnector final : public sdk::Connector {
                       [](std::string_view value) { return Trim(value).empty(); })) {
         ++empty_rows;  // e.g. ";;;;" padding that spreadsheets append: no data to lose
         continue;
+      }
+      const size_t id = static_cast<size_t>(id_index);
+      const std::string_view raw_id = id < count ? Trim(row.fields[id]) : std::string_view();
+      std::string dead_letter;  // why this row is a dead letter, not a record
+      if (count > config_.max_fields_per_row) {
+        dead_letter = "row has " + std::to_string(count) + " fields, more than " +
+                      "max_fields_per_row (" + std::to_string(config_.max_fields_per_row) + ")";
+      } else if (HasControlCharacter(raw_id)) {
+        dead_letter = "the id column '" + header[id] +
+                      "' holds a control character (NUL, line break, escape, ...): such an id "
+                      "would be cut or garbled, so the row is not a record";
+      }
+      if (!dead_letter.empty()) {
+        if (Status status = EmitDeadLetter(run, raw_id, dead_letter); !status.ok()) return status;
+        if (Status status = Emitted(run, file, stat, row, reader); !status.ok()) return status;
+        continue;
+      }
+      if (const uint64_t earlier = raw_id.empty() ? 0 : ids_.Exchange(raw_id, row.line);
+          earlier != 0) {
+        run.emitter.Warn(origin_, "the id of this row is also the id of line " +
+                                      std::to_string(earlier) +
+                                      ": one record, and the later row wins (unless its updated_at "
+                                      "is older)");
       }
       if (count < header.size()) {
         run.emitter.Warn(origin_, "row has " + std::to_string(count) + " fields, the header has " +
@@ -423,8 +570,7 @@ class CsvConnector final : public sdk::Connector {
           field.value_len = 0;
         }
       }
-      const size_t id = static_cast<size_t>(id_index);
-      external_id_.assign(id < count ? Trim(row.fields[id]) : std::string_view());
+      external_id_.assign(raw_id);
       const char* updated_at = nullptr;
       if (updated_index >= 0 && static_cast<size_t>(updated_index) < count) {
         const std::string_view raw = Trim(row.fields[static_cast<size_t>(updated_index)]);
@@ -446,15 +592,9 @@ class CsvConnector final : public sdk::Connector {
       record.field_count = fields_.size();
       record.origin = origin_.c_str();
       if (Status status = run.emitter.Emit(&record); !status.ok()) return status;
-
-      ++run.rows;
-      if (config_.checkpoint_every != 0 && run.rows % config_.checkpoint_every == 0) {
-        run.cursor.partial =
-            PartialFile{file.name,       stat.size,     stat.mtime_ns,
-                        row.next_offset, row.next_line, reader.PrefixSha256(row.next_offset)};
-        if (Status status = run.Checkpoint(); !status.ok()) return status;
-      }
+      if (Status status = Emitted(run, file, stat, row, reader); !status.ok()) return status;
     }
+    ids_.Clear();
     if (!reader.error().empty()) return Status::Retry(reader.error());
     if (empty_rows != 0) {
       run.ctx.Info(file.name + ": skipped " + std::to_string(empty_rows) +
@@ -463,8 +603,39 @@ class CsvConnector final : public sdk::Connector {
     return Status::Ok();
   }
 
+  // Counts a row emitted and checkpoints every checkpoint_every rows.
+  Status Emitted(PullRun& run, const FileEntry& file, const FileStat& stat, const Row& row,
+                 CsvReader& reader) {
+    ++run.rows;
+    if (config_.checkpoint_every != 0 && run.rows % config_.checkpoint_every == 0) {
+      run.cursor.partial =
+          PartialFile{file.name,       stat.size,     stat.mtime_ns,
+                      row.next_offset, row.next_line, reader.PrefixSha256(row.next_offset)};
+      return run.Checkpoint();
+    }
+    return Status::Ok();
+  }
+
+  // Warns about the row at origin_ and emits it as a dead letter (see kDeadLetterField): no
+  // fields, the id with its control characters written out.
+  Status EmitDeadLetter(PullRun& run, std::string_view id, const std::string& reason) {
+    run.emitter.Warn(origin_, reason + "; the row goes to dead letters");
+    external_id_ = EscapeControlCharacters(id);
+    const reglo_field marker{kDeadLetterField, reason.data(), reason.size()};
+    reglo_record record{};
+    record.struct_size = sizeof(reglo_record);
+    record.operation = REGLO_OP_UPSERT;
+    record.entity = run.entity.entity.c_str();
+    record.external_id = external_id_.c_str();
+    record.fields = &marker;
+    record.field_count = 1;
+    record.origin = origin_.c_str();
+    return run.emitter.Emit(&record);
+  }
+
   Config config_;
   std::vector<std::unique_ptr<FieldMapper>> mappers_;  // parallel to config_.entities
+  IdLines ids_;                                        // of the file being read
 
   // Scratch reused across rows and records, so the hot path does not allocate per field.
   std::vector<std::string> names_;

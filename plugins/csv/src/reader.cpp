@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <utility>
 
 namespace reglo::csv {
 namespace {
@@ -204,6 +206,7 @@ CsvReader::Parse CsvReader::ParseRow(bool literal) {
   field_ends_.clear();
   row_quoted_ = false;
   row_truncated_ = false;
+  row_break_ = {};
   overflow_in_quotes_ = true;  // every other kOverflow comes from inside a quoted field
   if (p_ == end_ && !Refill()) return error_.empty() ? Parse::kEof : Parse::kError;
   row_offset_ = Position();
@@ -247,7 +250,11 @@ CsvReader::Parse CsvReader::ParseRow(bool literal) {
           state = kFieldStart;
         } else {
           ++line_;
-          if (c == '\n') return Parse::kRow;
+          if (c == '\n') {
+            row_break_ = "\n";
+            return Parse::kRow;
+          }
+          row_break_ = "\r";
           state = kAfterCr;
         }
         break;
@@ -290,7 +297,11 @@ CsvReader::Parse CsvReader::ParseRow(bool literal) {
           ++p_;
           EndField();
           ++line_;
-          if (c == '\n') return Parse::kRow;
+          if (c == '\n') {
+            row_break_ = "\n";
+            return Parse::kRow;
+          }
+          row_break_ = "\r";
           state = kAfterCr;
         } else {
           state = kUnquoted;  // lenient, like Excel: text after a closing quote is kept
@@ -298,7 +309,10 @@ CsvReader::Parse CsvReader::ParseRow(bool literal) {
         break;
       }
       case kAfterCr:
-        if (*p_ == '\n') ++p_;
+        if (*p_ == '\n') {
+          ++p_;
+          row_break_ = "\r\n";
+        }
         return Parse::kRow;
     }
   }
@@ -317,6 +331,11 @@ bool CsvReader::ReadRow(Row* row) {
       result = ParseRow(true);
       if (result == Parse::kError || result == Parse::kEof) return false;  // kEof: file shrank
     }
+    uint64_t continuation_lines = 0;
+    if (unterminated && !header_.empty()) {
+      continuation_lines = AbsorbContinuation();
+      if (!error_.empty()) return false;
+    }
     const size_t count = field_ends_.size();
     if (count == 1 && !row_quoted_ && TrimBlanks(row_buf_).empty()) {
       ++blank_lines_;
@@ -328,6 +347,7 @@ bool CsvReader::ReadRow(Row* row) {
     row->next_offset = Position();
     row->next_line = line_;
     row->unterminated_quote = unterminated;
+    row->continuation_lines = continuation_lines;
     row->truncated = row_truncated_;
     row->invalid_utf8 = false;
     row->fields.resize(count);
@@ -362,6 +382,83 @@ bool CsvReader::ReadRow(Row* row) {
     }
     return true;
   }
+}
+
+uint64_t CsvReader::AbsorbContinuation() {
+  // The broken row, and the state to go back to when the lines read after it are not its own.
+  std::string row = std::move(row_buf_);
+  std::vector<size_t> ends = std::move(field_ends_);
+  bool truncated = row_truncated_;
+  std::string_view line_break = row_break_;
+  const uint64_t row_offset = row_offset_;
+  const uint64_t row_line = row_line_;
+  uint64_t absorbed = 0;
+  // Blank lines are part of the broken row only when a continuation line follows them; joining
+  // only appends, so the row as it was before them is its sizes and its last field's end.
+  struct Mark {
+    size_t bytes, fields, last_end;
+  };
+  std::optional<Mark> before_blanks;
+  uint64_t blanks = 0;
+  uint64_t resume_offset = Position();
+  uint64_t resume_line = line_;
+  bool resume_truncated = truncated;
+  std::string_view resume_break = line_break;
+  while (ParseRow(true) == Parse::kRow) {
+    const bool blank = field_ends_.size() == 1 && TrimBlanks(row_buf_).empty();
+    if (!blank && field_ends_.size() >= header_.size()) break;  // a row of its own
+    if (blank && !before_blanks) {
+      before_blanks = Mark{row.size(), ends.size(), ends.back()};
+      resume_truncated = truncated;
+      resume_break = line_break;
+    }
+    // Join: the line break and the line's first field continue the row's last field, the line's
+    // other fields follow it.
+    const size_t room = options_.max_row_bytes - std::min(options_.max_row_bytes, row.size());
+    std::string joined(line_break);
+    joined += row_buf_;
+    if (joined.size() > room) {
+      joined.resize(room);
+      truncated = true;
+    }
+    const size_t base = row.size() + line_break.size();
+    row += joined;
+    ends.back() = std::min(row.size(), base + field_ends_.front());
+    for (size_t i = 1; i < field_ends_.size(); ++i) {
+      const size_t end = base + field_ends_[i];
+      if (end > row.size()) {  // cut at max_row_bytes: the fields after the cut are gone
+        if (ends.back() < row.size()) ends.push_back(row.size());
+        break;
+      }
+      ends.push_back(end);
+    }
+    truncated = truncated || row_truncated_;
+    line_break = row_break_;
+    if (blank) {
+      ++blanks;
+      continue;
+    }
+    absorbed += blanks + 1;
+    blanks = 0;
+    before_blanks.reset();
+    resume_offset = Position();
+    resume_line = line_;
+    resume_truncated = truncated;
+    resume_break = line_break;
+  }
+  if (before_blanks) {
+    row.resize(before_blanks->bytes);
+    ends.resize(before_blanks->fields);
+    ends.back() = before_blanks->last_end;
+  }
+  if (error_.empty()) Seek(resume_offset, resume_line);
+  row_buf_ = std::move(row);
+  field_ends_ = std::move(ends);
+  row_truncated_ = resume_truncated;
+  row_break_ = resume_break;
+  row_offset_ = row_offset;
+  row_line_ = row_line;
+  return absorbed;
 }
 
 bool CsvReader::Next(Row* row) {

@@ -24,6 +24,8 @@ struct ReadRow {
   bool unterminated;
   bool truncated;
   bool invalid_utf8;
+  uint64_t continuation_lines;
+  uint64_t next_line;
 };
 
 std::vector<ReadRow> ReadAll(CsvReader& reader) {
@@ -36,7 +38,9 @@ std::vector<ReadRow> ReadAll(CsvReader& reader) {
                     row.next_offset,
                     row.unterminated_quote,
                     row.truncated,
-                    row.invalid_utf8});
+                    row.invalid_utf8,
+                    row.continuation_lines,
+                    row.next_line});
   }
   EXPECT_EQ(reader.error(), "");
   return rows;
@@ -198,6 +202,70 @@ TEST(CsvReaderTest, UnterminatedQuoteCostsOneRowNotTheRestOfTheFile) {
   EXPECT_FALSE(rows[2].unterminated);
   EXPECT_EQ(rows[3].fields, (Fields{"4", "d"}));
   EXPECT_EQ(rows[3].line, 5u);
+}
+
+// A multi-line note that lost its closing quote: the lines after the broken row with fewer fields
+// than the header are the rest of the note, never rows of their own; their line breaks (CRLF
+// here) and blank lines between them are kept.
+TEST(CsvReaderTest, LinesContinuingARowWhoseQuoteNeverClosesAreReadAsItsRest) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv",
+                                     "id,name,note\r\n"
+                                     "1,a,\"riga uno\r\n"
+                                     "due ri\r\n"
+                                     "\r\n"
+                                     "tre, con virgola\r\n"
+                                     "2,b,ok\r\n"
+                                     "\r\n");
+  CsvReader reader;
+  ASSERT_TRUE(reader.Open(path, {}));
+  const auto rows = ReadAll(reader);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "a", "\"riga uno\r\ndue ri\r\n\r\ntre", " con virgola"}));
+  EXPECT_TRUE(rows[0].unterminated);
+  EXPECT_EQ(rows[0].continuation_lines, 3u);
+  EXPECT_EQ(rows[0].line, 2u);
+  EXPECT_EQ(rows[0].next_line, 6u);
+  EXPECT_EQ(rows[1].fields, (Fields{"2", "b", "ok"}));
+  EXPECT_EQ(rows[1].line, 6u);
+  EXPECT_EQ(rows[1].offset, rows[0].next_offset);
+  EXPECT_FALSE(rows[1].unterminated);
+  EXPECT_EQ(reader.blank_lines(), 1u);  // the last line; the one inside the note is data
+}
+
+TEST(CsvReaderTest, BlankLinesAfterABrokenRowAreNotItsContinuationAlone) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "id,name,note\n1,a,\"open\n\n\n2,b,c\n3,d\n");
+  const auto rows = ReadFile(path);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].fields, (Fields{"1", "a", "\"open"}));
+  EXPECT_EQ(rows[0].continuation_lines, 0u);
+  EXPECT_EQ(rows[1].fields, (Fields{"2", "b", "c"}));
+  EXPECT_EQ(rows[1].line, 5u);
+  EXPECT_EQ(rows[2].fields, (Fields{"3", "d"}));  // short, but after a good row: a row
+  EXPECT_FALSE(rows[2].unterminated);
+}
+
+// A broken row's continuation is cut at max_row_bytes like any row, and what follows the cut is
+// still read through (never rows of their own) without keeping anything of it.
+TEST(CsvReaderTest, AContinuationLongerThanMaxRowBytesIsCut) {
+  TempDir dir;
+  std::string text = "id,name,note\n1,a,\"open\n";
+  for (int i = 0; i < 2000; ++i) text += "x,y\n";  // two fields: fewer than the header's three
+  text += "2,b,c\n";
+  const std::string path = dir.Write("s.csv", text);
+  ReaderOptions options;
+  options.max_row_bytes = 1000;
+  const auto rows = ReadFile(path, options);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0].truncated);
+  EXPECT_EQ(rows[0].continuation_lines, 2000u);
+  size_t bytes = 0;
+  for (const std::string& field : rows[0].fields) bytes += field.size();
+  EXPECT_EQ(bytes, 1000u);
+  EXPECT_LT(rows[0].fields.size(), 400u);  // the fields after the cut are not kept
+  EXPECT_EQ(rows[1].fields, (Fields{"2", "b", "c"}));
+  EXPECT_EQ(rows[1].line, 2003u);
 }
 
 TEST(CsvReaderTest, OverlongRowIsReadAsPlainTextAndCut) {

@@ -44,7 +44,13 @@ struct EventRecord {
 };
 
 // The CloudEvents 1.0 structured-mode JSON of an event (the envelope delivered to consumers).
+// `subject` is "<entity>/<externalId>" as it is (a plain string attribute).
 std::string CloudEventJson(const EventRecord& event);
+
+// The CloudEvents `source` URI-reference "/companies/<company>/sources/<source system>", each id
+// percent-encoded as one path segment (RFC 3986: unreserved characters kept, every other byte
+// %XX), so "/companies/Scuola%20Rossi/sources/sida" for company "Scuola Rossi".
+std::string CloudEventSource(std::string_view company_id, std::string_view source_system);
 
 // The events a decision emits (none for unchanged or stale).
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,

@@ -63,11 +63,20 @@ struct PreviewOptions {
   int64_t limit = 20;  // canonical records to print; 0 = no limit
 };
 
+// What a preview printed.
+struct PreviewCounts {
+  int64_t records = 0;   // valid canonical records
+  int64_t warnings = 0;  // the connector's warnings and the records' validation warnings
+  int64_t rejected = 0;  // records the connector could not map or validation refused
+};
+
 // Maps and validates a source's records and writes them as JSON lines to `out`, one per canonical
-// record ({"entity", "externalId", "record", "warnings"}) or rejection ({"rejected": reason}).
-// Reads the stored cursors but commits nothing.
+// record ({"entity", "externalId", "record", "warnings"}), rejection ({"rejected": reason}) or
+// connector warning ({"origin", "warning"}); `counts`, when given, gets their numbers. Reads
+// the stored cursors but commits nothing.
 Status Preview(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
-               storage::Store* store, const PreviewOptions& options, std::ostream& out);
+               storage::Store* store, const PreviewOptions& options, std::ostream& out,
+               PreviewCounts* counts = nullptr);
 
 // Turns a canonical record emitted by a plugin into the model's raw form for `source`.
 model::RawRecord ToRawRecord(const reglo_record& canonical, const storage::SourceRow& source);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,8 +79,11 @@ struct CheckpointBatch {
   std::vector<model::CanonicalRecord> records;  // validated and deduplicated within the batch
   std::vector<model::Rejection> rejections;     // go to dead letters
   std::vector<RunLogLine> log_lines;            // masked warnings of this batch
-  int64_t seen = 0;          // records delivered by the source in this batch, duplicates included
-  int64_t warnings = 0;      // warnings raised in this batch
+  int64_t seen = 0;      // records delivered by the source in this batch, duplicates included
+  int64_t warnings = 0;  // warnings raised in this batch
+  // seen (duplicates included), warnings and rejected of this batch per canonical entity, so the
+  // per-entity lines of a run report add up to its totals; created..stale come from the commit.
+  std::map<std::string, RunCounters, std::less<>> by_entity;
   std::string committed_at;  // FormatUtc of now: record timestamps and event time
 };
 

@@ -29,6 +29,7 @@ struct Config {
   Encoding encoding = Encoding::kUtf8;
   uint64_t checkpoint_every = 5000;  // rows between intermediate checkpoints; 0 = per file only
   size_t max_row_bytes = size_t{1} << 20;
+  size_t max_fields_per_row = 2000;    // a row with more fields is a dead letter
   std::vector<EntityConfig> entities;  // in canonical order (student, case, appointment, ...)
   // Accepted but suspicious settings (e.g. a field that is not canonical), for the run log.
   std::vector<std::string> remarks;
@@ -89,6 +90,8 @@ inline constexpr char kConfigSchemaJson[] = R"json({
                          "description": "Rows between progress checkpoints; 0 checkpoints once per file."},
     "max_row_bytes": {"type": "integer", "minimum": 1024, "maximum": 1073741824, "default": 1048576,
                       "description": "Longest row accepted; longer rows are cut with a warning."},
+    "max_fields_per_row": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 2000,
+                           "description": "Most fields a row (or the header) may have; a row with more is a dead letter, a header with more fails the pull."},
     "entities": {
       "type": "object",
       "minProperties": 1,

@@ -33,6 +33,13 @@ struct Row {
   // A quoted field never closed (at end of file, or before max_row_bytes): the row was re-read
   // from its start as plain text up to the end of its physical line, quotes kept literally.
   bool unterminated_quote = false;
+  // With unterminated_quote: how many physical lines after the row's own were read as the rest of
+  // it. A quote that never closes most likely lost its closing quote in a multi-line value, so
+  // each following line with fewer fields than the header (and each blank line before such a
+  // line) continues the broken row: its line break and first field extend the row's last field,
+  // its other fields follow. The first line with at least the header's field count starts the
+  // next row.
+  uint64_t continuation_lines = 0;
   bool truncated = false;     // longer than max_row_bytes even as plain text: cut at the limit
   bool invalid_utf8 = false;  // ill-formed UTF-8 replaced with U+FFFD
 };
@@ -83,6 +90,10 @@ class CsvReader {
   bool Append(const char* data, size_t size, bool literal);
   void EndField() { field_ends_.push_back(row_buf_.size()); }
   bool ReadRow(Row* row);
+  // After a row was re-read literally for an unclosed quote: joins the lines that continue it
+  // (see Row::continuation_lines) into row_buf_ / field_ends_ and returns how many there were;
+  // the reader is left at the start of the next row.
+  uint64_t AbsorbContinuation();
   void SniffDelimiter();
 
   ReaderOptions options_;
@@ -109,6 +120,7 @@ class CsvReader {
   std::vector<size_t> convert_ends_;
   uint64_t row_offset_ = 0;
   uint64_t row_line_ = 0;
+  std::string_view row_break_;  // the line break that ended the row: "\n", "\r\n", "\r" or none
 
   Sha256 sha_;
   uint64_t hashed_upto_ = 0;
