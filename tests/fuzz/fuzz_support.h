@@ -43,6 +43,15 @@ class MemFile {
   int fd_;
 };
 
+// The line at the start of `rest` (without its '\n'), which moves past it: harnesses whose input
+// is a few lines of parts, then the rest.
+inline std::string_view NextLine(std::string_view& rest) {
+  const size_t newline = rest.find('\n');
+  const std::string_view line = rest.substr(0, newline);
+  rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+  return line;
+}
+
 // A property the parser promises does not hold: abort, so libFuzzer saves the input.
 inline void Check(bool holds, const char* property) {
   if (!holds) {

@@ -12,17 +12,7 @@
 #include "reglo/ingest/signature.h"
 
 using reglo::fuzz::Check;
-
-namespace {
-
-std::string_view NextLine(std::string_view& rest) {
-  const size_t newline = rest.find('\n');
-  const std::string_view line = rest.substr(0, newline);
-  rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
-  return line;
-}
-
-}  // namespace
+using reglo::fuzz::NextLine;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view rest(reinterpret_cast<const char*>(data), size);

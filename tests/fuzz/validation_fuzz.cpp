@@ -15,15 +15,9 @@
 #include "reglo/model/validation.h"
 
 using reglo::fuzz::Check;
+using reglo::fuzz::NextLine;
 
 namespace {
-
-std::string_view NextLine(std::string_view& rest) {
-  const size_t newline = rest.find('\n');
-  const std::string_view line = rest.substr(0, newline);
-  rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
-  return line;
-}
 
 // "YYYY-MM-DDTHH:MM:SS.mmmZ", year 0001 to 9999: the one form stored timestamps take (their
 // order as text is their order in time).
