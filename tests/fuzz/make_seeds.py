@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of tests/fuzz/corpus/<target>/ (run from anywhere; rewrites them).
+"""Writes the seed corpora of tests/fuzz/corpus/<target>/ (run from anywhere). It rewrites the
+seeds it makes and leaves other files there alone (reproducers of fixed findings, kept as seeds).
 
 Seeds are small, valid or nearly valid inputs of each parser, so the fuzzer starts from the
 format's shape. Binary seeds (runner frames, the CSV reader's option bytes) are easier to make
 here than by hand. Every seed must pass the replay of `make test`: never add a crashing input."""
 import os
-import shutil
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -198,7 +198,6 @@ def config_seeds():
 
 
 if __name__ == "__main__":
-    shutil.rmtree(CORPUS, ignore_errors=True)
     csv_seeds()
     push_seeds()
     signature_seeds()
