@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reglo/connector_common/config_json.h"
 #include "reglo/csv/encoding.h"
 #include "reglo/csv/mapping.h"
 
@@ -40,10 +41,9 @@ struct Config {
 std::optional<Config> ParseConfig(std::string_view json, std::string* error,
                                   const std::optional<std::string>& cwd = std::nullopt);
 
-// The canonical entities, in canonical order, and their fields (mirrors host/model/src/schema.cpp,
-// which a plugin must not link).
-const std::vector<std::string_view>& CanonicalEntities();
-const std::vector<std::string_view>* CanonicalFields(std::string_view entity);
+// The canonical entities, in canonical order, and their fields (plugins/common).
+using connector_common::CanonicalEntities;
+using connector_common::CanonicalFields;
 
 // JSON Schema (draft 2020-12) of the configuration, published in the connector descriptor.
 inline constexpr char kConfigSchemaJson[] = R"json({
