@@ -28,7 +28,7 @@
 
 #include "reglo/connector_common/config_json.h"
 #include "reglo/connector_common/encoding.h"
-#include "reglo/connector_common/mapping.h"
+#include "reglo/connector_common/record_mapper.h"
 #include "schema.h"
 
 namespace reglo::http {
@@ -36,10 +36,7 @@ namespace {
 
 using connector_common::CheckKeys;
 using connector_common::Fail;
-using connector_common::FieldMapper;
 using connector_common::GetString;
-using connector_common::InField;
-using connector_common::OutField;
 using connector_common::ParseUnsigned;
 using connector_common::TypeName;
 using nlohmann::json;
@@ -541,26 +538,13 @@ class HttpConnector final : public sdk::Connector {
       return Status::Fatal("map_to_canonical: this source does not read entity '" +
                            std::string(source.entity()) + "'");
     }
-    in_.clear();
-    for (const reglo_field& field : source.fields()) {
-      InField in{field.name != nullptr ? std::string_view(field.name) : std::string_view(), {}};
-      if (field.value != nullptr) in.value = std::string_view(field.value, field.value_len);
-      in_.push_back(in);
-    }
-    mappers_[index]->Map(in_, &out_);
-    mapped_.Clear();
-    mapped_.SetEntity(std::string(source.entity()));
-    mapped_.SetExternalId(std::string(source.external_id()));
-    if (auto at = source.source_updated_at()) mapped_.SetSourceUpdatedAt(std::string(*at));
-    mapped_.SetOrigin(std::string(source.origin()));
-    for (const OutField& field : out_) mapped_.Set(field.name, field.value);
-    return sink.Emit(mapped_);
+    return mappers_[index]->Map(source, sink);
   }
 
  private:
   explicit HttpConnector(Config config) : config_(std::move(config)) {
     for (const EntityConfig& entity : config_.entities) {
-      mappers_.push_back(std::make_unique<FieldMapper>(entity.mapping));
+      mappers_.push_back(std::make_unique<connector_common::RecordMapper>(entity.mapping));
     }
     if (config_.base.getScheme() == "https" || config_.auth.token_url.starts_with("https")) {
       tls_ = new Poco::Net::Context(
@@ -835,13 +819,10 @@ class HttpConnector final : public sdk::Connector {
   Poco::Net::Context::Ptr tls_;
   std::string token_;
   std::chrono::steady_clock::time_point token_expires_{};
-  std::vector<std::unique_ptr<FieldMapper>> mappers_;
+  std::vector<std::unique_ptr<connector_common::RecordMapper>> mappers_;  // per config_.entities
   sdk::Record record_;
-  sdk::Record mapped_;
   std::string origin_;
   std::vector<std::pair<std::string, std::optional<std::string>>> leaves_;
-  std::vector<InField> in_;
-  std::vector<OutField> out_;
 };
 
 }  // namespace

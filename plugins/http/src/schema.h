@@ -2,6 +2,8 @@
 // descriptor; the secrets are marked x-reglo-secret. See plugins/http/README.md. Constant data.
 #pragma once
 
+#include "reglo/connector_common/config_json.h"
+
 namespace reglo::http {
 
 inline constexpr char kConfigSchemaJson[] = R"json({
@@ -39,10 +41,7 @@ inline constexpr char kConfigSchemaJson[] = R"json({
         "records_pointer": {"type": "string", "default": "", "description": "JSON pointer of the records array in each page (\"\": the body is the array)."},
         "id_pointer": {"type": "string", "description": "JSON pointer of the id inside a record, e.g. /id"},
         "updated_at_pointer": {"type": "string", "description": "JSON pointer of the last-change time inside a record"},
-        "columns": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-                    "description": "JSON pointer (e.g. /name/first) -> canonical field; other leaves pass through under their pointer."},
-        "formats": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
-        "values": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}}
+        )json" REGLO_FIELD_RULES_SCHEMA R"json(
       }
     }
   },
@@ -72,20 +71,7 @@ inline constexpr char kConfigSchemaJson[] = R"json({
         "scope": {"type": "string"}
       }
     },
-    "entities": {
-      "type": "object",
-      "minProperties": 1,
-      "additionalProperties": false,
-      "properties": {
-        "student": {"$ref": "#/$defs/entity"},
-        "case": {"$ref": "#/$defs/entity"},
-        "appointment": {"$ref": "#/$defs/entity"},
-        "document": {"$ref": "#/$defs/entity"},
-        "payment": {"$ref": "#/$defs/entity"},
-        "instructor": {"$ref": "#/$defs/entity"},
-        "vehicle": {"$ref": "#/$defs/entity"}
-      }
-    }
+    )json" REGLO_ENTITIES_SCHEMA R"json(
   }
 })json";
 

@@ -13,16 +13,13 @@
 #include <vector>
 
 #include "reglo/connector_common/encoding.h"
-#include "reglo/connector_common/mapping.h"
+#include "reglo/connector_common/record_mapper.h"
 #include "reglo/sql/config.h"
 #include "reglo/sql/odbc.h"
 
 namespace reglo::sql {
 namespace {
 
-using connector_common::FieldMapper;
-using connector_common::InField;
-using connector_common::OutField;
 using nlohmann::json;
 using sdk::Status;
 
@@ -235,27 +232,14 @@ class SqlConnector final : public sdk::Connector {
       return Status::Fatal("map_to_canonical: this source does not read entity '" +
                            std::string(source.entity()) + "'");
     }
-    in_.clear();
-    for (const reglo_field& field : source.fields()) {
-      InField in{field.name != nullptr ? std::string_view(field.name) : std::string_view(), {}};
-      if (field.value != nullptr) in.value = std::string_view(field.value, field.value_len);
-      in_.push_back(in);
-    }
-    mappers_[static_cast<size_t>(index)]->Map(in_, &out_);
-    mapped_.Clear();
-    mapped_.SetEntity(std::string(source.entity()));
-    mapped_.SetExternalId(std::string(source.external_id()));
-    if (auto at = source.source_updated_at()) mapped_.SetSourceUpdatedAt(std::string(*at));
-    mapped_.SetOrigin(std::string(source.origin()));
-    for (const OutField& field : out_) mapped_.Set(field.name, field.value);
-    return sink.Emit(mapped_);
+    return mappers_[static_cast<size_t>(index)]->Map(source, sink);
   }
 
  private:
   explicit SqlConnector(Config config) : config_(std::move(config)) {
     // config_ no longer moves, so the mappers may point into it.
     for (const EntityConfig& entity : config_.entities) {
-      mappers_.push_back(std::make_unique<FieldMapper>(entity.mapping));
+      mappers_.push_back(std::make_unique<connector_common::RecordMapper>(entity.mapping));
     }
   }
 
@@ -326,13 +310,10 @@ class SqlConnector final : public sdk::Connector {
   }
 
   Config config_;
-  std::vector<std::unique_ptr<FieldMapper>> mappers_;  // parallel to config_.entities
+  std::vector<std::unique_ptr<connector_common::RecordMapper>> mappers_;  // per config_.entities
   sdk::Record record_;
-  sdk::Record mapped_;
   std::string origin_;
   std::string text_;
-  std::vector<InField> in_;
-  std::vector<OutField> out_;
 };
 
 }  // namespace

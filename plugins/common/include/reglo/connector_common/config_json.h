@@ -14,6 +14,27 @@
 
 #include "reglo/connector_common/mapping.h"
 
+// JSON Schema fragments of the keys every bundled connector shares, as string literals so that
+// each connector's schema is one literal: `R"json({...)json" REGLO_FIELD_RULES_SCHEMA
+// R"json(...})json"`. The columns / formats / values members of an entity's "properties" (what
+// ParseFieldRules reads):
+// clang-format off
+#define REGLO_FIELD_RULES_SCHEMA                                                                   \
+  R"json("columns": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},)json" \
+  R"json( "description": "Source field (CSV column, SQL column, JSON pointer) -> canonical field. Other fields pass through under their own name."},)json" \
+  R"json("formats": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},)json" \
+  R"json( "description": "Field (or sourceUpdatedAt) -> date pattern from the tokens dd mm yyyy HH MM SS."},)json" \
+  R"json("values": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},)json" \
+  R"json( "description": "Field -> (source value -> canonical value), matched case-insensitively."})json"
+// The "entities" member of the top-level "properties": each canonical entity -> #/$defs/entity.
+#define REGLO_ENTITIES_SCHEMA                                                                      \
+  R"json("entities": {"type": "object", "minProperties": 1, "additionalProperties": false,)json" \
+  R"json( "properties": {"student": {"$ref": "#/$defs/entity"}, "case": {"$ref": "#/$defs/entity"},)json" \
+  R"json( "appointment": {"$ref": "#/$defs/entity"}, "document": {"$ref": "#/$defs/entity"},)json" \
+  R"json( "payment": {"$ref": "#/$defs/entity"}, "instructor": {"$ref": "#/$defs/entity"},)json" \
+  R"json( "vehicle": {"$ref": "#/$defs/entity"}}})json"
+// clang-format on
+
 namespace reglo::connector_common {
 
 // Thrown by the helpers below, caught by the connector's own ParseConfig.

@@ -69,13 +69,7 @@ inline constexpr char kConfigSchemaJson[] = R"json({
         "id_column": {"type": "string", "minLength": 1, "description": "CSV column holding externalId."},
         "updated_at_column": {"type": "string", "minLength": 1,
                               "description": "CSV column holding sourceUpdatedAt."},
-        "columns": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-                    "description": "CSV column -> canonical field. Other columns pass through under their header name."},
-        "formats": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-                    "description": "Field (or sourceUpdatedAt) -> date pattern from the tokens dd mm yyyy HH MM SS."},
-        "values": {"type": "object",
-                   "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
-                   "description": "Field -> (source value -> canonical value), matched case-insensitively."},
+        )json" REGLO_FIELD_RULES_SCHEMA R"json(,
         "delimiter": {"$ref": "#/$defs/delimiter"},
         "encoding": {"$ref": "#/$defs/encoding"}
       }
@@ -89,20 +83,7 @@ inline constexpr char kConfigSchemaJson[] = R"json({
                          "description": "Rows between progress checkpoints; 0 checkpoints once per file."},
     "max_row_bytes": {"type": "integer", "minimum": 1024, "maximum": 1073741824, "default": 1048576,
                       "description": "Longest row accepted; longer rows are cut with a warning."},
-    "entities": {
-      "type": "object",
-      "minProperties": 1,
-      "additionalProperties": false,
-      "properties": {
-        "student": {"$ref": "#/$defs/entity"},
-        "case": {"$ref": "#/$defs/entity"},
-        "appointment": {"$ref": "#/$defs/entity"},
-        "document": {"$ref": "#/$defs/entity"},
-        "payment": {"$ref": "#/$defs/entity"},
-        "instructor": {"$ref": "#/$defs/entity"},
-        "vehicle": {"$ref": "#/$defs/entity"}
-      }
-    }
+    )json" REGLO_ENTITIES_SCHEMA R"json(
   }
 })json";
 

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reglo/connector_common/config_json.h"
 #include "reglo/connector_common/mapping.h"
 
 namespace reglo::sql {
@@ -68,13 +69,7 @@ inline constexpr char kConfigSchemaJson[] = R"json({
         "id_column": {"type": "string", "minLength": 1, "description": "Column holding externalId (unique)."},
         "updated_at_column": {"type": "string", "minLength": 1,
                               "description": "Column holding the last-change time; pages are keyed on (updated_at, id)."},
-        "columns": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-                    "description": "SQL column -> canonical field. Other columns pass through under their own name."},
-        "formats": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-                    "description": "Field -> date pattern from the tokens dd mm yyyy HH MM SS (for dates kept as text)."},
-        "values": {"type": "object",
-                   "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
-                   "description": "Field -> (source value -> canonical value), matched case-insensitively."}
+        )json" REGLO_FIELD_RULES_SCHEMA R"json(
       }
     }
   },
@@ -93,20 +88,7 @@ inline constexpr char kConfigSchemaJson[] = R"json({
                      "description": "LIMIT n (PostgreSQL, MySQL, SQLite) or FETCH FIRST n ROWS ONLY (SQL Server, Oracle, DB2)."},
     "initial_since": {"type": "string", "default": "1970-01-01T00:00:00",
                       "description": "The :since of a pull with no cursor yet."},
-    "entities": {
-      "type": "object",
-      "minProperties": 1,
-      "additionalProperties": false,
-      "properties": {
-        "student": {"$ref": "#/$defs/entity"},
-        "case": {"$ref": "#/$defs/entity"},
-        "appointment": {"$ref": "#/$defs/entity"},
-        "document": {"$ref": "#/$defs/entity"},
-        "payment": {"$ref": "#/$defs/entity"},
-        "instructor": {"$ref": "#/$defs/entity"},
-        "vehicle": {"$ref": "#/$defs/entity"}
-      }
-    }
+    )json" REGLO_ENTITIES_SCHEMA R"json(
   }
 })json";
 
