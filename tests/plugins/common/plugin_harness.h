@@ -147,6 +147,15 @@ class Plugin {
     return instance;
   }
 
+  // The message of a create that must fail with REGLO_CONFIG_ERROR.
+  std::string ConfigError(const nlohmann::json& config) {
+    reglo_status status = REGLO_OK;
+    std::string error;
+    EXPECT_EQ(Create(config, &status, &error), nullptr);
+    EXPECT_EQ(status, REGLO_CONFIG_ERROR);
+    return error;
+  }
+
   reglo_status Pull(void* instance, const std::string& stream, const std::string& cursor,
                     Host& host) {
     reglo_context ctx = host.Context();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "kill_resume.h"
 #include "plugin_harness.h"
 #include "postgres_test_support.h"
 #include "temp_dir.h"
@@ -163,13 +164,8 @@ TEST_F(SqlConnectorTest, AMissingTableOrColumnIsAConfigErrorNamingIt) {
 }
 
 TEST_F(SqlConnectorTest, ConfigErrorsNameTheKey) {
-  auto error_of = [&](const json& config) {
-    reglo_status status = REGLO_OK;
-    std::string error;
-    EXPECT_EQ(plugin_.Create(config, &status, &error), nullptr);
-    EXPECT_EQ(status, REGLO_CONFIG_ERROR);
-    return error;
-  };
+  auto error_of = [&](const json& config) { return plugin_.ConfigError(config); };
+
   json config = Config();
   config.erase("connection_string");
   EXPECT_EQ(error_of(config).rfind("connection_string: required", 0), 0u);
@@ -213,6 +209,18 @@ TEST_F(SqlConnectorTest, StopsPromptlyWhenAsked) {
   EXPECT_EQ(plugin_.Pull(instance, "student", "", host), REGLO_RETRY);
   EXPECT_EQ(host.records.size(), 7u);
   EXPECT_EQ(host.checkpoints.size(), 1u);
+}
+
+// `reglo-hub sync --once` killed with SIGKILL mid-pull, then run again: every row stored once, no
+// event twice.
+TEST_F(SqlConnectorTest, KilledMidPullTheNextSyncResumesWithEveryRecordOnceAndNoEventTwice) {
+  Sqlite(db_,
+         "WITH RECURSIVE n(i) AS (SELECT 26 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) "
+         "INSERT INTO alunni SELECT i, 'Nome' || i, 'Rossi', '05/03/2001', 'ATTIVO', "
+         "printf('2024-03-03 %02d:%02d:%02d', i / 3600 % 24, i / 60 % 60, i % 60) FROM n;");
+  json options = Config();
+  options["page_size"] = 200;
+  testing::KillMidPullThenResume("sql", options, 60000);
 }
 
 // PostgreSQL through odbc-postgresql, on the fixture's throwaway cluster.
