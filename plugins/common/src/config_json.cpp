@@ -163,8 +163,8 @@ void ParseFieldRules(const json& spec, const std::string& prefix, std::string_vi
 }
 
 const std::vector<std::string_view>& CanonicalEntities() {
-  static const std::vector<std::string_view> entities = {
-      "student", "case", "appointment", "document", "payment", "instructor", "vehicle"};
+  static const std::vector<std::string_view> entities(kCanonicalEntities.begin(),
+                                                      kCanonicalEntities.end());
   return entities;
 }
 

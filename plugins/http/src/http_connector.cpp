@@ -409,8 +409,7 @@ class HttpConnector final : public sdk::Connector {
   static constexpr const char* kDescription =
       "Any REST/JSON API: endpoints read page by page, JSON pointers mapped to canonical fields";
   static constexpr const char* kConfigSchema = kConfigSchemaJson;
-  static constexpr std::array<const char*, 7> kEntities = {
-      "student", "case", "appointment", "document", "payment", "instructor", "vehicle"};
+  static constexpr auto kEntities = connector_common::kCanonicalEntities;
 
   static std::unique_ptr<HttpConnector> Create(const sdk::Context& ctx, std::string_view text) {
     Config config;

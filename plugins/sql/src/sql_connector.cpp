@@ -101,8 +101,7 @@ class SqlConnector final : public sdk::Connector {
   static constexpr const char* kDescription =
       "Any SQL database through ODBC: tables or queries read in (updated_at, id) pages";
   static constexpr const char* kConfigSchema = kConfigSchemaJson;
-  static constexpr std::array<const char*, 7> kEntities = {
-      "student", "case", "appointment", "document", "payment", "instructor", "vehicle"};
+  static constexpr auto kEntities = connector_common::kCanonicalEntities;
 
   static std::unique_ptr<SqlConnector> Create(const sdk::Context& ctx, std::string_view json) {
     std::string error;

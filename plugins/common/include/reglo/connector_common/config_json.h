@@ -5,6 +5,7 @@
 // connector: each connector's ParseConfig catches it and turns it into an error value.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
@@ -75,6 +76,9 @@ void ParseFieldRules(const nlohmann::json& spec, const std::string& prefix, std:
                      const ColumnsSyntax& syntax, EntityMapping* mapping,
                      std::vector<std::string>* remarks);
 
+// The canonical entities in canonical order, for a descriptor's kEntities.
+inline constexpr std::array<const char*, 7> kCanonicalEntities = {
+    "student", "case", "appointment", "document", "payment", "instructor", "vehicle"};
 // The canonical entities, in canonical order, and their fields (mirrors host/model/src/schema.cpp,
 // which a plugin must not link).
 const std::vector<std::string_view>& CanonicalEntities();
