@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reglo/connector_common/config_json.h"
 #include "reglo/csv/encoding.h"
 #include "reglo/csv/mapping.h"
 
@@ -41,10 +42,9 @@ struct Config {
 std::optional<Config> ParseConfig(std::string_view json, std::string* error,
                                   const std::optional<std::string>& cwd = std::nullopt);
 
-// The canonical entities, in canonical order, and their fields (mirrors host/model/src/schema.cpp,
-// which a plugin must not link).
-const std::vector<std::string_view>& CanonicalEntities();
-const std::vector<std::string_view>* CanonicalFields(std::string_view entity);
+// The canonical entities, in canonical order, and their fields (plugins/common).
+using connector_common::CanonicalEntities;
+using connector_common::CanonicalFields;
 
 // JSON Schema (draft 2020-12) of the configuration, published in the connector descriptor.
 inline constexpr char kConfigSchemaJson[] = R"json({
@@ -70,13 +70,7 @@ inline constexpr char kConfigSchemaJson[] = R"json({
         "id_column": {"type": "string", "minLength": 1, "description": "CSV column holding externalId."},
         "updated_at_column": {"type": "string", "minLength": 1,
                               "description": "CSV column holding sourceUpdatedAt."},
-        "columns": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-                    "description": "CSV column -> canonical field. Other columns pass through under their header name."},
-        "formats": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-                    "description": "Field (or sourceUpdatedAt) -> date pattern from the tokens dd mm yyyy HH MM SS."},
-        "values": {"type": "object",
-                   "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
-                   "description": "Field -> (source value -> canonical value), matched case-insensitively."},
+        )json" REGLO_FIELD_RULES_SCHEMA R"json(,
         "delimiter": {"$ref": "#/$defs/delimiter"},
         "encoding": {"$ref": "#/$defs/encoding"}
       }
@@ -92,20 +86,7 @@ inline constexpr char kConfigSchemaJson[] = R"json({
                       "description": "Longest row accepted; longer rows are cut with a warning."},
     "max_fields_per_row": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 2000,
                            "description": "Most fields a row (or the header) may have; a row with more is a dead letter, a header with more fails the pull."},
-    "entities": {
-      "type": "object",
-      "minProperties": 1,
-      "additionalProperties": false,
-      "properties": {
-        "student": {"$ref": "#/$defs/entity"},
-        "case": {"$ref": "#/$defs/entity"},
-        "appointment": {"$ref": "#/$defs/entity"},
-        "document": {"$ref": "#/$defs/entity"},
-        "payment": {"$ref": "#/$defs/entity"},
-        "instructor": {"$ref": "#/$defs/entity"},
-        "vehicle": {"$ref": "#/$defs/entity"}
-      }
-    }
+    )json" REGLO_ENTITIES_SCHEMA R"json(
   }
 })json";
 

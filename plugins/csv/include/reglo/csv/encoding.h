@@ -1,32 +1,17 @@
-// Text encodings of CSV exports: Windows-1252 / ISO-8859-1 to UTF-8 conversion and UTF-8 checking.
-// Pure functions over caller-owned buffers: no allocation beyond appending to the output string.
-// Thread-safety: stateless (the conversion tables are constant), safe from any thread.
+// The CSV connector's encodings are the connectors' shared ones (plugins/common): these names keep
+// the CSV code and its tests reading as before. Thread-safety: see connector_common/encoding.h.
 #pragma once
 
-#include <optional>
-#include <string>
-#include <string_view>
+#include "reglo/connector_common/encoding.h"
 
 namespace reglo::csv {
 
-enum class Encoding { kUtf8, kWindows1252, kLatin1 };
-
-// "utf-8"/"utf8", "windows-1252"/"cp1252", "iso-8859-1"/"latin1"/"latin-1", case-insensitive.
-std::optional<Encoding> ParseEncoding(std::string_view name);
-std::string_view EncodingName(Encoding encoding);
-
-// True when every byte is < 0x80 (ASCII is the same in all three encodings: nothing to convert).
-bool IsAscii(std::string_view text);
-
-// Appends `text`, encoded in the single-byte `from` encoding, to `out` as UTF-8. With kUtf8 the
-// bytes are appended unchanged (use AppendSanitizedUtf8 to check them).
-void AppendAsUtf8(Encoding from, std::string_view text, std::string& out);
-
-// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
-bool IsValidUtf8(std::string_view text);
-
-// Appends `text` to `out`, replacing each maximal ill-formed subsequence with U+FFFD (the
-// Unicode-recommended practice), so the hub only ever receives valid UTF-8.
-void AppendSanitizedUtf8(std::string_view text, std::string& out);
+using connector_common::AppendAsUtf8;
+using connector_common::AppendSanitizedUtf8;
+using connector_common::Encoding;
+using connector_common::EncodingName;
+using connector_common::IsAscii;
+using connector_common::IsValidUtf8;
+using connector_common::ParseEncoding;
 
 }  // namespace reglo::csv

@@ -1,6 +1,6 @@
-#include "reglo/csv/mapping.h"
+#include "reglo/connector_common/mapping.h"
 
-namespace reglo::csv {
+namespace reglo::connector_common {
 namespace {
 
 bool IsDigit(char c) {
@@ -234,4 +234,4 @@ void FieldMapper::Map(std::span<const InField> in, std::vector<OutField>* out) {
   }
 }
 
-}  // namespace reglo::csv
+}  // namespace reglo::connector_common

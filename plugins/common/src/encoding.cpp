@@ -1,10 +1,10 @@
-#include "reglo/csv/encoding.h"
+#include "reglo/connector_common/encoding.h"
 
 #include <array>
 #include <cstdint>
 #include <cstring>
 
-namespace reglo::csv {
+namespace reglo::connector_common {
 namespace {
 
 // Windows-1252 bytes 0x80..0x9F. The five holes (0x81, 0x8D, 0x8F, 0x90, 0x9D) map to the C1
@@ -172,4 +172,4 @@ void AppendSanitizedUtf8(std::string_view text, std::string& out) {
   out.append(text.data() + run, n - run);
 }
 
-}  // namespace reglo::csv
+}  // namespace reglo::connector_common
