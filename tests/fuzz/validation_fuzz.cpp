@@ -64,11 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const reglo::model::RawField& field : fields) {
     const std::string_view value = field.value.value_or(field.name);
-    // Only on a well-formed code, as Validate does: on any other text the check character reads
-    // out of bounds today (issue 14 item 6). Once it is safe on any input, call it on every value.
-    if (reglo::model::FiscalCodeHasValidFormat(value)) {
-      (void)reglo::model::FiscalCodeHasValidCheckCharacter(value);
-    }
+    // Safe on any text, not only on a well-formed code (it once read out of bounds).
+    (void)reglo::model::FiscalCodeHasValidCheckCharacter(value);
     CheckTimestamp(value);
     Check(reglo::model::IsValidUtf8(reglo::model::RepairUtf8(value)),
           "RepairUtf8 left invalid UTF-8");

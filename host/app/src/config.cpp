@@ -359,8 +359,11 @@ Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
       }
     }
     if (auto per_second = rate->find("requests_per_second"); per_second != rate->end()) {
-      if (!per_second->is_number() || !(per_second->get<double>() > 0)) {
-        return KeyError("ingest.rate_limit.requests_per_second", "expected a number above 0");
+      // Bounded both ways: the limiter divides by it and multiplies its interval by the burst.
+      if (!per_second->is_number() || !(per_second->get<double>() >= 0.001) ||
+          !(per_second->get<double>() <= 1e6)) {
+        return KeyError("ingest.rate_limit.requests_per_second",
+                        "expected a number from 0.001 to 1000000");
       }
       ingest.rate_per_second = per_second->get<double>();
     }

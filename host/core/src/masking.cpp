@@ -52,6 +52,20 @@ bool IsDateSeparator(char c) {
   return c == '/' || c == '.' || c == '-';
 }
 
+// The length of the fiscal-code hash ("cf#" and 16 hex digits) starting at text[i], or 0. Masking
+// skips hashes, so masking masked text changes nothing (its digits are no phone number, its hex
+// letters no codice fiscale).
+size_t HashLengthAt(std::string_view text, size_t i) {
+  constexpr size_t kLength = 3 + 2 * kFiscalCodeHashBytes;
+  if (text.compare(i, 3, "cf#") != 0 || i + kLength > text.size()) return 0;
+  for (size_t k = i + 3; k < i + kLength; ++k) {
+    const char c = text[k];
+    if (!IsDigit(c) && !(c >= 'a' && c <= 'f')) return 0;
+  }
+  if (i + kLength < text.size() && IsWordChar(text[i + kLength])) return 0;
+  return kLength;
+}
+
 // The positions of a codice fiscale that hold a digit, or its omocodia letter (L-V).
 bool IsCodeDigit(char c) {
   switch (std::toupper(static_cast<unsigned char>(c))) {
@@ -85,6 +99,11 @@ std::string MaskFiscalCodes(std::string_view text) {
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
+    if (const size_t hash = HashLengthAt(text, i); hash > 0) {
+      out.append(text.substr(i, hash));
+      i += hash;
+      continue;
+    }
     if (!IsWordChar(text[i])) {
       out += text[i++];
       continue;
@@ -173,6 +192,10 @@ std::string MaskPhones(std::string_view text) {
   size_t copied = 0;
   size_t i = 0;
   while (i < text.size()) {
+    if (const size_t hash = HashLengthAt(text, i); hash > 0) {
+      i += hash;
+      continue;
+    }
     size_t start = i;
     size_t first_digit = i;
     if (text[i] == '+' && i + 1 < text.size() && IsDigit(text[i + 1])) {
@@ -280,24 +303,20 @@ std::string HashFiscalCode(std::string_view fiscal_code) {
 }
 
 std::string MaskPersonalData(std::string_view text) {
-  const size_t original_size = text.size();
-  std::string cut;
-  if (text.size() > kMaxMaskedBytes) {
-    // Cut on a character boundary and say how long it was; the tail of a huge value says nothing
-    // an operator needs, and no message should be megabytes long.
-    size_t end = kMaxMaskedBytes;
-    for (int step = 0;
-         step < 3 && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80; ++step) {
-      --end;
-    }
-    cut.assign(text.substr(0, end));
-    text = cut;
-  }
+  // Masked whole (the scanners are linear), then cut: a cut first could leave a partial e-mail,
+  // phone or codice fiscale at the edge that no scanner recognises any more.
   std::string masked = MightHoldPersonalData(text) ? MaskPhones(MaskEmails(MaskFiscalCodes(text)))
                                                    : std::string(text);
-  std::string out = EscapeControlCharacters(masked);
-  if (!cut.empty()) out += fmt::format("…({} bytes)", original_size);
-  return out;
+  if (masked.size() <= kMaxMaskedBytes) return EscapeControlCharacters(masked);
+  // Cut on a character boundary and say how long it was; the tail of a huge value says nothing an
+  // operator needs, and no message should be megabytes long.
+  size_t end = kMaxMaskedBytes;
+  for (int step = 0;
+       step < 3 && end > 0 && (static_cast<unsigned char>(masked[end]) & 0xC0) == 0x80; ++step) {
+    --end;
+  }
+  masked.resize(end);
+  return EscapeControlCharacters(masked) + fmt::format("…({} bytes)", text.size());
 }
 
 }  // namespace reglo

@@ -379,7 +379,7 @@ Result<std::vector<std::string>> ProcessConnector::ListStreams() {
   Decoder in(reply->body);
   // Each name is at least its u32 length: a count the body cannot hold is refused before any
   // allocation.
-  const uint32_t count = in.Count(4);
+  const uint32_t count = in.Count(4, kMaxListEntries);
   std::vector<std::string> streams;
   streams.reserve(count);
   for (uint32_t i = 0; i < count && in.ok(); ++i) streams.emplace_back(in.Str());

@@ -181,7 +181,7 @@ plugin_host::PluginInfo Decoder::Info() {
   info.version = Str();
   info.vendor = Str();
   info.description = Str();
-  const uint32_t n = Count(/*a u32 length each*/ 4);
+  const uint32_t n = Count(/*a u32 length each*/ 4, kMaxListEntries);
   info.entities.reserve(n);
   for (uint32_t i = 0; i < n && ok_; ++i) info.entities.emplace_back(Str());
   info.config_schema_json = Str();
@@ -224,6 +224,22 @@ bool OwnedRecord::Decode(Decoder& in) {
     text(values_[i]);
   }
   if (!in.ok()) return false;
+  // The record crosses on as C strings: a NUL inside one would cut it, so two different external
+  // ids ("A\0x", "A\0y") or field names would silently become one. Values carry their length.
+  const auto holds_nul = [](const Text& t) {
+    return t.present && t.value.find('\0') != std::string::npos;
+  };
+  if (holds_nul(entity_) || holds_nul(external_id_) || holds_nul(source_updated_at_) ||
+      holds_nul(origin_)) {
+    in.Fail("a NUL inside the entity, external id, sourceUpdatedAt or origin");
+    return false;
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    if (holds_nul(names_[i])) {
+      in.Fail(fmt::format("a NUL inside the name of field {}", i));
+      return false;
+    }
+  }
   for (uint32_t i = 0; i < count; ++i) {
     fields_[i].name = names_[i].get();
     fields_[i].value = values_[i].present ? values_[i].value.data() : nullptr;

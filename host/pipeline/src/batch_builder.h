@@ -115,6 +115,13 @@ class BatchBuilder {
   void CountSeen() { ++batch_.seen; }
 
   void AddRejection(model::Rejection rejection) {
+    // Everything a dead letter keeps is input: control characters and bytes that are not UTF-8
+    // written out (so any store can hold them, and they print safely), the reason masked.
+    for (std::string* text : {&rejection.entity, &rejection.origin, &rejection.key.company_id,
+                              &rejection.key.source_system, &rejection.key.external_id}) {
+      if (HasControlCharacters(*text)) *text = EscapeControlCharacters(*text);
+    }
+    rejection.reason = MaskPersonalData(rejection.reason);
     // The entity and origin are input (an unknown entity may be any string): echoed cut short.
     ++EntityCounters(rejection.entity).rejected;
     Log(storage::LogLevel::kWarn,

@@ -354,8 +354,18 @@ bool CsvReader::ReadRow(Row* row) {
 
     const std::string* bytes = &row_buf_;
     const std::vector<size_t>* ends = &field_ends_;
+    // Each field on its own: the fields are stored end to end, so a lead byte ending one field and
+    // a continuation byte starting the next ("\xca" ";" "\x94") look valid over the whole row.
+    const auto every_field_is_utf8 = [&] {
+      size_t start = 0;
+      for (size_t end : field_ends_) {
+        if (!IsValidUtf8(std::string_view(row_buf_.data() + start, end - start))) return false;
+        start = end;
+      }
+      return true;
+    };
     const bool needs_work =
-        !IsAscii(row_buf_) && (encoding_ != Encoding::kUtf8 || !IsValidUtf8(row_buf_));
+        !IsAscii(row_buf_) && (encoding_ != Encoding::kUtf8 || !every_field_is_utf8());
     if (needs_work) {
       convert_buf_.clear();
       convert_ends_.clear();

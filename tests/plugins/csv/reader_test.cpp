@@ -179,6 +179,20 @@ TEST(CsvReaderTest, InvalidUtf8IsReplacedAndFlagged) {
   EXPECT_EQ(rows[1].fields[1], "ok \xC3\xA0");
 }
 
+// Found by the csv_reader fuzzer: a lead byte ending one field and a continuation byte starting
+// the next are two invalid fields, though the row's bytes end to end would be valid UTF-8.
+TEST(CsvReaderTest, Utf8IsCheckedFieldByFieldNotOverTheWholeRow) {
+  TempDir dir;
+  const std::string path = dir.Write("s.csv", "id;a;b\n2;\xCA;\x94x\n");
+  ReaderOptions options;
+  options.delimiter = ';';
+  const auto rows = ReadFile(path, options);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0].invalid_utf8);
+  EXPECT_EQ(rows[0].fields[1], "\xEF\xBF\xBD");
+  EXPECT_EQ(rows[0].fields[2], "\xEF\xBF\xBDx");
+}
+
 TEST(CsvReaderTest, RowsWithTooFewOrTooManyFieldsAreReturnedAsTheyAre) {
   TempDir dir;
   const std::string path = dir.Write("s.csv", "a,b,c\n1,2\n1,2,3,4,5\n");

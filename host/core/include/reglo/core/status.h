@@ -50,7 +50,8 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
-  // "config error: sources[0].id: missing"
+  // "config error: sources[0].id: missing", for a person to read: control characters in the
+  // message are escaped (text.h), since messages quote input. message() is the raw text.
   std::string ToString() const;
   // The same status with `context` prepended to the message ("reading x.csv: ...").
   Status WithContext(std::string_view context) const;

@@ -31,6 +31,9 @@ inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
 // The most fields a record may carry: a decoded field costs the hub ~100 bytes of bookkeeping
 // beyond its bytes, so a frame of 32 million empty fields would cost it gigabytes.
 inline constexpr uint32_t kMaxRecordFields = 65'536;
+// The most names a plugin's list of streams or of entities may hold (each becomes a std::string
+// in the hub, 8x the 4 bytes a wire entry needs at least).
+inline constexpr uint32_t kMaxListEntries = 4096;
 // What the hub holds of the canonical records that precede their source record (kCanonical
 // frames before a kRecord): at most this many records and this many bytes; past either, the
 // runner is ended and the pull fails with the reason.
@@ -141,7 +144,8 @@ std::optional<reglo_log_level> LogLevelFromWire(uint8_t value);
 class OwnedRecord {
  public:
   // False (with in.error() saying why) on a malformed record: one that runs past the body, has an
-  // unknown operation or more than kMaxRecordFields fields.
+  // unknown operation, more than kMaxRecordFields fields, or a NUL inside a member the C ABI
+  // passes as a C string (entity, external id, sourceUpdatedAt, origin, field names).
   bool Decode(Decoder& in);
   const reglo_record& view() const { return record_; }
 
