@@ -201,7 +201,7 @@ std::vector<StoredRun> StoredRuns(const std::filesystem::path& db, const std::st
   return runs;
 }
 
-// A plugin whose log line, warning and error are 1 MiB of digits ending in a forged log line and
+// A plugin whose log line, warning and error are 1 MiB of letters ending in a forged log line and
 // terminal escapes (the std::regex masking overflowed the stack on such text: SIGSEGV). In
 // process and in a runner child, every sink gets it cut, masked and escaped: the terminal, the
 // run's error message and its log lines.

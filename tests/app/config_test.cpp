@@ -234,7 +234,9 @@ TEST(ConfigTest, IngestErrorsNameTheKey) {
   EXPECT_THAT(error(R"({"listen": "h:1", "max_records": 0})"),
               HasSubstr("ingest.max_records: expected a whole number from 1"));
   EXPECT_THAT(error(R"({"listen": "h:1", "rate_limit": {"requests_per_second": 0}})"),
-              HasSubstr("ingest.rate_limit.requests_per_second: expected a number above 0"));
+              HasSubstr("ingest.rate_limit.requests_per_second: expected a number from 0.001"));
+  EXPECT_THAT(error(R"({"listen": "h:1", "rate_limit": {"requests_per_second": 1e-300}})"),
+              HasSubstr("ingest.rate_limit.requests_per_second: expected a number from 0.001"));
   EXPECT_THAT(error(R"({"listen": "h:1", "port": 1})"), HasSubstr("ingest.port: unknown key"));
   EXPECT_THAT(error(R"({"listen": "h:1", "max_fields_per_record": 0})"),
               HasSubstr("ingest.max_fields_per_record: expected a whole number from 1"));

@@ -34,15 +34,15 @@ typedef struct counter_instance {
   long noise_bytes;           /* > 0: log, warn and fail with hostile text this long */
 } counter_instance;
 
-/* Hostile text: `size` digits that end with a forged log line and terminal escapes (a plugin may
+/* Hostile text: `size` letters that end with a forged log line and terminal escapes (a plugin may
  * echo whatever its source holds). The caller frees it. */
 static char* hostile_text(long size) {
   static const char tail[] = "\r\n2026-01-01T00:00:00.000 error FORGED\x1b[2J\x1b]0;owned\x07";
-  const size_t digits = size > 0 ? (size_t)size : 0;
-  char* text = (char*)malloc(digits + sizeof tail);
+  const size_t letters = size > 0 ? (size_t)size : 0;
+  char* text = (char*)malloc(letters + sizeof tail);
   if (text == NULL) return NULL;
-  memset(text, '7', digits);
-  memcpy(text + digits, tail, sizeof tail);
+  memset(text, 'x', letters);
+  memcpy(text + letters, tail, sizeof tail);
   return text;
 }
 
