@@ -92,7 +92,7 @@ class RawClient {
 };
 
 // One GET on a new connection, with a bounded wait for the answer; 0 when none came.
-int Get(uint16_t port, const std::string& path, milliseconds bound = milliseconds(1000)) {
+int Get(uint16_t port, const std::string& path, milliseconds bound = milliseconds(5000)) {
   try {
     Poco::Net::HTTPClientSession session("127.0.0.1", port);
     session.setTimeout(Poco::Timespan(bound.count() * 1000));
@@ -124,6 +124,8 @@ class SlowClientsTest : public ::testing::Test {
   void StartWith(ServerOptions options) {
     auto router = std::make_shared<Router>();
     router->Add("GET", "/ping", [](const Request&) { return Response::Json(200, "{}"); });
+    // A handler that answers HEAD like GET, body included: the server must not send it.
+    router->Add("HEAD", "/ping", [](const Request&) { return Response::Json(200, "{}"); });
     RouteOptions upload;
     upload.max_body_bytes = 1000;
     router->Add(
@@ -154,7 +156,8 @@ class SlowClientsTest : public ::testing::Test {
 TEST_F(SlowClientsTest, HeaderTrickleGets408AtTheHeaderDeadlineAndDelaysNoOne) {
   ServerOptions options;
   options.max_threads = 2;
-  options.read_timeout = milliseconds(1500);
+  // 200 bytes 50 ms apart take 10 s: the deadline passes long before.
+  options.read_timeout = milliseconds(5000);
   StartWith(options);
   const std::string request = "GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(200, 'a');
   std::vector<std::thread> tricklers;
@@ -170,12 +173,72 @@ TEST_F(SlowClientsTest, HeaderTrickleGets408AtTheHeaderDeadlineAndDelaysNoOne) {
     });
   }
   // More tricklers than workers: a normal request is answered while they all still trickle.
+  ASSERT_TRUE(WaitUntil([&] { return server_->Stats().connections_accepted == 8; }));
   EXPECT_EQ(Get(port(), "/ping"), 200);
   EXPECT_EQ(finished.load(), 0) << "the request waited for the trickling clients";
   for (auto& t : tricklers) t.join();
   EXPECT_EQ(answered_408.load(), 8);
   // The deadline is the whole header's: it came before the 200+ bytes (50 ms apart) were sent.
   for (std::size_t n : sent) EXPECT_LT(n, request.size());
+}
+
+// A deadline that passes while the header read is between two steps (bytes just arrived, the
+// next read not yet started) must still end the read: cancelling only what is pending at that
+// instant lets the composed read go on with no timer. Fast tricklers on one io thread keep the
+// reads between steps often; each must get its 408 at the deadline, not once its header is done.
+TEST_F(SlowClientsTest, HeaderDeadlineHoldsWhenItPassesBetweenReads) {
+  ServerOptions options;
+  options.io_threads = 1;
+  options.read_timeout = milliseconds(300);
+  options.max_header_bytes = 1 << 20;
+  StartWith(options);
+  // 512 KiB a byte every 0.1 ms or more: about a minute, against a 0.3 s deadline.
+  const std::string request =
+      "GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(512 * 1024, 'a');
+  constexpr int kClients = 24;
+  std::vector<std::thread> tricklers;
+  std::atomic<int> answered_408{0};
+  std::vector<std::size_t> sent(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    tricklers.emplace_back([&, i] {
+      RawClient client(port());
+      // A byte every 0.1 ms, so the server's read often finds the next byte already there.
+      for (char c : request) {
+        if (client.Readable(milliseconds(0)) || !client.Send(std::string_view(&c, 1))) break;
+        ++sent[i];
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      if (client.ReadAll().rfind("HTTP/1.1 408", 0) == 0) ++answered_408;
+    });
+  }
+  for (auto& t : tricklers) t.join();
+  EXPECT_EQ(answered_408.load(), kClients);
+  // About 1.3 KiB go out by the deadline; a read that went on unbounded takes them to 64 KiB (the
+  // request buffer's limit ends it there). 32 KiB leaves seconds of slack for a loaded machine.
+  for (std::size_t n : sent) EXPECT_LT(n, 32u * 1024);
+}
+
+// A HEAD answer has the GET's Content-Length but no body (a body would be read as the next
+// answer on the kept connection), and every answer carries a Date.
+TEST_F(SlowClientsTest, HeadAnswerHasNoBodyAndAnswersHaveADate) {
+  StartWith({});
+  RawClient client(port());
+  ASSERT_TRUE(
+      client.Send("HEAD /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+                  "GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const std::string answers = client.ReadAll();
+  const std::size_t head_end = answers.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << answers;
+  const std::string head = answers.substr(0, head_end);
+  EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << answers;
+  EXPECT_NE(head.find("Content-Length: 2"), std::string::npos) << answers;
+  EXPECT_NE(head.find("Date: "), std::string::npos) << answers;
+  EXPECT_NE(head.find(" GMT"), std::string::npos) << answers;
+  // Right after the HEAD's headers comes the GET's answer, with its body.
+  const std::string rest = answers.substr(head_end + 4);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 200", 0), 0u) << answers;
+  EXPECT_NE(rest.find("Date: "), std::string::npos) << answers;
+  EXPECT_EQ(rest.substr(rest.size() - 2), "{}") << answers;
 }
 
 TEST_F(SlowClientsTest, BodyTrickleGets408AtTheBodyDeadlineNotAfter16KiB) {
@@ -326,6 +389,7 @@ TEST_F(SlowClientsTest, EachRefusalIsLoggedOnceAtInfoAndCounted) {
   EXPECT_EQ(lines, 1u) << text;  // the 404 is not a refusal; the 413 is logged once
   EXPECT_EQ(text.find("RSSMRA"), std::string::npos) << text;
   EXPECT_EQ(server_->Stats().refusals_by_status.at(413), 1u);
+  server_.reset();  // its threads log: stop them before the capture goes
 }
 
 TEST_F(SlowClientsTest, RequestLogLineEscapesControlCharactersInThePath) {
@@ -340,10 +404,13 @@ TEST_F(SlowClientsTest, RequestLogLineEscapesControlCharactersInThePath) {
   EXPECT_NE(text.find("GET /ping\\r\\nforged\\e[31m 404"), std::string::npos) << text;
   EXPECT_EQ(text.find("\nforged"), std::string::npos) << text;
   EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  server_.reset();  // its threads log: stop them before the capture goes
 }
 
 TEST_F(SlowClientsTest, NodeFetchReadsThe413OfAnOverLimitBody) {
-  StartWith({});
+  ServerOptions options;
+  options.linger_timeout = milliseconds(10'000);  // a loaded machine may send the 2 MB slowly
+  StartWith(options);
   // 2 MB against a 1000-byte limit: without a lingering close, fetch gets ECONNRESET.
   const reglo::testing::CommandOutput run = reglo::testing::RunCommand(
       fmt::format("node {} http://127.0.0.1:{}/upload 2000000", REGLO_FETCH_SCRIPT, port()));
@@ -371,8 +438,10 @@ TEST(SlowClientsIngest, SignedPushesAreAnsweredWhileSlowClientsHoldConnections) 
   service.AddRoutes(*router);
   ServerOptions options;
   options.name = "ingest";
-  options.read_timeout = milliseconds(3000);
-  options.body_timeout = milliseconds(3000);
+  // Long enough that the slow clients are still connected (not yet answered 408) after the five
+  // pushes, however loaded the machine: that is the point of the test.
+  options.read_timeout = milliseconds(30'000);
+  options.body_timeout = milliseconds(30'000);
   options.connections.max_connections = 64;
   options.connections.max_connections_per_address = 1000;
   auto started = Server::Start(options, router);

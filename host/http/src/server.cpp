@@ -4,9 +4,11 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -17,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <functional>
 #include <limits>
 #include <list>
@@ -79,9 +82,22 @@ std::pair<std::string, std::string> ProblemSummary(const Response& response) {
   return {type, problem.value("detail", std::string())};
 }
 
-// The serialized answer to a request (or to a connection refused before any request).
+// The current time as an HTTP date (RFC 9110 IMF-fixdate), for the Date header.
+std::string HttpDate() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::array<char, 64> text{};
+  const std::size_t n = std::strftime(text.data(), text.size(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  return std::string(text.data(), n);
+}
+
+// The serialized answer to a request (or to a connection refused before any request). A HEAD
+// answer keeps the Content-Length of the GET but carries no body: the client reads none, so a
+// body would be taken for the next answer on a kept connection.
 std::shared_ptr<bhttp::response<bhttp::string_body>> Serialize(const Response& response,
-                                                               unsigned version, bool keep_alive) {
+                                                               unsigned version, bool keep_alive,
+                                                               bool head = false) {
   auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
   out->version(version == 10 ? 10 : 11);
   out->result(static_cast<unsigned>(response.status));
@@ -93,9 +109,10 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> Serialize(const Response& r
   out->set(bhttp::field::server, "reglo-hub");
   out->set("X-Content-Type-Options", "nosniff");
   out->set(bhttp::field::cache_control, "no-store");
+  out->set(bhttp::field::date, HttpDate());
   if (response.status != 204 && response.status != 304) {
     if (!response.content_type.empty()) out->set(bhttp::field::content_type, response.content_type);
-    out->body() = response.body;
+    if (!head) out->body() = response.body;
     out->content_length(response.body.size());
   }
   out->keep_alive(keep_alive);
@@ -121,6 +138,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::atomic<int> pending_jobs{0};  // handler jobs queued or running
   std::atomic<bool> stopping{false};
   std::once_flag stopped;
+  std::optional<asio::steady_timer> retry_timer;  // accept retry after an error, on the strand
+  // Refusal writers alive: above kMaxRefusalWriters a refused connection is just closed, so a
+  // flood over the caps cannot hold a timer and buffers per connection without bound.
+  static constexpr int kMaxRefusalWriters = 64;
+  std::atomic<int> refusal_writers{0};
 
   // A connection as the registry sees it: its address, whether it waits for a request (and so
   // may be closed to make room), and how to close it from another thread.
@@ -197,10 +219,19 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     entries.erase(entry);
   }
 
-  void SetIdle(std::list<Entry>::iterator entry, bool idle) {
+  void SetIdle(std::list<Entry>::iterator entry) {
     std::lock_guard lock(mutex);
-    entry->idle = idle;
-    if (idle) entry->idle_since = SteadyClock::now();
+    entry->idle = true;
+    entry->idle_since = SteadyClock::now();
+  }
+
+  // Marks an idle connection busy; false when it was evicted meanwhile (Admit released it under
+  // this mutex and its posted close has not run yet): it must not start a request then.
+  bool Claim(std::list<Entry>::iterator entry) {
+    std::lock_guard lock(mutex);
+    if (entry->released) return false;
+    entry->idle = false;
+    return true;
   }
 
   void SessionStarted() {
@@ -231,8 +262,16 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       return false;
     }
     asio::post(*workers, [this, job = std::move(job)] {
-      job();
-      --pending_jobs;
+      // Counted down however the job ends (its own catch covers what the handlers throw).
+      struct Done {
+        std::atomic<int>& pending;
+        ~Done() { --pending; }
+      } done{pending_jobs};
+      try {
+        job();
+      } catch (...) {
+        spdlog::error("{}: a request job failed with an unknown exception", options.name);
+      }
     });
     return true;
   }
@@ -254,13 +293,18 @@ class RefusalWriter : public std::enable_shared_from_this<RefusalWriter> {
         timer_(socket_.get_executor()),
         answer_(Serialize(response, 11, false)) {
     server_->SessionStarted();
+    ++server_->refusal_writers;
   }
-  ~RefusalWriter() { server_->SessionEnded(); }
+  ~RefusalWriter() {
+    --server_->refusal_writers;
+    server_->SessionEnded();
+  }
 
   void Run() {
     timer_.expires_after(server_->options.write_timeout);
     timer_.async_wait([self = shared_from_this()](const ErrorCode& error) {
-      if (!error) self->socket_.close();
+      ErrorCode ignored;
+      if (!error) self->socket_.close(ignored);
     });
     bhttp::async_write(socket_, *answer_,
                        [self = shared_from_this()](const ErrorCode& error, std::size_t) {
@@ -269,7 +313,8 @@ class RefusalWriter : public std::enable_shared_from_this<RefusalWriter> {
                          self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
                          self->timer_.expires_after(self->server_->options.linger_timeout);
                          self->timer_.async_wait([self](const ErrorCode& timer_error) {
-                           if (!timer_error) self->socket_.close();
+                           ErrorCode not_needed;
+                           if (!timer_error) self->socket_.close(not_needed);
                          });
                          self->Drain();
                        });
@@ -280,7 +325,9 @@ class RefusalWriter : public std::enable_shared_from_this<RefusalWriter> {
     socket_.async_read_some(asio::buffer(scratch_),
                             [self = shared_from_this()](const ErrorCode& error, std::size_t n) {
                               self->drained_ += n;
-                              if (error || self->drained_ > 64 * 1024) return self->Close();
+                              if (error || self->drained_ > self->server_->options.linger_bytes) {
+                                return self->Close();
+                              }
                               self->Drain();
                             });
   }
@@ -338,18 +385,28 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         });
       };
     }
+    // Stop() may have collected the entries before `close` was set: it sets `stopping` before
+    // taking the mutex, so this check (after ours) cannot miss it.
+    if (server_->stopping) return Close();
     // The first request's header deadline runs from the accept, through the TLS handshake.
-    Arm(options_.read_timeout);
     if constexpr (kTls) {
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](const ErrorCode& error) {
-                                if (error) return self->Close();
-                                self->WaitForRequest(true);
-                              });
+      const auto deadline = SteadyClock::now() + options_.read_timeout;
+      Arm(options_.read_timeout, Phase::kClose);
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this(),
+                                                               deadline](const ErrorCode& error) {
+        if (error || self->timed_out_) return self->Close();
+        self->Arm(std::max(
+            std::chrono::milliseconds(0),
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())));
+        self->WaitForRequest(true);
+      });
     } else {
+      Arm(options_.read_timeout);
       WaitForRequest(true);
     }
   }
+
+  auto Executor() { return stream_.get_executor(); }
 
  private:
   static Stream MakeStream(tcp::socket socket, std::optional<asio::ssl::context>& context) {
@@ -368,17 +425,28 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
-  // The deadline of the current phase: when it passes, pending socket operations are cancelled
-  // and the phase's handler sees timed_out_. Re-arming or disarming discards the previous one.
-  void Arm(std::chrono::milliseconds after) {
+  // What a passed deadline does to the socket. Cancelling alone is not enough: a composed
+  // operation (read_header, read, write, handshake) starts new steps after the cancel with no
+  // timer, so expiry must be permanent. kShutdownReceive (reading a request): later reads see
+  // EOF, so the 408 can still be written; kClose (writing, lingering, TLS): nothing more to say.
+  enum class Phase { kShutdownReceive, kClose };
+
+  // The deadline of the current phase: when it passes, the socket is cut as `phase` says and the
+  // phase's handler sees timed_out_. Re-arming or disarming discards the previous one.
+  void Arm(std::chrono::milliseconds after, Phase phase = Phase::kShutdownReceive) {
     const uint64_t generation = ++generation_;
     timed_out_ = false;
     timer_.expires_after(after);
-    timer_.async_wait([self = this->shared_from_this(), generation](const ErrorCode& error) {
+    timer_.async_wait([self = this->shared_from_this(), generation, phase](const ErrorCode& error) {
       if (error || generation != self->generation_) return;
       self->timed_out_ = true;
       ErrorCode ignored;
       self->Socket().cancel(ignored);
+      if (phase == Phase::kClose) {
+        self->Socket().close(ignored);
+      } else {
+        self->Socket().shutdown(tcp::socket::shutdown_receive, ignored);
+      }
     });
   }
   void Disarm() {
@@ -398,13 +466,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       Arm(options_.read_timeout);
       return ReadHeader();
     }
-    server_->SetIdle(entry_, true);
+    server_->SetIdle(entry_);
     if (!first) Arm(options_.keep_alive_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this(), first](
                                                        const ErrorCode& error, std::size_t n) {
       self->buffer_.commit(n);
       if (error || n == 0) return self->Close();  // silence or EOF while idle: just close
-      self->server_->SetIdle(self->entry_, false);
+      // Evicted between the first byte and now: the close is on its way, do not start.
+      if (!self->server_->Claim(self->entry_)) return self->Close();
+      if (first && self->timed_out_) return self->RefuseAndClose(self->HeaderTimeout());
       if (!first) self->Arm(self->options_.read_timeout);
       self->ReadHeader();
     });
@@ -417,12 +487,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void OnHeader(const ErrorCode& error) {
-    if (timed_out_) {
-      return RefuseAndClose(Problem(408, "Request Timeout",
-                                    fmt::format("the request headers did not arrive within {} s",
-                                                Seconds(options_.read_timeout)),
-                                    "header-timeout"));
-    }
+    if (timed_out_) return RefuseAndClose(HeaderTimeout());
     if (error == bhttp::error::header_limit) {
       return RefuseAndClose(
           Problem(431, "Request Header Fields Too Large",
@@ -475,11 +540,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       } catch (const std::exception& error) {
         self->LogFailure(error.what());
         refused = Problem(500, "Internal Server Error", "the request could not be completed");
+      } catch (...) {
+        self->LogFailure("an unknown exception");
+        refused = Problem(500, "Internal Server Error", "the request could not be completed");
       }
       asio::post(self->stream_.get_executor(),
                  [self, route, refused = std::move(refused)] { self->OnRouted(route, refused); });
     });
     if (!queued) return RefuseAndClose(Busy());
+  }
+
+  Response HeaderTimeout() {
+    return Problem(408, "Request Timeout",
+                   fmt::format("the request headers did not arrive within {} s",
+                               Seconds(options_.read_timeout)),
+                   "header-timeout");
   }
 
   Response Busy() {
@@ -556,6 +631,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       } catch (const std::exception& error) {
         self->LogFailure(error.what());
         response = Problem(500, "Internal Server Error", "the request could not be completed");
+      } catch (...) {
+        self->LogFailure("an unknown exception");
+        response = Problem(500, "Internal Server Error", "the request could not be completed");
       }
       asio::post(self->stream_.get_executor(),
                  [self, response = std::move(response)] { self->Answer(response, true); });
@@ -587,8 +665,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Disarm();
     const bool keep = body_read && keep_alive_ && !server_->stopping;
     Log(response);
-    answer_ = Serialize(response, version_, keep);
-    Arm(options_.write_timeout);
+    answer_ = Serialize(response, version_, keep, request_ && request_->method == "HEAD");
+    Arm(options_.write_timeout, Phase::kClose);
     bhttp::async_write(
         stream_, *answer_,
         [self = this->shared_from_this(), keep, body_read](const ErrorCode& error, std::size_t) {
@@ -631,7 +709,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       ErrorCode ignored;
       Socket().shutdown(tcp::socket::shutdown_send, ignored);
     }
-    Arm(options_.linger_timeout);
+    Arm(options_.linger_timeout, Phase::kClose);
     buffer_.consume(buffer_.size());
     Drain();
   }
@@ -639,22 +717,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Drain() {
     // Into the request buffer (emptied after each read): an idle connection carries no drain
     // buffer of its own.
-    stream_.async_read_some(
-        buffer_.prepare(16 * 1024),
-        [self = this->shared_from_this()](const ErrorCode& error, std::size_t n) {
-          self->buffer_.consume(self->buffer_.size());
-          self->drained_ += n;
-          if (error || self->timed_out_ || self->drained_ > self->options_.linger_bytes) {
-            return self->Shutdown();
-          }
-          self->Drain();
-        });
+    stream_.async_read_some(buffer_.prepare(16 * 1024), [self = this->shared_from_this()](
+                                                            const ErrorCode& error, std::size_t n) {
+      self->buffer_.consume(self->buffer_.size());
+      self->drained_ += n;
+      if (error || self->timed_out_ || self->drained_ > self->options_.linger_bytes) {
+        return self->Shutdown();
+      }
+      self->Drain();
+    });
   }
 
   void Shutdown() {
     if constexpr (kTls) {
       if (!timed_out_ && !server_->stopping) {
-        Arm(std::chrono::milliseconds(1000));
+        Arm(std::chrono::milliseconds(1000), Phase::kClose);
         stream_.async_shutdown(
             [self = this->shared_from_this()](const ErrorCode&) { self->Close(); });
         return;
@@ -722,24 +799,43 @@ void Server::Impl::OnAccept(const ErrorCode& error, tcp::socket socket) {
   if (error) {
     // Out of file descriptors and the like: wait a moment rather than spin.
     spdlog::warn("{}: accept failed: {}", options.name, error.message());
-    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
-    timer->async_wait(asio::bind_executor(
-        acceptor->get_executor(),
-        [self = shared_from_this(), timer](const ErrorCode&) { self->Accept(); }));
+    retry_timer.emplace(acceptor->get_executor(), std::chrono::milliseconds(100));
+    retry_timer->async_wait([self = shared_from_this()](const ErrorCode& timer_error) {
+      if (!timer_error && !self->stopping) self->Accept();
+    });
     return;
   }
   const std::string address = PeerAddress(socket);
   auto admitted = Admit(address);
+  if (stopping) {  // Stop() began meanwhile and may not see this connection
+    if (auto* entry = std::get_if<std::list<Entry>::iterator>(&admitted)) Forget(*entry);
+    ErrorCode ignored;
+    socket.close(ignored);
+    return;
+  }
   if (const int* refused = std::get_if<int>(&admitted)) {
     Refuse(std::move(socket), address, *refused);
   } else {
     auto entry = std::get<std::list<Entry>::iterator>(admitted);
+    // Start() runs on the session's strand, like everything else it does (Stop and evictions
+    // post there too).
+    const auto serve = [&]<typename Stream>(std::type_identity<Stream>) {
+      std::shared_ptr<Session<Stream>> session;
+      try {
+        session = std::make_shared<Session<Stream>>(shared_from_this(), std::move(socket), address,
+                                                    entry);
+      } catch (const std::exception& failure) {  // e.g. the TLS stream could not be made
+        spdlog::error("{}: cannot serve a connection from {}: {}", options.name, address,
+                      failure.what());
+        Forget(entry);  // no session owns the entry, so none will forget it
+        return;
+      }
+      asio::dispatch(session->Executor(), [session] { session->Start(); });
+    };
     if (tls) {
-      std::make_shared<Session<TlsStream>>(shared_from_this(), std::move(socket), address, entry)
-          ->Start();
+      serve(std::type_identity<TlsStream>{});
     } else {
-      std::make_shared<Session<tcp::socket>>(shared_from_this(), std::move(socket), address, entry)
-          ->Start();
+      serve(std::type_identity<tcp::socket>{});
     }
   }
   Accept();
@@ -754,7 +850,9 @@ void Server::Impl::Refuse(tcp::socket socket, const std::string& address, int st
                                 options.connections.max_connections);
   spdlog::info("{}: refused a connection from {}: {} too-many-connections ({})", options.name,
                address, status, detail);
-  if (tls) {  // no plain-text answer on a TLS port, and no handshake for a refused client
+  if (tls || refusal_writers >= kMaxRefusalWriters) {
+    // No plain-text answer on a TLS port, and no handshake for a refused client; past the cap on
+    // writers, no answer at all.
     ErrorCode ignored;
     socket.close(ignored);
     return;
@@ -823,7 +921,20 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
   impl->work.emplace(asio::make_work_guard(impl->io));
   impl->Accept();
   for (int i = 0; i < options.io_threads; ++i) {
-    impl->io_threads.emplace_back([io = &impl->io] { io->run(); });
+    impl->io_threads.emplace_back([io = &impl->io, name = options.name] {
+      // A handler that throws unwinds run(); the thread logs it and runs on, else the listener
+      // would lose an io thread per exception.
+      for (;;) {
+        try {
+          io->run();
+          return;
+        } catch (const std::exception& error) {
+          spdlog::error("{}: an io handler failed: {}", name, error.what());
+        } catch (...) {
+          spdlog::error("{}: an io handler failed with an unknown exception", name);
+        }
+      }
+    });
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -866,6 +977,7 @@ void Server::Stop() {
     asio::post(impl.acceptor->get_executor(), [&impl] {
       ErrorCode ignored;
       impl.acceptor->close(ignored);
+      if (impl.retry_timer) impl.retry_timer->cancel();
     });
     // Connections waiting for a request are closed; requests in flight finish first (their
     // connections close after the answer: `stopping` turns keep-alive off).
@@ -881,8 +993,10 @@ void Server::Stop() {
       std::unique_lock lock(impl.mutex);
       impl.all_closed.wait(lock, [&impl] { return impl.live_sessions == 0; });
     }
+    // No io.stop(): handlers left queued would keep Impl alive through their captures (a cycle
+    // Impl -> io -> handler -> Impl). With the acceptor closed and no sessions left, run() returns
+    // once the remaining handlers have run.
     impl.work.reset();
-    impl.io.stop();
     for (std::thread& thread : impl.io_threads) thread.join();
     impl.workers->join();
     impl.acceptor.reset();
