@@ -98,20 +98,21 @@ class MultiInstanceTest : public ::testing::Test {
                            {"page_size", 10},
                            {"faults", {{"slow_ms", slow_ms}}}}}});
     }
-    nlohmann::json config = {{"store", store},
-                             {"plugins_dir", REGLO_PLUGIN_DIR},
-                             // Shared by every instance, as a PostgreSQL hub needs (it keys masking).
-                             {"secrets_file", (dir_ / "hub.key").string()},
-                             {"admin", {{"listen", "127.0.0.1:0"}}},
-                             {"engine",
-                              {{"default_interval_seconds", kIntervalSeconds},
-                               {"lease_seconds", kLeaseSeconds},
-                               {"backoff_base_seconds", 0.2},
-                               {"backoff_cap_seconds", 1},
-                               {"threads_per_plugin", 2},
-                               {"watch_plugins", false},
-                               {"shutdown_timeout_seconds", 5}}},
-                             {"sources", sources}};
+    nlohmann::json config = {
+        {"store", store},
+        {"plugins_dir", REGLO_PLUGIN_DIR},
+        // Shared by every instance, as a PostgreSQL hub needs (it keys masking).
+        {"secrets_file", (dir_ / "hub.key").string()},
+        {"admin", {{"listen", "127.0.0.1:0"}}},
+        {"engine",
+         {{"default_interval_seconds", kIntervalSeconds},
+          {"lease_seconds", kLeaseSeconds},
+          {"backoff_base_seconds", 0.2},
+          {"backoff_cap_seconds", 1},
+          {"threads_per_plugin", 2},
+          {"watch_plugins", false},
+          {"shutdown_timeout_seconds", 5}}},
+        {"sources", sources}};
     std::ofstream(dir_ / name) << config.dump(2);
   }
 

@@ -89,8 +89,8 @@ struct IngestSettings {
   int64_t max_json_depth = 8;
   int64_t max_string_bytes = 64 * 1024;
   int64_t max_fields_per_record = 1000;  // fields of one pushed record (reserved members aside)
-  int64_t header_timeout_ms = 10'000;  // request line + headers within this long -> else 408
-  int64_t body_timeout_ms = 30'000;    // the whole body within this long -> else 408
+  int64_t header_timeout_ms = 10'000;    // request line + headers within this long -> else 408
+  int64_t body_timeout_ms = 30'000;      // the whole body within this long -> else 408
   int64_t signature_tolerance_ms = 300'000;
   double rate_per_second = 10;  // rate_limit.requests_per_second: keys without their own
   int64_t rate_burst = 20;      // rate_limit.burst
@@ -134,8 +134,8 @@ struct AgentConfig {
   // secrets_file (default "reglo-agent.key" next to the config): the key file the agent derives
   // its masking key from (created on first use, like the hub's).
   std::filesystem::path secrets_file;
-  int64_t spool_max_bytes = 256 << 20;  // spool.max_bytes
-  int64_t batch_records = 500;          // records per push
+  int64_t spool_max_bytes = 256 << 20;   // spool.max_bytes
+  int64_t batch_records = 500;           // records per push
   int64_t default_interval_ms = 60'000;  // interval_seconds
   int64_t backoff_base_ms = 1'000;       // backoff_base_seconds
   int64_t backoff_cap_ms = 300'000;      // backoff_cap_seconds

@@ -23,8 +23,8 @@ namespace reglo::app {
 Result<std::filesystem::path> SecretsFilePath(const HubConfig& config);
 
 // Sets the key of HashFiscalCode (core/masking.h) from the master key file at `key_file`
-// (MasterKey::DeriveKey(kMaskingKeyLabel)), creating the file as `keys create` does when it does not
-// exist, so every command and every instance sharing the file hashes a codice fiscale the same
+// (MasterKey::DeriveKey(kMaskingKeyLabel)), creating the file as `keys create` does when it does
+// not exist, so every command and every instance sharing the file hashes a codice fiscale the same
 // way. Every command that masks calls it before it logs anything; an error stops the command.
 Status InstallMaskingKey(const std::filesystem::path& key_file);
 // The same with the hub's key file (SecretsFilePath).
