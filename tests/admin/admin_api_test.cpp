@@ -3,17 +3,21 @@
 // PostgreSQL, admin_backends.h), and HTTP from a real client.
 #include <Poco/Net/HTTPRequest.h>
 #include <gmock/gmock.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "admin_backends.h"
 #include "http_client.h"
+#include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
 #include "reglo/model/schema.h"
@@ -221,6 +225,19 @@ TEST_P(AdminApiTest, ReadyzIs503WhenASourcesConnectorIsMissing) {
   EXPECT_EQ(ready.status, 503);
   EXPECT_EQ(ready.Json()["store"], "ok");
   EXPECT_THAT(ready.Json()["plugins"].get<std::string>(), HasSubstr("drivelab"));
+}
+
+// A source held on purpose (disabled, or paused by an operator: HoldCause::kManual, not words in
+// its reason) does not make the hub unready, even when its connector is missing.
+TEST_P(AdminApiTest, ReadyzIgnoresSourcesHeldOnPurpose) {
+  engine::SourceConfig off = Source("off");
+  off.row.connector = "drivelab";
+  off.row.enabled = false;
+  Start({Source("a"), off});
+  EXPECT_EQ(engine_->Source("off")->cause, engine::HoldCause::kManual);
+  EXPECT_EQ(engine_->Source("off")->state, engine::SourceState::kPaused);
+  Reply ready = Call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
 }
 
 TEST_P(AdminApiTest, ATokenResetInTheStoreTakesEffectAtOnce) {
@@ -761,6 +778,55 @@ TEST_P(AdminApiTest, ConsoleFilesAreServedWithTheirTypesAndNoToken) {
   ExpectProblem(Call("GET", "/console/missing.css", "", std::nullopt), 404);
   ExpectProblem(Call("GET", "/console/../secret.txt", "", std::nullopt), 404);
   ExpectProblem(Call("GET", "/console/%2e%2e/secret.txt", "", std::nullopt), 404);
+}
+
+// The engine decides under its lock and probes, loads and writes outside it (issue #15): while
+// a new plugin whose entry point takes up to 10 s is being probed, the API still answers, reads
+// and commands alike.
+TEST_P(AdminApiTest, TheApiAnswersWhileANewPluginIsBeingProbed) {
+  options_.watch_plugins = true;
+  options_.watch_interval = seconds(1);
+  options_.plugin_settle = seconds(1);
+  options_.runner.runner = REGLO_RUNNER_BINARY;
+  Start({Source("a")});
+  const fs::path marks = dir_ / "slow-load";
+  fs::create_directories(marks);
+  ASSERT_EQ(::setenv("REGLO_TEST_SLOW_LOAD_DIR", marks.c_str(), 1), 0);  // the probe inherits it
+  fs::copy_file(REGLO_SLOW_LOAD_PLUGIN, dir_ / "plugins" / ".slow_load.so.tmp");
+  fs::rename(dir_ / "plugins" / ".slow_load.so.tmp", dir_ / "plugins" / "slow_load.so");
+  clock_.Advance(seconds(1));
+  engine_->Tick();  // sees the new library; it must stay unchanged for plugin_settle
+  clock_.Advance(seconds(1));
+  std::atomic<bool> ticked{false};
+  std::thread tick([&] {
+    engine_->Tick();  // probes it: blocks until the release file appears (at most 10 s)
+    ticked = true;
+  });
+  struct Release {
+    fs::path file;
+    std::thread& tick;
+    ~Release() {
+      std::ofstream(file) << "go";
+      tick.join();
+      ::unsetenv("REGLO_TEST_SLOW_LOAD_DIR");
+    }
+  } release{marks / "release", tick};
+  ASSERT_TRUE(reglo::testing::WaitUntil([&] { return fs::exists(marks / "loading"); }, kWait,
+                                        milliseconds(1)));
+
+  const auto asked = std::chrono::steady_clock::now();
+  const Reply sources = Call("GET", "/api/admin/sources");
+  const Reply metrics = Call("GET", "/metrics");
+  const Reply paused = Call("POST", "/api/admin/sources/a/pause");
+  const auto answered = std::chrono::steady_clock::now();
+  EXPECT_FALSE(ticked) << "the API waited for the probe";
+  RecordProperty("api_answer_ms", static_cast<int>(std::chrono::duration_cast<milliseconds>(
+                                                       answered - asked)
+                                                       .count()));
+  EXPECT_EQ(sources.status, 200) << sources.body;
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(paused.status, 200) << paused.body;
+  EXPECT_EQ(engine_->Source("a")->status, "paused");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AdminApiTest, ::testing::ValuesIn(AdminBackends()),

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "reglo/core/clock.h"
 #include "reglo/core/crypto.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
@@ -93,6 +94,53 @@ TEST_F(CliTest, SyncOncePrintsASummaryAndIsIdempotent) {
   Output unknown = RunHub(Config() + " sync --once --source nope");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_THAT(unknown.text, HasSubstr("no source 'nope'"));
+}
+
+// `sync --once` takes the source's lease as `serve` does (issue #15): it never pulls a source
+// another instance holds, and with the lease it closes a run a killed process left open.
+TEST_F(CliTest, SyncOnceTakesTheLeaseAndClosesARunAKilledProcessLeftOpen) {
+  ASSERT_EQ(RunHub(Config() + " migrate").exit_code, 0);
+  const std::string db = (dir_ / "data" / "hub.db").string();
+  {
+    auto store = reglo::storage::OpenSqliteStore(db);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    reglo::storage::SourceRow row;
+    row.id = "counter-1";
+    row.company_id = "autoscuola-rossi";
+    row.source_system = "db";
+    row.connector = "counter";
+    ASSERT_TRUE((*store)->UpsertSource(row).ok());
+    // What a `sync --once` killed with SIGKILL leaves: its run "running", its lease expired.
+    ASSERT_TRUE((*store)->BeginRun("counter-1", "2026-01-01T00:00:00.000Z").ok());
+    // Another instance holds the lease now.
+    ASSERT_TRUE(*(*store)->TryAcquireLease("counter-1", "reglo-hub@elsewhere:1",
+                                           std::chrono::hours(24),
+                                           reglo::FormatUtc(reglo::SystemClock::Instance().Now())));
+  }
+  Output busy = RunHub(Config() + " sync --once");
+  EXPECT_EQ(busy.exit_code, 1) << busy.text;
+  EXPECT_THAT(busy.text, HasSubstr("another hub instance holds the source's lease"));
+  {
+    auto store = reglo::storage::OpenSqliteStore(db);
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ((*store)->ListRuns("counter-1", 10)->size(), 1u);  // nothing was pulled
+    ASSERT_TRUE((*store)->ReleaseLease("counter-1", "reglo-hub@elsewhere:1").ok());
+  }
+  Output synced = RunHub(Config() + " sync --once");
+  EXPECT_EQ(synced.exit_code, 0) << synced.text;
+  EXPECT_THAT(synced.text, HasSubstr("closed 1 run(s) left open by a stopped hub process"));
+  auto store = reglo::storage::OpenSqliteStore(db);
+  ASSERT_TRUE(store.ok());
+  auto runs = (*store)->ListRuns("counter-1", 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ(runs->back().status, reglo::storage::RunStatus::kFailed);  // the abandoned one
+  EXPECT_THAT(runs->back().error_message, HasSubstr("abandoned"));
+  EXPECT_EQ(runs->front().status, reglo::storage::RunStatus::kSucceeded);
+  // Released at the end: nobody holds it.
+  EXPECT_TRUE(*(*store)->TryAcquireLease("counter-1", "reglo-hub@elsewhere:1",
+                                         std::chrono::seconds(1),
+                                         reglo::FormatUtc(reglo::SystemClock::Instance().Now())));
 }
 
 TEST_F(CliTest, FailedRunExitsWithOne) {

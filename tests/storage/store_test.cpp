@@ -796,6 +796,54 @@ TEST_P(StoreTest, LeasesAreSharedByEveryStoreOnTheDatabase) {
       store_->TryAcquireLease("src", "hub-1", milliseconds(1500), "2026-01-01T00:00:01.000Z")));
 }
 
+// Fencing (issue #15): a checkpoint carrying its lease owner commits only while that owner holds
+// the source's lease; otherwise nothing of it is written, the cursor included.
+TEST_P(StoreTest, ACheckpointFencedByALeaseCommitsOnlyWhileItsOwnerHoldsIt) {
+  using std::chrono::seconds;
+  const std::string source(kSourceId);
+  std::unique_ptr<Store> other = OK_VALUE(backend_->Open());
+  ASSERT_NE(other, nullptr);
+
+  // No lease row at all: refused.
+  CheckpointBatch unleased = Batch({Student("S1", "2024-01-01T10:00:00Z")});
+  unleased.lease_owner = "hub-1";
+  unleased.cursor = "page-1";
+  Result<CheckpointResult> refused = store_->CommitCheckpoint(unleased);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kRetryable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("no longer held by this hub instance"));
+
+  // Held by its owner: committed.
+  ASSERT_TRUE(OK_VALUE(store_->TryAcquireLease(source, "hub-1", seconds(30),
+                                               "2025-06-01T10:00:00.000Z")));
+  CheckpointBatch held = Batch({Student("S1", "2024-01-01T10:00:00Z")});
+  held.lease_owner = "hub-1";
+  held.cursor = "page-1";
+  EXPECT_EQ(OK_VALUE(store_->CommitCheckpoint(held)).counters.created, 1);
+
+  // Expired and taken over by another instance: the first owner's next page is refused whole.
+  ASSERT_TRUE(OK_VALUE(other->TryAcquireLease(source, "hub-2", seconds(30),
+                                              "2025-06-01T10:00:31.000Z")));
+  CheckpointBatch stolen = Batch({Student("S2", "2024-01-01T10:00:00Z")});
+  stolen.lease_owner = "hub-1";
+  stolen.cursor = "page-2";
+  refused = store_->CommitCheckpoint(stolen);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kRetryable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("held by another hub instance"));
+  EXPECT_FALSE(Get("student", "S2").has_value());
+  EXPECT_EQ(OK_VALUE(store_->GetCursor(source, std::string(kStream))), "page-1");
+
+  // The new holder commits; a batch without an owner is not checked (one process, no leases).
+  CheckpointBatch taken_over = Batch({Student("S2", "2024-01-01T10:00:00Z")});
+  taken_over.lease_owner = "hub-2";
+  taken_over.cursor = "page-2";
+  EXPECT_EQ(OK_VALUE(other->CommitCheckpoint(taken_over)).counters.created, 1);
+  EXPECT_EQ(OK_VALUE(store_->CommitCheckpoint(Batch({Student("S3", "2024-01-01T10:00:00Z")})))
+                .counters.created,
+            1);
+}
+
 TEST_P(StoreTest, LeaseRequestsAreChecked) {
   EXPECT_EQ(store_
                 ->TryAcquireLease("src", "hub-1", std::chrono::milliseconds(0),

@@ -533,7 +533,9 @@ class AdminApi {
     }
     std::vector<std::string> missing;
     for (const engine::SourceSnapshot& source : deps_.engine.Sources()) {
-      if (source.status == "paused" && source.reason.find("operator") != std::string::npos) {
+      // Held on purpose (paused by an operator, or disabled): not a reason to be unready.
+      if (source.state == engine::SourceState::kPaused &&
+          source.cause == engine::HoldCause::kManual) {
         continue;
       }
       auto it = usable.find(source.connector);

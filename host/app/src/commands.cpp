@@ -4,7 +4,9 @@
 #include <fmt/ostream.h>
 
 #include <algorithm>
+#include <chrono>
 
+#include "reglo/app/relay.h"
 #include "reglo/core/masking.h"
 #include "reglo/core/text.h"
 #include "reglo/isolation/process_connector.h"
@@ -12,6 +14,7 @@
 #include "reglo/plugin_host/plugin.h"
 #include "reglo/storage/postgres_store.h"
 #include "reglo/storage/sqlite_store.h"
+#include "source_lease.h"
 
 namespace reglo::app {
 namespace {
@@ -167,13 +170,43 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
   PrintLoadErrors(plugins, err);
 
   int exit_code = kExitOk;
-  pipeline::SyncRunner runner(**store, clock);
+  const std::string owner = InstanceId();
+  const std::chrono::milliseconds lease_ttl(
+      config.engine.lease_ms > 0
+          ? config.engine.lease_ms
+          : config.engine.stall_timeout_ms + config.engine.cancel_grace_ms + 60'000);
   for (const storage::SourceRow* source : selected) {
     Status registered = (*store)->UpsertSource(*source);
     if (!registered.ok()) {
       fmt::print(err, "error: source {}: {}\n", source->id, registered.ToString());
       exit_code = kExitFailure;
       continue;
+    }
+    // The source's lease, as `serve` takes it: never a pull overlapping another instance's.
+    Result<std::unique_ptr<SourceLease>> lease = SourceLease::Take(
+        **store, [&config] { return OpenStore(config); }, source->id, owner, lease_ttl, clock);
+    if (!lease.ok()) {
+      fmt::print(err, "error: source {}: its lease could not be taken, so it was not synced: {}\n",
+                 source->id, MaskPersonalData(lease.status().ToString()));
+      exit_code = kExitFailure;
+      continue;
+    }
+    if (*lease == nullptr) {
+      fmt::print(err,
+                 "error: source {}: not synced: another hub instance holds the source's lease (it "
+                 "is syncing it, or it was killed and its lease lasts until it expires, at most "
+                 "{} s)\n",
+                 source->id, lease_ttl.count() / 1000);
+      exit_code = kExitFailure;
+      continue;
+    }
+    // With the lease held, a run still marked running was left by a process that was killed.
+    Result<int64_t> closed = (*store)->CloseAbandonedRuns(
+        source->id, FormatUtc(clock.Now()),
+        "abandoned: the hub process running it stopped before it finished");
+    if (closed.ok() && *closed > 0) {
+      fmt::print(err, "note: source {}: closed {} run(s) left open by a stopped hub process\n",
+                 source->id, *closed);
     }
     Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
         CreateSourceConnector(config, plugins, *source);
@@ -192,7 +225,14 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
       exit_code = kExitFailure;
       continue;
     }
-    pipeline::SyncReport report = runner.RunOnce(*source, **connector);
+    pipeline::SyncOptions options;
+    options.lease_owner = owner;  // every commit is fenced by the lease
+    pipeline::SyncRunner runner(**store, clock, options);
+    pipeline::SyncReport report = runner.RunOnce(*source, **connector, &(*lease)->stop());
+    if (const std::string lost = (*lease)->lost_reason(); !lost.empty()) {
+      fmt::print(err, "error: source {}: {}; the pull stopped\n", source->id, lost);
+      exit_code = kExitFailure;
+    }
     PrintReport(*source, report, out);
     if (report.status == storage::RunStatus::kFailed) {
       exit_code = kExitFailure;

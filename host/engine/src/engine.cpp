@@ -37,6 +37,10 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     std::shared_ptr<RunControl> control;
     uint64_t seen_progress = 0;
     TimePoint last_progress{};
+    // Leases: when the engine last tried to renew the pull's lease, and last knew it held
+    // (from the start: the pull takes the lease just after, so the estimate errs on the safe side).
+    TimePoint lease_tried{};
+    TimePoint lease_confirmed{};
     std::optional<TimePoint> cancelled_at;
     std::string cancel_reason;
     bool killed = false;  // an isolated pull's runner was killed
@@ -87,21 +91,48 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     idle_stores.push_back(std::move(store));
   }
 
-  // Writes through the control store (under `mutex`); failures are logged, never fatal.
+  // --- the control store ----------------------------------------------------------------------
+  // Decisions are taken under `mutex`; what they write to the control store is queued there and
+  // written by FlushWrites, outside `mutex` (readers never wait for the database), in the order
+  // it was decided. Lock order: tick_mutex, then a run's lease_mutex, then control_mutex, then
+  // mutex.
+
+  // Under `mutex`. Failures are logged, never fatal.
+  void Enqueue(std::function<void(storage::Store&)> write) {
+    pending_writes.push_back(std::move(write));
+  }
   void SetStatus(const std::string& id, const std::string& status) {
-    if (!control) return;
-    Status set = control->SetSourceStatus(id, status);
-    if (!set.ok()) spdlog::error("source {}: cannot store its status: {}", id, set.message());
+    Enqueue([id, status](storage::Store& store) {
+      Status set = store.SetSourceStatus(id, status);
+      if (!set.ok()) spdlog::error("source {}: cannot store its status: {}", id, set.message());
+    });
   }
   void FailRun(int64_t run_id, const std::string& message) {
-    if (!control || run_id <= 0) return;
+    if (run_id <= 0) return;
     const std::string at = FormatUtc(clock.Now());
-    (void)control->AppendRunLog(run_id, {at, storage::LogLevel::kError, message});
-    Status finished =
-        control->FinishRun(run_id, storage::RunStatus::kFailed, at,
-                           std::string(StatusCodeName(StatusCode::kCancelled)), message);
-    if (!finished.ok())
-      spdlog::error("run {}: cannot record its end: {}", run_id, finished.message());
+    Enqueue([run_id, at, message](storage::Store& store) {
+      (void)store.AppendRunLog(run_id, {at, storage::LogLevel::kError, message});
+      Status finished =
+          store.FinishRun(run_id, storage::RunStatus::kFailed, at,
+                          std::string(StatusCodeName(StatusCode::kCancelled)), message);
+      if (!finished.ok())
+        spdlog::error("run {}: cannot record its end: {}", run_id, finished.message());
+    });
+  }
+  // Not under `mutex`: writes what was queued, in order.
+  void FlushWrites() {
+    std::lock_guard<std::mutex> writing(control_mutex);
+    FlushWritesLocked();
+  }
+  // Under control_mutex (not `mutex`).
+  void FlushWritesLocked() {
+    std::vector<std::function<void(storage::Store&)>> writes;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      writes.swap(pending_writes);
+    }
+    if (!control) return;
+    for (auto& write : writes) write(*control);
   }
 
   // --- plugins ------------------------------------------------------------------------------
@@ -114,7 +145,25 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     return ids;
   }
 
-  void ApplyPluginEvent(const PluginFileEvent& event, TimePoint now) {
+  // Not under `mutex`: a new library is probed in a child and loaded (dlopen, which runs its
+  // static constructors) with the lock free, so snapshots and commands never wait for either.
+  void ApplyPluginEvent(const PluginFileEvent& event) {
+    Result<std::shared_ptr<plugin_host::LoadedPlugin>> loaded = Status::NotFound("not loaded");
+    if (event.kind == PluginFileEvent::Kind::kReady) {
+      Status probed = Probe(event.private_copy);
+      loaded = probed.ok() ? plugin_host::LoadedPlugin::Load(event.private_copy)
+                           : Result<std::shared_ptr<plugin_host::LoadedPlugin>>(probed);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ApplyPluginEventLocked(event, std::move(loaded), clock.Monotonic());
+    }
+    FlushWrites();
+  }
+
+  void ApplyPluginEventLocked(const PluginFileEvent& event,
+                              Result<std::shared_ptr<plugin_host::LoadedPlugin>> loaded,
+                              TimePoint now) {
     const std::string file = event.file.string();
     if (event.kind == PluginFileEvent::Kind::kIncomplete) {
       refused[event.file] =
@@ -134,12 +183,6 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
              fmt::format("plugin '{}' was removed from {}", name, options.plugins_dir.string()));
       return;
     }
-    // Vetted in a child first: a library that crashes when loaded, described or given the
-    // configuration of a source that runs in this process is refused, and the hub carries on.
-    Status probed = Probe(event.private_copy);
-    Result<std::shared_ptr<plugin_host::LoadedPlugin>> loaded =
-        probed.ok() ? plugin_host::LoadedPlugin::Load(event.private_copy)
-                    : Result<std::shared_ptr<plugin_host::LoadedPlugin>>(probed);
     if (!loaded.ok()) {
       std::string reason = loaded.status().message();
       // The operator knows the file in the folder, not our private copy of it.
@@ -198,8 +241,12 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Vetted in a child first: a library that crashes when loaded, described or given the
+  // configuration of a source that runs in this process is refused, and the hub carries on.
+  // Not under `mutex` (it waits for the child); takes it only to read the sources.
   Status Probe(const std::filesystem::path& library) {
     auto configs = [this](const plugin_host::PluginInfo& described) {
+      std::lock_guard<std::mutex> lock(mutex);
       std::vector<std::pair<std::string, std::string>> tried;
       for (const auto& [id, source] : sources) {
         if (source.row.connector == described.name &&
@@ -247,6 +294,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       }
       supervised.control->fenced = true;
       supervised.control->stop = true;
+      // Its lease stays until it expires: a newer pull of the source (same owner) may hold it
+      // by the time this one returns, if ever.
+      supervised.control->leased = false;
       if (!supervised.cancelled_at) FailRun(supervised.control->run_id, slot.reason);
       abandoned.push_back(supervised.control);
       it = running.erase(it);
@@ -270,15 +320,10 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       }
       if (!supervised.cancelled_at) {
         if (now - supervised.last_progress < options.stall_timeout) continue;
-        supervised.cancelled_at = now;
-        supervised.cancel_reason = fmt::format(
-            "watchdog: no progress for {} (no record, checkpoint or warning); the pull was "
-            "cancelled",
-            DurationText(options.stall_timeout));
-        control.fenced = true;
-        control.stop = true;
-        FailRun(control.run_id, supervised.cancel_reason);
-        spdlog::warn("source {}: {}", id, supervised.cancel_reason);
+        Fence(id, supervised, now,
+              fmt::format("watchdog: no progress for {} (no record, checkpoint or warning); the "
+                          "pull was cancelled",
+                          DurationText(options.stall_timeout)));
       } else if (now - *supervised.cancelled_at >= options.cancel_grace) {
         if (control.isolated) {
           // Only its runner is stuck: end it (SIGTERM, then SIGKILL), nothing else is affected.
@@ -288,10 +333,12 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
           if (!supervised.killed) {
             supervised.killed = true;
             spdlog::warn("source {}: killing its connector process: {}", id, reason);
-            if (control.run_id > 0 && this->control) {
-              (void)this->control->AppendRunLog(control.run_id,
-                                                {FormatUtc(clock.Now()), storage::LogLevel::kError,
-                                                 "connector process killed: " + reason});
+            if (const int64_t run_id = control.run_id; run_id > 0) {
+              const storage::RunLogLine line{FormatUtc(clock.Now()), storage::LogLevel::kError,
+                                             "connector process killed: " + reason};
+              Enqueue([run_id, line](storage::Store& store) {
+                (void)store.AppendRunLog(run_id, line);
+              });
             }
           }
         } else {
@@ -302,18 +349,74 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& [plugin, source] : to_quarantine) Quarantine(plugin, source);
   }
 
-  void RenewLeases(TimePoint now) {
-    if (!leases_supported || !control) return;
+  // Under `mutex`: cancels a pull and fences it (it commits nothing more, GuardedStore), marks its
+  // run failed with `reason`; the watchdog then treats it like any cancelled pull.
+  void Fence(const std::string& id, Supervised& supervised, TimePoint now, std::string reason) {
+    if (supervised.cancelled_at) return;
+    RunControl& control = *supervised.control;
+    supervised.cancelled_at = now;
+    supervised.cancel_reason = std::move(reason);
+    control.fenced = true;
+    control.stop = true;
+    FailRun(control.run_id, supervised.cancel_reason);
+    spdlog::warn("source {}: {}", id, supervised.cancel_reason);
+  }
+
+  // Under `mutex`: the pulls whose lease is due for renewal (a third of its time since the last
+  // try). Only leases a pull holds: not a pull still queued on its pool (it takes the lease when
+  // it starts), nor one that has released it.
+  std::vector<std::pair<std::string, std::shared_ptr<RunControl>>> DueRenewals(TimePoint now) {
+    std::vector<std::pair<std::string, std::shared_ptr<RunControl>>> due;
     for (auto& [id, supervised] : running) {
-      // Only leases a pull holds: not a pull still queued on its pool (it takes the lease when it
-      // starts), nor one that has released it (released under this mutex, see RunJob).
-      if (!supervised.control || !supervised.control->leased) continue;
-      TimePoint& renewed = lease_renewed[id];
-      if (now - renewed < options.lease_ttl / 3) continue;
-      renewed = now;
-      Result<bool> held = control->TryAcquireLease(id, options.instance_id, options.lease_ttl,
-                                                   FormatUtc(clock.Now()));
-      if (!held.ok() && held.status().code() == StatusCode::kInternal) leases_supported = false;
+      if (!supervised.control->leased || supervised.cancelled_at) continue;
+      if (now - supervised.lease_tried < options.lease_ttl / 3) continue;
+      supervised.lease_tried = now;
+      due.emplace_back(id, supervised.control);
+    }
+    return due;
+  }
+
+  // Not under `mutex`. Fails closed: a renewal refused (another instance took the lease) fences
+  // the pull at once; one that errs fences it once two thirds of the lease have passed since it
+  // was last known held, before it can expire under a pull that still commits.
+  void RenewLeases(const std::vector<std::pair<std::string, std::shared_ptr<RunControl>>>& due,
+                   TimePoint now) {
+    for (const auto& [id, run] : due) {
+      Result<bool> held = false;
+      {
+        // The pull's lease_mutex: its end cannot release the lease between the check and the
+        // renewal (which would take it again, for nobody).
+        std::lock_guard<std::mutex> lease_lock(run->lease_mutex);
+        if (!run->leased) continue;
+        std::lock_guard<std::mutex> writing(control_mutex);
+        if (!control) continue;
+        held = control->TryAcquireLease(id, options.instance_id, options.lease_ttl,
+                                        FormatUtc(clock.Now()));
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto it = running.find(id);
+        if (it == running.end() || it->second.control != run) continue;
+        Supervised& supervised = it->second;
+        if (held.ok() && *held) {
+          supervised.lease_confirmed = now;
+        } else if (held.ok()) {
+          Fence(id, supervised, now,
+                "lease lost: another hub instance holds this source's lease now; the pull was "
+                "cancelled and commits nothing more");
+        } else if (now - supervised.lease_confirmed >= options.lease_ttl * 2 / 3) {
+          Fence(id, supervised, now,
+                fmt::format("lease not renewed for {} ({}); the pull was cancelled before the "
+                            "lease could expire under it",
+                            DurationText(std::chrono::duration_cast<Duration>(
+                                now - supervised.lease_confirmed)),
+                            MaskPersonalData(held.status().message())));
+        } else {
+          spdlog::warn("source {}: cannot renew its lease ({}); trying again", id,
+                       MaskPersonalData(held.status().message()));
+        }
+      }
+      FlushWrites();
     }
   }
 
@@ -344,6 +447,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       supervised = Supervised{};
       supervised.control = control;
       supervised.last_progress = now;
+      supervised.lease_tried = now;
+      supervised.lease_confirmed = now;
       scheduler.MarkStarted(id);
       boost::asio::post(
           *slot.pool, [self = shared_from_this(), row = source.row, plugin = slot.plugin, control] {
@@ -366,49 +471,52 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     } else {
       Result<bool> lease = (*store)->TryAcquireLease(row.id, options.instance_id, options.lease_ttl,
                                                      FormatUtc(clock.Now()));
-      if (lease.ok() && !*lease) {
+      if (!lease.ok()) {
+        // Fails closed: without knowing who holds the lease, pulling could overlap another
+        // instance's pull. Retried with backoff, like any transient failure.
+        outcome.code = StatusCode::kRetryable;
+        outcome.message = MaskPersonalData(
+            "the source's lease could not be taken, so it was not pulled: " +
+            lease.status().message());
+      } else if (!*lease) {
         skipped = true;  // another hub instance is syncing this source
       } else {
-        control->leased = lease.ok();
-        if (!lease.ok() && lease.status().code() != StatusCode::kInternal) {
-          spdlog::warn("source {}: lease not taken ({}); syncing anyway", row.id,
-                       lease.status().message());
-        }
-        if (lease.ok()) {
-          // With the lease held no other run of this source can be in progress: a run still
-          // marked running was left by a process that crashed or was killed.
-          Result<int64_t> closed = (*store)->CloseAbandonedRuns(
-              row.id, FormatUtc(clock.Now()),
-              "abandoned: the hub process running it stopped before it finished");
-          if (closed.ok() && *closed > 0) {
-            spdlog::warn("source {}: closed {} run(s) left open by a stopped hub process", row.id,
-                         *closed);
-          }
+        control->leased = true;
+        // With the lease held no other run of this source can be in progress: a run still
+        // marked running was left by a process that crashed or was killed.
+        Result<int64_t> closed = (*store)->CloseAbandonedRuns(
+            row.id, FormatUtc(clock.Now()),
+            "abandoned: the hub process running it stopped before it finished");
+        if (closed.ok() && *closed > 0) {
+          spdlog::warn("source {}: closed {} run(s) left open by a stopped hub process", row.id,
+                       *closed);
         }
         Run(**store, row, *plugin, control, outcome, counters);
+      }
+    }
+    {
+      // Released before the pull counts as finished (no newer pull of the source can start and
+      // take it under our name first), under the pull's lease_mutex so a renewal cannot take it
+      // again afterwards. A quarantined pull's flag was cleared: it releases nothing.
+      std::lock_guard<std::mutex> lease_lock(control->lease_mutex);
+      if (control->leased.exchange(false)) {
+        (void)(*store)->ReleaseLease(row.id, options.instance_id);
       }
     }
     {
       std::lock_guard<std::mutex> lock(mutex);
       auto it = running.find(row.id);
       const bool supervised = it != running.end() && it->second.control == control;
-      // Released under the mutex, so RenewLeases cannot take the lease again after the release;
-      // not when a newer pull of the source (after a watchdog verdict) holds it under our name.
-      if (control->leased.exchange(false) && (supervised || it == running.end())) {
-        (void)(*store)->ReleaseLease(row.id, options.instance_id);
-      }
       // A source removed while its pull ran: nothing to schedule or store for it any more.
       const bool removed = sources.find(row.id) == sources.end();
       if (supervised && removed) {
         running.erase(it);
-        lease_renewed.erase(row.id);
       } else if (supervised) {
         if (it->second.cancelled_at) {
           outcome.code = StatusCode::kRetryable;
           outcome.message = it->second.cancel_reason;
         }
         running.erase(it);
-        lease_renewed.erase(row.id);
         const TimePoint now = clock.Monotonic();
         if (skipped) {
           scheduler.MarkSkipped(row.id, sources.at(row.id).interval, now);
@@ -419,17 +527,17 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
           const Decision decision = scheduler.MarkFinished(row.id, outcome, now);
           LogRun(row.id, control->run_id, outcome, counters, decision);
           // The pipeline stored ok/warning/failed from the run alone; the engine's verdict
-          // (retrying is a warning; paused) is what the source shows. Written before the run
-          // counts as finished, so whoever waits for it sees the final status.
-          if (store.ok()) {
-            const std::string status =
-                decision.state == SourceState::kPaused ? "paused" : decision.status;
-            Status set = (*store)->SetSourceStatus(row.id, status);
-            if (!set.ok())
-              spdlog::error("source {}: cannot store its status: {}", row.id, set.message());
-          }
+          // (retrying is a warning; paused) is what the source shows. Queued with the engine's
+          // own writes (in decision order) and written before the run counts as finished, so
+          // whoever waits for it sees the final status.
+          SetStatus(row.id, decision.state == SourceState::kPaused ? "paused" : decision.status);
         }
       }
+    }
+    FlushWrites();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      const bool removed = sources.find(row.id) == sources.end();
       Stats& stat = removed ? removed_stats : stats[row.id];
       ++stat.runs_finished;
       if (control->run_id > 0) stat.last_run_id = control->run_id;
@@ -467,7 +575,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     GuardedStore guarded(store, control);
-    pipeline::SyncRunner runner(guarded, clock, options.sync);
+    pipeline::SyncOptions sync = options.sync;
+    if (control->leased) sync.lease_owner = options.instance_id;  // every commit is fenced
+    pipeline::SyncRunner runner(guarded, clock, sync);
     pipeline::SyncReport report =
         runner.RunOnce(row, **instance, &control->stop, &control->progress);
     outcome.code = report.error.code();
@@ -513,16 +623,33 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
 
   // --- the loop ------------------------------------------------------------------------------
 
+  // Decides under `mutex`, does the blocking work (folder poll, probes, loads, lease renewals,
+  // control-store writes) outside it. One tick at a time (tick_mutex).
   void Tick() {
-    std::lock_guard<std::mutex> lock(mutex);
-    const TimePoint now = clock.Monotonic();
-    Watchdog(now);
-    if (options.watch_plugins && now >= next_watch) {
-      next_watch = now + options.watch_interval;
-      for (const PluginFileEvent& event : watcher->Poll()) ApplyPluginEvent(event, now);
+    std::lock_guard<std::mutex> ticking(tick_mutex);
+    bool poll = false;
+    std::vector<std::pair<std::string, std::shared_ptr<RunControl>>> renewals;
+    TimePoint now;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      now = clock.Monotonic();
+      Watchdog(now);
+      if (options.watch_plugins && now >= next_watch) {
+        next_watch = now + options.watch_interval;
+        poll = true;
+      }
+      renewals = DueRenewals(now);
     }
-    RenewLeases(now);
-    StartDue(now);
+    FlushWrites();
+    if (poll) {
+      for (const PluginFileEvent& event : watcher->Poll()) ApplyPluginEvent(event);
+    }
+    RenewLeases(renewals, now);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      StartDue(clock.Monotonic());
+    }
+    FlushWrites();
   }
 
   // How long the control thread may sleep: until the next due run, the next folder poll, or the
@@ -561,6 +688,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       snapshot.state = schedule->state;
       snapshot.status = schedule->state == SourceState::kPaused ? "paused" : schedule->status;
       snapshot.reason = schedule->reason;
+      snapshot.cause = schedule->cause;
       snapshot.consecutive_failures = schedule->consecutive_failures;
       snapshot.next_run_in = std::chrono::duration_cast<Duration>(schedule->next_run - now);
     }
@@ -580,10 +708,15 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   StoreFactory open_store;
   std::map<std::string, SourceConfig> sources;
 
+  std::mutex tick_mutex;  // one Tick (or Start) at a time; guards `watcher`
+  // Guards the control store: the engine's own writes, queued under `mutex` (pending_writes).
+  std::mutex control_mutex;
+  std::unique_ptr<storage::Store> control;
+  // Guards everything below; never held across I/O, a probe or a load.
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
+  std::vector<std::function<void(storage::Store&)>> pending_writes;
   Scheduler scheduler;
-  std::unique_ptr<storage::Store> control;  // the engine's own writes, under `mutex`
   std::unique_ptr<PluginWatcher> watcher;
   TimePoint next_watch{};
   std::map<std::string, Slot> plugins;  // by plugin name
@@ -594,8 +727,6 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::unique_ptr<boost::asio::thread_pool>> abandoned_pools;
   std::map<std::string, Stats> stats;
   Stats removed_stats;  // runs of removed sources that finished afterwards (not shown anywhere)
-  std::map<std::string, TimePoint> lease_renewed;
-  bool leases_supported = true;
   bool stopping = false;
   bool quit = false;
   bool poked = false;
@@ -612,57 +743,78 @@ Engine::Engine(EngineOptions options, std::vector<SourceConfig> sources, StoreFa
 
 Engine::~Engine() {
   Stop(impl_->options.cancel_grace);
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  // Pools whose pulls have ended are joined; one still running a pull that ignored every stop is
-  // left behind (never joined), so a hung plugin cannot hang the hub's exit.
-  for (auto& [name, slot] : impl_->plugins) {
-    if (!slot.pool) continue;
-    bool busy = false;
-    for (const auto& [id, supervised] : impl_->running)
-      busy |= supervised.control->connector == name;
-    if (busy) {
-      (void)slot.pool.release();
-    } else {
-      slot.pool->join();
-      slot.pool.reset();
+  std::vector<std::unique_ptr<boost::asio::thread_pool>> finished;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    // Pools whose pulls have ended are joined; one still running a pull that ignored every stop is
+    // left behind (never joined), so a hung plugin cannot hang the hub's exit.
+    for (auto& [name, slot] : impl_->plugins) {
+      if (!slot.pool) continue;
+      bool busy = false;
+      for (const auto& [id, supervised] : impl_->running)
+        busy |= supervised.control->connector == name;
+      if (busy) {
+        (void)slot.pool.release();
+      } else {
+        finished.push_back(std::move(slot.pool));
+      }
     }
+    for (auto& pool : impl_->abandoned_pools) (void)pool.release();
+    impl_->abandoned_pools.clear();
   }
-  for (auto& pool : impl_->abandoned_pools) (void)pool.release();
-  impl_->abandoned_pools.clear();
+  // Joined without the lock: a pull that has just ended still takes it to record its end.
+  for (auto& pool : finished) pool->join();
+  finished.clear();
+  // A pull left behind writes nothing more through the engine (its own store is its own).
+  std::lock_guard<std::mutex> writing(impl_->control_mutex);
   impl_->control.reset();
 }
 
 Status Engine::Start() {
   Impl& impl = *impl_;
+  std::lock_guard<std::mutex> ticking(impl.tick_mutex);
   Result<std::unique_ptr<storage::Store>> control = impl.open_store();
   if (!control.ok()) return control.status().WithContext("opening the store");
-  std::lock_guard<std::mutex> lock(impl.mutex);
-  impl.control = std::move(*control);
-  const TimePoint now = impl.clock.Monotonic();
-  for (const auto& [id, source] : impl.sources) {
-    REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
-    impl.scheduler.Add(id, source.interval, now);
-    if (!source.row.enabled) {
-      (void)impl.scheduler.Pause(id, HoldCause::kManual, "paused: disabled in the configuration");
-      impl.SetStatus(id, "paused");
+  {
+    std::lock_guard<std::mutex> writing(impl.control_mutex);
+    impl.control = std::move(*control);
+    // The configured sources are fixed until Start returns: no lock needed to read them.
+    for (const auto& [id, source] : impl.sources) {
+      REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    const TimePoint now = impl.clock.Monotonic();
+    for (const auto& [id, source] : impl.sources) {
+      impl.scheduler.Add(id, source.interval, now);
+      if (!source.row.enabled) {
+        (void)impl.scheduler.Pause(id, HoldCause::kManual,
+                                   "paused: disabled in the configuration");
+        impl.SetStatus(id, "paused");
+      }
     }
   }
   // Libraries present at start are complete: no settle wait for them.
   for (const PluginFileEvent& event : impl.watcher->Poll(/*initial=*/true)) {
-    impl.ApplyPluginEvent(event, now);
+    impl.ApplyPluginEvent(event);
   }
-  impl.next_watch = now + impl.options.watch_interval;
-  for (const auto& [id, source] : impl.sources) {
-    auto slot = impl.plugins.find(source.row.connector);
-    if (source.row.enabled && (slot == impl.plugins.end() || !slot->second.plugin)) {
-      const std::string reason =
-          fmt::format("paused: connector '{}' is not loaded from {}", source.row.connector,
-                      impl.options.plugins_dir.string());
-      (void)impl.scheduler.Pause(id, HoldCause::kPluginMissing, reason);
-      impl.SetStatus(id, "paused");
-      spdlog::warn("source {}: {}", id, reason);
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    impl.next_watch = impl.clock.Monotonic() + impl.options.watch_interval;
+    for (const auto& [id, source] : impl.sources) {
+      auto slot = impl.plugins.find(source.row.connector);
+      if (source.row.enabled && (slot == impl.plugins.end() || !slot->second.plugin)) {
+        const std::string reason =
+            fmt::format("paused: connector '{}' is not loaded from {}", source.row.connector,
+                        impl.options.plugins_dir.string());
+        (void)impl.scheduler.Pause(id, HoldCause::kPluginMissing, reason);
+        impl.SetStatus(id, "paused");
+        spdlog::warn("source {}: {}", id, reason);
+      }
     }
   }
+  impl.FlushWrites();
   return Status::Ok();
 }
 
@@ -718,25 +870,39 @@ bool Engine::Stop(Duration timeout) {
 
 namespace {
 
-// Runs `change` on the scheduler under the engine's lock, stores the resulting status and wakes
-// the control loop.
+enum class OperatorCommand { kRunNow, kPause, kResume, kRetry };
+
+std::string_view Describe(OperatorCommand command) {
+  switch (command) {
+    case OperatorCommand::kRunNow: return "run requested";
+    case OperatorCommand::kPause: return "paused";
+    case OperatorCommand::kResume: return "resumed";
+    case OperatorCommand::kRetry: return "retry requested";
+  }
+  return "?";
+}
+
+// Runs `change` on the scheduler under the engine's lock, stores the resulting status (before
+// returning) and wakes the control loop.
 template <typename Change>
-Status Command(Engine::Impl& impl, const std::string& id, const char* what, Change change) {
+Status Command(Engine::Impl& impl, const std::string& id, OperatorCommand command, Change change) {
   Status status;
   {
     std::lock_guard<std::mutex> lock(impl.mutex);
     status = change(impl.clock.Monotonic());
     if (status.ok()) {
-      spdlog::info("source {}: {}", id, what);
+      spdlog::info("source {}: {}", id, Describe(command));
       if (const SourceSchedule* schedule = impl.scheduler.Find(id)) {
         if (schedule->state == SourceState::kPaused) impl.SetStatus(id, "paused");
-        if (std::string_view(what) == "resumed" || std::string_view(what) == "retry requested") {
+        // Back from a hold: the status it had before (a failed one starts over).
+        if (command == OperatorCommand::kResume || command == OperatorCommand::kRetry) {
           impl.SetStatus(id, schedule->status == "failed" ? "new" : schedule->status);
         }
       }
     }
     impl.poked = true;
   }
+  impl.FlushWrites();
   impl.changed.notify_all();
   return status;
 }
@@ -744,32 +910,35 @@ Status Command(Engine::Impl& impl, const std::string& id, const char* what, Chan
 }  // namespace
 
 Status Engine::RunNow(const std::string& id) {
-  return Command(*impl_, id, "run requested",
+  return Command(*impl_, id, OperatorCommand::kRunNow,
                  [&](TimePoint now) { return impl_->scheduler.RunNow(id, now); });
 }
 
 Status Engine::Pause(const std::string& id) {
-  return Command(*impl_, id, "paused", [&](TimePoint) {
+  return Command(*impl_, id, OperatorCommand::kPause, [&](TimePoint) {
     return impl_->scheduler.Pause(id, HoldCause::kManual, "paused by an operator");
   });
 }
 
 Status Engine::Resume(const std::string& id) {
-  return Command(*impl_, id, "resumed", [&](TimePoint now) {
+  return Command(*impl_, id, OperatorCommand::kResume, [&](TimePoint now) {
     return impl_->scheduler.Resume(id, HoldCause::kManual, now);
   });
 }
 
 Status Engine::Retry(const std::string& id) {
-  return Command(*impl_, id, "retry requested",
+  return Command(*impl_, id, OperatorCommand::kRetry,
                  [&](TimePoint now) { return impl_->scheduler.Retry(id, now); });
 }
 
+// Add and update write the source's row themselves (the caller needs the error): under
+// control_mutex, which keeps them in order with the engine's queued writes, and outside `mutex`.
+
 Status Engine::AddSource(SourceConfig source) {
   Impl& impl = *impl_;
-  {
-    std::lock_guard<std::mutex> lock(impl.mutex);
-    const std::string id = source.row.id;
+  const std::string id = source.row.id;
+  std::lock_guard<std::mutex> writing(impl.control_mutex);
+  auto refused = [&]() -> Status {  // under `mutex`
     if (impl.sources.count(id)) {
       return Status::AlreadyExists(fmt::format("source '{}' already exists", id));
     }
@@ -777,11 +946,20 @@ Status Engine::AddSource(SourceConfig source) {
       return Status::AlreadyExists(fmt::format(
           "a pull of the removed source '{}' is still stopping; try again shortly", id));
     }
+    return Status::Ok();
+  };
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    REGLO_RETURN_IF_ERROR(refused());
     if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
     source.row.status = "new";
-    if (impl.control) {
-      REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
-    }
+  }
+  if (impl.control) {
+    REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    REGLO_RETURN_IF_ERROR(refused());  // adds are serialised (control_mutex): still free
     const TimePoint now = impl.clock.Monotonic();
     impl.scheduler.Add(id, source.interval, now);
     impl.sources.emplace(id, source);
@@ -799,26 +977,34 @@ Status Engine::AddSource(SourceConfig source) {
     spdlog::info("source {}: added (connector {})", id, source.row.connector);
     impl.poked = true;
   }
+  impl.FlushWritesLocked();
   impl.changed.notify_all();
   return Status::Ok();
 }
 
 Status Engine::UpdateSource(SourceConfig source) {
   Impl& impl = *impl_;
+  const std::string id = source.row.id;
+  std::lock_guard<std::mutex> writing(impl.control_mutex);
   {
     std::lock_guard<std::mutex> lock(impl.mutex);
-    const std::string id = source.row.id;
-    auto it = impl.sources.find(id);
-    if (it == impl.sources.end()) return Status::NotFound(fmt::format("no source '{}'", id));
-    if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
     const SourceSchedule* schedule = impl.scheduler.Find(id);
-    const TimePoint now = impl.clock.Monotonic();
-    source.row.status = schedule == nullptr                       ? "new"
-                        : schedule->state == SourceState::kPaused ? "paused"
-                                                                  : schedule->status;
-    if (impl.control) {
-      REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+    if (!impl.sources.count(id) || schedule == nullptr) {
+      return Status::NotFound(fmt::format("no source '{}'", id));
     }
+    if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
+    source.row.status = schedule->state == SourceState::kPaused ? "paused" : schedule->status;
+  }
+  if (impl.control) {
+    REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    auto it = impl.sources.find(id);
+    // Removed meanwhile (removals do not wait for control_mutex): the row written stays, as a
+    // removed source's row always does, and nothing is scheduled.
+    if (it == impl.sources.end()) return Status::NotFound(fmt::format("no source '{}'", id));
+    const TimePoint now = impl.clock.Monotonic();
     const bool was_enabled = it->second.row.enabled;
     it->second = source;
     impl.scheduler.Add(id, source.interval, now);  // keeps its state, takes the new interval
@@ -830,7 +1016,7 @@ Status Engine::UpdateSource(SourceConfig source) {
     } else if (!was_enabled && source.row.enabled) {
       (void)impl.scheduler.Resume(id, HoldCause::kManual, now);
     }
-    schedule = impl.scheduler.Find(id);
+    const SourceSchedule* schedule = impl.scheduler.Find(id);
     if (source.row.enabled && schedule != nullptr) {
       if (!loaded && schedule->state != SourceState::kPaused) {
         (void)impl.scheduler.Pause(
@@ -849,6 +1035,7 @@ Status Engine::UpdateSource(SourceConfig source) {
     spdlog::info("source {}: updated; the next run uses the new definition", id);
     impl.poked = true;
   }
+  impl.FlushWritesLocked();
   impl.changed.notify_all();
   return Status::Ok();
 }
@@ -870,6 +1057,7 @@ Status Engine::RemoveSource(const std::string& id) {
     spdlog::info("source {}: removed", id);
     impl.poked = true;
   }
+  impl.FlushWrites();
   impl.changed.notify_all();
   return Status::Ok();
 }

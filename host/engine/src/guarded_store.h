@@ -30,6 +30,9 @@ struct RunControl {
   std::atomic<uint64_t> progress{0};
   std::atomic<int64_t> run_id{0};   // 0 until the pipeline has begun its run
   std::atomic<bool> leased{false};  // the run holds its source's lease: the engine renews it
+  // Held while the lease is renewed or released, so a renewal never takes it again after the
+  // pull released it at its end.
+  std::mutex lease_mutex;
   bool isolated = false;            // the plugin runs in a runner child (isolation "process")
 
   // Isolated runs: the runner to end when the pull ignores its cancellation (under the mutex).

@@ -150,6 +150,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
     batch.stream = stream_;
     batch.cursor = std::move(cursor);
     batch.committed_at = FormatUtc(clock_.Now());
+    batch.lease_owner = options_.lease_owner;
     for (storage::RunLogLine& line : batch.log_lines) line.at = batch.committed_at;
     log_budget_ = builder_.log_budget();
     return worker_.Submit(std::move(batch));

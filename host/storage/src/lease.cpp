@@ -1,4 +1,6 @@
-// Lease helpers shared by every backend, and the Store defaults for stores without leases.
+// Lease helpers shared by every backend.
+#include <fmt/format.h>
+
 #include <chrono>
 #include <string_view>
 
@@ -17,13 +19,12 @@ Result<std::string> LeaseExpiry(const std::string& now, std::chrono::millisecond
   return FormatUtc(at + ttl);
 }
 
-Result<bool> Store::TryAcquireLease(const std::string& /*source_id*/, const std::string& /*owner*/,
-                                    std::chrono::milliseconds /*ttl*/, const std::string& /*now*/) {
-  return Status::Internal("this store does not support leases");
-}
-
-Status Store::ReleaseLease(const std::string& /*source_id*/, const std::string& /*owner*/) {
-  return Status::Internal("this store does not support leases");
+Status CheckLeaseHolder(const CheckpointBatch& batch, const std::optional<std::string>& holder) {
+  if (batch.lease_owner.empty() || holder == batch.lease_owner) return Status::Ok();
+  return Status::Retryable(fmt::format(
+      "the lease of source {} is {}: this pull was fenced and nothing of it was committed",
+      batch.source_id,
+      holder ? "held by another hub instance" : "no longer held by this hub instance"));
 }
 
 }  // namespace reglo::storage

@@ -12,6 +12,8 @@
  * writes through the NULL its malloc finally returns), TEST_CRASH_ON_LOAD (a library constructor
  * that crashes), TEST_CRASH_IN_ENTRY (the entry point crashes while describing), and
  * TEST_REPORT_FDS (warns with the list of its open file descriptors).
+ * TEST_SLOW_LOAD: the entry point (run by every probe and load) takes up to 10 s: it creates
+ * $REGLO_TEST_SLOW_LOAD_DIR/loading, then waits for $REGLO_TEST_SLOW_LOAD_DIR/release.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -19,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef TEST_SLOW_LOAD
+#include <time.h>
+#include <unistd.h>
+#endif
 
 #ifndef TEST_ABI_MAJOR
 #define TEST_ABI_MAJOR REGLO_ABI_VERSION_MAJOR
@@ -52,6 +58,22 @@ static char* hostile_text(long size) {
 static void crash(void) {
   volatile int* volatile nowhere = NULL;
   *nowhere = 1;
+}
+#endif
+
+#ifdef TEST_SLOW_LOAD
+static void slow_load(void) {
+  const char* dir = getenv("REGLO_TEST_SLOW_LOAD_DIR");
+  char path[4096];
+  FILE* mark;
+  int waited;
+  struct timespec step = {0, 10 * 1000 * 1000};
+  if (dir == NULL) return;
+  snprintf(path, sizeof path, "%s/loading", dir);
+  mark = fopen(path, "w");
+  if (mark != NULL) fclose(mark);
+  snprintf(path, sizeof path, "%s/release", dir);
+  for (waited = 0; waited < 1000 && access(path, F_OK) != 0; ++waited) nanosleep(&step, NULL);
 }
 #endif
 
@@ -308,6 +330,9 @@ __attribute__((visibility("default"))) reglo_status reglo_connector_entry(
 #else
 #ifdef TEST_CRASH_IN_ENTRY
   crash();
+#endif
+#ifdef TEST_SLOW_LOAD
+  slow_load();
 #endif
   if (host == NULL || host->abi_major != REGLO_ABI_VERSION_MAJOR) return REGLO_INCOMPATIBLE;
   *out_descriptor = &counter_descriptor;

@@ -41,8 +41,11 @@ inline void KillMidPullThenResume(const std::string& connector, const nlohmann::
                                   int64_t expected) {
   TempDir dir("reglo_kill_resume_");
   const std::string db = (dir.path() / "hub.db").string();
+  // The killed process keeps the source's lease until it expires: a short one, so the second
+  // sync does not wait long for it.
   nlohmann::json hub = {{"store", "sqlite:" + db},
                         {"plugins_dir", REGLO_BUNDLED_PLUGIN_DIR},
+                        {"engine", {{"lease_seconds", 1}}},
                         {"sources",
                          {{{"id", "school"},
                            {"company_id", "autoscuola"},
@@ -69,8 +72,18 @@ inline void KillMidPullThenResume(const std::string& connector, const nlohmann::
   ASSERT_GT(committed, 0) << "nothing was committed before the kill";
   ASSERT_LT(committed, expected) << "the pull ended before the kill: make it longer";
 
-  CommandOutput second = RunCommand(hub_binary + " --config " + config + " sync --once");
+  // Refused while the killed process's lease lasts (bounded wait, real time), then it resumes.
+  CommandOutput second;
+  const auto lease_gone = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (true) {
+    second = RunCommand(hub_binary + " --config " + config + " sync --once");
+    const bool refused =
+        second.exit_code == 1 && second.text.find("holds the source's lease") != std::string::npos;
+    if (!refused || std::chrono::steady_clock::now() >= lease_gone) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_TRUE(second.exit_code == 0 || second.exit_code == 3) << second.text;
+  EXPECT_NE(second.text.find("closed 1 run(s) left open"), std::string::npos) << second.text;
   EXPECT_EQ(StoreCount(db, "SELECT count(*) FROM students"), expected);
   EXPECT_EQ(
       StoreCount(db, "SELECT count(*) FROM integration_events WHERE type = 'student.created'"),

@@ -603,6 +603,15 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
   }
   Transaction tx(*conn_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint", checkpoint_settings_));
+  if (!batch.lease_owner.empty()) {
+    // FOR SHARE: the lease row stays locked until COMMIT, so another instance taking the lease
+    // over waits for this commit and then reads the cursor it wrote, never an older one.
+    REGLO_PG_ASSIGN(lease, conn_->Query("SELECT owner FROM integration_leases WHERE source_id = $1 "
+                                        "FOR SHARE",
+                                        Params().Text(batch.source_id), "checking a lease"));
+    REGLO_RETURN_IF_ERROR(CheckLeaseHolder(
+        batch, lease.size() == 0 ? std::nullopt : std::optional<std::string>(lease.String(0, 0))));
+  }
   if (ingest != nullptr) {
     // The request id first: a concurrent transaction inserting the same id makes this one wait
     // for its end, then find the row (a replay) or take its place (it rolled back).

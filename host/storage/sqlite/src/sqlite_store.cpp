@@ -123,6 +123,8 @@ class SqliteStore final : public Store {
   Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
                                std::chrono::milliseconds ttl, const std::string& now) override;
   Status ReleaseLease(const std::string& source_id, const std::string& owner) override;
+  // Inside the commit's transaction: the batch's lease_owner still holds the source's lease.
+  Status CheckLeaseHeld(const CheckpointBatch& batch);
 
   Result<int64_t> CreateAgentKey(const AgentKeyRow& key, int max_active) override;
   Result<std::optional<AgentKeyRow>> FindAgentKey(const std::string& prefix) override;
@@ -418,6 +420,8 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
   CheckpointResult result;
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint"));
+  // BEGIN IMMEDIATE holds the write lock: no one can take the lease between this check and COMMIT.
+  REGLO_RETURN_IF_ERROR(CheckLeaseHeld(batch));
   REGLO_RETURN_IF_ERROR(ApplyCheckpoint(batch, result));
   REGLO_RETURN_IF_ERROR(tx.Commit());
   NoteCommitted();
@@ -1009,6 +1013,16 @@ Result<bool> SqliteStore::TryAcquireLease(const std::string& source_id, const st
                             .Bind(4, now)
                             .Run());
   return db_->Changes() == 1;
+}
+
+Status SqliteStore::CheckLeaseHeld(const CheckpointBatch& batch) {
+  if (batch.lease_owner.empty()) return Status::Ok();
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT owner FROM integration_leases WHERE source_id = ?",
+                                    "checking a lease"));
+  Stmt query(*db_, stmt, "checking a lease");
+  query.Bind(1, batch.source_id);
+  REGLO_SQLITE_ASSIGN(row, query.Step());
+  return CheckLeaseHolder(batch, row ? std::optional<std::string>(query.String(0)) : std::nullopt);
 }
 
 Status SqliteStore::ReleaseLease(const std::string& source_id, const std::string& owner) {

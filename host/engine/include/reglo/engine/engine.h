@@ -6,15 +6,18 @@
 // quarantined and its sources Failed; a source with isolation "process" runs its plugin in a
 // reglo-connector-runner child, which the watchdog kills instead), probes every new library in a
 // child before loading it, hot-adds, swaps and removes plugins found in the watched plugins folder
-// (PluginWatcher), takes a lease per source when the store offers leases, and stops gracefully
-// (stop flags -> pulls end at their next checkpoint -> bounded wait).
+// (PluginWatcher), holds a lease per source while pulling it (fails closed: no lease, no pull; a
+// lease lost or not renewed in time fences the pull, and every commit is checked against it), and
+// stops gracefully (stop flags -> pulls end at their next checkpoint -> bounded wait).
 //
 // Ownership: the Engine owns its pools, plugins and a "control" Store (opened from the factory)
 // for its own writes; every pull takes a Store of its own from a pool of stores opened from the
 // factory (a Store serves one thread at a time). The Clock and RandomSource must outlive it.
 // Driving: StartLoop() runs a control thread that calls Tick() when something is due; tests do not
 // start it and call Tick() themselves with a ManualClock, so time never passes by sleeping.
-// Thread-safety: every public method may be called from any thread.
+// Thread-safety: every public method may be called from any thread. Decisions are taken under
+// one short lock; probes, plugin loads, lease renewals and store writes happen outside it, so
+// snapshots and commands never wait for them.
 #pragma once
 
 #include <chrono>
@@ -73,6 +76,7 @@ struct SourceSnapshot {
   SourceState state = SourceState::kIdle;
   std::string status;  // as stored: new / ok / warning / failed / paused
   std::string reason;  // why paused, failed or retrying
+  HoldCause cause = HoldCause::kNone;  // what holds it when paused or failed
   int consecutive_failures = 0;
   int64_t runs_finished = 0;
   int64_t last_run_id = 0;

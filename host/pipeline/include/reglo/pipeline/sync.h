@@ -27,6 +27,9 @@ struct SyncOptions {
   size_t max_batch_records = 5000;
   // Run log lines kept per run; further warnings are counted and summarised in one line.
   size_t max_log_lines_per_run = 1000;
+  // When set, every commit is fenced by the source's lease held by this owner (see
+  // CheckpointBatch::lease_owner): a pull whose lease was taken over commits nothing more.
+  std::string lease_owner;
 };
 
 struct SyncReport {

@@ -85,6 +85,10 @@ struct CheckpointBatch {
   // per-entity lines of a run report add up to its totals; created..stale come from the commit.
   std::map<std::string, RunCounters, std::less<>> by_entity;
   std::string committed_at;  // FormatUtc of now: record timestamps and event time
+  // Fencing: when set, the commit happens only while `lease_owner` holds the source's lease
+  // (checked inside the transaction, the lease row locked until the commit ends); otherwise it
+  // fails with kRetryable and writes nothing. Empty: no check (a store used by one process).
+  std::string lease_owner;
 };
 
 struct CheckpointResult {
@@ -309,12 +313,13 @@ class Store {
   // free, expired, or already held by `owner` (a renewal); returns false and changes nothing while
   // another owner holds it. One atomic statement: of several instances racing for a free lease,
   // exactly one gets it. InvalidArgument when `now` is not a FormatUtc timestamp or ttl <= 0.
-  // The default (for stores without leases, e.g. test doubles) refuses with kInternal.
+  // Every backend has leases; an error here means the lease state is unknown, and whoever asked
+  // must act as if another instance held it (fail closed).
   virtual Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
-                                       std::chrono::milliseconds ttl, const std::string& now);
+                                       std::chrono::milliseconds ttl, const std::string& now) = 0;
   // Gives the lease up when `owner` holds it, so another instance may take it at once; does
   // nothing when `owner` does not hold it (expired and taken over, or never taken).
-  virtual Status ReleaseLease(const std::string& source_id, const std::string& owner);
+  virtual Status ReleaseLease(const std::string& source_id, const std::string& owner) = 0;
 
   // Agent keys (DESIGN §8). The defaults (for stores without them, e.g. test doubles) refuse with
   // kInternal.
@@ -422,5 +427,10 @@ class Store {
 // The FormatUtc timestamp `ttl` after `now` (a FormatUtc timestamp): a lease's expiry.
 // InvalidArgument when `now` is malformed or ttl <= 0. Thread-safe.
 Result<std::string> LeaseExpiry(const std::string& now, std::chrono::milliseconds ttl);
+
+// For backends, inside a checkpoint's transaction: OK when the batch asks for no lease or when
+// `holder` (the lease row's owner, nullopt when there is no row) is its lease_owner; else
+// kRetryable naming the source, so a fenced pull commits nothing.
+Status CheckLeaseHolder(const CheckpointBatch& batch, const std::optional<std::string>& holder);
 
 }  // namespace reglo::storage
