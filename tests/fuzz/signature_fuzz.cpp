@@ -9,7 +9,7 @@
 
 #include "fuzz_support.h"
 #include "reglo/core/clock.h"
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 
 using reglo::fuzz::Check;
 using reglo::fuzz::NextLine;
@@ -17,7 +17,7 @@ using reglo::fuzz::NextLine;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view rest(reinterpret_cast<const char*>(data), size);
   const std::string_view secret = NextLine(rest);
-  reglo::ingest::WebhookHeaders headers;
+  reglo::security::WebhookHeaders headers;
   headers.id = NextLine(rest);
   headers.timestamp = NextLine(rest);
   headers.signature = NextLine(rest);
@@ -26,15 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr int64_t kNow = 1'764'000'000;  // 2025-11-24
   static const reglo::ManualClock clock{
       std::chrono::system_clock::time_point(std::chrono::seconds(kNow))};
-  const auto key = reglo::ingest::ParseWebhookSecret(secret);
+  const auto key = reglo::security::ParseWebhookSecret(secret);
   // Any headers against a fixed key, and against the input's own secret when it parses.
-  (void)reglo::ingest::WebhookVerifier("fixed key", clock).Verify(headers, body);
+  (void)reglo::security::WebhookVerifier("fixed key", clock).Verify(headers, body);
   if (!key.ok()) return 0;
-  const reglo::ingest::WebhookVerifier verifier(*key, clock);
+  const reglo::security::WebhookVerifier verifier(*key, clock);
   (void)verifier.Verify(headers, body);
 
   if (headers.id.empty() || headers.id.size() > 256) return 0;
-  const auto signature = reglo::ingest::SignWebhook(*key, headers.id, kNow, body);
+  const auto signature = reglo::security::SignWebhook(*key, headers.id, kNow, body);
   Check(signature.ok(), "SignWebhook failed");
   const std::string now = std::to_string(kNow);
   Check(verifier.Verify({headers.id, now, *signature}, body).ok(),

@@ -26,8 +26,8 @@
 #include "reglo/core/json_writer.h"
 #include "reglo/core/masking.h"
 #include "reglo/ingest/agent_keys.h"
-#include "reglo/ingest/signature.h"
 #include "reglo/ingest/spool.h"
+#include "reglo/security/signature.h"
 
 namespace reglo::app {
 namespace {
@@ -95,7 +95,7 @@ class HubClient {
       const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-      Result<std::string> signature = ingest::SignWebhook(key_, id, now, body);
+      Result<std::string> signature = security::SignWebhook(key_, id, now, body);
       if (!signature.ok()) {
         reply.error = signature.status().message();
         return reply;
@@ -392,7 +392,7 @@ class Agent {
 }  // namespace
 
 int RunAgent(const AgentConfig& config, bool once, std::ostream& out, std::ostream& err) {
-  Result<std::string> key = ingest::ParseWebhookSecret(config.signing_secret);
+  Result<std::string> key = security::ParseWebhookSecret(config.signing_secret);
   if (!key.ok()) {
     fmt::print(err, "error: hub.signing_secret: {}\n", key.status().message());
     return kExitUsage;

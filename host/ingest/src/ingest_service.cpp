@@ -12,8 +12,8 @@
 #include "reglo/core/masking.h"
 #include "reglo/core/text.h"
 #include "reglo/ingest/agent_keys.h"
-#include "reglo/ingest/signature.h"
 #include "reglo/pipeline/push.h"
+#include "reglo/security/signature.h"
 
 namespace reglo::ingest {
 
@@ -144,8 +144,8 @@ std::string ResponseJson(const std::string& request_id, const storage::SourceRow
 
 }  // namespace
 
-IngestService::IngestService(IngestOptions options, StoreFactory open_store, MasterKey master,
-                             const Clock& clock)
+IngestService::IngestService(IngestOptions options, StoreFactory open_store,
+                             security::MasterKey master, const Clock& clock)
     : options_(std::move(options)),
       master_(std::move(master)),
       clock_(clock),
@@ -273,7 +273,7 @@ http::Response IngestService::Ingest(const http::Request& request) {
   const std::string id = request.Header("webhook-id").value_or("");
   const std::string timestamp = request.Header("webhook-timestamp").value_or("");
   const std::string signature = request.Header("webhook-signature").value_or("");
-  WebhookVerifier verifier(caller.key.signing_key, clock_, options_.signature_tolerance);
+  security::WebhookVerifier verifier(caller.key.signing_key, clock_, options_.signature_tolerance);
   const Status verified = verifier.Verify({id, timestamp, signature}, request.body);
   if (!verified.ok()) {
     if (verified.code() != StatusCode::kAuthError) {
@@ -418,7 +418,7 @@ http::Response IngestService::Cursor(const http::Request& request) {
   }
   const Caller& caller = **holder;
   const storage::AgentKeyRow& key = caller.key.row;
-  WebhookVerifier verifier(caller.key.signing_key, clock_, options_.signature_tolerance);
+  security::WebhookVerifier verifier(caller.key.signing_key, clock_, options_.signature_tolerance);
   const Status verified = verifier.Verify(
       {request.Header("webhook-id").value_or(""), request.Header("webhook-timestamp").value_or(""),
        request.Header("webhook-signature").value_or("")},

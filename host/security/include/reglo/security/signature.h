@@ -18,7 +18,7 @@
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
 
-namespace reglo::ingest {
+namespace reglo::security {
 
 // The three Standard Webhooks headers of a request, as received.
 struct WebhookHeaders {
@@ -59,4 +59,4 @@ class WebhookVerifier {
   std::chrono::seconds tolerance_;
 };
 
-}  // namespace reglo::ingest
+}  // namespace reglo::security

@@ -1,4 +1,4 @@
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -9,9 +9,9 @@
 #include <optional>
 
 #include "reglo/core/crypto.h"
-#include "reglo/ingest/base64.h"
+#include "reglo/security/base64.h"
 
-namespace reglo::ingest {
+namespace reglo::security {
 namespace {
 
 constexpr std::string_view kSecretPrefix = "whsec_";
@@ -130,4 +130,4 @@ Status WebhookVerifier::Verify(const WebhookHeaders& headers, std::string_view b
   return Status::Ok();
 }
 
-}  // namespace reglo::ingest
+}  // namespace reglo::security

@@ -1,6 +1,6 @@
 // Standard Webhooks signatures: the specification's published test vector, multiple signatures,
 // tampering, the timestamp tolerance on a ManualClock, and malformed headers.
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "reglo/core/clock.h"
 
-namespace reglo::ingest {
+namespace reglo::security {
 namespace {
 
 // From the standard-webhooks repository (libraries/javascript/src/webhook.test.ts, "sign function
@@ -135,4 +135,4 @@ TEST(WebhookSecretTest, RejectsMalformedSecrets) {
 }
 
 }  // namespace
-}  // namespace reglo::ingest
+}  // namespace reglo::security
