@@ -1,4 +1,4 @@
-// Base64 (host/ingest/src/base64.cpp) both ways: decoding any text, and the round trips. Only
+// Base64 (host/security/src/base64.cpp) both ways: decoding any text, and the round trips. Only
 // canonical padded base64 decodes, so what decodes encodes back to the same text.
 #include <cstdint>
 #include <string_view>

@@ -1,7 +1,8 @@
-// Standard Webhooks verification (host/ingest/src/signature.cpp, over base64.cpp) with any secret,
-// headers and body. The input is lines: secret, webhook-id, webhook-timestamp, webhook-signature,
-// then the body (the rest, newlines included). Properties: verifying any headers ends in a status;
-// with a secret that parses, what SignWebhook signs now verifies, and not for another body.
+// Standard Webhooks verification (host/security/src/signature.cpp, over base64.cpp) with any
+// secret, headers and body. The input is lines: secret, webhook-id, webhook-timestamp,
+// webhook-signature, then the body (the rest, newlines included). Properties: verifying any headers
+// ends in a status, with a refusal exactly when it is not Ok; with a secret that parses, what
+// SignWebhook signs now verifies, and not for another body (a refusal that blames the signature).
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -31,7 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)reglo::security::WebhookVerifier("fixed key", clock).Verify(headers, body);
   if (!key.ok()) return 0;
   const reglo::security::WebhookVerifier verifier(*key, clock);
-  (void)verifier.Verify(headers, body);
+  using reglo::security::SignatureRefusal;
+  SignatureRefusal refusal = SignatureRefusal::kNone;
+  const reglo::Status verified = verifier.Verify(headers, body, &refusal);
+  Check(verified.ok() == (refusal == SignatureRefusal::kNone),
+        "the refusal disagrees with the status");
 
   if (headers.id.empty() || headers.id.size() > 256) return 0;
   const auto signature = reglo::security::SignWebhook(*key, headers.id, kNow, body);
@@ -40,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(verifier.Verify({headers.id, now, *signature}, body).ok(),
         "a fresh signature does not verify");
   const std::string other_body = std::string(body) + "x";
-  Check(!verifier.Verify({headers.id, now, *signature}, other_body).ok(),
-        "a signature verifies another body");
+  Check(!verifier.Verify({headers.id, now, *signature}, other_body, &refusal).ok() &&
+            refusal == SignatureRefusal::kSignature,
+        "a signature verifies another body, or its refusal blames the timestamp");
   return 0;
 }
