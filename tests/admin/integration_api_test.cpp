@@ -24,10 +24,10 @@
 #include "reglo/http/server.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/ingest_service.h"
-#include "reglo/ingest/master_key.h"
-#include "reglo/ingest/signature.h"
 #include "reglo/relay/relay.h"
 #include "reglo/relay/webhook_sink.h"
+#include "reglo/security/master_key.h"
+#include "reglo/security/signature.h"
 #include "relay_test_support.h"
 #include "temp_dir.h"
 
@@ -69,7 +69,7 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     auto opened = backend_->Open();
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
-    auto master = ingest::MasterKey::FromBytes(std::string(32, '\x42'));
+    auto master = security::MasterKey::FromBytes(std::string(32, '\x42'));
     ASSERT_TRUE(master.ok());
     master_.emplace(std::move(*master));
     dir_ = reglo::testing::MakeTempDir("reglo_integ_");
@@ -111,7 +111,7 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     options.poll_interval = relay::Duration(10);
     options.refresh_interval = relay::Duration(10);
     options.concurrency = 1;
-    const ingest::MasterKey* master = &*master_;
+    const security::MasterKey* master = &*master_;
     relay::SinkFactory sinks =
         [this,
          master](const storage::SubscriptionRow& row) -> Result<std::unique_ptr<relay::Sink>> {
@@ -130,7 +130,7 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     api_key_ = created->api_key;
     prefix_ = created->row.prefix;
-    signing_key_ = *ingest::ParseWebhookSecret(created->signing_secret);
+    signing_key_ = *security::ParseWebhookSecret(created->signing_secret);
     ingest_ = std::make_unique<ingest::IngestService>(ingest::IngestOptions{}, Factory(), *master_,
                                                       clock_);
     auto router = std::make_shared<http::Router>();
@@ -207,14 +207,14 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     request.set("webhook-id", id);
     request.set("webhook-timestamp", std::to_string(ts));
     request.set("webhook-signature",
-                signature.value_or(*ingest::SignWebhook(signing_key_, id, ts, body)));
+                signature.value_or(*security::SignWebhook(signing_key_, id, ts, body)));
     request.set("Authorization", "Bearer " + api_key_);
     return Send(ingest_server_->port(), request, body);
   }
 
   std::unique_ptr<storage::testing::StoreBackend> backend_;
   std::unique_ptr<storage::Store> store_;
-  std::optional<ingest::MasterKey> master_;
+  std::optional<security::MasterKey> master_;
   std::filesystem::path dir_;
   ManualClock clock_{std::chrono::system_clock::now()};
   NoRandom random_;

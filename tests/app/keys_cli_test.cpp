@@ -15,8 +15,8 @@
 #include "files.h"
 #include "reglo/core/crypto.h"
 #include "reglo/ingest/agent_keys.h"
-#include "reglo/ingest/master_key.h"
-#include "reglo/ingest/signature.h"
+#include "reglo/security/master_key.h"
+#include "reglo/security/signature.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
 #include "temp_dir.h"
@@ -91,12 +91,12 @@ TEST_F(KeysCliTest, CreatePrintsTheKeyAndSecretOnceAndStoresNeither) {
   // What is stored works: the key authenticates and its secret opens with the key file.
   auto store = reglo::storage::OpenSqliteStore((dir_ / "data" / "hub.db").string());
   ASSERT_TRUE(store.ok());
-  auto master = reglo::ingest::MasterKey::LoadOrCreate(key_file.string());
+  auto master = reglo::security::MasterKey::LoadOrCreate(key_file.string());
   ASSERT_TRUE(master.ok());
   reglo::ingest::AgentKeys keys(**store, *master, reglo::SystemClock::Instance());
   auto authenticated = keys.Authenticate(api_key);
   ASSERT_TRUE(authenticated.ok()) << authenticated.status().message();
-  EXPECT_EQ(authenticated->signing_key, reglo::ingest::ParseWebhookSecret(secret).value());
+  EXPECT_EQ(authenticated->signing_key, reglo::security::ParseWebhookSecret(secret).value());
   EXPECT_EQ(authenticated->row.company_id, "acme");
   EXPECT_EQ(authenticated->row.source_system, "sida");
 

@@ -30,7 +30,7 @@
 #include "reglo/http/server.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/ingest_service.h"
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 #include "run_command.h"
 #include "sqlite_test_support.h"
 
@@ -424,13 +424,13 @@ TEST(SlowClientsIngest, SignedPushesAreAnsweredWhileSlowClientsHoldConnections) 
   storage::testing::SqliteBackend backend;
   auto opened = backend.Open();
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  auto master = ingest::MasterKey::FromBytes(std::string(32, '\x42'));
+  auto master = security::MasterKey::FromBytes(std::string(32, '\x42'));
   ASSERT_TRUE(master.ok());
   const Clock& clock = SystemClock::Instance();
   ingest::AgentKeys keys(**opened, *master, clock);
   auto created = keys.Create("autoscuola-rossi", "gestionale", {}, 1000.0, 1000);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
-  auto secret = ingest::ParseWebhookSecret(created->signing_secret);
+  auto secret = security::ParseWebhookSecret(created->signing_secret);
   ASSERT_TRUE(secret.ok());
   ingest::IngestService service(
       {}, [&backend] { return backend.Open(); }, *master, clock);
@@ -481,7 +481,7 @@ TEST(SlowClientsIngest, SignedPushesAreAnsweredWhileSlowClientsHoldConnections) 
     Poco::Net::HTTPRequest request("POST", "/api/hub/ingest", Poco::Net::HTTPMessage::HTTP_1_1);
     request.set("webhook-id", id);
     request.set("webhook-timestamp", std::to_string(now));
-    request.set("webhook-signature", *ingest::SignWebhook(*secret, id, now, body));
+    request.set("webhook-signature", *security::SignWebhook(*secret, id, now, body));
     request.set("Authorization", "Bearer " + created->api_key);
     request.setContentType("application/json");
     request.setContentLength64(static_cast<Poco::Int64>(body.size()));

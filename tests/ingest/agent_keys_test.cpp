@@ -10,7 +10,7 @@
 #include <regex>
 
 #include "reglo/core/crypto.h"
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 #include "reglo/storage/sqlite_store.h"
 #include "temp_dir.h"
 
@@ -43,7 +43,7 @@ class AgentKeysTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1750000000))};
-  MasterKey master_ = MasterKey::FromBytes(std::string(32, 'm')).value();
+  security::MasterKey master_ = security::MasterKey::FromBytes(std::string(32, 'm')).value();
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<AgentKeys> keys_;
 };
@@ -69,7 +69,7 @@ TEST_F(AgentKeysTest, CreatesAKeyStoredOnlyAsAHashWithASealedSecret) {
   }
   // The sealed secret opens with the master key to the secret's bytes.
   EXPECT_EQ(master_.Open(row.secret_protected, row.prefix).value(),
-            ParseWebhookSecret(created.signing_secret).value());
+            security::ParseWebhookSecret(created.signing_secret).value());
   EXPECT_EQ(DisplayKey(row.prefix, row.last4), "rgk_" + row.prefix + "_..." + row.last4);
 }
 
@@ -119,7 +119,7 @@ TEST_F(AgentKeysTest, AuthenticatesActiveKeysOnly) {
   Result<AuthenticatedKey> ok = keys_->Authenticate(created.api_key);
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok->row.company_id, "acme");
-  EXPECT_EQ(ok->signing_key, ParseWebhookSecret(created.signing_secret).value());
+  EXPECT_EQ(ok->signing_key, security::ParseWebhookSecret(created.signing_secret).value());
   ASSERT_EQ(ok->allowed.size(), 1u);
   EXPECT_TRUE(ok->allowed[0].Contains("10.9.8.7"));
   EXPECT_EQ(store_->FindAgentKey(created.row.prefix).value()->last_used_at,

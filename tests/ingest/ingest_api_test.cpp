@@ -19,7 +19,7 @@
 #include "reglo/http/server.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/ingest_service.h"
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -64,7 +64,7 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
     auto opened = backend_->Open();
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
-    auto master = MasterKey::FromBytes(std::string(32, '\x42'));
+    auto master = security::MasterKey::FromBytes(std::string(32, '\x42'));
     ASSERT_TRUE(master.ok());
     master_.emplace(*master);
     NewKey();
@@ -76,7 +76,7 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
     auto created = keys.Create(company, kSource, cidrs, rate, burst);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     api_key_ = created->api_key;
-    auto secret = ParseWebhookSecret(created->signing_secret);
+    auto secret = security::ParseWebhookSecret(created->signing_secret);
     ASSERT_TRUE(secret.ok());
     secret_ = *secret;
     prefix_ = created->row.prefix;
@@ -116,7 +116,8 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
     if (send.signature) {
       signature = *send.signature;
     } else {
-      auto signed_value = SignWebhook(secret_, id, ts, send.signed_body.value_or(send.body));
+      auto signed_value =
+          security::SignWebhook(secret_, id, ts, send.signed_body.value_or(send.body));
       signature = signed_value.ok() ? *signed_value : "";
     }
     request.set("webhook-id", id);
@@ -161,7 +162,7 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
 
   std::unique_ptr<storage::testing::StoreBackend> backend_;
   std::unique_ptr<storage::Store> store_;
-  std::optional<MasterKey> master_;
+  std::optional<security::MasterKey> master_;
   ManualClock clock_{std::chrono::system_clock::now()};
   std::string api_key_, secret_, prefix_;
   std::unique_ptr<IngestService> service_;
@@ -514,7 +515,7 @@ TEST_P(IngestApiTest, ServesHttpsWithAConfiguredCertificate) {
   request.set("Authorization", "Bearer " + api_key_);
   request.set("webhook-id", "tls-1");
   request.set("webhook-timestamp", std::to_string(ts));
-  request.set("webhook-signature", *SignWebhook(secret_, "tls-1", ts, body));
+  request.set("webhook-signature", *security::SignWebhook(secret_, "tls-1", ts, body));
   request.setContentType("application/json");
   request.setContentLength64(static_cast<Poco::Int64>(body.size()));
   session.sendRequest(request) << body;

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "reglo/core/clock.h"
-#include "reglo/ingest/signature.h"
 #include "reglo/model/validation.h"
+#include "reglo/security/signature.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::relay::testing {
@@ -64,7 +64,7 @@ class Receiver {
   using Responder = std::function<Reply(const Arrival&)>;
 
   explicit Receiver(const Clock& clock, std::string secret = kSecret)
-      : verifier_(*ingest::ParseWebhookSecret(secret), clock), clock_(clock) {
+      : verifier_(*security::ParseWebhookSecret(secret), clock), clock_(clock) {
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(32);
     params->setKeepAlive(true);
@@ -160,7 +160,7 @@ class Receiver {
     response.send();
   }
 
-  ingest::WebhookVerifier verifier_;
+  security::WebhookVerifier verifier_;
   const Clock& clock_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   mutable std::mutex mu_;

@@ -10,10 +10,10 @@
 #include <atomic>
 
 #include "pipeline_backends.h"
-#include "reglo/ingest/master_key.h"
 #include "reglo/relay/relay.h"
 #include "reglo/relay/subscriptions.h"
 #include "reglo/relay/webhook_sink.h"
+#include "reglo/security/master_key.h"
 #include "relay_test_support.h"
 
 namespace reglo::relay {
@@ -39,7 +39,7 @@ class RelayWorkerTest : public ::testing::TestWithParam<BackendParam> {
     auto store = backend_->Open();
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
-    master_.emplace(*ingest::MasterKey::FromBytes(std::string(32, 'k')));
+    master_.emplace(*security::MasterKey::FromBytes(std::string(32, 'k')));
     outbox_ = std::make_unique<Outbox>(*store_);
   }
 
@@ -86,7 +86,7 @@ class RelayWorkerTest : public ::testing::TestWithParam<BackendParam> {
   std::unique_ptr<storage::testing::StoreBackend> backend_;
   std::unique_ptr<storage::Store> store_;
   ManualClock clock_{Start()};
-  std::optional<ingest::MasterKey> master_;
+  std::optional<security::MasterKey> master_;
   std::unique_ptr<Outbox> outbox_;
 };
 

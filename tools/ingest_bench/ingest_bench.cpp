@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "reglo/core/json_writer.h"
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 
 namespace {
 
@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   for (size_t a = 0; a < agents.size(); ++a) {
     threads.emplace_back([&, a] {
       const Agent& agent = agents[a];
-      const auto secret = reglo::ingest::ParseWebhookSecret(agent.secret);
+      const auto secret = reglo::security::ParseWebhookSecret(agent.secret);
       Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
       session.setKeepAlive(true);
       for (int done = 0, n = 0; done < per_agent; done += batch, ++n) {
@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
         request.set("Authorization", "Bearer " + agent.key);
         request.set("webhook-id", id);
         request.set("webhook-timestamp", std::to_string(now));
-        request.set("webhook-signature", *reglo::ingest::SignWebhook(*secret, id, now, body));
+        request.set("webhook-signature", *reglo::security::SignWebhook(*secret, id, now, body));
         request.setContentType("application/json");
         request.setContentLength64(static_cast<Poco::Int64>(body.size()));
         const auto sent = std::chrono::steady_clock::now();

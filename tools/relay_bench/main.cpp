@@ -28,12 +28,12 @@
 #include "ports.h"
 #include "process.h"
 #include "reglo/core/clock.h"
-#include "reglo/ingest/master_key.h"
 #include "reglo/model/validation.h"
 #include "reglo/relay/nats_sink.h"
 #include "reglo/relay/relay.h"
 #include "reglo/relay/subscriptions.h"
 #include "reglo/relay/webhook_sink.h"
+#include "reglo/security/master_key.h"
 #include "reglo/storage/sqlite_store.h"
 
 namespace {
@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
   if (!Seed(store, events)) return 1;
   const int64_t latest = *store.LatestEventSequence();
   const Clock& clock = SystemClock::Instance();
-  const ingest::MasterKey master = *ingest::MasterKey::FromBytes(std::string(32, 'b'));
+  const security::MasterKey master = *security::MasterKey::FromBytes(std::string(32, 'b'));
 
   fmt::print("Relay, {} events (student.created), concurrency {} per subscription, {} cores\n\n",
              events, concurrency, std::thread::hardware_concurrency());

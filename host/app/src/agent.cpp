@@ -22,12 +22,12 @@
 #include <sstream>
 #include <thread>
 
+#include "reglo/agent/spool.h"
 #include "reglo/app/commands.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/core/masking.h"
 #include "reglo/ingest/agent_keys.h"
-#include "reglo/ingest/signature.h"
-#include "reglo/ingest/spool.h"
+#include "reglo/security/signature.h"
 
 namespace reglo::app {
 namespace {
@@ -95,7 +95,7 @@ class HubClient {
       const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-      Result<std::string> signature = ingest::SignWebhook(key_, id, now, body);
+      Result<std::string> signature = security::SignWebhook(key_, id, now, body);
       if (!signature.ok()) {
         reply.error = signature.status().message();
         return reply;
@@ -142,7 +142,7 @@ class HubClient {
 class SpoolingHandler final : public plugin_host::PullHandler {
  public:
   SpoolingHandler(const AgentConfig& config, const storage::SourceRow& source,
-                  plugin_host::ConnectorInstance& connector, ingest::Spool& spool,
+                  plugin_host::ConnectorInstance& connector, agent::Spool& spool,
                   std::string stream, std::function<void()> spooled)
       : config_(config),
         source_(source),
@@ -185,7 +185,7 @@ class SpoolingHandler final : public plugin_host::PullHandler {
     cursor ? body.String(*cursor) : body.Null();
     body.Key("data").Raw(records_.empty() ? std::string("[]") : records_ + "]");
     body.EndObject();
-    ingest::SpooledBatch batch;
+    agent::SpooledBatch batch;
     batch.source_id = source_.id;
     batch.stream = stream_;
     batch.cursor = std::move(cursor);
@@ -231,7 +231,7 @@ class SpoolingHandler final : public plugin_host::PullHandler {
   const AgentConfig& config_;
   const storage::SourceRow& source_;
   plugin_host::ConnectorInstance& connector_;
-  ingest::Spool& spool_;
+  agent::Spool& spool_;
   std::string stream_;
   std::function<void()> on_spooled_;
   std::string records_;  // "[{...},{...}" while records are buffered
@@ -244,14 +244,14 @@ class SpoolingHandler final : public plugin_host::PullHandler {
 
 class Agent {
  public:
-  Agent(const AgentConfig& config, ingest::Spool& spool, HubClient& hub)
+  Agent(const AgentConfig& config, agent::Spool& spool, HubClient& hub)
       : config_(config), spool_(spool), hub_(hub), random_(std::random_device{}()) {}
 
   // Sends the spooled batches in order. True when the spool is empty afterwards.
   bool Drain() {
     for (uint64_t sequence : spool_.Pending()) {
       if (Stopping() || Clock::now() < not_before_) return false;
-      Result<ingest::SpooledBatch> batch = spool_.Read(sequence);
+      Result<agent::SpooledBatch> batch = spool_.Read(sequence);
       if (!batch.ok()) {
         spdlog::error("agent: {}", batch.status().ToString());
         Backoff();
@@ -381,7 +381,7 @@ class Agent {
   }
 
   const AgentConfig& config_;
-  ingest::Spool& spool_;
+  agent::Spool& spool_;
   HubClient& hub_;
   std::mt19937_64 random_;
   int failures_ = 0;
@@ -392,7 +392,7 @@ class Agent {
 }  // namespace
 
 int RunAgent(const AgentConfig& config, bool once, std::ostream& out, std::ostream& err) {
-  Result<std::string> key = ingest::ParseWebhookSecret(config.signing_secret);
+  Result<std::string> key = security::ParseWebhookSecret(config.signing_secret);
   if (!key.ok()) {
     fmt::print(err, "error: hub.signing_secret: {}\n", key.status().message());
     return kExitUsage;
@@ -405,8 +405,8 @@ int RunAgent(const AgentConfig& config, bool once, std::ostream& out, std::ostre
     fmt::print(err, "error: no source in {}\n", config.path.string());
     return kExitUsage;
   }
-  Result<std::unique_ptr<ingest::Spool>> spool =
-      ingest::Spool::Open(config.spool_dir, static_cast<uint64_t>(config.spool_max_bytes));
+  Result<std::unique_ptr<agent::Spool>> spool =
+      agent::Spool::Open(config.spool_dir, static_cast<uint64_t>(config.spool_max_bytes));
   if (!spool.ok()) {
     fmt::print(err, "error: {}\n", spool.status().ToString());
     return kExitFailure;

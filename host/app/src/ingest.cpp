@@ -28,7 +28,7 @@ Result<std::unique_ptr<IngestListener>> IngestListener::Start(const HubConfig& c
   const IngestSettings& s = *config.ingest;
   Result<std::filesystem::path> secrets = SecretsFilePath(config);
   if (!secrets.ok()) return secrets.status();
-  Result<ingest::MasterKey> master = ingest::MasterKey::LoadOrCreate(secrets->string());
+  Result<security::MasterKey> master = security::MasterKey::LoadOrCreate(secrets->string());
   if (!master.ok()) return master.status();
 
   ingest::IngestOptions options;

@@ -9,7 +9,7 @@
 #include "reglo/app/commands.h"
 #include "reglo/core/masking.h"
 #include "reglo/ingest/agent_keys.h"
-#include "reglo/ingest/master_key.h"
+#include "reglo/security/master_key.h"
 
 namespace reglo::app {
 namespace {
@@ -65,9 +65,9 @@ Result<std::filesystem::path> SecretsFilePath(const HubConfig& config) {
 }
 
 Status InstallMaskingKey(const std::filesystem::path& key_file) {
-  Result<ingest::MasterKey> master = ingest::MasterKey::LoadOrCreate(key_file.string());
+  Result<security::MasterKey> master = security::MasterKey::LoadOrCreate(key_file.string());
   if (!master.ok()) return master.status();
-  SetMaskingKey(master->DeriveKey(ingest::kMaskingKeyLabel));
+  SetMaskingKey(master->DeriveKey(security::kMaskingKeyLabel));
   return Status::Ok();
 }
 
@@ -83,7 +83,7 @@ int CreateAgentKey(const HubConfig& config, const std::string& company_id,
                    const Clock& clock, std::ostream& out, std::ostream& err) {
   Result<std::filesystem::path> path = SecretsFilePath(config);
   if (!path.ok()) return Fail(err, path.status());
-  Result<ingest::MasterKey> master = ingest::MasterKey::LoadOrCreate(path->string());
+  Result<security::MasterKey> master = security::MasterKey::LoadOrCreate(path->string());
   if (!master.ok()) return Fail(err, master.status());
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());

@@ -14,11 +14,11 @@
 
 #include "reglo/app/commands.h"
 #include "reglo/app/keys.h"
-#include "reglo/ingest/master_key.h"
 #include "reglo/relay/nats_sink.h"
 #include "reglo/relay/relay.h"
 #include "reglo/relay/subscriptions.h"
 #include "reglo/relay/webhook_sink.h"
+#include "reglo/security/master_key.h"
 
 namespace reglo::app {
 namespace {
@@ -38,10 +38,10 @@ int Fail(std::ostream& err, const Status& status) {
   return ExitFor(status);
 }
 
-Result<ingest::MasterKey> LoadMasterKey(const HubConfig& config) {
+Result<security::MasterKey> LoadMasterKey(const HubConfig& config) {
   Result<std::filesystem::path> path = SecretsFilePath(config);
   if (!path.ok()) return path.status();
-  return ingest::MasterKey::LoadOrCreate(path->string());
+  return security::MasterKey::LoadOrCreate(path->string());
 }
 
 relay::RelayOptions RelayOptionsOf(const HubConfig& config, const std::string& instance_id) {
@@ -90,9 +90,9 @@ std::string InstanceId() {
 }
 
 Status ApplyRelayConfig(const HubConfig& config, storage::Store& store, const Clock& clock) {
-  std::optional<ingest::MasterKey> master;
+  std::optional<security::MasterKey> master;
   if (!config.subscriptions.empty()) {
-    Result<ingest::MasterKey> loaded = LoadMasterKey(config);
+    Result<security::MasterKey> loaded = LoadMasterKey(config);
     if (!loaded.ok()) return loaded.status();
     master = std::move(*loaded);
   }
@@ -140,7 +140,7 @@ Result<std::unique_ptr<relay::Relay>> StartRelay(const HubConfig& config, const 
     REGLO_RETURN_IF_ERROR(ApplyRelayConfig(config, **store, clock));
   }
   // The master key is only needed for webhooks; a NATS-only relay runs without one.
-  auto master = std::make_shared<Result<ingest::MasterKey>>(LoadMasterKey(config));
+  auto master = std::make_shared<Result<security::MasterKey>>(LoadMasterKey(config));
   relay::WebhookTimeouts timeouts;
   timeouts.connect = std::chrono::milliseconds(config.relay.connect_timeout_ms);
   timeouts.request = std::chrono::milliseconds(config.relay.timeout_ms);
@@ -195,7 +195,7 @@ int RunRelay(const HubConfig& config, std::ostream& out, std::ostream& err) {
 
 int CreateSubscriptionCommand(const HubConfig& config, const SubscriptionArgs& args,
                               const Clock& clock, std::ostream& out, std::ostream& err) {
-  Result<ingest::MasterKey> master = LoadMasterKey(config);
+  Result<security::MasterKey> master = LoadMasterKey(config);
   if (!master.ok()) return Fail(err, master.status());
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());

@@ -23,8 +23,8 @@
 #include "reglo/app/relay.h"
 #include "reglo/core/masking.h"
 #include "reglo/engine/engine.h"
-#include "reglo/ingest/master_key.h"
 #include "reglo/relay/relay.h"
+#include "reglo/security/master_key.h"
 
 namespace reglo::app {
 
@@ -122,9 +122,9 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   }
   // Seals the signing secrets of subscriptions created through the admin API; without a key file
   // (PostgreSQL with no secrets_file) that one route answers 503 and says why.
-  std::optional<ingest::MasterKey> master_key;
+  std::optional<security::MasterKey> master_key;
   if (Result<std::filesystem::path> secrets = SecretsFilePath(config); secrets.ok()) {
-    Result<ingest::MasterKey> loaded = ingest::MasterKey::LoadOrCreate(secrets->string());
+    Result<security::MasterKey> loaded = security::MasterKey::LoadOrCreate(secrets->string());
     if (loaded.ok()) master_key = std::move(*loaded);
   }
   // The relay runs next to the engine; with no subscription it only looks for new ones.

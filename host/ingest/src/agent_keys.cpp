@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reglo/core/crypto.h"
-#include "reglo/ingest/base64.h"
+#include "reglo/security/base64.h"
 
 namespace reglo::ingest {
 namespace {
@@ -73,7 +73,7 @@ Status RevokeAgentKey(storage::Store& store, std::string_view name, const Clock&
   return Status::Ok();
 }
 
-AgentKeys::AgentKeys(storage::Store& store, const MasterKey& master, const Clock& clock)
+AgentKeys::AgentKeys(storage::Store& store, const security::MasterKey& master, const Clock& clock)
     : store_(store), master_(master), clock_(clock) {}
 
 Result<NewAgentKey> AgentKeys::Create(const std::string& company_id,
@@ -104,7 +104,7 @@ Result<NewAgentKey> AgentKeys::Create(const std::string& company_id,
   NewAgentKey created;
   const std::string prefix = Hex(*prefix_bytes);
   created.api_key = fmt::format("{}{}_{}", kKeyPrefix, prefix, Hex(*key_bytes));
-  created.signing_secret = "whsec_" + Base64Encode(*secret_bytes);
+  created.signing_secret = "whsec_" + security::Base64Encode(*secret_bytes);
   Result<std::string> sealed = master_.Seal(*secret_bytes, prefix);
   if (!sealed.ok()) return sealed.status();
 

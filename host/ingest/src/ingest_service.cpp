@@ -12,8 +12,8 @@
 #include "reglo/core/masking.h"
 #include "reglo/core/text.h"
 #include "reglo/ingest/agent_keys.h"
-#include "reglo/ingest/signature.h"
 #include "reglo/pipeline/push.h"
+#include "reglo/security/signature.h"
 
 namespace reglo::ingest {
 
@@ -142,10 +142,16 @@ std::string ResponseJson(const std::string& request_id, const storage::SourceRow
   return out.str();
 }
 
+// The problem type of a refused signature: what the verifier says was at fault, as a value.
+std::string_view RefusalProblemType(security::SignatureRefusal refusal) {
+  return refusal == security::SignatureRefusal::kTimestamp ? "invalid-timestamp"
+                                                           : "invalid-signature";
+}
+
 }  // namespace
 
-IngestService::IngestService(IngestOptions options, StoreFactory open_store, MasterKey master,
-                             const Clock& clock)
+IngestService::IngestService(IngestOptions options, StoreFactory open_store,
+                             security::MasterKey master, const Clock& clock)
     : options_(std::move(options)),
       master_(std::move(master)),
       clock_(clock),
@@ -273,17 +279,16 @@ http::Response IngestService::Ingest(const http::Request& request) {
   const std::string id = request.Header("webhook-id").value_or("");
   const std::string timestamp = request.Header("webhook-timestamp").value_or("");
   const std::string signature = request.Header("webhook-signature").value_or("");
-  WebhookVerifier verifier(caller.key.signing_key, clock_, options_.signature_tolerance);
-  const Status verified = verifier.Verify({id, timestamp, signature}, request.body);
+  security::WebhookVerifier verifier(caller.key.signing_key, clock_, options_.signature_tolerance);
+  security::SignatureRefusal refusal = security::SignatureRefusal::kNone;
+  const Status verified = verifier.Verify({id, timestamp, signature}, request.body, &refusal);
   if (!verified.ok()) {
     if (verified.code() != StatusCode::kAuthError) {
       spdlog::error("ingest: signature check failed: {}", verified.ToString());
       return http::Problem(500, "Internal Server Error", "the signature could not be checked");
     }
-    const std::string& why = verified.message();
-    const bool clock_skew = why.find("timestamp") != std::string::npos;
-    return Refuse(request, &caller, 401, "Unauthorized", why,
-                  clock_skew ? "invalid-timestamp" : "invalid-signature");
+    return Refuse(request, &caller, 401, "Unauthorized", verified.message(),
+                  RefusalProblemType(refusal));
   }
   if (!ValidRequestId(id)) {
     return Refuse(
@@ -418,15 +423,15 @@ http::Response IngestService::Cursor(const http::Request& request) {
   }
   const Caller& caller = **holder;
   const storage::AgentKeyRow& key = caller.key.row;
-  WebhookVerifier verifier(caller.key.signing_key, clock_, options_.signature_tolerance);
+  security::WebhookVerifier verifier(caller.key.signing_key, clock_, options_.signature_tolerance);
+  security::SignatureRefusal refusal = security::SignatureRefusal::kNone;
   const Status verified = verifier.Verify(
       {request.Header("webhook-id").value_or(""), request.Header("webhook-timestamp").value_or(""),
        request.Header("webhook-signature").value_or("")},
-      request.body);
+      request.body, &refusal);
   if (!verified.ok()) {
-    const bool clock_skew = verified.message().find("timestamp") != std::string::npos;
     return Refuse(request, &caller, 401, "Unauthorized", verified.message(),
-                  clock_skew ? "invalid-timestamp" : "invalid-signature");
+                  RefusalProblemType(refusal));
   }
   const std::string stream = request.Query("stream").value_or("default");
   Result<Pool::Lease> store = pool_->Acquire();

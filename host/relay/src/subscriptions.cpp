@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reglo/ingest/signature.h"
 #include "reglo/relay/webhook_sink.h"
+#include "reglo/security/signature.h"
 
 namespace reglo::relay {
 namespace {
@@ -95,7 +95,7 @@ Status CheckSubscriptionSpec(const SubscriptionSpec& spec) {
   if (spec.kind == "webhook") {
     REGLO_RETURN_IF_ERROR(CheckWebhookUrl(spec.url));
     if (!spec.secret.empty()) {
-      Result<std::string> key = ingest::ParseWebhookSecret(spec.secret);
+      Result<std::string> key = security::ParseWebhookSecret(spec.secret);
       if (!spec.secret.starts_with("whsec_") || !key.ok() || key->size() < 16 || key->size() > 64) {
         return Status::InvalidArgument(
             "secret: expected whsec_ followed by the base64 of 16 to 64 random bytes");
@@ -119,17 +119,17 @@ Status CheckSubscriptionSpec(const SubscriptionSpec& spec) {
 }
 
 Result<std::string> NewSigningSecret() {
-  return ingest::NewWebhookSecret();
+  return security::NewWebhookSecret();
 }
 
-Result<std::string> SealSigningSecret(const ingest::MasterKey& master, const std::string& id,
+Result<std::string> SealSigningSecret(const security::MasterKey& master, const std::string& id,
                                       const std::string& secret) {
-  Result<std::string> key = ingest::ParseWebhookSecret(secret);
+  Result<std::string> key = security::ParseWebhookSecret(secret);
   if (!key.ok()) return key.status();
   return master.Seal(*key, "subscription:" + id);
 }
 
-Result<std::string> OpenSigningKey(const ingest::MasterKey& master,
+Result<std::string> OpenSigningKey(const security::MasterKey& master,
                                    const storage::SubscriptionRow& row) {
   Result<std::string> key = master.Open(row.secret_protected, "subscription:" + row.id);
   if (!key.ok()) {
@@ -141,7 +141,7 @@ Result<std::string> OpenSigningKey(const ingest::MasterKey& master,
   return key;
 }
 
-Result<std::string> CreateSubscription(storage::Store& store, const ingest::MasterKey& master,
+Result<std::string> CreateSubscription(storage::Store& store, const security::MasterKey& master,
                                        SubscriptionSpec spec, const Clock& clock) {
   REGLO_RETURN_IF_ERROR(CheckSubscriptionSpec(spec));
   Result<std::optional<storage::SubscriptionRow>> found = store.FindSubscription(spec.id);
@@ -165,7 +165,7 @@ Result<std::string> CreateSubscription(storage::Store& store, const ingest::Mast
   return spec.secret;
 }
 
-Status ApplyConfiguredSubscription(storage::Store& store, const ingest::MasterKey* master,
+Status ApplyConfiguredSubscription(storage::Store& store, const security::MasterKey* master,
                                    const SubscriptionSpec& spec, const Clock& clock) {
   REGLO_RETURN_IF_ERROR(CheckSubscriptionSpec(spec));
   Result<std::optional<storage::SubscriptionRow>> found = store.FindSubscription(spec.id);
@@ -182,7 +182,7 @@ Status ApplyConfiguredSubscription(storage::Store& store, const ingest::MasterKe
     if (*found && (*found)->kind == "webhook") {
       Result<std::string> stored =
           master->Open((*found)->secret_protected, "subscription:" + spec.id);
-      Result<std::string> given = ingest::ParseWebhookSecret(spec.secret);
+      Result<std::string> given = security::ParseWebhookSecret(spec.secret);
       same = stored.ok() && given.ok() && *stored == *given;
     }
     if (same) {

@@ -18,7 +18,7 @@
 #include <charconv>
 #include <mutex>
 
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 
 namespace reglo::relay {
 namespace {
@@ -87,7 +87,7 @@ class WebhookSink final : public Sink {
     Attempt attempt;
     const int64_t timestamp =
         std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
-    Result<std::string> signature = ingest::SignWebhook(key_, event.event_id, timestamp, body);
+    Result<std::string> signature = security::SignWebhook(key_, event.event_id, timestamp, body);
     if (!signature.ok()) {
       attempt.error = signature.status().message();
       return attempt;

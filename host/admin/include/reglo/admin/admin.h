@@ -28,8 +28,10 @@ class Relay;
 }
 namespace reglo::ingest {
 class IngestStats;
+}
+namespace reglo::security {
 class MasterKey;
-}  // namespace reglo::ingest
+}
 
 namespace reglo::admin {
 
@@ -62,7 +64,7 @@ struct AdminDeps {
   // subscriptions created through the API (without it, POST /api/admin/subscriptions is a 503).
   reglo::relay::Relay* relay = nullptr;
   const ingest::IngestStats* ingest_stats = nullptr;
-  const ingest::MasterKey* master_key = nullptr;
+  const security::MasterKey* master_key = nullptr;
 };
 
 // One route of the admin listener, for tests and docs.

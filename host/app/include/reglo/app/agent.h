@@ -1,7 +1,7 @@
 // `reglo-hub agent`: runs next to a school's legacy system. Loads the connector plugins like
 // `serve`, pulls each source on its interval and, instead of writing to a store, pushes signed
 // batches (Standard Webhooks, the agent key) to a hub's ingestion API (DESIGN §8). Every batch
-// goes through the durable spool (reglo/ingest/spool.h) first and stays there until the hub
+// goes through the durable spool (reglo/agent/spool.h) first and stays there until the hub
 // acknowledges it; a connector's cursor advances only then; a source is pulled again only once its
 // spooled batches are delivered. 429 waits for Retry-After; errors back off exponentially with
 // full jitter. SIGTERM/SIGINT stop it at the next checkpoint. Call once per process.

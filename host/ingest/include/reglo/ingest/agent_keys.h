@@ -21,7 +21,7 @@
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
 #include "reglo/ingest/cidr.h"
-#include "reglo/ingest/master_key.h"
+#include "reglo/security/master_key.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::ingest {
@@ -54,7 +54,7 @@ Status RevokeAgentKey(storage::Store& store, std::string_view name, const Clock&
 
 class AgentKeys {
  public:
-  AgentKeys(storage::Store& store, const MasterKey& master, const Clock& clock);
+  AgentKeys(storage::Store& store, const security::MasterKey& master, const Clock& clock);
 
   // Creates an active key for (company, source) allowed from `allowed_cidrs` (none: anywhere),
   // with its own ingest rate limit when `rate_per_second` / `burst` are set (else the hub's).
@@ -76,7 +76,7 @@ class AgentKeys {
 
  private:
   storage::Store& store_;
-  const MasterKey& master_;
+  const security::MasterKey& master_;
   const Clock& clock_;
 };
 

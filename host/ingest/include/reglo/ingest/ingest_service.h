@@ -27,9 +27,9 @@
 #include "reglo/core/status.h"
 #include "reglo/http/router.h"
 #include "reglo/ingest/ingest_stats.h"
-#include "reglo/ingest/master_key.h"
 #include "reglo/ingest/push_body.h"
 #include "reglo/ingest/rate_limiter.h"
+#include "reglo/security/master_key.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::ingest {
@@ -52,7 +52,7 @@ class IngestService {
  public:
   using StoreFactory = std::function<Result<std::unique_ptr<storage::Store>>()>;
 
-  IngestService(IngestOptions options, StoreFactory open_store, MasterKey master,
+  IngestService(IngestOptions options, StoreFactory open_store, security::MasterKey master,
                 const Clock& clock);
   ~IngestService();
   IngestService(const IngestService&) = delete;
@@ -76,7 +76,7 @@ class IngestService {
   void PurgeOldRequests(storage::Store& store);
 
   IngestOptions options_;
-  MasterKey master_;
+  security::MasterKey master_;
   const Clock& clock_;
   std::unique_ptr<Pool> pool_;
   RateLimiter limiter_;

@@ -13,8 +13,8 @@
 
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
-#include "reglo/ingest/master_key.h"
 #include "reglo/model/events.h"
+#include "reglo/security/master_key.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::relay {
@@ -58,19 +58,19 @@ Status CheckSubscriptionSpec(const SubscriptionSpec& spec);
 Result<std::string> NewSigningSecret();
 
 // The sealed form of a subscription's signing secret and back (context "subscription:<id>").
-Result<std::string> SealSigningSecret(const ingest::MasterKey& master, const std::string& id,
+Result<std::string> SealSigningSecret(const security::MasterKey& master, const std::string& id,
                                       const std::string& secret);
 // The secret's raw bytes, ready for signing. kAuthError when the master key does not open it.
-Result<std::string> OpenSigningKey(const ingest::MasterKey& master,
+Result<std::string> OpenSigningKey(const security::MasterKey& master,
                                    const storage::SubscriptionRow& row);
 
 // Creates a subscription; kAlreadyExists when the id is taken. Returns the secret in clear (the
 // only time it exists outside the sealed column): the given one, or a generated one.
-Result<std::string> CreateSubscription(storage::Store& store, const ingest::MasterKey& master,
+Result<std::string> CreateSubscription(storage::Store& store, const security::MasterKey& master,
                                        SubscriptionSpec spec, const Clock& clock);
 // Makes the store match a subscription of the config (created or updated; see the README for how
 // `enabled` from the config meets a disable by an operator or a 410).
-Status ApplyConfiguredSubscription(storage::Store& store, const ingest::MasterKey* master,
+Status ApplyConfiguredSubscription(storage::Store& store, const security::MasterKey* master,
                                    const SubscriptionSpec& spec, const Clock& clock);
 
 // kNotFound when there is no such subscription.

@@ -1,7 +1,7 @@
 // WebhookSink: delivers events to an HTTP(S) endpoint with Poco::Net, one keep-alive connection
 // per sink. Each request is a POST of the CloudEvents 1.0 structured JSON
 // (application/cloudevents+json) signed the Standard Webhooks way (webhook-id = the event id,
-// webhook-timestamp = the Clock's now, webhook-signature = ingest::SignWebhook). 2xx = delivered,
+// webhook-timestamp = the Clock's now, webhook-signature = security::SignWebhook). 2xx = delivered,
 // 410 = gone, anything else (other statuses, connection errors, timeouts) = failed, with
 // Retry-After (seconds or an HTTP date) passed on. Redirects are not followed.
 // Borrows the Clock; used by one thread at a time.
@@ -27,7 +27,7 @@ Status CheckWebhookUrl(const std::string& url);
 // token).
 std::string RedactUrl(const std::string& url);
 
-// `signing_key`: the secret's raw bytes (ingest::ParseWebhookSecret).
+// `signing_key`: the secret's raw bytes (security::ParseWebhookSecret).
 Result<std::unique_ptr<Sink>> MakeWebhookSink(const std::string& url, std::string signing_key,
                                               const Clock& clock, WebhookTimeouts timeouts);
 

@@ -1,4 +1,4 @@
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -9,9 +9,9 @@
 #include <optional>
 
 #include "reglo/core/crypto.h"
-#include "reglo/ingest/base64.h"
+#include "reglo/security/base64.h"
 
-namespace reglo::ingest {
+namespace reglo::security {
 namespace {
 
 constexpr std::string_view kSecretPrefix = "whsec_";
@@ -87,14 +87,21 @@ WebhookVerifier::WebhookVerifier(std::string key, const Clock& clock,
                                  std::chrono::seconds tolerance)
     : key_(std::move(key)), clock_(clock), tolerance_(tolerance) {}
 
-Status WebhookVerifier::Verify(const WebhookHeaders& headers, std::string_view body) const {
+Status WebhookVerifier::Verify(const WebhookHeaders& headers, std::string_view body,
+                               SignatureRefusal* refusal) const {
+  SignatureRefusal ignored;
+  SignatureRefusal& why = refusal != nullptr ? *refusal : ignored;
+  why = SignatureRefusal::kSignature;
   if (headers.id.empty()) return Status::AuthError("the webhook-id header is missing");
   if (headers.id.size() > kMaxIdLength)
     return Status::AuthError("the webhook-id header is too long");
-  if (headers.timestamp.empty())
+  if (headers.timestamp.empty()) {
+    why = SignatureRefusal::kTimestamp;
     return Status::AuthError("the webhook-timestamp header is missing");
+  }
   if (headers.signature.empty())
     return Status::AuthError("the webhook-signature header is missing");
+  why = SignatureRefusal::kTimestamp;
   const std::optional<int64_t> timestamp = ParseTimestamp(headers.timestamp);
   if (!timestamp) {
     return Status::AuthError("the webhook-timestamp header is not a number of seconds");
@@ -110,6 +117,7 @@ Status WebhookVerifier::Verify(const WebhookHeaders& headers, std::string_view b
         "skew)");
   }
 
+  why = SignatureRefusal::kSignature;
   const std::optional<Sha256Digest> mac = Mac(key_, headers.id, headers.timestamp, body);
   if (!mac) return Status::Internal("OpenSSL could not compute an HMAC-SHA256");
   const Sha256Digest& expected = *mac;
@@ -127,7 +135,8 @@ Status WebhookVerifier::Verify(const WebhookHeaders& headers, std::string_view b
     if (CRYPTO_memcmp(bytes->data(), expected.data(), expected.size()) == 0) matched = true;
   }
   if (!matched) return Status::AuthError("no webhook-signature matches the request");
+  why = SignatureRefusal::kNone;
   return Status::Ok();
 }
 
-}  // namespace reglo::ingest
+}  // namespace reglo::security

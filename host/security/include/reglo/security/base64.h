@@ -6,10 +6,10 @@
 #include <string>
 #include <string_view>
 
-namespace reglo::ingest {
+namespace reglo::security {
 
 std::string Base64Encode(std::string_view bytes);
 // nullopt unless `text` is canonical padded base64 (length a multiple of 4, '=' only at the end).
 std::optional<std::string> Base64Decode(std::string_view text);
 
-}  // namespace reglo::ingest
+}  // namespace reglo::security

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,7 +21,7 @@
 
 #include "reglo/core/status.h"
 
-namespace reglo::ingest {
+namespace reglo::agent {
 
 struct SpooledBatch {
   uint64_t sequence = 0;  // assigned by Add: the order batches are sent in
@@ -79,4 +80,4 @@ class Spool {
 // Writes `contents` to `path` durably: temporary file, fsync, rename, fsync of the folder.
 Status WriteFileDurably(const std::filesystem::path& path, std::string_view contents);
 
-}  // namespace reglo::ingest
+}  // namespace reglo::agent

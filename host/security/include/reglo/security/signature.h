@@ -18,7 +18,7 @@
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
 
-namespace reglo::ingest {
+namespace reglo::security {
 
 // The three Standard Webhooks headers of a request, as received.
 struct WebhookHeaders {
@@ -40,6 +40,9 @@ Result<std::string> NewWebhookSecret();
 Result<std::string> SignWebhook(std::string_view key, std::string_view id, int64_t timestamp,
                                 std::string_view body);
 
+// What a refused signature is about, for the problem type a caller answers with.
+enum class SignatureRefusal { kNone, kSignature, kTimestamp };
+
 class WebhookVerifier {
  public:
   static constexpr std::chrono::seconds kDefaultTolerance{5 * 60};
@@ -50,8 +53,10 @@ class WebhookVerifier {
 
   // Ok when one of the header's v1 signatures matches `body` and the timestamp is within the
   // tolerance; kAuthError naming what is wrong otherwise (missing header, malformed or expired
-  // or future timestamp, no matching signature); kInternal when OpenSSL fails.
-  Status Verify(const WebhookHeaders& headers, std::string_view body) const;
+  // or future timestamp, no matching signature), with `refusal` (when given) saying whether the
+  // timestamp or the signature was at fault; kInternal when OpenSSL fails.
+  Status Verify(const WebhookHeaders& headers, std::string_view body,
+                SignatureRefusal* refusal = nullptr) const;
 
  private:
   std::string key_;
@@ -59,4 +64,4 @@ class WebhookVerifier {
   std::chrono::seconds tolerance_;
 };
 
-}  // namespace reglo::ingest
+}  // namespace reglo::security

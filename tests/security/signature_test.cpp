@@ -1,6 +1,6 @@
 // Standard Webhooks signatures: the specification's published test vector, multiple signatures,
 // tampering, the timestamp tolerance on a ManualClock, and malformed headers.
-#include "reglo/ingest/signature.h"
+#include "reglo/security/signature.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "reglo/core/clock.h"
 
-namespace reglo::ingest {
+namespace reglo::security {
 namespace {
 
 // From the standard-webhooks repository (libraries/javascript/src/webhook.test.ts, "sign function
@@ -119,6 +119,25 @@ TEST_F(SignatureTest, RejectsMissingAndMalformedHeaders) {
             StatusCode::kAuthError);
 }
 
+// The refusal says what was at fault as a value (the ingestion API's problem type), not as words
+// in the message.
+TEST_F(SignatureTest, ARefusalSaysWhetherTheTimestampOrTheSignatureWasAtFault) {
+  SignatureRefusal refusal = SignatureRefusal::kNone;
+  EXPECT_TRUE(verifier_.Verify({kMsgId, stamp_, kExpected}, kPayload, &refusal).ok());
+  EXPECT_EQ(refusal, SignatureRefusal::kNone);
+  for (std::string_view stamp : {"", "hello", "1", "99999999999"}) {
+    SCOPED_TRACE(stamp);
+    EXPECT_FALSE(verifier_.Verify({kMsgId, stamp, kExpected}, kPayload, &refusal).ok());
+    EXPECT_EQ(refusal, SignatureRefusal::kTimestamp);
+  }
+  EXPECT_FALSE(verifier_.Verify({kMsgId, stamp_, "v1,AAAA"}, kPayload, &refusal).ok());
+  EXPECT_EQ(refusal, SignatureRefusal::kSignature);
+  EXPECT_FALSE(verifier_.Verify({kMsgId, stamp_, kExpected}, "other", &refusal).ok());
+  EXPECT_EQ(refusal, SignatureRefusal::kSignature);
+  EXPECT_FALSE(verifier_.Verify({"", stamp_, kExpected}, kPayload, &refusal).ok());
+  EXPECT_EQ(refusal, SignatureRefusal::kSignature);
+}
+
 TEST_F(SignatureTest, VerifiesRawBytesIncludingNulAndInvalidUtf8) {
   const std::string body("a\0b\xff\xfe", 5);
   Result<std::string> signature = SignWebhook(Key(), kMsgId, kTimestamp, body);
@@ -135,4 +154,4 @@ TEST(WebhookSecretTest, RejectsMalformedSecrets) {
 }
 
 }  // namespace
-}  // namespace reglo::ingest
+}  // namespace reglo::security

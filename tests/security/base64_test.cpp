@@ -1,9 +1,9 @@
 // Base64: RFC 4648 test vectors and strict decoding.
-#include "reglo/ingest/base64.h"
+#include "reglo/security/base64.h"
 
 #include <gtest/gtest.h>
 
-namespace reglo::ingest {
+namespace reglo::security {
 namespace {
 
 TEST(Base64Test, EncodesAndDecodesTheRfcVectors) {
@@ -31,4 +31,4 @@ TEST(Base64Test, RejectsNonCanonicalText) {
 }
 
 }  // namespace
-}  // namespace reglo::ingest
+}  // namespace reglo::security

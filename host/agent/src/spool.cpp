@@ -1,4 +1,4 @@
-#include "reglo/ingest/spool.h"
+#include "reglo/agent/spool.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-namespace reglo::ingest {
+namespace reglo::agent {
 namespace {
 
 namespace fs = std::filesystem;
@@ -240,4 +240,4 @@ Status Spool::SetCursor(const std::string& source_id, const std::string& stream,
   return written;
 }
 
-}  // namespace reglo::ingest
+}  // namespace reglo::agent

@@ -1,9 +1,9 @@
-#include "reglo/ingest/base64.h"
+#include "reglo/security/base64.h"
 
 #include <array>
 #include <cstdint>
 
-namespace reglo::ingest {
+namespace reglo::security {
 namespace {
 
 constexpr std::string_view kAlphabet =
@@ -77,4 +77,4 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-}  // namespace reglo::ingest
+}  // namespace reglo::security

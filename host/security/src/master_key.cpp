@@ -1,4 +1,4 @@
-#include "reglo/ingest/master_key.h"
+#include "reglo/security/master_key.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -16,9 +16,9 @@
 #include <sstream>
 
 #include "reglo/core/crypto.h"
-#include "reglo/ingest/base64.h"
+#include "reglo/security/base64.h"
 
-namespace reglo::ingest {
+namespace reglo::security {
 namespace {
 
 constexpr size_t kKeySize = 32;
@@ -178,4 +178,4 @@ std::string MasterKey::DeriveKey(std::string_view label) const {
   return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
-}  // namespace reglo::ingest
+}  // namespace reglo::security

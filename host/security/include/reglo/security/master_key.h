@@ -18,7 +18,7 @@
 
 #include "reglo/core/status.h"
 
-namespace reglo::ingest {
+namespace reglo::security {
 
 // The label of the key that HashFiscalCode uses (core/masking.h): every hub instance and command
 // sharing a key file hashes a codice fiscale the same way.
@@ -49,4 +49,4 @@ class MasterKey {
   std::string bytes_;  // 32 bytes
 };
 
-}  // namespace reglo::ingest
+}  // namespace reglo::security

@@ -1,6 +1,6 @@
 // MasterKey: the key file (created 0600 once, reused, permissions enforced, malformed refused) and
 // AES-256-GCM sealing bound to a context.
-#include "reglo/ingest/master_key.h"
+#include "reglo/security/master_key.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-namespace reglo::ingest {
+namespace reglo::security {
 namespace {
 
 class MasterKeyTest : public ::testing::Test {
@@ -86,4 +86,4 @@ TEST_F(MasterKeyTest, SealsSoThatOnlyTheSameKeyAndContextOpen) {
 }
 
 }  // namespace
-}  // namespace reglo::ingest
+}  // namespace reglo::security
