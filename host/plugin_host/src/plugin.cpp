@@ -60,7 +60,7 @@ std::optional<std::string> CheckRecord(const reglo_record* record, std::string_v
 void NoteHostFailure(Status* failure, const char* what) noexcept {
   if (failure == nullptr || !failure->ok()) return;
   try {
-    *failure = Status::Internal(fmt::format("the host failed while serving the plugin: {}", what));
+    *failure = HostFailure(what);
   } catch (...) {  // no memory even for the reason: the plugin still gets its failure answer
   }
 }
@@ -92,7 +92,6 @@ struct LoadedPlugin::Library {
   boost::dll::shared_library handle;
 };
 
-// An instance living in this process: calls go straight through the C ABI.
 namespace {
 
 // Per-call state behind the reglo_context handed to the plugin. A failure of the host while it
@@ -136,6 +135,7 @@ struct CallState {
 
 }  // namespace
 
+// An instance living in this process: calls go straight through the C ABI.
 class InProcessInstance final : public ConnectorInstance {
  public:
   InProcessInstance(std::shared_ptr<const LoadedPlugin> plugin, void* instance)
@@ -156,6 +156,10 @@ class InProcessInstance final : public ConnectorInstance {
   std::shared_ptr<const LoadedPlugin> plugin_;
   void* instance_;
 };
+
+Status HostFailure(std::string_view what) {
+  return Status::Internal(fmt::format("the host failed while serving the plugin: {}", what));
+}
 
 std::optional<std::string> CheckDescriptor(const reglo_connector_descriptor* d) {
   if (d == nullptr) return "the entry point returned OK but no descriptor";
