@@ -264,7 +264,8 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::Load(const std::filesystem::
   }
   if (code != REGLO_OK) {
     return refuse(StatusCode::kInvalidArgument,
-                  FromPluginStatus(code, "the entry point failed").message());
+                  FromPluginStatus(code, fmt::format("the entry point failed with status {}", code))
+                      .message());
   }
   if (std::optional<std::string> problem = CheckDescriptor(descriptor)) {
     const bool version = REGLO_HAS_MEMBER(descriptor, reglo_connector_descriptor, abi_major) &&
