@@ -21,6 +21,9 @@ constexpr char kHostVersion[] = "0.1.0";
 constexpr size_t kDescriptorV1Size =
     offsetof(reglo_connector_descriptor, push_changes) + sizeof(void*);
 
+// The codes were int-sized C enums before they became int32_t: every struct keeps its layout.
+static_assert(sizeof(reglo_operation) == sizeof(int) && alignof(reglo_operation) == alignof(int));
+
 // What the plugin answered, as a Status. The code is a raw int32 from the plugin: one this hub
 // does not know (a newer plugin's, or garbage) fails the call with the code in the reason.
 Status FromPluginStatus(reglo_status code, std::string message) {

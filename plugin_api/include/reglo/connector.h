@@ -75,8 +75,7 @@ typedef int32_t reglo_status;
 #define REGLO_RETRY ((reglo_status)1)        /* transient: the host retries with backoff */
 #define REGLO_RATE_LIMITED ((reglo_status)2) /* transient: retry after set_retry_after's delay */
 #define REGLO_AUTH_ERROR ((reglo_status)3)   /* credentials refused: never retried automatically */
-#define REGLO_CONFIG_ERROR ((reglo_status)4) /* configuration wrong: never retried automatically \
-                                              */
+#define REGLO_CONFIG_ERROR ((reglo_status)4) /* configuration wrong: never retried either */
 #define REGLO_FATAL ((reglo_status)5)        /* anything else that cannot succeed by retrying */
 #define REGLO_INCOMPATIBLE ((reglo_status)6) /* entry point only: cannot speak the host's ABI */
 #define REGLO_STATUS_LAST REGLO_INCOMPATIBLE /* the highest code of this minor */
