@@ -6,6 +6,7 @@
 #include "reglo/isolation/process_connector.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -262,6 +263,79 @@ TEST_F(ProcessConnectorTest, BehavesLikeTheSamePluginInProcess) {
                   .ok());
   EXPECT_EQ(mapped, "X1 firstName");
   EXPECT_FALSE(remote->ended());
+}
+
+// The C ABI's codes from a plugin are int32: the runner's plugin host checks them before anything
+// reaches the wire, so the hub hears what an in-process hub would, never a truncated value.
+TEST_F(ProcessConnectorTest, UnknownCodesFromThePluginAreHandledAsInProcess) {
+  std::unique_ptr<ProcessConnector> remote = Start("unknown_codes");
+  ASSERT_NE(remote, nullptr);
+  std::vector<std::pair<reglo_log_level, std::string>> lines;
+  remote->SetLogCallback(
+      [&](reglo_log_level level, std::string_view message) { lines.emplace_back(level, message); });
+
+  ASSERT_TRUE(remote->Create(R"({"unknown_status": 42, "unknown_level": 9})").ok());
+  Captured status(*remote);
+  Status pulled = remote->Pull("student", std::nullopt, status);
+  EXPECT_EQ(pulled.code(), StatusCode::kInternal);
+  EXPECT_THAT(pulled.message(), HasSubstr("the plugin answered unknown status code 42"));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].first, REGLO_LOG_INFO);
+  EXPECT_EQ(lines[0].second, "(unknown log level 9) a line from the future");
+
+  // 256 would be 0 (upsert) in the wire's byte: refused before it is encoded.
+  ASSERT_TRUE(remote->Create(R"({"unknown_operation": 256})").ok());
+  Captured operation(*remote);
+  pulled = remote->Pull("student", std::nullopt, operation);
+  EXPECT_EQ(pulled.code(), StatusCode::kInternal);
+  EXPECT_THAT(pulled.message(), HasSubstr("record ('S000000') with unknown operation 256"));
+  EXPECT_TRUE(operation.events.empty());
+  EXPECT_FALSE(remote->ended());
+}
+
+TEST_F(ProcessConnectorTest, APluginBuiltAgainstANewerMinorIsRefusedNamingBothVersions) {
+  auto started = ProcessConnector::Start(Options(), PluginPath("abi_newer_minor"));
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), StatusCode::kIncompatible);
+  EXPECT_THAT(started.status().message(),
+              HasSubstr(fmt::format("the plugin cannot speak this hub's ABI {}.{} (it was built "
+                                    "against ABI {}.{})",
+                                    REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR,
+                                    REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR + 1)));
+  auto tolerant = Start("abi_newer_minor_tolerant");
+  ASSERT_NE(tolerant, nullptr);
+  EXPECT_EQ(tolerant->plugin_info().abi_minor, REGLO_ABI_VERSION_MINOR + 1);
+}
+
+// The runner maps each record from inside the plugin's emit_record, with its pull_changes on the
+// stack (the re-entrancy connector.h states); the plugin counted those calls.
+TEST_F(ProcessConnectorTest, TheRunnerMapsFromInsideEmitRecordDuringThePull) {
+  std::unique_ptr<ProcessConnector> remote = Start("reentrancy");
+  ASSERT_NE(remote, nullptr);
+  ASSERT_TRUE(remote->Create(R"({"records": 3})").ok());
+  Captured captured(*remote);
+  ASSERT_TRUE(remote->Pull("student", std::nullopt, captured).ok());
+  EXPECT_THAT(
+      captured.warnings,
+      ::testing::ElementsAre("reentrancy: map_to_canonical ran 3 times inside pull_changes"));
+}
+
+// As in-process: the hub's log callback throwing is the call's failure (never an exception out of
+// ProcessConnector), and the runner goes on serving.
+TEST_F(ProcessConnectorTest, ALogCallbackThatThrowsFailsThePullAsInProcess) {
+  std::unique_ptr<ProcessConnector> remote = Start("counter");
+  ASSERT_NE(remote, nullptr);
+  ASSERT_TRUE(remote->Create(R"({"records": 3, "log_each_record": 1})").ok());
+  remote->SetLogCallback(
+      [](reglo_log_level, std::string_view) { throw std::runtime_error("log exploded"); });
+  Captured captured(*remote);
+  Status pulled = remote->Pull("student", std::nullopt, captured);
+  EXPECT_EQ(pulled.ToString(),
+            Status::Internal("the host failed while serving the plugin: log exploded").ToString());
+  remote->SetLogCallback({});
+  Captured again(*remote);
+  EXPECT_TRUE(remote->Pull("student", std::nullopt, again).ok());
+  EXPECT_EQ(again.records, 3u);
 }
 
 TEST_F(ProcessConnectorTest, AStopReachesTheRunnerWithoutARoundTripPerPoll) {

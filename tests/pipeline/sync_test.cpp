@@ -202,6 +202,27 @@ TEST_P(SyncTest, RunLogLinesAreStoredMasked) {
   EXPECT_TRUE(error_logged);
 }
 
+// The re-entrancy connector.h states, as the pipeline does it: each record is mapped from inside
+// the plugin's emit_record, while its pull_changes is on the stack. The plugin counts those calls
+// and reports them in a warning, which lands in the run log.
+TEST_P(SyncTest, RecordsAreMappedFromInsideThePluginsEmitRecord) {
+  auto plugin = plugin_host::LoadedPlugin::Load(std::filesystem::path(REGLO_TEST_PLUGIN_DIR) /
+                                                "reentrancy.so");
+  ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
+  const auto source = Source("reentrancy-1", R"({"records": 3})");
+  auto instance = (*plugin)->CreateInstance(source.config_json);
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  SyncRunner runner(*store_, clock_);
+  SyncReport report = runner.RunOnce(source, **instance);
+  EXPECT_EQ(report.counters.created, 3);
+  auto lines = store_->GetRunLog(report.run_id);
+  ASSERT_TRUE(lines.ok());
+  std::vector<std::string> messages;
+  for (const auto& line : *lines) messages.push_back(line.message);
+  EXPECT_THAT(messages,
+              ::testing::Contains(HasSubstr("map_to_canonical ran 3 times inside pull_changes")));
+}
+
 TEST_P(SyncTest, PreviewPrintsMappedRecordsAndCommitsNothing) {
   const auto source = Source("counter-1", R"({"records": 5})");
   auto instance = Counter()->CreateInstance(source.config_json);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <utility>
 
 extern char** environ;
 
@@ -290,7 +291,17 @@ Result<Frame> ProcessConnector::Next() {
         if (in.ok() && !level) in.Fail(fmt::format("a log level of {}", wire_level));
         const std::string_view message = in.Str();
         if (!in.done()) return Ended(Status::Internal("an undecodable log frame: " + in.error()));
-        if (log_) log_(*level, message);
+        if (log_) {
+          // Parity with in-process: a log callback that throws fails the call (see ResultOf).
+          try {
+            log_(*level, message);
+          } catch (const std::exception& error) {
+            if (host_failure_.ok()) host_failure_ = plugin_host::HostFailure(error.what());
+          } catch (...) {
+            if (host_failure_.ok())
+              host_failure_ = plugin_host::HostFailure("an unknown exception");
+          }
+        }
         continue;
       }
       return frame;
@@ -316,6 +327,7 @@ Status ProcessConnector::ResultOf(const Frame& frame) {
   const uint32_t retry_after = in.U32();
   if (!in.done()) return Ended(Status::Internal("an undecodable result"));
   retry_after_ms_ = retry_after;
+  if (!host_failure_.ok()) return std::exchange(host_failure_, Status::Ok());
   return status;
 }
 
@@ -385,6 +397,7 @@ Result<std::vector<std::string>> ProcessConnector::ListStreams() {
   for (uint32_t i = 0; i < count && in.ok(); ++i) streams.emplace_back(in.Str());
   if (!in.done()) return Ended(Status::Internal("an undecodable stream list: " + in.error()));
   retry_after_ms_ = 0;
+  if (!host_failure_.ok()) return std::exchange(host_failure_, Status::Ok());
   return streams;
 }
 
@@ -414,6 +427,10 @@ Status ProcessConnector::Pull(const std::string& stream,
     if (!frame.ok()) {
       in_pull_ = false;
       return frame.status();
+    }
+    if (!host_failure_.ok() && failure.ok()) {
+      failure = host_failure_;  // the plugin hears of it at its next emit, as in-process
+      refuse(failure);
     }
     Decoder in(frame->body);
     switch (frame->type) {

@@ -193,12 +193,12 @@ plugin_host::PluginInfo Decoder::Info() {
 }
 
 std::optional<reglo_operation> OperationFromWire(uint8_t value) {
-  if (value > REGLO_OP_DELETE) return std::nullopt;
+  if (value > REGLO_OP_LAST) return std::nullopt;
   return static_cast<reglo_operation>(value);
 }
 
 std::optional<reglo_log_level> LogLevelFromWire(uint8_t value) {
-  if (value > REGLO_LOG_ERROR) return std::nullopt;
+  if (value > REGLO_LOG_LAST) return std::nullopt;
   return static_cast<reglo_log_level>(value);
 }
 

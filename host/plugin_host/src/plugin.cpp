@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "reglo/core/text.h"
 #include "reglo/model/schema.h"
 
 namespace reglo::plugin_host {
@@ -19,9 +20,12 @@ constexpr char kHostVersion[] = "0.1.0";
 // The size of the descriptor as ABI 1.0 defined it: a plugin must provide at least this much.
 constexpr size_t kDescriptorV1Size =
     offsetof(reglo_connector_descriptor, push_changes) + sizeof(void*);
-// The size of a record as ABI 1.0 defined it: every member up to `origin` must be there.
-constexpr size_t kRecordV1Size = offsetof(reglo_record, origin) + sizeof(const char*);
 
+// The codes were int-sized C enums before they became int32_t: every struct keeps its layout.
+static_assert(sizeof(reglo_operation) == sizeof(int) && alignof(reglo_operation) == alignof(int));
+
+// What the plugin answered, as a Status. The code is a raw int32 from the plugin: one this hub
+// does not know (a newer plugin's, or garbage) fails the call with the code in the reason.
 Status FromPluginStatus(reglo_status code, std::string message) {
   switch (code) {
     case REGLO_OK: return Status::Ok();
@@ -31,16 +35,35 @@ Status FromPluginStatus(reglo_status code, std::string message) {
     case REGLO_CONFIG_ERROR: return Status::ConfigError(std::move(message));
     case REGLO_INCOMPATIBLE: return Status::Incompatible(std::move(message));
     case REGLO_FATAL: return Status::Internal(std::move(message));
+    default:
+      return Status::Internal(
+          fmt::format("{} (the plugin answered unknown status code {}; ABI {}.{} "
+                      "knows {} to {})",
+                      message, code, REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR, REGLO_OK,
+                      REGLO_STATUS_LAST));
   }
-  return Status::Internal(
-      fmt::format("unknown status code {} ({})", static_cast<int>(code), message));
+}
+
+// Why a record the plugin handed over cannot be taken, or nullopt. `what` names it ("record").
+std::optional<std::string> CheckRecord(const reglo_record* record, std::string_view what) {
+  if (!REGLO_HAS_MEMBER(record, reglo_record, origin)) {
+    return fmt::format("the plugin emitted a {} with an invalid struct_size", what);
+  }
+  if (record->operation < REGLO_OP_UPSERT || record->operation > REGLO_OP_LAST) {
+    return fmt::format(
+        "the plugin emitted a {} ('{}') with unknown operation {} (ABI {}.{} knows {} upsert and "
+        "{} delete)",
+        what, Excerpt(record->external_id ? record->external_id : ""), record->operation,
+        REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR, REGLO_OP_UPSERT, REGLO_OP_DELETE);
+  }
+  return std::nullopt;
 }
 
 // Records why a host callback failed under a plugin's frames, for the call's result.
 void NoteHostFailure(Status* failure, const char* what) noexcept {
   if (failure == nullptr || !failure->ok()) return;
   try {
-    *failure = Status::Internal(fmt::format("the host failed while serving the plugin: {}", what));
+    *failure = HostFailure(what);
   } catch (...) {  // no memory even for the reason: the plugin still gets its failure answer
   }
 }
@@ -72,6 +95,49 @@ struct LoadedPlugin::Library {
   boost::dll::shared_library handle;
 };
 
+namespace {
+
+// Per-call state behind the reglo_context handed to the plugin. A failure of the host while it
+// serves the call (a log callback that throws, no memory) is kept in `failure` and is the call's
+// result, whatever the plugin answers.
+struct CallState {
+  const PluginLogCallback* log;
+  std::string error;
+  uint32_t retry_after_ms = 0;
+  Status failure;
+  reglo_context context{};
+
+  explicit CallState(const PluginLogCallback* log_callback) : log(log_callback) {
+    context.struct_size = sizeof(reglo_context);
+    context.host_data = this;
+    context.log = [](void* data, reglo_log_level level, const char* message) noexcept {
+      auto* state = static_cast<CallState*>(data);
+      Guarded(&state->failure, 0, [&] {
+        if (state->log == nullptr || !*state->log || message == nullptr) return 0;
+        if (level < REGLO_LOG_DEBUG || level > REGLO_LOG_LAST) {
+          // A newer plugin's level: shown as INFO, the code kept in the line.
+          (*state->log)(REGLO_LOG_INFO, fmt::format("(unknown log level {}) {}", level, message));
+        } else {
+          (*state->log)(level, message);
+        }
+        return 0;
+      });
+    };
+    context.set_error = [](void* data, const char* message) noexcept {
+      auto* state = static_cast<CallState*>(data);
+      Guarded(&state->failure, 0, [&] {
+        state->error = message ? message : "";
+        return 0;
+      });
+    };
+    context.set_retry_after = [](void* data, uint32_t milliseconds) noexcept {
+      static_cast<CallState*>(data)->retry_after_ms = milliseconds;
+    };
+  }
+};
+
+}  // namespace
+
 // An instance living in this process: calls go straight through the C ABI.
 class InProcessInstance final : public ConnectorInstance {
  public:
@@ -88,53 +154,32 @@ class InProcessInstance final : public ConnectorInstance {
   Status MapToCanonical(const reglo_record& source, const CanonicalCallback& callback) override;
 
  private:
-  friend class LoadedPlugin;  // create() runs with an instance's call state
-  struct CallState;
   Status Finish(reglo_status code, CallState& state, std::string_view operation);
 
   std::shared_ptr<const LoadedPlugin> plugin_;
   void* instance_;
 };
 
-// Per-call state behind the reglo_context handed to the plugin.
-struct InProcessInstance::CallState {
-  InProcessInstance* self = nullptr;
-  std::string error;
-  uint32_t retry_after_ms = 0;
-  reglo_context context{};
-
-  explicit CallState(InProcessInstance* instance) : self(instance) {
-    context.struct_size = sizeof(reglo_context);
-    context.host_data = this;
-    context.log = [](void* data, reglo_log_level level, const char* message) noexcept {
-      auto* state = static_cast<CallState*>(data);
-      Guarded(nullptr, 0, [&] {
-        if (state->self->log_ && message != nullptr) state->self->log_(level, message);
-        return 0;
-      });
-    };
-    context.set_error = [](void* data, const char* message) noexcept {
-      auto* state = static_cast<CallState*>(data);
-      Guarded(nullptr, 0, [&] {
-        state->error = message ? message : "";
-        return 0;
-      });
-    };
-    context.set_retry_after = [](void* data, uint32_t milliseconds) noexcept {
-      static_cast<CallState*>(data)->retry_after_ms = milliseconds;
-    };
-  }
-};
+Status HostFailure(std::string_view what) {
+  return Status::Internal(fmt::format("the host failed while serving the plugin: {}", what));
+}
 
 std::optional<std::string> CheckDescriptor(const reglo_connector_descriptor* d) {
   if (d == nullptr) return "the entry point returned OK but no descriptor";
-  if (d->struct_size < kDescriptorV1Size) {
-    return fmt::format("descriptor struct_size {} is smaller than ABI 1.0's {}", d->struct_size,
-                       kDescriptorV1Size);
+  // Nothing past struct_size is read: the version first, then every 1.0 member at once.
+  if (!REGLO_HAS_MEMBER(d, reglo_connector_descriptor, abi_minor)) {
+    return fmt::format("descriptor struct_size {} is too small to hold even its ABI version",
+                       d->struct_size);
   }
   if (d->abi_major != REGLO_ABI_VERSION_MAJOR) {
     return fmt::format("plugin speaks ABI {}.{}, this hub speaks ABI {}.{}", d->abi_major,
                        d->abi_minor, REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR);
+  }
+  static_assert(kDescriptorV1Size == offsetof(reglo_connector_descriptor, push_changes) +
+                                         sizeof(reglo_connector_descriptor::push_changes));
+  if (!REGLO_HAS_MEMBER(d, reglo_connector_descriptor, push_changes)) {
+    return fmt::format("descriptor struct_size {} is smaller than ABI 1.0's {}", d->struct_size,
+                       kDescriptorV1Size);
   }
   if (d->name == nullptr || !IsValidPluginName(d->name)) {
     return "descriptor name is missing or not made of [a-z0-9_-] (at most 64 characters)";
@@ -211,18 +256,23 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::Load(const std::filesystem::
   const reglo_connector_descriptor* descriptor = nullptr;
   const reglo_status code = entry(&host, &descriptor);
   if (code == REGLO_INCOMPATIBLE) {
+    // A plugin may hand its descriptor over even when it refuses, so its version can be named.
+    const std::string built = REGLO_HAS_MEMBER(descriptor, reglo_connector_descriptor, abi_minor)
+                                  ? fmt::format(" (it was built against ABI {}.{})",
+                                                descriptor->abi_major, descriptor->abi_minor)
+                                  : "";
     return refuse(StatusCode::kIncompatible,
-                  fmt::format("the plugin cannot speak this hub's ABI {}.{}",
-                              REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR));
+                  fmt::format("the plugin cannot speak this hub's ABI {}.{}{}",
+                              REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR, built));
   }
   if (code != REGLO_OK) {
     return refuse(StatusCode::kInvalidArgument,
-                  fmt::format("the entry point failed with status {}", static_cast<int>(code)));
+                  FromPluginStatus(code, fmt::format("the entry point failed with status {}", code))
+                      .message());
   }
   if (std::optional<std::string> problem = CheckDescriptor(descriptor)) {
-    const bool version = descriptor != nullptr &&
-                         descriptor->abi_major != REGLO_ABI_VERSION_MAJOR &&
-                         descriptor->struct_size >= offsetof(reglo_connector_descriptor, name);
+    const bool version = REGLO_HAS_MEMBER(descriptor, reglo_connector_descriptor, abi_major) &&
+                         descriptor->abi_major != REGLO_ABI_VERSION_MAJOR;
     return refuse(version ? StatusCode::kIncompatible : StatusCode::kInvalidArgument, *problem);
   }
   PluginInfo info;
@@ -243,12 +293,14 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::Load(const std::filesystem::
 
 Result<std::unique_ptr<ConnectorInstance>> LoadedPlugin::CreateInstance(
     const std::string& config_json, PluginLogCallback log) const {
-  // A throwaway instance object only carries the call state for create().
-  InProcessInstance probe(nullptr, nullptr);
-  probe.SetLogCallback(log);
-  InProcessInstance::CallState state(&probe);
+  CallState state(&log);
   void* instance = nullptr;
   const reglo_status code = descriptor_->create(&state.context, config_json.c_str(), &instance);
+  if (!state.failure.ok()) {  // the host failed while serving create: no instance to speak of
+    if (instance != nullptr) descriptor_->destroy(instance);
+    return state.failure.WithContext(fmt::format("plugin {} ({}) could not create an instance",
+                                                 info_.path.string(), info_.name));
+  }
   if (code != REGLO_OK || instance == nullptr) {
     if (code == REGLO_OK && instance == nullptr) {
       state.error = "create returned OK but no instance";
@@ -275,47 +327,54 @@ const PluginInfo& InProcessInstance::plugin_info() const {
 
 Status InProcessInstance::Finish(reglo_status code, CallState& state, std::string_view operation) {
   retry_after_ms_ = code == REGLO_RATE_LIMITED ? state.retry_after_ms : 0;
+  // A failure on the host's side while serving the call explains its end best.
+  if (!state.failure.ok()) return state.failure;
   if (code == REGLO_OK) return Status::Ok();
   std::string message = state.error.empty() ? "no reason given" : state.error;
   return FromPluginStatus(code, fmt::format("{} {}: {}", plugin_->info().name, operation, message));
 }
 
 Status InProcessInstance::Authenticate() {
-  CallState state(this);
+  CallState state(&log_);
   return Finish(plugin_->descriptor().authenticate(instance_, &state.context), state,
                 "authenticate");
 }
 
 Status InProcessInstance::HealthCheck() {
-  CallState state(this);
+  CallState state(&log_);
   return Finish(plugin_->descriptor().health_check(instance_, &state.context), state,
                 "health check");
 }
 
 Result<std::vector<std::string>> InProcessInstance::ListStreams() {
-  CallState state(this);
-  std::vector<std::string> streams;
+  CallState state(&log_);
+  struct StreamsState {
+    std::vector<std::string> streams;
+    Status* failure;
+  } streams_state{{}, &state.failure};
   reglo_stream_sink sink{};
   sink.struct_size = sizeof(sink);
-  sink.host_data = &streams;
+  sink.host_data = &streams_state;
   sink.add = [](void* data, const char* stream) noexcept {
-    Guarded(nullptr, 0, [&] {
-      if (stream != nullptr) static_cast<std::vector<std::string>*>(data)->emplace_back(stream);
+    auto* s = static_cast<StreamsState*>(data);
+    Guarded(s->failure, 0, [&] {
+      if (stream != nullptr) s->streams.emplace_back(stream);
       return 0;
     });
   };
   Status status = Finish(plugin_->descriptor().list_streams(instance_, &state.context, &sink),
                          state, "list streams");
   if (!status.ok()) return status;
-  return streams;
+  return std::move(streams_state.streams);
 }
 
 namespace {
 
-// Holds the handler and the first error it returned, so the plugin's answer can be tied to it.
+// The handler and the call's failure (the first error of the host's side: the handler's, a
+// refused record, or a callback that threw), so the plugin's answer can be tied to it.
 struct EmitState {
   PullHandler* handler;
-  Status failure;
+  Status* failure;
 };
 
 reglo_status ToPluginStatus(const Status& status) {
@@ -332,76 +391,75 @@ reglo_status ToPluginStatus(const Status& status) {
 Status InProcessInstance::Pull(const std::string& stream,
                                const std::optional<std::string>& since_cursor,
                                PullHandler& handler) {
-  CallState state(this);
-  EmitState emit_state{&handler, Status::Ok()};
+  CallState state(&log_);
+  EmitState emit_state{&handler, &state.failure};
   reglo_emitter emitter{};
   emitter.struct_size = sizeof(emitter);
   emitter.host_data = &emit_state;
   // The trampolines: noexcept, and a failure of the host (no memory, say) is the pull's failure.
   emitter.emit_record = [](void* data, const reglo_record* record) noexcept -> reglo_status {
     auto* s = static_cast<EmitState*>(data);
-    if (!s->failure.ok()) return ToPluginStatus(s->failure);
-    return Guarded(&s->failure, REGLO_FATAL, [&] {
-      if (record == nullptr || record->struct_size < kRecordV1Size) {
-        s->failure = Status::Internal("the plugin emitted a record with an invalid struct_size");
-        return REGLO_FATAL;
+    if (!s->failure->ok()) return ToPluginStatus(*s->failure);
+    return Guarded(s->failure, REGLO_FATAL, [&] {
+      if (std::optional<std::string> problem = CheckRecord(record, "record")) {
+        *s->failure = Status::Internal(std::move(*problem));
+      } else {
+        *s->failure = s->handler->OnRecord(*record);
       }
-      s->failure = s->handler->OnRecord(*record);
-      return ToPluginStatus(s->failure);
+      return ToPluginStatus(*s->failure);
     });
   };
   emitter.emit_checkpoint = [](void* data, const char* cursor,
                                uint64_t count) noexcept -> reglo_status {
     auto* s = static_cast<EmitState*>(data);
-    if (!s->failure.ok()) return ToPluginStatus(s->failure);
-    return Guarded(&s->failure, REGLO_FATAL, [&] {
-      s->failure = s->handler->OnCheckpoint(cursor ? cursor : "", count);
-      return ToPluginStatus(s->failure);
+    if (!s->failure->ok()) return ToPluginStatus(*s->failure);
+    return Guarded(s->failure, REGLO_FATAL, [&] {
+      *s->failure = s->handler->OnCheckpoint(cursor ? cursor : "", count);
+      return ToPluginStatus(*s->failure);
     });
   };
   emitter.emit_warning = [](void* data, const char* origin, const char* message) noexcept {
     auto* s = static_cast<EmitState*>(data);
-    Guarded(&s->failure, 0, [&] {
+    Guarded(s->failure, 0, [&] {
       s->handler->OnWarning(origin ? origin : "", message ? message : "");
       return 0;
     });
   };
   emitter.should_stop = [](void* data) noexcept -> int {
     auto* s = static_cast<EmitState*>(data);
-    return Guarded(&s->failure, 1, [&] { return s->handler->ShouldStop() ? 1 : 0; });
+    return Guarded(s->failure, 1, [&] { return s->handler->ShouldStop() ? 1 : 0; });
   };
   const reglo_status code =
       plugin_->descriptor().pull_changes(instance_, &state.context, stream.c_str(),
                                          since_cursor ? since_cursor->c_str() : nullptr, &emitter);
   // A failure on the host side (store down, record refused) explains the pull's end best.
-  if (!emit_state.failure.ok()) return emit_state.failure;
   return Finish(code, state, fmt::format("pull of stream '{}'", stream));
 }
 
 Status InProcessInstance::MapToCanonical(const reglo_record& source,
                                          const CanonicalCallback& callback) {
-  CallState state(this);
+  CallState state(&log_);
   struct SinkState {
     const CanonicalCallback* callback;
-    Status failure;
-  } sink_state{&callback, Status::Ok()};
+    Status* failure;
+  } sink_state{&callback, &state.failure};
   reglo_record_sink sink{};
   sink.struct_size = sizeof(sink);
   sink.host_data = &sink_state;
   sink.emit = [](void* data, const reglo_record* canonical) noexcept -> reglo_status {
     auto* s = static_cast<SinkState*>(data);
-    return Guarded(&s->failure, REGLO_FATAL, [&] {
-      if (canonical == nullptr || canonical->struct_size < kRecordV1Size) {
-        s->failure = Status::Internal("the plugin mapped to a record with an invalid struct_size");
-        return REGLO_FATAL;
+    if (!s->failure->ok()) return ToPluginStatus(*s->failure);
+    return Guarded(s->failure, REGLO_FATAL, [&] {
+      if (std::optional<std::string> problem = CheckRecord(canonical, "canonical record")) {
+        *s->failure = Status::Internal(std::move(*problem));
+      } else {
+        *s->failure = (*s->callback)(*canonical);
       }
-      s->failure = (*s->callback)(*canonical);
-      return ToPluginStatus(s->failure);
+      return ToPluginStatus(*s->failure);
     });
   };
   const reglo_status code =
       plugin_->descriptor().map_to_canonical(instance_, &state.context, &source, &sink);
-  if (!sink_state.failure.ok()) return sink_state.failure;
   return Finish(code, state, "map to canonical");
 }
 

@@ -6,12 +6,20 @@
  * Versioning
  *   - A plugin exports exactly one symbol, REGLO_CONNECTOR_ENTRY_SYMBOL, of type
  * reglo_connector_entry_fn.
- *   - The host calls it with the ABI version it speaks. A plugin that cannot serve that major
- * version returns REGLO_INCOMPATIBLE; otherwise it returns REGLO_OK and its descriptor.
+ *   - The host calls it with the ABI version it speaks (reglo_host_info: major and minor). A plugin
+ * that cannot serve that version (another major, or a host minor below the one it needs) returns
+ * REGLO_INCOMPATIBLE, and may still set *out_descriptor so the host can name the plugin's version
+ * (the host then reads only struct_size, abi_major and abi_minor); otherwise it returns REGLO_OK
+ * and its descriptor, whose abi_minor is the minor the plugin was compiled against.
  *   - Every struct starts with `struct_size` (sizeof as compiled by its producer). Structs only
- * grow at the end; a reader checks struct_size before touching a member added after version 1.0.
+ * grow at the end; a reader reads a member only when REGLO_HAS_MEMBER says struct_size covers it
+ * (a member past struct_size does not exist: treat it as 0/NULL).
  *   - The host refuses a descriptor whose abi_major differs from its own, with a message naming
- * both.
+ * both. It accepts a newer minor: the plugin saw the host's minor in reglo_host_info and chose to
+ * run, and the host reads none of the newer members.
+ *   - Status codes, log levels and operations are int32_t codes, not C enums, so a value added by a
+ * newer peer is an ordinary integer to an older one: every reader checks it against the codes it
+ * knows and handles the others explicitly (an unknown status fails the call, naming the code).
  *
  * Ownership
  *   - Strings and structs the host passes to a plugin are borrowed for the duration of that call.
@@ -23,10 +31,15 @@
  *
  * Threading contract
  *   - The host never calls into one instance from two threads at once.
+ *   - It does call one instance re-entrantly on the same thread: map_to_canonical is called from
+ * inside the plugin's emit_record callback while pull_changes of the same instance is on the stack
+ * (the hub maps each record as it arrives). A plugin must not hold a non-recursive lock across a
+ * pull that map_to_canonical also takes: that deadlocks.
  *   - Different instances of one plugin may be called concurrently from different threads, so a
  * plugin must guard any state shared between instances.
  *   - Callbacks (emitter, sink, context) must be called only on the thread that made the call into
- * the plugin, and only before that call returns.
+ * the plugin, and only before that call returns. Host callbacks never unwind (no exception leaves
+ * them): a failure on the host's side comes back as a status or ends the call with a reason.
  */
 #ifndef REGLO_CONNECTOR_H_
 #define REGLO_CONNECTOR_H_
@@ -44,26 +57,43 @@ extern "C" {
 /* The single exported entry point of every connector library. */
 #define REGLO_CONNECTOR_ENTRY_SYMBOL "reglo_connector_entry"
 
-/* Result of every plugin function. The category decides what the host does next. */
-typedef enum reglo_status {
-  REGLO_OK = 0,
-  REGLO_RETRY = 1,        /* transient: the host retries with backoff */
-  REGLO_RATE_LIMITED = 2, /* transient: retry after the delay given through set_retry_after */
-  REGLO_AUTH_ERROR = 3,   /* credentials refused: never retried automatically */
-  REGLO_CONFIG_ERROR = 4, /* configuration wrong: never retried automatically */
-  REGLO_FATAL = 5,        /* anything else that cannot succeed by retrying */
-  REGLO_INCOMPATIBLE = 6  /* entry point only: the plugin cannot speak the host's ABI */
-} reglo_status;
+/*
+ * True when the struct at `struct_ptr` (of C type `type`, starting with struct_size) is large
+ * enough to hold `member`: check it before reading any member a peer built against an older minor
+ * may not have. False for a NULL pointer.
+ */
+#define REGLO_HAS_MEMBER(struct_ptr, type, member)              \
+  ((struct_ptr) != NULL && (size_t)(struct_ptr)->struct_size >= \
+                               offsetof(type, member) + sizeof(((const type*)NULL)->member))
 
-typedef enum reglo_log_level {
-  REGLO_LOG_DEBUG = 0,
-  REGLO_LOG_INFO = 1,
-  REGLO_LOG_WARN = 2,
-  REGLO_LOG_ERROR = 3
-} reglo_log_level;
+/*
+ * Result of every plugin function. The category decides what the host does next. An int32_t, not
+ * an enum: a code this header does not define is possible (from a newer peer) and must be handled.
+ */
+typedef int32_t reglo_status;
+#define REGLO_OK ((reglo_status)0)
+#define REGLO_RETRY ((reglo_status)1)        /* transient: the host retries with backoff */
+#define REGLO_RATE_LIMITED ((reglo_status)2) /* transient: retry after set_retry_after's delay */
+#define REGLO_AUTH_ERROR ((reglo_status)3)   /* credentials refused: never retried automatically */
+#define REGLO_CONFIG_ERROR ((reglo_status)4) /* configuration wrong: never retried either */
+#define REGLO_FATAL ((reglo_status)5)        /* anything else that cannot succeed by retrying */
+#define REGLO_INCOMPATIBLE ((reglo_status)6) /* entry point only: cannot speak the host's ABI */
+#define REGLO_STATUS_LAST REGLO_INCOMPATIBLE /* the highest code of this minor */
 
-/* What a record asks of the hub. Only UPSERT is processed in V1; DELETE is reserved. */
-typedef enum reglo_operation { REGLO_OP_UPSERT = 0, REGLO_OP_DELETE = 1 } reglo_operation;
+/* Severity of a log line; a reader shows an unknown level as INFO. */
+typedef int32_t reglo_log_level;
+#define REGLO_LOG_DEBUG ((reglo_log_level)0)
+#define REGLO_LOG_INFO ((reglo_log_level)1)
+#define REGLO_LOG_WARN ((reglo_log_level)2)
+#define REGLO_LOG_ERROR ((reglo_log_level)3)
+#define REGLO_LOG_LAST REGLO_LOG_ERROR
+
+/* What a record asks of the hub. Only UPSERT is processed in V1; DELETE is reserved. The host
+ * refuses a record with an operation it does not know. */
+typedef int32_t reglo_operation;
+#define REGLO_OP_UPSERT ((reglo_operation)0)
+#define REGLO_OP_DELETE ((reglo_operation)1)
+#define REGLO_OP_LAST REGLO_OP_DELETE
 
 /* One named value. Values are UTF-8 text; `value == NULL` means "absent", "" means empty. */
 typedef struct reglo_field {
@@ -107,7 +137,8 @@ typedef struct reglo_emitter {
   uint32_t struct_size;
   void* host_data;
   /* Hands one source record to the host, which copies it. A non-OK answer means the host will not
-   * take more records in this pull: the plugin should return that status promptly. */
+   * take more records in this pull: the plugin should return that status promptly. The host may
+   * call map_to_canonical of the same instance before this returns (see Threading contract). */
   reglo_status (*emit_record)(void* host_data, const reglo_record* record);
   /* Marks that every record emitted so far is covered by `cursor`: the host commits them together
    * with the cursor, and a later pull may start from it. `record_count` counts records emitted
@@ -162,7 +193,8 @@ typedef struct reglo_connector_descriptor {
   /* Emits every change of `stream` after `since_cursor` (NULL: from the beginning). */
   reglo_status (*pull_changes)(void* instance, const reglo_context* ctx, const char* stream,
                                const char* since_cursor, const reglo_emitter* emitter);
-  /* Maps one source record (as emitted by pull_changes) to canonical records. */
+  /* Maps one source record (as emitted by pull_changes) to canonical records. Called from inside
+   * emit_record while pull_changes is on the stack, as well as on its own. */
   reglo_status (*map_to_canonical)(void* instance, const reglo_context* ctx,
                                    const reglo_record* source_record,
                                    const reglo_record_sink* sink);
@@ -178,7 +210,8 @@ typedef struct reglo_host_info {
   const char* host_version;
 } reglo_host_info;
 
-/* The entry point. On REGLO_OK, *out_descriptor points at the plugin's static descriptor. */
+/* The entry point. On REGLO_OK, *out_descriptor points at the plugin's static descriptor; on
+ * REGLO_INCOMPATIBLE it may (see Versioning). */
 typedef reglo_status (*reglo_connector_entry_fn)(const reglo_host_info* host,
                                                  const reglo_connector_descriptor** out_descriptor);
 

@@ -1,7 +1,9 @@
 // Header-only C++ SDK over the C ABI in connector.h: write a connector as a C++ class, export it
 // with REGLO_EXPORT_CONNECTOR(MyConnector). Every exception is caught at the C boundary and turned
-// into a status with its message. Thread-safety: as connector.h — one instance is never called
-// concurrently.
+// into a status with its message; every host struct member is read only when its struct_size
+// covers it. Thread-safety: as connector.h — one instance is never called concurrently, but Map()
+// is called from inside Emitter::Emit while Pull() runs (do not hold a non-recursive lock across
+// Pull that Map takes too).
 #ifndef REGLO_CONNECTOR_HPP_
 #define REGLO_CONNECTOR_HPP_
 
@@ -16,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -69,12 +72,19 @@ class Failure : public std::exception {
   Status status_;
 };
 
+// Whether `code` is one of the statuses this header defines (a newer peer may send others).
+constexpr bool IsKnownStatus(reglo_status code) {
+  return code >= REGLO_OK && code <= REGLO_STATUS_LAST;
+}
+
 // Per-call host services (log, error, retry-after). Valid only during the call that received it.
 class Context {
  public:
   explicit Context(const reglo_context* ctx) : ctx_(ctx) {}
   void Log(reglo_log_level level, const std::string& message) const {
-    if (ctx_ != nullptr && ctx_->log != nullptr) ctx_->log(ctx_->host_data, level, message.c_str());
+    if (REGLO_HAS_MEMBER(ctx_, reglo_context, log) && ctx_->log != nullptr) {
+      ctx_->log(ctx_->host_data, level, message.c_str());
+    }
   }
   void Info(const std::string& message) const { Log(REGLO_LOG_INFO, message); }
   void Warn(const std::string& message) const { Log(REGLO_LOG_WARN, message); }
@@ -93,7 +103,10 @@ class RecordView {
     if (record_->source_updated_at == nullptr) return std::nullopt;
     return std::string_view(record_->source_updated_at);
   }
-  std::string_view origin() const { return Str(record_->origin); }
+  reglo_operation operation() const { return record_->operation; }
+  std::string_view origin() const {
+    return REGLO_HAS_MEMBER(record_, reglo_record, origin) ? Str(record_->origin) : "";
+  }
   std::span<const reglo_field> fields() const { return {record_->fields, record_->field_count}; }
   // The value of the first field called `name`; nullopt when the field is missing or absent.
   std::optional<std::string_view> Get(std::string_view name) const {
@@ -197,38 +210,56 @@ class Record {
   reglo_record view_{};
 };
 
+namespace detail {
+// The host's answer to an emission as a Status; a code this SDK does not know is a FATAL naming it.
+inline Status HostAnswer(reglo_status code, const char* what) {
+  if (code == REGLO_OK) return Status::Ok();
+  if (!IsKnownStatus(code)) {
+    return Status::Fatal(std::string("the host refused the ") + what + " with unknown status " +
+                         std::to_string(code));
+  }
+  return Status(code, std::string("the host refused the ") + what);
+}
+}  // namespace detail
+
 // The pull side of the host: emit records, checkpoints and row warnings; poll for cancellation.
 class Emitter {
  public:
   explicit Emitter(const reglo_emitter* emitter) : emitter_(emitter) {}
-  Status Emit(Record& record) {
-    ++since_checkpoint_;
-    return Wrap(emitter_->emit_record(emitter_->host_data, record.View()));
-  }
+  Status Emit(Record& record) { return Emit(record.View()); }
+  // Counts the record towards the next checkpoint's record_count only when the host took it.
   Status Emit(const reglo_record* record) {
-    ++since_checkpoint_;
-    return Wrap(emitter_->emit_record(emitter_->host_data, record));
+    if (!REGLO_HAS_MEMBER(emitter_, reglo_emitter, emit_record) ||
+        emitter_->emit_record == nullptr) {
+      return Status::Fatal("the host's emitter has no emit_record");
+    }
+    Status answer =
+        detail::HostAnswer(emitter_->emit_record(emitter_->host_data, record), "record");
+    if (answer.ok()) ++since_checkpoint_;
+    return answer;
   }
   Status Checkpoint(const std::string& cursor) {
+    if (!REGLO_HAS_MEMBER(emitter_, reglo_emitter, emit_checkpoint) ||
+        emitter_->emit_checkpoint == nullptr) {
+      return Status::Fatal("the host's emitter has no emit_checkpoint");
+    }
     reglo_status code =
         emitter_->emit_checkpoint(emitter_->host_data, cursor.c_str(), since_checkpoint_);
     since_checkpoint_ = 0;
-    return Wrap(code);
+    return detail::HostAnswer(code, "checkpoint");
   }
   void Warn(const std::string& origin, const std::string& message) {
-    if (emitter_->emit_warning != nullptr) {
+    if (REGLO_HAS_MEMBER(emitter_, reglo_emitter, emit_warning) &&
+        emitter_->emit_warning != nullptr) {
       emitter_->emit_warning(emitter_->host_data, origin.c_str(), message.c_str());
     }
   }
   bool ShouldStop() const {
-    return emitter_->should_stop != nullptr && emitter_->should_stop(emitter_->host_data) != 0;
+    return REGLO_HAS_MEMBER(emitter_, reglo_emitter, should_stop) &&
+           emitter_->should_stop != nullptr && emitter_->should_stop(emitter_->host_data) != 0;
   }
 
  private:
-  static Status Wrap(reglo_status code) {
-    if (code == REGLO_OK) return Status::Ok();
-    return Status(code, "the host refused the emission");
-  }
   const reglo_emitter* emitter_;
   uint64_t since_checkpoint_ = 0;
 };
@@ -238,9 +269,10 @@ class CanonicalSink {
  public:
   explicit CanonicalSink(const reglo_record_sink* sink) : sink_(sink) {}
   Status Emit(Record& record) {
-    reglo_status code = sink_->emit(sink_->host_data, record.View());
-    if (code == REGLO_OK) return Status::Ok();
-    return Status(code, "the host refused the canonical record");
+    if (!REGLO_HAS_MEMBER(sink_, reglo_record_sink, emit) || sink_->emit == nullptr) {
+      return Status::Fatal("the host's canonical sink has no emit");
+    }
+    return detail::HostAnswer(sink_->emit(sink_->host_data, record.View()), "canonical record");
   }
 
  private:
@@ -252,6 +284,12 @@ class CanonicalSink {
 //   static constexpr const char* kName, kVersion, kVendor, kDescription, kConfigSchema;
 //   static constexpr std::array<const char*, N> kEntities;
 //   static std::unique_ptr<T> Create(const Context&, std::string_view config_json);  // may throw
+// and may provide
+//   static constexpr uint16_t kMinHostMinor;  // the lowest host ABI minor it runs on (default:
+//                                             // REGLO_ABI_VERSION_MINOR as it was compiled)
+// Its destructor must not throw: destructors are noexcept, so one that throws ends the process
+// (std::terminate) before any catch in the SDK could see it. Release what can fail elsewhere.
+// Re-entrancy: the host calls Map() from inside Emitter::Emit, while Pull() is on the stack.
 class Connector {
  public:
   virtual ~Connector() = default;
@@ -266,11 +304,13 @@ class Connector {
 namespace detail {
 
 inline reglo_status Report(const reglo_context* ctx, const Status& status) {
-  if (!status.ok() && ctx != nullptr) {
-    if (ctx->set_error != nullptr && !status.message().empty()) {
+  if (!status.ok()) {
+    if (REGLO_HAS_MEMBER(ctx, reglo_context, set_error) && ctx->set_error != nullptr &&
+        !status.message().empty()) {
       ctx->set_error(ctx->host_data, status.message().c_str());
     }
-    if (status.code() == REGLO_RATE_LIMITED && ctx->set_retry_after != nullptr) {
+    if (status.code() == REGLO_RATE_LIMITED &&
+        REGLO_HAS_MEMBER(ctx, reglo_context, set_retry_after) && ctx->set_retry_after != nullptr) {
       ctx->set_retry_after(ctx->host_data, status.retry_after_ms());
     }
   }
@@ -295,6 +335,19 @@ reglo_status Guard(const reglo_context* ctx, Body&& body) noexcept {
 
 template <typename T>
 struct Adapter {
+  // A throwing destructor would std::terminate inside delete, where no catch can help (see
+  // Connector): refuse it at compile time rather than pretend to guard it.
+  static_assert(std::is_nothrow_destructible_v<T>, "a connector's destructor must not throw");
+
+  // The lowest host ABI minor T runs on.
+  static constexpr uint16_t MinHostMinor() {
+    if constexpr (requires { T::kMinHostMinor; }) {
+      return T::kMinHostMinor;
+    } else {
+      return REGLO_ABI_VERSION_MINOR;
+    }
+  }
+
   static reglo_status Create(const reglo_context* ctx, const char* config_json,
                              void** out_instance) noexcept {
     if (out_instance == nullptr) return REGLO_FATAL;
@@ -307,12 +360,8 @@ struct Adapter {
       return Status::Ok();
     });
   }
-  static void Destroy(void* instance) noexcept {
-    try {
-      delete static_cast<Connector*>(instance);
-    } catch (...) {  // a destructor that throws must not cross the ABI
-    }
-  }
+  // noexcept like every destructor: nothing to catch here (see the static_assert above).
+  static void Destroy(void* instance) noexcept { delete static_cast<Connector*>(instance); }
   static reglo_status Authenticate(void* instance, const reglo_context* ctx) noexcept {
     return Guard(ctx, [&] { return Self(instance)->Authenticate(Context(ctx)); });
   }
@@ -322,6 +371,9 @@ struct Adapter {
   static reglo_status ListStreams(void* instance, const reglo_context* ctx,
                                   const reglo_stream_sink* sink) noexcept {
     return Guard(ctx, [&] {
+      if (!REGLO_HAS_MEMBER(sink, reglo_stream_sink, add) || sink->add == nullptr) {
+        return Status::Fatal("list_streams: the host passed no stream sink");
+      }
       for (const std::string& stream : Self(instance)->Streams(Context(ctx))) {
         sink->add(sink->host_data, stream.c_str());
       }
@@ -331,6 +383,7 @@ struct Adapter {
   static reglo_status Pull(void* instance, const reglo_context* ctx, const char* stream,
                            const char* since_cursor, const reglo_emitter* emitter) noexcept {
     return Guard(ctx, [&] {
+      if (emitter == nullptr) return Status::Fatal("pull_changes: the host passed no emitter");
       Emitter wrapped(emitter);
       std::optional<std::string_view> since;
       if (since_cursor != nullptr) since = since_cursor;
@@ -340,6 +393,13 @@ struct Adapter {
   static reglo_status Map(void* instance, const reglo_context* ctx, const reglo_record* source,
                           const reglo_record_sink* sink) noexcept {
     return Guard(ctx, [&] {
+      if (!REGLO_HAS_MEMBER(source, reglo_record, field_count)) {
+        return Status::Fatal("map_to_canonical: the host passed no record, or one too small");
+      }
+      if (source->operation < REGLO_OP_UPSERT || source->operation > REGLO_OP_LAST) {
+        return Status::Fatal("map_to_canonical: a record with unknown operation " +
+                             std::to_string(source->operation));
+      }
       CanonicalSink wrapped(sink);
       return Self(instance)->Map(Context(ctx), RecordView(source), wrapped);
     });
@@ -371,11 +431,15 @@ struct Adapter {
     return &descriptor;
   }
 
+  // Refuses (REGLO_INCOMPATIBLE) another major, and a host minor below MinHostMinor(); the
+  // descriptor is handed out even then, so the host can name this plugin's version.
   static reglo_status Entry(const reglo_host_info* host,
                             const reglo_connector_descriptor** out) noexcept {
     if (host == nullptr || out == nullptr) return REGLO_FATAL;
-    if (host->abi_major != REGLO_ABI_VERSION_MAJOR) return REGLO_INCOMPATIBLE;
     *out = Descriptor();
+    if (!REGLO_HAS_MEMBER(host, reglo_host_info, abi_minor)) return REGLO_INCOMPATIBLE;
+    if (host->abi_major != REGLO_ABI_VERSION_MAJOR) return REGLO_INCOMPATIBLE;
+    if (host->abi_minor < MinHostMinor()) return REGLO_INCOMPATIBLE;
     return REGLO_OK;
   }
 

@@ -14,6 +14,14 @@
  * TEST_REPORT_FDS (warns with the list of its open file descriptors).
  * TEST_SLOW_LOAD: the entry point (run by every probe and load) takes up to 10 s: it creates
  * $REGLO_TEST_SLOW_LOAD_DIR/loading, then waits for $REGLO_TEST_SLOW_LOAD_DIR/release.
+ * Variants of the ABI's edges (tests/plugin_host, tests/isolation): TEST_UNKNOWN_CODES (answers
+ * with a status, log level or operation no ABI 1.x defines, chosen by its configuration),
+ * TEST_NEWER_MINOR (built against the next minor: refuses an older host, handing its descriptor
+ * over so the host can name the version; with TEST_NEWER_DESCRIPTOR it runs on the older host
+ * and its descriptor is larger, as a newer minor's would be), TEST_DESCRIPTOR_SIZE=n (a descriptor
+ * of n bytes placed just before an unreadable page: the host must not read past struct_size), and
+ * TEST_REENTRANCY (counts map_to_canonical calls made while its pull_changes is on the stack and
+ * reports them in a warning at the end of the pull).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -26,8 +34,19 @@
 #include <unistd.h>
 #endif
 
+#ifdef TEST_DESCRIPTOR_SIZE
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #ifndef TEST_ABI_MAJOR
 #define TEST_ABI_MAJOR REGLO_ABI_VERSION_MAJOR
+#endif
+#ifdef TEST_NEWER_MINOR
+#define TEST_ABI_MINOR (REGLO_ABI_VERSION_MINOR + 1)
+#else
+#define TEST_ABI_MINOR REGLO_ABI_VERSION_MINOR
 #endif
 
 typedef struct counter_instance {
@@ -38,6 +57,12 @@ typedef struct counter_instance {
   long crash_at;              /* TEST_SEGFAULT_IN_PULL: the record index that crashes */
   long huge_at;               /* TEST_HUGE_RECORD: the record index with a 100 MB value */
   long noise_bytes;           /* > 0: log, warn and fail with hostile text this long */
+  long log_each_record;       /* non-zero: log a line before each record it emits */
+  long unknown_status;        /* TEST_UNKNOWN_CODES, non-zero: pull_changes answers this */
+  long unknown_level;         /* TEST_UNKNOWN_CODES, non-zero: logs once with this level */
+  long unknown_operation;     /* TEST_UNKNOWN_CODES, non-zero: records carry this operation */
+  int pulling;                /* TEST_REENTRANCY: pull_changes is on the stack */
+  long maps_inside_pull;      /* TEST_REENTRANCY: map_to_canonical calls made meanwhile */
 } counter_instance;
 
 /* Hostile text: `size` letters that end with a forged log line and terminal escapes (a plugin may
@@ -116,6 +141,10 @@ static reglo_status counter_create(const reglo_context* ctx, const char* config_
   instance->crash_at = config_long(config_json, "crash_at", 6);
   instance->huge_at = config_long(config_json, "huge_at", 3);
   instance->noise_bytes = config_long(config_json, "noise_bytes", 0);
+  instance->log_each_record = config_long(config_json, "log_each_record", 0);
+  instance->unknown_status = config_long(config_json, "unknown_status", 0);
+  instance->unknown_level = config_long(config_json, "unknown_level", 0);
+  instance->unknown_operation = config_long(config_json, "unknown_operation", 0);
   if (instance->records < 0 || instance->checkpoint_every <= 0) {
     ctx->set_error(ctx->host_data, "records must be >= 0 and checkpoint_every > 0");
     free(instance);
@@ -144,8 +173,8 @@ static reglo_status counter_list_streams(void* instance, const reglo_context* ct
   return REGLO_OK;
 }
 
-static reglo_status counter_pull(void* handle, const reglo_context* ctx, const char* stream,
-                                 const char* since_cursor, const reglo_emitter* emitter) {
+static reglo_status counter_pull_records(void* handle, const reglo_context* ctx, const char* stream,
+                                         const char* since_cursor, const reglo_emitter* emitter) {
   const counter_instance* instance = (const counter_instance*)handle;
 #ifdef TEST_NO_RESUME
   long next = 0;
@@ -186,6 +215,15 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
     free(noise);
     return REGLO_RETRY;
   }
+#ifdef TEST_UNKNOWN_CODES
+  if (instance->unknown_level != 0) {
+    ctx->log(ctx->host_data, (reglo_log_level)instance->unknown_level, "a line from the future");
+  }
+  if (instance->unknown_status != 0) {
+    ctx->set_error(ctx->host_data, "a status from the future");
+    return (reglo_status)instance->unknown_status;
+  }
+#endif
 #ifdef TEST_LEAK
   for (;;) {
     /* A vendor's cache that never evicts: 16 MiB more per round, never freed, never checked. */
@@ -238,6 +276,10 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
     record.struct_size = sizeof record;
 #endif
     record.operation = REGLO_OP_UPSERT;
+#ifdef TEST_UNKNOWN_CODES
+    if (instance->unknown_operation != 0)
+      record.operation = (reglo_operation)instance->unknown_operation;
+#endif
     record.entity = "student";
     record.external_id = external_id;
     record.source_updated_at = "2026-01-01T00:00:00Z";
@@ -252,6 +294,7 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
       if (emitted != REGLO_OK) return REGLO_RETRY;
     }
 #else
+    if (instance->log_each_record) ctx->log(ctx->host_data, REGLO_LOG_DEBUG, "emitting a record");
     if (emitter->emit_record(emitter->host_data, &record) != REGLO_OK) return REGLO_RETRY;
 #endif
     ++since_checkpoint;
@@ -282,42 +325,98 @@ static reglo_status counter_pull(void* handle, const reglo_context* ctx, const c
   return emitter->emit_checkpoint(emitter->host_data, cursor, (uint64_t)since_checkpoint);
 }
 
-static reglo_status counter_map(void* instance, const reglo_context* ctx,
+static reglo_status counter_pull(void* handle, const reglo_context* ctx, const char* stream,
+                                 const char* since_cursor, const reglo_emitter* emitter) {
+#ifdef TEST_REENTRANCY
+  counter_instance* instance = (counter_instance*)handle;
+  char report[96];
+  reglo_status status;
+  instance->pulling = 1;
+  instance->maps_inside_pull = 0;
+  status = counter_pull_records(handle, ctx, stream, since_cursor, emitter);
+  instance->pulling = 0;
+  snprintf(report, sizeof report, "map_to_canonical ran %ld times inside pull_changes",
+           instance->maps_inside_pull);
+  emitter->emit_warning(emitter->host_data, "reentrancy", report);
+  return status;
+#else
+  return counter_pull_records(handle, ctx, stream, since_cursor, emitter);
+#endif
+}
+
+static reglo_status counter_map(void* handle, const reglo_context* ctx,
                                 const reglo_record* source_record, const reglo_record_sink* sink) {
-  (void)instance;
+#ifdef TEST_REENTRANCY
+  counter_instance* instance = (counter_instance*)handle;
+  if (instance->pulling) ++instance->maps_inside_pull;
+#else
+  (void)handle;
+#endif
   (void)ctx;
   return sink->emit(sink->host_data, source_record); /* already canonical-shaped */
 }
 
 static const char* const counter_entities[] = {"student"};
 
-static const reglo_connector_descriptor counter_descriptor = {
-    sizeof(reglo_connector_descriptor),
-    TEST_ABI_MAJOR,
-    REGLO_ABI_VERSION_MINOR,
+/* The descriptor, followed by a member a newer minor might have added (TEST_NEWER_DESCRIPTOR
+ * counts it in struct_size; an older host must ignore it). */
+typedef struct counter_descriptor_storage {
+  reglo_connector_descriptor descriptor;
+  void (*from_a_newer_minor)(void);
+} counter_descriptor_storage;
+
+#ifdef TEST_NEWER_DESCRIPTOR
+#define TEST_DESCRIPTOR_STRUCT_SIZE sizeof(counter_descriptor_storage)
+#else
+#define TEST_DESCRIPTOR_STRUCT_SIZE sizeof(reglo_connector_descriptor)
+#endif
+
+static const counter_descriptor_storage counter_storage = {
+    {TEST_DESCRIPTOR_STRUCT_SIZE, TEST_ABI_MAJOR, TEST_ABI_MINOR,
 #ifdef TEST_NULL_NAME
-    NULL,
+     NULL,
 #else
-    TEST_PLUGIN_NAME,
+     TEST_PLUGIN_NAME,
 #endif
-    "1.0.0",
-    "Reglo tests",
-    "deterministic student records for tests",
-    counter_entities,
-    1,
+     "1.0.0", "Reglo tests", "deterministic student records for tests", counter_entities, 1,
 #ifdef TEST_BAD_SCHEMA
-    "{not json",
+     "{not json",
 #else
-    "{\"type\":\"object\"}",
+     "{\"type\":\"object\"}",
 #endif
-    counter_create,
-    counter_destroy,
-    counter_ok,
-    counter_ok,
-    counter_list_streams,
-    counter_pull,
-    counter_map,
+     counter_create, counter_destroy, counter_ok, counter_ok, counter_list_streams, counter_pull,
+     counter_map, NULL},
     NULL};
+#define counter_descriptor (counter_storage.descriptor)
+
+#ifdef TEST_DESCRIPTOR_SIZE
+/* The first TEST_DESCRIPTOR_SIZE bytes of the descriptor, ending where an unreadable page begins:
+ * a host that reads a member past struct_size crashes. NULL when the pages cannot be mapped. */
+static const reglo_connector_descriptor* truncated_descriptor(void) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  const int zero = open("/dev/zero", O_RDONLY);
+  char* pages;
+  reglo_connector_descriptor* truncated;
+  if (zero < 0) return NULL;
+  pages = (char*)mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE, zero, 0);
+  close(zero);
+  if (pages == MAP_FAILED || mprotect(pages + page, page, PROT_NONE) != 0) return NULL;
+  truncated = (reglo_connector_descriptor*)(void*)(pages + page - TEST_DESCRIPTOR_SIZE);
+  memcpy(truncated, &counter_descriptor, TEST_DESCRIPTOR_SIZE);
+  truncated->struct_size = TEST_DESCRIPTOR_SIZE;
+  return truncated;
+}
+#endif
+
+#if !defined(TEST_NO_ENTRY) && !defined(TEST_INCOMPATIBLE) && !defined(TEST_DESCRIPTOR_SIZE) && \
+    !defined(TEST_NEWER_DESCRIPTOR)
+#define TEST_REFUSES_OLDER_HOST
+/* Whether the host speaks a minor below `required` (a function: the comparison with this build's
+ * minor, 0, would otherwise be "always false" to the compiler). */
+static int host_minor_below(const reglo_host_info* host, unsigned required) {
+  return !REGLO_HAS_MEMBER(host, reglo_host_info, abi_minor) || host->abi_minor < required;
+}
+#endif
 
 #ifndef TEST_NO_ENTRY
 __attribute__((visibility("default"))) reglo_status reglo_connector_entry(
@@ -335,8 +434,17 @@ __attribute__((visibility("default"))) reglo_status reglo_connector_entry(
   slow_load();
 #endif
   if (host == NULL || host->abi_major != REGLO_ABI_VERSION_MAJOR) return REGLO_INCOMPATIBLE;
+#ifdef TEST_DESCRIPTOR_SIZE
+  *out_descriptor = truncated_descriptor();
+  return *out_descriptor != NULL ? REGLO_OK : REGLO_FATAL;
+#else
   *out_descriptor = &counter_descriptor;
+#ifdef TEST_REFUSES_OLDER_HOST
+  /* Built against a newer minor than the host's: refuse it, naming this plugin's version. */
+  if (host_minor_below(host, TEST_ABI_MINOR)) return REGLO_INCOMPATIBLE;
+#endif
   return REGLO_OK;
+#endif
 #endif
 }
 #else

@@ -128,6 +128,8 @@ class ProcessConnector final : public plugin_host::ConnectorInstance {
   Status premap_status_;
   bool in_pull_ = false;
   bool synchronous_stop_ = false;
+  // The log callback threw (the hub's side failed): the current call's result, as in-process.
+  Status host_failure_;
 
   std::mutex kill_mutex_;  // guards the kill state below (Kill() runs on other threads)
   bool reaped_ = false;

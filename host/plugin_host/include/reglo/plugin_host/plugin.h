@@ -101,6 +101,10 @@ class LoadedPlugin : public std::enable_shared_from_this<LoadedPlugin> {
   PluginInfo info_;
 };
 
+// The failure of the host's own code (a callback that threw `what`) while it served a plugin's
+// call: that call's result, in-process and in a connector process alike.
+Status HostFailure(std::string_view what);
+
 // Checks a descriptor against ABI 1 rules; returns the reason it is invalid, or nullopt.
 std::optional<std::string> CheckDescriptor(const reglo_connector_descriptor* descriptor);
 
