@@ -95,7 +95,7 @@ class LeaseTest : public ::testing::Test {
     return source;
   }
 
-  Instance& Start(const std::string& id, SourceConfig source, StoreFactory factory = nullptr) {
+  Instance& Start(const std::string& id, SourceConfig source, SyncStoreFactory factory = nullptr) {
     Instance& instance = instances_[id];
     instance.id = id;
     instance.dir = dir_ / id;
@@ -114,9 +114,14 @@ class LeaseTest : public ::testing::Test {
     options.backoff.base = seconds(5);
     options.backoff.cap = seconds(5);
     options.runner.runner = REGLO_RUNNER_BINARY;
-    if (!factory) factory = [this] { return db_.Open(); };
-    instance.engine = std::make_unique<Engine>(options, std::vector<SourceConfig>{source},
-                                               factory, instance.clock, instance.random);
+    if (factory) {
+      instance.engine = std::make_unique<Engine>(options, std::vector<SourceConfig>{source},
+                                                 factory, instance.clock, instance.random);
+    } else {
+      instance.engine = std::make_unique<Engine>(options, std::vector<SourceConfig>{source},
+                                                 StoreFactory([this] { return db_.Open(); }),
+                                                 instance.clock, instance.random);
+    }
     Status started = instance.engine->Start();
     EXPECT_TRUE(started.ok()) << started.ToString();
     return instance;
@@ -164,9 +169,11 @@ class LeaseTest : public ::testing::Test {
     EXPECT_NE(run, 0) << instance.id << "'s pull never began its run";
     return run;
   }
-  std::string RunStatus(int64_t run) { return Text(fmt::format(
-      "SELECT status || ': ' || COALESCE(error_message, '') FROM integration_runs WHERE id = {}",
-      run)); }
+  std::string RunStatus(int64_t run) {
+    return Text(fmt::format(
+        "SELECT status || ': ' || COALESCE(error_message, '') FROM integration_runs WHERE id = {}",
+        run));
+  }
 
   storage::testing::PostgresBackend db_;
   fs::path dir_;
@@ -219,13 +226,13 @@ TEST_F(LeaseTest, ALeaseTakenOverMidPullFencesThePullAndTheCursorNeverMovesBack)
 
 TEST_F(LeaseTest, NoLeaseMeansNoPullAndARenewalThatKeepsFailingFencesThePullInTime) {
   std::atomic<bool> failing{true};
-  Instance& a = Start("hub-a", Source(/*hang_every=*/4), [this, &failing]() -> Result<
-                                                             std::unique_ptr<storage::Store>> {
-    Result<std::unique_ptr<storage::Store>> store = db_.Open();
-    if (!store.ok()) return store.status();
-    return std::unique_ptr<storage::Store>(
-        std::make_unique<FlakyLeaseStore>(std::move(*store), failing));
-  });
+  Instance& a = Start("hub-a", Source(/*hang_every=*/4),
+                      [this, &failing]() -> Result<std::unique_ptr<storage::SyncStore>> {
+                        Result<std::unique_ptr<storage::Store>> store = db_.Open();
+                        if (!store.ok()) return store.status();
+                        return std::unique_ptr<storage::SyncStore>(
+                            std::make_unique<FlakyLeaseStore>(std::move(*store), failing));
+                      });
 
   // The lease cannot be taken: nothing is pulled, no run is begun, the source backs off.
   a.engine->Tick();

@@ -70,7 +70,7 @@ class SyncTest : public ::testing::TestWithParam<BackendParam> {
     return source;
   }
 
-  SyncReport Run(const storage::SourceRow& source, storage::Store* store = nullptr) {
+  SyncReport Run(const storage::SourceRow& source, storage::SyncStore* store = nullptr) {
     auto instance = Counter()->CreateInstance(source.config_json);
     EXPECT_TRUE(instance.ok()) << instance.status().ToString();
     SyncRunner runner(store ? *store : *store_, clock_);

@@ -40,7 +40,7 @@ bool TokenMatches(std::string_view presented, std::string_view expected_hash) {
   return ConstantTimeEquals(TokenHash(presented), expected_hash);
 }
 
-Result<TokenSetup> EnsureAdminToken(storage::Store& store,
+Result<TokenSetup> EnsureAdminToken(storage::AdminStore& store,
                                     const std::optional<std::string>& configured,
                                     const Clock& clock) {
   TokenSetup setup;
@@ -62,7 +62,7 @@ Result<TokenSetup> EnsureAdminToken(storage::Store& store,
   return setup;
 }
 
-Result<std::string> ResetAdminToken(storage::Store& store, const Clock& clock) {
+Result<std::string> ResetAdminToken(storage::AdminStore& store, const Clock& clock) {
   Result<std::string> token = GenerateToken();
   if (!token.ok()) return token.status();
   Status stored =

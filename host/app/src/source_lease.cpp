@@ -7,7 +7,7 @@
 
 namespace reglo::app {
 
-SourceLease::SourceLease(storage::Store& store, std::string source_id, std::string owner,
+SourceLease::SourceLease(storage::SyncStore& store, std::string source_id, std::string owner,
                          std::chrono::milliseconds ttl, const Clock& clock)
     : store_(store),
       source_id_(std::move(source_id)),
@@ -15,7 +15,7 @@ SourceLease::SourceLease(storage::Store& store, std::string source_id, std::stri
       ttl_(ttl),
       clock_(clock) {}
 
-Result<std::unique_ptr<SourceLease>> SourceLease::Take(storage::Store& store,
+Result<std::unique_ptr<SourceLease>> SourceLease::Take(storage::SyncStore& store,
                                                        StoreFactory open_store,
                                                        std::string source_id, std::string owner,
                                                        std::chrono::milliseconds ttl,
@@ -58,8 +58,7 @@ void SourceLease::Renew(std::unique_ptr<storage::Store> store) {
     // tests fake (they pass a ManualClock for the lease's timestamps).
     if (wake_.wait_for(lock, ttl_ / 3, [this] { return done_; })) return;
     lock.unlock();
-    Result<bool> held =
-        store->TryAcquireLease(source_id_, owner_, ttl_, FormatUtc(clock_.Now()));
+    Result<bool> held = store->TryAcquireLease(source_id_, owner_, ttl_, FormatUtc(clock_.Now()));
     const auto now = std::chrono::steady_clock::now();
     std::string lost;
     if (held.ok() && *held) {

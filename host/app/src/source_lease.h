@@ -28,9 +28,9 @@ class SourceLease {
 
   // Takes the lease of `source_id` for `owner` (through `store`, which the caller keeps using).
   // nullptr when another owner holds it; an error when the store cannot say.
-  static Result<std::unique_ptr<SourceLease>> Take(storage::Store& store, StoreFactory open_store,
-                                                   std::string source_id, std::string owner,
-                                                   std::chrono::milliseconds ttl,
+  static Result<std::unique_ptr<SourceLease>> Take(storage::SyncStore& store,
+                                                   StoreFactory open_store, std::string source_id,
+                                                   std::string owner, std::chrono::milliseconds ttl,
                                                    const Clock& clock);
   ~SourceLease();
   SourceLease(const SourceLease&) = delete;
@@ -42,11 +42,11 @@ class SourceLease {
   std::string lost_reason() const;
 
  private:
-  SourceLease(storage::Store& store, std::string source_id, std::string owner,
+  SourceLease(storage::SyncStore& store, std::string source_id, std::string owner,
               std::chrono::milliseconds ttl, const Clock& clock);
   void Renew(std::unique_ptr<storage::Store> store);
 
-  storage::Store& store_;
+  storage::SyncStore& store_;
   const std::string source_id_;
   const std::string owner_;
   const std::chrono::milliseconds ttl_;

@@ -51,8 +51,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     std::string last_plugin_version;
   };
 
-  Impl(EngineOptions o, std::vector<SourceConfig> configured, StoreFactory factory, const Clock& c,
-       RandomSource& r)
+  Impl(EngineOptions o, std::vector<SourceConfig> configured, SyncStoreFactory factory,
+       const Clock& c, RandomSource& r)
       : options(std::move(o)),
         clock(c),
         open_store(std::move(factory)),
@@ -75,18 +75,18 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
 
   // --- stores -------------------------------------------------------------------------------
 
-  Result<std::unique_ptr<storage::Store>> TakeStore() {
+  Result<std::unique_ptr<storage::SyncStore>> TakeStore() {
     {
       std::lock_guard<std::mutex> lock(stores_mutex);
       if (!idle_stores.empty()) {
-        std::unique_ptr<storage::Store> store = std::move(idle_stores.back());
+        std::unique_ptr<storage::SyncStore> store = std::move(idle_stores.back());
         idle_stores.pop_back();
         return store;
       }
     }
     return open_store();
   }
-  void ReturnStore(std::unique_ptr<storage::Store> store) {
+  void ReturnStore(std::unique_ptr<storage::SyncStore> store) {
     std::lock_guard<std::mutex> lock(stores_mutex);
     idle_stores.push_back(std::move(store));
   }
@@ -98,11 +98,11 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   // mutex.
 
   // Under `mutex`. Failures are logged, never fatal.
-  void Enqueue(std::function<void(storage::Store&)> write) {
+  void Enqueue(std::function<void(storage::SyncStore&)> write) {
     pending_writes.push_back(std::move(write));
   }
   void SetStatus(const std::string& id, const std::string& status) {
-    Enqueue([id, status](storage::Store& store) {
+    Enqueue([id, status](storage::SyncStore& store) {
       Status set = store.SetSourceStatus(id, status);
       if (!set.ok()) spdlog::error("source {}: cannot store its status: {}", id, set.message());
     });
@@ -110,7 +110,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   void FailRun(int64_t run_id, const std::string& message) {
     if (run_id <= 0) return;
     const std::string at = FormatUtc(clock.Now());
-    Enqueue([run_id, at, message](storage::Store& store) {
+    Enqueue([run_id, at, message](storage::SyncStore& store) {
       (void)store.AppendRunLog(run_id, {at, storage::LogLevel::kError, message});
       Status finished =
           store.FinishRun(run_id, storage::RunStatus::kFailed, at,
@@ -126,7 +126,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   }
   // Under control_mutex (not `mutex`).
   void FlushWritesLocked() {
-    std::vector<std::function<void(storage::Store&)>> writes;
+    std::vector<std::function<void(storage::SyncStore&)>> writes;
     {
       std::lock_guard<std::mutex> lock(mutex);
       writes.swap(pending_writes);
@@ -336,7 +336,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
             if (const int64_t run_id = control.run_id; run_id > 0) {
               const storage::RunLogLine line{FormatUtc(clock.Now()), storage::LogLevel::kError,
                                              "connector process killed: " + reason};
-              Enqueue([run_id, line](storage::Store& store) {
+              Enqueue([run_id, line](storage::SyncStore& store) {
                 (void)store.AppendRunLog(run_id, line);
               });
             }
@@ -464,7 +464,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     RunOutcome outcome;
     storage::RunCounters counters;
     bool skipped = false;
-    Result<std::unique_ptr<storage::Store>> store = TakeStore();
+    Result<std::unique_ptr<storage::SyncStore>> store = TakeStore();
     if (!store.ok()) {
       outcome.code = store.status().code();
       outcome.message = MaskPersonalData(store.status().message());
@@ -475,9 +475,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         // Fails closed: without knowing who holds the lease, pulling could overlap another
         // instance's pull. Retried with backoff, like any transient failure.
         outcome.code = StatusCode::kRetryable;
-        outcome.message = MaskPersonalData(
-            "the source's lease could not be taken, so it was not pulled: " +
-            lease.status().message());
+        outcome.message =
+            MaskPersonalData("the source's lease could not be taken, so it was not pulled: " +
+                             lease.status().message());
       } else if (!*lease) {
         skipped = true;  // another hub instance is syncing this source
       } else {
@@ -548,7 +548,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     if (store.ok()) ReturnStore(std::move(*store));
   }
 
-  void Run(storage::Store& store, const storage::SourceRow& row,
+  void Run(storage::SyncStore& store, const storage::SourceRow& row,
            const plugin_host::LoadedPlugin& plugin, const std::shared_ptr<RunControl>& control,
            RunOutcome& outcome, storage::RunCounters& counters) {
     Result<std::unique_ptr<plugin_host::ConnectorInstance>> instance =
@@ -705,17 +705,17 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
 
   EngineOptions options;
   const Clock& clock;
-  StoreFactory open_store;
+  SyncStoreFactory open_store;
   std::map<std::string, SourceConfig> sources;
 
   std::mutex tick_mutex;  // one Tick (or Start) at a time; guards `watcher`
   // Guards the control store: the engine's own writes, queued under `mutex` (pending_writes).
   std::mutex control_mutex;
-  std::unique_ptr<storage::Store> control;
+  std::unique_ptr<storage::SyncStore> control;
   // Guards everything below; never held across I/O, a probe or a load.
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
-  std::vector<std::function<void(storage::Store&)>> pending_writes;
+  std::vector<std::function<void(storage::SyncStore&)>> pending_writes;
   Scheduler scheduler;
   std::unique_ptr<PluginWatcher> watcher;
   TimePoint next_watch{};
@@ -733,13 +733,24 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   std::thread loop;
 
   std::mutex stores_mutex;
-  std::vector<std::unique_ptr<storage::Store>> idle_stores;
+  std::vector<std::unique_ptr<storage::SyncStore>> idle_stores;
 };
+
+Engine::Engine(EngineOptions options, std::vector<SourceConfig> sources,
+               SyncStoreFactory open_store, const Clock& clock, RandomSource& random)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(sources), std::move(open_store),
+                                   clock, random)) {}
 
 Engine::Engine(EngineOptions options, std::vector<SourceConfig> sources, StoreFactory open_store,
                const Clock& clock, RandomSource& random)
-    : impl_(std::make_shared<Impl>(std::move(options), std::move(sources), std::move(open_store),
-                                   clock, random)) {}
+    : Engine(
+          std::move(options), std::move(sources),
+          [open = std::move(open_store)]() -> Result<std::unique_ptr<storage::SyncStore>> {
+            Result<std::unique_ptr<storage::Store>> store = open();
+            if (!store.ok()) return store.status();
+            return std::unique_ptr<storage::SyncStore>(std::move(*store));
+          },
+          clock, random) {}
 
 Engine::~Engine() {
   Stop(impl_->options.cancel_grace);
@@ -773,7 +784,7 @@ Engine::~Engine() {
 Status Engine::Start() {
   Impl& impl = *impl_;
   std::lock_guard<std::mutex> ticking(impl.tick_mutex);
-  Result<std::unique_ptr<storage::Store>> control = impl.open_store();
+  Result<std::unique_ptr<storage::SyncStore>> control = impl.open_store();
   if (!control.ok()) return control.status().WithContext("opening the store");
   {
     std::lock_guard<std::mutex> writing(impl.control_mutex);
@@ -789,8 +800,7 @@ Status Engine::Start() {
     for (const auto& [id, source] : impl.sources) {
       impl.scheduler.Add(id, source.interval, now);
       if (!source.row.enabled) {
-        (void)impl.scheduler.Pause(id, HoldCause::kManual,
-                                   "paused: disabled in the configuration");
+        (void)impl.scheduler.Pause(id, HoldCause::kManual, "paused: disabled in the configuration");
         impl.SetStatus(id, "paused");
       }
     }

@@ -1,9 +1,9 @@
-// GuardedStore: the Store a supervised pull writes through. It forwards every call to the pull's
-// own Store (a ForwardingStore) and, for the watchdog, (1) counts progress (a cursor read, a
+// GuardedStore: the SyncStore a supervised pull writes through. It forwards every call to the
+// pull's own store (a ForwardingStore) and, for the watchdog, (1) counts progress (a cursor read, a
 // committed batch, a log line), (2) remembers the run id the pipeline created, and (3) fences the
 // pull once the watchdog has given up on it: later commits are refused and its end-of-run writes
 // (run end, source status) are dropped, so a pull that wakes up after it was declared failed can
-// never overwrite that verdict or commit behind the engine's back. Thread-safety: like any Store,
+// never overwrite that verdict or commit behind the engine's back. Thread-safety: like any store,
 // one thread at a time (the pull's thread and its commit worker take turns); RunControl is shared
 // with the watchdog through atomics.
 #pragma once
@@ -33,7 +33,7 @@ struct RunControl {
   // Held while the lease is renewed or released, so a renewal never takes it again after the
   // pull released it at its end.
   std::mutex lease_mutex;
-  bool isolated = false;            // the plugin runs in a runner child (isolation "process")
+  bool isolated = false;  // the plugin runs in a runner child (isolation "process")
 
   // Isolated runs: the runner to end when the pull ignores its cancellation (under the mutex).
   void SetProcess(isolation::ProcessConnector* runner) {
@@ -56,7 +56,7 @@ struct RunControl {
 
 class GuardedStore final : public storage::ForwardingStore {
  public:
-  GuardedStore(storage::Store& inner, std::shared_ptr<RunControl> control)
+  GuardedStore(storage::SyncStore& inner, std::shared_ptr<RunControl> control)
       : ForwardingStore(inner), control_(std::move(control)) {}
 
   Status SetSourceStatus(const std::string& source_id, const std::string& status) override {
@@ -68,7 +68,7 @@ class GuardedStore final : public storage::ForwardingStore {
     Result<int64_t> run = ForwardingStore::BeginRun(source_id, started_at);
     if (run.ok()) {
       control_->run_id = *run;
-      // Shown with the run (admin API); stores without it (test doubles) just do not keep it.
+      // Shown with the run (admin API); a failure here must not fail the pull.
       (void)ForwardingStore::SetRunPluginVersion(*run, control_->plugin_version);
     }
     Bump();

@@ -57,7 +57,7 @@ std::optional<std::string> ApiKeyPrefix(std::string_view api_key) {
   return std::string(prefix);
 }
 
-Status RevokeAgentKey(storage::Store& store, std::string_view name, const Clock& clock) {
+Status RevokeAgentKey(storage::AgentKeyStore& store, std::string_view name, const Clock& clock) {
   // Accept the prefix, the displayed form or (pasted by mistake) the whole key.
   std::string prefix(name);
   if (std::optional<std::string> parsed = ApiKeyPrefix(name)) prefix = *parsed;
@@ -73,7 +73,8 @@ Status RevokeAgentKey(storage::Store& store, std::string_view name, const Clock&
   return Status::Ok();
 }
 
-AgentKeys::AgentKeys(storage::Store& store, const security::MasterKey& master, const Clock& clock)
+AgentKeys::AgentKeys(storage::AgentKeyStore& store, const security::MasterKey& master,
+                     const Clock& clock)
     : store_(store), master_(master), clock_(clock) {}
 
 Result<NewAgentKey> AgentKeys::Create(const std::string& company_id,

@@ -259,7 +259,7 @@ std::optional<http::Response> IngestService::Authenticate(http::Request& request
   return std::nullopt;
 }
 
-Status IngestService::EnsureSource(storage::Store& store, const storage::SourceRow& source) {
+Status IngestService::EnsureSource(storage::SyncStore& store, const storage::SourceRow& source) {
   std::lock_guard<std::mutex> lock(sources_mutex_);
   if (sources_known_.contains(source.id)) return Status::Ok();
   REGLO_RETURN_IF_ERROR(store.UpsertSource(source));
@@ -364,8 +364,8 @@ http::Response IngestService::Ingest(const http::Request& request) {
     }
     Status registered = EnsureSource(**store, source);
     if (registered.ok()) {
-      committed =
-          pipeline::CommitPush(**store, clock_, push, row, [&](const pipeline::PushResult& result) {
+      committed = pipeline::CommitPush(
+          **store, **store, clock_, push, row, [&](const pipeline::PushResult& result) {
             return ResponseJson(id, source, body.stream, body.cursor, result);
           });
     } else {
@@ -397,7 +397,7 @@ http::Response IngestService::Ingest(const http::Request& request) {
   return http::Response::Json(200, std::move(committed->stored.response));
 }
 
-void IngestService::PurgeOldRequests(storage::Store& store) {
+void IngestService::PurgeOldRequests(storage::IngestStore& store) {
   constexpr auto kPurgeEvery = std::chrono::minutes(10);
   const auto now = clock_.Now();
   {

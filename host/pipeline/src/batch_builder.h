@@ -16,7 +16,7 @@
 #include "reglo/core/text.h"
 #include "reglo/model/validation.h"
 #include "reglo/plugin_host/plugin.h"
-#include "reglo/storage/store.h"
+#include "reglo/storage/rows.h"
 
 namespace reglo::pipeline {
 

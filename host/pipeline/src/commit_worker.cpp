@@ -2,7 +2,7 @@
 
 namespace reglo::pipeline {
 
-CommitWorker::CommitWorker(storage::Store& store, OnCommitted on_committed, size_t max_queued)
+CommitWorker::CommitWorker(storage::SyncStore& store, OnCommitted on_committed, size_t max_queued)
     : store_(store),
       on_committed_(std::move(on_committed)),
       max_queued_(max_queued == 0 ? 1 : max_queued),

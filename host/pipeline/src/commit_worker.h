@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "reglo/storage/store.h"
+#include "reglo/storage/sync_store.h"
 
 namespace reglo::pipeline {
 
@@ -20,7 +20,7 @@ class CommitWorker {
   using OnCommitted =
       std::function<void(const storage::CheckpointBatch&, const storage::CheckpointResult&)>;
 
-  CommitWorker(storage::Store& store, OnCommitted on_committed, size_t max_queued = 2);
+  CommitWorker(storage::SyncStore& store, OnCommitted on_committed, size_t max_queued = 2);
   ~CommitWorker();
   CommitWorker(const CommitWorker&) = delete;
   CommitWorker& operator=(const CommitWorker&) = delete;
@@ -35,7 +35,7 @@ class CommitWorker {
  private:
   void Loop();
 
-  storage::Store& store_;
+  storage::SyncStore& store_;
   OnCommitted on_committed_;
   const size_t max_queued_;
   std::mutex mutex_;

@@ -85,11 +85,12 @@ PreparedPush PreparePush(const storage::SourceRow& source, std::string stream,
   return push;
 }
 
-Result<PushResult> CommitPush(storage::Store& store, const Clock& clock, PreparedPush& push,
+Result<PushResult> CommitPush(storage::SyncStore& runs, storage::IngestStore& ingest,
+                              const Clock& clock, PreparedPush& push,
                               const storage::IngestRequestRow& request,
                               const std::function<std::string(const PushResult&)>& respond) {
   PushResult result;
-  Result<int64_t> run = store.BeginRun(push.source_.id, FormatUtc(clock.Now()));
+  Result<int64_t> run = runs.BeginRun(push.source_.id, FormatUtc(clock.Now()));
   if (!run.ok()) return run.status().WithContext("starting a run");
   result.run_id = *run;
   storage::CheckpointBatch& batch = push.batch_;
@@ -98,7 +99,7 @@ Result<PushResult> CommitPush(storage::Store& store, const Clock& clock, Prepare
   for (storage::RunLogLine& line : batch.log_lines) line.at = batch.committed_at;
 
   Result<storage::IngestCommit> committed =
-      store.CommitIngest(batch, request, [&](const storage::CheckpointResult& checkpoint) {
+      ingest.CommitIngest(batch, request, [&](const storage::CheckpointResult& checkpoint) {
         result.counters = checkpoint.counters;
         result.counters.seen = batch.seen;
         result.counters.warnings = batch.warnings;
@@ -117,20 +118,20 @@ Result<PushResult> CommitPush(storage::Store& store, const Clock& clock, Prepare
     category = std::string(StatusCodeName(committed.status().code()));
     message = MaskPersonalData(committed.status().message());
   } else if (committed->replayed) {
-    (void)store.AppendRunLog(result.run_id,
-                             {finished_at, storage::LogLevel::kInfo,
-                              "request id committed before: the first response was returned"});
+    (void)runs.AppendRunLog(result.run_id,
+                            {finished_at, storage::LogLevel::kInfo,
+                             "request id committed before: the first response was returned"});
   } else if (result.counters.warnings > 0 || result.counters.rejected > 0) {
     status = storage::RunStatus::kSucceededWithWarnings;
   }
-  Status finished = store.FinishRun(result.run_id, status, finished_at, category, message);
+  Status finished = runs.FinishRun(result.run_id, status, finished_at, category, message);
   if (!finished.ok()) {
     spdlog::error("run {}: cannot record its end: {}", result.run_id, finished.message());
   }
   const char* source_status = status == storage::RunStatus::kFailed      ? "failed"
                               : status == storage::RunStatus::kSucceeded ? "ok"
                                                                          : "warning";
-  Status marked = store.SetSourceStatus(push.source_.id, source_status);
+  Status marked = runs.SetSourceStatus(push.source_.id, source_status);
   if (!marked.ok()) {
     spdlog::error("source {}: cannot record its status: {}", push.source_.id, marked.message());
   }

@@ -178,7 +178,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
 
 }  // namespace
 
-SyncRunner::SyncRunner(storage::Store& store, const Clock& clock, SyncOptions options)
+SyncRunner::SyncRunner(storage::SyncStore& store, const Clock& clock, SyncOptions options)
     : store_(store), clock_(clock), options_(options) {}
 
 SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
@@ -379,7 +379,7 @@ class PreviewHandler final : public plugin_host::PullHandler {
 }  // namespace
 
 Status Preview(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
-               storage::Store* store, const PreviewOptions& options, std::ostream& out,
+               storage::SyncStore* store, const PreviewOptions& options, std::ostream& out,
                PreviewCounts* counts) {
   Result<std::vector<std::string>> streams = connector.ListStreams();
   if (!streams.ok()) return streams.status();

@@ -48,7 +48,7 @@ storage::SubscriptionRow RowOf(const SubscriptionSpec& spec) {
   return row;
 }
 
-Result<storage::SubscriptionRow> Existing(storage::Store& store, const std::string& id) {
+Result<storage::SubscriptionRow> Existing(storage::RelayStore& store, const std::string& id) {
   Result<std::optional<storage::SubscriptionRow>> found = store.FindSubscription(id);
   if (!found.ok()) return found.status();
   if (!*found) return Status::NotFound(fmt::format("no subscription '{}'", id));
@@ -141,8 +141,9 @@ Result<std::string> OpenSigningKey(const security::MasterKey& master,
   return key;
 }
 
-Result<std::string> CreateSubscription(storage::Store& store, const security::MasterKey& master,
-                                       SubscriptionSpec spec, const Clock& clock) {
+Result<std::string> CreateSubscription(storage::RelayStore& store,
+                                       const security::MasterKey& master, SubscriptionSpec spec,
+                                       const Clock& clock) {
   REGLO_RETURN_IF_ERROR(CheckSubscriptionSpec(spec));
   Result<std::optional<storage::SubscriptionRow>> found = store.FindSubscription(spec.id);
   if (!found.ok()) return found.status();
@@ -165,7 +166,7 @@ Result<std::string> CreateSubscription(storage::Store& store, const security::Ma
   return spec.secret;
 }
 
-Status ApplyConfiguredSubscription(storage::Store& store, const security::MasterKey* master,
+Status ApplyConfiguredSubscription(storage::RelayStore& store, const security::MasterKey* master,
                                    const SubscriptionSpec& spec, const Clock& clock) {
   REGLO_RETURN_IF_ERROR(CheckSubscriptionSpec(spec));
   Result<std::optional<storage::SubscriptionRow>> found = store.FindSubscription(spec.id);
@@ -217,22 +218,22 @@ Status ApplyConfiguredSubscription(storage::Store& store, const security::Master
   return Status::Ok();
 }
 
-Status EnableSubscription(storage::Store& store, const std::string& id, const Clock& clock) {
+Status EnableSubscription(storage::RelayStore& store, const std::string& id, const Clock& clock) {
   Result<bool> changed = store.SetSubscriptionEnabled(id, true, "", Now(clock));
   if (!changed.ok()) return changed.status();
   if (!*changed) return Status::NotFound(fmt::format("no subscription '{}'", id));
   return Status::Ok();
 }
 
-Status DisableSubscription(storage::Store& store, const std::string& id, const std::string& reason,
-                           const Clock& clock) {
+Status DisableSubscription(storage::RelayStore& store, const std::string& id,
+                           const std::string& reason, const Clock& clock) {
   Result<bool> changed = store.SetSubscriptionEnabled(id, false, reason, Now(clock));
   if (!changed.ok()) return changed.status();
   if (!*changed) return Status::NotFound(fmt::format("no subscription '{}'", id));
   return Status::Ok();
 }
 
-Status DeleteSubscription(storage::Store& store, const std::string& id) {
+Status DeleteSubscription(storage::RelayStore& store, const std::string& id) {
   Result<bool> deleted = store.DeleteSubscription(id);
   if (!deleted.ok()) return deleted.status();
   if (!*deleted) return Status::NotFound(fmt::format("no subscription '{}'", id));
@@ -241,7 +242,7 @@ Status DeleteSubscription(storage::Store& store, const std::string& id) {
 
 namespace {
 
-Result<int64_t> CountDeliveries(storage::Store& store, const std::string& id,
+Result<int64_t> CountDeliveries(storage::RelayStore& store, const std::string& id,
                                 const std::string& status) {
   int64_t count = 0;
   storage::DeliveryQuery query;
@@ -283,7 +284,7 @@ Result<std::vector<SubscriptionStatus>> ListSubscriptionStatus(storage::Store& s
   return out;
 }
 
-Result<std::vector<storage::DeliveryRow>> ListDeliveries(storage::Store& store,
+Result<std::vector<storage::DeliveryRow>> ListDeliveries(storage::RelayStore& store,
                                                          const std::string& subscription_id,
                                                          const std::string& status, int limit) {
   static const std::set<std::string> kStatuses = {"", "pending", "delivered", "dead"};
@@ -344,7 +345,7 @@ Status Redeliver(storage::Store& store, const std::string& subscription_id, int6
   return store.SaveRelayProgress(subscription_id, std::nullopt, {delivery});
 }
 
-Result<int64_t> RedeliverDead(storage::Store& store, const std::string& subscription_id,
+Result<int64_t> RedeliverDead(storage::RelayStore& store, const std::string& subscription_id,
                               const Clock& clock) {
   Result<storage::SubscriptionRow> row = Existing(store, subscription_id);
   if (!row.ok()) return row.status();

@@ -1,4 +1,9 @@
+// How the backends write Store values as text columns and read them back, and the entity
+// browser's SQL text they share.
 #include "reglo/storage/row_codec.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +46,56 @@ LogLevel ParseLogLevel(std::string_view name) {
     if (LogLevelName(level) == name) return level;
   }
   return LogLevel::kInfo;
+}
+
+std::string ContainsPattern(std::string_view search) {
+  std::string pattern = "%";
+  for (char c : search) {
+    if (c == '\\' || c == '%' || c == '_') pattern += '\\';
+    pattern += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  pattern += '%';
+  return pattern;
+}
+
+BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& query,
+                        std::string (*placeholder)(int)) {
+  BrowseSql sql;
+  int next = 1;
+  std::vector<std::string> conditions;
+  if (!query.company_id.empty()) {
+    conditions.push_back(fmt::format("company_id = {}", placeholder(next++)));
+  }
+  if (!query.search.empty()) {
+    // externalId, and the fields holding names (first and last name) alone and together.
+    std::vector<std::string> columns = {"external_id"};
+    std::vector<std::string> names;
+    for (const model::FieldSpec& field : entity.fields) {
+      if (field.personal == model::PersonalData::kName) names.emplace_back(field.column);
+    }
+    columns.insert(columns.end(), names.begin(), names.end());
+    if (names.size() == 2) {
+      columns.push_back(
+          fmt::format("COALESCE({}, '') || ' ' || COALESCE({}, '')", names[0], names[1]));
+    }
+    std::vector<std::string> alternatives;
+    for (const std::string& column : columns) {
+      alternatives.push_back(
+          fmt::format("LOWER({}) LIKE {} ESCAPE '\\'", column, placeholder(next++)));
+    }
+    sql.search_columns = static_cast<int>(columns.size());
+    conditions.push_back("(" + fmt::format("{}", fmt::join(alternatives, " OR ")) + ")");
+  }
+  const std::string where =
+      conditions.empty() ? "" : " WHERE " + fmt::format("{}", fmt::join(conditions, " AND "));
+  std::string fields;
+  for (const model::FieldSpec& field : entity.fields) fields += fmt::format(", {}", field.column);
+  sql.select = fmt::format(
+      "SELECT company_id, source_system, external_id, version, updated_at{} FROM {}{} "
+      "ORDER BY company_id, source_system, external_id LIMIT {} OFFSET {}",
+      fields, entity.table, where, placeholder(next), placeholder(next + 1));
+  sql.count = fmt::format("SELECT COUNT(*) FROM {}{}", entity.table, where);
+  return sql;
 }
 
 }  // namespace reglo::storage

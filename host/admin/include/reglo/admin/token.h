@@ -10,7 +10,7 @@
 
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
-#include "reglo/storage/store.h"
+#include "reglo/storage/admin_store.h"
 
 namespace reglo::admin {
 
@@ -31,10 +31,10 @@ struct TokenSetup {
 
 // The token to check requests against: `configured` (config file or REGLO_ADMIN_TOKEN) when set;
 // else the one in the store; else a new one, stored hashed and returned once in new_token.
-Result<TokenSetup> EnsureAdminToken(storage::Store& store,
+Result<TokenSetup> EnsureAdminToken(storage::AdminStore& store,
                                     const std::optional<std::string>& configured,
                                     const Clock& clock);
 // Replaces the stored token with a new one and returns it (`reglo-hub admin-token reset`).
-Result<std::string> ResetAdminToken(storage::Store& store, const Clock& clock);
+Result<std::string> ResetAdminToken(storage::AdminStore& store, const Clock& clock);
 
 }  // namespace reglo::admin

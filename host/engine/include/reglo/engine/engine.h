@@ -68,14 +68,16 @@ struct SourceConfig {
 };
 
 using StoreFactory = std::function<Result<std::unique_ptr<storage::Store>>()>;
+// What the engine itself needs of a store: the sync role (its pulls, runs and leases).
+using SyncStoreFactory = std::function<Result<std::unique_ptr<storage::SyncStore>>()>;
 
 // What the engine knows about one source right now (for the CLI, the admin API and tests).
 struct SourceSnapshot {
   std::string id;
   std::string connector;
   SourceState state = SourceState::kIdle;
-  std::string status;  // as stored: new / ok / warning / failed / paused
-  std::string reason;  // why paused, failed or retrying
+  std::string status;                  // as stored: new / ok / warning / failed / paused
+  std::string reason;                  // why paused, failed or retrying
   HoldCause cause = HoldCause::kNone;  // what holds it when paused or failed
   int consecutive_failures = 0;
   int64_t runs_finished = 0;
@@ -98,6 +100,9 @@ struct PluginSnapshot {
 
 class Engine {
  public:
+  Engine(EngineOptions options, std::vector<SourceConfig> sources, SyncStoreFactory open_store,
+         const Clock& clock, RandomSource& random);
+  // The same with the hub's factory of whole stores (the engine uses their sync role only).
   Engine(EngineOptions options, std::vector<SourceConfig> sources, StoreFactory open_store,
          const Clock& clock, RandomSource& random);
   // Stops (bounded by EngineOptions::cancel_grace) if Stop() was not called.

@@ -22,7 +22,7 @@
 #include "reglo/core/status.h"
 #include "reglo/ingest/cidr.h"
 #include "reglo/security/master_key.h"
-#include "reglo/storage/store.h"
+#include "reglo/storage/agent_key_store.h"
 
 namespace reglo::ingest {
 
@@ -50,11 +50,11 @@ std::optional<std::string> ApiKeyPrefix(std::string_view api_key);
 // Revokes the active key named by `name` (its prefix, a DisplayKey or the whole key text) at the
 // clock's now. Needs no master key: it touches no secret. kInvalidArgument when `name` names no
 // prefix; kNotFound when there is no such active key.
-Status RevokeAgentKey(storage::Store& store, std::string_view name, const Clock& clock);
+Status RevokeAgentKey(storage::AgentKeyStore& store, std::string_view name, const Clock& clock);
 
 class AgentKeys {
  public:
-  AgentKeys(storage::Store& store, const security::MasterKey& master, const Clock& clock);
+  AgentKeys(storage::AgentKeyStore& store, const security::MasterKey& master, const Clock& clock);
 
   // Creates an active key for (company, source) allowed from `allowed_cidrs` (none: anywhere),
   // with its own ingest rate limit when `rate_per_second` / `burst` are set (else the hub's).
@@ -75,7 +75,7 @@ class AgentKeys {
   Result<AuthenticatedKey> Authenticate(std::string_view api_key, bool mark_used = true);
 
  private:
-  storage::Store& store_;
+  storage::AgentKeyStore& store_;
   const security::MasterKey& master_;
   const Clock& clock_;
 };

@@ -70,10 +70,10 @@ class IngestService {
   http::Response Cursor(const http::Request& request);
   http::Response Refuse(const http::Request& request, const Caller* caller, int status,
                         std::string_view title, std::string_view detail, std::string_view slug);
-  Status EnsureSource(storage::Store& store, const storage::SourceRow& source);
+  Status EnsureSource(storage::SyncStore& store, const storage::SourceRow& source);
   // Deletes request ids past their retention, at most once per kPurgeEvery (the first request
   // that finds the last purge that old does it).
-  void PurgeOldRequests(storage::Store& store);
+  void PurgeOldRequests(storage::IngestStore& store);
 
   IngestOptions options_;
   security::MasterKey master_;

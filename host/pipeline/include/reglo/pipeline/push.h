@@ -17,7 +17,8 @@
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
 #include "reglo/model/record.h"
-#include "reglo/storage/store.h"
+#include "reglo/storage/agent_key_store.h"
+#include "reglo/storage/sync_store.h"
 
 namespace reglo::pipeline {
 
@@ -52,8 +53,8 @@ class PreparedPush {
  private:
   friend PreparedPush PreparePush(const storage::SourceRow&, std::string,
                                   std::optional<std::string>, const std::vector<model::RawRecord>&);
-  friend Result<PushResult> CommitPush(storage::Store&, const Clock&, PreparedPush&,
-                                       const storage::IngestRequestRow&,
+  friend Result<PushResult> CommitPush(storage::SyncStore&, storage::IngestStore&, const Clock&,
+                                       PreparedPush&, const storage::IngestRequestRow&,
                                        const std::function<std::string(const PushResult&)>&);
   struct Slot {
     int kind = 0;  // BatchBuilder::Placement::Kind
@@ -74,11 +75,13 @@ PreparedPush PreparePush(const storage::SourceRow& source, std::string stream,
                          std::optional<std::string> cursor,
                          const std::vector<model::RawRecord>& records);
 
-// Begins a run of the push's source, commits the batch with `request` through
-// Store::CommitIngest (`respond` makes the response stored with the request id, inside the
-// transaction), finishes the run and sets the source's status. A replayed request id writes no
+// Begins a run of the push's source (`runs`, the sync role), commits the batch with `request`
+// through `ingest`'s CommitIngest (`respond` makes the response stored with the request id, inside
+// the transaction), finishes the run and sets the source's status. A replayed request id writes no
 // records (its empty run is closed as succeeded with a note).
-Result<PushResult> CommitPush(storage::Store& store, const Clock& clock, PreparedPush& push,
+// `runs` and `ingest` are usually two roles of the same store.
+Result<PushResult> CommitPush(storage::SyncStore& runs, storage::IngestStore& ingest,
+                              const Clock& clock, PreparedPush& push,
                               const storage::IngestRequestRow& request,
                               const std::function<std::string(const PushResult&)>& respond);
 

@@ -17,7 +17,7 @@
 #include "reglo/core/status.h"
 #include "reglo/model/record.h"
 #include "reglo/plugin_host/plugin.h"
-#include "reglo/storage/store.h"
+#include "reglo/storage/sync_store.h"
 
 namespace reglo::pipeline {
 
@@ -45,7 +45,7 @@ struct SyncReport {
 
 class SyncRunner {
  public:
-  SyncRunner(storage::Store& store, const Clock& clock, SyncOptions options = {});
+  SyncRunner(storage::SyncStore& store, const Clock& clock, SyncOptions options = {});
 
   // Pulls every stream of `connector` from its stored cursor and commits what it gets. Never
   // throws; a failed pull leaves its cursor where it was and the run marked failed. `stop` asks
@@ -57,7 +57,7 @@ class SyncRunner {
                      std::atomic<uint64_t>* progress = nullptr);
 
  private:
-  storage::Store& store_;
+  storage::SyncStore& store_;
   const Clock& clock_;
   SyncOptions options_;
 };
@@ -78,7 +78,7 @@ struct PreviewCounts {
 // connector warning ({"origin", "warning"}); `counts`, when given, gets their numbers. Reads
 // the stored cursors but commits nothing.
 Status Preview(const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
-               storage::Store* store, const PreviewOptions& options, std::ostream& out,
+               storage::SyncStore* store, const PreviewOptions& options, std::ostream& out,
                PreviewCounts* counts = nullptr);
 
 // Turns a canonical record emitted by a plugin into the model's raw form for `source`.

@@ -1,7 +1,8 @@
 // Subscriptions and deliveries as operators and the admin API manage them (issue #7): creating
 // (with a signing secret sealed by the hub master key), listing with relay lag, enabling,
-// disabling, deleting, listing deliveries and redelivering. Plain functions over a Store, so the
-// CLI, the console's admin API and tests share them. Also the event filters and the entity key
+// disabling, deleting, listing deliveries and redelivering. Plain functions over the RelayStore
+// role (those that also read the outbox take the whole Store), so the CLI, the console's admin API
+// and tests share them. Also the event filters and the entity key
 // that orders deliveries. Each call uses the given Store from the calling thread only.
 #pragma once
 
@@ -66,18 +67,19 @@ Result<std::string> OpenSigningKey(const security::MasterKey& master,
 
 // Creates a subscription; kAlreadyExists when the id is taken. Returns the secret in clear (the
 // only time it exists outside the sealed column): the given one, or a generated one.
-Result<std::string> CreateSubscription(storage::Store& store, const security::MasterKey& master,
-                                       SubscriptionSpec spec, const Clock& clock);
+Result<std::string> CreateSubscription(storage::RelayStore& store,
+                                       const security::MasterKey& master, SubscriptionSpec spec,
+                                       const Clock& clock);
 // Makes the store match a subscription of the config (created or updated; see the README for how
 // `enabled` from the config meets a disable by an operator or a 410).
-Status ApplyConfiguredSubscription(storage::Store& store, const security::MasterKey* master,
+Status ApplyConfiguredSubscription(storage::RelayStore& store, const security::MasterKey* master,
                                    const SubscriptionSpec& spec, const Clock& clock);
 
 // kNotFound when there is no such subscription.
-Status EnableSubscription(storage::Store& store, const std::string& id, const Clock& clock);
-Status DisableSubscription(storage::Store& store, const std::string& id, const std::string& reason,
-                           const Clock& clock);
-Status DeleteSubscription(storage::Store& store, const std::string& id);
+Status EnableSubscription(storage::RelayStore& store, const std::string& id, const Clock& clock);
+Status DisableSubscription(storage::RelayStore& store, const std::string& id,
+                           const std::string& reason, const Clock& clock);
+Status DeleteSubscription(storage::RelayStore& store, const std::string& id);
 
 // A subscription with where its relay stands (for lists, the console and /metrics).
 struct SubscriptionStatus {
@@ -90,7 +92,7 @@ struct SubscriptionStatus {
 Result<std::vector<SubscriptionStatus>> ListSubscriptionStatus(storage::Store& store);
 
 // Deliveries of one subscription (or all: id ""), `status` "" for any.
-Result<std::vector<storage::DeliveryRow>> ListDeliveries(storage::Store& store,
+Result<std::vector<storage::DeliveryRow>> ListDeliveries(storage::RelayStore& store,
                                                          const std::string& subscription_id,
                                                          const std::string& status, int limit);
 
@@ -101,7 +103,7 @@ Result<std::vector<storage::DeliveryRow>> ListDeliveries(storage::Store& store,
 Status Redeliver(storage::Store& store, const std::string& subscription_id, int64_t sequence,
                  const Clock& clock);
 // Redelivers every dead-lettered delivery of the subscription; returns how many.
-Result<int64_t> RedeliverDead(storage::Store& store, const std::string& subscription_id,
+Result<int64_t> RedeliverDead(storage::RelayStore& store, const std::string& subscription_id,
                               const Clock& clock);
 
 }  // namespace reglo::relay

@@ -1,6 +1,6 @@
-// ForwardingStore: a Store that passes every call to another Store. Decorators (the engine's
-// GuardedStore, tests' fault injectors) derive from it and override only what they change, so a
-// method added to Store is forwarded everywhere by adding it here once.
+// ForwardingStore: a SyncStore that passes every call to another SyncStore. Decorators (the
+// engine's GuardedStore, tests' fault injectors) derive from it and override only what they
+// change, so a method added to SyncStore is forwarded everywhere by adding it here once.
 // Does not own `inner`; thread-safety is that of `inner` (one thread at a time).
 #pragma once
 
@@ -9,17 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "reglo/storage/store.h"
+#include "reglo/storage/sync_store.h"
 
 namespace reglo::storage {
 
-class ForwardingStore : public Store {
+class ForwardingStore : public SyncStore {
  public:
-  explicit ForwardingStore(Store& inner) : inner_(inner) {}
-
-  Status Migrate() override { return inner_.Migrate(); }
-  Result<int> SchemaVersion() override { return inner_.SchemaVersion(); }
-  int LatestSchemaVersion() const override { return inner_.LatestSchemaVersion(); }
+  explicit ForwardingStore(SyncStore& inner) : inner_(inner) {}
 
   Status UpsertSource(const SourceRow& source) override { return inner_.UpsertSource(source); }
   Result<std::vector<SourceRow>> ListSources() override { return inner_.ListSources(); }
@@ -36,6 +32,9 @@ class ForwardingStore : public Store {
   }
   Status AppendRunLog(int64_t run_id, const RunLogLine& line) override {
     return inner_.AppendRunLog(run_id, line);
+  }
+  Status SetRunPluginVersion(int64_t run_id, const std::string& version) override {
+    return inner_.SetRunPluginVersion(run_id, version);
   }
   Result<int64_t> CloseAbandonedRuns(const std::string& source_id, const std::string& finished_at,
                                      const std::string& reason) override {
@@ -57,21 +56,6 @@ class ForwardingStore : public Store {
     return inner_.CommitCheckpoint(batch);
   }
 
-  Result<std::optional<StoredRecord>> GetRecord(const model::EntitySpec& entity,
-                                                const model::RecordKey& key) override {
-    return inner_.GetRecord(entity, key);
-  }
-  Result<int64_t> CountRecords(const model::EntitySpec& entity) override {
-    return inner_.CountRecords(entity);
-  }
-  Result<std::vector<StoredEvent>> ReadEvents(int64_t after_sequence, int limit) override {
-    return inner_.ReadEvents(after_sequence, limit);
-  }
-  Result<int64_t> CountEvents() override { return inner_.CountEvents(); }
-  Result<std::vector<DeadLetter>> ReadDeadLetters(int64_t after_id, int limit) override {
-    return inner_.ReadDeadLetters(after_id, limit);
-  }
-
   Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
                                std::chrono::milliseconds ttl, const std::string& now) override {
     return inner_.TryAcquireLease(source_id, owner, ttl, now);
@@ -80,116 +64,8 @@ class ForwardingStore : public Store {
     return inner_.ReleaseLease(source_id, owner);
   }
 
-  Result<int64_t> CreateAgentKey(const AgentKeyRow& key, int max_active) override {
-    return inner_.CreateAgentKey(key, max_active);
-  }
-  Result<std::optional<AgentKeyRow>> FindAgentKey(const std::string& prefix) override {
-    return inner_.FindAgentKey(prefix);
-  }
-  Result<std::vector<AgentKeyRow>> ListAgentKeys() override { return inner_.ListAgentKeys(); }
-  Result<bool> RevokeAgentKey(const std::string& prefix, const std::string& now) override {
-    return inner_.RevokeAgentKey(prefix, now);
-  }
-  Status TouchAgentKey(int64_t id, const std::string& now) override {
-    return inner_.TouchAgentKey(id, now);
-  }
-  Result<bool> RecordIngestRequest(const IngestRequestRow& row) override {
-    return inner_.RecordIngestRequest(row);
-  }
-  Result<std::optional<IngestRequestRow>> FindIngestRequest(
-      int64_t key_id, const std::string& request_id) override {
-    return inner_.FindIngestRequest(key_id, request_id);
-  }
-  Result<int64_t> PurgeIngestRequests(const std::string& before) override {
-    return inner_.PurgeIngestRequests(before);
-  }
-
-  // Event delivery (issue #7)
-  Status UpsertSubscription(const SubscriptionRow& row, bool set_enabled) override {
-    return inner_.UpsertSubscription(row, set_enabled);
-  }
-  Result<std::vector<SubscriptionRow>> ListSubscriptions() override {
-    return inner_.ListSubscriptions();
-  }
-  Result<std::optional<SubscriptionRow>> FindSubscription(const std::string& id) override {
-    return inner_.FindSubscription(id);
-  }
-  Result<bool> SetSubscriptionEnabled(const std::string& id, bool enabled,
-                                      const std::string& reason, const std::string& now) override {
-    return inner_.SetSubscriptionEnabled(id, enabled, reason, now);
-  }
-  Result<bool> DeleteSubscription(const std::string& id) override {
-    return inner_.DeleteSubscription(id);
-  }
-  Result<int64_t> GetRelayPosition(const std::string& subscription_id) override {
-    return inner_.GetRelayPosition(subscription_id);
-  }
-  Status SaveRelayProgress(const std::string& subscription_id, std::optional<int64_t> position,
-                           const std::vector<DeliveryRow>& deliveries) override {
-    return inner_.SaveRelayProgress(subscription_id, position, deliveries);
-  }
-  Result<std::vector<DeliveryRow>> ListDeliveries(const DeliveryQuery& query) override {
-    return inner_.ListDeliveries(query);
-  }
-  Result<std::vector<std::string>> PendingDeliveryKeys(
-      const std::string& subscription_id) override {
-    return inner_.PendingDeliveryKeys(subscription_id);
-  }
-  Result<int64_t> LatestEventSequence() override { return inner_.LatestEventSequence(); }
-  // ---- Ingestion API (issue #6)
-  Result<IngestCommit> CommitIngest(
-      const CheckpointBatch& batch, const IngestRequestRow& request,
-      const std::function<std::string(const CheckpointResult&)>& respond) override {
-    return inner_.CommitIngest(batch, request, respond);
-  }
-  Result<bool> SetAgentKeyRateLimit(const std::string& prefix,
-                                    std::optional<double> rate_per_second,
-                                    std::optional<int64_t> burst) override {
-    return inner_.SetAgentKeyRateLimit(prefix, rate_per_second, burst);
-  }
-
- protected:
-  Store& inner() { return inner_; }
-
-  // ---- Admin API (issue #5) ----
-  Result<std::optional<std::string>> GetSetting(const std::string& key) override {
-    return inner_.GetSetting(key);
-  }
-  Status PutSetting(const std::string& key, const std::string& value,
-                    const std::string& now) override {
-    return inner_.PutSetting(key, value, now);
-  }
-  Result<std::vector<ApiSourceRow>> ListApiSources() override { return inner_.ListApiSources(); }
-  Status PutApiSource(const ApiSourceRow& source) override { return inner_.PutApiSource(source); }
-  Result<bool> DeleteApiSource(const std::string& id) override {
-    return inner_.DeleteApiSource(id);
-  }
-  Result<bool> DeleteSource(const std::string& id) override { return inner_.DeleteSource(id); }
-  Result<std::vector<CursorRow>> ListCursors(const std::string& source_id) override {
-    return inner_.ListCursors(source_id);
-  }
-  Result<int64_t> ResetCursors(const std::string& source_id) override {
-    return inner_.ResetCursors(source_id);
-  }
-  Result<std::vector<RunInfo>> ListRunsBefore(const std::string& source_id, int64_t before_id,
-                                              int limit) override {
-    return inner_.ListRunsBefore(source_id, before_id, limit);
-  }
-  Result<std::vector<StoredEvent>> ReadEventsFiltered(int64_t after_sequence, int limit,
-                                                      const EventFilter& filter) override {
-    return inner_.ReadEventsFiltered(after_sequence, limit, filter);
-  }
-  Result<RecordPage> BrowseRecords(const model::EntitySpec& entity,
-                                   const RecordQuery& query) override {
-    return inner_.BrowseRecords(entity, query);
-  }
-  Result<std::vector<RunTotals>> ListRunTotals() override { return inner_.ListRunTotals(); }
-  Status SetRunPluginVersion(int64_t run_id, const std::string& version) override {
-    return inner_.SetRunPluginVersion(run_id, version);
-  }
-
  private:
-  Store& inner_;
+  SyncStore& inner_;
 };
 
 }  // namespace reglo::storage

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "reglo/storage/store.h"
+#include "reglo/storage/rows.h"
 
 namespace reglo::storage {
 

@@ -1,0 +1,68 @@
+// SyncStore: the storage role a pull and a push write through (the pipeline's SyncRunner, its
+// CommitWorker, CommitPush) and the engine schedules with: sources, runs and their logs, cursors,
+// the checkpoint commit, leases. Implemented by every backend; decorators (the engine's
+// GuardedStore) wrap it through ForwardingStore. Callers hold a reference to a store they or a
+// factory own. Thread-safety: one thread at a time per store object.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reglo/core/status.h"
+#include "reglo/storage/rows.h"
+
+namespace reglo::storage {
+
+class SyncStore {
+ public:
+  virtual ~SyncStore() = default;
+
+  virtual Status UpsertSource(const SourceRow& source) = 0;
+  virtual Result<std::vector<SourceRow>> ListSources() = 0;
+  virtual Status SetSourceStatus(const std::string& source_id, const std::string& status) = 0;
+
+  virtual Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) = 0;
+  // Closes a run: status, end time and error; the counters were added by the checkpoints.
+  virtual Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
+                           const std::string& error_category, const std::string& error_message) = 0;
+  virtual Status AppendRunLog(int64_t run_id, const RunLogLine& line) = 0;
+  // Records which plugin version run `run_id` uses (RunInfo::plugin_version).
+  virtual Status SetRunPluginVersion(int64_t run_id, const std::string& version) = 0;
+  // Marks every run of `source_id` still "running" as failed (category "cancelled", `reason`):
+  // runs a crashed or killed process left open. Call it only while holding the source's lease
+  // (or being the only instance), when no run of the source can really be in progress. Returns
+  // how many runs were closed.
+  virtual Result<int64_t> CloseAbandonedRuns(const std::string& source_id,
+                                             const std::string& finished_at,
+                                             const std::string& reason) = 0;
+  virtual Result<RunInfo> GetRun(int64_t run_id) = 0;
+  virtual Result<std::vector<RunInfo>> ListRuns(const std::string& source_id, int limit) = 0;
+  virtual Result<std::vector<RunLogLine>> GetRunLog(int64_t run_id) = 0;
+
+  virtual Result<std::optional<std::string>> GetCursor(const std::string& source_id,
+                                                       const std::string& stream) = 0;
+  // Decides created / updated / unchanged / stale for every record against what is stored, writes
+  // the records, their events, dead letters, log lines, run counters and the cursor, atomically.
+  virtual Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) = 0;
+
+  // Leases (DESIGN §6): which one of several hub instances sharing a database syncs a source.
+  // `now` is a FormatUtc timestamp of the caller's clock; a lease held until `expires_at` is free
+  // from the instant now >= expires_at (text comparison: the format is fixed-width UTC).
+  //
+  // Takes the lease on `source_id` for `owner` until `now` + `ttl` and returns true when it is
+  // free, expired, or already held by `owner` (a renewal); returns false and changes nothing while
+  // another owner holds it. One atomic statement: of several instances racing for a free lease,
+  // exactly one gets it. InvalidArgument when `now` is not a FormatUtc timestamp or ttl <= 0.
+  // Every backend has leases; an error here means the lease state is unknown, and whoever asked
+  // must act as if another instance held it (fail closed).
+  virtual Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
+                                       std::chrono::milliseconds ttl, const std::string& now) = 0;
+  // Gives the lease up when `owner` holds it, so another instance may take it at once; does
+  // nothing when `owner` does not hold it (expired and taken over, or never taken).
+  virtual Status ReleaseLease(const std::string& source_id, const std::string& owner) = 0;
+};
+
+}  // namespace reglo::storage
