@@ -1,0 +1,271 @@
+// SqliteStore: sources, runs and their logs, cursors and leases (SyncStore).
+#include <fmt/format.h>
+
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "reglo/core/clock.h"
+#include "reglo/core/json_writer.h"
+#include "reglo/storage/row_codec.h"
+#include "sqlite_store_impl.h"
+
+namespace reglo::storage::sqlite {
+
+Status SqliteStore::UpsertSource(const SourceRow& source) {
+  REGLO_SQLITE_ASSIGN(stmt,
+                      Prepare("INSERT INTO integration_sources (id, company_id, source_system, "
+                              "connector, config, enabled, status, created_at, updated_at) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                              "company_id = excluded.company_id, "
+                              "source_system = excluded.source_system, "
+                              "connector = excluded.connector, config = excluded.config, "
+                              "enabled = excluded.enabled, status = excluded.status, "
+                              "updated_at = excluded.updated_at",
+                              "saving a source"));
+  const std::string now = Now();
+  return Stmt(*db_, stmt, "saving a source")
+      .Bind(1, source.id)
+      .Bind(2, source.company_id)
+      .Bind(3, source.source_system)
+      .Bind(4, source.connector)
+      .Bind(5, source.config_json)
+      .Bind(6, int64_t{source.enabled ? 1 : 0})
+      .Bind(7, source.status)
+      .Bind(8, now)
+      .Bind(9, now)
+      .Run();
+}
+
+Result<std::vector<SourceRow>> SqliteStore::ListSources() {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT id, company_id, source_system, connector, config, "
+                                    "enabled, status FROM integration_sources ORDER BY id",
+                                    "listing sources"));
+  Stmt query(*db_, stmt, "listing sources");
+  std::vector<SourceRow> sources;
+  while (true) {
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    if (!row) break;
+    SourceRow& source = sources.emplace_back();
+    source.id = query.String(0);
+    source.company_id = query.String(1);
+    source.source_system = query.String(2);
+    source.connector = query.String(3);
+    source.config_json = query.String(4);
+    source.enabled = query.Int(5) != 0;
+    source.status = query.String(6);
+  }
+  return sources;
+}
+
+Status SqliteStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_sources SET status = ?, updated_at = ? "
+                                    "WHERE id = ?",
+                                    "setting a source status"));
+  const std::string now = Now();
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "setting a source status")
+                            .Bind(1, status)
+                            .Bind(2, now)
+                            .Bind(3, source_id)
+                            .Run());
+  if (db_->Changes() == 0) {
+    return Status::NotFound(fmt::format("source '{}' does not exist", source_id));
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::BeginRun(const std::string& source_id, const std::string& started_at) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_runs (source_id, started_at, status) "
+                                    "VALUES (?, ?, ?)",
+                                    "starting a run"));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "starting a run")
+                            .Bind(1, source_id)
+                            .Bind(2, started_at)
+                            .Bind(3, RunStatusName(RunStatus::kRunning))
+                            .Run());
+  return db_->LastInsertRowId();
+}
+
+Status SqliteStore::FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
+                              const std::string& error_category, const std::string& error_message) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
+                                    "error_category = ?, error_message = ? WHERE id = ?",
+                                    "finishing a run"));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "finishing a run")
+                            .Bind(1, RunStatusName(status))
+                            .Bind(2, finished_at)
+                            .Bind(3, error_category)
+                            .Bind(4, error_message)
+                            .Bind(5, run_id)
+                            .Run());
+  if (db_->Changes() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::CloseAbandonedRuns(const std::string& source_id,
+                                                const std::string& finished_at,
+                                                const std::string& reason) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
+                                    "error_category = ?, error_message = ? "
+                                    "WHERE source_id = ? AND status = ?",
+                                    "closing abandoned runs"));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "closing abandoned runs")
+                            .Bind(1, RunStatusName(RunStatus::kFailed))
+                            .Bind(2, finished_at)
+                            .Bind(3, StatusCodeName(StatusCode::kCancelled))
+                            .Bind(4, reason)
+                            .Bind(5, source_id)
+                            .Bind(6, RunStatusName(RunStatus::kRunning))
+                            .Run());
+  return static_cast<int64_t>(db_->Changes());
+}
+
+Status SqliteStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
+  Stmt insert(*db_, checkpoint_.insert_log, "appending a run log line");
+  return insert.Bind(1, run_id)
+      .Bind(2, line.at)
+      .Bind(3, LogLevelName(line.level))
+      .Bind(4, line.message)
+      .Run();
+}
+
+Result<std::vector<RunInfo>> SqliteStore::ReadRuns(Stmt& query) {
+  std::vector<RunInfo> runs;
+  while (true) {
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    if (!row) break;
+    RunInfo& run = runs.emplace_back();
+    run.id = query.Int(0);
+    run.source_id = query.String(1);
+    run.started_at = query.String(2);
+    run.finished_at = query.OptString(3);
+    run.status = ParseRunStatus(query.Text(4));
+    run.counters.seen = query.Int(5);
+    run.counters.created = query.Int(6);
+    run.counters.updated = query.Int(7);
+    run.counters.unchanged = query.Int(8);
+    run.counters.stale = query.Int(9);
+    run.counters.warnings = query.Int(10);
+    run.counters.rejected = query.Int(11);
+    run.error_category = query.String(12);
+    run.error_message = query.String(13);
+    run.plugin_version = query.String(14);
+  }
+  return runs;
+}
+
+Result<RunInfo> SqliteStore::GetRun(int64_t run_id) {
+  REGLO_SQLITE_ASSIGN(
+      stmt, Prepare(fmt::format("SELECT {} FROM integration_runs WHERE id = ?", kRunColumns),
+                    "reading a run"));
+  Stmt query(*db_, stmt, "reading a run");
+  query.Bind(1, run_id);
+  REGLO_SQLITE_ASSIGN(runs, ReadRuns(query));
+  if (runs.empty()) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return std::move(runs.front());
+}
+
+Result<std::vector<RunInfo>> SqliteStore::ListRuns(const std::string& source_id, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("run list limit must be positive");
+  // Newest first; an empty source id lists the runs of every source.
+  const bool all = source_id.empty();
+  REGLO_SQLITE_ASSIGN(
+      stmt, Prepare(fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC LIMIT ?",
+                                kRunColumns, all ? "" : "WHERE source_id = ?"),
+                    "listing runs"));
+  Stmt query(*db_, stmt, "listing runs");
+  int p = 1;
+  if (!all) query.Bind(p++, source_id);
+  query.Bind(p, int64_t{limit});
+  return ReadRuns(query);
+}
+
+Result<std::vector<RunLogLine>> SqliteStore::GetRunLog(int64_t run_id) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT at, level, message FROM integration_run_logs "
+                                    "WHERE run_id = ? ORDER BY id",
+                                    "reading a run log"));
+  Stmt query(*db_, stmt, "reading a run log");
+  query.Bind(1, run_id);
+  std::vector<RunLogLine> lines;
+  while (true) {
+    REGLO_SQLITE_ASSIGN(row, query.Step());
+    if (!row) break;
+    RunLogLine& line = lines.emplace_back();
+    line.at = query.String(0);
+    line.level = ParseLogLevel(query.Text(1));
+    line.message = query.String(2);
+  }
+  return lines;
+}
+
+Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& source_id,
+                                                          const std::string& stream) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT cursor FROM integration_cursors "
+                                    "WHERE source_id = ? AND stream = ?",
+                                    "reading a cursor"));
+  Stmt query(*db_, stmt, "reading a cursor");
+  query.Bind(1, source_id).Bind(2, stream);
+  REGLO_SQLITE_ASSIGN(row, query.Step());
+  if (!row) return std::optional<std::string>();
+  return query.OptString(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases
+
+Result<bool> SqliteStore::TryAcquireLease(const std::string& source_id, const std::string& owner,
+                                          std::chrono::milliseconds ttl, const std::string& now) {
+  REGLO_SQLITE_ASSIGN(expires_at, LeaseExpiry(now, ttl));
+  // One statement, so atomic: inserted when free, updated when expired or held by `owner`, left
+  // alone (no change) while someone else holds it.
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_leases (source_id, owner, expires_at) "
+                                    "VALUES (?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
+                                    "owner = excluded.owner, expires_at = excluded.expires_at "
+                                    "WHERE integration_leases.owner = excluded.owner "
+                                    "OR integration_leases.expires_at <= ?",
+                                    "taking a lease"));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "taking a lease")
+                            .Bind(1, source_id)
+                            .Bind(2, owner)
+                            .Bind(3, expires_at)
+                            .Bind(4, now)
+                            .Run());
+  return db_->Changes() == 1;
+}
+
+Status SqliteStore::CheckLeaseHeld(const CheckpointBatch& batch) {
+  if (batch.lease_owner.empty()) return Status::Ok();
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT owner FROM integration_leases WHERE source_id = ?",
+                                    "checking a lease"));
+  Stmt query(*db_, stmt, "checking a lease");
+  query.Bind(1, batch.source_id);
+  REGLO_SQLITE_ASSIGN(row, query.Step());
+  return CheckLeaseHolder(batch, row ? std::optional<std::string>(query.String(0)) : std::nullopt);
+}
+
+Status SqliteStore::ReleaseLease(const std::string& source_id, const std::string& owner) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("DELETE FROM integration_leases WHERE source_id = ? AND "
+                                    "owner = ?",
+                                    "releasing a lease"));
+  return Stmt(*db_, stmt, "releasing a lease").Bind(1, source_id).Bind(2, owner).Run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent keys and ingest requests
+
+Status SqliteStore::SetRunPluginVersion(int64_t run_id, const std::string& version) {
+  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_runs SET plugin_version = ? WHERE id = ?",
+                                    "recording a run's plugin version"));
+  return Stmt(*db_, stmt, "recording a run's plugin version")
+      .Bind(1, version)
+      .Bind(2, run_id)
+      .Run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingestion API (issue #6)
+
+}  // namespace reglo::storage::sqlite

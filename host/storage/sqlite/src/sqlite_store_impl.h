@@ -1,0 +1,248 @@
+// SqliteStore: the SQLite backend's class, shared by the files that implement it by role
+// (sqlite_store.cpp: open, migrate, factory; sqlite_checkpoint.cpp; sqlite_runs.cpp;
+// sqlite_outbox.cpp; sqlite_ingest.cpp; sqlite_relay.cpp; sqlite_admin.cpp). Private to the
+// backend. Thread-safety: one thread at a time per store object, like every Store.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "migrations.h"
+#include "reglo/core/clock.h"
+#include "reglo/storage/store.h"
+#include "sqlite_db.h"
+
+namespace reglo::storage::sqlite {
+
+// Column positions of the canonical SELECT: bookkeeping first, then one column per field, so the
+// field columns start at a fixed offset whatever the entity.
+enum RecordColumn : int {
+  kColVersion = 0,
+  kColContentHash,
+  kColSourceUpdatedAt,
+  kColExtra,
+  kColWarnings,
+  kColCreatedAt,
+  kColUpdatedAt,
+  kColFirstField,
+};
+
+// The statements of one canonical table. The DML is built from the schema (so a new field needs
+// no code here); the DDL is not (see migrations.cpp).
+struct EntityStatements {
+  sqlite3_stmt* any_in_range = nullptr;  // any row of (company, source) in an external id range?
+  sqlite3_stmt* select = nullptr;        // one row by identity, RecordColumn layout
+  sqlite3_stmt* insert = nullptr;        // ON CONFLICT DO NOTHING: Changes() says if it landed
+  sqlite3_stmt* update = nullptr;
+  sqlite3_stmt* count = nullptr;
+};
+
+// Statements used by every checkpoint, prepared once at open.
+// Events are inserted this many rows per statement: a statement's fixed cost (and the
+// AUTOINCREMENT bookkeeping SQLite does at its end) dominated a one-row insert (measured).
+constexpr int kEventsPerInsert = 32;
+
+struct CheckpointStatements {
+  sqlite3_stmt* insert_event = nullptr;
+  sqlite3_stmt* insert_events = nullptr;  // kEventsPerInsert rows
+  sqlite3_stmt* insert_dead_letter = nullptr;
+  sqlite3_stmt* insert_log = nullptr;
+  sqlite3_stmt* add_counters = nullptr;
+  sqlite3_stmt* upsert_cursor = nullptr;
+};
+
+inline std::string Now() {
+  return FormatUtc(SystemClock::Instance().Now());
+}
+
+inline std::string ColumnList(const model::EntitySpec& entity, std::string_view suffix) {
+  std::string out;
+  for (const model::FieldSpec& field : entity.fields) {
+    out += ", ";
+    out += field.column;
+    out += suffix;
+  }
+  return out;
+}
+
+inline std::string Placeholders(size_t count) {
+  std::string out;
+  for (size_t i = 0; i < count; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+// Assigns a result's value to `var`, or returns its status from the enclosing function.
+#define REGLO_SQLITE_ASSIGN(var, expr)                  \
+  auto var##_result = (expr);                           \
+  if (!var##_result.ok()) return var##_result.status(); \
+  auto var = std::move(*var##_result)
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  Status Open();
+
+  Status Migrate() override;
+  Result<int> SchemaVersion() override;
+  int LatestSchemaVersion() const override { return sqlite::Migrations().back().version; }
+
+  Status UpsertSource(const SourceRow& source) override;
+  Result<std::vector<SourceRow>> ListSources() override;
+  Status SetSourceStatus(const std::string& source_id, const std::string& status) override;
+
+  Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override;
+  Result<int64_t> CloseAbandonedRuns(const std::string& source_id, const std::string& finished_at,
+                                     const std::string& reason) override;
+  Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
+                   const std::string& error_category, const std::string& error_message) override;
+  Status AppendRunLog(int64_t run_id, const RunLogLine& line) override;
+  Result<RunInfo> GetRun(int64_t run_id) override;
+  Result<std::vector<RunInfo>> ListRuns(const std::string& source_id, int limit) override;
+  Result<std::vector<RunLogLine>> GetRunLog(int64_t run_id) override;
+
+  Result<std::optional<std::string>> GetCursor(const std::string& source_id,
+                                               const std::string& stream) override;
+  Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) override;
+
+  Result<std::optional<StoredRecord>> GetRecord(const model::EntitySpec& entity,
+                                                const model::RecordKey& key) override;
+  Result<int64_t> CountRecords(const model::EntitySpec& entity) override;
+  Result<std::vector<StoredEvent>> ReadEvents(int64_t after_sequence, int limit) override;
+  Result<int64_t> CountEvents() override;
+  Result<std::vector<DeadLetter>> ReadDeadLetters(int64_t after_id, int limit) override;
+
+  Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
+                               std::chrono::milliseconds ttl, const std::string& now) override;
+  Status ReleaseLease(const std::string& source_id, const std::string& owner) override;
+  // Inside the commit's transaction: the batch's lease_owner still holds the source's lease.
+  Status CheckLeaseHeld(const CheckpointBatch& batch);
+
+  Result<int64_t> CreateAgentKey(const AgentKeyRow& key, int max_active) override;
+  Result<std::optional<AgentKeyRow>> FindAgentKey(const std::string& prefix) override;
+  Result<std::vector<AgentKeyRow>> ListAgentKeys() override;
+  Result<bool> RevokeAgentKey(const std::string& prefix, const std::string& now) override;
+  Status TouchAgentKey(int64_t id, const std::string& now) override;
+  Result<bool> RecordIngestRequest(const IngestRequestRow& row) override;
+  Result<std::optional<IngestRequestRow>> FindIngestRequest(int64_t key_id,
+                                                            const std::string& request_id) override;
+  Result<int64_t> PurgeIngestRequests(const std::string& before) override;
+
+  Status UpsertSubscription(const SubscriptionRow& row, bool set_enabled) override;
+  Result<std::vector<SubscriptionRow>> ListSubscriptions() override;
+  Result<std::optional<SubscriptionRow>> FindSubscription(const std::string& id) override;
+  Result<bool> SetSubscriptionEnabled(const std::string& id, bool enabled,
+                                      const std::string& reason, const std::string& now) override;
+  Result<bool> DeleteSubscription(const std::string& id) override;
+  Result<int64_t> GetRelayPosition(const std::string& subscription_id) override;
+  Status SaveRelayProgress(const std::string& subscription_id, std::optional<int64_t> position,
+                           const std::vector<DeliveryRow>& deliveries) override;
+  Result<std::vector<DeliveryRow>> ListDeliveries(const DeliveryQuery& query) override;
+  Result<std::vector<std::string>> PendingDeliveryKeys(const std::string& subscription_id) override;
+  Result<int64_t> LatestEventSequence() override;
+
+  // ---- Admin API (issue #5) ----
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override;
+  Status PutSetting(const std::string& key, const std::string& value,
+                    const std::string& now) override;
+  Result<std::vector<ApiSourceRow>> ListApiSources() override;
+  Status PutApiSource(const ApiSourceRow& source) override;
+  Result<bool> DeleteApiSource(const std::string& id) override;
+  Result<bool> DeleteSource(const std::string& id) override;
+  Result<std::vector<CursorRow>> ListCursors(const std::string& source_id) override;
+  Result<int64_t> ResetCursors(const std::string& source_id) override;
+  Result<std::vector<RunInfo>> ListRunsBefore(const std::string& source_id, int64_t before_id,
+                                              int limit) override;
+  Result<std::vector<StoredEvent>> ReadEventsFiltered(int64_t after_sequence, int limit,
+                                                      const EventFilter& filter) override;
+  Result<RecordPage> BrowseRecords(const model::EntitySpec& entity,
+                                   const RecordQuery& query) override;
+  Result<std::vector<RunTotals>> ListRunTotals() override;
+  Status SetRunPluginVersion(int64_t run_id, const std::string& version) override;
+
+  Result<IngestCommit> CommitIngest(
+      const CheckpointBatch& batch, const IngestRequestRow& request,
+      const std::function<std::string(const CheckpointResult&)>& respond) override;
+  Result<bool> SetAgentKeyRateLimit(const std::string& prefix,
+                                    std::optional<double> rate_per_second,
+                                    std::optional<int64_t> burst) override;
+
+ private:
+  // The records of one batch that share a table, company and source, with the smallest and
+  // largest external id among them. When the table holds no row of that company and source in
+  // the range, every record of the group is new and needs no lookup: that is a cold load, or any
+  // batch of ids beyond those already stored (sources usually export in id order). Only a shortcut:
+  // a wrong "all new" would still be caught by the insert's ON CONFLICT and take the general path.
+  // The pointers point into the batch being committed and are not used after it.
+  struct KeyGroup {
+    const model::EntitySpec* entity;
+    const std::string* company_id;
+    const std::string* source_system;
+    const std::string* min_external_id;
+    const std::string* max_external_id;
+    bool all_new;
+    size_t records = 0;
+    size_t created = 0;
+  };
+
+  Status VerifyColumns();
+  Status PrepareCheckpointStatements();
+  // The body of CommitCheckpoint, inside the caller's transaction; NoteCommitted after COMMIT.
+  Status ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResult& result);
+  void NoteCommitted();
+  Result<EntityStatements*> StatementsFor(const model::EntitySpec& entity);
+  Status GroupBatch(const CheckpointBatch& batch);
+  Result<model::Outcome> ApplyRecord(const model::CanonicalRecord& record, bool known_new,
+                                     const std::string& committed_at, int64_t& events);
+  Result<bool> InsertRecord(const EntityStatements& statements,
+                            const model::CanonicalRecord& record, int64_t version,
+                            const std::string& committed_at);
+  Status UpdateRecord(const EntityStatements& statements, const model::CanonicalRecord& record,
+                      int64_t version, const std::string& committed_at);
+  // Queues the record's events; FlushEvents() inserts them, in order, before the commit.
+  Status AppendEvents(const model::CanonicalRecord& record, const model::Decision& decision,
+                      const std::string& committed_at, int64_t& events);
+  Status FlushEvents();
+  Status WriteBatchBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
+  Result<std::vector<RunInfo>> ReadRuns(Stmt& stmt);
+  // The rows of an integration_events SELECT (sequence, event_id, type, company_id,
+  // source_system, entity, external_id, version, time, data).
+  static Result<std::vector<StoredEvent>> ReadEventRows(Stmt& query);
+
+  Result<sqlite3_stmt*> Prepare(const std::string& sql, std::string_view what) {
+    return db_->Prepare(sql, what);
+  }
+
+  std::unique_ptr<Db> db_;
+  CheckpointStatements checkpoint_;
+  std::unordered_map<const model::EntitySpec*, EntityStatements> entity_statements_;
+  // Reused across records and batches so the hot path does not allocate per row.
+  std::vector<KeyGroup> groups_;
+  std::vector<size_t> record_group_;  // index into groups_, per batch record
+  // Per table: whether the last batch's records were all new. Text ids rarely arrive in text
+  // order ("9" > "10"), so the id-range check misses most batches of a long cold load; a table
+  // whose last batch was all new tries inserting first again (a clash still falls back to the
+  // lookup, so a wrong guess only costs time).
+  std::unordered_map<const model::EntitySpec*, bool> last_batch_all_new_;
+  model::StoredState stored_;
+  std::vector<model::EventRecord> pending_events_;
+  std::string extra_json_;
+  std::string warnings_json_;
+};
+
+// The columns RunInfo is read from (ReadRuns), in its order.
+inline constexpr std::string_view kRunColumns =
+    "id, source_id, started_at, finished_at, status, seen, created, updated, unchanged, stale, "
+    "warnings, rejected, error_category, error_message, COALESCE(plugin_version, '')";
+
+// InvalidArgument when a checkpoint's records cannot be committed as given (CommitCheckpoint and
+// CommitIngest check before their transaction).
+Status CheckCheckpointRecords(const CheckpointBatch& batch);
+
+}  // namespace reglo::storage::sqlite
