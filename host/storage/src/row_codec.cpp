@@ -98,4 +98,15 @@ BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& quer
   return sql;
 }
 
+Status CheckCheckpointRecords(const CheckpointBatch& batch) {
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const model::CanonicalRecord& record = batch.records[i];
+    if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
+      return Status::InvalidArgument(fmt::format(
+          "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace reglo::storage

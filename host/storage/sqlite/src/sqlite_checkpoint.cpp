@@ -101,17 +101,6 @@ Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& en
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 
-Status CheckCheckpointRecords(const CheckpointBatch& batch) {
-  for (size_t i = 0; i < batch.records.size(); ++i) {
-    const model::CanonicalRecord& record = batch.records[i];
-    if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
-      return Status::InvalidArgument(fmt::format(
-          "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
-    }
-  }
-  return Status::Ok();
-}
-
 Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& batch) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   CheckpointResult result;

@@ -241,8 +241,4 @@ inline constexpr std::string_view kRunColumns =
     "id, source_id, started_at, finished_at, status, seen, created, updated, unchanged, stale, "
     "warnings, rejected, error_category, error_message, COALESCE(plugin_version, '')";
 
-// InvalidArgument when a checkpoint's records cannot be committed as given (CommitCheckpoint and
-// CommitIngest check before their transaction).
-Status CheckCheckpointRecords(const CheckpointBatch& batch);
-
 }  // namespace reglo::storage::sqlite

@@ -1,5 +1,6 @@
 // How every Store backend writes Store values as text columns and reads them back (run status,
-// log level, a record's warnings), so all backends agree. Pure functions; thread-safe.
+// log level, a record's warnings), so all backends agree, and the SQL text and checks they share.
+// Pure functions; thread-safe.
 #pragma once
 
 #include <string>
@@ -33,5 +34,9 @@ BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& quer
                         std::string (*placeholder)(int));
 // "%mario%" from "Mario": lower case (ASCII), with \, % and _ escaped for LIKE ... ESCAPE '\'.
 std::string ContainsPattern(std::string_view search);
+
+// For backends, before a checkpoint's transaction (CommitCheckpoint, CommitIngest):
+// InvalidArgument when a record of `batch` is not a validated canonical record.
+Status CheckCheckpointRecords(const CheckpointBatch& batch);
 
 }  // namespace reglo::storage
