@@ -4,13 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,12 +19,14 @@
 #include "poll.h"
 #include "process.h"
 #include "run_command.h"
+#include "sqlite_test_support.h"
 #include "temp_dir.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using reglo::Status;
 using reglo::testing::ReadFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -62,38 +64,22 @@ json ReadConfig(const fs::path& file) {
                      /*ignore_comments=*/true);
 }
 
-// The text rows of `sql` on the SQLite database `db`, columns joined by '|'.
-std::vector<std::string> Query(const fs::path& db, const std::string& sql) {
+// The rows of `select` (columns joined by '|') on the SQLite database `db`, one string a row.
+std::vector<std::string> Query(const fs::path& db, const std::string& columns,
+                               const std::string& rest) {
+  auto text = reglo::storage::testing::SqliteRawConnection(db.string())
+                  .QueryText("SELECT coalesce(group_concat(row, char(10)), '') FROM (SELECT " +
+                             columns + " AS row " + rest + ")");
+  EXPECT_TRUE(text.ok()) << text.status().ToString();
   std::vector<std::string> rows;
-  sqlite3* handle = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    ADD_FAILURE() << "cannot open " << db;
-  } else {
-    sqlite3_stmt* statement = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(handle, sql.c_str(), -1, &statement, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(handle);
-    while (statement != nullptr && sqlite3_step(statement) == SQLITE_ROW) {
-      std::string line;
-      for (int i = 0; i < sqlite3_column_count(statement); ++i) {
-        const unsigned char* text = sqlite3_column_text(statement, i);
-        line += (i > 0 ? "|" : "") + std::string(text ? reinterpret_cast<const char*>(text) : "");
-      }
-      rows.push_back(line);
-    }
-    sqlite3_finalize(statement);
-  }
-  sqlite3_close(handle);
+  std::istringstream lines(text.ok() ? *text : "");
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
   return rows;
 }
 
 void Execute(const fs::path& db, const std::string& sql) {
-  sqlite3* handle = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, &error);
-  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(handle);
+  Status status = reglo::storage::testing::SqliteRawConnection(db.string()).Execute(sql);
+  ASSERT_TRUE(status.ok()) << status.ToString();
 }
 
 class ExampleSchools : public ::testing::Test {
@@ -134,11 +120,12 @@ TEST_F(ExampleSchools, BianchiDatabaseSyncsWithItsDocumentedWarnings) {
                                                                  {"case", {3, 3, 0, 0, 0, 0}}}))
       << first.text;
   const fs::path store = dir_.path() / "hub.db";
-  EXPECT_THAT(Query(store, "SELECT external_id, warnings FROM students ORDER BY external_id"),
+  EXPECT_THAT(Query(store, "external_id || '|' || coalesce(warnings, '')",
+                    "FROM students ORDER BY external_id"),
               ElementsAre("1|", R"(2|["student.fiscalCode: missing","student.phone: missing"])",
                           R"(3|["student.fiscalCode: missing","student.email: missing"])"));
   // The Italian statuses through `values`, to canonical ones.
-  EXPECT_THAT(Query(store, "SELECT external_id, status FROM cases ORDER BY external_id"),
+  EXPECT_THAT(Query(store, "external_id || '|' || status", "FROM cases ORDER BY external_id"),
               ElementsAre("10|learner_permit", "11|open", "12|licensed"));
 
   // The README's second step: a changed row is read again, and only it.
@@ -148,7 +135,7 @@ TEST_F(ExampleSchools, BianchiDatabaseSyncsWithItsDocumentedWarnings) {
   auto second = Hub(args + " sync --once");
   EXPECT_EQ(second.exit_code, 0) << second.text;
   EXPECT_EQ(SummaryRows(second.text)["student"], (Row{1, 0, 1, 0, 0, 0})) << second.text;
-  EXPECT_THAT(Query(store, "SELECT email FROM students WHERE external_id = '1'"),
+  EXPECT_THAT(Query(store, "email", "FROM students WHERE external_id = '1'"),
               ElementsAre("g.bianchi@example.it"));
 }
 
@@ -190,14 +177,15 @@ TEST_F(ExampleSchools, VerdiRestApiSyncsAndThenReadsOnlyWhatChanged) {
     EXPECT_THAT(requests, HasSubstr(page));
   }
   const fs::path store = dir_.path() / "hub.db";
+  EXPECT_THAT(Query(store, "fiscal_code || '|' || birth_date || '|' || phone",
+                    "FROM students WHERE external_id = '112'"),
+              ElementsAre("SRTNCL05L17H223R|2005-07-17|+393384475261"));
   EXPECT_THAT(
-      Query(store, "SELECT fiscal_code, birth_date, phone FROM students WHERE external_id = '112'"),
-      ElementsAre("SRTNCL05L17H223R|2005-07-17|+393384475261"));
-  EXPECT_THAT(Query(store,
-                    "SELECT kind, starts_at, status, vehicle_external_id FROM appointments "
-                    "WHERE external_id IN ('AG-7306', 'AG-7320') ORDER BY external_id"),
-              ElementsAre("lesson|2025-03-08T12:00:00Z|cancelled|1",
-                          "practical_exam|2025-04-01T08:00:00Z|scheduled|1"));
+      Query(store, "kind || '|' || starts_at || '|' || status || '|' || vehicle_external_id",
+            "FROM appointments WHERE external_id IN ('AG-7306', 'AG-7320') "
+            "ORDER BY external_id"),
+      ElementsAre("lesson|2025-03-08T12:00:00Z|cancelled|1",
+                  "practical_exam|2025-04-01T08:00:00Z|scheduled|1"));
 
   // A student changes in the gestionale (a new e-mail, aggiornato_il forward).
   std::string text = ReadFile(data);
@@ -221,7 +209,7 @@ TEST_F(ExampleSchools, VerdiRestApiSyncsAndThenReadsOnlyWhatChanged) {
       << second.text;
   EXPECT_THAT(ReadFile(log).substr(requests.size()),
               HasSubstr("GET /v1/allievi?modificati_dal=2025-03-12T10%3A12%3A00Z&pagina=1"));
-  EXPECT_THAT(Query(store, "SELECT email FROM students WHERE external_id = '103'"),
+  EXPECT_THAT(Query(store, "email", "FROM students WHERE external_id = '103'"),
               ElementsAre("sofia.barbieri@gmail.com"));
 }
 
