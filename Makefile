@@ -1,5 +1,5 @@
 # Reglo Hub — the two commands of the Quick start, and a few more.
-#   make demo   install what is missing, build, sync the bundled sample school into SQLite
+#   make demo   install what is missing, build, sync the bundled sample schools into SQLite
 #   make test   install what is missing, build, run every test, replay the fuzz corpora
 #   make bench  benchmarks (not part of make test)
 #   make fuzz   fuzz every parser of untrusted bytes for FUZZ_SECONDS each (tools/fuzz)

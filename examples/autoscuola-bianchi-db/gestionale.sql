@@ -22,7 +22,7 @@ CREATE TABLE pratiche (
 );
 CREATE INDEX pratiche_modificato ON pratiche (modificato, id);
 INSERT INTO allievi VALUES
-  (1, 'Giulia', 'Bianchi', 'BNCGLI01C45H501X', '05/03/2001', 'giulia.bianchi@example.it', '+39 333 1234567', '2024-03-01 09:00:00'),
+  (1, 'Giulia', 'Bianchi', 'BNCGLI01C45H501C', '05/03/2001', 'giulia.bianchi@example.it', '+39 333 1234567', '2024-03-01 09:00:00'),
   (2, 'Marco', 'Esposito', NULL, '17/11/1999', 'marco.e@example.it', NULL, '2024-03-01 09:00:00'),
   (3, 'Niccolò', 'Ferri', NULL, '29/02/2004', NULL, '+39 347 7654321', '2024-03-02 15:30:00');
 INSERT INTO pratiche VALUES
