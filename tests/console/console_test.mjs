@@ -138,9 +138,21 @@ async function scenarioRetry(page) {
   const runsBefore = (await api(`/api/admin/sources/${failing}/runs`)).json.items;
   check(runsBefore.length >= 1 && runsBefore.every((r) => r.status === "failed"), `${failing} has only failed runs so far`);
 
-  // Switch the fault off through the console's settings form.
+  // Switch the fault off through the console's settings form. While the source's settings are
+  // still loading the form is hidden: shown, it would hold another source's values.
+  let releaseSource;
+  const sourceHeld = new Promise((resolve) => (releaseSource = resolve));
+  const sourceUrl = new URL(`/api/admin/sources/${failing}`, baseUrl).href;
+  await page.route((url) => url.href === sourceUrl, async (route) => {
+    await sourceHeld;
+    await route.continue();
+  });
   await row(page, failing).locator("a.source-link").click();
   await page.locator("#source-title", { hasText: failing }).waitFor();
+  check(!(await page.locator("#source-edit").isVisible()), "the settings form is hidden until the source has loaded");
+  releaseSource();
+  await page.locator("#source-edit").waitFor({ state: "visible" });
+  await page.unroute((url) => url.href === sourceUrl);
   await page.locator("#source-edit summary").click();
   const options = JSON.parse(await page.inputValue("#edit-options"));
   check(options.faults?.auth_error === true, "the settings form shows the source's options");

@@ -517,7 +517,11 @@ function resetDetail(id) {
   setText($("source-title"), id);
   clear($("source-badge"));
   $("source-error").hidden = true;
+  // The settings form stays hidden until this source's settings have loaded: shown earlier it
+  // would hold the previous source's values, and saving it would copy them onto this one.
   $("source-edit").open = false;
+  $("source-edit").hidden = true;
+  for (const field of ["edit-interval", "edit-company", "edit-system", "edit-options"]) $(field).value = "";
   $("edit-error").hidden = true;
 }
 
@@ -559,6 +563,7 @@ function renderSourceFacts(source) {
     $("edit-options").value = JSON.stringify(source.options ?? {}, null, 2);
     detail.editFilled = true;
   }
+  $("source-edit").hidden = false;
 }
 
 function runDuration(run) {

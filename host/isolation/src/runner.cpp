@@ -435,9 +435,10 @@ int RunnerMain(int argc, char** argv) {
   // Out of memory under the limit: end with the exit code the hub explains, rather than unwind
   // through a plugin's C frames.
   std::set_new_handler([] { std::_Exit(kExitOutOfMemory); });
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   // RLIMIT_DATA counts the heap and every private writable mapping (what a leak grows), not the
-  // libraries' code. (AddressSanitizer maps terabytes of shadow memory: no limit under it.)
+  // libraries' code. (AddressSanitizer and ThreadSanitizer map terabytes of shadow memory: no
+  // limit under them; `make sanitize` leaves out the test of the limit.)
   if (memory_limit_mb > 0) {
     const rlim_t bytes = static_cast<rlim_t>(memory_limit_mb) << 20;
     const rlimit limit{bytes, bytes};
