@@ -42,7 +42,8 @@ fuzz: deps
 # The tests of those folders that were built (not the *_NOT_BUILT placeholders of the PostgreSQL
 # twins, nor multi_instance_test and engine_lease_test, which need the PostgreSQL fixture, nor the
 # runner's memory limit, which a TSan runner cannot have), in a ThreadSanitizer build: any data
-# race fails the suite.
+# race fails the suite. handle_segv=0: a crashing test plugin must die of SIGSEGV, as the isolation
+# tests expect, not exit through TSan's own handler.
 sanitize: deps
 	@mkdir -p $(TSAN_BUILD_DIR) && cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DREGLO_TSAN=ON > $(TSAN_BUILD_DIR)/configure.log 2>&1 \
@@ -50,7 +51,7 @@ sanitize: deps
 	@cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target $(TSAN_TARGETS)
 	@for suite in $(TSAN_SUITES); do \
 	  (cd $(TSAN_BUILD_DIR)/tests/$$suite && \
-	   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 $$TSAN_OPTIONS" \
+	   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 handle_segv=0 $$TSAN_OPTIONS" \
 	   ctest --output-on-failure -j $(JOBS) --timeout 600 -E '_NOT_BUILT$$|^multi_instance_test$$|^engine_lease_test$$|AnUnboundedLeakEndsAtTheMemoryLimit$$') \
 	  || exit 1; \
 	done
