@@ -143,7 +143,8 @@ async function scenarioRetry(page) {
   let releaseSource;
   const sourceHeld = new Promise((resolve) => (releaseSource = resolve));
   const sourceUrl = new URL(`/api/admin/sources/${failing}`, baseUrl).href;
-  await page.route((url) => url.href === sourceUrl, async (route) => {
+  const isSourceUrl = (url) => url.href === sourceUrl;
+  await page.route(isSourceUrl, async (route) => {
     await sourceHeld;
     await route.continue();
   });
@@ -152,7 +153,7 @@ async function scenarioRetry(page) {
   check(!(await page.locator("#source-edit").isVisible()), "the settings form is hidden until the source has loaded");
   releaseSource();
   await page.locator("#source-edit").waitFor({ state: "visible" });
-  await page.unroute((url) => url.href === sourceUrl);
+  await page.unroute(isSourceUrl);
   await page.locator("#source-edit summary").click();
   const options = JSON.parse(await page.inputValue("#edit-options"));
   check(options.faults?.auth_error === true, "the settings form shows the source's options");
