@@ -502,7 +502,6 @@ const detail = {
   runOrder: [], // run ids newest first
   next: null, // pagination token for older runs
   olderLoaded: false,
-  editFilled: false,
 };
 
 function resetDetail(id) {
@@ -511,17 +510,16 @@ function resetDetail(id) {
   detail.runOrder = [];
   detail.next = null;
   detail.olderLoaded = false;
-  detail.editFilled = false;
   clear($("runs-body"));
   clear($("source-facts"));
   setText($("source-title"), id);
   clear($("source-badge"));
   $("source-error").hidden = true;
-  // The settings form stays hidden until this source's settings have loaded: shown earlier it
-  // would hold the previous source's values, and saving it would copy them onto this one.
+  // The settings form stays closed and hidden until renderSourceFacts has filled it with this
+  // source's settings: shown earlier it would hold the previous source's values, and saving it
+  // would copy them onto this one.
   $("source-edit").open = false;
   $("source-edit").hidden = true;
-  for (const field of ["edit-interval", "edit-company", "edit-system", "edit-options"]) $(field).value = "";
   $("edit-error").hidden = true;
 }
 
@@ -556,12 +554,13 @@ function renderSourceFacts(source) {
   actions.querySelector('[data-action="pause"]').hidden = paused;
   actions.querySelector('[data-action="resume"]').hidden = !paused;
 
-  if (!detail.editFilled || !$("source-edit").open) {
+  // An open form is never overwritten: the operator may be editing it. It can be open only after
+  // it was filled and shown here.
+  if (!$("source-edit").open) {
     $("edit-interval").value = source.intervalSeconds ?? "";
     $("edit-company").value = source.companyId ?? "";
     $("edit-system").value = source.sourceSystem ?? "";
     $("edit-options").value = JSON.stringify(source.options ?? {}, null, 2);
-    detail.editFilled = true;
   }
   $("source-edit").hidden = false;
 }
@@ -786,7 +785,6 @@ function setupSourceDetail() {
     try {
       const updated = await api(`/api/admin/sources/${enc(detail.id)}`, { method: "PUT", body });
       if (updated?.id) sources.byId.set(updated.id, updated);
-      detail.editFilled = false;
       $("source-edit").open = false;
       toast(`Settings of ${detail.id} saved; they take effect from the next run.`);
       scheduleRefresh(0);
