@@ -62,8 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   protocol::OwnedRecord record;
   for (;;) {
     protocol::Frame frame;
-    reglo::Result<bool> got = reader.Next(frame, 0);
-    if (!got.ok() || !*got) break;
+    reglo::Result<protocol::ReadOutcome> got = reader.Next(frame, 0);
+    if (!got.ok() || *got != protocol::ReadOutcome::kFrame) break;
     DecodeBody(frame.type, frame.body, record);
   }
   return 0;

@@ -121,6 +121,29 @@ TEST(ProtocolTest, RecordsRoundTripKeepingAbsentApartFromEmptyAndBytesAsTheyAre)
   EXPECT_EQ(std::string(r.fields[2].value, r.fields[2].value_len), std::string("x\0\xff", 3));
 }
 
+TEST(ProtocolTest, ReadsAFrameThenTimesOutThenSeesThePeerClose) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  protocol::FrameWriter writer(fds[1]);
+  ASSERT_TRUE(writer.Append(protocol::Type::kShutdown, "x").ok());
+  ASSERT_TRUE(writer.Flush().ok());
+  protocol::FrameReader reader(fds[0]);
+  protocol::Frame frame;
+  Result<protocol::ReadOutcome> got = reader.Next(frame, 0);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, protocol::ReadOutcome::kFrame);
+  EXPECT_EQ(frame.type, protocol::Type::kShutdown);
+  EXPECT_EQ(frame.body, "x");
+  got = reader.Next(frame, 0);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, protocol::ReadOutcome::kTimedOut);
+  ::close(fds[1]);
+  got = reader.Next(frame, 0);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, protocol::ReadOutcome::kPeerClosed);
+  ::close(fds[0]);
+}
+
 TEST(ProtocolTest, AFrameOverTheLimitIsRefusedBeforeItIsRead) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
@@ -128,7 +151,7 @@ TEST(ProtocolTest, AFrameOverTheLimitIsRefusedBeforeItIsRead) {
   ASSERT_EQ(::write(fds[1], header, sizeof header), 5);
   protocol::FrameReader reader(fds[0]);
   protocol::Frame frame;
-  Result<bool> got = reader.Next(frame, 0);
+  Result<protocol::ReadOutcome> got = reader.Next(frame, 0);
   EXPECT_FALSE(got.ok());
   EXPECT_THAT(got.status().message(), HasSubstr("the protocol allows 1 to 67108864"));
   ::close(fds[0]);

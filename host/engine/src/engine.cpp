@@ -3,150 +3,85 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
-#include <map>
 #include <mutex>
 #include <thread>
 
+#include "control_writes.h"
+#include "duration_text.h"
 #include "guarded_store.h"
+#include "plugin_registry.h"
 #include "reglo/core/masking.h"
+#include "reglo/core/synchronized.h"
 #include "reglo/engine/plugin_watcher.h"
 #include "reglo/plugin_host/plugin.h"
+#include "reglo/storage/store_pool.h"
+#include "run_supervisor.h"
+#include "source_registry.h"
 
 namespace reglo::engine {
 namespace {
 
-std::string DurationText(Duration d) {
-  return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000)
-                               : fmt::format("{} ms", d.count());
+EngineOptions Resolved(EngineOptions options) {
+  if (options.lease_ttl.count() <= 0) {
+    options.lease_ttl = options.stall_timeout + options.cancel_grace + Duration(60'000);
+  }
+  if (options.plugin_cache_dir.empty()) {
+    options.plugin_cache_dir =
+        options.plugins_dir.parent_path() / (".reglo-plugin-cache-" + options.instance_id);
+  }
+  return options;
 }
 
 }  // namespace
 
+// The engine is three registries, each behind its own lock, and the decisions that span them.
+// Lock order (a thread holding one may take only those after it):
+//   tick_mutex -> a run's lease_mutex -> the control store's writing lock -> sources -> plugins
+//   -> runs -> the control writes' queue.
+// Readers (snapshots, /metrics, the admin API) take sources, plugins or runs for a copy, and none
+// of these is ever held across a probe, a plugin load, a lease renewal or a store write.
 struct Engine::Impl : std::enable_shared_from_this<Impl> {
-  struct Slot {
-    std::shared_ptr<plugin_host::LoadedPlugin> plugin;  // null: not loaded (removed)
-    std::filesystem::path file;
-    std::unique_ptr<boost::asio::thread_pool> pool;
-    bool quarantined = false;
-    std::string reason;
-  };
-  struct Supervised {
-    std::shared_ptr<RunControl> control;
-    uint64_t seen_progress = 0;
-    TimePoint last_progress{};
-    // Leases: when the engine last tried to renew the pull's lease, and last knew it held
-    // (from the start: the pull takes the lease just after, so the estimate errs on the safe side).
-    TimePoint lease_tried{};
-    TimePoint lease_confirmed{};
-    std::optional<TimePoint> cancelled_at;
-    std::string cancel_reason;
-    bool killed = false;  // an isolated pull's runner was killed
-  };
-  struct Stats {
-    int64_t runs_finished = 0;
-    int64_t last_run_id = 0;
-    std::string last_plugin_version;
-  };
-
   Impl(EngineOptions o, std::vector<SourceConfig> configured, SyncStoreFactory factory,
        const Clock& c, RandomSource& r)
-      : options(std::move(o)),
+      : options(Resolved(std::move(o))),
         clock(c),
         open_store(std::move(factory)),
-        scheduler(options.backoff, r) {
+        writes(clock),
+        sources(options.backoff, r),
+        runs(RunSupervisor::Limits{options.stall_timeout, options.cancel_grace, options.lease_ttl},
+             writes, clock),
+        stores(open_store, options.store_connections) {
+    auto registry = sources.Lock();
     for (SourceConfig& source : configured) {
       if (source.interval.count() <= 0) source.interval = options.default_interval;
       const std::string id = source.row.id;
-      sources.emplace(id, std::move(source));
-    }
-    if (options.lease_ttl.count() <= 0) {
-      options.lease_ttl = options.stall_timeout + options.cancel_grace + Duration(60'000);
-    }
-    if (options.plugin_cache_dir.empty()) {
-      options.plugin_cache_dir =
-          options.plugins_dir.parent_path() / (".reglo-plugin-cache-" + options.instance_id);
+      registry->sources.emplace(id, std::move(source));
     }
     watcher = std::make_unique<PluginWatcher>(options.plugins_dir, options.plugin_cache_dir,
                                               options.plugin_settle, clock);
   }
 
-  // --- stores -------------------------------------------------------------------------------
-
-  Result<std::unique_ptr<storage::SyncStore>> TakeStore() {
+  // Wakes the control loop: something may be due sooner than it planned.
+  void Poke() {
     {
-      std::lock_guard<std::mutex> lock(stores_mutex);
-      if (!idle_stores.empty()) {
-        std::unique_ptr<storage::SyncStore> store = std::move(idle_stores.back());
-        idle_stores.pop_back();
-        return store;
-      }
+      std::lock_guard<std::mutex> lock(wake_mutex);
+      poked = true;
     }
-    return open_store();
-  }
-  void ReturnStore(std::unique_ptr<storage::SyncStore> store) {
-    std::lock_guard<std::mutex> lock(stores_mutex);
-    idle_stores.push_back(std::move(store));
+    wake.notify_all();
   }
 
-  // --- the control store ----------------------------------------------------------------------
-  // Decisions are taken under `mutex`; what they write to the control store is queued there and
-  // written by FlushWrites, outside `mutex` (readers never wait for the database), in the order
-  // it was decided. Lock order: tick_mutex, then a run's lease_mutex, then control_mutex, then
-  // mutex.
-
-  // Under `mutex`. Failures are logged, never fatal.
-  void Enqueue(std::function<void(storage::SyncStore&)> write) {
-    pending_writes.push_back(std::move(write));
-  }
-  void SetStatus(const std::string& id, const std::string& status) {
-    Enqueue([id, status](storage::SyncStore& store) {
-      Status set = store.SetSourceStatus(id, status);
-      if (!set.ok()) spdlog::error("source {}: cannot store its status: {}", id, set.message());
-    });
-  }
-  void FailRun(int64_t run_id, const std::string& message) {
-    if (run_id <= 0) return;
-    const std::string at = FormatUtc(clock.Now());
-    Enqueue([run_id, at, message](storage::SyncStore& store) {
-      (void)store.AppendRunLog(run_id, {at, storage::LogLevel::kError, message});
-      Status finished =
-          store.FinishRun(run_id, storage::RunStatus::kFailed, at,
-                          std::string(StatusCodeName(StatusCode::kCancelled)), message);
-      if (!finished.ok())
-        spdlog::error("run {}: cannot record its end: {}", run_id, finished.message());
-    });
-  }
-  // Not under `mutex`: writes what was queued, in order.
-  void FlushWrites() {
-    std::lock_guard<std::mutex> writing(control_mutex);
-    FlushWritesLocked();
-  }
-  // Under control_mutex (not `mutex`).
-  void FlushWritesLocked() {
-    std::vector<std::function<void(storage::SyncStore&)>> writes;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      writes.swap(pending_writes);
-    }
-    if (!control) return;
-    for (auto& write : writes) write(*control);
+  std::string NotLoadedReason(const std::string& connector) const {
+    return fmt::format("paused: connector '{}' is not loaded from {}", connector,
+                       options.plugins_dir.string());
   }
 
   // --- plugins ------------------------------------------------------------------------------
 
-  std::vector<std::string> SourcesOf(const std::string& connector) const {
-    std::vector<std::string> ids;
-    for (const auto& [id, source] : sources) {
-      if (source.row.connector == connector) ids.push_back(id);
-    }
-    return ids;
-  }
-
-  // Not under `mutex`: a new library is probed in a child and loaded (dlopen, which runs its
-  // static constructors) with the lock free, so snapshots and commands never wait for either.
+  // A new library is probed in a child and loaded (dlopen, which runs its static constructors)
+  // with no engine lock held, so snapshots and commands never wait for either.
   void ApplyPluginEvent(const PluginFileEvent& event) {
     Result<std::shared_ptr<plugin_host::LoadedPlugin>> loaded = Status::NotFound("not loaded");
     if (event.kind == PluginFileEvent::Kind::kReady) {
@@ -155,100 +90,45 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
                            : Result<std::shared_ptr<plugin_host::LoadedPlugin>>(probed);
     }
     {
-      std::lock_guard<std::mutex> lock(mutex);
-      ApplyPluginEventLocked(event, std::move(loaded), clock.Monotonic());
+      auto registry = sources.Lock();
+      const PluginRegistry::Change change =
+          plugins.Lock()->Apply(event, std::move(loaded), options.plugins_dir);
+      ApplyPluginChange(*registry, change, clock.Monotonic());
     }
-    FlushWrites();
+    writes.Flush();
   }
 
-  void ApplyPluginEventLocked(const PluginFileEvent& event,
-                              Result<std::shared_ptr<plugin_host::LoadedPlugin>> loaded,
-                              TimePoint now) {
-    const std::string file = event.file.string();
-    if (event.kind == PluginFileEvent::Kind::kIncomplete) {
-      refused[event.file] =
-          fmt::format("plugin {} not loaded: {}; waiting for it to change", file, event.problem);
-      spdlog::warn("{}", refused[event.file]);
-      return;
-    }
-    if (event.kind == PluginFileEvent::Kind::kRemoved) {
-      auto named = file_names.find(event.file);
-      if (named == file_names.end()) {
-        refused.erase(event.file);
-        return;
+  // Under the sources lock: what a plugin's arrival or departure means for its sources.
+  void ApplyPluginChange(SourceRegistry& registry, const PluginRegistry::Change& change,
+                         TimePoint now) {
+    for (const auto& [name, reason] : change.unloaded) {
+      for (const std::string& id : registry.SourcesOf(name)) {
+        (void)registry.scheduler.Pause(id, HoldCause::kPluginMissing, "paused: " + reason);
+        writes.SetStatus(id, "paused");
       }
-      const std::string name = named->second;
-      file_names.erase(named);
-      Unload(name,
-             fmt::format("plugin '{}' was removed from {}", name, options.plugins_dir.string()));
-      return;
     }
-    if (!loaded.ok()) {
-      std::string reason = loaded.status().message();
-      // The operator knows the file in the folder, not our private copy of it.
-      for (size_t at = reason.find(event.private_copy.string()); at != std::string::npos;
-           at = reason.find(event.private_copy.string())) {
-        reason.replace(at, event.private_copy.string().size(), file);
-      }
-      spdlog::warn("{}", reason);
-      refused[event.file] = reason;
-      std::error_code ignored;
-      std::filesystem::remove(event.private_copy, ignored);
-      return;
-    }
-    refused.erase(event.file);
-    const std::string name = (*loaded)->info().name;
-    const std::string version = (*loaded)->info().version;
-    Slot& slot = plugins[name];
-    if (slot.plugin && slot.file != event.file) {
-      const std::string reason =
-          fmt::format("plugin {} refused: the name '{}' is already provided by {}", file, name,
-                      slot.file.string());
-      spdlog::warn("{}", reason);
-      refused[event.file] = reason;
-      return;
-    }
-    auto previous = file_names.find(event.file);
-    if (previous != file_names.end() && previous->second != name) {
-      const std::string old = previous->second;
-      Unload(old, fmt::format("plugin '{}' was replaced in {} by '{}'", old, file, name));
-    }
-    file_names[event.file] = name;
-    const std::string old_version = slot.plugin ? slot.plugin->info().version : "";
-    slot.plugin = *loaded;
-    slot.file = event.file;
-    if (old_version.empty()) {
-      spdlog::info("plugin {} {} loaded from {}", name, version, file);
-    } else {
-      spdlog::info(
-          "plugin {} replaced: {} -> {} from {}; running pulls finish on {}, the next use {}", name,
-          old_version, version, file, old_version, version);
-    }
-    if (slot.quarantined) {
-      spdlog::info("plugin {}: quarantine lifted by the new version {}", name, version);
-      slot.quarantined = false;
-      slot.reason.clear();
-      for (const std::string& id : SourcesOf(name)) scheduler.LiftQuarantine(id, now);
-    }
-    for (const std::string& id : SourcesOf(name)) {
-      const SourceSchedule* schedule = scheduler.Find(id);
+    if (change.loaded.empty()) return;
+    for (const std::string& id : registry.SourcesOf(change.loaded)) {
+      if (change.quarantine_lifted) registry.scheduler.LiftQuarantine(id, now);
+      const SourceSchedule* schedule = registry.scheduler.Find(id);
       if (schedule && schedule->state == SourceState::kPaused &&
           schedule->cause == HoldCause::kPluginMissing) {
-        (void)scheduler.Resume(id, HoldCause::kPluginMissing, now);
-        SetStatus(id, "new");
-        spdlog::info("source {}: resumed, plugin {} {} is available", id, name, version);
+        (void)registry.scheduler.Resume(id, HoldCause::kPluginMissing, now);
+        writes.SetStatus(id, "new");
+        spdlog::info("source {}: resumed, plugin {} {} is available", id, change.loaded,
+                     change.version);
       }
     }
   }
 
   // Vetted in a child first: a library that crashes when loaded, described or given the
   // configuration of a source that runs in this process is refused, and the hub carries on.
-  // Not under `mutex` (it waits for the child); takes it only to read the sources.
+  // Holds no lock while it waits for the child; takes the sources' only to read them.
   Status Probe(const std::filesystem::path& library) {
     auto configs = [this](const plugin_host::PluginInfo& described) {
-      std::lock_guard<std::mutex> lock(mutex);
       std::vector<std::pair<std::string, std::string>> tried;
-      for (const auto& [id, source] : sources) {
+      auto registry = sources.Lock();
+      for (const auto& [id, source] : registry->sources) {
         if (source.row.connector == described.name &&
             source.isolation == isolation::Isolation::kInProcess) {
           tried.emplace_back("source " + id, source.row.config_json);
@@ -261,126 +141,23 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     return probed.ok() ? Status::Ok() : probed.status();
   }
 
-  // The plugin is gone: its sources pause with the reason; running pulls finish on their copy.
-  void Unload(const std::string& name, const std::string& reason) {
-    auto it = plugins.find(name);
-    if (it == plugins.end()) return;
-    it->second.plugin.reset();
-    spdlog::warn("{}; its sources are paused", reason);
-    for (const std::string& id : SourcesOf(name)) {
-      (void)scheduler.Pause(id, HoldCause::kPluginMissing, "paused: " + reason);
-      SetStatus(id, "paused");
-    }
-  }
-
   // A pull ignored its cancellation: the plugin's pool is abandoned (never joined: its threads
   // end when the plugin returns, if ever) and every source of the plugin fails with the reason.
   void Quarantine(const std::string& name, const std::string& stuck_source) {
-    Slot& slot = plugins[name];
-    if (slot.quarantined) return;
-    slot.quarantined = true;
-    slot.reason = fmt::format(
-        "plugin {} quarantined: a pull of source {} ignored cancellation for {} after {} without "
-        "progress",
-        name, stuck_source, DurationText(options.cancel_grace),
-        DurationText(options.stall_timeout));
-    spdlog::error("{}; its sources are marked failed, the rest of the hub carries on", slot.reason);
-    if (slot.pool) abandoned_pools.push_back(std::move(slot.pool));
-    for (auto it = running.begin(); it != running.end();) {
-      Supervised& supervised = it->second;
-      if (supervised.control->connector != name) {
-        ++it;
-        continue;
-      }
-      supervised.control->fenced = true;
-      supervised.control->stop = true;
-      // Its lease stays until it expires: a newer pull of the source (same owner) may hold it
-      // by the time this one returns, if ever.
-      supervised.control->leased = false;
-      if (!supervised.cancelled_at) FailRun(supervised.control->run_id, slot.reason);
-      abandoned.push_back(supervised.control);
-      it = running.erase(it);
-    }
-    for (const std::string& id : SourcesOf(name)) {
-      (void)scheduler.Fail(id, HoldCause::kQuarantine, slot.reason);
-      SetStatus(id, "failed");
+    auto registry = sources.Lock();
+    const std::optional<std::string> reason = plugins.Lock()->Quarantine(
+        name, stuck_source, options.cancel_grace, options.stall_timeout);
+    if (!reason) return;
+    runs.Lock()->AbandonRunsOf(name, *reason);
+    for (const std::string& id : registry->SourcesOf(name)) {
+      (void)registry->scheduler.Fail(id, HoldCause::kQuarantine, *reason);
+      writes.SetStatus(id, "failed");
     }
   }
 
-  // --- supervision --------------------------------------------------------------------------
+  // --- leases -------------------------------------------------------------------------------
 
-  void Watchdog(TimePoint now) {
-    std::vector<std::pair<std::string, std::string>> to_quarantine;  // plugin, source
-    for (auto& [id, supervised] : running) {
-      RunControl& control = *supervised.control;
-      const uint64_t progress = control.progress.load();
-      if (progress != supervised.seen_progress) {
-        supervised.seen_progress = progress;
-        supervised.last_progress = now;
-      }
-      if (!supervised.cancelled_at) {
-        if (now - supervised.last_progress < options.stall_timeout) continue;
-        Fence(id, supervised, now,
-              fmt::format("watchdog: no progress for {} (no record, checkpoint or warning); the "
-                          "pull was cancelled",
-                          DurationText(options.stall_timeout)));
-      } else if (now - *supervised.cancelled_at >= options.cancel_grace) {
-        if (control.isolated) {
-          // Only its runner is stuck: end it (SIGTERM, then SIGKILL), nothing else is affected.
-          const std::string reason = fmt::format("the pull ignored its cancellation for {}",
-                                                 DurationText(options.cancel_grace));
-          control.KillProcess(reason);
-          if (!supervised.killed) {
-            supervised.killed = true;
-            spdlog::warn("source {}: killing its connector process: {}", id, reason);
-            if (const int64_t run_id = control.run_id; run_id > 0) {
-              const storage::RunLogLine line{FormatUtc(clock.Now()), storage::LogLevel::kError,
-                                             "connector process killed: " + reason};
-              Enqueue([run_id, line](storage::SyncStore& store) {
-                (void)store.AppendRunLog(run_id, line);
-              });
-            }
-          }
-        } else {
-          to_quarantine.emplace_back(control.connector, id);
-        }
-      }
-    }
-    for (const auto& [plugin, source] : to_quarantine) Quarantine(plugin, source);
-  }
-
-  // Under `mutex`: cancels a pull and fences it (it commits nothing more, GuardedStore), marks its
-  // run failed with `reason`; the watchdog then treats it like any cancelled pull.
-  void Fence(const std::string& id, Supervised& supervised, TimePoint now, std::string reason) {
-    if (supervised.cancelled_at) return;
-    RunControl& control = *supervised.control;
-    supervised.cancelled_at = now;
-    supervised.cancel_reason = std::move(reason);
-    control.fenced = true;
-    control.stop = true;
-    FailRun(control.run_id, supervised.cancel_reason);
-    spdlog::warn("source {}: {}", id, supervised.cancel_reason);
-  }
-
-  // Under `mutex`: the pulls whose lease is due for renewal (a third of its time since the last
-  // try). Only leases a pull holds: not a pull still queued on its pool (it takes the lease when
-  // it starts), nor one that has released it.
-  std::vector<std::pair<std::string, std::shared_ptr<RunControl>>> DueRenewals(TimePoint now) {
-    std::vector<std::pair<std::string, std::shared_ptr<RunControl>>> due;
-    for (auto& [id, supervised] : running) {
-      if (!supervised.control->leased || supervised.cancelled_at) continue;
-      if (now - supervised.lease_tried < options.lease_ttl / 3) continue;
-      supervised.lease_tried = now;
-      due.emplace_back(id, supervised.control);
-    }
-    return due;
-  }
-
-  // Not under `mutex`. Fails closed: a renewal refused (another instance took the lease) fences
-  // the pull at once; one that errs fences it once two thirds of the lease have passed since it
-  // was last known held, before it can expire under a pull that still commits.
-  void RenewLeases(const std::vector<std::pair<std::string, std::shared_ptr<RunControl>>>& due,
-                   TimePoint now) {
+  void RenewLeases(const RunSupervisor::Renewals& due, TimePoint now) {
     for (const auto& [id, run] : due) {
       Result<bool> held = false;
       {
@@ -388,72 +165,43 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         // renewal (which would take it again, for nobody).
         std::lock_guard<std::mutex> lease_lock(run->lease_mutex);
         if (!run->leased) continue;
-        std::lock_guard<std::mutex> writing(control_mutex);
-        if (!control) continue;
+        std::unique_lock<std::mutex> writing = writes.LockWriting();
+        storage::SyncStore* control = writes.StoreLocked();
+        if (control == nullptr) continue;
         held = control->TryAcquireLease(id, options.instance_id, options.lease_ttl,
                                         FormatUtc(clock.Now()));
       }
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        auto it = running.find(id);
-        if (it == running.end() || it->second.control != run) continue;
-        Supervised& supervised = it->second;
-        if (held.ok() && *held) {
-          supervised.lease_confirmed = now;
-        } else if (held.ok()) {
-          Fence(id, supervised, now,
-                "lease lost: another hub instance holds this source's lease now; the pull was "
-                "cancelled and commits nothing more");
-        } else if (now - supervised.lease_confirmed >= options.lease_ttl * 2 / 3) {
-          Fence(id, supervised, now,
-                fmt::format("lease not renewed for {} ({}); the pull was cancelled before the "
-                            "lease could expire under it",
-                            DurationText(std::chrono::duration_cast<Duration>(
-                                now - supervised.lease_confirmed)),
-                            MaskPersonalData(held.status().message())));
-        } else {
-          spdlog::warn("source {}: cannot renew its lease ({}); trying again", id,
-                       MaskPersonalData(held.status().message()));
-        }
-      }
-      FlushWrites();
+      runs.Lock()->RenewalResult(id, run, held, now);
+      writes.Flush();
     }
   }
 
+  // --- starting runs ------------------------------------------------------------------------
+
   void StartDue(TimePoint now) {
     if (stopping) return;
-    for (const std::string& id : scheduler.Due(now)) {
-      const SourceConfig& source = sources.at(id);
-      auto slot_it = plugins.find(source.row.connector);
-      if (slot_it == plugins.end() || !slot_it->second.plugin) {
-        (void)scheduler.Pause(id, HoldCause::kPluginMissing,
-                              fmt::format("paused: connector '{}' is not loaded from {}",
-                                          source.row.connector, options.plugins_dir.string()));
-        SetStatus(id, "paused");
+    auto registry = sources.Lock();
+    for (const std::string& id : registry->scheduler.Due(now)) {
+      const SourceConfig& source = registry->sources.at(id);
+      auto loaded = plugins.Lock();
+      PluginRegistry::Slot* slot = loaded->Loaded(source.row.connector);
+      if (slot == nullptr) {
+        (void)registry->scheduler.Pause(id, HoldCause::kPluginMissing,
+                                        NotLoadedReason(source.row.connector));
+        writes.SetStatus(id, "paused");
         continue;
       }
-      Slot& slot = slot_it->second;
-      if (slot.quarantined) continue;
-      if (!slot.pool) {
-        slot.pool = std::make_unique<boost::asio::thread_pool>(
-            static_cast<size_t>(std::max(1, options.threads_per_plugin)));
-      }
+      if (slot->quarantined) continue;
       auto control = std::make_shared<RunControl>();
       control->source_id = id;
       control->connector = source.row.connector;
-      control->plugin_version = slot.plugin->info().version;
+      control->plugin_version = slot->plugin->info().version;
       control->isolated = source.isolation == isolation::Isolation::kProcess;
-      Supervised& supervised = running[id];
-      supervised = Supervised{};
-      supervised.control = control;
-      supervised.last_progress = now;
-      supervised.lease_tried = now;
-      supervised.lease_confirmed = now;
-      scheduler.MarkStarted(id);
-      boost::asio::post(
-          *slot.pool, [self = shared_from_this(), row = source.row, plugin = slot.plugin, control] {
-            self->RunJob(row, plugin, control);
-          });
+      runs.Lock()->Start(id, control, now);
+      registry->scheduler.MarkStarted(id);
+      boost::asio::post(loaded->PoolOf(*slot, options.threads_per_plugin),
+                        [self = shared_from_this(), row = source.row, plugin = slot->plugin,
+                         control] { self->RunJob(row, plugin, control); });
     }
   }
 
@@ -464,7 +212,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     RunOutcome outcome;
     storage::RunCounters counters;
     bool skipped = false;
-    Result<std::unique_ptr<storage::SyncStore>> store = TakeStore();
+    // Not Acquire(): a pull waiting for a store would look hung to the watchdog.
+    Result<storage::StorePool<storage::SyncStore>::Lease> store = stores.TryAcquire();
     if (!store.ok()) {
       outcome.code = store.status().code();
       outcome.message = MaskPersonalData(store.status().message());
@@ -503,51 +252,53 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         (void)(*store)->ReleaseLease(row.id, options.instance_id);
       }
     }
+    RecordEnd(row.id, control, outcome, counters, skipped);
+  }
+
+  // The pull of `id` has returned: it is no longer supervised, the scheduler decides what comes
+  // next and the source's status is written before the run counts as finished, so whoever waits
+  // for the run sees the final status.
+  void RecordEnd(const std::string& id, const std::shared_ptr<RunControl>& control,
+                 RunOutcome outcome, const storage::RunCounters& counters, bool skipped) {
     {
-      std::lock_guard<std::mutex> lock(mutex);
-      auto it = running.find(row.id);
-      const bool supervised = it != running.end() && it->second.control == control;
-      // A source removed while its pull ran: nothing to schedule or store for it any more.
-      const bool removed = sources.find(row.id) == sources.end();
-      if (supervised && removed) {
-        running.erase(it);
-      } else if (supervised) {
-        if (it->second.cancelled_at) {
+      auto registry = sources.Lock();
+      std::optional<RunSupervisor::Supervised> ended = runs.Lock()->Finish(id, control);
+      // Not supervised any more (quarantined), or its source removed while it ran: nothing to
+      // schedule or store for it.
+      if (ended && !control->source_removed) {
+        if (ended->cancelled_at) {
           outcome.code = StatusCode::kRetryable;
-          outcome.message = it->second.cancel_reason;
+          outcome.message = ended->cancel_reason;
         }
-        running.erase(it);
         const TimePoint now = clock.Monotonic();
         if (skipped) {
-          scheduler.MarkSkipped(row.id, sources.at(row.id).interval, now);
+          registry->scheduler.MarkSkipped(id, registry->sources.at(id).interval, now);
         } else {
           if (stopping && control->stop && outcome.code != StatusCode::kOk) {
             outcome.code = StatusCode::kCancelled;  // stopped by the shutdown: not a failure
           }
-          const Decision decision = scheduler.MarkFinished(row.id, outcome, now);
-          LogRun(row.id, control->run_id, outcome, counters, decision);
+          const Decision decision = registry->scheduler.MarkFinished(id, outcome, now);
+          LogRun(id, control->run_id, outcome, counters, decision);
           // The pipeline stored ok/warning/failed from the run alone; the engine's verdict
-          // (retrying is a warning; paused) is what the source shows. Queued with the engine's
-          // own writes (in decision order) and written before the run counts as finished, so
-          // whoever waits for it sees the final status.
-          SetStatus(row.id, decision.state == SourceState::kPaused ? "paused" : decision.status);
+          // (retrying is a warning; paused) is what the source shows.
+          writes.SetStatus(id, decision.state == SourceState::kPaused ? "paused" : decision.status);
         }
       }
     }
-    FlushWrites();
+    runs_ended.notify_all();
+    writes.Flush();
     {
-      std::lock_guard<std::mutex> lock(mutex);
-      const bool removed = sources.find(row.id) == sources.end();
-      Stats& stat = removed ? removed_stats : stats[row.id];
-      ++stat.runs_finished;
-      if (control->run_id > 0) stat.last_run_id = control->run_id;
-      stat.last_plugin_version = control->plugin_version;
-      poked = true;
+      auto registry = sources.Lock();
+      if (!control->source_removed && registry->sources.count(id)) {
+        SourceRegistry::RunCounts& count = registry->counts[id];
+        ++count.runs_finished;
+        if (control->run_id > 0) count.last_run_id = control->run_id;
+        count.last_plugin_version = control->plugin_version;
+      }
     }
-    changed.notify_all();
-    if (store.ok()) ReturnStore(std::move(*store));
+    runs_counted.notify_all();
+    Poke();
   }
-
   void Run(storage::SyncStore& store, const storage::SourceRow& row,
            const plugin_host::LoadedPlugin& plugin, const std::shared_ptr<RunControl>& control,
            RunOutcome& outcome, storage::RunCounters& counters) {
@@ -623,33 +374,23 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
 
   // --- the loop ------------------------------------------------------------------------------
 
-  // Decides under `mutex`, does the blocking work (folder poll, probes, loads, lease renewals,
-  // control-store writes) outside it. One tick at a time (tick_mutex).
+  // Decides under the registries' locks, does the blocking work (folder poll, probes, loads,
+  // lease renewals, control-store writes) outside them. One tick at a time (tick_mutex).
   void Tick() {
     std::lock_guard<std::mutex> ticking(tick_mutex);
-    bool poll = false;
-    std::vector<std::pair<std::string, std::shared_ptr<RunControl>>> renewals;
-    TimePoint now;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      now = clock.Monotonic();
-      Watchdog(now);
-      if (options.watch_plugins && now >= next_watch) {
-        next_watch = now + options.watch_interval;
-        poll = true;
-      }
-      renewals = DueRenewals(now);
-    }
-    FlushWrites();
+    const TimePoint now = clock.Monotonic();
+    const std::vector<std::pair<std::string, std::string>> stuck = runs.Lock()->Watchdog(now);
+    for (const auto& [plugin, source] : stuck) Quarantine(plugin, source);
+    const bool poll = options.watch_plugins && now >= next_watch;
+    if (poll) next_watch = now + options.watch_interval;
+    const RunSupervisor::Renewals renewals = runs.Lock()->DueRenewals(now);
+    writes.Flush();
     if (poll) {
       for (const PluginFileEvent& event : watcher->Poll()) ApplyPluginEvent(event);
     }
     RenewLeases(renewals, now);
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      StartDue(clock.Monotonic());
-    }
-    FlushWrites();
+    StartDue(clock.Monotonic());
+    writes.Flush();
   }
 
   // How long the control thread may sleep: until the next due run, the next folder poll, or the
@@ -657,83 +398,56 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   Duration NextWake() {
     const TimePoint now = clock.Monotonic();
     Duration wait = std::min<Duration>(Duration(1'000), options.stall_timeout / 4);
-    if (!running.empty()) wait = std::min(wait, options.cancel_grace / 4);
-    if (std::optional<TimePoint> due = scheduler.NextDue()) {
+    if (!runs.Lock()->running.empty()) wait = std::min(wait, options.cancel_grace / 4);
+    if (std::optional<TimePoint> due = sources.Lock()->scheduler.NextDue()) {
       wait = std::min(wait, std::chrono::duration_cast<Duration>(*due - now));
     }
     if (options.watch_plugins) {
+      std::lock_guard<std::mutex> ticking(tick_mutex);
       wait = std::min(wait, std::chrono::duration_cast<Duration>(next_watch - now));
     }
     return std::max(wait, Duration(5));
   }
 
   void Loop() {
-    std::unique_lock<std::mutex> lock(mutex);
-    while (!quit) {
-      lock.unlock();
+    for (;;) {
+      {
+        // Cleared before the tick: a poke while it runs wakes the wait below at once.
+        std::lock_guard<std::mutex> lock(wake_mutex);
+        if (quit) return;
+        poked = false;
+      }
       Tick();
-      lock.lock();
-      if (quit) break;
-      poked = false;
       const Duration wait = NextWake();
-      changed.wait_for(lock, wait, [this] { return quit || poked; });
+      std::unique_lock<std::mutex> lock(wake_mutex);
+      wake.wait_for(lock, wait, [this] { return quit || poked; });
     }
-  }
-
-  SourceSnapshot Snapshot(const std::string& id, TimePoint now) const {
-    SourceSnapshot snapshot;
-    snapshot.id = id;
-    snapshot.connector = sources.at(id).row.connector;
-    if (const SourceSchedule* schedule = scheduler.Find(id)) {
-      snapshot.state = schedule->state;
-      snapshot.status = schedule->state == SourceState::kPaused ? "paused" : schedule->status;
-      snapshot.reason = schedule->reason;
-      snapshot.cause = schedule->cause;
-      snapshot.consecutive_failures = schedule->consecutive_failures;
-      snapshot.next_run_in = std::chrono::duration_cast<Duration>(schedule->next_run - now);
-    }
-    if (auto run = running.find(id); run != running.end()) {
-      snapshot.current_run_id = run->second.control->run_id;
-    }
-    if (auto stat = stats.find(id); stat != stats.end()) {
-      snapshot.runs_finished = stat->second.runs_finished;
-      snapshot.last_run_id = stat->second.last_run_id;
-      snapshot.last_plugin_version = stat->second.last_plugin_version;
-    }
-    return snapshot;
   }
 
   EngineOptions options;
   const Clock& clock;
   SyncStoreFactory open_store;
-  std::map<std::string, SourceConfig> sources;
+  ControlWrites writes;
 
-  std::mutex tick_mutex;  // one Tick (or Start) at a time; guards `watcher`
-  // Guards the control store: the engine's own writes, queued under `mutex` (pending_writes).
-  std::mutex control_mutex;
-  std::unique_ptr<storage::SyncStore> control;
-  // Guards everything below; never held across I/O, a probe or a load.
-  mutable std::mutex mutex;
-  mutable std::condition_variable changed;
-  std::vector<std::function<void(storage::SyncStore&)>> pending_writes;
-  Scheduler scheduler;
+  std::mutex tick_mutex;  // one Tick (or Start) at a time; guards `watcher` and `next_watch`
   std::unique_ptr<PluginWatcher> watcher;
   TimePoint next_watch{};
-  std::map<std::string, Slot> plugins;  // by plugin name
-  std::map<std::filesystem::path, std::string> file_names;
-  std::map<std::filesystem::path, std::string> refused;
-  std::map<std::string, Supervised> running;  // by source id
-  std::vector<std::shared_ptr<RunControl>> abandoned;
-  std::vector<std::unique_ptr<boost::asio::thread_pool>> abandoned_pools;
-  std::map<std::string, Stats> stats;
-  Stats removed_stats;  // runs of removed sources that finished afterwards (not shown anywhere)
-  bool stopping = false;
+
+  Synchronized<SourceRegistry> sources;
+  std::condition_variable runs_counted;  // with the sources' lock: a run was counted
+  Synchronized<PluginRegistry> plugins;
+  Synchronized<RunSupervisor> runs;
+  std::condition_variable runs_ended;  // with the runs' lock: a pull is no longer supervised
+  std::atomic<bool> stopping{false};
+
+  // The control loop's sleep.
+  std::mutex wake_mutex;
+  std::condition_variable wake;
   bool quit = false;
   bool poked = false;
   std::thread loop;
 
-  std::mutex stores_mutex;
-  std::vector<std::unique_ptr<storage::SyncStore>> idle_stores;
+  storage::StorePool<storage::SyncStore> stores;  // the pulls' (not the control store)
 };
 
 Engine::Engine(EngineOptions options, std::vector<SourceConfig> sources,
@@ -756,29 +470,26 @@ Engine::~Engine() {
   Stop(impl_->options.cancel_grace);
   std::vector<std::unique_ptr<boost::asio::thread_pool>> finished;
   {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
+    auto plugins = impl_->plugins.Lock();
     // Pools whose pulls have ended are joined; one still running a pull that ignored every stop is
     // left behind (never joined), so a hung plugin cannot hang the hub's exit.
-    for (auto& [name, slot] : impl_->plugins) {
+    for (auto& [name, slot] : plugins->plugins) {
       if (!slot.pool) continue;
-      bool busy = false;
-      for (const auto& [id, supervised] : impl_->running)
-        busy |= supervised.control->connector == name;
-      if (busy) {
+      if (impl_->runs.Lock()->Busy(name)) {
         (void)slot.pool.release();
       } else {
         finished.push_back(std::move(slot.pool));
       }
     }
-    for (auto& pool : impl_->abandoned_pools) (void)pool.release();
-    impl_->abandoned_pools.clear();
+    for (auto& pool : plugins->abandoned_pools) (void)pool.release();
+    plugins->abandoned_pools.clear();
   }
-  // Joined without the lock: a pull that has just ended still takes it to record its end.
+  // Joined without the locks: a pull that has just ended still takes them to record its end.
   for (auto& pool : finished) pool->join();
   finished.clear();
   // A pull left behind writes nothing more through the engine (its own store is its own).
-  std::lock_guard<std::mutex> writing(impl_->control_mutex);
-  impl_->control.reset();
+  std::unique_lock<std::mutex> writing = impl_->writes.LockWriting();
+  impl_->writes.Close();
 }
 
 Status Engine::Start() {
@@ -787,21 +498,25 @@ Status Engine::Start() {
   Result<std::unique_ptr<storage::SyncStore>> control = impl.open_store();
   if (!control.ok()) return control.status().WithContext("opening the store");
   {
-    std::lock_guard<std::mutex> writing(impl.control_mutex);
-    impl.control = std::move(*control);
-    // The configured sources are fixed until Start returns: no lock needed to read them.
-    for (const auto& [id, source] : impl.sources) {
-      REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+    std::unique_lock<std::mutex> writing = impl.writes.LockWriting();
+    impl.writes.Open(std::move(*control));
+    // The configured sources are fixed until Start returns: a copy of their rows is current.
+    std::vector<storage::SourceRow> rows;
+    for (const auto& [id, source] : impl.sources.Lock()->sources) rows.push_back(source.row);
+    for (const storage::SourceRow& row : rows) {
+      REGLO_RETURN_IF_ERROR(
+          impl.writes.StoreLocked()->UpsertSource(row).WithContext("source " + row.id));
     }
   }
   {
-    std::lock_guard<std::mutex> lock(impl.mutex);
+    auto registry = impl.sources.Lock();
     const TimePoint now = impl.clock.Monotonic();
-    for (const auto& [id, source] : impl.sources) {
-      impl.scheduler.Add(id, source.interval, now);
+    for (const auto& [id, source] : registry->sources) {
+      registry->scheduler.Add(id, source.interval, now);
       if (!source.row.enabled) {
-        (void)impl.scheduler.Pause(id, HoldCause::kManual, "paused: disabled in the configuration");
-        impl.SetStatus(id, "paused");
+        (void)registry->scheduler.Pause(id, HoldCause::kManual,
+                                        "paused: disabled in the configuration");
+        impl.writes.SetStatus(id, "paused");
       }
     }
   }
@@ -809,27 +524,25 @@ Status Engine::Start() {
   for (const PluginFileEvent& event : impl.watcher->Poll(/*initial=*/true)) {
     impl.ApplyPluginEvent(event);
   }
+  impl.next_watch = impl.clock.Monotonic() + impl.options.watch_interval;
   {
-    std::lock_guard<std::mutex> lock(impl.mutex);
-    impl.next_watch = impl.clock.Monotonic() + impl.options.watch_interval;
-    for (const auto& [id, source] : impl.sources) {
-      auto slot = impl.plugins.find(source.row.connector);
-      if (source.row.enabled && (slot == impl.plugins.end() || !slot->second.plugin)) {
-        const std::string reason =
-            fmt::format("paused: connector '{}' is not loaded from {}", source.row.connector,
-                        impl.options.plugins_dir.string());
-        (void)impl.scheduler.Pause(id, HoldCause::kPluginMissing, reason);
-        impl.SetStatus(id, "paused");
+    auto registry = impl.sources.Lock();
+    auto plugins = impl.plugins.Lock();
+    for (const auto& [id, source] : registry->sources) {
+      if (source.row.enabled && plugins->Loaded(source.row.connector) == nullptr) {
+        const std::string reason = impl.NotLoadedReason(source.row.connector);
+        (void)registry->scheduler.Pause(id, HoldCause::kPluginMissing, reason);
+        impl.writes.SetStatus(id, "paused");
         spdlog::warn("source {}: {}", id, reason);
       }
     }
   }
-  impl.FlushWrites();
+  impl.writes.Flush();
   return Status::Ok();
 }
 
 void Engine::StartLoop() {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::lock_guard<std::mutex> lock(impl_->wake_mutex);
   if (impl_->loop.joinable()) return;
   impl_->loop = std::thread([impl = impl_] { impl->Loop(); });
 }
@@ -840,40 +553,44 @@ void Engine::Tick() {
 
 bool Engine::Stop(Duration timeout) {
   Impl& impl = *impl_;
-  std::unique_lock<std::mutex> lock(impl.mutex);
-  if (!impl.stopping) {
-    impl.stopping = true;
-    if (!impl.running.empty()) {
+  bool done = false;
+  {
+    auto runs = impl.runs.Lock();
+    if (!impl.stopping.exchange(true) && !runs->running.empty()) {
       spdlog::info("stopping: {} pull(s) told to stop at their next checkpoint",
-                   impl.running.size());
+                   runs->running.size());
+    }
+    for (auto& [id, supervised] : runs->running) supervised.control->stop = true;
+    // Real time on purpose: this waits for other threads, it does not decide anything.
+    auto none_left = [&] { return runs->running.empty(); };
+    done = runs.WaitFor(impl.runs_ended, timeout, none_left);
+    if (!done) {
+      // Isolated pulls that did not stop are ended with their runner; in-process ones cannot be.
+      bool killed = false;
+      for (auto& [id, supervised] : runs->running) {
+        if (!supervised.control->isolated) continue;
+        supervised.control->KillProcess("the hub is stopping and the pull did not stop in time");
+        killed = true;
+      }
+      if (killed) {
+        done = runs.WaitFor(impl.runs_ended, impl.options.runner.term_grace + Duration(1'000),
+                            none_left);
+      }
+    }
+    if (!done) {
+      std::string ids;
+      for (const auto& [id, supervised] : runs->running) ids += (ids.empty() ? "" : ", ") + id;
+      spdlog::error("stopping: pull(s) of {} did not stop within {}; leaving them behind", ids,
+                    DurationText(timeout));
     }
   }
-  for (auto& [id, supervised] : impl.running) supervised.control->stop = true;
-  // Real time on purpose: this waits for other threads, it does not decide anything.
-  bool done = impl.changed.wait_for(lock, timeout, [&] { return impl.running.empty(); });
-  if (!done) {
-    // Isolated pulls that did not stop are ended with their runner; in-process ones cannot be.
-    bool killed = false;
-    for (auto& [id, supervised] : impl.running) {
-      if (!supervised.control->isolated) continue;
-      supervised.control->KillProcess("the hub is stopping and the pull did not stop in time");
-      killed = true;
-    }
-    if (killed) {
-      done = impl.changed.wait_for(lock, impl.options.runner.term_grace + Duration(1'000),
-                                   [&] { return impl.running.empty(); });
-    }
+  std::thread loop;
+  {
+    std::lock_guard<std::mutex> lock(impl.wake_mutex);
+    impl.quit = true;
+    loop = std::move(impl.loop);
   }
-  if (!done) {
-    std::string ids;
-    for (const auto& [id, supervised] : impl.running) ids += (ids.empty() ? "" : ", ") + id;
-    spdlog::error("stopping: pull(s) of {} did not stop within {}; leaving them behind", ids,
-                  DurationText(timeout));
-  }
-  impl.quit = true;
-  impl.changed.notify_all();
-  std::thread loop = std::move(impl.loop);
-  lock.unlock();
+  impl.wake.notify_all();
   if (loop.joinable()) loop.join();
   return done;
 }
@@ -892,28 +609,27 @@ std::string_view Describe(OperatorCommand command) {
   return "?";
 }
 
-// Runs `change` on the scheduler under the engine's lock, stores the resulting status (before
+// Runs `change` on the scheduler under the sources' lock, stores the resulting status (before
 // returning) and wakes the control loop.
 template <typename Change>
 Status Command(Engine::Impl& impl, const std::string& id, OperatorCommand command, Change change) {
   Status status;
   {
-    std::lock_guard<std::mutex> lock(impl.mutex);
-    status = change(impl.clock.Monotonic());
+    auto registry = impl.sources.Lock();
+    status = change(registry->scheduler, impl.clock.Monotonic());
     if (status.ok()) {
       spdlog::info("source {}: {}", id, Describe(command));
-      if (const SourceSchedule* schedule = impl.scheduler.Find(id)) {
-        if (schedule->state == SourceState::kPaused) impl.SetStatus(id, "paused");
+      if (const SourceSchedule* schedule = registry->scheduler.Find(id)) {
+        if (schedule->state == SourceState::kPaused) impl.writes.SetStatus(id, "paused");
         // Back from a hold: the status it had before (a failed one starts over).
         if (command == OperatorCommand::kResume || command == OperatorCommand::kRetry) {
-          impl.SetStatus(id, schedule->status == "failed" ? "new" : schedule->status);
+          impl.writes.SetStatus(id, schedule->status == "failed" ? "new" : schedule->status);
         }
       }
     }
-    impl.poked = true;
   }
-  impl.FlushWrites();
-  impl.changed.notify_all();
+  impl.writes.Flush();
+  impl.Poke();
   return status;
 }
 
@@ -921,215 +637,183 @@ Status Command(Engine::Impl& impl, const std::string& id, OperatorCommand comman
 
 Status Engine::RunNow(const std::string& id) {
   return Command(*impl_, id, OperatorCommand::kRunNow,
-                 [&](TimePoint now) { return impl_->scheduler.RunNow(id, now); });
+                 [&](Scheduler& scheduler, TimePoint now) { return scheduler.RunNow(id, now); });
 }
 
 Status Engine::Pause(const std::string& id) {
-  return Command(*impl_, id, OperatorCommand::kPause, [&](TimePoint) {
-    return impl_->scheduler.Pause(id, HoldCause::kManual, "paused by an operator");
+  return Command(*impl_, id, OperatorCommand::kPause, [&](Scheduler& scheduler, TimePoint) {
+    return scheduler.Pause(id, HoldCause::kManual, "paused by an operator");
   });
 }
 
 Status Engine::Resume(const std::string& id) {
-  return Command(*impl_, id, OperatorCommand::kResume, [&](TimePoint now) {
-    return impl_->scheduler.Resume(id, HoldCause::kManual, now);
+  return Command(*impl_, id, OperatorCommand::kResume, [&](Scheduler& scheduler, TimePoint now) {
+    return scheduler.Resume(id, HoldCause::kManual, now);
   });
 }
 
 Status Engine::Retry(const std::string& id) {
   return Command(*impl_, id, OperatorCommand::kRetry,
-                 [&](TimePoint now) { return impl_->scheduler.Retry(id, now); });
+                 [&](Scheduler& scheduler, TimePoint now) { return scheduler.Retry(id, now); });
 }
 
-// Add and update write the source's row themselves (the caller needs the error): under
-// control_mutex, which keeps them in order with the engine's queued writes, and outside `mutex`.
+// Add and update write the source's row themselves (the caller needs the error): under the
+// control store's writing lock, which keeps them in order with the engine's queued writes, and
+// with no registry lock held while they write.
 
 Status Engine::AddSource(SourceConfig source) {
   Impl& impl = *impl_;
   const std::string id = source.row.id;
-  std::lock_guard<std::mutex> writing(impl.control_mutex);
-  auto refused = [&]() -> Status {  // under `mutex`
-    if (impl.sources.count(id)) {
+  std::unique_lock<std::mutex> writing = impl.writes.LockWriting();
+  auto refused = [&](const SourceRegistry& registry) -> Status {
+    if (registry.sources.count(id)) {
       return Status::AlreadyExists(fmt::format("source '{}' already exists", id));
     }
-    if (impl.running.count(id)) {
+    if (impl.runs.Lock()->running.count(id)) {
       return Status::AlreadyExists(fmt::format(
           "a pull of the removed source '{}' is still stopping; try again shortly", id));
     }
     return Status::Ok();
   };
-  {
-    std::lock_guard<std::mutex> lock(impl.mutex);
-    REGLO_RETURN_IF_ERROR(refused());
-    if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
-    source.row.status = "new";
-  }
-  if (impl.control) {
-    REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+  REGLO_RETURN_IF_ERROR(refused(*impl.sources.Lock()));
+  if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
+  source.row.status = "new";
+  if (storage::SyncStore* control = impl.writes.StoreLocked()) {
+    REGLO_RETURN_IF_ERROR(control->UpsertSource(source.row).WithContext("source " + id));
   }
   {
-    std::lock_guard<std::mutex> lock(impl.mutex);
-    REGLO_RETURN_IF_ERROR(refused());  // adds are serialised (control_mutex): still free
+    auto registry = impl.sources.Lock();
+    REGLO_RETURN_IF_ERROR(refused(*registry));  // adds are serialised (writing lock): still free
     const TimePoint now = impl.clock.Monotonic();
-    impl.scheduler.Add(id, source.interval, now);
-    impl.sources.emplace(id, source);
+    registry->scheduler.Add(id, source.interval, now);
+    registry->sources.emplace(id, source);
     if (!source.row.enabled) {
-      (void)impl.scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
-      impl.SetStatus(id, "paused");
-    } else if (auto slot = impl.plugins.find(source.row.connector);
-               slot == impl.plugins.end() || !slot->second.plugin) {
-      (void)impl.scheduler.Pause(
-          id, HoldCause::kPluginMissing,
-          fmt::format("paused: connector '{}' is not loaded from {}", source.row.connector,
-                      impl.options.plugins_dir.string()));
-      impl.SetStatus(id, "paused");
+      (void)registry->scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
+      impl.writes.SetStatus(id, "paused");
+    } else if (impl.plugins.Lock()->Loaded(source.row.connector) == nullptr) {
+      (void)registry->scheduler.Pause(id, HoldCause::kPluginMissing,
+                                      impl.NotLoadedReason(source.row.connector));
+      impl.writes.SetStatus(id, "paused");
     }
     spdlog::info("source {}: added (connector {})", id, source.row.connector);
-    impl.poked = true;
   }
-  impl.FlushWritesLocked();
-  impl.changed.notify_all();
+  impl.writes.FlushLocked();
+  impl.Poke();
   return Status::Ok();
 }
 
 Status Engine::UpdateSource(SourceConfig source) {
   Impl& impl = *impl_;
   const std::string id = source.row.id;
-  std::lock_guard<std::mutex> writing(impl.control_mutex);
+  std::unique_lock<std::mutex> writing = impl.writes.LockWriting();
   {
-    std::lock_guard<std::mutex> lock(impl.mutex);
-    const SourceSchedule* schedule = impl.scheduler.Find(id);
-    if (!impl.sources.count(id) || schedule == nullptr) {
+    auto registry = impl.sources.Lock();
+    if (!registry->sources.count(id) || registry->scheduler.Find(id) == nullptr) {
       return Status::NotFound(fmt::format("no source '{}'", id));
     }
     if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
-    source.row.status = schedule->state == SourceState::kPaused ? "paused" : schedule->status;
+    source.row.status = registry->ShownStatus(id);
   }
-  if (impl.control) {
-    REGLO_RETURN_IF_ERROR(impl.control->UpsertSource(source.row).WithContext("source " + id));
+  if (storage::SyncStore* control = impl.writes.StoreLocked()) {
+    REGLO_RETURN_IF_ERROR(control->UpsertSource(source.row).WithContext("source " + id));
   }
   {
-    std::lock_guard<std::mutex> lock(impl.mutex);
-    auto it = impl.sources.find(id);
-    // Removed meanwhile (removals do not wait for control_mutex): the row written stays, as a
+    auto registry = impl.sources.Lock();
+    auto it = registry->sources.find(id);
+    // Removed meanwhile (removals do not wait for the writing lock): the row written stays, as a
     // removed source's row always does, and nothing is scheduled.
-    if (it == impl.sources.end()) return Status::NotFound(fmt::format("no source '{}'", id));
+    if (it == registry->sources.end()) return Status::NotFound(fmt::format("no source '{}'", id));
     const TimePoint now = impl.clock.Monotonic();
     const bool was_enabled = it->second.row.enabled;
     it->second = source;
-    impl.scheduler.Add(id, source.interval, now);  // keeps its state, takes the new interval
-    auto slot = impl.plugins.find(source.row.connector);
-    const bool loaded = slot != impl.plugins.end() && slot->second.plugin != nullptr;
+    Scheduler& scheduler = registry->scheduler;
+    scheduler.Add(id, source.interval, now);  // keeps its state, takes the new interval
+    const bool loaded = impl.plugins.Lock()->Loaded(source.row.connector) != nullptr;
     if (was_enabled && !source.row.enabled) {
-      (void)impl.scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
-      impl.SetStatus(id, "paused");
+      (void)scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
+      impl.writes.SetStatus(id, "paused");
     } else if (!was_enabled && source.row.enabled) {
-      (void)impl.scheduler.Resume(id, HoldCause::kManual, now);
+      (void)scheduler.Resume(id, HoldCause::kManual, now);
     }
-    const SourceSchedule* schedule = impl.scheduler.Find(id);
+    const SourceSchedule* schedule = scheduler.Find(id);
     if (source.row.enabled && schedule != nullptr) {
       if (!loaded && schedule->state != SourceState::kPaused) {
-        (void)impl.scheduler.Pause(
-            id, HoldCause::kPluginMissing,
-            fmt::format("paused: connector '{}' is not loaded from {}", source.row.connector,
-                        impl.options.plugins_dir.string()));
+        (void)scheduler.Pause(id, HoldCause::kPluginMissing,
+                              impl.NotLoadedReason(source.row.connector));
       } else if (loaded && schedule->state == SourceState::kPaused &&
                  schedule->cause == HoldCause::kPluginMissing) {
-        (void)impl.scheduler.Resume(id, HoldCause::kPluginMissing, now);
+        (void)scheduler.Resume(id, HoldCause::kPluginMissing, now);
       }
-      schedule = impl.scheduler.Find(id);
-      impl.SetStatus(id, schedule->state == SourceState::kPaused ? "paused"
-                         : schedule->status == "failed"          ? "failed"
-                                                                 : schedule->status);
+      impl.writes.SetStatus(id, registry->ShownStatus(id));
     }
     spdlog::info("source {}: updated; the next run uses the new definition", id);
-    impl.poked = true;
   }
-  impl.FlushWritesLocked();
-  impl.changed.notify_all();
+  impl.writes.FlushLocked();
+  impl.Poke();
   return Status::Ok();
 }
 
 Status Engine::RemoveSource(const std::string& id) {
   Impl& impl = *impl_;
   {
-    std::lock_guard<std::mutex> lock(impl.mutex);
-    if (!impl.sources.erase(id)) return Status::NotFound(fmt::format("no source '{}'", id));
-    impl.scheduler.Remove(id);
-    impl.stats.erase(id);
-    if (auto run = impl.running.find(id); run != impl.running.end()) {
+    auto registry = impl.sources.Lock();
+    if (!registry->sources.erase(id)) return Status::NotFound(fmt::format("no source '{}'", id));
+    registry->scheduler.Remove(id);
+    registry->counts.erase(id);
+    auto runs = impl.runs.Lock();
+    if (auto run = runs->running.find(id); run != runs->running.end()) {
       // Fenced: whatever the pull does from now on is not committed.
       RunControl& control = *run->second.control;
+      control.source_removed = true;
       control.fenced = true;
       control.stop = true;
-      impl.FailRun(control.run_id, "cancelled: the source was removed while this run was pulling");
+      impl.writes.FailRun(control.run_id,
+                          "cancelled: the source was removed while this run was pulling");
     }
     spdlog::info("source {}: removed", id);
-    impl.poked = true;
   }
-  impl.FlushWrites();
-  impl.changed.notify_all();
+  impl.writes.Flush();
+  impl.Poke();
   return Status::Ok();
 }
 
 std::optional<SourceConfig> Engine::SourceDefinition(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  auto it = impl_->sources.find(id);
-  if (it == impl_->sources.end()) return std::nullopt;
+  auto registry = impl_->sources.Lock();
+  auto it = registry->sources.find(id);
+  if (it == registry->sources.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<SourceSnapshot> Engine::Sources() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
   std::vector<SourceSnapshot> snapshots;
   const TimePoint now = impl_->clock.Monotonic();
-  for (const auto& [id, source] : impl_->sources) snapshots.push_back(impl_->Snapshot(id, now));
+  auto registry = impl_->sources.Lock();
+  auto runs = impl_->runs.Lock();
+  for (const auto& [id, source] : registry->sources) {
+    snapshots.push_back(registry->Snapshot(id, now, runs->CurrentRunId(id)));
+  }
   return snapshots;
 }
 
 std::optional<SourceSnapshot> Engine::Source(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  if (!impl_->sources.count(id)) return std::nullopt;
-  return impl_->Snapshot(id, impl_->clock.Monotonic());
+  auto registry = impl_->sources.Lock();
+  if (!registry->sources.count(id)) return std::nullopt;
+  return registry->Snapshot(id, impl_->clock.Monotonic(), impl_->runs.Lock()->CurrentRunId(id));
 }
 
 std::vector<PluginSnapshot> Engine::Plugins() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  std::vector<PluginSnapshot> snapshots;
-  for (const auto& [name, slot] : impl_->plugins) {
-    PluginSnapshot snapshot;
-    snapshot.name = name;
-    snapshot.file = slot.file;
-    snapshot.loaded = slot.plugin != nullptr;
-    if (slot.plugin) {
-      const plugin_host::PluginInfo& info = slot.plugin->info();
-      snapshot.version = info.version;
-      snapshot.abi_version = fmt::format("{}.{}", info.abi_major, info.abi_minor);
-      snapshot.config_schema_json = info.config_schema_json;
-    }
-    snapshot.quarantined = slot.quarantined;
-    snapshot.reason = slot.quarantined ? slot.reason : (slot.plugin ? "" : "removed");
-    snapshots.push_back(std::move(snapshot));
-  }
-  for (const auto& [file, reason] : impl_->refused) {
-    PluginSnapshot snapshot;
-    snapshot.file = file;
-    snapshot.reason = reason;
-    snapshots.push_back(std::move(snapshot));
-  }
-  return snapshots;
+  return impl_->plugins.Lock()->Snapshots();
 }
 
 int Engine::Running() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return static_cast<int>(impl_->running.size());
+  return static_cast<int>(impl_->runs.Lock()->running.size());
 }
 
 bool Engine::WaitForRuns(const std::string& id, int64_t runs, Duration timeout) const {
-  std::unique_lock<std::mutex> lock(impl_->mutex);
-  return impl_->changed.wait_for(lock, timeout, [&] {
-    auto it = impl_->stats.find(id);
-    return it != impl_->stats.end() && it->second.runs_finished >= runs;
+  auto registry = impl_->sources.Lock();
+  return registry.WaitFor(impl_->runs_counted, timeout, [&] {
+    auto it = registry->counts.find(id);
+    return it != registry->counts.end() && it->second.runs_finished >= runs;
   });
 }
 

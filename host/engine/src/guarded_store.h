@@ -30,6 +30,8 @@ struct RunControl {
   std::atomic<uint64_t> progress{0};
   std::atomic<int64_t> run_id{0};   // 0 until the pipeline has begun its run
   std::atomic<bool> leased{false};  // the run holds its source's lease: the engine renews it
+  // The source was removed while this pull ran: its end is not scheduled or counted.
+  std::atomic<bool> source_removed{false};
   // Held while the lease is renewed or released, so a renewal never takes it again after the
   // pull released it at its end.
   std::mutex lease_mutex;

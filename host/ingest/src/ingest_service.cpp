@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 
 #include "reglo/core/crypto.h"
 #include "reglo/core/json_writer.h"
@@ -20,63 +19,6 @@ namespace reglo::ingest {
 std::string AgentSourceId(const std::string& company_id, const std::string& source_system) {
   return fmt::format("agent:{}:{}", company_id, source_system);
 }
-
-// At most `limit` stores, opened on demand and reused; Acquire waits while all are in use.
-class IngestService::Pool {
- public:
-  Pool(StoreFactory open, size_t limit)
-      : open_(std::move(open)), limit_(std::max<size_t>(limit, 1)) {}
-
-  class Lease {
-   public:
-    Lease(Pool* pool, std::unique_ptr<storage::Store> store)
-        : pool_(pool), store_(std::move(store)) {}
-    Lease(Lease&& other) noexcept = default;
-    ~Lease() {
-      if (store_) pool_->Release(std::move(store_));
-    }
-    storage::Store& operator*() { return *store_; }
-    storage::Store* operator->() { return store_.get(); }
-
-   private:
-    Pool* pool_;
-    std::unique_ptr<storage::Store> store_;
-  };
-
-  Result<Lease> Acquire() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    ready_.wait(lock, [this] { return !idle_.empty() || open_count_ < limit_; });
-    if (!idle_.empty()) {
-      std::unique_ptr<storage::Store> store = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(store));
-    }
-    ++open_count_;
-    lock.unlock();
-    Result<std::unique_ptr<storage::Store>> opened = open_();
-    if (!opened.ok()) {
-      std::lock_guard<std::mutex> relock(mutex_);
-      --open_count_;
-      ready_.notify_one();
-      return opened.status();
-    }
-    return Lease(this, std::move(*opened));
-  }
-
- private:
-  void Release(std::unique_ptr<storage::Store> store) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    idle_.push_back(std::move(store));
-    ready_.notify_one();
-  }
-
-  StoreFactory open_;
-  size_t limit_;
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::vector<std::unique_ptr<storage::Store>> idle_;
-  size_t open_count_ = 0;
-};
 
 // What the header check learnt, handed to the handler through request.context.
 struct IngestService::Caller {
@@ -155,7 +97,7 @@ IngestService::IngestService(IngestOptions options, StoreFactory open_store,
     : options_(std::move(options)),
       master_(std::move(master)),
       clock_(clock),
-      pool_(std::make_unique<Pool>(std::move(open_store), options_.store_connections)),
+      pool_(std::make_unique<storage::StorePool<>>(std::move(open_store), options_.store_connections)),
       limiter_(clock) {}
 
 IngestService::~IngestService() = default;
@@ -209,7 +151,7 @@ std::optional<http::Response> IngestService::Authenticate(http::Request& request
   const std::string api_key = authorization->substr(7);
   Result<AuthenticatedKey> key = Status::Internal("not authenticated");
   {
-    Result<Pool::Lease> store = pool_->Acquire();
+    Result<storage::StorePool<>::Lease> store = pool_->Acquire();
     if (!store.ok()) {
       spdlog::error("ingest: cannot open the store: {}", store.status().ToString());
       return http::Problem(503, "Service Unavailable", "the hub's store is unavailable",
@@ -310,7 +252,7 @@ http::Response IngestService::Ingest(const http::Request& request) {
     return http::Response::Json(200, stored.response).WithHeader("Idempotent-Replayed", "true");
   };
   {
-    Result<Pool::Lease> store = pool_->Acquire();
+    Result<storage::StorePool<>::Lease> store = pool_->Acquire();
     if (!store.ok()) {
       return http::Problem(503, "Service Unavailable", "the hub's store is unavailable",
                            "store-unavailable")
@@ -356,7 +298,7 @@ http::Response IngestService::Ingest(const http::Request& request) {
   row.created_at = FormatUtc(clock_.Now());
   Result<pipeline::PushResult> committed = Status::Internal("not committed");
   {
-    Result<Pool::Lease> store = pool_->Acquire();
+    Result<storage::StorePool<>::Lease> store = pool_->Acquire();
     if (!store.ok()) {
       return http::Problem(503, "Service Unavailable", "the hub's store is unavailable",
                            "store-unavailable")
@@ -434,7 +376,7 @@ http::Response IngestService::Cursor(const http::Request& request) {
                   RefusalProblemType(refusal));
   }
   const std::string stream = request.Query("stream").value_or("default");
-  Result<Pool::Lease> store = pool_->Acquire();
+  Result<storage::StorePool<>::Lease> store = pool_->Acquire();
   if (!store.ok()) {
     return http::Problem(503, "Service Unavailable", "the hub's store is unavailable",
                          "store-unavailable");

@@ -194,9 +194,9 @@ bool ProcessConnector::WaitForExit(milliseconds timeout, bool drain) {
       // blocks on a full socket; at its end of file there is nothing more to drain.
       Frame ignored;
       for (;;) {
-        Result<bool> got = reader_.Next(ignored, 0);
-        if (!got.ok()) drain = false;
-        if (!got.ok() || !*got) break;
+        Result<ReadOutcome> got = reader_.Next(ignored, 0);
+        if (!got.ok() || *got == ReadOutcome::kPeerClosed) drain = false;
+        if (!got.ok() || *got != ReadOutcome::kFrame) break;
       }
     }
   }
@@ -250,16 +250,16 @@ void ProcessConnector::Reap() {
 
 Status ProcessConnector::Ended(const Status& cause) {
   if (!ended_) {
-    if (cause.message() != "closed") {
-      // The runner broke the protocol, or the hub cannot talk to it: it has to go.
-      {
-        std::lock_guard<std::mutex> lock(kill_mutex_);
-        if (kill_reason_.empty()) kill_reason_ = "it broke the protocol (" + cause.message() + ")";
-        Signal(SIGKILL);
-      }
-    }
-    Reap();
+    // The runner broke the protocol, or the hub cannot talk to it: it has to go.
+    std::lock_guard<std::mutex> lock(kill_mutex_);
+    if (kill_reason_.empty()) kill_reason_ = "it broke the protocol (" + cause.message() + ")";
+    Signal(SIGKILL);
   }
+  return EndedByRunner();
+}
+
+Status ProcessConnector::EndedByRunner() {
+  if (!ended_) Reap();
   return Status::Internal(fmt::format("{}: {}", Who(), *ended_));
 }
 
@@ -273,7 +273,8 @@ Status ProcessConnector::Send(Type type, std::string_view body) {
   Status appended = writer_.Append(type, body);
   if (!appended.ok()) return appended;
   Status flushed = writer_.Flush();
-  if (!flushed.ok()) return Ended(Status::IoError("closed"));
+  // A runner that is gone shows as a failed write; why it went is what Reap() finds.
+  if (!flushed.ok()) return EndedByRunner();
   return Status::Ok();
 }
 
@@ -281,9 +282,10 @@ Result<Frame> ProcessConnector::Next() {
   if (ended_) return Gone();
   for (;;) {
     Frame frame;
-    Result<bool> got = reader_.Next(frame, kTickMs);
+    Result<ReadOutcome> got = reader_.Next(frame, kTickMs);
     if (!got.ok()) return Ended(got.status());
-    if (*got) {
+    if (*got == ReadOutcome::kPeerClosed) return EndedByRunner();
+    if (*got == ReadOutcome::kFrame) {
       if (frame.type == Type::kLog) {
         Decoder in(frame.body);
         const uint8_t wire_level = in.U8();

@@ -257,7 +257,7 @@ bool OwnedRecord::Decode(Decoder& in) {
   return true;
 }
 
-Result<bool> FrameReader::Next(Frame& frame, int timeout_ms) {
+Result<ReadOutcome> FrameReader::Next(Frame& frame, int timeout_ms) {
   for (;;) {
     size_t need = kHeaderBytes;  // bytes of the frame at start_ known to be needed
     if (end_ - start_ >= kHeaderBytes) {
@@ -271,7 +271,7 @@ Result<bool> FrameReader::Next(Frame& frame, int timeout_ms) {
         frame.type = static_cast<Type>(static_cast<uint8_t>(buffer_[start_ + kHeaderBytes]));
         frame.body = std::string_view(buffer_.data() + start_ + kHeaderBytes + 1, length - 1);
         start_ += need;
-        return true;
+        return ReadOutcome::kFrame;
       }
     }
     if (start_ == end_) {
@@ -291,14 +291,14 @@ Result<bool> FrameReader::Next(Frame& frame, int timeout_ms) {
       if (ready < 0 && errno != EINTR) {
         return Status::IoError(fmt::format("poll: {}", ::strerror(errno)));
       }
-      if (ready <= 0) return false;
+      if (ready <= 0) return ReadOutcome::kTimedOut;
     }
     const ssize_t got = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
     if (got < 0) {
       if (errno == EINTR) continue;
       return Status::IoError(fmt::format("read: {}", ::strerror(errno)));
     }
-    if (got == 0) return Status::IoError("closed");
+    if (got == 0) return ReadOutcome::kPeerClosed;
     end_ += static_cast<size_t>(got);
   }
 }
@@ -327,8 +327,7 @@ Status FrameWriter::Flush() {
       if (errno == EINTR) continue;
       const int error = errno;
       pending_.clear();
-      return Status::IoError(error == EPIPE ? std::string("closed")
-                                            : fmt::format("write: {}", ::strerror(error)));
+      return Status::IoError(fmt::format("write: {}", ::strerror(error)));
     }
     written += static_cast<size_t>(n);
   }

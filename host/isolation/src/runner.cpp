@@ -122,12 +122,10 @@ class Runner {
     Flush();
     for (;;) {
       Frame frame;
-      Result<bool> got = reader_.Next(frame, -1);
-      if (!got.ok()) {
-        // The hub closed the pipe: an orderly end (the instance is destroyed first).
-        if (got.status().message() == "closed") break;
-        return kExitProtocol;
-      }
+      Result<ReadOutcome> got = reader_.Next(frame, -1);
+      if (!got.ok()) return kExitProtocol;
+      // The hub closed the pipe: an orderly end (the instance is destroyed first).
+      if (*got == ReadOutcome::kPeerClosed) break;
       if (!Handle(frame)) return kExitProtocol;
       Flush();
       if (shutdown_) break;
@@ -341,9 +339,9 @@ class Runner {
   // frame; false when nothing (more) is there within `timeout_ms`.
   bool ReadDuringPull(Forwarder& forwarder, Frame& frame, int timeout_ms) {
     for (;;) {
-      Result<bool> got = reader_.Next(frame, timeout_ms);
-      if (!got.ok()) HubGone();
-      if (!*got) return false;
+      Result<ReadOutcome> got = reader_.Next(frame, timeout_ms);
+      if (!got.ok() || *got == ReadOutcome::kPeerClosed) HubGone();
+      if (*got == ReadOutcome::kTimedOut) return false;
       if (frame.type == Type::kStop) {
         forwarder.stop = true;
       } else if (frame.type == Type::kRefuse) {

@@ -15,8 +15,10 @@
 // factory (a Store serves one thread at a time). The Clock and RandomSource must outlive it.
 // Driving: StartLoop() runs a control thread that calls Tick() when something is due; tests do not
 // start it and call Tick() themselves with a ManualClock, so time never passes by sleeping.
-// Thread-safety: every public method may be called from any thread. Decisions are taken under
-// one short lock; probes, plugin loads, lease renewals and store writes happen outside it, so
+// Thread-safety: every public method may be called from any thread. Inside, three registries
+// each have their own lock: the sources (with their schedules), the plugins (with their pools
+// and quarantines) and the runs in progress (with the watchdog and leases); see engine.cpp for
+// their order. Probes, plugin loads, lease renewals and store writes happen outside all three, so
 // snapshots and commands never wait for them.
 #pragma once
 
@@ -46,6 +48,9 @@ struct EngineOptions {
   // How long a cancelled pull may take to return before its plugin is quarantined.
   Duration cancel_grace{10'000};
   int threads_per_plugin = 4;
+  // At most this many stores are open for pulls at once; a pull that finds none free fails as
+  // retryable (backs off) rather than wait on its connector's thread.
+  size_t store_connections = 64;
   std::filesystem::path plugins_dir;
   // Where private copies of plugin libraries go (default: <plugins_dir>/../.reglo-plugin-cache).
   std::filesystem::path plugin_cache_dir;

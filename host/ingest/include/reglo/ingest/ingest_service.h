@@ -31,6 +31,7 @@
 #include "reglo/ingest/rate_limiter.h"
 #include "reglo/security/master_key.h"
 #include "reglo/storage/store.h"
+#include "reglo/storage/store_pool.h"
 
 namespace reglo::ingest {
 
@@ -63,7 +64,6 @@ class IngestService {
   const IngestStats& stats() const { return stats_; }
 
  private:
-  class Pool;
   struct Caller;
   std::optional<http::Response> Authenticate(http::Request& request, bool needs_json);
   http::Response Ingest(const http::Request& request);
@@ -78,7 +78,7 @@ class IngestService {
   IngestOptions options_;
   security::MasterKey master_;
   const Clock& clock_;
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<storage::StorePool<>> pool_;
   RateLimiter limiter_;
   IngestStats stats_;
   std::mutex sources_mutex_;

@@ -101,8 +101,10 @@ class ProcessConnector final : public plugin_host::ConnectorInstance {
   // Reads the reply of a simple request: its status (kResult) or `expected`.
   Result<protocol::Frame> Await(protocol::Type expected);
   Status ResultOf(const protocol::Frame& frame);
-  // The child is gone or must go: kills it if needed, reaps it, and explains it.
+  // The child broke the protocol (`cause`): kills it, reaps it, and explains it.
   Status Ended(const Status& cause);
+  // The child closed its end or cannot be written to: reaps it and explains why it went.
+  Status EndedByRunner();
   bool WaitForExit(std::chrono::milliseconds timeout, bool drain);
   void Reap();
   void Signal(int signal);

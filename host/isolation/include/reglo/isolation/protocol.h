@@ -166,13 +166,17 @@ struct Frame {
   std::string_view body;  // valid until the next Next() of its reader
 };
 
+// What one FrameReader::Next() found. kPeerClosed is an orderly end of file, not an error: the
+// peer may close when it is done, and each side decides what that means where it reads.
+enum class ReadOutcome { kFrame, kTimedOut, kPeerClosed };
+
 // Reads frames from a pipe.
 class FrameReader {
  public:
   explicit FrameReader(int fd) : fd_(fd) {}
-  // Waits up to `timeout_ms` (-1: forever, 0: no wait) for one frame. Returns false on timeout;
-  // an error on end of file (kIoError, "closed"), a read error or a frame over kMaxFrameBytes.
-  Result<bool> Next(Frame& frame, int timeout_ms);
+  // Waits up to `timeout_ms` (-1: forever, 0: no wait) for one frame. An error on a read error or
+  // a frame over kMaxFrameBytes; end of file is kPeerClosed (with a partial frame buffered too).
+  Result<ReadOutcome> Next(Frame& frame, int timeout_ms);
   // Whether bytes of an unfinished frame are buffered.
   bool has_partial() const { return end_ > start_; }
 

@@ -1,0 +1,41 @@
+#include "source_registry.h"
+
+namespace reglo::engine {
+
+std::vector<std::string> SourceRegistry::SourcesOf(const std::string& connector) const {
+  std::vector<std::string> ids;
+  for (const auto& [id, source] : sources) {
+    if (source.row.connector == connector) ids.push_back(id);
+  }
+  return ids;
+}
+
+std::string SourceRegistry::ShownStatus(const std::string& id) const {
+  const SourceSchedule* schedule = scheduler.Find(id);
+  if (schedule == nullptr) return "";
+  return schedule->state == SourceState::kPaused ? "paused" : schedule->status;
+}
+
+SourceSnapshot SourceRegistry::Snapshot(const std::string& id, TimePoint now,
+                                        int64_t current_run_id) const {
+  SourceSnapshot snapshot;
+  snapshot.id = id;
+  snapshot.connector = sources.at(id).row.connector;
+  if (const SourceSchedule* schedule = scheduler.Find(id)) {
+    snapshot.state = schedule->state;
+    snapshot.status = ShownStatus(id);
+    snapshot.reason = schedule->reason;
+    snapshot.cause = schedule->cause;
+    snapshot.consecutive_failures = schedule->consecutive_failures;
+    snapshot.next_run_in = std::chrono::duration_cast<Duration>(schedule->next_run - now);
+  }
+  snapshot.current_run_id = current_run_id;
+  if (auto count = counts.find(id); count != counts.end()) {
+    snapshot.runs_finished = count->second.runs_finished;
+    snapshot.last_run_id = count->second.last_run_id;
+    snapshot.last_plugin_version = count->second.last_plugin_version;
+  }
+  return snapshot;
+}
+
+}  // namespace reglo::engine
