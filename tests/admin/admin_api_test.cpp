@@ -20,6 +20,7 @@
 #include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
+#include "reglo/engine/engine.h"
 #include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
 #include "temp_dir.h"

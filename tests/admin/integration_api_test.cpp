@@ -21,6 +21,7 @@
 #include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
+#include "reglo/engine/engine.h"
 #include "reglo/http/server.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/ingest_service.h"

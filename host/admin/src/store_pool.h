@@ -6,7 +6,7 @@
 #include <mutex>
 #include <vector>
 
-#include "reglo/engine/engine.h"
+#include "reglo/engine/engine_control.h"
 
 namespace reglo::admin {
 

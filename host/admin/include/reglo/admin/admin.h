@@ -4,9 +4,9 @@
 // before the route lookup, so a refused request learns nothing). The API contract is
 // docs/admin-api.md.
 // Ownership: AdminServer owns its listener and a small pool of stores opened from the factory;
-// the Engine, Clock and MetricsRegistry must outlive it. Thread-safety: requests are served on
-// the listener's threads; the engine and registry are thread-safe, each store is used by one
-// request at a time.
+// the engine (EngineControl), Clock and MetricsRegistry must outlive it. Thread-safety: requests
+// are served on the listener's threads; the engine and registry are thread-safe, each store is used
+// by one request at a time.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,7 @@
 #include "reglo/admin/metrics.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
-#include "reglo/engine/engine.h"
+#include "reglo/engine/engine_control.h"
 #include "reglo/http/router.h"
 #include "reglo/http/server.h"
 
@@ -54,7 +54,7 @@ struct AdminOptions {
 };
 
 struct AdminDeps {
-  engine::Engine& engine;
+  engine::EngineControl& engine;
   engine::StoreFactory open_store;
   const Clock& clock;
   MetricsRegistry& metrics;
@@ -81,7 +81,7 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
 
 // The hub's own metrics (runs, records, lag, sources by status, backoff, plugins), reading the
 // engine and the store; add it to the registry the admin listener renders.
-std::shared_ptr<MetricsProvider> MakeHubMetrics(engine::Engine& engine,
+std::shared_ptr<MetricsProvider> MakeHubMetrics(engine::EngineControl& engine,
                                                 engine::StoreFactory open_store,
                                                 const Clock& clock);
 
