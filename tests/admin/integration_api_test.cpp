@@ -156,7 +156,7 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     deps.relay = relay_.get();
     if (ingest_) deps.ingest_stats = &ingest_->stats();
     if (with_master_key) deps.master_key = &*master_;
-    auto server = AdminServer::Start(admin, deps);
+    auto server = StartAdminServer(admin, deps);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
   }
@@ -226,7 +226,7 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
   std::unique_ptr<relay::Relay> relay_;
   std::unique_ptr<ingest::IngestService> ingest_;
   std::unique_ptr<http::Server> ingest_server_;
-  std::unique_ptr<AdminServer> server_;
+  std::unique_ptr<http::Server> server_;
   std::string api_key_, prefix_, signing_key_;
 };
 
