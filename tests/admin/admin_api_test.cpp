@@ -20,6 +20,7 @@
 #include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
+#include "reglo/engine/engine.h"
 #include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
 #include "temp_dir.h"
@@ -95,8 +96,8 @@ class AdminApiTest : public ::testing::TestWithParam<storage::testing::BackendPa
     admin.port = 0;
     admin.token_hash = TokenHash(kToken);
     admin.config_source_ids = config_ids;
-    Result<std::unique_ptr<AdminServer>> server =
-        AdminServer::Start(admin, AdminDeps{*engine_, Factory(), clock_, metrics_});
+    Result<std::unique_ptr<http::Server>> server =
+        StartAdminServer(admin, AdminDeps{*engine_, Factory(), clock_, metrics_});
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
   }
@@ -147,7 +148,7 @@ class AdminApiTest : public ::testing::TestWithParam<storage::testing::BackendPa
   MaxRandom random_;
   MetricsRegistry metrics_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<AdminServer> server_;
+  std::unique_ptr<http::Server> server_;
 };
 
 // ---- auth ------------------------------------------------------------------------------------

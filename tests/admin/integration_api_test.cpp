@@ -21,6 +21,7 @@
 #include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
+#include "reglo/engine/engine.h"
 #include "reglo/http/server.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/ingest_service.h"
@@ -155,7 +156,7 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     deps.relay = relay_.get();
     if (ingest_) deps.ingest_stats = &ingest_->stats();
     if (with_master_key) deps.master_key = &*master_;
-    auto server = AdminServer::Start(admin, deps);
+    auto server = StartAdminServer(admin, deps);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
   }
@@ -225,7 +226,7 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
   std::unique_ptr<relay::Relay> relay_;
   std::unique_ptr<ingest::IngestService> ingest_;
   std::unique_ptr<http::Server> ingest_server_;
-  std::unique_ptr<AdminServer> server_;
+  std::unique_ptr<http::Server> server_;
   std::string api_key_, prefix_, signing_key_;
 };
 

@@ -22,7 +22,7 @@ std::string_view Outcome(storage::RunStatus status) {
 
 class HubMetrics final : public MetricsProvider {
  public:
-  HubMetrics(engine::Engine& engine, engine::StoreFactory open_store, const Clock& clock)
+  HubMetrics(engine::EngineControl& engine, engine::StoreFactory open_store, const Clock& clock)
       : engine_(engine), stores_(std::move(open_store)), clock_(clock) {}
 
   void WriteMetrics(MetricsWriter& out) override {
@@ -135,14 +135,14 @@ class HubMetrics final : public MetricsProvider {
   }
 
  private:
-  engine::Engine& engine_;
+  engine::EngineControl& engine_;
   StorePool stores_;
   const Clock& clock_;
 };
 
 }  // namespace
 
-std::shared_ptr<MetricsProvider> MakeHubMetrics(engine::Engine& engine,
+std::shared_ptr<MetricsProvider> MakeHubMetrics(engine::EngineControl& engine,
                                                 engine::StoreFactory open_store,
                                                 const Clock& clock) {
   return std::make_shared<HubMetrics>(engine, std::move(open_store), clock);

@@ -31,14 +31,18 @@ std::string FormatValue(double value) {
   return fmt::format("{}", value);
 }
 
-// HELP text escapes only backslash and newline.
-std::string EscapeHelp(std::string_view help) {
+// Backslash and newline escaped, and double quotes too when `quotes` (label values are quoted;
+// HELP text is not).
+std::string Escape(std::string_view text, bool quotes) {
   std::string out;
-  for (char c : help) {
+  out.reserve(text.size());
+  for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
+    } else if (c == '"' && quotes) {
+      out += "\\\"";
     } else {
       out += c;
     }
@@ -57,20 +61,7 @@ bool IsValidLabelName(std::string_view name) {
 }
 
 std::string EscapeLabelValue(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return Escape(value, /*quotes=*/true);
 }
 
 void MetricsWriter::Family(std::string_view name, std::string_view help, Type type) {
@@ -79,8 +70,8 @@ void MetricsWriter::Family(std::string_view name, std::string_view help, Type ty
   if (std::find(written_.begin(), written_.end(), name) != written_.end()) return;
   family_ = std::string(name);
   written_.push_back(family_);
-  out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", family_, EscapeHelp(help), family_,
-                      type == Type::kCounter ? "counter" : "gauge");
+  out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", family_, Escape(help, /*quotes=*/false),
+                      family_, type == Type::kCounter ? "counter" : "gauge");
 }
 
 void MetricsWriter::Sample(const MetricLabels& labels, double value) {

@@ -165,6 +165,49 @@ std::filesystem::path Resolve(const std::filesystem::path& base, const std::stri
   return (path.is_absolute() ? path : base / path).lexically_normal();
 }
 
+// A non-empty top-level path member, resolved against `base`; an absent optional one leaves `out`
+// as it is.
+Status ReadPath(const json& root, const char* name, bool required,
+                const std::filesystem::path& base, std::filesystem::path& out) {
+  if (!required && !root.contains(name)) return Status::Ok();
+  std::string text;
+  REGLO_RETURN_IF_ERROR(ReadString(root, "", name, true, text));
+  out = Resolve(base, text);
+  return Status::Ok();
+}
+
+// The config file's top-level object, refused when it has a key not in `known`.
+Result<json> ParseTopLevel(const std::string& text, const std::set<std::string>& known) {
+  Result<json> parsed = ParseConfigJson(text);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) return Status::ConfigError("the top level must be a JSON object");
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*parsed, "", known));
+  return parsed;
+}
+
+// Reads an optional true/false member; the error names the key path.
+Status ReadBool(const json& object, const std::string& parent, const char* name, bool& out) {
+  auto it = object.find(name);
+  if (it == object.end()) return Status::Ok();
+  if (!it->is_boolean()) {
+    return KeyError(parent.empty() ? std::string(name) : parent + "." + name,
+                    "expected true or false");
+  }
+  out = it->get<bool>();
+  return Status::Ok();
+}
+
+// The optional top-level object `name` (nullptr when absent); refused when it is not an object or
+// has a key not in `known`.
+Result<const json*> FindSection(const json& root, const char* name,
+                                const std::set<std::string>& known) {
+  auto it = root.find(name);
+  if (it == root.end()) return static_cast<const json*>(nullptr);
+  if (!it->is_object()) return KeyError(name, "expected an object, got " + TypeName(*it));
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, name, known));
+  return &*it;
+}
+
 // Reads an optional number of seconds (fractions allowed) as milliseconds; the error names the key.
 Status ReadSeconds(const json& object, const std::string& parent, const char* name, double minimum,
                    int64_t& out_ms) {
@@ -205,23 +248,15 @@ Status ReadInteger(const json& object, const std::string& parent, const char* na
 
 // The optional "engine" object (serve's scheduling and supervision settings).
 Status ReadEngine(const json& root, EngineSettings& engine) {
-  auto it = root.find("engine");
-  if (it == root.end()) return Status::Ok();
-  if (!it->is_object()) return KeyError("engine", "expected an object, got " + TypeName(*it));
-  static const std::set<std::string> kKeys = {"default_interval_seconds",
-                                              "backoff_base_seconds",
-                                              "backoff_cap_seconds",
-                                              "failure_limit",
-                                              "stall_timeout_seconds",
-                                              "cancel_grace_seconds",
-                                              "threads_per_plugin",
-                                              "watch_plugins",
-                                              "watch_interval_seconds",
-                                              "shutdown_timeout_seconds",
-                                              "lease_seconds",
-                                              "runner_memory_limit_mb"};
-  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "engine", kKeys));
-  const json& e = *it;
+  Result<const json*> section =
+      FindSection(root, "engine",
+                  {"default_interval_seconds", "backoff_base_seconds", "backoff_cap_seconds",
+                   "failure_limit", "stall_timeout_seconds", "cancel_grace_seconds",
+                   "threads_per_plugin", "watch_plugins", "watch_interval_seconds",
+                   "shutdown_timeout_seconds", "lease_seconds", "runner_memory_limit_mb"});
+  if (!section.ok()) return section.status();
+  if (*section == nullptr) return Status::Ok();
+  const json& e = **section;
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(e, "engine", "default_interval_seconds", 0.01, engine.default_interval_ms));
   REGLO_RETURN_IF_ERROR(
@@ -240,10 +275,7 @@ Status ReadEngine(const json& root, EngineSettings& engine) {
   REGLO_RETURN_IF_ERROR(ReadInteger(e, "engine", "failure_limit", 1, 100000, engine.failure_limit));
   REGLO_RETURN_IF_ERROR(
       ReadInteger(e, "engine", "threads_per_plugin", 1, 100000, engine.threads_per_plugin));
-  if (auto watch = e.find("watch_plugins"); watch != e.end()) {
-    if (!watch->is_boolean()) return KeyError("engine.watch_plugins", "expected true or false");
-    engine.watch_plugins = watch->get<bool>();
-  }
+  REGLO_RETURN_IF_ERROR(ReadBool(e, "engine", "watch_plugins", engine.watch_plugins));
   if (engine.backoff_cap_ms < engine.backoff_base_ms) {
     return KeyError("engine.backoff_cap_seconds", "must not be less than backoff_base_seconds");
   }
@@ -293,27 +325,15 @@ Status ReadConnectionCaps(const json& object, const std::string& parent, Listene
 // The optional "ingest" object (the ingestion API's listener; issue #6).
 Status ReadIngest(const json& root, const std::filesystem::path& base_dir,
                   std::optional<IngestSettings>& out) {
-  auto it = root.find("ingest");
-  if (it == root.end()) return Status::Ok();
-  if (!it->is_object()) return KeyError("ingest", "expected an object, got " + TypeName(*it));
-  static const std::set<std::string> kKeys = {"listen",
-                                              "tls_certificate_file",
-                                              "tls_private_key_file",
-                                              "max_body_bytes",
-                                              "max_records",
-                                              "max_json_depth",
-                                              "max_string_bytes",
-                                              "max_fields_per_record",
-                                              "header_timeout_seconds",
-                                              "body_timeout_seconds",
-                                              "signature_tolerance_seconds",
-                                              "rate_limit",
-                                              "threads",
-                                              "store_connections",
-                                              "max_connections",
-                                              "max_connections_per_address"};
-  REGLO_RETURN_IF_ERROR(CheckKnownKeys(*it, "ingest", kKeys));
-  const json& o = *it;
+  Result<const json*> section = FindSection(
+      root, "ingest",
+      {"listen", "tls_certificate_file", "tls_private_key_file", "max_body_bytes", "max_records",
+       "max_json_depth", "max_string_bytes", "max_fields_per_record", "header_timeout_seconds",
+       "body_timeout_seconds", "signature_tolerance_seconds", "rate_limit", "threads",
+       "store_connections", "max_connections", "max_connections_per_address"});
+  if (!section.ok()) return section.status();
+  if (*section == nullptr) return Status::Ok();
+  const json& o = **section;
   IngestSettings ingest;
   std::string listen;
   REGLO_RETURN_IF_ERROR(ReadString(o, "ingest", "listen", true, listen));
@@ -393,14 +413,13 @@ Status ReadStrings(const json& object, const std::string& parent, const char* na
 
 // The optional "relay" object (event delivery).
 Status ReadRelay(const json& root, RelaySettings& relay) {
-  auto it = root.find("relay");
-  if (it == root.end()) return Status::Ok();
-  if (!it->is_object()) return KeyError("relay", "expected an object, got " + TypeName(*it));
-  const json& r = *it;
-  REGLO_RETURN_IF_ERROR(
-      CheckKnownKeys(r, "relay",
-                     {"timeout_seconds", "connect_timeout_seconds", "concurrency", "batch_size",
-                      "poll_interval_seconds", "lease_seconds", "retry_schedule_seconds", "nats"}));
+  Result<const json*> section =
+      FindSection(root, "relay",
+                  {"timeout_seconds", "connect_timeout_seconds", "concurrency", "batch_size",
+                   "poll_interval_seconds", "lease_seconds", "retry_schedule_seconds", "nats"});
+  if (!section.ok()) return section.status();
+  if (*section == nullptr) return Status::Ok();
+  const json& r = **section;
   REGLO_RETURN_IF_ERROR(ReadSeconds(r, "relay", "timeout_seconds", 0.01, relay.timeout_ms));
   REGLO_RETURN_IF_ERROR(
       ReadSeconds(r, "relay", "connect_timeout_seconds", 0.01, relay.connect_timeout_ms));
@@ -499,10 +518,7 @@ Status ReadSubscriptions(const json& root, std::vector<ConfiguredSubscription>& 
                       "expected a signing secret whsec_<base64> (reglo-hub subscriptions create "
                       "prints one)");
     }
-    if (auto enabled = entry.find("enabled"); enabled != entry.end()) {
-      if (!enabled->is_boolean()) return KeyError(key + ".enabled", "expected true or false");
-      sub.enabled = enabled->get<bool>();
-    }
+    REGLO_RETURN_IF_ERROR(ReadBool(entry, key, "enabled", sub.enabled));
     out.push_back(std::move(sub));
   }
   return Status::Ok();
@@ -511,24 +527,21 @@ Status ReadSubscriptions(const json& root, std::vector<ConfiguredSubscription>& 
 // The optional "admin" object: {"enabled": bool, "listen": "HOST:PORT", "token": "...",
 // "max_connections": N, "max_connections_per_address": N}.
 Status ReadAdmin(const json& root, AdminSettings& admin) {
-  auto it = root.find("admin");
-  if (it == root.end()) return Status::Ok();
-  if (!it->is_object()) return KeyError("admin", "expected an object, got " + TypeName(*it));
-  REGLO_RETURN_IF_ERROR(CheckKnownKeys(
-      *it, "admin",
-      {"enabled", "listen", "token", "max_connections", "max_connections_per_address"}));
-  REGLO_RETURN_IF_ERROR(ReadConnectionCaps(*it, "admin", admin.caps));
-  if (auto enabled = it->find("enabled"); enabled != it->end()) {
-    if (!enabled->is_boolean()) return KeyError("admin.enabled", "expected true or false");
-    admin.enabled = enabled->get<bool>();
-  }
-  if (it->contains("listen")) {
+  Result<const json*> section =
+      FindSection(root, "admin",
+                  {"enabled", "listen", "token", "max_connections", "max_connections_per_address"});
+  if (!section.ok()) return section.status();
+  if (*section == nullptr) return Status::Ok();
+  const json& a = **section;
+  REGLO_RETURN_IF_ERROR(ReadConnectionCaps(a, "admin", admin.caps));
+  REGLO_RETURN_IF_ERROR(ReadBool(a, "admin", "enabled", admin.enabled));
+  if (a.contains("listen")) {
     std::string listen;
-    REGLO_RETURN_IF_ERROR(ReadString(*it, "admin", "listen", true, listen));
+    REGLO_RETURN_IF_ERROR(ReadString(a, "admin", "listen", true, listen));
     REGLO_RETURN_IF_ERROR(ParseListen("admin.listen", listen, admin.address, admin.port));
   }
-  REGLO_RETURN_IF_ERROR(ReadString(*it, "admin", "token", false, admin.token));
-  if (it->contains("token") && admin.token.size() < 16) {
+  REGLO_RETURN_IF_ERROR(ReadString(a, "admin", "token", false, admin.token));
+  if (a.contains("token") && admin.token.size() < 16) {
     return KeyError("admin.token",
                     "must be at least 16 characters (or leave it out to have one "
                     "generated)");
@@ -571,10 +584,7 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
     REGLO_RETURN_IF_ERROR(ReadString(entry, key, "company_id", true, source.company_id));
     REGLO_RETURN_IF_ERROR(ReadString(entry, key, "source_system", true, source.source_system));
     REGLO_RETURN_IF_ERROR(ReadString(entry, key, "connector", true, source.connector));
-    if (auto enabled = entry.find("enabled"); enabled != entry.end()) {
-      if (!enabled->is_boolean()) return KeyError(key + ".enabled", "expected true or false");
-      source.enabled = enabled->get<bool>();
-    }
+    REGLO_RETURN_IF_ERROR(ReadBool(entry, key, "enabled", source.enabled));
     if (entry.contains("interval_seconds")) {
       int64_t every_ms = 0;
       REGLO_RETURN_IF_ERROR(ReadSeconds(entry, key, "interval_seconds", 0.01, every_ms));
@@ -613,14 +623,11 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
 }  // namespace
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
-  Result<json> parsed = ParseConfigJson(text);
+  Result<json> parsed =
+      ParseTopLevel(text, {"store", "plugins_dir", "sources", "engine", "secrets_file", "relay",
+                           "subscriptions", "admin", "ingest"});
   if (!parsed.ok()) return parsed.status();
   const json root = std::move(*parsed);
-  if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
-  static const std::set<std::string> kTopKeys = {"store",         "plugins_dir",  "sources",
-                                                 "engine",        "secrets_file", "relay",
-                                                 "subscriptions", "admin",        "ingest"};
-  REGLO_RETURN_IF_ERROR(CheckKnownKeys(root, "", kTopKeys));
   HubConfig config;
   REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
   REGLO_RETURN_IF_ERROR(ReadIngest(root, base_dir, config.ingest));
@@ -643,14 +650,8 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
     return KeyError("store", "expected sqlite:PATH or postgres://user@host:port/database");
   }
   // The hub master key file (agent signing secrets are sealed with it; keys.h). Optional.
-  if (root.contains("secrets_file")) {
-    std::string secrets_file;
-    REGLO_RETURN_IF_ERROR(ReadString(root, "", "secrets_file", true, secrets_file));
-    config.secrets_file = Resolve(base_dir, secrets_file);
-  }
-  std::string plugins_dir;
-  REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
-  config.plugins_dir = Resolve(base_dir, plugins_dir);
+  REGLO_RETURN_IF_ERROR(ReadPath(root, "secrets_file", false, base_dir, config.secrets_file));
+  REGLO_RETURN_IF_ERROR(ReadPath(root, "plugins_dir", true, base_dir, config.plugins_dir));
 
   REGLO_RETURN_IF_ERROR(
       ReadSources(root, base_dir, config.sources, config.interval_ms, &config.process_isolated));
@@ -659,31 +660,16 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
 
 Result<AgentConfig> ParseAgentConfig(const std::string& text,
                                      const std::filesystem::path& base_dir) {
-  Result<json> parsed = ParseConfigJson(text);
+  Result<json> parsed = ParseTopLevel(
+      text, {"hub", "plugins_dir", "sources", "spool", "batch_records", "interval_seconds",
+             "backoff_base_seconds", "backoff_cap_seconds", "secrets_file"});
   if (!parsed.ok()) return parsed.status();
   const json root = std::move(*parsed);
-  if (!root.is_object()) return Status::ConfigError("the top level must be a JSON object");
-  static const std::set<std::string> kTopKeys = {"hub",
-                                                 "plugins_dir",
-                                                 "sources",
-                                                 "spool",
-                                                 "batch_records",
-                                                 "interval_seconds",
-                                                 "backoff_base_seconds",
-                                                 "backoff_cap_seconds",
-                                                 "secrets_file"};
-  REGLO_RETURN_IF_ERROR(CheckKnownKeys(root, "", kTopKeys));
   AgentConfig config;
   // The agent's own key file: it keys the masking of codici fiscali in the agent's logs.
   config.secrets_file = base_dir / "reglo-agent.key";
-  if (root.contains("secrets_file")) {
-    std::string secrets_file;
-    REGLO_RETURN_IF_ERROR(ReadString(root, "", "secrets_file", true, secrets_file));
-    config.secrets_file = Resolve(base_dir, secrets_file);
-  }
-  std::string plugins_dir;
-  REGLO_RETURN_IF_ERROR(ReadString(root, "", "plugins_dir", true, plugins_dir));
-  config.plugins_dir = Resolve(base_dir, plugins_dir);
+  REGLO_RETURN_IF_ERROR(ReadPath(root, "secrets_file", false, base_dir, config.secrets_file));
+  REGLO_RETURN_IF_ERROR(ReadPath(root, "plugins_dir", true, base_dir, config.plugins_dir));
   REGLO_RETURN_IF_ERROR(ReadSources(root, base_dir, config.sources, config.interval_ms, nullptr));
 
   auto hub = root.find("hub");

@@ -18,12 +18,7 @@ http::ConnectionLimits ToConnectionLimits(const ListenerCaps& caps) {
   return http::ConnectionLimits{caps.max_connections, caps.max_connections_per_address};
 }
 
-struct IngestListener::Parts {
-  std::unique_ptr<ingest::IngestService> service;
-  std::unique_ptr<http::Server> server;  // declared last: stopped before the service goes
-};
-
-Result<std::unique_ptr<IngestListener>> IngestListener::Start(const HubConfig& config) {
+Result<IngestListener> StartIngestListener(const HubConfig& config) {
   if (!config.ingest) return Status::ConfigError("ingest: missing");
   const IngestSettings& s = *config.ingest;
   Result<std::filesystem::path> secrets = SecretsFilePath(config);
@@ -44,11 +39,11 @@ Result<std::unique_ptr<IngestListener>> IngestListener::Start(const HubConfig& c
   options.store_connections =
       static_cast<size_t>(s.store_connections > 0 ? s.store_connections : (sqlite ? 1 : 4));
 
-  auto parts = std::make_unique<Parts>();
-  parts->service = std::make_unique<ingest::IngestService>(
+  IngestListener listener;
+  listener.service = std::make_unique<ingest::IngestService>(
       options, [config] { return OpenStore(config); }, std::move(*master), SystemClock::Instance());
   auto router = std::make_shared<http::Router>();
-  parts->service->AddRoutes(*router);
+  listener.service->AddRoutes(*router);
 
   http::ServerOptions server;
   server.name = "ingest";
@@ -62,30 +57,8 @@ Result<std::unique_ptr<IngestListener>> IngestListener::Start(const HubConfig& c
   server.tls_private_key_file = s.tls_private_key_file.string();
   Result<std::unique_ptr<http::Server>> started = http::Server::Start(server, router);
   if (!started.ok()) return started.status();
-  parts->server = std::move(*started);
-  return std::unique_ptr<IngestListener>(new IngestListener(std::move(parts)));
-}
-
-IngestListener::IngestListener(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
-
-IngestListener::~IngestListener() {
-  Stop();
-}
-
-std::string IngestListener::url() const {
-  return parts_->server->url();
-}
-
-const http::Server& IngestListener::server() const {
-  return *parts_->server;
-}
-
-const ingest::IngestStats& IngestListener::stats() const {
-  return parts_->service->stats();
-}
-
-void IngestListener::Stop() {
-  if (parts_->server) parts_->server->Stop();
+  listener.server = std::move(*started);
+  return listener;
 }
 
 }  // namespace reglo::app

@@ -23,6 +23,8 @@
 #include "reglo/app/relay.h"
 #include "reglo/core/masking.h"
 #include "reglo/engine/engine.h"
+#include "reglo/http/server.h"
+#include "reglo/ingest/ingest_service.h"
 #include "reglo/relay/relay.h"
 #include "reglo/security/master_key.h"
 
@@ -136,9 +138,9 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     return relay.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
   }
   // The ingestion API (config "ingest"): agents' pushes go through the same pipeline.
-  std::unique_ptr<IngestListener> ingest;
+  std::optional<IngestListener> ingest;
   if (config.ingest) {
-    Result<std::unique_ptr<IngestListener>> listening = IngestListener::Start(config);
+    Result<IngestListener> listening = StartIngestListener(config);
     if (!listening.ok()) {
       fmt::print(err, "error: {}\n", listening.status().ToString());
       hub.Stop(engine::Duration(s.shutdown_timeout_ms));
@@ -148,7 +150,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   }
   // The admin listener: JSON admin API, /metrics, health and the console (DESIGN §10).
   admin::MetricsRegistry metrics;
-  std::unique_ptr<admin::AdminServer> admin_server;
+  std::unique_ptr<http::Server> admin_server;
   std::string new_token;
   if (config.admin.enabled) {
     const engine::StoreFactory factory = [&config] { return OpenStore(config); };
@@ -169,7 +171,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     if (token.ok()) {
       metrics.Add(admin::MakeHubMetrics(hub, factory, SystemClock::Instance()));
       metrics.Add(admin::MakeRelayMetrics(relay->get(), factory));
-      if (ingest) metrics.Add(admin::MakeIngestMetrics(ingest->stats()));
+      if (ingest) metrics.Add(admin::MakeIngestMetrics(ingest->service->stats()));
       admin::AdminOptions admin_options;
       admin_options.address = config.admin.address;
       admin_options.port = config.admin.port;
@@ -184,14 +186,14 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       }
       admin::AdminDeps deps{hub, factory, SystemClock::Instance(), metrics};
       deps.relay = relay->get();
-      if (ingest) deps.ingest_stats = &ingest->stats();
+      if (ingest) deps.ingest_stats = &ingest->service->stats();
       if (master_key) deps.master_key = &*master_key;
-      Result<std::unique_ptr<admin::AdminServer>> started_admin =
-          admin::AdminServer::Start(admin_options, deps);
+      Result<std::unique_ptr<http::Server>> started_admin =
+          admin::StartAdminServer(admin_options, deps);
       if (started_admin.ok()) {
         admin_server = std::move(*started_admin);
-        std::vector<const http::Server*> listeners{&admin_server->listener()};
-        if (ingest) listeners.push_back(&ingest->server());
+        std::vector<const http::Server*> listeners{admin_server.get()};
+        if (ingest) listeners.push_back(ingest->server.get());
         metrics.Add(MakeListenerMetrics(std::move(listeners)));
         new_token = token->new_token;
       } else {
@@ -213,9 +215,9 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       config.store_url.rfind("sqlite:", 0) == 0 ? config.store_url : std::string("(PostgreSQL)"),
       ::getpid());
   if (ingest)
-    fmt::print(out, "reglo-hub serve: ingestion API on {}/api/hub/ingest\n", ingest->url());
+    fmt::print(out, "reglo-hub serve: ingestion API on {}/api/hub/ingest\n", ingest->server->url());
   if (admin_server) {
-    fmt::print(out, "Integration Console: {}\n", admin_server->url());
+    fmt::print(out, "Integration Console: {}/\n", admin_server->url());
     if (!new_token.empty()) {
       // Shown this once (stdout only, never logged): the store keeps only its hash.
       fmt::print(out,
@@ -229,7 +231,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
                s.shutdown_timeout_ms / 1000.0);
   if (admin_server) admin_server->Stop();  // first: it reads the relay and the ingest counters
   (*relay)->Stop();
-  if (ingest) ingest->Stop();  // requests in flight finish first
+  if (ingest) ingest->server->Stop();  // requests in flight finish first
   const bool clean = hub.Stop(engine::Duration(s.shutdown_timeout_ms));
   for (const engine::SourceSnapshot& source : hub.Sources()) {
     fmt::print(out, "  {:<24} {:<8} runs {:>4}  {}\n", source.id, source.status,

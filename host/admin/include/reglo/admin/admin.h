@@ -3,10 +3,10 @@
 // Every route but /healthz and the console's static files needs the admin token (a guard runs
 // before the route lookup, so a refused request learns nothing). The API contract is
 // docs/admin-api.md.
-// Ownership: AdminServer owns its listener and a small pool of stores opened from the factory;
-// the Engine, Clock and MetricsRegistry must outlive it. Thread-safety: requests are served on
-// the listener's threads; the engine and registry are thread-safe, each store is used by one
-// request at a time.
+// Ownership: the router owns a small pool of stores opened from the factory, and the listener owns
+// the router; the engine (EngineControl), Clock and MetricsRegistry must outlive the listener.
+// Thread-safety: requests are served on the listener's threads; the engine and registry are
+// thread-safe, each store is used by one request at a time.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,7 @@
 #include "reglo/admin/metrics.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
-#include "reglo/engine/engine.h"
+#include "reglo/engine/engine_control.h"
 #include "reglo/http/router.h"
 #include "reglo/http/server.h"
 
@@ -54,7 +54,7 @@ struct AdminOptions {
 };
 
 struct AdminDeps {
-  engine::Engine& engine;
+  engine::EngineControl& engine;
   engine::StoreFactory open_store;
   const Clock& clock;
   MetricsRegistry& metrics;
@@ -81,7 +81,7 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
 
 // The hub's own metrics (runs, records, lag, sources by status, backoff, plugins), reading the
 // engine and the store; add it to the registry the admin listener renders.
-std::shared_ptr<MetricsProvider> MakeHubMetrics(engine::Engine& engine,
+std::shared_ptr<MetricsProvider> MakeHubMetrics(engine::EngineControl& engine,
                                                 engine::StoreFactory open_store,
                                                 const Clock& clock);
 
@@ -96,27 +96,9 @@ std::shared_ptr<MetricsProvider> MakeRelayMetrics(const relay::Relay* relay,
 // the provider.
 std::shared_ptr<MetricsProvider> MakeIngestMetrics(const ingest::IngestStats& stats);
 
-class AdminServer {
- public:
-  // Binds and serves; the error names the address (e.g. port in use).
-  static Result<std::unique_ptr<AdminServer>> Start(const AdminOptions& options, AdminDeps deps);
-  ~AdminServer();
-  AdminServer(const AdminServer&) = delete;
-  AdminServer& operator=(const AdminServer&) = delete;
-
-  uint16_t port() const;
-  // "http://127.0.0.1:8470/": the console's address.
-  std::string url() const;
-  // The listener itself (its connection and refusal counters, for /metrics).
-  const http::Server& listener() const;
-  void Stop();
-
-  struct Impl;
-
- private:
-  explicit AdminServer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-};
+// Binds and serves the admin router on an http::Server named "admin" (the console is at its
+// url() + "/"); the error names the address (e.g. port in use).
+Result<std::unique_ptr<http::Server>> StartAdminServer(const AdminOptions& options, AdminDeps deps);
 
 // The console files built into this binary (host/admin/console/ at build time), by path
 // relative to that folder ("index.html", "app.js"); empty when the folder was empty or missing.

@@ -1,16 +1,17 @@
-// The ingestion API listener of `reglo-hub serve` (config "ingest"): wires the concrete store,
-// the hub master key and the system clock into an ingest::IngestService on an http::Server.
-// Owns both; destroying it stops the listener (requests in flight finish first). Thread-safe.
+// The ingestion API listener of `reglo-hub serve` (config "ingest"): the concrete store, the hub
+// master key and the system clock wired into an ingest::IngestService on an http::Server.
+// Ownership: an IngestListener owns both; destroying it (where both types are complete: include
+// reglo/http/server.h and reglo/ingest/ingest_service.h) stops the server, requests in flight
+// finishing first, then drops the service. Thread-safety: both parts are thread-safe.
 #pragma once
 
 #include <memory>
-#include <string>
 
 #include "reglo/app/config.h"
 #include "reglo/core/status.h"
 
 namespace reglo::ingest {
-class IngestStats;
+class IngestService;
 }
 namespace reglo::http {
 class Server;
@@ -22,26 +23,13 @@ namespace reglo::app {
 // A listener's caps from the config, for http::ServerOptions (the ingest and admin listeners).
 http::ConnectionLimits ToConnectionLimits(const ListenerCaps& caps);
 
-class IngestListener {
- public:
-  // Starts listening as configured; kConfigError without an "ingest" object or master key file.
-  static Result<std::unique_ptr<IngestListener>> Start(const HubConfig& config);
-  ~IngestListener();
-  IngestListener(const IngestListener&) = delete;
-  IngestListener& operator=(const IngestListener&) = delete;
-
-  std::string url() const;
-  // The service's per-key counters (for the admin listener's /metrics and agents list).
-  const ingest::IngestStats& stats() const;
-  // The listener itself (its connection and refusal counters, for /metrics).
-  const http::Server& server() const;
-  void Stop();
-
-  struct Parts;
-
- private:
-  explicit IngestListener(std::unique_ptr<Parts> parts);
-  std::unique_ptr<Parts> parts_;
+struct IngestListener {
+  // Its per-key counters are what the admin listener's /metrics and agents list show.
+  std::unique_ptr<ingest::IngestService> service;
+  std::unique_ptr<http::Server> server;  // declared last: stopped before the service goes
 };
+
+// Starts listening as configured; kConfigError without an "ingest" object or master key file.
+Result<IngestListener> StartIngestListener(const HubConfig& config);
 
 }  // namespace reglo::app

@@ -32,6 +32,7 @@
 
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
+#include "reglo/engine/engine_control.h"
 #include "reglo/engine/scheduler.h"
 #include "reglo/isolation/process_connector.h"
 #include "reglo/pipeline/sync.h"
@@ -65,45 +66,10 @@ struct EngineOptions {
   isolation::RunnerOptions runner;
 };
 
-// One configured source and its schedule.
-struct SourceConfig {
-  storage::SourceRow row;
-  Duration interval{0};  // 0: EngineOptions::default_interval
-  isolation::Isolation isolation = isolation::Isolation::kInProcess;
-};
-
-using StoreFactory = std::function<Result<std::unique_ptr<storage::Store>>()>;
 // What the engine itself needs of a store: the sync role (its pulls, runs and leases).
 using SyncStoreFactory = std::function<Result<std::unique_ptr<storage::SyncStore>>()>;
 
-// What the engine knows about one source right now (for the CLI, the admin API and tests).
-struct SourceSnapshot {
-  std::string id;
-  std::string connector;
-  SourceState state = SourceState::kIdle;
-  std::string status;                  // as stored: new / ok / warning / failed / paused
-  std::string reason;                  // why paused, failed or retrying
-  HoldCause cause = HoldCause::kNone;  // what holds it when paused or failed
-  int consecutive_failures = 0;
-  int64_t runs_finished = 0;
-  int64_t last_run_id = 0;
-  int64_t current_run_id = 0;       // the run in progress (0: none, or not begun yet)
-  std::string last_plugin_version;  // the plugin version the last finished run used
-  Duration next_run_in{0};
-};
-
-struct PluginSnapshot {
-  std::string name;
-  std::string version;
-  std::string abi_version;         // "1.0": the ABI major.minor the plugin was built against
-  std::string config_schema_json;  // its config's JSON Schema (secrets: "x-reglo-secret")
-  std::filesystem::path file;
-  bool loaded = false;
-  bool quarantined = false;
-  std::string reason;  // why quarantined or not loaded
-};
-
-class Engine {
+class Engine final : public EngineControl {
  public:
   Engine(EngineOptions options, std::vector<SourceConfig> sources, SyncStoreFactory open_store,
          const Clock& clock, RandomSource& random);
@@ -125,29 +91,20 @@ class Engine {
   // Returns true when every pull has ended; false when some (hung) are left behind.
   bool Stop(Duration timeout);
 
-  // Operator commands (the admin API calls these).
-  Status RunNow(const std::string& source_id);
-  Status Pause(const std::string& source_id);
-  Status Resume(const std::string& source_id);
-  Status Retry(const std::string& source_id);
+  // EngineControl: the operator commands, live source changes and snapshots (the admin API and
+  // the CLI call these).
+  Status RunNow(const std::string& source_id) override;
+  Status Pause(const std::string& source_id) override;
+  Status Resume(const std::string& source_id) override;
+  Status Retry(const std::string& source_id) override;
+  Status AddSource(SourceConfig source) override;
+  Status UpdateSource(SourceConfig source) override;
+  Status RemoveSource(const std::string& source_id) override;
+  std::optional<SourceConfig> SourceDefinition(const std::string& source_id) const override;
+  std::vector<SourceSnapshot> Sources() const override;
+  std::optional<SourceSnapshot> Source(const std::string& source_id) const override;
+  std::vector<PluginSnapshot> Plugins() const override;
 
-  // Sources added, changed and removed while the engine runs (the admin API calls these; the
-  // caller persists them). AddSource: kAlreadyExists when the id is taken, or while a pull of a
-  // removed source of that id is still stopping; the source is due at once (paused when disabled
-  // or its connector is not loaded). UpdateSource: kNotFound for an unknown id; the new
-  // definition is used from the next run (a pull in progress finishes on the old one), its status
-  // and failures are kept, enabling/disabling resumes/pauses it. RemoveSource: kNotFound for an
-  // unknown id; a pull in progress is told to stop and can no longer commit; what it did before
-  // stays, and nothing is scheduled for the id any more.
-  Status AddSource(SourceConfig source);
-  Status UpdateSource(SourceConfig source);
-  Status RemoveSource(const std::string& source_id);
-  // The definition the engine uses for `source_id` (interval resolved), if it has the source.
-  std::optional<SourceConfig> SourceDefinition(const std::string& source_id) const;
-
-  std::vector<SourceSnapshot> Sources() const;
-  std::optional<SourceSnapshot> Source(const std::string& source_id) const;
-  std::vector<PluginSnapshot> Plugins() const;
   // Pulls in progress right now.
   int Running() const;
   // Blocks until `source_id` has finished at least `runs` runs, or `timeout` passes (real time:

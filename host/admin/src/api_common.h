@@ -1,0 +1,205 @@
+// The admin API's shared parts, private to host/admin: the context every handler reads (options,
+// deps, a store pool), the route adder, the handlers of each area (api_sources.cpp, api_runs.cpp,
+// api_relay.cpp, api_agents.cpp; api.cpp's route table maps the routes to them), the request body
+// reader, the paging and problem helpers and the JSON views more than one area answers with.
+// Thread-safety: one ApiContext serves the listener's threads (its parts are thread-safe); a
+// BodyReader belongs to one request.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "reglo/admin/admin.h"
+#include "reglo/core/status.h"
+#include "reglo/http/message.h"
+#include "reglo/http/router.h"
+#include "reglo/storage/store.h"
+#include "store_pool.h"
+
+namespace reglo::admin::api {
+
+using http::Request;
+using http::Response;
+using nlohmann::json;
+
+// ---- answers ---------------------------------------------------------------------------------
+
+std::string Dump(const json& value);
+Response Json(int status, const json& value);
+Response BadRequest(const std::string& detail);
+Response NotFound(const std::string& detail);
+Response Conflict(const std::string& detail);
+Response NoSource(const std::string& id);  // 404 "no source 'ID'"
+// A store or engine failure: the message is masked, and says what failed.
+Response ServerError(const Status& status);
+// Maps an engine or store refusal to its problem.
+Response FromStatus(const Status& status);
+// FromStatus of a failed step; nullopt when it went through.
+std::optional<Response> ProblemIfFailed(const Status& status);
+
+// ---- the context and the routes ----------------------------------------------------------------
+
+struct ApiContext {
+  ApiContext(const AdminOptions& admin_options, AdminDeps admin_deps)
+      : options(admin_options), deps(admin_deps), stores(admin_deps.open_store) {}
+
+  // Runs `use(store)` with a store of the pool and answers what it returns (a 500 when no store
+  // can be opened).
+  template <typename Use>
+  Response WithStore(Use use) {
+    return stores.With(use, ServerError);
+  }
+
+  // Runs a step that comes before the answer: nullopt when it went through, else the response to
+  // answer (its refusal, or a 500 when no store can be opened).
+  template <typename Step>
+  std::optional<Response> StoreStep(Step step) {
+    return stores.With(
+        [&](storage::Store& store) -> std::optional<Response> { return step(store); },
+        [](const Status& status) -> std::optional<Response> { return ServerError(status); });
+  }
+
+  const AdminOptions options;
+  const AdminDeps deps;
+  StorePool stores;
+};
+
+using ApiHandler = Response (*)(ApiContext& api, const Request& request);
+
+// Adds routes to the router, and lists them as RouteInfo when asked to.
+struct ApiRoutes {
+  http::Router& router;
+  std::vector<RouteInfo>* listed;
+  std::shared_ptr<ApiContext> api;
+
+  void Add(const char* method, const char* pattern, ApiHandler handler, bool needs_token = true);
+};
+
+// The handlers of each area, defined in the file of that name; api.cpp's route table maps the
+// routes to them.
+// api_sources.cpp: sources, their commands and cursors, plugins.
+Response ListSources(ApiContext& api, const Request& request);
+Response CreateSource(ApiContext& api, const Request& request);
+Response GetSource(ApiContext& api, const Request& request);
+Response UpdateSource(ApiContext& api, const Request& request);
+Response DeleteSource(ApiContext& api, const Request& request);
+Response RunSource(ApiContext& api, const Request& request);
+Response RetrySource(ApiContext& api, const Request& request);
+Response PauseSource(ApiContext& api, const Request& request);
+Response ResumeSource(ApiContext& api, const Request& request);
+Response GetCursor(ApiContext& api, const Request& request);
+Response ResetCursor(ApiContext& api, const Request& request);
+Response ListPlugins(ApiContext& api, const Request& request);
+// api_runs.cpp: runs and their logs, events, dead letters, entities.
+Response ListRuns(ApiContext& api, const Request& request);
+Response GetRun(ApiContext& api, const Request& request);
+Response ListEvents(ApiContext& api, const Request& request);
+Response ListDeadLetters(ApiContext& api, const Request& request);
+Response ListEntities(ApiContext& api, const Request& request);
+Response BrowseEntity(ApiContext& api, const Request& request);
+// api_relay.cpp: subscriptions and deliveries.
+Response ListSubscriptions(ApiContext& api, const Request& request);
+Response CreateSubscription(ApiContext& api, const Request& request);
+Response GetSubscription(ApiContext& api, const Request& request);
+Response DeleteSubscription(ApiContext& api, const Request& request);
+Response EnableSubscription(ApiContext& api, const Request& request);
+Response DisableSubscription(ApiContext& api, const Request& request);
+Response ListDeliveries(ApiContext& api, const Request& request);
+Response Redeliver(ApiContext& api, const Request& request);
+Response RedeliverDead(ApiContext& api, const Request& request);
+// api_agents.cpp: agent keys and their counters.
+Response ListAgents(ApiContext& api, const Request& request);
+
+// ---- queries -----------------------------------------------------------------------------------
+
+std::optional<int64_t> ParseInteger(std::string_view text);
+
+// A page of a list: `limit` (default 50, 1..500) and where it starts, the non-negative integer
+// query parameter `position` names ("after", "before", "offset"; default 0).
+struct PageQuery {
+  int limit = 50;
+  int64_t position = 0;
+};
+// Reads the page the request asks for into `page`; the 400 that names a bad parameter otherwise.
+std::optional<Response> ReadPage(const Request& request, const char* position, PageQuery& page);
+
+// A page's answer from `rows`, read with limit + 1 to know whether more follow: the first `limit`
+// rows as items, and "next", the position of the last one shown (null when none follow).
+template <typename Row, typename ToJson, typename PositionOf>
+Response PageJson(const std::vector<Row>& rows, int limit, ToJson to_json, PositionOf position_of) {
+  json items = json::array();
+  const size_t shown = std::min(rows.size(), static_cast<size_t>(limit));
+  for (size_t i = 0; i < shown; ++i) items.push_back(to_json(rows[i]));
+  const bool more = rows.size() > shown;
+  return Json(
+      200, {{"items", items}, {"next", more ? json(position_of(rows[shown - 1])) : json(nullptr)}});
+}
+
+// ---- request bodies ----------------------------------------------------------------------------
+
+// How a request body member is expected.
+enum class Need {
+  kRequired,        // absent: "NAME: missing"
+  kOptional,        // absent: left as it is; null is refused like any other wrong type
+  kOptionalOrNull,  // absent or null: left as it is
+};
+
+// Reads a JSON object request body member by member, so a handler states only what it expects.
+// Each read checks one member; the first refusal (a 400 problem naming the member) is kept and
+// later reads and Refuse() calls do nothing: the handler asks Refusal() once, before it acts.
+class BodyReader {
+ public:
+  // `fields`: the members the handler reads; `ignored`: members accepted and not read (what a GET
+  // answers, so a client may send it back); any other member is refused. `empty_ok`: an empty
+  // body reads as {}.
+  BodyReader(const std::string& text, const std::set<std::string>& fields,
+             const std::set<std::string>& ignored = {}, bool empty_ok = false);
+
+  // The first refusal, if any.
+  const std::optional<Response>& Refusal() const { return refusal_; }
+
+  // Refuses the body with `detail` (which names the member), unless it is refused already.
+  void Refuse(const std::string& detail);
+
+  // The member `name`, or nullptr when absent.
+  const json* Find(const char* name) const;
+
+  // A string: non-empty unless `empty_ok`, and at most `max_size` bytes when `max_size` is not 0.
+  void Text(const char* name, std::string& out, Need need = Need::kRequired, size_t max_size = 0,
+            bool empty_ok = false);
+  void Bool(const char* name, bool& out, Need need);
+  void Object(const char* name, json& out, Need need);
+  // An array of non-empty strings, appended to `out`.
+  void Strings(const char* name, std::vector<std::string>& out, Need need);
+  // A number of seconds (fractions allowed) from `minimum` to 1e9, as milliseconds.
+  void Seconds(const char* name, double minimum, std::chrono::milliseconds& out, Need need);
+
+ private:
+  // The member to check, or nullptr when there is nothing to read (refused already, absent, or
+  // null where `need` allows it); a required member that is absent refuses the body.
+  const json* Member(const char* name, Need need);
+
+  json body_ = json::object();
+  std::optional<Response> refusal_;
+};
+
+// ---- JSON views shared by the areas ------------------------------------------------------------
+
+json OptionalText(const std::optional<std::string>& text);
+// Empty -> null. Also for times: the store's FormatUtc text is RFC 3339 UTC already.
+json TextOrNull(const std::string& text);
+// The same, with personal data masked (errors and reasons may quote a record).
+json MaskedTextOrNull(const std::string& text);
+// A JSON array kept as text in the store, or [] when it is not one.
+json JsonArrayText(const std::string& text);
+json RunJson(const storage::RunInfo& run);
+
+}  // namespace reglo::admin::api

@@ -1,0 +1,267 @@
+// The admin API's relay area: webhook subscriptions (list, create, read, delete, enable,
+// disable) with the relay's live state, and their deliveries (list, redeliver).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api_common.h"
+#include "reglo/core/masking.h"
+#include "reglo/relay/relay.h"
+#include "reglo/relay/subscriptions.h"
+#include "relay_state.h"
+
+namespace reglo::admin::api {
+namespace {
+
+// A subscription's target as shown: a webhook URL without user info, query string or fragment
+// (they may carry tokens); "nats" for the JetStream sink.
+std::string SubscriptionTarget(const storage::SubscriptionRow& row) {
+  if (row.kind != "webhook") return row.kind;
+  std::string url = row.url.substr(0, row.url.find_first_of("?#"));
+  const size_t scheme = url.find("://");
+  if (scheme != std::string::npos) {
+    const size_t host = scheme + 3;
+    const size_t at = url.find('@', host);
+    const size_t slash = url.find('/', host);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      url.erase(host, at + 1 - host);
+    }
+  }
+  return url;
+}
+
+// "["c","s","student","42"]" (relay::EntityKey) -> "c/s/student/42"
+std::string EntityKeyText(const std::string& key) {
+  const json parsed = json::parse(key, nullptr, false);
+  if (!parsed.is_array()) return key;
+  std::string out;
+  for (const json& part : parsed) {
+    if (!out.empty()) out += '/';
+    if (part.is_string()) out += part.get<std::string>();
+  }
+  return out;
+}
+
+json DeliveryJson(const storage::DeliveryRow& row) {
+  return json{
+      {"sequence", row.sequence},
+      {"eventId", row.event_id},
+      {"eventType", row.event_type},
+      {"entity", MaskPersonalData(EntityKeyText(row.entity_key))},
+      {"status", row.status},
+      {"attempts", row.attempts},
+      {"lastError", MaskedTextOrNull(row.last_error)},
+      {"lastStatusCode", row.last_status_code == 0 ? json(nullptr) : json(row.last_status_code)},
+      {"nextAttemptAt", row.status == "pending" ? TextOrNull(row.next_attempt_at) : json(nullptr)},
+      {"createdAt", TextOrNull(row.created_at)},
+      {"updatedAt", TextOrNull(row.updated_at)},
+  };
+}
+
+json SubscriptionJson(ApiContext& api, const relay::SubscriptionStatus& status,
+                      const RelayStateMap& states) {
+  const storage::SubscriptionRow& row = status.row;
+  auto live = states.find(row.id);
+  const std::string state = SubscriptionStateName(row, states, api.deps.relay != nullptr);
+  json counters = nullptr;
+  json last_error = nullptr;
+  if (live != states.end()) {
+    const relay::DeliveryCounters& c = live->second.counters;
+    counters = {{"delivered", c.delivered},
+                {"failed", c.failed},
+                {"deadLettered", c.dead_lettered},
+                {"gone", c.gone}};
+    if (!live->second.last_error.empty()) {
+      last_error = MaskPersonalData(live->second.last_error);
+    }
+  }
+  return json{
+      {"id", row.id},
+      {"kind", row.kind},
+      {"target", SubscriptionTarget(row)},
+      {"eventTypes", JsonArrayText(row.event_types)},
+      {"companyIds", JsonArrayText(row.company_ids)},
+      {"enabled", row.enabled},
+      {"state", state},
+      {"disabledReason", MaskedTextOrNull(row.disabled_reason)},
+      {"origin", row.origin},
+      {"position", status.position},
+      {"lag", status.lag},
+      {"pending", status.pending},
+      {"dead", status.dead},
+      {"counters", counters},
+      {"lastError", last_error},
+      {"createdAt", TextOrNull(row.created_at)},
+      {"updatedAt", TextOrNull(row.updated_at)},
+  };
+}
+
+// Answers `answer(subscriptions, live states)` with the subscriptions as stored and the relay's
+// live state of each.
+template <typename Answer>
+Response WithSubscriptions(ApiContext& api, Answer answer) {
+  const RelayStateMap states = RelayStates(api.deps.relay);
+  return api.WithStore([&](storage::Store& store) {
+    Result<std::vector<relay::SubscriptionStatus>> list = relay::ListSubscriptionStatus(store);
+    if (!list.ok()) return ServerError(list.status());
+    return answer(*list, states);
+  });
+}
+
+// One subscription as JSON (status 200 unless given), or 404.
+Response OneSubscription(ApiContext& api, const std::string& id, int code = 200,
+                         const std::optional<std::string>& secret = std::nullopt) {
+  return WithSubscriptions(
+      api, [&](const std::vector<relay::SubscriptionStatus>& list, const RelayStateMap& states) {
+        for (const relay::SubscriptionStatus& status : list) {
+          if (status.row.id != id) continue;
+          json body = SubscriptionJson(api, status, states);
+          if (secret) body["secret"] = *secret;
+          return Json(code, body);
+        }
+        return NotFound(fmt::format("no subscription '{}'", id));
+      });
+}
+
+// Runs a change of one subscription (kNotFound: 404) and answers the subscription.
+template <typename Change>
+Response ChangeSubscription(ApiContext& api, const std::string& id, Change change) {
+  std::optional<Response> failed =
+      api.StoreStep([&](storage::Store& store) { return ProblemIfFailed(change(store)); });
+  if (failed) return *failed;
+  return OneSubscription(api, id);
+}
+
+}  // namespace
+
+Response ListSubscriptions(ApiContext& api, const Request&) {
+  return WithSubscriptions(
+      api, [&](const std::vector<relay::SubscriptionStatus>& list, const RelayStateMap& states) {
+        json items = json::array();
+        for (const relay::SubscriptionStatus& status : list) {
+          items.push_back(SubscriptionJson(api, status, states));
+        }
+        return Json(200, {{"items", items}});
+      });
+}
+
+Response GetSubscription(ApiContext& api, const Request& request) {
+  return OneSubscription(api, *request.Param("id"));
+}
+
+Response CreateSubscription(ApiContext& api, const Request& request) {
+  BodyReader in(request.body, {"id", "url", "eventTypes", "companyIds", "secret", "enabled"});
+  relay::SubscriptionSpec spec;
+  spec.kind = "webhook";
+  spec.origin = "api";
+  in.Text("id", spec.id);
+  in.Text("url", spec.url);
+  in.Strings("eventTypes", spec.event_types, Need::kOptionalOrNull);
+  in.Strings("companyIds", spec.company_ids, Need::kOptionalOrNull);
+  // "whsec_..."; absent, null or "": the hub generates one.
+  in.Text("secret", spec.secret, Need::kOptionalOrNull, /*max_size=*/0, /*empty_ok=*/true);
+  in.Bool("enabled", spec.enabled, Need::kOptional);
+  if (in.Refusal()) return *in.Refusal();
+  Status checked = relay::CheckSubscriptionSpec(spec);
+  if (!checked.ok()) return BadRequest(MaskPersonalData(checked.message()));
+  if (!api.deps.master_key) {
+    return http::Problem(503, "Service Unavailable",
+                         "no hub master key is loaded (secrets_file): subscriptions cannot be "
+                         "created through the API",
+                         "no-master-key");
+  }
+  std::string secret;
+  std::optional<Response> failed =
+      api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
+        Result<std::string> created =
+            relay::CreateSubscription(store, *api.deps.master_key, spec, api.deps.clock);
+        if (!created.ok()) {
+          return created.status().code() == StatusCode::kInvalidArgument
+                     ? BadRequest(MaskPersonalData(created.status().message()))
+                     : FromStatus(created.status());
+        }
+        secret = std::move(*created);
+        return std::nullopt;
+      });
+  if (failed) return *failed;
+  spdlog::info("subscription {} created through the admin API", spec.id);
+  // The signing secret in clear, this once (the store keeps it sealed).
+  return OneSubscription(api, spec.id, 201, secret);
+}
+
+Response DeleteSubscription(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  return api.WithStore([&](storage::Store& store) {
+    Status deleted = relay::DeleteSubscription(store, id);
+    if (!deleted.ok()) return FromStatus(deleted);
+    spdlog::info("subscription {} deleted through the admin API", id);
+    return Response::NoContent();
+  });
+}
+
+Response EnableSubscription(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  return ChangeSubscription(api, id, [&](storage::Store& store) {
+    return relay::EnableSubscription(store, id, api.deps.clock);
+  });
+}
+
+Response DisableSubscription(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  std::string reason = "disabled through the admin API";
+  BodyReader in(request.body, {"reason"}, {}, /*empty_ok=*/true);
+  in.Text("reason", reason, Need::kOptional, /*max_size=*/500);
+  if (in.Refusal()) return *in.Refusal();
+  return ChangeSubscription(api, id, [&](storage::Store& store) {
+    return relay::DisableSubscription(store, id, reason, api.deps.clock);
+  });
+}
+
+Response ListDeliveries(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  PageQuery page;
+  if (std::optional<Response> refused = ReadPage(request, "after", page)) return *refused;
+  const std::string status = request.Query("status").value_or("");
+  if (status != "" && status != "pending" && status != "delivered" && status != "dead") {
+    return BadRequest("status: expected pending, delivered or dead");
+  }
+  return api.WithStore([&](storage::Store& store) {
+    Result<std::optional<storage::SubscriptionRow>> found = store.FindSubscription(id);
+    if (!found.ok()) return ServerError(found.status());
+    if (!*found) return NotFound(fmt::format("no subscription '{}'", id));
+    storage::DeliveryQuery query;
+    query.subscription_id = id;
+    query.status = status;
+    query.after_sequence = page.position;
+    query.limit = page.limit + 1;
+    Result<std::vector<storage::DeliveryRow>> rows = store.ListDeliveries(query);
+    if (!rows.ok()) return ServerError(rows.status());
+    return PageJson(*rows, page.limit, DeliveryJson,
+                    [](const storage::DeliveryRow& row) { return row.sequence; });
+  });
+}
+
+Response Redeliver(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  std::optional<int64_t> sequence = ParseInteger(*request.Param("sequence"));
+  if (!sequence || *sequence <= 0) return BadRequest("sequence: must be a positive whole number");
+  return api.WithStore([&](storage::Store& store) {
+    Status done = relay::Redeliver(store, id, *sequence, api.deps.clock);
+    if (!done.ok()) return FromStatus(done);
+    spdlog::info("subscription {}: event {} queued for redelivery through the admin API", id,
+                 *sequence);
+    return Json(202, {{"accepted", true}, {"redelivered", 1}});
+  });
+}
+
+Response RedeliverDead(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  return api.WithStore([&](storage::Store& store) {
+    Result<int64_t> count = relay::RedeliverDead(store, id, api.deps.clock);
+    if (!count.ok()) return FromStatus(count.status());
+    spdlog::info("subscription {}: {} dead delivery(ies) queued again through the admin API", id,
+                 *count);
+    return Json(202, {{"accepted", true}, {"redelivered", *count}});
+  });
+}
+
+}  // namespace reglo::admin::api

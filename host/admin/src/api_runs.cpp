@@ -1,0 +1,181 @@
+// The admin API's runs and events area: a source's runs and one run's log, the event outbox, dead
+// letters, and the canonical entities' record browser (personal data masked).
+#include <fmt/format.h>
+
+#include "api_common.h"
+#include "reglo/core/masking.h"
+#include "reglo/model/events.h"
+#include "reglo/model/schema.h"
+
+namespace reglo::admin::api {
+namespace {
+
+// The masked display value of a canonical field: codici fiscali, e-mails and phones never leave
+// the hub in clear through the admin API; names do (they are what support looks people up by).
+json FieldValue(const model::FieldSpec& field, const std::string& value) {
+  switch (field.personal) {
+    case model::PersonalData::kFiscalCode: return HashFiscalCode(value);
+    case model::PersonalData::kEmail: return MaskEmail(value);
+    case model::PersonalData::kPhone: return MaskPhone(value);
+    default: return value;
+  }
+}
+
+void MaskRecordObject(const model::EntitySpec& entity, json& record) {
+  if (!record.is_object()) return;
+  for (const model::FieldSpec& field : entity.fields) {
+    if (field.personal == model::PersonalData::kNone ||
+        field.personal == model::PersonalData::kName) {
+      continue;
+    }
+    auto it = record.find(std::string(field.name));
+    if (it != record.end() && it->is_string()) *it = FieldValue(field, it->get<std::string>());
+  }
+}
+
+json EventJson(const storage::StoredEvent& stored) {
+  json envelope = json::parse(model::CloudEventJson(stored.event), nullptr, false);
+  if (!envelope.is_object()) envelope = json::object();
+  const model::EntitySpec* entity = model::FindEntity(stored.event.entity);
+  if (entity && envelope.contains("data") && envelope["data"].is_object() &&
+      envelope["data"].contains("record")) {
+    MaskRecordObject(*entity, envelope["data"]["record"]);
+  }
+  envelope["sequence"] = stored.sequence;
+  return envelope;
+}
+
+json DeadLetterJson(const storage::DeadLetter& letter) {
+  return json{{"id", letter.id},
+              {"sourceId", letter.source_id},
+              {"runId", letter.run_id},
+              {"entity", letter.entity},
+              {"externalId", letter.external_id},
+              {"stage", letter.stage},
+              {"origin", MaskPersonalData(letter.origin)},
+              {"reason", MaskPersonalData(letter.reason)},
+              {"at", TextOrNull(letter.created_at)}};
+}
+
+}  // namespace
+
+Response ListRuns(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  PageQuery page;
+  if (std::optional<Response> refused = ReadPage(request, "before", page)) return *refused;
+  if (!api.deps.engine.Source(id)) return NoSource(id);
+  return api.WithStore([&](storage::Store& store) {
+    Result<std::vector<storage::RunInfo>> runs =
+        store.ListRunsBefore(id, page.position, page.limit + 1);
+    if (!runs.ok()) return ServerError(runs.status());
+    return PageJson(*runs, page.limit, RunJson, [](const storage::RunInfo& run) { return run.id; });
+  });
+}
+
+Response GetRun(ApiContext& api, const Request& request) {
+  std::optional<int64_t> run_id = ParseInteger(*request.Param("runId"));
+  if (!run_id || *run_id <= 0) return BadRequest("runId: must be a positive whole number");
+  return api.WithStore([&](storage::Store& store) {
+    Result<storage::RunInfo> run = store.GetRun(*run_id);
+    if (!run.ok()) {
+      return run.status().code() == StatusCode::kNotFound
+                 ? NotFound(fmt::format("no run {}", *run_id))
+                 : ServerError(run.status());
+    }
+    Result<std::vector<storage::RunLogLine>> lines = store.GetRunLog(*run_id);
+    if (!lines.ok()) return ServerError(lines.status());
+    json body = RunJson(*run);
+    json log = json::array();
+    json warnings = json::array();
+    for (const storage::RunLogLine& line : *lines) {
+      // Masked when stored; masked again in case a line predates a masking rule.
+      const std::string message = MaskPersonalData(line.message);
+      log.push_back({{"at", TextOrNull(line.at)},
+                     {"level", storage::LogLevelName(line.level)},
+                     {"message", message}});
+      if (line.level == storage::LogLevel::kWarn) warnings.push_back(message);
+    }
+    body["log"] = std::move(log);
+    body["warnings"] = std::move(warnings);
+    return Json(200, body);
+  });
+}
+
+Response ListEvents(ApiContext& api, const Request& request) {
+  PageQuery page;
+  if (std::optional<Response> refused = ReadPage(request, "after", page)) return *refused;
+  storage::EventFilter filter;
+  filter.type = request.Query("type").value_or("");
+  filter.company_id = request.Query("company").value_or("");
+  return api.WithStore([&](storage::Store& store) {
+    Result<std::vector<storage::StoredEvent>> events =
+        store.ReadEventsFiltered(page.position, page.limit + 1, filter);
+    if (!events.ok()) return ServerError(events.status());
+    return PageJson(*events, page.limit, EventJson,
+                    [](const storage::StoredEvent& stored) { return stored.sequence; });
+  });
+}
+
+Response ListDeadLetters(ApiContext& api, const Request& request) {
+  PageQuery page;
+  if (std::optional<Response> refused = ReadPage(request, "after", page)) return *refused;
+  return api.WithStore([&](storage::Store& store) {
+    Result<std::vector<storage::DeadLetter>> letters =
+        store.ReadDeadLetters(page.position, page.limit + 1);
+    if (!letters.ok()) return ServerError(letters.status());
+    return PageJson(*letters, page.limit, DeadLetterJson,
+                    [](const storage::DeadLetter& letter) { return letter.id; });
+  });
+}
+
+Response ListEntities(ApiContext& api, const Request&) {
+  return api.WithStore([&](storage::Store& store) {
+    json items = json::array();
+    for (const model::EntitySpec& entity : model::CanonicalEntities()) {
+      Result<int64_t> count = store.CountRecords(entity);
+      if (!count.ok()) return ServerError(count.status());
+      json fields = json::array();
+      for (const model::FieldSpec& field : entity.fields) fields.push_back(field.name);
+      items.push_back({{"name", entity.name}, {"count", *count}, {"fields", fields}});
+    }
+    return Json(200, {{"items", items}});
+  });
+}
+
+Response BrowseEntity(ApiContext& api, const Request& request) {
+  const std::string name = *request.Param("entity");
+  const model::EntitySpec* entity = model::FindEntity(name);
+  if (!entity) return NotFound(fmt::format("no entity '{}'", name));
+  PageQuery page;
+  if (std::optional<Response> refused = ReadPage(request, "offset", page)) return *refused;
+  storage::RecordQuery query;
+  query.company_id = request.Query("company").value_or("");
+  query.search = request.Query("q").value_or("");
+  query.limit = page.limit;
+  query.offset = page.position;
+  return api.WithStore([&](storage::Store& store) {
+    Result<storage::RecordPage> records = store.BrowseRecords(*entity, query);
+    if (!records.ok()) return ServerError(records.status());
+    json items = json::array();
+    for (const storage::BrowsedRecord& record : records->items) {
+      json data = json::object();
+      for (size_t i = 0; i < entity->fields.size() && i < record.values.size(); ++i) {
+        if (!record.values[i]) continue;
+        data[std::string(entity->fields[i].name)] =
+            FieldValue(entity->fields[i], *record.values[i]);
+      }
+      items.push_back({{"externalId", record.key.external_id},
+                       {"companyId", record.key.company_id},
+                       {"sourceSystem", record.key.source_system},
+                       {"version", record.version},
+                       {"updatedAt", TextOrNull(record.updated_at)},
+                       {"data", data}});
+    }
+    const int64_t end = query.offset + static_cast<int64_t>(records->items.size());
+    return Json(200, {{"items", items},
+                      {"total", records->total},
+                      {"next", end < records->total ? json(end) : json(nullptr)}});
+  });
+}
+
+}  // namespace reglo::admin::api

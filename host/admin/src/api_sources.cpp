@@ -1,0 +1,339 @@
+// The admin API's sources area: source definitions (list, create, read, replace, delete), the
+// operator commands, cursors, and the plugins the sources run on.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+#include "api_common.h"
+#include "reglo/core/masking.h"
+
+namespace reglo::admin::api {
+namespace {
+
+constexpr std::string_view kSecretMask = "********";
+
+bool LooksSecret(std::string_view key) {
+  std::string lower;
+  for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view word :
+       {"password", "secret", "token", "apikey", "api_key", "credential", "private_key"}) {
+    if (lower.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Replaces secret option values by kSecretMask: properties marked "x-reglo-secret" in the
+// connector's config schema, and keys that look like secrets whatever the schema says.
+void MaskSecrets(json& options, const json* schema) {
+  if (!options.is_object()) return;
+  const json* properties = nullptr;
+  if (schema && schema->is_object()) {
+    auto it = schema->find("properties");
+    if (it != schema->end() && it->is_object()) properties = &*it;
+  }
+  for (auto& [key, value] : options.items()) {
+    const json* property = nullptr;
+    if (properties) {
+      auto it = properties->find(key);
+      if (it != properties->end()) property = &*it;
+    }
+    const bool marked =
+        property && property->is_object() && property->value("x-reglo-secret", false) == true;
+    if ((marked || LooksSecret(key)) && !value.is_null() && !value.is_object()) {
+      value = kSecretMask;
+    } else if (value.is_object()) {
+      MaskSecrets(value, property);
+    }
+  }
+}
+
+// A PUT may send the masked value back for a secret it did not change: keep the stored one.
+void RestoreSecrets(json& incoming, const json& stored) {
+  if (!incoming.is_object() || !stored.is_object()) return;
+  for (auto& [key, value] : incoming.items()) {
+    auto old = stored.find(key);
+    if (old == stored.end()) continue;
+    if (value.is_string() && value.get<std::string>() == kSecretMask) {
+      value = *old;
+    } else if (value.is_object()) {
+      RestoreSecrets(value, *old);
+    }
+  }
+}
+
+// Last successful sync per source, from the run totals.
+std::map<std::string, std::string> LastSyncs(storage::Store& store) {
+  std::map<std::string, std::string> last;
+  Result<std::vector<storage::RunTotals>> totals = store.ListRunTotals();
+  if (!totals.ok()) return last;
+  for (const storage::RunTotals& total : *totals) {
+    if (total.status != storage::RunStatus::kSucceeded &&
+        total.status != storage::RunStatus::kSucceededWithWarnings) {
+      continue;
+    }
+    if (!total.last_finished_at) continue;
+    std::string& at = last[total.source_id];
+    at = std::max(at, *total.last_finished_at);
+  }
+  return last;
+}
+
+std::map<std::string, json> PluginSchemas(ApiContext& api) {
+  std::map<std::string, json> schemas;
+  for (const engine::PluginSnapshot& plugin : api.deps.engine.Plugins()) {
+    if (plugin.name.empty() || plugin.config_schema_json.empty()) continue;
+    schemas[plugin.name] = json::parse(plugin.config_schema_json, nullptr, false);
+  }
+  return schemas;
+}
+
+json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnapshot& snapshot,
+                const engine::SourceConfig& definition,
+                const std::map<std::string, std::string>& last_syncs,
+                const std::map<std::string, json>& schemas) {
+  json options = json::parse(definition.row.config_json, nullptr, false);
+  if (!options.is_object()) options = json::object();
+  auto schema = schemas.find(definition.row.connector);
+  MaskSecrets(options, schema == schemas.end() ? nullptr : &schema->second);
+  json last_run = nullptr;
+  Result<std::vector<storage::RunInfo>> runs = store.ListRunsBefore(snapshot.id, 0, 1);
+  if (runs.ok() && !runs->empty()) last_run = RunJson(runs->front());
+  const bool scheduled = snapshot.state == engine::SourceState::kIdle ||
+                         snapshot.state == engine::SourceState::kBackoff;
+  auto last_sync = last_syncs.find(snapshot.id);
+  return json{
+      {"id", snapshot.id},
+      {"connector", definition.row.connector},
+      {"companyId", definition.row.company_id},
+      {"sourceSystem", definition.row.source_system},
+      {"status", snapshot.status.empty() ? "new" : snapshot.status},
+      {"state", engine::SourceStateName(snapshot.state)},
+      {"reason", MaskPersonalData(snapshot.reason)},
+      {"consecutiveFailures", snapshot.consecutive_failures},
+      {"lastSyncAt", last_sync == last_syncs.end() ? json(nullptr) : json(last_sync->second)},
+      {"nextRunInSeconds", scheduled
+                               ? json(std::max<int64_t>(0, snapshot.next_run_in.count()) / 1000.0)
+                               : json(nullptr)},
+      {"intervalSeconds", definition.interval.count() / 1000.0},
+      {"enabled", definition.row.enabled},
+      {"origin", api.options.config_source_ids.count(snapshot.id) ? "config" : "api"},
+      {"lastRun", last_run},
+      {"options", options},
+  };
+}
+
+Response OneSource(ApiContext& api, const std::string& id, int status = 200) {
+  std::optional<engine::SourceSnapshot> snapshot = api.deps.engine.Source(id);
+  std::optional<engine::SourceConfig> definition = api.deps.engine.SourceDefinition(id);
+  if (!snapshot || !definition) return NoSource(id);
+  const auto schemas = PluginSchemas(api);
+  return api.WithStore([&](storage::Store& store) {
+    return Json(status, SourceJson(api, store, *snapshot, *definition, LastSyncs(store), schemas));
+  });
+}
+
+// Reads a source definition from a POST/PUT body; `path_id` is set for PUT.
+std::variant<engine::SourceConfig, Response> ParseSourceBody(
+    ApiContext& api, const Request& request, const std::optional<std::string>& path_id) {
+  static const std::set<std::string> kFields = {
+      "id", "connector", "companyId", "sourceSystem", "options", "intervalSeconds", "enabled"};
+  // What GET returns, so a client may send a Source back; ignored.
+  static const std::set<std::string> kReadOnly = {
+      "status",           "state",   "reason", "consecutiveFailures", "lastSyncAt",
+      "nextRunInSeconds", "lastRun", "origin"};
+  BodyReader in(request.body, kFields, kReadOnly);
+  engine::SourceConfig source;
+  if (path_id) {
+    source.row.id = *path_id;
+    if (const json* id = in.Find("id"); id != nullptr && *id != json(*path_id)) {
+      in.Refuse("id: must be the id in the URL (a source cannot be renamed)");
+    }
+  } else {
+    in.Text("id", source.row.id);
+  }
+  if (!storage::IsValidId(source.row.id)) {
+    in.Refuse("id: use letters, digits, '-', '_' or '.' (at most 100)");
+  }
+  in.Text("connector", source.row.connector);
+  in.Text("companyId", source.row.company_id);
+  in.Text("sourceSystem", source.row.source_system);
+  json options = json::object();
+  in.Object("options", options, Need::kOptionalOrNull);
+  in.Seconds("intervalSeconds", 0.01, source.interval, Need::kOptionalOrNull);
+  in.Bool("enabled", source.row.enabled, Need::kOptional);
+  if (in.Refusal()) return *in.Refusal();
+  if (path_id) {
+    if (std::optional<engine::SourceConfig> old = api.deps.engine.SourceDefinition(*path_id)) {
+      RestoreSecrets(options, json::parse(old->row.config_json, nullptr, false));
+    }
+  }
+  if (!options.contains("base_dir") && !api.options.base_dir.empty()) {
+    options["base_dir"] = api.options.base_dir;
+  }
+  source.row.config_json = Dump(options);
+  return source;
+}
+
+// The row of an API-created source as of now (a replace keeps the stored created_at).
+storage::ApiSourceRow ApiRow(ApiContext& api, const engine::SourceConfig& source) {
+  storage::ApiSourceRow row;
+  row.source = source.row;
+  row.interval_ms = source.interval.count();
+  row.updated_at = FormatUtc(api.deps.clock.Now());
+  row.created_at = row.updated_at;
+  return row;
+}
+
+using EngineCommand = Status (engine::EngineControl::*)(const std::string& source_id);
+
+// Runs an operator command on the source of the URL; answers the source, or 202 for commands
+// whose effect comes later (a run).
+Response SourceCommand(ApiContext& api, const Request& request, EngineCommand command,
+                       bool answer_source) {
+  const std::string id = *request.Param("id");
+  Status done = (api.deps.engine.*command)(id);
+  if (!done.ok()) return FromStatus(done);
+  if (answer_source) return OneSource(api, id);
+  return Json(202, {{"accepted", true}});
+}
+
+}  // namespace
+
+Response ListSources(ApiContext& api, const Request&) {
+  const auto schemas = PluginSchemas(api);
+  return api.WithStore([&](storage::Store& store) {
+    const auto last_syncs = LastSyncs(store);
+    json items = json::array();
+    for (const engine::SourceSnapshot& snapshot : api.deps.engine.Sources()) {
+      std::optional<engine::SourceConfig> definition =
+          api.deps.engine.SourceDefinition(snapshot.id);
+      if (!definition) continue;  // removed meanwhile
+      items.push_back(SourceJson(api, store, snapshot, *definition, last_syncs, schemas));
+    }
+    return Json(200, {{"items", items}});
+  });
+}
+
+Response GetSource(ApiContext& api, const Request& request) {
+  return OneSource(api, *request.Param("id"));
+}
+
+Response CreateSource(ApiContext& api, const Request& request) {
+  auto parsed = ParseSourceBody(api, request, std::nullopt);
+  if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
+  engine::SourceConfig source = std::get<engine::SourceConfig>(std::move(parsed));
+  const std::string id = source.row.id;
+  if (api.deps.engine.Source(id)) return Conflict(fmt::format("source '{}' already exists", id));
+  std::optional<Response> failed =
+      api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
+        Status saved = store.PutApiSource(ApiRow(api, source));
+        if (!saved.ok()) return ServerError(saved);
+        Status added = api.deps.engine.AddSource(source);
+        if (!added.ok()) {
+          (void)store.DeleteApiSource(id);
+          return FromStatus(added);
+        }
+        return std::nullopt;
+      });
+  if (failed) return *failed;
+  return OneSource(api, id, 201);
+}
+
+Response UpdateSource(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  if (!api.deps.engine.Source(id)) return NoSource(id);
+  auto parsed = ParseSourceBody(api, request, id);
+  if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
+  engine::SourceConfig source = std::get<engine::SourceConfig>(std::move(parsed));
+  const bool from_config = api.options.config_source_ids.count(id) > 0;
+  std::optional<Response> failed =
+      api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
+        if (!from_config) {
+          Status saved = store.PutApiSource(ApiRow(api, source));  // keeps its created_at
+          if (!saved.ok()) return ServerError(saved);
+        }
+        return ProblemIfFailed(api.deps.engine.UpdateSource(source));
+      });
+  if (failed) return *failed;
+  return OneSource(api, id);
+}
+
+Response DeleteSource(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  Status removed = api.deps.engine.RemoveSource(id);
+  if (!removed.ok()) return FromStatus(removed);
+  return api.WithStore([&](storage::Store& store) {
+    Result<bool> api_row = store.DeleteApiSource(id);
+    if (!api_row.ok()) return ServerError(api_row.status());
+    Result<bool> row = store.DeleteSource(id);
+    if (!row.ok()) return ServerError(row.status());
+    return Response::NoContent();
+  });
+}
+
+Response RunSource(ApiContext& api, const Request& request) {
+  return SourceCommand(api, request, &engine::EngineControl::RunNow, false);
+}
+Response RetrySource(ApiContext& api, const Request& request) {
+  return SourceCommand(api, request, &engine::EngineControl::Retry, false);
+}
+Response PauseSource(ApiContext& api, const Request& request) {
+  return SourceCommand(api, request, &engine::EngineControl::Pause, true);
+}
+Response ResumeSource(ApiContext& api, const Request& request) {
+  return SourceCommand(api, request, &engine::EngineControl::Resume, true);
+}
+
+Response GetCursor(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  if (!api.deps.engine.Source(id)) return NoSource(id);
+  return api.WithStore([&](storage::Store& store) {
+    Result<std::vector<storage::CursorRow>> cursors = store.ListCursors(id);
+    if (!cursors.ok()) return ServerError(cursors.status());
+    json items = json::array();
+    for (const storage::CursorRow& cursor : *cursors) {
+      items.push_back({{"stream", cursor.stream},
+                       {"cursor", OptionalText(cursor.cursor)},
+                       {"updatedAt", TextOrNull(cursor.updated_at)}});
+    }
+    return Json(200, {{"cursors", items}});
+  });
+}
+
+Response ResetCursor(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  std::optional<engine::SourceSnapshot> snapshot = api.deps.engine.Source(id);
+  if (!snapshot) return NoSource(id);
+  if (snapshot->state == engine::SourceState::kRunning) {
+    return Conflict(fmt::format(
+        "source '{}' is running: pause it (or wait for the run to end) before resetting its "
+        "cursor",
+        id));
+  }
+  return api.WithStore([&](storage::Store& store) {
+    Result<int64_t> reset = store.ResetCursors(id);
+    if (!reset.ok()) return ServerError(reset.status());
+    spdlog::info("source {}: cursors reset through the admin API; the next run is a full pull", id);
+    return Response::NoContent();
+  });
+}
+
+Response ListPlugins(ApiContext& api, const Request&) {
+  json items = json::array();
+  for (const engine::PluginSnapshot& plugin : api.deps.engine.Plugins()) {
+    items.push_back({
+        {"name", plugin.name.empty() ? plugin.file.stem().string() : plugin.name},
+        {"version", TextOrNull(plugin.version)},
+        {"abiVersion", TextOrNull(plugin.abi_version)},
+        {"file", plugin.file.string()},
+        {"loaded", plugin.loaded},
+        {"quarantined", plugin.quarantined},
+        {"error", MaskedTextOrNull(plugin.reason)},
+    });
+  }
+  return Json(200, {{"items", items}});
+}
+
+}  // namespace reglo::admin::api
