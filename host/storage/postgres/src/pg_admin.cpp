@@ -19,8 +19,8 @@ namespace reglo::storage::postgres {
 
 Result<std::optional<std::string>> PostgresStore::GetSetting(const std::string& key) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT value FROM integration_settings WHERE key = $1",
-                                     Params().Text(key), "reading a setting"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("SELECT value FROM integration_settings WHERE key = $1",
+                                            Params().Text(key), "reading a setting"));
   if (rows.size() == 0) return std::optional<std::string>();
   return std::optional<std::string>(rows.String(0, 0));
 }
@@ -39,10 +39,11 @@ Status PostgresStore::PutSetting(const std::string& key, const std::string& valu
 
 Result<std::vector<ApiSourceRow>> PostgresStore::ListApiSources() {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT id, company_id, source_system, connector, config, "
-                                     "enabled, interval_ms, created_at, updated_at "
-                                     "FROM integration_api_sources ORDER BY id",
-                                     "listing API-created sources"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT id, company_id, source_system, connector, config, "
+                                      "enabled, interval_ms, created_at, updated_at "
+                                      "FROM integration_api_sources ORDER BY id",
+                                      "listing API-created sources"));
   std::vector<ApiSourceRow> sources;
   for (int r = 0; r < rows.size(); ++r) {
     ApiSourceRow& source = sources.emplace_back();
@@ -86,8 +87,8 @@ Status PostgresStore::PutApiSource(const ApiSourceRow& source) {
 
 Result<bool> PostgresStore::DeleteApiSource(const std::string& id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("DELETE FROM integration_api_sources WHERE id = $1",
-                                     Params().Text(id), "deleting an API-created source"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("DELETE FROM integration_api_sources WHERE id = $1",
+                                            Params().Text(id), "deleting an API-created source"));
   return rows.Affected() > 0;
 }
 
@@ -99,7 +100,7 @@ Result<bool> PostgresStore::DeleteSource(const std::string& id) {
   for (const char* sql : {"DELETE FROM integration_cursors WHERE source_id = $1",
                           "DELETE FROM integration_leases WHERE source_id = $1",
                           "DELETE FROM integration_sources WHERE id = $1"}) {
-    REGLO_PG_ASSIGN(rows, conn_->Query(sql, Params().Text(id), "deleting a source"));
+    REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql, Params().Text(id), "deleting a source"));
     existed = rows.Affected() > 0;  // the last statement's: the source row
   }
   REGLO_RETURN_IF_ERROR(tx.Commit());
@@ -108,9 +109,10 @@ Result<bool> PostgresStore::DeleteSource(const std::string& id) {
 
 Result<std::vector<CursorRow>> PostgresStore::ListCursors(const std::string& source_id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT stream, cursor, updated_at FROM integration_cursors "
-                                     "WHERE source_id = $1 ORDER BY stream",
-                                     Params().Text(source_id), "listing cursors"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT stream, cursor, updated_at FROM integration_cursors "
+                                      "WHERE source_id = $1 ORDER BY stream",
+                                      Params().Text(source_id), "listing cursors"));
   std::vector<CursorRow> cursors;
   for (int r = 0; r < rows.size(); ++r) {
     CursorRow& cursor = cursors.emplace_back();
@@ -123,8 +125,8 @@ Result<std::vector<CursorRow>> PostgresStore::ListCursors(const std::string& sou
 
 Result<int64_t> PostgresStore::ResetCursors(const std::string& source_id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("DELETE FROM integration_cursors WHERE source_id = $1",
-                                     Params().Text(source_id), "resetting cursors"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("DELETE FROM integration_cursors WHERE source_id = $1",
+                                            Params().Text(source_id), "resetting cursors"));
   return rows.Affected();
 }
 
@@ -132,7 +134,7 @@ Result<std::vector<RunInfo>> PostgresStore::ListRunsBefore(const std::string& so
                                                            int64_t before_id, int limit) {
   if (limit <= 0) return Status::InvalidArgument("run list limit must be positive");
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       rows, conn_->Query(fmt::format("SELECT {} FROM integration_runs WHERE source_id = $1 "
                                      "AND id < $2 ORDER BY id DESC LIMIT $3",
                                      kRunColumns),
@@ -162,9 +164,9 @@ Result<RecordPage> PostgresStore::BrowseRecords(const model::EntitySpec& entity,
   }
   select_params.Int(query.limit).Int(query.offset);
   RecordPage page;
-  REGLO_PG_ASSIGN(count, conn_->Query(sql.count, filters, "counting records"));
+  REGLO_ASSIGN_OR_RETURN(count, conn_->Query(sql.count, filters, "counting records"));
   page.total = count.size() == 1 ? count.Int(0, 0) : 0;
-  REGLO_PG_ASSIGN(rows, conn_->Query(sql.select, select_params, "browsing records"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql.select, select_params, "browsing records"));
   for (int r = 0; r < rows.size(); ++r) {
     BrowsedRecord& record = page.items.emplace_back();
     record.key.company_id = rows.String(r, 0);
@@ -181,12 +183,13 @@ Result<RecordPage> PostgresStore::BrowseRecords(const model::EntitySpec& entity,
 
 Result<std::vector<RunTotals>> PostgresStore::ListRunTotals() {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT source_id, status, COUNT(*), SUM(seen), "
-                                     "SUM(created), SUM(updated), SUM(unchanged), SUM(stale), "
-                                     "SUM(warnings), SUM(rejected), MAX(finished_at) "
-                                     "FROM integration_runs GROUP BY source_id, status "
-                                     "ORDER BY source_id, status",
-                                     "summing runs"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT source_id, status, COUNT(*), SUM(seen), "
+                                      "SUM(created), SUM(updated), SUM(unchanged), SUM(stale), "
+                                      "SUM(warnings), SUM(rejected), MAX(finished_at) "
+                                      "FROM integration_runs GROUP BY source_id, status "
+                                      "ORDER BY source_id, status",
+                                      "summing runs"));
   std::vector<RunTotals> totals;
   for (int r = 0; r < rows.size(); ++r) {
     RunTotals& total = totals.emplace_back();

@@ -60,11 +60,11 @@ Result<int64_t> PostgresStore::CreateAgentKey(const AgentKeyRow& key, int max_ac
                             ->Query("SELECT pg_advisory_xact_lock($1)", Params().Int(kAgentKeyLock),
                                     "waiting for the agent key lock")
                             .status());
-  REGLO_PG_ASSIGN(count, conn_->Query("SELECT COUNT(*) FROM integration_agent_keys WHERE "
-                                      "company_id = $1 AND source_system = $2 AND "
-                                      "status = 'active'",
-                                      Params().Text(key.company_id).Text(key.source_system),
-                                      "counting agent keys"));
+  REGLO_ASSIGN_OR_RETURN(count, conn_->Query("SELECT COUNT(*) FROM integration_agent_keys WHERE "
+                                             "company_id = $1 AND source_system = $2 AND "
+                                             "status = 'active'",
+                                             Params().Text(key.company_id).Text(key.source_system),
+                                             "counting agent keys"));
   const int64_t active = count.size() > 0 ? count.Int(0, 0) : 0;
   if (active >= max_active) {
     return Status::AlreadyExists(fmt::format(
@@ -72,23 +72,23 @@ Result<int64_t> PostgresStore::CreateAgentKey(const AgentKeyRow& key, int max_ac
         "one first",
         key.company_id, key.source_system, active));
   }
-  REGLO_PG_ASSIGN(inserted,
-                  conn_->Query("INSERT INTO integration_agent_keys (prefix, key_hash, "
-                               "secret_protected, company_id, source_system, allowed_cidrs, "
-                               "last4, status, created_at, rate_per_second, rate_burst) "
-                               "VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9::float8, "
-                               "$10::int8) RETURNING id",
-                               RateParams(Params()
-                                              .Text(key.prefix)
-                                              .Text(key.key_hash)
-                                              .Text(key.secret_protected)
-                                              .Text(key.company_id)
-                                              .Text(key.source_system)
-                                              .Text(key.allowed_cidrs)
-                                              .Text(key.last4)
-                                              .Text(key.created_at),
-                                          key.rate_per_second, key.rate_burst),
-                               "creating an agent key"));
+  REGLO_ASSIGN_OR_RETURN(
+      inserted, conn_->Query("INSERT INTO integration_agent_keys (prefix, key_hash, "
+                             "secret_protected, company_id, source_system, allowed_cidrs, "
+                             "last4, status, created_at, rate_per_second, rate_burst) "
+                             "VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9::float8, "
+                             "$10::int8) RETURNING id",
+                             RateParams(Params()
+                                            .Text(key.prefix)
+                                            .Text(key.key_hash)
+                                            .Text(key.secret_protected)
+                                            .Text(key.company_id)
+                                            .Text(key.source_system)
+                                            .Text(key.allowed_cidrs)
+                                            .Text(key.last4)
+                                            .Text(key.created_at),
+                                        key.rate_per_second, key.rate_burst),
+                             "creating an agent key"));
   const int64_t id = inserted.Int(0, 0);
   REGLO_RETURN_IF_ERROR(tx.Commit());
   return id;
@@ -96,20 +96,21 @@ Result<int64_t> PostgresStore::CreateAgentKey(const AgentKeyRow& key, int max_ac
 
 Result<std::optional<AgentKeyRow>> PostgresStore::FindAgentKey(const std::string& prefix) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_agent_keys WHERE "
-                                                 "prefix = $1",
-                                                 kAgentKeyColumns),
-                                     Params().Text(prefix), "reading an agent key"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query(fmt::format("SELECT {} FROM integration_agent_keys WHERE "
+                                                  "prefix = $1",
+                                                  kAgentKeyColumns),
+                                      Params().Text(prefix), "reading an agent key"));
   if (rows.size() == 0) return std::optional<AgentKeyRow>();
   return std::optional<AgentKeyRow>(ReadAgentKey(rows, 0));
 }
 
 Result<std::vector<AgentKeyRow>> PostgresStore::ListAgentKeys() {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_agent_keys "
-                                                 "ORDER BY id",
-                                                 kAgentKeyColumns),
-                                     Params(), "listing agent keys"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_agent_keys "
+                                                        "ORDER BY id",
+                                                        kAgentKeyColumns),
+                                            Params(), "listing agent keys"));
   std::vector<AgentKeyRow> keys;
   keys.reserve(static_cast<size_t>(rows.size()));
   for (int row = 0; row < rows.size(); ++row) keys.push_back(ReadAgentKey(rows, row));
@@ -118,9 +119,10 @@ Result<std::vector<AgentKeyRow>> PostgresStore::ListAgentKeys() {
 
 Result<bool> PostgresStore::RevokeAgentKey(const std::string& prefix, const std::string& now) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_agent_keys SET status = 'revoked', "
-                                     "revoked_at = $1 WHERE prefix = $2 AND status = 'active'",
-                                     Params().Text(now).Text(prefix), "revoking an agent key"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("UPDATE integration_agent_keys SET status = 'revoked', "
+                                      "revoked_at = $1 WHERE prefix = $2 AND status = 'active'",
+                                      Params().Text(now).Text(prefix), "revoking an agent key"));
   return rows.Affected() == 1;
 }
 
@@ -134,28 +136,28 @@ Status PostgresStore::TouchAgentKey(int64_t id, const std::string& now) {
 
 Result<bool> PostgresStore::RecordIngestRequest(const IngestRequestRow& row) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("INSERT INTO integration_ingest_requests (key_id, "
-                                     "request_id, body_hash, response, created_at) "
-                                     "VALUES ($1, $2, $3, $4, $5) "
-                                     "ON CONFLICT (key_id, request_id) DO NOTHING",
-                                     Params()
-                                         .Int(row.key_id)
-                                         .Text(row.request_id)
-                                         .Text(row.body_hash)
-                                         .Text(row.response)
-                                         .Text(row.created_at),
-                                     "recording an ingest request"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("INSERT INTO integration_ingest_requests (key_id, "
+                                            "request_id, body_hash, response, created_at) "
+                                            "VALUES ($1, $2, $3, $4, $5) "
+                                            "ON CONFLICT (key_id, request_id) DO NOTHING",
+                                            Params()
+                                                .Int(row.key_id)
+                                                .Text(row.request_id)
+                                                .Text(row.body_hash)
+                                                .Text(row.response)
+                                                .Text(row.created_at),
+                                            "recording an ingest request"));
   return rows.Affected() == 1;
 }
 
 Result<std::optional<IngestRequestRow>> PostgresStore::FindIngestRequest(
     int64_t key_id, const std::string& request_id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows,
-                  conn_->Query("SELECT body_hash, response, created_at FROM "
-                               "integration_ingest_requests WHERE key_id = $1 AND "
-                               "request_id = $2",
-                               Params().Int(key_id).Text(request_id), "reading an ingest request"));
+  REGLO_ASSIGN_OR_RETURN(
+      rows, conn_->Query("SELECT body_hash, response, created_at FROM "
+                         "integration_ingest_requests WHERE key_id = $1 AND "
+                         "request_id = $2",
+                         Params().Int(key_id).Text(request_id), "reading an ingest request"));
   if (rows.size() == 0) return std::optional<IngestRequestRow>();
   IngestRequestRow row;
   row.key_id = key_id;
@@ -168,9 +170,9 @@ Result<std::optional<IngestRequestRow>> PostgresStore::FindIngestRequest(
 
 Result<int64_t> PostgresStore::PurgeIngestRequests(const std::string& before) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("DELETE FROM integration_ingest_requests WHERE "
-                                     "created_at < $1",
-                                     Params().Text(before), "purging ingest requests"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("DELETE FROM integration_ingest_requests WHERE "
+                                            "created_at < $1",
+                                            Params().Text(before), "purging ingest requests"));
   return rows.Affected();
 }
 
@@ -194,7 +196,7 @@ Result<IngestCommit> PostgresStore::CommitIngest(
       return commit;
     }
     if (done.ok() && *done == Attempt::kReplayed) {
-      REGLO_PG_ASSIGN(stored, FindIngestRequest(request.key_id, request.request_id));
+      REGLO_ASSIGN_OR_RETURN(stored, FindIngestRequest(request.key_id, request.request_id));
       if (!stored) {
         // Purged in between: rare enough to let the caller try again.
         return Status::Retryable("the ingest request id was purged while it was replayed");
@@ -220,9 +222,9 @@ Result<bool> PostgresStore::SetAgentKeyRateLimit(const std::string& prefix,
   REGLO_RETURN_IF_ERROR(Ready());
   Params params;
   RateParams(params, rate_per_second, burst).Text(prefix);
-  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_agent_keys SET rate_per_second = "
-                                     "$1::float8, rate_burst = $2::int8 WHERE prefix = $3",
-                                     params, "setting an agent key's rate limit"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("UPDATE integration_agent_keys SET rate_per_second = "
+                                            "$1::float8, rate_burst = $2::int8 WHERE prefix = $3",
+                                            params, "setting an agent key's rate limit"));
   return rows.Affected() == 1;
 }
 

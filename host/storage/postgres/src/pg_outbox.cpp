@@ -19,8 +19,8 @@ namespace reglo::storage::postgres {
 Result<std::optional<StoredRecord>> PostgresStore::GetRecord(const model::EntitySpec& entity,
                                                              const model::RecordKey& key) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(sql, SqlFor(entity));
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(sql, SqlFor(entity));
+  REGLO_ASSIGN_OR_RETURN(
       rows,
       conn_->Query(sql->select,
                    Params().Text(key.company_id).Text(key.source_system).Text(key.external_id),
@@ -43,19 +43,20 @@ Result<std::optional<StoredRecord>> PostgresStore::GetRecord(const model::Entity
 
 Result<int64_t> PostgresStore::CountRecords(const model::EntitySpec& entity) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(sql, SqlFor(entity));
-  REGLO_PG_ASSIGN(rows, conn_->Query(sql->count, "counting records"));
+  REGLO_ASSIGN_OR_RETURN(sql, SqlFor(entity));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql->count, "counting records"));
   return rows.size() == 1 ? rows.Int(0, 0) : int64_t{0};
 }
 
 Result<std::vector<StoredEvent>> PostgresStore::ReadEvents(int64_t after_sequence, int limit) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT sequence, event_id, type, company_id, "
-                                     "source_system, entity, external_id, version, time, data "
-                                     "FROM integration_events WHERE sequence > $1 "
-                                     "ORDER BY sequence LIMIT $2",
-                                     Params().Int(after_sequence).Int(limit), "reading events"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT sequence, event_id, type, company_id, "
+                                      "source_system, entity, external_id, version, time, data "
+                                      "FROM integration_events WHERE sequence > $1 "
+                                      "ORDER BY sequence LIMIT $2",
+                                      Params().Int(after_sequence).Int(limit), "reading events"));
   return ReadEventRows(rows);
 }
 
@@ -80,17 +81,19 @@ std::vector<StoredEvent> PostgresStore::ReadEventRows(const Rows& rows) {
 
 Result<int64_t> PostgresStore::CountEvents() {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT COUNT(*) FROM integration_events", "counting events"));
+  REGLO_ASSIGN_OR_RETURN(
+      rows, conn_->Query("SELECT COUNT(*) FROM integration_events", "counting events"));
   return rows.size() == 1 ? rows.Int(0, 0) : int64_t{0};
 }
 
 Result<std::vector<DeadLetter>> PostgresStore::ReadDeadLetters(int64_t after_id, int limit) {
   if (limit <= 0) return Status::InvalidArgument("dead letter read limit must be positive");
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT id, run_id, source_id, stage, entity, external_id, "
-                                     "origin, reason, created_at FROM integration_dead_letters "
-                                     "WHERE id > $1 ORDER BY id LIMIT $2",
-                                     Params().Int(after_id).Int(limit), "reading dead letters"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT id, run_id, source_id, stage, entity, external_id, "
+                                      "origin, reason, created_at FROM integration_dead_letters "
+                                      "WHERE id > $1 ORDER BY id LIMIT $2",
+                                      Params().Int(after_id).Int(limit), "reading dead letters"));
   std::vector<DeadLetter> letters;
   for (int r = 0; r < rows.size(); ++r) {
     DeadLetter& letter = letters.emplace_back();
@@ -112,8 +115,9 @@ Result<std::vector<DeadLetter>> PostgresStore::ReadDeadLetters(int64_t after_id,
 
 Result<int64_t> PostgresStore::LatestEventSequence() {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT COALESCE(MAX(sequence), 0) FROM integration_events",
-                                     "reading the latest event sequence"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT COALESCE(MAX(sequence), 0) FROM integration_events",
+                                      "reading the latest event sequence"));
   return rows.size() == 1 ? rows.Int(0, 0) : int64_t{0};
 }
 
@@ -125,7 +129,7 @@ Result<std::vector<StoredEvent>> PostgresStore::ReadEventsFiltered(int64_t after
                                                                    const EventFilter& filter) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       rows, conn_->Query(
                 "SELECT sequence, event_id, type, company_id, source_system, "
                 "entity, external_id, version, time, data "

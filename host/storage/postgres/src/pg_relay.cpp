@@ -76,10 +76,10 @@ Status PostgresStore::UpsertSubscription(const SubscriptionRow& row, bool set_en
 
 Result<std::vector<SubscriptionRow>> PostgresStore::ListSubscriptions() {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_subscriptions "
-                                                 "ORDER BY id",
-                                                 kSubscriptionColumns),
-                                     Params(), "listing subscriptions"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_subscriptions "
+                                                        "ORDER BY id",
+                                                        kSubscriptionColumns),
+                                            Params(), "listing subscriptions"));
   std::vector<SubscriptionRow> out;
   for (int r = 0; r < rows.size(); ++r) out.push_back(ReadSubscription(rows, r));
   return out;
@@ -87,10 +87,10 @@ Result<std::vector<SubscriptionRow>> PostgresStore::ListSubscriptions() {
 
 Result<std::optional<SubscriptionRow>> PostgresStore::FindSubscription(const std::string& id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_subscriptions "
-                                                 "WHERE id = $1",
-                                                 kSubscriptionColumns),
-                                     Params().Text(id), "reading a subscription"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_subscriptions "
+                                                        "WHERE id = $1",
+                                                        kSubscriptionColumns),
+                                            Params().Text(id), "reading a subscription"));
   if (rows.size() == 0) return std::optional<SubscriptionRow>();
   return std::optional<SubscriptionRow>(ReadSubscription(rows, 0));
 }
@@ -99,7 +99,7 @@ Result<bool> PostgresStore::SetSubscriptionEnabled(const std::string& id, bool e
                                                    const std::string& reason,
                                                    const std::string& now) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       rows,
       conn_->Query(
           "UPDATE integration_subscriptions SET enabled = $1, "
@@ -117,7 +117,7 @@ Result<bool> PostgresStore::DeleteSubscription(const std::string& id) {
   for (const char* sql : {"DELETE FROM integration_deliveries WHERE subscription_id = $1",
                           "DELETE FROM integration_relay_positions WHERE subscription_id = $1",
                           "DELETE FROM integration_subscriptions WHERE id = $1"}) {
-    REGLO_PG_ASSIGN(rows, conn_->Query(sql, Params().Text(id), "deleting a subscription"));
+    REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql, Params().Text(id), "deleting a subscription"));
     deleted = rows.Affected();
   }
   REGLO_RETURN_IF_ERROR(tx.Commit());
@@ -126,9 +126,10 @@ Result<bool> PostgresStore::DeleteSubscription(const std::string& id) {
 
 Result<int64_t> PostgresStore::GetRelayPosition(const std::string& subscription_id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT position FROM integration_relay_positions "
-                                     "WHERE subscription_id = $1",
-                                     Params().Text(subscription_id), "reading a relay position"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT position FROM integration_relay_positions "
+                                      "WHERE subscription_id = $1",
+                                      Params().Text(subscription_id), "reading a relay position"));
   return rows.size() == 1 ? rows.Int(0, 0) : int64_t{0};
 }
 
@@ -192,16 +193,16 @@ Result<std::vector<DeliveryRow>> PostgresStore::ListDeliveries(const DeliveryQue
       "AND e.entity_key = d.entity_key AND e.sequence < d.sequence)) "
       "ORDER BY d.subscription_id, d.sequence LIMIT $7",
       kDeliveryColumns);
-  REGLO_PG_ASSIGN(rows, conn_->Query(sql,
-                                     Params()
-                                         .Text(q.subscription_id)
-                                         .Text(q.status)
-                                         .Int(q.due_at ? 1 : 0)
-                                         .Text(q.due_at.value_or(""))
-                                         .Int(q.after_sequence)
-                                         .Int(q.head_of_entity_only ? 1 : 0)
-                                         .Int(q.limit),
-                                     "listing deliveries"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql,
+                                            Params()
+                                                .Text(q.subscription_id)
+                                                .Text(q.status)
+                                                .Int(q.due_at ? 1 : 0)
+                                                .Text(q.due_at.value_or(""))
+                                                .Int(q.after_sequence)
+                                                .Int(q.head_of_entity_only ? 1 : 0)
+                                                .Int(q.limit),
+                                            "listing deliveries"));
   std::vector<DeliveryRow> out;
   out.reserve(static_cast<size_t>(rows.size()));
   for (int r = 0; r < rows.size(); ++r) {
@@ -225,9 +226,10 @@ Result<std::vector<DeliveryRow>> PostgresStore::ListDeliveries(const DeliveryQue
 Result<std::vector<std::string>> PostgresStore::PendingDeliveryKeys(
     const std::string& subscription_id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT DISTINCT entity_key FROM integration_deliveries "
-                                     "WHERE subscription_id = $1 AND status = 'pending'",
-                                     Params().Text(subscription_id), "reading pending deliveries"));
+  REGLO_ASSIGN_OR_RETURN(
+      rows, conn_->Query("SELECT DISTINCT entity_key FROM integration_deliveries "
+                         "WHERE subscription_id = $1 AND status = 'pending'",
+                         Params().Text(subscription_id), "reading pending deliveries"));
   std::vector<std::string> keys;
   for (int r = 0; r < rows.size(); ++r) keys.push_back(rows.String(r, 0));
   return keys;

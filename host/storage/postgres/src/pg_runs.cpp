@@ -43,9 +43,10 @@ Status PostgresStore::UpsertSource(const SourceRow& source) {
 
 Result<std::vector<SourceRow>> PostgresStore::ListSources() {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT id, company_id, source_system, connector, config, "
-                                     "enabled, status FROM integration_sources ORDER BY id",
-                                     "listing sources"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT id, company_id, source_system, connector, config, "
+                                      "enabled, status FROM integration_sources ORDER BY id",
+                                      "listing sources"));
   std::vector<SourceRow> sources;
   for (int r = 0; r < rows.size(); ++r) {
     SourceRow& source = sources.emplace_back();
@@ -62,10 +63,11 @@ Result<std::vector<SourceRow>> PostgresStore::ListSources() {
 
 Status PostgresStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_sources SET status = $1, updated_at = $2 "
-                                     "WHERE id = $3",
-                                     Params().Text(status).Text(Now()).Text(source_id),
-                                     "setting a source status"));
+  REGLO_ASSIGN_OR_RETURN(
+      rows,
+      conn_->Query("UPDATE integration_sources SET status = $1, updated_at = $2 "
+                   "WHERE id = $3",
+                   Params().Text(status).Text(Now()).Text(source_id), "setting a source status"));
   if (rows.Affected() == 0) {
     return Status::NotFound(fmt::format("source '{}' does not exist", source_id));
   }
@@ -75,7 +77,7 @@ Status PostgresStore::SetSourceStatus(const std::string& source_id, const std::s
 Result<int64_t> PostgresStore::BeginRun(const std::string& source_id,
                                         const std::string& started_at) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       rows, conn_->Query(
                 "INSERT INTO integration_runs (source_id, started_at, status) "
                 "VALUES ($1, $2, $3) RETURNING id",
@@ -89,15 +91,16 @@ Status PostgresStore::FinishRun(int64_t run_id, RunStatus status, const std::str
                                 const std::string& error_category,
                                 const std::string& error_message) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
-                                     "error_category = $3, error_message = $4 WHERE id = $5",
-                                     Params()
-                                         .Text(RunStatusName(status))
-                                         .Text(finished_at)
-                                         .Text(error_category)
-                                         .Text(error_message)
-                                         .Int(run_id),
-                                     "finishing a run"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
+                                      "error_category = $3, error_message = $4 WHERE id = $5",
+                                      Params()
+                                          .Text(RunStatusName(status))
+                                          .Text(finished_at)
+                                          .Text(error_category)
+                                          .Text(error_message)
+                                          .Int(run_id),
+                                      "finishing a run"));
   if (rows.Affected() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
   return Status::Ok();
 }
@@ -106,17 +109,18 @@ Result<int64_t> PostgresStore::CloseAbandonedRuns(const std::string& source_id,
                                                   const std::string& finished_at,
                                                   const std::string& reason) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
-                                     "error_category = $3, error_message = $4 "
-                                     "WHERE source_id = $5 AND status = $6",
-                                     Params()
-                                         .Text(RunStatusName(RunStatus::kFailed))
-                                         .Text(finished_at)
-                                         .Text(StatusCodeName(StatusCode::kCancelled))
-                                         .Text(reason)
-                                         .Text(source_id)
-                                         .Text(RunStatusName(RunStatus::kRunning)),
-                                     "closing abandoned runs"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
+                                      "error_category = $3, error_message = $4 "
+                                      "WHERE source_id = $5 AND status = $6",
+                                      Params()
+                                          .Text(RunStatusName(RunStatus::kFailed))
+                                          .Text(finished_at)
+                                          .Text(StatusCodeName(StatusCode::kCancelled))
+                                          .Text(reason)
+                                          .Text(source_id)
+                                          .Text(RunStatusName(RunStatus::kRunning)),
+                                      "closing abandoned runs"));
   return static_cast<int64_t>(rows.Affected());
 }
 
@@ -156,10 +160,10 @@ Result<std::vector<RunInfo>> PostgresStore::ReadRuns(const Rows& rows) {
 
 Result<RunInfo> PostgresStore::GetRun(int64_t run_id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       rows, conn_->Query(fmt::format("SELECT {} FROM integration_runs WHERE id = $1", kRunColumns),
                          Params().Int(run_id), "reading a run"));
-  REGLO_PG_ASSIGN(runs, ReadRuns(rows));
+  REGLO_ASSIGN_OR_RETURN(runs, ReadRuns(rows));
   if (runs.empty()) return Status::NotFound(fmt::format("run {} does not exist", run_id));
   return std::move(runs.front());
 }
@@ -172,7 +176,7 @@ Result<std::vector<RunInfo>> PostgresStore::ListRuns(const std::string& source_i
   Params params;
   if (!all) params.Text(source_id);
   params.Int(limit);
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       rows, conn_->Query(fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC "
                                      "LIMIT ${}",
                                      kRunColumns, all ? "" : "WHERE source_id = $1", all ? 1 : 2),
@@ -182,9 +186,9 @@ Result<std::vector<RunInfo>> PostgresStore::ListRuns(const std::string& source_i
 
 Result<std::vector<RunLogLine>> PostgresStore::GetRunLog(int64_t run_id) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT at, level, message FROM integration_run_logs "
-                                     "WHERE run_id = $1 ORDER BY id",
-                                     Params().Int(run_id), "reading a run log"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("SELECT at, level, message FROM integration_run_logs "
+                                            "WHERE run_id = $1 ORDER BY id",
+                                            Params().Int(run_id), "reading a run log"));
   std::vector<RunLogLine> lines;
   for (int r = 0; r < rows.size(); ++r) {
     RunLogLine& line = lines.emplace_back();
@@ -198,9 +202,10 @@ Result<std::vector<RunLogLine>> PostgresStore::GetRunLog(int64_t run_id) {
 Result<std::optional<std::string>> PostgresStore::GetCursor(const std::string& source_id,
                                                             const std::string& stream) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT cursor FROM integration_cursors "
-                                     "WHERE source_id = $1 AND stream = $2",
-                                     Params().Text(source_id).Text(stream), "reading a cursor"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT cursor FROM integration_cursors "
+                                      "WHERE source_id = $1 AND stream = $2",
+                                      Params().Text(source_id).Text(stream), "reading a cursor"));
   if (rows.size() == 0) return std::optional<std::string>();
   return rows.OptString(0, 0);
 }
@@ -210,18 +215,18 @@ Result<std::optional<std::string>> PostgresStore::GetCursor(const std::string& s
 
 Result<bool> PostgresStore::TryAcquireLease(const std::string& source_id, const std::string& owner,
                                             std::chrono::milliseconds ttl, const std::string& now) {
-  REGLO_PG_ASSIGN(expires_at, LeaseExpiry(now, ttl));
+  REGLO_ASSIGN_OR_RETURN(expires_at, LeaseExpiry(now, ttl));
   REGLO_RETURN_IF_ERROR(Ready());
   // One statement, so atomic: inserted when free, updated when expired or held by `owner`, left
   // alone while someone else holds it. Of two instances racing for a free lease, the second waits
   // for the first's row and then finds it held.
-  REGLO_PG_ASSIGN(rows,
-                  conn_->Query("INSERT INTO integration_leases AS l (source_id, owner, expires_at) "
-                               "VALUES ($1, $2, $3) ON CONFLICT (source_id) DO UPDATE SET "
-                               "owner = excluded.owner, expires_at = excluded.expires_at "
-                               "WHERE l.owner = excluded.owner OR l.expires_at <= $4",
-                               Params().Text(source_id).Text(owner).Text(expires_at).Text(now),
-                               "taking a lease"));
+  REGLO_ASSIGN_OR_RETURN(
+      rows, conn_->Query("INSERT INTO integration_leases AS l (source_id, owner, expires_at) "
+                         "VALUES ($1, $2, $3) ON CONFLICT (source_id) DO UPDATE SET "
+                         "owner = excluded.owner, expires_at = excluded.expires_at "
+                         "WHERE l.owner = excluded.owner OR l.expires_at <= $4",
+                         Params().Text(source_id).Text(owner).Text(expires_at).Text(now),
+                         "taking a lease"));
   return rows.Affected() == 1;
 }
 

@@ -201,12 +201,6 @@ inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
   return sql;
 }
 
-// Assigns a result's value to `var`, or returns its status from the enclosing function.
-#define REGLO_PG_ASSIGN(var, expr)                      \
-  auto var##_result = (expr);                           \
-  if (!var##_result.ok()) return var##_result.status(); \
-  auto var = std::move(*var##_result)
-
 class PostgresStore final : public Store {
  public:
   PostgresStore(std::unique_ptr<Conn> conn, const PostgresUrl& url)

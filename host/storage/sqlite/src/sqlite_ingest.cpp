@@ -46,14 +46,15 @@ Result<int64_t> SqliteStore::CreateAgentKey(const AgentKeyRow& key, int max_acti
   // BEGIN IMMEDIATE takes the write lock first: the count and the insert see no other writer.
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("creating an agent key"));
-  REGLO_SQLITE_ASSIGN(count, Prepare("SELECT COUNT(*) FROM integration_agent_keys WHERE "
-                                     "company_id = ? AND source_system = ? AND status = 'active'",
-                                     "counting agent keys"));
+  REGLO_ASSIGN_OR_RETURN(count,
+                         Prepare("SELECT COUNT(*) FROM integration_agent_keys WHERE "
+                                 "company_id = ? AND source_system = ? AND status = 'active'",
+                                 "counting agent keys"));
   int64_t active = 0;
   {
     Stmt query(*db_, count, "counting agent keys");
     query.Bind(1, key.company_id).Bind(2, key.source_system);
-    REGLO_SQLITE_ASSIGN(row, query.Step());
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
     if (row) active = query.Int(0);
   }
   if (active >= max_active) {
@@ -62,7 +63,7 @@ Result<int64_t> SqliteStore::CreateAgentKey(const AgentKeyRow& key, int max_acti
         "one first",
         key.company_id, key.source_system, active));
   }
-  REGLO_SQLITE_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       insert, Prepare("INSERT INTO integration_agent_keys (prefix, key_hash, secret_protected, "
                       "company_id, source_system, allowed_cidrs, last4, status, created_at, "
                       "rate_per_second, rate_burst) "
@@ -88,25 +89,26 @@ Result<int64_t> SqliteStore::CreateAgentKey(const AgentKeyRow& key, int max_acti
 }
 
 Result<std::optional<AgentKeyRow>> SqliteStore::FindAgentKey(const std::string& prefix) {
-  REGLO_SQLITE_ASSIGN(stmt,
-                      Prepare(fmt::format("SELECT {} FROM integration_agent_keys WHERE prefix = ?",
-                                          kAgentKeyColumns),
-                              "reading an agent key"));
+  REGLO_ASSIGN_OR_RETURN(
+      stmt, Prepare(fmt::format("SELECT {} FROM integration_agent_keys WHERE prefix = ?",
+                                kAgentKeyColumns),
+                    "reading an agent key"));
   Stmt query(*db_, stmt, "reading an agent key");
   query.Bind(1, prefix);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   if (!row) return std::optional<AgentKeyRow>();
   return std::optional<AgentKeyRow>(ReadAgentKey(query));
 }
 
 Result<std::vector<AgentKeyRow>> SqliteStore::ListAgentKeys() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(fmt::format("SELECT {} FROM integration_agent_keys ORDER BY id",
-                                                kAgentKeyColumns),
-                                    "listing agent keys"));
+  REGLO_ASSIGN_OR_RETURN(
+      stmt,
+      Prepare(fmt::format("SELECT {} FROM integration_agent_keys ORDER BY id", kAgentKeyColumns),
+              "listing agent keys"));
   Stmt query(*db_, stmt, "listing agent keys");
   std::vector<AgentKeyRow> keys;
   for (;;) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
     if (!row) break;
     keys.push_back(ReadAgentKey(query));
   }
@@ -114,26 +116,27 @@ Result<std::vector<AgentKeyRow>> SqliteStore::ListAgentKeys() {
 }
 
 Result<bool> SqliteStore::RevokeAgentKey(const std::string& prefix, const std::string& now) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_agent_keys SET status = 'revoked', "
-                                    "revoked_at = ? WHERE prefix = ? AND status = 'active'",
-                                    "revoking an agent key"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_agent_keys SET status = 'revoked', "
+                                       "revoked_at = ? WHERE prefix = ? AND status = 'active'",
+                                       "revoking an agent key"));
   REGLO_RETURN_IF_ERROR(
       Stmt(*db_, stmt, "revoking an agent key").Bind(1, now).Bind(2, prefix).Run());
   return db_->Changes() == 1;
 }
 
 Status SqliteStore::TouchAgentKey(int64_t id, const std::string& now) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_agent_keys SET last_used_at = ? "
-                                    "WHERE id = ?",
-                                    "marking an agent key used"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_agent_keys SET last_used_at = ? "
+                                       "WHERE id = ?",
+                                       "marking an agent key used"));
   return Stmt(*db_, stmt, "marking an agent key used").Bind(1, now).Bind(2, id).Run();
 }
 
 Result<bool> SqliteStore::RecordIngestRequest(const IngestRequestRow& row) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_ingest_requests (key_id, request_id, "
-                                    "body_hash, response, created_at) VALUES (?, ?, ?, ?, ?) "
-                                    "ON CONFLICT (key_id, request_id) DO NOTHING",
-                                    "recording an ingest request"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("INSERT INTO integration_ingest_requests (key_id, request_id, "
+                                 "body_hash, response, created_at) VALUES (?, ?, ?, ?, ?) "
+                                 "ON CONFLICT (key_id, request_id) DO NOTHING",
+                                 "recording an ingest request"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "recording an ingest request")
                             .Bind(1, row.key_id)
                             .Bind(2, row.request_id)
@@ -146,13 +149,13 @@ Result<bool> SqliteStore::RecordIngestRequest(const IngestRequestRow& row) {
 
 Result<std::optional<IngestRequestRow>> SqliteStore::FindIngestRequest(
     int64_t key_id, const std::string& request_id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT body_hash, response, created_at FROM "
-                                    "integration_ingest_requests WHERE key_id = ? AND "
-                                    "request_id = ?",
-                                    "reading an ingest request"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT body_hash, response, created_at FROM "
+                                       "integration_ingest_requests WHERE key_id = ? AND "
+                                       "request_id = ?",
+                                       "reading an ingest request"));
   Stmt query(*db_, stmt, "reading an ingest request");
   query.Bind(1, key_id).Bind(2, request_id);
-  REGLO_SQLITE_ASSIGN(found, query.Step());
+  REGLO_ASSIGN_OR_RETURN(found, query.Step());
   if (!found) return std::optional<IngestRequestRow>();
   IngestRequestRow row;
   row.key_id = key_id;
@@ -164,8 +167,9 @@ Result<std::optional<IngestRequestRow>> SqliteStore::FindIngestRequest(
 }
 
 Result<int64_t> SqliteStore::PurgeIngestRequests(const std::string& before) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("DELETE FROM integration_ingest_requests WHERE created_at < ?",
-                                    "purging ingest requests"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("DELETE FROM integration_ingest_requests WHERE created_at < ?",
+                                 "purging ingest requests"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "purging ingest requests").Bind(1, before).Run());
   return db_->Changes();
 }
@@ -182,7 +186,7 @@ Result<IngestCommit> SqliteStore::CommitIngest(
   // requests racing with one id commit once.
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing an ingest request"));
-  REGLO_SQLITE_ASSIGN(existing, FindIngestRequest(request.key_id, request.request_id));
+  REGLO_ASSIGN_OR_RETURN(existing, FindIngestRequest(request.key_id, request.request_id));
   if (existing) {
     commit.replayed = true;
     commit.stored = std::move(*existing);
@@ -191,7 +195,7 @@ Result<IngestCommit> SqliteStore::CommitIngest(
   REGLO_RETURN_IF_ERROR(ApplyCheckpoint(batch, commit.result));
   commit.stored = request;
   commit.stored.response = respond(commit.result);
-  REGLO_SQLITE_ASSIGN(recorded, RecordIngestRequest(commit.stored));
+  REGLO_ASSIGN_OR_RETURN(recorded, RecordIngestRequest(commit.stored));
   if (!recorded) return Status::Internal("ingest request recorded twice in one transaction");
   REGLO_RETURN_IF_ERROR(tx.Commit());
   NoteCommitted();
@@ -201,9 +205,9 @@ Result<IngestCommit> SqliteStore::CommitIngest(
 Result<bool> SqliteStore::SetAgentKeyRateLimit(const std::string& prefix,
                                                std::optional<double> rate_per_second,
                                                std::optional<int64_t> burst) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_agent_keys SET rate_per_second = ?, "
-                                    "rate_burst = ? WHERE prefix = ?",
-                                    "setting an agent key's rate limit"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_agent_keys SET rate_per_second = ?, "
+                                       "rate_burst = ? WHERE prefix = ?",
+                                       "setting an agent key's rate limit"));
   Stmt update(*db_, stmt, "setting an agent key's rate limit");
   rate_per_second ? update.BindDouble(1, *rate_per_second) : update.BindNull(1);
   burst ? update.Bind(2, *burst) : update.BindNull(2);

@@ -17,10 +17,10 @@ namespace reglo::storage::sqlite {
 
 Result<std::optional<StoredRecord>> SqliteStore::GetRecord(const model::EntitySpec& entity,
                                                            const model::RecordKey& key) {
-  REGLO_SQLITE_ASSIGN(statements, StatementsFor(entity));
+  REGLO_ASSIGN_OR_RETURN(statements, StatementsFor(entity));
   Stmt query(*db_, statements->select, "reading a record");
   query.Bind(1, key.company_id).Bind(2, key.source_system).Bind(3, key.external_id);
-  REGLO_SQLITE_ASSIGN(found, query.Step());
+  REGLO_ASSIGN_OR_RETURN(found, query.Step());
   if (!found) return std::optional<StoredRecord>();
   StoredRecord record;
   record.state.version = query.Int(kColVersion);
@@ -38,19 +38,20 @@ Result<std::optional<StoredRecord>> SqliteStore::GetRecord(const model::EntitySp
 }
 
 Result<int64_t> SqliteStore::CountRecords(const model::EntitySpec& entity) {
-  REGLO_SQLITE_ASSIGN(statements, StatementsFor(entity));
+  REGLO_ASSIGN_OR_RETURN(statements, StatementsFor(entity));
   Stmt query(*db_, statements->count, "counting records");
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   return row ? query.Int(0) : int64_t{0};
 }
 
 Result<std::vector<StoredEvent>> SqliteStore::ReadEvents(int64_t after_sequence, int limit) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT sequence, event_id, type, company_id, source_system, "
-                                    "entity, external_id, version, time, data "
-                                    "FROM integration_events WHERE sequence > ? "
-                                    "ORDER BY sequence LIMIT ?",
-                                    "reading events"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("SELECT sequence, event_id, type, company_id, source_system, "
+                                 "entity, external_id, version, time, data "
+                                 "FROM integration_events WHERE sequence > ? "
+                                 "ORDER BY sequence LIMIT ?",
+                                 "reading events"));
   Stmt query(*db_, stmt, "reading events");
   query.Bind(1, after_sequence).Bind(2, int64_t{limit});
   return ReadEventRows(query);
@@ -59,7 +60,7 @@ Result<std::vector<StoredEvent>> SqliteStore::ReadEvents(int64_t after_sequence,
 Result<std::vector<StoredEvent>> SqliteStore::ReadEventRows(Stmt& query) {
   std::vector<StoredEvent> events;
   while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
     if (!row) break;
     StoredEvent& stored = events.emplace_back();
     stored.sequence = query.Int(0);
@@ -77,23 +78,24 @@ Result<std::vector<StoredEvent>> SqliteStore::ReadEventRows(Stmt& query) {
 }
 
 Result<int64_t> SqliteStore::CountEvents() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT COUNT(*) FROM integration_events", "counting events"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("SELECT COUNT(*) FROM integration_events", "counting events"));
   Stmt query(*db_, stmt, "counting events");
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   return row ? query.Int(0) : int64_t{0};
 }
 
 Result<std::vector<DeadLetter>> SqliteStore::ReadDeadLetters(int64_t after_id, int limit) {
   if (limit <= 0) return Status::InvalidArgument("dead letter read limit must be positive");
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT id, run_id, source_id, stage, entity, external_id, "
-                                    "origin, reason, created_at FROM integration_dead_letters "
-                                    "WHERE id > ? ORDER BY id LIMIT ?",
-                                    "reading dead letters"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT id, run_id, source_id, stage, entity, external_id, "
+                                       "origin, reason, created_at FROM integration_dead_letters "
+                                       "WHERE id > ? ORDER BY id LIMIT ?",
+                                       "reading dead letters"));
   Stmt query(*db_, stmt, "reading dead letters");
   query.Bind(1, after_id).Bind(2, int64_t{limit});
   std::vector<DeadLetter> letters;
   while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
     if (!row) break;
     DeadLetter& letter = letters.emplace_back();
     letter.id = query.Int(0);
@@ -113,10 +115,10 @@ Result<std::vector<DeadLetter>> SqliteStore::ReadDeadLetters(int64_t after_id, i
 // Sources, runs, cursors
 
 Result<int64_t> SqliteStore::LatestEventSequence() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT COALESCE(MAX(sequence), 0) FROM integration_events",
-                                    "reading the latest event sequence"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT COALESCE(MAX(sequence), 0) FROM integration_events",
+                                       "reading the latest event sequence"));
   Stmt query(*db_, stmt, "reading the latest event sequence");
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   return row ? query.Int(0) : int64_t{0};
 }
 
@@ -126,12 +128,13 @@ Result<int64_t> SqliteStore::LatestEventSequence() {
 Result<std::vector<StoredEvent>> SqliteStore::ReadEventsFiltered(int64_t after_sequence, int limit,
                                                                  const EventFilter& filter) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT sequence, event_id, type, company_id, source_system, "
-                                    "entity, external_id, version, time, data "
-                                    "FROM integration_events WHERE sequence > ? "
-                                    "AND (? = '' OR type = ?) AND (? = '' OR company_id = ?) "
-                                    "ORDER BY sequence LIMIT ?",
-                                    "reading events"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("SELECT sequence, event_id, type, company_id, source_system, "
+                                 "entity, external_id, version, time, data "
+                                 "FROM integration_events WHERE sequence > ? "
+                                 "AND (? = '' OR type = ?) AND (? = '' OR company_id = ?) "
+                                 "ORDER BY sequence LIMIT ?",
+                                 "reading events"));
   Stmt query(*db_, stmt, "reading events");
   query.Bind(1, after_sequence)
       .Bind(2, filter.type)

@@ -53,7 +53,7 @@ Status SqliteStore::UpsertSubscription(const SubscriptionRow& row, bool set_enab
       kSubscriptionColumns,
       set_enabled ? ", enabled = excluded.enabled, disabled_reason = excluded.disabled_reason"
                   : "");
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(sql, "saving a subscription"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, "saving a subscription"));
   return Stmt(*db_, stmt, "saving a subscription")
       .Bind(1, row.id)
       .Bind(2, row.kind)
@@ -70,14 +70,14 @@ Status SqliteStore::UpsertSubscription(const SubscriptionRow& row, bool set_enab
 }
 
 Result<std::vector<SubscriptionRow>> SqliteStore::ListSubscriptions() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(fmt::format("SELECT {} FROM integration_subscriptions "
-                                                "ORDER BY id",
-                                                kSubscriptionColumns),
-                                    "listing subscriptions"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare(fmt::format("SELECT {} FROM integration_subscriptions "
+                                                   "ORDER BY id",
+                                                   kSubscriptionColumns),
+                                       "listing subscriptions"));
   Stmt query(*db_, stmt, "listing subscriptions");
   std::vector<SubscriptionRow> rows;
   for (;;) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
     if (!row) break;
     rows.push_back(ReadSubscription(query));
   }
@@ -85,13 +85,13 @@ Result<std::vector<SubscriptionRow>> SqliteStore::ListSubscriptions() {
 }
 
 Result<std::optional<SubscriptionRow>> SqliteStore::FindSubscription(const std::string& id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(fmt::format("SELECT {} FROM integration_subscriptions "
-                                                "WHERE id = ?",
-                                                kSubscriptionColumns),
-                                    "reading a subscription"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare(fmt::format("SELECT {} FROM integration_subscriptions "
+                                                   "WHERE id = ?",
+                                                   kSubscriptionColumns),
+                                       "reading a subscription"));
   Stmt query(*db_, stmt, "reading a subscription");
   query.Bind(1, id);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   if (!row) return std::optional<SubscriptionRow>();
   return std::optional<SubscriptionRow>(ReadSubscription(query));
 }
@@ -99,9 +99,9 @@ Result<std::optional<SubscriptionRow>> SqliteStore::FindSubscription(const std::
 Result<bool> SqliteStore::SetSubscriptionEnabled(const std::string& id, bool enabled,
                                                  const std::string& reason,
                                                  const std::string& now) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_subscriptions SET enabled = ?, "
-                                    "disabled_reason = ?, updated_at = ? WHERE id = ?",
-                                    "enabling or disabling a subscription"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_subscriptions SET enabled = ?, "
+                                       "disabled_reason = ?, updated_at = ? WHERE id = ?",
+                                       "enabling or disabling a subscription"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "enabling or disabling a subscription")
                             .Bind(1, int64_t{enabled ? 1 : 0})
                             .Bind(2, enabled ? std::string() : reason)
@@ -118,7 +118,7 @@ Result<bool> SqliteStore::DeleteSubscription(const std::string& id) {
   for (const char* sql : {"DELETE FROM integration_deliveries WHERE subscription_id = ?",
                           "DELETE FROM integration_relay_positions WHERE subscription_id = ?",
                           "DELETE FROM integration_subscriptions WHERE id = ?"}) {
-    REGLO_SQLITE_ASSIGN(stmt, Prepare(sql, "deleting a subscription"));
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, "deleting a subscription"));
     REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "deleting a subscription").Bind(1, id).Run());
     deleted = db_->Changes();
   }
@@ -127,12 +127,12 @@ Result<bool> SqliteStore::DeleteSubscription(const std::string& id) {
 }
 
 Result<int64_t> SqliteStore::GetRelayPosition(const std::string& subscription_id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT position FROM integration_relay_positions "
-                                    "WHERE subscription_id = ?",
-                                    "reading a relay position"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT position FROM integration_relay_positions "
+                                       "WHERE subscription_id = ?",
+                                       "reading a relay position"));
   Stmt query(*db_, stmt, "reading a relay position");
   query.Bind(1, subscription_id);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   return row ? query.Int(0) : int64_t{0};
 }
 
@@ -143,7 +143,7 @@ Status SqliteStore::SaveRelayProgress(const std::string& subscription_id,
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("saving relay progress"));
   if (!deliveries.empty()) {
-    REGLO_SQLITE_ASSIGN(
+    REGLO_ASSIGN_OR_RETURN(
         stmt, Prepare(fmt::format("INSERT INTO integration_deliveries ({}) "
                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                                   "ON CONFLICT (subscription_id, sequence) DO UPDATE SET "
@@ -172,12 +172,13 @@ Status SqliteStore::SaveRelayProgress(const std::string& subscription_id,
     }
   }
   if (position) {
-    REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_relay_positions (subscription_id, "
-                                      "position, updated_at) VALUES (?, ?, ?) "
-                                      "ON CONFLICT (subscription_id) DO UPDATE SET "
-                                      "position = excluded.position, "
-                                      "updated_at = excluded.updated_at",
-                                      "saving a relay position"));
+    REGLO_ASSIGN_OR_RETURN(stmt,
+                           Prepare("INSERT INTO integration_relay_positions (subscription_id, "
+                                   "position, updated_at) VALUES (?, ?, ?) "
+                                   "ON CONFLICT (subscription_id) DO UPDATE SET "
+                                   "position = excluded.position, "
+                                   "updated_at = excluded.updated_at",
+                                   "saving a relay position"));
     REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "saving a relay position")
                               .Bind(1, subscription_id)
                               .Bind(2, *position)
@@ -198,7 +199,7 @@ Result<std::vector<DeliveryRow>> SqliteStore::ListDeliveries(const DeliveryQuery
       "AND e.entity_key = d.entity_key AND e.sequence < d.sequence)) "
       "ORDER BY d.subscription_id, d.sequence LIMIT ?",
       kDeliveryColumns);
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(sql, "listing deliveries"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, "listing deliveries"));
   Stmt query(*db_, stmt, "listing deliveries");
   const std::string due = q.due_at.value_or("");
   query.Bind(1, q.subscription_id)
@@ -212,7 +213,7 @@ Result<std::vector<DeliveryRow>> SqliteStore::ListDeliveries(const DeliveryQuery
       .Bind(9, int64_t{q.limit});
   std::vector<DeliveryRow> rows;
   for (;;) {
-    REGLO_SQLITE_ASSIGN(found, query.Step());
+    REGLO_ASSIGN_OR_RETURN(found, query.Step());
     if (!found) break;
     DeliveryRow& row = rows.emplace_back();
     row.subscription_id = query.String(0);
@@ -233,14 +234,14 @@ Result<std::vector<DeliveryRow>> SqliteStore::ListDeliveries(const DeliveryQuery
 
 Result<std::vector<std::string>> SqliteStore::PendingDeliveryKeys(
     const std::string& subscription_id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT DISTINCT entity_key FROM integration_deliveries "
-                                    "WHERE subscription_id = ? AND status = 'pending'",
-                                    "reading pending deliveries"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT DISTINCT entity_key FROM integration_deliveries "
+                                       "WHERE subscription_id = ? AND status = 'pending'",
+                                       "reading pending deliveries"));
   Stmt query(*db_, stmt, "reading pending deliveries");
   query.Bind(1, subscription_id);
   std::vector<std::string> keys;
   for (;;) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
     if (!row) break;
     keys.push_back(query.String(0));
   }

@@ -23,10 +23,10 @@ Status SqliteStore::Open() {
 }
 
 Result<int> SqliteStore::SchemaVersion() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                                    "reading the schema version"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                                       "reading the schema version"));
   Stmt query(*db_, stmt, "reading the schema version");
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   return row ? static_cast<int>(query.Int(0)) : 0;
 }
 
@@ -44,7 +44,7 @@ Status SqliteStore::Migrate() {
                     current, latest));
   };
   // Checked before taking the write lock so that an up-to-date database opens without one.
-  REGLO_SQLITE_ASSIGN(current, SchemaVersion());
+  REGLO_ASSIGN_OR_RETURN(current, SchemaVersion());
   if (current > latest) return refuse_newer(current);
   for (const sqlite::Migration& migration : sqlite::Migrations()) {
     if (migration.version <= current) continue;
@@ -53,13 +53,14 @@ Status SqliteStore::Migrate() {
     Transaction tx(*db_);
     REGLO_RETURN_IF_ERROR(tx.Begin("applying a migration"));
     // Read again under the write lock: another process may have migrated while this one waited.
-    REGLO_SQLITE_ASSIGN(locked_current, SchemaVersion());
+    REGLO_ASSIGN_OR_RETURN(locked_current, SchemaVersion());
     if (locked_current > latest) return refuse_newer(locked_current);
     if (migration.version <= locked_current) continue;
     REGLO_RETURN_IF_ERROR(db_->Exec(migration.sql, what));
-    REGLO_SQLITE_ASSIGN(record, Prepare("INSERT INTO schema_migrations (version, name, applied_at) "
-                                        "VALUES (?, ?, ?)",
-                                        what));
+    REGLO_ASSIGN_OR_RETURN(record,
+                           Prepare("INSERT INTO schema_migrations (version, name, applied_at) "
+                                   "VALUES (?, ?, ?)",
+                                   what));
     const std::string applied_at = Now();
     REGLO_RETURN_IF_ERROR(Stmt(*db_, record, what)
                               .Bind(1, int64_t{migration.version})
@@ -75,13 +76,13 @@ Status SqliteStore::VerifyColumns() {
   // A field added to schema.cpp without its migration would otherwise surface later as a failed
   // prepare in the middle of a sync; say what is wrong at start instead.
   for (const model::EntitySpec& entity : model::CanonicalEntities()) {
-    REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT name FROM pragma_table_info(?)",
-                                      "reading the columns of a canonical table"));
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT name FROM pragma_table_info(?)",
+                                         "reading the columns of a canonical table"));
     Stmt query(*db_, stmt, "reading the columns of a canonical table");
     query.Bind(1, entity.table);
     std::unordered_set<std::string> columns;
     while (true) {
-      REGLO_SQLITE_ASSIGN(row, query.Step());
+      REGLO_ASSIGN_OR_RETURN(row, query.Step());
       if (!row) break;
       columns.insert(query.String(0));
     }

@@ -77,12 +77,6 @@ inline std::string Placeholders(size_t count) {
   return out;
 }
 
-// Assigns a result's value to `var`, or returns its status from the enclosing function.
-#define REGLO_SQLITE_ASSIGN(var, expr)                  \
-  auto var##_result = (expr);                           \
-  if (!var##_result.ok()) return var##_result.status(); \
-  auto var = std::move(*var##_result)
-
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
