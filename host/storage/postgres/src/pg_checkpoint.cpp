@@ -71,13 +71,21 @@ void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, Col
 }
 
 Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& batch) {
+  CheckpointResult result;
+  REGLO_RETURN_IF_ERROR(CommitWithRetries(batch, result).status());
+  return result;
+}
+
+Result<PostgresStore::Attempt> PostgresStore::CommitWithRetries(const CheckpointBatch& batch,
+                                                                CheckpointResult& result,
+                                                                IngestHook* ingest) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
   REGLO_RETURN_IF_ERROR(PlanBatch(batch));
   for (int attempt = 1;; ++attempt) {
-    CheckpointResult result;
-    Result<Attempt> done = TryCommit(batch, attempt == 1, result);
-    if (done.ok() && *done == Attempt::kDone) return result;
+    result = CheckpointResult{};
+    Result<Attempt> done = TryCommit(batch, attempt == 1, result, ingest);
+    if (done.ok() && *done != Attempt::kLostRace) return done;
     // A lost race, a serialization failure or a deadlock rolled everything back: start over.
     const bool conflict = done.ok() || (done.status().code() == StatusCode::kRetryable &&
                                         conn_->LastFailureIsConflict());
@@ -423,19 +431,16 @@ Result<bool> PostgresStore::WriteRecords(const Group& group, const std::string& 
     return std::tie(x.company_id, x.source_system, x.external_id) <
            std::tie(y.company_id, y.source_system, y.external_id);
   };
-  if (!inserts.empty()) {
-    std::sort(inserts.begin(), inserts.end(), by_key);
+  for (const bool update : {false, true}) {
+    std::vector<const Slot*>& rows = update ? updates : inserts;
+    if (rows.empty()) continue;
+    std::sort(rows.begin(), rows.end(), by_key);
     REGLO_ASSIGN_OR_RETURN(
-        written, conn_->Query(group.sql->insert, RecordParams(group, inserts, false, committed_at),
-                              "inserting records"));
-    if (written.Affected() != static_cast<int64_t>(inserts.size())) return false;
-  }
-  if (!updates.empty()) {
-    std::sort(updates.begin(), updates.end(), by_key);
-    REGLO_ASSIGN_OR_RETURN(
-        written, conn_->Query(group.sql->update, RecordParams(group, updates, true, committed_at),
-                              "updating records"));
-    if (written.Affected() != static_cast<int64_t>(updates.size())) return false;
+        written,
+        conn_->Query(update ? group.sql->update : group.sql->insert,
+                     RecordParams(group, rows, /*with_expected_version=*/update, committed_at),
+                     update ? "updating records" : "inserting records"));
+    if (written.Affected() != static_cast<int64_t>(rows.size())) return false;
   }
   return true;
 }

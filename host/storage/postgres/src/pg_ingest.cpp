@@ -18,30 +18,6 @@ namespace reglo::storage::postgres {
 
 namespace {
 
-constexpr std::string_view kAgentKeyColumns =
-    "id, prefix, key_hash, secret_protected, company_id, source_system, allowed_cidrs, last4, "
-    "status, created_at, last_used_at, revoked_at, rate_per_second, rate_burst";
-
-AgentKeyRow ReadAgentKey(const Rows& rows, int row) {
-  AgentKeyRow key;
-  key.id = rows.Int(row, 0);
-  key.prefix = rows.String(row, 1);
-  key.key_hash = rows.String(row, 2);
-  key.secret_protected = rows.String(row, 3);
-  key.company_id = rows.String(row, 4);
-  key.source_system = rows.String(row, 5);
-  key.allowed_cidrs = rows.String(row, 6);
-  key.last4 = rows.String(row, 7);
-  key.status = rows.String(row, 8);
-  key.created_at = rows.String(row, 9);
-  key.last_used_at = rows.OptString(row, 10);
-  key.revoked_at = rows.OptString(row, 11);
-  if (!rows.IsNull(row, 12))
-    key.rate_per_second = std::strtod(rows.String(row, 12).c_str(), nullptr);
-  if (!rows.IsNull(row, 13)) key.rate_burst = rows.Int(row, 13);
-  return key;
-}
-
 // Appends a rate limit's two parameters (NULL when absent).
 Params& RateParams(Params& params, std::optional<double> rate, std::optional<int64_t> burst) {
   rate ? params.Text(fmt::format("{}", *rate)) : params.Null();
@@ -66,12 +42,7 @@ Result<int64_t> PostgresStore::CreateAgentKey(const AgentKeyRow& key, int max_ac
                                              Params().Text(key.company_id).Text(key.source_system),
                                              "counting agent keys"));
   const int64_t active = count.size() > 0 ? count.Int(0, 0) : 0;
-  if (active >= max_active) {
-    return Status::AlreadyExists(fmt::format(
-        "company '{}', source '{}' already has {} active agent keys (the most allowed); revoke "
-        "one first",
-        key.company_id, key.source_system, active));
-  }
+  REGLO_RETURN_IF_ERROR(CheckAgentKeyLimit(key, active, max_active));
   REGLO_ASSIGN_OR_RETURN(
       inserted, conn_->Query("INSERT INTO integration_agent_keys (prefix, key_hash, "
                              "secret_protected, company_id, source_system, allowed_cidrs, "
@@ -95,26 +66,15 @@ Result<int64_t> PostgresStore::CreateAgentKey(const AgentKeyRow& key, int max_ac
 }
 
 Result<std::optional<AgentKeyRow>> PostgresStore::FindAgentKey(const std::string& prefix) {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_ASSIGN_OR_RETURN(rows,
-                         conn_->Query(fmt::format("SELECT {} FROM integration_agent_keys WHERE "
-                                                  "prefix = $1",
-                                                  kAgentKeyColumns),
-                                      Params().Text(prefix), "reading an agent key"));
-  if (rows.size() == 0) return std::optional<AgentKeyRow>();
-  return std::optional<AgentKeyRow>(ReadAgentKey(rows, 0));
+  return SelectRow<AgentKeyRow>(
+      fmt::format("SELECT {} FROM integration_agent_keys WHERE prefix = $1", kAgentKeyColumns),
+      Params().Text(prefix), "reading an agent key");
 }
 
 Result<std::vector<AgentKeyRow>> PostgresStore::ListAgentKeys() {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_agent_keys "
-                                                        "ORDER BY id",
-                                                        kAgentKeyColumns),
-                                            Params(), "listing agent keys"));
-  std::vector<AgentKeyRow> keys;
-  keys.reserve(static_cast<size_t>(rows.size()));
-  for (int row = 0; row < rows.size(); ++row) keys.push_back(ReadAgentKey(rows, row));
-  return keys;
+  return SelectRows<AgentKeyRow>(
+      fmt::format("SELECT {} FROM integration_agent_keys ORDER BY id", kAgentKeyColumns), Params(),
+      "listing agent keys");
 }
 
 Result<bool> PostgresStore::RevokeAgentKey(const std::string& prefix, const std::string& now) {
@@ -154,18 +114,12 @@ Result<std::optional<IngestRequestRow>> PostgresStore::FindIngestRequest(
     int64_t key_id, const std::string& request_id) {
   REGLO_RETURN_IF_ERROR(Ready());
   REGLO_ASSIGN_OR_RETURN(
-      rows, conn_->Query("SELECT body_hash, response, created_at FROM "
-                         "integration_ingest_requests WHERE key_id = $1 AND "
-                         "request_id = $2",
+      rows, conn_->Query(fmt::format("SELECT {} FROM "
+                                     "integration_ingest_requests WHERE key_id = $1 AND "
+                                     "request_id = $2",
+                                     kIngestRequestColumns),
                          Params().Int(key_id).Text(request_id), "reading an ingest request"));
-  if (rows.size() == 0) return std::optional<IngestRequestRow>();
-  IngestRequestRow row;
-  row.key_id = key_id;
-  row.request_id = request_id;
-  row.body_hash = rows.String(0, 0);
-  row.response = rows.String(0, 1);
-  row.created_at = rows.String(0, 2);
-  return std::optional<IngestRequestRow>(std::move(row));
+  return ReadRow<IngestRequestRow>(RowsCursor(rows), key_id, request_id);
 }
 
 Result<int64_t> PostgresStore::PurgeIngestRequests(const std::string& before) {
@@ -182,38 +136,23 @@ Result<int64_t> PostgresStore::PurgeIngestRequests(const std::string& before) {
 Result<IngestCommit> PostgresStore::CommitIngest(
     const CheckpointBatch& batch, const IngestRequestRow& request,
     const std::function<std::string(const CheckpointResult&)>& respond) {
-  REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_RETURN_IF_ERROR(PlanBatch(batch));
   IngestCommit commit;
   IngestHook hook{&request, &respond, {}};
-  for (int attempt = 1;; ++attempt) {
+  REGLO_ASSIGN_OR_RETURN(done, CommitWithRetries(batch, commit.result, &hook));
+  if (done == Attempt::kReplayed) {
+    REGLO_ASSIGN_OR_RETURN(stored, FindIngestRequest(request.key_id, request.request_id));
+    if (!stored) {
+      // Purged in between: rare enough to let the caller try again.
+      return Status::Retryable("the ingest request id was purged while it was replayed");
+    }
+    commit.replayed = true;
     commit.result = CheckpointResult{};
-    Result<Attempt> done = TryCommit(batch, attempt == 1, commit.result, &hook);
-    if (done.ok() && *done == Attempt::kDone) {
-      commit.stored = request;
-      commit.stored.response = std::move(hook.response);
-      return commit;
-    }
-    if (done.ok() && *done == Attempt::kReplayed) {
-      REGLO_ASSIGN_OR_RETURN(stored, FindIngestRequest(request.key_id, request.request_id));
-      if (!stored) {
-        // Purged in between: rare enough to let the caller try again.
-        return Status::Retryable("the ingest request id was purged while it was replayed");
-      }
-      commit.replayed = true;
-      commit.result = CheckpointResult{};
-      commit.stored = std::move(*stored);
-      return commit;
-    }
-    const bool conflict = done.ok() || (done.status().code() == StatusCode::kRetryable &&
-                                        conn_->LastFailureIsConflict());
-    if (!conflict) return done.status();
-    if (attempt == kMaxCommitAttempts) {
-      return Status::Retryable(fmt::format(
-          "postgres: the checkpoint kept conflicting with other writers ({} attempts)", attempt));
-    }
+    commit.stored = std::move(*stored);
+    return commit;
   }
+  commit.stored = request;
+  commit.stored.response = std::move(hook.response);
+  return commit;
 }
 
 Result<bool> PostgresStore::SetAgentKeyRateLimit(const std::string& prefix,

@@ -42,23 +42,9 @@ Status PostgresStore::UpsertSource(const SourceRow& source) {
 }
 
 Result<std::vector<SourceRow>> PostgresStore::ListSources() {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_ASSIGN_OR_RETURN(rows,
-                         conn_->Query("SELECT id, company_id, source_system, connector, config, "
-                                      "enabled, status FROM integration_sources ORDER BY id",
-                                      "listing sources"));
-  std::vector<SourceRow> sources;
-  for (int r = 0; r < rows.size(); ++r) {
-    SourceRow& source = sources.emplace_back();
-    source.id = rows.String(r, 0);
-    source.company_id = rows.String(r, 1);
-    source.source_system = rows.String(r, 2);
-    source.connector = rows.String(r, 3);
-    source.config_json = rows.String(r, 4);
-    source.enabled = rows.Int(r, 5) != 0;
-    source.status = rows.String(r, 6);
-  }
-  return sources;
+  return SelectRows<SourceRow>(
+      fmt::format("SELECT {} FROM integration_sources ORDER BY id", kSourceColumns), Params(),
+      "listing sources");
 }
 
 Status PostgresStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
@@ -135,68 +121,34 @@ Status PostgresStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
       .status();
 }
 
-Result<std::vector<RunInfo>> PostgresStore::ReadRuns(const Rows& rows) {
-  std::vector<RunInfo> runs;
-  for (int r = 0; r < rows.size(); ++r) {
-    RunInfo& run = runs.emplace_back();
-    run.id = rows.Int(r, 0);
-    run.source_id = rows.String(r, 1);
-    run.started_at = rows.String(r, 2);
-    run.finished_at = rows.OptString(r, 3);
-    run.status = ParseRunStatus(rows.Text(r, 4));
-    run.counters.seen = rows.Int(r, 5);
-    run.counters.created = rows.Int(r, 6);
-    run.counters.updated = rows.Int(r, 7);
-    run.counters.unchanged = rows.Int(r, 8);
-    run.counters.stale = rows.Int(r, 9);
-    run.counters.warnings = rows.Int(r, 10);
-    run.counters.rejected = rows.Int(r, 11);
-    run.error_category = rows.String(r, 12);
-    run.error_message = rows.String(r, 13);
-    run.plugin_version = rows.String(r, 14);
-  }
-  return runs;
-}
-
 Result<RunInfo> PostgresStore::GetRun(int64_t run_id) {
-  REGLO_RETURN_IF_ERROR(Ready());
   REGLO_ASSIGN_OR_RETURN(
-      rows, conn_->Query(fmt::format("SELECT {} FROM integration_runs WHERE id = $1", kRunColumns),
+      run,
+      SelectRow<RunInfo>(fmt::format("SELECT {} FROM integration_runs WHERE id = $1", kRunColumns),
                          Params().Int(run_id), "reading a run"));
-  REGLO_ASSIGN_OR_RETURN(runs, ReadRuns(rows));
-  if (runs.empty()) return Status::NotFound(fmt::format("run {} does not exist", run_id));
-  return std::move(runs.front());
+  if (!run) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return std::move(*run);
 }
 
 Result<std::vector<RunInfo>> PostgresStore::ListRuns(const std::string& source_id, int limit) {
   if (limit <= 0) return Status::InvalidArgument("run list limit must be positive");
-  REGLO_RETURN_IF_ERROR(Ready());
   // Newest first; an empty source id lists the runs of every source.
   const bool all = source_id.empty();
   Params params;
   if (!all) params.Text(source_id);
   params.Int(limit);
-  REGLO_ASSIGN_OR_RETURN(
-      rows, conn_->Query(fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC "
-                                     "LIMIT ${}",
-                                     kRunColumns, all ? "" : "WHERE source_id = $1", all ? 1 : 2),
-                         params, "listing runs"));
-  return ReadRuns(rows);
+  return SelectRows<RunInfo>(
+      fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC "
+                  "LIMIT ${}",
+                  kRunColumns, all ? "" : "WHERE source_id = $1", all ? 1 : 2),
+      params, "listing runs");
 }
 
 Result<std::vector<RunLogLine>> PostgresStore::GetRunLog(int64_t run_id) {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("SELECT at, level, message FROM integration_run_logs "
-                                            "WHERE run_id = $1 ORDER BY id",
-                                            Params().Int(run_id), "reading a run log"));
-  std::vector<RunLogLine> lines;
-  for (int r = 0; r < rows.size(); ++r) {
-    RunLogLine& line = lines.emplace_back();
-    line.at = rows.String(r, 0);
-    line.level = ParseLogLevel(rows.Text(r, 1));
-    line.message = rows.String(r, 2);
-  }
-  return lines;
+  return SelectRows<RunLogLine>(
+      fmt::format("SELECT {} FROM integration_run_logs WHERE run_id = $1 ORDER BY id",
+                  kRunLogColumns),
+      Params().Int(run_id), "reading a run log");
 }
 
 Result<std::optional<std::string>> PostgresStore::GetCursor(const std::string& source_id,

@@ -245,24 +245,30 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
   return decision.outcome;
 }
 
-Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,
-                                       const model::CanonicalRecord& record, int64_t version,
-                                       const std::string& committed_at) {
+int SqliteStore::BindRecordState(Stmt& stmt, int first, const model::CanonicalRecord& record,
+                                 int64_t version, const std::string& committed_at) {
   extra_json_ = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
   WarningsToJson(record.warnings, warnings_json_);
-  Stmt insert(*db_, statements.insert, "inserting a record");
-  insert.Bind(1, record.key.company_id)
-      .Bind(2, record.key.source_system)
-      .Bind(3, record.key.external_id);
-  int p = 4;
-  for (const std::optional<std::string>& value : record.values) insert.BindOpt(p++, value);
-  insert.Bind(p, version)
+  int p = first;
+  for (const std::optional<std::string>& value : record.values) stmt.BindOpt(p++, value);
+  stmt.Bind(p, version)
       .Bind(p + 1, record.content_hash)
       .BindOpt(p + 2, record.source_updated_at)
       .BindTextOrNull(p + 3, extra_json_)
       .BindTextOrNull(p + 4, warnings_json_)
-      .Bind(p + 5, committed_at)
-      .Bind(p + 6, committed_at);
+      .Bind(p + 5, committed_at);
+  return p + 6;
+}
+
+Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,
+                                       const model::CanonicalRecord& record, int64_t version,
+                                       const std::string& committed_at) {
+  Stmt insert(*db_, statements.insert, "inserting a record");
+  insert.Bind(1, record.key.company_id)
+      .Bind(2, record.key.source_system)
+      .Bind(3, record.key.external_id);
+  const int updated_at = BindRecordState(insert, 4, record, version, committed_at);
+  insert.Bind(updated_at, committed_at);
   REGLO_RETURN_IF_ERROR(insert.Run());
   return db_->Changes() == 1;
 }
@@ -270,20 +276,11 @@ Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,
 Status SqliteStore::UpdateRecord(const EntityStatements& statements,
                                  const model::CanonicalRecord& record, int64_t version,
                                  const std::string& committed_at) {
-  extra_json_ = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
-  WarningsToJson(record.warnings, warnings_json_);
   Stmt update(*db_, statements.update, "updating a record");
-  int p = 1;
-  for (const std::optional<std::string>& value : record.values) update.BindOpt(p++, value);
-  update.Bind(p, version)
-      .Bind(p + 1, record.content_hash)
-      .BindOpt(p + 2, record.source_updated_at)
-      .BindTextOrNull(p + 3, extra_json_)
-      .BindTextOrNull(p + 4, warnings_json_)
-      .Bind(p + 5, committed_at)
-      .Bind(p + 6, record.key.company_id)
-      .Bind(p + 7, record.key.source_system)
-      .Bind(p + 8, record.key.external_id);
+  const int key = BindRecordState(update, 1, record, version, committed_at);
+  update.Bind(key, record.key.company_id)
+      .Bind(key + 1, record.key.source_system)
+      .Bind(key + 2, record.key.external_id);
   return update.Run();
 }
 
@@ -343,23 +340,13 @@ Status SqliteStore::WriteBatchBookkeeping(const CheckpointBatch& batch,
     REGLO_RETURN_IF_ERROR(insert.Run());
   }
   for (const RunLogLine& line : batch.log_lines) {
-    Stmt insert(*db_, checkpoint_.insert_log, "appending a run log line");
-    insert.Bind(1, batch.run_id)
-        .Bind(2, line.at)
-        .Bind(3, LogLevelName(line.level))
-        .Bind(4, line.message);
-    REGLO_RETURN_IF_ERROR(insert.Run());
+    REGLO_RETURN_IF_ERROR(AppendRunLog(batch.run_id, line));
   }
   {
     Stmt update(*db_, checkpoint_.add_counters, "adding run counters");
-    update.Bind(1, batch.seen)
-        .Bind(2, counters.created)
-        .Bind(3, counters.updated)
-        .Bind(4, counters.unchanged)
-        .Bind(5, counters.stale)
-        .Bind(6, batch.warnings)
-        .Bind(7, static_cast<int64_t>(batch.rejections.size()))
-        .Bind(8, batch.run_id);
+    update.BindAll(batch.seen, counters.created, counters.updated, counters.unchanged,
+                   counters.stale, batch.warnings, static_cast<int64_t>(batch.rejections.size()),
+                   batch.run_id);
     REGLO_RETURN_IF_ERROR(update.Run());
     if (db_->Changes() != 1) {
       // Committing records without their run would leave counters nobody can account for.

@@ -28,37 +28,15 @@ Status SqliteStore::UpsertSource(const SourceRow& source) {
                     "saving a source"));
   const std::string now = Now();
   return Stmt(*db_, stmt, "saving a source")
-      .Bind(1, source.id)
-      .Bind(2, source.company_id)
-      .Bind(3, source.source_system)
-      .Bind(4, source.connector)
-      .Bind(5, source.config_json)
-      .Bind(6, int64_t{source.enabled ? 1 : 0})
-      .Bind(7, source.status)
-      .Bind(8, now)
-      .Bind(9, now)
+      .BindAll(source.id, source.company_id, source.source_system, source.connector,
+               source.config_json, int64_t{source.enabled ? 1 : 0}, source.status, now, now)
       .Run();
 }
 
 Result<std::vector<SourceRow>> SqliteStore::ListSources() {
-  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT id, company_id, source_system, connector, config, "
-                                       "enabled, status FROM integration_sources ORDER BY id",
-                                       "listing sources"));
-  Stmt query(*db_, stmt, "listing sources");
-  std::vector<SourceRow> sources;
-  while (true) {
-    REGLO_ASSIGN_OR_RETURN(row, query.Step());
-    if (!row) break;
-    SourceRow& source = sources.emplace_back();
-    source.id = query.String(0);
-    source.company_id = query.String(1);
-    source.source_system = query.String(2);
-    source.connector = query.String(3);
-    source.config_json = query.String(4);
-    source.enabled = query.Int(5) != 0;
-    source.status = query.String(6);
-  }
-  return sources;
+  return SelectRows<SourceRow>(
+      fmt::format("SELECT {} FROM integration_sources ORDER BY id", kSourceColumns),
+      "listing sources");
 }
 
 Status SqliteStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
@@ -133,40 +111,13 @@ Status SqliteStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
       .Run();
 }
 
-Result<std::vector<RunInfo>> SqliteStore::ReadRuns(Stmt& query) {
-  std::vector<RunInfo> runs;
-  while (true) {
-    REGLO_ASSIGN_OR_RETURN(row, query.Step());
-    if (!row) break;
-    RunInfo& run = runs.emplace_back();
-    run.id = query.Int(0);
-    run.source_id = query.String(1);
-    run.started_at = query.String(2);
-    run.finished_at = query.OptString(3);
-    run.status = ParseRunStatus(query.Text(4));
-    run.counters.seen = query.Int(5);
-    run.counters.created = query.Int(6);
-    run.counters.updated = query.Int(7);
-    run.counters.unchanged = query.Int(8);
-    run.counters.stale = query.Int(9);
-    run.counters.warnings = query.Int(10);
-    run.counters.rejected = query.Int(11);
-    run.error_category = query.String(12);
-    run.error_message = query.String(13);
-    run.plugin_version = query.String(14);
-  }
-  return runs;
-}
-
 Result<RunInfo> SqliteStore::GetRun(int64_t run_id) {
   REGLO_ASSIGN_OR_RETURN(
-      stmt, Prepare(fmt::format("SELECT {} FROM integration_runs WHERE id = ?", kRunColumns),
-                    "reading a run"));
-  Stmt query(*db_, stmt, "reading a run");
-  query.Bind(1, run_id);
-  REGLO_ASSIGN_OR_RETURN(runs, ReadRuns(query));
-  if (runs.empty()) return Status::NotFound(fmt::format("run {} does not exist", run_id));
-  return std::move(runs.front());
+      run,
+      SelectRow<RunInfo>(fmt::format("SELECT {} FROM integration_runs WHERE id = ?", kRunColumns),
+                         "reading a run", run_id));
+  if (!run) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return std::move(*run);
 }
 
 Result<std::vector<RunInfo>> SqliteStore::ListRuns(const std::string& source_id, int limit) {
@@ -181,25 +132,14 @@ Result<std::vector<RunInfo>> SqliteStore::ListRuns(const std::string& source_id,
   int p = 1;
   if (!all) query.Bind(p++, source_id);
   query.Bind(p, int64_t{limit});
-  return ReadRuns(query);
+  return ReadRows<RunInfo>(query);
 }
 
 Result<std::vector<RunLogLine>> SqliteStore::GetRunLog(int64_t run_id) {
-  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT at, level, message FROM integration_run_logs "
-                                       "WHERE run_id = ? ORDER BY id",
-                                       "reading a run log"));
-  Stmt query(*db_, stmt, "reading a run log");
-  query.Bind(1, run_id);
-  std::vector<RunLogLine> lines;
-  while (true) {
-    REGLO_ASSIGN_OR_RETURN(row, query.Step());
-    if (!row) break;
-    RunLogLine& line = lines.emplace_back();
-    line.at = query.String(0);
-    line.level = ParseLogLevel(query.Text(1));
-    line.message = query.String(2);
-  }
-  return lines;
+  return SelectRows<RunLogLine>(
+      fmt::format("SELECT {} FROM integration_run_logs WHERE run_id = ? ORDER BY id",
+                  kRunLogColumns),
+      "reading a run log", run_id);
 }
 
 Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& source_id,
