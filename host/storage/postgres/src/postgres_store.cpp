@@ -32,23 +32,17 @@ Result<int> PostgresStore::SchemaVersion() {
   REGLO_ASSIGN_OR_RETURN(exists, conn_->Query("SELECT to_regclass('schema_migrations') IS NOT NULL",
                                               "reading the schema version"));
   if (exists.size() != 1 || exists.Text(0, 0) != "t") return 0;
-  REGLO_ASSIGN_OR_RETURN(rows,
-                         conn_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                                      "reading the schema version"));
-  return rows.size() == 1 ? static_cast<int>(rows.Int(0, 0)) : 0;
+  REGLO_ASSIGN_OR_RETURN(
+      version, QueryInt("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", Params(),
+                        "reading the schema version"));
+  return static_cast<int>(version);
 }
 
 Status PostgresStore::Migrate() {
   const int latest = LatestSchemaVersion();
-  const auto refuse_newer = [latest](int current) {
-    return Status::Incompatible(
-        fmt::format("database schema version {} is newer than the newest this build knows ({}); "
-                    "upgrade reglo-hub or use a matching database",
-                    current, latest));
-  };
   // Checked before taking the lock so that an up-to-date database opens without one.
   REGLO_ASSIGN_OR_RETURN(current, SchemaVersion());
-  if (current > latest) return refuse_newer(current);
+  if (current > latest) return NewerSchemaError(current, latest);
   if (current == latest) return Status::Ok();
 
   // DDL is transactional in PostgreSQL: every pending migration commits together, or none.
@@ -65,8 +59,8 @@ Status PostgresStore::Migrate() {
                   "name TEXT NOT NULL, applied_at TEXT NOT NULL)",
                   "creating schema_migrations"));
   REGLO_ASSIGN_OR_RETURN(locked_current, SchemaVersion());
-  if (locked_current > latest) return refuse_newer(locked_current);
-  for (const postgres::Migration& migration : postgres::Migrations()) {
+  if (locked_current > latest) return NewerSchemaError(locked_current, latest);
+  for (const Migration& migration : postgres::Migrations()) {
     if (migration.version <= locked_current) continue;
     const std::string what =
         fmt::format("applying migration {} ({})", migration.version, migration.name);
@@ -82,23 +76,16 @@ Status PostgresStore::Migrate() {
 }
 
 Status PostgresStore::VerifyColumns() {
-  // A field added to schema.cpp without its migration would otherwise surface later as a failed
-  // statement in the middle of a sync; say what is wrong at start instead.
   REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("SELECT table_name || '.' || column_name FROM "
                                             "information_schema.columns "
                                             "WHERE table_schema = current_schema()",
                                             "reading the columns of the canonical tables"));
-  std::set<std::string, std::less<>> columns;
-  for (int r = 0; r < rows.size(); ++r) columns.insert(rows.String(r, 0));
+  REGLO_ASSIGN_OR_RETURN(names, ReadRows<std::string>(RowsCursor(rows)));
+  const std::set<std::string, std::less<>> columns(names.begin(), names.end());
   for (const model::EntitySpec& entity : model::CanonicalEntities()) {
-    for (const model::FieldSpec& field : entity.fields) {
-      if (!columns.contains(fmt::format("{}.{}", entity.table, field.column))) {
-        return Status::Internal(fmt::format(
-            "table {} has no column {} for field {}.{}: schema.cpp and the storage migrations "
-            "disagree (add a migration)",
-            entity.table, field.column, entity.name, field.name));
-      }
-    }
+    REGLO_RETURN_IF_ERROR(CheckEntityColumns(entity, [&](std::string_view column) {
+      return columns.contains(fmt::format("{}.{}", entity.table, column));
+    }));
   }
   return Status::Ok();
 }
