@@ -1,5 +1,5 @@
-// How the backends write Store values as text columns and read them back, and the entity
-// browser's SQL text they share.
+// How the backends write Store values as text columns and read them back, each row type's
+// decoding from a RowCursor, and the entity browser's SQL text they share.
 #include "reglo/storage/row_codec.h"
 
 #include <fmt/format.h>
@@ -46,6 +46,174 @@ LogLevel ParseLogLevel(std::string_view name) {
     if (LogLevelName(level) == name) return level;
   }
   return LogLevel::kInfo;
+}
+
+namespace {
+
+// One column into a member of its type.
+void ReadColumn(const RowCursor& row, int column, std::string& out) {
+  out = row.String(column);
+}
+void ReadColumn(const RowCursor& row, int column, std::optional<std::string>& out) {
+  out = row.OptString(column);
+}
+void ReadColumn(const RowCursor& row, int column, int64_t& out) {
+  out = row.Int(column);
+}
+void ReadColumn(const RowCursor& row, int column, int& out) {
+  out = static_cast<int>(row.Int(column));
+}
+void ReadColumn(const RowCursor& row, int column, bool& out) {
+  out = row.Int(column) != 0;
+}
+void ReadColumn(const RowCursor& row, int column, RunStatus& out) {
+  out = ParseRunStatus(row.Text(column));
+}
+void ReadColumn(const RowCursor& row, int column, LogLevel& out) {
+  out = ParseLogLevel(row.Text(column));
+}
+void ReadColumn(const RowCursor& row, int column, std::optional<double>& out) {
+  out = row.IsNull(column) ? std::nullopt : std::optional<double>(row.Double(column));
+}
+void ReadColumn(const RowCursor& row, int column, std::optional<int64_t>& out) {
+  out = row.IsNull(column) ? std::nullopt : std::optional<int64_t>(row.Int(column));
+}
+
+// Columns first, first + 1, ... into `members` of `out`, in order: a row type's mapping is the
+// list of its members in the order of its columns.
+template <typename Struct, typename... Member>
+void ReadColumns(const RowCursor& row, int first, Struct& out, Member Struct::*... members) {
+  int column = first;
+  (ReadColumn(row, column++, out.*members), ...);
+}
+
+// Seven columns from `first` on, in RunCounters' order.
+void ReadCounters(const RowCursor& row, int first, RunCounters& counters) {
+  ReadColumns(row, first, counters, &RunCounters::seen, &RunCounters::created,
+              &RunCounters::updated, &RunCounters::unchanged, &RunCounters::stale,
+              &RunCounters::warnings, &RunCounters::rejected);
+}
+
+// One column per field of `entity` from `first` on.
+std::vector<std::optional<std::string>> ReadValues(const RowCursor& row,
+                                                   const model::EntitySpec& entity, int first) {
+  std::vector<std::optional<std::string>> values;
+  values.reserve(entity.fields.size());
+  for (size_t i = 0; i < entity.fields.size(); ++i) {
+    values.push_back(row.OptString(first + static_cast<int>(i)));
+  }
+  return values;
+}
+
+}  // namespace
+
+void DecodeRow(const RowCursor& row, SourceRow& source) {
+  ReadColumns(row, 0, source, &SourceRow::id, &SourceRow::company_id, &SourceRow::source_system,
+              &SourceRow::connector, &SourceRow::config_json, &SourceRow::enabled,
+              &SourceRow::status);
+}
+
+void DecodeRow(const RowCursor& row, RunInfo& run) {
+  ReadColumns(row, 0, run, &RunInfo::id, &RunInfo::source_id, &RunInfo::started_at,
+              &RunInfo::finished_at, &RunInfo::status);
+  ReadCounters(row, 5, run.counters);
+  ReadColumns(row, 12, run, &RunInfo::error_category, &RunInfo::error_message,
+              &RunInfo::plugin_version);
+}
+
+void DecodeRow(const RowCursor& row, RunLogLine& line) {
+  ReadColumns(row, 0, line, &RunLogLine::at, &RunLogLine::level, &RunLogLine::message);
+}
+
+void DecodeRow(const RowCursor& row, StoredEvent& stored) {
+  using model::EventRecord;
+  ReadColumns(row, 0, stored, &StoredEvent::sequence);
+  ReadColumns(row, 1, stored.event, &EventRecord::event_id, &EventRecord::type,
+              &EventRecord::company_id, &EventRecord::source_system, &EventRecord::entity,
+              &EventRecord::external_id, &EventRecord::version, &EventRecord::time,
+              &EventRecord::data);
+}
+
+void DecodeRow(const RowCursor& row, DeadLetter& letter) {
+  ReadColumns(row, 0, letter, &DeadLetter::id, &DeadLetter::run_id, &DeadLetter::source_id,
+              &DeadLetter::stage, &DeadLetter::entity, &DeadLetter::external_id,
+              &DeadLetter::origin, &DeadLetter::reason, &DeadLetter::created_at);
+}
+
+void DecodeRow(const RowCursor& row, AgentKeyRow& key) {
+  ReadColumns(row, 0, key, &AgentKeyRow::id, &AgentKeyRow::prefix, &AgentKeyRow::key_hash,
+              &AgentKeyRow::secret_protected, &AgentKeyRow::company_id, &AgentKeyRow::source_system,
+              &AgentKeyRow::allowed_cidrs, &AgentKeyRow::last4, &AgentKeyRow::status,
+              &AgentKeyRow::created_at, &AgentKeyRow::last_used_at, &AgentKeyRow::revoked_at,
+              &AgentKeyRow::rate_per_second, &AgentKeyRow::rate_burst);
+}
+
+void DecodeRow(const RowCursor& row, IngestRequestRow& request, int64_t key_id,
+               const std::string& request_id) {
+  request.key_id = key_id;
+  request.request_id = request_id;
+  ReadColumns(row, 0, request, &IngestRequestRow::body_hash, &IngestRequestRow::response,
+              &IngestRequestRow::created_at);
+}
+
+void DecodeRow(const RowCursor& row, SubscriptionRow& subscription) {
+  ReadColumns(row, 0, subscription, &SubscriptionRow::id, &SubscriptionRow::kind,
+              &SubscriptionRow::url, &SubscriptionRow::event_types, &SubscriptionRow::company_ids,
+              &SubscriptionRow::secret_protected, &SubscriptionRow::enabled,
+              &SubscriptionRow::disabled_reason, &SubscriptionRow::origin,
+              &SubscriptionRow::created_at, &SubscriptionRow::updated_at);
+}
+
+void DecodeRow(const RowCursor& row, DeliveryRow& delivery) {
+  ReadColumns(row, 0, delivery, &DeliveryRow::subscription_id, &DeliveryRow::sequence,
+              &DeliveryRow::event_id, &DeliveryRow::event_type, &DeliveryRow::entity_key,
+              &DeliveryRow::status, &DeliveryRow::attempts, &DeliveryRow::next_attempt_at,
+              &DeliveryRow::last_error, &DeliveryRow::last_status_code, &DeliveryRow::created_at,
+              &DeliveryRow::updated_at);
+}
+
+void DecodeRow(const RowCursor& row, ApiSourceRow& source) {
+  ReadColumns(row, 0, source.source, &SourceRow::id, &SourceRow::company_id,
+              &SourceRow::source_system, &SourceRow::connector, &SourceRow::config_json,
+              &SourceRow::enabled);
+  ReadColumns(row, 6, source, &ApiSourceRow::interval_ms, &ApiSourceRow::created_at,
+              &ApiSourceRow::updated_at);
+}
+
+void DecodeRow(const RowCursor& row, CursorRow& cursor) {
+  ReadColumns(row, 0, cursor, &CursorRow::stream, &CursorRow::cursor, &CursorRow::updated_at);
+}
+
+void DecodeRow(const RowCursor& row, RunTotals& totals) {
+  ReadColumns(row, 0, totals, &RunTotals::source_id, &RunTotals::status, &RunTotals::runs);
+  ReadCounters(row, 3, totals.counters);
+  ReadColumns(row, 10, totals, &RunTotals::last_finished_at);
+}
+
+void DecodeRow(const RowCursor& row, std::string& value) {
+  ReadColumn(row, 0, value);
+}
+
+void DecodeRow(const RowCursor& row, StoredRecord& record, const model::EntitySpec& entity) {
+  ReadColumns(row, kColVersion, record.state, &model::StoredState::version,
+              &model::StoredState::content_hash, &model::StoredState::source_updated_at);
+  record.state.extra = model::ExtraFromJson(row.String(kColExtra));
+  record.warnings = WarningsFromJson(row.Text(kColWarnings));
+  ReadColumns(row, kColCreatedAt, record, &StoredRecord::created_at, &StoredRecord::updated_at);
+  record.state.values = ReadValues(row, entity, kColFirstField);
+}
+
+void DecodeRow(const RowCursor& row, BrowsedRecord& record, const model::EntitySpec& entity) {
+  using model::RecordKey;
+  ReadColumns(row, 0, record.key, &RecordKey::company_id, &RecordKey::source_system,
+              &RecordKey::external_id);
+  ReadColumns(row, 3, record, &BrowsedRecord::version, &BrowsedRecord::updated_at);
+  record.values = ReadValues(row, entity, 5);
+}
+
+Result<int64_t> ReadInt(RowCursor& cursor) {
+  REGLO_ASSIGN_OR_RETURN(found, cursor.Step());
+  return found ? cursor.Int(0) : int64_t{0};
 }
 
 std::string ContainsPattern(std::string_view search) {
@@ -96,6 +264,14 @@ BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& quer
       fields, entity.table, where, placeholder(next), placeholder(next + 1));
   sql.count = fmt::format("SELECT COUNT(*) FROM {}{}", entity.table, where);
   return sql;
+}
+
+Status CheckAgentKeyLimit(const AgentKeyRow& key, int64_t active, int max_active) {
+  if (active < max_active) return Status::Ok();
+  return Status::AlreadyExists(
+      fmt::format("company '{}', source '{}' already has {} active agent keys (the most allowed); "
+                  "revoke one first",
+                  key.company_id, key.source_system, active));
 }
 
 Status CheckCheckpointRecords(const CheckpointBatch& batch) {

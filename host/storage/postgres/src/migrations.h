@@ -3,16 +3,11 @@
 // thread-safe.
 #pragma once
 
-#include <string_view>
 #include <vector>
 
-namespace reglo::storage::postgres {
+#include "reglo/storage/migration.h"
 
-struct Migration {
-  int version;  // 1, 2, 3, ... without gaps
-  std::string_view name;
-  std::string_view sql;
-};
+namespace reglo::storage::postgres {
 
 const std::vector<Migration>& Migrations();
 

@@ -71,13 +71,21 @@ void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, Col
 }
 
 Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& batch) {
+  CheckpointResult result;
+  REGLO_RETURN_IF_ERROR(CommitWithRetries(batch, result).status());
+  return result;
+}
+
+Result<PostgresStore::Attempt> PostgresStore::CommitWithRetries(const CheckpointBatch& batch,
+                                                                CheckpointResult& result,
+                                                                IngestHook* ingest) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
   REGLO_RETURN_IF_ERROR(PlanBatch(batch));
   for (int attempt = 1;; ++attempt) {
-    CheckpointResult result;
-    Result<Attempt> done = TryCommit(batch, attempt == 1, result);
-    if (done.ok() && *done == Attempt::kDone) return result;
+    result = CheckpointResult{};
+    Result<Attempt> done = TryCommit(batch, attempt == 1, result, ingest);
+    if (done.ok() && *done != Attempt::kLostRace) return done;
     // A lost race, a serialization failure or a deadlock rolled everything back: start over.
     const bool conflict = done.ok() || (done.status().code() == StatusCode::kRetryable &&
                                         conn_->LastFailureIsConflict());
@@ -130,7 +138,7 @@ Status PostgresStore::PlanBatch(const CheckpointBatch& batch) {
   // Groups in a fixed table order, so concurrent writers take row locks in the same order.
   for (size_t e = 0; e < entities.size(); ++e) {
     if (slots_by_entity[e].empty()) continue;
-    REGLO_PG_ASSIGN(sql, SqlFor(entities[e]));
+    REGLO_ASSIGN_OR_RETURN(sql, SqlFor(entities[e]));
     groups_.push_back({e, &entities[e], sql, std::move(slots_by_entity[e])});
   }
   return Status::Ok();
@@ -153,7 +161,8 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
   if (!batch.lease_owner.empty()) {
     // FOR SHARE: the lease row stays locked until COMMIT, so another instance taking the lease
     // over waits for this commit and then reads the cursor it wrote, never an older one.
-    REGLO_PG_ASSIGN(lease, conn_->Query("SELECT owner FROM integration_leases WHERE source_id = $1 "
+    REGLO_ASSIGN_OR_RETURN(lease,
+                           conn_->Query("SELECT owner FROM integration_leases WHERE source_id = $1 "
                                         "FOR SHARE",
                                         Params().Text(batch.source_id), "checking a lease"));
     REGLO_RETURN_IF_ERROR(CheckLeaseHolder(
@@ -163,16 +172,16 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     // The request id first: a concurrent transaction inserting the same id makes this one wait
     // for its end, then find the row (a replay) or take its place (it rolled back).
     const IngestRequestRow& request = *ingest->request;
-    REGLO_PG_ASSIGN(claimed, conn_->Query("INSERT INTO integration_ingest_requests (key_id, "
-                                          "request_id, body_hash, response, created_at) "
-                                          "VALUES ($1, $2, $3, '', $4) "
-                                          "ON CONFLICT (key_id, request_id) DO NOTHING",
-                                          Params()
-                                              .Int(request.key_id)
-                                              .Text(request.request_id)
-                                              .Text(request.body_hash)
-                                              .Text(request.created_at),
-                                          "recording an ingest request"));
+    REGLO_ASSIGN_OR_RETURN(claimed, conn_->Query("INSERT INTO integration_ingest_requests (key_id, "
+                                                 "request_id, body_hash, response, created_at) "
+                                                 "VALUES ($1, $2, $3, '', $4) "
+                                                 "ON CONFLICT (key_id, request_id) DO NOTHING",
+                                                 Params()
+                                                     .Int(request.key_id)
+                                                     .Text(request.request_id)
+                                                     .Text(request.body_hash)
+                                                     .Text(request.created_at),
+                                                 "recording an ingest request"));
     if (claimed.Affected() != 1) return Attempt::kReplayed;  // the transaction rolls back
   }
   // After an all-new batch, expect another: insert its records first and look up only the
@@ -198,9 +207,9 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
   };
   for (const Group& group : groups_) {
     if (!first_attempt || !insert_first_[group.entity_index]) continue;
-    REGLO_PG_ASSIGN(landed, land());
+    REGLO_ASSIGN_OR_RETURN(landed, land());
     if (!landed) return Attempt::kLostRace;
-    REGLO_PG_ASSIGN(sent, SendInsertFirst(group, batch.committed_at));
+    REGLO_ASSIGN_OR_RETURN(sent, SendInsertFirst(group, batch.committed_at));
     if (sent > 0) {
       in_flight = &group;
       in_flight_rows = sent;
@@ -246,10 +255,10 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     }
   }
 
-  REGLO_PG_ASSIGN(landed, land());
+  REGLO_ASSIGN_OR_RETURN(landed, land());
   if (!landed) return Attempt::kLostRace;  // the transaction rolls back
   for (const Group& group : groups_) {
-    REGLO_PG_ASSIGN(written, WriteRecords(group, batch.committed_at));
+    REGLO_ASSIGN_OR_RETURN(written, WriteRecords(group, batch.committed_at));
     if (!written) return Attempt::kLostRace;
   }
 
@@ -263,7 +272,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     // Exactly once without a unique index (as in the SQLite backend): an event is appended in the
     // transaction that moves its record to that version, and a record moves once per version.
     REGLO_RETURN_IF_ERROR(conn_->SendCopy(kCopyEvents, events, "appending events"));
-    REGLO_PG_ASSIGN(appended, conn_->Receive("appending events"));
+    REGLO_ASSIGN_OR_RETURN(appended, conn_->Receive("appending events"));
     result.events = appended.Affected();
   }
   REGLO_RETURN_IF_ERROR(WriteBookkeeping(batch, result.counters));
@@ -353,7 +362,8 @@ Status PostgresStore::Lookup(const Group& group, bool repeated_only) {
   if (looked_up.empty()) return Status::Ok();
   Params params;
   params.Array(company).Array(source).Array(external_id).Array(hash);
-  REGLO_PG_ASSIGN(rows, conn_->Query(group.sql->lookup, params, "looking up stored records"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query(group.sql->lookup, params, "looking up stored records"));
   const size_t n = group.entity->fields.size();
   for (int r = 0; r < rows.size(); ++r) {
     const int64_t position = rows.Int(r, kLookSlot);
@@ -421,19 +431,16 @@ Result<bool> PostgresStore::WriteRecords(const Group& group, const std::string& 
     return std::tie(x.company_id, x.source_system, x.external_id) <
            std::tie(y.company_id, y.source_system, y.external_id);
   };
-  if (!inserts.empty()) {
-    std::sort(inserts.begin(), inserts.end(), by_key);
-    REGLO_PG_ASSIGN(
-        written, conn_->Query(group.sql->insert, RecordParams(group, inserts, false, committed_at),
-                              "inserting records"));
-    if (written.Affected() != static_cast<int64_t>(inserts.size())) return false;
-  }
-  if (!updates.empty()) {
-    std::sort(updates.begin(), updates.end(), by_key);
-    REGLO_PG_ASSIGN(
-        written, conn_->Query(group.sql->update, RecordParams(group, updates, true, committed_at),
-                              "updating records"));
-    if (written.Affected() != static_cast<int64_t>(updates.size())) return false;
+  for (const bool update : {false, true}) {
+    std::vector<const Slot*>& rows = update ? updates : inserts;
+    if (rows.empty()) continue;
+    std::sort(rows.begin(), rows.end(), by_key);
+    REGLO_ASSIGN_OR_RETURN(
+        written,
+        conn_->Query(update ? group.sql->update : group.sql->insert,
+                     RecordParams(group, rows, /*with_expected_version=*/update, committed_at),
+                     update ? "updating records" : "inserting records"));
+    if (written.Affected() != static_cast<int64_t>(rows.size())) return false;
   }
   return true;
 }
@@ -495,12 +502,13 @@ Status PostgresStore::WriteBookkeeping(const CheckpointBatch& batch, const RunCo
         .Int(batch.warnings)
         .Int(static_cast<int64_t>(batch.rejections.size()))
         .Int(batch.run_id);
-    REGLO_PG_ASSIGN(updated, conn_->Query("UPDATE integration_runs SET seen = seen + $1, "
-                                          "created = created + $2, updated = updated + $3, "
-                                          "unchanged = unchanged + $4, stale = stale + $5, "
-                                          "warnings = warnings + $6, rejected = rejected + $7 "
-                                          "WHERE id = $8",
-                                          params, "adding run counters"));
+    REGLO_ASSIGN_OR_RETURN(updated,
+                           conn_->Query("UPDATE integration_runs SET seen = seen + $1, "
+                                        "created = created + $2, updated = updated + $3, "
+                                        "unchanged = unchanged + $4, stale = stale + $5, "
+                                        "warnings = warnings + $6, rejected = rejected + $7 "
+                                        "WHERE id = $8",
+                                        params, "adding run counters"));
     if (updated.Affected() != 1) {
       // Committing records without their run would leave counters nobody can account for.
       return Status::NotFound(fmt::format("run {} does not exist", batch.run_id));

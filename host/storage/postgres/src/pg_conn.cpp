@@ -160,6 +160,10 @@ int64_t Rows::Int(int row, int column) const {
   return value;
 }
 
+double RowsCursor::Double(int column) const {
+  return IsNull(column) ? 0.0 : std::strtod(String(column).c_str(), nullptr);
+}
+
 int64_t Rows::Affected() const {
   if (!result_) return 0;
   const char* text = PQcmdTuples(result_.get());

@@ -18,6 +18,7 @@
 
 #include "reglo/core/status.h"
 #include "reglo/storage/postgres_store.h"
+#include "reglo/storage/row_codec.h"
 
 namespace reglo::storage::postgres {
 
@@ -131,6 +132,23 @@ class Rows {
 
  private:
   std::unique_ptr<PGresult, decltype(&PQclear)> result_{nullptr, &PQclear};
+};
+
+// The rows of a Rows one at a time, as the RowCursor every row type is decoded from
+// (row_codec.h). The Rows must outlive it.
+class RowsCursor final : public RowCursor {
+ public:
+  explicit RowsCursor(const Rows& rows) : rows_(rows) {}
+
+  Result<bool> Step() override { return ++row_ < rows_.size(); }
+  bool IsNull(int column) const override { return rows_.IsNull(row_, column); }
+  int64_t Int(int column) const override { return rows_.Int(row_, column); }
+  double Double(int column) const override;
+  std::string_view Text(int column) const override { return rows_.Text(row_, column); }
+
+ private:
+  const Rows& rows_;
+  int row_ = -1;
 };
 
 class Conn {

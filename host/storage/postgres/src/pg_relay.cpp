@@ -16,34 +16,6 @@
 
 namespace reglo::storage::postgres {
 
-namespace {
-
-constexpr std::string_view kSubscriptionColumns =
-    "id, kind, url, event_types, company_ids, secret_protected, enabled, disabled_reason, origin, "
-    "created_at, updated_at";
-
-SubscriptionRow ReadSubscription(const Rows& rows, int r) {
-  SubscriptionRow row;
-  row.id = rows.String(r, 0);
-  row.kind = rows.String(r, 1);
-  row.url = rows.String(r, 2);
-  row.event_types = rows.String(r, 3);
-  row.company_ids = rows.String(r, 4);
-  row.secret_protected = rows.String(r, 5);
-  row.enabled = rows.Int(r, 6) != 0;
-  row.disabled_reason = rows.String(r, 7);
-  row.origin = rows.String(r, 8);
-  row.created_at = rows.String(r, 9);
-  row.updated_at = rows.String(r, 10);
-  return row;
-}
-
-constexpr std::string_view kDeliveryColumns =
-    "subscription_id, sequence, event_id, event_type, entity_key, status, attempts, "
-    "next_attempt_at, last_error, last_status_code, created_at, updated_at";
-
-}  // namespace
-
 Status PostgresStore::UpsertSubscription(const SubscriptionRow& row, bool set_enabled) {
   REGLO_RETURN_IF_ERROR(Ready());
   const std::string sql = fmt::format(
@@ -75,31 +47,22 @@ Status PostgresStore::UpsertSubscription(const SubscriptionRow& row, bool set_en
 }
 
 Result<std::vector<SubscriptionRow>> PostgresStore::ListSubscriptions() {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_subscriptions "
-                                                 "ORDER BY id",
-                                                 kSubscriptionColumns),
-                                     Params(), "listing subscriptions"));
-  std::vector<SubscriptionRow> out;
-  for (int r = 0; r < rows.size(); ++r) out.push_back(ReadSubscription(rows, r));
-  return out;
+  return SelectRows<SubscriptionRow>(
+      fmt::format("SELECT {} FROM integration_subscriptions ORDER BY id", kSubscriptionColumns),
+      Params(), "listing subscriptions");
 }
 
 Result<std::optional<SubscriptionRow>> PostgresStore::FindSubscription(const std::string& id) {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query(fmt::format("SELECT {} FROM integration_subscriptions "
-                                                 "WHERE id = $1",
-                                                 kSubscriptionColumns),
-                                     Params().Text(id), "reading a subscription"));
-  if (rows.size() == 0) return std::optional<SubscriptionRow>();
-  return std::optional<SubscriptionRow>(ReadSubscription(rows, 0));
+  return SelectRow<SubscriptionRow>(
+      fmt::format("SELECT {} FROM integration_subscriptions WHERE id = $1", kSubscriptionColumns),
+      Params().Text(id), "reading a subscription");
 }
 
 Result<bool> PostgresStore::SetSubscriptionEnabled(const std::string& id, bool enabled,
                                                    const std::string& reason,
                                                    const std::string& now) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       rows,
       conn_->Query(
           "UPDATE integration_subscriptions SET enabled = $1, "
@@ -117,7 +80,7 @@ Result<bool> PostgresStore::DeleteSubscription(const std::string& id) {
   for (const char* sql : {"DELETE FROM integration_deliveries WHERE subscription_id = $1",
                           "DELETE FROM integration_relay_positions WHERE subscription_id = $1",
                           "DELETE FROM integration_subscriptions WHERE id = $1"}) {
-    REGLO_PG_ASSIGN(rows, conn_->Query(sql, Params().Text(id), "deleting a subscription"));
+    REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql, Params().Text(id), "deleting a subscription"));
     deleted = rows.Affected();
   }
   REGLO_RETURN_IF_ERROR(tx.Commit());
@@ -125,11 +88,8 @@ Result<bool> PostgresStore::DeleteSubscription(const std::string& id) {
 }
 
 Result<int64_t> PostgresStore::GetRelayPosition(const std::string& subscription_id) {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT position FROM integration_relay_positions "
-                                     "WHERE subscription_id = $1",
-                                     Params().Text(subscription_id), "reading a relay position"));
-  return rows.size() == 1 ? rows.Int(0, 0) : int64_t{0};
+  return QueryInt("SELECT position FROM integration_relay_positions WHERE subscription_id = $1",
+                  Params().Text(subscription_id), "reading a relay position");
 }
 
 Status PostgresStore::SaveRelayProgress(const std::string& subscription_id,
@@ -182,7 +142,6 @@ Status PostgresStore::SaveRelayProgress(const std::string& subscription_id,
 
 Result<std::vector<DeliveryRow>> PostgresStore::ListDeliveries(const DeliveryQuery& q) {
   if (q.limit <= 0) return Status::InvalidArgument("delivery list limit must be positive");
-  REGLO_RETURN_IF_ERROR(Ready());
   // Every filter is always bound; an empty one matches everything.
   const std::string sql = fmt::format(
       "SELECT {} FROM integration_deliveries AS d WHERE ($1 = '' OR d.subscription_id = $1) "
@@ -192,45 +151,24 @@ Result<std::vector<DeliveryRow>> PostgresStore::ListDeliveries(const DeliveryQue
       "AND e.entity_key = d.entity_key AND e.sequence < d.sequence)) "
       "ORDER BY d.subscription_id, d.sequence LIMIT $7",
       kDeliveryColumns);
-  REGLO_PG_ASSIGN(rows, conn_->Query(sql,
-                                     Params()
-                                         .Text(q.subscription_id)
-                                         .Text(q.status)
-                                         .Int(q.due_at ? 1 : 0)
-                                         .Text(q.due_at.value_or(""))
-                                         .Int(q.after_sequence)
-                                         .Int(q.head_of_entity_only ? 1 : 0)
-                                         .Int(q.limit),
-                                     "listing deliveries"));
-  std::vector<DeliveryRow> out;
-  out.reserve(static_cast<size_t>(rows.size()));
-  for (int r = 0; r < rows.size(); ++r) {
-    DeliveryRow& row = out.emplace_back();
-    row.subscription_id = rows.String(r, 0);
-    row.sequence = rows.Int(r, 1);
-    row.event_id = rows.String(r, 2);
-    row.event_type = rows.String(r, 3);
-    row.entity_key = rows.String(r, 4);
-    row.status = rows.String(r, 5);
-    row.attempts = static_cast<int>(rows.Int(r, 6));
-    row.next_attempt_at = rows.String(r, 7);
-    row.last_error = rows.String(r, 8);
-    row.last_status_code = static_cast<int>(rows.Int(r, 9));
-    row.created_at = rows.String(r, 10);
-    row.updated_at = rows.String(r, 11);
-  }
-  return out;
+  return SelectRows<DeliveryRow>(sql,
+                                 Params()
+                                     .Text(q.subscription_id)
+                                     .Text(q.status)
+                                     .Int(q.due_at ? 1 : 0)
+                                     .Text(q.due_at.value_or(""))
+                                     .Int(q.after_sequence)
+                                     .Int(q.head_of_entity_only ? 1 : 0)
+                                     .Int(q.limit),
+                                 "listing deliveries");
 }
 
 Result<std::vector<std::string>> PostgresStore::PendingDeliveryKeys(
     const std::string& subscription_id) {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT DISTINCT entity_key FROM integration_deliveries "
-                                     "WHERE subscription_id = $1 AND status = 'pending'",
-                                     Params().Text(subscription_id), "reading pending deliveries"));
-  std::vector<std::string> keys;
-  for (int r = 0; r < rows.size(); ++r) keys.push_back(rows.String(r, 0));
-  return keys;
+  return SelectRows<std::string>(
+      "SELECT DISTINCT entity_key FROM integration_deliveries "
+      "WHERE subscription_id = $1 AND status = 'pending'",
+      Params().Text(subscription_id), "reading pending deliveries");
 }
 
 }  // namespace reglo::storage::postgres

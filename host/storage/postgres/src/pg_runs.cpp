@@ -42,30 +42,18 @@ Status PostgresStore::UpsertSource(const SourceRow& source) {
 }
 
 Result<std::vector<SourceRow>> PostgresStore::ListSources() {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT id, company_id, source_system, connector, config, "
-                                     "enabled, status FROM integration_sources ORDER BY id",
-                                     "listing sources"));
-  std::vector<SourceRow> sources;
-  for (int r = 0; r < rows.size(); ++r) {
-    SourceRow& source = sources.emplace_back();
-    source.id = rows.String(r, 0);
-    source.company_id = rows.String(r, 1);
-    source.source_system = rows.String(r, 2);
-    source.connector = rows.String(r, 3);
-    source.config_json = rows.String(r, 4);
-    source.enabled = rows.Int(r, 5) != 0;
-    source.status = rows.String(r, 6);
-  }
-  return sources;
+  return SelectRows<SourceRow>(
+      fmt::format("SELECT {} FROM integration_sources ORDER BY id", kSourceColumns), Params(),
+      "listing sources");
 }
 
 Status PostgresStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_sources SET status = $1, updated_at = $2 "
-                                     "WHERE id = $3",
-                                     Params().Text(status).Text(Now()).Text(source_id),
-                                     "setting a source status"));
+  REGLO_ASSIGN_OR_RETURN(
+      rows,
+      conn_->Query("UPDATE integration_sources SET status = $1, updated_at = $2 "
+                   "WHERE id = $3",
+                   Params().Text(status).Text(Now()).Text(source_id), "setting a source status"));
   if (rows.Affected() == 0) {
     return Status::NotFound(fmt::format("source '{}' does not exist", source_id));
   }
@@ -75,7 +63,7 @@ Status PostgresStore::SetSourceStatus(const std::string& source_id, const std::s
 Result<int64_t> PostgresStore::BeginRun(const std::string& source_id,
                                         const std::string& started_at) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       rows, conn_->Query(
                 "INSERT INTO integration_runs (source_id, started_at, status) "
                 "VALUES ($1, $2, $3) RETURNING id",
@@ -89,15 +77,16 @@ Status PostgresStore::FinishRun(int64_t run_id, RunStatus status, const std::str
                                 const std::string& error_category,
                                 const std::string& error_message) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
-                                     "error_category = $3, error_message = $4 WHERE id = $5",
-                                     Params()
-                                         .Text(RunStatusName(status))
-                                         .Text(finished_at)
-                                         .Text(error_category)
-                                         .Text(error_message)
-                                         .Int(run_id),
-                                     "finishing a run"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
+                                      "error_category = $3, error_message = $4 WHERE id = $5",
+                                      Params()
+                                          .Text(RunStatusName(status))
+                                          .Text(finished_at)
+                                          .Text(error_category)
+                                          .Text(error_message)
+                                          .Int(run_id),
+                                      "finishing a run"));
   if (rows.Affected() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
   return Status::Ok();
 }
@@ -106,17 +95,18 @@ Result<int64_t> PostgresStore::CloseAbandonedRuns(const std::string& source_id,
                                                   const std::string& finished_at,
                                                   const std::string& reason) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
-                                     "error_category = $3, error_message = $4 "
-                                     "WHERE source_id = $5 AND status = $6",
-                                     Params()
-                                         .Text(RunStatusName(RunStatus::kFailed))
-                                         .Text(finished_at)
-                                         .Text(StatusCodeName(StatusCode::kCancelled))
-                                         .Text(reason)
-                                         .Text(source_id)
-                                         .Text(RunStatusName(RunStatus::kRunning)),
-                                     "closing abandoned runs"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
+                                      "error_category = $3, error_message = $4 "
+                                      "WHERE source_id = $5 AND status = $6",
+                                      Params()
+                                          .Text(RunStatusName(RunStatus::kFailed))
+                                          .Text(finished_at)
+                                          .Text(StatusCodeName(StatusCode::kCancelled))
+                                          .Text(reason)
+                                          .Text(source_id)
+                                          .Text(RunStatusName(RunStatus::kRunning)),
+                                      "closing abandoned runs"));
   return static_cast<int64_t>(rows.Affected());
 }
 
@@ -131,76 +121,43 @@ Status PostgresStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
       .status();
 }
 
-Result<std::vector<RunInfo>> PostgresStore::ReadRuns(const Rows& rows) {
-  std::vector<RunInfo> runs;
-  for (int r = 0; r < rows.size(); ++r) {
-    RunInfo& run = runs.emplace_back();
-    run.id = rows.Int(r, 0);
-    run.source_id = rows.String(r, 1);
-    run.started_at = rows.String(r, 2);
-    run.finished_at = rows.OptString(r, 3);
-    run.status = ParseRunStatus(rows.Text(r, 4));
-    run.counters.seen = rows.Int(r, 5);
-    run.counters.created = rows.Int(r, 6);
-    run.counters.updated = rows.Int(r, 7);
-    run.counters.unchanged = rows.Int(r, 8);
-    run.counters.stale = rows.Int(r, 9);
-    run.counters.warnings = rows.Int(r, 10);
-    run.counters.rejected = rows.Int(r, 11);
-    run.error_category = rows.String(r, 12);
-    run.error_message = rows.String(r, 13);
-    run.plugin_version = rows.String(r, 14);
-  }
-  return runs;
-}
-
 Result<RunInfo> PostgresStore::GetRun(int64_t run_id) {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(
-      rows, conn_->Query(fmt::format("SELECT {} FROM integration_runs WHERE id = $1", kRunColumns),
+  REGLO_ASSIGN_OR_RETURN(
+      run,
+      SelectRow<RunInfo>(fmt::format("SELECT {} FROM integration_runs WHERE id = $1", kRunColumns),
                          Params().Int(run_id), "reading a run"));
-  REGLO_PG_ASSIGN(runs, ReadRuns(rows));
-  if (runs.empty()) return Status::NotFound(fmt::format("run {} does not exist", run_id));
-  return std::move(runs.front());
+  if (!run) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return std::move(*run);
 }
 
 Result<std::vector<RunInfo>> PostgresStore::ListRuns(const std::string& source_id, int limit) {
   if (limit <= 0) return Status::InvalidArgument("run list limit must be positive");
-  REGLO_RETURN_IF_ERROR(Ready());
   // Newest first; an empty source id lists the runs of every source.
   const bool all = source_id.empty();
   Params params;
   if (!all) params.Text(source_id);
   params.Int(limit);
-  REGLO_PG_ASSIGN(
-      rows, conn_->Query(fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC "
-                                     "LIMIT ${}",
-                                     kRunColumns, all ? "" : "WHERE source_id = $1", all ? 1 : 2),
-                         params, "listing runs"));
-  return ReadRuns(rows);
+  return SelectRows<RunInfo>(
+      fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC "
+                  "LIMIT ${}",
+                  kRunColumns, all ? "" : "WHERE source_id = $1", all ? 1 : 2),
+      params, "listing runs");
 }
 
 Result<std::vector<RunLogLine>> PostgresStore::GetRunLog(int64_t run_id) {
-  REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT at, level, message FROM integration_run_logs "
-                                     "WHERE run_id = $1 ORDER BY id",
-                                     Params().Int(run_id), "reading a run log"));
-  std::vector<RunLogLine> lines;
-  for (int r = 0; r < rows.size(); ++r) {
-    RunLogLine& line = lines.emplace_back();
-    line.at = rows.String(r, 0);
-    line.level = ParseLogLevel(rows.Text(r, 1));
-    line.message = rows.String(r, 2);
-  }
-  return lines;
+  return SelectRows<RunLogLine>(
+      fmt::format("SELECT {} FROM integration_run_logs WHERE run_id = $1 ORDER BY id",
+                  kRunLogColumns),
+      Params().Int(run_id), "reading a run log");
 }
 
 Result<std::optional<std::string>> PostgresStore::GetCursor(const std::string& source_id,
                                                             const std::string& stream) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT cursor FROM integration_cursors "
-                                     "WHERE source_id = $1 AND stream = $2",
-                                     Params().Text(source_id).Text(stream), "reading a cursor"));
+  REGLO_ASSIGN_OR_RETURN(rows,
+                         conn_->Query("SELECT cursor FROM integration_cursors "
+                                      "WHERE source_id = $1 AND stream = $2",
+                                      Params().Text(source_id).Text(stream), "reading a cursor"));
   if (rows.size() == 0) return std::optional<std::string>();
   return rows.OptString(0, 0);
 }
@@ -210,18 +167,18 @@ Result<std::optional<std::string>> PostgresStore::GetCursor(const std::string& s
 
 Result<bool> PostgresStore::TryAcquireLease(const std::string& source_id, const std::string& owner,
                                             std::chrono::milliseconds ttl, const std::string& now) {
-  REGLO_PG_ASSIGN(expires_at, LeaseExpiry(now, ttl));
+  REGLO_ASSIGN_OR_RETURN(expires_at, LeaseExpiry(now, ttl));
   REGLO_RETURN_IF_ERROR(Ready());
   // One statement, so atomic: inserted when free, updated when expired or held by `owner`, left
   // alone while someone else holds it. Of two instances racing for a free lease, the second waits
   // for the first's row and then finds it held.
-  REGLO_PG_ASSIGN(rows,
-                  conn_->Query("INSERT INTO integration_leases AS l (source_id, owner, expires_at) "
-                               "VALUES ($1, $2, $3) ON CONFLICT (source_id) DO UPDATE SET "
-                               "owner = excluded.owner, expires_at = excluded.expires_at "
-                               "WHERE l.owner = excluded.owner OR l.expires_at <= $4",
-                               Params().Text(source_id).Text(owner).Text(expires_at).Text(now),
-                               "taking a lease"));
+  REGLO_ASSIGN_OR_RETURN(
+      rows, conn_->Query("INSERT INTO integration_leases AS l (source_id, owner, expires_at) "
+                         "VALUES ($1, $2, $3) ON CONFLICT (source_id) DO UPDATE SET "
+                         "owner = excluded.owner, expires_at = excluded.expires_at "
+                         "WHERE l.owner = excluded.owner OR l.expires_at <= $4",
+                         Params().Text(source_id).Text(owner).Text(expires_at).Text(now),
+                         "taking a lease"));
   return rows.Affected() == 1;
 }
 

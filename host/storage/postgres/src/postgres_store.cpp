@@ -29,25 +29,20 @@ Status PostgresStore::Open() {
 
 Result<int> PostgresStore::SchemaVersion() {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_PG_ASSIGN(exists, conn_->Query("SELECT to_regclass('schema_migrations') IS NOT NULL",
-                                       "reading the schema version"));
+  REGLO_ASSIGN_OR_RETURN(exists, conn_->Query("SELECT to_regclass('schema_migrations') IS NOT NULL",
+                                              "reading the schema version"));
   if (exists.size() != 1 || exists.Text(0, 0) != "t") return 0;
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                                     "reading the schema version"));
-  return rows.size() == 1 ? static_cast<int>(rows.Int(0, 0)) : 0;
+  REGLO_ASSIGN_OR_RETURN(
+      version, QueryInt("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", Params(),
+                        "reading the schema version"));
+  return static_cast<int>(version);
 }
 
 Status PostgresStore::Migrate() {
   const int latest = LatestSchemaVersion();
-  const auto refuse_newer = [latest](int current) {
-    return Status::Incompatible(
-        fmt::format("database schema version {} is newer than the newest this build knows ({}); "
-                    "upgrade reglo-hub or use a matching database",
-                    current, latest));
-  };
   // Checked before taking the lock so that an up-to-date database opens without one.
-  REGLO_PG_ASSIGN(current, SchemaVersion());
-  if (current > latest) return refuse_newer(current);
+  REGLO_ASSIGN_OR_RETURN(current, SchemaVersion());
+  if (current > latest) return NewerSchemaError(current, latest);
   if (current == latest) return Status::Ok();
 
   // DDL is transactional in PostgreSQL: every pending migration commits together, or none.
@@ -63,9 +58,9 @@ Status PostgresStore::Migrate() {
       conn_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                   "name TEXT NOT NULL, applied_at TEXT NOT NULL)",
                   "creating schema_migrations"));
-  REGLO_PG_ASSIGN(locked_current, SchemaVersion());
-  if (locked_current > latest) return refuse_newer(locked_current);
-  for (const postgres::Migration& migration : postgres::Migrations()) {
+  REGLO_ASSIGN_OR_RETURN(locked_current, SchemaVersion());
+  if (locked_current > latest) return NewerSchemaError(locked_current, latest);
+  for (const Migration& migration : postgres::Migrations()) {
     if (migration.version <= locked_current) continue;
     const std::string what =
         fmt::format("applying migration {} ({})", migration.version, migration.name);
@@ -81,23 +76,16 @@ Status PostgresStore::Migrate() {
 }
 
 Status PostgresStore::VerifyColumns() {
-  // A field added to schema.cpp without its migration would otherwise surface later as a failed
-  // statement in the middle of a sync; say what is wrong at start instead.
-  REGLO_PG_ASSIGN(rows, conn_->Query("SELECT table_name || '.' || column_name FROM "
-                                     "information_schema.columns "
-                                     "WHERE table_schema = current_schema()",
-                                     "reading the columns of the canonical tables"));
-  std::set<std::string, std::less<>> columns;
-  for (int r = 0; r < rows.size(); ++r) columns.insert(rows.String(r, 0));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_->Query("SELECT table_name || '.' || column_name FROM "
+                                            "information_schema.columns "
+                                            "WHERE table_schema = current_schema()",
+                                            "reading the columns of the canonical tables"));
+  REGLO_ASSIGN_OR_RETURN(names, ReadRows<std::string>(RowsCursor(rows)));
+  const std::set<std::string, std::less<>> columns(names.begin(), names.end());
   for (const model::EntitySpec& entity : model::CanonicalEntities()) {
-    for (const model::FieldSpec& field : entity.fields) {
-      if (!columns.contains(fmt::format("{}.{}", entity.table, field.column))) {
-        return Status::Internal(fmt::format(
-            "table {} has no column {} for field {}.{}: schema.cpp and the storage migrations "
-            "disagree (add a migration)",
-            entity.table, field.column, entity.name, field.name));
-      }
-    }
+    REGLO_RETURN_IF_ERROR(CheckEntityColumns(entity, [&](std::string_view column) {
+      return columns.contains(fmt::format("{}.{}", entity.table, column));
+    }));
   }
   return Status::Ok();
 }
@@ -110,14 +98,14 @@ using postgres::Conn;
 using postgres::PostgresStore;
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url) {
-  REGLO_PG_ASSIGN(conn, Conn::Connect(url));
+  REGLO_ASSIGN_OR_RETURN(conn, Conn::Connect(url));
   auto store = std::make_unique<PostgresStore>(std::move(conn), url);
   REGLO_RETURN_IF_ERROR(store->Open());
   return std::unique_ptr<Store>(std::move(store));
 }
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
-  REGLO_PG_ASSIGN(parsed, ParsePostgresUrl(url));
+  REGLO_ASSIGN_OR_RETURN(parsed, ParsePostgresUrl(url));
   return OpenPostgresStore(parsed);
 }
 

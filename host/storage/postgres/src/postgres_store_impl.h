@@ -53,18 +53,6 @@ inline std::string CheckpointSettings(const std::string& synchronous_commit) {
       synchronous_commit);
 }
 
-// Column positions of the canonical SELECT (GetRecord): bookkeeping first, then the fields.
-enum RecordColumn : int {
-  kColVersion = 0,
-  kColContentHash,
-  kColSourceUpdatedAt,
-  kColExtra,
-  kColWarnings,
-  kColCreatedAt,
-  kColUpdatedAt,
-  kColFirstField,
-};
-
 // Column positions of the checkpoint lookup.
 enum LookupColumn : int {
   kLookSlot = 0,  // 1-based position in the lookup arrays
@@ -201,12 +189,6 @@ inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
   return sql;
 }
 
-// Assigns a result's value to `var`, or returns its status from the enclosing function.
-#define REGLO_PG_ASSIGN(var, expr)                      \
-  auto var##_result = (expr);                           \
-  if (!var##_result.ok()) return var##_result.status(); \
-  auto var = std::move(*var##_result)
-
 class PostgresStore final : public Store {
  public:
   PostgresStore(std::unique_ptr<Conn> conn, const PostgresUrl& url)
@@ -332,12 +314,39 @@ class PostgresStore final : public Store {
   // Re-opens the connection when it was lost, during the previous call or since (a server
   // restart while idle is noticed here without a round trip). Every public call starts here.
   Status Ready() { return conn_->Poll() ? Status::Ok() : conn_->Reconnect(); }
+  // `sql` with `params`, run once the connection is ready; then its rows read as Row (every
+  // one, or the first), or as the integer it returns (a count, a maximum, a position; 0 when
+  // there is no row).
+  Result<Rows> Select(const std::string& sql, const Params& params, std::string_view what) {
+    REGLO_RETURN_IF_ERROR(Ready());
+    return conn_->Query(sql, params, what);
+  }
+  template <typename Row>
+  Result<std::vector<Row>> SelectRows(const std::string& sql, const Params& params,
+                                      std::string_view what) {
+    REGLO_ASSIGN_OR_RETURN(rows, Select(sql, params, what));
+    return ReadRows<Row>(RowsCursor(rows));
+  }
+  template <typename Row>
+  Result<std::optional<Row>> SelectRow(const std::string& sql, const Params& params,
+                                       std::string_view what) {
+    REGLO_ASSIGN_OR_RETURN(rows, Select(sql, params, what));
+    return ReadRow<Row>(RowsCursor(rows));
+  }
+  Result<int64_t> QueryInt(const std::string& sql, const Params& params, std::string_view what) {
+    REGLO_ASSIGN_OR_RETURN(rows, Select(sql, params, what));
+    return ReadInt(RowsCursor(rows));
+  }
   Status VerifyColumns();
   Result<const EntitySql*> SqlFor(const model::EntitySpec& entity);
   static void SlotKey(const model::EntitySpec& entity, const std::string& company_id,
                       const std::string& source_system, const std::string& external_id,
                       std::string& key);
   Status PlanBatch(const CheckpointBatch& batch);
+  // PlanBatch, then TryCommit until it is done or replayed; a lost race, a serialization failure
+  // or a deadlock starts over (kMaxCommitAttempts at most).
+  Result<Attempt> CommitWithRetries(const CheckpointBatch& batch, CheckpointResult& result,
+                                    IngestHook* ingest = nullptr);
   Result<Attempt> TryCommit(const CheckpointBatch& batch, bool first_attempt,
                             CheckpointResult& result, IngestHook* ingest = nullptr);
   // Sends the insert of every identity of `group` that occurs once, without waiting for it;
@@ -350,10 +359,6 @@ class PostgresStore final : public Store {
   static Params RecordParams(const Group& group, const std::vector<const Slot*>& rows,
                              bool with_expected_version, const std::string& committed_at);
   Status WriteBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
-  Result<std::vector<RunInfo>> ReadRuns(const Rows& rows);
-  // The rows of an integration_events SELECT (sequence, event_id, type, company_id,
-  // source_system, entity, external_id, version, time, data).
-  static std::vector<StoredEvent> ReadEventRows(const Rows& rows);
 
   std::unique_ptr<Conn> conn_;
   const std::string checkpoint_settings_;  // SET LOCAL statements of a checkpoint transaction
@@ -366,13 +371,5 @@ class PostgresStore final : public Store {
   std::vector<size_t> record_slot_;  // per batch record
   std::vector<Group> groups_;        // in CanonicalEntities() order
 };
-
-// ---------------------------------------------------------------------------------------------
-// Schema
-
-// The columns RunInfo is read from (ReadRuns), in its order.
-inline constexpr std::string_view kRunColumns =
-    "id, source_id, started_at, finished_at, status, seen, created, updated, unchanged, stale, "
-    "warnings, rejected, error_category, error_message, COALESCE(plugin_version, '')";
 
 }  // namespace reglo::storage::postgres

@@ -4,16 +4,11 @@
 // COLUMN). Immutable static data; thread-safe.
 #pragma once
 
-#include <string_view>
 #include <vector>
 
-namespace reglo::storage::sqlite {
+#include "reglo/storage/migration.h"
 
-struct Migration {
-  int version;  // 1, 2, 3, ... without gaps
-  std::string_view name;
-  std::string_view sql;
-};
+namespace reglo::storage::sqlite {
 
 const std::vector<Migration>& Migrations();
 

@@ -17,50 +17,27 @@
 namespace reglo::storage::sqlite {
 
 Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& key) {
-  REGLO_SQLITE_ASSIGN(
-      stmt, Prepare("SELECT value FROM integration_settings WHERE key = ?", "reading a setting"));
-  Stmt query(*db_, stmt, "reading a setting");
-  query.Bind(1, key);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
-  if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(query.String(0));
+  return SelectRow<std::string>("SELECT value FROM integration_settings WHERE key = ?",
+                                "reading a setting", key);
 }
 
 Status SqliteStore::PutSetting(const std::string& key, const std::string& value,
                                const std::string& now) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_settings (key, value, updated_at) "
-                                    "VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                                    "value = excluded.value, updated_at = excluded.updated_at",
-                                    "saving a setting"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("INSERT INTO integration_settings (key, value, updated_at) "
+                                       "VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                                       "value = excluded.value, updated_at = excluded.updated_at",
+                                       "saving a setting"));
   return Stmt(*db_, stmt, "saving a setting").Bind(1, key).Bind(2, value).Bind(3, now).Run();
 }
 
 Result<std::vector<ApiSourceRow>> SqliteStore::ListApiSources() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT id, company_id, source_system, connector, config, "
-                                    "enabled, interval_ms, created_at, updated_at "
-                                    "FROM integration_api_sources ORDER BY id",
-                                    "listing API-created sources"));
-  Stmt query(*db_, stmt, "listing API-created sources");
-  std::vector<ApiSourceRow> sources;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    ApiSourceRow& source = sources.emplace_back();
-    source.source.id = query.String(0);
-    source.source.company_id = query.String(1);
-    source.source.source_system = query.String(2);
-    source.source.connector = query.String(3);
-    source.source.config_json = query.String(4);
-    source.source.enabled = query.Int(5) != 0;
-    source.interval_ms = query.Int(6);
-    source.created_at = query.String(7);
-    source.updated_at = query.String(8);
-  }
-  return sources;
+  return SelectRows<ApiSourceRow>(
+      fmt::format("SELECT {} FROM integration_api_sources ORDER BY id", kApiSourceColumns),
+      "listing API-created sources");
 }
 
 Status SqliteStore::PutApiSource(const ApiSourceRow& source) {
-  REGLO_SQLITE_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       stmt, Prepare("INSERT INTO integration_api_sources (id, company_id, source_system, "
                     "connector, config, enabled, interval_ms, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
@@ -83,8 +60,8 @@ Status SqliteStore::PutApiSource(const ApiSourceRow& source) {
 }
 
 Result<bool> SqliteStore::DeleteApiSource(const std::string& id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("DELETE FROM integration_api_sources WHERE id = ?",
-                                    "deleting an API-created source"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("DELETE FROM integration_api_sources WHERE id = ?",
+                                       "deleting an API-created source"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "deleting an API-created source").Bind(1, id).Run());
   return db_->Changes() > 0;
 }
@@ -96,7 +73,7 @@ Result<bool> SqliteStore::DeleteSource(const std::string& id) {
   for (const char* sql : {"DELETE FROM integration_cursors WHERE source_id = ?",
                           "DELETE FROM integration_leases WHERE source_id = ?",
                           "DELETE FROM integration_sources WHERE id = ?"}) {
-    REGLO_SQLITE_ASSIGN(stmt, Prepare(sql, "deleting a source"));
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, "deleting a source"));
     REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "deleting a source").Bind(1, id).Run());
     existed = db_->Changes() > 0;  // the last statement's: the source row
   }
@@ -105,25 +82,14 @@ Result<bool> SqliteStore::DeleteSource(const std::string& id) {
 }
 
 Result<std::vector<CursorRow>> SqliteStore::ListCursors(const std::string& source_id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT stream, cursor, updated_at FROM integration_cursors "
-                                    "WHERE source_id = ? ORDER BY stream",
-                                    "listing cursors"));
-  Stmt query(*db_, stmt, "listing cursors");
-  query.Bind(1, source_id);
-  std::vector<CursorRow> cursors;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    CursorRow& cursor = cursors.emplace_back();
-    cursor.stream = query.String(0);
-    cursor.cursor = query.OptString(1);
-    cursor.updated_at = query.String(2);
-  }
-  return cursors;
+  return SelectRows<CursorRow>(
+      fmt::format("SELECT {} FROM integration_cursors WHERE source_id = ? ORDER BY stream",
+                  kCursorColumns),
+      "listing cursors", source_id);
 }
 
 Result<int64_t> SqliteStore::ResetCursors(const std::string& source_id) {
-  REGLO_SQLITE_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       stmt, Prepare("DELETE FROM integration_cursors WHERE source_id = ?", "resetting cursors"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "resetting cursors").Bind(1, source_id).Run());
   return db_->Changes();
@@ -132,16 +98,12 @@ Result<int64_t> SqliteStore::ResetCursors(const std::string& source_id) {
 Result<std::vector<RunInfo>> SqliteStore::ListRunsBefore(const std::string& source_id,
                                                          int64_t before_id, int limit) {
   if (limit <= 0) return Status::InvalidArgument("run list limit must be positive");
-  REGLO_SQLITE_ASSIGN(
-      stmt, Prepare(fmt::format("SELECT {} FROM integration_runs WHERE source_id = ? AND id < ? "
-                                "ORDER BY id DESC LIMIT ?",
-                                kRunColumns),
-                    "listing runs"));
-  Stmt query(*db_, stmt, "listing runs");
-  query.Bind(1, source_id)
-      .Bind(2, before_id > 0 ? before_id : std::numeric_limits<int64_t>::max())
-      .Bind(3, int64_t{limit});
-  return ReadRuns(query);
+  return SelectRows<RunInfo>(
+      fmt::format("SELECT {} FROM integration_runs WHERE source_id = ? AND id < ? "
+                  "ORDER BY id DESC LIMIT ?",
+                  kRunColumns),
+      "listing runs", source_id, before_id > 0 ? before_id : std::numeric_limits<int64_t>::max(),
+      int64_t{limit});
 }
 
 Result<RecordPage> SqliteStore::BrowseRecords(const model::EntitySpec& entity,
@@ -162,57 +124,27 @@ Result<RecordPage> SqliteStore::BrowseRecords(const model::EntitySpec& entity,
   };
   RecordPage page;
   {
-    REGLO_SQLITE_ASSIGN(stmt, Prepare(sql.count, "counting records"));
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql.count, "counting records"));
     Stmt count(*db_, stmt, "counting records");
     bind_filters(count);
-    REGLO_SQLITE_ASSIGN(row, count.Step());
-    page.total = row ? count.Int(0) : 0;
+    REGLO_ASSIGN_OR_RETURN(total, ReadInt(count));
+    page.total = total;
   }
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(sql.select, "browsing records"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql.select, "browsing records"));
   Stmt select(*db_, stmt, "browsing records");
   const int p = bind_filters(select);
   select.Bind(p, int64_t{query.limit}).Bind(p + 1, query.offset);
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, select.Step());
-    if (!row) break;
-    BrowsedRecord& record = page.items.emplace_back();
-    record.key.company_id = select.String(0);
-    record.key.source_system = select.String(1);
-    record.key.external_id = select.String(2);
-    record.version = select.Int(3);
-    record.updated_at = select.String(4);
-    for (size_t i = 0; i < entity.fields.size(); ++i) {
-      record.values.push_back(select.OptString(5 + static_cast<int>(i)));
-    }
-  }
+  REGLO_ASSIGN_OR_RETURN(items, ReadRows<BrowsedRecord>(select, entity));
+  page.items = std::move(items);
   return page;
 }
 
 Result<std::vector<RunTotals>> SqliteStore::ListRunTotals() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT source_id, status, COUNT(*), SUM(seen), SUM(created), "
-                                    "SUM(updated), SUM(unchanged), SUM(stale), SUM(warnings), "
-                                    "SUM(rejected), MAX(finished_at) FROM integration_runs "
-                                    "GROUP BY source_id, status ORDER BY source_id, status",
-                                    "summing runs"));
-  Stmt query(*db_, stmt, "summing runs");
-  std::vector<RunTotals> totals;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    RunTotals& total = totals.emplace_back();
-    total.source_id = query.String(0);
-    total.status = ParseRunStatus(query.Text(1));
-    total.runs = query.Int(2);
-    total.counters.seen = query.Int(3);
-    total.counters.created = query.Int(4);
-    total.counters.updated = query.Int(5);
-    total.counters.unchanged = query.Int(6);
-    total.counters.stale = query.Int(7);
-    total.counters.warnings = query.Int(8);
-    total.counters.rejected = query.Int(9);
-    total.last_finished_at = query.OptString(10);
-  }
-  return totals;
+  return SelectRows<RunTotals>(
+      fmt::format("SELECT {} FROM integration_runs GROUP BY source_id, status "
+                  "ORDER BY source_id, status",
+                  kRunTotalsColumns),
+      "summing runs");
 }
 
 }  // namespace reglo::storage::sqlite

@@ -21,30 +21,30 @@ Status SqliteStore::PrepareCheckpointStatements() {
   const std::string insert_event_sql =
       "INSERT INTO integration_events (event_id, type, company_id, source_system, entity, "
       "external_id, version, time, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-  REGLO_SQLITE_ASSIGN(insert_event, Prepare(insert_event_sql, what));
+  REGLO_ASSIGN_OR_RETURN(insert_event, Prepare(insert_event_sql, what));
   std::string insert_events_sql = insert_event_sql;
   for (int i = 1; i < kEventsPerInsert; ++i) insert_events_sql += ", (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-  REGLO_SQLITE_ASSIGN(insert_events, Prepare(insert_events_sql, what));
-  REGLO_SQLITE_ASSIGN(insert_dead_letter,
-                      Prepare("INSERT INTO integration_dead_letters (run_id, source_id, stage, "
-                              "entity, external_id, origin, reason, created_at) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                              what));
-  REGLO_SQLITE_ASSIGN(insert_log, Prepare("INSERT INTO integration_run_logs (run_id, at, level, "
-                                          "message) VALUES (?, ?, ?, ?)",
-                                          what));
-  REGLO_SQLITE_ASSIGN(add_counters,
-                      Prepare("UPDATE integration_runs SET seen = seen + ?, created = created + ?, "
-                              "updated = updated + ?, unchanged = unchanged + ?, "
-                              "stale = stale + ?, warnings = warnings + ?, "
-                              "rejected = rejected + ? WHERE id = ?",
-                              what));
-  REGLO_SQLITE_ASSIGN(upsert_cursor,
-                      Prepare("INSERT INTO integration_cursors (source_id, stream, cursor, "
-                              "updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (source_id, stream) "
-                              "DO UPDATE SET cursor = excluded.cursor, "
-                              "updated_at = excluded.updated_at",
-                              what));
+  REGLO_ASSIGN_OR_RETURN(insert_events, Prepare(insert_events_sql, what));
+  REGLO_ASSIGN_OR_RETURN(insert_dead_letter,
+                         Prepare("INSERT INTO integration_dead_letters (run_id, source_id, stage, "
+                                 "entity, external_id, origin, reason, created_at) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 what));
+  REGLO_ASSIGN_OR_RETURN(insert_log, Prepare("INSERT INTO integration_run_logs (run_id, at, level, "
+                                             "message) VALUES (?, ?, ?, ?)",
+                                             what));
+  REGLO_ASSIGN_OR_RETURN(
+      add_counters, Prepare("UPDATE integration_runs SET seen = seen + ?, created = created + ?, "
+                            "updated = updated + ?, unchanged = unchanged + ?, "
+                            "stale = stale + ?, warnings = warnings + ?, "
+                            "rejected = rejected + ? WHERE id = ?",
+                            what));
+  REGLO_ASSIGN_OR_RETURN(upsert_cursor,
+                         Prepare("INSERT INTO integration_cursors (source_id, stream, cursor, "
+                                 "updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (source_id, stream) "
+                                 "DO UPDATE SET cursor = excluded.cursor, "
+                                 "updated_at = excluded.updated_at",
+                                 what));
   checkpoint_ = {insert_event, insert_events, insert_dead_letter,
                  insert_log,   add_counters,  upsert_cursor};
   return Status::Ok();
@@ -59,14 +59,14 @@ Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& en
   const size_t n = entity.fields.size();
   EntityStatements statements;
 
-  REGLO_SQLITE_ASSIGN(any, Prepare(fmt::format("SELECT 1 FROM {} WHERE company_id = ? AND "
-                                               "source_system = ? AND external_id >= ? AND "
-                                               "external_id <= ? LIMIT 1",
-                                               entity.table),
-                                   what));
+  REGLO_ASSIGN_OR_RETURN(any, Prepare(fmt::format("SELECT 1 FROM {} WHERE company_id = ? AND "
+                                                  "source_system = ? AND external_id >= ? AND "
+                                                  "external_id <= ? LIMIT 1",
+                                                  entity.table),
+                                      what));
   statements.any_in_range = any;
 
-  REGLO_SQLITE_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       select,
       Prepare(fmt::format("SELECT version, content_hash, source_updated_at, extra, warnings, "
                           "created_at, updated_at{} FROM {} WHERE {}",
@@ -74,7 +74,7 @@ Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& en
               what));
   statements.select = select;
 
-  REGLO_SQLITE_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       insert,
       Prepare(fmt::format("INSERT INTO {} (company_id, source_system, external_id{}, version, "
                           "content_hash, source_updated_at, extra, warnings, created_at, "
@@ -84,7 +84,7 @@ Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& en
               what));
   statements.insert = insert;
 
-  REGLO_SQLITE_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       update,
       Prepare(fmt::format("UPDATE {} SET {}version = ?, content_hash = ?, source_updated_at = ?, "
                           "extra = ?, warnings = ?, updated_at = ? WHERE {}",
@@ -92,7 +92,8 @@ Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& en
               what));
   statements.update = update;
 
-  REGLO_SQLITE_ASSIGN(count, Prepare(fmt::format("SELECT COUNT(*) FROM {}", entity.table), what));
+  REGLO_ASSIGN_OR_RETURN(count,
+                         Prepare(fmt::format("SELECT COUNT(*) FROM {}", entity.table), what));
   statements.count = count;
 
   return &entity_statements_.emplace(&entity, statements).first->second;
@@ -119,8 +120,8 @@ Status SqliteStore::ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResu
   pending_events_.clear();
   REGLO_RETURN_IF_ERROR(GroupBatch(batch));
   for (size_t i = 0; i < batch.records.size(); ++i) {
-    REGLO_SQLITE_ASSIGN(outcome, ApplyRecord(batch.records[i], groups_[record_group_[i]].all_new,
-                                             batch.committed_at, result.events));
+    REGLO_ASSIGN_OR_RETURN(outcome, ApplyRecord(batch.records[i], groups_[record_group_[i]].all_new,
+                                                batch.committed_at, result.events));
     result.outcomes.push_back(outcome);
     KeyGroup& group = groups_[record_group_[i]];
     ++group.records;
@@ -164,13 +165,13 @@ Status SqliteStore::GroupBatch(const CheckpointBatch& batch) {
     record_group_.push_back(g);
   }
   for (KeyGroup& group : groups_) {
-    REGLO_SQLITE_ASSIGN(statements, StatementsFor(*group.entity));
+    REGLO_ASSIGN_OR_RETURN(statements, StatementsFor(*group.entity));
     Stmt query(*db_, statements->any_in_range, "looking up stored records");
     query.Bind(1, *group.company_id)
         .Bind(2, *group.source_system)
         .Bind(3, *group.min_external_id)
         .Bind(4, *group.max_external_id);
-    REGLO_SQLITE_ASSIGN(row, query.Step());
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
     auto last = last_batch_all_new_.find(group.entity);
     group.all_new = !row || (last != last_batch_all_new_.end() && last->second);
   }
@@ -180,13 +181,13 @@ Status SqliteStore::GroupBatch(const CheckpointBatch& batch) {
 Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& record,
                                                 bool known_new, const std::string& committed_at,
                                                 int64_t& events) {
-  REGLO_SQLITE_ASSIGN(statements, StatementsFor(*record.entity));
+  REGLO_ASSIGN_OR_RETURN(statements, StatementsFor(*record.entity));
   if (known_new) {
     // Nothing was stored in this record's id range before the batch: insert straight away. A
     // conflict can only come from a duplicate inside the batch, which takes the general path.
     const model::Decision decision = model::Reconcile(record, nullptr);
-    REGLO_SQLITE_ASSIGN(inserted,
-                        InsertRecord(*statements, record, decision.version, committed_at));
+    REGLO_ASSIGN_OR_RETURN(inserted,
+                           InsertRecord(*statements, record, decision.version, committed_at));
     if (inserted) {
       REGLO_RETURN_IF_ERROR(AppendEvents(record, decision, committed_at, events));
       return decision.outcome;
@@ -199,7 +200,7 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
     query.Bind(1, record.key.company_id)
         .Bind(2, record.key.source_system)
         .Bind(3, record.key.external_id);
-    REGLO_SQLITE_ASSIGN(found, query.Step());
+    REGLO_ASSIGN_OR_RETURN(found, query.Step());
     if (found) {
       stored_.version = query.Int(kColVersion);
       stored_.content_hash.assign(query.Text(kColContentHash));
@@ -224,8 +225,8 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
   const model::Decision decision = model::Reconcile(record, stored);
   switch (decision.outcome) {
     case model::Outcome::kCreated: {
-      REGLO_SQLITE_ASSIGN(inserted,
-                          InsertRecord(*statements, record, decision.version, committed_at));
+      REGLO_ASSIGN_OR_RETURN(inserted,
+                             InsertRecord(*statements, record, decision.version, committed_at));
       if (!inserted) {
         return Status::Internal(
             fmt::format("a {} record was absent and then present within one "
@@ -244,24 +245,30 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
   return decision.outcome;
 }
 
-Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,
-                                       const model::CanonicalRecord& record, int64_t version,
-                                       const std::string& committed_at) {
+int SqliteStore::BindRecordState(Stmt& stmt, int first, const model::CanonicalRecord& record,
+                                 int64_t version, const std::string& committed_at) {
   extra_json_ = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
   WarningsToJson(record.warnings, warnings_json_);
-  Stmt insert(*db_, statements.insert, "inserting a record");
-  insert.Bind(1, record.key.company_id)
-      .Bind(2, record.key.source_system)
-      .Bind(3, record.key.external_id);
-  int p = 4;
-  for (const std::optional<std::string>& value : record.values) insert.BindOpt(p++, value);
-  insert.Bind(p, version)
+  int p = first;
+  for (const std::optional<std::string>& value : record.values) stmt.BindOpt(p++, value);
+  stmt.Bind(p, version)
       .Bind(p + 1, record.content_hash)
       .BindOpt(p + 2, record.source_updated_at)
       .BindTextOrNull(p + 3, extra_json_)
       .BindTextOrNull(p + 4, warnings_json_)
-      .Bind(p + 5, committed_at)
-      .Bind(p + 6, committed_at);
+      .Bind(p + 5, committed_at);
+  return p + 6;
+}
+
+Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,
+                                       const model::CanonicalRecord& record, int64_t version,
+                                       const std::string& committed_at) {
+  Stmt insert(*db_, statements.insert, "inserting a record");
+  insert.Bind(1, record.key.company_id)
+      .Bind(2, record.key.source_system)
+      .Bind(3, record.key.external_id);
+  const int updated_at = BindRecordState(insert, 4, record, version, committed_at);
+  insert.Bind(updated_at, committed_at);
   REGLO_RETURN_IF_ERROR(insert.Run());
   return db_->Changes() == 1;
 }
@@ -269,20 +276,11 @@ Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,
 Status SqliteStore::UpdateRecord(const EntityStatements& statements,
                                  const model::CanonicalRecord& record, int64_t version,
                                  const std::string& committed_at) {
-  extra_json_ = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
-  WarningsToJson(record.warnings, warnings_json_);
   Stmt update(*db_, statements.update, "updating a record");
-  int p = 1;
-  for (const std::optional<std::string>& value : record.values) update.BindOpt(p++, value);
-  update.Bind(p, version)
-      .Bind(p + 1, record.content_hash)
-      .BindOpt(p + 2, record.source_updated_at)
-      .BindTextOrNull(p + 3, extra_json_)
-      .BindTextOrNull(p + 4, warnings_json_)
-      .Bind(p + 5, committed_at)
-      .Bind(p + 6, record.key.company_id)
-      .Bind(p + 7, record.key.source_system)
-      .Bind(p + 8, record.key.external_id);
+  const int key = BindRecordState(update, 1, record, version, committed_at);
+  update.Bind(key, record.key.company_id)
+      .Bind(key + 1, record.key.source_system)
+      .Bind(key + 2, record.key.external_id);
   return update.Run();
 }
 
@@ -342,23 +340,13 @@ Status SqliteStore::WriteBatchBookkeeping(const CheckpointBatch& batch,
     REGLO_RETURN_IF_ERROR(insert.Run());
   }
   for (const RunLogLine& line : batch.log_lines) {
-    Stmt insert(*db_, checkpoint_.insert_log, "appending a run log line");
-    insert.Bind(1, batch.run_id)
-        .Bind(2, line.at)
-        .Bind(3, LogLevelName(line.level))
-        .Bind(4, line.message);
-    REGLO_RETURN_IF_ERROR(insert.Run());
+    REGLO_RETURN_IF_ERROR(AppendRunLog(batch.run_id, line));
   }
   {
     Stmt update(*db_, checkpoint_.add_counters, "adding run counters");
-    update.Bind(1, batch.seen)
-        .Bind(2, counters.created)
-        .Bind(3, counters.updated)
-        .Bind(4, counters.unchanged)
-        .Bind(5, counters.stale)
-        .Bind(6, batch.warnings)
-        .Bind(7, static_cast<int64_t>(batch.rejections.size()))
-        .Bind(8, batch.run_id);
+    update.BindAll(batch.seen, counters.created, counters.updated, counters.unchanged,
+                   counters.stale, batch.warnings, static_cast<int64_t>(batch.rejections.size()),
+                   batch.run_id);
     REGLO_RETURN_IF_ERROR(update.Run());
     if (db_->Changes() != 1) {
       // Committing records without their run would leave counters nobody can account for.

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "reglo/core/status.h"
+#include "reglo/storage/row_codec.h"
 #include "wal_checkpointer.h"
 
 namespace reglo::storage::sqlite {
@@ -50,7 +51,8 @@ class Db {
 // One use of a cached statement: bind, step, read columns. Resets the statement and clears its
 // bindings when it goes out of scope, so no read snapshot is left open between calls and no bound
 // pointer outlives the scope. Text is bound without copying: bound values must outlive the Stmt.
-class Stmt {
+// Final, so calls on a Stmt (the checkpoint's hot path) are direct, not through RowCursor.
+class Stmt final : public RowCursor {
  public:
   Stmt(const Db& db, sqlite3_stmt* stmt, std::string_view what)
       : db_(db), stmt_(stmt), what_(what) {}
@@ -88,25 +90,29 @@ class Stmt {
     Check(sqlite3_bind_null(stmt_, index));
     return *this;
   }
+  // Binds `values` to parameters 1, 2, ... in order.
+  template <typename... Value>
+  Stmt& BindAll(const Value&... values) {
+    [[maybe_unused]] int index = 1;
+    (Bind(index++, values), ...);
+    return *this;
+  }
 
   // True when a row is available, false when the statement is done.
-  Result<bool> Step();
+  Result<bool> Step() override;
   // Steps a statement that returns no rows (INSERT / UPDATE / DELETE).
   Status Run();
 
   // Columns are numbered from 0, as in SQLite.
-  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  double Double(int column) const { return sqlite3_column_double(stmt_, column); }
-  std::string_view Text(int column) const {
+  bool IsNull(int column) const override {
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+  }
+  int64_t Int(int column) const override { return sqlite3_column_int64(stmt_, column); }
+  double Double(int column) const override { return sqlite3_column_double(stmt_, column); }
+  std::string_view Text(int column) const override {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return data ? std::string_view(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
                 : std::string_view();
-  }
-  std::string String(int column) const { return std::string(Text(column)); }
-  std::optional<std::string> OptString(int column) const {
-    if (IsNull(column)) return std::nullopt;
-    return String(column);
   }
   // Assigns into an existing optional, reusing its buffer on hot paths.
   void ReadInto(int column, std::optional<std::string>& out) const {

@@ -15,54 +15,23 @@
 
 namespace reglo::storage::sqlite {
 
-namespace {
-
-constexpr std::string_view kAgentKeyColumns =
-    "id, prefix, key_hash, secret_protected, company_id, source_system, allowed_cidrs, last4, "
-    "status, created_at, last_used_at, revoked_at, rate_per_second, rate_burst";
-
-AgentKeyRow ReadAgentKey(const Stmt& query) {
-  AgentKeyRow key;
-  key.id = query.Int(0);
-  key.prefix = query.String(1);
-  key.key_hash = query.String(2);
-  key.secret_protected = query.String(3);
-  key.company_id = query.String(4);
-  key.source_system = query.String(5);
-  key.allowed_cidrs = query.String(6);
-  key.last4 = query.String(7);
-  key.status = query.String(8);
-  key.created_at = query.String(9);
-  key.last_used_at = query.OptString(10);
-  key.revoked_at = query.OptString(11);
-  if (!query.IsNull(12)) key.rate_per_second = query.Double(12);
-  if (!query.IsNull(13)) key.rate_burst = query.Int(13);
-  return key;
-}
-
-}  // namespace
-
 Result<int64_t> SqliteStore::CreateAgentKey(const AgentKeyRow& key, int max_active) {
   // BEGIN IMMEDIATE takes the write lock first: the count and the insert see no other writer.
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("creating an agent key"));
-  REGLO_SQLITE_ASSIGN(count, Prepare("SELECT COUNT(*) FROM integration_agent_keys WHERE "
-                                     "company_id = ? AND source_system = ? AND status = 'active'",
-                                     "counting agent keys"));
+  REGLO_ASSIGN_OR_RETURN(count,
+                         Prepare("SELECT COUNT(*) FROM integration_agent_keys WHERE "
+                                 "company_id = ? AND source_system = ? AND status = 'active'",
+                                 "counting agent keys"));
   int64_t active = 0;
   {
     Stmt query(*db_, count, "counting agent keys");
     query.Bind(1, key.company_id).Bind(2, key.source_system);
-    REGLO_SQLITE_ASSIGN(row, query.Step());
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
     if (row) active = query.Int(0);
   }
-  if (active >= max_active) {
-    return Status::AlreadyExists(fmt::format(
-        "company '{}', source '{}' already has {} active agent keys (the most allowed); revoke "
-        "one first",
-        key.company_id, key.source_system, active));
-  }
-  REGLO_SQLITE_ASSIGN(
+  REGLO_RETURN_IF_ERROR(CheckAgentKeyLimit(key, active, max_active));
+  REGLO_ASSIGN_OR_RETURN(
       insert, Prepare("INSERT INTO integration_agent_keys (prefix, key_hash, secret_protected, "
                       "company_id, source_system, allowed_cidrs, last4, status, created_at, "
                       "rate_per_second, rate_burst) "
@@ -70,14 +39,8 @@ Result<int64_t> SqliteStore::CreateAgentKey(const AgentKeyRow& key, int max_acti
                       "creating an agent key"));
   {
     Stmt stmt(*db_, insert, "creating an agent key");
-    stmt.Bind(1, key.prefix)
-        .Bind(2, key.key_hash)
-        .Bind(3, key.secret_protected)
-        .Bind(4, key.company_id)
-        .Bind(5, key.source_system)
-        .Bind(6, key.allowed_cidrs)
-        .Bind(7, key.last4)
-        .Bind(8, key.created_at);
+    stmt.BindAll(key.prefix, key.key_hash, key.secret_protected, key.company_id, key.source_system,
+                 key.allowed_cidrs, key.last4, key.created_at);
     key.rate_per_second ? stmt.BindDouble(9, *key.rate_per_second) : stmt.BindNull(9);
     key.rate_burst ? stmt.Bind(10, *key.rate_burst) : stmt.BindNull(10);
     REGLO_RETURN_IF_ERROR(stmt.Run());
@@ -88,52 +51,39 @@ Result<int64_t> SqliteStore::CreateAgentKey(const AgentKeyRow& key, int max_acti
 }
 
 Result<std::optional<AgentKeyRow>> SqliteStore::FindAgentKey(const std::string& prefix) {
-  REGLO_SQLITE_ASSIGN(stmt,
-                      Prepare(fmt::format("SELECT {} FROM integration_agent_keys WHERE prefix = ?",
-                                          kAgentKeyColumns),
-                              "reading an agent key"));
-  Stmt query(*db_, stmt, "reading an agent key");
-  query.Bind(1, prefix);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
-  if (!row) return std::optional<AgentKeyRow>();
-  return std::optional<AgentKeyRow>(ReadAgentKey(query));
+  return SelectRow<AgentKeyRow>(
+      fmt::format("SELECT {} FROM integration_agent_keys WHERE prefix = ?", kAgentKeyColumns),
+      "reading an agent key", prefix);
 }
 
 Result<std::vector<AgentKeyRow>> SqliteStore::ListAgentKeys() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(fmt::format("SELECT {} FROM integration_agent_keys ORDER BY id",
-                                                kAgentKeyColumns),
-                                    "listing agent keys"));
-  Stmt query(*db_, stmt, "listing agent keys");
-  std::vector<AgentKeyRow> keys;
-  for (;;) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    keys.push_back(ReadAgentKey(query));
-  }
-  return keys;
+  return SelectRows<AgentKeyRow>(
+      fmt::format("SELECT {} FROM integration_agent_keys ORDER BY id", kAgentKeyColumns),
+      "listing agent keys");
 }
 
 Result<bool> SqliteStore::RevokeAgentKey(const std::string& prefix, const std::string& now) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_agent_keys SET status = 'revoked', "
-                                    "revoked_at = ? WHERE prefix = ? AND status = 'active'",
-                                    "revoking an agent key"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_agent_keys SET status = 'revoked', "
+                                       "revoked_at = ? WHERE prefix = ? AND status = 'active'",
+                                       "revoking an agent key"));
   REGLO_RETURN_IF_ERROR(
       Stmt(*db_, stmt, "revoking an agent key").Bind(1, now).Bind(2, prefix).Run());
   return db_->Changes() == 1;
 }
 
 Status SqliteStore::TouchAgentKey(int64_t id, const std::string& now) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_agent_keys SET last_used_at = ? "
-                                    "WHERE id = ?",
-                                    "marking an agent key used"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_agent_keys SET last_used_at = ? "
+                                       "WHERE id = ?",
+                                       "marking an agent key used"));
   return Stmt(*db_, stmt, "marking an agent key used").Bind(1, now).Bind(2, id).Run();
 }
 
 Result<bool> SqliteStore::RecordIngestRequest(const IngestRequestRow& row) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_ingest_requests (key_id, request_id, "
-                                    "body_hash, response, created_at) VALUES (?, ?, ?, ?, ?) "
-                                    "ON CONFLICT (key_id, request_id) DO NOTHING",
-                                    "recording an ingest request"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("INSERT INTO integration_ingest_requests (key_id, request_id, "
+                                 "body_hash, response, created_at) VALUES (?, ?, ?, ?, ?) "
+                                 "ON CONFLICT (key_id, request_id) DO NOTHING",
+                                 "recording an ingest request"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "recording an ingest request")
                             .Bind(1, row.key_id)
                             .Bind(2, row.request_id)
@@ -146,26 +96,19 @@ Result<bool> SqliteStore::RecordIngestRequest(const IngestRequestRow& row) {
 
 Result<std::optional<IngestRequestRow>> SqliteStore::FindIngestRequest(
     int64_t key_id, const std::string& request_id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT body_hash, response, created_at FROM "
-                                    "integration_ingest_requests WHERE key_id = ? AND "
-                                    "request_id = ?",
-                                    "reading an ingest request"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare(fmt::format("SELECT {} FROM integration_ingest_requests "
+                                                   "WHERE key_id = ? AND request_id = ?",
+                                                   kIngestRequestColumns),
+                                       "reading an ingest request"));
   Stmt query(*db_, stmt, "reading an ingest request");
   query.Bind(1, key_id).Bind(2, request_id);
-  REGLO_SQLITE_ASSIGN(found, query.Step());
-  if (!found) return std::optional<IngestRequestRow>();
-  IngestRequestRow row;
-  row.key_id = key_id;
-  row.request_id = request_id;
-  row.body_hash = query.String(0);
-  row.response = query.String(1);
-  row.created_at = query.String(2);
-  return std::optional<IngestRequestRow>(std::move(row));
+  return ReadRow<IngestRequestRow>(query, key_id, request_id);
 }
 
 Result<int64_t> SqliteStore::PurgeIngestRequests(const std::string& before) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("DELETE FROM integration_ingest_requests WHERE created_at < ?",
-                                    "purging ingest requests"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("DELETE FROM integration_ingest_requests WHERE created_at < ?",
+                                 "purging ingest requests"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "purging ingest requests").Bind(1, before).Run());
   return db_->Changes();
 }
@@ -182,7 +125,7 @@ Result<IngestCommit> SqliteStore::CommitIngest(
   // requests racing with one id commit once.
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing an ingest request"));
-  REGLO_SQLITE_ASSIGN(existing, FindIngestRequest(request.key_id, request.request_id));
+  REGLO_ASSIGN_OR_RETURN(existing, FindIngestRequest(request.key_id, request.request_id));
   if (existing) {
     commit.replayed = true;
     commit.stored = std::move(*existing);
@@ -191,7 +134,7 @@ Result<IngestCommit> SqliteStore::CommitIngest(
   REGLO_RETURN_IF_ERROR(ApplyCheckpoint(batch, commit.result));
   commit.stored = request;
   commit.stored.response = respond(commit.result);
-  REGLO_SQLITE_ASSIGN(recorded, RecordIngestRequest(commit.stored));
+  REGLO_ASSIGN_OR_RETURN(recorded, RecordIngestRequest(commit.stored));
   if (!recorded) return Status::Internal("ingest request recorded twice in one transaction");
   REGLO_RETURN_IF_ERROR(tx.Commit());
   NoteCommitted();
@@ -201,9 +144,9 @@ Result<IngestCommit> SqliteStore::CommitIngest(
 Result<bool> SqliteStore::SetAgentKeyRateLimit(const std::string& prefix,
                                                std::optional<double> rate_per_second,
                                                std::optional<int64_t> burst) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_agent_keys SET rate_per_second = ?, "
-                                    "rate_burst = ? WHERE prefix = ?",
-                                    "setting an agent key's rate limit"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_agent_keys SET rate_per_second = ?, "
+                                       "rate_burst = ? WHERE prefix = ?",
+                                       "setting an agent key's rate limit"));
   Stmt update(*db_, stmt, "setting an agent key's rate limit");
   rate_per_second ? update.BindDouble(1, *rate_per_second) : update.BindNull(1);
   burst ? update.Bind(2, *burst) : update.BindNull(2);

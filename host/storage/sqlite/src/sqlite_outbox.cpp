@@ -17,107 +17,43 @@ namespace reglo::storage::sqlite {
 
 Result<std::optional<StoredRecord>> SqliteStore::GetRecord(const model::EntitySpec& entity,
                                                            const model::RecordKey& key) {
-  REGLO_SQLITE_ASSIGN(statements, StatementsFor(entity));
+  REGLO_ASSIGN_OR_RETURN(statements, StatementsFor(entity));
   Stmt query(*db_, statements->select, "reading a record");
   query.Bind(1, key.company_id).Bind(2, key.source_system).Bind(3, key.external_id);
-  REGLO_SQLITE_ASSIGN(found, query.Step());
-  if (!found) return std::optional<StoredRecord>();
-  StoredRecord record;
-  record.state.version = query.Int(kColVersion);
-  record.state.content_hash = query.String(kColContentHash);
-  record.state.source_updated_at = query.OptString(kColSourceUpdatedAt);
-  record.state.extra = model::ExtraFromJson(query.String(kColExtra));
-  record.warnings = WarningsFromJson(query.Text(kColWarnings));
-  record.created_at = query.String(kColCreatedAt);
-  record.updated_at = query.String(kColUpdatedAt);
-  record.state.values.reserve(entity.fields.size());
-  for (size_t i = 0; i < entity.fields.size(); ++i) {
-    record.state.values.push_back(query.OptString(kColFirstField + static_cast<int>(i)));
-  }
-  return std::optional<StoredRecord>(std::move(record));
+  return ReadRow<StoredRecord>(query, entity);
 }
 
 Result<int64_t> SqliteStore::CountRecords(const model::EntitySpec& entity) {
-  REGLO_SQLITE_ASSIGN(statements, StatementsFor(entity));
-  Stmt query(*db_, statements->count, "counting records");
-  REGLO_SQLITE_ASSIGN(row, query.Step());
-  return row ? query.Int(0) : int64_t{0};
+  REGLO_ASSIGN_OR_RETURN(statements, StatementsFor(entity));
+  return ReadInt(Stmt(*db_, statements->count, "counting records"));
 }
 
 Result<std::vector<StoredEvent>> SqliteStore::ReadEvents(int64_t after_sequence, int limit) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT sequence, event_id, type, company_id, source_system, "
-                                    "entity, external_id, version, time, data "
-                                    "FROM integration_events WHERE sequence > ? "
-                                    "ORDER BY sequence LIMIT ?",
-                                    "reading events"));
-  Stmt query(*db_, stmt, "reading events");
-  query.Bind(1, after_sequence).Bind(2, int64_t{limit});
-  return ReadEventRows(query);
-}
-
-Result<std::vector<StoredEvent>> SqliteStore::ReadEventRows(Stmt& query) {
-  std::vector<StoredEvent> events;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    StoredEvent& stored = events.emplace_back();
-    stored.sequence = query.Int(0);
-    stored.event.event_id = query.String(1);
-    stored.event.type = query.String(2);
-    stored.event.company_id = query.String(3);
-    stored.event.source_system = query.String(4);
-    stored.event.entity = query.String(5);
-    stored.event.external_id = query.String(6);
-    stored.event.version = query.Int(7);
-    stored.event.time = query.String(8);
-    stored.event.data = query.String(9);
-  }
-  return events;
+  return SelectRows<StoredEvent>(
+      fmt::format("SELECT {} FROM integration_events WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                  kEventColumns),
+      "reading events", after_sequence, int64_t{limit});
 }
 
 Result<int64_t> SqliteStore::CountEvents() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT COUNT(*) FROM integration_events", "counting events"));
-  Stmt query(*db_, stmt, "counting events");
-  REGLO_SQLITE_ASSIGN(row, query.Step());
-  return row ? query.Int(0) : int64_t{0};
+  return QueryInt("SELECT COUNT(*) FROM integration_events", "counting events");
 }
 
 Result<std::vector<DeadLetter>> SqliteStore::ReadDeadLetters(int64_t after_id, int limit) {
   if (limit <= 0) return Status::InvalidArgument("dead letter read limit must be positive");
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT id, run_id, source_id, stage, entity, external_id, "
-                                    "origin, reason, created_at FROM integration_dead_letters "
-                                    "WHERE id > ? ORDER BY id LIMIT ?",
-                                    "reading dead letters"));
-  Stmt query(*db_, stmt, "reading dead letters");
-  query.Bind(1, after_id).Bind(2, int64_t{limit});
-  std::vector<DeadLetter> letters;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    DeadLetter& letter = letters.emplace_back();
-    letter.id = query.Int(0);
-    letter.run_id = query.Int(1);
-    letter.source_id = query.String(2);
-    letter.stage = query.String(3);
-    letter.entity = query.String(4);
-    letter.external_id = query.String(5);
-    letter.origin = query.String(6);
-    letter.reason = query.String(7);
-    letter.created_at = query.String(8);
-  }
-  return letters;
+  return SelectRows<DeadLetter>(
+      fmt::format("SELECT {} FROM integration_dead_letters WHERE id > ? ORDER BY id LIMIT ?",
+                  kDeadLetterColumns),
+      "reading dead letters", after_id, int64_t{limit});
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sources, runs, cursors
 
 Result<int64_t> SqliteStore::LatestEventSequence() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT COALESCE(MAX(sequence), 0) FROM integration_events",
-                                    "reading the latest event sequence"));
-  Stmt query(*db_, stmt, "reading the latest event sequence");
-  REGLO_SQLITE_ASSIGN(row, query.Step());
-  return row ? query.Int(0) : int64_t{0};
+  return QueryInt("SELECT COALESCE(MAX(sequence), 0) FROM integration_events",
+                  "reading the latest event sequence");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,20 +62,13 @@ Result<int64_t> SqliteStore::LatestEventSequence() {
 Result<std::vector<StoredEvent>> SqliteStore::ReadEventsFiltered(int64_t after_sequence, int limit,
                                                                  const EventFilter& filter) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT sequence, event_id, type, company_id, source_system, "
-                                    "entity, external_id, version, time, data "
-                                    "FROM integration_events WHERE sequence > ? "
-                                    "AND (? = '' OR type = ?) AND (? = '' OR company_id = ?) "
-                                    "ORDER BY sequence LIMIT ?",
-                                    "reading events"));
-  Stmt query(*db_, stmt, "reading events");
-  query.Bind(1, after_sequence)
-      .Bind(2, filter.type)
-      .Bind(3, filter.type)
-      .Bind(4, filter.company_id)
-      .Bind(5, filter.company_id)
-      .Bind(6, int64_t{limit});
-  return ReadEventRows(query);
+  return SelectRows<StoredEvent>(
+      fmt::format("SELECT {} FROM integration_events WHERE sequence > ? "
+                  "AND (? = '' OR type = ?) AND (? = '' OR company_id = ?) "
+                  "ORDER BY sequence LIMIT ?",
+                  kEventColumns),
+      "reading events", after_sequence, filter.type, filter.type, filter.company_id,
+      filter.company_id, int64_t{limit});
 }
 
 }  // namespace reglo::storage::sqlite

@@ -15,34 +15,6 @@
 
 namespace reglo::storage::sqlite {
 
-namespace {
-
-constexpr std::string_view kSubscriptionColumns =
-    "id, kind, url, event_types, company_ids, secret_protected, enabled, disabled_reason, origin, "
-    "created_at, updated_at";
-
-SubscriptionRow ReadSubscription(const Stmt& query) {
-  SubscriptionRow row;
-  row.id = query.String(0);
-  row.kind = query.String(1);
-  row.url = query.String(2);
-  row.event_types = query.String(3);
-  row.company_ids = query.String(4);
-  row.secret_protected = query.String(5);
-  row.enabled = query.Int(6) != 0;
-  row.disabled_reason = query.String(7);
-  row.origin = query.String(8);
-  row.created_at = query.String(9);
-  row.updated_at = query.String(10);
-  return row;
-}
-
-constexpr std::string_view kDeliveryColumns =
-    "subscription_id, sequence, event_id, event_type, entity_key, status, attempts, "
-    "next_attempt_at, last_error, last_status_code, created_at, updated_at";
-
-}  // namespace
-
 Status SqliteStore::UpsertSubscription(const SubscriptionRow& row, bool set_enabled) {
   const std::string sql = fmt::format(
       "INSERT INTO integration_subscriptions ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -53,55 +25,32 @@ Status SqliteStore::UpsertSubscription(const SubscriptionRow& row, bool set_enab
       kSubscriptionColumns,
       set_enabled ? ", enabled = excluded.enabled, disabled_reason = excluded.disabled_reason"
                   : "");
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(sql, "saving a subscription"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, "saving a subscription"));
   return Stmt(*db_, stmt, "saving a subscription")
-      .Bind(1, row.id)
-      .Bind(2, row.kind)
-      .Bind(3, row.url)
-      .Bind(4, row.event_types)
-      .Bind(5, row.company_ids)
-      .Bind(6, row.secret_protected)
-      .Bind(7, int64_t{row.enabled ? 1 : 0})
-      .Bind(8, row.disabled_reason)
-      .Bind(9, row.origin)
-      .Bind(10, row.created_at)
-      .Bind(11, row.updated_at)
+      .BindAll(row.id, row.kind, row.url, row.event_types, row.company_ids, row.secret_protected,
+               int64_t{row.enabled ? 1 : 0}, row.disabled_reason, row.origin, row.created_at,
+               row.updated_at)
       .Run();
 }
 
 Result<std::vector<SubscriptionRow>> SqliteStore::ListSubscriptions() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(fmt::format("SELECT {} FROM integration_subscriptions "
-                                                "ORDER BY id",
-                                                kSubscriptionColumns),
-                                    "listing subscriptions"));
-  Stmt query(*db_, stmt, "listing subscriptions");
-  std::vector<SubscriptionRow> rows;
-  for (;;) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    rows.push_back(ReadSubscription(query));
-  }
-  return rows;
+  return SelectRows<SubscriptionRow>(
+      fmt::format("SELECT {} FROM integration_subscriptions ORDER BY id", kSubscriptionColumns),
+      "listing subscriptions");
 }
 
 Result<std::optional<SubscriptionRow>> SqliteStore::FindSubscription(const std::string& id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(fmt::format("SELECT {} FROM integration_subscriptions "
-                                                "WHERE id = ?",
-                                                kSubscriptionColumns),
-                                    "reading a subscription"));
-  Stmt query(*db_, stmt, "reading a subscription");
-  query.Bind(1, id);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
-  if (!row) return std::optional<SubscriptionRow>();
-  return std::optional<SubscriptionRow>(ReadSubscription(query));
+  return SelectRow<SubscriptionRow>(
+      fmt::format("SELECT {} FROM integration_subscriptions WHERE id = ?", kSubscriptionColumns),
+      "reading a subscription", id);
 }
 
 Result<bool> SqliteStore::SetSubscriptionEnabled(const std::string& id, bool enabled,
                                                  const std::string& reason,
                                                  const std::string& now) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_subscriptions SET enabled = ?, "
-                                    "disabled_reason = ?, updated_at = ? WHERE id = ?",
-                                    "enabling or disabling a subscription"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_subscriptions SET enabled = ?, "
+                                       "disabled_reason = ?, updated_at = ? WHERE id = ?",
+                                       "enabling or disabling a subscription"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "enabling or disabling a subscription")
                             .Bind(1, int64_t{enabled ? 1 : 0})
                             .Bind(2, enabled ? std::string() : reason)
@@ -118,7 +67,7 @@ Result<bool> SqliteStore::DeleteSubscription(const std::string& id) {
   for (const char* sql : {"DELETE FROM integration_deliveries WHERE subscription_id = ?",
                           "DELETE FROM integration_relay_positions WHERE subscription_id = ?",
                           "DELETE FROM integration_subscriptions WHERE id = ?"}) {
-    REGLO_SQLITE_ASSIGN(stmt, Prepare(sql, "deleting a subscription"));
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, "deleting a subscription"));
     REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "deleting a subscription").Bind(1, id).Run());
     deleted = db_->Changes();
   }
@@ -127,13 +76,8 @@ Result<bool> SqliteStore::DeleteSubscription(const std::string& id) {
 }
 
 Result<int64_t> SqliteStore::GetRelayPosition(const std::string& subscription_id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT position FROM integration_relay_positions "
-                                    "WHERE subscription_id = ?",
-                                    "reading a relay position"));
-  Stmt query(*db_, stmt, "reading a relay position");
-  query.Bind(1, subscription_id);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
-  return row ? query.Int(0) : int64_t{0};
+  return QueryInt("SELECT position FROM integration_relay_positions WHERE subscription_id = ?",
+                  "reading a relay position", subscription_id);
 }
 
 Status SqliteStore::SaveRelayProgress(const std::string& subscription_id,
@@ -143,7 +87,7 @@ Status SqliteStore::SaveRelayProgress(const std::string& subscription_id,
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("saving relay progress"));
   if (!deliveries.empty()) {
-    REGLO_SQLITE_ASSIGN(
+    REGLO_ASSIGN_OR_RETURN(
         stmt, Prepare(fmt::format("INSERT INTO integration_deliveries ({}) "
                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                                   "ON CONFLICT (subscription_id, sequence) DO UPDATE SET "
@@ -172,12 +116,13 @@ Status SqliteStore::SaveRelayProgress(const std::string& subscription_id,
     }
   }
   if (position) {
-    REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_relay_positions (subscription_id, "
-                                      "position, updated_at) VALUES (?, ?, ?) "
-                                      "ON CONFLICT (subscription_id) DO UPDATE SET "
-                                      "position = excluded.position, "
-                                      "updated_at = excluded.updated_at",
-                                      "saving a relay position"));
+    REGLO_ASSIGN_OR_RETURN(stmt,
+                           Prepare("INSERT INTO integration_relay_positions (subscription_id, "
+                                   "position, updated_at) VALUES (?, ?, ?) "
+                                   "ON CONFLICT (subscription_id) DO UPDATE SET "
+                                   "position = excluded.position, "
+                                   "updated_at = excluded.updated_at",
+                                   "saving a relay position"));
     REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "saving a relay position")
                               .Bind(1, subscription_id)
                               .Bind(2, *position)
@@ -198,53 +143,19 @@ Result<std::vector<DeliveryRow>> SqliteStore::ListDeliveries(const DeliveryQuery
       "AND e.entity_key = d.entity_key AND e.sequence < d.sequence)) "
       "ORDER BY d.subscription_id, d.sequence LIMIT ?",
       kDeliveryColumns);
-  REGLO_SQLITE_ASSIGN(stmt, Prepare(sql, "listing deliveries"));
-  Stmt query(*db_, stmt, "listing deliveries");
   const std::string due = q.due_at.value_or("");
-  query.Bind(1, q.subscription_id)
-      .Bind(2, q.subscription_id)
-      .Bind(3, q.status)
-      .Bind(4, q.status)
-      .Bind(5, int64_t{q.due_at ? 1 : 0})
-      .Bind(6, due)
-      .Bind(7, q.after_sequence)
-      .Bind(8, int64_t{q.head_of_entity_only ? 1 : 0})
-      .Bind(9, int64_t{q.limit});
-  std::vector<DeliveryRow> rows;
-  for (;;) {
-    REGLO_SQLITE_ASSIGN(found, query.Step());
-    if (!found) break;
-    DeliveryRow& row = rows.emplace_back();
-    row.subscription_id = query.String(0);
-    row.sequence = query.Int(1);
-    row.event_id = query.String(2);
-    row.event_type = query.String(3);
-    row.entity_key = query.String(4);
-    row.status = query.String(5);
-    row.attempts = static_cast<int>(query.Int(6));
-    row.next_attempt_at = query.String(7);
-    row.last_error = query.String(8);
-    row.last_status_code = static_cast<int>(query.Int(9));
-    row.created_at = query.String(10);
-    row.updated_at = query.String(11);
-  }
-  return rows;
+  return SelectRows<DeliveryRow>(sql, "listing deliveries", q.subscription_id, q.subscription_id,
+                                 q.status, q.status, int64_t{q.due_at ? 1 : 0}, due,
+                                 q.after_sequence, int64_t{q.head_of_entity_only ? 1 : 0},
+                                 int64_t{q.limit});
 }
 
 Result<std::vector<std::string>> SqliteStore::PendingDeliveryKeys(
     const std::string& subscription_id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT DISTINCT entity_key FROM integration_deliveries "
-                                    "WHERE subscription_id = ? AND status = 'pending'",
-                                    "reading pending deliveries"));
-  Stmt query(*db_, stmt, "reading pending deliveries");
-  query.Bind(1, subscription_id);
-  std::vector<std::string> keys;
-  for (;;) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    keys.push_back(query.String(0));
-  }
-  return keys;
+  return SelectRows<std::string>(
+      "SELECT DISTINCT entity_key FROM integration_deliveries "
+      "WHERE subscription_id = ? AND status = 'pending'",
+      "reading pending deliveries", subscription_id);
 }
 
 }  // namespace reglo::storage::sqlite

@@ -16,55 +16,33 @@
 namespace reglo::storage::sqlite {
 
 Status SqliteStore::UpsertSource(const SourceRow& source) {
-  REGLO_SQLITE_ASSIGN(stmt,
-                      Prepare("INSERT INTO integration_sources (id, company_id, source_system, "
-                              "connector, config, enabled, status, created_at, updated_at) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                              "company_id = excluded.company_id, "
-                              "source_system = excluded.source_system, "
-                              "connector = excluded.connector, config = excluded.config, "
-                              "enabled = excluded.enabled, status = excluded.status, "
-                              "updated_at = excluded.updated_at",
-                              "saving a source"));
+  REGLO_ASSIGN_OR_RETURN(
+      stmt, Prepare("INSERT INTO integration_sources (id, company_id, source_system, "
+                    "connector, config, enabled, status, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "company_id = excluded.company_id, "
+                    "source_system = excluded.source_system, "
+                    "connector = excluded.connector, config = excluded.config, "
+                    "enabled = excluded.enabled, status = excluded.status, "
+                    "updated_at = excluded.updated_at",
+                    "saving a source"));
   const std::string now = Now();
   return Stmt(*db_, stmt, "saving a source")
-      .Bind(1, source.id)
-      .Bind(2, source.company_id)
-      .Bind(3, source.source_system)
-      .Bind(4, source.connector)
-      .Bind(5, source.config_json)
-      .Bind(6, int64_t{source.enabled ? 1 : 0})
-      .Bind(7, source.status)
-      .Bind(8, now)
-      .Bind(9, now)
+      .BindAll(source.id, source.company_id, source.source_system, source.connector,
+               source.config_json, int64_t{source.enabled ? 1 : 0}, source.status, now, now)
       .Run();
 }
 
 Result<std::vector<SourceRow>> SqliteStore::ListSources() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT id, company_id, source_system, connector, config, "
-                                    "enabled, status FROM integration_sources ORDER BY id",
-                                    "listing sources"));
-  Stmt query(*db_, stmt, "listing sources");
-  std::vector<SourceRow> sources;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    SourceRow& source = sources.emplace_back();
-    source.id = query.String(0);
-    source.company_id = query.String(1);
-    source.source_system = query.String(2);
-    source.connector = query.String(3);
-    source.config_json = query.String(4);
-    source.enabled = query.Int(5) != 0;
-    source.status = query.String(6);
-  }
-  return sources;
+  return SelectRows<SourceRow>(
+      fmt::format("SELECT {} FROM integration_sources ORDER BY id", kSourceColumns),
+      "listing sources");
 }
 
 Status SqliteStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_sources SET status = ?, updated_at = ? "
-                                    "WHERE id = ?",
-                                    "setting a source status"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_sources SET status = ?, updated_at = ? "
+                                       "WHERE id = ?",
+                                       "setting a source status"));
   const std::string now = Now();
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "setting a source status")
                             .Bind(1, status)
@@ -78,9 +56,10 @@ Status SqliteStore::SetSourceStatus(const std::string& source_id, const std::str
 }
 
 Result<int64_t> SqliteStore::BeginRun(const std::string& source_id, const std::string& started_at) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_runs (source_id, started_at, status) "
-                                    "VALUES (?, ?, ?)",
-                                    "starting a run"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("INSERT INTO integration_runs (source_id, started_at, status) "
+                                 "VALUES (?, ?, ?)",
+                                 "starting a run"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "starting a run")
                             .Bind(1, source_id)
                             .Bind(2, started_at)
@@ -91,9 +70,9 @@ Result<int64_t> SqliteStore::BeginRun(const std::string& source_id, const std::s
 
 Status SqliteStore::FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
                               const std::string& error_category, const std::string& error_message) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
-                                    "error_category = ?, error_message = ? WHERE id = ?",
-                                    "finishing a run"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
+                                       "error_category = ?, error_message = ? WHERE id = ?",
+                                       "finishing a run"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "finishing a run")
                             .Bind(1, RunStatusName(status))
                             .Bind(2, finished_at)
@@ -108,10 +87,10 @@ Status SqliteStore::FinishRun(int64_t run_id, RunStatus status, const std::strin
 Result<int64_t> SqliteStore::CloseAbandonedRuns(const std::string& source_id,
                                                 const std::string& finished_at,
                                                 const std::string& reason) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
-                                    "error_category = ?, error_message = ? "
-                                    "WHERE source_id = ? AND status = ?",
-                                    "closing abandoned runs"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
+                                       "error_category = ?, error_message = ? "
+                                       "WHERE source_id = ? AND status = ?",
+                                       "closing abandoned runs"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "closing abandoned runs")
                             .Bind(1, RunStatusName(RunStatus::kFailed))
                             .Bind(2, finished_at)
@@ -132,47 +111,20 @@ Status SqliteStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
       .Run();
 }
 
-Result<std::vector<RunInfo>> SqliteStore::ReadRuns(Stmt& query) {
-  std::vector<RunInfo> runs;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    RunInfo& run = runs.emplace_back();
-    run.id = query.Int(0);
-    run.source_id = query.String(1);
-    run.started_at = query.String(2);
-    run.finished_at = query.OptString(3);
-    run.status = ParseRunStatus(query.Text(4));
-    run.counters.seen = query.Int(5);
-    run.counters.created = query.Int(6);
-    run.counters.updated = query.Int(7);
-    run.counters.unchanged = query.Int(8);
-    run.counters.stale = query.Int(9);
-    run.counters.warnings = query.Int(10);
-    run.counters.rejected = query.Int(11);
-    run.error_category = query.String(12);
-    run.error_message = query.String(13);
-    run.plugin_version = query.String(14);
-  }
-  return runs;
-}
-
 Result<RunInfo> SqliteStore::GetRun(int64_t run_id) {
-  REGLO_SQLITE_ASSIGN(
-      stmt, Prepare(fmt::format("SELECT {} FROM integration_runs WHERE id = ?", kRunColumns),
-                    "reading a run"));
-  Stmt query(*db_, stmt, "reading a run");
-  query.Bind(1, run_id);
-  REGLO_SQLITE_ASSIGN(runs, ReadRuns(query));
-  if (runs.empty()) return Status::NotFound(fmt::format("run {} does not exist", run_id));
-  return std::move(runs.front());
+  REGLO_ASSIGN_OR_RETURN(
+      run,
+      SelectRow<RunInfo>(fmt::format("SELECT {} FROM integration_runs WHERE id = ?", kRunColumns),
+                         "reading a run", run_id));
+  if (!run) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  return std::move(*run);
 }
 
 Result<std::vector<RunInfo>> SqliteStore::ListRuns(const std::string& source_id, int limit) {
   if (limit <= 0) return Status::InvalidArgument("run list limit must be positive");
   // Newest first; an empty source id lists the runs of every source.
   const bool all = source_id.empty();
-  REGLO_SQLITE_ASSIGN(
+  REGLO_ASSIGN_OR_RETURN(
       stmt, Prepare(fmt::format("SELECT {} FROM integration_runs {} ORDER BY id DESC LIMIT ?",
                                 kRunColumns, all ? "" : "WHERE source_id = ?"),
                     "listing runs"));
@@ -180,35 +132,24 @@ Result<std::vector<RunInfo>> SqliteStore::ListRuns(const std::string& source_id,
   int p = 1;
   if (!all) query.Bind(p++, source_id);
   query.Bind(p, int64_t{limit});
-  return ReadRuns(query);
+  return ReadRows<RunInfo>(query);
 }
 
 Result<std::vector<RunLogLine>> SqliteStore::GetRunLog(int64_t run_id) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT at, level, message FROM integration_run_logs "
-                                    "WHERE run_id = ? ORDER BY id",
-                                    "reading a run log"));
-  Stmt query(*db_, stmt, "reading a run log");
-  query.Bind(1, run_id);
-  std::vector<RunLogLine> lines;
-  while (true) {
-    REGLO_SQLITE_ASSIGN(row, query.Step());
-    if (!row) break;
-    RunLogLine& line = lines.emplace_back();
-    line.at = query.String(0);
-    line.level = ParseLogLevel(query.Text(1));
-    line.message = query.String(2);
-  }
-  return lines;
+  return SelectRows<RunLogLine>(
+      fmt::format("SELECT {} FROM integration_run_logs WHERE run_id = ? ORDER BY id",
+                  kRunLogColumns),
+      "reading a run log", run_id);
 }
 
 Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& source_id,
                                                           const std::string& stream) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT cursor FROM integration_cursors "
-                                    "WHERE source_id = ? AND stream = ?",
-                                    "reading a cursor"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT cursor FROM integration_cursors "
+                                       "WHERE source_id = ? AND stream = ?",
+                                       "reading a cursor"));
   Stmt query(*db_, stmt, "reading a cursor");
   query.Bind(1, source_id).Bind(2, stream);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   if (!row) return std::optional<std::string>();
   return query.OptString(0);
 }
@@ -218,15 +159,16 @@ Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& sou
 
 Result<bool> SqliteStore::TryAcquireLease(const std::string& source_id, const std::string& owner,
                                           std::chrono::milliseconds ttl, const std::string& now) {
-  REGLO_SQLITE_ASSIGN(expires_at, LeaseExpiry(now, ttl));
+  REGLO_ASSIGN_OR_RETURN(expires_at, LeaseExpiry(now, ttl));
   // One statement, so atomic: inserted when free, updated when expired or held by `owner`, left
   // alone (no change) while someone else holds it.
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("INSERT INTO integration_leases (source_id, owner, expires_at) "
-                                    "VALUES (?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
-                                    "owner = excluded.owner, expires_at = excluded.expires_at "
-                                    "WHERE integration_leases.owner = excluded.owner "
-                                    "OR integration_leases.expires_at <= ?",
-                                    "taking a lease"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("INSERT INTO integration_leases (source_id, owner, expires_at) "
+                                 "VALUES (?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
+                                 "owner = excluded.owner, expires_at = excluded.expires_at "
+                                 "WHERE integration_leases.owner = excluded.owner "
+                                 "OR integration_leases.expires_at <= ?",
+                                 "taking a lease"));
   REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "taking a lease")
                             .Bind(1, source_id)
                             .Bind(2, owner)
@@ -238,18 +180,18 @@ Result<bool> SqliteStore::TryAcquireLease(const std::string& source_id, const st
 
 Status SqliteStore::CheckLeaseHeld(const CheckpointBatch& batch) {
   if (batch.lease_owner.empty()) return Status::Ok();
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT owner FROM integration_leases WHERE source_id = ?",
-                                    "checking a lease"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT owner FROM integration_leases WHERE source_id = ?",
+                                       "checking a lease"));
   Stmt query(*db_, stmt, "checking a lease");
   query.Bind(1, batch.source_id);
-  REGLO_SQLITE_ASSIGN(row, query.Step());
+  REGLO_ASSIGN_OR_RETURN(row, query.Step());
   return CheckLeaseHolder(batch, row ? std::optional<std::string>(query.String(0)) : std::nullopt);
 }
 
 Status SqliteStore::ReleaseLease(const std::string& source_id, const std::string& owner) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("DELETE FROM integration_leases WHERE source_id = ? AND "
-                                    "owner = ?",
-                                    "releasing a lease"));
+  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("DELETE FROM integration_leases WHERE source_id = ? AND "
+                                       "owner = ?",
+                                       "releasing a lease"));
   return Stmt(*db_, stmt, "releasing a lease").Bind(1, source_id).Bind(2, owner).Run();
 }
 
@@ -257,8 +199,9 @@ Status SqliteStore::ReleaseLease(const std::string& source_id, const std::string
 // Agent keys and ingest requests
 
 Status SqliteStore::SetRunPluginVersion(int64_t run_id, const std::string& version) {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("UPDATE integration_runs SET plugin_version = ? WHERE id = ?",
-                                    "recording a run's plugin version"));
+  REGLO_ASSIGN_OR_RETURN(stmt,
+                         Prepare("UPDATE integration_runs SET plugin_version = ? WHERE id = ?",
+                                 "recording a run's plugin version"));
   return Stmt(*db_, stmt, "recording a run's plugin version")
       .Bind(1, version)
       .Bind(2, run_id)

@@ -23,11 +23,10 @@ Status SqliteStore::Open() {
 }
 
 Result<int> SqliteStore::SchemaVersion() {
-  REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                                    "reading the schema version"));
-  Stmt query(*db_, stmt, "reading the schema version");
-  REGLO_SQLITE_ASSIGN(row, query.Step());
-  return row ? static_cast<int>(query.Int(0)) : 0;
+  REGLO_ASSIGN_OR_RETURN(version,
+                         QueryInt("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                                  "reading the schema version"));
+  return static_cast<int>(version);
 }
 
 Status SqliteStore::Migrate() {
@@ -37,29 +36,24 @@ Status SqliteStore::Migrate() {
                 "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
                 "creating schema_migrations"));
   const int latest = LatestSchemaVersion();
-  const auto refuse_newer = [latest](int current) {
-    return Status::Incompatible(
-        fmt::format("database schema version {} is newer than the newest this build knows ({}); "
-                    "upgrade reglo-hub or use a matching database",
-                    current, latest));
-  };
   // Checked before taking the write lock so that an up-to-date database opens without one.
-  REGLO_SQLITE_ASSIGN(current, SchemaVersion());
-  if (current > latest) return refuse_newer(current);
-  for (const sqlite::Migration& migration : sqlite::Migrations()) {
+  REGLO_ASSIGN_OR_RETURN(current, SchemaVersion());
+  if (current > latest) return NewerSchemaError(current, latest);
+  for (const Migration& migration : sqlite::Migrations()) {
     if (migration.version <= current) continue;
     const std::string what =
         fmt::format("applying migration {} ({})", migration.version, migration.name);
     Transaction tx(*db_);
     REGLO_RETURN_IF_ERROR(tx.Begin("applying a migration"));
     // Read again under the write lock: another process may have migrated while this one waited.
-    REGLO_SQLITE_ASSIGN(locked_current, SchemaVersion());
-    if (locked_current > latest) return refuse_newer(locked_current);
+    REGLO_ASSIGN_OR_RETURN(locked_current, SchemaVersion());
+    if (locked_current > latest) return NewerSchemaError(locked_current, latest);
     if (migration.version <= locked_current) continue;
     REGLO_RETURN_IF_ERROR(db_->Exec(migration.sql, what));
-    REGLO_SQLITE_ASSIGN(record, Prepare("INSERT INTO schema_migrations (version, name, applied_at) "
-                                        "VALUES (?, ?, ?)",
-                                        what));
+    REGLO_ASSIGN_OR_RETURN(record,
+                           Prepare("INSERT INTO schema_migrations (version, name, applied_at) "
+                                   "VALUES (?, ?, ?)",
+                                   what));
     const std::string applied_at = Now();
     REGLO_RETURN_IF_ERROR(Stmt(*db_, record, what)
                               .Bind(1, int64_t{migration.version})
@@ -72,27 +66,15 @@ Status SqliteStore::Migrate() {
 }
 
 Status SqliteStore::VerifyColumns() {
-  // A field added to schema.cpp without its migration would otherwise surface later as a failed
-  // prepare in the middle of a sync; say what is wrong at start instead.
   for (const model::EntitySpec& entity : model::CanonicalEntities()) {
-    REGLO_SQLITE_ASSIGN(stmt, Prepare("SELECT name FROM pragma_table_info(?)",
-                                      "reading the columns of a canonical table"));
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare("SELECT name FROM pragma_table_info(?)",
+                                         "reading the columns of a canonical table"));
     Stmt query(*db_, stmt, "reading the columns of a canonical table");
     query.Bind(1, entity.table);
-    std::unordered_set<std::string> columns;
-    while (true) {
-      REGLO_SQLITE_ASSIGN(row, query.Step());
-      if (!row) break;
-      columns.insert(query.String(0));
-    }
-    for (const model::FieldSpec& field : entity.fields) {
-      if (!columns.contains(std::string(field.column))) {
-        return Status::Internal(fmt::format(
-            "table {} has no column {} for field {}.{}: schema.cpp and the storage migrations "
-            "disagree (add a migration)",
-            entity.table, field.column, entity.name, field.name));
-      }
-    }
+    REGLO_ASSIGN_OR_RETURN(names, ReadRows<std::string>(query));
+    const std::unordered_set<std::string> columns(names.begin(), names.end());
+    REGLO_RETURN_IF_ERROR(CheckEntityColumns(
+        entity, [&](std::string_view column) { return columns.contains(std::string(column)); }));
   }
   return Status::Ok();
 }

@@ -20,19 +20,6 @@
 
 namespace reglo::storage::sqlite {
 
-// Column positions of the canonical SELECT: bookkeeping first, then one column per field, so the
-// field columns start at a fixed offset whatever the entity.
-enum RecordColumn : int {
-  kColVersion = 0,
-  kColContentHash,
-  kColSourceUpdatedAt,
-  kColExtra,
-  kColWarnings,
-  kColCreatedAt,
-  kColUpdatedAt,
-  kColFirstField,
-};
-
 // The statements of one canonical table. The DML is built from the schema (so a new field needs
 // no code here); the DDL is not (see migrations.cpp).
 struct EntityStatements {
@@ -76,12 +63,6 @@ inline std::string Placeholders(size_t count) {
   for (size_t i = 0; i < count; ++i) out += i == 0 ? "?" : ", ?";
   return out;
 }
-
-// Assigns a result's value to `var`, or returns its status from the enclosing function.
-#define REGLO_SQLITE_ASSIGN(var, expr)                  \
-  auto var##_result = (expr);                           \
-  if (!var##_result.ok()) return var##_result.status(); \
-  auto var = std::move(*var##_result)
 
 class SqliteStore final : public Store {
  public:
@@ -200,6 +181,11 @@ class SqliteStore final : public Store {
   Status GroupBatch(const CheckpointBatch& batch);
   Result<model::Outcome> ApplyRecord(const model::CanonicalRecord& record, bool known_new,
                                      const std::string& committed_at, int64_t& events);
+  // Binds the record's fields, then version, content hash, source updated at, extra, warnings
+  // and `committed_at` from parameter `first` on (the order of both EntityStatements::insert and
+  // ::update); returns the next parameter.
+  int BindRecordState(Stmt& stmt, int first, const model::CanonicalRecord& record, int64_t version,
+                      const std::string& committed_at);
   Result<bool> InsertRecord(const EntityStatements& statements,
                             const model::CanonicalRecord& record, int64_t version,
                             const std::string& committed_at);
@@ -210,13 +196,29 @@ class SqliteStore final : public Store {
                       const std::string& committed_at, int64_t& events);
   Status FlushEvents();
   Status WriteBatchBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
-  Result<std::vector<RunInfo>> ReadRuns(Stmt& stmt);
-  // The rows of an integration_events SELECT (sequence, event_id, type, company_id,
-  // source_system, entity, external_id, version, time, data).
-  static Result<std::vector<StoredEvent>> ReadEventRows(Stmt& query);
 
   Result<sqlite3_stmt*> Prepare(const std::string& sql, std::string_view what) {
     return db_->Prepare(sql, what);
+  }
+  // `sql` (prepared once) with `params` bound to its parameters 1, 2, ... in order: every row
+  // as Row, the first row as Row, or the integer it returns (a count, a maximum, a position; 0
+  // when there is no row).
+  template <typename Row, typename... Param>
+  Result<std::vector<Row>> SelectRows(const std::string& sql, std::string_view what,
+                                      const Param&... params) {
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, what));
+    return ReadRows<Row>(Stmt(*db_, stmt, what).BindAll(params...));
+  }
+  template <typename Row, typename... Param>
+  Result<std::optional<Row>> SelectRow(const std::string& sql, std::string_view what,
+                                       const Param&... params) {
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, what));
+    return ReadRow<Row>(Stmt(*db_, stmt, what).BindAll(params...));
+  }
+  template <typename... Param>
+  Result<int64_t> QueryInt(const std::string& sql, std::string_view what, const Param&... params) {
+    REGLO_ASSIGN_OR_RETURN(stmt, Prepare(sql, what));
+    return ReadInt(Stmt(*db_, stmt, what).BindAll(params...));
   }
 
   std::unique_ptr<Db> db_;
@@ -235,10 +237,5 @@ class SqliteStore final : public Store {
   std::string extra_json_;
   std::string warnings_json_;
 };
-
-// The columns RunInfo is read from (ReadRuns), in its order.
-inline constexpr std::string_view kRunColumns =
-    "id, source_id, started_at, finished_at, status, seen, created, updated, unchanged, stale, "
-    "warnings, rejected, error_category, error_message, COALESCE(plugin_version, '')";
 
 }  // namespace reglo::storage::sqlite

@@ -91,3 +91,10 @@ class [[nodiscard]] Result {
     ::reglo::Status reglo_status_ = (expr);        \
     if (!reglo_status_.ok()) return reglo_status_; \
   } while (false)
+
+// Declares `var` holding the value of `expr` (a Result), or returns its status from the enclosing
+// function. It also declares var##_result, so each `var` names one use per scope.
+#define REGLO_ASSIGN_OR_RETURN(var, expr)               \
+  auto var##_result = (expr);                           \
+  if (!var##_result.ok()) return var##_result.status(); \
+  auto var = std::move(*var##_result)

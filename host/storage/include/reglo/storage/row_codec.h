@@ -1,8 +1,11 @@
 // How every Store backend writes Store values as text columns and reads them back (run status,
-// log level, a record's warnings), so all backends agree, and the SQL text and checks they share.
-// Pure functions; thread-safe.
+// log level, a record's warnings, and each row type through a RowCursor), so all backends agree,
+// and the SQL text and checks they share. Pure functions, thread-safe; a RowCursor belongs to
+// the one thread that runs its statement.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +23,130 @@ RunStatus ParseRunStatus(std::string_view name);
 // The inverse of LogLevelName; an unknown name reads as kInfo.
 LogLevel ParseLogLevel(std::string_view name);
 
+// One row at a time of a statement's result, read column by column (columns numbered from 0):
+// what each backend's statement or result implements, so that every row type below is decoded
+// once for all backends. Values read are valid until the next Step.
+class RowCursor {
+ public:
+  // Moves to the next row (the first, on the first call): true when there is one.
+  virtual Result<bool> Step() = 0;
+  virtual bool IsNull(int column) const = 0;
+  virtual int64_t Int(int column) const = 0;  // 0 for NULL
+  virtual double Double(int column) const = 0;
+  virtual std::string_view Text(int column) const = 0;  // "" for NULL
+
+  std::string String(int column) const { return std::string(Text(column)); }
+  std::optional<std::string> OptString(int column) const {
+    if (IsNull(column)) return std::nullopt;
+    return String(column);
+  }
+
+ protected:
+  ~RowCursor() = default;
+};
+
+// The columns each row type is decoded from (DecodeRow), in its order. Backends SELECT them by
+// these names, so a column added to a row type is added here and in its decoder only.
+inline constexpr std::string_view kSourceColumns =
+    "id, company_id, source_system, connector, config, enabled, status";
+inline constexpr std::string_view kRunColumns =
+    "id, source_id, started_at, finished_at, status, seen, created, updated, unchanged, stale, "
+    "warnings, rejected, error_category, error_message, COALESCE(plugin_version, '')";
+inline constexpr std::string_view kRunLogColumns = "at, level, message";
+inline constexpr std::string_view kEventColumns =
+    "sequence, event_id, type, company_id, source_system, entity, external_id, version, time, "
+    "data";
+inline constexpr std::string_view kDeadLetterColumns =
+    "id, run_id, source_id, stage, entity, external_id, origin, reason, created_at";
+inline constexpr std::string_view kAgentKeyColumns =
+    "id, prefix, key_hash, secret_protected, company_id, source_system, allowed_cidrs, last4, "
+    "status, created_at, last_used_at, revoked_at, rate_per_second, rate_burst";
+// Without the key (key_id, request_id) a request is looked up by: DecodeRow is given it.
+inline constexpr std::string_view kIngestRequestColumns = "body_hash, response, created_at";
+inline constexpr std::string_view kSubscriptionColumns =
+    "id, kind, url, event_types, company_ids, secret_protected, enabled, disabled_reason, origin, "
+    "created_at, updated_at";
+inline constexpr std::string_view kDeliveryColumns =
+    "subscription_id, sequence, event_id, event_type, entity_key, status, attempts, "
+    "next_attempt_at, last_error, last_status_code, created_at, updated_at";
+inline constexpr std::string_view kApiSourceColumns =
+    "id, company_id, source_system, connector, config, enabled, interval_ms, created_at, "
+    "updated_at";
+inline constexpr std::string_view kCursorColumns = "stream, cursor, updated_at";
+// Over integration_runs GROUP BY source_id, status.
+inline constexpr std::string_view kRunTotalsColumns =
+    "source_id, status, COUNT(*), SUM(seen), SUM(created), SUM(updated), SUM(unchanged), "
+    "SUM(stale), SUM(warnings), SUM(rejected), MAX(finished_at)";
+
+// Column positions of a canonical table's SELECT of one record: bookkeeping first, then one
+// column per field, so the field columns start at a fixed offset whatever the entity.
+enum RecordColumn : int {
+  kColVersion = 0,
+  kColContentHash,
+  kColSourceUpdatedAt,
+  kColExtra,
+  kColWarnings,
+  kColCreatedAt,
+  kColUpdatedAt,
+  kColFirstField,
+};
+
+// The current row of `row` as each row type; a lone std::string is the first column.
+void DecodeRow(const RowCursor& row, SourceRow& source);
+void DecodeRow(const RowCursor& row, RunInfo& run);
+void DecodeRow(const RowCursor& row, RunLogLine& line);
+void DecodeRow(const RowCursor& row, StoredEvent& stored);
+void DecodeRow(const RowCursor& row, DeadLetter& letter);
+void DecodeRow(const RowCursor& row, AgentKeyRow& key);
+void DecodeRow(const RowCursor& row, SubscriptionRow& subscription);
+void DecodeRow(const RowCursor& row, DeliveryRow& delivery);
+void DecodeRow(const RowCursor& row, ApiSourceRow& source);
+void DecodeRow(const RowCursor& row, CursorRow& cursor);
+void DecodeRow(const RowCursor& row, RunTotals& totals);
+void DecodeRow(const RowCursor& row, std::string& value);
+void DecodeRow(const RowCursor& row, IngestRequestRow& request, int64_t key_id,
+               const std::string& request_id);
+// RecordColumn layout.
+void DecodeRow(const RowCursor& row, StoredRecord& record, const model::EntitySpec& entity);
+// The entity browser's layout (BrowseSql::select).
+void DecodeRow(const RowCursor& row, BrowsedRecord& record, const model::EntitySpec& entity);
+
+// Every remaining row of `cursor`, decoded as Row (`context` is passed on to DecodeRow).
+template <typename Row, typename... Context>
+Result<std::vector<Row>> ReadRows(RowCursor& cursor, const Context&... context) {
+  std::vector<Row> rows;
+  while (true) {
+    REGLO_ASSIGN_OR_RETURN(more, cursor.Step());
+    if (!more) return rows;
+    DecodeRow(cursor, rows.emplace_back(), context...);
+  }
+}
+template <typename Row, typename... Context>
+Result<std::vector<Row>> ReadRows(RowCursor&& cursor, const Context&... context) {
+  return ReadRows<Row>(cursor, context...);
+}
+
+// The next row of `cursor` decoded as Row; nullopt when there is none.
+template <typename Row, typename... Context>
+Result<std::optional<Row>> ReadRow(RowCursor& cursor, const Context&... context) {
+  REGLO_ASSIGN_OR_RETURN(found, cursor.Step());
+  if (!found) return std::optional<Row>();
+  std::optional<Row> row(std::in_place);
+  DecodeRow(cursor, *row, context...);
+  return row;
+}
+template <typename Row, typename... Context>
+Result<std::optional<Row>> ReadRow(RowCursor&& cursor, const Context&... context) {
+  return ReadRow<Row>(cursor, context...);
+}
+
+// The first column of the next row as an integer (a COUNT, a MAX, a position); 0 when there is
+// no row.
+Result<int64_t> ReadInt(RowCursor& cursor);
+inline Result<int64_t> ReadInt(RowCursor&& cursor) {
+  return ReadInt(cursor);
+}
+
 // The entity browser's SQL (admin API), the same text for every backend but for placeholders:
 // `placeholder(n)` spells the n-th parameter (1-based: "?" or "$n"). Parameters, in order: the
 // company (when query.company_id is set), the LIKE pattern once per searched column (when
@@ -34,6 +161,10 @@ BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& quer
                         std::string (*placeholder)(int));
 // "%mario%" from "Mario": lower case (ASCII), with \, % and _ escaped for LIKE ... ESCAPE '\'.
 std::string ContainsPattern(std::string_view search);
+
+// For backends, inside CreateAgentKey's transaction: AlreadyExists when the key's company and
+// source already have `active` keys and at most `max_active` are allowed.
+Status CheckAgentKeyLimit(const AgentKeyRow& key, int64_t active, int max_active);
 
 // For backends, before a checkpoint's transaction (CommitCheckpoint, CommitIngest):
 // InvalidArgument when a record of `batch` is not a validated canonical record.
