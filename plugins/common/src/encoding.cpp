@@ -14,6 +14,18 @@ constexpr std::array<char16_t, 32> kCp1252High = {
     0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
 
+// Each encoding with the names ParseEncoding accepts for it, the one EncodingName gives first
+// (unused slots are empty).
+struct NamedEncoding {
+  Encoding encoding;
+  std::array<std::string_view, 4> names;
+};
+constexpr std::array<NamedEncoding, 3> kEncodingNames = {{
+    {Encoding::kUtf8, {"utf-8", "utf8"}},
+    {Encoding::kWindows1252, {"windows-1252", "cp1252", "win-1252"}},
+    {Encoding::kLatin1, {"iso-8859-1", "iso8859-1", "latin1", "latin-1"}},
+}};
+
 void AppendCodePoint(char32_t cp, std::string& out) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
@@ -73,26 +85,38 @@ size_t SequenceLength(const unsigned char* p, size_t n, size_t* bad) {
   return need;
 }
 
+// Where the first ill-formed sequence at or after `from` starts, or text.size() when there is
+// none; *bad is then the length to replace (see SequenceLength).
+size_t FindIllFormedUtf8(std::string_view text, size_t from, size_t* bad) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = from;
+  while (i < n) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t len = SequenceLength(p + i, n - i, bad);
+    if (len == 0) return i;
+    i += len;
+  }
+  return n;
+}
+
 }  // namespace
 
 std::optional<Encoding> ParseEncoding(std::string_view name) {
-  for (std::string_view alias : {"utf-8", "utf8"}) {
-    if (EqualsIgnoreCase(name, alias)) return Encoding::kUtf8;
-  }
-  for (std::string_view alias : {"windows-1252", "cp1252", "win-1252"}) {
-    if (EqualsIgnoreCase(name, alias)) return Encoding::kWindows1252;
-  }
-  for (std::string_view alias : {"iso-8859-1", "iso8859-1", "latin1", "latin-1"}) {
-    if (EqualsIgnoreCase(name, alias)) return Encoding::kLatin1;
+  for (const auto& [encoding, names] : kEncodingNames) {
+    for (std::string_view known : names) {
+      if (!known.empty() && EqualsIgnoreCase(name, known)) return encoding;
+    }
   }
   return std::nullopt;
 }
 
 std::string_view EncodingName(Encoding encoding) {
-  switch (encoding) {
-    case Encoding::kUtf8: return "utf-8";
-    case Encoding::kWindows1252: return "windows-1252";
-    case Encoding::kLatin1: return "iso-8859-1";
+  for (const auto& [known, names] : kEncodingNames) {
+    if (known == encoding) return names[0];
   }
   return "utf-8";
 }
@@ -133,43 +157,18 @@ void AppendAsUtf8(Encoding from, std::string_view text, std::string& out) {
 }
 
 bool IsValidUtf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t bad;
-    const size_t len = SequenceLength(p + i, n - i, &bad);
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
+  size_t bad = 0;
+  return FindIllFormedUtf8(text, 0, &bad) == text.size();
 }
 
 void AppendSanitizedUtf8(std::string_view text, std::string& out) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t run = 0, i = 0;
-  while (i < n) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t bad;
-    const size_t len = SequenceLength(p + i, n - i, &bad);
-    if (len != 0) {
-      i += len;
-      continue;
-    }
+  size_t run = 0;  // start of the well-formed text not appended yet
+  size_t bad = 0;
+  for (size_t i; (i = FindIllFormedUtf8(text, run, &bad)) != text.size(); run = i + bad) {
     out.append(text.data() + run, i - run);
     out.append("\xEF\xBF\xBD");
-    i += bad;
-    run = i;
   }
-  out.append(text.data() + run, n - run);
+  out.append(text.data() + run, text.size() - run);
 }
 
 }  // namespace reglo::connector_common

@@ -129,10 +129,7 @@ Config Parse(std::string_view text, const std::optional<std::string>& cwd) {
 std::optional<Config> ParseConfig(std::string_view json, std::string* error,
                                   const std::optional<std::string>& cwd) {
   try {
-    return Parse(json, cwd);
-  } catch (const connector_common::ConfigError& failure) {
-    *error = failure.message;
-    return std::nullopt;
+    return connector_common::CatchConfigError([&] { return Parse(json, cwd); }, error);
   } catch (const std::exception& failure) {  // e.g. current_path() failing
     *error = std::string("config: ") + failure.what();
     return std::nullopt;

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "reglo/connector_common/configured_connector.h"
 #include "reglo/csv/config.h"
 #include "reglo/csv/cursor.h"
 #include "reglo/csv/mapping.h"
@@ -217,25 +218,14 @@ class IdLines {
   size_t used_ = 0;
 };
 
-class CsvConnector final : public sdk::Connector {
+class CsvConnector final : public connector_common::ConfiguredConnector<CsvConnector, Config> {
  public:
   static constexpr const char* kName = "csv";
   static constexpr const char* kVersion = "1.0.0";
-  static constexpr const char* kVendor = "Reglo";
   static constexpr const char* kDescription =
       "CSV exports (one file or a folder of files per entity), RFC 4180, UTF-8 / Windows-1252 / "
       "ISO-8859-1, with column mapping, date formats and value maps";
   static constexpr const char* kConfigSchema = kConfigSchemaJson;
-  static constexpr std::array<const char*, 7> kEntities = {
-      "student", "case", "appointment", "document", "payment", "instructor", "vehicle"};
-
-  static std::unique_ptr<CsvConnector> Create(const sdk::Context& ctx, std::string_view json) {
-    std::string error;
-    std::optional<Config> config = ParseConfig(json, &error);
-    if (!config) throw sdk::Failure(Status::ConfigError(error));
-    for (const std::string& remark : config->remarks) ctx.Warn(remark);
-    return std::unique_ptr<CsvConnector>(new CsvConnector(std::move(*config)));
-  }
 
   Status HealthCheck(const sdk::Context&) override {
     std::string problems;
@@ -254,12 +244,6 @@ class CsvConnector final : public sdk::Connector {
       }
     }
     return problems.empty() ? Status::Ok() : Status::Retry(problems);
-  }
-
-  std::vector<std::string> Streams(const sdk::Context&) override {
-    std::vector<std::string> streams;
-    for (const EntityConfig& entity : config_.entities) streams.push_back(entity.entity);
-    return streams;
   }
 
   Status Pull(const sdk::Context& ctx, std::string_view stream,
@@ -305,35 +289,24 @@ class CsvConnector final : public sdk::Connector {
     return Status::Ok();
   }
 
-  Status Map(const sdk::Context&, const sdk::RecordView& source,
+  // A dead letter of a configured entity is answered with its reason (see kDeadLetterField).
+  Status Map(const sdk::Context& ctx, const sdk::RecordView& source,
              sdk::CanonicalSink& sink) override {
-    const int index = EntityIndex(source.entity());
-    if (index < 0) {
-      return Status::Fatal("map_to_canonical: this source does not read entity '" +
-                           std::string(source.entity()) + "'");
-    }
-    if (source.fields().size() == 1 && source.fields()[0].name != nullptr &&
+    if (EntityIndex(source.entity()) >= 0 && source.fields().size() == 1 &&
+        source.fields()[0].name != nullptr &&
         std::string_view(source.fields()[0].name) == kDeadLetterField) {
       return Status::Fatal(std::string(source.Get(kDeadLetterField).value_or("")));
     }
-    const EntityConfig& entity = config_.entities[static_cast<size_t>(index)];
-    in_.clear();
-    for (const reglo_field& field : source.fields()) {
-      InField in{field.name != nullptr ? std::string_view(field.name) : std::string_view(), {}};
-      if (field.value != nullptr) in.value = std::string_view(field.value, field.value_len);
-      in_.push_back(in);
-    }
-    mappers_[static_cast<size_t>(index)]->Map(in_, &out_);
-    record_.Clear();
-    record_.SetEntity(entity.entity);
-    record_.SetExternalId(std::string(source.external_id()));
-    if (auto at = source.source_updated_at()) record_.SetSourceUpdatedAt(std::string(*at));
-    record_.SetOrigin(std::string(source.origin()));
-    for (const OutField& field : out_) record_.Set(field.name, field.value);
-    return sink.Emit(record_);
+    return ConfiguredConnector::Map(ctx, source, sink);
   }
 
  private:
+  friend ConfiguredConnector;
+  using ConfiguredConnector::ConfiguredConnector;
+  static std::optional<Config> Parse(std::string_view json, std::string* error) {
+    return ParseConfig(json, error);
+  }
+
   // State of one pull_changes call.
   struct PullRun {
     const sdk::Context& ctx;
@@ -350,20 +323,6 @@ class CsvConnector final : public sdk::Connector {
       return emitter.Checkpoint(last_cursor);
     }
   };
-
-  explicit CsvConnector(Config config) : config_(std::move(config)) {
-    // config_ no longer moves, so the mappers may point into it.
-    for (const EntityConfig& entity : config_.entities) {
-      mappers_.push_back(std::make_unique<FieldMapper>(entity.mapping));
-    }
-  }
-
-  int EntityIndex(std::string_view name) const {
-    for (size_t i = 0; i < config_.entities.size(); ++i) {
-      if (config_.entities[i].entity == name) return static_cast<int>(i);
-    }
-    return -1;
-  }
 
   std::string StreamList() const {
     std::string list;
@@ -633,9 +592,7 @@ class CsvConnector final : public sdk::Connector {
     return run.emitter.Emit(&record);
   }
 
-  Config config_;
-  std::vector<std::unique_ptr<FieldMapper>> mappers_;  // parallel to config_.entities
-  IdLines ids_;                                        // of the file being read
+  IdLines ids_;  // of the file being read
 
   // Scratch reused across rows and records, so the hot path does not allocate per field.
   std::vector<std::string> names_;
@@ -643,9 +600,6 @@ class CsvConnector final : public sdk::Connector {
   std::string external_id_;
   std::string updated_at_;
   std::string origin_;
-  std::vector<InField> in_;
-  std::vector<OutField> out_;
-  sdk::Record record_;
 };
 
 }  // namespace

@@ -213,6 +213,14 @@ CsvReader::Parse CsvReader::ParseRow(bool literal) {
   row_line_ = line_;
   State state = kFieldStart;
   const char delimiter = delimiter_;
+  // The line break `c` after a field: true when it ends the row now (LF); a CR waits in kAfterCr
+  // for the LF that may follow it.
+  auto break_line = [&](char c) {
+    ++line_;
+    row_break_ = c == '\n' ? "\n" : "\r";
+    state = kAfterCr;
+    return c == '\n';
+  };
   for (;;) {
     if (p_ == end_ && !Refill()) {
       if (!error_.empty()) return Parse::kError;
@@ -248,14 +256,8 @@ CsvReader::Parse CsvReader::ParseRow(bool literal) {
         EndField();
         if (c == delimiter) {
           state = kFieldStart;
-        } else {
-          ++line_;
-          if (c == '\n') {
-            row_break_ = "\n";
-            return Parse::kRow;
-          }
-          row_break_ = "\r";
-          state = kAfterCr;
+        } else if (break_line(c)) {
+          return Parse::kRow;
         }
         break;
       }
@@ -296,13 +298,7 @@ CsvReader::Parse CsvReader::ParseRow(bool literal) {
         } else if (c == '\n' || c == '\r') {
           ++p_;
           EndField();
-          ++line_;
-          if (c == '\n') {
-            row_break_ = "\n";
-            return Parse::kRow;
-          }
-          row_break_ = "\r";
-          state = kAfterCr;
+          if (break_line(c)) return Parse::kRow;
         } else {
           state = kUnquoted;  // lenient, like Excel: text after a closing quote is kept
         }

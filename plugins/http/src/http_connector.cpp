@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "reglo/connector_common/config_json.h"
+#include "reglo/connector_common/configured_connector.h"
 #include "reglo/connector_common/encoding.h"
-#include "reglo/connector_common/record_mapper.h"
 #include "schema.h"
 
 namespace reglo::http {
@@ -401,43 +401,24 @@ struct Reply {
   std::string link;
 };
 
-class HttpConnector final : public sdk::Connector {
+class HttpConnector final : public connector_common::ConfiguredConnector<HttpConnector, Config> {
  public:
   static constexpr const char* kName = "http";
   static constexpr const char* kVersion = "1.0.0";
-  static constexpr const char* kVendor = "Reglo";
   static constexpr const char* kDescription =
       "Any REST/JSON API: endpoints read page by page, JSON pointers mapped to canonical fields";
   static constexpr const char* kConfigSchema = kConfigSchemaJson;
-  static constexpr auto kEntities = connector_common::kCanonicalEntities;
-
-  static std::unique_ptr<HttpConnector> Create(const sdk::Context& ctx, std::string_view text) {
-    Config config;
-    try {
-      config = ParseConfig(text);
-    } catch (const connector_common::ConfigError& error) {
-      throw sdk::Failure(Status::ConfigError(error.message));
-    }
-    for (const std::string& remark : config.remarks) ctx.Warn(remark);
-    return std::unique_ptr<HttpConnector>(new HttpConnector(std::move(config)));
-  }
 
   Status Authenticate(const sdk::Context&) override {
     if (config_.auth.kind == AuthKind::kOAuth2) return FetchToken();
     return Status::Ok();
   }
 
-  std::vector<std::string> Streams(const sdk::Context&) override {
-    std::vector<std::string> streams;
-    for (const EntityConfig& entity : config_.entities) streams.push_back(entity.entity);
-    return streams;
-  }
-
   Status Pull(const sdk::Context& ctx, std::string_view stream,
               std::optional<std::string_view> since_cursor, sdk::Emitter& emitter) override {
-    const EntityConfig* entity = Find(stream);
-    if (entity == nullptr)
-      return Status::ConfigError("unknown stream '" + std::string(stream) + "'");
+    const int index = EntityIndex(stream);
+    if (index < 0) return Status::ConfigError("unknown stream '" + std::string(stream) + "'");
+    const EntityConfig* entity = &config_.entities[static_cast<size_t>(index)];
     // The cursor: the since of this pass, the newest updated-at seen so far, and (mid-pass) the
     // page to read next.
     std::string since = config_.initial_since;
@@ -527,37 +508,19 @@ class HttpConnector final : public sdk::Connector {
     }
   }
 
-  Status Map(const sdk::Context&, const sdk::RecordView& source,
-             sdk::CanonicalSink& sink) override {
-    size_t index = 0;
-    while (index < config_.entities.size() && config_.entities[index].entity != source.entity()) {
-      ++index;
-    }
-    if (index == config_.entities.size()) {
-      return Status::Fatal("map_to_canonical: this source does not read entity '" +
-                           std::string(source.entity()) + "'");
-    }
-    return mappers_[index]->Map(source, sink);
+ private:
+  friend ConfiguredConnector;
+  static std::optional<Config> Parse(std::string_view json, std::string* error) {
+    return connector_common::CatchConfigError([&] { return ParseConfig(json); }, error);
   }
 
- private:
-  explicit HttpConnector(Config config) : config_(std::move(config)) {
-    for (const EntityConfig& entity : config_.entities) {
-      mappers_.push_back(std::make_unique<connector_common::RecordMapper>(entity.mapping));
-    }
+  explicit HttpConnector(Config config) : ConfiguredConnector(std::move(config)) {
     if (config_.base.getScheme() == "https" || config_.auth.token_url.starts_with("https")) {
       tls_ = new Poco::Net::Context(
           Poco::Net::Context::TLS_CLIENT_USE, "", "", config_.ca_file,
           config_.verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE, 9,
           /*loadDefaultCAs=*/config_.ca_file.empty());
     }
-  }
-
-  const EntityConfig* Find(std::string_view name) const {
-    for (const EntityConfig& entity : config_.entities) {
-      if (entity.entity == name) return &entity;
-    }
-    return nullptr;
   }
 
   static std::string Substitute(std::string text, const std::string& since) {
@@ -814,11 +777,9 @@ class HttpConnector final : public sdk::Connector {
     return emitter.Emit(record_);
   }
 
-  Config config_;
   Poco::Net::Context::Ptr tls_;
   std::string token_;
   std::chrono::steady_clock::time_point token_expires_{};
-  std::vector<std::unique_ptr<connector_common::RecordMapper>> mappers_;  // per config_.entities
   sdk::Record record_;
   std::string origin_;
   std::vector<std::pair<std::string, std::optional<std::string>>> leaves_;

@@ -34,32 +34,29 @@ constexpr char kSchema[] = R"json({
   "title": "sida_stub: a simulated SIDA system",
   "type": "object",
   "properties": {
-    "system": {"type": "string", "description": "name of the simulated system (shared call counters)"
-}
-, "api_key" : {"type" : "string", "x-reglo-secret" : true},
-              "seed" : {"type" : "integer", "minimum" : 0},
-                       "students" : {"type" : "integer", "minimum" : 1},
-                                    "changes" : {"type" : "integer", "minimum" : 0},
-                                                "new_changes_per_pull"
-    : {"type" : "integer", "minimum" : 0},
-      "page_size" : {"type" : "integer", "minimum" : 1},
-                    "malformed_every" : {"type" : "integer", "minimum" : 0},
-                                        "faults" : {
-  "type" : "object", "properties" : {
-    "auth_error" : {"type" : "boolean"},
-                   "transient_every" : {"type" : "integer", "minimum" : 0},
-                                       "rate_limit_every" : {"type" : "integer", "minimum" : 0},
-                                                            "retry_after_ms"
-        : {"type" : "integer", "minimum" : 0},
-          "slow_ms" : {"type" : "integer", "minimum" : 0},
-                      "hang_every" : {"type" : "integer", "minimum" : 0},
-                                     "hang_ms" : {"type" : "integer", "minimum" : -1},
-                                                 "hang_release_file" : {
-      "type" : "string"
+    "system": {"type": "string",
+               "description": "name of the simulated system (shared call counters)"},
+    "api_key": {"type": "string", "x-reglo-secret": true},
+    "seed": {"type": "integer", "minimum": 0},
+    "students": {"type": "integer", "minimum": 1},
+    "changes": {"type": "integer", "minimum": 0},
+    "new_changes_per_pull": {"type": "integer", "minimum": 0},
+    "page_size": {"type": "integer", "minimum": 1},
+    "malformed_every": {"type": "integer", "minimum": 0},
+    "faults": {
+      "type": "object",
+      "properties": {
+        "auth_error": {"type": "boolean"},
+        "transient_every": {"type": "integer", "minimum": 0},
+        "rate_limit_every": {"type": "integer", "minimum": 0},
+        "retry_after_ms": {"type": "integer", "minimum": 0},
+        "slow_ms": {"type": "integer", "minimum": 0},
+        "hang_every": {"type": "integer", "minimum": 0},
+        "hang_ms": {"type": "integer", "minimum": -1},
+        "hang_release_file": {"type": "string"}
+      }
     }
   }
-}
-}
 })json";
 
 // Reads an integer option; the error names the key.

@@ -36,6 +36,16 @@ std::string FormatMinutes(int64_t minutes_after_base) {
   return text;
 }
 
+// Change number `sequence` of a stream: stamped `minute` minutes into the sequence's slot on the
+// simulated clock, each stream at its own minute so that their times never tie.
+Change StreamChange(int64_t sequence, const char* entity, std::string external_id, int64_t minute) {
+  return {.sequence = sequence,
+          .entity = entity,
+          .external_id = std::move(external_id),
+          .updated_at = FormatMinutes(sequence * kMinutesPerChange + minute),
+          .fields = {}};
+}
+
 std::string Date(int64_t minutes_after_base) {
   return FormatMinutes(minutes_after_base).substr(0, 10);
 }
@@ -71,15 +81,11 @@ Change Student(const DataOptions& o, int64_t sequence) {
           : 1 + static_cast<int64_t>(Mix(o.seed, 1, sequence) % static_cast<uint64_t>(students));
   const std::string first = kFirstNames[Mix(o.seed, 2, k) % kFirstNames.size()];
   const std::string last = kLastNames[Mix(o.seed, 3, k) % kLastNames.size()];
-  Change change;
-  change.sequence = sequence;
-  change.entity = "student";
-  change.external_id = Id('S', k);
-  change.updated_at = FormatMinutes(sequence * kMinutesPerChange);
   // An update changes the phone (and sometimes the e-mail): the source's usual corrections.
   const uint64_t phone =
       3000000000ULL + Mix(o.seed, 4, enrolment ? k * 1000003 : sequence) % 999999999ULL;
   const bool new_email = !enrolment && Mix(o.seed, 5, sequence) % 3 == 0;
+  Change change = StreamChange(sequence, "student", Id('S', k), 0);
   change.fields = {
       {"firstName", first},
       {"lastName", last},
@@ -99,11 +105,7 @@ Change Case(const DataOptions& o, int64_t sequence) {
   std::string status = kCaseFlow[std::min<int64_t>(round, kCaseFlow.size() - 1)];
   // One case in ten is given up after the theory exam and stays cancelled.
   if (round >= 2 && Mix(o.seed, 8, k) % 10 == 0) status = "cancelled";
-  Change change;
-  change.sequence = sequence;
-  change.entity = "case";
-  change.external_id = Id('P', k);
-  change.updated_at = FormatMinutes(sequence * kMinutesPerChange + 3);
+  Change change = StreamChange(sequence, "case", Id('P', k), 3);
   change.fields = {
       {"studentExternalId", Id('S', k)},
       {"licenseCategory", kCategories[Mix(o.seed, 9, k) % kCategories.size()]},
@@ -132,11 +134,7 @@ Change Appointment(const DataOptions& o, int64_t sequence) {
   } else if (round >= 2) {
     status = Mix(o.seed, 12, j) % 20 == 0 ? "no_show" : "completed";
   }
-  Change change;
-  change.sequence = sequence;
-  change.entity = "appointment";
-  change.external_id = Id('A', j);
-  change.updated_at = FormatMinutes(sequence * kMinutesPerChange + 5);
+  Change change = StreamChange(sequence, "appointment", Id('A', j), 5);
   change.fields = {
       {"kind", kind},
       {"startsAt", FormatMinutes(start)},

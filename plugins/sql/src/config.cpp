@@ -157,12 +157,7 @@ Config Parse(std::string_view text, const char* (*getenv)(const char*)) {
 
 std::optional<Config> ParseConfig(std::string_view json, std::string* error,
                                   const char* (*getenv)(const char*)) {
-  try {
-    return Parse(json, getenv);
-  } catch (const connector_common::ConfigError& failure) {
-    *error = failure.message;
-    return std::nullopt;
-  }
+  return connector_common::CatchConfigError([&] { return Parse(json, getenv); }, error);
 }
 
 std::string FullConnectionString(const Config& config) {

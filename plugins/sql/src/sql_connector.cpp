@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "reglo/connector_common/configured_connector.h"
 #include "reglo/connector_common/encoding.h"
-#include "reglo/connector_common/record_mapper.h"
 #include "reglo/sql/config.h"
 #include "reglo/sql/odbc.h"
 
@@ -93,23 +93,13 @@ std::string ReplaceSince(const std::string& query, size_t* count) {
   return out;
 }
 
-class SqlConnector final : public sdk::Connector {
+class SqlConnector final : public connector_common::ConfiguredConnector<SqlConnector, Config> {
  public:
   static constexpr const char* kName = "sql";
   static constexpr const char* kVersion = "1.0.0";
-  static constexpr const char* kVendor = "Reglo";
   static constexpr const char* kDescription =
       "Any SQL database through ODBC: tables or queries read in (updated_at, id) pages";
   static constexpr const char* kConfigSchema = kConfigSchemaJson;
-  static constexpr auto kEntities = connector_common::kCanonicalEntities;
-
-  static std::unique_ptr<SqlConnector> Create(const sdk::Context& ctx, std::string_view json) {
-    std::string error;
-    std::optional<Config> config = ParseConfig(json, &error);
-    if (!config) throw sdk::Failure(Status::ConfigError(error));
-    for (const std::string& remark : config->remarks) ctx.Warn(remark);
-    return std::unique_ptr<SqlConnector>(new SqlConnector(std::move(*config)));
-  }
 
   Status Authenticate(const sdk::Context&) override {
     Connection connection;
@@ -117,12 +107,6 @@ class SqlConnector final : public sdk::Connector {
   }
 
   Status HealthCheck(const sdk::Context& ctx) override { return Authenticate(ctx); }
-
-  std::vector<std::string> Streams(const sdk::Context&) override {
-    std::vector<std::string> streams;
-    for (const EntityConfig& entity : config_.entities) streams.push_back(entity.entity);
-    return streams;
-  }
 
   Status Pull(const sdk::Context& ctx, std::string_view stream,
               std::optional<std::string_view> since_cursor, sdk::Emitter& emitter) override {
@@ -224,29 +208,11 @@ class SqlConnector final : public sdk::Connector {
     return Status::Ok();
   }
 
-  Status Map(const sdk::Context&, const sdk::RecordView& source,
-             sdk::CanonicalSink& sink) override {
-    const int index = EntityIndex(source.entity());
-    if (index < 0) {
-      return Status::Fatal("map_to_canonical: this source does not read entity '" +
-                           std::string(source.entity()) + "'");
-    }
-    return mappers_[static_cast<size_t>(index)]->Map(source, sink);
-  }
-
  private:
-  explicit SqlConnector(Config config) : config_(std::move(config)) {
-    // config_ no longer moves, so the mappers may point into it.
-    for (const EntityConfig& entity : config_.entities) {
-      mappers_.push_back(std::make_unique<connector_common::RecordMapper>(entity.mapping));
-    }
-  }
-
-  int EntityIndex(std::string_view name) const {
-    for (size_t i = 0; i < config_.entities.size(); ++i) {
-      if (config_.entities[i].entity == name) return static_cast<int>(i);
-    }
-    return -1;
+  friend ConfiguredConnector;
+  using ConfiguredConnector::ConfiguredConnector;
+  static std::optional<Config> Parse(std::string_view json, std::string* error) {
+    return ParseConfig(json, error);
   }
 
   std::string BuildQuery(const EntityConfig& entity, bool after_key, size_t* since_markers) const {
@@ -308,8 +274,6 @@ class SqlConnector final : public sdk::Connector {
     return emitter.Emit(record_);
   }
 
-  Config config_;
-  std::vector<std::unique_ptr<connector_common::RecordMapper>> mappers_;  // per config_.entities
   sdk::Record record_;
   std::string origin_;
   std::string text_;

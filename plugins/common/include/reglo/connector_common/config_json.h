@@ -2,13 +2,15 @@
 // errors start with the key path ("entities.student.formats.birthDate: ..."), the per-entity
 // columns / formats / values blocks, and the canonical entities and fields. Stateless functions;
 // safe from any thread. The Get/Check/Parse helpers throw ConfigError, which must never leave the
-// connector: each connector's ParseConfig catches it and turns it into an error value.
+// connector: each connector's ParseConfig catches it (CatchConfigError) and turns it into an error
+// value.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +46,17 @@ struct ConfigError {
 };
 
 [[noreturn]] void Fail(const std::string& key, const std::string& what);
+// What a connector's ParseConfig answers: the Config that `parse` (a parser built on the helpers
+// here) returns, or nullopt with *error set to the message of the ConfigError it threw.
+template <class Parse>
+auto CatchConfigError(Parse&& parse, std::string* error) -> std::optional<decltype(parse())> {
+  try {
+    return parse();
+  } catch (const ConfigError& failure) {
+    *error = failure.message;
+    return std::nullopt;
+  }
+}
 // "a string", "an object", "an integer", ... for messages.
 std::string TypeName(const nlohmann::json& value);
 // "prefix.key", or "key" when prefix is empty.

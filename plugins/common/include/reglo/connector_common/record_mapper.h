@@ -1,4 +1,4 @@
-// map_to_canonical for the configured connectors (sql, http): a source record's fields through
+// map_to_canonical for the configured connectors (csv, sql, http): a source record's fields through
 // the entity's FieldMapper into one canonical record of the same entity, id, updated-at and
 // origin. Header-only over the C++ SDK. Thread-safety: one RecordMapper per entity of one
 // instance, used by one thread at a time (its buffers are reused across calls).
@@ -32,6 +32,11 @@ class RecordMapper {
     record_.SetOrigin(std::string(source.origin()));
     for (const OutField& field : out_) record_.Set(field.name, field.value);
     return sink.Emit(record_);
+  }
+
+  // The output field's date format, or nullptr (see FieldMapper::FormatFor).
+  const DateFormat* FormatFor(std::string_view output_field) const {
+    return fields_.FormatFor(output_field);
   }
 
  private:
