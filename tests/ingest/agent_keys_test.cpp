@@ -129,12 +129,16 @@ TEST_F(AgentKeysTest, AuthenticatesActiveKeysOnly) {
   wrong.back() = wrong.back() == '0' ? '1' : '0';
   for (const std::string& bad :
        {wrong, std::string("rgk_0123456789ab_00"), std::string(""), std::string("Bearer x")}) {
-    const Result<AuthenticatedKey> refused = keys_->Authenticate(bad);
+    AgentKeys::Refusal why = AgentKeys::Refusal::kNone;
+    const Result<AuthenticatedKey> refused = keys_->Authenticate(bad, true, &why);
     EXPECT_EQ(refused.status().code(), StatusCode::kAuthError);
     EXPECT_EQ(refused.status().message(), "unknown or invalid API key");
+    EXPECT_EQ(why, AgentKeys::Refusal::kUnknownOrInvalid);
   }
   ASSERT_TRUE(keys_->Revoke(created.row.prefix).ok());
-  const Result<AuthenticatedKey> revoked = keys_->Authenticate(created.api_key);
+  AgentKeys::Refusal why = AgentKeys::Refusal::kNone;
+  const Result<AuthenticatedKey> revoked = keys_->Authenticate(created.api_key, true, &why);
+  EXPECT_EQ(why, AgentKeys::Refusal::kRevoked);
   EXPECT_EQ(revoked.status().code(), StatusCode::kAuthError);
   EXPECT_NE(revoked.status().message().find("revoked"), std::string::npos);
   EXPECT_EQ(revoked.status().message().find(created.api_key), std::string::npos);

@@ -131,12 +131,19 @@ Result<std::vector<storage::AgentKeyRow>> AgentKeys::List() {
   return store_.ListAgentKeys();
 }
 
-Result<AuthenticatedKey> AgentKeys::Authenticate(std::string_view api_key, bool mark_used) {
+Result<AuthenticatedKey> AgentKeys::Authenticate(std::string_view api_key, bool mark_used,
+                                                 Refusal* refusal) {
+  Refusal ignored = Refusal::kNone;
+  Refusal& why = refusal != nullptr ? *refusal : ignored;
+  why = Refusal::kUnknownOrInvalid;
   const Status unknown = Status::AuthError("unknown or invalid API key");
   const std::optional<std::string> prefix = ApiKeyPrefix(api_key);
   if (!prefix) return unknown;
   Result<std::optional<storage::AgentKeyRow>> found = store_.FindAgentKey(*prefix);
-  if (!found.ok()) return found.status();
+  if (!found.ok()) {
+    why = Refusal::kNone;  // not a refusal: the store failed
+    return found.status();
+  }
   if (!found->has_value()) return unknown;
   storage::AgentKeyRow& row = **found;
   const std::string hash = HexEncode(Sha256(api_key));
@@ -145,9 +152,11 @@ Result<AuthenticatedKey> AgentKeys::Authenticate(std::string_view api_key, bool 
     return unknown;
   }
   if (row.status != "active") {
+    why = Refusal::kRevoked;
     return Status::AuthError(
         fmt::format("the API key {} is revoked", DisplayKey(row.prefix, row.last4)));
   }
+  why = Refusal::kNone;
   Result<std::string> secret = master_.Open(row.secret_protected, row.prefix);
   if (!secret.ok()) {
     return Status::Internal(

@@ -150,6 +150,7 @@ std::optional<http::Response> IngestService::Authenticate(http::Request& request
   }
   const std::string api_key = authorization->substr(7);
   Result<AuthenticatedKey> key = Status::Internal("not authenticated");
+  AgentKeys::Refusal refusal = AgentKeys::Refusal::kNone;
   {
     Result<storage::StorePool<>::Lease> store = pool_->Acquire();
     if (!store.ok()) {
@@ -159,14 +160,14 @@ std::optional<http::Response> IngestService::Authenticate(http::Request& request
           .WithHeader("Retry-After", "5");
     }
     AgentKeys keys(**store, master_, clock_);
-    key = keys.Authenticate(api_key, /*mark_used=*/false);
+    key = keys.Authenticate(api_key, /*mark_used=*/false, &refusal);
   }
   if (!key.ok()) {
     if (key.status().code() != StatusCode::kAuthError) {
       spdlog::error("ingest: authentication failed: {}", key.status().ToString());
       return http::Problem(500, "Internal Server Error", "the key could not be checked");
     }
-    const bool revoked = key.status().message().find("revoked") != std::string::npos;
+    const bool revoked = refusal == AgentKeys::Refusal::kRevoked;
     return Refuse(request, nullptr, 401, "Unauthorized",
                   revoked ? "the API key is revoked" : "unknown or invalid API key",
                   revoked ? "revoked-api-key" : "invalid-api-key")

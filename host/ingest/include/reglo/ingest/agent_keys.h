@@ -68,11 +68,15 @@ class AgentKeys {
   Result<std::vector<storage::AgentKeyRow>> List();
   // RevokeAgentKey on this object's store and clock.
   Status Revoke(std::string_view name) { return RevokeAgentKey(store_, name, clock_); }
+  // Why Authenticate refused a key, for callers that answer differently (the ingestion API's
+  // problem types): decided here, never read back from the message.
+  enum class Refusal { kNone, kUnknownOrInvalid, kRevoked };
   // Checks an API key presented by an agent: known, hash matching, active. kAuthError otherwise
-  // (one message for unknown and wrong keys; "revoked" for revoked ones). Marks the key used
-  // unless `mark_used` is false (the ingestion API marks it only once a push is accepted, so a
-  // refused request writes nothing).
-  Result<AuthenticatedKey> Authenticate(std::string_view api_key, bool mark_used = true);
+  // (one message for unknown and wrong keys, another for revoked ones; `refusal`, when given,
+  // says which). Marks the key used unless `mark_used` is false (the ingestion API marks it only
+  // once a push is accepted, so a refused request writes nothing).
+  Result<AuthenticatedKey> Authenticate(std::string_view api_key, bool mark_used = true,
+                                        Refusal* refusal = nullptr);
 
  private:
   storage::AgentKeyStore& store_;
