@@ -102,6 +102,13 @@ class IngestApiTest : public storage::testing::FreshDatabaseTest {
     std::string content_type = "application/json";
   };
 
+  // A valid push of one student, for a test to alter one part of.
+  static Send OneStudent() {
+    Send send;
+    send.body = Students(1);
+    return send;
+  }
+
   Reply Call(Send send) {
     if (!server_) Start();
     Poco::Net::HTTPRequest request(send.method, send.path, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -273,8 +280,7 @@ TEST_P(IngestApiTest, RequestIdsArePurgedOnceTheirRetentionHasPassed) {
 
 TEST_P(IngestApiTest, MissingUnknownAndRevokedKeysAre401) {
   const Written before = Snapshot();
-  Send send;
-  send.body = Students(1);
+  Send send = OneStudent();
   send.api_key = "";
   ExpectRefused(Call(send), 401, "missing-api-key", before);
   send.api_key = "rgk_0123456789ab_" + std::string(64, 'a');
@@ -288,8 +294,7 @@ TEST_P(IngestApiTest, MissingUnknownAndRevokedKeysAre401) {
 
 TEST_P(IngestApiTest, BadSignatureAndTamperedBodyAre401) {
   const Written before = Snapshot();
-  Send send;
-  send.body = Students(1);
+  Send send = OneStudent();
   send.signature = "v1,bm90IGEgc2lnbmF0dXJl";
   ExpectRefused(Call(send), 401, "invalid-signature", before);
   send.signature.reset();
@@ -302,8 +307,7 @@ TEST_P(IngestApiTest, ExpiredAndFutureTimestampsAre401) {
   const Written before = Snapshot();
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
-  Send send;
-  send.body = Students(1);
+  Send send = OneStudent();
   send.timestamp = now - 6 * 60;
   ExpectRefused(Call(send), 401, "invalid-timestamp", before);
   send.timestamp = now + 6 * 60;
@@ -342,9 +346,8 @@ TEST_P(IngestApiTest, AddressOutsideTheKeysAllowlistIs403) {
 
 TEST_P(IngestApiTest, WrongMethodIs405AndWrongContentTypeIs415) {
   const Written before = Snapshot();
-  Send send;
+  Send send = OneStudent();
   send.method = "PUT";
-  send.body = Students(1);
   const Reply wrong = Call(send);
   EXPECT_EQ(wrong.status, 405);
   EXPECT_EQ(wrong.content_type, "application/problem+json");
@@ -509,8 +512,7 @@ TEST_P(IngestApiTest, ServesHttpsWithAConfiguredCertificate) {
 
 TEST_P(IngestApiTest, CountersPerKeyForTheAdminPort) {
   ASSERT_EQ(Push(Students(3)).status, 200);
-  Send send;
-  send.body = Students(1);
+  Send send = OneStudent();
   send.signature = "v1,AAAA";
   EXPECT_EQ(Call(send).status, 401);
   const std::vector<KeyStats> stats = service_->stats().Snapshot();
