@@ -18,6 +18,7 @@
 
 #include "admin_backends.h"
 #include "http_client.h"
+#include "master_key.h"
 #include "poll.h"
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
@@ -63,16 +64,11 @@ class NoRandom final : public engine::RandomSource {
   uint64_t UpTo(uint64_t) override { return 0; }
 };
 
-class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::BackendParam> {
+class IntegrationApiTest : public storage::testing::FreshDatabaseTest {
  protected:
   void SetUp() override {
-    backend_ = GetParam().make();
-    auto opened = backend_->Open();
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
-    auto master = security::MasterKey::FromBytes(std::string(32, '\x42'));
-    ASSERT_TRUE(master.ok());
-    master_.emplace(std::move(*master));
+    FreshDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     dir_ = reglo::testing::MakeTempDir("reglo_integ_");
     ASSERT_FALSE(dir_.empty());
     engine::EngineOptions options;
@@ -213,9 +209,7 @@ class IntegrationApiTest : public ::testing::TestWithParam<storage::testing::Bac
     return Send(ingest_server_->port(), request, body);
   }
 
-  std::unique_ptr<storage::testing::StoreBackend> backend_;
-  std::unique_ptr<storage::Store> store_;
-  std::optional<security::MasterKey> master_;
+  std::optional<security::MasterKey> master_ = reglo::testing::FixedMasterKey();
   std::filesystem::path dir_;
   ManualClock clock_{std::chrono::system_clock::now()};
   NoRandom random_;

@@ -13,6 +13,7 @@
 
 #include "cli_output.h"
 #include "files.h"
+#include "hub_cli_test.h"
 #include "reglo/core/crypto.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/security/master_key.h"
@@ -31,25 +32,9 @@ using reglo::testing::Match;
 using reglo::testing::ReadFile;
 using reglo::testing::RunCommand;
 
-class KeysCliTest : public ::testing::Test {
+class KeysCliTest : public reglo::testing::HubCliTest {
  protected:
-  void SetUp() override {
-    dir_ = reglo::testing::MakeTempDir("reglo-keys-cli-");
-    ASSERT_FALSE(dir_.empty());
-    WriteConfig("");
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  void WriteConfig(const std::string& extra) {
-    std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "p",)"
-                                     << extra << R"( "sources": []})";
-  }
-  Output Hub(const std::string& args, const std::string& env = "") {
-    return RunCommand(env + " " + REGLO_HUB_BINARY + " --config " + (dir_ / "hub.json").string() +
-                      " " + args);
-  }
-
-  std::filesystem::path dir_;
+  KeysCliTest() : HubCliTest("reglo-keys-cli-", "sqlite:data/hub.db") {}
 };
 
 TEST_F(KeysCliTest, HelpAnswersForEveryKeysCommand) {

@@ -11,6 +11,7 @@
 
 #include "cli_output.h"
 #include "files.h"
+#include "hub_cli_test.h"
 #include "reglo/app/config.h"
 #include "reglo/storage/sqlite_store.h"
 #include "run_command.h"
@@ -78,25 +79,9 @@ TEST(RelayConfigTest, ErrorsNameTheKey) {
   }
 }
 
-class RelayCliTest : public ::testing::Test {
+class RelayCliTest : public testing::HubCliTest {
  protected:
-  void SetUp() override {
-    dir_ = reglo::testing::MakeTempDir("reglo-relay-cli-");
-    ASSERT_FALSE(dir_.empty());
-    WriteConfig("");
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  void WriteConfig(const std::string& extra) {
-    std::ofstream(dir_ / "hub.json")
-        << R"({"store": "sqlite:hub.db", "plugins_dir": "p", )" << extra << R"( "sources": []})";
-  }
-  CommandOutput Hub(const std::string& args) {
-    return RunCommand(std::string(REGLO_HUB_BINARY) + " --config " + (dir_ / "hub.json").string() +
-                      " " + args);
-  }
-
-  std::filesystem::path dir_;
+  RelayCliTest() : HubCliTest("reglo-relay-cli-", "sqlite:hub.db") {}
 };
 
 TEST_F(RelayCliTest, CreatePrintsTheSecretOnceAndStoresItOnlySealed) {

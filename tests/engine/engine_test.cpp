@@ -535,6 +535,15 @@ class EngineIsolationTest : public EngineTest {
     source.isolation = isolation;
     return source;
   }
+  // Starts the engine with `broken` and a healthy counter source "other" beside it and runs both
+  // once; `broken`'s run into `run` (the test checks how it failed, and that "other" did not).
+  void RunBesideAHealthySource(const SourceConfig& broken, storage::RunInfo* run) {
+    StartEngine({broken, IsolatedSource("other", "counter", {{"records", 2}})});
+    engine_->Tick();
+    ASSERT_TRUE(engine_->WaitForRuns(broken.row.id, 1, kWait));
+    ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
+    *run = LastRun(broken.row.id);
+  }
   storage::RunInfo LastRun(const std::string& id) {
     auto runs = OpenStore()->ListRuns(id, 1);
     EXPECT_TRUE(runs.ok() && !runs->empty()) << id;
@@ -617,13 +626,11 @@ TEST_F(EngineIsolationTest, SegfaultInPullFailsOnlyItsRunAndKeepsExactlyWhatWasC
 }
 
 TEST_F(EngineIsolationTest, AbortInCreateFailsTheRunWithTheReason) {
-  StartEngine({IsolatedSource("aborts", "abort_in_create"),
-               IsolatedSource("other", "counter", {{"records", 2}})});
-  engine_->Tick();
-  ASSERT_TRUE(engine_->WaitForRuns("aborts", 1, kWait));
-  ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
-  EXPECT_EQ(LastRun("aborts").status, storage::RunStatus::kFailed);
-  EXPECT_EQ(LastRun("aborts").error_message,
+  storage::RunInfo run;
+  ASSERT_NO_FATAL_FAILURE(
+      RunBesideAHealthySource(IsolatedSource("aborts", "abort_in_create"), &run));
+  EXPECT_EQ(run.status, storage::RunStatus::kFailed);
+  EXPECT_EQ(run.error_message,
             "abort_in_create: connector process crashed: signal 6 (SIGABRT) during create");
   EXPECT_EQ(Snap("aborts").state, SourceState::kBackoff);
   EXPECT_TRUE(Events("aborts").empty());
@@ -710,14 +717,13 @@ TEST_F(EngineIsolationTest, EndlessLoopIgnoringStopIsKilledAndOnlyItsSourceBacks
 }
 
 TEST_F(EngineIsolationTest, AHundredMegabyteRecordFailsTheRunAfterTheLastCheckpoint) {
-  StartEngine({IsolatedSource("huge", "huge_record",
-                              {{"records", 10}, {"checkpoint_every", 2}, {"huge_at", 3}}),
-               IsolatedSource("other", "counter", {{"records", 2}})});
-  engine_->Tick();
-  ASSERT_TRUE(engine_->WaitForRuns("huge", 1, kWait));
-  ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
-  EXPECT_EQ(LastRun("huge").status, storage::RunStatus::kFailed);
-  EXPECT_THAT(LastRun("huge").error_message,
+  storage::RunInfo run;
+  ASSERT_NO_FATAL_FAILURE(RunBesideAHealthySource(
+      IsolatedSource("huge", "huge_record",
+                     {{"records", 10}, {"checkpoint_every", 2}, {"huge_at", 3}}),
+      &run));
+  EXPECT_EQ(run.status, storage::RunStatus::kFailed);
+  EXPECT_THAT(run.error_message,
               HasSubstr("the plugin emitted a record of 100.0 MiB ('S000003'), over the 64 MiB a "
                         "record may have in a connector process"));
   EXPECT_EQ(Events("huge"), Created(0, 2));
@@ -727,12 +733,9 @@ TEST_F(EngineIsolationTest, AHundredMegabyteRecordFailsTheRunAfterTheLastCheckpo
 
 TEST_F(EngineIsolationTest, AnUnboundedLeakEndsAtTheMemoryLimit) {
   options_.runner.memory_limit_mb = 256;
-  StartEngine(
-      {IsolatedSource("leaky", "leak"), IsolatedSource("other", "counter", {{"records", 2}})});
-  engine_->Tick();
-  ASSERT_TRUE(engine_->WaitForRuns("leaky", 1, kWait));
-  ASSERT_TRUE(engine_->WaitForRuns("other", 1, kWait));
-  const std::string message = LastRun("leaky").error_message;
+  storage::RunInfo run;
+  ASSERT_NO_FATAL_FAILURE(RunBesideAHealthySource(IsolatedSource("leaky", "leak"), &run));
+  const std::string& message = run.error_message;
   EXPECT_THAT(message, HasSubstr("leak: connector process crashed: signal 11 (SIGSEGV) during "
                                  "pull of stream 'student'; it had used"));
   EXPECT_THAT(message, HasSubstr("MiB of its 256 MiB memory limit"));

@@ -35,15 +35,7 @@ using testing::WaitUntil;
 
 class ServeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = reglo::testing::MakeTempDir("reglo_serve_");
-    ASSERT_FALSE(dir_.empty());
-  }
-  void TearDown() override {
-    testing::KillAndReap(pid_);
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
+  void TearDown() override { testing::KillAndReap(pid_); }
 
   // 3 streams x 300 changes in pages of 10, each page call taking 15 ms: a pull of ~1.5 s.
   void WriteConfig(const std::string& name, const std::string& db, int slow_ms,
@@ -88,7 +80,9 @@ class ServeTest : public ::testing::Test {
 
   std::string Log() { return testing::ReadFile(dir_ / "serve.log"); }
 
-  fs::path dir_;
+  // The folder outlives TearDown: the hub is reaped before its files go.
+  testing::TempDir temp_{"reglo_serve_"};
+  const fs::path dir_ = temp_.path();
   pid_t pid_ = -1;
 };
 

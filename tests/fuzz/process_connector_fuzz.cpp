@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "abi_record.h"
 #include "fuzz_support.h"
 #include "reglo/isolation/process_connector.h"
 
@@ -75,12 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Handler handler(connector);
   (void)connector.Pull("student", std::string("cursor"), handler);
   reglo_field field{"name", "value", 5};
-  reglo_record record{};
-  record.struct_size = sizeof record;
-  record.entity = "student";
-  record.external_id = "1";
-  record.fields = &field;
-  record.field_count = 1;
+  const reglo_record record = reglo::testing::AbiRecord("student", "1", &field, 1);
   (void)connector.MapToCanonical(record, [](const reglo_record&) { return Status::Ok(); });
   (void)connector.Destroy();
   return 0;

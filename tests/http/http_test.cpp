@@ -19,20 +19,7 @@ Reply Call(uint16_t port, const std::string& method, const std::string& uri,
   return reglo::testing::SendHttp(port, request, body);
 }
 
-// Sends raw bytes and returns everything the server answers until it closes the connection.
-std::string RawExchange(uint16_t port, const std::string& bytes) {
-  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
-  socket.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
-  std::string answer;
-  char buffer[4096];
-  while (true) {
-    const int got = socket.receiveBytes(buffer, sizeof buffer);
-    if (got <= 0) break;
-    answer.append(buffer, static_cast<std::size_t>(got));
-  }
-  return answer;
-}
-
+using reglo::testing::RawExchange;
 class HttpServerTest : public ::testing::Test {
  protected:
   void StartWith(std::shared_ptr<Router> router, ServerOptions options = {}) {
@@ -40,6 +27,13 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     server_ = std::move(started).value();
     ASSERT_NE(server_->port(), 0);
+  }
+  // A server whose one route, POST /upload, answers 204 to whatever it is let through.
+  void StartUpload(RouteOptions route = {}, ServerOptions options = {}) {
+    auto router = std::make_shared<Router>();
+    router->Add(
+        "POST", "/upload", [](const Request&) { return Response::NoContent(); }, route);
+    StartWith(router, options);
   }
   std::unique_ptr<Server> server_;
 };
@@ -170,12 +164,9 @@ TEST_F(HttpServerTest, HeadersThatStopArrivingCloseTheConnectionWithoutAHandler)
 }
 
 TEST_F(HttpServerTest, DeclaredBodyOverTheLimitIs413WithoutSendingIt) {
-  auto router = std::make_shared<Router>();
-  RouteOptions options;
-  options.max_body_bytes = 1000;
-  router->Add(
-      "POST", "/upload", [](const Request&) { return Response::NoContent(); }, options);
-  StartWith(router);
+  RouteOptions route;
+  route.max_body_bytes = 1000;
+  StartUpload(route);
   // Only the headers are sent: the answer must come without the server waiting for the body.
   const std::string answer = RawExchange(
       server_->port(), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n");
@@ -184,12 +175,9 @@ TEST_F(HttpServerTest, DeclaredBodyOverTheLimitIs413WithoutSendingIt) {
 }
 
 TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413) {
-  auto router = std::make_shared<Router>();
-  RouteOptions options;
-  options.max_body_bytes = 10;
-  router->Add(
-      "POST", "/upload", [](const Request&) { return Response::NoContent(); }, options);
-  StartWith(router);
+  RouteOptions route;
+  route.max_body_bytes = 10;
+  StartUpload(route);
   const std::string answer =
       RawExchange(server_->port(),
                   "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -198,12 +186,10 @@ TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIs413) {
 }
 
 TEST_F(HttpServerTest, BodyThatStopsArrivingIs408) {
-  auto router = std::make_shared<Router>();
-  router->Add("POST", "/upload", [](const Request&) { return Response::NoContent(); });
   ServerOptions options;
   options.read_timeout = std::chrono::milliseconds(200);
   options.body_timeout = std::chrono::milliseconds(200);
-  StartWith(router, options);
+  StartUpload({}, options);
   // 100 bytes announced, 5 sent, then silence: the server's read timeout decides, not the test.
   const std::string answer = RawExchange(
       server_->port(), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhello");

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "http_client.h"
+#include "master_key.h"
 #include "poll.h"
 #include "reglo/http/server.h"
 #include "reglo/ingest/agent_keys.h"
@@ -424,16 +425,15 @@ TEST(SlowClientsIngest, SignedPushesAreAnsweredWhileSlowClientsHoldConnections) 
   storage::testing::SqliteBackend backend;
   auto opened = backend.Open();
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  auto master = security::MasterKey::FromBytes(std::string(32, '\x42'));
-  ASSERT_TRUE(master.ok());
+  const security::MasterKey master = reglo::testing::FixedMasterKey();
   const Clock& clock = SystemClock::Instance();
-  ingest::AgentKeys keys(**opened, *master, clock);
+  ingest::AgentKeys keys(**opened, master, clock);
   auto created = keys.Create("autoscuola-rossi", "gestionale", {}, 1000.0, 1000);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   auto secret = security::ParseWebhookSecret(created->signing_secret);
   ASSERT_TRUE(secret.ok());
   ingest::IngestService service(
-      {}, [&backend] { return backend.Open(); }, *master, clock);
+      {}, [&backend] { return backend.Open(); }, master, clock);
   auto router = std::make_shared<Router>();
   service.AddRoutes(*router);
   ServerOptions options;

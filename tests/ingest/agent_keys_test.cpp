@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "master_key.h"
 #include "reglo/core/crypto.h"
 #include "reglo/security/signature.h"
 #include "reglo/storage/sqlite_store.h"
@@ -43,7 +44,7 @@ class AgentKeysTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1750000000))};
-  security::MasterKey master_ = security::MasterKey::FromBytes(std::string(32, 'm')).value();
+  security::MasterKey master_ = reglo::testing::FixedMasterKey('m');
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<AgentKeys> keys_;
 };

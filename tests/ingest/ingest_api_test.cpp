@@ -16,6 +16,7 @@
 
 #include "http_client.h"
 #include "ingest_backends.h"
+#include "master_key.h"
 #include "reglo/http/server.h"
 #include "reglo/ingest/agent_keys.h"
 #include "reglo/ingest/ingest_service.h"
@@ -33,7 +34,7 @@ constexpr char kCompany[] = "autoscuola-rossi";
 constexpr char kSource[] = "gestionale";
 
 using Reply = reglo::testing::HttpReply;
-
+using reglo::testing::RawExchange;
 // Everything a push could write, to compare before and after a refusal.
 struct Written {
   int64_t students, events, runs, requests, dead_letters, cursors, used_keys;
@@ -57,16 +58,11 @@ std::string Students(int count, int first = 1) {
       .dump();
 }
 
-class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
+class IngestApiTest : public storage::testing::FreshDatabaseTest {
  protected:
   void SetUp() override {
-    backend_ = GetParam().make();
-    auto opened = backend_->Open();
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
-    auto master = security::MasterKey::FromBytes(std::string(32, '\x42'));
-    ASSERT_TRUE(master.ok());
-    master_.emplace(*master);
+    FreshDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     NewKey();
   }
 
@@ -106,6 +102,13 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
     std::string content_type = "application/json";
   };
 
+  // A valid push of one student, for a test to alter one part of.
+  static Send OneStudent() {
+    Send send;
+    send.body = Students(1);
+    return send;
+  }
+
   Reply Call(Send send) {
     if (!server_) Start();
     Poco::Net::HTTPRequest request(send.method, send.path, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -127,6 +130,13 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
     if (!key.empty()) request.set("Authorization", "Bearer " + key);
     if (send.method == "POST") request.setContentType(send.content_type);
     return reglo::testing::SendHttp(server_->port(), request, send.body);
+  }
+  // The head of a push with the test key that announces `content_length` bytes of body, to send
+  // raw with no body or a part of it.
+  std::string IngestHead(int64_t content_length) const {
+    return "POST /api/hub/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Authorization: Bearer " +
+           api_key_ + "\r\nContent-Length: " + std::to_string(content_length) + "\r\n\r\n";
   }
   Reply Push(std::string body, std::optional<std::string> id = std::nullopt) {
     Send send;
@@ -160,9 +170,7 @@ class IngestApiTest : public ::testing::TestWithParam<BackendParam> {
     EXPECT_EQ(reply.body.find("RSSMRA"), std::string::npos);
   }
 
-  std::unique_ptr<storage::testing::StoreBackend> backend_;
-  std::unique_ptr<storage::Store> store_;
-  std::optional<security::MasterKey> master_;
+  std::optional<security::MasterKey> master_ = reglo::testing::FixedMasterKey();
   ManualClock clock_{std::chrono::system_clock::now()};
   std::string api_key_, secret_, prefix_;
   std::unique_ptr<IngestService> service_;
@@ -272,8 +280,7 @@ TEST_P(IngestApiTest, RequestIdsArePurgedOnceTheirRetentionHasPassed) {
 
 TEST_P(IngestApiTest, MissingUnknownAndRevokedKeysAre401) {
   const Written before = Snapshot();
-  Send send;
-  send.body = Students(1);
+  Send send = OneStudent();
   send.api_key = "";
   ExpectRefused(Call(send), 401, "missing-api-key", before);
   send.api_key = "rgk_0123456789ab_" + std::string(64, 'a');
@@ -287,8 +294,7 @@ TEST_P(IngestApiTest, MissingUnknownAndRevokedKeysAre401) {
 
 TEST_P(IngestApiTest, BadSignatureAndTamperedBodyAre401) {
   const Written before = Snapshot();
-  Send send;
-  send.body = Students(1);
+  Send send = OneStudent();
   send.signature = "v1,bm90IGEgc2lnbmF0dXJl";
   ExpectRefused(Call(send), 401, "invalid-signature", before);
   send.signature.reset();
@@ -301,8 +307,7 @@ TEST_P(IngestApiTest, ExpiredAndFutureTimestampsAre401) {
   const Written before = Snapshot();
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
-  Send send;
-  send.body = Students(1);
+  Send send = OneStudent();
   send.timestamp = now - 6 * 60;
   ExpectRefused(Call(send), 401, "invalid-timestamp", before);
   send.timestamp = now + 6 * 60;
@@ -341,9 +346,8 @@ TEST_P(IngestApiTest, AddressOutsideTheKeysAllowlistIs403) {
 
 TEST_P(IngestApiTest, WrongMethodIs405AndWrongContentTypeIs415) {
   const Written before = Snapshot();
-  Send send;
+  Send send = OneStudent();
   send.method = "PUT";
-  send.body = Students(1);
   const Reply wrong = Call(send);
   EXPECT_EQ(wrong.status, 405);
   EXPECT_EQ(wrong.content_type, "application/problem+json");
@@ -360,17 +364,7 @@ TEST_P(IngestApiTest, BodyOverTheLimitIs413BeforeItIsRead) {
   Start(options);
   const Written before = Snapshot();
   // Only the headers go out: the answer must come without the body.
-  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", server_->port()));
-  const std::string head =
-      "POST /api/hub/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: "
-      "application/json\r\nAuthorization: Bearer " +
-      api_key_ + "\r\nContent-Length: 50000000\r\n\r\n";
-  socket.sendBytes(head.data(), static_cast<int>(head.size()));
-  std::string answer;
-  char buffer[4096];
-  for (int got = 0; (got = socket.receiveBytes(buffer, sizeof buffer)) > 0;) {
-    answer.append(buffer, static_cast<size_t>(got));
-  }
+  const std::string answer = RawExchange(server_->port(), IngestHead(50000000));
   EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
   EXPECT_NE(answer.find("application/problem+json"), std::string::npos);
   EXPECT_EQ(Snapshot(), before);
@@ -475,17 +469,7 @@ TEST_P(IngestApiTest, BodyThatStopsArrivingIs408AndWritesNothing) {
   server.body_timeout = std::chrono::milliseconds(300);
   Start({}, server);
   const Written before = Snapshot();
-  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", server_->port()));
-  const std::string head =
-      "POST /api/hub/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: "
-      "application/json\r\nAuthorization: Bearer " +
-      api_key_ + "\r\nContent-Length: 1000\r\n\r\n{\"companyId\"";
-  socket.sendBytes(head.data(), static_cast<int>(head.size()));
-  std::string answer;
-  char buffer[4096];
-  for (int got = 0; (got = socket.receiveBytes(buffer, sizeof buffer)) > 0;) {
-    answer.append(buffer, static_cast<size_t>(got));
-  }
+  const std::string answer = RawExchange(server_->port(), IngestHead(1000) + "{\"companyId\"");
   EXPECT_EQ(answer.rfind("HTTP/1.1 408", 0), 0u) << answer;
   EXPECT_EQ(Snapshot(), before);
 }
@@ -528,8 +512,7 @@ TEST_P(IngestApiTest, ServesHttpsWithAConfiguredCertificate) {
 
 TEST_P(IngestApiTest, CountersPerKeyForTheAdminPort) {
   ASSERT_EQ(Push(Students(3)).status, 200);
-  Send send;
-  send.body = Students(1);
+  Send send = OneStudent();
   send.signature = "v1,AAAA";
   EXPECT_EQ(Call(send).status, 401);
   const std::vector<KeyStats> stats = service_->stats().Snapshot();

@@ -17,6 +17,7 @@
 #include <future>
 #include <thread>
 
+#include "abi_record.h"
 #include "reglo/isolation/protocol.h"
 #include "temp_dir.h"
 
@@ -96,12 +97,7 @@ class ProcessConnectorTest : public ::testing::Test {
 
 TEST(ProtocolTest, RecordsRoundTripKeepingAbsentApartFromEmptyAndBytesAsTheyAre) {
   reglo_field fields[3] = {{"a", nullptr, 0}, {"b", "", 0}, {"c", "x\0\xff", 3}};
-  reglo_record record{};
-  record.struct_size = sizeof record;
-  record.entity = "student";
-  record.external_id = "S1";
-  record.fields = fields;
-  record.field_count = 3;
+  const reglo_record record = testing::AbiRecord("student", "S1", fields, 3);
   protocol::Encoder out;
   out.Record(record);
   EXPECT_EQ(out.bytes().size(), protocol::EncodedRecordSize(record));
@@ -269,12 +265,7 @@ TEST_F(ProcessConnectorTest, BehavesLikeTheSamePluginInProcess) {
 
   // Outside a pull any record maps (a round trip).
   reglo_field field{"firstName", "Ada", 3};
-  reglo_record record{};
-  record.struct_size = sizeof record;
-  record.entity = "student";
-  record.external_id = "X1";
-  record.fields = &field;
-  record.field_count = 1;
+  const reglo_record record = testing::AbiRecord("student", "X1", &field, 1);
   std::string mapped;
   ASSERT_TRUE(remote
                   ->MapToCanonical(record,
@@ -577,12 +568,7 @@ class HostileRunner {
 
 std::string CanonicalBody(std::string_view value) {
   reglo_field field{"note", value.data(), value.size()};
-  reglo_record record{};
-  record.struct_size = sizeof record;
-  record.entity = "student";
-  record.external_id = "S1";
-  record.fields = &field;
-  record.field_count = 1;
+  const reglo_record record = testing::AbiRecord("student", "S1", &field, 1);
   protocol::Encoder out;
   out.Record(record);
   return out.bytes();

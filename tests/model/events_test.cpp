@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "raw_record.h"
 #include "reglo/model/validation.h"
 
 namespace reglo::model {
@@ -14,16 +15,12 @@ namespace {
 using ::testing::ElementsAre;
 
 CanonicalRecord Case(const std::string& status, const std::string& updated_at) {
-  RawRecord raw;
-  raw.entity = "case";
-  raw.company_id = "autoscuola-rossi";
-  raw.source_system = "gestionale-csv";
-  raw.external_id = "C001";
-  raw.source_updated_at = updated_at;
-  raw.fields = {{"studentExternalId", "A001"},
-                {"licenseCategory", "B"},
-                {"status", status},
-                {"openedAt", "2026-01-10"}};
+  const RawRecord raw =
+      testing::Raw("case", "autoscuola-rossi", "gestionale-csv", "C001", updated_at,
+                   {{"studentExternalId", "A001"},
+                    {"licenseCategory", "B"},
+                    {"status", status},
+                    {"openedAt", "2026-01-10"}});
   return std::get<CanonicalRecord>(Validate(raw));
 }
 
@@ -85,13 +82,9 @@ TEST(EventsTest, EventIdsAreDeterministicAndDistinct) {
 }
 
 TEST(EventsTest, NoPersonalDataInContextAttributes) {
-  RawRecord raw;
-  raw.entity = "student";
-  raw.company_id = "c1";
-  raw.source_system = "s1";
-  raw.external_id = "A001";
-  raw.fields = {
-      {"firstName", "Mario"}, {"fiscalCode", "RSSMRA85T10A562S"}, {"email", "m@example.com"}};
+  const RawRecord raw = testing::Raw(
+      "student", "c1", "s1", "A001", std::nullopt,
+      {{"firstName", "Mario"}, {"fiscalCode", "RSSMRA85T10A562S"}, {"email", "m@example.com"}});
   CanonicalRecord record = std::get<CanonicalRecord>(Validate(raw));
   const auto envelope = nlohmann::json::parse(
       CloudEventJson(BuildEvents(record, Reconcile(record, nullptr), "t")[0]));

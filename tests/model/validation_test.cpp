@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "raw_record.h"
 namespace reglo::model {
 namespace {
 
@@ -14,19 +15,14 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 RawRecord Student() {
-  RawRecord raw;
-  raw.entity = "student";
-  raw.company_id = "autoscuola-rossi";
-  raw.source_system = "gestionale-csv";
-  raw.external_id = "A001";
-  raw.source_updated_at = "2026-03-01T10:00:00+01:00";
-  raw.fields = {{"firstName", "Mario"},
-                {"lastName", "Rossi"},
-                {"fiscalCode", "rssmra85t10a562s"},
-                {"birthDate", "1985-12-10"},
-                {"email", "Mario.Rossi@Example.COM"},
-                {"phone", "+39 333 123 4567"}};
-  return raw;
+  return testing::Raw("student", "autoscuola-rossi", "gestionale-csv", "A001",
+                      "2026-03-01T10:00:00+01:00",
+                      {{"firstName", "Mario"},
+                       {"lastName", "Rossi"},
+                       {"fiscalCode", "rssmra85t10a562s"},
+                       {"birthDate", "1985-12-10"},
+                       {"email", "Mario.Rossi@Example.COM"},
+                       {"phone", "+39 333 123 4567"}});
 }
 
 CanonicalRecord Accepted(const RawRecord& raw) {
@@ -91,18 +87,13 @@ TEST(ValidationTest, MalformedFieldsAreKeptWithAWarningThatNamesTheFieldNotThePe
 }
 
 TEST(ValidationTest, EnumsBooleansDatesAndDefaults) {
-  RawRecord payment;
-  payment.entity = "payment";
-  payment.company_id = "c";
-  payment.source_system = "s";
-  payment.external_id = "P1";
-  payment.source_updated_at = "2026-03-01 10:00";
-  payment.fields = {{"studentExternalId", "A001"},
-                    {"caseExternalId", "C001"},
-                    {"amountCents", "+012000"},
-                    {"paidAt", "2026-03-01T10:00:00+01:00"},
-                    {"method", "CARD"},
-                    {"status", "pagato"}};
+  const RawRecord payment = testing::Raw("payment", "c", "s", "P1", "2026-03-01 10:00",
+                                         {{"studentExternalId", "A001"},
+                                          {"caseExternalId", "C001"},
+                                          {"amountCents", "+012000"},
+                                          {"paidAt", "2026-03-01T10:00:00+01:00"},
+                                          {"method", "CARD"},
+                                          {"status", "pagato"}});
   CanonicalRecord record = Accepted(payment);
   EXPECT_EQ(record.Value("amountCents"), "12000");
   EXPECT_EQ(record.Value("currency"), "EUR");
@@ -112,14 +103,10 @@ TEST(ValidationTest, EnumsBooleansDatesAndDefaults) {
   EXPECT_THAT(record.warnings, Contains("payment.status: unknown value 'pagato'; kept"));
   EXPECT_EQ(record.warnings.size(), 1u);
 
-  RawRecord vehicle;
-  vehicle.entity = "vehicle";
-  vehicle.company_id = "c";
-  vehicle.source_system = "s";
-  vehicle.external_id = "V1";
-  vehicle.fields = {{"plate", "FG123AB"},     {"make", "Fiat"},           {"model", "Panda"},
-                    {"licenseCategory", "b"}, {"transmission", "Manual"}, {"active", "Sì"}};
-  CanonicalRecord v = Accepted(vehicle);
+  const testing::RawFields vehicle = {{"plate", "FG123AB"},       {"make", "Fiat"},
+                                      {"model", "Panda"},         {"licenseCategory", "b"},
+                                      {"transmission", "Manual"}, {"active", "Sì"}};
+  CanonicalRecord v = Accepted(testing::Raw("vehicle", "c", "s", "V1", std::nullopt, vehicle));
   EXPECT_EQ(v.Value("licenseCategory"), "B");
   EXPECT_EQ(v.Value("transmission"), "manual");
   EXPECT_EQ(v.Value("active"), "true");
@@ -164,13 +151,9 @@ TEST(ValidationTest, TimestampsThatLeaveYearsOneToNineThousandNineHundredNinetyN
               Contains(HasSubstr("student.sourceUpdatedAt: '9999-12-31T23:30:00-01:00' is not an "
                                  "ISO 8601 timestamp of the years 0001-9999")));
   // A date-time field: kept as given, with a warning (accept + warning).
-  RawRecord appointment;
-  appointment.entity = "appointment";
-  appointment.company_id = "c";
-  appointment.source_system = "s";
-  appointment.external_id = "A1";
-  appointment.fields = {{"startsAt", "0001-01-01T00:00:00+01:00"},
-                        {"endsAt", "2026-01-01T10:00:00+01:00"}};
+  const RawRecord appointment = testing::Raw(
+      "appointment", "c", "s", "A1", std::nullopt,
+      {{"startsAt", "0001-01-01T00:00:00+01:00"}, {"endsAt", "2026-01-01T10:00:00+01:00"}});
   CanonicalRecord a = Accepted(appointment);
   EXPECT_EQ(a.Value("startsAt"), "0001-01-01T00:00:00+01:00");
   EXPECT_EQ(a.Value("endsAt"), "2026-01-01T09:00:00Z");

@@ -42,7 +42,7 @@ void ReplaceRow(const fs::path& path, const std::string& prefix, const std::stri
   WriteFile(path, text);
 }
 
-class SampleTest : public ::testing::TestWithParam<BackendParam> {
+class SampleTest : public storage::testing::FreshDatabaseTest {
  protected:
   void SetUp() override {
     dir_ = reglo::testing::MakeTempDir("reglo-sample-");
@@ -68,13 +68,10 @@ class SampleTest : public ::testing::TestWithParam<BackendParam> {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  // Closes the store (if open) and opens a new, empty database of the parameter's backend.
+  // A new, empty database of the parameter's backend, with the sample's source.
   void OpenFreshStore() {
-    store_.reset();
-    backend_ = GetParam().make();
-    auto store = backend_->Open();
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
+    OpenFreshDatabase();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(store_->UpsertSource(source_).ok());
   }
 
@@ -100,8 +97,6 @@ class SampleTest : public ::testing::TestWithParam<BackendParam> {
   fs::path dir_;
   storage::SourceRow source_;
   std::shared_ptr<plugin_host::LoadedPlugin> plugin_;
-  std::unique_ptr<storage::testing::StoreBackend> backend_;
-  std::unique_ptr<storage::Store> store_;
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1790000000))};
 };
 

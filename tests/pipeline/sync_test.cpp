@@ -51,19 +51,8 @@ class FailingStore final : public storage::ForwardingStore {
 };
 
 // SetUp opens a fresh, empty database of the parameter's backend.
-class SyncTest : public ::testing::TestWithParam<BackendParam> {
+class SyncTest : public storage::testing::FreshDatabaseTest {
  protected:
-  void SetUp() override {
-    backend_ = GetParam().make();
-    auto store = backend_->Open();
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-  }
-  void TearDown() override {
-    store_.reset();
-    backend_.reset();
-  }
-
   storage::SourceRow Source(const std::string& id, const std::string& config) {
     storage::SourceRow source{id, "autoscuola-rossi", "counter-db", "counter", config, true, "new"};
     EXPECT_TRUE(store_->UpsertSource(source).ok());
@@ -86,8 +75,6 @@ class SyncTest : public ::testing::TestWithParam<BackendParam> {
     return *events;
   }
 
-  std::unique_ptr<storage::testing::StoreBackend> backend_;
-  std::unique_ptr<storage::Store> store_;
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1790000000))};
 };
 

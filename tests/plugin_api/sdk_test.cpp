@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <reglo/connector.hpp>
 
+#include "abi_record.h"
+
 namespace {
 
 class ThrowingConnector : public reglo::sdk::Connector {
@@ -185,10 +187,7 @@ TEST(SdkTest, AMissingSinkOrEmitterIsAFailureNotACrash) {
   EXPECT_EQ(captured.error, "list_streams: the host passed no stream sink");
   EXPECT_EQ(Counting::Pull(instance, &ctx, "student", nullptr, nullptr), REGLO_FATAL);
   EXPECT_EQ(captured.error, "pull_changes: the host passed no emitter");
-  reglo_record record{};
-  record.struct_size = sizeof record;
-  record.entity = "student";
-  record.external_id = "S1";
+  reglo_record record = reglo::testing::AbiRecord("student", "S1");
   reglo_record_sink no_emit{sizeof(reglo_record_sink), nullptr, nullptr};
   EXPECT_EQ(Counting::Map(instance, &ctx, &record, &no_emit), REGLO_FATAL);
   EXPECT_EQ(captured.error, "the host's canonical sink has no emit");

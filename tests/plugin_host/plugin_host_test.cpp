@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "abi_record.h"
+#include "pull_collector.h"
 #include "reglo/plugin_host/plugin.h"
 #include "temp_dir.h"
 
@@ -21,23 +23,7 @@ std::filesystem::path PluginPath(const std::string& name) {
 
 using reglo::testing::TempDir;
 
-struct Collected final : PullHandler {
-  std::vector<std::string> ids;
-  std::vector<std::string> cursors;
-  std::vector<std::string> warnings;
-  Status OnRecord(const reglo_record& record) override {
-    ids.emplace_back(record.external_id);
-    return Status::Ok();
-  }
-  Status OnCheckpoint(std::string_view cursor, uint64_t) override {
-    cursors.emplace_back(cursor);
-    return Status::Ok();
-  }
-  void OnWarning(std::string_view origin, std::string_view message) override {
-    warnings.push_back(std::string(origin) + ": " + std::string(message));
-  }
-  bool ShouldStop() override { return false; }
-};
+using Collected = reglo::testing::PullCollector;
 
 TEST(PluginHostTest, LoadsAWorkingCConnector) {
   Result<std::shared_ptr<LoadedPlugin>> plugin = LoadedPlugin::Load(PluginPath("counter"));
@@ -224,10 +210,7 @@ TEST(PluginHostTest, AnExceptionInAHostCallbackIsThePullsFailureNotAnUnwindThrou
   pulled = (*instance)->Pull("student", std::nullopt, throwing);
   EXPECT_THAT(pulled.message(), HasSubstr("checkpoint exploded"));
 
-  reglo_record record{};
-  record.struct_size = sizeof record;
-  record.entity = "student";
-  record.external_id = "S1";
+  const reglo_record record = reglo::testing::AbiRecord("student", "S1");
   Status mapped = (*instance)->MapToCanonical(
       record, [](const reglo_record&) -> Status { throw std::runtime_error("sink exploded"); });
   EXPECT_THAT(mapped.message(), HasSubstr("sink exploded"));

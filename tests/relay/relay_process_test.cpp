@@ -38,7 +38,6 @@ using testing::Reply;
 class RelayProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = reglo::testing::MakeTempDir("reglo_relay_");
     ASSERT_FALSE(dir_.empty());
     auto store = storage::OpenSqliteStore((dir_ / "hub.db").string());
     ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -48,8 +47,6 @@ class RelayProcessTest : public ::testing::Test {
     reglo::testing::KillAndReap(relay_pid_);
     reglo::testing::KillAndReap(nats_pid_);
     store_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   void WriteConfig(const nlohmann::json& relay, const nlohmann::json& subscriptions) {
@@ -95,7 +92,8 @@ class RelayProcessTest : public ::testing::Test {
     return ids;
   }
 
-  fs::path dir_;
+  reglo::testing::TempDir temp_{"reglo_relay_"};
+  const fs::path dir_ = temp_.path();
   std::unique_ptr<storage::Store> store_;
   pid_t relay_pid_ = -1;
   pid_t nats_pid_ = -1;

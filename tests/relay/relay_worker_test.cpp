@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "master_key.h"
 #include "pipeline_backends.h"
 #include "reglo/relay/relay.h"
 #include "reglo/relay/subscriptions.h"
@@ -32,14 +33,11 @@ std::chrono::system_clock::time_point Start() {
   return std::chrono::sys_days(std::chrono::year(2026) / 1 / 5) + 9h;
 }
 
-class RelayWorkerTest : public ::testing::TestWithParam<BackendParam> {
+class RelayWorkerTest : public storage::testing::FreshDatabaseTest {
  protected:
   void SetUp() override {
-    backend_ = GetParam().make();
-    auto store = backend_->Open();
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-    master_.emplace(*security::MasterKey::FromBytes(std::string(32, 'k')));
+    FreshDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     outbox_ = std::make_unique<Outbox>(*store_);
   }
 
@@ -83,10 +81,8 @@ class RelayWorkerTest : public ::testing::TestWithParam<BackendParam> {
 
   int64_t Latest() { return *store_->LatestEventSequence(); }
 
-  std::unique_ptr<storage::testing::StoreBackend> backend_;
-  std::unique_ptr<storage::Store> store_;
   ManualClock clock_{Start()};
-  std::optional<security::MasterKey> master_;
+  std::optional<security::MasterKey> master_ = reglo::testing::FixedMasterKey('k');
   std::unique_ptr<Outbox> outbox_;
 };
 

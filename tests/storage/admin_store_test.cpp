@@ -156,18 +156,15 @@ TEST_P(StoreTest, AdminBrowserPagesSearchesAndFiltersByCompany) {
   page = OK_VALUE(store_->BrowseRecords(student, {"roma", "", 50, 0}));
   EXPECT_EQ(page.total, 5);
   // By name (any case, first, last or both), by externalId; LIKE wildcards are literal.
-  page = OK_VALUE(store_->BrowseRecords(student, {"", "BIANCHI", 50, 0}));
-  ASSERT_EQ(page.total, 1);
-  EXPECT_EQ(page.items[0].key.external_id, "M1");
-  page = OK_VALUE(store_->BrowseRecords(student, {"", "mario rossi3", 50, 0}));
-  ASSERT_EQ(page.total, 1);
-  EXPECT_EQ(page.items[0].key.external_id, "R3");
-  page = OK_VALUE(store_->BrowseRecords(student, {"roma", "r2", 50, 0}));
-  ASSERT_EQ(page.total, 1);
-  EXPECT_EQ(page.items[0].key.external_id, "R2");
-  page = OK_VALUE(store_->BrowseRecords(student, {"", "_%", 50, 0}));
-  ASSERT_EQ(page.total, 1);
-  EXPECT_EQ(page.items[0].key.external_id, "X_%1");
+  const std::pair<RecordQuery, std::string> finds_one[] = {{{"", "BIANCHI", 50, 0}, "M1"},
+                                                           {{"", "mario rossi3", 50, 0}, "R3"},
+                                                           {{"roma", "r2", 50, 0}, "R2"},
+                                                           {{"", "_%", 50, 0}, "X_%1"}};
+  for (const auto& [query, external_id] : finds_one) {
+    page = OK_VALUE(store_->BrowseRecords(student, query));
+    ASSERT_EQ(page.total, 1) << query.search;
+    EXPECT_EQ(page.items[0].key.external_id, external_id);
+  }
   EXPECT_FALSE(store_->BrowseRecords(student, {"", "", 0, 0}).ok());
 }
 

@@ -22,25 +22,13 @@
 namespace reglo::storage::testing {
 namespace {
 
-constexpr char kSourceId[] = "src";
 constexpr int kPerBatch = 250;
-
-model::CanonicalRecord AStudent(const std::string& external_id) {
-  model::RawRecord raw;
-  raw.entity = "student";
-  raw.company_id = "acme";
-  raw.source_system = "gestionale";
-  raw.external_id = external_id;
-  raw.source_updated_at = "2024-01-01T10:00:00Z";
-  raw.fields = {{"firstName", "Mario"}, {"lastName", "Rossi"}};
-  return std::get<model::CanonicalRecord>(model::Validate(raw));
-}
 
 // Batch `n` of the series: its own records, and the cursor "page-<n>".
 CheckpointBatch SeriesBatch(int64_t run_id, int n) {
   CheckpointBatch batch;
   batch.run_id = run_id;
-  batch.source_id = kSourceId;
+  batch.source_id = kBackendSourceId;
   batch.stream = "students";
   for (int i = 0; i < kPerBatch; ++i) {
     batch.records.push_back(AStudent(fmt::format("S{:02}-{:04}", n, i)));
@@ -59,9 +47,8 @@ TEST(PostgresRestartTest, RestartMidCommitLeavesNothingHalfDoneAndEverythingLand
   Result<std::unique_ptr<Store>> opened = backend.Open();
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::unique_ptr<Store> store = std::move(*opened);
-  ASSERT_TRUE(
-      store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
-  const int64_t run = store->BeginRun(kSourceId, "2025-06-01T08:00:00.000Z").value();
+  ASSERT_OK(RegisterBackendSource(*store));
+  const int64_t run = store->BeginRun(kBackendSourceId, "2025-06-01T08:00:00.000Z").value();
 
   for (int n = 1; n <= 3; ++n) {
     Result<CheckpointResult> committed = store->CommitCheckpoint(SeriesBatch(run, n));

@@ -32,44 +32,26 @@ INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest,
                              "Postgres", [] { return std::make_unique<PostgresBackend>(); }}),
                          BackendName);
 
-constexpr char kSourceId[] = "src";
-
-model::CanonicalRecord AStudent(const std::string& external_id,
-                                const std::string& first_name = "Mario",
-                                const std::string& updated_at = "2024-01-01T10:00:00Z") {
-  model::RawRecord raw;
-  raw.entity = "student";
-  raw.company_id = "acme";
-  raw.source_system = "gestionale";
-  raw.external_id = external_id;
-  raw.source_updated_at = updated_at;
-  raw.fields = {{"firstName", first_name}, {"lastName", "Rossi"}};
-  return std::get<model::CanonicalRecord>(model::Validate(raw));
-}
-
 std::vector<model::CanonicalRecord> Students(const std::string& prefix, int count) {
   std::vector<model::CanonicalRecord> records;
   for (int i = 0; i < count; ++i) records.push_back(AStudent(fmt::format("{}{:05}", prefix, i)));
   return records;
 }
 
-CheckpointBatch BatchFor(Store& store, std::vector<model::CanonicalRecord> records) {
-  CheckpointBatch batch;
-  Result<int64_t> run = store.BeginRun(kSourceId, "2025-06-01T08:00:00.000Z");
-  EXPECT_TRUE(run.ok()) << run.status().ToString();
-  batch.run_id = run.ok() ? *run : 0;
-  batch.source_id = kSourceId;
-  batch.stream = "students";
-  batch.records = std::move(records);
-  batch.seen = static_cast<int64_t>(batch.records.size());
-  batch.committed_at = "2025-06-01T08:00:01.000Z";
-  return batch;
-}
-
 std::unique_ptr<Store> MustOpen(StoreBackend& backend) {
   Result<std::unique_ptr<Store>> store = backend.Open();
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   return store.ok() ? std::move(*store) : nullptr;
+}
+
+// Two stores (two connections) on `backend`'s database, the source registered: writers that race.
+void OpenTwoWriters(PostgresBackend& backend, std::unique_ptr<Store>* a,
+                    std::unique_ptr<Store>* b) {
+  *a = MustOpen(backend);
+  *b = MustOpen(backend);
+  ASSERT_NE(*a, nullptr);
+  ASSERT_NE(*b, nullptr);
+  ASSERT_OK(RegisterBackendSource(**a));
 }
 
 // Makes every transaction that writes the cursor `cursor` sleep `seconds` before it does, while
@@ -93,6 +75,24 @@ bool WaitForSleeper(PostgresBackend& backend) {
         return sleeping.ok() && *sleeping > 0;
       },
       std::chrono::seconds(10), std::chrono::milliseconds(50));
+}
+
+// A commits `batch_a` (whose cursor SlowDownCursor made sleep) on a thread; once it sleeps inside
+// its transaction, B commits `batch_b` and so runs into A's locks. Both must succeed: their
+// results.
+void Race(PostgresBackend& backend, Store& a, const CheckpointBatch& batch_a, Store& b,
+          const CheckpointBatch& batch_b, CheckpointResult* result_a, CheckpointResult* result_b) {
+  Result<CheckpointResult> first = Status::Internal("not run");
+  std::thread writer([&] { first = a.CommitCheckpoint(batch_a); });
+  const bool a_sleeps = WaitForSleeper(backend);
+  Result<CheckpointResult> second = b.CommitCheckpoint(batch_b);
+  writer.join();
+
+  ASSERT_TRUE(a_sleeps);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  *result_a = *first;
+  *result_b = *second;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,8 +196,7 @@ TEST(PostgresStoreTest, CheckpointsCanWaitForDurability) {
   url.synchronous_commit = "on";
   Result<std::unique_ptr<Store>> store = OpenPostgresStore(url);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  ASSERT_TRUE(
-      (*store)->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_OK(RegisterBackendSource(**store));
   Result<CheckpointResult> committed =
       (*store)->CommitCheckpoint(BatchFor(**store, Students("D", 10)));
   ASSERT_TRUE(committed.ok()) << committed.status().ToString();
@@ -208,8 +207,7 @@ TEST(PostgresStoreTest, ReconnectsAtTheNextCallAfterTheConnectionWasKilled) {
   PostgresBackend backend;
   std::unique_ptr<Store> store = MustOpen(backend);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(
-      store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_OK(RegisterBackendSource(*store));
   ASSERT_TRUE(store->CommitCheckpoint(BatchFor(*store, Students("A", 10))).ok());
 
   // Killed while idle: noticed before the next call uses the connection, which just works.
@@ -229,8 +227,7 @@ TEST(PostgresStoreTest, KilledInTheMiddleOfACommitFailsRetryablyAndWritesNothing
   PostgresBackend backend;
   std::unique_ptr<Store> store = MustOpen(backend);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(
-      store->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_OK(RegisterBackendSource(*store));
   ASSERT_TRUE(SlowDownCursor(backend, "slow", 5).ok());
   CheckpointBatch batch = BatchFor(*store, Students("K", 50));
   batch.cursor = "slow";
@@ -257,7 +254,7 @@ TEST(PostgresStoreTest, KilledInTheMiddleOfACommitFailsRetryablyAndWritesNothing
   ASSERT_TRUE(retried.ok()) << retried.status().ToString();
   EXPECT_EQ(retried->counters.created, 50);
   EXPECT_EQ(retried->events, 50);
-  EXPECT_EQ(store->GetCursor(kSourceId, "students").value(), "page-1");
+  EXPECT_EQ(store->GetCursor(kBackendSourceId, "students").value(), "page-1");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,11 +266,9 @@ TEST(PostgresStoreTest, KilledInTheMiddleOfACommitFailsRetryablyAndWritesNothing
 // (records inserted before any lookup) instead of the lookup path.
 void RaceForNewRecords(bool warm) {
   PostgresBackend backend;
-  std::unique_ptr<Store> a = MustOpen(backend);
-  std::unique_ptr<Store> b = MustOpen(backend);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  ASSERT_TRUE(a->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  std::unique_ptr<Store> a;
+  std::unique_ptr<Store> b;
+  ASSERT_NO_FATAL_FAILURE(OpenTwoWriters(backend, &a, &b));
   int64_t before = 0;
   if (warm) {
     ASSERT_TRUE(a->CommitCheckpoint(BatchFor(*a, Students("WA", 100))).ok());
@@ -287,19 +282,14 @@ void RaceForNewRecords(bool warm) {
   std::vector<model::CanonicalRecord> reversed(records.rbegin(), records.rend());
   CheckpointBatch batch_b = BatchFor(*b, reversed);
 
-  Result<CheckpointResult> result_a = Status::Internal("not run");
-  std::thread writer([&] { result_a = a->CommitCheckpoint(batch_a); });
-  ASSERT_TRUE(WaitForSleeper(backend));
-  Result<CheckpointResult> result_b = b->CommitCheckpoint(batch_b);
-  writer.join();
-
-  ASSERT_TRUE(result_a.ok()) << result_a.status().ToString();
-  ASSERT_TRUE(result_b.ok()) << result_b.status().ToString();
-  EXPECT_EQ(result_a->counters.created, 200);
-  EXPECT_EQ(result_a->events, 200);
-  EXPECT_EQ(result_b->counters.unchanged, 200);
-  EXPECT_EQ(result_b->counters.created, 0);
-  EXPECT_EQ(result_b->events, 0);
+  CheckpointResult result_a;
+  CheckpointResult result_b;
+  ASSERT_NO_FATAL_FAILURE(Race(backend, *a, batch_a, *b, batch_b, &result_a, &result_b));
+  EXPECT_EQ(result_a.counters.created, 200);
+  EXPECT_EQ(result_a.events, 200);
+  EXPECT_EQ(result_b.counters.unchanged, 200);
+  EXPECT_EQ(result_b.counters.created, 0);
+  EXPECT_EQ(result_b.events, 0);
   EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students").value(), before + 200);
   EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM integration_events").value(), before + 200);
   EXPECT_EQ(backend
@@ -307,7 +297,7 @@ void RaceForNewRecords(bool warm) {
                           "WHERE external_id LIKE 'R%'")
                 .value(),
             200);
-  const std::vector<RunInfo> runs = b->ListRuns(kSourceId, 10).value();
+  const std::vector<RunInfo> runs = b->ListRuns(kBackendSourceId, 10).value();
   ASSERT_FALSE(runs.empty());
   EXPECT_EQ(runs.front().counters.unchanged, 200);  // B's run counted its decisions once
 }
@@ -322,27 +312,20 @@ TEST(PostgresStoreTest, AWriterThatLosesTheRaceOnTheColdLoadPathFindsThemUnchang
 
 TEST(PostgresStoreTest, AWriterThatLosesTheRaceForAnUpdateAppliesItsChangeOnTheWinners) {
   PostgresBackend backend;
-  std::unique_ptr<Store> a = MustOpen(backend);
-  std::unique_ptr<Store> b = MustOpen(backend);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  ASSERT_TRUE(a->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  std::unique_ptr<Store> a;
+  std::unique_ptr<Store> b;
+  ASSERT_NO_FATAL_FAILURE(OpenTwoWriters(backend, &a, &b));
   ASSERT_TRUE(a->CommitCheckpoint(BatchFor(*a, {AStudent("U1")})).ok());
   ASSERT_TRUE(SlowDownCursor(backend, "slow", 1).ok());
   CheckpointBatch batch_a = BatchFor(*a, {AStudent("U1", "Anna", "2024-02-01T10:00:00Z")});
   batch_a.cursor = "slow";
   CheckpointBatch batch_b = BatchFor(*b, {AStudent("U1", "Bice", "2024-02-01T10:00:00Z")});
 
-  Result<CheckpointResult> result_a = Status::Internal("not run");
-  std::thread writer([&] { result_a = a->CommitCheckpoint(batch_a); });
-  ASSERT_TRUE(WaitForSleeper(backend));
-  Result<CheckpointResult> result_b = b->CommitCheckpoint(batch_b);
-  writer.join();
-
-  ASSERT_TRUE(result_a.ok()) << result_a.status().ToString();
-  ASSERT_TRUE(result_b.ok()) << result_b.status().ToString();
-  EXPECT_EQ(result_a->counters.updated, 1);
-  EXPECT_EQ(result_b->counters.updated, 1);
+  CheckpointResult result_a;
+  CheckpointResult result_b;
+  ASSERT_NO_FATAL_FAILURE(Race(backend, *a, batch_a, *b, batch_b, &result_a, &result_b));
+  EXPECT_EQ(result_a.counters.updated, 1);
+  EXPECT_EQ(result_b.counters.updated, 1);
   // B decided on A's version 2, not on the version 1 it could have read before A committed.
   std::optional<StoredRecord> stored =
       b->GetRecord(*model::FindEntity("student"), AStudent("U1").key).value();
@@ -363,8 +346,7 @@ TEST(PostgresStoreTest, ManyWritersRacingOnTheSameRecordsYieldOneRowAndOneCreate
     stores.push_back(MustOpen(backend));
     ASSERT_NE(stores.back(), nullptr);
   }
-  ASSERT_TRUE(
-      stores[0]->UpsertSource({kSourceId, "acme", "gestionale", "csv", "{}", true, "new"}).ok());
+  ASSERT_OK(RegisterBackendSource(*stores[0]));
   int64_t total = 0;
   for (int round = 0; round < 5; ++round) {
     const std::vector<model::CanonicalRecord> records = Students(fmt::format("W{}-", round), 300);

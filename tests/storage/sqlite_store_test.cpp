@@ -32,30 +32,6 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest,
                              "Sqlite", [] { return std::make_unique<SqliteBackend>(); }}),
                          BackendName);
 
-model::CanonicalRecord AStudent(const std::string& external_id) {
-  model::RawRecord raw;
-  raw.entity = "student";
-  raw.company_id = "acme";
-  raw.source_system = "gestionale";
-  raw.external_id = external_id;
-  raw.source_updated_at = "2024-01-01T10:00:00Z";
-  raw.fields = {{"firstName", "Mario"}, {"lastName", "Rossi"}};
-  return std::get<model::CanonicalRecord>(model::Validate(raw));
-}
-
-CheckpointBatch BatchFor(Store& store, std::vector<model::CanonicalRecord> records) {
-  CheckpointBatch batch;
-  Result<int64_t> run = store.BeginRun("src", "2025-06-01T08:00:00.000Z");
-  EXPECT_TRUE(run.ok()) << run.status().ToString();
-  batch.run_id = run.ok() ? *run : 0;
-  batch.source_id = "src";
-  batch.stream = "students";
-  batch.records = std::move(records);
-  batch.seen = static_cast<int64_t>(batch.records.size());
-  batch.committed_at = "2025-06-01T08:00:01.000Z";
-  return batch;
-}
-
 TEST(SqliteStoreTest, InMemoryDatabaseWorks) {
   Result<std::unique_ptr<Store>> store = OpenSqliteStore(":memory:");
   ASSERT_TRUE(store.ok()) << store.status().ToString();

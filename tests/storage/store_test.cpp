@@ -33,13 +33,9 @@ using Fields = std::vector<std::pair<std::string, std::optional<std::string>>>;
 
 model::RawRecord Raw(std::string_view entity, std::string_view external_id,
                      std::optional<std::string> updated_at, Fields fields) {
-  model::RawRecord raw;
-  raw.entity = std::string(entity);
-  raw.company_id = std::string(kCompany);
-  raw.source_system = std::string(kSourceSystem);
-  raw.external_id = std::string(external_id);
-  raw.source_updated_at = std::move(updated_at);
-  raw.fields = std::move(fields);
+  model::RawRecord raw =
+      reglo::testing::Raw(std::string(entity), std::string(kCompany), std::string(kSourceSystem),
+                          std::string(external_id), std::move(updated_at), std::move(fields));
   raw.origin = fmt::format("{}.csv:{}", entity, external_id);
   return raw;
 }
@@ -113,18 +109,8 @@ void StoreTest::TearDown() {
   backend_.reset();
 }
 
-void StoreTest::Reopen() {
-  store_.reset();
-  ASSERT_NE(backend_, nullptr);
-  Result<std::unique_ptr<Store>> store = backend_->Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  store_ = std::move(*store);
-}
-
 void StoreTest::StartFresh() {
-  store_.reset();
-  backend_ = GetParam().make();
-  Reopen();
+  OpenFreshDatabase();
   if (::testing::Test::HasFatalFailure()) return;
   ASSERT_OK(store_->UpsertSource({std::string(kSourceId), std::string(kCompany),
                                   std::string(kSourceSystem), "csv", "{}", true, "new"}));
@@ -745,26 +731,30 @@ TEST_P(StoreTest, RunsLeftOpenByAStoppedProcessAreClosedAsFailed) {
 
 TEST_P(StoreTest, LeaseIsHeldUntilExpiryRenewedByItsOwnerAndTakenOverAfter) {
   using std::chrono::seconds;
-  // Free: taken.
-  EXPECT_TRUE(
-      OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30), "2025-06-01T10:00:00.000Z")));
-  // Held by another until it expires (10:00:30.000), whoever asks.
-  EXPECT_FALSE(
-      OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30), "2025-06-01T10:00:29.999Z")));
-  // Leases are per source.
-  EXPECT_TRUE(
-      OK_VALUE(store_->TryAcquireLease("src-b", "hub-2", seconds(30), "2025-06-01T10:00:01.000Z")));
-  // The owner renews before expiry: held until 10:00:50.000 now.
-  EXPECT_TRUE(
-      OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30), "2025-06-01T10:00:20.000Z")));
-  EXPECT_FALSE(
-      OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30), "2025-06-01T10:00:40.000Z")));
-  // Expired (from the instant of expiry on): another instance takes it over, and the old owner
-  // can no longer renew it.
-  EXPECT_TRUE(
-      OK_VALUE(store_->TryAcquireLease("src-a", "hub-2", seconds(30), "2025-06-01T10:00:50.000Z")));
-  EXPECT_FALSE(
-      OK_VALUE(store_->TryAcquireLease("src-a", "hub-1", seconds(30), "2025-06-01T10:00:51.000Z")));
+  struct Attempt {
+    const char* source;
+    const char* owner;
+    const char* at;
+    bool taken;
+  };
+  const Attempt attempts[] = {
+      {"src-a", "hub-1", "2025-06-01T10:00:00.000Z", true},  // free: taken
+      // Held by another until it expires (10:00:30.000), whoever asks.
+      {"src-a", "hub-2", "2025-06-01T10:00:29.999Z", false},
+      {"src-b", "hub-2", "2025-06-01T10:00:01.000Z", true},  // leases are per source
+      // The owner renews before expiry: held until 10:00:50.000 now.
+      {"src-a", "hub-1", "2025-06-01T10:00:20.000Z", true},
+      {"src-a", "hub-2", "2025-06-01T10:00:40.000Z", false},
+      // Expired (from the instant of expiry on): another instance takes it over, and the old
+      // owner can no longer renew it.
+      {"src-a", "hub-2", "2025-06-01T10:00:50.000Z", true},
+      {"src-a", "hub-1", "2025-06-01T10:00:51.000Z", false}};
+  for (const Attempt& attempt : attempts) {
+    EXPECT_EQ(
+        OK_VALUE(store_->TryAcquireLease(attempt.source, attempt.owner, seconds(30), attempt.at)),
+        attempt.taken)
+        << attempt.owner << " asks for " << attempt.source << " at " << attempt.at;
+  }
   EXPECT_EQ(OK_VALUE(backend_->QueryInt("SELECT COUNT(*) FROM integration_leases WHERE "
                                         "source_id = 'src-a' AND owner = 'hub-2' AND "
                                         "expires_at = '2025-06-01T10:01:20.000Z'")),
@@ -814,16 +804,16 @@ TEST_P(StoreTest, ACheckpointFencedByALeaseCommitsOnlyWhileItsOwnerHoldsIt) {
   EXPECT_THAT(refused.status().message(), HasSubstr("no longer held by this hub instance"));
 
   // Held by its owner: committed.
-  ASSERT_TRUE(OK_VALUE(store_->TryAcquireLease(source, "hub-1", seconds(30),
-                                               "2025-06-01T10:00:00.000Z")));
+  ASSERT_TRUE(
+      OK_VALUE(store_->TryAcquireLease(source, "hub-1", seconds(30), "2025-06-01T10:00:00.000Z")));
   CheckpointBatch held = Batch({Student("S1", "2024-01-01T10:00:00Z")});
   held.lease_owner = "hub-1";
   held.cursor = "page-1";
   EXPECT_EQ(OK_VALUE(store_->CommitCheckpoint(held)).counters.created, 1);
 
   // Expired and taken over by another instance: the first owner's next page is refused whole.
-  ASSERT_TRUE(OK_VALUE(other->TryAcquireLease(source, "hub-2", seconds(30),
-                                              "2025-06-01T10:00:31.000Z")));
+  ASSERT_TRUE(
+      OK_VALUE(other->TryAcquireLease(source, "hub-2", seconds(30), "2025-06-01T10:00:31.000Z")));
   CheckpointBatch stolen = Batch({Student("S2", "2024-01-01T10:00:00Z")});
   stolen.lease_owner = "hub-1";
   stolen.cursor = "page-2";

@@ -12,10 +12,13 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "raw_record.h"
 #include "reglo/core/status.h"
 #include "reglo/model/record.h"
+#include "reglo/model/validation.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::storage::testing {
@@ -68,15 +71,39 @@ inline std::string BackendName(const ::testing::TestParamInfo<BackendParam>& inf
   return info.param.name;
 }
 
+// A suite run on each backend (TEST_P over BackendParam): SetUp opens a fresh, empty database.
+// Suites that need more override SetUp, call this one first and stop on its fatal failure.
+class FreshDatabaseTest : public ::testing::TestWithParam<BackendParam> {
+ protected:
+  void SetUp() override { OpenFreshDatabase(); }
+
+  // Closes the store (if open) and opens a new, empty database of the parameter's backend.
+  void OpenFreshDatabase() {
+    store_.reset();
+    backend_ = GetParam().make();
+    Reopen();
+  }
+  // Closes the store (if open) and opens the same database again.
+  void Reopen() {
+    store_.reset();
+    ASSERT_NE(backend_, nullptr);
+    Result<std::unique_ptr<Store>> store = backend_->Open();
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+
+  // Declared in this order so that the store closes before its database goes.
+  std::unique_ptr<StoreBackend> backend_;
+  std::unique_ptr<Store> store_;
+};
+
 // The suite every backend instantiates: INSTANTIATE_TEST_SUITE_P(<Backend>, StoreTest, ...).
 // SetUp opens a fresh database, registers one source and begins one run.
-class StoreTest : public ::testing::TestWithParam<BackendParam> {
+class StoreTest : public FreshDatabaseTest {
  protected:
   void SetUp() override;
   void TearDown() override;
 
-  // Closes the store (if open) and opens the same database again.
-  void Reopen();
   // Starts over on a fresh database: new backend, source and run.
   void StartFresh();
 
@@ -87,10 +114,42 @@ class StoreTest : public ::testing::TestWithParam<BackendParam> {
   std::optional<StoredRecord> Get(std::string_view entity, std::string_view external_id);
   std::vector<StoredEvent> Events(int64_t after_sequence = 0);
 
-  std::unique_ptr<StoreBackend> backend_;
-  std::unique_ptr<Store> store_;
   int64_t run_id_ = 0;
   int commits_ = 0;
 };
+
+// The backends' own tests (outside StoreTest) write records of this one source.
+inline constexpr char kBackendSourceId[] = "src";
+
+// Registers kBackendSourceId (company "acme", source system "gestionale") on `store`.
+inline Status RegisterBackendSource(Store& store) {
+  return store.UpsertSource({kBackendSourceId, "acme", "gestionale", "csv", "{}", true, "new"});
+}
+
+// A valid student (company "acme", source system "gestionale") with the given id, first name and
+// update time, for tests about storing records rather than about their content.
+inline model::CanonicalRecord AStudent(const std::string& external_id,
+                                       const std::string& first_name = "Mario",
+                                       const std::string& updated_at = "2024-01-01T10:00:00Z") {
+  const model::RawRecord raw =
+      reglo::testing::Raw("student", "acme", "gestionale", external_id, updated_at,
+                          {{"firstName", first_name}, {"lastName", "Rossi"}});
+  return std::get<model::CanonicalRecord>(model::Validate(raw));
+}
+
+// A checkpoint of `records` on stream "students" of kBackendSourceId (registered by the caller), in
+// a run it begins on `store`.
+inline CheckpointBatch BatchFor(Store& store, std::vector<model::CanonicalRecord> records) {
+  CheckpointBatch batch;
+  Result<int64_t> run = store.BeginRun(kBackendSourceId, "2025-06-01T08:00:00.000Z");
+  EXPECT_TRUE(run.ok()) << run.status().ToString();
+  batch.run_id = run.ok() ? *run : 0;
+  batch.source_id = kBackendSourceId;
+  batch.stream = "students";
+  batch.records = std::move(records);
+  batch.seen = static_cast<int64_t>(batch.records.size());
+  batch.committed_at = "2025-06-01T08:00:01.000Z";
+  return batch;
+}
 
 }  // namespace reglo::storage::testing

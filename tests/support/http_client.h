@@ -6,6 +6,8 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 
 #include <cstdint>
 #include <istream>
@@ -49,6 +51,19 @@ inline HttpReply SendHttp(uint16_t port, Poco::Net::HTTPRequest& request,
   reply.content_type = reply.headers.getContentType();
   reply.body = text.str();
   return reply;
+}
+
+// Sends raw `bytes` to 127.0.0.1:`port` (a request cut short, a body that never comes) and returns
+// everything the server answers until it closes the connection.
+inline std::string RawExchange(uint16_t port, const std::string& bytes) {
+  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
+  socket.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
+  std::string answer;
+  char buffer[4096];
+  for (int got = 0; (got = socket.receiveBytes(buffer, sizeof buffer)) > 0;) {
+    answer.append(buffer, static_cast<size_t>(got));
+  }
+  return answer;
 }
 
 }  // namespace reglo::testing

@@ -50,6 +50,27 @@ fs::path CounterConfig(const TempDir& dir) {
   return WriteJson(dir.path() / "counter.json", {{"records", 23}, {"checkpoint_every", 5}});
 }
 
+// Runs the kit on the test connector `name` with a counter config (CounterConfig) and `extra`.
+CommandRun CheckCounter(const std::string& name, const std::string& extra = "") {
+  TempDir dir;
+  return Check(TestPlugin(name), CounterConfig(dir), extra);
+}
+
+// Whether the kit printed `text`; the whole output when it did not.
+::testing::AssertionResult Says(const CommandRun& run, const std::string& text) {
+  if (run.text.find(text) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "no \"" << text << "\" in:\n" << run.text;
+}
+
+// Whether the kit failed (exit code 1) and printed `text`.
+::testing::AssertionResult FailsSaying(const CommandRun& run, const std::string& text) {
+  if (run.exit_code != 1) {
+    return ::testing::AssertionFailure() << "exit code " << run.exit_code << ", not 1:\n"
+                                         << run.text;
+  }
+  return Says(run, text);
+}
+
 // Both bundled plugins pass in the kit's own process and in a connector process (the CSV one
 // here; sida_stub in the connector_check_sida_stub* CTest tests).
 class CsvConnectorCheck : public ::testing::TestWithParam<const char*> {};
@@ -91,7 +112,7 @@ TEST_P(CsvConnectorCheck, CsvPluginPassesOnACopyOfTheSampleData) {
   CommandRun run = Shell(environment + Quote(REGLO_CONNECTOR_CHECK_BINARY) + " " + Quote(plugin) +
                          " --config " + Quote(config) + " " + extra);
   EXPECT_EQ(run.exit_code, 0) << run.text;
-  EXPECT_NE(run.text.find("PASS [student] replay: 3 of 3"), std::string::npos) << run.text;
+  EXPECT_TRUE(Says(run, "PASS [student] replay: 3 of 3"));
   EXPECT_EQ(run.text.find("FAIL"), std::string::npos) << run.text;
 }
 
@@ -104,29 +125,24 @@ TEST(ConnectorCheck, CsvPluginFailsOnTheSampleDataWithoutKnownBadRows) {
       {"delimiter", ";"},
       {"entities", {{"student", {{"path", "data/allievi.csv"}, {"id_column", "id"}}}}}};
   CommandRun run = Check(REGLO_CSV_PLUGIN, WriteJson(dir.path() / "csv.json", options));
-  EXPECT_EQ(run.exit_code, 1) << run.text;
-  EXPECT_NE(run.text.find("FAIL [student] external-ids: record #26 (allievi.csv:28) has no "
-                          "externalId"),
-            std::string::npos)
-      << run.text;
+  EXPECT_TRUE(FailsSaying(run,
+                          "FAIL [student] external-ids: record #26 (allievi.csv:28) has no "
+                          "externalId"));
 }
 
 TEST(ConnectorCheck, CounterConnectorPasses) {
-  TempDir dir;
-  CommandRun run = Check(TestPlugin("counter"), CounterConfig(dir));
+  CommandRun run = CheckCounter("counter");
   EXPECT_EQ(run.exit_code, 0) << run.text;
   // A numeric cursor gets a cursor from the future, which must give nothing.
-  EXPECT_NE(run.text.find("future cursor '999999999999999999': nothing"), std::string::npos)
-      << run.text;
-  EXPECT_NE(run.text.find("PASSED: "), std::string::npos) << run.text;
+  EXPECT_TRUE(Says(run, "future cursor '999999999999999999': nothing"));
+  EXPECT_TRUE(Says(run, "PASSED: "));
 }
 
 TEST(ConnectorCheck, CounterConnectorPassesInAConnectorProcess) {
-  TempDir dir;
-  CommandRun run = Check(TestPlugin("counter"), CounterConfig(dir), "--isolation process");
+  CommandRun run = CheckCounter("counter", "--isolation process");
   EXPECT_EQ(run.exit_code, 0) << run.text;
-  EXPECT_NE(run.text.find("host in a connector process (pid "), std::string::npos) << run.text;
-  EXPECT_NE(run.text.find("PASS [student] cancellation"), std::string::npos) << run.text;
+  EXPECT_TRUE(Says(run, "host in a connector process (pid "));
+  EXPECT_TRUE(Says(run, "PASS [student] cancellation"));
 }
 
 TEST(ConnectorCheck, ACrashInAConnectorProcessFailsTheCheckNotTheKit) {
@@ -134,66 +150,50 @@ TEST(ConnectorCheck, ACrashInAConnectorProcessFailsTheCheckNotTheKit) {
   const fs::path config = WriteJson(dir.path() / "crash.json",
                                     {{"records", 23}, {"checkpoint_every", 5}, {"crash_at", 7}});
   CommandRun run = Check(TestPlugin("segfault_in_pull"), config, "--isolation process");
-  EXPECT_EQ(run.exit_code, 1) << run.text;
-  EXPECT_NE(run.text.find("FAIL [student] full-pull: internal error: segfault_in_pull: connector "
-                          "process crashed: signal 11 (SIGSEGV) during pull of stream 'student'"),
-            std::string::npos)
-      << run.text;
-  EXPECT_NE(run.text.find("FAILED: "), std::string::npos) << run.text;  // the summary is there
+  EXPECT_TRUE(FailsSaying(run,
+                          "FAIL [student] full-pull: internal error: segfault_in_pull: connector "
+                          "process crashed: signal 11 (SIGSEGV) during pull of stream 'student'"));
+  EXPECT_TRUE(Says(run, "FAILED: "));  // the summary is there
 }
 
 TEST(ConnectorCheck, RecordWithWrongStructSizeFails) {
-  TempDir dir;
-  CommandRun run = Check(TestPlugin("record_struct_size"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.text;
-  EXPECT_NE(run.text.find("FAIL [student] full-pull: internal error: the plugin emitted a "
-                          "record with an invalid struct_size"),
-            std::string::npos)
-      << run.text;
+  CommandRun run = CheckCounter("record_struct_size");
+  EXPECT_TRUE(FailsSaying(run,
+                          "FAIL [student] full-pull: internal error: the plugin emitted a "
+                          "record with an invalid struct_size"));
 }
 
 TEST(ConnectorCheck, InvalidUtf8InARecordFails) {
-  TempDir dir;
-  CommandRun run = Check(TestPlugin("invalid_utf8"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.text;
-  EXPECT_NE(run.text.find("FAIL [student] record-shape: record #3 (id 'S000002'): value of "
-                          "field 'firstName' is not UTF-8"),
-            std::string::npos)
-      << run.text;
+  CommandRun run = CheckCounter("invalid_utf8");
+  EXPECT_TRUE(FailsSaying(run,
+                          "FAIL [student] record-shape: record #3 (id 'S000002'): value of "
+                          "field 'firstName' is not UTF-8"));
   // The value itself is personal data and never printed.
   EXPECT_EQ(run.text.find("Nam\xff"), std::string::npos);
 }
 
 TEST(ConnectorCheck, ConnectorIgnoringItsCursorFailsSecondPullAndReplay) {
-  TempDir dir;
-  CommandRun run = Check(TestPlugin("no_resume"), CounterConfig(dir));
+  CommandRun run = CheckCounter("no_resume");
   EXPECT_EQ(run.exit_code, 1) << run.text;
   for (const char* check : {"FAIL [student] second-pull: 23 records re-emitted",
                             "FAIL [student] replay: from checkpoint #1 (after 5 records)",
                             "FAIL [student] foreign-cursor: future cursor",
                             "FAIL [student] cancellation:", "FAIL [student] failed-pull-record:"}) {
-    EXPECT_NE(run.text.find(check), std::string::npos) << check << "\n" << run.text;
+    EXPECT_TRUE(Says(run, check));
   }
 }
 
 TEST(ConnectorCheck, PullIgnoringShouldStopIsEndedByTheWatchdog) {
-  TempDir dir;
-  CommandRun run = Check(TestPlugin("ignore_stop"), CounterConfig(dir),
-                         "--timeout-ms 300 --cancel-bound-ms 300");
-  EXPECT_EQ(run.exit_code, 1) << run.text;
-  EXPECT_NE(run.text.find("FAIL [student] full-pull: the plugin did not return within 600 ms"),
-            std::string::npos)
-      << run.text;
+  CommandRun run = CheckCounter("ignore_stop", "--timeout-ms 300 --cancel-bound-ms 300");
+  EXPECT_TRUE(
+      FailsSaying(run, "FAIL [student] full-pull: the plugin did not return within 600 ms"));
 }
 
 TEST(ConnectorCheck, RefusedLibrariesFailTheLoadCheck) {
-  TempDir dir;
-  CommandRun run = Check(TestPlugin("abi_v2"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.text;
-  EXPECT_NE(run.text.find("FAIL load: plugin"), std::string::npos) << run.text;
-  run = Check(TestPlugin("create_fails"), CounterConfig(dir));
-  EXPECT_EQ(run.exit_code, 1) << run.text;
-  EXPECT_NE(run.text.find("FAIL create: config error"), std::string::npos) << run.text;
+  CommandRun run = CheckCounter("abi_v2");
+  EXPECT_TRUE(FailsSaying(run, "FAIL load: plugin"));
+  run = CheckCounter("create_fails");
+  EXPECT_TRUE(FailsSaying(run, "FAIL create: config error"));
 }
 
 TEST(ConnectorCheck, UsageErrorsExitWithTwo) {

@@ -62,7 +62,10 @@ struct Host {
   std::vector<std::pair<std::string, uint64_t>> checkpoints;
   std::vector<std::pair<std::string, std::string>> warnings;   // origin, message
   uint64_t stop_after = std::numeric_limits<uint64_t>::max();  // should_stop once this many
-
+  // Every emitted record counts; a pull of millions of rows clears keep_records and checks these.
+  uint64_t record_count = 0;
+  std::string last_external_id;
+  bool keep_records = true;
   reglo_context Context() {
     reglo_context ctx{};
     ctx.struct_size = sizeof ctx;
@@ -83,7 +86,10 @@ struct Host {
     emitter.struct_size = sizeof emitter;
     emitter.host_data = this;
     emitter.emit_record = [](void* self, const reglo_record* record) {
-      static_cast<Host*>(self)->records.push_back(Capture(record));
+      Host* host = static_cast<Host*>(self);
+      ++host->record_count;
+      host->last_external_id = record->external_id ? record->external_id : "<null>";
+      if (host->keep_records) host->records.push_back(Capture(record));
       return REGLO_OK;
     };
     emitter.emit_checkpoint = [](void* self, const char* cursor, uint64_t count) {
@@ -95,7 +101,7 @@ struct Host {
     };
     emitter.should_stop = [](void* self) {
       Host* host = static_cast<Host*>(self);
-      return host->records.size() >= host->stop_after ? 1 : 0;
+      return host->record_count >= host->stop_after ? 1 : 0;
     };
     return emitter;
   }
@@ -104,6 +110,13 @@ struct Host {
     std::vector<std::string> ids;
     for (const CapturedRecord& record : records) ids.push_back(record.external_id);
     return ids;
+  }
+  // Whether a warning for `origin` says `fragment`.
+  bool Warned(const std::string& origin, const std::string& fragment) const {
+    for (const auto& [where, message] : warnings) {
+      if (where == origin && message.find(fragment) != std::string::npos) return true;
+    }
+    return false;
   }
 };
 
@@ -118,9 +131,9 @@ class Plugin {
     }
     auto entry =
         reinterpret_cast<reglo_connector_entry_fn>(::dlsym(library_, REGLO_CONNECTOR_ENTRY_SYMBOL));
-    reglo_host_info host{sizeof(reglo_host_info), REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR,
-                         "test"};
-    if (entry == nullptr || entry(&host, &descriptor_) != REGLO_OK) {
+    entry_ = entry;
+    if (entry == nullptr ||
+        Negotiate(REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR, &descriptor_) != REGLO_OK) {
       ADD_FAILURE() << "no descriptor from " << path;
     }
   }
@@ -133,6 +146,12 @@ class Plugin {
 
   const reglo_connector_descriptor* descriptor() const { return descriptor_; }
 
+  // Calls the entry point again as a host of ABI `major`.`minor` would.
+  reglo_status Negotiate(uint16_t major, uint16_t minor,
+                         const reglo_connector_descriptor** descriptor) const {
+    reglo_host_info host{sizeof(reglo_host_info), major, minor, "test"};
+    return entry_(&host, descriptor);
+  }
   // Creates an instance; on failure returns nullptr and leaves the status and message.
   void* Create(const nlohmann::json& config, reglo_status* status = nullptr,
                std::string* error = nullptr) {
@@ -170,6 +189,16 @@ class Plugin {
   }
 
   std::vector<CapturedRecord> Map(void* instance, const CapturedRecord& source) {
+    std::vector<CapturedRecord> out;
+    std::string error;
+    EXPECT_EQ(MapStatus(instance, source, &out, &error), REGLO_OK) << error;
+    return out;
+  }
+
+  // map_to_canonical of `source`: its status, the records it mapped to (into `out`) and the
+  // message it set (into `error`).
+  reglo_status MapStatus(void* instance, const CapturedRecord& source,
+                         std::vector<CapturedRecord>* out, std::string* error) {
     std::vector<reglo_field> fields;
     for (const auto& [name, value] : source.fields) {
       fields.push_back({name.c_str(), value ? value->data() : nullptr, value ? value->size() : 0});
@@ -183,23 +212,23 @@ class Plugin {
     record.fields = fields.data();
     record.field_count = fields.size();
     record.origin = source.origin.c_str();
-    std::vector<CapturedRecord> out;
     reglo_record_sink sink{};
     sink.struct_size = sizeof sink;
-    sink.host_data = &out;
+    sink.host_data = out;
     sink.emit = [](void* self, const reglo_record* canonical) {
       static_cast<std::vector<CapturedRecord>*>(self)->push_back(Capture(canonical));
       return REGLO_OK;
     };
     Host host;
     reglo_context ctx = host.Context();
-    EXPECT_EQ(descriptor_->map_to_canonical(instance, &ctx, &record, &sink), REGLO_OK)
-        << host.error;
-    return out;
+    const reglo_status status = descriptor_->map_to_canonical(instance, &ctx, &record, &sink);
+    *error = host.error;
+    return status;
   }
 
  private:
   void* library_ = nullptr;
+  reglo_connector_entry_fn entry_ = nullptr;
   const reglo_connector_descriptor* descriptor_ = nullptr;
   std::vector<void*> instances_;
 };

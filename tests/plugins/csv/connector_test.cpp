@@ -1,198 +1,37 @@
 // End-to-end tests of the built CSV plugin through the C ABI only: dlopen the .so, negotiate,
 // create instances from JSON, list streams, pull with a capturing emitter, map records.
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <reglo/connector.h>
 
 #include <cstdint>
 #include <fstream>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "plugin_harness.h"
 #include "temp_dir.h"
 
 namespace reglo::csv {
 namespace {
 
+using testing::CapturedRecord;
+using testing::Host;
+using testing::Plugin;
 using testing::TempDir;
-
-struct CapturedRecord {
-  std::string entity;
-  std::string external_id;
-  std::optional<std::string> updated_at;
-  std::string origin;
-  std::vector<std::pair<std::string, std::optional<std::string>>> fields;
-
-  bool Has(const std::string& name) const {
-    for (const auto& field : fields) {
-      if (field.first == name) return true;
-    }
-    return false;
-  }
-  std::optional<std::string> Get(const std::string& name) const {
-    for (const auto& field : fields) {
-      if (field.first == name) return field.second;
-    }
-    return std::nullopt;
-  }
-};
-
-CapturedRecord Capture(const reglo_record* record) {
-  CapturedRecord out;
-  out.entity = record->entity ? record->entity : "";
-  out.external_id = record->external_id ? record->external_id : "<null>";
-  if (record->source_updated_at) out.updated_at = record->source_updated_at;
-  out.origin = record->origin ? record->origin : "";
-  for (size_t i = 0; i < record->field_count; ++i) {
-    const reglo_field& field = record->fields[i];
-    std::optional<std::string> value;
-    if (field.value) value.emplace(field.value, field.value_len);
-    out.fields.emplace_back(field.name, std::move(value));
-  }
-  return out;
-}
-
-// The host side of one call: the context and, for pulls, the emitter.
-struct Host {
-  std::string error;
-  std::vector<std::string> logs;
-  std::vector<CapturedRecord> records;
-  std::vector<std::pair<std::string, uint64_t>> checkpoints;
-  std::vector<std::pair<std::string, std::string>> warnings;  // origin, message
-  uint64_t record_count = 0;
-  std::string last_external_id;
-  bool keep_records = true;
-  uint64_t stop_after = std::numeric_limits<uint64_t>::max();  // should_stop once this many
-
-  reglo_context Context() {
-    reglo_context ctx{};
-    ctx.struct_size = sizeof ctx;
-    ctx.host_data = this;
-    ctx.log = [](void* self, reglo_log_level, const char* message) {
-      static_cast<Host*>(self)->logs.emplace_back(message);
-    };
-    ctx.set_error = [](void* self, const char* message) {
-      static_cast<Host*>(self)->error = message;
-    };
-    ctx.set_retry_after = [](void*, uint32_t) {};
-    return ctx;
-  }
-  reglo_emitter Emitter() {
-    reglo_emitter emitter{};
-    emitter.struct_size = sizeof emitter;
-    emitter.host_data = this;
-    emitter.emit_record = [](void* self, const reglo_record* record) {
-      Host* host = static_cast<Host*>(self);
-      ++host->record_count;
-      host->last_external_id = record->external_id;
-      if (host->keep_records) host->records.push_back(Capture(record));
-      return REGLO_OK;
-    };
-    emitter.emit_checkpoint = [](void* self, const char* cursor, uint64_t count) {
-      static_cast<Host*>(self)->checkpoints.emplace_back(cursor, count);
-      return REGLO_OK;
-    };
-    emitter.emit_warning = [](void* self, const char* origin, const char* message) {
-      static_cast<Host*>(self)->warnings.emplace_back(origin ? origin : "", message);
-    };
-    emitter.should_stop = [](void* self) {
-      Host* host = static_cast<Host*>(self);
-      return host->record_count >= host->stop_after ? 1 : 0;
-    };
-    return emitter;
-  }
-  std::string FinalCursor() const { return checkpoints.empty() ? "" : checkpoints.back().first; }
-  bool Warned(const std::string& origin, const std::string& fragment) const {
-    for (const auto& [o, message] : warnings) {
-      if (o == origin && message.find(fragment) != std::string::npos) return true;
-    }
-    return false;
-  }
-};
 
 class CsvConnectorTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    library_ = ::dlopen(REGLO_CSV_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(library_, nullptr) << ::dlerror();
-    auto entry =
-        reinterpret_cast<reglo_connector_entry_fn>(::dlsym(library_, REGLO_CONNECTOR_ENTRY_SYMBOL));
-    ASSERT_NE(entry, nullptr);
-    reglo_host_info host{sizeof(reglo_host_info), REGLO_ABI_VERSION_MAJOR, REGLO_ABI_VERSION_MINOR,
-                         "test"};
-    ASSERT_EQ(entry(&host, &descriptor_), REGLO_OK);
-    reglo_host_info future{sizeof(reglo_host_info), REGLO_ABI_VERSION_MAJOR + 1, 0, "test"};
-    const reglo_connector_descriptor* ignored = nullptr;
-    EXPECT_EQ(entry(&future, &ignored), REGLO_INCOMPATIBLE);
-  }
-  static void TearDownTestSuite() {
-    if (library_ != nullptr) ::dlclose(library_);
-    library_ = nullptr;
-  }
-  void TearDown() override {
-    for (void* instance : instances_) descriptor_->destroy(instance);
-  }
+  void SetUp() override { ASSERT_NE(descriptor_, nullptr); }
 
-  // Creates an instance; on failure returns nullptr and leaves the status and message.
-  void* Create(const nlohmann::json& config, reglo_status* status = nullptr,
-               std::string* error = nullptr) {
-    Host host;
-    reglo_context ctx = host.Context();
-    void* instance = nullptr;
-    const reglo_status code = descriptor_->create(&ctx, config.dump().c_str(), &instance);
-    if (status != nullptr) *status = code;
-    if (error != nullptr) *error = host.error;
-    if (code != REGLO_OK) return nullptr;
-    instances_.push_back(instance);
-    return instance;
-  }
-
-  reglo_status Pull(void* instance, const std::string& stream, const std::string& cursor,
-                    Host& host) {
-    reglo_context ctx = host.Context();
-    reglo_emitter emitter = host.Emitter();
-    return descriptor_->pull_changes(instance, &ctx, stream.c_str(),
-                                     cursor.empty() ? nullptr : cursor.c_str(), &emitter);
-  }
-
-  std::vector<CapturedRecord> Map(void* instance, const CapturedRecord& source) {
-    std::vector<CapturedRecord> out;
-    std::string error;
-    EXPECT_EQ(MapStatus(instance, source, &out, &error), REGLO_OK) << error;
-    return out;
-  }
-
-  reglo_status MapStatus(void* instance, const CapturedRecord& source,
-                         std::vector<CapturedRecord>* out, std::string* error) {
-    std::vector<reglo_field> fields;
-    for (const auto& [name, value] : source.fields) {
-      fields.push_back({name.c_str(), value ? value->data() : nullptr, value ? value->size() : 0});
-    }
-    reglo_record record{};
-    record.struct_size = sizeof record;
-    record.operation = REGLO_OP_UPSERT;
-    record.entity = source.entity.c_str();
-    record.external_id = source.external_id.c_str();
-    record.source_updated_at = source.updated_at ? source.updated_at->c_str() : nullptr;
-    record.fields = fields.data();
-    record.field_count = fields.size();
-    record.origin = source.origin.c_str();
-    reglo_record_sink sink{};
-    sink.struct_size = sizeof sink;
-    sink.host_data = out;
-    sink.emit = [](void* self, const reglo_record* canonical) {
-      static_cast<std::vector<CapturedRecord>*>(self)->push_back(Capture(canonical));
-      return REGLO_OK;
-    };
-    Host host;
-    reglo_context ctx = host.Context();
-    const reglo_status status = descriptor_->map_to_canonical(instance, &ctx, &record, &sink);
-    *error = host.error;
-    return status;
+  // Creates an instance of `config` into `instance` and pulls "student" from the start into
+  // `host`; a fatal failure when either step fails.
+  void CreateAndPull(const nlohmann::json& config, void*& instance, Host& host) {
+    instance = plugin_.Create(config);
+    ASSERT_NE(instance, nullptr);
+    ASSERT_EQ(plugin_.Pull(instance, "student", "", host), REGLO_OK) << host.error;
   }
 
   static nlohmann::json StudentConfig(const TempDir& dir,
@@ -224,18 +63,13 @@ class CsvConnectorTest : public ::testing::Test {
     return text;
   }
 
-  static std::vector<std::string> Ids(const Host& host) {
-    std::vector<std::string> ids;
-    for (const CapturedRecord& record : host.records) ids.push_back(record.external_id);
-    return ids;
-  }
-
-  static inline void* library_ = nullptr;
-  static inline const reglo_connector_descriptor* descriptor_ = nullptr;
-  std::vector<void*> instances_;
+  Plugin plugin_{REGLO_CSV_PLUGIN_PATH};
+  const reglo_connector_descriptor* descriptor_ = plugin_.descriptor();
 };
 
 TEST_F(CsvConnectorTest, DescriptorDescribesTheConnector) {
+  const reglo_connector_descriptor* ignored = nullptr;
+  EXPECT_EQ(plugin_.Negotiate(REGLO_ABI_VERSION_MAJOR + 1, 0, &ignored), REGLO_INCOMPATIBLE);
   EXPECT_STREQ(descriptor_->name, "csv");
   EXPECT_EQ(descriptor_->abi_major, REGLO_ABI_VERSION_MAJOR);
   EXPECT_EQ(descriptor_->entity_count, 7u);
@@ -263,7 +97,7 @@ TEST_F(CsvConnectorTest, PullsAndMapsAWindows1252SemicolonExport) {
            {{"nome", "firstName"}, {"cognome", "lastName"}, {"data nascita", "birthDate"}}},
           {"formats", {{"birthDate", "dd/mm/yyyy"}, {"sourceUpdatedAt", "dd/mm/yyyy HH:MM:SS"}}},
           {"values", {{"Stato", {{"foglio rosa", "learner_permit"}, {"aperta", "open"}}}}}}}}}};
-  void* instance = Create(config);
+  void* instance = plugin_.Create(config);
   ASSERT_NE(instance, nullptr);
 
   std::vector<std::string> streams;
@@ -276,7 +110,7 @@ TEST_F(CsvConnectorTest, PullsAndMapsAWindows1252SemicolonExport) {
   EXPECT_EQ(streams, std::vector<std::string>{"student"});
   EXPECT_EQ(descriptor_->health_check(instance, &ctx), REGLO_OK) << host.error;
 
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
+  ASSERT_EQ(plugin_.Pull(instance, "student", "", host), REGLO_OK) << host.error;
   ASSERT_EQ(host.records.size(), 2u);
   const CapturedRecord& first = host.records[0];
   EXPECT_EQ(first.entity, "student");
@@ -290,7 +124,7 @@ TEST_F(CsvConnectorTest, PullsAndMapsAWindows1252SemicolonExport) {
   EXPECT_EQ(host.records[1].updated_at, "not a date");  // passed on; the hub warns
   EXPECT_TRUE(host.warnings.empty());
 
-  auto mapped = Map(instance, first);
+  auto mapped = plugin_.Map(instance, first);
   ASSERT_EQ(mapped.size(), 1u);
   const CapturedRecord& canonical = mapped[0];
   EXPECT_EQ(canonical.entity, "student");
@@ -305,7 +139,7 @@ TEST_F(CsvConnectorTest, PullsAndMapsAWindows1252SemicolonExport) {
   EXPECT_FALSE(canonical.Has("ID"));
   EXPECT_FALSE(canonical.Has("Modificato"));
 
-  mapped = Map(instance, host.records[1]);
+  mapped = plugin_.Map(instance, host.records[1]);
   ASSERT_EQ(mapped.size(), 1u);
   EXPECT_EQ(mapped[0].Get("birthDate"), "31/02/2001");  // not a real date: unchanged
   EXPECT_EQ(mapped[0].Get("Stato"), "open");
@@ -315,23 +149,23 @@ TEST_F(CsvConnectorTest, PullsAndMapsAWindows1252SemicolonExport) {
 TEST_F(CsvConnectorTest, SecondPullWithTheFinalCursorEmitsNothing) {
   TempDir dir;
   dir.Write("students.csv", Students(0, 20));
-  void* instance = Create(StudentConfig(dir));
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host first;
-  ASSERT_EQ(Pull(instance, "student", "", first), REGLO_OK) << first.error;
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(StudentConfig(dir), instance, first));
   EXPECT_EQ(first.records.size(), 20u);
   ASSERT_EQ(first.checkpoints.size(), 1u);  // the file is done; nothing else to confirm
   EXPECT_EQ(first.checkpoints[0].second, 20u);
 
   Host second;
-  ASSERT_EQ(Pull(instance, "student", first.FinalCursor(), second), REGLO_OK) << second.error;
+  ASSERT_EQ(plugin_.Pull(instance, "student", first.FinalCursor(), second), REGLO_OK)
+      << second.error;
   EXPECT_TRUE(second.records.empty());
   EXPECT_TRUE(second.warnings.empty());
   ASSERT_EQ(second.checkpoints.size(), 1u);
   EXPECT_EQ(second.checkpoints[0].second, 0u);
 
   Host third;  // and the cursor of a no-op pull is as good as the first one
-  ASSERT_EQ(Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
   EXPECT_TRUE(third.records.empty());
 }
 
@@ -344,31 +178,29 @@ TEST_F(CsvConnectorTest, ResumingFromAnIntermediateCheckpointGivesExactlyTheRema
   nlohmann::json config = StudentConfig(dir);
   config["checkpoint_every"] = 3;
   config["entities"]["student"].erase("updated_at_column");
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
-
+  void* instance = nullptr;
   Host full;
-  ASSERT_EQ(Pull(instance, "student", "", full), REGLO_OK) << full.error;
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, full));
   ASSERT_EQ(full.records.size(), 10u);
   ASSERT_EQ(full.checkpoints.size(), 4u);  // after rows 3, 6, 9, then the file's end
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(full.checkpoints[i].second, 3u);
   EXPECT_EQ(full.checkpoints[3].second, 1u);
 
   Host resumed;
-  ASSERT_EQ(Pull(instance, "student", full.checkpoints[1].first, resumed), REGLO_OK);
-  EXPECT_EQ(Ids(resumed), (std::vector<std::string>{"6", "7", "8", "9"}));
+  ASSERT_EQ(plugin_.Pull(instance, "student", full.checkpoints[1].first, resumed), REGLO_OK);
+  EXPECT_EQ(resumed.Ids(), (std::vector<std::string>{"6", "7", "8", "9"}));
   EXPECT_EQ(resumed.records[0].origin, "students.csv:14");
   EXPECT_EQ(resumed.FinalCursor(), full.FinalCursor());
 
   // An interrupted pull (should_stop) returns RETRY; its last checkpoint resumes it.
   Host stopped;
   stopped.stop_after = 5;
-  EXPECT_EQ(Pull(instance, "student", "", stopped), REGLO_RETRY);
+  EXPECT_EQ(plugin_.Pull(instance, "student", "", stopped), REGLO_RETRY);
   EXPECT_EQ(stopped.records.size(), 5u);
   ASSERT_EQ(stopped.checkpoints.size(), 1u);
   Host rest;
-  ASSERT_EQ(Pull(instance, "student", stopped.FinalCursor(), rest), REGLO_OK);
-  EXPECT_EQ(Ids(rest), (std::vector<std::string>{"3", "4", "5", "6", "7", "8", "9"}));
+  ASSERT_EQ(plugin_.Pull(instance, "student", stopped.FinalCursor(), rest), REGLO_OK);
+  EXPECT_EQ(rest.Ids(), (std::vector<std::string>{"3", "4", "5", "6", "7", "8", "9"}));
 }
 
 TEST_F(CsvConnectorTest, ACheckpointIsIgnoredWhenTheFileChangedMeanwhile) {
@@ -376,15 +208,14 @@ TEST_F(CsvConnectorTest, ACheckpointIsIgnoredWhenTheFileChangedMeanwhile) {
   dir.Write("students.csv", Students(0, 10));
   nlohmann::json config = StudentConfig(dir);
   config["checkpoint_every"] = 4;
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host full;
-  ASSERT_EQ(Pull(instance, "student", "", full), REGLO_OK);
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, full));
   ASSERT_GE(full.checkpoints.size(), 2u);
 
   dir.Write("students.csv", Students(100, 112));
   Host after;
-  ASSERT_EQ(Pull(instance, "student", full.checkpoints[0].first, after), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", full.checkpoints[0].first, after), REGLO_OK);
   ASSERT_EQ(after.records.size(), 12u);
   EXPECT_EQ(after.records[0].external_id, "100");
 }
@@ -392,14 +223,13 @@ TEST_F(CsvConnectorTest, ACheckpointIsIgnoredWhenTheFileChangedMeanwhile) {
 TEST_F(CsvConnectorTest, AModifiedFileIsReadAgainInFull) {
   TempDir dir;
   dir.Write("students.csv", Students(0, 5));
-  void* instance = Create(StudentConfig(dir));
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host first;
-  ASSERT_EQ(Pull(instance, "student", "", first), REGLO_OK);
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(StudentConfig(dir), instance, first));
 
   dir.Write("students.csv", Students(0, 6));  // one row appended
   Host second;
-  ASSERT_EQ(Pull(instance, "student", first.FinalCursor(), second), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", first.FinalCursor(), second), REGLO_OK);
   EXPECT_EQ(second.records.size(), 6u);
 
   // Same size, one value changed: caught by the content hash, not by the size.
@@ -407,14 +237,14 @@ TEST_F(CsvConnectorTest, AModifiedFileIsReadAgainInFull) {
   text.replace(text.find("Nome3"), 5, "Nome9");
   dir.Write("students.csv", text);
   Host third;
-  ASSERT_EQ(Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
   ASSERT_EQ(third.records.size(), 6u);
   EXPECT_EQ(third.records[3].Get("nome"), "Nome9");
 
   // Rewritten with identical content (new mtime): nothing to emit.
   dir.Write("students.csv", text);
   Host fourth;
-  ASSERT_EQ(Pull(instance, "student", third.FinalCursor(), fourth), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", third.FinalCursor(), fourth), REGLO_OK);
   EXPECT_TRUE(fourth.records.empty());
 }
 
@@ -425,11 +255,10 @@ TEST_F(CsvConnectorTest, FolderModeReadsEveryCsvFileInNameOrder) {
   dir.Write("export/readme.txt", "not a csv");
   dir.Write("export/.hidden.csv", Students(90, 91));
   dir.Write("export/sub/2024-03.csv", Students(30, 31));  // subfolders are not read
-  void* instance = Create(StudentConfig(dir, "export"));
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host first;
-  ASSERT_EQ(Pull(instance, "student", "", first), REGLO_OK) << first.error;
-  EXPECT_EQ(Ids(first), (std::vector<std::string>{"10", "11", "20", "21"}));
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(StudentConfig(dir, "export"), instance, first));
+  EXPECT_EQ(first.Ids(), (std::vector<std::string>{"10", "11", "20", "21"}));
   EXPECT_EQ(first.records[0].origin, "2024-01.CSV:2");
   EXPECT_EQ(first.records[2].origin, "2024-02.csv:2");
   ASSERT_EQ(first.checkpoints.size(), 2u);  // one per file
@@ -437,12 +266,12 @@ TEST_F(CsvConnectorTest, FolderModeReadsEveryCsvFileInNameOrder) {
   dir.Write("export/2024-02.csv", Students(20, 23));
   dir.Write("export/2024-04.csv", Students(40, 41));
   Host second;
-  ASSERT_EQ(Pull(instance, "student", first.FinalCursor(), second), REGLO_OK);
-  EXPECT_EQ(Ids(second), (std::vector<std::string>{"20", "21", "22", "40"}));
+  ASSERT_EQ(plugin_.Pull(instance, "student", first.FinalCursor(), second), REGLO_OK);
+  EXPECT_EQ(second.Ids(), (std::vector<std::string>{"20", "21", "22", "40"}));
 
   std::filesystem::remove(dir.path() / "export/2024-01.CSV");
   Host third;
-  ASSERT_EQ(Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", second.FinalCursor(), third), REGLO_OK);
   EXPECT_TRUE(third.records.empty());
   EXPECT_EQ(third.FinalCursor().find("2024-01.CSV"), std::string::npos);
 }
@@ -461,11 +290,10 @@ TEST_F(CsvConnectorTest, BrokenRowsBecomeWarningsWithFileAndLine) {
             "5,Citt\xE0,X\n"
             "6,\"Aperta,Mai\n");
   nlohmann::json config = MinimalConfig(dir);
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host host;
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
-  EXPECT_EQ(Ids(host), (std::vector<std::string>{"1", "2", "3", "4", ";;", "", "5", "6"}));
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, host));
+  EXPECT_EQ(host.Ids(), (std::vector<std::string>{"1", "2", "3", "4", ";;", "", "5", "6"}));
 
   const CapturedRecord& few = host.records[1];
   EXPECT_TRUE(host.Warned("students.csv:3", "row has 2 fields, the header has 3"));
@@ -498,11 +326,10 @@ TEST_F(CsvConnectorTest, AnIdWithAControlCharacterIsADeadLetterNeverTruncated) {
   dir.Write("students.csv", "id,nome\n7\0001,Anna\n7\0002,Bruno\n"s +
                                 "7\x1b[2J,Carla\n\"8\t9\",Dario\n\" 10 \",Elena\n");
   nlohmann::json config = MinimalConfig(dir);
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host host;
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
-  EXPECT_EQ(Ids(host), (std::vector<std::string>{"7\\01", "7\\02", "7\\e[2J", "8\\t9", "10"}));
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, host));
+  EXPECT_EQ(host.Ids(), (std::vector<std::string>{"7\\01", "7\\02", "7\\e[2J", "8\\t9", "10"}));
   for (size_t i = 0; i < 4; ++i) {
     const CapturedRecord& dead = host.records[i];
     EXPECT_EQ(dead.origin, "students.csv:" + std::to_string(i + 2));
@@ -510,12 +337,12 @@ TEST_F(CsvConnectorTest, AnIdWithAControlCharacterIsADeadLetterNeverTruncated) {
     EXPECT_EQ(dead.fields.size(), 1u);  // no data of the row
     std::vector<CapturedRecord> mapped;
     std::string error;
-    EXPECT_NE(MapStatus(instance, dead, &mapped, &error), REGLO_OK);
+    EXPECT_NE(plugin_.MapStatus(instance, dead, &mapped, &error), REGLO_OK);
     EXPECT_TRUE(mapped.empty());
     EXPECT_NE(error.find("the id column 'id' holds a control character"), std::string::npos)
         << error;
   }
-  const auto mapped = Map(instance, host.records[4]);  // blanks around an id are trimmed
+  const auto mapped = plugin_.Map(instance, host.records[4]);  // blanks around an id are trimmed
   ASSERT_EQ(mapped.size(), 1u);
   EXPECT_EQ(mapped[0].external_id, "10");
   EXPECT_EQ(mapped[0].Get("nome"), "Elena");
@@ -526,24 +353,23 @@ TEST_F(CsvConnectorTest, ARowWithMoreFieldsThanTheCapIsADeadLetterAWiderHeaderFa
   dir.Write("students.csv", "id,nome,cognome\n1,a,b\n2,a,b,c,d,e,f\n3,a,b,c\n");
   nlohmann::json config = MinimalConfig(dir);
   config["max_fields_per_row"] = 4;
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host host;
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
-  EXPECT_EQ(Ids(host), (std::vector<std::string>{"1", "2", "3"}));
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, host));
+  EXPECT_EQ(host.Ids(), (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_TRUE(host.Warned("students.csv:3", "row has 7 fields, more than max_fields_per_row (4)"));
   std::vector<CapturedRecord> mapped;
   std::string error;
-  EXPECT_NE(MapStatus(instance, host.records[1], &mapped, &error), REGLO_OK);
+  EXPECT_NE(plugin_.MapStatus(instance, host.records[1], &mapped, &error), REGLO_OK);
   EXPECT_NE(error.find("more than max_fields_per_row"), std::string::npos) << error;
-  EXPECT_EQ(Map(instance, host.records[2]).size(), 1u);  // 4 fields: within the cap
+  EXPECT_EQ(plugin_.Map(instance, host.records[2]).size(), 1u);  // 4 fields: within the cap
 
   dir.Write("wide.csv", "id,a,b,c,d\n1,2,3,4,5\n");
   config["entities"]["student"]["path"] = "wide.csv";
-  void* wide = Create(config);
+  void* wide = plugin_.Create(config);
   ASSERT_NE(wide, nullptr);
   Host failed;
-  EXPECT_EQ(Pull(wide, "student", "", failed), REGLO_CONFIG_ERROR);
+  EXPECT_EQ(plugin_.Pull(wide, "student", "", failed), REGLO_CONFIG_ERROR);
   EXPECT_NE(failed.error.find("wide.csv:1: the header has 5 columns, more than "
                               "max_fields_per_row (4)"),
             std::string::npos)
@@ -566,28 +392,27 @@ TEST_F(CsvConnectorTest, RowsAndHeadersOfAMillionFieldsCostLinearTime) {
   nlohmann::json config = MinimalConfig(dir);
   config["max_fields_per_row"] = kFields;
   config["max_row_bytes"] = 64 << 20;
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host host;
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
-  ASSERT_EQ(Ids(host), (std::vector<std::string>{"1", "2"}));
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, host));
+  ASSERT_EQ(host.Ids(), (std::vector<std::string>{"1", "2"}));
   EXPECT_EQ(host.records[0].fields.size(), kFields);
-  const auto mapped = Map(instance, host.records[0]);
+  const auto mapped = plugin_.Map(instance, host.records[0]);
   ASSERT_EQ(mapped.size(), 1u);
   EXPECT_EQ(mapped[0].fields.size(), kFields - 1);  // the id column is not a field
   EXPECT_EQ(mapped[0].Get("c999999"), "v");
 
   // The same file with the default cap: the header fails the pull at once.
   config.erase("max_fields_per_row");
-  void* capped = Create(config);
+  void* capped = plugin_.Create(config);
   ASSERT_NE(capped, nullptr);
   Host refused;
-  EXPECT_EQ(Pull(capped, "student", "", refused), REGLO_CONFIG_ERROR);
+  EXPECT_EQ(plugin_.Pull(capped, "student", "", refused), REGLO_CONFIG_ERROR);
   // A header within the cap and a row of a million commas: one dead letter.
   dir.Write("students.csv", "id,nome\n1," + std::string(kFields, ',') + "x\n2,b\n");
   Host row;
-  ASSERT_EQ(Pull(capped, "student", "", row), REGLO_OK) << row.error;
-  EXPECT_EQ(Ids(row), (std::vector<std::string>{"1", "2"}));
+  ASSERT_EQ(plugin_.Pull(capped, "student", "", row), REGLO_OK) << row.error;
+  EXPECT_EQ(row.Ids(), (std::vector<std::string>{"1", "2"}));
   EXPECT_EQ(row.records[0].fields.size(), 1u);
   EXPECT_TRUE(row.Warned("students.csv:2", "more than max_fields_per_row (2000)"));
 }
@@ -601,11 +426,10 @@ TEST_F(CsvConnectorTest, TheRestOfANoteWhoseQuoteNeverClosesIsNotARecord) {
             "due ri\n"
             "3,Carla,ok\n");
   nlohmann::json config = MinimalConfig(dir);
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host host;
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
-  EXPECT_EQ(Ids(host), (std::vector<std::string>{"1", "2", "3"}));  // no "due ri"
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, host));
+  EXPECT_EQ(host.Ids(), (std::vector<std::string>{"1", "2", "3"}));  // no "due ri"
   EXPECT_EQ(host.records[1].Get("note"), "\"riga uno\ndue ri");
   EXPECT_TRUE(host.Warned("students.csv:3", "never closed"));
   EXPECT_TRUE(host.Warned("students.csv:3", "up to the end of line 4"));
@@ -617,17 +441,16 @@ TEST_F(CsvConnectorTest, AnIdTwiceInOneFileWarnsNamingBothLines) {
   TempDir dir;
   dir.Write("students.csv", "id,nome\n7,Anna\n8,Bruno\n\" 7\",Carla\n7,Dario\n");
   nlohmann::json config = MinimalConfig(dir);
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host host;
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
-  EXPECT_EQ(Ids(host), (std::vector<std::string>{"7", "8", "7", "7"}));  // the hub keeps the last
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, host));
+  EXPECT_EQ(host.Ids(), (std::vector<std::string>{"7", "8", "7", "7"}));  // the hub keeps the last
   EXPECT_TRUE(host.Warned("students.csv:4", "also the id of line 2"));
   EXPECT_TRUE(host.Warned("students.csv:5", "also the id of line 4"));
   EXPECT_EQ(host.warnings.size(), 2u);
 
   Host again;  // a new pull (the file read again) starts afresh
-  ASSERT_EQ(Pull(instance, "student", "", again), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", "", again), REGLO_OK);
   EXPECT_EQ(again.warnings.size(), 2u);
 }
 
@@ -642,15 +465,14 @@ TEST_F(CsvConnectorTest, QuotedValuesKeepTheirBlanksAndLineBreaks) {
       {"entities",
        {{"student",
          {{"path", "students.csv"}, {"id_column", "id"}, {"columns", {{"nome", "firstName"}}}}}}}};
-  void* instance = Create(config);
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host host;
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(config, instance, host));
   ASSERT_EQ(host.records.size(), 2u);
   EXPECT_EQ(host.records[0].Get("nome"), "  Anna ");
   EXPECT_EQ(host.records[0].Get("note"), "riga uno\nriga due\n");
   EXPECT_EQ(host.records[1].Get("nome"), "  Bruno\t");
-  const auto mapped = Map(instance, host.records[0]);
+  const auto mapped = plugin_.Map(instance, host.records[0]);
   ASSERT_EQ(mapped.size(), 1u);
   EXPECT_EQ(mapped[0].Get("firstName"), "  Anna ");
   EXPECT_EQ(mapped[0].Get("note"), "riga uno\nriga due\n");
@@ -662,13 +484,13 @@ TEST_F(CsvConnectorTest, ConfigErrorsNameTheKey) {
   std::string error;
   nlohmann::json config = StudentConfig(dir);
   config["entities"]["student"]["columns"] = "nome";
-  EXPECT_EQ(Create(config, &status, &error), nullptr);
+  EXPECT_EQ(plugin_.Create(config, &status, &error), nullptr);
   EXPECT_EQ(status, REGLO_CONFIG_ERROR);
   EXPECT_EQ(error, "entities.student.columns: expected an object of CSV column -> canonical field");
 
   config = StudentConfig(dir);
   config["entities"]["allievo"] = config["entities"]["student"];
-  EXPECT_EQ(Create(config, &status, &error), nullptr);
+  EXPECT_EQ(plugin_.Create(config, &status, &error), nullptr);
   EXPECT_EQ(status, REGLO_CONFIG_ERROR);
   EXPECT_EQ(error.rfind("entities.allievo: unknown entity", 0), 0u) << error;
 
@@ -683,10 +505,10 @@ TEST_F(CsvConnectorTest, ConfigErrorsNameTheKey) {
 TEST_F(CsvConnectorTest, AMissingIdColumnIsAConfigErrorNamingFileAndKey) {
   TempDir dir;
   dir.Write("students.csv", "codice,nome\n1,Mario\n");
-  void* instance = Create(StudentConfig(dir));
+  void* instance = plugin_.Create(StudentConfig(dir));
   ASSERT_NE(instance, nullptr);
   Host host;
-  EXPECT_EQ(Pull(instance, "student", "", host), REGLO_CONFIG_ERROR);
+  EXPECT_EQ(plugin_.Pull(instance, "student", "", host), REGLO_CONFIG_ERROR);
   EXPECT_NE(host.error.find("students.csv"), std::string::npos) << host.error;
   EXPECT_NE(host.error.find("entities.student.id_column"), std::string::npos) << host.error;
   EXPECT_TRUE(host.records.empty());
@@ -694,34 +516,34 @@ TEST_F(CsvConnectorTest, AMissingIdColumnIsAConfigErrorNamingFileAndKey) {
 
 TEST_F(CsvConnectorTest, AMissingPathIsRetriedUntilTheExportAppears) {
   TempDir dir;
-  void* instance = Create(StudentConfig(dir));
+  void* instance = plugin_.Create(StudentConfig(dir));
   ASSERT_NE(instance, nullptr);
   Host host;
   reglo_context ctx = host.Context();
   EXPECT_EQ(descriptor_->health_check(instance, &ctx), REGLO_RETRY);
   EXPECT_NE(host.error.find("students.csv"), std::string::npos) << host.error;
   Host pull;
-  EXPECT_EQ(Pull(instance, "student", "", pull), REGLO_RETRY);
+  EXPECT_EQ(plugin_.Pull(instance, "student", "", pull), REGLO_RETRY);
   EXPECT_NE(pull.error.find((dir.path() / "students.csv").string()), std::string::npos);
   EXPECT_TRUE(pull.checkpoints.empty());
 
   dir.Write("students.csv", Students(0, 2));
   Host later;
-  EXPECT_EQ(Pull(instance, "student", "", later), REGLO_OK) << later.error;
+  EXPECT_EQ(plugin_.Pull(instance, "student", "", later), REGLO_OK) << later.error;
   EXPECT_EQ(later.records.size(), 2u);
 }
 
 TEST_F(CsvConnectorTest, UnknownStreamAndForeignCursor) {
   TempDir dir;
   dir.Write("students.csv", Students(0, 3));
-  void* instance = Create(StudentConfig(dir));
+  void* instance = plugin_.Create(StudentConfig(dir));
   ASSERT_NE(instance, nullptr);
   Host unknown;
-  EXPECT_EQ(Pull(instance, "vehicle", "", unknown), REGLO_CONFIG_ERROR);
+  EXPECT_EQ(plugin_.Pull(instance, "vehicle", "", unknown), REGLO_CONFIG_ERROR);
   EXPECT_NE(unknown.error.find("vehicle"), std::string::npos);
 
   Host foreign;  // not ours: read everything again, with a log line, rather than fail forever
-  EXPECT_EQ(Pull(instance, "student", "page=7", foreign), REGLO_OK);
+  EXPECT_EQ(plugin_.Pull(instance, "student", "page=7", foreign), REGLO_OK);
   EXPECT_EQ(foreign.records.size(), 3u);
   EXPECT_FALSE(foreign.logs.empty());
 }
@@ -737,11 +559,10 @@ TEST_F(CsvConnectorTest, StreamsALargeGeneratedFile) {
           << (i % 1000 == 0 ? "\"riga\r\nnuova\"" : "") << "\r\n";
     }
   }
-  void* instance = Create(StudentConfig(dir));
-  ASSERT_NE(instance, nullptr);
+  void* instance = nullptr;
   Host host;
   host.keep_records = false;
-  ASSERT_EQ(Pull(instance, "student", "", host), REGLO_OK) << host.error;
+  ASSERT_NO_FATAL_FAILURE(CreateAndPull(StudentConfig(dir), instance, host));
   EXPECT_EQ(host.record_count, static_cast<uint64_t>(kRows));
   EXPECT_EQ(host.last_external_id, std::to_string(kRows - 1));
   EXPECT_TRUE(host.warnings.empty());
@@ -753,11 +574,11 @@ TEST_F(CsvConnectorTest, StreamsALargeGeneratedFile) {
   // Resume from the middle checkpoint: exactly the rows after it.
   Host resumed;
   resumed.keep_records = false;
-  ASSERT_EQ(Pull(instance, "student", host.checkpoints[19].first, resumed), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", host.checkpoints[19].first, resumed), REGLO_OK);
   EXPECT_EQ(resumed.record_count, static_cast<uint64_t>(kRows - 20 * 5000));
 
   Host again;
-  ASSERT_EQ(Pull(instance, "student", host.FinalCursor(), again), REGLO_OK);
+  ASSERT_EQ(plugin_.Pull(instance, "student", host.FinalCursor(), again), REGLO_OK);
   EXPECT_EQ(again.record_count, 0u);
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reglo/csv/config.h"
@@ -34,14 +35,15 @@ TEST(DateFormatTest, ConvertsItalianDatesToIso) {
 }
 
 TEST(DateFormatTest, RejectsValuesThatDoNotMatchOrAreNotRealDates) {
-  EXPECT_EQ(ApplyFormat("dd/mm/yyyy", "2001-03-05"), "<no match>");
-  EXPECT_EQ(ApplyFormat("dd/mm/yyyy", "31/02/2001"), "<no match>");
-  EXPECT_EQ(ApplyFormat("dd/mm/yyyy", "29/02/2023"), "<no match>");
-  EXPECT_EQ(ApplyFormat("dd/mm/yyyy", "01/13/2001"), "<no match>");
-  EXPECT_EQ(ApplyFormat("dd/mm/yyyy", "05/03/01"), "<no match>");
-  EXPECT_EQ(ApplyFormat("dd/mm/yyyy", "05/03/2001 00:00"), "<no match>");
-  EXPECT_EQ(ApplyFormat("dd/mm/yyyy HH:MM", "05/03/2001 24:00"), "<no match>");
-  EXPECT_EQ(ApplyFormat("dd/mm/yyyy", ""), "<no match>");
+  // Pattern and value.
+  const std::pair<const char*, const char*> rejected[] = {
+      {"dd/mm/yyyy", "2001-03-05"}, {"dd/mm/yyyy", "31/02/2001"},
+      {"dd/mm/yyyy", "29/02/2023"}, {"dd/mm/yyyy", "01/13/2001"},
+      {"dd/mm/yyyy", "05/03/01"},   {"dd/mm/yyyy", "05/03/2001 00:00"},
+      {"dd/mm/yyyy", ""},           {"dd/mm/yyyy HH:MM", "05/03/2001 24:00"}};
+  for (const auto& [pattern, value] : rejected) {
+    EXPECT_EQ(ApplyFormat(pattern, value), "<no match>") << pattern << " on '" << value << "'";
+  }
 }
 
 TEST(DateFormatTest, BadPatternsAreExplained) {

@@ -6,6 +6,7 @@
 
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reglo/csv/sha256.h"
@@ -54,17 +55,37 @@ std::vector<ReadRow> ReadFile(const std::string& path, ReaderOptions options = {
   return ReadAll(reader);
 }
 
+// Each test may read a file s.csv of its own: with reader_ (Open) or all at once (Read).
+class CsvReaderTest : public ::testing::Test {
+ protected:
+  // Writes `text` as s.csv and opens reader_ on it with default options.
+  bool Open(std::string_view text) {
+    path_ = dir_.Write("s.csv", text);
+    return reader_.Open(path_, {});
+  }
+
+  // Writes `text` as s.csv and reads all its rows with `options` (its header into `header`).
+  std::vector<ReadRow> Read(std::string_view text, ReaderOptions options = {},
+                            std::vector<std::string>* header = nullptr) {
+    path_ = dir_.Write("s.csv", text);
+    return ReadFile(path_, options, header);
+  }
+
+  TempDir dir_;
+  std::string path_;
+  CsvReader reader_;
+};
+
 using Fields = std::vector<std::string>;
 
-TEST(CsvReaderTest, QuotedDelimitersDoubledQuotesAndEmbeddedNewlines) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv",
-                                     "id,name,note\n"
-                                     "1,\"Rossi, Mario\",\"He said \"\"ciao\"\"\"\n"
-                                     "2,\"multi\nline\nnote\",x\n"
-                                     "3,plain,\"\"\n");
+TEST_F(CsvReaderTest, QuotedDelimitersDoubledQuotesAndEmbeddedNewlines) {
   std::vector<std::string> header;
-  const auto rows = ReadFile(path, {}, &header);
+  const auto rows = Read(
+      "id,name,note\n"
+      "1,\"Rossi, Mario\",\"He said \"\"ciao\"\"\"\n"
+      "2,\"multi\nline\nnote\",x\n"
+      "3,plain,\"\"\n",
+      {}, &header);
   EXPECT_EQ(header, (Fields{"id", "name", "note"}));
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "Rossi, Mario", "He said \"ciao\""}));
@@ -75,13 +96,10 @@ TEST(CsvReaderTest, QuotedDelimitersDoubledQuotesAndEmbeddedNewlines) {
   EXPECT_EQ(rows[2].line, 6u);  // physical line, after the two embedded newlines
 }
 
-TEST(CsvReaderTest, CrLfLineEndsAndNoFinalNewline) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "id;name\r\n1;a\r\n2;\"x\r\ny\"\r\n3;c");
-  CsvReader reader;
-  ASSERT_TRUE(reader.Open(path, {}));
-  EXPECT_EQ(reader.delimiter(), ';');
-  const auto rows = ReadAll(reader);
+TEST_F(CsvReaderTest, CrLfLineEndsAndNoFinalNewline) {
+  ASSERT_TRUE(Open("id;name\r\n1;a\r\n2;\"x\r\ny\"\r\n3;c"));
+  EXPECT_EQ(reader_.delimiter(), ';');
+  const auto rows = ReadAll(reader_);
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "a"}));
   EXPECT_EQ(rows[1].fields, (Fields{"2", "x\r\ny"}));
@@ -90,64 +108,48 @@ TEST(CsvReaderTest, CrLfLineEndsAndNoFinalNewline) {
   EXPECT_EQ(rows[2].line, 5u);
 }
 
-TEST(CsvReaderTest, Utf8BomIsSkipped) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "\xEF\xBB\xBFid,citt\xC3\xA0\n1,Forl\xC3\xAC\n");
-  CsvReader reader;
-  ASSERT_TRUE(reader.Open(path, {}));
-  EXPECT_TRUE(reader.had_bom());
-  EXPECT_EQ(reader.header(), (Fields{"id", "citt\xC3\xA0"}));
-  const auto rows = ReadAll(reader);
+TEST_F(CsvReaderTest, Utf8BomIsSkipped) {
+  ASSERT_TRUE(Open("\xEF\xBB\xBFid,citt\xC3\xA0\n1,Forl\xC3\xAC\n"));
+  EXPECT_TRUE(reader_.had_bom());
+  EXPECT_EQ(reader_.header(), (Fields{"id", "citt\xC3\xA0"}));
+  const auto rows = ReadAll(reader_);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "Forl\xC3\xAC"}));
   EXPECT_FALSE(rows[0].invalid_utf8);
 }
 
-TEST(CsvReaderTest, BomWinsOverAConfiguredSingleByteEncoding) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "\xEF\xBB\xBFid,nome\n1,Nicol\xC3\xB2\n");
-  ReaderOptions options;
-  options.encoding = Encoding::kWindows1252;
-  const auto rows = ReadFile(path, options);
+TEST_F(CsvReaderTest, BomWinsOverAConfiguredSingleByteEncoding) {
+  const auto rows =
+      Read("\xEF\xBB\xBFid,nome\n1,Nicol\xC3\xB2\n", {.encoding = Encoding::kWindows1252});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].fields[1], "Nicol\xC3\xB2");
 }
 
-TEST(CsvReaderTest, SniffsSemicolonAndHonoursAnExplicitDelimiter) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "id;nome;note\n1;a,b;c\n");
-  CsvReader reader;
-  ASSERT_TRUE(reader.Open(path, {}));
-  EXPECT_EQ(reader.delimiter(), ';');
-  auto rows = ReadAll(reader);
+TEST_F(CsvReaderTest, SniffsSemicolonAndHonoursAnExplicitDelimiter) {
+  ASSERT_TRUE(Open("id;nome;note\n1;a,b;c\n"));
+  EXPECT_EQ(reader_.delimiter(), ';');
+  auto rows = ReadAll(reader_);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "a,b", "c"}));
 
   ReaderOptions comma;
   comma.delimiter = ',';
-  rows = ReadFile(path, comma);
+  rows = ReadFile(path_, comma);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].fields, (Fields{"1;a", "b;c"}));
 }
 
-TEST(CsvReaderTest, SniffingIgnoresDelimitersInsideQuotes) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "\"a;b;c;d\",e,f\n1,2,3\n");
-  CsvReader reader;
-  ASSERT_TRUE(reader.Open(path, {}));
-  EXPECT_EQ(reader.delimiter(), ',');
-  EXPECT_EQ(reader.header(), (Fields{"a;b;c;d", "e", "f"}));
+TEST_F(CsvReaderTest, SniffingIgnoresDelimitersInsideQuotes) {
+  ASSERT_TRUE(Open("\"a;b;c;d\",e,f\n1,2,3\n"));
+  EXPECT_EQ(reader_.delimiter(), ',');
+  EXPECT_EQ(reader_.header(), (Fields{"a;b;c;d", "e", "f"}));
 }
 
-TEST(CsvReaderTest, ConvertsWindows1252) {
-  TempDir dir;
+TEST_F(CsvReaderTest, ConvertsWindows1252) {
   // € à è ì ò ù, plus curly quotes (0x93/0x94) that only Windows-1252 has.
-  const std::string path =
-      dir.Write("s.csv", "id;nome\n1;\x80 \xE0\xE8\xEC\xF2\xF9 \x93ok\x94\nci\xE0;x\n");
-  ReaderOptions options;
-  options.encoding = Encoding::kWindows1252;
   std::vector<std::string> header;
-  const auto rows = ReadFile(path, options, &header);
+  const auto rows = Read("id;nome\n1;\x80 \xE0\xE8\xEC\xF2\xF9 \x93ok\x94\nci\xE0;x\n",
+                         {.encoding = Encoding::kWindows1252}, &header);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].fields[1],
             "\xE2\x82\xAC \xC3\xA0\xC3\xA8\xC3\xAC\xC3\xB2\xC3\xB9 \xE2\x80\x9Cok\xE2\x80\x9D");
@@ -155,23 +157,18 @@ TEST(CsvReaderTest, ConvertsWindows1252) {
   EXPECT_FALSE(rows[0].invalid_utf8);
 }
 
-TEST(CsvReaderTest, ConvertsIso88591) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "id,citt\xE0\n1,\xC0\xE8\xFF\x80\n");
-  ReaderOptions options;
-  options.encoding = Encoding::kLatin1;
+TEST_F(CsvReaderTest, ConvertsIso88591) {
   std::vector<std::string> header;
-  const auto rows = ReadFile(path, options, &header);
+  const auto rows =
+      Read("id,citt\xE0\n1,\xC0\xE8\xFF\x80\n", {.encoding = Encoding::kLatin1}, &header);
   EXPECT_EQ(header[1], "citt\xC3\xA0");
   ASSERT_EQ(rows.size(), 1u);
   // 0x80 is a C1 control in ISO-8859-1 (only Windows-1252 makes it €).
   EXPECT_EQ(rows[0].fields[1], "\xC3\x80\xC3\xA8\xC3\xBF\xC2\x80");
 }
 
-TEST(CsvReaderTest, InvalidUtf8IsReplacedAndFlagged) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "id,nome\n1,Citt\xE0\n2,ok \xC3\xA0\n");
-  const auto rows = ReadFile(path);
+TEST_F(CsvReaderTest, InvalidUtf8IsReplacedAndFlagged) {
+  const auto rows = Read("id,nome\n1,Citt\xE0\n2,ok \xC3\xA0\n");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_TRUE(rows[0].invalid_utf8);
   EXPECT_EQ(rows[0].fields[1], "Citt\xEF\xBF\xBD");
@@ -181,32 +178,24 @@ TEST(CsvReaderTest, InvalidUtf8IsReplacedAndFlagged) {
 
 // Found by the csv_reader fuzzer: a lead byte ending one field and a continuation byte starting
 // the next are two invalid fields, though the row's bytes end to end would be valid UTF-8.
-TEST(CsvReaderTest, Utf8IsCheckedFieldByFieldNotOverTheWholeRow) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "id;a;b\n2;\xCA;\x94x\n");
-  ReaderOptions options;
-  options.delimiter = ';';
-  const auto rows = ReadFile(path, options);
+TEST_F(CsvReaderTest, Utf8IsCheckedFieldByFieldNotOverTheWholeRow) {
+  const auto rows = Read("id;a;b\n2;\xCA;\x94x\n", {.delimiter = ';'});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_TRUE(rows[0].invalid_utf8);
   EXPECT_EQ(rows[0].fields[1], "\xEF\xBF\xBD");
   EXPECT_EQ(rows[0].fields[2], "\xEF\xBF\xBDx");
 }
 
-TEST(CsvReaderTest, RowsWithTooFewOrTooManyFieldsAreReturnedAsTheyAre) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "a,b,c\n1,2\n1,2,3,4,5\n");
-  const auto rows = ReadFile(path);
+TEST_F(CsvReaderTest, RowsWithTooFewOrTooManyFieldsAreReturnedAsTheyAre) {
+  const auto rows = Read("a,b,c\n1,2\n1,2,3,4,5\n");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "2"}));
   EXPECT_EQ(rows[1].fields, (Fields{"1", "2", "3", "4", "5"}));
   EXPECT_EQ(rows[1].line, 3u);
 }
 
-TEST(CsvReaderTest, UnterminatedQuoteCostsOneRowNotTheRestOfTheFile) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "id,name\n1,a\n2,\"broken\n3,c\n4,d");
-  const auto rows = ReadFile(path);
+TEST_F(CsvReaderTest, UnterminatedQuoteCostsOneRowNotTheRestOfTheFile) {
+  const auto rows = Read("id,name\n1,a\n2,\"broken\n3,c\n4,d");
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[1].fields, (Fields{"2", "\"broken"}));
   EXPECT_TRUE(rows[1].unterminated);
@@ -221,19 +210,16 @@ TEST(CsvReaderTest, UnterminatedQuoteCostsOneRowNotTheRestOfTheFile) {
 // A multi-line note that lost its closing quote: the lines after the broken row with fewer fields
 // than the header are the rest of the note, never rows of their own; their line breaks (CRLF
 // here) and blank lines between them are kept.
-TEST(CsvReaderTest, LinesContinuingARowWhoseQuoteNeverClosesAreReadAsItsRest) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv",
-                                     "id,name,note\r\n"
-                                     "1,a,\"riga uno\r\n"
-                                     "due ri\r\n"
-                                     "\r\n"
-                                     "tre, con virgola\r\n"
-                                     "2,b,ok\r\n"
-                                     "\r\n");
-  CsvReader reader;
-  ASSERT_TRUE(reader.Open(path, {}));
-  const auto rows = ReadAll(reader);
+TEST_F(CsvReaderTest, LinesContinuingARowWhoseQuoteNeverClosesAreReadAsItsRest) {
+  ASSERT_TRUE(
+      Open("id,name,note\r\n"
+           "1,a,\"riga uno\r\n"
+           "due ri\r\n"
+           "\r\n"
+           "tre, con virgola\r\n"
+           "2,b,ok\r\n"
+           "\r\n"));
+  const auto rows = ReadAll(reader_);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "a", "\"riga uno\r\ndue ri\r\n\r\ntre", " con virgola"}));
   EXPECT_TRUE(rows[0].unterminated);
@@ -244,13 +230,11 @@ TEST(CsvReaderTest, LinesContinuingARowWhoseQuoteNeverClosesAreReadAsItsRest) {
   EXPECT_EQ(rows[1].line, 6u);
   EXPECT_EQ(rows[1].offset, rows[0].next_offset);
   EXPECT_FALSE(rows[1].unterminated);
-  EXPECT_EQ(reader.blank_lines(), 1u);  // the last line; the one inside the note is data
+  EXPECT_EQ(reader_.blank_lines(), 1u);  // the last line; the one inside the note is data
 }
 
-TEST(CsvReaderTest, BlankLinesAfterABrokenRowAreNotItsContinuationAlone) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "id,name,note\n1,a,\"open\n\n\n2,b,c\n3,d\n");
-  const auto rows = ReadFile(path);
+TEST_F(CsvReaderTest, BlankLinesAfterABrokenRowAreNotItsContinuationAlone) {
+  const auto rows = Read("id,name,note\n1,a,\"open\n\n\n2,b,c\n3,d\n");
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "a", "\"open"}));
   EXPECT_EQ(rows[0].continuation_lines, 0u);
@@ -262,15 +246,11 @@ TEST(CsvReaderTest, BlankLinesAfterABrokenRowAreNotItsContinuationAlone) {
 
 // A broken row's continuation is cut at max_row_bytes like any row, and what follows the cut is
 // still read through (never rows of their own) without keeping anything of it.
-TEST(CsvReaderTest, AContinuationLongerThanMaxRowBytesIsCut) {
-  TempDir dir;
+TEST_F(CsvReaderTest, AContinuationLongerThanMaxRowBytesIsCut) {
   std::string text = "id,name,note\n1,a,\"open\n";
   for (int i = 0; i < 2000; ++i) text += "x,y\n";  // two fields: fewer than the header's three
   text += "2,b,c\n";
-  const std::string path = dir.Write("s.csv", text);
-  ReaderOptions options;
-  options.max_row_bytes = 1000;
-  const auto rows = ReadFile(path, options);
+  const auto rows = Read(text, {.max_row_bytes = 1000});
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_TRUE(rows[0].truncated);
   EXPECT_EQ(rows[0].continuation_lines, 2000u);
@@ -282,14 +262,10 @@ TEST(CsvReaderTest, AContinuationLongerThanMaxRowBytesIsCut) {
   EXPECT_EQ(rows[1].line, 2003u);
 }
 
-TEST(CsvReaderTest, OverlongRowIsReadAsPlainTextAndCut) {
-  TempDir dir;
+TEST_F(CsvReaderTest, OverlongRowIsReadAsPlainTextAndCut) {
   // The quote never closes, and the file is far longer than max_row_bytes: memory stays bounded.
   std::string text = "id,note\n1,\"open\n2," + std::string(5000, 'x') + "\n3,ok\n";
-  const std::string path = dir.Write("s.csv", text);
-  ReaderOptions options;
-  options.max_row_bytes = 1000;
-  const auto rows = ReadFile(path, options);
+  const auto rows = Read(text, {.max_row_bytes = 1000});
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_TRUE(rows[0].unterminated);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "\"open"}));
@@ -300,30 +276,25 @@ TEST(CsvReaderTest, OverlongRowIsReadAsPlainTextAndCut) {
   EXPECT_EQ(rows[2].line, 4u);
 }
 
-TEST(CsvReaderTest, BlankLinesAreSkippedAndLineNumbersStayRight) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "\nid,name\n\n1,a\r\n\r\n  \n2,b\n\n");
-  CsvReader reader;
-  ASSERT_TRUE(reader.Open(path, {}));
-  EXPECT_EQ(reader.header_line(), 2u);
-  const auto rows = ReadAll(reader);
+TEST_F(CsvReaderTest, BlankLinesAreSkippedAndLineNumbersStayRight) {
+  ASSERT_TRUE(Open("\nid,name\n\n1,a\r\n\r\n  \n2,b\n\n"));
+  EXPECT_EQ(reader_.header_line(), 2u);
+  const auto rows = ReadAll(reader_);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].line, 4u);
   EXPECT_EQ(rows[1].line, 7u);
-  EXPECT_EQ(reader.blank_lines(), 5u);
+  EXPECT_EQ(reader_.blank_lines(), 5u);
 }
 
-TEST(CsvReaderTest, TrailingDelimiterMeansAnEmptyLastField) {
-  TempDir dir;
-  const std::string path = dir.Write("s.csv", "a,b,\n1,2,\n");
+TEST_F(CsvReaderTest, TrailingDelimiterMeansAnEmptyLastField) {
   std::vector<std::string> header;
-  const auto rows = ReadFile(path, {}, &header);
+  const auto rows = Read("a,b,\n1,2,\n", {}, &header);
   EXPECT_EQ(header, (Fields{"a", "b", ""}));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].fields, (Fields{"1", "2", ""}));
 }
 
-TEST(CsvReaderTest, EmptyFileHasNoHeader) {
+TEST_F(CsvReaderTest, EmptyFileHasNoHeader) {
   TempDir dir;
   CsvReader reader;
   ASSERT_TRUE(reader.Open(dir.Write("s.csv", ""), {}));
@@ -333,7 +304,7 @@ TEST(CsvReaderTest, EmptyFileHasNoHeader) {
   EXPECT_EQ(reader.error(), "");
 }
 
-TEST(CsvReaderTest, MissingFileIsAnError) {
+TEST_F(CsvReaderTest, MissingFileIsAnError) {
   TempDir dir;
   CsvReader reader;
   EXPECT_FALSE(reader.Open((dir.path() / "nope.csv").string(), {}));
@@ -342,7 +313,7 @@ TEST(CsvReaderTest, MissingFileIsAnError) {
 
 // Random valid CSV (quotes, delimiters, LF / CRLF inside and between rows, UTF-8), read with the
 // smallest buffer and the default one: every row, line and offset must come out the same.
-TEST(CsvReaderTest, RandomFilesParseIdenticallyAcrossBufferBoundaries) {
+TEST_F(CsvReaderTest, RandomFilesParseIdenticallyAcrossBufferBoundaries) {
   TempDir dir;
   std::mt19937 rng(42);
   const std::vector<std::string> pieces = {"a",    "Rossi",    " ",  ",",   "\"",          "\n",
@@ -394,7 +365,7 @@ TEST(CsvReaderTest, RandomFilesParseIdenticallyAcrossBufferBoundaries) {
   }
 }
 
-TEST(CsvReaderTest, SkipToResumesAtARowAndHashesStayConsistent) {
+TEST_F(CsvReaderTest, SkipToResumesAtARowAndHashesStayConsistent) {
   TempDir dir;
   std::string text = "id,name\n";
   for (int i = 0; i < 5000; ++i)
@@ -428,7 +399,7 @@ TEST(CsvReaderTest, SkipToResumesAtARowAndHashesStayConsistent) {
   EXPECT_EQ(second.Sha256OfAll(), Sha256OfFile(path).value());
 }
 
-TEST(CsvReaderTest, HashCoversTheWholeFileEvenAfterABrokenRowIsReRead) {
+TEST_F(CsvReaderTest, HashCoversTheWholeFileEvenAfterABrokenRowIsReRead) {
   TempDir dir;
   const std::string text = "id,name\n1,\"open\n2,b\n3,c\n";
   const std::string path = dir.Write("s.csv", text);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 
+#include "pull_collector.h"
 #include "reglo/plugin_host/plugin.h"
 
 namespace reglo {
@@ -14,25 +15,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Captured : plugin_host::PullHandler {
-  std::vector<std::string> ids;
-  std::vector<std::string> cursors;
-  int should_stop_calls = 0;
-  bool stop = false;
-  Status OnRecord(const reglo_record& record) override {
-    ids.emplace_back(record.external_id);
-    return Status::Ok();
-  }
-  Status OnCheckpoint(std::string_view cursor, uint64_t) override {
-    cursors.emplace_back(cursor);
-    return Status::Ok();
-  }
-  void OnWarning(std::string_view, std::string_view) override {}
-  bool ShouldStop() override {
-    ++should_stop_calls;
-    return stop;
-  }
-};
+using Captured = testing::PullCollector;
 
 class SidaConnectorTest : public ::testing::Test {
  protected:
