@@ -14,6 +14,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/URI.h>
 
 #include <chrono>
@@ -395,6 +396,8 @@ std::string UrlWithoutQuery(const Poco::URI& uri) {
 // What one request gave back.
 struct Reply {
   int status = 0;  // 0: transport failure
+  // The server's TLS certificate was not trusted: no retry can help, the configuration must.
+  bool untrusted = false;
   std::string body;
   std::string error;
   std::string retry_after;
@@ -615,6 +618,12 @@ class HttpConnector final : public connector_common::ConfiguredConnector<HttpCon
         reply.error = "the connection closed after " + std::to_string(reply.body.size()) + " of " +
                       std::to_string(response.getContentLength64()) + " bytes";
       }
+    } catch (const Poco::Net::SSLException& error) {
+      reply.status = 0;
+      reply.error = error.displayText();
+      // OpenSSL's own words for a chain it cannot verify; Poco's for a name that does not match.
+      reply.untrusted = dynamic_cast<const Poco::Net::CertificateValidationException*>(&error) ||
+                        reply.error.find("certificate verify failed") != std::string::npos;
     } catch (const Poco::Exception& error) {
       reply.status = 0;
       reply.error = error.displayText();
@@ -627,6 +636,12 @@ class HttpConnector final : public connector_common::ConfiguredConnector<HttpCon
 
   // Maps a reply to the connector's categories; OK for 2xx.
   static Status Judge(const Reply& reply, const std::string& where) {
+    if (reply.untrusted) {
+      return Status::ConfigError(where + ": the server's TLS certificate is not trusted (" +
+                                 reply.error +
+                                 "); give the CA that signed it in tls.ca_file, or set "
+                                 "tls.verify to false for a test server");
+    }
     if (reply.status == 0) return Status::Retry(where + ": " + reply.error);
     if (reply.status >= 200 && reply.status < 300) return Status::Ok();
     const std::string text = where + ": HTTP " + std::to_string(reply.status);

@@ -9,6 +9,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
 
@@ -30,21 +31,38 @@ using nlohmann::json;
 using testing::Host;
 using testing::Plugin;
 
+// A certificate and its key (PEM files) for the API to serve HTTPS with.
+struct TlsFiles {
+  std::string certificate;
+  std::string private_key;
+};
+
 // The school API: `count` students, student i updated at 2024-03-01T10:00:00Z + i minutes (ids
-// 1..5 share one time). Paths choose the pagination; faults are armed per test.
+// 1..5 share one time). Paths choose the pagination; faults are armed per test. Plain HTTP, or
+// HTTPS with `tls`.
 class SchoolApi {
  public:
-  explicit SchoolApi(int count) : count_(count) {
+  explicit SchoolApi(int count, const TlsFiles* tls = nullptr) : count_(count), https_(tls) {
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(4);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(
-        new Factory(*this), Poco::Net::ServerSocket(Poco::Net::SocketAddress("127.0.0.1", 0)),
-        params);
+    const Poco::Net::SocketAddress loopback("127.0.0.1", 0);
+    if (tls != nullptr) {
+      Poco::Net::Context::Ptr context = new Poco::Net::Context(
+          Poco::Net::Context::TLS_SERVER_USE, tls->private_key, tls->certificate, "",
+          Poco::Net::Context::VERIFY_NONE);
+      server_ = std::make_unique<Poco::Net::HTTPServer>(
+          new Factory(*this), Poco::Net::SecureServerSocket(loopback, 64, context), params);
+    } else {
+      server_ = std::make_unique<Poco::Net::HTTPServer>(
+          new Factory(*this), Poco::Net::ServerSocket(loopback), params);
+    }
     server_->start();
   }
   ~SchoolApi() { server_->stopAll(true); }
 
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  std::string base() const {
+    return (https_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(server_->port());
+  }
 
   // What the next request is answered with instead of data (once): a status, or a malformed
   // or cut body.
@@ -204,6 +222,7 @@ class SchoolApi {
   };
 
   int count_;
+  bool https_;
   std::mutex mu_;
   Fault fault_ = Fault::kNone;
   int fault_status_ = 0;
@@ -420,6 +439,42 @@ TEST_F(HttpConnectorTest, AServerThatIsDownIsRetried) {
   config["base_url"] = "http://127.0.0.1:1";
   Host host;
   EXPECT_EQ(plugin_.Pull(plugin_.Create(config), "student", "", host), REGLO_RETRY);
+}
+
+// HTTPS: a server whose certificate the system does not know is trusted through tls.ca_file,
+// refused without it (a config error naming tls.ca_file: retrying cannot help), and read with
+// verification switched off.
+TEST(HttpConnectorTls, ACertificateIsTrustedThroughCaFileAndRefusedWithoutIt) {
+  testing::TempDir dir;
+  const std::string certificate = (dir.path() / "server.pem").string();
+  const std::string key = (dir.path() / "server.key").string();
+  const auto made = testing::RunCommand(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + certificate + " 2>&1");
+  ASSERT_EQ(made.exit_code, 0) << made.text;
+  const TlsFiles files{certificate, key};
+  SchoolApi api(3, &files);
+  Plugin plugin{REGLO_HTTP_PLUGIN_PATH};
+  json config = Config(api, Entity("/offset", {{"type", "offset"}, {"size", 2}}));
+  ASSERT_EQ(config["base_url"].get<std::string>().rfind("https://", 0), 0u);
+
+  config["tls"] = {{"ca_file", certificate}};
+  Host trusted;
+  ASSERT_EQ(plugin.Pull(plugin.Create(config), "student", "", trusted), REGLO_OK) << trusted.error;
+  EXPECT_EQ(trusted.Ids(), Range(1, 3));
+
+  config.erase("tls");  // the system's CAs only
+  Host refused;
+  EXPECT_EQ(plugin.Pull(plugin.Create(config), "student", "", refused), REGLO_CONFIG_ERROR);
+  EXPECT_NE(refused.error.find("not trusted"), std::string::npos) << refused.error;
+  EXPECT_NE(refused.error.find("tls.ca_file"), std::string::npos) << refused.error;
+  EXPECT_TRUE(refused.records.empty());
+
+  config["tls"] = {{"verify", false}};
+  Host unverified;
+  ASSERT_EQ(plugin.Pull(plugin.Create(config), "student", "", unverified), REGLO_OK)
+      << unverified.error;
+  EXPECT_EQ(unverified.Ids(), Range(1, 3));
 }
 
 TEST_F(HttpConnectorTest, ANextUrlToAnotherServerIsRefused) {
