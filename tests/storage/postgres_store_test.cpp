@@ -203,6 +203,34 @@ TEST(PostgresStoreTest, CheckpointsCanWaitForDurability) {
   EXPECT_EQ(committed->counters.created, 10);
 }
 
+// The times the store stamps itself (source rows, applied migrations) come from the Clock it was
+// opened with, not the system's: a ManualClock decides them.
+TEST(PostgresStoreTest, WhatTheStoreDatesItselfComesFromItsClock) {
+  PostgresBackend backend;
+  ManualClock clock(std::chrono::system_clock::time_point(std::chrono::seconds(1'000'000'000)));
+  Result<std::unique_ptr<Store>> store = OpenPostgresStore(backend.url(), clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto stamped = [&](const std::string& table, const std::string& column) {
+    return backend
+        .QueryInt(fmt::format("SELECT COUNT(*) FROM {} WHERE {} = '{}'", table, column,
+                              FormatUtc(clock.Now())))
+        .value();
+  };
+  EXPECT_GT(stamped("schema_migrations", "applied_at"), 0);
+  SourceRow row;
+  row.id = "s1";
+  row.company_id = "acme";
+  row.source_system = "csv";
+  row.connector = "csv";
+  row.config_json = "{}";
+  clock.Advance(std::chrono::minutes(5));
+  ASSERT_TRUE((*store)->UpsertSource(row).ok());
+  EXPECT_EQ(stamped("integration_sources", "updated_at"), 1);
+  clock.Advance(std::chrono::hours(2));
+  ASSERT_TRUE((*store)->SetSourceStatus("s1", "ok").ok());
+  EXPECT_EQ(stamped("integration_sources", "updated_at"), 1);
+}
+
 TEST(PostgresStoreTest, ReconnectsAtTheNextCallAfterTheConnectionWasKilled) {
   PostgresBackend backend;
   std::unique_ptr<Store> store = MustOpen(backend);

@@ -52,6 +52,33 @@ TEST(SqliteStoreTest, FileDatabaseUsesWal) {
   EXPECT_EQ(RawConnection(path).QueryText("PRAGMA journal_mode").value(), "wal");
 }
 
+// The times the store stamps itself (source rows, applied migrations) come from the Clock it was
+// opened with, not the system's: a ManualClock decides them.
+TEST(SqliteStoreTest, WhatTheStoreDatesItselfComesFromItsClock) {
+  TempDir dir;
+  const std::string path = (dir.path() / "hub.db").string();
+  ManualClock clock(std::chrono::system_clock::time_point(std::chrono::seconds(1'000'000'000)));
+  const std::string opened_at = FormatUtc(clock.Now());
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path, clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  RawConnection raw(path);
+  EXPECT_EQ(raw.QueryText("SELECT MAX(applied_at) FROM schema_migrations").value(), opened_at);
+  SourceRow row;
+  row.id = "s1";
+  row.company_id = "acme";
+  row.source_system = "csv";
+  row.connector = "csv";
+  row.config_json = "{}";
+  clock.Advance(std::chrono::minutes(5));
+  ASSERT_TRUE((*store)->UpsertSource(row).ok());
+  EXPECT_EQ(raw.QueryText("SELECT updated_at FROM integration_sources").value(),
+            FormatUtc(clock.Now()));
+  clock.Advance(std::chrono::hours(2));
+  ASSERT_TRUE((*store)->SetSourceStatus("s1", "ok").ok());
+  EXPECT_EQ(raw.QueryText("SELECT updated_at FROM integration_sources").value(),
+            FormatUtc(clock.Now()));
+}
+
 TEST(SqliteStoreTest, TwoStoresShareOneFile) {
   TempDir dir;
   const std::string path = (dir.path() / "hub.db").string();

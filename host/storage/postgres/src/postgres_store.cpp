@@ -97,16 +97,16 @@ namespace reglo::storage {
 using postgres::Conn;
 using postgres::PostgresStore;
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url) {
+Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url, const Clock& clock) {
   REGLO_ASSIGN_OR_RETURN(conn, Conn::Connect(url));
-  auto store = std::make_unique<PostgresStore>(std::move(conn), url);
+  auto store = std::make_unique<PostgresStore>(std::move(conn), url, clock);
   REGLO_RETURN_IF_ERROR(store->Open());
   return std::unique_ptr<Store>(std::move(store));
 }
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, const Clock& clock) {
   REGLO_ASSIGN_OR_RETURN(parsed, ParsePostgresUrl(url));
-  return OpenPostgresStore(parsed);
+  return OpenPostgresStore(parsed, clock);
 }
 
 }  // namespace reglo::storage

@@ -64,9 +64,6 @@ enum LookupColumn : int {
   kLookFirstField,
 };
 
-inline std::string Now() {
-  return FormatUtc(SystemClock::Instance().Now());
-}
 
 // "first_name, last_name, ..." with `prefix` before and `suffix` after each column.
 inline std::string Columns(const model::EntitySpec& entity, std::string_view prefix,
@@ -191,8 +188,10 @@ inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
 
 class PostgresStore final : public Store {
  public:
-  PostgresStore(std::unique_ptr<Conn> conn, const PostgresUrl& url)
-      : conn_(std::move(conn)), checkpoint_settings_(CheckpointSettings(url.synchronous_commit)) {
+  PostgresStore(std::unique_ptr<Conn> conn, const PostgresUrl& url, const Clock& clock)
+      : conn_(std::move(conn)),
+        clock_(clock),
+        checkpoint_settings_(CheckpointSettings(url.synchronous_commit)) {
     for (const model::EntitySpec& entity : model::CanonicalEntities()) {
       entity_sql_.emplace(&entity, MakeEntitySql(entity));
     }
@@ -283,6 +282,9 @@ class PostgresStore final : public Store {
                                     std::optional<int64_t> burst) override;
 
  private:
+  // The time the store writes where the caller gives none (source rows, relay progress,
+  // migrations): from the Clock it was opened with, so a ManualClock governs it in tests.
+  std::string Now() const { return FormatUtc(clock_.Now()); }
   // One distinct identity of a checkpoint batch, and what is decided for it.
   struct Slot {
     const model::CanonicalRecord* first = nullptr;  // its first record: entity and key
@@ -361,6 +363,7 @@ class PostgresStore final : public Store {
   Status WriteBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
 
   std::unique_ptr<Conn> conn_;
+  const Clock& clock_;
   const std::string checkpoint_settings_;  // SET LOCAL statements of a checkpoint transaction
   std::unordered_map<const model::EntitySpec*, EntitySql> entity_sql_;
   // Per canonical table: whether its last batch was all new. Then the next one is inserted

@@ -86,10 +86,10 @@ namespace reglo::storage {
 using sqlite::Db;
 using sqlite::SqliteStore;
 
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const Clock& clock) {
   Result<std::unique_ptr<Db>> db = Db::Open(path);
   if (!db.ok()) return db.status();
-  auto store = std::make_unique<SqliteStore>(std::move(*db));
+  auto store = std::make_unique<SqliteStore>(std::move(*db), clock);
   REGLO_RETURN_IF_ERROR(store->Open());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -44,10 +44,6 @@ struct CheckpointStatements {
   sqlite3_stmt* upsert_cursor = nullptr;
 };
 
-inline std::string Now() {
-  return FormatUtc(SystemClock::Instance().Now());
-}
-
 inline std::string ColumnList(const model::EntitySpec& entity, std::string_view suffix) {
   std::string out;
   for (const model::FieldSpec& field : entity.fields) {
@@ -66,7 +62,7 @@ inline std::string Placeholders(size_t count) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+  SqliteStore(std::unique_ptr<Db> db, const Clock& clock) : db_(std::move(db)), clock_(clock) {}
 
   Status Open();
 
@@ -155,6 +151,9 @@ class SqliteStore final : public Store {
                                     std::optional<int64_t> burst) override;
 
  private:
+  // The time the store writes where the caller gives none (source rows, relay progress,
+  // migrations): from the Clock it was opened with, so a ManualClock governs it in tests.
+  std::string Now() const { return FormatUtc(clock_.Now()); }
   // The records of one batch that share a table, company and source, with the smallest and
   // largest external id among them. When the table holds no row of that company and source in
   // the range, every record of the group is new and needs no lookup: that is a cold load, or any
@@ -222,6 +221,7 @@ class SqliteStore final : public Store {
   }
 
   std::unique_ptr<Db> db_;
+  const Clock& clock_;
   CheckpointStatements checkpoint_;
   std::unordered_map<const model::EntitySpec*, EntityStatements> entity_statements_;
   // Reused across records and batches so the hot path does not allocate per row.

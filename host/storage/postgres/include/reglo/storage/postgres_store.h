@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "reglo/core/clock.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::storage {
@@ -54,7 +55,11 @@ Result<PostgresUrl> ParsePostgresUrl(std::string_view url);
 // checks the schema. The password is the URL's, else $REGLO_PG_PASSWORD, else libpq's own
 // ($PGPASSWORD, ~/.pgpass). kIoError naming host, port and database when the server cannot be
 // reached or refuses; kIncompatible for a schema newer than this build or a server older than 12.
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);
-Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url);
+// `clock` (which must outlive the store) stamps what the store dates itself: source rows, relay
+// progress, applied migrations.
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
+                                                 const Clock& clock = SystemClock::Instance());
+Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url,
+                                                 const Clock& clock = SystemClock::Instance());
 
 }  // namespace reglo::storage

@@ -6,12 +6,15 @@
 #include <memory>
 #include <string>
 
+#include "reglo/core/clock.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::storage {
 
 // Opens (creating if needed) the database at `path` and applies pending migrations.
-// ":memory:" gives a private in-memory database (tests).
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+// ":memory:" gives a private in-memory database (tests). `clock` (which must outlive the store)
+// stamps what the store dates itself: source rows, relay progress, applied migrations.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               const Clock& clock = SystemClock::Instance());
 
 }  // namespace reglo::storage
