@@ -171,10 +171,8 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
 
   int exit_code = kExitOk;
   const std::string owner = InstanceId();
-  const std::chrono::milliseconds lease_ttl(
-      config.engine.lease_ms > 0
-          ? config.engine.lease_ms
-          : config.engine.stall_timeout_ms + config.engine.cancel_grace_ms + 60'000);
+  const std::chrono::milliseconds lease_ttl(engine::defaults::LeaseTtlMs(
+      config.engine.lease_ms, config.engine.stall_timeout_ms, config.engine.cancel_grace_ms));
   for (const storage::SourceRow* source : selected) {
     Status registered = (*store)->UpsertSource(*source);
     if (!registered.ok()) {

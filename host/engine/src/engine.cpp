@@ -25,9 +25,8 @@ namespace reglo::engine {
 namespace {
 
 EngineOptions Resolved(EngineOptions options) {
-  if (options.lease_ttl.count() <= 0) {
-    options.lease_ttl = options.stall_timeout + options.cancel_grace + Duration(60'000);
-  }
+  options.lease_ttl = Duration(defaults::LeaseTtlMs(
+      options.lease_ttl.count(), options.stall_timeout.count(), options.cancel_grace.count()));
   if (options.plugin_cache_dir.empty()) {
     options.plugin_cache_dir =
         options.plugins_dir.parent_path() / (".reglo-plugin-cache-" + options.instance_id);

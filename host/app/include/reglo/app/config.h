@@ -12,21 +12,22 @@
 #include <vector>
 
 #include "reglo/core/status.h"
+#include "reglo/engine/defaults.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::app {
 
 // The "engine" object: how `serve` schedules and supervises (DESIGN §7 defaults). Milliseconds.
 struct EngineSettings {
-  int64_t default_interval_ms = 60'000;  // default_interval_seconds
-  int64_t backoff_base_ms = 5'000;       // backoff_base_seconds
-  int64_t backoff_cap_ms = 600'000;      // backoff_cap_seconds
-  int failure_limit = 10;                // failure_limit
-  int64_t stall_timeout_ms = 300'000;    // stall_timeout_seconds
-  int64_t cancel_grace_ms = 10'000;      // cancel_grace_seconds
-  int threads_per_plugin = 4;            // threads_per_plugin
-  bool watch_plugins = true;             // watch_plugins
-  int64_t watch_interval_ms = 2'000;     // watch_interval_seconds
+  int64_t default_interval_ms = engine::defaults::kDefaultIntervalMs;  // default_interval_seconds
+  int64_t backoff_base_ms = engine::defaults::kBackoffBaseMs;          // backoff_base_seconds
+  int64_t backoff_cap_ms = engine::defaults::kBackoffCapMs;            // backoff_cap_seconds
+  int failure_limit = engine::defaults::kFailureLimit;                 // failure_limit
+  int64_t stall_timeout_ms = engine::defaults::kStallTimeoutMs;        // stall_timeout_seconds
+  int64_t cancel_grace_ms = engine::defaults::kCancelGraceMs;          // cancel_grace_seconds
+  int threads_per_plugin = engine::defaults::kThreadsPerPlugin;        // threads_per_plugin
+  bool watch_plugins = true;                                           // watch_plugins
+  int64_t watch_interval_ms = engine::defaults::kWatchIntervalMs;      // watch_interval_seconds
   int64_t shutdown_timeout_ms = 30'000;  // shutdown_timeout_seconds
   int64_t lease_ms = 0;  // lease_seconds; 0: stall_timeout + cancel_grace + 60 s (the engine's)
   int64_t runner_memory_limit_mb = 1024;  // runner_memory_limit_mb: each runner child's; 0: none

@@ -41,14 +41,14 @@
 namespace reglo::engine {
 
 struct EngineOptions {
-  Duration default_interval{60'000};
+  Duration default_interval{defaults::kDefaultIntervalMs};
   BackoffPolicy backoff;
   // A pull with no progress (no record, checkpoint or warning; polling should_stop is not
   // progress) for this long is cancelled and its run marked failed.
-  Duration stall_timeout{300'000};
+  Duration stall_timeout{defaults::kStallTimeoutMs};
   // How long a cancelled pull may take to return before its plugin is quarantined.
-  Duration cancel_grace{10'000};
-  int threads_per_plugin = 4;
+  Duration cancel_grace{defaults::kCancelGraceMs};
+  int threads_per_plugin = defaults::kThreadsPerPlugin;
   // At most this many stores are open for pulls at once; a pull that finds none free fails as
   // retryable (backs off) rather than wait on its connector's thread.
   size_t store_connections = 64;
@@ -56,7 +56,7 @@ struct EngineOptions {
   // Where private copies of plugin libraries go (default: <plugins_dir>/../.reglo-plugin-cache).
   std::filesystem::path plugin_cache_dir;
   bool watch_plugins = true;
-  Duration watch_interval{2'000};  // how often the plugins folder is polled
+  Duration watch_interval{defaults::kWatchIntervalMs};  // how often the plugins folder is polled
   Duration plugin_settle{1'000};   // a library must be unchanged this long before it is loaded
   std::string instance_id = "reglo-hub";  // lease owner
   Duration lease_ttl{0};                  // 0: stall_timeout + cancel_grace + 60 s

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "reglo/engine/defaults.h"
 #include "reglo/core/status.h"
 
 namespace reglo::engine {
@@ -44,9 +45,9 @@ class StdRandomSource final : public RandomSource {
 
 // DESIGN §7 defaults: base 5 s, cap 10 min, 10 consecutive failures -> Failed.
 struct BackoffPolicy {
-  Duration base{5'000};
-  Duration cap{600'000};
-  int failure_limit = 10;
+  Duration base{defaults::kBackoffBaseMs};
+  Duration cap{defaults::kBackoffCapMs};
+  int failure_limit = defaults::kFailureLimit;
 };
 
 // The ceiling of the n-th consecutive failure's delay: min(cap, base * 2^(n-1)) for n >= 1.
