@@ -217,17 +217,11 @@ TEST(PostgresStoreTest, WhatTheStoreDatesItselfComesFromItsClock) {
         .value();
   };
   EXPECT_GT(stamped("schema_migrations", "applied_at"), 0);
-  SourceRow row;
-  row.id = "s1";
-  row.company_id = "acme";
-  row.source_system = "csv";
-  row.connector = "csv";
-  row.config_json = "{}";
   clock.Advance(std::chrono::minutes(5));
-  ASSERT_TRUE((*store)->UpsertSource(row).ok());
+  ASSERT_TRUE(RegisterBackendSource(**store).ok());
   EXPECT_EQ(stamped("integration_sources", "updated_at"), 1);
   clock.Advance(std::chrono::hours(2));
-  ASSERT_TRUE((*store)->SetSourceStatus("s1", "ok").ok());
+  ASSERT_TRUE((*store)->SetSourceStatus(kBackendSourceId, "ok").ok());
   EXPECT_EQ(stamped("integration_sources", "updated_at"), 1);
 }
 

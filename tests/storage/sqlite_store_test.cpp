@@ -63,18 +63,12 @@ TEST(SqliteStoreTest, WhatTheStoreDatesItselfComesFromItsClock) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   RawConnection raw(path);
   EXPECT_EQ(raw.QueryText("SELECT MAX(applied_at) FROM schema_migrations").value(), opened_at);
-  SourceRow row;
-  row.id = "s1";
-  row.company_id = "acme";
-  row.source_system = "csv";
-  row.connector = "csv";
-  row.config_json = "{}";
   clock.Advance(std::chrono::minutes(5));
-  ASSERT_TRUE((*store)->UpsertSource(row).ok());
+  ASSERT_TRUE(RegisterBackendSource(**store).ok());
   EXPECT_EQ(raw.QueryText("SELECT updated_at FROM integration_sources").value(),
             FormatUtc(clock.Now()));
   clock.Advance(std::chrono::hours(2));
-  ASSERT_TRUE((*store)->SetSourceStatus("s1", "ok").ok());
+  ASSERT_TRUE((*store)->SetSourceStatus(kBackendSourceId, "ok").ok());
   EXPECT_EQ(raw.QueryText("SELECT updated_at FROM integration_sources").value(),
             FormatUtc(clock.Now()));
 }

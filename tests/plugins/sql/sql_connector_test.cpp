@@ -225,6 +225,30 @@ TEST_F(SqlConnectorTest, KilledMidPullTheNextSyncResumesWithEveryRecordOnceAndNo
   testing::KillMidPullThenResume("sql", options, 60000);
 }
 
+// Pulls the ten-row table both server tests make (ids 1..10, ties of five rows on updated_at
+// 10:00:00.123456 + id / 5 s, 'Niccolò <id>', a date, 12.50, a NULL note) in pages of four:
+// canonical text forms, NULL absent, and resuming inside a tie loses nothing.
+void ExpectTypesAsCanonicalTextAndTiesSplit(Plugin& plugin, const json& config) {
+  void* instance = plugin.Create(config);
+  ASSERT_NE(instance, nullptr);
+  Host host;
+  ASSERT_EQ(plugin.Pull(instance, "student", "", host), REGLO_OK) << host.error;
+  ASSERT_EQ(host.records.size(), 10u);
+  EXPECT_EQ(host.checkpoints.size(), 3u);
+  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(host.records[i].external_id, std::to_string(i + 1));
+  const testing::CapturedRecord& first = host.records[0];
+  EXPECT_EQ(first.updated_at, "2024-03-01T10:00:00.123456");
+  EXPECT_EQ(first.Get("nome"), "Niccolò 1");
+  EXPECT_EQ(first.Get("nato_il"), "2001-03-05");
+  EXPECT_EQ(first.Get("importo"), "12.50");
+  EXPECT_TRUE(first.Has("nota"));
+  EXPECT_EQ(first.Get("nota"), std::nullopt);  // NULL is absent, not ""
+  // Resuming from the middle checkpoint (inside the tie at 10:00:01.123456) loses nothing.
+  Host resumed;
+  ASSERT_EQ(plugin.Pull(instance, "student", host.checkpoints[1].first, resumed), REGLO_OK);
+  EXPECT_EQ(resumed.Ids(), (std::vector<std::string>{"9", "10"}));
+}
+
 // PostgreSQL through odbc-postgresql, on the fixture's throwaway cluster.
 class SqlPostgresTest : public ::testing::Test {
  protected:
@@ -273,24 +297,7 @@ TEST_F(SqlPostgresTest, TypesBecomeCanonicalTextAndPagesSplitTies) {
                             " timestamp '2024-03-01 10:00:00.123456' + (i / 5) * interval '1 s'"
                             " FROM generate_series(1, 10) i")
                   .ok());
-  void* instance = plugin_.Create(Config());
-  ASSERT_NE(instance, nullptr);
-  Host host;
-  ASSERT_EQ(plugin_.Pull(instance, "student", "", host), REGLO_OK) << host.error;
-  ASSERT_EQ(host.records.size(), 10u);
-  EXPECT_EQ(host.checkpoints.size(), 3u);
-  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(host.records[i].external_id, std::to_string(i + 1));
-  const testing::CapturedRecord& first = host.records[0];
-  EXPECT_EQ(first.updated_at, "2024-03-01T10:00:00.123456");
-  EXPECT_EQ(first.Get("nome"), "Niccolò 1");
-  EXPECT_EQ(first.Get("nato_il"), "2001-03-05");
-  EXPECT_EQ(first.Get("importo"), "12.50");
-  EXPECT_TRUE(first.Has("nota"));
-  EXPECT_EQ(first.Get("nota"), std::nullopt);  // NULL is absent, not ""
-  // Resuming from the middle checkpoint (inside the tie at 10:00:01.123456) loses nothing.
-  Host resumed;
-  ASSERT_EQ(plugin_.Pull(instance, "student", host.checkpoints[1].first, resumed), REGLO_OK);
-  EXPECT_EQ(resumed.Ids(), (std::vector<std::string>{"9", "10"}));
+  ExpectTypesAsCanonicalTextAndTiesSplit(plugin_, Config());
 }
 
 TEST_F(SqlPostgresTest, ARefusedLoginIsAnAuthError) {
@@ -366,24 +373,7 @@ TEST_F(SqlMariaDbTest, TypesBecomeCanonicalTextAndPagesSplitTies) {
                   " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10)"
                   " SELECT i, CONCAT('Niccolò ', i), DATE '2001-03-05', 12.5, NULL,"
                   " TIMESTAMP '2024-03-01 10:00:00.123456' + INTERVAL (i DIV 5) SECOND FROM n"));
-  void* instance = plugin_.Create(Config());
-  ASSERT_NE(instance, nullptr);
-  Host host;
-  ASSERT_EQ(plugin_.Pull(instance, "student", "", host), REGLO_OK) << host.error;
-  ASSERT_EQ(host.records.size(), 10u);
-  EXPECT_EQ(host.checkpoints.size(), 3u);
-  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(host.records[i].external_id, std::to_string(i + 1));
-  const testing::CapturedRecord& first = host.records[0];
-  EXPECT_EQ(first.updated_at, "2024-03-01T10:00:00.123456");
-  EXPECT_EQ(first.Get("nome"), "Niccolò 1");
-  EXPECT_EQ(first.Get("nato_il"), "2001-03-05");
-  EXPECT_EQ(first.Get("importo"), "12.50");
-  EXPECT_TRUE(first.Has("nota"));
-  EXPECT_EQ(first.Get("nota"), std::nullopt);  // NULL is absent, not ""
-  // Resuming from the middle checkpoint (inside the tie at 10:00:01.123456) loses nothing.
-  Host resumed;
-  ASSERT_EQ(plugin_.Pull(instance, "student", host.checkpoints[1].first, resumed), REGLO_OK);
-  EXPECT_EQ(resumed.Ids(), (std::vector<std::string>{"9", "10"}));
+  ExpectTypesAsCanonicalTextAndTiesSplit(plugin_, Config());
 }
 
 TEST_F(SqlMariaDbTest, AMissingTableIsAConfigErrorNamingIt) {
