@@ -225,7 +225,10 @@ class SqlConnector final : public connector_common::ConfiguredConnector<SqlConne
     } else {
       sql += "(" + ReplaceSince(entity.query, since_markers) + ") reglo_q";
     }
-    if (after_key) sql += " WHERE (" + at + " > ? OR (" + at + " = ? AND " + id + " > ?))";
+    // The rows after the key (at, id), written so that its first term bounds an index range scan
+    // on (at, id) in every database (with at > ? OR (at = ? AND id > ?) PostgreSQL walked the index
+    // from its start at every page: a 1,000,000-row cold load took 66 times psql's \copy).
+    if (after_key) sql += " WHERE (" + at + " >= ? AND (" + at + " > ? OR " + id + " > ?))";
     // Rows with a NULL updated_at have no place in the key order: they are never read.
     else
       sql += " WHERE " + at + " IS NOT NULL";
