@@ -821,9 +821,9 @@ TEST_P(AdminApiTest, TheApiAnswersWhileANewPluginIsBeingProbed) {
   const Reply paused = Call("POST", "/api/admin/sources/a/pause");
   const auto answered = std::chrono::steady_clock::now();
   EXPECT_FALSE(ticked) << "the API waited for the probe";
-  RecordProperty("api_answer_ms", static_cast<int>(std::chrono::duration_cast<milliseconds>(
-                                                       answered - asked)
-                                                       .count()));
+  RecordProperty(
+      "api_answer_ms",
+      static_cast<int>(std::chrono::duration_cast<milliseconds>(answered - asked).count()));
   EXPECT_EQ(sources.status, 200) << sources.body;
   EXPECT_EQ(metrics.status, 200);
   EXPECT_EQ(paused.status, 200) << paused.body;

@@ -11,7 +11,8 @@ class StorePool : public storage::StorePool<storage::Store> {
  public:
   // A listener serves a few requests at a time; more stores would only hold connections.
   static constexpr size_t kAdminStores = 8;
-  explicit StorePool(Factory open) : storage::StorePool<storage::Store>(std::move(open), kAdminStores) {}
+  explicit StorePool(Factory open)
+      : storage::StorePool<storage::Store>(std::move(open), kAdminStores) {}
 };
 
 }  // namespace reglo::admin

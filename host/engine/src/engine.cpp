@@ -144,8 +144,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   // end when the plugin returns, if ever) and every source of the plugin fails with the reason.
   void Quarantine(const std::string& name, const std::string& stuck_source) {
     auto registry = sources.Lock();
-    const std::optional<std::string> reason = plugins.Lock()->Quarantine(
-        name, stuck_source, options.cancel_grace, options.stall_timeout);
+    const std::optional<std::string> reason =
+        plugins.Lock()->Quarantine(name, stuck_source, options.cancel_grace, options.stall_timeout);
     if (!reason) return;
     runs.Lock()->AbandonRunsOf(name, *reason);
     for (const std::string& id : registry->SourcesOf(name)) {

@@ -48,8 +48,9 @@ PluginRegistry::Change PluginRegistry::Apply(
   const std::string version = (*loaded)->info().version;
   Slot& slot = plugins[name];
   if (slot.plugin && slot.file != event.file) {
-    const std::string reason = fmt::format(
-        "plugin {} refused: the name '{}' is already provided by {}", file, name, slot.file.string());
+    const std::string reason =
+        fmt::format("plugin {} refused: the name '{}' is already provided by {}", file, name,
+                    slot.file.string());
     spdlog::warn("{}", reason);
     refused[event.file] = reason;
     return change;
@@ -66,8 +67,9 @@ PluginRegistry::Change PluginRegistry::Apply(
   if (old_version.empty()) {
     spdlog::info("plugin {} {} loaded from {}", name, version, file);
   } else {
-    spdlog::info("plugin {} replaced: {} -> {} from {}; running pulls finish on {}, the next use {}",
-                 name, old_version, version, file, old_version, version);
+    spdlog::info(
+        "plugin {} replaced: {} -> {} from {}; running pulls finish on {}, the next use {}", name,
+        old_version, version, file, old_version, version);
   }
   if (slot.quarantined) {
     spdlog::info("plugin {}: quarantine lifted by the new version {}", name, version);
@@ -95,7 +97,8 @@ PluginRegistry::Slot* PluginRegistry::Loaded(const std::string& name) {
 
 boost::asio::thread_pool& PluginRegistry::PoolOf(Slot& slot, int threads) {
   if (!slot.pool) {
-    slot.pool = std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(1, threads)));
+    slot.pool =
+        std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(1, threads)));
   }
   return *slot.pool;
 }

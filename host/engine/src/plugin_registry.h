@@ -54,9 +54,9 @@ struct PluginRegistry {
 
   std::vector<PluginSnapshot> Snapshots() const;
 
-  std::map<std::string, Slot> plugins;                       // by plugin name
-  std::map<std::filesystem::path, std::string> file_names;   // folder file -> plugin name
-  std::map<std::filesystem::path, std::string> refused;      // folder file -> why
+  std::map<std::string, Slot> plugins;                      // by plugin name
+  std::map<std::filesystem::path, std::string> file_names;  // folder file -> plugin name
+  std::map<std::filesystem::path, std::string> refused;     // folder file -> why
   std::vector<std::unique_ptr<boost::asio::thread_pool>> abandoned_pools;
 
  private:

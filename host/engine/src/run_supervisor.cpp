@@ -122,11 +122,11 @@ void RunSupervisor::RenewalResult(const std::string& id, const std::shared_ptr<R
           "cancelled and commits nothing more");
   } else if (now - supervised.lease_confirmed >= limits.lease_ttl * 2 / 3) {
     Fence(id, supervised, now,
-          fmt::format("lease not renewed for {} ({}); the pull was cancelled before the "
-                      "lease could expire under it",
-                      DurationText(std::chrono::duration_cast<Duration>(
-                          now - supervised.lease_confirmed)),
-                      MaskPersonalData(held.status().message())));
+          fmt::format(
+              "lease not renewed for {} ({}); the pull was cancelled before the "
+              "lease could expire under it",
+              DurationText(std::chrono::duration_cast<Duration>(now - supervised.lease_confirmed)),
+              MaskPersonalData(held.status().message())));
   } else {
     spdlog::warn("source {}: cannot renew its lease ({}); trying again", id,
                  MaskPersonalData(held.status().message()));

@@ -45,7 +45,8 @@ struct RunSupervisor {
   void Start(const std::string& id, std::shared_ptr<RunControl> control, TimePoint now);
   // The pull `control` has returned: no longer supervised. Returns its entry, or nullopt when it
   // no longer was (removed, quarantined, or a newer pull of the source).
-  std::optional<Supervised> Finish(const std::string& id, const std::shared_ptr<RunControl>& control);
+  std::optional<Supervised> Finish(const std::string& id,
+                                   const std::shared_ptr<RunControl>& control);
 
   // One look at every pull: fences the stalled, kills the runners of isolated pulls that ignore
   // their cancellation. Returns the (plugin, source) pairs whose in-process pull ignored it: their

@@ -97,7 +97,8 @@ IngestService::IngestService(IngestOptions options, StoreFactory open_store,
     : options_(std::move(options)),
       master_(std::move(master)),
       clock_(clock),
-      pool_(std::make_unique<storage::StorePool<>>(std::move(open_store), options_.store_connections)),
+      pool_(std::make_unique<storage::StorePool<>>(std::move(open_store),
+                                                   options_.store_connections)),
       limiter_(clock) {}
 
 IngestService::~IngestService() = default;

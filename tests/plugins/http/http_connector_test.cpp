@@ -47,14 +47,14 @@ class SchoolApi {
     params->setMaxThreads(4);
     const Poco::Net::SocketAddress loopback("127.0.0.1", 0);
     if (tls != nullptr) {
-      Poco::Net::Context::Ptr context = new Poco::Net::Context(
-          Poco::Net::Context::TLS_SERVER_USE, tls->private_key, tls->certificate, "",
-          Poco::Net::Context::VERIFY_NONE);
+      Poco::Net::Context::Ptr context =
+          new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, tls->private_key,
+                                 tls->certificate, "", Poco::Net::Context::VERIFY_NONE);
       server_ = std::make_unique<Poco::Net::HTTPServer>(
           new Factory(*this), Poco::Net::SecureServerSocket(loopback, 64, context), params);
     } else {
-      server_ = std::make_unique<Poco::Net::HTTPServer>(
-          new Factory(*this), Poco::Net::ServerSocket(loopback), params);
+      server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this),
+                                                        Poco::Net::ServerSocket(loopback), params);
     }
     server_->start();
   }
@@ -450,7 +450,8 @@ TEST(HttpConnectorTls, ACertificateIsTrustedThroughCaFileAndRefusedWithoutIt) {
   const std::string key = (dir.path() / "server.key").string();
   const auto made = testing::RunCommand(
       "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-      "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + certificate + " 2>&1");
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + certificate + " 2>&1");
   ASSERT_EQ(made.exit_code, 0) << made.text;
   const TlsFiles files{certificate, key};
   SchoolApi api(3, &files);

@@ -225,6 +225,18 @@ TEST_F(SqlConnectorTest, KilledMidPullTheNextSyncResumesWithEveryRecordOnceAndNo
   testing::KillMidPullThenResume("sql", options, 60000);
 }
 
+// The config of the database-server tests: `table` (id, updated_at, nome, nato_il) in pages of 4.
+json ServerTableConfig(const std::string& connection_string, const std::string& table) {
+  return {{"connection_string", connection_string},
+          {"page_size", 4},
+          {"entities",
+           {{"student",
+             {{"table", table},
+              {"id_column", "id"},
+              {"updated_at_column", "updated_at"},
+              {"columns", {{"nome", "firstName"}, {"nato_il", "birthDate"}}}}}}}};
+}
+
 // Pulls the ten-row table both server tests make (ids 1..10, ties of five rows on updated_at
 // 10:00:00.123456 + id / 5 s, 'Niccolò <id>', a date, 12.50, a NULL note) in pages of four:
 // canonical text forms, NULL absent, and resuming inside a tie loses nothing.
@@ -267,17 +279,11 @@ class SqlPostgresTest : public ::testing::Test {
   }
 
   json Config(const std::string& user = "", int port = 0) const {
-    return {{"connection_string", "Driver={PostgreSQL Unicode};Server=" + url_.host +
-                                      ";Port=" + std::to_string(port != 0 ? port : url_.port) +
-                                      ";Database=" + url_.database +
-                                      ";Uid=" + (user.empty() ? url_.user : user)},
-            {"page_size", 4},
-            {"entities",
-             {{"student",
-               {{"table", table_},
-                {"id_column", "id"},
-                {"updated_at_column", "updated_at"},
-                {"columns", {{"nome", "firstName"}, {"nato_il", "birthDate"}}}}}}}};
+    return ServerTableConfig("Driver={PostgreSQL Unicode};Server=" + url_.host +
+                                 ";Port=" + std::to_string(port != 0 ? port : url_.port) +
+                                 ";Database=" + url_.database +
+                                 ";Uid=" + (user.empty() ? url_.user : user),
+                             table_);
   }
 
   storage::PostgresUrl url_;
@@ -341,23 +347,17 @@ class SqlMariaDbTest : public ::testing::Test {
 
   // Runs `sql` with the mariadb client; false (with the output in the test log) when it fails.
   bool Sql(const std::string& sql) const {
-    const auto ran = reglo::testing::RunCommand(
-        "mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P " + port_ +
-        " -u reglo reglo_test -e \"" + sql + "\" 2>&1");
+    const auto ran =
+        reglo::testing::RunCommand("mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P " + port_ +
+                                   " -u reglo reglo_test -e \"" + sql + "\" 2>&1");
     if (ran.exit_code != 0) ADD_FAILURE() << sql << ": " << ran.text;
     return ran.exit_code == 0;
   }
 
   json Config() const {
-    return {{"connection_string", "Driver={MariaDB Unicode};Server=127.0.0.1;Port=" + port_ +
-                                      ";Database=reglo_test;Uid=reglo"},
-            {"page_size", 4},
-            {"entities",
-             {{"student",
-               {{"table", table_},
-                {"id_column", "id"},
-                {"updated_at_column", "updated_at"},
-                {"columns", {{"nome", "firstName"}, {"nato_il", "birthDate"}}}}}}}};
+    return ServerTableConfig("Driver={MariaDB Unicode};Server=127.0.0.1;Port=" + port_ +
+                                 ";Database=reglo_test;Uid=reglo",
+                             table_);
   }
 
   std::string port_;

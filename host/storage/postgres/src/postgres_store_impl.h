@@ -64,7 +64,6 @@ enum LookupColumn : int {
   kLookFirstField,
 };
 
-
 // "first_name, last_name, ..." with `prefix` before and `suffix` after each column.
 inline std::string Columns(const model::EntitySpec& entity, std::string_view prefix,
                            std::string_view suffix) {

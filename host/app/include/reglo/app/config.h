@@ -28,7 +28,7 @@ struct EngineSettings {
   int threads_per_plugin = engine::defaults::kThreadsPerPlugin;        // threads_per_plugin
   bool watch_plugins = true;                                           // watch_plugins
   int64_t watch_interval_ms = engine::defaults::kWatchIntervalMs;      // watch_interval_seconds
-  int64_t shutdown_timeout_ms = 30'000;  // shutdown_timeout_seconds
+  int64_t shutdown_timeout_ms = 30'000;                                // shutdown_timeout_seconds
   int64_t lease_ms = 0;  // lease_seconds; 0: stall_timeout + cancel_grace + 60 s (the engine's)
   int64_t runner_memory_limit_mb = 1024;  // runner_memory_limit_mb: each runner child's; 0: none
 };

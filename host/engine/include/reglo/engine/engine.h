@@ -57,7 +57,7 @@ struct EngineOptions {
   std::filesystem::path plugin_cache_dir;
   bool watch_plugins = true;
   Duration watch_interval{defaults::kWatchIntervalMs};  // how often the plugins folder is polled
-  Duration plugin_settle{1'000};   // a library must be unchanged this long before it is loaded
+  Duration plugin_settle{1'000};  // a library must be unchanged this long before it is loaded
   std::string instance_id = "reglo-hub";  // lease owner
   Duration lease_ttl{0};                  // 0: stall_timeout + cancel_grace + 60 s
   pipeline::SyncOptions sync;

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "reglo/engine/defaults.h"
 #include "reglo/core/status.h"
+#include "reglo/engine/defaults.h"
 
 namespace reglo::engine {
 

@@ -54,6 +54,38 @@ class StorePool {
   Result<Lease> Acquire() {
     std::unique_lock<std::mutex> lock(mutex_);
     returned_.wait(lock, [this] { return !idle_.empty() || open_count_ < limit_; });
+    return Lend(lock);
+  }
+
+  // The same without waiting: kRetryable when `limit` stores are lent already, for a user that
+  // must not block (a pull on a connector's thread, which the watchdog would take for a hang).
+  Result<Lease> TryAcquire() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (idle_.empty() && open_count_ >= limit_) {
+      return Status::Retryable("all " + std::to_string(limit_) +
+                               " store connections of the pool are in use");
+    }
+    return Lend(lock);
+  }
+
+  // Runs `use(store)` with a lent store and returns its result; when no store can be opened,
+  // returns `on_error(status)`.
+  template <typename Use, typename OnError>
+  auto With(Use use, OnError on_error) -> decltype(on_error(Status::Ok())) {
+    Result<Lease> lease = Acquire();
+    if (!lease.ok()) return on_error(lease.status());
+    return use(**lease);
+  }
+
+  // How many stores are open now (lent or idle), for tests and metrics.
+  size_t open_count() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return open_count_;
+  }
+
+ private:
+  // Under `lock`, with an idle store or room for one more: lends it (opening it unlocked).
+  Result<Lease> Lend(std::unique_lock<std::mutex>& lock) {
     if (!idle_.empty()) {
       std::unique_ptr<Role> store = std::move(idle_.back());
       idle_.pop_back();
@@ -73,35 +105,6 @@ class StorePool {
     return Lease(this, std::move(*opened));
   }
 
-  // The same without waiting: kRetryable when `limit` stores are lent already, for a user that
-  // must not block (a pull on a connector's thread, which the watchdog would take for a hang).
-  Result<Lease> TryAcquire() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (idle_.empty() && open_count_ >= limit_) {
-        return Status::Retryable(
-            "all " + std::to_string(limit_) + " store connections of the pool are in use");
-      }
-    }
-    return Acquire();
-  }
-
-  // Runs `use(store)` with a lent store and returns its result; when no store can be opened,
-  // returns `on_error(status)`.
-  template <typename Use, typename OnError>
-  auto With(Use use, OnError on_error) -> decltype(on_error(Status::Ok())) {
-    Result<Lease> lease = Acquire();
-    if (!lease.ok()) return on_error(lease.status());
-    return use(**lease);
-  }
-
-  // How many stores are open now (lent or idle), for tests and metrics.
-  size_t open_count() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return open_count_;
-  }
-
- private:
   void Return(std::unique_ptr<Role> store) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
