@@ -45,9 +45,11 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   options.watch_interval = engine::Duration(s.watch_interval_ms);
   options.plugin_settle = std::max(engine::Duration(s.watch_interval_ms), engine::Duration(500));
   options.plugins_dir = config.plugins_dir;
-  // Private copies of the plugins live next to the config, one folder per process; folders of
-  // processes that have ended are removed.
-  const std::filesystem::path cache = config.path.parent_path() / ".reglo-plugin-cache";
+  // Private copies of the plugins, one folder per process, in plugin_cache_dir (default: next to
+  // the config); folders of processes that have ended are removed.
+  const std::filesystem::path cache = config.plugin_cache_dir.empty()
+                                          ? config.path.parent_path() / ".reglo-plugin-cache"
+                                          : config.plugin_cache_dir;
   std::error_code ignored;
   for (const auto& entry : std::filesystem::directory_iterator(cache, ignored)) {
     const pid_t pid = static_cast<pid_t>(std::atoi(entry.path().filename().c_str()));
