@@ -37,6 +37,30 @@ TEST(ConfigTest, ParsesAndResolvesPaths) {
   EXPECT_TRUE(config->sources[0].enabled);
 }
 
+// A packaged hub's config folder (/etc/reglo) is read-only to the service, so serve's plugin copies
+// can go elsewhere; without the key they stay next to the config (serve.cpp).
+TEST(ConfigTest, PluginCacheDirIsOptionalAndResolvedAgainstTheConfigFolder) {
+  Result<HubConfig> unset = ParseConfig(kGood, "/etc/reglo");
+  ASSERT_TRUE(unset.ok()) << unset.status().ToString();
+  EXPECT_TRUE(unset->plugin_cache_dir.empty());
+  for (const auto& [value, resolved] :
+       {std::pair{"/var/lib/reglo/plugin-cache", "/var/lib/reglo/plugin-cache"},
+        std::pair{"cache", "/etc/reglo/cache"}}) {
+    Result<HubConfig> config = ParseConfig(
+        R"({"store": "sqlite:hub.db", "plugins_dir": "p", "sources": [], "plugin_cache_dir": ")" +
+            std::string(value) + "\"}",
+        "/etc/reglo");
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    EXPECT_EQ(config->plugin_cache_dir, resolved);
+  }
+  Result<HubConfig> wrong = ParseConfig(
+      R"({"store": "sqlite:hub.db", "plugins_dir": "p", "sources": [], "plugin_cache_dir": 1})",
+      "/etc/reglo");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("plugin_cache_dir"), std::string::npos)
+      << wrong.status().ToString();
+}
+
 TEST(ConfigTest, AcceptsAPostgresUrl) {
   Result<HubConfig> config = ParseConfig(
       R"({"store": "postgres://hub:s3cret@db.example.com:6543/reglo", "plugins_dir": "p",

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -188,6 +189,39 @@ TEST_F(ServeTest, AdminListenerStartsWithTheEngineAndItsTokenIsShownOnlyOnce) {
   EXPECT_FALSE(std::regex_search(log, token_line));
   EXPECT_THAT(log, Not(HasSubstr(first_token)));
   EXPECT_EQ(AdminGet(url[1], "/api/admin/sources", first_token).first, 200);
+  EXPECT_EQ(Terminate(milliseconds(20'000)), 0);
+}
+
+// Under systemd (the reglo-hub package), stdout is the journal, which JOURNAL_STREAM names by
+// device and inode: the first token is not written there; `admin-token reset` on a terminal
+// gives one that works in the running hub.
+TEST_F(ServeTest, TheFirstTokenIsNotWrittenToTheJournal) {
+  WriteConfig("hub.json", "hub.db", 0);
+  const fs::path log = dir_ / "serve.log";
+  std::ofstream(log).close();  // SpawnLogged appends: the inode stays the one named below
+  struct stat status {};
+  ASSERT_EQ(::stat(log.c_str(), &status), 0);
+  const std::string journal_stream =
+      std::to_string(status.st_dev) + ":" + std::to_string(status.st_ino);
+  pid_ = testing::SpawnLogged(REGLO_HUB_BINARY, {"--config", (dir_ / "hub.json").string(), "serve"},
+                              log.string(), {{"JOURNAL_STREAM", journal_stream}});
+  ASSERT_GE(pid_, 0);
+  ASSERT_TRUE(WaitUntil([&] {
+    return Log().find("not shown in the journal") != std::string::npos;
+  })) << Log();
+  const std::string text = Log();
+  EXPECT_THAT(text, Not(HasSubstr("shown once"))) << text;
+  std::smatch url;
+  ASSERT_TRUE(std::regex_search(text, url, std::regex("Integration Console: (http://[0-9.:]+/)")));
+
+  const std::string reset = std::string(REGLO_HUB_BINARY) + " --config " +
+                            (dir_ / "hub.json").string() + " admin-token reset > " +
+                            (dir_ / "reset.txt").string() + " 2>&1";
+  ASSERT_EQ(std::system(reset.c_str()), 0);
+  const std::string printed = testing::ReadFile(dir_ / "reset.txt");
+  std::smatch token;
+  ASSERT_TRUE(std::regex_search(printed, token, std::regex(": ([A-Za-z0-9_-]{43})"))) << printed;
+  EXPECT_EQ(AdminGet(url[1], "/api/admin/sources", token[1]).first, 200);
   EXPECT_EQ(Terminate(milliseconds(20'000)), 0);
 }
 

@@ -624,8 +624,8 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
   Result<json> parsed =
-      ParseTopLevel(text, {"store", "plugins_dir", "sources", "engine", "secrets_file", "relay",
-                           "subscriptions", "admin", "ingest"});
+      ParseTopLevel(text, {"store", "plugins_dir", "plugin_cache_dir", "sources", "engine",
+                           "secrets_file", "relay", "subscriptions", "admin", "ingest"});
   if (!parsed.ok()) return parsed.status();
   const json root = std::move(*parsed);
   HubConfig config;
@@ -652,6 +652,8 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
   // The hub master key file (agent signing secrets are sealed with it; keys.h). Optional.
   REGLO_RETURN_IF_ERROR(ReadPath(root, "secrets_file", false, base_dir, config.secrets_file));
   REGLO_RETURN_IF_ERROR(ReadPath(root, "plugins_dir", true, base_dir, config.plugins_dir));
+  REGLO_RETURN_IF_ERROR(
+      ReadPath(root, "plugin_cache_dir", false, base_dir, config.plugin_cache_dir));
 
   REGLO_RETURN_IF_ERROR(
       ReadSources(root, base_dir, config.sources, config.interval_ms, &config.process_isolated));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -29,6 +30,18 @@
 #include "reglo/security/master_key.h"
 
 namespace reglo::app {
+namespace {
+
+// True when systemd connected this process's stdout to the journal: it then sets JOURNAL_STREAM
+// to that stream's "<device>:<inode>" (systemd.exec(5)). A packaged hub's stdout is the journal.
+bool StdoutIsTheJournal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  struct stat status {};
+  if (stream == nullptr || ::fstat(STDOUT_FILENO, &status) != 0) return false;
+  return fmt::format("{}:{}", status.st_dev, status.st_ino) == stream;
+}
+
+}  // namespace
 
 int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   engine::EngineOptions options;
@@ -45,9 +58,11 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   options.watch_interval = engine::Duration(s.watch_interval_ms);
   options.plugin_settle = std::max(engine::Duration(s.watch_interval_ms), engine::Duration(500));
   options.plugins_dir = config.plugins_dir;
-  // Private copies of the plugins live next to the config, one folder per process; folders of
-  // processes that have ended are removed.
-  const std::filesystem::path cache = config.path.parent_path() / ".reglo-plugin-cache";
+  // Private copies of the plugins, one folder per process, in plugin_cache_dir (default: next to
+  // the config); folders of processes that have ended are removed.
+  const std::filesystem::path cache = config.plugin_cache_dir.empty()
+                                          ? config.path.parent_path() / ".reglo-plugin-cache"
+                                          : config.plugin_cache_dir;
   std::error_code ignored;
   for (const auto& entry : std::filesystem::directory_iterator(cache, ignored)) {
     const pid_t pid = static_cast<pid_t>(std::atoi(entry.path().filename().c_str()));
@@ -218,7 +233,12 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     fmt::print(out, "reglo-hub serve: ingestion API on {}/api/hub/ingest\n", ingest->server->url());
   if (admin_server) {
     fmt::print(out, "Integration Console: {}/\n", admin_server->url());
-    if (!new_token.empty()) {
+    if (!new_token.empty() && StdoutIsTheJournal()) {
+      // The journal is a log, kept and readable by more than the operator: no token goes there.
+      fmt::print(out,
+                 "Admin token: one was made, but is not shown in the journal; run `reglo-hub "
+                 "admin-token reset` on a terminal for one you can use.\n");
+    } else if (!new_token.empty()) {
       // Shown this once (stdout only, never logged): the store keeps only its hash.
       fmt::print(out,
                  "Admin token (shown once; `reglo-hub admin-token reset` makes a new one): {}\n",

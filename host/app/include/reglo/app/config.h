@@ -105,6 +105,10 @@ struct HubConfig {
   std::string store_url;              // as written, e.g. "sqlite:var/hub.db"
   std::filesystem::path sqlite_path;  // resolved, for "sqlite:" stores
   std::filesystem::path plugins_dir;  // resolved
+  // plugin_cache_dir, resolved: where serve keeps its private copies of the plugins. Empty when
+  // not set: then .reglo-plugin-cache next to the config file (a packaged hub's /etc is read-only,
+  // so its config sets a folder under /var/lib/reglo).
+  std::filesystem::path plugin_cache_dir;
   std::vector<storage::SourceRow> sources;
   EngineSettings engine;
   std::map<std::string, int64_t> interval_ms;  // by source id, from sources[i].interval_seconds
