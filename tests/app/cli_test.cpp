@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_output.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/crypto.h"
 #include "reglo/storage/sqlite_store.h"
@@ -201,6 +202,37 @@ void WriteCsvConfig(const std::filesystem::path& dir, const std::string& options
       << isolation << R"(", "options": {)" << options
       << R"( "entities": {"student": {"path": "allievi.csv", "id_column": "id",
          "columns": {"nome": "firstName"}}}}}]})";
+}
+
+// The agent reports a connector's refusal of its options as sync does: exit 2, the key named.
+TEST_F(CliTest, AgentConnectorOptionErrorNamesTheConfigKey) {
+  const Output created = RunHub(Config() + " keys create --company c --source csv");
+  ASSERT_EQ(created.exit_code, 0) << created.text;
+  const reglo::testing::CreatedKey key = reglo::testing::ParseCreatedKey(created.text);
+  std::ofstream(dir_ / "allievi.csv") << "id,nome\n1,Anna\n";
+  std::ofstream(dir_ / "agent.json")
+      << nlohmann::json{{"hub",
+                         {{"url", "http://127.0.0.1:9"},
+                          {"api_key", key.api_key},
+                          {"signing_secret", key.signing_secret}}},
+                        {"plugins_dir", REGLO_PLUGIN_DIR},
+                        {"sources",
+                         {{{"id", "csv"},
+                           {"company_id", "c"},
+                           {"source_system", "csv"},
+                           {"connector", "csv"},
+                           {"options",
+                            {{"delimeter", ";"},
+                             {"entities",
+                              {{"student",
+                                {{"path", "allievi.csv"},
+                                 {"id_column", "id"},
+                                 {"columns", {{"nome", "firstName"}}}}}}}}}}}}}
+             .dump();
+  const Output out = RunHub("agent --once --config " + (dir_ / "agent.json").string());
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  EXPECT_THAT(out.text, HasSubstr((dir_ / "agent.json").string() +
+                                  ": sources[0].options.delimeter: unknown key"));
 }
 
 // A connector's refusal of its options is reported against the config file's key, with the
