@@ -99,6 +99,11 @@ TEST_F(CliTest, SyncOncePrintsASummaryAndIsIdempotent) {
   Output unknown = RunHub(Config() + " sync --once --source nope");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_THAT(unknown.text, HasSubstr("no source 'nope'"));
+  EXPECT_THAT(unknown.text, Not(HasSubstr("did you mean")));
+  Output typo = RunHub(Config() + " preview --source counter1");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.text, HasSubstr("no source 'counter1' in " + (dir_ / "hub.json").string() +
+                                   " (configured: counter-1); did you mean 'counter-1'?"));
 }
 
 // `sync --once` takes the source's lease as `serve` does (issue #15): it never pulls a source

@@ -26,11 +26,15 @@ const storage::SourceRow* FindSource(const HubConfig& config, const std::string&
   return nullptr;
 }
 
-std::string KnownSources(const HubConfig& config) {
-  std::string ids;
-  for (const storage::SourceRow& source : config.sources)
-    ids += (ids.empty() ? "" : ", ") + source.id;
-  return ids.empty() ? "(none configured)" : ids;
+// "no source 'x' in hub.json (configured: a, b)", and the nearest id when `id` looks like a typo.
+void PrintUnknownSource(const HubConfig& config, const std::string& id, std::ostream& err) {
+  std::vector<std::string> ids;
+  for (const storage::SourceRow& source : config.sources) ids.push_back(source.id);
+  const std::string nearest = NearestName(id, ids);
+  fmt::print(err, "error: no source '{}' in {} (configured: {}){}\n", Excerpt(id, 100),
+             config.path.string(),
+             ids.empty() ? "(none configured)" : fmt::format("{}", fmt::join(ids, ", ")),
+             nearest.empty() ? "" : fmt::format("; did you mean '{}'?", nearest));
 }
 
 void PrintLoadErrors(const plugin_host::PluginSet& plugins, std::ostream& err) {
@@ -222,8 +226,7 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
   if (source_id) {
     const storage::SourceRow* source = FindSource(config, *source_id);
     if (source == nullptr) {
-      fmt::print(err, "error: no source '{}' in {} (configured: {})\n", *source_id,
-                 config.path.string(), KnownSources(config));
+      PrintUnknownSource(config, *source_id, err);
       return kExitUsage;
     }
     selected.push_back(source);
@@ -326,8 +329,7 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
                   bool from_cursor, std::ostream& out, std::ostream& err) {
   const storage::SourceRow* source = FindSource(config, source_id);
   if (source == nullptr) {
-    fmt::print(err, "error: no source '{}' in {} (configured: {})\n", source_id,
-               config.path.string(), KnownSources(config));
+    PrintUnknownSource(config, source_id, err);
     return kExitUsage;
   }
   if (Status readable = CheckPluginsDir(config.path, config.plugins_dir); !readable.ok()) {
