@@ -299,6 +299,19 @@ TEST_F(CliTest, MistypedCommandSuggestsTheNearest) {
   EXPECT_THAT(far.text, Not(HasSubstr("did you mean")));
 }
 
+// --config and --log-level work after the command too, also two commands deep.
+TEST_F(CliTest, GlobalOptionsWorkAfterTheCommand) {
+  Output sync = RunHub("sync --once " + Config() + " --log-level warn");
+  EXPECT_EQ(sync.exit_code, 0) << sync.text;
+  EXPECT_THAT(sync.text, HasSubstr("events emitted: 6"));
+  Output keys = RunHub("keys list " + Config());
+  EXPECT_EQ(keys.exit_code, 0) << keys.text;
+  EXPECT_THAT(keys.text, HasSubstr("No agent keys"));
+  Output typo = RunHub("keys " + Config() + " lst");  // the option's value is no command word
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.text, HasSubstr("error: unknown command 'lst': did you mean 'list'?"));
+}
+
 // The help says what matters and nothing odd: no "REQUIRED" against --once, where the agent's
 // config comes from, and what serve opens.
 TEST_F(CliTest, HelpTextsSayWhatServeAndTheAgentUse) {

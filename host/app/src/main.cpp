@@ -52,7 +52,11 @@ std::optional<UnknownCommand> FindUnknownCommand(CLI::App& app, int argc, char**
     if (arg.size() > 1 && arg[0] == '-') {
       // An option: skip its value when it takes one and it is not attached ("--config x").
       const std::string name = arg.substr(0, arg.find('='));
-      const CLI::Option* option = level->get_option_no_throw(name);
+      const CLI::Option* option = nullptr;  // the command's own, else a parent's (fallthrough)
+      for (CLI::App* owner = level; owner != nullptr && option == nullptr;
+           owner = owner->get_parent()) {
+        option = owner->get_option_no_throw(name);
+      }
       if (option != nullptr && option->get_expected_min() > 0 && name == arg) ++i;
       continue;
     }
@@ -82,6 +86,9 @@ int main(int argc, char** argv) {
       "reglo-hub"};
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
+  // --config and --log-level also after the command (`reglo-hub sync --once --config x.json`);
+  // the subcommands created below inherit it.
+  app.fallthrough();
   std::string config_path = DefaultConfigPath();
   std::string log_level = "info";
   app.add_option("-c,--config", config_path,
