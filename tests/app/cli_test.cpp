@@ -182,6 +182,23 @@ TEST_F(CliTest, MisspelledConnectorSuggestsTheLoadedOne) {
   EXPECT_THAT(out.text, HasSubstr("(loaded: counter); did you mean 'counter'?"));
 }
 
+// One source's configuration error does not stop the others, and it sets the exit code: 2 over
+// a failed run (1), which is over warnings (3).
+TEST_F(CliTest, AConfigErrorOutweighsAFailedRunAndTheOtherSourcesStillSync) {
+  std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "plugins",
+    "sources": [
+      {"id": "bad", "company_id": "c", "source_system": "x", "connector": "nope"},
+      {"id": "failing", "company_id": "c", "source_system": "f", "connector": "counter",
+       "options": {"records": 4, "checkpoint_every": 2, "fail_after_checkpoint": 1}},
+      {"id": "fine", "company_id": "c", "source_system": "db", "connector": "counter",
+       "options": {"records": 6}}]})";
+  Output out = RunHub(Config() + " sync --once");
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("sources[0].connector: 'nope' is not loaded"));
+  EXPECT_THAT(out.text, HasSubstr("injected failure"));
+  EXPECT_THAT(out.text, HasSubstr("Source fine (counter, company c) - run 3: succeeded"));
+}
+
 // A missing plugins folder is a configuration error naming plugins_dir and the folder.
 TEST_F(CliTest, MissingPluginsFolderIsAConfigErrorNamingIt) {
   std::filesystem::remove_all(dir_ / "plugins");
