@@ -1,7 +1,11 @@
 // The reglo-hub binary as an operator runs it: help, exit codes, plugins list, sync and preview.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -10,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_output.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/crypto.h"
 #include "reglo/storage/sqlite_store.h"
@@ -94,6 +99,11 @@ TEST_F(CliTest, SyncOncePrintsASummaryAndIsIdempotent) {
   Output unknown = RunHub(Config() + " sync --once --source nope");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_THAT(unknown.text, HasSubstr("no source 'nope'"));
+  EXPECT_THAT(unknown.text, Not(HasSubstr("did you mean")));
+  Output typo = RunHub(Config() + " preview --source counter1");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.text, HasSubstr("no source 'counter1' in " + (dir_ / "hub.json").string() +
+                                   " (configured: counter-1); did you mean 'counter-1'?"));
 }
 
 // `sync --once` takes the source's lease as `serve` does (issue #15): it never pulls a source
@@ -150,11 +160,224 @@ TEST_F(CliTest, FailedRunExitsWithOne) {
   EXPECT_THAT(failed.text, HasSubstr("injected failure"));
 }
 
-TEST_F(CliTest, MissingConnectorFailsNamingIt) {
+// A source naming a connector that is not loaded is a configuration error of sync and preview
+// (serve still starts, showing it Failed): exit 2, naming the key, the name and the loaded ones.
+TEST_F(CliTest, MissingConnectorIsAConfigErrorNamingTheKey) {
   std::filesystem::remove(dir_ / "plugins" / "counter.so");
+  for (const char* command : {" sync --once", " preview --source counter-1"}) {
+    Output out = RunHub(Config() + command);
+    EXPECT_EQ(out.exit_code, 2) << command << ": " << out.text;
+    EXPECT_THAT(out.text, HasSubstr("config error: " + (dir_ / "hub.json").string() +
+                                    ": sources[0].connector: 'counter' is not loaded from " +
+                                    (dir_ / "plugins").string() + " (loaded: none)"));
+  }
+}
+
+TEST_F(CliTest, MisspelledConnectorSuggestsTheLoadedOne) {
+  std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "plugins",
+    "sources": [{"id": "counter-1", "company_id": "c", "source_system": "db", "connector": "countr"}]})";
   Output out = RunHub(Config() + " sync --once");
-  EXPECT_EQ(out.exit_code, 1);
-  EXPECT_THAT(out.text, HasSubstr("connector 'counter' is not loaded"));
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("sources[0].connector: 'countr' is not loaded"));
+  EXPECT_THAT(out.text, HasSubstr("(loaded: counter); did you mean 'counter'?"));
+}
+
+// One source's configuration error does not stop the others, and it sets the exit code: 2 over
+// a failed run (1), which is over warnings (3).
+TEST_F(CliTest, AConfigErrorOutweighsAFailedRunAndTheOtherSourcesStillSync) {
+  std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "plugins",
+    "sources": [
+      {"id": "bad", "company_id": "c", "source_system": "x", "connector": "nope"},
+      {"id": "failing", "company_id": "c", "source_system": "f", "connector": "counter",
+       "options": {"records": 4, "checkpoint_every": 2, "fail_after_checkpoint": 1}},
+      {"id": "fine", "company_id": "c", "source_system": "db", "connector": "counter",
+       "options": {"records": 6}}]})";
+  Output out = RunHub(Config() + " sync --once");
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("sources[0].connector: 'nope' is not loaded"));
+  EXPECT_THAT(out.text, HasSubstr("injected failure"));
+  EXPECT_THAT(out.text, HasSubstr("Source fine (counter, company c) - run 3: succeeded"));
+}
+
+// A missing plugins folder is a configuration error naming plugins_dir and the folder.
+TEST_F(CliTest, MissingPluginsFolderIsAConfigErrorNamingIt) {
+  std::filesystem::remove_all(dir_ / "plugins");
+  for (const char* command : {" plugins list", " sync --once", " preview --source counter-1"}) {
+    Output out = RunHub(Config() + command);
+    EXPECT_EQ(out.exit_code, 2) << command << ": " << out.text;
+    EXPECT_THAT(out.text, HasSubstr("plugins_dir: cannot read the plugins folder " +
+                                    (dir_ / "plugins").string() + ": No such file or directory"));
+  }
+}
+
+// hub.json with a disabled source first and a csv source "csv" second (sources[1]), its options
+// valid but for `options` ("key": value, pairs); `isolation` "in_process" or "process".
+void WriteCsvConfig(const std::filesystem::path& dir, const std::string& options,
+                    const std::string& isolation = "in_process") {
+  std::ofstream(dir / "allievi.csv") << "id,nome\n1,Anna\n";
+  std::ofstream(dir / "hub.json")
+      << R"({"store": "sqlite:data/hub.db", "plugins_dir": ")" << REGLO_PLUGIN_DIR
+      << R"(", "sources": [
+      {"id": "off", "company_id": "c", "source_system": "x", "connector": "csv", "enabled": false},
+      {"id": "csv", "company_id": "c", "source_system": "csv", "connector": "csv",
+       "isolation": ")"
+      << isolation << R"(", "options": {)" << options
+      << R"( "entities": {"student": {"path": "allievi.csv", "id_column": "id",
+         "columns": {"nome": "firstName"}}}}}]})";
+}
+
+// The agent reports a connector's refusal of its options as sync does: exit 2, the key named.
+TEST_F(CliTest, AgentConnectorOptionErrorNamesTheConfigKey) {
+  const Output created = RunHub(Config() + " keys create --company c --source csv");
+  ASSERT_EQ(created.exit_code, 0) << created.text;
+  const reglo::testing::CreatedKey key = reglo::testing::ParseCreatedKey(created.text);
+  std::ofstream(dir_ / "allievi.csv") << "id,nome\n1,Anna\n";
+  std::ofstream(dir_ / "agent.json")
+      << nlohmann::json{{"hub",
+                         {{"url", "http://127.0.0.1:9"},
+                          {"api_key", key.api_key},
+                          {"signing_secret", key.signing_secret}}},
+                        {"plugins_dir", REGLO_PLUGIN_DIR},
+                        {"sources",
+                         {{{"id", "csv"},
+                           {"company_id", "c"},
+                           {"source_system", "csv"},
+                           {"connector", "csv"},
+                           {"options",
+                            {{"delimeter", ";"},
+                             {"entities",
+                              {{"student",
+                                {{"path", "allievi.csv"},
+                                 {"id_column", "id"},
+                                 {"columns", {{"nome", "firstName"}}}}}}}}}}}}}
+             .dump();
+  const Output out = RunHub("agent --once --config " + (dir_ / "agent.json").string());
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  EXPECT_THAT(out.text, HasSubstr((dir_ / "agent.json").string() +
+                                  ": sources[0].options.delimeter: unknown key"));
+}
+
+// A connector's refusal of its options is reported against the config file's key, with the
+// plugin's message (not its file), as a configuration error: in process and in a runner child.
+TEST_F(CliTest, ConnectorOptionErrorNamesTheConfigKey) {
+  for (const char* isolation : {"in_process", "process"}) {
+    WriteCsvConfig(dir_, R"("delimeter": ";",)", isolation);
+    for (const char* command : {" sync --once --source csv", " preview --source csv"}) {
+      Output out = RunHub(Config() + command);
+      EXPECT_EQ(out.exit_code, 2) << isolation << command << ": " << out.text;
+      EXPECT_THAT(out.text, HasSubstr("config error: " + (dir_ / "hub.json").string() +
+                                      ": sources[1].options.delimeter: unknown key (expected "
+                                      "base_dir, delimiter,"))
+          << isolation;
+      EXPECT_THAT(out.text, HasSubstr("(connector 'csv')"));
+      EXPECT_THAT(out.text, Not(HasSubstr(".so")));
+    }
+  }
+}
+
+// A wrong option type or range is a configuration error too, and the plugin's numbers reach the
+// operator whole (a phone masker once printed "from 0 to ***07").
+TEST_F(CliTest, WrongOptionTypeIsAConfigErrorWithItsNumbersWhole) {
+  WriteCsvConfig(dir_, R"("checkpoint_every": -1,)");
+  Output out = RunHub(Config() + " sync --once --source csv");
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("sources[1].options.checkpoint_every: expected a whole number "
+                                  "from 0 to 9223372036854775807, got -1 (connector 'csv')"));
+  WriteCsvConfig(dir_, R"("encoding": 8,)");
+  Output typed = RunHub(Config() + " preview --source csv");
+  EXPECT_EQ(typed.exit_code, 2) << typed.text;
+  EXPECT_THAT(typed.text, HasSubstr("sources[1].options.encoding: expected"));
+}
+
+// A temporary failure in `sync --once` says that nothing retries it, not "retrying later".
+TEST_F(CliTest, SyncOnceSaysATemporaryFailureIsNotRetried) {
+  WriteCsvConfig(dir_, "");
+  std::filesystem::remove(dir_ / "allievi.csv");
+  Output out = RunHub(Config() + " sync --once --source csv");
+  EXPECT_EQ(out.exit_code, 1) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("allievi.csv does not exist (yet)"));
+  EXPECT_THAT(out.text, HasSubstr("not retried: `sync --once` runs each source once; run it "
+                                  "again, or let `reglo-hub serve` retry it"));
+  EXPECT_THAT(out.text, Not(HasSubstr("retrying later")));
+}
+
+// A mistyped command names the nearest one; a word far from every command lists them.
+TEST_F(CliTest, MistypedCommandSuggestsTheNearest) {
+  Output sync = RunHub(Config() + " snyc --once");
+  EXPECT_EQ(sync.exit_code, 2);
+  EXPECT_THAT(sync.text, HasSubstr("error: unknown command 'snyc': did you mean 'sync'?"));
+  Output list = RunHub(Config() + " --log-level warn keys lst");
+  EXPECT_EQ(list.exit_code, 2);
+  EXPECT_THAT(list.text, HasSubstr("error: unknown command 'lst': did you mean 'list'?"));
+  Output far = RunHub("frobnicate");
+  EXPECT_EQ(far.exit_code, 2);
+  EXPECT_THAT(far.text, HasSubstr("error: unknown command 'frobnicate' (expected one of: sync, "
+                                  "preview, plugins"));
+  EXPECT_THAT(far.text, Not(HasSubstr("did you mean")));
+}
+
+// --config and --log-level work after the command too, also two commands deep.
+TEST_F(CliTest, GlobalOptionsWorkAfterTheCommand) {
+  Output sync = RunHub("sync --once " + Config() + " --log-level warn");
+  EXPECT_EQ(sync.exit_code, 0) << sync.text;
+  EXPECT_THAT(sync.text, HasSubstr("events emitted: 6"));
+  Output keys = RunHub("keys list " + Config());
+  EXPECT_EQ(keys.exit_code, 0) << keys.text;
+  EXPECT_THAT(keys.text, HasSubstr("No agent keys"));
+  Output typo = RunHub("keys " + Config() + " lst");  // the option's value is no command word
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.text, HasSubstr("error: unknown command 'lst': did you mean 'list'?"));
+}
+
+// The help says what matters and nothing odd: no "REQUIRED" against --once, where the agent's
+// config comes from, and what serve opens.
+TEST_F(CliTest, HelpTextsSayWhatServeAndTheAgentUse) {
+  Output sync = RunHub("sync --help");
+  EXPECT_EQ(sync.exit_code, 0);
+  EXPECT_THAT(sync.text, Not(HasSubstr("REQUIRED")));
+  EXPECT_THAT(sync.text, HasSubstr("--once"));
+  Output no_once = RunHub(Config() + " sync");
+  EXPECT_EQ(no_once.exit_code, 2);
+  EXPECT_THAT(no_once.text, HasSubstr("sync: --once is required"));
+  Output agent = RunHub("agent --help");
+  EXPECT_THAT(agent.text, Not(HasSubstr("(default: --config)")));
+  EXPECT_THAT(agent.text, HasSubstr("$REGLO_CONFIG or reglo-hub.json"));
+  Output serve = RunHub("serve --help");
+  EXPECT_EQ(serve.exit_code, 0);
+  for (const char* topic : {"admin.listen", "127.0.0.1:8470", "admin-token reset",
+                            "$REGLO_ADMIN_TOKEN", "--config", "ingest.listen"}) {
+    EXPECT_THAT(serve.text, HasSubstr(topic)) << topic;
+  }
+}
+
+// A listener whose port is taken names the config key that set it.
+TEST_F(CliTest, PortInUseNamesTheListenKey) {
+  const int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(taken, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(taken, 1), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "plugins",
+    "admin": {"listen": "127.0.0.1:)"
+                                   << port << R"("}, "sources": []})";
+  Output admin = RunHub(Config() + " serve");
+  EXPECT_EQ(admin.exit_code, 1) << admin.text;
+  EXPECT_THAT(admin.text, HasSubstr("cannot listen on 127.0.0.1:" + port));
+  EXPECT_THAT(admin.text,
+              HasSubstr("(set by admin.listen in " + (dir_ / "hub.json").string() + ")"));
+  std::ofstream(dir_ / "hub.json") << R"({"store": "sqlite:data/hub.db", "plugins_dir": "plugins",
+    "admin": {"enabled": false}, "ingest": {"listen": "127.0.0.1:)"
+                                   << port << R"("}, "sources": []})";
+  Output ingest = RunHub(Config() + " serve");
+  EXPECT_EQ(ingest.exit_code, 1) << ingest.text;
+  EXPECT_THAT(ingest.text,
+              HasSubstr("(set by ingest.listen in " + (dir_ / "hub.json").string() + ")"));
+  ::close(taken);
 }
 
 TEST_F(CliTest, PreviewPrintsJsonLinesAndCreatesNoStore) {

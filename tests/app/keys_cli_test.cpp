@@ -114,9 +114,14 @@ TEST_F(KeysCliTest, AThirdActiveKeyIsRefusedUntilOneIsRevoked) {
   EXPECT_EQ(revoked.exit_code, 0) << revoked.text;
   EXPECT_THAT(revoked.text, HasSubstr(prefix));
   EXPECT_THAT(Hub("keys list").text, HasSubstr("revoked"));
+  // Naming a key that is not there (any more) is bad usage, as a malformed prefix is: exit 2.
   Output again = Hub("keys revoke " + prefix);
-  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.exit_code, 2) << again.text;
   EXPECT_THAT(again.text, HasSubstr("no active agent key has the prefix " + prefix));
+  Output unknown = Hub("keys revoke 0123456789ab");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.text;
+  EXPECT_THAT(unknown.text, HasSubstr("no active agent key has the prefix 0123456789ab (see "
+                                      "`reglo-hub keys list`)"));
   EXPECT_EQ(Hub("keys revoke not-a-prefix").exit_code, 2);
   EXPECT_EQ(Hub("keys create --company acme --source sida").exit_code, 0);  // rotation
 }

@@ -85,7 +85,7 @@ TEST(MaskingTest, HugeInputsAreBoundedAndNeverCrash) {
     for (const std::string* input : {&digits, &spaced, &letters, &ats, &mixed}) {
       const std::string masked = MaskPersonalData(*input);
       EXPECT_LE(masked.size(), kMaxMaskedBytes + 64);
-      // Cut and marked, unless masking alone made it short (digits are one long "phone").
+      // Cut and marked, unless masking alone made it short.
       if (masked.size() > 100) {
         EXPECT_NE(masked.find(" bytes)"), std::string::npos);
       }
@@ -107,8 +107,43 @@ TEST(MaskingTest, ScannersMatchWhatThePatternsMatched) {
   EXPECT_EQ(MaskPersonalData("tel +39 333-123.4567."), "tel ***67.");
   EXPECT_EQ(MaskPersonalData("from 2025-01-02 to 2025-03-04 ok"),
             "from 2025-01-02 to 2025-03-04 ok");
-  EXPECT_EQ(MaskPersonalData("seen 12345 6789 0"), "seen ***90");
+  EXPECT_EQ(MaskPersonalData("seen 12345 6789 0"), "seen 12345 6789 0");  // no phone's shape
   EXPECT_EQ(MaskPersonalData("12345678"), "12345678");
+}
+
+// Numbers in messages are no phone numbers: the masking of the error a plugin gave for a negative
+// checkpoint_every once read "expected a whole number from 0 to ***07".
+TEST(MaskingTest, OrdinaryNumbersAreKept) {
+  for (const char* text : {
+           "checkpoint_every: expected a whole number from 0 to 9223372036854775807, got -1",
+           "expected at most 18446744073709551615",
+           "limit 2147483647 reached after 4294967295 rows",
+           "at 1764864000 (epoch), 1764864000123 ms",
+           "took 0.000123456789 s; pi is 3.14159265358979",
+           "run 123456789 of source 987654321",
+           "rows 1 2 3 4 5 6 7 8 9 10",
+           "order 9876543210 and 12345678901234",
+           "from 2025-01-02 to 2025-03-04",
+       }) {
+    EXPECT_EQ(MaskPersonalData(text), text);
+  }
+}
+
+// Phone numbers as people write them, alone, in a row, and next to ordinary numbers.
+TEST(MaskingTest, PhoneNumbersInEveryUsualShapeAreMasked) {
+  EXPECT_EQ(MaskPersonalData("tel 3331234567"), "tel ***67");
+  EXPECT_EQ(MaskPersonalData("tel 333 123 4567"), "tel ***67");
+  EXPECT_EQ(MaskPersonalData("tel 333/1234567"), "tel ***67");
+  EXPECT_EQ(MaskPersonalData("tel 06 12345678"), "tel ***78");
+  EXPECT_EQ(MaskPersonalData("tel 0461-123456"), "tel ***56");
+  EXPECT_EQ(MaskPersonalData("tel +39 333 1234567"), "tel ***67");
+  EXPECT_EQ(MaskPersonalData("tel 0039 333 1234567"), "tel ***67");
+  EXPECT_EQ(MaskPersonalData("tel +44 20 7946 0958"), "tel ***58");
+  EXPECT_EQ(MaskPersonalData("tel:3471234567;"), "tel:***67;");
+  EXPECT_EQ(MaskPersonalData("333 1234567 347 7654321"), "***67 ***21");  // two in a row
+  EXPECT_EQ(MaskPersonalData("row 12 333 1234567"), "row 12 ***67");
+  EXPECT_EQ(MaskPersonalData("id 9223372036854775807 tel 3331234567"),
+            "id 9223372036854775807 tel ***67");
 }
 
 // A hash is left alone when masked text is masked again (its 16 hex digits can hold nine digits

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace reglo {
 namespace {
@@ -36,6 +37,25 @@ TEST(TextTest, ExcerptCutsLongValuesOnACharacterBoundaryAndSaysSo) {
   const std::string accents = std::string(199, 'a') + "èèè";
   EXPECT_EQ(Excerpt(accents), std::string(199, 'a') + "…(205 bytes)");
   EXPECT_EQ(Excerpt("a\nb", 200), "a\\nb");
+}
+
+TEST(TextTest, EditDistanceCountsASwapOfNeighboursAsOneEdit) {
+  EXPECT_EQ(EditDistance("sync", "sync"), 0u);
+  EXPECT_EQ(EditDistance("snyc", "sync"), 1u);
+  EXPECT_EQ(EditDistance("lst", "list"), 1u);
+  EXPECT_EQ(EditDistance("", "serve"), 5u);
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
+}
+
+// A typo gets its nearest name; a word that is far from every name gets none.
+TEST(TextTest, NearestNameSuggestsOnlyCloseNames) {
+  const std::vector<std::string> commands = {"sync", "preview", "plugins", "migrate", "serve"};
+  EXPECT_EQ(NearestName("snyc", commands), "sync");
+  EXPECT_EQ(NearestName("serv", commands), "serve");
+  EXPECT_EQ(NearestName("plugin", commands), "plugins");
+  EXPECT_EQ(NearestName("frobnicate", commands), "");
+  EXPECT_EQ(NearestName("x", {"ab"}), "");  // one edit of two letters is no typo
+  EXPECT_EQ(NearestName("cvs", {"csv", "sql"}), "csv");
 }
 
 }  // namespace

@@ -411,17 +411,21 @@ int RunAgent(const AgentConfig& config, bool once, std::ostream& out, std::ostre
     fmt::print(err, "error: {}\n", spool.status().ToString());
     return kExitFailure;
   }
+  if (Status readable = CheckPluginsDir(config.path, config.plugins_dir); !readable.ok()) {
+    fmt::print(err, "error: {}\n", readable.ToString());
+    return kExitUsage;
+  }
   plugin_host::PluginSet plugins = plugin_host::LoadPluginDirectory(config.plugins_dir);
   for (const plugin_host::PluginLoadError& error : plugins.errors) {
     fmt::print(err, "warning: {}\n", MaskPersonalData(error.reason));
   }
   std::vector<std::unique_ptr<plugin_host::ConnectorInstance>> connectors;
-  for (const storage::SourceRow& source : config.sources) {
+  for (size_t i = 0; i < config.sources.size(); ++i) {
     Result<std::unique_ptr<plugin_host::ConnectorInstance>> connector =
-        CreateConnector(config.plugins_dir, plugins, source);
+        CreateConnector(config.path, i, config.plugins_dir, plugins, config.sources[i]);
     if (!connector.ok()) {
-      fmt::print(err, "error: {}\n", connector.status().ToString());
-      return kExitUsage;
+      fmt::print(err, "error: {}\n", MaskPersonalData(connector.status().ToString()));
+      return connector.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
     }
     connectors.push_back(std::move(*connector));
   }

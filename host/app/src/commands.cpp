@@ -26,11 +26,15 @@ const storage::SourceRow* FindSource(const HubConfig& config, const std::string&
   return nullptr;
 }
 
-std::string KnownSources(const HubConfig& config) {
-  std::string ids;
-  for (const storage::SourceRow& source : config.sources)
-    ids += (ids.empty() ? "" : ", ") + source.id;
-  return ids.empty() ? "(none configured)" : ids;
+// "no source 'x' in hub.json (configured: a, b)", and the nearest id when `id` looks like a typo.
+void PrintUnknownSource(const HubConfig& config, const std::string& id, std::ostream& err) {
+  std::vector<std::string> ids;
+  for (const storage::SourceRow& source : config.sources) ids.push_back(source.id);
+  const std::string nearest = NearestName(id, ids);
+  fmt::print(err, "error: no source '{}' in {} (configured: {}){}\n", Excerpt(id, 100),
+             config.path.string(),
+             ids.empty() ? "(none configured)" : fmt::format("{}", fmt::join(ids, ", ")),
+             nearest.empty() ? "" : fmt::format("; did you mean '{}'?", nearest));
 }
 
 void PrintLoadErrors(const plugin_host::PluginSet& plugins, std::ostream& err) {
@@ -67,21 +71,71 @@ plugin_host::PluginSet LoadPlugins(const HubConfig& config) {
 
 }  // namespace
 
+Status CheckPluginsDir(const std::filesystem::path& config_path,
+                       const std::filesystem::path& plugins_dir) {
+  std::error_code error;
+  std::filesystem::directory_iterator listing(plugins_dir, error);
+  if (!error) return Status::Ok();
+  return Status::ConfigError(
+      fmt::format("{}: plugins_dir: cannot read the plugins folder {}: {}", config_path.string(),
+                  EscapeControlCharacters(plugins_dir.string()), error.message()));
+}
+
+namespace {
+
+// A plugin's refusal of its options, reported against the config file: "delimeter: unknown key"
+// from the csv plugin of sources[0] is "<file>: sources[0].options.delimeter: unknown key". The
+// plugin's message is input-derived (masked and escaped); a message that does not start with a
+// key (no blank before its first ": ") is reported against the options as a whole.
+Status OptionsError(const std::filesystem::path& config_path, size_t index,
+                    const plugin_host::PluginInfo& plugin, const Status& status) {
+  if (status.code() != StatusCode::kConfigError) return status;
+  std::string message = status.message();
+  const std::string context = plugin_host::CreateInstanceContext(plugin) + ": ";
+  if (message.rfind(context, 0) == 0) message.erase(0, context.size());
+  std::string key = fmt::format("sources[{}].options", index);
+  const size_t colon = message.find(": ");
+  if (colon != std::string::npos && colon > 0 && message.find_first_of(" \t'\"", 0) > colon) {
+    const std::string named = message.substr(0, colon);
+    if (named != "config") key += "." + named;  // "config": the options as a whole
+    message.erase(0, colon + 2);
+  }
+  return Status::ConfigError(fmt::format("{}: {}: {} (connector '{}')", config_path.string(),
+                                         MaskPersonalData(key), MaskPersonalData(message),
+                                         EscapeControlCharacters(plugin.name)));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
+    const std::filesystem::path& config_path, size_t index,
     const std::filesystem::path& plugins_dir, const plugin_host::PluginSet& plugins,
     const storage::SourceRow& source) {
   auto plugin = plugins.plugins.find(source.connector);
   if (plugin == plugins.plugins.end()) {
-    std::string loaded;
-    for (const auto& [name, _] : plugins.plugins) loaded += (loaded.empty() ? "" : ", ") + name;
-    return Status::ConfigError(
-        fmt::format("source {}: connector '{}' is not loaded from {} (loaded: {})", source.id,
-                    source.connector, plugins_dir.string(), loaded.empty() ? "none" : loaded));
+    std::vector<std::string> names;
+    for (const auto& [name, _] : plugins.plugins) names.push_back(name);
+    const std::string nearest = NearestName(source.connector, names);
+    return Status::ConfigError(fmt::format(
+        "{}: sources[{}].connector: '{}' is not loaded from {} (loaded: {}){}",
+        config_path.string(), index, Excerpt(source.connector, 100),
+        EscapeControlCharacters(plugins_dir.string()),
+        names.empty() ? "none" : EscapeControlCharacters(fmt::format("{}", fmt::join(names, ", "))),
+        nearest.empty() ? "" : fmt::format("; did you mean '{}'?", nearest)));
   }
-  return plugin->second->CreateInstance(source.config_json);
+  Result<std::unique_ptr<plugin_host::ConnectorInstance>> created =
+      plugin->second->CreateInstance(source.config_json);
+  if (!created.ok())
+    return OptionsError(config_path, index, plugin->second->info(), created.status());
+  return created;
 }
 
 namespace {
+
+// The position of `source` (one of config.sources) in the config file's "sources".
+size_t IndexOf(const HubConfig& config, const storage::SourceRow& source) {
+  return static_cast<size_t>(&source - config.sources.data());
+}
 
 // CreateConnector, in a runner child for a source with isolation "process".
 Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateSourceConnector(
@@ -89,13 +143,30 @@ Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateSourceConnector(
     const storage::SourceRow& source) {
   auto plugin = plugins.plugins.find(source.connector);
   if (plugin == plugins.plugins.end() || !config.process_isolated.count(source.id)) {
-    return CreateConnector(config.plugins_dir, plugins, source);
+    return CreateConnector(config.path, IndexOf(config, source), config.plugins_dir, plugins,
+                           source);
   }
   Result<std::unique_ptr<isolation::ProcessConnector>> started =
       isolation::ProcessConnector::Start(RunnerOptionsOf(config), plugin->second->info().path);
   if (!started.ok()) return started.status();
-  REGLO_RETURN_IF_ERROR((*started)->Create(source.config_json));
+  if (Status created = (*started)->Create(source.config_json); !created.ok()) {
+    return OptionsError(config.path, IndexOf(config, source), plugin->second->info(), created);
+  }
   return std::unique_ptr<plugin_host::ConnectorInstance>(std::move(*started));
+}
+
+// The exit code of two outcomes together: a configuration error outweighs a failure, which
+// outweighs warnings.
+int Worse(int a, int b) {
+  const auto rank = [](int code) {
+    switch (code) {
+      case kExitUsage: return 3;
+      case kExitFailure: return 2;
+      case kExitWarnings: return 1;
+      default: return 0;
+    }
+  };
+  return rank(a) >= rank(b) ? a : b;
 }
 
 void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& report,
@@ -113,8 +184,16 @@ void PrintReport(const storage::SourceRow& source, const pipeline::SyncReport& r
   fmt::print(out, "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}\n", "total", t.seen,
              t.created, t.updated, t.unchanged, t.stale, t.warnings, t.rejected);
   fmt::print(out, "  events emitted: {}\n", report.events);
-  if (!report.error.ok())
+  if (!report.error.ok()) {
     fmt::print(out, "  error: {}\n", MaskPersonalData(report.error.ToString()));
+    // The plugin calls it temporary, but nothing here runs the source again.
+    if (report.error.code() == StatusCode::kRetryable ||
+        report.error.code() == StatusCode::kRateLimited) {
+      fmt::print(out,
+                 "  not retried: `sync --once` runs each source once; run it again, or let "
+                 "`reglo-hub serve` retry it\n");
+    }
+  }
 }
 
 // The store URL as it may be shown: a PostgreSQL password is replaced by "***".
@@ -147,8 +226,7 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
   if (source_id) {
     const storage::SourceRow* source = FindSource(config, *source_id);
     if (source == nullptr) {
-      fmt::print(err, "error: no source '{}' in {} (configured: {})\n", *source_id,
-                 config.path.string(), KnownSources(config));
+      PrintUnknownSource(config, *source_id, err);
       return kExitUsage;
     }
     selected.push_back(source);
@@ -159,6 +237,10 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
   }
   if (selected.empty()) {
     fmt::print(err, "error: no enabled source to sync in {}\n", config.path.string());
+    return kExitUsage;
+  }
+  if (Status readable = CheckPluginsDir(config.path, config.plugins_dir); !readable.ok()) {
+    fmt::print(err, "error: {}\n", readable.ToString());
     return kExitUsage;
   }
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
@@ -177,7 +259,7 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
     Status registered = (*store)->UpsertSource(*source);
     if (!registered.ok()) {
       fmt::print(err, "error: source {}: {}\n", source->id, registered.ToString());
-      exit_code = kExitFailure;
+      exit_code = Worse(exit_code, kExitFailure);
       continue;
     }
     // The source's lease, as `serve` takes it: never a pull overlapping another instance's.
@@ -186,7 +268,7 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
     if (!lease.ok()) {
       fmt::print(err, "error: source {}: its lease could not be taken, so it was not synced: {}\n",
                  source->id, MaskPersonalData(lease.status().ToString()));
-      exit_code = kExitFailure;
+      exit_code = Worse(exit_code, kExitFailure);
       continue;
     }
     if (*lease == nullptr) {
@@ -195,7 +277,7 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
                  "is syncing it, or it was killed and its lease lasts until it expires, at most "
                  "{} s)\n",
                  source->id, lease_ttl.count() / 1000);
-      exit_code = kExitFailure;
+      exit_code = Worse(exit_code, kExitFailure);
       continue;
     }
     // With the lease held, a run still marked running was left by a process that was killed.
@@ -220,7 +302,9 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
       }
       (void)(*store)->SetSourceStatus(source->id, "failed");
       fmt::print(err, "error: {}\n", MaskPersonalData(connector.status().ToString()));
-      exit_code = kExitFailure;
+      exit_code =
+          Worse(exit_code,
+                connector.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure);
       continue;
     }
     pipeline::SyncOptions options;
@@ -229,14 +313,13 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
     pipeline::SyncReport report = runner.RunOnce(*source, **connector, &(*lease)->stop());
     if (const std::string lost = (*lease)->lost_reason(); !lost.empty()) {
       fmt::print(err, "error: source {}: {}; the pull stopped\n", source->id, lost);
-      exit_code = kExitFailure;
+      exit_code = Worse(exit_code, kExitFailure);
     }
     PrintReport(*source, report, out);
     if (report.status == storage::RunStatus::kFailed) {
-      exit_code = kExitFailure;
-    } else if (report.status == storage::RunStatus::kSucceededWithWarnings &&
-               exit_code == kExitOk) {
-      exit_code = kExitWarnings;
+      exit_code = Worse(exit_code, kExitFailure);
+    } else if (report.status == storage::RunStatus::kSucceededWithWarnings) {
+      exit_code = Worse(exit_code, kExitWarnings);
     }
   }
   return exit_code;
@@ -246,8 +329,11 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
                   bool from_cursor, std::ostream& out, std::ostream& err) {
   const storage::SourceRow* source = FindSource(config, source_id);
   if (source == nullptr) {
-    fmt::print(err, "error: no source '{}' in {} (configured: {})\n", source_id,
-               config.path.string(), KnownSources(config));
+    PrintUnknownSource(config, source_id, err);
+    return kExitUsage;
+  }
+  if (Status readable = CheckPluginsDir(config.path, config.plugins_dir); !readable.ok()) {
+    fmt::print(err, "error: {}\n", readable.ToString());
     return kExitUsage;
   }
   plugin_host::PluginSet plugins = LoadPlugins(config);
@@ -256,7 +342,7 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
       CreateSourceConnector(config, plugins, *source);
   if (!connector.ok()) {
     fmt::print(err, "error: {}\n", MaskPersonalData(connector.status().ToString()));
-    return kExitFailure;
+    return connector.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
   }
   // With --from-cursor, preview reads the stored cursors; it never creates a SQLite file (a
   // PostgreSQL database exists already; opening it applies pending migrations).
@@ -284,6 +370,10 @@ int PreviewSource(const HubConfig& config, const std::string& source_id, int64_t
 }
 
 int ListPlugins(const HubConfig& config, std::ostream& out, std::ostream& err) {
+  if (Status readable = CheckPluginsDir(config.path, config.plugins_dir); !readable.ok()) {
+    fmt::print(err, "error: {}\n", readable.ToString());
+    return kExitUsage;
+  }
   plugin_host::PluginSet plugins = LoadPlugins(config);
   fmt::print(out, "Plugins in {}:\n", config.plugins_dir.string());
   for (const auto& [name, plugin] : plugins.plugins) {

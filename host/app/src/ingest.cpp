@@ -18,6 +18,23 @@ http::ConnectionLimits ToConnectionLimits(const ListenerCaps& caps) {
   return http::ConnectionLimits{caps.max_connections, caps.max_connections_per_address};
 }
 
+Status ListenerFailure(const HubConfig& config, const std::string& listener, const Status& status) {
+  // A port in use stays kIoError (exit 1): a port held by a hub that is stopping is free on the
+  // next start, and a supervisor should try again.
+  std::string key = listener + ".listen";
+  if (listener == "ingest" && config.ingest) {
+    const std::string certificate = config.ingest->tls_certificate_file.string();
+    const std::string private_key = config.ingest->tls_private_key_file.string();
+    if (!certificate.empty() && status.message().find(certificate) != std::string::npos) {
+      key = "ingest.tls_certificate_file";
+    } else if (!private_key.empty() && status.message().find(private_key) != std::string::npos) {
+      key = "ingest.tls_private_key_file";
+    }
+  }
+  return Status(status.code(),
+                fmt::format("{} (set by {} in {})", status.message(), key, config.path.string()));
+}
+
 Result<IngestListener> StartIngestListener(const HubConfig& config) {
   if (!config.ingest) return Status::ConfigError("ingest: missing");
   const IngestSettings& s = *config.ingest;
@@ -56,7 +73,7 @@ Result<IngestListener> StartIngestListener(const HubConfig& config) {
   server.tls_certificate_file = s.tls_certificate_file.string();
   server.tls_private_key_file = s.tls_private_key_file.string();
   Result<std::unique_ptr<http::Server>> started = http::Server::Start(server, router);
-  if (!started.ok()) return started.status();
+  if (!started.ok()) return ListenerFailure(config, "ingest", started.status());
   listener.server = std::move(*started);
   return listener;
 }

@@ -136,6 +136,11 @@ int RevokeAgentKey(const HubConfig& config, const std::string& prefix, const Clo
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());
   const Status revoked = ingest::RevokeAgentKey(**store, prefix, clock);  // needs no master key
+  if (revoked.code() == StatusCode::kNotFound) {
+    // The operator named a key that is not there (or revoked already): bad usage, not a failure.
+    fmt::print(err, "error: {} (see `reglo-hub keys list`)\n", revoked.message());
+    return kExitUsage;
+  }
   if (!revoked.ok()) return Fail(err, revoked);
   fmt::print(out, "Revoked agent key {}: agents using it are refused from now on.\n",
              std::optional<std::string>(ingest::ApiKeyPrefix(prefix)).value_or(prefix));

@@ -1,11 +1,15 @@
 // reglo-hub: the command-line entry point. Parses the command line, loads the config and hands
 // over to the commands in commands.cpp.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "reglo/app/agent.h"
@@ -15,6 +19,7 @@
 #include "reglo/app/logging.h"
 #include "reglo/app/relay.h"
 #include "reglo/app/serve.h"
+#include "reglo/core/text.h"
 
 namespace {
 
@@ -32,6 +37,44 @@ int MaskingKeyFailure(const reglo::Status& status) {
                                                           : reglo::app::kExitFailure;
 }
 
+// The command word at argv[i] when it names no subcommand where one is expected ("snyc", or
+// "lst" after "keys"), with the subcommands it could have been; empty when every word is known.
+struct UnknownCommand {
+  std::string word;
+  std::string nearest;           // the nearest subcommand, when close enough to be a typo
+  std::vector<std::string> all;  // every subcommand at that level
+};
+std::optional<UnknownCommand> FindUnknownCommand(CLI::App& app, int argc, char** argv) {
+  CLI::App* level = &app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return std::nullopt;
+    if (arg.size() > 1 && arg[0] == '-') {
+      // An option: skip its value when it takes one and it is not attached ("--config x").
+      const std::string name = arg.substr(0, arg.find('='));
+      const CLI::Option* option = nullptr;  // the command's own, else a parent's (fallthrough)
+      for (CLI::App* owner = level; owner != nullptr && option == nullptr;
+           owner = owner->get_parent()) {
+        option = owner->get_option_no_throw(name);
+      }
+      if (option != nullptr && option->get_expected_min() > 0 && name == arg) ++i;
+      continue;
+    }
+    std::vector<std::string> names;
+    for (const CLI::App* sub : level->get_subcommands([](CLI::App*) { return true; })) {
+      names.push_back(sub->get_name());
+    }
+    if (names.empty()) return std::nullopt;  // a leaf command's own argument
+    CLI::App* sub = nullptr;
+    for (CLI::App* candidate : level->get_subcommands([](CLI::App*) { return true; })) {
+      if (candidate->get_name() == arg) sub = candidate;
+    }
+    if (sub == nullptr) return UnknownCommand{arg, reglo::NearestName(arg, names), names};
+    level = sub;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,6 +86,9 @@ int main(int argc, char** argv) {
       "reglo-hub"};
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
+  // --config and --log-level also after the command (`reglo-hub sync --once --config x.json`);
+  // the subcommands created below inherit it.
+  app.fallthrough();
   std::string config_path = DefaultConfigPath();
   std::string log_level = "info";
   app.add_option("-c,--config", config_path,
@@ -54,8 +100,10 @@ int main(int argc, char** argv) {
       app.add_subcommand("sync", "pull every enabled source (or one) and commit what changed");
   bool once = false;
   std::string sync_source;
-  sync->add_flag("--once", once, "run each source once and exit (required in this version)")
-      ->required();
+  // Checked after parsing, not ->required(): the help then shows no "REQUIRED" against a flag.
+  sync->add_flag("--once", once,
+                 "run each source once and exit (required: `reglo-hub serve` is the sync that "
+                 "keeps running)");
   sync->add_option("--source", sync_source, "sync only the source with this id");
 
   CLI::App* preview = app.add_subcommand(
@@ -123,6 +171,18 @@ int main(int argc, char** argv) {
       "serve",
       "run the sync engine: every enabled source on its interval, supervised, with the plugins "
       "folder watched; stops gracefully on SIGTERM or Ctrl-C");
+  serve->footer(
+      "What it reads and opens:\n"
+      "  config        the file --config names (default: $REGLO_CONFIG or reglo-hub.json): the\n"
+      "                store, plugins_dir and the sources; a source whose connector is not loaded\n"
+      "                is shown Failed, the others run\n"
+      "  admin         the console, the admin API and /metrics on admin.listen (default\n"
+      "                127.0.0.1:8470; \"admin\": {\"enabled\": false} turns it off)\n"
+      "  admin token   printed once on the first start and stored hashed; admin.token or\n"
+      "                $REGLO_ADMIN_TOKEN set it instead; `reglo-hub admin-token reset` makes a\n"
+      "                new one\n"
+      "  ingest        with an \"ingest\" object, the ingestion API for agents on ingest.listen\n"
+      "Exits 2 on a configuration error (a listener's port in use names its key and exits 1).");
 
   app.add_subcommand("relay",
                      "run only the event relay: deliver the outbox to the subscriptions until "
@@ -183,7 +243,9 @@ int main(int argc, char** argv) {
       "run next to a legacy system: pull the configured sources and push signed batches to a "
       "hub's ingestion API through a durable spool; stops on SIGTERM or Ctrl-C");
   std::string agent_config;
-  agent->add_option("--config", agent_config, "the agent's config file (default: --config)");
+  agent->add_option("--config", agent_config,
+                    "the agent's config file (default: the --config given before `agent`, else "
+                    "$REGLO_CONFIG or reglo-hub.json)");
   bool agent_once = false;
   agent->add_flag("--once", agent_once,
                   "pull every source once, deliver everything, then exit (1 if something is "
@@ -198,7 +260,24 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // A mistyped command word explains the error best, whatever CLI11 tripped on first.
+    if (std::optional<UnknownCommand> unknown = FindUnknownCommand(app, argc, argv)) {
+      std::cerr << "error: unknown command '" << reglo::Excerpt(unknown->word, 40) << "'";
+      if (!unknown->nearest.empty()) {
+        std::cerr << ": did you mean '" << unknown->nearest << "'?\n";
+      } else {
+        std::cerr << " (expected one of: " << fmt::format("{}", fmt::join(unknown->all, ", "))
+                  << ")\n";
+      }
+      std::cerr << "Run with --help for more information.\n";
+      return reglo::app::kExitUsage;
+    }
     app.exit(e);
+    return reglo::app::kExitUsage;
+  }
+  if (sync->parsed() && !once) {
+    std::cerr << "error: sync: --once is required (`reglo-hub serve` is the sync that keeps "
+                 "running)\nRun with --help for more information.\n";
     return reglo::app::kExitUsage;
   }
 

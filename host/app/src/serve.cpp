@@ -157,7 +157,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   if (config.ingest) {
     Result<IngestListener> listening = StartIngestListener(config);
     if (!listening.ok()) {
-      fmt::print(err, "error: {}\n", listening.status().ToString());
+      fmt::print(err, "error: {}\n", MaskPersonalData(listening.status().ToString()));
       hub.Stop(engine::Duration(s.shutdown_timeout_ms));
       return listening.status().code() == StatusCode::kConfigError ? kExitUsage : kExitFailure;
     }
@@ -212,7 +212,11 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
         metrics.Add(MakeListenerMetrics(std::move(listeners)));
         new_token = token->new_token;
       } else {
-        token = started_admin.status();
+        fmt::print(
+            err, "error: {}\n",
+            MaskPersonalData(ListenerFailure(config, "admin", started_admin.status()).ToString()));
+        hub.Stop(engine::Duration(s.shutdown_timeout_ms));
+        return kExitFailure;
       }
     }
     if (!token.ok()) {

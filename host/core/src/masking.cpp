@@ -183,9 +183,39 @@ bool HoldsDate(std::string_view text) {
   return false;
 }
 
-// Phone-like numbers (an optional '+', a digit, six or more of digits, blanks and - . /, a digit)
-// with nine digits or more and no date in them, replaced by MaskPhone. Shorter runs are counts and
-// line numbers; dates ("32/01/2025 11:00") are not phones.
+// True when a span of digit groups (`digits` digits, the first group `lead`, after a '+' when
+// `plus`) reads as a phone number of the Italian numbering plan rather than an ordinary number:
+// - "+39 333 1234567": 9 to 15 digits after the '+' (E.164 allows 15);
+// - otherwise the first group has two digits at least ("0.000123456", "3.14159265" are decimals)
+//   and it is international ("0039 ..."; 9 to 15 digits after the 00), mobile (3xx; 9 or 10
+//   digits) or landline (0x with the area code; 9 to 11 digits).
+// Anything else (a count, an id, a timestamp, 9223372036854775807) is no phone.
+bool IsPhoneNumber(bool plus, std::string_view lead, size_t digits) {
+  if (plus) return digits >= 9 && digits <= 15;
+  if (lead.size() < 2) return false;
+  if (lead[0] == '0' && lead[1] == '0') return digits >= 11 && digits <= 17;
+  if (lead[0] == '3') return digits >= 9 && digits <= 10;
+  if (lead[0] == '0') return digits >= 9 && digits <= 11;
+  return false;
+}
+
+// The end of the digit group starting at text[i].
+size_t GroupEnd(std::string_view text, size_t i) {
+  while (i < text.size() && IsDigit(text[i])) ++i;
+  return i;
+}
+
+// The next digit at or after text[i] before `end` (phone characters between), or `end`.
+size_t NextGroup(std::string_view text, size_t i, size_t end) {
+  while (i < end && !IsDigit(text[i])) ++i;
+  return i;
+}
+
+// Phone numbers in runs of digits joined by blanks and - . / (an optional '+' first): from each
+// digit group on, the longest span of whole groups that IsPhoneNumber accepts and that holds no
+// date is replaced by MaskPhone, so two numbers in a row are both masked and a long number is
+// left alone. Linear, in constant memory: a span holds 17 digits at most, so each group is looked
+// at from at most 18 starts.
 std::string MaskPhones(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -196,32 +226,39 @@ std::string MaskPhones(std::string_view text) {
       i += hash;
       continue;
     }
-    size_t start = i;
-    size_t first_digit = i;
-    if (text[i] == '+' && i + 1 < text.size() && IsDigit(text[i + 1])) {
-      first_digit = i + 1;
-    } else if (!IsDigit(text[i])) {
+    const bool plus = text[i] == '+' && i + 1 < text.size() && IsDigit(text[i + 1]);
+    if (!plus && !IsDigit(text[i])) {
       ++i;
       continue;
     }
-    size_t run_end = first_digit + 1;
+    size_t run_end = plus ? i + 1 : i;
     while (run_end < text.size() && IsPhoneChar(text[run_end])) ++run_end;
-    size_t last_digit = run_end - 1;
-    while (last_digit > first_digit && !IsDigit(text[last_digit])) --last_digit;
-    if (last_digit - first_digit < 7) {  // fewer than six characters between two digits
-      i = run_end;
-      continue;
-    }
-    const size_t end = last_digit + 1;
-    const std::string_view match = text.substr(start, end - start);
-    size_t digits = 0;
-    for (char c : match) digits += IsDigit(c) ? 1 : 0;
-    if (digits >= 9 && !HoldsDate(match)) {
+    size_t group = plus ? i + 1 : i;
+    while (group < run_end) {
+      const bool with_plus = plus && group == i + 1;
+      const size_t start = with_plus ? i : group;
+      const size_t lead_end = GroupEnd(text, group);
+      const std::string_view lead = text.substr(group, lead_end - group);
+      size_t end = 0;  // of the longest phone number from `start`; 0: none
+      size_t digits = 0;
+      for (size_t at = group; at < run_end && digits <= 17; at = NextGroup(text, at, run_end)) {
+        const size_t at_end = GroupEnd(text, at);
+        digits += at_end - at;
+        if (IsPhoneNumber(with_plus, lead, digits)) end = at_end;
+        at = at_end;
+      }
+      // The digits after a decimal point ("0.000123456789") start no number.
+      const bool fraction = group > i + 1 && text[group - 1] == '.' && IsDigit(text[group - 2]);
+      if (end == 0 || fraction || HoldsDate(text.substr(start, end - start))) {
+        group = NextGroup(text, lead_end, run_end);
+        continue;
+      }
       out.append(text.substr(copied, start - copied));
-      out += MaskPhone(match);
+      out += MaskPhone(text.substr(start, end - start));
       copied = end;
+      group = NextGroup(text, end, run_end);
     }
-    i = end;
+    i = run_end;
   }
   out.append(text.substr(copied));
   return out;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace reglo {
 namespace {
 
@@ -120,6 +122,38 @@ std::string Excerpt(std::string_view value, std::size_t max_bytes) {
     --cut;
   }
   return EscapeControlCharacters(value.substr(0, cut)) + fmt::format("…({} bytes)", value.size());
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  // Optimal string alignment over three rows: the one before the previous is for swaps.
+  std::vector<std::size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        current[j] = std::min(current[j], before[j - 2] + 1);
+      }
+    }
+    before.swap(previous);
+    previous.swap(current);
+  }
+  return previous[b.size()];
+}
+
+std::string NearestName(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string nearest;
+  std::size_t best = 3;  // more than 2 edits is no typo
+  for (const std::string& candidate : candidates) {
+    const std::size_t distance = EditDistance(word, candidate);
+    if (distance < best && 2 * distance < candidate.size()) {
+      best = distance;
+      nearest = candidate;
+    }
+  }
+  return nearest;
 }
 
 }  // namespace reglo

@@ -291,6 +291,10 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::Load(const std::filesystem::
       new LoadedPlugin(std::move(library), descriptor, std::move(info)));
 }
 
+std::string CreateInstanceContext(const PluginInfo& info) {
+  return fmt::format("plugin {} ({}) could not create an instance", info.path.string(), info.name);
+}
+
 Result<std::unique_ptr<ConnectorInstance>> LoadedPlugin::CreateInstance(
     const std::string& config_json, PluginLogCallback log) const {
   CallState state(&log);
@@ -298,8 +302,7 @@ Result<std::unique_ptr<ConnectorInstance>> LoadedPlugin::CreateInstance(
   const reglo_status code = descriptor_->create(&state.context, config_json.c_str(), &instance);
   if (!state.failure.ok()) {  // the host failed while serving create: no instance to speak of
     if (instance != nullptr) descriptor_->destroy(instance);
-    return state.failure.WithContext(fmt::format("plugin {} ({}) could not create an instance",
-                                                 info_.path.string(), info_.name));
+    return state.failure.WithContext(CreateInstanceContext(info_));
   }
   if (code != REGLO_OK || instance == nullptr) {
     if (code == REGLO_OK && instance == nullptr) {
@@ -308,8 +311,7 @@ Result<std::unique_ptr<ConnectorInstance>> LoadedPlugin::CreateInstance(
     if (instance != nullptr) descriptor_->destroy(instance);
     const std::string reason = state.error.empty() ? "no reason given" : state.error;
     Status status = FromPluginStatus(code == REGLO_OK ? REGLO_FATAL : code, reason);
-    return status.WithContext(fmt::format("plugin {} ({}) could not create an instance",
-                                          info_.path.string(), info_.name));
+    return status.WithContext(CreateInstanceContext(info_));
   }
   std::unique_ptr<ConnectorInstance> created =
       std::make_unique<InProcessInstance>(shared_from_this(), instance);

@@ -67,7 +67,8 @@ bool IsCsvName(const std::string& name) {
 
 // The entity's files: the file itself, or the *.csv files of the folder in byte order of name.
 // A missing path is RETRY, not CONFIG_ERROR: exports are often dropped in by a scheduled job, so
-// the path may appear later without anyone touching the configuration.
+// the path may appear later without anyone touching the configuration. The message does not
+// promise a retry: whether one comes is the host's (`sync --once` makes none).
 Status ListFiles(const EntityConfig& entity, std::vector<FileEntry>* files) {
   namespace fs = std::filesystem;
   files->clear();
@@ -75,7 +76,7 @@ Status ListFiles(const EntityConfig& entity, std::vector<FileEntry>* files) {
   const fs::file_status status = fs::status(entity.path, ec);
   if (ec || !fs::exists(status)) {
     return Status::Retry("entities." + entity.entity + ".path: " + entity.path +
-                         " does not exist (yet); retrying later");
+                         " does not exist (yet)");
   }
   if (!fs::is_directory(status)) {
     files->push_back({fs::path(entity.path).filename().string(), entity.path});
@@ -336,8 +337,7 @@ class CsvConnector final : public connector_common::ConfiguredConnector<CsvConne
   Status PullFile(PullRun& run, const FileEntry& file) {
     FileStat stat;
     if (!StatFile(file.path, &stat)) {
-      return Status::Retry("cannot read " + file.path +
-                           " (it may be being replaced); retrying later");
+      return Status::Retry("cannot read " + file.path + " (it may be being replaced)");
     }
     Cursor& cursor = run.cursor;
     std::optional<PartialFile> resume;

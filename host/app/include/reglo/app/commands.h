@@ -27,10 +27,17 @@ enum ExitCode : int {
 // Opens the store the config names and applies pending migrations.
 Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config);
 
+// A config error unless the plugins folder can be read: it names plugins_dir and the folder.
+Status CheckPluginsDir(const std::filesystem::path& config_path,
+                       const std::filesystem::path& plugins_dir);
+
 // Finds the source's plugin in `plugins_dir`'s loaded set and creates its instance, or explains
-// why not (kConfigError naming the source and the plugins loaded). Shared by sync, preview and
-// the agent.
+// why not. What the configuration got wrong is a kConfigError against the config file's key: an
+// unknown connector names "sources[N].connector" with the plugins loaded, options the plugin
+// refused "sources[N].options.<the key it named>" with its message. `index` is the source's
+// position in the file's "sources". Shared by sync, preview and the agent.
 Result<std::unique_ptr<plugin_host::ConnectorInstance>> CreateConnector(
+    const std::filesystem::path& config_path, size_t index,
     const std::filesystem::path& plugins_dir, const plugin_host::PluginSet& plugins,
     const storage::SourceRow& source);
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "reglo/app/config.h"
 #include "reglo/core/status.h"
@@ -22,6 +23,11 @@ namespace reglo::app {
 
 // A listener's caps from the config, for http::ServerOptions (the ingest and admin listeners).
 http::ConnectionLimits ToConnectionLimits(const ListenerCaps& caps);
+
+// A listener's (http::Server::Start) failure with the config key that set what it failed on, so
+// the operator knows what to change: "... Address already in use (set by admin.listen in
+// /etc/reglo/hub.json)"; a TLS file names its ingest.tls_* key. `listener`: "admin" or "ingest".
+Status ListenerFailure(const HubConfig& config, const std::string& listener, const Status& status);
 
 struct IngestListener {
   // Its per-key counters are what the admin listener's /metrics and agents list show.

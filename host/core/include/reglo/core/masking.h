@@ -30,8 +30,10 @@ void SetMaskingKey(std::string key);
 // Text longer than this is cut (on a character boundary) before masking, marked "…(N bytes)".
 inline constexpr std::size_t kMaxMaskedBytes = 4096;
 // Makes input-derived text safe to log or show: cut to kMaxMaskedBytes, every codice fiscale
-// hashed, e-mail address and phone-like number masked, then control characters escaped
-// (text.h EscapeControlCharacters). Idempotent on its own output.
+// hashed, e-mail address and phone number masked, then control characters escaped
+// (text.h EscapeControlCharacters). Idempotent on its own output. A phone number is one of the
+// Italian numbering plan ("+39 ...", "0039 ...", mobile 3xx, landline 0x); other numbers
+// ("from 0 to 9223372036854775807", counts, ids, timestamps) are kept as they are.
 std::string MaskPersonalData(std::string_view text);
 
 }  // namespace reglo

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace reglo {
 
@@ -25,5 +26,14 @@ bool HasControlCharacters(std::string_view text);
 // "unknown entity '" + Excerpt(value) + "'" stays short whatever the value.
 inline constexpr std::size_t kExcerptBytes = 200;
 std::string Excerpt(std::string_view value, std::size_t max_bytes = kExcerptBytes);
+
+// Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`, byte-wise and
+// case-sensitive: "snyc" -> "sync" is 1. Quadratic: meant for names, not documents.
+std::size_t EditDistance(std::string_view a, std::string_view b);
+
+// The candidate nearest to `word` when it is close enough to be a typo of it (at most 2 edits,
+// and fewer than half the candidate's length), else empty: "did you mean 'sync'?" for "snyc",
+// nothing for "frobnicate". The first of equally near candidates wins.
+std::string NearestName(std::string_view word, const std::vector<std::string>& candidates);
 
 }  // namespace reglo

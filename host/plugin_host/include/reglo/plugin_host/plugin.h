@@ -88,7 +88,8 @@ class LoadedPlugin : public std::enable_shared_from_this<LoadedPlugin> {
 
   const PluginInfo& info() const { return info_; }
   const reglo_connector_descriptor& descriptor() const { return *descriptor_; }
-  // Creates an instance from its JSON configuration. The error names the file and the reason.
+  // Creates an instance from its JSON configuration. The error names the file and the reason:
+  // CreateInstanceContext(info()) + ": " + the plugin's own message.
   Result<std::unique_ptr<ConnectorInstance>> CreateInstance(const std::string& config_json,
                                                             PluginLogCallback log = {}) const;
 
@@ -100,6 +101,10 @@ class LoadedPlugin : public std::enable_shared_from_this<LoadedPlugin> {
   const reglo_connector_descriptor* descriptor_;
   PluginInfo info_;
 };
+
+// What CreateInstance puts before the plugin's message ("plugin /p/x.so (csv) could not create an
+// instance"), so that a caller can report the plugin's message against its own configuration.
+std::string CreateInstanceContext(const PluginInfo& info);
 
 // The failure of the host's own code (a callback that threw `what`) while it served a plugin's
 // call: that call's result, in-process and in a connector process alike.
