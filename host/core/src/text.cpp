@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace reglo {
 namespace {
 
@@ -120,6 +123,13 @@ std::string Excerpt(std::string_view value, std::size_t max_bytes) {
     --cut;
   }
   return EscapeControlCharacters(value.substr(0, cut)) + fmt::format("…({} bytes)", value.size());
+}
+
+bool EqualsIgnoringAsciiCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 }  // namespace reglo

@@ -26,4 +26,7 @@ bool HasControlCharacters(std::string_view text);
 inline constexpr std::size_t kExcerptBytes = 200;
 std::string Excerpt(std::string_view value, std::size_t max_bytes = kExcerptBytes);
 
+// True when `a` and `b` differ at most in the case of ASCII letters (header names, enum values).
+bool EqualsIgnoringAsciiCase(std::string_view a, std::string_view b);
+
 }  // namespace reglo
