@@ -308,7 +308,7 @@ std::string CanonicalModelMarkdown() {
       "Every connector maps its source to these records, and the ingestion API takes them as "
       "they are. This page is generated from the hub's schema (`host/model/src/schema.cpp`), the "
       "same tables validation reads. Machine-readable: one JSON Schema (draft 2020-12) per "
-      "entity, installed with the development files in `share/reglo/schema/<entity>.schema.json` "
+      "entity, installed with the connector SDK in `share/reglo/schema/<entity>.schema.json` "
       "and served by a running hub at `GET /api/admin/schema` (all) and "
       "`GET /api/admin/schema/<entity>` ([admin API](admin-api.md)).\n\n"
       "## Validation: accept + warning\n\n"
