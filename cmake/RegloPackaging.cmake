@@ -152,7 +152,8 @@ hub's own plugin host and validator.")
 # The kit runs plugins through the hub's reglo-connector-runner (--isolation process) and judges
 # them as that very hub version would.
 set(CPACK_DEBIAN_SDK_PACKAGE_DEPENDS "reglo-hub (= ${REGLO_DEBIAN_VERSION})")
-set(CPACK_DEBIAN_SDK_PACKAGE_RECOMMENDS "cmake, g++")
+# The template parses its config with nlohmann/json; the SDK headers themselves need nothing.
+set(CPACK_DEBIAN_SDK_PACKAGE_RECOMMENDS "cmake, g++, nlohmann-json3-dev")
 
 # Runtime dependencies from the binaries themselves when dpkg-shlibdeps (dpkg-dev) is there;
 # otherwise the Debian 12 libraries the hub links, written out.

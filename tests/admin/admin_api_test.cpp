@@ -22,6 +22,7 @@
 #include "reglo/admin/token.h"
 #include "reglo/engine/engine.h"
 #include "reglo/model/schema.h"
+#include "reglo/model/schema_doc.h"
 #include "reglo/model/validation.h"
 #include "temp_dir.h"
 
@@ -754,6 +755,32 @@ TEST_P(AdminApiTest, MetricsAreValidExpositionTextWithTheValuesOfARealSync) {
     // A source that never synced has no lag sample.
     EXPECT_FALSE(s.name == "reglo_sync_lag_seconds" && s.labels.at("source") == "bad");
   }
+}
+
+// ---- schema ------------------------------------------------------------------------------------
+
+TEST_P(AdminApiTest, TheCanonicalModelsJsonSchemasAreServed) {
+  Start({Source("a")});
+  const Reply all = Call("GET", "/api/admin/schema");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(all.content_type, "application/json");
+  const json items = all.Json()["items"];
+  ASSERT_EQ(items.size(), model::CanonicalEntities().size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const model::EntitySpec& entity = model::CanonicalEntities()[i];
+    // What the hub serves is what reglo-schema-doc installs, in the entities' order.
+    EXPECT_EQ(items[i], json::parse(model::EntityJsonSchema(entity))) << entity.name;
+    EXPECT_EQ(items[i]["$schema"], "https://json-schema.org/draft/2020-12/schema");
+  }
+  const Reply payment = Call("GET", "/api/admin/schema/payment");
+  ASSERT_EQ(payment.status, 200) << payment.body;
+  const json schema = payment.Json();
+  EXPECT_EQ(schema["properties"]["entity"]["const"], "payment");
+  EXPECT_EQ(schema["properties"]["currency"]["default"], "EUR");
+  EXPECT_EQ(schema["properties"]["method"]["enum"],
+            json({"cash", "card", "bank_transfer", "pos", "other"}));
+  ExpectProblem(Call("GET", "/api/admin/schema/pupil"), 404, "no entity 'pupil'");
+  ExpectProblem(Call("GET", "/api/admin/schema/%1b%5b31m"), 404, "no entity '\\e[31m'");
 }
 
 // ---- console

@@ -58,5 +58,16 @@ TEST(TextTest, NearestNameSuggestsOnlyCloseNames) {
   EXPECT_EQ(NearestName("cvs", {"csv", "sql"}), "csv");
 }
 
+TEST(TextTest, EqualsIgnoringAsciiCaseFoldsAsciiLettersOnly) {
+  EXPECT_TRUE(EqualsIgnoringAsciiCase("Content-Type", "content-type"));
+  EXPECT_TRUE(EqualsIgnoringAsciiCase("c1E", "C1e"));
+  EXPECT_TRUE(EqualsIgnoringAsciiCase("", ""));
+  EXPECT_FALSE(EqualsIgnoringAsciiCase("open", "opened"));
+  EXPECT_FALSE(EqualsIgnoringAsciiCase("open", "0pen"));
+  // No Unicode case folding: "s\u00ec" and "S\u00cc" differ.
+  EXPECT_FALSE(EqualsIgnoringAsciiCase("s\xc3\xac", "S\xc3\x8c"));
+  EXPECT_TRUE(EqualsIgnoringAsciiCase("s\xc3\xac", "S\xc3\xac"));
+}
+
 }  // namespace
 }  // namespace reglo

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "files.h"
 #include "run_command.h"
@@ -128,6 +130,43 @@ TEST(ConnectorCheck, CsvPluginFailsOnTheSampleDataWithoutKnownBadRows) {
   EXPECT_TRUE(FailsSaying(run,
                           "FAIL [student] external-ids: record #26 (allievi.csv:28) has no "
                           "externalId"));
+}
+
+// The connector template as vendors copy it, with its own check-config.json: every record maps to
+// a canonical record that validation takes without a single warning.
+TEST(ConnectorCheck, TheTemplatePassesWithNoValidationWarning) {
+  const fs::path config = fs::path(REGLO_EXAMPLES_DIR) / "connector-template" / "check-config.json";
+  CommandRun run = Check(REGLO_TEMPLATE_PLUGIN, config);
+  EXPECT_EQ(run.exit_code, 0) << run.text;
+  EXPECT_TRUE(Says(run,
+                   "25 records -> 25 canonical records, all accepted by validation; 0 with "
+                   "warnings"));
+  EXPECT_TRUE(Says(run, "0 warnings in"));
+  EXPECT_EQ(run.text.find("validation warning"), std::string::npos) << run.text;
+}
+
+// Its configuration is parsed, not searched: a wrong key, type or range is an error naming the key.
+TEST(ConnectorCheck, TheTemplateRefusesABadConfigurationNamingTheKey) {
+  TempDir dir;
+  const std::vector<std::pair<nlohmann::json, std::string>> cases = {
+      {{{"students", "25"}}, "students: expected a whole number from 0 to 1000000, got \"25\""},
+      {{{"students", -1}}, "students: expected a whole number from 0 to 1000000, got -1"},
+      {{{"checkpoint_every", 0}}, "checkpoint_every: expected a whole number from 1 to 1000000"},
+      {{{"checkpoint_every", 2.5}}, "checkpoint_every: expected a whole number"},
+      {{{"studnets", 25}}, "unknown key 'studnets' (known: students, checkpoint_every, api_key)"},
+      {{{"api_key", ""}}, "api_key: expected a non-empty string"},
+      {{{"api_key", 7}}, "api_key: expected a non-empty string"},
+  };
+  for (const auto& [config, message] : cases) {
+    CommandRun run = Check(REGLO_TEMPLATE_PLUGIN, WriteJson(dir.path() / "bad.json", config));
+    EXPECT_TRUE(FailsSaying(run, "FAIL create: ")) << config.dump();
+    EXPECT_TRUE(Says(run, message)) << config.dump();
+  }
+  // A secret given well is accepted (and the schema marks it for masking).
+  CommandRun run = Check(REGLO_TEMPLATE_PLUGIN,
+                         WriteJson(dir.path() / "good.json", {{"students", 3}, {"api_key", "k"}}));
+  EXPECT_EQ(run.exit_code, 0) << run.text;
+  EXPECT_TRUE(Says(run, "secrets (x-reglo-secret): api_key"));
 }
 
 TEST(ConnectorCheck, CounterConnectorPasses) {

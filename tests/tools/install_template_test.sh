@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the build into a temporary prefix, builds examples/connector-template out of tree
 # against it with find_package(RegloConnector), and runs the installed conformance kit on the
-# result, in its own process and through the installed connector runner. Usage: install_template_test.sh <build dir> <source dir>
+# result, in its own process and through the installed connector runner; the canonical model's
+# reference (JSON Schemas, canonical-model.md) is installed too.
+# Usage: install_template_test.sh <build dir> <source dir>
 set -eu
 build=$1
 source=$2
@@ -13,7 +15,8 @@ for path in bin/reglo-hub bin/reglo-connector-check bin/reglo-connector-runner i
     include/reglo/connector.hpp lib/cmake/RegloConnector/RegloConnectorConfig.cmake \
     lib/cmake/RegloConnector/RegloConnectorConfigVersion.cmake \
     lib/reglo/plugins/libreglo_connector_csv.so share/reglo/examples/autoscuola-rossi/hub.json \
-    share/reglo/examples/connector-template/CMakeLists.txt; do
+    share/reglo/examples/connector-template/CMakeLists.txt share/reglo/schema/student.schema.json \
+    share/reglo/schema/vehicle.schema.json share/reglo/doc/canonical-model.md; do
   [ -e "$work/prefix/$path" ] || { echo "not installed: $path"; exit 1; }
 done
 
@@ -23,7 +26,12 @@ cmake -S "$work/template" -B "$work/template-build" -G Ninja -DCMAKE_PREFIX_PATH
   > "$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/template-build" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 "$work/prefix/bin/reglo-connector-check" "$work/template-build/libreglo_connector_template.so" \
-  --config "$work/template/check-config.json"
+  --config "$work/template/check-config.json" > "$work/check.log" 2>&1 ||
+  { cat "$work/check.log"; exit 1; }
+cat "$work/check.log"
+# Vendors copy the template: its records must map with no validation warning at all.
+grep -q "all accepted by validation; 0 with warnings" "$work/check.log" ||
+  { echo "the template's records raise validation warnings"; exit 1; }
 # And through the installed connector runner (process isolation), found next to the kit.
 env -u REGLO_CONNECTOR_RUNNER "$work/prefix/bin/reglo-connector-check" \
   "$work/template-build/libreglo_connector_template.so" \

@@ -48,6 +48,7 @@ for path in ./usr/bin/reglo-connector-check ./usr/include/reglo/connector.h \
     ./usr/include/reglo/connector.hpp ./usr/lib/cmake/RegloConnector/RegloConnectorConfig.cmake \
     ./usr/lib/cmake/RegloConnector/RegloConnectorConfigVersion.cmake \
     ./usr/share/reglo/examples/connector-template/CMakeLists.txt \
+    ./usr/share/reglo/schema/student.schema.json ./usr/share/reglo/doc/canonical-model.md \
     ./usr/share/man/man1/reglo-connector-check.1.gz ./usr/share/doc/reglo-connector-dev/copyright \
     ./usr/share/doc/reglo-connector-dev/changelog.Debian.gz; do
   grep -qxF "$path" "$work/dev.files" || fail "reglo-connector-dev lacks $path"

@@ -1,6 +1,6 @@
 // The admin router: the auth guard, /healthz, /readyz, /metrics and the console's static files;
 // the JSON admin API's areas (docs/admin-api.md) add their routes from api_sources.cpp,
-// api_runs.cpp, api_relay.cpp and api_agents.cpp.
+// api_runs.cpp, api_relay.cpp, api_agents.cpp and api_schema.cpp.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -197,6 +197,8 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
             api::Redeliver);
   table.Add("POST", "/api/admin/subscriptions/{id}/redeliver-dead", api::RedeliverDead);
   table.Add("GET", "/api/admin/agents", api::ListAgents);
+  table.Add("GET", "/api/admin/schema", api::ListSchemas);
+  table.Add("GET", "/api/admin/schema/{entity}", api::GetSchema);
   auto guard = std::make_shared<api::TokenGuard>(table.api);
   router->SetGuard([guard](const http::Request& request) { return (*guard)(request); });
   return router;

@@ -117,6 +117,9 @@ Response Redeliver(ApiContext& api, const Request& request);
 Response RedeliverDead(ApiContext& api, const Request& request);
 // api_agents.cpp: agent keys and their counters.
 Response ListAgents(ApiContext& api, const Request& request);
+// api_schema.cpp: the canonical model's JSON Schemas.
+Response ListSchemas(ApiContext& api, const Request& request);
+Response GetSchema(ApiContext& api, const Request& request);
 
 // ---- queries -----------------------------------------------------------------------------------
 

@@ -4,16 +4,10 @@
 #include <cctype>
 
 #include "reglo/core/json_writer.h"
+#include "reglo/core/text.h"
 
 namespace reglo::http {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 template <typename Map>
 std::optional<std::string> Lookup(const Map& map, std::string_view name) {
@@ -33,7 +27,7 @@ int HexValue(char c) {
 
 std::optional<std::string> Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (EqualsIgnoreCase(key, name)) return value;
+    if (EqualsIgnoringAsciiCase(key, name)) return value;
   }
   return std::nullopt;
 }

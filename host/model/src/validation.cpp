@@ -213,7 +213,7 @@ int EvenValue(char c) {
 }
 
 bool IsOmocodiaDigit(char c) {
-  return IsDigit(c) || std::string_view("LMNPQRSTUV").find(c) != std::string_view::npos;
+  return IsDigit(c) || kFiscalCodeOmocodiaLetters.find(c) != std::string_view::npos;
 }
 
 class Normalizer {
@@ -251,7 +251,7 @@ class Normalizer {
       case FieldType::kInteger: {
         std::string_view digits = raw;
         if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
-        if (digits.empty() || digits.size() > 18 ||
+        if (digits.empty() || digits.size() > static_cast<size_t>(kIntegerMaxDigits) ||
             !std::all_of(digits.begin(), digits.end(), IsDigit)) {
           Warn(field, fmt::format("'{}' is not an integer; kept as given", Excerpt(raw)));
           return std::string(raw);
@@ -263,22 +263,21 @@ class Normalizer {
       }
       case FieldType::kBoolean: {
         const std::string lower = Lower(raw);
-        if (lower == "true" || lower == "1" || lower == "yes" || lower == "y" || lower == "si" ||
-            lower == "s\xc3\xac" || lower == "s" || lower == "x") {
-          return "true";
-        }
-        if (lower == "false" || lower == "0" || lower == "no" || lower == "n") return "false";
+        auto among = [&](const std::vector<std::string_view>& spellings) {
+          return std::find(spellings.begin(), spellings.end(), lower) != spellings.end();
+        };
+        if (among(BooleanTrueSpellings())) return "true";
+        if (among(BooleanFalseSpellings())) return "false";
         Warn(field, fmt::format("'{}' is not a boolean; kept as given", Excerpt(raw)));
         return std::string(raw);
       }
       case FieldType::kEnum: {
-        const bool upper_case = !field.allowed.empty() && field.allowed[0] == "AM";
-        const std::string value = upper_case ? Upper(raw) : Lower(raw);
-        if (std::find(field.allowed.begin(), field.allowed.end(), value) == field.allowed.end()) {
-          Warn(field, fmt::format("unknown value '{}'; kept", Excerpt(raw)));
-          return std::string(raw);
+        // Any case matches; the value is stored as the schema spells it.
+        for (std::string_view allowed : field.allowed) {
+          if (EqualsIgnoringAsciiCase(raw, allowed)) return std::string(allowed);
         }
-        return value;
+        Warn(field, fmt::format("unknown value '{}'; kept", Excerpt(raw)));
+        return std::string(raw);
       }
       case FieldType::kFiscalCode: {
         std::string code;
@@ -306,7 +305,7 @@ class Normalizer {
       }
       case FieldType::kPhone: {
         std::string value;
-        size_t digits = 0;
+        int digits = 0;
         bool bad = false;
         for (size_t i = 0; i < raw.size(); ++i) {
           const char c = raw[i];
@@ -315,11 +314,11 @@ class Normalizer {
             ++digits;
           } else if (c == '+' && value.empty()) {
             value += c;
-          } else if (c != ' ' && c != '-' && c != '.' && c != '/' && c != '(' && c != ')') {
+          } else if (kPhoneSeparators.find(c) == std::string_view::npos) {
             bad = true;
           }
         }
-        if (bad || digits < 6 || digits > 15) {
+        if (bad || digits < kPhoneMinDigits || digits > kPhoneMaxDigits) {
           Warn(field, "malformed phone number");
           return std::string(raw);
         }
@@ -339,7 +338,7 @@ class Normalizer {
           token.clear();
         };
         for (char c : raw) {
-          if (c == ',' || c == ';' || c == ' ' || c == '|') {
+          if (kCategorySeparators.find(c) != std::string_view::npos) {
             flush();
           } else {
             token += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -442,7 +441,7 @@ bool FiscalCodeHasValidFormat(std::string_view code) {
     const bool letter_slot = i < 6 || i == 8 || i == 11 || i == 15;
     if (letter_slot ? !(c >= 'A' && c <= 'Z') : !IsOmocodiaDigit(c)) return false;
   }
-  return std::string_view("ABCDEHLMPRST").find(code[8]) != std::string_view::npos;
+  return kFiscalCodeMonthLetters.find(code[8]) != std::string_view::npos;
 }
 
 char FiscalCodeCheckCharacter(std::string_view first15) {

@@ -36,4 +36,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b);
 // nothing for "frobnicate". The first of equally near candidates wins.
 std::string NearestName(std::string_view word, const std::vector<std::string>& candidates);
 
+// True when `a` and `b` differ at most in the case of ASCII letters (header names, enum values).
+bool EqualsIgnoringAsciiCase(std::string_view a, std::string_view b);
+
 }  // namespace reglo
