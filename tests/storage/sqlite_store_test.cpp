@@ -19,6 +19,11 @@
 #include "store_test.h"
 
 namespace reglo::storage::testing {
+
+BackendParam ThisBackend() {
+  return {"Sqlite", [] { return std::make_unique<SqliteBackend>(); }};
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -27,10 +32,7 @@ using ::testing::HasSubstr;
 // The raw connection of the SQLite test support (sqlite_test_support.h).
 using RawConnection = SqliteRawConnection;
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest,
-                         ::testing::Values(BackendParam{
-                             "Sqlite", [] { return std::make_unique<SqliteBackend>(); }}),
-                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(ThisBackend()), BackendName);
 
 TEST(SqliteStoreTest, InMemoryDatabaseWorks) {
   Result<std::unique_ptr<Store>> store = OpenSqliteStore(":memory:");
