@@ -15,14 +15,6 @@ namespace {
 
 using std::chrono::hours;
 
-int64_t Rows(const soak::SoakDay& day, PruneTarget target) {
-  for (const auto& [name, rows] : day.stats.table_rows) {
-    if (name == PruneTargetName(target)) return rows;
-  }
-  ADD_FAILURE() << "no row count for " << PruneTargetName(target);
-  return -1;
-}
-
 TEST(RetentionSoakPostgresTest, TwentySourcesForTwelveDaysStayBounded) {
   testing::PostgresBackend backend;
   ManualClock clock(std::chrono::sys_days(std::chrono::year(2025) / 1 / 1));
@@ -46,16 +38,18 @@ TEST(RetentionSoakPostgresTest, TwentySourcesForTwelveDaysStayBounded) {
   ASSERT_TRUE(ran.ok()) << ran.ToString();
   ASSERT_EQ(days.size(), 12u);
   for (int day = 1; day < 6; ++day) {
-    EXPECT_EQ(Rows(days[day], PruneTarget::kEvents), days[day].events_appended) << "day " << day;
+    EXPECT_EQ(days[day].stats.RowsOf(PruneTarget::kEvents), days[day].events_appended)
+        << "day " << day;
   }
   const soak::SoakDay& last = days[12];
-  EXPECT_LE(Rows(last, PruneTarget::kRuns), 20 * 4 * 4);
-  EXPECT_LE(Rows(last, PruneTarget::kRunLogs), 20 * 2 * 3);
-  EXPECT_LE(Rows(last, PruneTarget::kEvents), 20 * 2 * 3);
-  EXPECT_LE(Rows(last, PruneTarget::kDeliveries), 6 * 4);  // one per poll
-  EXPECT_LE(Rows(last, PruneTarget::kDeadLetters), 2 * 2 * 4);
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kRuns), 20 * 4 * 4);
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kRunLogs), 20 * 2 * 3);
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kEvents), 20 * 2 * 3);
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kDeliveries), 6 * 4);  // one per poll
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kDeadLetters), 2 * 2 * 4);
   for (PruneTarget target : kPruneTargets) {
-    EXPECT_LE(Rows(last, target), Rows(days[8], target) * 11 / 10 + 5) << PruneTargetName(target);
+    EXPECT_LE(last.stats.RowsOf(target), days[8].stats.RowsOf(target) * 11 / 10 + 5)
+        << PruneTargetName(target);
   }
   EXPECT_GT(last.stats.size_bytes, 0);
 }

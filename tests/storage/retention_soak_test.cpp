@@ -18,15 +18,6 @@ namespace {
 
 using std::chrono::hours;
 
-// Rows of `target` in `day`'s stats.
-int64_t Rows(const soak::SoakDay& day, PruneTarget target) {
-  for (const auto& [name, rows] : day.stats.table_rows) {
-    if (name == PruneTargetName(target)) return rows;
-  }
-  ADD_FAILURE() << "no row count for " << PruneTargetName(target);
-  return -1;
-}
-
 TEST(RetentionSoakTest, HundredSourcesForThirtyDaysStayBounded) {
   reglo::testing::TempDir dir;
   const std::filesystem::path db = dir.path() / "hub.db";
@@ -54,18 +45,19 @@ TEST(RetentionSoakTest, HundredSourcesForThirtyDaysStayBounded) {
   // While "lagging" stays at 0, no event is pruned, however old.
   for (int day = 1; day < 20; ++day) {
     EXPECT_EQ(days[day].first_sequence, 1) << "day " << day;
-    EXPECT_EQ(Rows(days[day], PruneTarget::kEvents), days[day].events_appended) << "day " << day;
+    EXPECT_EQ(days[day].stats.RowsOf(PruneTarget::kEvents), days[day].events_appended)
+        << "day " << day;
   }
   // Each table levels off: 200 busy runs a day, each followed by one row of folded idle runs
   // (without folding: 1,200 rows a day at this poll rate, 144,000 at the default minute).
   const soak::SoakDay& last = days[30];
-  EXPECT_LE(Rows(last, PruneTarget::kRuns), 100 * 4 * 8);
-  EXPECT_LE(Rows(last, PruneTarget::kRunLogs), 100 * 2 * 4);
-  EXPECT_LE(Rows(last, PruneTarget::kEvents), 100 * 2 * 3);
-  EXPECT_LE(Rows(last, PruneTarget::kDeliveries), 12 * 8);  // one per poll
-  EXPECT_LE(Rows(last, PruneTarget::kDeadLetters), 10 * 2 * 8);
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kRuns), 100 * 4 * 8);
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kRunLogs), 100 * 2 * 4);
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kEvents), 100 * 2 * 3);
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kDeliveries), 12 * 8);  // one per poll
+  EXPECT_LE(last.stats.RowsOf(PruneTarget::kDeadLetters), 10 * 2 * 8);
   for (PruneTarget target : kPruneTargets) {
-    EXPECT_LE(Rows(last, target), Rows(days[15], target) * 11 / 10 + 10)
+    EXPECT_LE(last.stats.RowsOf(target), days[15].stats.RowsOf(target) * 11 / 10 + 10)
         << PruneTargetName(target) << " still grows after the retention ages";
   }
   // The file gives pruned pages back: no bigger at the end than when the lagging backlog peaked.

@@ -59,14 +59,7 @@ class RetentionTest : public StoreTest {
     return fmt::format("2025-06-02T{:02}:{:02}:00.000Z", minutes / 60, minutes % 60);
   }
   std::vector<RunInfo> Runs() { return OK_VALUE(store_->ListRuns(kSourceId, 100)); }
-  int64_t Rows(PruneTarget target) {
-    const StoreStats stats = OK_VALUE(store_->ReadStoreStats());
-    for (const auto& [name, rows] : stats.table_rows) {
-      if (name == PruneTargetName(target)) return rows;
-    }
-    ADD_FAILURE() << "no row count for " << PruneTargetName(target);
-    return -1;
-  }
+  int64_t Rows(PruneTarget target) { return OK_VALUE(store_->ReadStoreStats()).RowsOf(target); }
 };
 
 TEST_P(RetentionTest, ARunRecordsTheEventsItAppended) {

@@ -70,9 +70,11 @@ int main(int argc, char** argv) {
         "|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
         options.interval.count());
   }
-  auto rows = [&](size_t i) { return last.stats.table_rows.at(i).second; };
+  auto rows = [&](reglo::storage::PruneTarget target) { return last.stats.RowsOf(target); };
+  using reglo::storage::PruneTarget;
   fmt::print("| {} | {} x {} | {} | {} | {} | {} | {} | {:.1f} MiB | {:.0f} s |\n",
-             options.retention ? "on (defaults)" : "off", options.sources, options.days, rows(0),
-             rows(1), rows(2), rows(3), rows(4), mib, seconds);
+             options.retention ? "on (defaults)" : "off", options.sources, options.days,
+             rows(PruneTarget::kRuns), rows(PruneTarget::kRunLogs), rows(PruneTarget::kEvents),
+             rows(PruneTarget::kDeliveries), rows(PruneTarget::kDeadLetters), mib, seconds);
   return 0;
 }

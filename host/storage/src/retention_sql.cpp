@@ -35,6 +35,13 @@ std::string_view PruneTargetName(PruneTarget target) {
   return "unknown";
 }
 
+int64_t StoreStats::RowsOf(PruneTarget target) const {
+  for (const auto& [name, rows] : table_rows) {
+    if (name == PruneTargetName(target)) return rows;
+  }
+  return -1;
+}
+
 // p is the source's run just before c (ids grow with time in both backends).
 const std::string kFoldableRunSql = fmt::format(
     "SELECT p.id FROM integration_runs c JOIN integration_runs p ON p.source_id = c.source_id "

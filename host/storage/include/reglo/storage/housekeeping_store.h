@@ -36,6 +36,9 @@ struct StoreStats {
   // indexes in the store's schema.
   int64_t size_bytes = 0;
   int64_t free_bytes = 0;  // SQLite: free pages inside the file; PostgreSQL: 0 (not measured)
+
+  // The rows of `target` (-1 when table_rows has no entry for it).
+  int64_t RowsOf(PruneTarget target) const;
 };
 
 class HousekeepingStore {
