@@ -451,7 +451,16 @@ TEST_P(AdminApiTest, ErrorsAreProblemsNamingWhatIsWrong) {
 TEST_P(AdminApiTest, RunsArePagedNewestFirst) {
   Start({Source("a")});
   RunUntil("a", 1);
-  for (int i = 0; i < 4; ++i) RunNowAndWait("a");
+  {
+    // Four more runs that each failed (idle runs would fold into one row).
+    auto store = OpenStore();
+    for (int i = 0; i < 4; ++i) {
+      const std::string at = FormatUtc(clock_.Now());
+      Result<int64_t> run = store->BeginRun("a", at);
+      ASSERT_TRUE(run.ok());
+      ASSERT_TRUE(store->FinishRun(*run, storage::RunStatus::kFailed, at, "io", "timeout").ok());
+    }
+  }
   std::vector<int64_t> ids;
   std::string uri = "/api/admin/sources/a/runs?limit=2";
   for (int page = 0; page < 5; ++page) {
@@ -470,6 +479,22 @@ TEST_P(AdminApiTest, RunsArePagedNewestFirst) {
   const json all = Call("GET", "/api/admin/sources/a/runs").Json();
   EXPECT_EQ(all["items"].size(), 5u);
   EXPECT_TRUE(all["next"].is_null());
+}
+
+TEST_P(AdminApiTest, RunsCarryTheirEventsAndIdleRunsShowAsOneRow) {
+  Start({Source("a")});
+  RunUntil("a", 1);
+  for (int i = 0; i < 3; ++i) RunNowAndWait("a");  // nothing new: idle
+  const json runs = Call("GET", "/api/admin/sources/a/runs").Json()["items"];
+  ASSERT_EQ(runs.size(), 2u) << runs.dump();
+  EXPECT_EQ(runs[0]["runs"], 3);
+  EXPECT_EQ(runs[0]["counts"]["events"], 0);
+  EXPECT_EQ(runs[0]["status"], "ok");
+  EXPECT_EQ(runs[1]["runs"], 1);
+  EXPECT_GT(runs[1]["counts"]["events"].get<int64_t>(), 0);
+  EXPECT_EQ(runs[1]["counts"]["events"], runs[1]["counts"]["created"]);
+  // The source's last run is the folded row, by the latest run's id.
+  EXPECT_EQ(Call("GET", "/api/admin/sources/a").Json()["lastRun"]["runs"], 3);
 }
 
 TEST_P(AdminApiTest, PersonalDataInRunLogsAndErrorsIsMasked) {

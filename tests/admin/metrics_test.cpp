@@ -3,6 +3,11 @@
 
 #include <gmock/gmock.h>
 
+#include "reglo/admin/admin.h"
+#include "reglo/storage/housekeeper.h"
+#include "reglo/storage/sqlite_store.h"
+#include "temp_dir.h"
+
 namespace reglo::admin {
 namespace {
 
@@ -68,6 +73,38 @@ TEST(MetricsRegistryTest, RendersEveryProviderInOrder) {
   registry.Add(std::make_shared<Fixed>("b"));
   EXPECT_EQ(registry.Render(),
             "# HELP a fixed\n# TYPE a gauge\na 1\n# HELP b fixed\n# TYPE b gauge\nb 1\n");
+}
+
+TEST(HousekeepingMetricsTest, PrunedRowsAndTableSizesOfARealPass) {
+  storage::HousekeepingTotals totals;
+  MetricsRegistry registry;
+  registry.Add(MakeHousekeepingMetrics(totals));
+  // Before the first pass: counters at zero, no sizes yet.
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("reglo_retention_pruned_rows_total{table=\"runs\"} 0\n"));
+  EXPECT_THAT(registry.Render(), Not(HasSubstr("reglo_store_table_rows")));
+
+  reglo::testing::TempDir dir;
+  ManualClock clock(std::chrono::sys_days(std::chrono::year(2025) / 6 / 1));
+  auto store = storage::OpenSqliteStore((dir.path() / "hub.db").string(), clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->UpsertSource({"s", "c", "db", "csv", "{}", true, "new"}).ok());
+  for (const char* finished : {"2025-01-01T00:00:00.000Z", "2025-05-31T00:00:00.000Z"}) {
+    auto run = (*store)->BeginRun("s", finished);
+    ASSERT_TRUE(run.ok());
+    ASSERT_TRUE((*store)->FinishRun(*run, storage::RunStatus::kFailed, finished, "io", "x").ok());
+  }
+  auto report = storage::Housekeep(**store, storage::RetentionPolicy{}, clock.Now());
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  totals.Add(*report);
+  const std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("# TYPE reglo_retention_pruned_rows_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("reglo_retention_pruned_rows_total{table=\"runs\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("reglo_retention_passes_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE reglo_store_table_rows gauge\n"));
+  EXPECT_THAT(text, HasSubstr("reglo_store_table_rows{table=\"runs\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("reglo_store_table_rows{table=\"dead_letters\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("reglo_store_size_bytes "));
 }
 
 }  // namespace

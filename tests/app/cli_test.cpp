@@ -23,6 +23,7 @@
 
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -56,7 +57,8 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, HelpAnswersForEveryCommand) {
-  for (const char* command : {"", "sync", "preview", "plugins", "plugins list", "migrate"}) {
+  for (const char* command :
+       {"", "sync", "preview", "plugins", "plugins list", "migrate", "housekeep"}) {
     Output out = RunHub(std::string(command) + " --help");
     EXPECT_EQ(out.exit_code, 0) << command;
     EXPECT_THAT(out.text, HasSubstr("Usage")) << command;
@@ -151,6 +153,39 @@ TEST_F(CliTest, SyncOnceTakesTheLeaseAndClosesARunAKilledProcessLeftOpen) {
   EXPECT_TRUE(*(*store)->TryAcquireLease("counter-1", "reglo-hub@elsewhere:1",
                                          std::chrono::seconds(1),
                                          reglo::FormatUtc(reglo::SystemClock::Instance().Now())));
+}
+
+TEST_F(CliTest, HousekeepPrunesOldHistoryAndSaysWhat) {
+  ASSERT_EQ(RunHub(Config() + " sync --once").exit_code, 0);
+  const std::string db = (dir_ / "data" / "hub.db").string();
+  {
+    auto store = reglo::storage::OpenSqliteStore(db);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    // A run from long ago (older than the default 30 days), with a log line.
+    auto old = (*store)->BeginRun("counter-1", "2020-01-01T00:00:00.000Z");
+    ASSERT_TRUE(old.ok());
+    ASSERT_TRUE((*store)
+                    ->AppendRunLog(*old, {"2020-01-01T00:00:00.000Z",
+                                          reglo::storage::LogLevel::kError, "refused"})
+                    .ok());
+    ASSERT_TRUE((*store)
+                    ->FinishRun(*old, reglo::storage::RunStatus::kFailed,
+                                "2020-01-01T00:01:00.000Z", "internal", "refused")
+                    .ok());
+  }
+  Output out = RunHub(Config() + " housekeep");
+  EXPECT_EQ(out.exit_code, 0) << out.text;
+  EXPECT_THAT(out.text, ContainsRegex("runs +1 +1\n"));      // pruned one, the sync's run stays
+  EXPECT_THAT(out.text, ContainsRegex("run_logs +0 +0\n"));  // gone with their run
+  EXPECT_THAT(out.text, ContainsRegex("events +0 +6\n"));    // young: kept
+  EXPECT_THAT(out.text, HasSubstr("Store: "));
+  auto store = reglo::storage::OpenSqliteStore(db);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->ListRuns("counter-1", 10)->size(), 1u);
+  store->reset();
+  Output vacuum = RunHub(Config() + " housekeep --vacuum");
+  EXPECT_EQ(vacuum.exit_code, 0) << vacuum.text;
+  EXPECT_THAT(vacuum.text, ContainsRegex("runs +0 +1\n"));
 }
 
 TEST_F(CliTest, FailedRunExitsWithOne) {

@@ -132,6 +132,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "sources: expected an array, got object"},
         BadConfig{std::string("{") + kSource + R"("sources": [], "extra": 1})",
                   "extra: unknown key"},
+        BadConfig{std::string("{") + kSource + R"("sources": [], "retention": {"runs_days": -1}})",
+                  "retention.runs_days: expected 0 (keep forever) or a number of days"},
+        BadConfig{std::string("{") + kSource + R"("sources": [], "retention": {"events": 7}})",
+                  "retention.events: unknown key"},
+        BadConfig{std::string("{") + kSource + R"("sources": [], "retention": {"batch_rows": 0}})",
+                  "retention.batch_rows: expected a whole number from 1 to 100000"},
         BadConfig{std::string("{") + kSource + R"("sources": [{"company_id": "c"}]})",
                   "sources[0].id: missing"},
         BadConfig{
@@ -219,6 +225,33 @@ TEST(ConfigTest, IsolationPerSourceAndTheRunnerMemoryLimit) {
 }
 
 // ---- "ingest" and the agent's config (issue #6)
+
+TEST(ConfigTest, RetentionDefaultsAndSettings) {
+  const RetentionSettings defaults = ParseConfig(kGood, "/tmp")->retention;
+  EXPECT_TRUE(defaults.enabled);
+  EXPECT_EQ(defaults.interval_ms, 600'000);
+  EXPECT_EQ(defaults.policy.runs, std::chrono::hours(30 * 24));
+  EXPECT_EQ(defaults.policy.run_logs, std::chrono::hours(14 * 24));
+  EXPECT_EQ(defaults.policy.events, std::chrono::hours(7 * 24));
+  EXPECT_EQ(defaults.policy.deliveries, std::chrono::hours(30 * 24));
+  EXPECT_EQ(defaults.policy.dead_letters, std::chrono::hours(90 * 24));
+  EXPECT_EQ(defaults.policy.batch_rows, 500);
+  Result<HubConfig> config = ParseConfig(std::string("{") + kSource + R"("sources": [],
+      "retention": {"enabled": false, "interval_seconds": 60, "runs_days": 0.5,
+                    "run_logs_days": 0, "events_days": 2, "deliveries_days": 3,
+                    "dead_letters_days": 4, "batch_rows": 100}})",
+                                         "/tmp");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const RetentionSettings& r = config->retention;
+  EXPECT_FALSE(r.enabled);
+  EXPECT_EQ(r.interval_ms, 60'000);
+  EXPECT_EQ(r.policy.runs, std::chrono::hours(12));
+  EXPECT_EQ(r.policy.run_logs, std::chrono::milliseconds(0));  // kept forever
+  EXPECT_EQ(r.policy.events, std::chrono::hours(48));
+  EXPECT_EQ(r.policy.deliveries, std::chrono::hours(72));
+  EXPECT_EQ(r.policy.dead_letters, std::chrono::hours(96));
+  EXPECT_EQ(r.policy.batch_rows, 100);
+}
 
 TEST(ConfigTest, IngestListenerSettings) {
   Result<HubConfig> config = ParseConfig(

@@ -180,6 +180,17 @@ async function scenarioRetry(page) {
   });
   const firstCounts = await page.locator("#runs-body tr[data-run-id]").first().locator("td.num").allTextContents();
   check(Number(firstCounts[0].replace(/\D/g, "")) > 0, "the successful run shows its pulled count");
+  // Two more runs that find nothing new: the second folds into the first, one row "idle ×2".
+  for (let i = 0; i < 2; i++) {
+    const before = (await api(`/api/admin/sources/${failing}`)).json.lastRun.id;
+    await api(`/api/admin/sources/${failing}/run`, { method: "POST" });
+    await waitFor(`idle run ${i + 1} of ${failing} finishes`, async () => {
+      const last = (await api(`/api/admin/sources/${failing}`)).json.lastRun;
+      return last.id > before && last.status !== "running";
+    });
+  }
+  await waitFor("the run history shows the idle runs as one row", async () =>
+    /idle ×2/.test(await page.locator("#runs-body tr[data-run-id]").first().innerText()));
   await openAllRunLogs(page);
   await screenshot(page, "retry-3-runs");
   const failingLogs = await logText(page);

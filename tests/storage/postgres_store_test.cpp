@@ -22,15 +22,17 @@
 #include "store_test.h"
 
 namespace reglo::storage::testing {
+
+BackendParam ThisBackend() {
+  return {"Postgres", [] { return std::make_unique<PostgresBackend>(); }};
+}
+
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest,
-                         ::testing::Values(BackendParam{
-                             "Postgres", [] { return std::make_unique<PostgresBackend>(); }}),
-                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::Values(ThisBackend()), BackendName);
 
 std::vector<model::CanonicalRecord> Students(const std::string& prefix, int count) {
   std::vector<model::CanonicalRecord> records;

@@ -19,6 +19,11 @@
 #include "store_test.h"
 
 namespace reglo::storage::testing {
+
+BackendParam ThisBackend() {
+  return {"Sqlite", [] { return std::make_unique<SqliteBackend>(); }};
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -27,10 +32,7 @@ using ::testing::HasSubstr;
 // The raw connection of the SQLite test support (sqlite_test_support.h).
 using RawConnection = SqliteRawConnection;
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest,
-                         ::testing::Values(BackendParam{
-                             "Sqlite", [] { return std::make_unique<SqliteBackend>(); }}),
-                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(ThisBackend()), BackendName);
 
 TEST(SqliteStoreTest, InMemoryDatabaseWorks) {
   Result<std::unique_ptr<Store>> store = OpenSqliteStore(":memory:");
@@ -71,6 +73,46 @@ TEST(SqliteStoreTest, WhatTheStoreDatesItselfComesFromItsClock) {
   ASSERT_TRUE((*store)->SetSourceStatus(kBackendSourceId, "ok").ok());
   EXPECT_EQ(raw.QueryText("SELECT updated_at FROM integration_sources").value(),
             FormatUtc(clock.Now()));
+}
+
+TEST(SqliteStoreTest, NewStoresGiveFreedPagesBackAndOldOnesAfterOneVacuum) {
+  TempDir dir;
+  const std::string path = (dir.path() / "old.db").string();
+  {
+    // A store from before incremental auto-vacuum: its first table predates the setting.
+    RawConnection raw(path);
+    ASSERT_TRUE(raw.Execute("CREATE TABLE older (x INTEGER)").ok());
+  }
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  RawConnection raw(path);
+  EXPECT_EQ(raw.QueryInt("PRAGMA auto_vacuum").value(), 0);
+  ASSERT_TRUE(RegisterBackendSource(**store).ok());
+  std::vector<model::CanonicalRecord> records;
+  for (int i = 0; i < 2000; ++i) records.push_back(AStudent(fmt::format("S{:05}", i)));
+  ASSERT_TRUE((*store)->CommitCheckpoint(BatchFor(**store, std::move(records))).ok());
+  EXPECT_EQ((*store)->Prune(PruneTarget::kEvents, "9999-01-01T00:00:00.000Z", 5000).value(), 2000);
+  EXPECT_EQ((*store)->ReclaimSpace(1000, false).value(), 0);  // nothing to give back with
+  EXPECT_GT((*store)->ReadStoreStats()->free_bytes, 0);
+  const int64_t vacuumed = (*store)->ReclaimSpace(0, /*full=*/true).value();
+  EXPECT_GT(vacuumed, 0);
+  // Incremental from now on (read on a new connection: an open one keeps the header it read).
+  EXPECT_EQ(RawConnection(path).QueryInt("PRAGMA auto_vacuum").value(), 2);
+  EXPECT_EQ((*store)->ReadStoreStats()->free_bytes, 0);
+
+  // A new store: incremental from the start, so a pass gives pages back without a VACUUM.
+  const std::string fresh = (dir.path() / "new.db").string();
+  Result<std::unique_ptr<Store>> created = OpenSqliteStore(fresh);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(RawConnection(fresh).QueryInt("PRAGMA auto_vacuum").value(), 2);
+  ASSERT_TRUE(RegisterBackendSource(**created).ok());
+  records.clear();
+  for (int i = 0; i < 2000; ++i) records.push_back(AStudent(fmt::format("S{:05}", i)));
+  ASSERT_TRUE((*created)->CommitCheckpoint(BatchFor(**created, std::move(records))).ok());
+  ASSERT_EQ((*created)->Prune(PruneTarget::kEvents, "9999-01-01T00:00:00.000Z", 5000).value(),
+            2000);
+  EXPECT_GT((*created)->ReclaimSpace(100'000, false).value(), 0);
+  EXPECT_EQ((*created)->ReadStoreStats()->free_bytes, 0);
 }
 
 TEST(SqliteStoreTest, TwoStoresShareOneFile) {

@@ -67,6 +67,10 @@ inline void PrintTo(const BackendParam& param, std::ostream* os) {
   *os << param.name;
 }
 
+// The backend this test binary runs its suites on, defined by the backend's own test file
+// (sqlite_store_test.cpp, postgres_store_test.cpp), for the suites that instantiate themselves.
+BackendParam ThisBackend();
+
 inline std::string BackendName(const ::testing::TestParamInfo<BackendParam>& info) {
   return info.param.name;
 }

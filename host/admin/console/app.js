@@ -576,6 +576,7 @@ const COUNT_KEYS = ["pulled", "created", "updated", "unchanged", "stale", "rejec
 function makeRunRow(run) {
   const entry = { run, logOpen: false, logLoaded: false };
   entry.status = el("span");
+  entry.idle = el("span", { className: "muted idle-runs" });
   entry.started = el("td", { className: "time" });
   entry.duration = el("td", { className: "time" });
   entry.counts = COUNT_KEYS.map(() => el("td", { className: "num" }));
@@ -588,7 +589,7 @@ function makeRunRow(run) {
     "tr",
     { dataset: { runId: run.id } },
     el("td", { className: "mono" }, `#${run.id}`),
-    el("td", null, entry.status),
+    el("td", null, entry.status, entry.idle),
     entry.started,
     entry.duration,
     ...entry.counts,
@@ -604,7 +605,11 @@ function updateRunRow(entry, run) {
   entry.run = run;
   setBadge(entry.status, run.status);
   setText(entry.started, formatTime(run.startedAt));
-  setText(entry.duration, runDuration(run));
+  // Consecutive idle runs share one row (the hub folds them): "idle ×N", from the first one's
+  // start to the last one's end; the counts are their sums.
+  const folded = (run.runs ?? 1) > 1;
+  setText(entry.idle, folded ? ` idle ×${formatNumber(run.runs)}` : "");
+  setText(entry.duration, folded ? `to ${formatTime(run.finishedAt)}` : runDuration(run));
   // A count the hub does not keep is null: shown as a dash, not as 0.
   COUNT_KEYS.forEach((key, i) => {
     const value = run.counts?.[key];

@@ -228,8 +228,10 @@ json RunJson(const storage::RunInfo& run) {
         {"stale", c.stale},
         {"rejected", c.rejected},
         {"warnings", c.warnings},
-        // Not recorded per run (the outbox is per record); null rather than a guess.
-        {"events", nullptr}}},
+        {"events", run.events}}},
+      // Consecutive idle runs folded into this row (SyncStore::FinishRun): how many, from
+      // startedAt (the first one's start) to finishedAt (the last one's end); counts are sums.
+      {"runs", run.runs},
       {"error", MaskedTextOrNull(run.error_message)},
       {"errorCategory", TextOrNull(run.error_category)},
   };

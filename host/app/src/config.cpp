@@ -411,6 +411,42 @@ Status ReadStrings(const json& object, const std::string& parent, const char* na
   return Status::Ok();
 }
 
+// Reads an optional number of days (fractions allowed, 0 allowed) as a duration.
+Status ReadDays(const json& object, const std::string& parent, const char* name,
+                storage::RetentionPolicy::Age& out) {
+  auto it = object.find(name);
+  if (it == object.end()) return Status::Ok();
+  const std::string key = parent + "." + name;
+  if (!it->is_number()) return KeyError(key, "expected a number of days, got " + TypeName(*it));
+  const double days = it->get<double>();
+  if (!(days >= 0) || days > 100'000) {
+    return KeyError(key, "expected 0 (keep forever) or a number of days up to 100000");
+  }
+  out = storage::RetentionPolicy::Age(static_cast<int64_t>(days * 86'400'000.0 + 0.5));
+  return Status::Ok();
+}
+
+// The optional "retention" object (issue #16).
+Status ReadRetention(const json& root, RetentionSettings& retention) {
+  Result<const json*> section =
+      FindSection(root, "retention",
+                  {"enabled", "interval_seconds", "runs_days", "run_logs_days", "events_days",
+                   "deliveries_days", "dead_letters_days", "batch_rows"});
+  if (!section.ok()) return section.status();
+  if (*section == nullptr) return Status::Ok();
+  const json& r = **section;
+  storage::RetentionPolicy& policy = retention.policy;
+  REGLO_RETURN_IF_ERROR(ReadBool(r, "retention", "enabled", retention.enabled));
+  REGLO_RETURN_IF_ERROR(ReadSeconds(r, "retention", "interval_seconds", 1, retention.interval_ms));
+  REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "runs_days", policy.runs));
+  REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "run_logs_days", policy.run_logs));
+  REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "events_days", policy.events));
+  REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "deliveries_days", policy.deliveries));
+  REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "dead_letters_days", policy.dead_letters));
+  REGLO_RETURN_IF_ERROR(ReadInteger(r, "retention", "batch_rows", 1, 100'000, policy.batch_rows));
+  return Status::Ok();
+}
+
 // The optional "relay" object (event delivery).
 Status ReadRelay(const json& root, RelaySettings& relay) {
   Result<const json*> section =
@@ -623,15 +659,16 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
 }  // namespace
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
-  Result<json> parsed =
-      ParseTopLevel(text, {"store", "plugins_dir", "plugin_cache_dir", "sources", "engine",
-                           "secrets_file", "relay", "subscriptions", "admin", "ingest"});
+  Result<json> parsed = ParseTopLevel(
+      text, {"store", "plugins_dir", "plugin_cache_dir", "sources", "engine", "secrets_file",
+             "relay", "subscriptions", "admin", "ingest", "retention"});
   if (!parsed.ok()) return parsed.status();
   const json root = std::move(*parsed);
   HubConfig config;
   REGLO_RETURN_IF_ERROR(ReadEngine(root, config.engine));
   REGLO_RETURN_IF_ERROR(ReadIngest(root, base_dir, config.ingest));
   REGLO_RETURN_IF_ERROR(ReadRelay(root, config.relay));
+  REGLO_RETURN_IF_ERROR(ReadRetention(root, config.retention));
   REGLO_RETURN_IF_ERROR(ReadSubscriptions(root, config.subscriptions));
   REGLO_RETURN_IF_ERROR(ReadAdmin(root, config.admin));
   REGLO_RETURN_IF_ERROR(ReadString(root, "", "store", true, config.store_url));

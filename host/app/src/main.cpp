@@ -15,6 +15,7 @@
 #include "reglo/app/agent.h"
 #include "reglo/app/commands.h"
 #include "reglo/app/config.h"
+#include "reglo/app/housekeeping.h"
 #include "reglo/app/keys.h"
 #include "reglo/app/logging.h"
 #include "reglo/app/relay.h"
@@ -126,6 +127,15 @@ int main(int argc, char** argv) {
                           "list the plugins in the plugins folder, and those refused and why");
 
   app.add_subcommand("migrate", "create the store or bring its schema up to date");
+
+  CLI::App* housekeep = app.add_subcommand(
+      "housekeep",
+      "prune old runs, run logs, events, deliveries and dead letters once (the config's "
+      "\"retention\"), give freed space back, print what was pruned");
+  bool vacuum = false;
+  housekeep->add_flag("--vacuum", vacuum,
+                      "also VACUUM a SQLite store created before incremental auto-vacuum (once; "
+                      "rewrites the file and blocks writers while it runs)");
 
   CLI::App* keys = app.add_subcommand("keys", "manage the API keys remote agents push with");
   keys->require_subcommand(1);
@@ -352,6 +362,9 @@ int main(int argc, char** argv) {
   if (keys_revoke->parsed()) {
     return reglo::app::RevokeAgentKey(*config, key_prefix, reglo::SystemClock::Instance(),
                                       std::cout, std::cerr);
+  }
+  if (housekeep->parsed()) {
+    return reglo::app::HousekeepCommand(*config, vacuum, clock, std::cout, std::cerr);
   }
   if (admin_token_reset->parsed()) {
     return reglo::app::ResetAdminToken(*config, reglo::SystemClock::Instance(), std::cout,

@@ -19,6 +19,7 @@
 #include "reglo/admin/admin.h"
 #include "reglo/admin/token.h"
 #include "reglo/app/commands.h"
+#include "reglo/app/housekeeping.h"
 #include "reglo/app/ingest.h"
 #include "reglo/app/keys.h"
 #include "reglo/app/relay.h"
@@ -163,6 +164,13 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     }
     ingest = std::move(*listening);
   }
+  // Retention (issue #16) in the background, on its own store connection. Disabled, it prunes
+  // nothing but still measures the tables for /metrics.
+  RetentionSettings retention = config.retention;
+  if (!retention.enabled) retention.policy = NothingPruned(retention.policy);
+  BackgroundHousekeeper housekeeper(
+      retention, [&config] { return OpenStore(config); }, SystemClock::Instance());
+  housekeeper.Start();
   // The admin listener: JSON admin API, /metrics, health and the console (DESIGN §10).
   admin::MetricsRegistry metrics;
   std::unique_ptr<http::Server> admin_server;
@@ -187,6 +195,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       metrics.Add(admin::MakeHubMetrics(hub, factory, SystemClock::Instance()));
       metrics.Add(admin::MakeRelayMetrics(relay->get(), factory));
       if (ingest) metrics.Add(admin::MakeIngestMetrics(ingest->service->stats()));
+      metrics.Add(admin::MakeHousekeepingMetrics(housekeeper.totals()));
       admin::AdminOptions admin_options;
       admin_options.address = config.admin.address;
       admin_options.port = config.admin.port;
@@ -254,6 +263,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   spdlog::info("received {}; stopping (at most {} s)", received == SIGINT ? "SIGINT" : "SIGTERM",
                s.shutdown_timeout_ms / 1000.0);
   if (admin_server) admin_server->Stop();  // first: it reads the relay and the ingest counters
+  housekeeper.Stop();                      // at its next batch
   (*relay)->Stop();
   if (ingest) ingest->server->Stop();  // requests in flight finish first
   const bool clean = hub.Stop(engine::Duration(s.shutdown_timeout_ms));

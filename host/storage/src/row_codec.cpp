@@ -118,7 +118,7 @@ void DecodeRow(const RowCursor& row, RunInfo& run) {
               &RunInfo::finished_at, &RunInfo::status);
   ReadCounters(row, 5, run.counters);
   ReadColumns(row, 12, run, &RunInfo::error_category, &RunInfo::error_message,
-              &RunInfo::plugin_version);
+              &RunInfo::plugin_version, &RunInfo::events, &RunInfo::runs);
 }
 
 void DecodeRow(const RowCursor& row, RunLogLine& line) {

@@ -275,7 +275,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     REGLO_ASSIGN_OR_RETURN(appended, conn_->Receive("appending events"));
     result.events = appended.Affected();
   }
-  REGLO_RETURN_IF_ERROR(WriteBookkeeping(batch, result.counters));
+  REGLO_RETURN_IF_ERROR(WriteBookkeeping(batch, result));
   if (ingest != nullptr) {
     ingest->response = (*ingest->respond)(result);
     REGLO_RETURN_IF_ERROR(conn_
@@ -445,7 +445,9 @@ Result<bool> PostgresStore::WriteRecords(const Group& group, const std::string& 
   return true;
 }
 
-Status PostgresStore::WriteBookkeeping(const CheckpointBatch& batch, const RunCounters& counters) {
+Status PostgresStore::WriteBookkeeping(const CheckpointBatch& batch,
+                                       const CheckpointResult& result) {
+  const RunCounters& counters = result.counters;
   if (!batch.rejections.empty()) {
     ArrayBuilder stage(kTextOid), entity(kTextOid), external_id(kTextOid), origin(kTextOid),
         reason(kTextOid);
@@ -501,13 +503,14 @@ Status PostgresStore::WriteBookkeeping(const CheckpointBatch& batch, const RunCo
         .Int(counters.stale)
         .Int(batch.warnings)
         .Int(static_cast<int64_t>(batch.rejections.size()))
-        .Int(batch.run_id);
+        .Int(batch.run_id)
+        .Int(result.events);
     REGLO_ASSIGN_OR_RETURN(updated,
                            conn_->Query("UPDATE integration_runs SET seen = seen + $1, "
                                         "created = created + $2, updated = updated + $3, "
                                         "unchanged = unchanged + $4, stale = stale + $5, "
-                                        "warnings = warnings + $6, rejected = rejected + $7 "
-                                        "WHERE id = $8",
+                                        "warnings = warnings + $6, rejected = rejected + $7, "
+                                        "events = events + $9 WHERE id = $8",
                                         params, "adding run counters"));
     if (updated.Affected() != 1) {
       // Committing records without their run would leave counters nobody can account for.

@@ -77,6 +77,8 @@ Status PostgresStore::FinishRun(int64_t run_id, RunStatus status, const std::str
                                 const std::string& error_category,
                                 const std::string& error_message) {
   REGLO_RETURN_IF_ERROR(Ready());
+  Transaction tx(*conn_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("finishing a run"));
   REGLO_ASSIGN_OR_RETURN(rows,
                          conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
                                       "error_category = $3, error_message = $4 WHERE id = $5",
@@ -88,7 +90,20 @@ Status PostgresStore::FinishRun(int64_t run_id, RunStatus status, const std::str
                                           .Int(run_id),
                                       "finishing a run"));
   if (rows.Affected() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
-  return Status::Ok();
+  if (status == RunStatus::kSucceeded) {
+    // Runs of one source are sequential (its lease), so no other writer folds the same rows.
+    const std::string_view what = "folding an idle run";
+    REGLO_ASSIGN_OR_RETURN(previous, conn_->Query(kFoldableRunSql, Params().Int(run_id), what));
+    if (previous.size() == 1) {
+      const int64_t previous_id = previous.Int(0, 0);
+      REGLO_RETURN_IF_ERROR(
+          conn_->Query(kFoldRunSql, Params().Int(run_id).Int(previous_id), what).status());
+      for (const std::string& sql : kDeleteFoldedRunSql) {
+        REGLO_RETURN_IF_ERROR(conn_->Query(sql, Params().Int(previous_id), what).status());
+      }
+    }
+  }
+  return tx.Commit();
 }
 
 Result<int64_t> PostgresStore::CloseAbandonedRuns(const std::string& source_id,

@@ -1,7 +1,7 @@
 // PostgresStore: the PostgreSQL backend's class, shared by the files that implement it by role
 // (postgres_store.cpp: open, migrate, factory; pg_checkpoint.cpp; pg_runs.cpp; pg_outbox.cpp;
-// pg_ingest.cpp; pg_relay.cpp; pg_admin.cpp). Private to the backend. Thread-safety: one thread
-// at a time per store object, like every Store.
+// pg_ingest.cpp; pg_relay.cpp; pg_admin.cpp; pg_housekeeping.cpp). Private to the backend.
+// Thread-safety: one thread at a time per store object, like every Store.
 #pragma once
 
 #include <fmt/format.h>
@@ -273,6 +273,11 @@ class PostgresStore final : public Store {
   Result<std::vector<RunTotals>> ListRunTotals() override;
   Status SetRunPluginVersion(int64_t run_id, const std::string& version) override;
 
+  // ---- Retention (issue #16) ----
+  Result<int64_t> Prune(PruneTarget target, const std::string& before, int limit) override;
+  Result<StoreStats> ReadStoreStats() override;
+  Result<int64_t> ReclaimSpace(int64_t max_pages, bool full) override;
+
   Result<IngestCommit> CommitIngest(
       const CheckpointBatch& batch, const IngestRequestRow& request,
       const std::function<std::string(const CheckpointResult&)>& respond) override;
@@ -359,7 +364,7 @@ class PostgresStore final : public Store {
   Result<bool> WriteRecords(const Group& group, const std::string& committed_at);
   static Params RecordParams(const Group& group, const std::vector<const Slot*>& rows,
                              bool with_expected_version, const std::string& committed_at);
-  Status WriteBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
+  Status WriteBookkeeping(const CheckpointBatch& batch, const CheckpointResult& result);
 
   std::unique_ptr<Conn> conn_;
   const Clock& clock_;

@@ -359,6 +359,18 @@ ALTER TABLE integration_agent_keys ADD COLUMN rate_per_second REAL;
 ALTER TABLE integration_agent_keys ADD COLUMN rate_burst BIGINT;
 )sql";
 
+// Migration 7, retention (issue #16). integration_runs.events: the events a run appended.
+// integration_runs.run_count: how many consecutive idle runs the row stands for (FinishRun folds
+// them). The indexes serve the pruning batches (HousekeepingStore::Prune): old runs by end time,
+// and an event's deliveries by sequence (an event with a pending or dead delivery is kept).
+// Same DDL in the PostgreSQL backend.
+constexpr std::string_view kRetention = R"sql(
+ALTER TABLE integration_runs ADD COLUMN events BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE integration_runs ADD COLUMN run_count BIGINT NOT NULL DEFAULT 1;
+CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
+CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -370,6 +382,7 @@ const std::vector<Migration>& Migrations() {
       {4, "event delivery: subscriptions, relay positions, deliveries", kRelay},
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
+      {7, "retention: run events and folded idle runs", kRetention},
   };
   return migrations;
 }

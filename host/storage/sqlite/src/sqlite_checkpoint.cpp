@@ -37,7 +37,7 @@ Status SqliteStore::PrepareCheckpointStatements() {
       add_counters, Prepare("UPDATE integration_runs SET seen = seen + ?, created = created + ?, "
                             "updated = updated + ?, unchanged = unchanged + ?, "
                             "stale = stale + ?, warnings = warnings + ?, "
-                            "rejected = rejected + ? WHERE id = ?",
+                            "rejected = rejected + ?, events = events + ? WHERE id = ?",
                             what));
   REGLO_ASSIGN_OR_RETURN(upsert_cursor,
                          Prepare("INSERT INTO integration_cursors (source_id, stream, cursor, "
@@ -134,7 +134,7 @@ Status SqliteStore::ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResu
     }
   }
   REGLO_RETURN_IF_ERROR(FlushEvents());
-  return WriteBatchBookkeeping(batch, result.counters);
+  return WriteBatchBookkeeping(batch, result);
 }
 
 void SqliteStore::NoteCommitted() {
@@ -326,7 +326,8 @@ Status SqliteStore::FlushEvents() {
 }
 
 Status SqliteStore::WriteBatchBookkeeping(const CheckpointBatch& batch,
-                                          const RunCounters& counters) {
+                                          const CheckpointResult& result) {
+  const RunCounters& counters = result.counters;
   for (const model::Rejection& rejection : batch.rejections) {
     Stmt insert(*db_, checkpoint_.insert_dead_letter, "storing a dead letter");
     insert.Bind(1, batch.run_id)
@@ -346,7 +347,7 @@ Status SqliteStore::WriteBatchBookkeeping(const CheckpointBatch& batch,
     Stmt update(*db_, checkpoint_.add_counters, "adding run counters");
     update.BindAll(batch.seen, counters.created, counters.updated, counters.unchanged,
                    counters.stale, batch.warnings, static_cast<int64_t>(batch.rejections.size()),
-                   batch.run_id);
+                   result.events, batch.run_id);
     REGLO_RETURN_IF_ERROR(update.Run());
     if (db_->Changes() != 1) {
       // Committing records without their run would leave counters nobody can account for.

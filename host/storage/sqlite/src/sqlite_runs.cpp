@@ -70,6 +70,8 @@ Result<int64_t> SqliteStore::BeginRun(const std::string& source_id, const std::s
 
 Status SqliteStore::FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
                               const std::string& error_category, const std::string& error_message) {
+  Transaction tx(*db_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("finishing a run"));
   REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
                                        "error_category = ?, error_message = ? WHERE id = ?",
                                        "finishing a run"));
@@ -81,6 +83,20 @@ Status SqliteStore::FinishRun(int64_t run_id, RunStatus status, const std::strin
                             .Bind(5, run_id)
                             .Run());
   if (db_->Changes() == 0) return Status::NotFound(fmt::format("run {} does not exist", run_id));
+  if (status == RunStatus::kSucceeded) REGLO_RETURN_IF_ERROR(FoldIdleRun(run_id));
+  return tx.Commit();
+}
+
+Status SqliteStore::FoldIdleRun(int64_t run_id) {
+  const std::string_view what = "folding an idle run";
+  REGLO_ASSIGN_OR_RETURN(previous, QueryInt(SqliteParameters(kFoldableRunSql), what, run_id));
+  if (previous == 0) return Status::Ok();
+  REGLO_ASSIGN_OR_RETURN(fold, Prepare(SqliteParameters(kFoldRunSql), what));
+  REGLO_RETURN_IF_ERROR(Stmt(*db_, fold, what).BindAll(run_id, previous).Run());
+  for (const std::string& sql : kDeleteFoldedRunSql) {
+    REGLO_ASSIGN_OR_RETURN(remove, Prepare(SqliteParameters(sql), what));
+    REGLO_RETURN_IF_ERROR(Stmt(*db_, remove, what).BindAll(previous).Run());
+  }
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 // SqliteStore: the SQLite backend's class, shared by the files that implement it by role
 // (sqlite_store.cpp: open, migrate, factory; sqlite_checkpoint.cpp; sqlite_runs.cpp;
-// sqlite_outbox.cpp; sqlite_ingest.cpp; sqlite_relay.cpp; sqlite_admin.cpp). Private to the
+// sqlite_outbox.cpp; sqlite_ingest.cpp; sqlite_relay.cpp; sqlite_admin.cpp;
+// sqlite_housekeeping.cpp). Private to the
 // backend. Thread-safety: one thread at a time per store object, like every Store.
 #pragma once
 
@@ -143,6 +144,11 @@ class SqliteStore final : public Store {
   Result<std::vector<RunTotals>> ListRunTotals() override;
   Status SetRunPluginVersion(int64_t run_id, const std::string& version) override;
 
+  // ---- Retention (issue #16) ----
+  Result<int64_t> Prune(PruneTarget target, const std::string& before, int limit) override;
+  Result<StoreStats> ReadStoreStats() override;
+  Result<int64_t> ReclaimSpace(int64_t max_pages, bool full) override;
+
   Result<IngestCommit> CommitIngest(
       const CheckpointBatch& batch, const IngestRequestRow& request,
       const std::function<std::string(const CheckpointResult&)>& respond) override;
@@ -194,7 +200,9 @@ class SqliteStore final : public Store {
   Status AppendEvents(const model::CanonicalRecord& record, const model::Decision& decision,
                       const std::string& committed_at, int64_t& events);
   Status FlushEvents();
-  Status WriteBatchBookkeeping(const CheckpointBatch& batch, const RunCounters& counters);
+  Status WriteBatchBookkeeping(const CheckpointBatch& batch, const CheckpointResult& result);
+  // Inside FinishRun's transaction: folds an idle `run_id` into its source's previous run.
+  Status FoldIdleRun(int64_t run_id);
 
   Result<sqlite3_stmt*> Prepare(const std::string& sql, std::string_view what) {
     return db_->Prepare(sql, what);

@@ -22,6 +22,7 @@
 #include "reglo/engine/engine_control.h"
 #include "reglo/http/router.h"
 #include "reglo/http/server.h"
+#include "reglo/storage/housekeeper.h"
 
 namespace reglo::relay {
 class Relay;
@@ -95,6 +96,10 @@ std::shared_ptr<MetricsProvider> MakeRelayMetrics(const relay::Relay* relay,
 // refusals by reason, records by outcome, rate-limited requests, last push. `stats` must outlive
 // the provider.
 std::shared_ptr<MetricsProvider> MakeIngestMetrics(const ingest::IngestStats& stats);
+
+// Retention's metrics (issue #16): rows pruned per table, passes, bytes given back, and the
+// table sizes of the last pass. `totals` must outlive the provider.
+std::shared_ptr<MetricsProvider> MakeHousekeepingMetrics(const storage::HousekeepingTotals& totals);
 
 // Binds and serves the admin router on an http::Server named "admin" (the console is at its
 // url() + "/"); the error names the address (e.g. port in use).

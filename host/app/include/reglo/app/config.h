@@ -13,6 +13,7 @@
 
 #include "reglo/core/status.h"
 #include "reglo/engine/defaults.h"
+#include "reglo/storage/housekeeper.h"
 #include "reglo/storage/store.h"
 
 namespace reglo::app {
@@ -100,6 +101,15 @@ struct IngestSettings {
   ListenerCaps caps;
 };
 
+// The "retention" object (issue #16): how long history is kept (policy: runs_days,
+// run_logs_days, events_days, deliveries_days, dead_letters_days, 0 keeping forever; batch_rows)
+// and how often `serve` prunes in the background. `reglo-hub housekeep` uses the same policy.
+struct RetentionSettings {
+  bool enabled = true;            // enabled: serve's background passes
+  int64_t interval_ms = 600'000;  // interval_seconds: between two passes (the first at start)
+  storage::RetentionPolicy policy;
+};
+
 struct HubConfig {
   std::filesystem::path path;         // the config file itself
   std::string store_url;              // as written, e.g. "sqlite:var/hub.db"
@@ -120,6 +130,7 @@ struct HubConfig {
   std::vector<ConfiguredSubscription> subscriptions;
   AdminSettings admin;
   std::optional<IngestSettings> ingest;  // the "ingest" object, when present
+  RetentionSettings retention;
 };
 
 // `reglo-hub agent`'s config file (issue #6): the same plugins folder and sources as the hub's,

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reglo/storage/housekeeping_store.h"
 #include "reglo/storage/rows.h"
 
 namespace reglo::storage {
@@ -51,7 +52,8 @@ inline constexpr std::string_view kSourceColumns =
     "id, company_id, source_system, connector, config, enabled, status";
 inline constexpr std::string_view kRunColumns =
     "id, source_id, started_at, finished_at, status, seen, created, updated, unchanged, stale, "
-    "warnings, rejected, error_category, error_message, COALESCE(plugin_version, '')";
+    "warnings, rejected, error_category, error_message, COALESCE(plugin_version, ''), events, "
+    "run_count";
 inline constexpr std::string_view kRunLogColumns = "at, level, message";
 inline constexpr std::string_view kEventColumns =
     "sequence, event_id, type, company_id, source_system, entity, external_id, version, time, "
@@ -75,8 +77,28 @@ inline constexpr std::string_view kApiSourceColumns =
 inline constexpr std::string_view kCursorColumns = "stream, cursor, updated_at";
 // Over integration_runs GROUP BY source_id, status.
 inline constexpr std::string_view kRunTotalsColumns =
-    "source_id, status, COUNT(*), SUM(seen), SUM(created), SUM(updated), SUM(unchanged), "
+    "source_id, status, SUM(run_count), SUM(seen), SUM(created), SUM(updated), SUM(unchanged), "
     "SUM(stale), SUM(warnings), SUM(rejected), MAX(finished_at)";
+
+// ---- Retention (issue #16): SQL both backends run, written with PostgreSQL's numbered
+// parameters ($1, $2); the SQLite backend runs it with ?1, ?2 (SqliteParameters).
+
+// Folding an idle run into its source's previous one (SyncStore::FinishRun). kFoldableRunSql,
+// $1 = the run just finished: the id of the previous run of its source when both are idle runs
+// alike, no row otherwise. An idle run: succeeded, no error, nothing created, updated, stale,
+// warned or rejected, no event, no warn/error log line. Alike: the same plugin version and as
+// many records seen per run.
+extern const std::string kFoldableRunSql;
+// Then, in the same transaction: kFoldRunSql ($1 = the run just finished, $2 = the previous
+// one) makes the run's row stand for both; kDeleteFoldedRunSql ($1 = the previous one) deletes
+// its log lines and its row, one statement each.
+extern const std::string kFoldRunSql;
+extern const std::vector<std::string> kDeleteFoldedRunSql;
+// The statements of one HousekeepingStore::Prune batch ($1 = before, $2 = limit), run in order
+// in one transaction; the last one's affected rows are what was pruned.
+const std::vector<std::string>& PruneSql(PruneTarget target);
+// `sql` with $N parameters spelled ?N (SQLite's numbered parameters).
+std::string SqliteParameters(std::string_view sql);
 
 // Column positions of a canonical table's SELECT of one record: bookkeeping first, then one
 // column per field, so the field columns start at a fixed offset whatever the entity.

@@ -58,6 +58,11 @@ struct RunInfo {
   std::string error_category;  // "" on success; a StatusCodeName otherwise
   std::string error_message;   // masked
   std::string plugin_version;  // "" when not recorded (one-shot syncs, runs before migration 5)
+  int64_t events = 0;          // events the run appended to the outbox (0 before migration 7)
+  // How many runs this row stands for: 1, or N consecutive idle runs of the source folded into
+  // one row (SyncStore::FinishRun). Then started_at is the first one's start, finished_at the
+  // last one's end, and the counters are their sums.
+  int64_t runs = 1;
 };
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
@@ -241,7 +246,7 @@ struct RecordPage {
 struct RunTotals {
   std::string source_id;
   RunStatus status = RunStatus::kRunning;
-  int64_t runs = 0;
+  int64_t runs = 0;  // runs, not rows: a row of folded idle runs counts each of them
   RunCounters counters;
   std::optional<std::string> last_finished_at;
 };

@@ -26,6 +26,12 @@ class SyncStore {
 
   virtual Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) = 0;
   // Closes a run: status, end time and error; the counters were added by the checkpoints.
+  // An idle run folds into the row of the source's previous run when that one is idle too and
+  // alike (IsIdleRun in row_codec.h: succeeded, nothing created, updated, stale, rejected or
+  // warned, no event, no warn/error log line; the same plugin version and records seen per run):
+  // the row of `run_id` then stands for both (RunInfo::runs, first start, summed counters, its
+  // own log lines) and the previous row and its log lines are deleted, so a source that keeps
+  // finding nothing new costs no new rows. Done in the same transaction as the close.
   virtual Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
                            const std::string& error_category, const std::string& error_message) = 0;
   virtual Status AppendRunLog(int64_t run_id, const RunLogLine& line) = 0;

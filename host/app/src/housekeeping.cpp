@@ -1,0 +1,107 @@
+#include "reglo/app/housekeeping.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <spdlog/spdlog.h>
+
+#include "reglo/app/commands.h"
+
+namespace reglo::app {
+namespace {
+
+std::string Mebibytes(int64_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
+
+}  // namespace
+
+storage::RetentionPolicy NothingPruned(storage::RetentionPolicy policy) {
+  const storage::RetentionPolicy::Age forever = storage::RetentionPolicy::Age::zero();
+  policy.runs = policy.run_logs = policy.events = policy.deliveries = policy.dead_letters = forever;
+  policy.reclaim_pages = 0;
+  return policy;
+}
+
+int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, std::ostream& out,
+                     std::ostream& err) {
+  Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+  if (!store.ok()) {
+    fmt::print(err, "error: {}\n", store.status().ToString());
+    return kExitFailure;
+  }
+  Result<storage::HousekeepingReport> report =
+      storage::Housekeep(**store, config.retention.policy, clock.Now(), vacuum);
+  if (!report.ok()) {
+    fmt::print(err, "error: {}\n", report.status().ToString());
+    return kExitFailure;
+  }
+  fmt::print(out, "{:<14} {:>10} {:>12}\n", "table", "pruned", "rows left");
+  for (size_t i = 0; i < storage::kPruneTargets.size(); ++i) {
+    fmt::print(out, "{:<14} {:>10} {:>12}\n", storage::PruneTargetName(storage::kPruneTargets[i]),
+               report->pruned[i], report->stats.table_rows[i].second);
+  }
+  fmt::print(out, "Store: {}, {} given back, {} free inside.\n",
+             Mebibytes(report->stats.size_bytes), Mebibytes(report->reclaimed_bytes),
+             Mebibytes(report->stats.free_bytes));
+  return kExitOk;
+}
+
+BackgroundHousekeeper::BackgroundHousekeeper(RetentionSettings settings, StoreFactory open_store,
+                                             const Clock& clock)
+    : settings_(std::move(settings)), open_store_(std::move(open_store)), clock_(clock) {}
+
+BackgroundHousekeeper::~BackgroundHousekeeper() {
+  Stop();
+}
+
+void BackgroundHousekeeper::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void BackgroundHousekeeper::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BackgroundHousekeeper::Loop() {
+  auto stopping = [this] {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stopping_;
+  };
+  while (!stopping()) {
+    RunPass(stopping);
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(settings_.interval_ms),
+                   [this] { return stopping_; });
+  }
+}
+
+void BackgroundHousekeeper::RunPass(const std::function<bool()>& stopping) {
+  // A connection of its own, only for the pass: each batch is a short transaction, so syncs and
+  // the relay wait for the write lock a few milliseconds at most.
+  Result<std::unique_ptr<storage::Store>> store = open_store_();
+  if (!store.ok()) {
+    spdlog::warn("housekeeping: {}", store.status().ToString());
+    return;
+  }
+  Result<storage::HousekeepingReport> report =
+      storage::Housekeep(**store, settings_.policy, clock_.Now(), false, stopping);
+  if (!report.ok()) {
+    spdlog::warn("housekeeping: {}", report.status().ToString());
+    return;
+  }
+  totals_.Add(*report);
+  int64_t pruned = 0;
+  for (int64_t rows : report->pruned) pruned += rows;
+  if (pruned > 0) {
+    spdlog::info("housekeeping: pruned {} rows, gave back {} bytes", pruned,
+                 report->reclaimed_bytes);
+  }
+}
+
+}  // namespace reglo::app

@@ -1,0 +1,112 @@
+// The retention SQL both backends share (row_codec.h): folding idle runs and pruning batches.
+#include <fmt/format.h>
+
+#include "reglo/storage/housekeeping_store.h"
+#include "reglo/storage/row_codec.h"
+
+namespace reglo::storage {
+namespace {
+
+// Whether the run row aliased `r` is idle (see kFoldableRunSql).
+std::string IdleRun(std::string_view r) {
+  return fmt::format(
+      "{0}.status = '{1}' AND COALESCE({0}.error_category, '') = '' AND {0}.created = 0 AND "
+      "{0}.updated = 0 AND {0}.stale = 0 AND {0}.warnings = 0 AND {0}.rejected = 0 AND "
+      "{0}.events = 0 AND NOT EXISTS (SELECT 1 FROM integration_run_logs l WHERE l.run_id = "
+      "{0}.id AND l.level IN ('{2}', '{3}'))",
+      r, RunStatusName(RunStatus::kSucceeded), LogLevelName(LogLevel::kWarn),
+      LogLevelName(LogLevel::kError));
+}
+
+std::string PreviousRunColumn(std::string_view column) {
+  return fmt::format("(SELECT {} FROM integration_runs WHERE id = $2)", column);
+}
+
+}  // namespace
+
+std::string_view PruneTargetName(PruneTarget target) {
+  switch (target) {
+    case PruneTarget::kRuns: return "runs";
+    case PruneTarget::kRunLogs: return "run_logs";
+    case PruneTarget::kEvents: return "events";
+    case PruneTarget::kDeliveries: return "deliveries";
+    case PruneTarget::kDeadLetters: return "dead_letters";
+  }
+  return "unknown";
+}
+
+int64_t StoreStats::RowsOf(PruneTarget target) const {
+  for (const auto& [name, rows] : table_rows) {
+    if (name == PruneTargetName(target)) return rows;
+  }
+  return -1;
+}
+
+// p is the source's run just before c (ids grow with time in both backends).
+const std::string kFoldableRunSql = fmt::format(
+    "SELECT p.id FROM integration_runs c JOIN integration_runs p ON p.source_id = c.source_id "
+    "AND p.id = (SELECT MAX(id) FROM integration_runs WHERE source_id = c.source_id AND id < c.id) "
+    "WHERE c.id = $1 AND {} AND {} AND p.seen = p.run_count * c.seen AND "
+    "COALESCE(p.plugin_version, '') = COALESCE(c.plugin_version, '')",
+    IdleRun("c"), IdleRun("p"));
+
+const std::string kFoldRunSql = fmt::format(
+    "UPDATE integration_runs SET run_count = run_count + {}, started_at = {}, seen = seen + {}, "
+    "unchanged = unchanged + {} WHERE id = $1",
+    PreviousRunColumn("run_count"), PreviousRunColumn("started_at"), PreviousRunColumn("seen"),
+    PreviousRunColumn("unchanged"));
+
+const std::vector<std::string> kDeleteFoldedRunSql = {
+    "DELETE FROM integration_run_logs WHERE run_id = $1",
+    "DELETE FROM integration_runs WHERE id = $1",
+};
+
+const std::vector<std::string>& PruneSql(PruneTarget target) {
+  // Oldest first, by an order the tables' keys or indexes follow, so a batch reads little more
+  // than the rows it deletes.
+  static const std::string old_runs = fmt::format(
+      "SELECT id FROM integration_runs WHERE status <> '{}' AND finished_at < $1 "
+      "ORDER BY finished_at LIMIT $2",
+      RunStatusName(RunStatus::kRunning));
+  static const std::vector<std::string> runs = {
+      fmt::format("DELETE FROM integration_run_logs WHERE run_id IN ({})", old_runs),
+      fmt::format("DELETE FROM integration_runs WHERE id IN ({})", old_runs),
+  };
+  static const std::vector<std::string> run_logs = {
+      "DELETE FROM integration_run_logs WHERE id IN (SELECT id FROM integration_run_logs "
+      "WHERE at < $1 ORDER BY id LIMIT $2)"};
+  // The lowest position of the enabled subscriptions (one without a position yet: 0); with no
+  // enabled subscription, nothing holds events back but their age.
+  static const std::vector<std::string> events = {
+      "DELETE FROM integration_events WHERE sequence IN (SELECT e.sequence FROM "
+      "integration_events e WHERE e.sequence <= (SELECT COALESCE(MIN(COALESCE(r.position, 0)), "
+      "9223372036854775807) FROM integration_subscriptions s LEFT JOIN integration_relay_positions "
+      "r ON r.subscription_id = s.id WHERE s.enabled = 1) AND e.time < $1 AND NOT EXISTS "
+      "(SELECT 1 FROM integration_deliveries d WHERE d.sequence = e.sequence AND "
+      "d.status <> 'delivered') ORDER BY e.sequence LIMIT $2)"};
+  static const std::vector<std::string> deliveries = {
+      "DELETE FROM integration_deliveries WHERE (subscription_id, sequence) IN (SELECT "
+      "subscription_id, sequence FROM integration_deliveries WHERE status IN ('delivered', "
+      "'dead') AND updated_at < $1 ORDER BY updated_at LIMIT $2)"};
+  static const std::vector<std::string> dead_letters = {
+      "DELETE FROM integration_dead_letters WHERE id IN (SELECT id FROM integration_dead_letters "
+      "WHERE created_at < $1 ORDER BY id LIMIT $2)"};
+  switch (target) {
+    case PruneTarget::kRuns: return runs;
+    case PruneTarget::kRunLogs: return run_logs;
+    case PruneTarget::kEvents: return events;
+    case PruneTarget::kDeliveries: return deliveries;
+    case PruneTarget::kDeadLetters: return dead_letters;
+  }
+  return runs;
+}
+
+std::string SqliteParameters(std::string_view sql) {
+  std::string out(sql);
+  for (char& c : out) {
+    if (c == '$') c = '?';
+  }
+  return out;
+}
+
+}  // namespace reglo::storage
