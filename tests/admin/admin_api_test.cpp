@@ -208,14 +208,21 @@ TEST_P(AdminApiTest, EveryRouteButHealthzAndTheConsoleNeedsTheToken) {
   EXPECT_EQ(reglo::testing::SendHttp(server_->port(), request).status, 401);
 }
 
-TEST_P(AdminApiTest, HealthzAnswersWithoutTokenAndReadyzWithIt) {
+TEST_P(AdminApiTest, HealthzAndReadyzAnswerWithoutTokenAndReadyzDetailNeedsIt) {
   Start({Source("a")});
   Reply health = Call("GET", "/healthz", "", std::nullopt);
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.Json(), json({{"status", "ok"}}));
   Reply ready = Call("GET", "/readyz");
   EXPECT_EQ(ready.status, 200);
-  EXPECT_EQ(ready.Json(), json({{"store", "ok"}, {"plugins", "ok"}}));
+  EXPECT_EQ(ready.Json(), json({{"status", "ready"}, {"store", "ok"}, {"plugins", "ok"}}));
+  // A load balancer's probe (no token, or a wrong one) gets the verdict without the detail.
+  for (const std::optional<std::string>& token :
+       {std::optional<std::string>(), std::optional<std::string>("wrong-token")}) {
+    Reply probe = Call("GET", "/readyz", "", token);
+    EXPECT_EQ(probe.status, 200);
+    EXPECT_EQ(probe.Json(), json({{"status", "ready"}}));
+  }
 }
 
 TEST_P(AdminApiTest, ReadyzIs503WhenASourcesConnectorIsMissing) {
@@ -224,8 +231,13 @@ TEST_P(AdminApiTest, ReadyzIs503WhenASourcesConnectorIsMissing) {
   Start({Source("a"), orphan});
   Reply ready = Call("GET", "/readyz");
   EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.Json()["status"], "not ready");
   EXPECT_EQ(ready.Json()["store"], "ok");
   EXPECT_THAT(ready.Json()["plugins"].get<std::string>(), HasSubstr("drivelab"));
+  Reply probe = Call("GET", "/readyz", "", std::nullopt);
+  EXPECT_EQ(probe.status, 503);
+  EXPECT_EQ(probe.Json(), json({{"status", "not ready"}}));
+  EXPECT_THAT(probe.body, Not(HasSubstr("drivelab")));
 }
 
 // A source held on purpose (disabled, or paused by an operator: HoldCause::kManual, not words in

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -67,9 +68,19 @@ struct ApiContext {
         [](const Status& status) -> std::optional<Response> { return ServerError(status); });
   }
 
+  // Whether the request carries the admin token (Authorization: Bearer). The token guard asks it
+  // for every guarded route; /readyz asks it to decide whether to show its detail.
+  bool TokenPresented(const Request& request);
+
   const AdminOptions options;
   const AdminDeps deps;
   StorePool stores;
+
+ private:
+  std::string CurrentTokenHash();
+
+  std::mutex token_mutex_;
+  std::string last_token_hash_;  // the stored hash last read (token_in_store)
 };
 
 using ApiHandler = Response (*)(ApiContext& api, const Request& request);
