@@ -253,6 +253,26 @@ TEST_P(AdminApiTest, ReadyzIgnoresSourcesHeldOnPurpose) {
   EXPECT_EQ(ready.status, 200) << ready.body;
 }
 
+// A source whose connector is not loaded is Failed with the reason and offers no command: a
+// retry or a resume cannot help (issue #16). A healthy one offers run and pause, a paused one
+// resume.
+TEST_P(AdminApiTest, ASourceWithAnUnloadedConnectorIsFailedWithTheReasonAndNoActions) {
+  engine::SourceConfig typo = Source("typo");
+  typo.row.connector = "sida_stubb";
+  Start({Source("a"), typo});
+  const json source = Call("GET", "/api/admin/sources/typo").Json();
+  EXPECT_EQ(source["status"], "failed");
+  EXPECT_EQ(source["state"], "failed");
+  EXPECT_THAT(source["reason"].get<std::string>(),
+              HasSubstr("no plugin named 'sida_stubb' is loaded; loaded: sida_stub"));
+  EXPECT_EQ(source["actions"], json::array());
+  ExpectProblem(Call("POST", "/api/admin/sources/typo/retry"), 409, "sida_stubb");
+  ExpectProblem(Call("POST", "/api/admin/sources/typo/resume"), 409, "has failed");
+  EXPECT_EQ(Call("GET", "/api/admin/sources/a").Json()["actions"], json({"run", "pause"}));
+  ASSERT_EQ(Call("POST", "/api/admin/sources/a/pause").status, 200);
+  EXPECT_EQ(Call("GET", "/api/admin/sources/a").Json()["actions"], json({"resume"}));
+}
+
 TEST_P(AdminApiTest, ATokenResetInTheStoreTakesEffectAtOnce) {
   AdminOptions admin;
   admin.token_in_store = true;

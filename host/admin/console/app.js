@@ -384,7 +384,13 @@ function makeSourceRow(id) {
     error,
     el("td", { className: "actions" }, retry, toggle),
   );
-  return { tr, meta, status, state, lastSync, nextRun, error, toggle };
+  return { tr, meta, status, state, lastSync, nextRun, error, retry, toggle };
+}
+
+// The commands the hub says can change something for the source now (Source.actions); a button
+// for any other could only be refused.
+function sourceActions(source) {
+  return new Set(source.actions ?? []);
 }
 
 function updateSourceRow(row, source, now, elapsed) {
@@ -396,14 +402,17 @@ function updateSourceRow(row, source, now, elapsed) {
   setText(row.state, [stateText, failures].filter(Boolean).join(" · "));
   setText(row.lastSync, ago(source.lastSyncAt, now), source.lastSyncAt ? formatTime(source.lastSyncAt) : "");
   setText(row.nextRun, nextRunText(source, elapsed));
-  const error = sourceError(source);
-  setText(row.error, error.length > 160 ? `${error.slice(0, 157)}…` : error, error);
-  const paused = source.status === "paused";
-  const action = paused ? "resume" : "pause";
-  if (row.toggle.dataset.action !== action) {
+  // Whole, wrapped by the stylesheet: the end of an error often names the file to fix.
+  setText(row.error, sourceError(source));
+  const actions = sourceActions(source);
+  if (row.retry.hidden === actions.has("retry")) row.retry.hidden = !actions.has("retry");
+  const action = actions.has("resume") ? "resume" : actions.has("pause") ? "pause" : "";
+  if (row.toggle.hidden !== !action) row.toggle.hidden = !action;
+  if (action && row.toggle.dataset.action !== action) {
+    const label = action === "resume" ? "Resume" : "Pause";
     row.toggle.dataset.action = action;
-    row.toggle.textContent = paused ? "Resume" : "Pause";
-    row.toggle.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${source.id}`);
+    row.toggle.textContent = label;
+    row.toggle.setAttribute("aria-label", `${label} ${source.id}`);
   }
 }
 
@@ -549,10 +558,12 @@ function renderSourceFacts(source) {
   if (!badgeHolder.firstChild) badgeHolder.append(badge(source.status));
   else setBadge(badgeHolder.firstChild, source.status);
 
-  const paused = source.status === "paused";
-  const actions = $("source-actions");
-  actions.querySelector('[data-action="pause"]').hidden = paused;
-  actions.querySelector('[data-action="resume"]').hidden = !paused;
+  const allowed = sourceActions(source);
+  for (const button of $("source-actions").querySelectorAll("button[data-action]")) {
+    // The cursor can be reset whenever no pull is running; the commands when the hub allows them.
+    const action = button.dataset.action;
+    button.hidden = action === "reset-cursor" ? source.state === "running" : !allowed.has(action);
+  }
 
   // An open form is never overwritten: the operator may be editing it. It can be open only after
   // it was filled and shown here.

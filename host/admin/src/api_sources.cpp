@@ -89,6 +89,26 @@ std::map<std::string, json> PluginSchemas(ApiContext& api) {
   return schemas;
 }
 
+// The operator commands that can change something for the source now, so the console offers
+// no button that can only be refused or do nothing: a failure whose cause is a missing or
+// quarantined plugin is fixed in the plugins folder or the definition, not by a retry.
+json SourceActions(const engine::SourceSnapshot& snapshot) {
+  using engine::SourceState;
+  switch (snapshot.state) {
+    case SourceState::kIdle:
+    case SourceState::kRunning: return json::array({"run", "pause"});
+    case SourceState::kBackoff: return json::array({"run", "retry", "pause"});
+    case SourceState::kPaused: return json::array({"resume"});
+    case SourceState::kFailed:
+      if (snapshot.cause == engine::HoldCause::kPluginMissing ||
+          snapshot.cause == engine::HoldCause::kQuarantine) {
+        return json::array();
+      }
+      return json::array({"retry"});
+  }
+  return json::array();
+}
+
 json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnapshot& snapshot,
                 const engine::SourceConfig& definition,
                 const std::map<std::string, std::string>& last_syncs,
@@ -119,6 +139,7 @@ json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnap
       {"intervalSeconds", definition.interval.count() / 1000.0},
       {"enabled", definition.row.enabled},
       {"origin", api.options.config_source_ids.count(snapshot.id) ? "config" : "api"},
+      {"actions", SourceActions(snapshot)},
       {"lastRun", last_run},
       {"options", options},
   };
@@ -141,8 +162,8 @@ std::variant<engine::SourceConfig, Response> ParseSourceBody(
       "id", "connector", "companyId", "sourceSystem", "options", "intervalSeconds", "enabled"};
   // What GET returns, so a client may send a Source back; ignored.
   static const std::set<std::string> kReadOnly = {
-      "status",           "state",   "reason", "consecutiveFailures", "lastSyncAt",
-      "nextRunInSeconds", "lastRun", "origin"};
+      "status",  "state",  "reason", "consecutiveFailures", "lastSyncAt", "nextRunInSeconds",
+      "lastRun", "origin", "actions"};
   BodyReader in(request.body, kFields, kReadOnly);
   engine::SourceConfig source;
   if (path_id) {

@@ -75,7 +75,7 @@ Status ListFiles(const EntityConfig& entity, std::vector<FileEntry>* files) {
   const fs::file_status status = fs::status(entity.path, ec);
   if (ec || !fs::exists(status)) {
     return Status::Retry("entities." + entity.entity + ".path: " + entity.path +
-                         " does not exist (yet); retrying later");
+                         " does not exist (yet)");
   }
   if (!fs::is_directory(status)) {
     files->push_back({fs::path(entity.path).filename().string(), entity.path});
@@ -336,8 +336,7 @@ class CsvConnector final : public connector_common::ConfiguredConnector<CsvConne
   Status PullFile(PullRun& run, const FileEntry& file) {
     FileStat stat;
     if (!StatFile(file.path, &stat)) {
-      return Status::Retry("cannot read " + file.path +
-                           " (it may be being replaced); retrying later");
+      return Status::Retry("cannot read " + file.path + " (it may be being replaced)");
     }
     Cursor& cursor = run.cursor;
     std::optional<PartialFile> resume;
