@@ -376,6 +376,12 @@ async function scenarioDeliveries(page) {
     check(/503/.test(await first.locator("td.error").textContent()), "a dead delivery shows its last error");
     check((await first.locator(".badge").textContent()) === "Dead", "a dead delivery has the Dead badge");
     check(!CODICE_FISCALE.test(await page.locator("#view-deliveries").textContent()), "no codice fiscale in the deliveries view");
+    // Issue #16: a receiver refusing every delivery is not shown as healthy.
+    const health = row.locator("td.health");
+    await waitFor("the subscription's health shows Failing", async () => (await health.locator(".badge").textContent()) === "Failing");
+    check(/since/.test(await health.textContent()) && /503/.test(await health.textContent()), "the health cell says since when and the receiver's last error");
+    check((await page.locator("#deliveries-health").textContent()) === "Failing", "the deliveries panel shows the Failing health next to the state");
+    await waitFor("the navigation counts the failing subscription", async () => (await page.locator("#nav-failing-subscriptions").textContent()) === "1 failing");
     await screenshot(page, "deliveries-1-dead");
 
     answer = 200;
@@ -390,6 +396,8 @@ async function scenarioDeliveries(page) {
     check(receiver.received.some((r) => r.answer === 200 && r.signed), "the receiver got the redelivery, signed");
     await page.click("#redeliver-dead");
     await waitFor("Redeliver all dead leaves no dead delivery", async () => (await deadRows.count()) === 0, 60000);
+    await waitFor("the health turns OK once the receiver takes deliveries", async () => (await health.locator(".badge").textContent()) === "OK");
+    check(!(await page.locator("#nav-failing-subscriptions").isVisible()), "the navigation no longer counts a failing subscription");
     await screenshot(page, "deliveries-2-redelivered");
 
     await page.click('a[data-nav="agents"]');

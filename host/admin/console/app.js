@@ -26,6 +26,8 @@ const STATUS_LABEL = {
   delivered: "Delivered",
   dead: "Dead",
   revoked: "Revoked",
+  failing: "Failing",
+  unknown: "Unknown",
 };
 // Problems first in the source list.
 const STATUS_ORDER = { failed: 0, warning: 1, paused: 2, new: 3, ok: 4 };
@@ -1059,9 +1061,37 @@ async function loadPlugins() {
 
 const DELIVERIES_PAGE = 100;
 
-async function loadSubscriptions() {
+// The subscriptions, fetched on every refresh like the sources: the navigation counts the failing
+// ones whatever the view.
+const subscriptions = { items: [] };
+
+async function fetchSubscriptions() {
   const answer = await api("/api/admin/subscriptions");
-  const items = answer?.items ?? [];
+  subscriptions.items = answer?.items ?? [];
+  const failing = subscriptions.items.filter((s) => s.enabled && s.health?.state === "failing").length;
+  const nav = $("nav-failing-subscriptions");
+  nav.hidden = failing === 0;
+  setText(nav, failing ? `${failing} failing` : "");
+}
+
+// A subscription's health cell: the badge, since when it fails and the receiver's last error.
+function healthCell(s) {
+  const health = s.health ?? {};
+  if (!s.enabled) return el("td", { className: "muted" }, "—");
+  const failing = health.state === "failing";
+  return el(
+    "td",
+    { className: "health" },
+    badge(health.state ?? "unknown"),
+    failing && health.failingSince
+      ? el("span", { className: "sub", title: health.failingSince }, `since ${ago(health.failingSince)}`)
+      : null,
+    failing && health.lastError ? el("span", { className: "sub error-text" }, health.lastError) : null,
+  );
+}
+
+function loadSubscriptions() {
+  const items = subscriptions.items;
   $("subscriptions-body").replaceChildren(
     ...items.map((s) =>
       el(
@@ -1069,10 +1099,16 @@ async function loadSubscriptions() {
         { dataset: { subscription: s.id }, className: route.id === s.id ? "selected" : "" },
         el("td", null, el("a", { href: `#/deliveries/${enc(s.id)}` }, el("strong", null, s.id))),
         el("td", null, badge(s.state), s.disabledReason ? el("span", { className: "muted" }, ` ${s.disabledReason}`) : null),
+        healthCell(s),
         el("td", { className: "mono" }, s.target ?? ""),
         el("td", null, [...(s.eventTypes ?? []), ...(s.companyIds ?? [])].join(", ") || "all events"),
         el("td", { className: "num", dataset: { field: "lag" } }, formatNumber(s.lag)),
         el("td", { className: "num" }, formatNumber(s.pending)),
+        el(
+          "td",
+          { className: "time", dataset: { field: "oldest-pending" }, title: s.health?.oldestPendingAt ?? "" },
+          typeof s.health?.oldestPendingAgeSeconds === "number" ? formatDuration(s.health.oldestPendingAgeSeconds) : "—",
+        ),
         el("td", { className: "num" }, formatNumber(s.dead)),
         el("td", { className: "num" }, s.counters ? formatNumber(s.counters.delivered) : ""),
       ),
@@ -1099,6 +1135,9 @@ async function loadDeliveries(items) {
   }
   setText($("deliveries-title"), `Deliveries of ${id}`);
   setBadge($("deliveries-state"), subscription.state);
+  const health = $("deliveries-health");
+  health.hidden = !subscription.enabled;
+  setBadge(health, subscription.health?.state ?? "unknown");
   setText($("deliveries-lag"), `lag ${formatNumber(subscription.lag)} · ${formatNumber(subscription.dead)} dead`);
   $("redeliver-dead").disabled = !subscription.dead;
   const status = $("deliveries-status-filter").value;
@@ -1241,7 +1280,8 @@ function scheduleRefresh(delay = REFRESH_MS) {
 }
 
 // Refreshes the visible view. The source list is fetched on every tick whatever the view (one
-// request): it keeps the failed count in the navigation and tells whether the hub answers.
+// request), and so is the subscription list: they keep the failed sources and failing subscriptions
+// counted in the navigation and tell whether the hub answers.
 async function refresh() {
   if (refreshing) {
     refreshAgain = true;
@@ -1251,6 +1291,7 @@ async function refresh() {
   try {
     await loadSources();
     renderSources();
+    await fetchSubscriptions();
     switch (route.view) {
       case "source":
         await loadSourceDetail();
@@ -1259,7 +1300,7 @@ async function refresh() {
         await loadPlugins();
         break;
       case "deliveries":
-        await loadDeliveries(await loadSubscriptions());
+        await loadDeliveries(loadSubscriptions());
         break;
       case "agents":
         await loadAgents();
