@@ -382,7 +382,14 @@ TEST_P(AdminApiTest, CreateUpdatePauseResumeRunAndDeleteThroughTheApi) {
 }
 
 TEST_P(AdminApiTest, AFailedSourceIsFixedAndRetriedThroughTheApi) {
-  Start({Source("s", {{"faults", {{"auth_error", true}}}})});
+  Start({});
+  json created = {
+      {"id", "s"},
+      {"connector", "sida_stub"},
+      {"companyId", "autoscuola-s"},
+      {"sourceSystem", "sida"},
+      {"options", {{"system", "s"}, {"changes", 40}, {"faults", {{"auth_error", true}}}}}};
+  ASSERT_EQ(Call("POST", "/api/admin/sources", created.dump()).status, 201);
   RunUntil("s", 1);
   json failed = Call("GET", "/api/admin/sources/s").Json();
   EXPECT_EQ(failed["status"], "failed");
@@ -402,6 +409,27 @@ TEST_P(AdminApiTest, AFailedSourceIsFixedAndRetriedThroughTheApi) {
   EXPECT_EQ(ok["status"], "ok");
   EXPECT_EQ(ok["lastRun"]["status"], "ok");
   EXPECT_EQ(ok["consecutiveFailures"], 0);
+}
+
+// Issue #16: an edit of a config-file source would be undone silently at the next start, so the
+// API refuses it, naming the file; nothing changes.
+TEST_P(AdminApiTest, SourcesOfTheConfigFileAreReadOnlyNamingTheFile) {
+  AdminOptions admin;
+  admin.config_file = dir_ / "hub.json";
+  Start({Source("a")}, admin);
+  json source = Call("GET", "/api/admin/sources/a").Json();
+  EXPECT_EQ(source["origin"], "config");
+  source["intervalSeconds"] = 120;
+  const std::string file = (dir_ / "hub.json").string();
+  ExpectProblem(Call("PUT", "/api/admin/sources/a", source.dump()), 409,
+                "source 'a' is defined in " + file + ": edit it there, then restart serve");
+  ExpectProblem(Call("DELETE", "/api/admin/sources/a"), 409, "remove it there");
+  EXPECT_EQ(engine_->SourceDefinition("a")->interval, seconds(60));
+  EXPECT_TRUE(engine_->Source("a").has_value());
+  EXPECT_TRUE(OpenStore()->ListApiSources()->empty());
+  // Pausing and resuming stay possible: they are not definitions.
+  EXPECT_EQ(Call("POST", "/api/admin/sources/a/pause").status, 200);
+  EXPECT_EQ(Call("POST", "/api/admin/sources/a/resume").status, 200);
 }
 
 TEST_P(AdminApiTest, CursorsAreReadAndResetForAFullPull) {

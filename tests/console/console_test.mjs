@@ -1,6 +1,7 @@
 // Browser tests of the Integration Console: a real headless Chromium (Debian's `chromium`) driven by
 // playwright-core against a real `reglo-hub serve` that tests/console/console_test.cpp started.
-// Usage: node console_test.mjs SCENARIO   (empty | retry | many | down | deliveries | screenshot)
+// Usage: node console_test.mjs SCENARIO
+//   (empty | retry | many | down | deliveries | problems | screenshot)
 // Environment: REGLO_CONSOLE_URL (http://127.0.0.1:PORT/), REGLO_ADMIN_TOKEN, REGLO_ARTIFACTS (folder
 // for screenshots), REGLO_HUB_PID (down: the hub to stop), REGLO_CHROMIUM (default: chromium in PATH),
 // REGLO_SCREENSHOT (screenshot: the PNG to write).
@@ -130,6 +131,18 @@ async function scenarioEmpty(page) {
 async function scenarioRetry(page) {
   const failing = "sida-failing";
   const shifted = "csv-shifted"; // a CSV export whose shifted row puts a codice fiscale in a date
+  // Created through the API, so its settings can be edited in the console (a source of the config
+  // file is read-only there: the problems scenario checks that).
+  await api("/api/admin/sources", {
+    method: "POST",
+    body: {
+      id: failing,
+      connector: "sida_stub",
+      companyId: `autoscuola-${failing}`,
+      sourceSystem: "sida",
+      options: { system: `console-${failing}`, students: 4, changes: 8, page_size: 4, faults: { auth_error: true } },
+    },
+  });
   await openConsole(page);
   await waitFor(`${failing} goes Failed`, async () => (await badgeOf(page, failing)) === "Failed", 60000);
   check(/SIDA refused the API key/.test(await row(page, failing).textContent()), "the row shows the last error");
@@ -407,6 +420,60 @@ async function scenarioDeliveries(page) {
   }
 }
 
+// Issue #16 §2: a console that says what is wrong and what to do. A source whose connector is
+// misspelled is Failed with the whole reason and no button that cannot help; a source of the
+// config file is read-only with the file named; a paused source's reason is not red; the options
+// do not push the runs down; a rejected record's dead letter shows where it came from.
+async function scenarioProblems(page) {
+  await openConsole(page);
+  await waitFor("typo goes Failed", async () => (await badgeOf(page, "typo")) === "Failed", 30000);
+  const error = await row(page, "typo").locator("td.error").textContent();
+  check(/^no plugin named 'csvv' is loaded; loaded: csv, sida_stub \(plugins folder .+\)$/.test(error), `the row shows the whole reason, the fix first: ${error}`);
+  for (const name of ["Retry", "Pause", "Resume"]) {
+    check(!(await row(page, "typo").getByRole("button", { name: `${name} typo` }).isVisible()), `no ${name} button on a source whose connector is not loaded`);
+  }
+  check(await row(page, "calm").getByRole("button", { name: "Pause calm" }).isVisible(), "a healthy source still offers Pause");
+  await screenshot(page, "problems-1-list", { fullPage: false });
+
+  await row(page, "typo").locator("a.source-link").click();
+  await page.locator("#source-title", { hasText: "typo" }).waitFor();
+  await waitFor("the source page shows its facts", async () => (await page.locator("#source-facts dt").count()) > 0);
+  const visibleActions = [];
+  for (const button of await page.locator("#source-actions button").all()) {
+    if (await button.isVisible()) visibleActions.push((await button.textContent()).trim());
+  }
+  check(!visibleActions.some((a) => ["Retry", "Run now", "Pause", "Resume"].includes(a)), `no command that cannot help is offered (shown: ${visibleActions.join(", ") || "none"})`);
+  const pageText = await page.locator("#view-source").innerText();
+  check(pageText.split("no plugin named 'csvv'").length - 1 === 1, "the reason is shown once on the source page");
+  const note = page.locator("#source-readonly");
+  await waitFor("a source of the config file says where to edit it", async () => (await note.isVisible()) && /hub\.json: edit it there/.test(await note.textContent()));
+  check(!(await page.locator("#source-edit").isVisible()), "a source of the config file has no settings form");
+  check(!(await page.locator("#source-facts details.options").getAttribute("open")), "the connector options are collapsed");
+  await screenshot(page, "problems-2-source", { fullPage: false });
+
+  // A paused source's reason is a note, not an error.
+  await api("/api/admin/sources/calm/pause", { method: "POST" });
+  await page.click('a[data-nav="sources"]');
+  await waitFor("calm shows Paused", async () => (await badgeOf(page, "calm")) === "Paused");
+  const pausedCell = row(page, "calm").locator("td.error");
+  check(/paused by an operator/.test(await pausedCell.textContent()), "the row says why it is paused");
+  const colours = await page.evaluate(() => {
+    const paused = document.querySelector('#sources-body tr[data-id="calm"] td.error');
+    const failed = document.querySelector('#sources-body tr[data-id="typo"] td.error');
+    return [getComputedStyle(paused).color, getComputedStyle(failed).color];
+  });
+  check(colours[0] !== colours[1], `"paused by an operator" is not coloured like an error (${colours[0]} vs ${colours[1]})`);
+
+  // The CSV source's rejected row: its dead letter names the file and line.
+  await waitFor("csv-rejects has run", async () => ["Warning", "OK"].includes(await badgeOf(page, "csv-rejects")), 30000);
+  await page.click('a[data-nav="dead-letters"]');
+  await waitFor("the dead letter shows the record's origin (file and line)", async () => {
+    const origins = await page.locator("#dead-body td.origin").allTextContents();
+    return origins.includes("allievi.csv:3");
+  });
+  await screenshot(page, "problems-3-dead-letters", { fullPage: false });
+}
+
 // For the README: the console on the demo data (`make demo`).
 async function scenarioScreenshot(page) {
   const output = process.env.REGLO_SCREENSHOT;
@@ -426,6 +493,7 @@ const SCENARIOS = {
   many: scenarioMany,
   down: scenarioDown,
   deliveries: scenarioDeliveries,
+  problems: scenarioProblems,
   screenshot: scenarioScreenshot,
 };
 

@@ -359,7 +359,8 @@ function nextRunText(source, elapsedSeconds) {
   if (source.state === "running") return "running now";
   if (source.status === "paused") return "paused";
   if (source.nextRunInSeconds === null || source.nextRunInSeconds === undefined) {
-    return source.status === "failed" ? "after a retry" : "—";
+    if (source.status !== "failed") return "—";
+    return sourceActions(source).has("retry") ? "after a retry" : "once the cause is fixed";
   }
   const left = source.nextRunInSeconds - elapsedSeconds;
   return left <= 1 ? "due now" : `in ${formatDuration(left)}`;
@@ -404,8 +405,11 @@ function updateSourceRow(row, source, now, elapsed) {
   setText(row.state, [stateText, failures].filter(Boolean).join(" · "));
   setText(row.lastSync, ago(source.lastSyncAt, now), source.lastSyncAt ? formatTime(source.lastSyncAt) : "");
   setText(row.nextRun, nextRunText(source, elapsed));
-  // Whole, wrapped by the stylesheet: the end of an error often names the file to fix.
+  // Whole, wrapped by the stylesheet: the end of an error often names the file to fix. Why a
+  // source is paused is a note, not an error.
   setText(row.error, sourceError(source));
+  const paused = source.status === "paused";
+  if (row.error.classList.contains("note") !== paused) row.error.classList.toggle("note", paused);
   const actions = sourceActions(source);
   if (row.retry.hidden === actions.has("retry")) row.retry.hidden = !actions.has("retry");
   const action = actions.has("resume") ? "resume" : actions.has("pause") ? "pause" : "";
@@ -513,6 +517,7 @@ const detail = {
   runOrder: [], // run ids newest first
   next: null, // pagination token for older runs
   olderLoaded: false,
+  optionsOpen: false, // the Options fact is re-rendered on every refresh: keep it as the operator left it
 };
 
 function resetDetail(id) {
@@ -521,6 +526,7 @@ function resetDetail(id) {
   detail.runOrder = [];
   detail.next = null;
   detail.olderLoaded = false;
+  detail.optionsOpen = false;
   clear($("runs-body"));
   clear($("source-facts"));
   setText($("source-title"), id);
@@ -531,6 +537,7 @@ function resetDetail(id) {
   // would copy them onto this one.
   $("source-edit").open = false;
   $("source-edit").hidden = true;
+  $("source-readonly").hidden = true;
   $("edit-error").hidden = true;
 }
 
@@ -547,13 +554,28 @@ function renderSourceFacts(source) {
   if (source.origin) fact(holder, "Defined in", source.origin === "config" ? "the configuration file" : "the admin API");
   fact(holder, "Company", source.companyId);
   fact(holder, "Source system", source.sourceSystem);
-  fact(holder, "State", [source.state, source.reason].filter(Boolean).join(" · ") || "—");
+  // The reason is shown once: the last run's error only when it says something else.
+  const reason = source.reason || "";
+  fact(holder, "State", source.state || "—");
+  if (reason) {
+    fact(holder, source.status === "paused" ? "Why paused" : "Reason", el("span", { className: source.status === "paused" ? "note" : "error-text" }, reason));
+  }
   fact(holder, "Consecutive failures", String(source.consecutiveFailures ?? 0));
   fact(holder, "Last sync", source.lastSyncAt ? `${formatTime(source.lastSyncAt)} (${ago(source.lastSyncAt)})` : "never");
   fact(holder, "Next run", nextRunText(source, elapsed));
   fact(holder, "Interval", source.intervalSeconds ? `every ${formatDuration(source.intervalSeconds)}` : "—");
-  if (source.lastRun?.error) fact(holder, "Last error", source.lastRun.error);
-  fact(holder, "Options", el("pre", { className: "json" }, JSON.stringify(source.options ?? {}, null, 2)));
+  const lastError = source.lastRun?.error;
+  if (lastError && !reason.includes(lastError)) fact(holder, "Last error", el("span", { className: "error-text" }, lastError));
+  // Collapsed: a long options object would push the runs a screen or more down.
+  const optionKeys = Object.keys(source.options ?? {}).length;
+  const options = el(
+    "details",
+    { className: "options", open: detail.optionsOpen },
+    el("summary", null, `${optionKeys} option${optionKeys === 1 ? "" : "s"}`),
+    el("pre", { className: "json" }, JSON.stringify(source.options ?? {}, null, 2)),
+  );
+  options.addEventListener("toggle", () => (detail.optionsOpen = options.open));
+  fact(holder, "Options", options);
   dl.replaceChildren(fragment);
 
   const badgeHolder = $("source-badge");
@@ -567,6 +589,20 @@ function renderSourceFacts(source) {
     button.hidden = action === "reset-cursor" ? source.state === "running" : !allowed.has(action);
   }
 
+  // A source of the config file is not edited here: the next start would apply the file again
+  // and silently undo the edit (the API refuses it too). The file is named instead.
+  const readOnly = source.origin === "config";
+  const note = $("source-readonly");
+  note.hidden = !readOnly;
+  if (readOnly) {
+    setText(
+      note,
+      `Defined in ${source.configFile ?? "the configuration file"}: edit it there, then restart the hub. ` +
+        "Changes made here would be undone at the next start, so the settings are read-only.",
+    );
+    $("source-edit").hidden = true;
+    return;
+  }
   // An open form is never overwritten: the operator may be editing it. It can be open only after
   // it was filled and shown here.
   if (!$("source-edit").open) {
@@ -997,6 +1033,7 @@ async function loadDeadLetters({ append = false } = {}) {
         el("td", { className: "num" }, item.runId ?? ""),
         el("td", null, item.entity ?? ""),
         el("td", { className: "mono" }, item.externalId ?? ""),
+        el("td", { className: "mono origin" }, item.origin ?? ""),
         el("td", { className: "error" }, item.reason ?? ""),
       ),
     );

@@ -123,6 +123,7 @@ json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnap
   const bool scheduled = snapshot.state == engine::SourceState::kIdle ||
                          snapshot.state == engine::SourceState::kBackoff;
   auto last_sync = last_syncs.find(snapshot.id);
+  const bool from_config = api.options.config_source_ids.count(snapshot.id) > 0;
   return json{
       {"id", snapshot.id},
       {"connector", definition.row.connector},
@@ -138,7 +139,10 @@ json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnap
                                : json(nullptr)},
       {"intervalSeconds", definition.interval.count() / 1000.0},
       {"enabled", definition.row.enabled},
-      {"origin", api.options.config_source_ids.count(snapshot.id) ? "config" : "api"},
+      {"origin", from_config ? "config" : "api"},
+      {"configFile", from_config && !api.options.config_file.empty()
+                         ? json(api.options.config_file.string())
+                         : json(nullptr)},
       {"actions", SourceActions(snapshot)},
       {"lastRun", last_run},
       {"options", options},
@@ -162,8 +166,8 @@ std::variant<engine::SourceConfig, Response> ParseSourceBody(
       "id", "connector", "companyId", "sourceSystem", "options", "intervalSeconds", "enabled"};
   // What GET returns, so a client may send a Source back; ignored.
   static const std::set<std::string> kReadOnly = {
-      "status",  "state",  "reason", "consecutiveFailures", "lastSyncAt", "nextRunInSeconds",
-      "lastRun", "origin", "actions"};
+      "status",  "state",  "reason",  "consecutiveFailures", "lastSyncAt", "nextRunInSeconds",
+      "lastRun", "origin", "actions", "configFile"};
   BodyReader in(request.body, kFields, kReadOnly);
   engine::SourceConfig source;
   if (path_id) {
@@ -205,6 +209,20 @@ storage::ApiSourceRow ApiRow(ApiContext& api, const engine::SourceConfig& source
   row.updated_at = FormatUtc(api.deps.clock.Now());
   row.created_at = row.updated_at;
   return row;
+}
+
+// The 409 for a change to a source of the config file, or nullopt for an API-created one. Such a
+// change would last only until the next start re-applies the file (an operator's fix silently
+// lost), so the file is where it is made.
+std::optional<Response> RefuseConfigSourceChange(ApiContext& api, const std::string& id,
+                                                 std::string_view what) {
+  if (!api.options.config_source_ids.count(id)) return std::nullopt;
+  const std::string file = api.options.config_file.empty() ? std::string("the configuration file")
+                                                           : api.options.config_file.string();
+  return Conflict(fmt::format(
+      "source '{}' is defined in {}: {} it there, then restart serve (a change made through "
+      "the API would be undone at the next start)",
+      id, file, what));
 }
 
 using EngineCommand = Status (engine::EngineControl::*)(const std::string& source_id);
@@ -267,14 +285,12 @@ Response UpdateSource(ApiContext& api, const Request& request) {
   if (!api.deps.engine.Source(id)) return NoSource(id);
   auto parsed = ParseSourceBody(api, request, id);
   if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
+  if (auto refused = RefuseConfigSourceChange(api, id, "edit")) return *refused;
   engine::SourceConfig source = std::get<engine::SourceConfig>(std::move(parsed));
-  const bool from_config = api.options.config_source_ids.count(id) > 0;
   std::optional<Response> failed =
       api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
-        if (!from_config) {
-          Status saved = store.PutApiSource(ApiRow(api, source));  // keeps its created_at
-          if (!saved.ok()) return ServerError(saved);
-        }
+        Status saved = store.PutApiSource(ApiRow(api, source));  // keeps its created_at
+        if (!saved.ok()) return ServerError(saved);
         return ProblemIfFailed(api.deps.engine.UpdateSource(source));
       });
   if (failed) return *failed;
@@ -283,6 +299,8 @@ Response UpdateSource(ApiContext& api, const Request& request) {
 
 Response DeleteSource(ApiContext& api, const Request& request) {
   const std::string id = *request.Param("id");
+  if (!api.deps.engine.Source(id)) return NoSource(id);
+  if (auto refused = RefuseConfigSourceChange(api, id, "remove")) return *refused;
   Status removed = api.deps.engine.RemoveSource(id);
   if (!removed.ok()) return FromStatus(removed);
   return api.WithStore([&](storage::Store& store) {
