@@ -432,6 +432,16 @@ TEST_P(AdminApiTest, SourcesOfTheConfigFileAreReadOnlyNamingTheFile) {
   EXPECT_EQ(Call("POST", "/api/admin/sources/a/resume").status, 200);
 }
 
+// Clean runs leave no open warnings, so there is nothing to acknowledge (the browser test covers
+// a rejected record that stays open after an unchanged run until acknowledged).
+TEST_P(AdminApiTest, ASourceWithoutWarningsHasNothingToAcknowledge) {
+  Start({Source("a")});
+  RunUntil("a", 1);
+  EXPECT_TRUE(Call("GET", "/api/admin/sources/a").Json()["openWarnings"].is_null());
+  ExpectProblem(Call("POST", "/api/admin/sources/a/acknowledge"), 409, "no open warnings");
+  ExpectProblem(Call("POST", "/api/admin/sources/nope/acknowledge"), 404, "nope");
+}
+
 TEST_P(AdminApiTest, CursorsAreReadAndResetForAFullPull) {
   Start({Source("a")});
   RunUntil("a", 1);

@@ -427,7 +427,7 @@ async function scenarioDeliveries(page) {
 async function scenarioProblems(page) {
   await openConsole(page);
   await waitFor("typo goes Failed", async () => (await badgeOf(page, "typo")) === "Failed", 30000);
-  const error = await row(page, "typo").locator("td.error").textContent();
+  const error = await row(page, "typo").locator("td.error .text").textContent();
   check(/^no plugin named 'csvv' is loaded; loaded: csv, sida_stub \(plugins folder .+\)$/.test(error), `the row shows the whole reason, the fix first: ${error}`);
   for (const name of ["Retry", "Pause", "Resume"]) {
     check(!(await row(page, "typo").getByRole("button", { name: `${name} typo` }).isVisible()), `no ${name} button on a source whose connector is not loaded`);
@@ -464,8 +464,29 @@ async function scenarioProblems(page) {
   });
   check(colours[0] !== colours[1], `"paused by an operator" is not coloured like an error (${colours[0]} vs ${colours[1]})`);
 
-  // The CSV source's rejected row: its dead letter names the file and line.
-  await waitFor("csv-rejects has run", async () => ["Warning", "OK"].includes(await badgeOf(page, "csv-rejects")), 30000);
+  // The CSV source's rejected row stays a Warning after an unchanged run, until acknowledged.
+  const rejects = "csv-rejects";
+  await waitFor(`${rejects} has run`, async () => (await api(`/api/admin/sources/${rejects}`)).json.lastRun?.finishedAt, 30000);
+  const first = (await api(`/api/admin/sources/${rejects}`)).json;
+  check(first.lastRun.counts.rejected === 1 && first.openWarnings?.rejected === 1, "the first run rejected the row without an id: its warnings are open");
+  await api(`/api/admin/sources/${rejects}/run`, { method: "POST" });
+  const second = await waitFor("a second, unchanged run has finished", async () => {
+    const source = (await api(`/api/admin/sources/${rejects}`)).json;
+    return source.lastRun.id !== first.lastRun.id && source.lastRun.finishedAt ? source : null;
+  });
+  check(second.status === "ok" && second.lastRun.counts.rejected === 0, "the unchanged run itself is clean (nothing new was read)");
+  check(second.openWarnings?.runId === first.lastRun.id, "the first run's rejected record is still open");
+  await waitFor(`${rejects} still shows Warning after the unchanged run`, async () => (await badgeOf(page, rejects)) === "Warning");
+  const rejectsError = await row(page, rejects).locator("td.error .text").textContent();
+  check(/1 rejected record in run #\d+; the data has not changed since/.test(rejectsError), `the row says what is still open: ${rejectsError}`);
+  check(await row(page, rejects).getByRole("link", { name: "See the dead letters" }).isVisible(), "the row links to the dead letters");
+  await screenshot(page, "problems-4-open-warning", { fullPage: false });
+  await row(page, rejects).getByRole("button", { name: `Acknowledge the warnings of ${rejects}` }).click();
+  await waitFor(`${rejects} shows OK once acknowledged`, async () => (await badgeOf(page, rejects)) === "OK");
+  check((await api(`/api/admin/sources/${rejects}`)).json.openWarnings === null, "the hub keeps the acknowledgement");
+  check(!(await row(page, rejects).getByRole("button", { name: `Acknowledge the warnings of ${rejects}` }).isVisible()), "nothing left to acknowledge");
+
+  // Its dead letter names the file and line.
   await page.click('a[data-nav="dead-letters"]');
   await waitFor("the dead letter shows the record's origin (file and line)", async () => {
     const origins = await page.locator("#dead-body td.origin").allTextContents();

@@ -313,6 +313,7 @@ async function sourceAction(id, action) {
     pause: "Pause",
     resume: "Resume",
     "reset-cursor": "Reset cursor",
+    acknowledge: "Acknowledge",
   };
   const what = `${labels[action]} of ${id}`;
   try {
@@ -341,12 +342,26 @@ const sources = {
   fetchedAt: Date.now(),
 };
 
+// The status shown: warnings or rejected records stay a Warning after the runs that followed
+// had nothing new to read, until the data changes or someone acknowledges them (openWarnings).
+function shownStatus(source) {
+  return source.status === "ok" && source.openWarnings ? "warning" : source.status;
+}
+
+function openWarningsText(w) {
+  const parts = [];
+  if (w.warnings) parts.push(`${formatNumber(w.warnings)} warning${w.warnings === 1 ? "" : "s"}`);
+  if (w.rejected) parts.push(`${formatNumber(w.rejected)} rejected record${w.rejected === 1 ? "" : "s"}`);
+  return `${parts.join(" and ")} in run #${w.runId}; the data has not changed since`;
+}
+
 function sourceError(source) {
-  return source.lastRun?.error || (source.status === "ok" ? "" : source.reason || "");
+  const error = source.lastRun?.error || (source.status === "ok" ? "" : source.reason || "");
+  return error || (source.openWarnings ? openWarningsText(source.openWarnings) : "");
 }
 
 function sourceMatches(source, text, status) {
-  if (status && source.status !== status) return false;
+  if (status && shownStatus(source) !== status) return false;
   if (!text) return true;
   const haystack = [source.id, source.connector, source.companyId, source.sourceSystem, source.reason, source.lastRun?.error]
     .filter(Boolean)
@@ -373,7 +388,15 @@ function makeSourceRow(id) {
   const state = el("span", { className: "sub" });
   const lastSync = el("td", { className: "time" });
   const nextRun = el("td", { className: "time" });
-  const error = el("td", { className: "error" });
+  const errorText = el("span", { className: "text" });
+  const deadLink = el("a", { href: "#/dead-letters", className: "sub", hidden: true }, "See the dead letters");
+  const error = el("td", { className: "error" }, errorText, deadLink);
+  const acknowledge = el(
+    "button",
+    { type: "button", className: "small secondary", hidden: true, dataset: { action: "acknowledge", id } },
+    "Acknowledge",
+  );
+  acknowledge.setAttribute("aria-label", `Acknowledge the warnings of ${id}`);
   const retry = el("button", { type: "button", className: "small", dataset: { action: "retry", id } }, "Retry");
   retry.setAttribute("aria-label", `Retry ${id}`);
   const toggle = el("button", { type: "button", className: "small secondary", dataset: { id } });
@@ -385,9 +408,9 @@ function makeSourceRow(id) {
     lastSync,
     nextRun,
     error,
-    el("td", { className: "actions" }, retry, toggle),
+    el("td", { className: "actions" }, acknowledge, retry, toggle),
   );
-  return { tr, meta, status, state, lastSync, nextRun, error, retry, toggle };
+  return { tr, meta, status, state, lastSync, nextRun, error, errorText, deadLink, acknowledge, retry, toggle };
 }
 
 // The commands the hub says can change something for the source now (Source.actions); a button
@@ -398,7 +421,7 @@ function sourceActions(source) {
 
 function updateSourceRow(row, source, now, elapsed) {
   setText(row.meta, `${source.connector} · ${source.companyId} · ${source.sourceSystem}`);
-  setBadge(row.status, source.status);
+  setBadge(row.status, shownStatus(source));
   const stateText = source.state && source.state !== "idle" && source.state !== source.status ? source.state : "";
   const n = source.consecutiveFailures ?? 0;
   const failures = n === 1 ? "1 failure" : n > 1 ? `${n} failures in a row` : "";
@@ -407,9 +430,13 @@ function updateSourceRow(row, source, now, elapsed) {
   setText(row.nextRun, nextRunText(source, elapsed));
   // Whole, wrapped by the stylesheet: the end of an error often names the file to fix. Why a
   // source is paused is a note, not an error.
-  setText(row.error, sourceError(source));
+  setText(row.errorText, sourceError(source));
   const paused = source.status === "paused";
   if (row.error.classList.contains("note") !== paused) row.error.classList.toggle("note", paused);
+  const rejected = Boolean(source.openWarnings?.rejected);
+  if (row.deadLink.hidden === rejected) row.deadLink.hidden = !rejected;
+  const acknowledge = Boolean(source.openWarnings);
+  if (row.acknowledge.hidden === acknowledge) row.acknowledge.hidden = !acknowledge;
   const actions = sourceActions(source);
   if (row.retry.hidden === actions.has("retry")) row.retry.hidden = !actions.has("retry");
   const action = actions.has("resume") ? "resume" : actions.has("pause") ? "pause" : "";
@@ -436,7 +463,8 @@ function renderSources() {
     }
   }
   list.sort(
-    (a, b) => (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    (a, b) =>
+      (STATUS_ORDER[shownStatus(a)] ?? 9) - (STATUS_ORDER[shownStatus(b)] ?? 9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
   const text = $("sources-query").value.trim().toLowerCase();
   const status = $("sources-status").value;
@@ -452,7 +480,7 @@ function renderSources() {
     const visible = sourceMatches(source, text, status);
     if (row.tr.hidden === visible) row.tr.hidden = !visible;
     if (visible) shown++;
-    counts[source.status] = (counts[source.status] ?? 0) + 1;
+    counts[shownStatus(source)] = (counts[shownStatus(source)] ?? 0) + 1;
   }
   // Reorder only when the order changed (moving hundreds of rows every refresh is wasted work).
   const order = list.map((s) => s.id);
@@ -566,6 +594,18 @@ function renderSourceFacts(source) {
   fact(holder, "Interval", source.intervalSeconds ? `every ${formatDuration(source.intervalSeconds)}` : "—");
   const lastError = source.lastRun?.error;
   if (lastError && !reason.includes(lastError)) fact(holder, "Last error", el("span", { className: "error-text" }, lastError));
+  if (source.openWarnings) {
+    fact(
+      holder,
+      "Open warnings",
+      el(
+        "span",
+        null,
+        openWarningsText(source.openWarnings),
+        source.openWarnings.rejected ? el("a", { href: "#/dead-letters" }, " · see the dead letters") : null,
+      ),
+    );
+  }
   // Collapsed: a long options object would push the runs a screen or more down.
   const optionKeys = Object.keys(source.options ?? {}).length;
   const options = el(
@@ -579,14 +619,16 @@ function renderSourceFacts(source) {
   dl.replaceChildren(fragment);
 
   const badgeHolder = $("source-badge");
-  if (!badgeHolder.firstChild) badgeHolder.append(badge(source.status));
-  else setBadge(badgeHolder.firstChild, source.status);
+  if (!badgeHolder.firstChild) badgeHolder.append(badge(shownStatus(source)));
+  else setBadge(badgeHolder.firstChild, shownStatus(source));
 
   const allowed = sourceActions(source);
   for (const button of $("source-actions").querySelectorAll("button[data-action]")) {
     // The cursor can be reset whenever no pull is running; the commands when the hub allows them.
     const action = button.dataset.action;
-    button.hidden = action === "reset-cursor" ? source.state === "running" : !allowed.has(action);
+    if (action === "reset-cursor") button.hidden = source.state === "running";
+    else if (action === "acknowledge") button.hidden = !source.openWarnings;
+    else button.hidden = !allowed.has(action);
   }
 
   // A source of the config file is not edited here: the next start would apply the file again

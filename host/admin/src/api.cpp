@@ -186,6 +186,7 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
   table.Add("POST", "/api/admin/sources/{id}/retry", api::RetrySource);
   table.Add("POST", "/api/admin/sources/{id}/pause", api::PauseSource);
   table.Add("POST", "/api/admin/sources/{id}/resume", api::ResumeSource);
+  table.Add("POST", "/api/admin/sources/{id}/acknowledge", api::AcknowledgeWarnings);
   table.Add("GET", "/api/admin/sources/{id}/cursor", api::GetCursor);
   table.Add("DELETE", "/api/admin/sources/{id}/cursor", api::ResetCursor);
   table.Add("GET", "/api/admin/sources/{id}/runs", api::ListRuns);

@@ -106,6 +106,7 @@ Response RunSource(ApiContext& api, const Request& request);
 Response RetrySource(ApiContext& api, const Request& request);
 Response PauseSource(ApiContext& api, const Request& request);
 Response ResumeSource(ApiContext& api, const Request& request);
+Response AcknowledgeWarnings(ApiContext& api, const Request& request);
 Response GetCursor(ApiContext& api, const Request& request);
 Response ResetCursor(ApiContext& api, const Request& request);
 Response ListPlugins(ApiContext& api, const Request& request);
