@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -647,6 +648,30 @@ TEST_P(AdminApiTest, EventsArePagedAfterASequenceAndFiltered) {
   for (const json& event : company["items"]) {
     EXPECT_EQ(event["data"]["companyId"], "autoscuola-b");
   }
+  EXPECT_EQ(all["total"], total);
+  EXPECT_EQ(company["total"], company["items"].size());
+  // Newest first, paged backwards with before=next, the same total.
+  size_t newest_seen = 0;
+  int64_t before = 0;
+  int64_t previous = std::numeric_limits<int64_t>::max();
+  for (int page = 0; page < 1000; ++page) {
+    const json body =
+        Call("GET", "/api/admin/events?order=newest&limit=7&before=" + std::to_string(before))
+            .Json();
+    EXPECT_EQ(body["total"], total);
+    for (const json& event : body["items"]) {
+      EXPECT_LT(event["sequence"].get<int64_t>(), previous);
+      previous = event["sequence"].get<int64_t>();
+      ++newest_seen;
+    }
+    if (page == 0) {
+      EXPECT_EQ(body["items"][0]["sequence"], all["items"][total - 1]["sequence"]);
+    }
+    if (body["next"].is_null()) break;
+    before = body["next"].get<int64_t>();
+  }
+  EXPECT_EQ(newest_seen, total);
+  ExpectProblem(Call("GET", "/api/admin/events?order=sideways"), 400, "order");
 }
 
 TEST_P(AdminApiTest, DeadLettersAreListed) {

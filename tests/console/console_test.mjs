@@ -254,6 +254,14 @@ async function otherViews(page, id) {
 
   await page.click('a[data-nav="events"]');
   await waitFor("the events view lists events", async () => (await page.locator("#events-body tr:not(.detail)").count()) > 0);
+  // Newest first, with the total (issue #16). The hub may add events meanwhile: the page's top is
+  // the newest it was given, no later than the API's newest now.
+  const shownSequences = (await page.locator("#events-body tr:not(.detail) td:nth-child(1)").allTextContents()).map(Number);
+  const latest = (await api("/api/admin/events?order=newest&limit=1")).json.items[0].sequence;
+  check(shownSequences[0] <= latest && shownSequences.every((n, i) => i === 0 || n < shownSequences[i - 1]), "events are listed newest first");
+  const eventsStatus = await page.locator("#events-status").textContent();
+  const totalShown = Number(/of ([\d,.]+) events shown, newest first/.exec(eventsStatus)?.[1].replace(/\D/g, ""));
+  check(totalShown >= shownSequences.length, `the status gives the total: ${eventsStatus}`);
   await page.fill("#events-type", "student.created");
   await page.click('#events-form button[type="submit"]');
   await waitFor("the type filter shows only that type", async () => {

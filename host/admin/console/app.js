@@ -995,7 +995,9 @@ function setupEntities() {
 // ---------------------------------------------------------------------------------------------
 // Events and dead letters: pages after a sequence / id.
 
-const events = { next: null, last: null, count: 0, loaded: false };
+// Newest first (what just happened is what an operator looks for) unless an "after" sequence is
+// given: then oldest first from there, as the outbox is followed.
+const events = { next: null, last: null, count: 0, total: 0, newest: true, loaded: false };
 
 function eventRow(event) {
   const data = el(
@@ -1011,7 +1013,7 @@ function eventRow(event) {
   });
   const row = el(
     "tr",
-    null,
+    { dataset: { sequence: String(event.sequence) } },
     el("td", { className: "num" }, String(event.sequence)),
     el("td", { className: "time", title: event.time ?? "" }, formatTime(event.time)),
     el("td", { className: "mono" }, event.type),
@@ -1023,14 +1025,15 @@ function eventRow(event) {
 }
 
 async function loadEvents({ append = false } = {}) {
-  const after = append ? (events.next ?? events.last) : Number($("events-after").value || 0);
+  const afterText = $("events-after").value.trim();
+  if (!append) events.newest = afterText === "" || Number(afterText) === 0;
+  const filters = { limit: EVENTS_PAGE, type: $("events-type").value.trim(), company: $("events-company").value.trim() };
+  let after;
+  if (!events.newest) after = append ? (events.next ?? events.last) : Number(afterText);
   const answer = await api(
-    `/api/admin/events${query({
-      after,
-      limit: EVENTS_PAGE,
-      type: $("events-type").value.trim(),
-      company: $("events-company").value.trim(),
-    })}`,
+    `/api/admin/events${query(
+      events.newest ? { order: "newest", before: append ? events.next : undefined, ...filters } : { after, ...filters },
+    )}`,
   );
   const items = answer?.items ?? [];
   const body = $("events-body");
@@ -1041,16 +1044,20 @@ async function loadEvents({ append = false } = {}) {
   }
   for (const event of items) {
     body.append(...eventRow(event));
-    events.last = event.sequence;
+    if (!events.newest) events.last = event.sequence;
   }
   events.count += items.length;
+  events.total = answer?.total ?? events.count;
   events.next = answer?.next ?? null;
   events.loaded = true;
   $("events-table").hidden = events.count === 0;
   $("events-more").hidden = !events.next;
+  const order = events.newest ? "newest first" : `oldest first after ${after ?? 0}`;
   setText(
     $("events-status"),
-    events.count ? `${formatNumber(events.count)} events shown${events.next ? "; more follow" : ""}.` : "No events match.",
+    events.count
+      ? `${formatNumber(events.count)} of ${formatNumber(events.total)} events shown, ${order}.`
+      : "No events match.",
   );
 }
 
@@ -1392,6 +1399,7 @@ async function refresh() {
         break;
       case "events":
         if (!events.loaded) await loadEvents();
+        else if ($("events-follow").checked && events.newest) await loadEvents();
         else if ($("events-follow").checked && !events.next) await loadEvents({ append: true });
         break;
       case "dead-letters":
