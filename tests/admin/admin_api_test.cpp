@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -209,14 +210,21 @@ TEST_P(AdminApiTest, EveryRouteButHealthzAndTheConsoleNeedsTheToken) {
   EXPECT_EQ(reglo::testing::SendHttp(server_->port(), request).status, 401);
 }
 
-TEST_P(AdminApiTest, HealthzAnswersWithoutTokenAndReadyzWithIt) {
+TEST_P(AdminApiTest, HealthzAndReadyzAnswerWithoutTokenAndReadyzDetailNeedsIt) {
   Start({Source("a")});
   Reply health = Call("GET", "/healthz", "", std::nullopt);
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.Json(), json({{"status", "ok"}}));
   Reply ready = Call("GET", "/readyz");
   EXPECT_EQ(ready.status, 200);
-  EXPECT_EQ(ready.Json(), json({{"store", "ok"}, {"plugins", "ok"}}));
+  EXPECT_EQ(ready.Json(), json({{"status", "ready"}, {"store", "ok"}, {"plugins", "ok"}}));
+  // A load balancer's probe (no token, or a wrong one) gets the verdict without the detail.
+  for (const std::optional<std::string>& token :
+       {std::optional<std::string>(), std::optional<std::string>("wrong-token")}) {
+    Reply probe = Call("GET", "/readyz", "", token);
+    EXPECT_EQ(probe.status, 200);
+    EXPECT_EQ(probe.Json(), json({{"status", "ready"}}));
+  }
 }
 
 TEST_P(AdminApiTest, ReadyzIs503WhenASourcesConnectorIsMissing) {
@@ -225,8 +233,13 @@ TEST_P(AdminApiTest, ReadyzIs503WhenASourcesConnectorIsMissing) {
   Start({Source("a"), orphan});
   Reply ready = Call("GET", "/readyz");
   EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.Json()["status"], "not ready");
   EXPECT_EQ(ready.Json()["store"], "ok");
   EXPECT_THAT(ready.Json()["plugins"].get<std::string>(), HasSubstr("drivelab"));
+  Reply probe = Call("GET", "/readyz", "", std::nullopt);
+  EXPECT_EQ(probe.status, 503);
+  EXPECT_EQ(probe.Json(), json({{"status", "not ready"}}));
+  EXPECT_THAT(probe.body, Not(HasSubstr("drivelab")));
 }
 
 // A source held on purpose (disabled, or paused by an operator: HoldCause::kManual, not words in
@@ -240,6 +253,26 @@ TEST_P(AdminApiTest, ReadyzIgnoresSourcesHeldOnPurpose) {
   EXPECT_EQ(engine_->Source("off")->state, engine::SourceState::kPaused);
   Reply ready = Call("GET", "/readyz");
   EXPECT_EQ(ready.status, 200) << ready.body;
+}
+
+// A source whose connector is not loaded is Failed with the reason and offers no command: a
+// retry or a resume cannot help (issue #16). A healthy one offers run and pause, a paused one
+// resume.
+TEST_P(AdminApiTest, ASourceWithAnUnloadedConnectorIsFailedWithTheReasonAndNoActions) {
+  engine::SourceConfig typo = Source("typo");
+  typo.row.connector = "sida_stubb";
+  Start({Source("a"), typo});
+  const json source = Call("GET", "/api/admin/sources/typo").Json();
+  EXPECT_EQ(source["status"], "failed");
+  EXPECT_EQ(source["state"], "failed");
+  EXPECT_THAT(source["reason"].get<std::string>(),
+              HasSubstr("no plugin named 'sida_stubb' is loaded; loaded: sida_stub"));
+  EXPECT_EQ(source["actions"], json::array());
+  ExpectProblem(Call("POST", "/api/admin/sources/typo/retry"), 409, "sida_stubb");
+  ExpectProblem(Call("POST", "/api/admin/sources/typo/resume"), 409, "has failed");
+  EXPECT_EQ(Call("GET", "/api/admin/sources/a").Json()["actions"], json({"run", "pause"}));
+  ASSERT_EQ(Call("POST", "/api/admin/sources/a/pause").status, 200);
+  EXPECT_EQ(Call("GET", "/api/admin/sources/a").Json()["actions"], json({"resume"}));
 }
 
 TEST_P(AdminApiTest, ATokenResetInTheStoreTakesEffectAtOnce) {
@@ -351,7 +384,14 @@ TEST_P(AdminApiTest, CreateUpdatePauseResumeRunAndDeleteThroughTheApi) {
 }
 
 TEST_P(AdminApiTest, AFailedSourceIsFixedAndRetriedThroughTheApi) {
-  Start({Source("s", {{"faults", {{"auth_error", true}}}})});
+  Start({});
+  json created = {
+      {"id", "s"},
+      {"connector", "sida_stub"},
+      {"companyId", "autoscuola-s"},
+      {"sourceSystem", "sida"},
+      {"options", {{"system", "s"}, {"changes", 40}, {"faults", {{"auth_error", true}}}}}};
+  ASSERT_EQ(Call("POST", "/api/admin/sources", created.dump()).status, 201);
   RunUntil("s", 1);
   json failed = Call("GET", "/api/admin/sources/s").Json();
   EXPECT_EQ(failed["status"], "failed");
@@ -371,6 +411,37 @@ TEST_P(AdminApiTest, AFailedSourceIsFixedAndRetriedThroughTheApi) {
   EXPECT_EQ(ok["status"], "ok");
   EXPECT_EQ(ok["lastRun"]["status"], "ok");
   EXPECT_EQ(ok["consecutiveFailures"], 0);
+}
+
+// Issue #16: an edit of a config-file source would be undone silently at the next start, so the
+// API refuses it, naming the file; nothing changes.
+TEST_P(AdminApiTest, SourcesOfTheConfigFileAreReadOnlyNamingTheFile) {
+  AdminOptions admin;
+  admin.config_file = dir_ / "hub.json";
+  Start({Source("a")}, admin);
+  json source = Call("GET", "/api/admin/sources/a").Json();
+  EXPECT_EQ(source["origin"], "config");
+  source["intervalSeconds"] = 120;
+  const std::string file = (dir_ / "hub.json").string();
+  ExpectProblem(Call("PUT", "/api/admin/sources/a", source.dump()), 409,
+                "source 'a' is defined in " + file + ": edit it there, then restart serve");
+  ExpectProblem(Call("DELETE", "/api/admin/sources/a"), 409, "remove it there");
+  EXPECT_EQ(engine_->SourceDefinition("a")->interval, seconds(60));
+  EXPECT_TRUE(engine_->Source("a").has_value());
+  EXPECT_TRUE(OpenStore()->ListApiSources()->empty());
+  // Pausing and resuming stay possible: they are not definitions.
+  EXPECT_EQ(Call("POST", "/api/admin/sources/a/pause").status, 200);
+  EXPECT_EQ(Call("POST", "/api/admin/sources/a/resume").status, 200);
+}
+
+// Clean runs leave no open warnings, so there is nothing to acknowledge (the browser test covers
+// a rejected record that stays open after an unchanged run until acknowledged).
+TEST_P(AdminApiTest, ASourceWithoutWarningsHasNothingToAcknowledge) {
+  Start({Source("a")});
+  RunUntil("a", 1);
+  EXPECT_TRUE(Call("GET", "/api/admin/sources/a").Json()["openWarnings"].is_null());
+  ExpectProblem(Call("POST", "/api/admin/sources/a/acknowledge"), 409, "no open warnings");
+  ExpectProblem(Call("POST", "/api/admin/sources/nope/acknowledge"), 404, "nope");
 }
 
 TEST_P(AdminApiTest, CursorsAreReadAndResetForAFullPull) {
@@ -603,6 +674,30 @@ TEST_P(AdminApiTest, EventsArePagedAfterASequenceAndFiltered) {
   for (const json& event : company["items"]) {
     EXPECT_EQ(event["data"]["companyId"], "autoscuola-b");
   }
+  EXPECT_EQ(all["total"], total);
+  EXPECT_EQ(company["total"], company["items"].size());
+  // Newest first, paged backwards with before=next, the same total.
+  size_t newest_seen = 0;
+  int64_t before = 0;
+  int64_t previous = std::numeric_limits<int64_t>::max();
+  for (int page = 0; page < 1000; ++page) {
+    const json body =
+        Call("GET", "/api/admin/events?order=newest&limit=7&before=" + std::to_string(before))
+            .Json();
+    EXPECT_EQ(body["total"], total);
+    for (const json& event : body["items"]) {
+      EXPECT_LT(event["sequence"].get<int64_t>(), previous);
+      previous = event["sequence"].get<int64_t>();
+      ++newest_seen;
+    }
+    if (page == 0) {
+      EXPECT_EQ(body["items"][0]["sequence"], all["items"][total - 1]["sequence"]);
+    }
+    if (body["next"].is_null()) break;
+    before = body["next"].get<int64_t>();
+  }
+  EXPECT_EQ(newest_seen, total);
+  ExpectProblem(Call("GET", "/api/admin/events?order=sideways"), 400, "order");
 }
 
 TEST_P(AdminApiTest, DeadLettersAreListed) {

@@ -100,11 +100,13 @@ class IntegrationApiTest : public storage::testing::FreshDatabaseTest {
     return [backend] { return backend->Open(); };
   }
 
-  // A real relay: two attempts, no wait between them (a failing delivery is dead at once).
-  void StartRelay() {
+  // A real relay: by default two attempts, no wait between them (a failing delivery is dead at
+  // once).
+  void StartRelay(std::vector<relay::Duration> schedule = {relay::Duration(0),
+                                                           relay::Duration(0)}) {
     receiver_ = std::make_unique<relay::testing::Receiver>(clock_);
     relay::RelayOptions options;
-    options.retry_schedule = {relay::Duration(0), relay::Duration(0)};
+    options.retry_schedule = std::move(schedule);
     options.poll_interval = relay::Duration(10);
     options.refresh_interval = relay::Duration(10);
     options.concurrency = 1;
@@ -362,6 +364,11 @@ TEST_P(IntegrationApiTest, DeadDeliveriesAreRedeliveredThroughTheApiWithMetrics)
     return Call("GET", "/api/admin/subscriptions/crm").Json()["counters"]["deadLettered"] == 2;
   }));
   json sub = Call("GET", "/api/admin/subscriptions/crm").Json();
+  // Every delivery refused: the subscription says it fails, since when, and why.
+  EXPECT_EQ(sub["health"]["state"], "failing");
+  EXPECT_EQ(sub["health"]["failingSince"], reglo::FormatUtc(clock_.Now()));
+  EXPECT_THAT(sub["health"]["lastError"].get<std::string>(), HasSubstr("503"));
+  EXPECT_TRUE(sub["health"]["oldestPendingAt"].is_null());
   EXPECT_EQ(sub["dead"], 2);
   EXPECT_EQ(sub["lag"], 0);
   EXPECT_EQ(sub["counters"]["deadLettered"], 2);
@@ -399,6 +406,9 @@ TEST_P(IntegrationApiTest, DeadDeliveriesAreRedeliveredThroughTheApiWithMetrics)
     if (arrival.answered == 200) ++delivered;
   }
   EXPECT_EQ(delivered, 2);
+  const json healed = Call("GET", "/api/admin/subscriptions/crm").Json()["health"];
+  EXPECT_EQ(healed["state"], "ok");
+  EXPECT_TRUE(healed["failingSince"].is_null());
   metrics = Metrics();
   EXPECT_EQ(metrics[R"(reglo_relay_deliveries_total{subscription="crm",outcome="delivered"})"], 2);
   EXPECT_EQ(metrics[R"(reglo_relay_deliveries{subscription="crm",status="dead"})"], 0);
@@ -408,6 +418,50 @@ TEST_P(IntegrationApiTest, DeadDeliveriesAreRedeliveredThroughTheApiWithMetrics)
   EXPECT_EQ(Call("GET", "/api/admin/subscriptions/crm").Json()["disabledReason"],
             "disabled through the admin API");
   EXPECT_EQ(Metrics()[R"(reglo_relay_subscriptions{state="disabled"})"], 1);
+}
+
+// Issue #16: a receiver that refuses every delivery, with retries an hour apart: the deliveries
+// stay pending and the subscription's health says failing, with the oldest pending one's age.
+TEST_P(IntegrationApiTest, ASubscriptionWhoseReceiverRefusesEverythingShowsFailingHealth) {
+  StartRelay({relay::Duration(0), std::chrono::hours(1)});
+  StartAdmin();
+  receiver_->SetResponder(
+      [](const relay::testing::Arrival&) { return relay::testing::Reply(500); });
+  ASSERT_EQ(Call("POST", "/api/admin/subscriptions",
+                 json{{"id", "crm"}, {"url", receiver_->url()}, {"secret", relay::testing::kSecret}}
+                     .dump())
+                .status,
+            201);
+  ASSERT_TRUE(Eventually(
+      [&] { return Call("GET", "/api/admin/subscriptions/crm").Json()["state"] == "active"; }));
+  json health = Call("GET", "/api/admin/subscriptions/crm").Json()["health"];
+  EXPECT_EQ(health["state"], "ok");  // nothing refused yet
+  const std::string first_failure = reglo::FormatUtc(clock_.Now());
+  relay::testing::Outbox outbox(*store_);
+  outbox.Commit({"S1", "S2"}, "Mario");
+  ASSERT_TRUE(Eventually([&] {
+    return Call("GET", "/api/admin/subscriptions/crm").Json()["health"]["state"] == "failing";
+  }));
+  // The store stamps rows with the system clock, a little ahead of this test's manual one: ten
+  // minutes on, the age is positive, and it then grows with the admin clock.
+  clock_.Advance(std::chrono::minutes(10));
+  const int64_t age_before =
+      Call("GET", "/api/admin/subscriptions/crm").Json()["health"]["oldestPendingAgeSeconds"];
+  EXPECT_GT(age_before, 0);
+  clock_.Advance(std::chrono::seconds(90));
+  const json sub = Call("GET", "/api/admin/subscriptions/crm").Json();
+  EXPECT_EQ(sub["state"], "active");
+  EXPECT_GE(sub["pending"].get<int64_t>(), 1);
+  health = sub["health"];
+  EXPECT_EQ(health["failingSince"], first_failure);
+  EXPECT_THAT(health["lastError"].get<std::string>(), HasSubstr("500"));
+  // The age is the admin clock's now minus the stored stamp.
+  std::chrono::system_clock::time_point pending_since;
+  ASSERT_TRUE(reglo::ParseUtc(health["oldestPendingAt"].get<std::string>(), pending_since));
+  EXPECT_EQ(health["oldestPendingAgeSeconds"],
+            std::chrono::duration_cast<std::chrono::seconds>(clock_.Now() - pending_since).count());
+  EXPECT_EQ(health["oldestPendingAgeSeconds"].get<int64_t>(), age_before + 90);
+  EXPECT_THAT(sub.dump(), Not(HasSubstr("Mario")));
 }
 
 TEST_P(IntegrationApiTest, AgentsShowKeysAndIngestCountersWithoutSecrets) {

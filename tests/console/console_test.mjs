@@ -1,6 +1,7 @@
 // Browser tests of the Integration Console: a real headless Chromium (Debian's `chromium`) driven by
 // playwright-core against a real `reglo-hub serve` that tests/console/console_test.cpp started.
-// Usage: node console_test.mjs SCENARIO   (empty | retry | many | down | deliveries | screenshot)
+// Usage: node console_test.mjs SCENARIO
+//   (empty | retry | many | down | deliveries | problems | screenshot)
 // Environment: REGLO_CONSOLE_URL (http://127.0.0.1:PORT/), REGLO_ADMIN_TOKEN, REGLO_ARTIFACTS (folder
 // for screenshots), REGLO_HUB_PID (down: the hub to stop), REGLO_CHROMIUM (default: chromium in PATH),
 // REGLO_SCREENSHOT (screenshot: the PNG to write).
@@ -130,6 +131,18 @@ async function scenarioEmpty(page) {
 async function scenarioRetry(page) {
   const failing = "sida-failing";
   const shifted = "csv-shifted"; // a CSV export whose shifted row puts a codice fiscale in a date
+  // Created through the API, so its settings can be edited in the console (a source of the config
+  // file is read-only there: the problems scenario checks that).
+  await api("/api/admin/sources", {
+    method: "POST",
+    body: {
+      id: failing,
+      connector: "sida_stub",
+      companyId: `autoscuola-${failing}`,
+      sourceSystem: "sida",
+      options: { system: `console-${failing}`, students: 4, changes: 8, page_size: 4, faults: { auth_error: true } },
+    },
+  });
   await openConsole(page);
   await waitFor(`${failing} goes Failed`, async () => (await badgeOf(page, failing)) === "Failed", 60000);
   check(/SIDA refused the API key/.test(await row(page, failing).textContent()), "the row shows the last error");
@@ -252,6 +265,14 @@ async function otherViews(page, id) {
 
   await page.click('a[data-nav="events"]');
   await waitFor("the events view lists events", async () => (await page.locator("#events-body tr:not(.detail)").count()) > 0);
+  // Newest first, with the total (issue #16). The hub may add events meanwhile: the page's top is
+  // the newest it was given, no later than the API's newest now.
+  const shownSequences = (await page.locator("#events-body tr:not(.detail) td:nth-child(1)").allTextContents()).map(Number);
+  const latest = (await api("/api/admin/events?order=newest&limit=1")).json.items[0].sequence;
+  check(shownSequences[0] <= latest && shownSequences.every((n, i) => i === 0 || n < shownSequences[i - 1]), "events are listed newest first");
+  const eventsStatus = await page.locator("#events-status").textContent();
+  const totalShown = Number(/of ([\d,.]+) events shown, newest first/.exec(eventsStatus)?.[1].replace(/\D/g, ""));
+  check(totalShown >= shownSequences.length, `the status gives the total: ${eventsStatus}`);
   await page.fill("#events-type", "student.created");
   await page.click('#events-form button[type="submit"]');
   await waitFor("the type filter shows only that type", async () => {
@@ -387,6 +408,12 @@ async function scenarioDeliveries(page) {
     check(/503/.test(await first.locator("td.error").textContent()), "a dead delivery shows its last error");
     check((await first.locator(".badge").textContent()) === "Dead", "a dead delivery has the Dead badge");
     check(!CODICE_FISCALE.test(await page.locator("#view-deliveries").textContent()), "no codice fiscale in the deliveries view");
+    // Issue #16: a receiver refusing every delivery is not shown as healthy.
+    const health = row.locator("td.health");
+    await waitFor("the subscription's health shows Failing", async () => (await health.locator(".badge").textContent()) === "Failing");
+    check(/since/.test(await health.textContent()) && /503/.test(await health.textContent()), "the health cell says since when and the receiver's last error");
+    check((await page.locator("#deliveries-health").textContent()) === "Failing", "the deliveries panel shows the Failing health next to the state");
+    await waitFor("the navigation counts the failing subscription", async () => (await page.locator("#nav-failing-subscriptions").textContent()) === "1 failing");
     await screenshot(page, "deliveries-1-dead");
 
     answer = 200;
@@ -401,6 +428,8 @@ async function scenarioDeliveries(page) {
     check(receiver.received.some((r) => r.answer === 200 && r.signed), "the receiver got the redelivery, signed");
     await page.click("#redeliver-dead");
     await waitFor("Redeliver all dead leaves no dead delivery", async () => (await deadRows.count()) === 0, 60000);
+    await waitFor("the health turns OK once the receiver takes deliveries", async () => (await health.locator(".badge").textContent()) === "OK");
+    check(!(await page.locator("#nav-failing-subscriptions").isVisible()), "the navigation no longer counts a failing subscription");
     await screenshot(page, "deliveries-2-redelivered");
 
     await page.click('a[data-nav="agents"]');
@@ -408,6 +437,83 @@ async function scenarioDeliveries(page) {
   } finally {
     receiver.close();
   }
+}
+
+// Issue #16 §2: a console that says what is wrong and what to do. A source whose connector is
+// misspelled is Failed with the whole reason and no button that cannot help; a source of the
+// config file is read-only with the file named; a paused source's reason is not red; the options
+// do not push the runs down; a rejected record's dead letter shows where it came from.
+async function scenarioProblems(page) {
+  await openConsole(page);
+  await waitFor("typo goes Failed", async () => (await badgeOf(page, "typo")) === "Failed", 30000);
+  const error = await row(page, "typo").locator("td.error .text").textContent();
+  // The build's plugins folder: csv and sida_stub, maybe more (http, sql) when they are built.
+  const loaded = /^no plugin named 'csvv' is loaded; loaded: (.+) \(plugins folder .+\)$/.exec(error)?.[1]?.split(", ") ?? [];
+  check(loaded.includes("csv") && loaded.includes("sida_stub"), `the row shows the whole reason, the fix first: ${error}`);
+  for (const name of ["Retry", "Pause", "Resume"]) {
+    check(!(await row(page, "typo").getByRole("button", { name: `${name} typo` }).isVisible()), `no ${name} button on a source whose connector is not loaded`);
+  }
+  check(await row(page, "calm").getByRole("button", { name: "Pause calm" }).isVisible(), "a healthy source still offers Pause");
+  await screenshot(page, "problems-1-list", { fullPage: false });
+
+  await row(page, "typo").locator("a.source-link").click();
+  await page.locator("#source-title", { hasText: "typo" }).waitFor();
+  await waitFor("the source page shows its facts", async () => (await page.locator("#source-facts dt").count()) > 0);
+  const visibleActions = [];
+  for (const button of await page.locator("#source-actions button").all()) {
+    if (await button.isVisible()) visibleActions.push((await button.textContent()).trim());
+  }
+  check(!visibleActions.some((a) => ["Retry", "Run now", "Pause", "Resume"].includes(a)), `no command that cannot help is offered (shown: ${visibleActions.join(", ") || "none"})`);
+  const pageText = await page.locator("#view-source").innerText();
+  check(pageText.split("no plugin named 'csvv'").length - 1 === 1, "the reason is shown once on the source page");
+  const note = page.locator("#source-readonly");
+  await waitFor("a source of the config file says where to edit it", async () => (await note.isVisible()) && /hub\.json: edit it there/.test(await note.textContent()));
+  check(!(await page.locator("#source-edit").isVisible()), "a source of the config file has no settings form");
+  check(!(await page.locator("#source-facts details.options").getAttribute("open")), "the connector options are collapsed");
+  await screenshot(page, "problems-2-source", { fullPage: false });
+
+  // A paused source's reason is a note, not an error.
+  await api("/api/admin/sources/calm/pause", { method: "POST" });
+  await page.click('a[data-nav="sources"]');
+  await waitFor("calm shows Paused", async () => (await badgeOf(page, "calm")) === "Paused");
+  const pausedCell = row(page, "calm").locator("td.error");
+  check(/paused by an operator/.test(await pausedCell.textContent()), "the row says why it is paused");
+  const colours = await page.evaluate(() => {
+    const paused = document.querySelector('#sources-body tr[data-id="calm"] td.error');
+    const failed = document.querySelector('#sources-body tr[data-id="typo"] td.error');
+    return [getComputedStyle(paused).color, getComputedStyle(failed).color];
+  });
+  check(colours[0] !== colours[1], `"paused by an operator" is not coloured like an error (${colours[0]} vs ${colours[1]})`);
+
+  // The CSV source's rejected row stays a Warning after an unchanged run, until acknowledged.
+  const rejects = "csv-rejects";
+  await waitFor(`${rejects} has run`, async () => (await api(`/api/admin/sources/${rejects}`)).json.lastRun?.finishedAt, 30000);
+  const first = (await api(`/api/admin/sources/${rejects}`)).json;
+  check(first.lastRun.counts.rejected === 1 && first.openWarnings?.rejected === 1, "the first run rejected the row without an id: its warnings are open");
+  await api(`/api/admin/sources/${rejects}/run`, { method: "POST" });
+  const second = await waitFor("a second, unchanged run has finished", async () => {
+    const source = (await api(`/api/admin/sources/${rejects}`)).json;
+    return source.lastRun.id !== first.lastRun.id && source.lastRun.finishedAt ? source : null;
+  });
+  check(second.status === "ok" && second.lastRun.counts.rejected === 0, "the unchanged run itself is clean (nothing new was read)");
+  check(second.openWarnings?.runId === first.lastRun.id, "the first run's rejected record is still open");
+  await waitFor(`${rejects} still shows Warning after the unchanged run`, async () => (await badgeOf(page, rejects)) === "Warning");
+  const rejectsError = await row(page, rejects).locator("td.error .text").textContent();
+  check(/1 rejected record in run #\d+; the data has not changed since/.test(rejectsError), `the row says what is still open: ${rejectsError}`);
+  check(await row(page, rejects).getByRole("link", { name: "See the dead letters" }).isVisible(), "the row links to the dead letters");
+  await screenshot(page, "problems-4-open-warning", { fullPage: false });
+  await row(page, rejects).getByRole("button", { name: `Acknowledge the warnings of ${rejects}` }).click();
+  await waitFor(`${rejects} shows OK once acknowledged`, async () => (await badgeOf(page, rejects)) === "OK");
+  check((await api(`/api/admin/sources/${rejects}`)).json.openWarnings === null, "the hub keeps the acknowledgement");
+  check(!(await row(page, rejects).getByRole("button", { name: `Acknowledge the warnings of ${rejects}` }).isVisible()), "nothing left to acknowledge");
+
+  // Its dead letter names the file and line.
+  await page.click('a[data-nav="dead-letters"]');
+  await waitFor("the dead letter shows the record's origin (file and line)", async () => {
+    const origins = await page.locator("#dead-body td.origin").allTextContents();
+    return origins.includes("allievi.csv:3");
+  });
+  await screenshot(page, "problems-3-dead-letters", { fullPage: false });
 }
 
 // For the README: the console on the demo data (`make demo`).
@@ -429,6 +535,7 @@ const SCENARIOS = {
   many: scenarioMany,
   down: scenarioDown,
   deliveries: scenarioDeliveries,
+  problems: scenarioProblems,
   screenshot: scenarioScreenshot,
 };
 

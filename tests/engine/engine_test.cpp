@@ -363,9 +363,9 @@ TEST_F(EngineTest, ReplacedPluginFinishesTheRunningPullOnTheOldVersionAndTheNext
 
 TEST_F(EngineTest, HalfWrittenLibraryIsNeverLoadedAndAddedPluginResumesItsSources) {
   StartEngine({Source("a", "sida_stub")});
-  EXPECT_EQ(Snap("a").state, SourceState::kPaused);
-  EXPECT_THAT(Snap("a").reason, HasSubstr("connector 'sida_stub' is not loaded"));
-  EXPECT_EQ(StoredStatus("a"), "paused");
+  EXPECT_EQ(Snap("a").state, SourceState::kFailed);
+  EXPECT_THAT(Snap("a").reason, HasSubstr("no plugin named 'sida_stub' is loaded; loaded: none"));
+  EXPECT_EQ(StoredStatus("a"), "failed");
   // An in-place copy in progress: the file grows between polls.
   const std::string bytes = reglo::testing::ReadFile(REGLO_SIDA_PLUGIN);
   const fs::path target = dir_ / "plugins" / "sida_stub.so";
@@ -396,7 +396,26 @@ TEST_F(EngineTest, HalfWrittenLibraryIsNeverLoadedAndAddedPluginResumesItsSource
   EXPECT_EQ(Snap("a").status, "ok");
 }
 
-TEST_F(EngineTest, RemovedPluginPausesItsSourcesWithTheReasonAndComesBack) {
+// A misspelled connector: Failed with what it asked for and what it could use, and fixing the
+// name through UpdateSource lifts it at once.
+TEST_F(EngineTest, MisspelledConnectorFailsNamingTheLoadedOnesAndAFixedNameRuns) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  StartEngine({Source("a", "sida_stubb")});
+  EXPECT_EQ(Snap("a").state, SourceState::kFailed);
+  EXPECT_EQ(Snap("a").cause, HoldCause::kPluginMissing);
+  EXPECT_THAT(Snap("a").reason,
+              HasSubstr("no plugin named 'sida_stubb' is loaded; loaded: sida_stub"));
+  EXPECT_EQ(StoredStatus("a"), "failed");
+  EXPECT_FALSE(engine_->Retry("a").ok());
+  SourceConfig fixed = Source("a", "sida_stub");
+  ASSERT_TRUE(engine_->UpdateSource(fixed).ok());
+  EXPECT_EQ(Snap("a").state, SourceState::kIdle);
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
+  EXPECT_EQ(Snap("a").status, "ok");
+}
+
+TEST_F(EngineTest, RemovedPluginFailsItsSourcesWithTheReasonAndComesBack) {
   Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
   StartEngine({Source("a", "sida_stub")});
   engine_->Tick();
@@ -404,10 +423,11 @@ TEST_F(EngineTest, RemovedPluginPausesItsSourcesWithTheReasonAndComesBack) {
   fs::remove(dir_ / "plugins" / "sida_stub.so");
   Advance(seconds(1));
   engine_->Tick();
-  EXPECT_EQ(Snap("a").state, SourceState::kPaused);
+  EXPECT_EQ(Snap("a").state, SourceState::kFailed);
   EXPECT_THAT(Snap("a").reason, HasSubstr("plugin 'sida_stub' was removed"));
-  EXPECT_EQ(StoredStatus("a"), "paused");
+  EXPECT_EQ(StoredStatus("a"), "failed");
   EXPECT_FALSE(engine_->Resume("a").ok());  // nothing to run it with
+  EXPECT_FALSE(engine_->Retry("a").ok());
   Advance(seconds(120));
   engine_->Tick();
   EXPECT_EQ(Snap("a").runs_finished, 1);
@@ -654,8 +674,8 @@ TEST_F(EngineIsolationTest, APluginThatCrashesInTheProbeIsRefusedAndTheHubCarrie
                                  "connector process)");
   }
   EXPECT_TRUE(refused);
-  EXPECT_EQ(Snap("in-hub").state, SourceState::kPaused);
-  EXPECT_THAT(Snap("in-hub").reason, HasSubstr("connector 'abort_in_create' is not loaded"));
+  EXPECT_EQ(Snap("in-hub").state, SourceState::kFailed);
+  EXPECT_THAT(Snap("in-hub").reason, HasSubstr("no plugin named 'abort_in_create' is loaded"));
 
   // Hot add: a library that crashes as soon as it is loaded is probed and refused too.
   InstallTestPlugin("crash_on_load");

@@ -3,6 +3,7 @@
 // randomness; nothing sleeps.
 #include "reglo/engine/scheduler.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -12,6 +13,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 // Answers the bound (the largest delay allowed), 0, or a scripted fraction of it.
 class ScriptedRandom final : public RandomSource {
@@ -217,14 +219,60 @@ TEST(SchedulerTest, PauseDuringARunHoldsAfterTheRun) {
   EXPECT_TRUE(scheduler.Due(kStart + std::chrono::hours(1)).empty());
 }
 
-TEST(SchedulerTest, MissingPluginPauseLiftsOnlyWhenThePluginReturns) {
+// Neither resume nor retry can run a source whose connector is not loaded: it is Failed with the
+// reason, until the plugin arrives.
+TEST(SchedulerTest, MissingPluginFailsAndLiftsOnlyWhenThePluginReturns) {
   ScriptedRandom random(ScriptedRandom::kMax);
   Scheduler scheduler(BackoffPolicy{}, random);
   scheduler.Add("a", seconds(60), kStart);
-  ASSERT_TRUE(scheduler.Pause("a", HoldCause::kPluginMissing, "paused: plugin removed").ok());
+  scheduler.PluginMissing("a", "no plugin named 'csvv' is loaded; loaded: csv");
+  const SourceSchedule* a = scheduler.Find("a");
+  EXPECT_EQ(a->state, SourceState::kFailed);
+  EXPECT_EQ(a->status, "failed");
+  EXPECT_EQ(a->cause, HoldCause::kPluginMissing);
+  EXPECT_EQ(a->reason, "no plugin named 'csvv' is loaded; loaded: csv");
   EXPECT_FALSE(scheduler.Resume("a", HoldCause::kManual, kStart).ok());
-  ASSERT_TRUE(scheduler.Resume("a", HoldCause::kPluginMissing, kStart).ok());
+  const Status retried = scheduler.Retry("a", kStart);
+  EXPECT_FALSE(retried.ok());
+  EXPECT_THAT(retried.message(), HasSubstr("no plugin named 'csvv'"));
+  EXPECT_FALSE(scheduler.RunNow("a", kStart).ok());
+  EXPECT_TRUE(scheduler.Due(kStart + std::chrono::hours(1)).empty());
+  EXPECT_FALSE(scheduler.Lift("a", HoldCause::kQuarantine, kStart));
+  ASSERT_TRUE(scheduler.Lift("a", HoldCause::kPluginMissing, kStart));
+  EXPECT_EQ(scheduler.Find("a")->status, "new");
   EXPECT_EQ(scheduler.Due(kStart), std::vector<std::string>{"a"});
+}
+
+// An operator's pause outlives a missing plugin; a disable turns the failure into a pause.
+TEST(SchedulerTest, MissingPluginKeepsAManualPauseAndADisablePausesIt) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("held", seconds(60), kStart);
+  scheduler.Add("off", seconds(60), kStart);
+  ASSERT_TRUE(scheduler.Pause("held", HoldCause::kManual, "paused by an operator").ok());
+  scheduler.PluginMissing("held", "no plugin named 'x' is loaded");
+  EXPECT_EQ(scheduler.Find("held")->state, SourceState::kPaused);
+  EXPECT_EQ(scheduler.Find("held")->reason, "paused by an operator");
+  scheduler.PluginMissing("off", "no plugin named 'x' is loaded");
+  ASSERT_TRUE(scheduler.Pause("off", HoldCause::kManual, "paused: disabled").ok());
+  EXPECT_EQ(scheduler.Find("off")->state, SourceState::kPaused);
+  EXPECT_EQ(scheduler.Find("off")->cause, HoldCause::kManual);
+}
+
+// A plugin removed while its pull runs: the pull ends, the failure and its cause stand, so the
+// plugin's return still lifts it.
+TEST(SchedulerTest, MissingPluginDuringARunOutlivesTheRunsEnd) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  scheduler.Add("a", seconds(60), kStart);
+  scheduler.MarkStarted("a");
+  scheduler.PluginMissing("a", "plugin 'sida_stub' was removed");
+  RunOutcome auth;
+  auth.code = StatusCode::kAuthError;
+  const Decision decision = scheduler.MarkFinished("a", auth, kStart);
+  EXPECT_EQ(decision.state, SourceState::kFailed);
+  EXPECT_EQ(scheduler.Find("a")->cause, HoldCause::kPluginMissing);
+  EXPECT_TRUE(scheduler.Lift("a", HoldCause::kPluginMissing, kStart));
 }
 
 TEST(SchedulerTest, QuarantineFailsUntilANewPluginVersion) {
@@ -234,7 +282,7 @@ TEST(SchedulerTest, QuarantineFailsUntilANewPluginVersion) {
   ASSERT_TRUE(scheduler.Fail("a", HoldCause::kQuarantine, "plugin x quarantined").ok());
   EXPECT_FALSE(scheduler.Retry("a", kStart).ok());
   EXPECT_TRUE(scheduler.Due(kStart + std::chrono::hours(1)).empty());
-  scheduler.LiftQuarantine("a", kStart);
+  ASSERT_TRUE(scheduler.Lift("a", HoldCause::kQuarantine, kStart));
   EXPECT_EQ(scheduler.Due(kStart), std::vector<std::string>{"a"});
 }
 

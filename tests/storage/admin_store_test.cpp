@@ -130,6 +130,30 @@ TEST_P(StoreTest, AdminEventsAreFilteredByTypeAndCompany) {
   EXPECT_EQ(OK_VALUE(store_->ReadEventsFiltered(0, 1, {})).size(), 1u);
 }
 
+// The console's events view: newest first, paged backwards, with the filter's total.
+TEST_P(StoreTest, AdminEventsAreReadNewestFirstWithTheirFilteredCount) {
+  Commit({Student("roma", "S1", "Mario", "Rossi"), Student("milano", "S2", "Anna", "Bianchi")});
+  Commit({Student("roma", "S1", "Marco", "Rossi")});  // student.updated
+  std::vector<StoredEvent> all = OK_VALUE(store_->ReadEventsFiltered(0, 100, {}));
+  ASSERT_EQ(all.size(), 3u);
+  std::vector<StoredEvent> newest = OK_VALUE(store_->ReadEventsBefore(0, 2, {}));
+  ASSERT_EQ(newest.size(), 2u);
+  EXPECT_EQ(newest[0].sequence, all[2].sequence);
+  EXPECT_EQ(newest[1].sequence, all[1].sequence);
+  std::vector<StoredEvent> older = OK_VALUE(store_->ReadEventsBefore(newest[1].sequence, 2, {}));
+  ASSERT_EQ(older.size(), 1u);
+  EXPECT_EQ(older[0].sequence, all[0].sequence);
+  std::vector<StoredEvent> roma = OK_VALUE(store_->ReadEventsBefore(0, 100, {"", "roma"}));
+  ASSERT_EQ(roma.size(), 2u);
+  EXPECT_EQ(roma[0].event.type, "student.updated");
+  EXPECT_EQ(OK_VALUE(store_->ReadEventsBefore(0, 100, {"student.created", "milano"})).size(), 1u);
+  EXPECT_EQ(OK_VALUE(store_->CountEventsFiltered({})), 3);
+  EXPECT_EQ(OK_VALUE(store_->CountEventsFiltered({"student.created", ""})), 2);
+  EXPECT_EQ(OK_VALUE(store_->CountEventsFiltered({"", "roma"})), 2);
+  EXPECT_EQ(OK_VALUE(store_->CountEventsFiltered({"student.updated", "milano"})), 0);
+  EXPECT_FALSE(store_->ReadEventsBefore(0, 0, {}).ok());
+}
+
 TEST_P(StoreTest, AdminBrowserPagesSearchesAndFiltersByCompany) {
   std::vector<model::CanonicalRecord> records;
   for (int i = 0; i < 5; ++i) {

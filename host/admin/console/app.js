@@ -26,6 +26,8 @@ const STATUS_LABEL = {
   delivered: "Delivered",
   dead: "Dead",
   revoked: "Revoked",
+  failing: "Failing",
+  unknown: "Unknown",
 };
 // Problems first in the source list.
 const STATUS_ORDER = { failed: 0, warning: 1, paused: 2, new: 3, ok: 4 };
@@ -311,6 +313,7 @@ async function sourceAction(id, action) {
     pause: "Pause",
     resume: "Resume",
     "reset-cursor": "Reset cursor",
+    acknowledge: "Acknowledge",
   };
   const what = `${labels[action]} of ${id}`;
   try {
@@ -339,12 +342,26 @@ const sources = {
   fetchedAt: Date.now(),
 };
 
+// The status shown: warnings or rejected records stay a Warning after the runs that followed
+// had nothing new to read, until the data changes or someone acknowledges them (openWarnings).
+function shownStatus(source) {
+  return source.status === "ok" && source.openWarnings ? "warning" : source.status;
+}
+
+function openWarningsText(w) {
+  const parts = [];
+  if (w.warnings) parts.push(`${formatNumber(w.warnings)} warning${w.warnings === 1 ? "" : "s"}`);
+  if (w.rejected) parts.push(`${formatNumber(w.rejected)} rejected record${w.rejected === 1 ? "" : "s"}`);
+  return `${parts.join(" and ")} in run #${w.runId}; the data has not changed since`;
+}
+
 function sourceError(source) {
-  return source.lastRun?.error || (source.status === "ok" ? "" : source.reason || "");
+  const error = source.lastRun?.error || (source.status === "ok" ? "" : source.reason || "");
+  return error || (source.openWarnings ? openWarningsText(source.openWarnings) : "");
 }
 
 function sourceMatches(source, text, status) {
-  if (status && source.status !== status) return false;
+  if (status && shownStatus(source) !== status) return false;
   if (!text) return true;
   const haystack = [source.id, source.connector, source.companyId, source.sourceSystem, source.reason, source.lastRun?.error]
     .filter(Boolean)
@@ -357,7 +374,8 @@ function nextRunText(source, elapsedSeconds) {
   if (source.state === "running") return "running now";
   if (source.status === "paused") return "paused";
   if (source.nextRunInSeconds === null || source.nextRunInSeconds === undefined) {
-    return source.status === "failed" ? "after a retry" : "—";
+    if (source.status !== "failed") return "—";
+    return sourceActions(source).has("retry") ? "after a retry" : "once the cause is fixed";
   }
   const left = source.nextRunInSeconds - elapsedSeconds;
   return left <= 1 ? "due now" : `in ${formatDuration(left)}`;
@@ -370,7 +388,15 @@ function makeSourceRow(id) {
   const state = el("span", { className: "sub" });
   const lastSync = el("td", { className: "time" });
   const nextRun = el("td", { className: "time" });
-  const error = el("td", { className: "error" });
+  const errorText = el("span", { className: "text" });
+  const deadLink = el("a", { href: "#/dead-letters", className: "sub", hidden: true }, "See the dead letters");
+  const error = el("td", { className: "error" }, errorText, deadLink);
+  const acknowledge = el(
+    "button",
+    { type: "button", className: "small secondary", hidden: true, dataset: { action: "acknowledge", id } },
+    "Acknowledge",
+  );
+  acknowledge.setAttribute("aria-label", `Acknowledge the warnings of ${id}`);
   const retry = el("button", { type: "button", className: "small", dataset: { action: "retry", id } }, "Retry");
   retry.setAttribute("aria-label", `Retry ${id}`);
   const toggle = el("button", { type: "button", className: "small secondary", dataset: { id } });
@@ -382,28 +408,44 @@ function makeSourceRow(id) {
     lastSync,
     nextRun,
     error,
-    el("td", { className: "actions" }, retry, toggle),
+    el("td", { className: "actions" }, acknowledge, retry, toggle),
   );
-  return { tr, meta, status, state, lastSync, nextRun, error, toggle };
+  return { tr, meta, status, state, lastSync, nextRun, error, errorText, deadLink, acknowledge, retry, toggle };
+}
+
+// The commands the hub says can change something for the source now (Source.actions); a button
+// for any other could only be refused.
+function sourceActions(source) {
+  return new Set(source.actions ?? []);
 }
 
 function updateSourceRow(row, source, now, elapsed) {
   setText(row.meta, `${source.connector} · ${source.companyId} · ${source.sourceSystem}`);
-  setBadge(row.status, source.status);
+  setBadge(row.status, shownStatus(source));
   const stateText = source.state && source.state !== "idle" && source.state !== source.status ? source.state : "";
   const n = source.consecutiveFailures ?? 0;
   const failures = n === 1 ? "1 failure" : n > 1 ? `${n} failures in a row` : "";
   setText(row.state, [stateText, failures].filter(Boolean).join(" · "));
   setText(row.lastSync, ago(source.lastSyncAt, now), source.lastSyncAt ? formatTime(source.lastSyncAt) : "");
   setText(row.nextRun, nextRunText(source, elapsed));
-  const error = sourceError(source);
-  setText(row.error, error.length > 160 ? `${error.slice(0, 157)}…` : error, error);
+  // Whole, wrapped by the stylesheet: the end of an error often names the file to fix. Why a
+  // source is paused is a note, not an error.
+  setText(row.errorText, sourceError(source));
   const paused = source.status === "paused";
-  const action = paused ? "resume" : "pause";
-  if (row.toggle.dataset.action !== action) {
+  if (row.error.classList.contains("note") !== paused) row.error.classList.toggle("note", paused);
+  const rejected = Boolean(source.openWarnings?.rejected);
+  if (row.deadLink.hidden === rejected) row.deadLink.hidden = !rejected;
+  const acknowledge = Boolean(source.openWarnings);
+  if (row.acknowledge.hidden === acknowledge) row.acknowledge.hidden = !acknowledge;
+  const actions = sourceActions(source);
+  if (row.retry.hidden === actions.has("retry")) row.retry.hidden = !actions.has("retry");
+  const action = actions.has("resume") ? "resume" : actions.has("pause") ? "pause" : "";
+  if (row.toggle.hidden !== !action) row.toggle.hidden = !action;
+  if (action && row.toggle.dataset.action !== action) {
+    const label = action === "resume" ? "Resume" : "Pause";
     row.toggle.dataset.action = action;
-    row.toggle.textContent = paused ? "Resume" : "Pause";
-    row.toggle.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${source.id}`);
+    row.toggle.textContent = label;
+    row.toggle.setAttribute("aria-label", `${label} ${source.id}`);
   }
 }
 
@@ -421,7 +463,8 @@ function renderSources() {
     }
   }
   list.sort(
-    (a, b) => (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    (a, b) =>
+      (STATUS_ORDER[shownStatus(a)] ?? 9) - (STATUS_ORDER[shownStatus(b)] ?? 9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
   const text = $("sources-query").value.trim().toLowerCase();
   const status = $("sources-status").value;
@@ -437,7 +480,7 @@ function renderSources() {
     const visible = sourceMatches(source, text, status);
     if (row.tr.hidden === visible) row.tr.hidden = !visible;
     if (visible) shown++;
-    counts[source.status] = (counts[source.status] ?? 0) + 1;
+    counts[shownStatus(source)] = (counts[shownStatus(source)] ?? 0) + 1;
   }
   // Reorder only when the order changed (moving hundreds of rows every refresh is wasted work).
   const order = list.map((s) => s.id);
@@ -502,6 +545,7 @@ const detail = {
   runOrder: [], // run ids newest first
   next: null, // pagination token for older runs
   olderLoaded: false,
+  optionsOpen: false, // the Options fact is re-rendered on every refresh: keep it as the operator left it
 };
 
 function resetDetail(id) {
@@ -510,6 +554,7 @@ function resetDetail(id) {
   detail.runOrder = [];
   detail.next = null;
   detail.olderLoaded = false;
+  detail.optionsOpen = false;
   clear($("runs-body"));
   clear($("source-facts"));
   setText($("source-title"), id);
@@ -520,6 +565,7 @@ function resetDetail(id) {
   // would copy them onto this one.
   $("source-edit").open = false;
   $("source-edit").hidden = true;
+  $("source-readonly").hidden = true;
   $("edit-error").hidden = true;
 }
 
@@ -536,24 +582,69 @@ function renderSourceFacts(source) {
   if (source.origin) fact(holder, "Defined in", source.origin === "config" ? "the configuration file" : "the admin API");
   fact(holder, "Company", source.companyId);
   fact(holder, "Source system", source.sourceSystem);
-  fact(holder, "State", [source.state, source.reason].filter(Boolean).join(" · ") || "—");
+  // The reason is shown once: the last run's error only when it says something else.
+  const reason = source.reason || "";
+  fact(holder, "State", source.state || "—");
+  if (reason) {
+    fact(holder, source.status === "paused" ? "Why paused" : "Reason", el("span", { className: source.status === "paused" ? "note" : "error-text" }, reason));
+  }
   fact(holder, "Consecutive failures", String(source.consecutiveFailures ?? 0));
   fact(holder, "Last sync", source.lastSyncAt ? `${formatTime(source.lastSyncAt)} (${ago(source.lastSyncAt)})` : "never");
   fact(holder, "Next run", nextRunText(source, elapsed));
   fact(holder, "Interval", source.intervalSeconds ? `every ${formatDuration(source.intervalSeconds)}` : "—");
-  if (source.lastRun?.error) fact(holder, "Last error", source.lastRun.error);
-  fact(holder, "Options", el("pre", { className: "json" }, JSON.stringify(source.options ?? {}, null, 2)));
+  const lastError = source.lastRun?.error;
+  if (lastError && !reason.includes(lastError)) fact(holder, "Last error", el("span", { className: "error-text" }, lastError));
+  if (source.openWarnings) {
+    fact(
+      holder,
+      "Open warnings",
+      el(
+        "span",
+        null,
+        openWarningsText(source.openWarnings),
+        source.openWarnings.rejected ? el("a", { href: "#/dead-letters" }, " · see the dead letters") : null,
+      ),
+    );
+  }
+  // Collapsed: a long options object would push the runs a screen or more down.
+  const optionKeys = Object.keys(source.options ?? {}).length;
+  const options = el(
+    "details",
+    { className: "options", open: detail.optionsOpen },
+    el("summary", null, `${optionKeys} option${optionKeys === 1 ? "" : "s"}`),
+    el("pre", { className: "json" }, JSON.stringify(source.options ?? {}, null, 2)),
+  );
+  options.addEventListener("toggle", () => (detail.optionsOpen = options.open));
+  fact(holder, "Options", options);
   dl.replaceChildren(fragment);
 
   const badgeHolder = $("source-badge");
-  if (!badgeHolder.firstChild) badgeHolder.append(badge(source.status));
-  else setBadge(badgeHolder.firstChild, source.status);
+  if (!badgeHolder.firstChild) badgeHolder.append(badge(shownStatus(source)));
+  else setBadge(badgeHolder.firstChild, shownStatus(source));
 
-  const paused = source.status === "paused";
-  const actions = $("source-actions");
-  actions.querySelector('[data-action="pause"]').hidden = paused;
-  actions.querySelector('[data-action="resume"]').hidden = !paused;
+  const allowed = sourceActions(source);
+  for (const button of $("source-actions").querySelectorAll("button[data-action]")) {
+    // The cursor can be reset whenever no pull is running; the commands when the hub allows them.
+    const action = button.dataset.action;
+    if (action === "reset-cursor") button.hidden = source.state === "running";
+    else if (action === "acknowledge") button.hidden = !source.openWarnings;
+    else button.hidden = !allowed.has(action);
+  }
 
+  // A source of the config file is not edited here: the next start would apply the file again
+  // and silently undo the edit (the API refuses it too). The file is named instead.
+  const readOnly = source.origin === "config";
+  const note = $("source-readonly");
+  note.hidden = !readOnly;
+  if (readOnly) {
+    setText(
+      note,
+      `Defined in ${source.configFile ?? "the configuration file"}: edit it there, then restart the hub. ` +
+        "Changes made here would be undone at the next start, so the settings are read-only.",
+    );
+    $("source-edit").hidden = true;
+    return;
+  }
   // An open form is never overwritten: the operator may be editing it. It can be open only after
   // it was filled and shown here.
   if (!$("source-edit").open) {
@@ -909,7 +1000,9 @@ function setupEntities() {
 // ---------------------------------------------------------------------------------------------
 // Events and dead letters: pages after a sequence / id.
 
-const events = { next: null, last: null, count: 0, loaded: false };
+// Newest first (what just happened is what an operator looks for) unless an "after" sequence is
+// given: then oldest first from there, as the outbox is followed.
+const events = { next: null, last: null, count: 0, total: 0, newest: true, loaded: false };
 
 function eventRow(event) {
   const data = el(
@@ -925,7 +1018,7 @@ function eventRow(event) {
   });
   const row = el(
     "tr",
-    null,
+    { dataset: { sequence: String(event.sequence) } },
     el("td", { className: "num" }, String(event.sequence)),
     el("td", { className: "time", title: event.time ?? "" }, formatTime(event.time)),
     el("td", { className: "mono" }, event.type),
@@ -937,14 +1030,15 @@ function eventRow(event) {
 }
 
 async function loadEvents({ append = false } = {}) {
-  const after = append ? (events.next ?? events.last) : Number($("events-after").value || 0);
+  const afterText = $("events-after").value.trim();
+  if (!append) events.newest = afterText === "" || Number(afterText) === 0;
+  const filters = { limit: EVENTS_PAGE, type: $("events-type").value.trim(), company: $("events-company").value.trim() };
+  let after;
+  if (!events.newest) after = append ? (events.next ?? events.last) : Number(afterText);
   const answer = await api(
-    `/api/admin/events${query({
-      after,
-      limit: EVENTS_PAGE,
-      type: $("events-type").value.trim(),
-      company: $("events-company").value.trim(),
-    })}`,
+    `/api/admin/events${query(
+      events.newest ? { order: "newest", before: append ? events.next : undefined, ...filters } : { after, ...filters },
+    )}`,
   );
   const items = answer?.items ?? [];
   const body = $("events-body");
@@ -955,16 +1049,20 @@ async function loadEvents({ append = false } = {}) {
   }
   for (const event of items) {
     body.append(...eventRow(event));
-    events.last = event.sequence;
+    if (!events.newest) events.last = event.sequence;
   }
   events.count += items.length;
+  events.total = answer?.total ?? events.count;
   events.next = answer?.next ?? null;
   events.loaded = true;
   $("events-table").hidden = events.count === 0;
   $("events-more").hidden = !events.next;
+  const order = events.newest ? "newest first" : `oldest first after ${after ?? 0}`;
   setText(
     $("events-status"),
-    events.count ? `${formatNumber(events.count)} events shown${events.next ? "; more follow" : ""}.` : "No events match.",
+    events.count
+      ? `${formatNumber(events.count)} of ${formatNumber(events.total)} events shown, ${order}.`
+      : "No events match.",
   );
 }
 
@@ -989,6 +1087,7 @@ async function loadDeadLetters({ append = false } = {}) {
         el("td", { className: "num" }, item.runId ?? ""),
         el("td", null, item.entity ?? ""),
         el("td", { className: "mono" }, item.externalId ?? ""),
+        el("td", { className: "mono origin" }, item.origin ?? ""),
         el("td", { className: "error" }, item.reason ?? ""),
       ),
     );
@@ -1053,9 +1152,37 @@ async function loadPlugins() {
 
 const DELIVERIES_PAGE = 100;
 
-async function loadSubscriptions() {
+// The subscriptions, fetched on every refresh like the sources: the navigation counts the failing
+// ones whatever the view.
+const subscriptions = { items: [] };
+
+async function fetchSubscriptions() {
   const answer = await api("/api/admin/subscriptions");
-  const items = answer?.items ?? [];
+  subscriptions.items = answer?.items ?? [];
+  const failing = subscriptions.items.filter((s) => s.enabled && s.health?.state === "failing").length;
+  const nav = $("nav-failing-subscriptions");
+  nav.hidden = failing === 0;
+  setText(nav, failing ? `${failing} failing` : "");
+}
+
+// A subscription's health cell: the badge, since when it fails and the receiver's last error.
+function healthCell(s) {
+  const health = s.health ?? {};
+  if (!s.enabled) return el("td", { className: "muted" }, "—");
+  const failing = health.state === "failing";
+  return el(
+    "td",
+    { className: "health" },
+    badge(health.state ?? "unknown"),
+    failing && health.failingSince
+      ? el("span", { className: "sub", title: health.failingSince }, `since ${ago(health.failingSince)}`)
+      : null,
+    failing && health.lastError ? el("span", { className: "sub error-text" }, health.lastError) : null,
+  );
+}
+
+function loadSubscriptions() {
+  const items = subscriptions.items;
   $("subscriptions-body").replaceChildren(
     ...items.map((s) =>
       el(
@@ -1063,10 +1190,16 @@ async function loadSubscriptions() {
         { dataset: { subscription: s.id }, className: route.id === s.id ? "selected" : "" },
         el("td", null, el("a", { href: `#/deliveries/${enc(s.id)}` }, el("strong", null, s.id))),
         el("td", null, badge(s.state), s.disabledReason ? el("span", { className: "muted" }, ` ${s.disabledReason}`) : null),
+        healthCell(s),
         el("td", { className: "mono" }, s.target ?? ""),
         el("td", null, [...(s.eventTypes ?? []), ...(s.companyIds ?? [])].join(", ") || "all events"),
         el("td", { className: "num", dataset: { field: "lag" } }, formatNumber(s.lag)),
         el("td", { className: "num" }, formatNumber(s.pending)),
+        el(
+          "td",
+          { className: "time", dataset: { field: "oldest-pending" }, title: s.health?.oldestPendingAt ?? "" },
+          typeof s.health?.oldestPendingAgeSeconds === "number" ? formatDuration(s.health.oldestPendingAgeSeconds) : "—",
+        ),
         el("td", { className: "num" }, formatNumber(s.dead)),
         el("td", { className: "num" }, s.counters ? formatNumber(s.counters.delivered) : ""),
       ),
@@ -1093,6 +1226,9 @@ async function loadDeliveries(items) {
   }
   setText($("deliveries-title"), `Deliveries of ${id}`);
   setBadge($("deliveries-state"), subscription.state);
+  const health = $("deliveries-health");
+  health.hidden = !subscription.enabled;
+  setBadge(health, subscription.health?.state ?? "unknown");
   setText($("deliveries-lag"), `lag ${formatNumber(subscription.lag)} · ${formatNumber(subscription.dead)} dead`);
   $("redeliver-dead").disabled = !subscription.dead;
   const status = $("deliveries-status-filter").value;
@@ -1235,7 +1371,8 @@ function scheduleRefresh(delay = REFRESH_MS) {
 }
 
 // Refreshes the visible view. The source list is fetched on every tick whatever the view (one
-// request): it keeps the failed count in the navigation and tells whether the hub answers.
+// request), and so is the subscription list: they keep the failed sources and failing subscriptions
+// counted in the navigation and tell whether the hub answers.
 async function refresh() {
   if (refreshing) {
     refreshAgain = true;
@@ -1245,6 +1382,7 @@ async function refresh() {
   try {
     await loadSources();
     renderSources();
+    await fetchSubscriptions();
     switch (route.view) {
       case "source":
         await loadSourceDetail();
@@ -1253,7 +1391,7 @@ async function refresh() {
         await loadPlugins();
         break;
       case "deliveries":
-        await loadDeliveries(await loadSubscriptions());
+        await loadDeliveries(loadSubscriptions());
         break;
       case "agents":
         await loadAgents();
@@ -1266,6 +1404,7 @@ async function refresh() {
         break;
       case "events":
         if (!events.loaded) await loadEvents();
+        else if ($("events-follow").checked && events.newest) await loadEvents();
         else if ($("events-follow").checked && !events.next) await loadEvents({ append: true });
         break;
       case "dead-letters":

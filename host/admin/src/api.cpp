@@ -42,22 +42,18 @@ std::string ContentType(const std::string& path) {
   return "application/octet-stream";
 }
 
-// Refuses every request without the admin token, but /healthz and the console's files.
+// Refuses every request without the admin token, but /healthz, /readyz (which shows its detail
+// only with the token) and the console's files.
 class TokenGuard {
  public:
   explicit TokenGuard(std::shared_ptr<ApiContext> api) : api_(std::move(api)) {}
 
   std::optional<Response> operator()(const Request& request) {
-    if (request.path == "/healthz" || request.path == "/" ||
+    if (request.path == "/healthz" || request.path == "/readyz" || request.path == "/" ||
         request.path.rfind("/console/", 0) == 0) {
       return std::nullopt;
     }
-    const std::optional<std::string> header = request.Header("authorization");
-    std::string_view presented;
-    if (header && header->size() > 7 && header->compare(0, 7, "Bearer ") == 0) {
-      presented = std::string_view(*header).substr(7);
-    }
-    if (!presented.empty() && TokenMatches(presented, CurrentTokenHash())) return std::nullopt;
+    if (api_->TokenPresented(request)) return std::nullopt;
     Response refused =
         Problem(401, "Unauthorized",
                 "a valid admin token is required: Authorization: Bearer <token>", "unauthorized");
@@ -66,32 +62,14 @@ class TokenGuard {
   }
 
  private:
-  std::string CurrentTokenHash() {
-    const AdminOptions& options = api_->options;
-    if (!options.token_in_store) return options.token_hash;
-    // Read at each request, so a reset takes effect at once; the last known hash when the store
-    // cannot be read.
-    std::optional<std::string> stored = api_->stores.With(
-        [](storage::Store& store) -> std::optional<std::string> {
-          Result<std::optional<std::string>> hash = store.GetSetting(std::string(kTokenSetting));
-          return hash.ok() ? *hash : std::nullopt;
-        },
-        [](const Status&) -> std::optional<std::string> { return std::nullopt; });
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (stored) last_token_hash_ = *stored;
-    return last_token_hash_.empty() ? options.token_hash : last_token_hash_;
-  }
-
   std::shared_ptr<ApiContext> api_;
-  std::mutex mutex_;
-  std::string last_token_hash_;
 };
 
 Response Healthz(ApiContext&, const Request&) {
   return Json(200, {{"status", "ok"}});
 }
 
-Response Readyz(ApiContext& api, const Request&) {
+Response Readyz(ApiContext& api, const Request& request) {
   const std::string store = api.stores.With(
       [](storage::Store& s) -> std::string {
         Result<int> version = s.SchemaVersion();
@@ -119,8 +97,14 @@ Response Readyz(ApiContext& api, const Request&) {
       missing.empty()
           ? "ok"
           : fmt::format("connector(s) not loaded or quarantined: {}", fmt::join(missing, ", "));
-  return Json(store == "ok" && plugins == "ok" ? 200 : 503,
-              {{"store", store}, {"plugins", plugins}});
+  const bool ready = store == "ok" && plugins == "ok";
+  // A load balancer's probe has no token: it gets the verdict only, since the detail names
+  // connectors, paths and store errors.
+  if (!api.TokenPresented(request)) {
+    return Json(ready ? 200 : 503, {{"status", ready ? "ready" : "not ready"}});
+  }
+  return Json(ready ? 200 : 503,
+              {{"status", ready ? "ready" : "not ready"}, {"store", store}, {"plugins", plugins}});
 }
 
 Response Metrics(ApiContext& api, const Request&) {
@@ -157,6 +141,31 @@ Response ConsoleFile(ApiContext& api, const Request& request) {
 }
 
 }  // namespace
+
+bool ApiContext::TokenPresented(const Request& request) {
+  const std::optional<std::string> header = request.Header("authorization");
+  std::string_view presented;
+  if (header && header->size() > 7 && header->compare(0, 7, "Bearer ") == 0) {
+    presented = std::string_view(*header).substr(7);
+  }
+  return !presented.empty() && TokenMatches(presented, CurrentTokenHash());
+}
+
+std::string ApiContext::CurrentTokenHash() {
+  if (!options.token_in_store) return options.token_hash;
+  // Read at each request, so a reset takes effect at once; the last known hash when the store
+  // cannot be read.
+  std::optional<std::string> stored = stores.With(
+      [](storage::Store& store) -> std::optional<std::string> {
+        Result<std::optional<std::string>> hash = store.GetSetting(std::string(kTokenSetting));
+        return hash.ok() ? *hash : std::nullopt;
+      },
+      [](const Status&) -> std::optional<std::string> { return std::nullopt; });
+  std::lock_guard<std::mutex> lock(token_mutex_);
+  if (stored) last_token_hash_ = *stored;
+  return last_token_hash_.empty() ? options.token_hash : last_token_hash_;
+}
+
 }  // namespace api
 
 std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, AdminDeps deps,
@@ -164,7 +173,7 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
   auto router = std::make_shared<http::Router>();
   api::ApiRoutes table{*router, routes, std::make_shared<api::ApiContext>(options, deps)};
   table.Add("GET", "/healthz", api::Healthz, /*needs_token=*/false);
-  table.Add("GET", "/readyz", api::Readyz);
+  table.Add("GET", "/readyz", api::Readyz, /*needs_token=*/false);
   table.Add("GET", "/metrics", api::Metrics);
   table.Add("GET", "/", api::ConsoleIndex, /*needs_token=*/false);
   table.Add("GET", "/console/{*file}", api::ConsoleFile, /*needs_token=*/false);
@@ -177,6 +186,7 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
   table.Add("POST", "/api/admin/sources/{id}/retry", api::RetrySource);
   table.Add("POST", "/api/admin/sources/{id}/pause", api::PauseSource);
   table.Add("POST", "/api/admin/sources/{id}/resume", api::ResumeSource);
+  table.Add("POST", "/api/admin/sources/{id}/acknowledge", api::AcknowledgeWarnings);
   table.Add("GET", "/api/admin/sources/{id}/cursor", api::GetCursor);
   table.Add("DELETE", "/api/admin/sources/{id}/cursor", api::ResetCursor);
   table.Add("GET", "/api/admin/sources/{id}/runs", api::ListRuns);

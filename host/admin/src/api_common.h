@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -67,9 +68,19 @@ struct ApiContext {
         [](const Status& status) -> std::optional<Response> { return ServerError(status); });
   }
 
+  // Whether the request carries the admin token (Authorization: Bearer). The token guard asks it
+  // for every guarded route; /readyz asks it to decide whether to show its detail.
+  bool TokenPresented(const Request& request);
+
   const AdminOptions options;
   const AdminDeps deps;
   StorePool stores;
+
+ private:
+  std::string CurrentTokenHash();
+
+  std::mutex token_mutex_;
+  std::string last_token_hash_;  // the stored hash last read (token_in_store)
 };
 
 using ApiHandler = Response (*)(ApiContext& api, const Request& request);
@@ -95,6 +106,7 @@ Response RunSource(ApiContext& api, const Request& request);
 Response RetrySource(ApiContext& api, const Request& request);
 Response PauseSource(ApiContext& api, const Request& request);
 Response ResumeSource(ApiContext& api, const Request& request);
+Response AcknowledgeWarnings(ApiContext& api, const Request& request);
 Response GetCursor(ApiContext& api, const Request& request);
 Response ResetCursor(ApiContext& api, const Request& request);
 Response ListPlugins(ApiContext& api, const Request& request);
@@ -134,16 +146,21 @@ struct PageQuery {
 // Reads the page the request asks for into `page`; the 400 that names a bad parameter otherwise.
 std::optional<Response> ReadPage(const Request& request, const char* position, PageQuery& page);
 
-// A page's answer from `rows`, read with limit + 1 to know whether more follow: the first `limit`
+// A page's body from `rows`, read with limit + 1 to know whether more follow: the first `limit`
 // rows as items, and "next", the position of the last one shown (null when none follow).
 template <typename Row, typename ToJson, typename PositionOf>
-Response PageJson(const std::vector<Row>& rows, int limit, ToJson to_json, PositionOf position_of) {
+json PageBody(const std::vector<Row>& rows, int limit, ToJson to_json, PositionOf position_of) {
   json items = json::array();
   const size_t shown = std::min(rows.size(), static_cast<size_t>(limit));
   for (size_t i = 0; i < shown; ++i) items.push_back(to_json(rows[i]));
   const bool more = rows.size() > shown;
-  return Json(
-      200, {{"items", items}, {"next", more ? json(position_of(rows[shown - 1])) : json(nullptr)}});
+  return {{"items", items}, {"next", more ? json(position_of(rows[shown - 1])) : json(nullptr)}};
+}
+
+// The 200 answer of PageBody.
+template <typename Row, typename ToJson, typename PositionOf>
+Response PageJson(const std::vector<Row>& rows, int limit, ToJson to_json, PositionOf position_of) {
+  return Json(200, PageBody(rows, limit, to_json, position_of));
 }
 
 // ---- request bodies ----------------------------------------------------------------------------

@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "api_common.h"
+#include "reglo/core/clock.h"
 #include "reglo/core/masking.h"
 #include "reglo/relay/relay.h"
 #include "reglo/relay/subscriptions.h"
@@ -57,8 +61,49 @@ json DeliveryJson(const storage::DeliveryRow& row) {
   };
 }
 
-json SubscriptionJson(ApiContext& api, const relay::SubscriptionStatus& status,
-                      const RelayStateMap& states) {
+// Whether the receiver takes what it is sent, so a subscription whose every delivery is refused
+// does not look healthy: "failing" (since when, the last error), "ok", or "unknown" when no relay
+// runs in this process and nothing stored says it fails; with the oldest pending delivery's age.
+json SubscriptionHealth(ApiContext& api, storage::Store& store, const std::string& id,
+                        const RelayStateMap& states) {
+  json health = {{"state", "unknown"},
+                 {"failingSince", nullptr},
+                 {"lastError", nullptr},
+                 {"oldestPendingAt", nullptr},
+                 {"oldestPendingAgeSeconds", nullptr}};
+  storage::DeliveryQuery oldest;
+  oldest.subscription_id = id;
+  oldest.status = "pending";
+  oldest.limit = 1;
+  Result<std::vector<storage::DeliveryRow>> pending = store.ListDeliveries(oldest);
+  const storage::DeliveryRow* head =
+      pending.ok() && !pending->empty() ? &pending->front() : nullptr;
+  if (head != nullptr) {
+    health["oldestPendingAt"] = TextOrNull(head->created_at);
+    std::chrono::system_clock::time_point created;
+    if (ParseUtc(head->created_at, created)) {
+      const auto age =
+          std::chrono::duration_cast<std::chrono::seconds>(api.deps.clock.Now() - created);
+      health["oldestPendingAgeSeconds"] = std::max<int64_t>(0, age.count());
+    }
+  }
+  auto live = states.find(id);
+  if (live != states.end() && live->second.running) {
+    const relay::DeliveryCounters& c = live->second.counters;
+    health["state"] = c.failing_since.empty() ? "ok" : "failing";
+    health["failingSince"] = TextOrNull(c.failing_since);
+    health["lastError"] = MaskedTextOrNull(c.last_failure);
+  } else if (head != nullptr && head->attempts > 0 && !head->last_error.empty()) {
+    // Not delivered here (another instance, or stopped): the stored retries still tell.
+    health["state"] = "failing";
+    health["failingSince"] = TextOrNull(head->created_at);
+    health["lastError"] = MaskedTextOrNull(head->last_error);
+  }
+  return health;
+}
+
+json SubscriptionJson(ApiContext& api, storage::Store& store,
+                      const relay::SubscriptionStatus& status, const RelayStateMap& states) {
   const storage::SubscriptionRow& row = status.row;
   auto live = states.find(row.id);
   const std::string state = SubscriptionStateName(row, states, api.deps.relay != nullptr);
@@ -90,20 +135,21 @@ json SubscriptionJson(ApiContext& api, const relay::SubscriptionStatus& status,
       {"dead", status.dead},
       {"counters", counters},
       {"lastError", last_error},
+      {"health", SubscriptionHealth(api, store, row.id, states)},
       {"createdAt", TextOrNull(row.created_at)},
       {"updatedAt", TextOrNull(row.updated_at)},
   };
 }
 
-// Answers `answer(subscriptions, live states)` with the subscriptions as stored and the relay's
-// live state of each.
+// Answers `answer(store, subscriptions, live states)` with the subscriptions as stored and the
+// relay's live state of each.
 template <typename Answer>
 Response WithSubscriptions(ApiContext& api, Answer answer) {
   const RelayStateMap states = RelayStates(api.deps.relay);
   return api.WithStore([&](storage::Store& store) {
     Result<std::vector<relay::SubscriptionStatus>> list = relay::ListSubscriptionStatus(store);
     if (!list.ok()) return ServerError(list.status());
-    return answer(*list, states);
+    return answer(store, *list, states);
   });
 }
 
@@ -111,10 +157,11 @@ Response WithSubscriptions(ApiContext& api, Answer answer) {
 Response OneSubscription(ApiContext& api, const std::string& id, int code = 200,
                          const std::optional<std::string>& secret = std::nullopt) {
   return WithSubscriptions(
-      api, [&](const std::vector<relay::SubscriptionStatus>& list, const RelayStateMap& states) {
+      api, [&](storage::Store& store, const std::vector<relay::SubscriptionStatus>& list,
+               const RelayStateMap& states) {
         for (const relay::SubscriptionStatus& status : list) {
           if (status.row.id != id) continue;
-          json body = SubscriptionJson(api, status, states);
+          json body = SubscriptionJson(api, store, status, states);
           if (secret) body["secret"] = *secret;
           return Json(code, body);
         }
@@ -135,10 +182,11 @@ Response ChangeSubscription(ApiContext& api, const std::string& id, Change chang
 
 Response ListSubscriptions(ApiContext& api, const Request&) {
   return WithSubscriptions(
-      api, [&](const std::vector<relay::SubscriptionStatus>& list, const RelayStateMap& states) {
+      api, [&](storage::Store& store, const std::vector<relay::SubscriptionStatus>& list,
+               const RelayStateMap& states) {
         json items = json::array();
         for (const relay::SubscriptionStatus& status : list) {
-          items.push_back(SubscriptionJson(api, status, states));
+          items.push_back(SubscriptionJson(api, store, status, states));
         }
         return Json(200, {{"items", items}});
       });

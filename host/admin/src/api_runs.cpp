@@ -101,18 +101,32 @@ Response GetRun(ApiContext& api, const Request& request) {
   });
 }
 
+// Oldest first after `after` (the default, for following the outbox), or with order=newest,
+// newest first before `before` (what the console shows first); both with the filter's total.
 Response ListEvents(ApiContext& api, const Request& request) {
+  const std::string order = request.Query("order").value_or("oldest");
+  if (order != "oldest" && order != "newest") {
+    return BadRequest("order: use oldest (the default) or newest");
+  }
+  const bool newest = order == "newest";
   PageQuery page;
-  if (std::optional<Response> refused = ReadPage(request, "after", page)) return *refused;
+  if (std::optional<Response> refused = ReadPage(request, newest ? "before" : "after", page)) {
+    return *refused;
+  }
   storage::EventFilter filter;
   filter.type = request.Query("type").value_or("");
   filter.company_id = request.Query("company").value_or("");
   return api.WithStore([&](storage::Store& store) {
     Result<std::vector<storage::StoredEvent>> events =
-        store.ReadEventsFiltered(page.position, page.limit + 1, filter);
+        newest ? store.ReadEventsBefore(page.position, page.limit + 1, filter)
+               : store.ReadEventsFiltered(page.position, page.limit + 1, filter);
     if (!events.ok()) return ServerError(events.status());
-    return PageJson(*events, page.limit, EventJson,
-                    [](const storage::StoredEvent& stored) { return stored.sequence; });
+    Result<int64_t> total = store.CountEventsFiltered(filter);
+    if (!total.ok()) return ServerError(total.status());
+    json body = PageBody(*events, page.limit, EventJson,
+                         [](const storage::StoredEvent& stored) { return stored.sequence; });
+    body["total"] = *total;
+    return Json(200, body);
   });
 }
 

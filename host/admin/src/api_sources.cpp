@@ -89,6 +89,68 @@ std::map<std::string, json> PluginSchemas(ApiContext& api) {
   return schemas;
 }
 
+// How many of a source's latest runs are read to find warnings still open: an unchanged run (a
+// file skipped by its fingerprint) re-reads nothing, so its successor says nothing about them.
+constexpr int kOpenWarningRuns = 50;
+
+std::string AcknowledgedKey(const std::string& source_id) {
+  return "console.acknowledged_run." + source_id;
+}
+
+// The latest run with warnings or rejected records, while no later run changed data and nobody
+// acknowledged it: those warnings still describe the data, although the runs since were clean
+// (they had nothing new to read). `runs` newest first.
+const storage::RunInfo* OpenWarningRun(storage::Store& store, const std::string& source_id,
+                                       const std::vector<storage::RunInfo>& runs) {
+  const storage::RunInfo* open = nullptr;
+  for (const storage::RunInfo& run : runs) {
+    const storage::RunCounters& c = run.counters;
+    if (run.status == storage::RunStatus::kRunning || run.status == storage::RunStatus::kFailed) {
+      continue;  // read nothing to its end: says nothing about the data
+    }
+    if (c.warnings > 0 || c.rejected > 0) {
+      open = &run;
+      break;
+    }
+    if (c.created + c.updated + c.stale > 0) return nullptr;  // the data changed, cleanly
+  }
+  if (open == nullptr) return nullptr;
+  Result<std::optional<std::string>> acknowledged = store.GetSetting(AcknowledgedKey(source_id));
+  if (acknowledged.ok() && *acknowledged) {
+    std::optional<int64_t> run_id = ParseInteger(**acknowledged);
+    if (run_id && *run_id >= open->id) return nullptr;
+  }
+  return open;
+}
+
+json OpenWarningsJson(const storage::RunInfo* run) {
+  if (run == nullptr) return nullptr;
+  return {{"runId", run->id},
+          {"at", OptionalText(run->finished_at)},
+          {"warnings", run->counters.warnings},
+          {"rejected", run->counters.rejected}};
+}
+
+// The operator commands that can change something for the source now, so the console offers
+// no button that can only be refused or do nothing: a failure whose cause is a missing or
+// quarantined plugin is fixed in the plugins folder or the definition, not by a retry.
+json SourceActions(const engine::SourceSnapshot& snapshot) {
+  using engine::SourceState;
+  switch (snapshot.state) {
+    case SourceState::kIdle:
+    case SourceState::kRunning: return json::array({"run", "pause"});
+    case SourceState::kBackoff: return json::array({"run", "retry", "pause"});
+    case SourceState::kPaused: return json::array({"resume"});
+    case SourceState::kFailed:
+      if (snapshot.cause == engine::HoldCause::kPluginMissing ||
+          snapshot.cause == engine::HoldCause::kQuarantine) {
+        return json::array();
+      }
+      return json::array({"retry"});
+  }
+  return json::array();
+}
+
 json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnapshot& snapshot,
                 const engine::SourceConfig& definition,
                 const std::map<std::string, std::string>& last_syncs,
@@ -98,11 +160,17 @@ json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnap
   auto schema = schemas.find(definition.row.connector);
   MaskSecrets(options, schema == schemas.end() ? nullptr : &schema->second);
   json last_run = nullptr;
-  Result<std::vector<storage::RunInfo>> runs = store.ListRunsBefore(snapshot.id, 0, 1);
-  if (runs.ok() && !runs->empty()) last_run = RunJson(runs->front());
+  json open_warnings = nullptr;
+  Result<std::vector<storage::RunInfo>> runs =
+      store.ListRunsBefore(snapshot.id, 0, kOpenWarningRuns);
+  if (runs.ok() && !runs->empty()) {
+    last_run = RunJson(runs->front());
+    open_warnings = OpenWarningsJson(OpenWarningRun(store, snapshot.id, *runs));
+  }
   const bool scheduled = snapshot.state == engine::SourceState::kIdle ||
                          snapshot.state == engine::SourceState::kBackoff;
   auto last_sync = last_syncs.find(snapshot.id);
+  const bool from_config = api.options.config_source_ids.count(snapshot.id) > 0;
   return json{
       {"id", snapshot.id},
       {"connector", definition.row.connector},
@@ -118,8 +186,13 @@ json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnap
                                : json(nullptr)},
       {"intervalSeconds", definition.interval.count() / 1000.0},
       {"enabled", definition.row.enabled},
-      {"origin", api.options.config_source_ids.count(snapshot.id) ? "config" : "api"},
+      {"origin", from_config ? "config" : "api"},
+      {"configFile", from_config && !api.options.config_file.empty()
+                         ? json(api.options.config_file.string())
+                         : json(nullptr)},
+      {"actions", SourceActions(snapshot)},
       {"lastRun", last_run},
+      {"openWarnings", open_warnings},
       {"options", options},
   };
 }
@@ -141,8 +214,8 @@ std::variant<engine::SourceConfig, Response> ParseSourceBody(
       "id", "connector", "companyId", "sourceSystem", "options", "intervalSeconds", "enabled"};
   // What GET returns, so a client may send a Source back; ignored.
   static const std::set<std::string> kReadOnly = {
-      "status",           "state",   "reason", "consecutiveFailures", "lastSyncAt",
-      "nextRunInSeconds", "lastRun", "origin"};
+      "status",  "state",  "reason",  "consecutiveFailures", "lastSyncAt",  "nextRunInSeconds",
+      "lastRun", "origin", "actions", "configFile",          "openWarnings"};
   BodyReader in(request.body, kFields, kReadOnly);
   engine::SourceConfig source;
   if (path_id) {
@@ -184,6 +257,20 @@ storage::ApiSourceRow ApiRow(ApiContext& api, const engine::SourceConfig& source
   row.updated_at = FormatUtc(api.deps.clock.Now());
   row.created_at = row.updated_at;
   return row;
+}
+
+// The 409 for a change to a source of the config file, or nullopt for an API-created one. Such a
+// change would last only until the next start re-applies the file (an operator's fix silently
+// lost), so the file is where it is made.
+std::optional<Response> RefuseConfigSourceChange(ApiContext& api, const std::string& id,
+                                                 std::string_view what) {
+  if (!api.options.config_source_ids.count(id)) return std::nullopt;
+  const std::string file = api.options.config_file.empty() ? std::string("the configuration file")
+                                                           : api.options.config_file.string();
+  return Conflict(fmt::format(
+      "source '{}' is defined in {}: {} it there, then restart serve (a change made through "
+      "the API would be undone at the next start)",
+      id, file, what));
 }
 
 using EngineCommand = Status (engine::EngineControl::*)(const std::string& source_id);
@@ -246,14 +333,12 @@ Response UpdateSource(ApiContext& api, const Request& request) {
   if (!api.deps.engine.Source(id)) return NoSource(id);
   auto parsed = ParseSourceBody(api, request, id);
   if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
+  if (auto refused = RefuseConfigSourceChange(api, id, "edit")) return *refused;
   engine::SourceConfig source = std::get<engine::SourceConfig>(std::move(parsed));
-  const bool from_config = api.options.config_source_ids.count(id) > 0;
   std::optional<Response> failed =
       api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
-        if (!from_config) {
-          Status saved = store.PutApiSource(ApiRow(api, source));  // keeps its created_at
-          if (!saved.ok()) return ServerError(saved);
-        }
+        Status saved = store.PutApiSource(ApiRow(api, source));  // keeps its created_at
+        if (!saved.ok()) return ServerError(saved);
         return ProblemIfFailed(api.deps.engine.UpdateSource(source));
       });
   if (failed) return *failed;
@@ -262,6 +347,8 @@ Response UpdateSource(ApiContext& api, const Request& request) {
 
 Response DeleteSource(ApiContext& api, const Request& request) {
   const std::string id = *request.Param("id");
+  if (!api.deps.engine.Source(id)) return NoSource(id);
+  if (auto refused = RefuseConfigSourceChange(api, id, "remove")) return *refused;
   Status removed = api.deps.engine.RemoveSource(id);
   if (!removed.ok()) return FromStatus(removed);
   return api.WithStore([&](storage::Store& store) {
@@ -284,6 +371,28 @@ Response PauseSource(ApiContext& api, const Request& request) {
 }
 Response ResumeSource(ApiContext& api, const Request& request) {
   return SourceCommand(api, request, &engine::EngineControl::Resume, true);
+}
+
+Response AcknowledgeWarnings(ApiContext& api, const Request& request) {
+  const std::string id = *request.Param("id");
+  if (!api.deps.engine.Source(id)) return NoSource(id);
+  std::optional<Response> failed =
+      api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
+        Result<std::vector<storage::RunInfo>> runs = store.ListRunsBefore(id, 0, kOpenWarningRuns);
+        if (!runs.ok()) return ServerError(runs.status());
+        const storage::RunInfo* open = OpenWarningRun(store, id, *runs);
+        if (open == nullptr) {
+          return Conflict(fmt::format("source '{}' has no open warnings to acknowledge", id));
+        }
+        Status saved = store.PutSetting(AcknowledgedKey(id), std::to_string(open->id),
+                                        FormatUtc(api.deps.clock.Now()));
+        if (!saved.ok()) return ServerError(saved);
+        spdlog::info("source {}: the warnings of run {} acknowledged through the admin API", id,
+                     open->id);
+        return std::nullopt;
+      });
+  if (failed) return *failed;
+  return OneSource(api, id);
 }
 
 Response GetCursor(ApiContext& api, const Request& request) {

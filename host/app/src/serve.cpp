@@ -203,6 +203,7 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
       admin_options.token_hash = token->hash;
       admin_options.token_in_store = token->from_store;
       admin_options.config_source_ids = config_ids;
+      admin_options.config_file = config.path;
       admin_options.base_dir = config.path.parent_path().string();
       admin_options.plugins_dir = config.plugins_dir;
       if (const char* dir = std::getenv("REGLO_CONSOLE_DIR"); dir && *dir) {

@@ -1,6 +1,7 @@
 #include "reglo/engine/engine.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -72,8 +73,15 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     wake.notify_all();
   }
 
-  std::string NotLoadedReason(const std::string& connector) const {
-    return fmt::format("paused: connector '{}' is not loaded from {}", connector,
+  // Why a source of `connector` cannot run, the fix first: the name it asks for and the names it
+  // could use (a misspelled connector), then where plugins are loaded from (a missing one).
+  std::string NotLoadedReason(const std::string& connector, const PluginRegistry& loaded) const {
+    std::vector<std::string> names;
+    for (const auto& [name, slot] : loaded.plugins) {
+      if (slot.plugin) names.push_back(name);
+    }
+    return fmt::format("no plugin named '{}' is loaded; loaded: {} (plugins folder {})", connector,
+                       names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")),
                        options.plugins_dir.string());
   }
 
@@ -102,17 +110,16 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
                          TimePoint now) {
     for (const auto& [name, reason] : change.unloaded) {
       for (const std::string& id : registry.SourcesOf(name)) {
-        (void)registry.scheduler.Pause(id, HoldCause::kPluginMissing, "paused: " + reason);
-        writes.SetStatus(id, "paused");
+        registry.scheduler.PluginMissing(id, reason);
+        writes.SetStatus(id, registry.ShownStatus(id));
       }
     }
     if (change.loaded.empty()) return;
     for (const std::string& id : registry.SourcesOf(change.loaded)) {
-      if (change.quarantine_lifted) registry.scheduler.LiftQuarantine(id, now);
-      const SourceSchedule* schedule = registry.scheduler.Find(id);
-      if (schedule && schedule->state == SourceState::kPaused &&
-          schedule->cause == HoldCause::kPluginMissing) {
-        (void)registry.scheduler.Resume(id, HoldCause::kPluginMissing, now);
+      const bool lifted =
+          (change.quarantine_lifted && registry.scheduler.Lift(id, HoldCause::kQuarantine, now)) ||
+          registry.scheduler.Lift(id, HoldCause::kPluginMissing, now);
+      if (lifted) {
         writes.SetStatus(id, "new");
         spdlog::info("source {}: resumed, plugin {} {} is available", id, change.loaded,
                      change.version);
@@ -185,9 +192,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       auto loaded = plugins.Lock();
       PluginRegistry::Slot* slot = loaded->Loaded(source.row.connector);
       if (slot == nullptr) {
-        (void)registry->scheduler.Pause(id, HoldCause::kPluginMissing,
-                                        NotLoadedReason(source.row.connector));
-        writes.SetStatus(id, "paused");
+        registry->scheduler.PluginMissing(id, NotLoadedReason(source.row.connector, *loaded));
+        writes.SetStatus(id, registry->ShownStatus(id));
         continue;
       }
       if (slot->quarantined) continue;
@@ -529,10 +535,10 @@ Status Engine::Start() {
     auto plugins = impl.plugins.Lock();
     for (const auto& [id, source] : registry->sources) {
       if (source.row.enabled && plugins->Loaded(source.row.connector) == nullptr) {
-        const std::string reason = impl.NotLoadedReason(source.row.connector);
-        (void)registry->scheduler.Pause(id, HoldCause::kPluginMissing, reason);
-        impl.writes.SetStatus(id, "paused");
-        spdlog::warn("source {}: {}", id, reason);
+        const std::string reason = impl.NotLoadedReason(source.row.connector, *plugins);
+        registry->scheduler.PluginMissing(id, reason);
+        impl.writes.SetStatus(id, registry->ShownStatus(id));
+        spdlog::warn("source {}: failed: {}", id, reason);
       }
     }
   }
@@ -689,10 +695,10 @@ Status Engine::AddSource(SourceConfig source) {
     if (!source.row.enabled) {
       (void)registry->scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
       impl.writes.SetStatus(id, "paused");
-    } else if (impl.plugins.Lock()->Loaded(source.row.connector) == nullptr) {
-      (void)registry->scheduler.Pause(id, HoldCause::kPluginMissing,
-                                      impl.NotLoadedReason(source.row.connector));
-      impl.writes.SetStatus(id, "paused");
+    } else if (auto plugins = impl.plugins.Lock();
+               plugins->Loaded(source.row.connector) == nullptr) {
+      registry->scheduler.PluginMissing(id, impl.NotLoadedReason(source.row.connector, *plugins));
+      impl.writes.SetStatus(id, registry->ShownStatus(id));
     }
     spdlog::info("source {}: added (connector {})", id, source.row.connector);
   }
@@ -727,7 +733,10 @@ Status Engine::UpdateSource(SourceConfig source) {
     it->second = source;
     Scheduler& scheduler = registry->scheduler;
     scheduler.Add(id, source.interval, now);  // keeps its state, takes the new interval
-    const bool loaded = impl.plugins.Lock()->Loaded(source.row.connector) != nullptr;
+    std::string not_loaded;                   // why the connector cannot run; "" when it is loaded
+    if (auto plugins = impl.plugins.Lock(); plugins->Loaded(source.row.connector) == nullptr) {
+      not_loaded = impl.NotLoadedReason(source.row.connector, *plugins);
+    }
     if (was_enabled && !source.row.enabled) {
       (void)scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
       impl.writes.SetStatus(id, "paused");
@@ -736,12 +745,10 @@ Status Engine::UpdateSource(SourceConfig source) {
     }
     const SourceSchedule* schedule = scheduler.Find(id);
     if (source.row.enabled && schedule != nullptr) {
-      if (!loaded && schedule->state != SourceState::kPaused) {
-        (void)scheduler.Pause(id, HoldCause::kPluginMissing,
-                              impl.NotLoadedReason(source.row.connector));
-      } else if (loaded && schedule->state == SourceState::kPaused &&
-                 schedule->cause == HoldCause::kPluginMissing) {
-        (void)scheduler.Resume(id, HoldCause::kPluginMissing, now);
+      if (!not_loaded.empty()) {
+        scheduler.PluginMissing(id, not_loaded);
+      } else {
+        (void)scheduler.Lift(id, HoldCause::kPluginMissing, now);  // the connector name fixed
       }
       impl.writes.SetStatus(id, registry->ShownStatus(id));
     }

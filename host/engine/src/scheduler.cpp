@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "duration_text.h"
+
 namespace reglo::engine {
 
 StdRandomSource::StdRandomSource() : engine_(std::random_device{}()) {}
@@ -98,6 +100,7 @@ Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcom
   if (source == nullptr) return decision;
   const bool paused = source->state == SourceState::kPaused;
   const bool failed = source->state == SourceState::kFailed;  // failed while running
+  const HoldCause failed_for = source->cause;
   switch (outcome.code) {
     case StatusCode::kOk:
       source->consecutive_failures = 0;
@@ -108,9 +111,10 @@ Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcom
     case StatusCode::kIncompatible:
       // Credentials or configuration do not fix themselves: stop until someone retries.
       ++source->consecutive_failures;
-      decision = {
-          SourceState::kFailed, "failed", Duration(0),
-          fmt::format("stopped retrying ({}): {}", StatusCodeName(outcome.code), outcome.message)};
+      // The error first (what to fix), then what the hub does about it.
+      decision = {SourceState::kFailed, "failed", Duration(0),
+                  fmt::format("{} (stopped retrying: {}; Retry once it is fixed)", outcome.message,
+                              StatusCodeName(outcome.code))};
       source->cause = HoldCause::kAuthOrConfig;
       break;
     case StatusCode::kRateLimited: {
@@ -120,7 +124,7 @@ Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcom
               ? outcome.retry_after
               : BackoffDelay(policy_, std::max(1, source->consecutive_failures), random_);
       decision = {SourceState::kBackoff, "warning", wait,
-                  fmt::format("rate limited; retrying in {} ms", wait.count())};
+                  fmt::format("rate limited; retrying in {}", DurationText(wait))};
       break;
     }
     case StatusCode::kCancelled:
@@ -131,15 +135,16 @@ Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcom
       ++source->consecutive_failures;
       if (source->consecutive_failures >= policy_.failure_limit) {
         decision = {SourceState::kFailed, "failed", Duration(0),
-                    fmt::format("stopped retrying after {} consecutive failures; last: {}",
-                                source->consecutive_failures, outcome.message)};
+                    fmt::format("{} (stopped retrying after {} consecutive failures; Retry once "
+                                "it is fixed)",
+                                outcome.message, source->consecutive_failures)};
         source->cause = HoldCause::kFailureLimit;
       } else {
         const Duration wait = BackoffDelay(policy_, source->consecutive_failures, random_);
         decision = {
             SourceState::kBackoff, "warning", wait,
-            fmt::format("failure {} of {}; retrying in {} ms: {}", source->consecutive_failures,
-                        policy_.failure_limit, wait.count(), outcome.message)};
+            fmt::format("{} (failure {} of {}; retrying in {})", outcome.message,
+                        source->consecutive_failures, policy_.failure_limit, DurationText(wait))};
       }
     }
   }
@@ -148,7 +153,9 @@ Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcom
   source->status = decision.status;
   source->next_run = now + decision.delay;
   if (failed) {
-    // Failed from outside while the pull ran (quarantine): that verdict stands.
+    // Failed from outside while the pull ran (quarantine, plugin removed): that verdict and its
+    // cause stand, so what lifts it still does.
+    source->cause = failed_for;
     decision.state = SourceState::kFailed;
     decision.status = source->status = "failed";
     decision.reason = source->reason;
@@ -192,8 +199,10 @@ Status Scheduler::RunNow(const std::string& id, TimePoint now) {
 Status Scheduler::Pause(const std::string& id, HoldCause cause, std::string reason) {
   SourceSchedule* source = Get(id);
   if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
-  if (source->state == SourceState::kFailed) return Status::Ok();
-  // A manual pause is not overridden by a plugin coming back; a plugin pause can become manual.
+  if (source->state == SourceState::kFailed &&
+      !(cause == HoldCause::kManual && source->cause == HoldCause::kPluginMissing)) {
+    return Status::Ok();
+  }
   if (source->state == SourceState::kPaused && source->cause == HoldCause::kManual) {
     return Status::Ok();
   }
@@ -207,11 +216,13 @@ Status Scheduler::Pause(const std::string& id, HoldCause cause, std::string reas
 Status Scheduler::Resume(const std::string& id, HoldCause cause, TimePoint now) {
   SourceSchedule* source = Get(id);
   if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  if (cause == HoldCause::kManual && source->state == SourceState::kFailed) {
+    // Said, not ignored: the operator expects it to run and it will not.
+    return Status::InvalidArgument(
+        fmt::format("source {} is not paused, it has failed: {}", id, source->reason));
+  }
   if (source->state != SourceState::kPaused) return Status::Ok();
   if (cause != HoldCause::kManual && source->cause != cause) return Status::Ok();
-  if (cause == HoldCause::kManual && source->cause == HoldCause::kPluginMissing) {
-    return Status::InvalidArgument(fmt::format("source {} cannot resume: {}", id, source->reason));
-  }
   source->state = SourceState::kIdle;
   source->cause = HoldCause::kNone;
   source->reason.clear();
@@ -229,6 +240,10 @@ Status Scheduler::Retry(const std::string& id, TimePoint now) {
   if (source->state == SourceState::kFailed && source->cause == HoldCause::kQuarantine) {
     return Status::InvalidArgument(fmt::format(
         "source {} cannot be retried: {} (install a fixed plugin version)", id, source->reason));
+  }
+  if (source->state == SourceState::kFailed && source->cause == HoldCause::kPluginMissing) {
+    return Status::InvalidArgument(
+        fmt::format("source {} cannot be retried: {}", id, source->reason));
   }
   source->consecutive_failures = 0;
   source->cause = HoldCause::kNone;
@@ -252,17 +267,25 @@ Status Scheduler::Fail(const std::string& id, HoldCause cause, std::string reaso
   return Status::Ok();
 }
 
-void Scheduler::LiftQuarantine(const std::string& id, TimePoint now) {
+void Scheduler::PluginMissing(const std::string& id, std::string reason) {
   SourceSchedule* source = Get(id);
-  if (source == nullptr || source->state != SourceState::kFailed ||
-      source->cause != HoldCause::kQuarantine) {
-    return;
+  if (source == nullptr) return;
+  if (source->state == SourceState::kPaused && source->cause == HoldCause::kManual) return;
+  (void)Fail(id, HoldCause::kPluginMissing, std::move(reason));
+}
+
+bool Scheduler::Lift(const std::string& id, HoldCause cause, TimePoint now) {
+  SourceSchedule* source = Get(id);
+  if (source == nullptr || source->state != SourceState::kFailed || source->cause != cause) {
+    return false;
   }
   source->state = SourceState::kIdle;
   source->cause = HoldCause::kNone;
   source->reason.clear();
   source->consecutive_failures = 0;
+  source->status = "new";
   source->next_run = now;
+  return true;
 }
 
 }  // namespace reglo::engine

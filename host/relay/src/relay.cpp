@@ -65,11 +65,11 @@ struct SubscriptionWorker::Impl {
     row.last_status_code = attempt.status_code;
     if (attempt.outcome == Attempt::Outcome::kDelivered) {
       row.status = "delivered";
-      ++counters.delivered;
+      counters.NoteDelivered();
       return;
     }
     row.last_error = CleanError(attempt.error);
-    ++counters.failed;
+    counters.NoteFailed(row.last_error, FormatUtc(now));
     if (attempt.outcome == Attempt::Outcome::kGone) {
       ++counters.gone;
       row.next_attempt_at = FormatUtc(now);  // due again as soon as the subscription is enabled
@@ -295,7 +295,7 @@ struct SubscriptionWorker::Impl {
             continue;
           case LaneResult::kSkipped: break;
           case LaneResult::kDelivered:
-            ++counters.delivered;
+            counters.NoteDelivered();
             ++step.delivered;
             break;
           case LaneResult::kQueued: {
@@ -319,7 +319,7 @@ struct SubscriptionWorker::Impl {
       REGLO_RETURN_IF_ERROR(store.SaveRelayProgress(id, new_position, rows));
       step.position = new_position;
       if (gone) {
-        ++counters.failed;
+        counters.NoteFailed(CleanError(attempts[*gone].error), FormatUtc(now));
         ++counters.gone;
         ++step.failed;
         REGLO_RETURN_IF_ERROR(Disable(GoneReason(attempts[*gone])));

@@ -78,4 +78,23 @@ Result<std::vector<StoredEvent>> PostgresStore::ReadEventsFiltered(int64_t after
       "reading events");
 }
 
+Result<std::vector<StoredEvent>> PostgresStore::ReadEventsBefore(int64_t before_sequence, int limit,
+                                                                 const EventFilter& filter) {
+  if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
+  return SelectRows<StoredEvent>(
+      fmt::format("SELECT {} FROM integration_events WHERE ($1 = 0 OR sequence < $1) "
+                  "AND ($2 = '' OR type = $2) AND ($3 = '' OR company_id = $3) "
+                  "ORDER BY sequence DESC LIMIT $4",
+                  kEventColumns),
+      Params().Int(before_sequence).Text(filter.type).Text(filter.company_id).Int(limit),
+      "reading events");
+}
+
+Result<int64_t> PostgresStore::CountEventsFiltered(const EventFilter& filter) {
+  return QueryInt(
+      "SELECT COUNT(*) FROM integration_events WHERE ($1 = '' OR type = $1) "
+      "AND ($2 = '' OR company_id = $2)",
+      Params().Text(filter.type).Text(filter.company_id), "counting events");
+}
+
 }  // namespace reglo::storage::postgres

@@ -71,4 +71,23 @@ Result<std::vector<StoredEvent>> SqliteStore::ReadEventsFiltered(int64_t after_s
       filter.company_id, int64_t{limit});
 }
 
+Result<std::vector<StoredEvent>> SqliteStore::ReadEventsBefore(int64_t before_sequence, int limit,
+                                                               const EventFilter& filter) {
+  if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
+  return SelectRows<StoredEvent>(
+      fmt::format("SELECT {} FROM integration_events WHERE (? = 0 OR sequence < ?) "
+                  "AND (? = '' OR type = ?) AND (? = '' OR company_id = ?) "
+                  "ORDER BY sequence DESC LIMIT ?",
+                  kEventColumns),
+      "reading events", before_sequence, before_sequence, filter.type, filter.type,
+      filter.company_id, filter.company_id, int64_t{limit});
+}
+
+Result<int64_t> SqliteStore::CountEventsFiltered(const EventFilter& filter) {
+  return QueryInt(
+      "SELECT COUNT(*) FROM integration_events WHERE (? = '' OR type = ?) "
+      "AND (? = '' OR company_id = ?)",
+      "counting events", filter.type, filter.type, filter.company_id, filter.company_id);
+}
+
 }  // namespace reglo::storage::sqlite

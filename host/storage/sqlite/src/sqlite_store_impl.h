@@ -139,6 +139,9 @@ class SqliteStore final : public Store {
                                               int limit) override;
   Result<std::vector<StoredEvent>> ReadEventsFiltered(int64_t after_sequence, int limit,
                                                       const EventFilter& filter) override;
+  Result<std::vector<StoredEvent>> ReadEventsBefore(int64_t before_sequence, int limit,
+                                                    const EventFilter& filter) override;
+  Result<int64_t> CountEventsFiltered(const EventFilter& filter) override;
   Result<RecordPage> BrowseRecords(const model::EntitySpec& entity,
                                    const RecordQuery& query) override;
   Result<std::vector<RunTotals>> ListRunTotals() override;

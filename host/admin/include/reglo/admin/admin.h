@@ -44,9 +44,11 @@ struct AdminOptions {
   // again at each request, so `reglo-hub admin-token reset` takes effect at once.
   std::string token_hash;
   bool token_in_store = false;
-  // Sources from the config file: updates and deletes through the API last until the next
-  // start (the config file is re-applied then); other sources are API-created and persisted.
+  // Sources from the config file: read-only through the API (PUT and DELETE answer 409 naming
+  // the file), since the next start would apply the file again and silently undo the change;
+  // other sources are API-created and persisted.
   std::set<std::string> config_source_ids;
+  std::filesystem::path config_file;  // named in those refusals ("" : "the configuration file")
   // Set as options.base_dir of API-created sources that do not give one (relative paths).
   std::string base_dir;
   std::filesystem::path plugins_dir;  // shown by /readyz when a connector is missing

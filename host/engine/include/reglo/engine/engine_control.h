@@ -70,12 +70,12 @@ class EngineControl {
 
   // Sources added, changed and removed while the engine runs (the caller persists them).
   // AddSource: kAlreadyExists when the id is taken, or while a pull of a removed source of that
-  // id is still stopping; the source is due at once (paused when disabled or its connector is not
-  // loaded). UpdateSource: kNotFound for an unknown id; the new definition is used from the next
-  // run (a pull in progress finishes on the old one), its status and failures are kept,
-  // enabling/disabling resumes/pauses it. RemoveSource: kNotFound for an unknown id; a pull in
-  // progress is told to stop and can no longer commit; what it did before stays, and nothing is
-  // scheduled for the id any more.
+  // id is still stopping; the source is due at once (paused when disabled, failed with the reason
+  // when its connector is not loaded). UpdateSource: kNotFound for an unknown id; the new
+  // definition is used from the next run (a pull in progress finishes on the old one), its status
+  // and failures are kept, enabling/disabling resumes/pauses it. RemoveSource: kNotFound for an
+  // unknown id; a pull in progress is told to stop and can no longer commit; what it did before
+  // stays, and nothing is scheduled for the id any more.
   virtual Status AddSource(SourceConfig source) = 0;
   virtual Status UpdateSource(SourceConfig source) = 0;
   virtual Status RemoveSource(const std::string& source_id) = 0;

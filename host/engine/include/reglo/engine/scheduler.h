@@ -60,8 +60,8 @@ enum class SourceState {
   kIdle,     // waiting for its next interval
   kRunning,  // a pull is in progress
   kBackoff,  // waiting to retry after a failure or a rate limit
-  kPaused,   // paused by an operator or because its plugin is missing
-  kFailed,   // stopped retrying; only a manual retry (or a fixed plugin) resumes it
+  kPaused,   // paused by an operator (or disabled)
+  kFailed,   // stopped retrying; a manual retry, or its plugin arriving or fixed, resumes it
 };
 std::string_view SourceStateName(SourceState state);
 
@@ -120,16 +120,24 @@ class Scheduler {
   // Run-now: due immediately (or once more right after the current run). Refused for a paused or
   // failed source: resume or retry it instead.
   Status RunNow(const std::string& id, TimePoint now);
-  // Holds a source; a running pull finishes first. Pausing a failed source keeps it failed.
+  // Holds a source; a running pull finishes first. Pausing a failed source keeps it failed, but
+  // for a manual pause (a disable) of a source failed because its plugin is missing.
   Status Pause(const std::string& id, HoldCause cause, std::string reason);
   // Lifts a pause of `cause` (kManual lifts any pause); due at once.
   Status Resume(const std::string& id, HoldCause cause, TimePoint now);
-  // Manual retry: forgets the failures, lifts Failed (or a backoff), due at once.
+  // Manual retry: forgets the failures, lifts Failed (or a backoff), due at once. Refused when
+  // a retry cannot help: the plugin is quarantined or not loaded.
   Status Retry(const std::string& id, TimePoint now);
   // Marks a source failed from outside a run (its plugin quarantined).
   Status Fail(const std::string& id, HoldCause cause, std::string reason);
-  // A fixed plugin version arrived: a source failed by its quarantine is due again.
-  void LiftQuarantine(const std::string& id, TimePoint now);
+  // The source's connector is not loaded: Failed (kPluginMissing) with `reason`, since neither
+  // resume nor retry can help, until Lift(kPluginMissing). A source paused by an operator stays
+  // paused (a resume finds the plugin still missing and fails it then).
+  void PluginMissing(const std::string& id, std::string reason);
+  // What held the source failed is fixed (kQuarantine: a new plugin version; kPluginMissing: the
+  // plugin arrived, or the source names a loaded one now): due at once, failures forgotten.
+  // False when the source was not failed for `cause`.
+  bool Lift(const std::string& id, HoldCause cause, TimePoint now);
 
   const SourceSchedule* Find(const std::string& id) const;
   const std::map<std::string, SourceSchedule>& sources() const { return sources_; }

@@ -58,6 +58,21 @@ struct DeliveryCounters {
   int64_t failed = 0;         // attempts that failed (each one)
   int64_t dead_lettered = 0;  // deliveries given up after the last attempt
   int64_t gone = 0;           // 410 answers
+  // The receiver's health from the same outcomes: when its current run of failed attempts began
+  // (FormatUtc; "" since an attempt succeeded, or before any failed) and the last failed
+  // attempt's error (masked, no payload).
+  std::string failing_since;
+  std::string last_failure;
+
+  void NoteDelivered() {
+    ++delivered;
+    failing_since.clear();
+  }
+  void NoteFailed(const std::string& error, const std::string& now) {
+    ++failed;
+    if (failing_since.empty()) failing_since = now;
+    last_failure = error;
+  }
 };
 
 // What one RunOnce did.

@@ -21,6 +21,12 @@ class OutboxReader {
   // Events after `after_sequence` matching `filter`, in sequence order.
   virtual Result<std::vector<StoredEvent>> ReadEventsFiltered(int64_t after_sequence, int limit,
                                                               const EventFilter& filter) = 0;
+  // Events before `before_sequence` (0: from the newest) matching `filter`, newest first: what
+  // an operator looks at first is what just happened.
+  virtual Result<std::vector<StoredEvent>> ReadEventsBefore(int64_t before_sequence, int limit,
+                                                            const EventFilter& filter) = 0;
+  // How many events match `filter` (the total a page of them is part of).
+  virtual Result<int64_t> CountEventsFiltered(const EventFilter& filter) = 0;
   // The highest outbox sequence (0 when the outbox is empty).
   virtual Result<int64_t> LatestEventSequence() = 0;
   virtual Result<int64_t> CountEvents() = 0;
