@@ -121,10 +121,15 @@ done
 url=$(sed -n 's|^Integration Console: \(http://[^ ]*\)/$|\1|p' "$work/serve.log")
 token=$(sed -n 's|^Admin token .*: \([^ ]*\)$|\1|p' "$work/serve.log")
 if [ -z "$url" ] || [ -z "$token" ]; then cat "$work/serve.log"; fail "no console URL or token"; fi
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url/readyz")
-[ "$code" = 200 ] || fail "GET /readyz with the printed token: $code"
-code=$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")
-[ "$code" = 401 ] || fail "GET /readyz without a token: $code"
+# /readyz answers a load balancer without the token, but its detail only with it.
+body=$(curl -s -H "Authorization: Bearer $token" "$url/readyz")
+echo "$body" | grep -q '"store":"ok"' || fail "GET /readyz with the printed token: $body"
+body=$(curl -s "$url/readyz")
+[ "$body" = '{"status":"ready"}' ] || fail "GET /readyz without a token: $body"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url/api/admin/sources")
+[ "$code" = 401 ] || fail "GET /api/admin/sources without a token: $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url/api/admin/sources")
+[ "$code" = 200 ] || fail "GET /api/admin/sources with the printed token: $code"
 kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "serve exited $? after SIGTERM"
 serve_pid=
