@@ -444,6 +444,41 @@ TEST_P(AdminApiTest, ASourceWithoutWarningsHasNothingToAcknowledge) {
   ExpectProblem(Call("POST", "/api/admin/sources/nope/acknowledge"), 404, "nope");
 }
 
+// Warnings stay open behind runs that say nothing about the data (failed ones), also when they
+// sit further back than the first runs read for a source; acknowledging closes them.
+TEST_P(AdminApiTest, WarningsBehindFailedRunsStayOpenUntilAcknowledged) {
+  Start({Source("a")});
+  RunUntil("a", 1);
+  int64_t warned = 0;
+  {
+    auto store = OpenStore();
+    const std::string at = FormatUtc(clock_.Now());
+    Result<int64_t> run = store->BeginRun("a", at);
+    ASSERT_TRUE(run.ok());
+    warned = *run;
+    storage::CheckpointBatch batch;
+    batch.run_id = warned;
+    batch.source_id = "a";
+    batch.stream = "students";
+    batch.warnings = 2;
+    batch.committed_at = at;
+    ASSERT_TRUE(store->CommitCheckpoint(batch).ok());
+    ASSERT_TRUE(
+        store->FinishRun(warned, storage::RunStatus::kSucceededWithWarnings, at, "", "").ok());
+    for (int i = 0; i < 3; ++i) {
+      Result<int64_t> failed = store->BeginRun("a", at);
+      ASSERT_TRUE(failed.ok());
+      ASSERT_TRUE(store->FinishRun(*failed, storage::RunStatus::kFailed, at, "io", "timeout").ok());
+    }
+  }
+  const json open = Call("GET", "/api/admin/sources/a").Json()["openWarnings"];
+  ASSERT_TRUE(open.is_object()) << open;
+  EXPECT_EQ(open["runId"], warned);
+  EXPECT_EQ(open["warnings"], 2);
+  EXPECT_EQ(Call("POST", "/api/admin/sources/a/acknowledge").status, 200);
+  EXPECT_TRUE(Call("GET", "/api/admin/sources/a").Json()["openWarnings"].is_null());
+}
+
 TEST_P(AdminApiTest, CursorsAreReadAndResetForAFullPull) {
   Start({Source("a")});
   RunUntil("a", 1);

@@ -89,9 +89,12 @@ std::map<std::string, json> PluginSchemas(ApiContext& api) {
   return schemas;
 }
 
-// How many of a source's latest runs are read to find warnings still open: an unchanged run (a
-// file skipped by its fingerprint) re-reads nothing, so its successor says nothing about them.
+// How many of a source's latest runs are looked at to find warnings still open: an unchanged run
+// (a file skipped by its fingerprint) re-reads nothing, so its successor says nothing about them.
 constexpr int kOpenWarningRuns = 50;
+// Read first: the latest run and the one before. Idle runs share one row, so these two decide
+// nearly every source; the rest of the window is read only when they do not.
+constexpr int kFirstRuns = 2;
 
 std::string AcknowledgedKey(const std::string& source_id) {
   return "console.acknowledged_run." + source_id;
@@ -99,32 +102,45 @@ std::string AcknowledgedKey(const std::string& source_id) {
 
 // The latest run with warnings or rejected records, while no later run changed data and nobody
 // acknowledged it: those warnings still describe the data, although the runs since were clean
-// (they had nothing new to read). `runs` newest first.
-const storage::RunInfo* OpenWarningRun(storage::Store& store, const std::string& source_id,
-                                       const std::vector<storage::RunInfo>& runs) {
-  const storage::RunInfo* open = nullptr;
-  for (const storage::RunInfo& run : runs) {
-    const storage::RunCounters& c = run.counters;
-    if (run.status == storage::RunStatus::kRunning || run.status == storage::RunStatus::kFailed) {
-      continue;  // read nothing to its end: says nothing about the data
+// (they had nothing new to read). `runs`: the source's latest kFirstRuns, newest first; older
+// ones are read from the store when these do not decide.
+std::optional<storage::RunInfo> OpenWarningRun(storage::Store& store, const std::string& source_id,
+                                               std::vector<storage::RunInfo> runs) {
+  std::optional<storage::RunInfo> open;
+  int looked_at = 0;
+  int asked = kFirstRuns;
+  while (!open && looked_at < kOpenWarningRuns) {
+    for (const storage::RunInfo& run : runs) {
+      ++looked_at;
+      const storage::RunCounters& c = run.counters;
+      if (run.status == storage::RunStatus::kRunning || run.status == storage::RunStatus::kFailed) {
+        continue;  // read nothing to its end: says nothing about the data
+      }
+      if (c.warnings > 0 || c.rejected > 0) {
+        open = run;
+        break;
+      }
+      if (c.created + c.updated + c.stale > 0) return std::nullopt;  // the data changed, cleanly
     }
-    if (c.warnings > 0 || c.rejected > 0) {
-      open = &run;
-      break;
-    }
-    if (c.created + c.updated + c.stale > 0) return nullptr;  // the data changed, cleanly
+    if (open || static_cast<int>(runs.size()) < asked) break;  // found, or no older run
+    asked = kOpenWarningRuns - looked_at;
+    if (asked <= 0) break;
+    Result<std::vector<storage::RunInfo>> older =
+        store.ListRunsBefore(source_id, runs.back().id, asked);
+    if (!older.ok()) return std::nullopt;
+    runs = std::move(*older);
   }
-  if (open == nullptr) return nullptr;
+  if (!open) return std::nullopt;
   Result<std::optional<std::string>> acknowledged = store.GetSetting(AcknowledgedKey(source_id));
   if (acknowledged.ok() && *acknowledged) {
     std::optional<int64_t> run_id = ParseInteger(**acknowledged);
-    if (run_id && *run_id >= open->id) return nullptr;
+    if (run_id && *run_id >= open->id) return std::nullopt;
   }
   return open;
 }
 
-json OpenWarningsJson(const storage::RunInfo* run) {
-  if (run == nullptr) return nullptr;
+json OpenWarningsJson(const std::optional<storage::RunInfo>& run) {
+  if (!run) return nullptr;
   return {{"runId", run->id},
           {"at", OptionalText(run->finished_at)},
           {"warnings", run->counters.warnings},
@@ -161,11 +177,10 @@ json SourceJson(ApiContext& api, storage::Store& store, const engine::SourceSnap
   MaskSecrets(options, schema == schemas.end() ? nullptr : &schema->second);
   json last_run = nullptr;
   json open_warnings = nullptr;
-  Result<std::vector<storage::RunInfo>> runs =
-      store.ListRunsBefore(snapshot.id, 0, kOpenWarningRuns);
+  Result<std::vector<storage::RunInfo>> runs = store.ListRunsBefore(snapshot.id, 0, kFirstRuns);
   if (runs.ok() && !runs->empty()) {
     last_run = RunJson(runs->front());
-    open_warnings = OpenWarningsJson(OpenWarningRun(store, snapshot.id, *runs));
+    open_warnings = OpenWarningsJson(OpenWarningRun(store, snapshot.id, std::move(*runs)));
   }
   const bool scheduled = snapshot.state == engine::SourceState::kIdle ||
                          snapshot.state == engine::SourceState::kBackoff;
@@ -378,10 +393,10 @@ Response AcknowledgeWarnings(ApiContext& api, const Request& request) {
   if (!api.deps.engine.Source(id)) return NoSource(id);
   std::optional<Response> failed =
       api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
-        Result<std::vector<storage::RunInfo>> runs = store.ListRunsBefore(id, 0, kOpenWarningRuns);
+        Result<std::vector<storage::RunInfo>> runs = store.ListRunsBefore(id, 0, kFirstRuns);
         if (!runs.ok()) return ServerError(runs.status());
-        const storage::RunInfo* open = OpenWarningRun(store, id, *runs);
-        if (open == nullptr) {
+        const std::optional<storage::RunInfo> open = OpenWarningRun(store, id, std::move(*runs));
+        if (!open) {
           return Conflict(fmt::format("source '{}' has no open warnings to acknowledge", id));
         }
         Status saved = store.PutSetting(AcknowledgedKey(id), std::to_string(open->id),
