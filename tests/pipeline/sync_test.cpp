@@ -33,6 +33,17 @@ std::shared_ptr<plugin_host::LoadedPlugin> Counter() {
   return plugin;
 }
 
+// The same connector as Counter(), built as its version 2.0.0: a plugin upgrade.
+std::shared_ptr<plugin_host::LoadedPlugin> CounterV2() {
+  static std::shared_ptr<plugin_host::LoadedPlugin> plugin = [] {
+    auto loaded = plugin_host::LoadedPlugin::Load(std::filesystem::path(REGLO_TEST_PLUGIN_DIR) /
+                                                  "v2" / "counter.so");
+    EXPECT_TRUE(loaded.ok()) << loaded.status().ToString();
+    return *loaded;
+  }();
+  return plugin;
+}
+
 // Forwards to a real store, but fails the n-th CommitCheckpoint (1-based) when asked to.
 class FailingStore final : public storage::ForwardingStore {
  public:
@@ -59,10 +70,11 @@ class SyncTest : public storage::testing::FreshDatabaseTest {
     return source;
   }
 
-  SyncReport Run(const storage::SourceRow& source, storage::SyncStore* store = nullptr) {
-    auto instance = Counter()->CreateInstance(source.config_json);
+  SyncReport Run(const storage::SourceRow& source, storage::SyncStore* store = nullptr,
+                 const plugin_host::LoadedPlugin* plugin = nullptr, SyncOptions options = {}) {
+    auto instance = (plugin ? *plugin : *Counter()).CreateInstance(source.config_json);
     EXPECT_TRUE(instance.ok()) << instance.status().ToString();
-    SyncRunner runner(store ? *store : *store_, clock_);
+    SyncRunner runner(store ? *store : *store_, clock_, options);
     clock_.Advance(std::chrono::seconds(1));
     return runner.RunOnce(source, **instance);
   }
@@ -110,6 +122,85 @@ TEST_P(SyncTest, RedeliveredRecordsWriteNothingAndEmitNoEvent) {
   EXPECT_EQ(again.counters.created + again.counters.updated, 0);
   EXPECT_EQ(again.events, 0);
   EXPECT_EQ(Events().size(), events_before);
+}
+
+// Issue #19: a source row that hashes as the row its stored record was mapped from costs a hash
+// and a lookup, not a mapping and a validation, and still counts as unchanged everywhere.
+TEST_P(SyncTest, UnchangedSourceRowsCountUnchangedWithoutBeingMapped) {
+  SyncReport first = Run(Source("counter-1", R"({"records": 10, "checkpoint_every": 4})"));
+  EXPECT_EQ(first.counters.created, 10);
+  EXPECT_EQ(first.unchanged_unmapped, 0);
+  const size_t events_before = Events().size();
+  // Another source of the same company, system, plugin and options: the same rows from the start.
+  SyncReport again = Run(Source("counter-again", R"({"records": 10, "checkpoint_every": 4})"));
+  EXPECT_EQ(again.status, storage::RunStatus::kSucceeded) << again.error.ToString();
+  EXPECT_EQ(again.counters.seen, 10);
+  EXPECT_EQ(again.counters.unchanged, 10);
+  EXPECT_EQ(again.unchanged_unmapped, 10);
+  EXPECT_EQ(again.by_entity["student"].seen, 10);
+  EXPECT_EQ(again.by_entity["student"].unchanged, 10);
+  EXPECT_EQ(again.events, 0);
+  EXPECT_EQ(Events().size(), events_before);
+  auto run = store_->GetRun(again.run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->counters.seen, 10);
+  EXPECT_EQ(run->counters.unchanged, 10);
+  EXPECT_EQ(*store_->GetCursor("counter-again", "student"), "10");
+
+  // Switched off, every row is mapped (and found unchanged by the store).
+  SyncOptions mapping_all;
+  mapping_all.skip_unchanged_source_rows = false;
+  SyncReport mapped = Run(Source("counter-mapped", R"({"records": 10, "checkpoint_every": 4})"),
+                          nullptr, nullptr, mapping_all);
+  EXPECT_EQ(mapped.counters.unchanged, 10);
+  EXPECT_EQ(mapped.unchanged_unmapped, 0);
+}
+
+// What a row maps to depends on the plugin's version and the source's options: a change of either
+// maps every row again (here: found unchanged), and stores the new hashes, so only the first
+// pull after the change pays for it.
+TEST_P(SyncTest, APluginUpgradeOrNewOptionsMapEveryRowAgainOnce) {
+  Run(Source("counter-1", R"({"records": 6})"));
+  SyncReport upgraded = Run(Source("counter-v2", R"({"records": 6})"), nullptr, CounterV2().get());
+  EXPECT_EQ(upgraded.status, storage::RunStatus::kSucceeded) << upgraded.error.ToString();
+  EXPECT_EQ(upgraded.counters.unchanged, 6);
+  EXPECT_EQ(upgraded.unchanged_unmapped, 0);
+  SyncReport after =
+      Run(Source("counter-v2-again", R"({"records": 6})"), nullptr, CounterV2().get());
+  EXPECT_EQ(after.counters.unchanged, 6);
+  EXPECT_EQ(after.unchanged_unmapped, 6);
+
+  SyncReport options = Run(Source("counter-options", R"({"records": 6, "checkpoint_every": 2})"),
+                           nullptr, CounterV2().get());
+  EXPECT_EQ(options.counters.unchanged, 6);
+  EXPECT_EQ(options.unchanged_unmapped, 0);
+}
+
+// Records stored without a source hash (before the hashes existed) are mapped once, found
+// unchanged, and given the hash then, so the pull after that skips them.
+TEST_P(SyncTest, RecordsStoredWithoutASourceHashGetOneWhenFoundUnchanged) {
+  SyncOptions without_hashes;
+  without_hashes.skip_unchanged_source_rows = false;
+  Run(Source("counter-1", R"({"records": 5})"), nullptr, nullptr, without_hashes);
+  SyncReport mapped = Run(Source("counter-2", R"({"records": 5})"));
+  EXPECT_EQ(mapped.counters.unchanged, 5);
+  EXPECT_EQ(mapped.unchanged_unmapped, 0);
+  SyncReport skipped = Run(Source("counter-3", R"({"records": 5})"));
+  EXPECT_EQ(skipped.counters.unchanged, 5);
+  EXPECT_EQ(skipped.unchanged_unmapped, 5);
+}
+
+// A changed row is mapped and updates its record, and the record keeps the new row's hash.
+TEST_P(SyncTest, AChangedRowIsMappedAndItsNewHashKept) {
+  Run(Source("counter-1", R"({"records": 4})"));
+  SyncReport changed = Run(Source("counter-2", R"({"records": 4, "revision": 2})"));
+  EXPECT_EQ(changed.counters.updated, 4);
+  EXPECT_EQ(changed.unchanged_unmapped, 0);
+  EXPECT_EQ(changed.events, 4);
+  SyncReport again = Run(Source("counter-3", R"({"records": 4, "revision": 2})"));
+  EXPECT_EQ(again.counters.unchanged, 4);
+  EXPECT_EQ(again.unchanged_unmapped, 4);
+  EXPECT_EQ(again.events, 0);
 }
 
 TEST_P(SyncTest, ChangedRecordsBecomeVersionTwoWithChangedFieldNames) {

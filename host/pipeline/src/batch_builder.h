@@ -17,6 +17,7 @@
 #include "reglo/model/validation.h"
 #include "reglo/plugin_host/plugin.h"
 #include "reglo/storage/rows.h"
+#include "source_hashes.h"
 
 namespace reglo::pipeline {
 
@@ -44,14 +45,43 @@ class BatchBuilder {
     std::vector<std::string> warnings;  // the record's own warnings (only with keep_warnings)
   };
 
+  // Rows of `hashes`' entity whose source hash matches the stored record's are counted unchanged
+  // without being mapped; the others carry their hash to the store when it may be kept.
+  void set_source_hashes(SourceHashes* hashes) { hashes_ = hashes; }
+
   // Maps one source record and adds the canonical records it yields.
   Status Add(const reglo_record& source_record) {
     ++batch_.seen;
-    Status mapped =
-        connector_->MapToCanonical(source_record, [this](const reglo_record& canonical) {
-          AddCanonical(ViewOf(canonical, source_, fields_));
+    std::optional<int64_t> row_hash;
+    if (hashes_ != nullptr && hashes_->Covers(source_record)) {
+      row_hash = hashes_->RowHash(source_record);
+      if (hashes_->Unchanged(source_record.external_id, *row_hash)) {
+        // Mapping it again would yield the stored record: the commit would find it unchanged.
+        ++batch_.unchanged;
+        storage::RunCounters& entity = EntityCounters(hashes_->entity().name);
+        ++entity.seen;
+        ++entity.unchanged;
+        return Status::Ok();
+      }
+      hashes_->Forget(source_record.external_id);
+    }
+    int yielded = 0;
+    Placement placement;
+    Status mapped = connector_->MapToCanonical(
+        source_record, [this, &yielded, &placement](const reglo_record& canonical) {
+          ++yielded;
+          placement = AddCanonical(ViewOf(canonical, source_, fields_));
           return Status::Ok();
         });
+    if (mapped.ok() && row_hash && yielded == 1 && placement.kind == Placement::kRecord) {
+      // Kept only when mapping the row again is sure to yield this record: one record of the
+      // row's own identity, and no warning (a skipped row would not raise them again).
+      model::CanonicalRecord& record = batch_.records[placement.index];
+      if (record.entity == &hashes_->entity() && record.warnings.empty() &&
+          record.key.external_id == source_record.external_id) {
+        record.source_hash = row_hash;
+      }
+    }
     if (!mapped.ok()) {
       // One record the connector cannot map is a dead letter, not the end of the pull.
       model::Rejection rejection;
@@ -178,6 +208,7 @@ class BatchBuilder {
   storage::CheckpointBatch batch_;
   std::unordered_map<std::string, size_t> index_;
   std::vector<model::RawField> fields_;  // reused for every record's view
+  SourceHashes* hashes_ = nullptr;       // the stream's stored source hashes, when it has them
   size_t log_budget_ = 1000;
   int64_t suppressed_lines_ = 0;
 };

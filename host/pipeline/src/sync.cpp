@@ -12,6 +12,7 @@
 #include "reglo/core/masking.h"
 #include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
+#include "source_hashes.h"
 
 namespace reglo::pipeline {
 
@@ -75,6 +76,7 @@ void Account(const storage::CheckpointBatch& batch, const storage::CheckpointRes
   delta.rejected = static_cast<int64_t>(batch.rejections.size());
   report.counters += delta;
   report.events += result.events;
+  report.unchanged_unmapped += batch.unchanged;
   // Seen, warnings and rejected per entity were counted as the batch was built (duplicates that
   // collapsed into one record included, as in the totals); the outcomes come from the commit.
   for (const auto& [name, counted] : batch.by_entity) {
@@ -82,6 +84,7 @@ void Account(const storage::CheckpointBatch& batch, const storage::CheckpointRes
     entity.seen += counted.seen;
     entity.warnings += counted.warnings;
     entity.rejected += counted.rejected;
+    entity.unchanged += counted.unchanged;  // rows found unchanged before mapping
   }
   for (size_t i = 0; i < batch.records.size() && i < result.outcomes.size(); ++i) {
     storage::RunCounters& entity = report.by_entity[std::string(batch.records[i].entity->name)];
@@ -100,7 +103,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
   CommittingHandler(CommitWorker& worker, const Clock& clock, const SyncOptions& options,
                     const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
                     int64_t run_id, std::string stream, const std::atomic<bool>* stop,
-                    std::atomic<uint64_t>* progress, size_t& log_budget)
+                    std::atomic<uint64_t>* progress, size_t& log_budget, SourceHashes* hashes)
       : worker_(worker),
         clock_(clock),
         options_(options),
@@ -113,6 +116,7 @@ class CommittingHandler final : public plugin_host::PullHandler {
         progress_(progress),
         log_budget_(log_budget) {
     builder_.set_log_budget(log_budget_);
+    builder_.set_source_hashes(hashes);
   }
 
   Status OnRecord(const reglo_record& record) override {
@@ -209,11 +213,23 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
   if (!streams.ok()) failure = streams.status();
   size_t log_budget = options_.max_log_lines_per_run;
   int64_t suppressed = 0;
+  const Sha256Digest fingerprint = SourceFingerprint(source, connector.plugin_info());
   for (const std::string& stream : streams.ok() ? *streams : std::vector<std::string>{}) {
     Result<std::optional<std::string>> cursor = store_.GetCursor(source.id, stream);
     if (!cursor.ok()) {
       failure = cursor.status();
       break;
+    }
+    // Read while no pull runs (during one, the commit worker owns the Store).
+    std::optional<SourceHashes> hashes;
+    if (const model::EntitySpec* entity = model::FindEntity(stream);
+        options_.skip_unchanged_source_rows && entity != nullptr) {
+      hashes.emplace(*entity, fingerprint);
+      if (Status loaded = hashes->Load(store_, source, options_.max_source_hashes); !loaded.ok()) {
+        // Only slower without them: every row is mapped.
+        spdlog::warn("source {}: cannot read the stored source hashes of {}: {}", source.id, stream,
+                     loaded.message());
+      }
     }
     Status pulled = Status::Ok();
     {
@@ -222,7 +238,7 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
         Account(batch, result, report);
       });
       CommittingHandler handler(worker, clock_, options_, source, connector, report.run_id, stream,
-                                stop, progress, log_budget);
+                                stop, progress, log_budget, hashes ? &*hashes : nullptr);
       connector.SetLogCallback([&handler](reglo_log_level level, std::string_view message) {
         handler.OnPluginLog(FromPluginLevel(level), message);
       });

@@ -371,6 +371,10 @@ typedef struct counter_descriptor_storage {
 #define TEST_DESCRIPTOR_STRUCT_SIZE sizeof(reglo_connector_descriptor)
 #endif
 
+#ifndef TEST_PLUGIN_VERSION
+#define TEST_PLUGIN_VERSION "1.0.0"
+#endif
+
 static const counter_descriptor_storage counter_storage = {
     {TEST_DESCRIPTOR_STRUCT_SIZE, TEST_ABI_MAJOR, TEST_ABI_MINOR,
 #ifdef TEST_NULL_NAME
@@ -378,7 +382,8 @@ static const counter_descriptor_storage counter_storage = {
 #else
      TEST_PLUGIN_NAME,
 #endif
-     "1.0.0", "Reglo tests", "deterministic student records for tests", counter_entities, 1,
+     TEST_PLUGIN_VERSION, "Reglo tests", "deterministic student records for tests",
+     counter_entities, 1,
 #ifdef TEST_BAD_SCHEMA
      "{not json",
 #else

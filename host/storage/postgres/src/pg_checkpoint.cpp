@@ -26,6 +26,28 @@ Result<const EntitySql*> PostgresStore::SqlFor(const model::EntitySpec& entity) 
   return Status::InvalidArgument(fmt::format("'{}' is not a canonical entity", entity.name));
 }
 
+Status PostgresStore::ScanSourceHashes(const model::EntitySpec& entity,
+                                       const std::string& company_id,
+                                       const std::string& source_system, const SourceHashRow& row) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  // In pages along the identity index: one result of a million rows would hold them all in
+  // libpq's memory at once.
+  constexpr int kPage = 50000;
+  const std::string sql = fmt::format(
+      "SELECT external_id, source_hash FROM {} WHERE company_id = $1 AND source_system = $2 AND "
+      "external_id > $3 AND source_hash IS NOT NULL ORDER BY external_id LIMIT {}",
+      entity.table, kPage);
+  std::string after;
+  for (;;) {
+    REGLO_ASSIGN_OR_RETURN(
+        rows, conn_->Query(sql, Params().Text(company_id).Text(source_system).Text(after),
+                           "reading source hashes"));
+    for (int r = 0; r < rows.size(); ++r) row(rows.Text(r, 0), rows.Int(r, 1));
+    if (rows.size() < kPage) return Status::Ok();
+    after = rows.String(rows.size() - 1, 0);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 //
@@ -53,9 +75,9 @@ Result<const EntitySql*> PostgresStore::SqlFor(const model::EntitySpec& entity) 
 
 // The columns of a record's row that follow its identity, in EntitySql::insert's order: the
 // fields, then kColumnsAfterFields more (version, content hash, source updated at, extra,
-// warnings), each handed to `column(i)`, the BinaryFields (an ArrayBuilder, or one CopyRows for
-// all) of column i. `scratch` holds the JSON columns while they are added.
-constexpr size_t kColumnsAfterFields = 5;
+// warnings, source hash), each handed to `column(i)`, the BinaryFields (an ArrayBuilder, or one
+// CopyRows for all) of column i. `scratch` holds the JSON columns while they are added.
+constexpr size_t kColumnsAfterFields = 6;
 template <typename ColumnOf>
 void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, ColumnOf&& column,
                       std::string& scratch) {
@@ -68,6 +90,8 @@ void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, Col
   column(c++).AddTextOrNull(scratch);
   WarningsToJson(record.warnings, scratch);
   column(c++).AddTextOrNull(scratch);
+  // Written (or cleared) with every version of the record, so it always describes the stored one.
+  record.source_hash ? column(c++).AddInt(*record.source_hash) : column(c++).AddNull();
 }
 
 Result<CheckpointResult> PostgresStore::CommitCheckpoint(const CheckpointBatch& batch) {
@@ -155,7 +179,9 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     slot.state.reset();
     slot.last = nullptr;
     slot.last_version = 0;
+    slot.unchanged = nullptr;
   }
+  result.counters.unchanged = batch.unchanged;  // found unchanged before mapping: nothing to write
   Transaction tx(*conn_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint", checkpoint_settings_));
   if (!batch.lease_owner.empty()) {
@@ -227,7 +253,10 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     switch (decision.outcome) {
       case model::Outcome::kCreated: ++result.counters.created; break;
       case model::Outcome::kUpdated: ++result.counters.updated; break;
-      case model::Outcome::kUnchanged: ++result.counters.unchanged; continue;
+      case model::Outcome::kUnchanged:
+        ++result.counters.unchanged;
+        if (record.source_hash) slot.unchanged = &record;
+        continue;
       case model::Outcome::kStale: ++result.counters.stale; continue;
     }
     for (model::EventRecord& event : model::BuildEvents(record, decision, batch.committed_at)) {
@@ -260,6 +289,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
   for (const Group& group : groups_) {
     REGLO_ASSIGN_OR_RETURN(written, WriteRecords(group, batch.committed_at));
     if (!written) return Attempt::kLostRace;
+    REGLO_RETURN_IF_ERROR(RefreshSourceHashes(group));
   }
 
   if (events.rows() > 0) {
@@ -294,6 +324,25 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
                                                      [this](size_t s) { return slots_[s].stored; });
   }
   return Attempt::kDone;
+}
+
+Status PostgresStore::RefreshSourceHashes(const Group& group) {
+  ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), hash(kInt8Oid);
+  size_t rows = 0;
+  for (size_t s : group.slots) {
+    const Slot& slot = slots_[s];
+    if (slot.last != nullptr || slot.unchanged == nullptr) continue;  // written with the record
+    const model::CanonicalRecord& record = *slot.unchanged;
+    company.Add(record.key.company_id);
+    source.Add(record.key.source_system);
+    external_id.Add(record.key.external_id);
+    hash.AddInt(*record.source_hash);
+    ++rows;
+  }
+  if (rows == 0) return Status::Ok();
+  Params params;
+  params.Array(company).Array(source).Array(external_id).Array(hash);
+  return conn_->Query(group.sql->refresh_source_hash, params, "refreshing source hashes").status();
 }
 
 Result<int64_t> PostgresStore::SendInsertFirst(const Group& group,
@@ -394,9 +443,10 @@ Params PostgresStore::RecordParams(const Group& group, const std::vector<const S
   const size_t n = group.entity->fields.size();
   ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), expected(kInt8Oid);
   // AddRecordColumns' columns: the fields, then version (int8), content hash, source updated at,
-  // extra and warnings.
+  // extra, warnings and source hash (int8).
   std::vector<ArrayBuilder> columns(n + kColumnsAfterFields, ArrayBuilder(kTextOid));
   columns[n] = ArrayBuilder(kInt8Oid);
+  columns[n + 5] = ArrayBuilder(kInt8Oid);
   std::string scratch;
   for (const Slot* slot : rows) {
     const model::CanonicalRecord& record = *slot->last;

@@ -98,7 +98,8 @@ class UnnestList {
         .Add("content_hash")
         .Add("source_updated_at")
         .Add("extra")
-        .Add("warnings");
+        .Add("warnings")
+        .Add("source_hash", "int8");
   }
   const std::string& str() const { return out_; }
   int next_param() const { return next_; }
@@ -118,7 +119,7 @@ struct EntitySql {
   std::string lookup;
   // Multi-row insert of new records, ON CONFLICT DO NOTHING: the affected count says whether
   // another writer got there first. $1..$3 identity arrays, one array per field, version,
-  // content hash, source updated at, extra and warnings arrays, then the commit time.
+  // content hash, source updated at, extra, warnings and source hash arrays, then the commit time.
   std::string insert;
   // COPY of records expected to be new (no ON CONFLICT): a unique violation says one was not
   // (and rolls the attempt back). A quarter faster on a cold load than `insert`, whose
@@ -129,6 +130,10 @@ struct EntitySql {
   // whether another writer changed one in between. $1..$3 identity arrays, $4 expected versions,
   // then as insert.
   std::string update;
+  // The source hashes of records found unchanged, where they differ from the stored ones (rows
+  // stored before the hashes existed, or by another plugin version): $1..$3 identity arrays, $4
+  // source hashes.
+  std::string refresh_source_hash;
 };
 
 inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
@@ -160,7 +165,7 @@ inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
   inserted.AddBookkeeping();
   const std::string columns = fmt::format(
       "{} (company_id, source_system, external_id{}, version, content_hash, source_updated_at, "
-      "extra, warnings, created_at, updated_at)",
+      "extra, warnings, source_hash, created_at, updated_at)",
       table, Columns(entity, "", ""));
   sql.insert = fmt::format(
       "INSERT INTO {} SELECT {}, ${}::text, ${}::text "
@@ -178,10 +183,22 @@ inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
   sql.update = fmt::format(
       "UPDATE {0} AS s SET {1}version = u.version, content_hash = u.content_hash, "
       "source_updated_at = u.source_updated_at, extra = u.extra, warnings = u.warnings, "
+      "source_hash = u.source_hash, "
       "updated_at = ${2}::text FROM (SELECT {3}) AS u "
       "WHERE s.company_id = u.company_id AND s.source_system = u.source_system "
       "AND s.external_id = u.external_id AND s.version = u.expected_version",
       table, set, updated.next_param(), updated.str());
+  sql.refresh_source_hash = fmt::format(
+      "UPDATE {} AS s SET source_hash = u.source_hash FROM (SELECT {}) AS u "
+      "WHERE s.company_id = u.company_id AND s.source_system = u.source_system "
+      "AND s.external_id = u.external_id AND s.source_hash IS DISTINCT FROM u.source_hash",
+      table,
+      UnnestList()
+          .Add("company_id")
+          .Add("source_system")
+          .Add("external_id")
+          .Add("source_hash", "int8")
+          .str());
   return sql;
 }
 
@@ -219,6 +236,8 @@ class PostgresStore final : public Store {
   Result<std::optional<std::string>> GetCursor(const std::string& source_id,
                                                const std::string& stream) override;
   Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) override;
+  Status ScanSourceHashes(const model::EntitySpec& entity, const std::string& company_id,
+                          const std::string& source_system, const SourceHashRow& row) override;
 
   Result<std::optional<StoredRecord>> GetRecord(const model::EntitySpec& entity,
                                                 const model::RecordKey& key) override;
@@ -302,6 +321,8 @@ class PostgresStore final : public Store {
     std::optional<model::StoredState> state;       // as of the records decided so far
     const model::CanonicalRecord* last = nullptr;  // the last record that changed it
     int64_t last_version = 0;
+    // The last record found unchanged that brings a source hash (written when `last` is not).
+    const model::CanonicalRecord* unchanged = nullptr;
   };
   // The slots of one canonical table, in first-occurrence order.
   struct Group {
@@ -365,6 +386,8 @@ class PostgresStore final : public Store {
   // `repeated_only`: the others are inserted first).
   Status Lookup(const Group& group, bool repeated_only);
   Result<bool> WriteRecords(const Group& group, const std::string& committed_at);
+  // Stores the source hashes that records found unchanged bring (EntitySql::refresh_source_hash).
+  Status RefreshSourceHashes(const Group& group);
   static Params RecordParams(const Group& group, const std::vector<const Slot*>& rows,
                              bool with_expected_version, const std::string& committed_at);
   Status WriteBookkeeping(const CheckpointBatch& batch, const CheckpointResult& result);

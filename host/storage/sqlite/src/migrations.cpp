@@ -371,6 +371,19 @@ CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
 CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
 )sql";
 
+// Migration 8 (issue #19): source_hash, the 64-bit hash of the source row a record was mapped
+// from together with the mapping's fingerprint (CanonicalRecord::source_hash), NULL when the
+// record must be mapped again whatever its source row. Same DDL in the PostgreSQL backend.
+constexpr std::string_view kSourceHashes = R"sql(
+ALTER TABLE students ADD COLUMN source_hash BIGINT;
+ALTER TABLE cases ADD COLUMN source_hash BIGINT;
+ALTER TABLE appointments ADD COLUMN source_hash BIGINT;
+ALTER TABLE documents ADD COLUMN source_hash BIGINT;
+ALTER TABLE payments ADD COLUMN source_hash BIGINT;
+ALTER TABLE instructors ADD COLUMN source_hash BIGINT;
+ALTER TABLE vehicles ADD COLUMN source_hash BIGINT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -383,6 +396,7 @@ const std::vector<Migration>& Migrations() {
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
       {7, "retention: run events and folded idle runs", kRetention},
+      {8, "source row hashes", kSourceHashes},
   };
   return migrations;
 }

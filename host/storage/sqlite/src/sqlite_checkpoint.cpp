@@ -77,17 +77,17 @@ Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& en
   REGLO_ASSIGN_OR_RETURN(
       insert,
       Prepare(fmt::format("INSERT INTO {} (company_id, source_system, external_id{}, version, "
-                          "content_hash, source_updated_at, extra, warnings, created_at, "
-                          "updated_at) VALUES ({}) ON CONFLICT (company_id, source_system, "
-                          "external_id) DO NOTHING",
-                          entity.table, ColumnList(entity, ""), Placeholders(n + 10)),
+                          "content_hash, source_updated_at, extra, warnings, source_hash, "
+                          "created_at, updated_at) VALUES ({}) ON CONFLICT (company_id, "
+                          "source_system, external_id) DO NOTHING",
+                          entity.table, ColumnList(entity, ""), Placeholders(n + 11)),
               what));
   statements.insert = insert;
 
   REGLO_ASSIGN_OR_RETURN(
       update,
       Prepare(fmt::format("UPDATE {} SET {}version = ?, content_hash = ?, source_updated_at = ?, "
-                          "extra = ?, warnings = ?, updated_at = ? WHERE {}",
+                          "extra = ?, warnings = ?, source_hash = ?, updated_at = ? WHERE {}",
                           entity.table, ColumnList(entity, " = ?").substr(2) + ", ", identity),
               what));
   statements.update = update;
@@ -96,7 +96,30 @@ Result<EntityStatements*> SqliteStore::StatementsFor(const model::EntitySpec& en
                          Prepare(fmt::format("SELECT COUNT(*) FROM {}", entity.table), what));
   statements.count = count;
 
+  REGLO_ASSIGN_OR_RETURN(refresh, Prepare(fmt::format("UPDATE {} SET source_hash = ? WHERE {} AND "
+                                                      "source_hash IS NOT ?",
+                                                      entity.table, identity),
+                                          what));
+  statements.refresh_source_hash = refresh;
+
   return &entity_statements_.emplace(&entity, statements).first->second;
+}
+
+Status SqliteStore::ScanSourceHashes(const model::EntitySpec& entity, const std::string& company_id,
+                                     const std::string& source_system, const SourceHashRow& row) {
+  // Rare (once per stream and pull): prepared on demand. The identity index serves the prefix.
+  REGLO_ASSIGN_OR_RETURN(
+      scan, Prepare(fmt::format("SELECT external_id, source_hash FROM {} WHERE company_id = ? AND "
+                                "source_system = ? AND source_hash IS NOT NULL",
+                                entity.table),
+                    "preparing the source hash scan"));
+  Stmt query(*db_, scan, "reading source hashes");
+  query.Bind(1, company_id).Bind(2, source_system);
+  for (;;) {
+    REGLO_ASSIGN_OR_RETURN(found, query.Step());
+    if (!found) return Status::Ok();
+    row(query.Text(0), query.Int(1));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,6 +140,7 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
 
 Status SqliteStore::ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResult& result) {
   result.outcomes.reserve(batch.records.size());
+  result.counters.unchanged = batch.unchanged;  // found unchanged before mapping: nothing to write
   pending_events_.clear();
   REGLO_RETURN_IF_ERROR(GroupBatch(batch));
   for (size_t i = 0; i < batch.records.size(); ++i) {
@@ -239,6 +263,16 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
       REGLO_RETURN_IF_ERROR(UpdateRecord(*statements, record, decision.version, committed_at));
       break;
     case model::Outcome::kUnchanged:
+      if (record.source_hash) {
+        Stmt refresh(*db_, statements->refresh_source_hash, "refreshing a source hash");
+        refresh.Bind(1, *record.source_hash)
+            .Bind(2, record.key.company_id)
+            .Bind(3, record.key.source_system)
+            .Bind(4, record.key.external_id)
+            .Bind(5, *record.source_hash);
+        REGLO_RETURN_IF_ERROR(refresh.Run());
+      }
+      return decision.outcome;
     case model::Outcome::kStale: return decision.outcome;
   }
   REGLO_RETURN_IF_ERROR(AppendEvents(record, decision, committed_at, events));
@@ -255,9 +289,11 @@ int SqliteStore::BindRecordState(Stmt& stmt, int first, const model::CanonicalRe
       .Bind(p + 1, record.content_hash)
       .BindOpt(p + 2, record.source_updated_at)
       .BindTextOrNull(p + 3, extra_json_)
-      .BindTextOrNull(p + 4, warnings_json_)
-      .Bind(p + 5, committed_at);
-  return p + 6;
+      .BindTextOrNull(p + 4, warnings_json_);
+  // Written (or cleared) with every version of the record, so it always describes the stored one.
+  record.source_hash ? stmt.Bind(p + 5, *record.source_hash) : stmt.BindNull(p + 5);
+  stmt.Bind(p + 6, committed_at);
+  return p + 7;
 }
 
 Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,

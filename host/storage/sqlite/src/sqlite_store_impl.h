@@ -29,6 +29,9 @@ struct EntityStatements {
   sqlite3_stmt* insert = nullptr;        // ON CONFLICT DO NOTHING: Changes() says if it landed
   sqlite3_stmt* update = nullptr;
   sqlite3_stmt* count = nullptr;
+  // Stores the source hash a record found unchanged brings, where the stored one differs (rows
+  // stored before the hashes existed, or by another plugin version).
+  sqlite3_stmt* refresh_source_hash = nullptr;
 };
 
 // Statements used by every checkpoint, prepared once at open.
@@ -88,6 +91,8 @@ class SqliteStore final : public Store {
   Result<std::optional<std::string>> GetCursor(const std::string& source_id,
                                                const std::string& stream) override;
   Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) override;
+  Status ScanSourceHashes(const model::EntitySpec& entity, const std::string& company_id,
+                          const std::string& source_system, const SourceHashRow& row) override;
 
   Result<std::optional<StoredRecord>> GetRecord(const model::EntitySpec& entity,
                                                 const model::RecordKey& key) override;

@@ -57,6 +57,11 @@ struct CanonicalRecord {
   std::vector<std::pair<std::string, std::string>> extra;  // unknown fields, sorted by name
   std::vector<std::string> warnings;  // "student.email: missing" (never a personal value)
   std::string content_hash;           // over values and extra; see ContentHash()
+  // The hash of the source row this record was mapped from, with the mapping's fingerprint
+  // (pipeline/source_hashes.h), when mapping that row again is known to yield this very record:
+  // one record of the row's own entity and id, without warnings. Stored with the record, it lets
+  // the next pull skip mapping and validating a row that did not change. Absent: always map.
+  std::optional<int64_t> source_hash;
   // The events' `data` member with the decision's parts left out (PrepareEventData, events.h):
   // made where the record is validated, on the pulling thread, so the committing thread only
   // splices in the version and the changes. Empty: BuildEvents makes it all.

@@ -30,6 +30,12 @@ struct SyncOptions {
   // When set, every commit is fenced by the source's lease held by this owner (see
   // CheckpointBatch::lease_owner): a pull whose lease was taken over commits nothing more.
   std::string lease_owner;
+  // Source rows whose hash matches the stored record's (CanonicalRecord::source_hash) count as
+  // unchanged without being mapped or validated: an unchanged row costs a hash and a lookup.
+  // The stream's stored hashes are read before its pull, 16 bytes per record in memory; past
+  // max_source_hashes records they are not read, and every row is mapped.
+  bool skip_unchanged_source_rows = true;
+  size_t max_source_hashes = 8'000'000;
 };
 
 struct SyncReport {
@@ -38,7 +44,9 @@ struct SyncReport {
   storage::RunCounters counters;
   int64_t events = 0;
   std::map<std::string, storage::RunCounters> by_entity;  // per canonical entity
-  Status error;                                           // OK unless the run failed
+  // Of counters.unchanged: the records found unchanged by their source row's hash alone.
+  int64_t unchanged_unmapped = 0;
+  Status error;  // OK unless the run failed
   // With a kRateLimited error: the delay the connector asked for before the next call (0: none).
   uint32_t retry_after_ms = 0;
 };

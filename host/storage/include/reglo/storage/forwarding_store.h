@@ -55,6 +55,10 @@ class ForwardingStore : public SyncStore {
   Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) override {
     return inner_.CommitCheckpoint(batch);
   }
+  Status ScanSourceHashes(const model::EntitySpec& entity, const std::string& company_id,
+                          const std::string& source_system, const SourceHashRow& row) override {
+    return inner_.ScanSourceHashes(entity, company_id, source_system, row);
+  }
 
   Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
                                std::chrono::milliseconds ttl, const std::string& now) override {

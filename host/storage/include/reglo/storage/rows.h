@@ -85,6 +85,9 @@ struct CheckpointBatch {
   std::vector<RunLogLine> log_lines;            // masked warnings of this batch
   int64_t seen = 0;      // records delivered by the source in this batch, duplicates included
   int64_t warnings = 0;  // warnings raised in this batch
+  // Records of `seen` the pipeline found unchanged without mapping them (their source rows hash
+  // as the stored ones do): the commit counts them unchanged (also in by_entity) and writes none.
+  int64_t unchanged = 0;
   // seen (duplicates included), warnings and rejected of this batch per canonical entity, so the
   // per-entity lines of a run report add up to its totals; created..stale come from the commit.
   std::map<std::string, RunCounters, std::less<>> by_entity;

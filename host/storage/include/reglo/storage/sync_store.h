@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reglo/core/status.h"
@@ -53,6 +55,12 @@ class SyncStore {
   // Decides created / updated / unchanged / stale for every record against what is stored, writes
   // the records, their events, dead letters, log lines, run counters and the cursor, atomically.
   virtual Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) = 0;
+  // Hands `row` the external id and source hash (CanonicalRecord::source_hash) of every record
+  // of `entity`, company and source system stored with one, in no particular order; rows stored
+  // without one are left out. Read before a pull, so it can skip mapping unchanged source rows.
+  using SourceHashRow = std::function<void(std::string_view external_id, int64_t source_hash)>;
+  virtual Status ScanSourceHashes(const model::EntitySpec& entity, const std::string& company_id,
+                                  const std::string& source_system, const SourceHashRow& row) = 0;
 
   // Leases (DESIGN §6): which one of several hub instances sharing a database syncs a source.
   // `now` is a FormatUtc timestamp of the caller's clock; a lease held until `expires_at` is free
