@@ -100,11 +100,15 @@ void Account(const storage::CheckpointBatch& batch, const storage::CheckpointRes
 // Receives one stream's pull and hands it to the commit worker checkpoint by checkpoint.
 class CommittingHandler final : public plugin_host::PullHandler {
  public:
-  CommittingHandler(CommitWorker& worker, const Clock& clock, const SyncOptions& options,
-                    const storage::SourceRow& source, plugin_host::ConnectorInstance& connector,
-                    int64_t run_id, std::string stream, const std::atomic<bool>* stop,
-                    std::atomic<uint64_t>* progress, size_t& log_budget, SourceHashes* hashes)
-      : worker_(worker),
+  CommittingHandler(storage::SyncStore& store, CommitWorker& worker, const Clock& clock,
+                    const SyncOptions& options, const storage::SourceRow& source,
+                    plugin_host::ConnectorInstance& connector, int64_t run_id, std::string stream,
+                    const std::atomic<bool>* stop, std::atomic<uint64_t>* progress,
+                    size_t& log_budget, SourceHashes* hashes)
+      : store_(store),
+        source_(source),
+        hashes_(hashes),
+        worker_(worker),
         clock_(clock),
         options_(options),
         builder_(source, &connector),
@@ -116,11 +120,11 @@ class CommittingHandler final : public plugin_host::PullHandler {
         progress_(progress),
         log_budget_(log_budget) {
     builder_.set_log_budget(log_budget_);
-    builder_.set_source_hashes(hashes);
   }
 
   Status OnRecord(const reglo_record& record) override {
     Bump();
+    if (hashes_ != nullptr && !hashes_loaded_) REGLO_RETURN_IF_ERROR(LoadSourceHashes());
     REGLO_RETURN_IF_ERROR(builder_.Add(record));
     if (builder_.size() >= options_.max_batch_records) return Submit(std::nullopt);
     return Status::Ok();
@@ -163,6 +167,25 @@ class CommittingHandler final : public plugin_host::PullHandler {
   int64_t suppressed_lines() const { return builder_.suppressed_lines(); }
 
  private:
+  // At the first record, not before the pull: a pull that brings nothing (the CSV connector's
+  // unchanged files) must not read a million hashes. The worker drained, the Store is ours.
+  Status LoadSourceHashes() {
+    hashes_loaded_ = true;
+    REGLO_RETURN_IF_ERROR(worker_.Drain());
+    if (Status loaded = hashes_->Load(store_, source_, options_.max_source_hashes); !loaded.ok()) {
+      // Only slower without them: every row is mapped.
+      spdlog::warn("source {}: cannot read the stored source hashes of {}: {}", source_.id, stream_,
+                   loaded.message());
+      return Status::Ok();
+    }
+    builder_.set_source_hashes(hashes_);
+    return Status::Ok();
+  }
+
+  storage::SyncStore& store_;
+  const storage::SourceRow& source_;
+  SourceHashes* hashes_;
+  bool hashes_loaded_ = false;
   CommitWorker& worker_;
   const Clock& clock_;
   const SyncOptions& options_;
@@ -220,16 +243,11 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
       failure = cursor.status();
       break;
     }
-    // Read while no pull runs (during one, the commit worker owns the Store).
+    // Read by the handler at the stream's first record.
     std::optional<SourceHashes> hashes;
     if (const model::EntitySpec* entity = model::FindEntity(stream);
         options_.skip_unchanged_source_rows && entity != nullptr) {
       hashes.emplace(*entity, fingerprint);
-      if (Status loaded = hashes->Load(store_, source, options_.max_source_hashes); !loaded.ok()) {
-        // Only slower without them: every row is mapped.
-        spdlog::warn("source {}: cannot read the stored source hashes of {}: {}", source.id, stream,
-                     loaded.message());
-      }
     }
     Status pulled = Status::Ok();
     {
@@ -237,8 +255,8 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
                                             const storage::CheckpointResult& result) {
         Account(batch, result, report);
       });
-      CommittingHandler handler(worker, clock_, options_, source, connector, report.run_id, stream,
-                                stop, progress, log_budget, hashes ? &*hashes : nullptr);
+      CommittingHandler handler(store_, worker, clock_, options_, source, connector, report.run_id,
+                                stream, stop, progress, log_budget, hashes ? &*hashes : nullptr);
       connector.SetLogCallback([&handler](reglo_log_level level, std::string_view message) {
         handler.OnPluginLog(FromPluginLevel(level), message);
       });
