@@ -431,7 +431,7 @@ Status ReadRetention(const json& root, RetentionSettings& retention) {
   Result<const json*> section =
       FindSection(root, "retention",
                   {"enabled", "interval_seconds", "runs_days", "run_logs_days", "events_days",
-                   "deliveries_days", "dead_letters_days", "batch_rows"});
+                   "deliveries_days", "dead_letters_days", "audit_days", "batch_rows"});
   if (!section.ok()) return section.status();
   if (*section == nullptr) return Status::Ok();
   const json& r = **section;
@@ -443,6 +443,7 @@ Status ReadRetention(const json& root, RetentionSettings& retention) {
   REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "events_days", policy.events));
   REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "deliveries_days", policy.deliveries));
   REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "dead_letters_days", policy.dead_letters));
+  REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "audit_days", policy.audit));
   REGLO_RETURN_IF_ERROR(ReadInteger(r, "retention", "batch_rows", 1, 100'000, policy.batch_rows));
   return Status::Ok();
 }

@@ -17,7 +17,8 @@ std::string Mebibytes(int64_t bytes) {
 
 storage::RetentionPolicy NothingPruned(storage::RetentionPolicy policy) {
   const storage::RetentionPolicy::Age forever = storage::RetentionPolicy::Age::zero();
-  policy.runs = policy.run_logs = policy.events = policy.deliveries = policy.dead_letters = forever;
+  policy.runs = policy.run_logs = policy.events = policy.deliveries = policy.dead_letters =
+      policy.audit = forever;
   policy.reclaim_pages = 0;
   return policy;
 }

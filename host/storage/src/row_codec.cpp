@@ -226,6 +226,17 @@ std::string ContainsPattern(std::string_view search) {
   return pattern;
 }
 
+void DecodeRow(const RowCursor& row, AdminTokenRow& token) {
+  ReadColumns(row, 0, token, &AdminTokenRow::id, &AdminTokenRow::name, &AdminTokenRow::role,
+              &AdminTokenRow::token_sha256, &AdminTokenRow::created_at, &AdminTokenRow::revoked_at);
+}
+
+void DecodeRow(const RowCursor& row, AuditRow& audit) {
+  ReadColumns(row, 0, audit, &AuditRow::id, &AuditRow::at, &AuditRow::actor, &AuditRow::role,
+              &AuditRow::action, &AuditRow::target, &AuditRow::outcome, &AuditRow::before,
+              &AuditRow::after, &AuditRow::detail);
+}
+
 BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& query,
                         std::string (*placeholder)(int)) {
   BrowseSql sql;

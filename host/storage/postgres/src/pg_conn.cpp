@@ -360,6 +360,7 @@ Transaction::~Transaction() {
 
 Status Transaction::Begin(std::string_view what, std::string_view settings) {
   what_ = what;
+  if (conn_.InTransaction()) return Status::Ok();  // joins the outer transaction
   std::string sql = "BEGIN";
   if (!settings.empty()) {
     sql += "; ";
@@ -371,6 +372,7 @@ Status Transaction::Begin(std::string_view what, std::string_view settings) {
 }
 
 Status Transaction::Commit() {
+  if (!active_) return Status::Ok();  // joined: the outer transaction commits
   REGLO_RETURN_IF_ERROR(conn_.Exec("COMMIT", what_));
   active_ = false;
   return Status::Ok();

@@ -217,7 +217,10 @@ class Conn {
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> prepared statement
 };
 
-// BEGIN on Begin(), ROLLBACK on destruction unless committed.
+// BEGIN on Begin(), ROLLBACK on destruction unless committed. Begun while the connection is
+// already in a transaction (AuditStore::Audited runs store methods inside its own), it joins
+// that one: Begin and Commit do nothing (its settings are not applied: SET TRANSACTION must come
+// first), and the outer transaction commits or rolls back the whole.
 class Transaction {
  public:
   explicit Transaction(Conn& conn) : conn_(conn) {}

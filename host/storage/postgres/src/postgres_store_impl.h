@@ -1,6 +1,7 @@
 // PostgresStore: the PostgreSQL backend's class, shared by the files that implement it by role
 // (postgres_store.cpp: open, migrate, factory; pg_checkpoint.cpp; pg_runs.cpp; pg_outbox.cpp;
-// pg_ingest.cpp; pg_relay.cpp; pg_admin.cpp; pg_housekeeping.cpp). Private to the backend.
+// pg_ingest.cpp; pg_relay.cpp; pg_admin.cpp; pg_housekeeping.cpp; pg_audit.cpp). Private to the
+// backend.
 // Thread-safety: one thread at a time per store object, like every Store.
 #pragma once
 
@@ -280,6 +281,15 @@ class PostgresStore final : public Store {
   Result<int64_t> Prune(PruneTarget target, const std::string& before, int limit) override;
   Result<StoreStats> ReadStoreStats() override;
   Result<int64_t> ReclaimSpace(int64_t max_pages, bool full) override;
+
+  // ---- Roles and the audit log (issue #18 §3) ----
+  Status Audited(AuditRow row, const AuditedChange& change) override;
+  Status AppendAudit(const AuditRow& row) override;
+  Result<std::vector<AuditRow>> ListAudit(const AuditQuery& query) override;
+  Result<int64_t> CreateAdminToken(const AdminTokenRow& token) override;
+  Result<std::vector<AdminTokenRow>> ListAdminTokens() override;
+  Result<std::optional<AdminTokenRow>> FindAdminToken(const std::string& token_sha256) override;
+  Result<bool> RevokeAdminToken(const std::string& name, const std::string& now) override;
 
   Result<IngestCommit> CommitIngest(
       const CheckpointBatch& batch, const IngestRequestRow& request,

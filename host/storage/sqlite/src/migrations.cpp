@@ -371,6 +371,36 @@ CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
 CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
 )sql";
 
+// Migration 8, roles and the audit log (issue #18 §3): named admin tokens (only their SHA-256;
+// a name is unique among active tokens, so a revoked name can be given again) and the audit
+// log, pruned by time (HousekeepingStore::Prune, "audit"). Same DDL in the PostgreSQL backend.
+constexpr std::string_view kRolesAudit = R"sql(
+CREATE TABLE integration_admin_tokens (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE UNIQUE INDEX integration_admin_tokens_active_name ON integration_admin_tokens (name)
+  WHERE revoked_at IS NULL;
+
+CREATE TABLE integration_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  before_value TEXT,
+  after_value TEXT,
+  detail TEXT
+);
+CREATE INDEX integration_audit_by_at ON integration_audit (at);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -383,6 +413,7 @@ const std::vector<Migration>& Migrations() {
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
       {7, "retention: run events and folded idle runs", kRetention},
+      {8, "roles and the audit log: named admin tokens, audit rows", kRolesAudit},
   };
   return migrations;
 }

@@ -112,6 +112,7 @@ Transaction::~Transaction() {
 
 Status Transaction::Begin(std::string_view what) {
   what_ = what;
+  if (db_.InTransaction()) return Status::Ok();  // joins the outer transaction
   Result<sqlite3_stmt*> stmt = db_.Prepare("BEGIN IMMEDIATE", what);
   if (!stmt.ok()) return stmt.status();
   REGLO_RETURN_IF_ERROR(Stmt(db_, *stmt, what).Run());
@@ -120,6 +121,7 @@ Status Transaction::Begin(std::string_view what) {
 }
 
 Status Transaction::Commit() {
+  if (!active_) return Status::Ok();  // joined: the outer transaction commits
   Result<sqlite3_stmt*> stmt = db_.Prepare("COMMIT", what_);
   if (!stmt.ok()) return stmt.status();
   REGLO_RETURN_IF_ERROR(Stmt(db_, *stmt, what_).Run());

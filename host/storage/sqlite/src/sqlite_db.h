@@ -138,6 +138,9 @@ class Stmt final : public RowCursor {
 
 // BEGIN IMMEDIATE on construction (via Begin), ROLLBACK on destruction unless committed. Taking
 // the write lock up front means a writer never fails half-way with SQLITE_BUSY on lock upgrade.
+// Begun while the connection is already in a transaction (AuditStore::Audited runs store methods
+// inside its own), it joins that one: Begin and Commit do nothing, and the outer transaction
+// commits or rolls back the whole.
 class Transaction {
  public:
   explicit Transaction(Db& db) : db_(db) {}

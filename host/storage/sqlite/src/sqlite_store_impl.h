@@ -1,7 +1,7 @@
 // SqliteStore: the SQLite backend's class, shared by the files that implement it by role
 // (sqlite_store.cpp: open, migrate, factory; sqlite_checkpoint.cpp; sqlite_runs.cpp;
 // sqlite_outbox.cpp; sqlite_ingest.cpp; sqlite_relay.cpp; sqlite_admin.cpp;
-// sqlite_housekeeping.cpp). Private to the
+// sqlite_housekeeping.cpp; sqlite_audit.cpp). Private to the
 // backend. Thread-safety: one thread at a time per store object, like every Store.
 #pragma once
 
@@ -151,6 +151,15 @@ class SqliteStore final : public Store {
   Result<int64_t> Prune(PruneTarget target, const std::string& before, int limit) override;
   Result<StoreStats> ReadStoreStats() override;
   Result<int64_t> ReclaimSpace(int64_t max_pages, bool full) override;
+
+  // ---- Roles and the audit log (issue #18 §3) ----
+  Status Audited(AuditRow row, const AuditedChange& change) override;
+  Status AppendAudit(const AuditRow& row) override;
+  Result<std::vector<AuditRow>> ListAudit(const AuditQuery& query) override;
+  Result<int64_t> CreateAdminToken(const AdminTokenRow& token) override;
+  Result<std::vector<AdminTokenRow>> ListAdminTokens() override;
+  Result<std::optional<AdminTokenRow>> FindAdminToken(const std::string& token_sha256) override;
+  Result<bool> RevokeAdminToken(const std::string& name, const std::string& now) override;
 
   Result<IngestCommit> CommitIngest(
       const CheckpointBatch& batch, const IngestRequestRow& request,

@@ -102,7 +102,8 @@ struct IngestSettings {
 };
 
 // The "retention" object (issue #16): how long history is kept (policy: runs_days,
-// run_logs_days, events_days, deliveries_days, dead_letters_days, 0 keeping forever; batch_rows)
+// run_logs_days, events_days, deliveries_days, dead_letters_days, audit_days, 0 keeping forever;
+// batch_rows)
 // and how often `serve` prunes in the background. `reglo-hub housekeep` uses the same policy.
 struct RetentionSettings {
   bool enabled = true;            // enabled: serve's background passes

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "reglo/storage/audit_store.h"
 #include "reglo/storage/housekeeping_store.h"
 #include "reglo/storage/rows.h"
 
@@ -75,6 +77,10 @@ inline constexpr std::string_view kApiSourceColumns =
     "id, company_id, source_system, connector, config, enabled, interval_ms, created_at, "
     "updated_at";
 inline constexpr std::string_view kCursorColumns = "stream, cursor, updated_at";
+inline constexpr std::string_view kAdminTokenColumns =
+    "id, name, role, token_sha256, created_at, revoked_at";
+inline constexpr std::string_view kAuditColumns =
+    "id, at, actor, role, action, target, outcome, before_value, after_value, detail";
 // Over integration_runs GROUP BY source_id, status.
 inline constexpr std::string_view kRunTotalsColumns =
     "source_id, status, SUM(run_count), SUM(seen), SUM(created), SUM(updated), SUM(unchanged), "
@@ -125,6 +131,8 @@ void DecodeRow(const RowCursor& row, DeliveryRow& delivery);
 void DecodeRow(const RowCursor& row, ApiSourceRow& source);
 void DecodeRow(const RowCursor& row, CursorRow& cursor);
 void DecodeRow(const RowCursor& row, RunTotals& totals);
+void DecodeRow(const RowCursor& row, AdminTokenRow& token);
+void DecodeRow(const RowCursor& row, AuditRow& audit);
 void DecodeRow(const RowCursor& row, std::string& value);
 void DecodeRow(const RowCursor& row, IngestRequestRow& request, int64_t key_id,
                const std::string& request_id);
@@ -183,6 +191,25 @@ BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& quer
                         std::string (*placeholder)(int));
 // "%mario%" from "Mario": lower case (ASCII), with \, % and _ escaped for LIKE ... ESCAPE '\'.
 std::string ContainsPattern(std::string_view search);
+
+// ---- Audit (issue #18 §3), SQL both backends run with PostgreSQL's numbered parameters.
+
+// Appends one audit row: $1..$9 = at, actor, role, action, target, outcome, before, after,
+// detail (empty before/after/detail are stored as NULL).
+extern const std::string kInsertAuditSql;
+// ListAudit's SELECT: `params` are bound first, in order, then the limit (the last parameter).
+struct AuditSql {
+  std::string select;
+  std::vector<std::string> params;
+};
+AuditSql MakeAuditSql(const AuditQuery& query, std::string (*placeholder)(int));
+// Both backends' AuditStore::Audited. `in_transaction(body)` begins a transaction, runs body and
+// commits (rolling back when body or the commit fails); `append` writes one row. Appends `row` as
+// "ok" inside that transaction after `change`, or, when anything failed, alone as "failed" with
+// the masked error, and returns that error.
+Status RunAudited(AuditRow row, const AuditedChange& change,
+                  const std::function<Status(const std::function<Status()>&)>& in_transaction,
+                  const std::function<Status(const AuditRow&)>& append);
 
 // For backends, inside CreateAgentKey's transaction: AlreadyExists when the key's company and
 // source already have `active` keys and at most `max_active` are allowed.

@@ -1,13 +1,14 @@
 // Store: every storage role in one object, what a backend (SqliteStore, PostgresStore) implements
 // and what the store factories return. Consumers take only the roles they use (SyncStore,
 // OutboxReader, RelayStore, AgentKeyStore, IngestStore, AdminStore, SchemaStore,
-// HousekeepingStore); no backend-specific SQL lives outside a backend. Whoever opened a Store owns
-// it. Thread-safety: a Store object is used by one thread at a time; open one per thread that needs
-// it.
+// HousekeepingStore, AuditStore); no backend-specific SQL lives outside a backend. Whoever opened a
+// Store owns it. Thread-safety: a Store object is used by one thread at a time; open one per thread
+// that needs it.
 #pragma once
 
 #include "reglo/storage/admin_store.h"
 #include "reglo/storage/agent_key_store.h"
+#include "reglo/storage/audit_store.h"
 #include "reglo/storage/housekeeping_store.h"
 #include "reglo/storage/outbox_reader.h"
 #include "reglo/storage/relay_store.h"
@@ -24,7 +25,8 @@ class Store : public SchemaStore,
               public AgentKeyStore,
               public IngestStore,
               public AdminStore,
-              public HousekeepingStore {
+              public HousekeepingStore,
+              public AuditStore {
  public:
   ~Store() override = default;
 };
