@@ -235,11 +235,12 @@ TEST(ConfigTest, RetentionDefaultsAndSettings) {
   EXPECT_EQ(defaults.policy.events, std::chrono::hours(7 * 24));
   EXPECT_EQ(defaults.policy.deliveries, std::chrono::hours(30 * 24));
   EXPECT_EQ(defaults.policy.dead_letters, std::chrono::hours(90 * 24));
+  EXPECT_EQ(defaults.policy.audit, std::chrono::hours(365 * 24));
   EXPECT_EQ(defaults.policy.batch_rows, 500);
   Result<HubConfig> config = ParseConfig(std::string("{") + kSource + R"("sources": [],
       "retention": {"enabled": false, "interval_seconds": 60, "runs_days": 0.5,
                     "run_logs_days": 0, "events_days": 2, "deliveries_days": 3,
-                    "dead_letters_days": 4, "batch_rows": 100}})",
+                    "dead_letters_days": 4, "audit_days": 5, "batch_rows": 100}})",
                                          "/tmp");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   const RetentionSettings& r = config->retention;
@@ -250,6 +251,7 @@ TEST(ConfigTest, RetentionDefaultsAndSettings) {
   EXPECT_EQ(r.policy.events, std::chrono::hours(48));
   EXPECT_EQ(r.policy.deliveries, std::chrono::hours(72));
   EXPECT_EQ(r.policy.dead_letters, std::chrono::hours(96));
+  EXPECT_EQ(r.policy.audit, std::chrono::hours(120));
   EXPECT_EQ(r.policy.batch_rows, 100);
 }
 

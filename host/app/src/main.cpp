@@ -177,6 +177,24 @@ int main(int argc, char** argv) {
       "make a new admin token, print it once and store its hash (the old one stops working at "
       "once, also in a running hub)");
 
+  CLI::App* admin_tokens = app.add_subcommand(
+      "admin-tokens", "manage named admin tokens with a role (viewer, operator or admin)");
+  admin_tokens->require_subcommand(1);
+  CLI::App* admin_tokens_create = admin_tokens->add_subcommand(
+      "create", "create a named token with a role; prints the token ONCE");
+  std::string admin_token_name;
+  std::string admin_token_role;
+  admin_tokens_create->add_option("--name", admin_token_name, "the token's name (a-z 0-9 . _ -)")
+      ->required();
+  admin_tokens_create->add_option("--role", admin_token_role, "viewer, operator or admin")
+      ->required()
+      ->check(CLI::IsMember({"viewer", "operator", "admin"}));
+  CLI::App* admin_tokens_list =
+      admin_tokens->add_subcommand("list", "list named tokens: name, role, created, revoked");
+  CLI::App* admin_tokens_revoke =
+      admin_tokens->add_subcommand("revoke", "revoke a named token at once");
+  admin_tokens_revoke->add_option("name", admin_token_name, "the token's name")->required();
+
   CLI::App* serve = app.add_subcommand(
       "serve",
       "run the sync engine: every enabled source on its interval, supervised, with the plugins "
@@ -348,7 +366,7 @@ int main(int argc, char** argv) {
                                                      std::cout, std::cerr);
   }
   if (subs_delete->parsed()) {
-    return reglo::app::DeleteSubscriptionCommand(*config, sub_id, std::cout, std::cerr);
+    return reglo::app::DeleteSubscriptionCommand(*config, sub_id, clock, std::cout, std::cerr);
   }
   if (deliveries_list->parsed()) {
     return reglo::app::ListDeliveriesCommand(*config, sub_id, delivery_status, delivery_limit,
@@ -369,6 +387,17 @@ int main(int argc, char** argv) {
   if (admin_token_reset->parsed()) {
     return reglo::app::ResetAdminToken(*config, reglo::SystemClock::Instance(), std::cout,
                                        std::cerr);
+  }
+  if (admin_tokens_create->parsed()) {
+    return reglo::app::CreateAdminTokenCommand(*config, admin_token_name, admin_token_role, clock,
+                                               std::cout, std::cerr);
+  }
+  if (admin_tokens_list->parsed()) {
+    return reglo::app::ListAdminTokensCommand(*config, std::cout, std::cerr);
+  }
+  if (admin_tokens_revoke->parsed()) {
+    return reglo::app::RevokeAdminTokenCommand(*config, admin_token_name, clock, std::cout,
+                                               std::cerr);
   }
   return reglo::app::Migrate(*config, std::cout, std::cerr);
 }
