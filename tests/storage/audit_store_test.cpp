@@ -4,6 +4,8 @@
 // nested store transactions it joins, and retention of audit rows.
 #include <gmock/gmock.h>
 
+#include "reglo/core/clock.h"
+#include "reglo/storage/housekeeper.h"
 #include "store_test.h"
 
 namespace reglo::storage::testing {
@@ -154,6 +156,19 @@ TEST_P(StoreTest, AuditRowsArePrunedByAge) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].at, "2025-06-01T08:00:00.000Z");
   EXPECT_EQ(OK_VALUE(store_->ReadStoreStats()).RowsOf(PruneTarget::kAudit), 1);
+}
+
+TEST_P(StoreTest, HousekeepingPrunesAuditRowsOlderThanTheirAge) {
+  ASSERT_OK(store_->AppendAudit(Row("2025-04-01T08:00:00.000Z", "anna", "source.pause", "s1")));
+  ASSERT_OK(store_->AppendAudit(Row("2025-05-20T08:00:00.000Z", "anna", "source.pause", "s1")));
+  RetentionPolicy policy;
+  policy.audit = 30 * RetentionPolicy::kDay;
+  std::chrono::system_clock::time_point now;
+  ASSERT_TRUE(ParseUtc("2025-06-01T08:00:00.000Z", now));
+  Result<HousekeepingReport> report = Housekeep(*store_, policy, now);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->pruned.back(), 1);  // kAudit is the last target
+  EXPECT_EQ(OK_VALUE(store_->ListAudit({})).size(), 1u);
 }
 
 }  // namespace
