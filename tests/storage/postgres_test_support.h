@@ -39,7 +39,7 @@ class RawConnection {
 
   Status Execute(const std::string& sql);
   Result<int64_t> QueryInt(const std::string& sql);
-  Result<std::string> QueryText(const std::string& sql);
+  Result<std::string> QueryText(const std::string& sql) override;
 
  private:
   PGconn* conn_ = nullptr;
@@ -60,7 +60,7 @@ class PostgresBackend final : public StoreBackend {
 
   // The URL of this backend's database.
   const PostgresUrl& url() const { return url_; }
-  Result<std::string> QueryText(const std::string& sql);
+  Result<std::string> QueryText(const std::string& sql) override;
 
  private:
   PostgresUrl server_;  // the server's own database: where this one is created and dropped

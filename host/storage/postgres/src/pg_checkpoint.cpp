@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "pg_subject.h"
 #include "postgres_store_impl.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
@@ -81,10 +82,20 @@ Result<PostgresStore::Attempt> PostgresStore::CommitWithRetries(const Checkpoint
                                                                 IngestHook* ingest) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_RETURN_IF_ERROR(PlanBatch(batch));
+  // Erased records first (issue #18), before the batch is planned: a source whose rule keeps
+  // them erased commits the batch without them. Outside the transaction: an erasure committed
+  // between this read and the commit is seen by the next checkpoint.
+  std::optional<CheckpointBatch> filtered;
+  {
+    PgSession session(*conn_);
+    REGLO_ASSIGN_OR_RETURN(kept, ApplyErasureRule(session, batch, erased_skipped_));
+    filtered = std::move(kept);
+  }
+  const CheckpointBatch& applied = filtered ? *filtered : batch;
+  REGLO_RETURN_IF_ERROR(PlanBatch(applied));
   for (int attempt = 1;; ++attempt) {
     result = CheckpointResult{};
-    Result<Attempt> done = TryCommit(batch, attempt == 1, result, ingest);
+    Result<Attempt> done = TryCommit(applied, attempt == 1, result, ingest);
     if (done.ok() && *done != Attempt::kLostRace) return done;
     // A lost race, a serialization failure or a deadlock rolled everything back: start over.
     const bool conflict = done.ok() || (done.status().code() == StatusCode::kRetryable &&
@@ -276,6 +287,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     result.events = appended.Affected();
   }
   REGLO_RETURN_IF_ERROR(WriteBookkeeping(batch, result));
+  RestoreSkipped(result, erased_skipped_);  // outcomes match the caller's batch again
   if (ingest != nullptr) {
     ingest->response = (*ingest->respond)(result);
     REGLO_RETURN_IF_ERROR(conn_

@@ -371,6 +371,31 @@ CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
 CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
 )sql";
 
+// Migration 8, personal data (issue #18). integration_erasures: the records whose personal data
+// was erased (the row stays as a tombstone), so a later pull of the same externalId is recognised
+// and the source's rule applies (stay erased or re-created). integration_inactive_students: the
+// students flagged by the inactivity policy, for a person to review. Ids only, no personal value.
+// Same DDL in the PostgreSQL backend.
+constexpr std::string_view kPersonalData = R"sql(
+CREATE TABLE integration_erasures (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  erased_at TEXT NOT NULL,
+  PRIMARY KEY (company_id, source_system, entity, external_id)
+);
+
+CREATE TABLE integration_inactive_students (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  last_activity_at TEXT NOT NULL,
+  flagged_at TEXT NOT NULL,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -383,6 +408,7 @@ const std::vector<Migration>& Migrations() {
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
       {7, "retention: run events and folded idle runs", kRetention},
+      {8, "personal data: erasures and inactive students", kPersonalData},
   };
   return migrations;
 }

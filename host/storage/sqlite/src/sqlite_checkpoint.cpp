@@ -109,7 +109,11 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint"));
   // BEGIN IMMEDIATE holds the write lock: no one can take the lease between this check and COMMIT.
   REGLO_RETURN_IF_ERROR(CheckLeaseHeld(batch));
-  REGLO_RETURN_IF_ERROR(ApplyCheckpoint(batch, result));
+  // Erased records (issue #18): the source's rule keeps them erased or lets them back in.
+  std::vector<size_t> skipped;
+  REGLO_ASSIGN_OR_RETURN(filtered, ErasureRule(batch, skipped));
+  REGLO_RETURN_IF_ERROR(ApplyCheckpoint(filtered ? *filtered : batch, result));
+  RestoreSkipped(result, skipped);
   REGLO_RETURN_IF_ERROR(tx.Commit());
   NoteCommitted();
   return result;
