@@ -39,7 +39,7 @@ class RawConnection {
 
   Status Execute(const std::string& sql);
   Result<int64_t> QueryInt(const std::string& sql);
-  Result<std::string> QueryText(const std::string& sql) override;
+  Result<std::string> QueryText(const std::string& sql);
 
  private:
   PGconn* conn_ = nullptr;
