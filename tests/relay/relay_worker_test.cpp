@@ -174,6 +174,55 @@ TEST_P(RelayWorkerTest, RetriesOnTheDesignScheduleThenDeadLettersAndRedelivers) 
   EXPECT_EQ(Deliveries("wf", "delivered").size(), 1u);
 }
 
+// Issue #18: an erasure while an event of the subject still waits for its retry. The retry
+// carries the erased payload, and the one student.erased event arrives once, signed like any.
+TEST_P(RelayWorkerTest, TheRelayDeliversStudentErasedOnceAndTheErasedPayload) {
+  Receiver receiver(clock_);
+  std::atomic<int> status{500};
+  receiver.SetResponder(
+      [&](const Arrival& a) { return Reply{a.subject == "student/S1" ? status.load() : 200}; });
+  Subscribe("wf", receiver);
+  outbox_->Commit({"S1", "S2"}, "Mario");
+  auto worker = Worker("wf");
+  EXPECT_EQ(Step(*worker).failed, 1);  // S1's created event waits for its retry
+  storage::SubjectQuery query;
+  query.company_id = "autoscuola-roma";
+  query.entity = "student";
+  query.external_id = "S1";
+  auto erased = store_->EraseSubject(query, FormatUtc(clock_.Now()));
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  ASSERT_EQ(erased->erased_events.size(), 1u);
+  status = 200;
+  clock_.Advance(5s);
+  Step(*worker);
+  Step(*worker);
+  clock_.Advance(1h);
+  Step(*worker);
+  const auto arrivals = receiver.arrivals();
+  std::vector<std::string> s1;
+  for (const Arrival& a : arrivals) {
+    EXPECT_TRUE(a.signature_ok);
+    if (a.subject != "student/S1") continue;
+    s1.push_back(fmt::format("{} {}", a.type, a.answered));
+    // What arrived after the erasure holds no personal value.
+    if (a.answered == 200) {
+      EXPECT_EQ(a.body.find("Mario"), std::string::npos) << a.body;
+    }
+  }
+  // The failed attempt went before the erasure; its retry and the erased event after it.
+  EXPECT_THAT(s1, ElementsAre("student.created 500", "student.created 200", "student.erased 200"));
+  const Arrival last = arrivals.back();
+  EXPECT_EQ(last.type, "student.erased");
+  EXPECT_EQ(last.body_id, erased->erased_events[0].event.event_id);
+  EXPECT_THAT(last.body, HasSubstr("\"records\":[{\"entity\":\"student\",\"externalId\":\"S1\"}]"));
+  for (const Arrival& a : arrivals) {
+    if (a.subject == "student/S2") {
+      EXPECT_NE(a.body.find("Mario"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(Deliveries("wf", "pending").empty());
+}
+
 TEST_P(RelayWorkerTest, RetryAfterIsHonoured) {
   Receiver receiver(clock_);
   receiver.SetResponder([](const Arrival& a) {
