@@ -209,6 +209,11 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
   table.Add("GET", "/api/admin/agents", api::ListAgents);
   table.Add("GET", "/api/admin/schema", api::ListSchemas);
   table.Add("GET", "/api/admin/schema/{entity}", api::GetSchema);
+  table.Add("GET", "/api/admin/subjects/inactive", api::ListInactiveStudents);
+  table.Add("GET", "/api/admin/subjects/{entity}/{externalId}", api::GetSubject);
+  table.Add("POST", "/api/admin/subjects/export", api::ExportSubject);
+  table.Add("POST", "/api/admin/subjects/erase", api::EraseSubject);
+  table.Add("POST", "/api/admin/subjects/{entity}/{externalId}/erase", api::EraseSubjectById);
   auto guard = std::make_shared<api::TokenGuard>(table.api);
   router->SetGuard([guard](const http::Request& request) { return (*guard)(request); });
   return router;
