@@ -366,6 +366,14 @@ CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
 CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
 )sql";
 
+// Migration 8, compressed event data (issue #19 §3): integration_events.data holds what
+// EncodeEventData writes (zstd against a fixed dictionary: binary, so bytea) for new events.
+// Rows written before keep their JSON text as its UTF-8 bytes, which DecodeEventData reads as
+// such. The type change rewrites the table once, under its lock (on a large outbox, minutes).
+constexpr std::string_view kCompressedEventData = R"sql(
+ALTER TABLE integration_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -377,6 +385,7 @@ const std::vector<Migration>& Migrations() {
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
       {7, "retention: run events and folded idle runs", kRetention},
+      {8, "compressed event data", kCompressedEventData},
   };
   return migrations;
 }

@@ -371,6 +371,15 @@ CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
 CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
 )sql";
 
+// Migration 8, compressed event data (issue #19 §3): integration_events.data now holds what
+// EncodeEventData writes (a BLOB: zstd against a fixed dictionary) for new events; rows written
+// before stay JSON text and DecodeEventData reads both, so nothing is rewritten (a TEXT column
+// keeps a BLOB as it is). The version still moves: an older hub refuses the store instead of
+// delivering compressed bytes as JSON.
+constexpr std::string_view kCompressedEventData = R"sql(
+SELECT 1;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -383,6 +392,7 @@ const std::vector<Migration>& Migrations() {
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
       {7, "retention: run events and folded idle runs", kRetention},
+      {8, "compressed event data", kCompressedEventData},
   };
   return migrations;
 }
