@@ -128,6 +128,26 @@ TEST_P(RelayWorkerTest, DeliversEveryEventOnceSignedAsACloudEvent) {
   EXPECT_TRUE(Deliveries("wf", "").empty());
 }
 
+TEST_P(RelayWorkerTest, DeliversTheCloudEventTheCheckpointBuiltByteForByte) {
+  // The outbox stores event data compressed (issue #19 §3); a subscriber must not see it: each
+  // body is the envelope of the event exactly as the checkpoint built it, before it was stored.
+  Receiver receiver(clock_);
+  Subscribe("wf", receiver);
+  outbox_->Commit({"S1", "S2"}, "Mario");
+  auto worker = Worker("wf");
+  EXPECT_EQ(Step(*worker).delivered, 2);
+  const auto arrivals = receiver.arrivals();
+  ASSERT_EQ(arrivals.size(), 2u);
+  for (const Arrival& a : arrivals) {
+    const std::string id = a.subject.substr(a.subject.find('/') + 1);
+    const model::CanonicalRecord record = outbox_->Record(id, "Mario", 0);
+    const std::vector<model::EventRecord> built =
+        model::BuildEvents(record, model::Reconcile(record, nullptr), Outbox::CommittedAt(0));
+    ASSERT_EQ(built.size(), 1u);
+    EXPECT_EQ(a.body, model::CloudEventJson(built[0]));
+  }
+}
+
 TEST_P(RelayWorkerTest, RetriesOnTheDesignScheduleThenDeadLettersAndRedelivers) {
   Receiver receiver(clock_);
   std::atomic<int> status{500};

@@ -192,6 +192,38 @@ TEST(PostgresStoreTest, WrongDatabaseIsAnIoErrorNamingIt) {
   EXPECT_THAT(store.status().message(), HasSubstr(fmt::format("port {}", url.port)));
 }
 
+TEST(PostgresStoreTest, Migration8KeepsTheEventsOfAnOlderStoreReadable) {
+  // A store as migration 7 left it: `data` a text column holding the JSON text.
+  PostgresBackend backend;
+  std::string json;
+  {
+    Result<std::unique_ptr<Store>> store = backend.Open();
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_OK(RegisterBackendSource(**store));
+    ASSERT_TRUE((*store)->CommitCheckpoint(BatchFor(**store, {AStudent("M1")})).ok());
+    json = (*store)->ReadEvents(0, 10).value().at(0).event.data;
+  }
+  ASSERT_OK(backend.ExecuteSql(
+      "ALTER TABLE integration_events ALTER COLUMN data TYPE TEXT USING 'placeholder'"));
+  ASSERT_OK(backend.ExecuteSql(
+      fmt::format("UPDATE integration_events SET data = '{}'", json)));  // no quote in it
+  ASSERT_OK(backend.ExecuteSql("DELETE FROM schema_migrations WHERE version = 8"));
+
+  // Opening it runs migration 8; the old event reads as it was, a new one is encoded.
+  Result<std::unique_ptr<Store>> store = backend.Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->CommitCheckpoint(BatchFor(**store, {AStudent("M2")})).ok());
+  const std::vector<StoredEvent> events = (*store)->ReadEvents(0, 10).value();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event.data, json);
+  EXPECT_THAT(events[1].event.data, HasSubstr(R"("externalId":"M2")"));
+  EXPECT_EQ(backend
+                .QueryInt("SELECT length(data) FROM integration_events ORDER BY sequence "
+                          "LIMIT 1")
+                .value(),
+            static_cast<int64_t>(json.size()));
+}
+
 TEST(PostgresStoreTest, CheckpointsCanWaitForDurability) {
   PostgresBackend backend;
   PostgresUrl url = backend.url();

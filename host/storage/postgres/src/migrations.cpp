@@ -366,7 +366,13 @@ CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
 CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
 )sql";
 
-// Migration 8, personal data (issue #18). integration_erasures: the records whose personal data
+// Migration 8, compressed event data (issue #19 §3): integration_events.data holds what
+// EncodeEventData writes (zstd against a fixed dictionary: binary, so bytea) for new events.
+// Rows written before keep their JSON text as its UTF-8 bytes, which DecodeEventData reads as
+// such. The type change rewrites the table once, under its lock (on a large outbox, minutes).
+constexpr std::string_view kCompressedEventData = R"sql(
+ALTER TABLE integration_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
+// Migration 9, personal data (issue #18). integration_erasures: the records whose personal data
 // was erased (the row stays as a tombstone), so a later pull of the same externalId is recognised
 // and the source's rule applies (stay erased or re-created). integration_inactive_students: the
 // students flagged by the inactivity policy, for a person to review. Ids only, no personal value.
@@ -402,7 +408,8 @@ const std::vector<Migration>& Migrations() {
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
       {7, "retention: run events and folded idle runs", kRetention},
-      {8, "personal data: erasures and inactive students", kPersonalData},
+      {8, "compressed event data", kCompressedEventData},
+      {9, "personal data: erasures and inactive students", kPersonalData},
   };
   return migrations;
 }

@@ -14,6 +14,7 @@
 #include "postgres_store_impl.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
+#include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
 
 namespace reglo::storage::postgres {
@@ -251,7 +252,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
       events.Add(event.external_id);
       events.AddInt(event.version);
       events.Add(event.time);
-      events.Add(event.data);
+      events.Add(EncodeEventData(event));  // a bytea: COPY binary takes its bytes as they are
     }
     slot.last = &record;
     slot.last_version = decision.version;

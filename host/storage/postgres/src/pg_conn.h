@@ -145,6 +145,8 @@ class RowsCursor final : public RowCursor {
   int64_t Int(int column) const override { return rows_.Int(row_, column); }
   double Double(int column) const override;
   std::string_view Text(int column) const override { return rows_.Text(row_, column); }
+  // Results come in text format, where a bytea is "\x" and two hex digits a byte.
+  std::string Bytes(int column) const override;
 
  private:
   const Rows& rows_;

@@ -371,7 +371,14 @@ CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
 CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
 )sql";
 
-// Migration 8, personal data (issue #18). integration_erasures: the records whose personal data
+// Migration 8, compressed event data (issue #19 §3): integration_events.data now holds what
+// EncodeEventData writes (a BLOB: zstd against a fixed dictionary) for new events; rows written
+// before stay JSON text and DecodeEventData reads both, so nothing is rewritten (a TEXT column
+// keeps a BLOB as it is). The version still moves: an older hub refuses the store instead of
+// delivering compressed bytes as JSON.
+constexpr std::string_view kCompressedEventData = R"sql(
+SELECT 1;
+// Migration 9, personal data (issue #18). integration_erasures: the records whose personal data
 // was erased (the row stays as a tombstone), so a later pull of the same externalId is recognised
 // and the source's rule applies (stay erased or re-created). integration_inactive_students: the
 // students flagged by the inactivity policy, for a person to review. Ids only, no personal value.
@@ -408,7 +415,8 @@ const std::vector<Migration>& Migrations() {
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
       {7, "retention: run events and folded idle runs", kRetention},
-      {8, "personal data: erasures and inactive students", kPersonalData},
+      {8, "compressed event data", kCompressedEventData},
+      {9, "personal data: erasures and inactive students", kPersonalData},
   };
   return migrations;
 }
