@@ -16,6 +16,7 @@
 #include "reglo/core/masking.h"
 #include "reglo/model/events.h"
 #include "reglo/model/record.h"
+#include "reglo/storage/event_data.h"
 
 namespace reglo::storage {
 namespace {
@@ -354,7 +355,7 @@ Result<StoredEvent> AppendErasedEvent(SqlSession& sql, const Found& student, int
       "external_id, version, time, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
       "RETURNING sequence",
       {event.event_id, event.type, event.company_id, event.source_system, event.entity,
-       event.external_id, event.version, event.time, event.data},
+       event.external_id, event.version, event.time, SqlSession::Bytes{EncodeEventData(event)}},
       [&](RowCursor& rows) -> Status {
         REGLO_ASSIGN_OR_RETURN(sequence, ReadInt(rows));
         stored.sequence = sequence;
@@ -492,11 +493,12 @@ Result<ErasureResult> EraseSubjectIn(SqlSession& sql, const SubjectQuery& query,
     REGLO_RETURN_IF_ERROR(ReadEventsOf(sql, found, events));
     for (const StoredEvent& event : events) {
       bool changed = false;
-      const std::string data = ErasedData(*found.entity, event.event.data, changed);
+      model::EventRecord erased = event.event;
+      erased.data = ErasedData(*found.entity, event.event.data, changed);
       if (!changed) continue;
       REGLO_RETURN_IF_ERROR(
           sql.Execute("UPDATE integration_events SET data = $1 WHERE sequence = $2",
-                      {data, event.sequence})
+                      {SqlSession::Bytes{EncodeEventData(erased)}, event.sequence})
               .status());
       ++result.events_rewritten;
     }

@@ -372,6 +372,8 @@ CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (seque
 // such. The type change rewrites the table once, under its lock (on a large outbox, minutes).
 constexpr std::string_view kCompressedEventData = R"sql(
 ALTER TABLE integration_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
+)sql";
+
 // Migration 9, personal data (issue #18). integration_erasures: the records whose personal data
 // was erased (the row stays as a tombstone), so a later pull of the same externalId is recognised
 // and the source's rule applies (stay erased or re-created). integration_inactive_students: the

@@ -140,6 +140,10 @@ Params& Params::Int(int64_t value) {
   return Add(kInt8Oid, std::to_string(value), 0);
 }
 
+Params& Params::Bytes(std::string_view value) {
+  return Add(kByteaOid, std::string(value), 1);
+}
+
 Params& Params::Null() {
   types_.push_back(kTextOid);
   values_.push_back(nullptr);

@@ -37,6 +37,8 @@ Params PgSession::ToParams(const std::vector<Param>& params) {
       out.Text(*text);
     } else if (const auto* number = std::get_if<int64_t>(&param)) {
       out.Int(*number);
+    } else if (const auto* bytes = std::get_if<Bytes>(&param)) {
+      out.Bytes(bytes->value);
     } else {
       out.Null();
     }

@@ -378,6 +378,8 @@ CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (seque
 // delivering compressed bytes as JSON.
 constexpr std::string_view kCompressedEventData = R"sql(
 SELECT 1;
+)sql";
+
 // Migration 9, personal data (issue #18). integration_erasures: the records whose personal data
 // was erased (the row stays as a tombstone), so a later pull of the same externalId is recognised
 // and the source's rule applies (stay erased or re-created). integration_inactive_students: the

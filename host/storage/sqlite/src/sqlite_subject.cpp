@@ -37,6 +37,8 @@ class SqliteSession final : public SqlSession {
         stmt.Bind(index, *text);
       } else if (const auto* number = std::get_if<int64_t>(&params[i])) {
         stmt.Bind(index, *number);
+      } else if (const auto* bytes = std::get_if<Bytes>(&params[i])) {
+        stmt.BindBlob(index, bytes->value);
       } else {
         stmt.BindNull(index);
       }

@@ -23,7 +23,11 @@ namespace reglo::storage {
 // A backend's connection as the shared code uses it.
 class SqlSession {
  public:
-  using Param = std::variant<std::monostate, std::string, int64_t>;  // monostate: NULL
+  // Binary bytes (a BLOB, a bytea): an event's stored data (EncodeEventData).
+  struct Bytes {
+    std::string value;
+  };
+  using Param = std::variant<std::monostate, std::string, int64_t, Bytes>;  // monostate: NULL
   // Runs one statement and hands its rows to `read` (rows it does not read are dropped).
   virtual Status Query(const std::string& sql, const std::vector<Param>& params,
                        const std::function<Status(RowCursor&)>& read) = 0;
