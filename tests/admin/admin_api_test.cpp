@@ -15,6 +15,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "admin_api_fixture.h"
 #include "admin_backends.h"
@@ -613,6 +614,84 @@ TEST_P(AdminApiTest, EventsArePagedAfterASequenceAndFiltered) {
   }
   EXPECT_EQ(newest_seen, total);
   ExpectProblem(Call("GET", "/api/admin/events?order=sideways"), 400, "order");
+}
+
+// ---- data subjects (issue #18) --------------------------------------------------------------
+
+// Two students of company "c" stored through the Store; the API then answers about them.
+void StoreTwoStudents(storage::Store& store) {
+  ASSERT_TRUE(store.UpsertSource({"c-csv", "c", "csv", "csv", "{}", true, "new"}).ok());
+  storage::CheckpointBatch batch;
+  batch.run_id = *store.BeginRun("c-csv", "2025-06-01T08:00:00.000Z");
+  batch.source_id = "c-csv";
+  batch.stream = "allievi";
+  for (const auto& [id, name, cf] : {std::tuple{"A1", "Bellomonte", "RSSMRA85T10A562S"},
+                                     std::tuple{"A2", "Castellani", "LMBBRC92C45F205R"}}) {
+    model::RawRecord raw;
+    raw.entity = "student";
+    raw.company_id = "c";
+    raw.source_system = "csv";
+    raw.external_id = id;
+    raw.fields = {{"lastName", name}, {"fiscalCode", cf}};
+    batch.records.push_back(std::get<model::CanonicalRecord>(model::Validate(raw)));
+  }
+  batch.committed_at = "2025-06-01T08:00:01.000Z";
+  ASSERT_TRUE(store.CommitCheckpoint(batch).ok());
+}
+
+TEST_P(AdminApiTest, SubjectsAreExportedAndErasedThroughTheApi) {
+  ASSERT_NO_FATAL_FAILURE(StoreTwoStudents(*OpenStore()));
+  Start({});
+  const json by_cf = {{"companyId", "c"}, {"fiscalCode", "RSSMRA85T10A562S"}};
+  Reply exported = Call("POST", "/api/admin/subjects/export", by_cf.dump());
+  ASSERT_EQ(exported.status, 200) << exported.body;
+  EXPECT_EQ(exported.Json()["records"][0]["record"]["lastName"], "Bellomonte");
+  EXPECT_EQ(exported.Json()["events"][0]["type"], "student.created");
+  EXPECT_THAT(exported.body, Not(HasSubstr("Castellani")));
+  Reply by_id = Call("GET", "/api/admin/subjects/student/A1?company=c");
+  ASSERT_EQ(by_id.status, 200) << by_id.body;
+  EXPECT_EQ(by_id.Json()["records"][0]["externalId"], "A1");
+
+  Reply erased = Call("POST", "/api/admin/subjects/erase", by_cf.dump());
+  ASSERT_EQ(erased.status, 200) << erased.body;
+  EXPECT_EQ(erased.Json()["records"], 1);
+  EXPECT_EQ(erased.Json()["erasedEvents"].size(), 1u);
+  Reply again = Call("POST", "/api/admin/subjects/student/A1/erase?company=c");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.Json()["alreadyErased"], true);
+  EXPECT_EQ(again.Json()["erasedEvents"].size(), 0u);
+  Reply tombstone = Call("GET", "/api/admin/subjects/student/A1?company=c");
+  EXPECT_EQ(tombstone.Json()["records"][0]["erased"], true);
+  EXPECT_THAT(tombstone.body, Not(HasSubstr("Bellomonte")));
+  ExpectProblem(Call("POST", "/api/admin/subjects/export", by_cf.dump()), 404, "nothing");
+  Reply other = Call("GET", "/api/admin/subjects/student/A2?company=c");
+  EXPECT_THAT(other.body, HasSubstr("Castellani"));
+  Reply inactive = Call("GET", "/api/admin/subjects/inactive");
+  ASSERT_EQ(inactive.status, 200) << inactive.body;
+  EXPECT_TRUE(inactive.Json()["items"].empty());
+}
+
+TEST_P(AdminApiTest, SubjectRequestsRefuseBadInputAsProblems) {
+  ASSERT_NO_FATAL_FAILURE(StoreTwoStudents(*OpenStore()));
+  Start({});
+  ExpectProblem(Call("GET", "/api/admin/subjects/student/A1"), 400, "company");
+  ExpectProblem(Call("GET", "/api/admin/subjects/student/ZZ?company=c"), 404, "nothing");
+  ExpectProblem(Call("GET", "/api/admin/subjects/lesson/A1?company=c"), 400, "entity");
+  ExpectProblem(Call("GET", "/api/admin/subjects/vehicle/V1?company=c"), 400, "student");
+  for (const auto& [body, named] : std::vector<std::pair<json, std::string>>{
+           {json::object(), "companyId"},
+           {{{"companyId", "c"}}, "fiscalCode"},
+           {{{"companyId", "c"}, {"fiscalCode", "X"}, {"entity", "student"}, {"externalId", "A1"}},
+            "not both"},
+           {{{"companyId", "c"}, {"fiscalCode", 7}}, "fiscalCode"},
+           {{{"companyId", "c"}, {"cf", "X"}}, "cf"}}) {
+    ExpectProblem(Call("POST", "/api/admin/subjects/export", body.dump()), 400, named);
+    ExpectProblem(Call("POST", "/api/admin/subjects/erase", body.dump()), 400, named);
+  }
+  ExpectProblem(Call("POST", "/api/admin/subjects/erase", "not json"), 400, "JSON object");
+  // Nothing was erased by the refused requests.
+  EXPECT_EQ(Call("GET", "/api/admin/subjects/student/A1?company=c").Json()["records"][0]["erased"],
+            false);
 }
 
 TEST_P(AdminApiTest, DeadLettersAreListed) {

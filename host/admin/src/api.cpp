@@ -252,6 +252,15 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
   table.Add("GET", "/api/admin/tokens", api::ListTokens, Access(kAdmin));
   table.Add("POST", "/api/admin/tokens", api::CreateToken, Access(kAdmin, "token.create"));
   table.Add("DELETE", "/api/admin/tokens/{name}", api::RevokeToken, Access(kAdmin, "token.revoke"));
+  table.Add("GET", "/api/admin/subjects/inactive", api::ListInactiveStudents, Access(kAdmin));
+  table.Add("GET", "/api/admin/subjects/{entity}/{externalId}", api::GetSubject, Access(kAdmin));
+  // A POST so the codice fiscale travels in the body, not the URL; audited as an access.
+  table.Add("POST", "/api/admin/subjects/export", api::ExportSubject,
+            Access(kAdmin, "subject.export"));
+  table.Add("POST", "/api/admin/subjects/erase", api::EraseSubject,
+            Access(kAdmin, "subject.erase"));
+  table.Add("POST", "/api/admin/subjects/{entity}/{externalId}/erase", api::EraseSubjectById,
+            Access(kAdmin, "subject.erase"));
   auto guard = std::make_shared<api::TokenGuard>(table.api);
   router->SetGuard([guard](http::Request& request) { return (*guard)(request); });
   return router;

@@ -182,6 +182,13 @@ Response RevokeToken(ApiContext& api, const Request& request);
 Response ListSchemas(ApiContext& api, const Request& request);
 Response GetSchema(ApiContext& api, const Request& request);
 
+// api_subjects.cpp: data subjects' access and erasure requests (issue #18).
+Response GetSubject(ApiContext& api, const Request& request);
+Response ExportSubject(ApiContext& api, const Request& request);
+Response EraseSubjectById(ApiContext& api, const Request& request);
+Response EraseSubject(ApiContext& api, const Request& request);
+Response ListInactiveStudents(ApiContext& api, const Request& request);
+
 // ---- queries -----------------------------------------------------------------------------------
 
 std::optional<int64_t> ParseInteger(std::string_view text);

@@ -20,6 +20,7 @@
 #include "reglo/app/logging.h"
 #include "reglo/app/relay.h"
 #include "reglo/app/serve.h"
+#include "reglo/app/subject.h"
 #include "reglo/core/text.h"
 
 namespace {
@@ -168,6 +169,30 @@ int main(int argc, char** argv) {
   std::string key_prefix;
   keys_revoke->add_option("prefix", key_prefix, "the key's prefix, as `keys list` shows it")
       ->required();
+
+  // Data subjects' requests (issue #18): their handlers are in subject.cpp.
+  CLI::App* subject = app.add_subcommand(
+      "subject", "answer a data subject's access or erasure request (GDPR art. 15 and 17)");
+  subject->require_subcommand(1);
+  reglo::app::SubjectArgs subject_args;
+  CLI::App* subject_export = subject->add_subcommand(
+      "export",
+      "print everything stored about a student as JSON (records, events, deliveries, "
+      "dead letters, run log lines)");
+  CLI::App* subject_erase = subject->add_subcommand(
+      "erase", "erase a student's personal data everywhere, keep tombstones, emit student.erased");
+  for (CLI::App* command : {subject_export, subject_erase}) {
+    command->add_option("--company", subject_args.company, "the company id")->required();
+    command->add_option("--cf", subject_args.fiscal_code, "the student's codice fiscale");
+    command->add_option("--entity", subject_args.entity,
+                        "with --external-id: student, or a case, appointment, document or "
+                        "payment of the student");
+    command->add_option("--external-id", subject_args.external_id, "the record's externalId");
+    command->add_option("--source-system", subject_args.source_system,
+                        "with --entity: only this source system's record");
+  }
+  subject_erase->add_flag("--yes", subject_args.yes,
+                          "confirm: erasing cannot be undone (without it, says what would go)");
 
   CLI::App* admin_token =
       app.add_subcommand("admin-token", "manage the admin token of the admin listener");
@@ -383,6 +408,16 @@ int main(int argc, char** argv) {
   }
   if (housekeep->parsed()) {
     return reglo::app::HousekeepCommand(*config, vacuum, clock, std::cout, std::cerr);
+  }
+  if (subject_export->parsed()) {
+    return reglo::app::SubjectExportCommand(*config, subject_args, std::cout, std::cerr);
+  }
+  if (subject_erase->parsed()) {
+    // The keyed hash of a codice fiscale, as logs show it, is scrubbed too.
+    if (reglo::Status keyed = reglo::app::InstallMaskingKey(*config); !keyed.ok()) {
+      return MaskingKeyFailure(keyed);
+    }
+    return reglo::app::SubjectEraseCommand(*config, subject_args, clock, std::cout, std::cerr);
   }
   if (admin_token_reset->parsed()) {
     return reglo::app::ResetAdminToken(*config, reglo::SystemClock::Instance(), std::cout,

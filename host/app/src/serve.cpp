@@ -23,6 +23,7 @@
 #include "reglo/app/ingest.h"
 #include "reglo/app/keys.h"
 #include "reglo/app/relay.h"
+#include "reglo/app/subject.h"
 #include "reglo/core/masking.h"
 #include "reglo/engine/engine.h"
 #include "reglo/http/server.h"
@@ -120,6 +121,16 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     return kExitUsage;
   }
   const size_t source_count = sources.size();
+  {
+    // What a pull does with an erased record (issue #18): the config's rules, read by checkpoints.
+    Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+    Status rules =
+        store.ok() ? ApplyErasureRules(**store, config, SystemClock::Instance()) : store.status();
+    if (!rules.ok()) {
+      fmt::print(err, "error: {}\n", rules.ToString());
+      return kExitFailure;
+    }
+  }
 
   // Signals first, so a SIGTERM that arrives while the engine starts is not lost.
   boost::asio::io_context io;
@@ -167,7 +178,10 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   // Retention (issue #16) in the background, on its own store connection. Disabled, it prunes
   // nothing but still measures the tables for /metrics.
   RetentionSettings retention = config.retention;
-  if (!retention.enabled) retention.policy = NothingPruned(retention.policy);
+  if (!retention.enabled) {
+    retention.policy = NothingPruned(retention.policy);
+    retention.personal_data_by_source.clear();  // nor personal data expires (issue #18)
+  }
   BackgroundHousekeeper housekeeper(
       retention, [&config] { return OpenStore(config); }, SystemClock::Instance());
   housekeeper.Start();

@@ -22,6 +22,7 @@
 #include "reglo/storage/postgres_store.h"
 #include "reglo/storage/row_codec.h"
 #include "reglo/storage/store.h"
+#include "reglo/storage/subject_sql.h"
 
 namespace reglo::storage::postgres {
 
@@ -282,6 +283,16 @@ class PostgresStore final : public Store {
   Result<StoreStats> ReadStoreStats() override;
   Result<int64_t> ReclaimSpace(int64_t max_pages, bool full) override;
 
+  // ---- Personal data (issue #18): subject_sql.h over this backend's connection ----
+  Result<SubjectExport> ExportSubject(const SubjectQuery& query) override;
+  Result<ErasureResult> EraseSubject(const SubjectQuery& query, const std::string& now) override;
+  Result<int64_t> PrunePersonalData(const std::string& source_id, PersonalPrune target,
+                                    const std::string& before, int limit) override;
+  Result<int64_t> HandleInactiveStudents(const std::string& source_id, const std::string& before,
+                                         InactiveAction action, const std::string& now,
+                                         int limit) override;
+  Result<std::vector<InactiveStudent>> ListInactiveStudents(int limit) override;
+
   // ---- Roles and the audit log (issue #18 §3) ----
   Status Audited(AuditRow row, const AuditedChange& change) override;
   Status AppendAudit(const AuditRow& row) override;
@@ -389,7 +400,12 @@ class PostgresStore final : public Store {
   // The plan of the batch being committed; pointers into it are not used after it.
   std::vector<Slot> slots_;
   std::vector<size_t> record_slot_;  // per batch record
-  std::vector<Group> groups_;        // in CanonicalEntities() order
+  // Inside a transaction: waits for the outbox's append lock (kEventOrderLock) and holds it
+  // until the transaction ends.
+  Result<ErasureResult> LockEventOrder();
+  // The indexes of the records the erasure rule left out of the batch being committed.
+  std::vector<size_t> erased_skipped_;
+  std::vector<Group> groups_;  // in CanonicalEntities() order
 };
 
 }  // namespace reglo::storage::postgres

@@ -17,6 +17,7 @@
 #include "migrations.h"
 #include "reglo/core/clock.h"
 #include "reglo/storage/store.h"
+#include "reglo/storage/subject_sql.h"
 #include "sqlite_db.h"
 
 namespace reglo::storage::sqlite {
@@ -152,6 +153,16 @@ class SqliteStore final : public Store {
   Result<StoreStats> ReadStoreStats() override;
   Result<int64_t> ReclaimSpace(int64_t max_pages, bool full) override;
 
+  // ---- Personal data (issue #18): subject_sql.h over this backend's connection ----
+  Result<SubjectExport> ExportSubject(const SubjectQuery& query) override;
+  Result<ErasureResult> EraseSubject(const SubjectQuery& query, const std::string& now) override;
+  Result<int64_t> PrunePersonalData(const std::string& source_id, PersonalPrune target,
+                                    const std::string& before, int limit) override;
+  Result<int64_t> HandleInactiveStudents(const std::string& source_id, const std::string& before,
+                                         InactiveAction action, const std::string& now,
+                                         int limit) override;
+  Result<std::vector<InactiveStudent>> ListInactiveStudents(int limit) override;
+
   // ---- Roles and the audit log (issue #18 §3) ----
   Status Audited(AuditRow row, const AuditedChange& change) override;
   Status AppendAudit(const AuditRow& row) override;
@@ -190,6 +201,9 @@ class SqliteStore final : public Store {
   };
 
   Status VerifyColumns();
+  // Inside a checkpoint's transaction: the erasure rule (subject_sql.h ApplyErasureRule).
+  Result<std::optional<CheckpointBatch>> ErasureRule(const CheckpointBatch& batch,
+                                                     std::vector<size_t>& skipped);
   Status PrepareCheckpointStatements();
   // The body of CommitCheckpoint, inside the caller's transaction; NoteCommitted after COMMIT.
   Status ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResult& result);

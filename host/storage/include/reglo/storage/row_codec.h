@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "reglo/storage/audit_store.h"
@@ -37,6 +38,8 @@ class RowCursor {
   virtual int64_t Int(int column) const = 0;  // 0 for NULL
   virtual double Double(int column) const = 0;
   virtual std::string_view Text(int column) const = 0;  // "" for NULL
+  // The bytes of a binary column (a BLOB, a bytea), as they were stored.
+  virtual std::string Bytes(int column) const { return String(column); }
 
   std::string String(int column) const { return std::string(Text(column)); }
   std::optional<std::string> OptString(int column) const {
@@ -123,7 +126,8 @@ enum RecordColumn : int {
 void DecodeRow(const RowCursor& row, SourceRow& source);
 void DecodeRow(const RowCursor& row, RunInfo& run);
 void DecodeRow(const RowCursor& row, RunLogLine& line);
-void DecodeRow(const RowCursor& row, StoredEvent& stored);
+// Internal when the event's stored data is damaged (DecodeEventData).
+Status DecodeRow(const RowCursor& row, StoredEvent& stored);
 void DecodeRow(const RowCursor& row, DeadLetter& letter);
 void DecodeRow(const RowCursor& row, AgentKeyRow& key);
 void DecodeRow(const RowCursor& row, SubscriptionRow& subscription);
@@ -141,6 +145,17 @@ void DecodeRow(const RowCursor& row, StoredRecord& record, const model::EntitySp
 // The entity browser's layout (BrowseSql::select).
 void DecodeRow(const RowCursor& row, BrowsedRecord& record, const model::EntitySpec& entity);
 
+// DecodeRow(row, out, context...), passing on the Status of the decoders that can fail.
+template <typename Row, typename... Context>
+Status DecodeRowStatus(const RowCursor& row, Row& out, const Context&... context) {
+  if constexpr (std::is_same_v<decltype(DecodeRow(row, out, context...)), Status>) {
+    return DecodeRow(row, out, context...);
+  } else {
+    DecodeRow(row, out, context...);
+    return Status::Ok();
+  }
+}
+
 // Every remaining row of `cursor`, decoded as Row (`context` is passed on to DecodeRow).
 template <typename Row, typename... Context>
 Result<std::vector<Row>> ReadRows(RowCursor& cursor, const Context&... context) {
@@ -148,7 +163,7 @@ Result<std::vector<Row>> ReadRows(RowCursor& cursor, const Context&... context) 
   while (true) {
     REGLO_ASSIGN_OR_RETURN(more, cursor.Step());
     if (!more) return rows;
-    DecodeRow(cursor, rows.emplace_back(), context...);
+    REGLO_RETURN_IF_ERROR(DecodeRowStatus(cursor, rows.emplace_back(), context...));
   }
 }
 template <typename Row, typename... Context>
@@ -162,7 +177,7 @@ Result<std::optional<Row>> ReadRow(RowCursor& cursor, const Context&... context)
   REGLO_ASSIGN_OR_RETURN(found, cursor.Step());
   if (!found) return std::optional<Row>();
   std::optional<Row> row(std::in_place);
-  DecodeRow(cursor, *row, context...);
+  REGLO_RETURN_IF_ERROR(DecodeRowStatus(cursor, *row, context...));
   return row;
 }
 template <typename Row, typename... Context>
