@@ -472,10 +472,10 @@ Status ReadPersonalData(const json& object, const std::string& key, PersonalData
 
 // The optional "retention" object (issue #16).
 Status ReadRetention(const json& root, RetentionSettings& retention) {
-  Result<const json*> section =
-      FindSection(root, "retention",
-                  {"enabled", "interval_seconds", "runs_days", "run_logs_days", "events_days",
-                   "deliveries_days", "dead_letters_days", "audit_days", "batch_rows", "personal_data"});
+  Result<const json*> section = FindSection(
+      root, "retention",
+      {"enabled", "interval_seconds", "runs_days", "run_logs_days", "events_days",
+       "deliveries_days", "dead_letters_days", "audit_days", "batch_rows", "personal_data"});
   if (!section.ok()) return section.status();
   if (*section == nullptr) return Status::Ok();
   const json& r = **section;
