@@ -669,6 +669,19 @@ TEST_P(AdminApiTest, SubjectsAreExportedAndErasedThroughTheApi) {
   Reply inactive = Call("GET", "/api/admin/subjects/inactive");
   ASSERT_EQ(inactive.status, 200) << inactive.body;
   EXPECT_TRUE(inactive.Json()["items"].empty());
+
+  // Each erasure left its audit row (written with it), naming the student, never a value; the
+  // export is audited as an access.
+  Reply audit = Call("GET", "/api/admin/audit?action=subject.erase");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  ASSERT_EQ(audit.Json()["items"].size(), 2u) << audit.body;
+  for (const json& row : audit.Json()["items"]) {
+    EXPECT_EQ(row["outcome"], "ok");
+    EXPECT_EQ(row["target"], "student/A1");
+  }
+  EXPECT_THAT(audit.body, Not(HasSubstr("RSSMRA85T10A562S")));
+  EXPECT_THAT(audit.body, Not(HasSubstr("Bellomonte")));
+  EXPECT_EQ(Call("GET", "/api/admin/audit?action=subject.export").Json()["items"].size(), 2u);
 }
 
 TEST_P(AdminApiTest, SubjectRequestsRefuseBadInputAsProblems) {

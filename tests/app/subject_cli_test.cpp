@@ -103,6 +103,24 @@ TEST_F(SubjectCliTest, EraseNeedsYesThenErasesOnceAndSaysSo) {
   // The other student is untouched.
   EXPECT_THAT(Hub("subject export --company rossi --cf LMBBRC92C45F205R").text,
               HasSubstr("Castellani"));
+  // Each erasure that ran left its audit row, committed with it: actor cli, the student named by
+  // its id, no value of theirs (the unconfirmed one changed nothing and left none).
+  auto store = storage::OpenSqliteStore((dir_ / "hub.db").string());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  storage::AuditQuery query;
+  query.action = "subject.erase";
+  const auto rows = (*store)->ListAudit(query);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  for (const storage::AuditRow& row : *rows) {
+    EXPECT_EQ(row.actor, "cli");
+    EXPECT_EQ(row.outcome, "ok");
+    EXPECT_EQ(row.target, "student/A1");
+    for (const std::string& text : {row.before, row.after, row.detail, row.target}) {
+      EXPECT_THAT(text, Not(HasSubstr("RSSMRA85T10A562S")));
+      EXPECT_THAT(text, Not(HasSubstr("Bellomonte")));
+    }
+  }
 }
 
 TEST_F(SubjectCliTest, BadUsageExitsTwoWithAClearMessage) {
