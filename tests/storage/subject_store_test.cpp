@@ -139,6 +139,18 @@ class SubjectStoreTest : public StoreTest {
     return query;
   }
 
+  // The non-empty items of `text` between `separator`s.
+  static std::vector<std::string> Split(const std::string& text, char separator) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find(separator, start);
+      if (end == std::string::npos) end = text.size();
+      if (end > start) items.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    return items;
+  }
   // Every "table.column" of the store's text columns, listed by the database itself.
   std::vector<std::string> TextColumns() {
     const bool sqlite = GetParam().name == "Sqlite";
@@ -148,15 +160,7 @@ class SubjectStoreTest : public StoreTest {
                : "SELECT string_agg(table_name || '.' || column_name, ',') FROM "
                  "information_schema.columns WHERE table_schema = current_schema() AND "
                  "data_type = 'text'"));
-    std::vector<std::string> columns;
-    size_t start = 0;
-    while (start < list.size()) {
-      size_t end = list.find(',', start);
-      if (end == std::string::npos) end = list.size();
-      columns.push_back(list.substr(start, end - start));
-      start = end + 1;
-    }
-    return columns;
+    return Split(list, ',');
   }
   // The sequences of the outbox events whose data, decoded as the relay reads it, holds `needle`.
   std::vector<int64_t> DecodedEventsHolding(const std::string& needle) {
@@ -178,14 +182,7 @@ class SubjectStoreTest : public StoreTest {
           "'{2}', '') <> COALESCE(CAST({1} AS TEXT), '')) THEN '{0}.{1} ' ELSE '' END",
           column.substr(0, dot), column.substr(dot + 1), needle);
     }
-    const std::string found = OK_VALUE(backend_->QueryText(sql));
-    std::vector<std::string> columns;
-    size_t start = 0;
-    for (size_t end = found.find(' '); end != std::string::npos; end = found.find(' ', start)) {
-      columns.push_back(found.substr(start, end - start));
-      start = end + 1;
-    }
-    return columns;
+    return Split(OK_VALUE(backend_->QueryText(sql)), ' ');
   }
 };
 
