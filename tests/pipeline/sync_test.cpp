@@ -13,8 +13,10 @@
 #include <sstream>
 
 #include "pipeline_backends.h"
+#include "reglo/core/clock.h"
 #include "reglo/model/schema.h"
 #include "reglo/storage/forwarding_store.h"
+#include "reglo/storage/subject_sql.h"
 
 namespace reglo::pipeline {
 namespace {
@@ -226,6 +228,78 @@ TEST_P(SyncTest, AChangedRowIsMappedAndItsNewHashKept) {
   EXPECT_EQ(again.counters.unchanged, 4);
   EXPECT_EQ(again.unchanged_unmapped, 4);
   EXPECT_EQ(again.events, 0);
+}
+
+// Issue #18 with #19 §2: an erasure blanks a record and clears its source hash, so a later pull
+// maps its unchanged source row again and brings it to the checkpoint, where the after-erasure
+// rule applies; the other rows are still skipped by their hashes.
+class ErasedSourceRowTest : public SyncTest {
+ protected:
+  static constexpr std::string_view kErased = "S000002";
+
+  void EraseStudent() {
+    storage::SubjectQuery query;
+    query.company_id = "autoscuola-rossi";
+    query.entity = "student";
+    query.external_id = std::string(kErased);
+    auto erased = store_->EraseSubject(query, FormatUtc(clock_.Now()));
+    ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+    ASSERT_EQ(erased->records, 1);
+  }
+
+  std::optional<std::string> FirstName() {
+    auto stored = store_->GetRecord(*model::FindEntity("student"),
+                                    {"autoscuola-rossi", "counter-db", std::string(kErased)});
+    EXPECT_TRUE(stored.ok() && stored->has_value());
+    return (*stored)->state.values[0];
+  }
+
+  int64_t RunUnchanged(const SyncReport& report) {
+    auto run = store_->GetRun(report.run_id);
+    EXPECT_TRUE(run.ok());
+    return run->counters.unchanged;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, ErasedSourceRowTest, ::testing::ValuesIn(PipelineBackends()),
+                         BackendName);
+
+TEST_P(ErasedSourceRowTest, StaysErasedByDefaultThoughItsSourceRowIsUnchanged) {
+  Run(Source("counter-1", R"({"records": 5})"));
+  ASSERT_NO_FATAL_FAILURE(EraseStudent());
+  const size_t events_before = Events().size();
+  for (const char* id : {"counter-2", "counter-3"}) {  // mapped, and left erased, on every pull
+    SyncReport again = Run(Source(id, R"({"records": 5})"));
+    EXPECT_EQ(again.status, storage::RunStatus::kSucceeded) << again.error.ToString();
+    EXPECT_EQ(again.counters.unchanged, 5) << id;
+    EXPECT_EQ(again.unchanged_unmapped, 4) << id;
+    EXPECT_EQ(RunUnchanged(again), 5) << id;
+    EXPECT_EQ(again.events, 0) << id;
+    EXPECT_FALSE(FirstName().has_value()) << id;
+  }
+  EXPECT_EQ(Events().size(), events_before);
+}
+
+TEST_P(ErasedSourceRowTest, IsRecreatedFromItsUnchangedSourceRowWhenTheRuleSaysSo) {
+  Run(Source("counter-1", R"({"records": 5})"));
+  const std::optional<std::string> name = FirstName();
+  ASSERT_TRUE(name.has_value());
+  ASSERT_TRUE(store_
+                  ->PutSetting(storage::AfterErasureSettingKey(""),
+                               std::string(storage::kRecreateErased), FormatUtc(clock_.Now()))
+                  .ok());
+  ASSERT_NO_FATAL_FAILURE(EraseStudent());
+  SyncReport recreated = Run(Source("counter-2", R"({"records": 5})"));
+  EXPECT_EQ(recreated.status, storage::RunStatus::kSucceeded) << recreated.error.ToString();
+  EXPECT_EQ(recreated.counters.updated, 1);
+  EXPECT_EQ(recreated.counters.unchanged, 4);
+  EXPECT_EQ(recreated.unchanged_unmapped, 4);
+  EXPECT_EQ(recreated.events, 1);
+  EXPECT_EQ(FirstName(), name);
+  // Re-created with its source hash: the next pull skips it too.
+  SyncReport after = Run(Source("counter-3", R"({"records": 5})"));
+  EXPECT_EQ(after.counters.unchanged, 5);
+  EXPECT_EQ(after.unchanged_unmapped, 5);
 }
 
 TEST_P(SyncTest, ChangedRecordsBecomeVersionTwoWithChangedFieldNames) {
