@@ -226,6 +226,73 @@ TEST_P(RolesApiTest, AChangeAndItsAuditRowCommitTogetherAndAFailedChangeLeavesNo
   EXPECT_EQ((*rows)[0].target, "zz/1");
 }
 
+// The changes the engine and the source definitions carry commit with their audit row too: an
+// operator command's status is written by the engine in the row's transaction, a source's
+// definition by the API in its own. When the row cannot be written, neither changes.
+TEST_P(RolesApiTest, EngineCommandsAndSourceDefinitionsCommitWithTheirAuditRow) {
+  Start({Source("a")});
+  RunUntil("a", 1);
+  const auto stored_status = [&](const std::string& id) -> std::string {
+    Result<std::vector<storage::SourceRow>> rows = OpenStore()->ListSources();
+    EXPECT_TRUE(rows.ok());
+    for (const storage::SourceRow& row : rows.ok() ? *rows : std::vector<storage::SourceRow>{}) {
+      if (row.id == id) return row.status;
+    }
+    return "";
+  };
+  const auto rows_of = [&](const std::string& action) {
+    storage::AuditQuery query;
+    query.action = action;
+    Result<std::vector<storage::AuditRow>> rows = OpenStore()->ListAudit(query);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? *rows : std::vector<storage::AuditRow>{};
+  };
+  ASSERT_EQ(stored_status("a"), "ok");
+  ASSERT_EQ(Call("POST", "/api/admin/sources/a/pause").status, 200);
+  EXPECT_EQ(stored_status("a"), "paused");
+  ASSERT_EQ(rows_of("source.pause").size(), 1u);  // the engine's, not a second one by the route
+  EXPECT_EQ(rows_of("source.pause")[0].outcome, "ok");
+  EXPECT_EQ(rows_of("source.pause")[0].target, "a");
+  ASSERT_EQ(Call("POST", "/api/admin/sources/a/resume").status, 200);
+  EXPECT_EQ(stored_status("a"), "ok");
+  const json body = {{"id", "b"},
+                     {"connector", "sida_stub"},
+                     {"companyId", "autoscuola-b"},
+                     {"sourceSystem", "sida"},
+                     {"intervalSeconds", 30},
+                     {"options", {{"system", "b"}}}};
+  ASSERT_EQ(Call("POST", "/api/admin/sources", body.dump()).status, 201);
+  ASSERT_EQ(rows_of("source.create").size(), 1u);
+
+  ASSERT_TRUE(backend_->BreakInsertsInto("integration_audit").ok());
+  ExpectProblem(Call("POST", "/api/admin/sources/a/pause"), 500);
+  EXPECT_EQ(stored_status("a"), "ok");
+  // The running engine keeps the command (the operator was told it could not be stored).
+  EXPECT_EQ(engine_->Source("a")->state, engine::SourceState::kPaused);
+
+  json update = body;
+  update["intervalSeconds"] = 120;
+  ExpectProblem(Call("PUT", "/api/admin/sources/b", update.dump()), 500);
+  EXPECT_EQ(engine_->SourceDefinition("b")->interval, seconds(30));
+  Result<std::vector<storage::ApiSourceRow>> stored = OpenStore()->ListApiSources();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(stored->front().interval_ms, 30'000);
+
+  ExpectProblem(Call("DELETE", "/api/admin/sources/b"), 500);
+  stored = OpenStore()->ListApiSources();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size(), 1u);  // back at the next start, as it was
+
+  json other = body;
+  other["id"] = "c";
+  ExpectProblem(Call("POST", "/api/admin/sources", other.dump()), 500);
+  EXPECT_FALSE(engine_->Source("c").has_value());
+  stored = OpenStore()->ListApiSources();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RolesApiTest, ::testing::ValuesIn(AdminBackends()),
                          storage::testing::BackendName);
 

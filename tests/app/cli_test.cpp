@@ -155,7 +155,7 @@ TEST_F(CliTest, SyncOnceTakesTheLeaseAndClosesARunAKilledProcessLeftOpen) {
                                          reglo::FormatUtc(reglo::SystemClock::Instance().Now())));
 }
 
-TEST_F(CliTest, HousekeepPrunesOldHistoryAndSaysWhat) {
+TEST_F(CliTest, HousekeepPrunesOldHistoryAndSaysWhatInItsOutputAndTheAuditLog) {
   ASSERT_EQ(RunHub(Config() + " sync --once").exit_code, 0);
   const std::string db = (dir_ / "data" / "hub.db").string();
   {
@@ -182,6 +182,16 @@ TEST_F(CliTest, HousekeepPrunesOldHistoryAndSaysWhat) {
   auto store = reglo::storage::OpenSqliteStore(db);
   ASSERT_TRUE(store.ok());
   EXPECT_EQ((*store)->ListRuns("counter-1", 10)->size(), 1u);
+  // Audited: one row saying what went.
+  reglo::storage::AuditQuery query;
+  query.action = "store.housekeep";
+  auto audit = (*store)->ListAudit(query);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ(audit->front().actor, "cli");
+  EXPECT_EQ(audit->front().outcome, "ok");
+  EXPECT_THAT(audit->front().after, HasSubstr("\"runs\":1"));
+  EXPECT_THAT(audit->front().after, HasSubstr("\"deadLetters\":0"));
   store->reset();
   Output vacuum = RunHub(Config() + " housekeep --vacuum");
   EXPECT_EQ(vacuum.exit_code, 0) << vacuum.text;

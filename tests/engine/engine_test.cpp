@@ -226,7 +226,7 @@ TEST_F(EngineTest, PluginIgnoringCancellationIsQuarantinedAndTheRestCarriesOn) {
     EXPECT_THAT(snap.reason, HasSubstr("ignored cancellation")) << id;
     EXPECT_EQ(StoredStatus(id), "failed") << id;
   }
-  EXPECT_FALSE(engine_->Retry("hung").ok());  // only a fixed plugin lifts a quarantine
+  EXPECT_FALSE(engine_->Retry("hung", nullptr).ok());  // only a fixed plugin lifts a quarantine
   auto runs = OpenStore()->ListRuns("hung", 10);
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ(runs->front().status, storage::RunStatus::kFailed);
@@ -259,8 +259,8 @@ TEST_F(EngineTest, AuthErrorFailsAtOnceAndNothingRetriesUntilAManualRetry) {
   EXPECT_EQ(engine_->Running(), 0);
   EXPECT_EQ(Snap("auth").runs_finished, 1);
   EXPECT_EQ(OpenStore()->ListRuns("auth", 10)->size(), 1u);
-  EXPECT_FALSE(engine_->RunNow("auth").ok());
-  ASSERT_TRUE(engine_->Retry("auth").ok());
+  EXPECT_FALSE(engine_->RunNow("auth", nullptr).ok());
+  ASSERT_TRUE(engine_->Retry("auth", nullptr).ok());
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("auth", 2, kWait));
   EXPECT_EQ(Snap("auth").state, SourceState::kFailed);  // still refused: Failed again at once
@@ -315,20 +315,20 @@ TEST_F(EngineTest, RunNowPauseAndResume) {
   StartEngine({Source("a", "sida_stub")});
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
-  ASSERT_TRUE(engine_->RunNow("a").ok());
+  ASSERT_TRUE(engine_->RunNow("a", nullptr).ok());
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("a", 2, kWait));
-  ASSERT_TRUE(engine_->Pause("a").ok());
+  ASSERT_TRUE(engine_->Pause("a", nullptr).ok());
   EXPECT_EQ(StoredStatus("a"), "paused");
   Advance(std::chrono::hours(2));
   engine_->Tick();
   EXPECT_EQ(engine_->Running(), 0);
   EXPECT_EQ(Snap("a").runs_finished, 2);
-  EXPECT_FALSE(engine_->RunNow("a").ok());
-  ASSERT_TRUE(engine_->Resume("a").ok());
+  EXPECT_FALSE(engine_->RunNow("a", nullptr).ok());
+  ASSERT_TRUE(engine_->Resume("a", nullptr).ok());
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("a", 3, kWait));
-  EXPECT_FALSE(engine_->Pause("missing").ok());
+  EXPECT_FALSE(engine_->Pause("missing", nullptr).ok());
 }
 
 TEST_F(EngineTest, ReplacedPluginFinishesTheRunningPullOnTheOldVersionAndTheNextUsesTheNew) {
@@ -353,7 +353,7 @@ TEST_F(EngineTest, ReplacedPluginFinishesTheRunningPullOnTheOldVersionAndTheNext
   ASSERT_FALSE(log->empty());
   EXPECT_THAT(log->front().message, HasSubstr("sida_stub 1.0.0"));
   EXPECT_EQ(Snap("a").status, "ok");
-  ASSERT_TRUE(engine_->RunNow("a").ok());
+  ASSERT_TRUE(engine_->RunNow("a", nullptr).ok());
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("a", 2, kWait));
   EXPECT_EQ(Snap("a").last_plugin_version, "2.0.0");
@@ -406,7 +406,7 @@ TEST_F(EngineTest, MisspelledConnectorFailsNamingTheLoadedOnesAndAFixedNameRuns)
   EXPECT_THAT(Snap("a").reason,
               HasSubstr("no plugin named 'sida_stubb' is loaded; loaded: sida_stub"));
   EXPECT_EQ(StoredStatus("a"), "failed");
-  EXPECT_FALSE(engine_->Retry("a").ok());
+  EXPECT_FALSE(engine_->Retry("a", nullptr).ok());
   SourceConfig fixed = Source("a", "sida_stub");
   ASSERT_TRUE(engine_->UpdateSource(fixed).ok());
   EXPECT_EQ(Snap("a").state, SourceState::kIdle);
@@ -426,8 +426,8 @@ TEST_F(EngineTest, RemovedPluginFailsItsSourcesWithTheReasonAndComesBack) {
   EXPECT_EQ(Snap("a").state, SourceState::kFailed);
   EXPECT_THAT(Snap("a").reason, HasSubstr("plugin 'sida_stub' was removed"));
   EXPECT_EQ(StoredStatus("a"), "failed");
-  EXPECT_FALSE(engine_->Resume("a").ok());  // nothing to run it with
-  EXPECT_FALSE(engine_->Retry("a").ok());
+  EXPECT_FALSE(engine_->Resume("a", nullptr).ok());  // nothing to run it with
+  EXPECT_FALSE(engine_->Retry("a", nullptr).ok());
   Advance(seconds(120));
   engine_->Tick();
   EXPECT_EQ(Snap("a").runs_finished, 1);
@@ -729,7 +729,7 @@ TEST_F(EngineIsolationTest, EndlessLoopIgnoringStopIsKilledAndOnlyItsSourceBacks
   EXPECT_TRUE(Events("hung").empty());  // one record emitted, never checkpointed
   EXPECT_EQ(Cursor("hung"), std::nullopt);
   // The sibling of another plugin keeps its schedule.
-  ASSERT_TRUE(engine_->Pause("hung").ok());
+  ASSERT_TRUE(engine_->Pause("hung", nullptr).ok());
   Advance(seconds(60));
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("sibling", 2, kWait));

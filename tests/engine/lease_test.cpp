@@ -39,14 +39,14 @@ class MaxRandom final : public RandomSource {
 
 // A store whose lease calls fail while `failing` is set, as when the database is unreachable
 // for them; everything else is the real store.
-class FlakyLeaseStore final : public storage::ForwardingStore {
+class FlakyLeaseStore final : public storage::ForwardingControlStore {
  public:
   FlakyLeaseStore(std::unique_ptr<storage::Store> inner, const std::atomic<bool>& failing)
-      : ForwardingStore(*inner), owned_(std::move(inner)), failing_(failing) {}
+      : ForwardingControlStore(*inner), owned_(std::move(inner)), failing_(failing) {}
   Result<bool> TryAcquireLease(const std::string& source_id, const std::string& owner,
                                std::chrono::milliseconds ttl, const std::string& now) override {
     if (failing_) return Status::IoError("postgres: connection lost (injected)");
-    return ForwardingStore::TryAcquireLease(source_id, owner, ttl, now);
+    return ForwardingControlStore::TryAcquireLease(source_id, owner, ttl, now);
   }
 
  private:
@@ -95,7 +95,8 @@ class LeaseTest : public ::testing::Test {
     return source;
   }
 
-  Instance& Start(const std::string& id, SourceConfig source, SyncStoreFactory factory = nullptr) {
+  Instance& Start(const std::string& id, SourceConfig source,
+                  ControlStoreFactory factory = nullptr) {
     Instance& instance = instances_[id];
     instance.id = id;
     instance.dir = dir_ / id;
@@ -227,10 +228,10 @@ TEST_F(LeaseTest, ALeaseTakenOverMidPullFencesThePullAndTheCursorNeverMovesBack)
 TEST_F(LeaseTest, NoLeaseMeansNoPullAndARenewalThatKeepsFailingFencesThePullInTime) {
   std::atomic<bool> failing{true};
   Instance& a = Start("hub-a", Source(/*hang_every=*/4),
-                      [this, &failing]() -> Result<std::unique_ptr<storage::SyncStore>> {
+                      [this, &failing]() -> Result<std::unique_ptr<storage::ControlStore>> {
                         Result<std::unique_ptr<storage::Store>> store = db_.Open();
                         if (!store.ok()) return store.status();
-                        return std::unique_ptr<storage::SyncStore>(
+                        return std::unique_ptr<storage::ControlStore>(
                             std::make_unique<FlakyLeaseStore>(std::move(*store), failing));
                       });
 

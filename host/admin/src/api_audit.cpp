@@ -176,6 +176,18 @@ Status AuditedStoreChange(const Request& request, storage::Store& store,
   return store.Audited(*state->audit, change);
 }
 
+std::optional<Response> AuditedEngineCommand(
+    const Request& request, const std::function<Status(engine::CommandAudit*)>& command) {
+  const std::shared_ptr<RequestState> state = StateOf(request);
+  if (!state || !state->audit) return ProblemIfFailed(command(nullptr));
+  engine::CommandAudit audit{*state->audit};
+  const Status done = command(&audit);
+  state->audit_written = audit.written;
+  if (done.ok()) return std::nullopt;
+  // Written means the engine accepted it and then could not store it: not the caller's fault.
+  return audit.written ? ServerError(done) : FromStatus(done);
+}
+
 void SetAudit(const Request& request, const json& before, const json& after,
               const std::string& target) {
   const std::shared_ptr<RequestState> state = StateOf(request);

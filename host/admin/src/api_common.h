@@ -109,7 +109,7 @@ struct Access {
 struct RequestState {
   Caller caller;
   std::optional<storage::AuditRow> audit;  // set for an audited route before its handler runs
-  bool audit_written = false;              // AuditedStoreChange wrote it with the change
+  bool audit_written = false;              // AuditedStoreChange or AuditedEngineCommand wrote it
 };
 
 // Adds routes to the router (checking the caller's role before the body is read, and writing the
@@ -126,10 +126,16 @@ struct ApiRoutes {
 
 // In the handler of an audited route: runs `change` on `store` in ONE transaction with the
 // request's audit row (storage::AuditStore::Audited: "ok" with the change, or "failed" alone).
-// For changes the handler makes in its own store; a change made by the engine or another store
-// connection is audited by the route itself, right after the handler answers.
+// For changes the handler makes in its own store.
 Status AuditedStoreChange(const Request& request, storage::Store& store,
                           const storage::AuditedChange& change);
+// The same for an operator command the engine stores: `command` gets the request's audit row (null
+// when the route is not audited), which the engine writes with the command's effect. The problem
+// to answer when it failed: the engine's refusal, or a ServerError when storing it failed.
+std::optional<Response> AuditedEngineCommand(
+    const Request& request, const std::function<Status(engine::CommandAudit*)>& command);
+// A refusal, or a request that changed nothing, is audited by the route itself once the handler
+// has answered.
 // Sets the audit row's before/after (JSON, masked here: MaskAuditValue) and, when not empty, its
 // target; does nothing for a request that is not audited.
 void SetAudit(const Request& request, const json& before, const json& after,

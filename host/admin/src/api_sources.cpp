@@ -267,15 +267,29 @@ json DefinitionJson(ApiContext& api, const engine::SourceConfig& source) {
           {"options", options}};
 }
 
-using EngineCommand = Status (engine::EngineControl::*)(const std::string& source_id);
+using EngineCommand = Status (engine::EngineControl::*)(const std::string& source_id,
+                                                        engine::CommandAudit* audit);
 
 // Runs an operator command on the source of the URL; answers the source, or 202 for commands
 // whose effect comes later (a run).
+// Writes a source's definition change (`write`, on the API's store) in one transaction with the
+// request's audit row; a ServerError when it failed.
+std::optional<Response> SaveDefinition(ApiContext& api, const Request& request,
+                                       const std::function<Status(storage::Store&)>& write) {
+  return api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
+    Status saved =
+        AuditedStoreChange(request, store, [&](storage::AuditRow&) { return write(store); });
+    if (!saved.ok()) return ServerError(saved);
+    return std::nullopt;
+  });
+}
+
 Response SourceCommand(ApiContext& api, const Request& request, EngineCommand command,
                        bool answer_source) {
   const std::string id = *request.Param("id");
-  Status done = (api.deps.engine.*command)(id);
-  if (!done.ok()) return FromStatus(done);
+  std::optional<Response> failed = AuditedEngineCommand(
+      request, [&](engine::CommandAudit* audit) { return (api.deps.engine.*command)(id, audit); });
+  if (failed) return *failed;
   if (answer_source) return OneSource(api, id);
   return Json(202, {{"accepted", true}});
 }
@@ -308,18 +322,16 @@ Response CreateSource(ApiContext& api, const Request& request) {
   const std::string id = source.row.id;
   if (api.deps.engine.Source(id)) return Conflict(fmt::format("source '{}' already exists", id));
   SetAudit(request, nullptr, DefinitionJson(api, source), id);
-  std::optional<Response> failed =
-      api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
-        Status saved = store.PutApiSource(ApiRow(api, source));
-        if (!saved.ok()) return ServerError(saved);
-        Status added = api.deps.engine.AddSource(source);
-        if (!added.ok()) {
-          (void)store.DeleteApiSource(id);
-          return FromStatus(added);
-        }
-        return std::nullopt;
-      });
-  if (failed) return *failed;
+  // The engine first (it may refuse); then the definition, committed with its audit row. If that
+  // fails the engine drops the source again: a source lives only as long as its stored definition.
+  Status added = api.deps.engine.AddSource(source);
+  if (!added.ok()) return FromStatus(added);
+  std::optional<Response> failed = SaveDefinition(
+      api, request, [&](storage::Store& store) { return store.PutApiSource(ApiRow(api, source)); });
+  if (failed) {
+    (void)api.deps.engine.RemoveSource(id);
+    return *failed;
+  }
   return OneSource(api, id, 201);
 }
 
@@ -330,16 +342,19 @@ Response UpdateSource(ApiContext& api, const Request& request) {
   if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
   if (auto refused = RefuseConfigSourceChange(api, id, "edit")) return *refused;
   engine::SourceConfig source = std::get<engine::SourceConfig>(std::move(parsed));
-  if (std::optional<engine::SourceConfig> old = api.deps.engine.SourceDefinition(id)) {
-    SetAudit(request, DefinitionJson(api, *old), DefinitionJson(api, source));
+  const std::optional<engine::SourceConfig> old = api.deps.engine.SourceDefinition(id);
+  if (!old) return NoSource(id);
+  SetAudit(request, DefinitionJson(api, *old), DefinitionJson(api, source));
+  // As for a creation: the engine, then the definition with its audit row, else the old one back.
+  Status updated = api.deps.engine.UpdateSource(source);
+  if (!updated.ok()) return FromStatus(updated);
+  std::optional<Response> failed = SaveDefinition(api, request, [&](storage::Store& store) {
+    return store.PutApiSource(ApiRow(api, source));  // keeps its created_at
+  });
+  if (failed) {
+    (void)api.deps.engine.UpdateSource(*old);
+    return *failed;
   }
-  std::optional<Response> failed =
-      api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
-        Status saved = store.PutApiSource(ApiRow(api, source));  // keeps its created_at
-        if (!saved.ok()) return ServerError(saved);
-        return ProblemIfFailed(api.deps.engine.UpdateSource(source));
-      });
-  if (failed) return *failed;
   return OneSource(api, id);
 }
 
@@ -350,15 +365,16 @@ Response DeleteSource(ApiContext& api, const Request& request) {
   if (std::optional<engine::SourceConfig> old = api.deps.engine.SourceDefinition(id)) {
     SetAudit(request, DefinitionJson(api, *old), nullptr);
   }
+  // The engine stops it, then its definition goes with the audit row. Should that fail, the
+  // definition stays and the source is back at the next start, as it was.
   Status removed = api.deps.engine.RemoveSource(id);
   if (!removed.ok()) return FromStatus(removed);
-  return api.WithStore([&](storage::Store& store) {
-    Result<bool> api_row = store.DeleteApiSource(id);
-    if (!api_row.ok()) return ServerError(api_row.status());
-    Result<bool> row = store.DeleteSource(id);
-    if (!row.ok()) return ServerError(row.status());
-    return Response::NoContent();
+  std::optional<Response> failed = SaveDefinition(api, request, [&](storage::Store& store) {
+    REGLO_RETURN_IF_ERROR(store.DeleteApiSource(id).status());
+    return store.DeleteSource(id).status();
   });
+  if (failed) return *failed;
+  return Response::NoContent();
 }
 
 Response RunSource(ApiContext& api, const Request& request) {

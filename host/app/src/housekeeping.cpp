@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 #include <spdlog/spdlog.h>
 
+#include "reglo/admin/access.h"
 #include "reglo/app/commands.h"
 #include "reglo/app/subject.h"
 
@@ -24,6 +25,8 @@ storage::RetentionPolicy NothingPruned(storage::RetentionPolicy policy) {
   return policy;
 }
 
+// Housekeeping is many short transactions (batched deletes), so its audit row follows them: what
+// was pruned, or the error that stopped it (what went before that error stays gone).
 int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, std::ostream& out,
                      std::ostream& err) {
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
@@ -31,16 +34,30 @@ int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, s
     fmt::print(err, "error: {}\n", store.status().ToString());
     return kExitFailure;
   }
+  const auto audit = [&](const Status& outcome, std::string after) {
+    const Status audited = admin::AuditCommand(**store, clock, "store.housekeep", "",
+                                               [&](storage::AuditRow& row) -> Status {
+                                                 row.after = std::move(after);
+                                                 return outcome;
+                                               });
+    if (!audited.ok() && outcome.ok()) {
+      fmt::print(err, "warning: the audit row could not be written: {}\n", audited.ToString());
+    }
+  };
   Result<storage::HousekeepingReport> report =
       storage::Housekeep(**store, config.retention.policy, clock.Now(), vacuum);
   if (!report.ok()) {
+    audit(report.status(), "");
     fmt::print(err, "error: {}\n", report.status().ToString());
     return kExitFailure;
   }
   fmt::print(out, "{:<14} {:>10} {:>12}\n", "table", "pruned", "rows left");
+  std::string pruned;  // the audit row's JSON
   for (size_t i = 0; i < storage::kPruneTargets.size(); ++i) {
-    fmt::print(out, "{:<14} {:>10} {:>12}\n", storage::PruneTargetName(storage::kPruneTargets[i]),
-               report->pruned[i], report->stats.table_rows[i].second);
+    const std::string_view table = storage::PruneTargetName(storage::kPruneTargets[i]);
+    fmt::print(out, "{:<14} {:>10} {:>12}\n", table, report->pruned[i],
+               report->stats.table_rows[i].second);
+    pruned += fmt::format("{}\"{}\":{}", pruned.empty() ? "" : ",", table, report->pruned[i]);
   }
   fmt::print(out, "Store: {}, {} given back, {} free inside.\n",
              Mebibytes(report->stats.size_bytes), Mebibytes(report->reclaimed_bytes),
@@ -49,6 +66,7 @@ int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, s
       storage::HousekeepPersonalData(**store, PersonalDataPolicies(config.retention), clock.Now(),
                                      config.retention.policy.batch_rows);
   if (!personal.ok()) {
+    audit(personal.status(), "");
     fmt::print(err, "error: {}\n", personal.status().ToString());
     return kExitFailure;
   }
@@ -57,6 +75,11 @@ int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, s
              "flagged, {} erased.\n",
              personal->dead_letters, personal->run_log_lines, personal->inactive_flagged,
              personal->inactive_erased);
+  audit(Status::Ok(),
+        fmt::format("{{\"pruned\":{{{}}},\"personalData\":{{\"deadLetters\":{},\"runLogLines\":{},"
+                    "\"inactiveFlagged\":{},\"inactiveErased\":{}}}}}",
+                    pruned, personal->dead_letters, personal->run_log_lines,
+                    personal->inactive_flagged, personal->inactive_erased));
   return kExitOk;
 }
 

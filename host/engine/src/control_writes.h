@@ -39,17 +39,17 @@ class ControlWrites {
   }
   // Under LockWriting(): the control store (null before Open() and after Close()), and the queue
   // written out.
-  storage::SyncStore* StoreLocked() { return store_.get(); }
+  storage::ControlStore* StoreLocked() { return store_.get(); }
   void FlushLocked();
 
   // Under LockWriting().
-  void Open(std::unique_ptr<storage::SyncStore> store) { store_ = std::move(store); }
+  void Open(std::unique_ptr<storage::ControlStore> store) { store_ = std::move(store); }
   void Close() { store_.reset(); }
 
  private:
   const Clock& clock_;
   std::mutex writing_;  // guards store_, held across the writes; before every engine lock
-  std::unique_ptr<storage::SyncStore> store_;
+  std::unique_ptr<storage::ControlStore> store_;
   std::mutex queue_mutex_;  // guards queue_; the last lock in the engine's order
   std::vector<Write> queue_;
 };

@@ -44,7 +44,7 @@ EngineOptions Resolved(EngineOptions options) {
 // Readers (snapshots, /metrics, the admin API) take sources, plugins or runs for a copy, and none
 // of these is ever held across a probe, a plugin load, a lease renewal or a store write.
 struct Engine::Impl : std::enable_shared_from_this<Impl> {
-  Impl(EngineOptions o, std::vector<SourceConfig> configured, SyncStoreFactory factory,
+  Impl(EngineOptions o, std::vector<SourceConfig> configured, ControlStoreFactory factory,
        const Clock& c, RandomSource& r)
       : options(Resolved(std::move(o))),
         clock(c),
@@ -172,7 +172,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         std::lock_guard<std::mutex> lease_lock(run->lease_mutex);
         if (!run->leased) continue;
         std::unique_lock<std::mutex> writing = writes.LockWriting();
-        storage::SyncStore* control = writes.StoreLocked();
+        storage::ControlStore* control = writes.StoreLocked();
         if (control == nullptr) continue;
         held = control->TryAcquireLease(id, options.instance_id, options.lease_ttl,
                                         FormatUtc(clock.Now()));
@@ -218,7 +218,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     storage::RunCounters counters;
     bool skipped = false;
     // Not Acquire(): a pull waiting for a store would look hung to the watchdog.
-    Result<storage::StorePool<storage::SyncStore>::Lease> store = stores.TryAcquire();
+    Result<storage::StorePool<storage::ControlStore>::Lease> store = stores.TryAcquire();
     if (!store.ok()) {
       outcome.code = store.status().code();
       outcome.message = MaskPersonalData(store.status().message());
@@ -431,7 +431,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
 
   EngineOptions options;
   const Clock& clock;
-  SyncStoreFactory open_store;
+  ControlStoreFactory open_store;
   ControlWrites writes;
 
   std::mutex tick_mutex;  // one Tick (or Start) at a time; guards `watcher` and `next_watch`
@@ -452,11 +452,11 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   bool poked = false;
   std::thread loop;
 
-  storage::StorePool<storage::SyncStore> stores;  // the pulls' (not the control store)
+  storage::StorePool<storage::ControlStore> stores;  // the pulls' (not the control store)
 };
 
 Engine::Engine(EngineOptions options, std::vector<SourceConfig> sources,
-               SyncStoreFactory open_store, const Clock& clock, RandomSource& random)
+               ControlStoreFactory open_store, const Clock& clock, RandomSource& random)
     : impl_(std::make_shared<Impl>(std::move(options), std::move(sources), std::move(open_store),
                                    clock, random)) {}
 
@@ -464,10 +464,10 @@ Engine::Engine(EngineOptions options, std::vector<SourceConfig> sources, StoreFa
                const Clock& clock, RandomSource& random)
     : Engine(
           std::move(options), std::move(sources),
-          [open = std::move(open_store)]() -> Result<std::unique_ptr<storage::SyncStore>> {
+          [open = std::move(open_store)]() -> Result<std::unique_ptr<storage::ControlStore>> {
             Result<std::unique_ptr<storage::Store>> store = open();
             if (!store.ok()) return store.status();
-            return std::unique_ptr<storage::SyncStore>(std::move(*store));
+            return std::unique_ptr<storage::ControlStore>(std::move(*store));
           },
           clock, random) {}
 
@@ -500,7 +500,7 @@ Engine::~Engine() {
 Status Engine::Start() {
   Impl& impl = *impl_;
   std::lock_guard<std::mutex> ticking(impl.tick_mutex);
-  Result<std::unique_ptr<storage::SyncStore>> control = impl.open_store();
+  Result<std::unique_ptr<storage::ControlStore>> control = impl.open_store();
   if (!control.ok()) return control.status().WithContext("opening the store");
   {
     std::unique_lock<std::mutex> writing = impl.writes.LockWriting();
@@ -614,51 +614,69 @@ std::string_view Describe(OperatorCommand command) {
   return "?";
 }
 
-// Runs `change` on the scheduler under the sources' lock, stores the resulting status (before
-// returning) and wakes the control loop.
+// Runs `change` on the scheduler under the sources' lock and stores the resulting status (before
+// returning), with `audit`'s row in the same transaction when there is one, then wakes the control
+// loop. Under the writing lock: what was decided before the command is written before it.
 template <typename Change>
-Status Command(Engine::Impl& impl, const std::string& id, OperatorCommand command, Change change) {
-  Status status;
+Status Command(Engine::Impl& impl, const std::string& id, OperatorCommand command,
+               CommandAudit* audit, Change change) {
+  std::unique_lock<std::mutex> writing = impl.writes.LockWriting();
+  impl.writes.FlushLocked();
+  std::optional<std::string> stored_status;  // the status the command gives the source
   {
     auto registry = impl.sources.Lock();
-    status = change(registry->scheduler, impl.clock.Monotonic());
-    if (status.ok()) {
-      spdlog::info("source {}: {}", id, Describe(command));
-      if (const SourceSchedule* schedule = registry->scheduler.Find(id)) {
-        if (schedule->state == SourceState::kPaused) impl.writes.SetStatus(id, "paused");
-        // Back from a hold: the status it had before (a failed one starts over).
-        if (command == OperatorCommand::kResume || command == OperatorCommand::kRetry) {
-          impl.writes.SetStatus(id, schedule->status == "failed" ? "new" : schedule->status);
-        }
+    REGLO_RETURN_IF_ERROR(change(registry->scheduler, impl.clock.Monotonic()));
+    spdlog::info("source {}: {}", id, Describe(command));
+    if (const SourceSchedule* schedule = registry->scheduler.Find(id)) {
+      if (schedule->state == SourceState::kPaused) stored_status = "paused";
+      // Back from a hold: the status it had before (a failed one starts over).
+      if (command == OperatorCommand::kResume || command == OperatorCommand::kRetry) {
+        stored_status = schedule->status == "failed" ? "new" : schedule->status;
       }
     }
   }
-  impl.writes.Flush();
   impl.Poke();
-  return status;
+  storage::ControlStore* control = impl.writes.StoreLocked();
+  if (control == nullptr) return Status::Ok();  // not started: nothing is stored yet
+  const auto store_status = [&]() -> Status {
+    return stored_status ? control->SetSourceStatus(id, *stored_status) : Status::Ok();
+  };
+  Status stored;
+  if (audit != nullptr) {
+    stored = control->Audited(audit->row, [&](storage::AuditRow&) { return store_status(); });
+    audit->written = true;  // with the status, or alone as failed
+  } else {
+    stored = store_status();
+  }
+  if (stored.ok()) return stored;
+  stored = stored.WithContext(
+      fmt::format("source {}: {}, but its status could not be stored", id, Describe(command)));
+  spdlog::error("{}", stored.message());
+  return stored;
 }
 
 }  // namespace
 
-Status Engine::RunNow(const std::string& id) {
-  return Command(*impl_, id, OperatorCommand::kRunNow,
+Status Engine::RunNow(const std::string& id, CommandAudit* audit) {
+  return Command(*impl_, id, OperatorCommand::kRunNow, audit,
                  [&](Scheduler& scheduler, TimePoint now) { return scheduler.RunNow(id, now); });
 }
 
-Status Engine::Pause(const std::string& id) {
-  return Command(*impl_, id, OperatorCommand::kPause, [&](Scheduler& scheduler, TimePoint) {
+Status Engine::Pause(const std::string& id, CommandAudit* audit) {
+  return Command(*impl_, id, OperatorCommand::kPause, audit, [&](Scheduler& scheduler, TimePoint) {
     return scheduler.Pause(id, HoldCause::kManual, "paused by an operator");
   });
 }
 
-Status Engine::Resume(const std::string& id) {
-  return Command(*impl_, id, OperatorCommand::kResume, [&](Scheduler& scheduler, TimePoint now) {
-    return scheduler.Resume(id, HoldCause::kManual, now);
-  });
+Status Engine::Resume(const std::string& id, CommandAudit* audit) {
+  return Command(*impl_, id, OperatorCommand::kResume, audit,
+                 [&](Scheduler& scheduler, TimePoint now) {
+                   return scheduler.Resume(id, HoldCause::kManual, now);
+                 });
 }
 
-Status Engine::Retry(const std::string& id) {
-  return Command(*impl_, id, OperatorCommand::kRetry,
+Status Engine::Retry(const std::string& id, CommandAudit* audit) {
+  return Command(*impl_, id, OperatorCommand::kRetry, audit,
                  [&](Scheduler& scheduler, TimePoint now) { return scheduler.Retry(id, now); });
 }
 
@@ -683,7 +701,7 @@ Status Engine::AddSource(SourceConfig source) {
   REGLO_RETURN_IF_ERROR(refused(*impl.sources.Lock()));
   if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
   source.row.status = "new";
-  if (storage::SyncStore* control = impl.writes.StoreLocked()) {
+  if (storage::ControlStore* control = impl.writes.StoreLocked()) {
     REGLO_RETURN_IF_ERROR(control->UpsertSource(source.row).WithContext("source " + id));
   }
   {
@@ -719,7 +737,7 @@ Status Engine::UpdateSource(SourceConfig source) {
     if (source.interval.count() <= 0) source.interval = impl.options.default_interval;
     source.row.status = registry->ShownStatus(id);
   }
-  if (storage::SyncStore* control = impl.writes.StoreLocked()) {
+  if (storage::ControlStore* control = impl.writes.StoreLocked()) {
     REGLO_RETURN_IF_ERROR(control->UpsertSource(source.row).WithContext("source " + id));
   }
   {

@@ -66,14 +66,15 @@ struct EngineOptions {
   isolation::RunnerOptions runner;
 };
 
-// What the engine itself needs of a store: the sync role (its pulls, runs and leases).
-using SyncStoreFactory = std::function<Result<std::unique_ptr<storage::SyncStore>>()>;
+// What the engine itself needs of a store: the sync role (its pulls, runs and leases) and, on its
+// control connection, the audit log of operator commands.
+using ControlStoreFactory = std::function<Result<std::unique_ptr<storage::ControlStore>>()>;
 
 class Engine final : public EngineControl {
  public:
-  Engine(EngineOptions options, std::vector<SourceConfig> sources, SyncStoreFactory open_store,
+  Engine(EngineOptions options, std::vector<SourceConfig> sources, ControlStoreFactory open_store,
          const Clock& clock, RandomSource& random);
-  // The same with the hub's factory of whole stores (the engine uses their sync role only).
+  // The same with the hub's factory of whole stores (the engine uses their control roles only).
   Engine(EngineOptions options, std::vector<SourceConfig> sources, StoreFactory open_store,
          const Clock& clock, RandomSource& random);
   // Stops (bounded by EngineOptions::cancel_grace) if Stop() was not called.
@@ -93,10 +94,10 @@ class Engine final : public EngineControl {
 
   // EngineControl: the operator commands, live source changes and snapshots (the admin API and
   // the CLI call these).
-  Status RunNow(const std::string& source_id) override;
-  Status Pause(const std::string& source_id) override;
-  Status Resume(const std::string& source_id) override;
-  Status Retry(const std::string& source_id) override;
+  Status RunNow(const std::string& source_id, CommandAudit* audit) override;
+  Status Pause(const std::string& source_id, CommandAudit* audit) override;
+  Status Resume(const std::string& source_id, CommandAudit* audit) override;
+  Status Retry(const std::string& source_id, CommandAudit* audit) override;
   Status AddSource(SourceConfig source) override;
   Status UpdateSource(SourceConfig source) override;
   Status RemoveSource(const std::string& source_id) override;

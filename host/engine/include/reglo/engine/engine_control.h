@@ -57,16 +57,26 @@ struct PluginSnapshot {
   std::string reason;  // why quarantined or not loaded
 };
 
+// The audit of one operator command (issue #18 §3). The engine writes `row` in the control-store
+// transaction that stores the command's effect (outcome "ok"), or alone as "failed" with the error
+// when that transaction fails, and then sets `written`. A refusal writes nothing: the caller
+// records it.
+struct CommandAudit {
+  storage::AuditRow row;
+  bool written = false;
+};
+
 class EngineControl {
  public:
   virtual ~EngineControl() = default;
 
   // Operator commands; a refusal (an unknown source, a command its state does not allow) is the
-  // returned Status.
-  virtual Status RunNow(const std::string& source_id) = 0;
-  virtual Status Pause(const std::string& source_id) = 0;
-  virtual Status Resume(const std::string& source_id) = 0;
-  virtual Status Retry(const std::string& source_id) = 0;
+  // returned Status. `audit` (null: not audited) is written with the command's effect. When that
+  // write fails the command still holds in the running engine and the store's error is returned.
+  virtual Status RunNow(const std::string& source_id, CommandAudit* audit) = 0;
+  virtual Status Pause(const std::string& source_id, CommandAudit* audit) = 0;
+  virtual Status Resume(const std::string& source_id, CommandAudit* audit) = 0;
+  virtual Status Retry(const std::string& source_id, CommandAudit* audit) = 0;
 
   // Sources added, changed and removed while the engine runs (the caller persists them).
   // AddSource: kAlreadyExists when the id is taken, or while a pull of a removed source of that

@@ -1,5 +1,6 @@
-// ForwardingStore: a SyncStore that passes every call to another SyncStore. Decorators (the
-// engine's GuardedStore, tests' fault injectors) derive from it and override only what they
+// ForwardingStore: a SyncStore that passes every call to another SyncStore, and
+// ForwardingControlStore, the same for a ControlStore (its audit calls too). Decorators (the
+// engine's GuardedStore, tests' fault injectors) derive from one and override only what they
 // change, so a method added to SyncStore is forwarded everywhere by adding it here once.
 // Does not own `inner`; thread-safety is that of `inner` (one thread at a time).
 #pragma once
@@ -9,13 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "reglo/storage/sync_store.h"
+#include "reglo/storage/control_store.h"
 
 namespace reglo::storage {
 
-class ForwardingStore : public SyncStore {
+// Role: SyncStore or ControlStore (what `inner` is and what the decorator is).
+template <typename Role>
+class ForwardingStoreOf : public Role {
  public:
-  explicit ForwardingStore(SyncStore& inner) : inner_(inner) {}
+  explicit ForwardingStoreOf(Role& inner) : inner_(inner) {}
 
   Status UpsertSource(const SourceRow& source) override { return inner_.UpsertSource(source); }
   Result<std::vector<SourceRow>> ListSources() override { return inner_.ListSources(); }
@@ -56,7 +59,8 @@ class ForwardingStore : public SyncStore {
     return inner_.CommitCheckpoint(batch);
   }
   Status ScanSourceHashes(const model::EntitySpec& entity, const std::string& company_id,
-                          const std::string& source_system, const SourceHashRow& row) override {
+                          const std::string& source_system,
+                          const SyncStore::SourceHashRow& row) override {
     return inner_.ScanSourceHashes(entity, company_id, source_system, row);
   }
 
@@ -68,8 +72,36 @@ class ForwardingStore : public SyncStore {
     return inner_.ReleaseLease(source_id, owner);
   }
 
- private:
-  SyncStore& inner_;
+ protected:
+  Role& inner_;
+};
+
+class ForwardingStore : public ForwardingStoreOf<SyncStore> {
+ public:
+  using ForwardingStoreOf::ForwardingStoreOf;
+};
+
+class ForwardingControlStore : public ForwardingStoreOf<ControlStore> {
+ public:
+  using ForwardingStoreOf::ForwardingStoreOf;
+
+  Status Audited(AuditRow row, const AuditedChange& change) override {
+    return inner_.Audited(std::move(row), change);
+  }
+  Status AppendAudit(const AuditRow& row) override { return inner_.AppendAudit(row); }
+  Result<std::vector<AuditRow>> ListAudit(const AuditQuery& query) override {
+    return inner_.ListAudit(query);
+  }
+  Result<int64_t> CreateAdminToken(const AdminTokenRow& token) override {
+    return inner_.CreateAdminToken(token);
+  }
+  Result<std::vector<AdminTokenRow>> ListAdminTokens() override { return inner_.ListAdminTokens(); }
+  Result<std::optional<AdminTokenRow>> FindAdminToken(const std::string& token_sha256) override {
+    return inner_.FindAdminToken(token_sha256);
+  }
+  Result<bool> RevokeAdminToken(const std::string& name, const std::string& now) override {
+    return inner_.RevokeAdminToken(name, now);
+  }
 };
 
 }  // namespace reglo::storage
