@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -142,6 +143,15 @@ TEST_F(EngineTest, RunsEachSourceAndSchedulesTheNextRunAfterItsInterval) {
   ASSERT_TRUE(engine_->WaitForRuns("slow", 1, kWait));
   EXPECT_EQ(Snap("fast").status, "ok");
   EXPECT_EQ(StoredStatus("fast"), "ok");
+  auto cursors = [&] {
+    return storage::testing::SqliteRawConnection((dir_ / "hub.db").string())
+        .QueryText(
+            "SELECT group_concat(stream || '=' || cursor || '@' || updated_at, ',') FROM "
+            "(SELECT * FROM integration_cursors WHERE source_id = 'fast' ORDER BY stream)")
+        .value();
+  };
+  const std::string first_cursors = cursors();
+  EXPECT_EQ(std::count(first_cursors.begin(), first_cursors.end(), '@'), 3) << first_cursors;
   // The next pull is at the source's phase slot, within two intervals of the first.
   Advance(seconds(20));
   engine_->Tick();
@@ -154,6 +164,8 @@ TEST_F(EngineTest, RunsEachSourceAndSchedulesTheNextRunAfterItsInterval) {
   ASSERT_EQ(runs->size(), 2u);
   EXPECT_EQ(runs->back().counters.seen, 90);
   EXPECT_EQ(runs->front().counters.seen, 0);
+  // The idle run committed no checkpoint: nothing in it, its cursors the ones it read.
+  EXPECT_EQ(cursors(), first_cursors);
 }
 
 TEST_F(EngineTest, HungConnectorDoesNotDelayAnotherConnectorsSources) {

@@ -662,6 +662,24 @@ TEST_P(StoreTest, SourcesAreUpsertedListedAndUpdated) {
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);
 }
 
+// An idle pull sets the status its source already has: nothing is written (the row keeps its
+// updated_at), while a change is.
+TEST_P(StoreTest, SettingTheStatusASourceHasWritesNothing) {
+  ASSERT_OK(store_->SetSourceStatus(std::string(kSourceId), "ok"));
+  const std::string count = fmt::format(
+      "SELECT COUNT(*) FROM integration_sources WHERE id = '{}' AND updated_at = "
+      "'2000-01-01T00:00:00.000Z'",
+      kSourceId);
+  ASSERT_OK(backend_->ExecuteSql(fmt::format(
+      "UPDATE integration_sources SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = '{}'",
+      kSourceId)));
+  ASSERT_OK(store_->SetSourceStatus(std::string(kSourceId), "ok"));
+  EXPECT_EQ(OK_VALUE(backend_->QueryInt(count)), 1);
+  ASSERT_OK(store_->SetSourceStatus(std::string(kSourceId), "warning"));
+  EXPECT_EQ(OK_VALUE(backend_->QueryInt(count)), 0);
+  EXPECT_EQ(store_->SetSourceStatus("nope", "ok").code(), StatusCode::kNotFound);
+}
+
 TEST_P(StoreTest, RunsAreStartedFinishedAndListed) {
   ASSERT_OK(store_->AppendRunLog(run_id_, {"2025-06-01T08:00:01.000Z", LogLevel::kInfo, "start"}));
   ASSERT_OK(store_->AppendRunLog(run_id_, {"2025-06-01T08:00:02.000Z", LogLevel::kError, "boom"}));
