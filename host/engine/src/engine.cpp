@@ -516,10 +516,7 @@ Status Engine::Start() {
     // The configured sources are fixed until Start returns: a copy of their rows is current.
     std::vector<storage::SourceRow> rows;
     for (const auto& [id, source] : impl.sources.Lock()->sources) rows.push_back(source.row);
-    for (const storage::SourceRow& row : rows) {
-      REGLO_RETURN_IF_ERROR(
-          impl.writes.StoreLocked()->UpsertSource(row).WithContext("source " + row.id));
-    }
+    REGLO_RETURN_IF_ERROR(impl.writes.StoreLocked()->UpsertSources(rows));
   }
   {
     auto registry = impl.sources.Lock();

@@ -47,6 +47,16 @@ Result<std::vector<SourceRow>> PostgresStore::ListSources() {
       "listing sources");
 }
 
+Status PostgresStore::UpsertSources(const std::vector<SourceRow>& sources) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  Transaction tx(*conn_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("saving sources"));
+  for (const SourceRow& source : sources) {
+    REGLO_RETURN_IF_ERROR(UpsertSource(source).WithContext("source " + source.id));
+  }
+  return tx.Commit();
+}
+
 Status PostgresStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
   REGLO_RETURN_IF_ERROR(Ready());
   {

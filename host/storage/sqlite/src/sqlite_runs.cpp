@@ -33,6 +33,15 @@ Status SqliteStore::UpsertSource(const SourceRow& source) {
       .Run();
 }
 
+Status SqliteStore::UpsertSources(const std::vector<SourceRow>& sources) {
+  Transaction tx(*db_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("saving sources"));
+  for (const SourceRow& source : sources) {
+    REGLO_RETURN_IF_ERROR(UpsertSource(source).WithContext("source " + source.id));
+  }
+  return tx.Commit();
+}
+
 Result<std::vector<SourceRow>> SqliteStore::ListSources() {
   return SelectRows<SourceRow>(
       fmt::format("SELECT {} FROM integration_sources ORDER BY id", kSourceColumns),
