@@ -15,7 +15,9 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
+#include "admin_api_fixture.h"
 #include "admin_backends.h"
 #include "http_client.h"
 #include "poll.h"
@@ -30,128 +32,7 @@
 namespace reglo::admin {
 namespace {
 
-namespace fs = std::filesystem;
-using nlohmann::json;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
-constexpr milliseconds kWait{20'000};  // bound on waiting for plugin threads; never reached
-constexpr const char* kToken = "test-admin-token-0123456789";
-
-class MaxRandom final : public engine::RandomSource {
- public:
-  uint64_t UpTo(uint64_t bound) override { return bound; }
-};
-
-using Reply = reglo::testing::HttpReply;
-
-class AdminApiTest : public ::testing::TestWithParam<storage::testing::BackendParam> {
- protected:
-  void SetUp() override {
-    backend_ = GetParam().make();
-    dir_ = reglo::testing::MakeTempDir("reglo_admin_");
-    ASSERT_FALSE(dir_.empty());
-    fs::create_directories(dir_ / "plugins");
-    fs::copy_file(REGLO_SIDA_PLUGIN, dir_ / "plugins" / "sida_stub.so");
-    options_.plugins_dir = dir_ / "plugins";
-    options_.plugin_cache_dir = dir_ / "cache";
-    options_.default_interval = seconds(60);
-    options_.threads_per_plugin = 1;
-    options_.watch_plugins = false;
-    options_.backoff.failure_limit = 2;
-  }
-  void TearDown() override {
-    server_.reset();
-    if (engine_) engine_->Stop(kWait);
-    engine_.reset();
-    backend_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  engine::StoreFactory Factory() {
-    storage::testing::StoreBackend* backend = backend_.get();
-    return [backend] { return backend->Open(); };
-  }
-
-  engine::SourceConfig Source(const std::string& id, json options = json::object()) {
-    options["system"] = id;
-    if (!options.contains("changes")) options["changes"] = 40;
-    engine::SourceConfig source;
-    source.row.id = id;
-    source.row.company_id = "autoscuola-" + id;
-    source.row.source_system = "sida";
-    source.row.connector = "sida_stub";
-    source.row.config_json = options.dump();
-    return source;
-  }
-
-  void Start(std::vector<engine::SourceConfig> sources, AdminOptions admin = {}) {
-    std::set<std::string> config_ids;
-    for (const auto& source : sources) config_ids.insert(source.row.id);
-    engine_ =
-        std::make_unique<engine::Engine>(options_, std::move(sources), Factory(), clock_, random_);
-    ASSERT_TRUE(engine_->Start().ok());
-    metrics_.Add(MakeHubMetrics(*engine_, Factory(), clock_));
-    admin.port = 0;
-    admin.token_hash = TokenHash(kToken);
-    admin.config_source_ids = config_ids;
-    Result<std::unique_ptr<http::Server>> server =
-        StartAdminServer(admin, AdminDeps{*engine_, Factory(), clock_, metrics_});
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(*server);
-  }
-
-  Reply Call(const std::string& method, const std::string& uri, const std::string& body = "",
-             std::optional<std::string> token = std::string(kToken)) {
-    Poco::Net::HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
-    if (token) request.set("Authorization", "Bearer " + *token);
-    if (!body.empty() || method == "POST" || method == "PUT") {
-      request.setContentType("application/json");
-    }
-    return reglo::testing::SendHttp(server_->port(), request, body);
-  }
-
-  // Runs every due source and waits for `id` to have finished `runs` runs.
-  void RunUntil(const std::string& id, int64_t runs) {
-    engine_->Tick();
-    ASSERT_TRUE(engine_->WaitForRuns(id, runs, kWait)) << id;
-  }
-  void RunNowAndWait(const std::string& id) {
-    const int64_t before = engine_->Source(id)->runs_finished;
-    ASSERT_EQ(Call("POST", "/api/admin/sources/" + id + "/run").status, 202);
-    RunUntil(id, before + 1);
-  }
-
-  std::unique_ptr<storage::Store> OpenStore() {
-    auto store = backend_->Open();
-    EXPECT_TRUE(store.ok());
-    return std::move(*store);
-  }
-
-  void ExpectProblem(const Reply& reply, int status, const std::string& detail_part = "") {
-    EXPECT_EQ(reply.status, status) << reply.body;
-    EXPECT_EQ(reply.content_type, "application/problem+json") << reply.body;
-    const json problem = reply.Json();
-    EXPECT_EQ(problem.value("status", 0), status);
-    EXPECT_TRUE(problem.contains("title"));
-    EXPECT_TRUE(problem.contains("type"));
-    if (!detail_part.empty()) {
-      EXPECT_THAT(problem.value("detail", ""), HasSubstr(detail_part));
-    }
-  }
-
-  std::unique_ptr<storage::testing::StoreBackend> backend_;
-  fs::path dir_;
-  engine::EngineOptions options_;
-  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::hours(490'000))};
-  MaxRandom random_;
-  MetricsRegistry metrics_;
-  std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<http::Server> server_;
-};
+using namespace testing_fixture;  // NOLINT: the suite's own fixture
 
 // ---- auth ------------------------------------------------------------------------------------
 
@@ -738,6 +619,97 @@ TEST_P(AdminApiTest, EventsArePagedAfterASequenceAndFiltered) {
   }
   EXPECT_EQ(newest_seen, total);
   ExpectProblem(Call("GET", "/api/admin/events?order=sideways"), 400, "order");
+}
+
+// ---- data subjects (issue #18) --------------------------------------------------------------
+
+// Two students of company "c" stored through the Store; the API then answers about them.
+void StoreTwoStudents(storage::Store& store) {
+  ASSERT_TRUE(store.UpsertSource({"c-csv", "c", "csv", "csv", "{}", true, "new"}).ok());
+  storage::CheckpointBatch batch;
+  batch.run_id = *store.BeginRun("c-csv", "2025-06-01T08:00:00.000Z");
+  batch.source_id = "c-csv";
+  batch.stream = "allievi";
+  for (const auto& [id, name, cf] : {std::tuple{"A1", "Bellomonte", "RSSMRA85T10A562S"},
+                                     std::tuple{"A2", "Castellani", "LMBBRC92C45F205R"}}) {
+    model::RawRecord raw;
+    raw.entity = "student";
+    raw.company_id = "c";
+    raw.source_system = "csv";
+    raw.external_id = id;
+    raw.fields = {{"lastName", name}, {"fiscalCode", cf}};
+    batch.records.push_back(std::get<model::CanonicalRecord>(model::Validate(raw)));
+  }
+  batch.committed_at = "2025-06-01T08:00:01.000Z";
+  ASSERT_TRUE(store.CommitCheckpoint(batch).ok());
+}
+
+TEST_P(AdminApiTest, SubjectsAreExportedAndErasedThroughTheApi) {
+  ASSERT_NO_FATAL_FAILURE(StoreTwoStudents(*OpenStore()));
+  Start({});
+  const json by_cf = {{"companyId", "c"}, {"fiscalCode", "RSSMRA85T10A562S"}};
+  Reply exported = Call("POST", "/api/admin/subjects/export", by_cf.dump());
+  ASSERT_EQ(exported.status, 200) << exported.body;
+  EXPECT_EQ(exported.Json()["records"][0]["record"]["lastName"], "Bellomonte");
+  EXPECT_EQ(exported.Json()["events"][0]["type"], "student.created");
+  EXPECT_THAT(exported.body, Not(HasSubstr("Castellani")));
+  Reply by_id = Call("GET", "/api/admin/subjects/student/A1?company=c");
+  ASSERT_EQ(by_id.status, 200) << by_id.body;
+  EXPECT_EQ(by_id.Json()["records"][0]["externalId"], "A1");
+
+  Reply erased = Call("POST", "/api/admin/subjects/erase", by_cf.dump());
+  ASSERT_EQ(erased.status, 200) << erased.body;
+  EXPECT_EQ(erased.Json()["records"], 1);
+  EXPECT_EQ(erased.Json()["erasedEvents"].size(), 1u);
+  Reply again = Call("POST", "/api/admin/subjects/student/A1/erase?company=c");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.Json()["alreadyErased"], true);
+  EXPECT_EQ(again.Json()["erasedEvents"].size(), 0u);
+  Reply tombstone = Call("GET", "/api/admin/subjects/student/A1?company=c");
+  EXPECT_EQ(tombstone.Json()["records"][0]["erased"], true);
+  EXPECT_THAT(tombstone.body, Not(HasSubstr("Bellomonte")));
+  ExpectProblem(Call("POST", "/api/admin/subjects/export", by_cf.dump()), 404, "nothing");
+  Reply other = Call("GET", "/api/admin/subjects/student/A2?company=c");
+  EXPECT_THAT(other.body, HasSubstr("Castellani"));
+  Reply inactive = Call("GET", "/api/admin/subjects/inactive");
+  ASSERT_EQ(inactive.status, 200) << inactive.body;
+  EXPECT_TRUE(inactive.Json()["items"].empty());
+
+  // Each erasure left its audit row (written with it), naming the student, never a value; the
+  // export is audited as an access.
+  Reply audit = Call("GET", "/api/admin/audit?action=subject.erase");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  ASSERT_EQ(audit.Json()["items"].size(), 2u) << audit.body;
+  for (const json& row : audit.Json()["items"]) {
+    EXPECT_EQ(row["outcome"], "ok");
+    EXPECT_EQ(row["target"], "student/A1");
+  }
+  EXPECT_THAT(audit.body, Not(HasSubstr("RSSMRA85T10A562S")));
+  EXPECT_THAT(audit.body, Not(HasSubstr("Bellomonte")));
+  EXPECT_EQ(Call("GET", "/api/admin/audit?action=subject.export").Json()["items"].size(), 2u);
+}
+
+TEST_P(AdminApiTest, SubjectRequestsRefuseBadInputAsProblems) {
+  ASSERT_NO_FATAL_FAILURE(StoreTwoStudents(*OpenStore()));
+  Start({});
+  ExpectProblem(Call("GET", "/api/admin/subjects/student/A1"), 400, "company");
+  ExpectProblem(Call("GET", "/api/admin/subjects/student/ZZ?company=c"), 404, "nothing");
+  ExpectProblem(Call("GET", "/api/admin/subjects/lesson/A1?company=c"), 400, "entity");
+  ExpectProblem(Call("GET", "/api/admin/subjects/vehicle/V1?company=c"), 400, "student");
+  for (const auto& [body, named] : std::vector<std::pair<json, std::string>>{
+           {json::object(), "companyId"},
+           {{{"companyId", "c"}}, "fiscalCode"},
+           {{{"companyId", "c"}, {"fiscalCode", "X"}, {"entity", "student"}, {"externalId", "A1"}},
+            "not both"},
+           {{{"companyId", "c"}, {"fiscalCode", 7}}, "fiscalCode"},
+           {{{"companyId", "c"}, {"cf", "X"}}, "cf"}}) {
+    ExpectProblem(Call("POST", "/api/admin/subjects/export", body.dump()), 400, named);
+    ExpectProblem(Call("POST", "/api/admin/subjects/erase", body.dump()), 400, named);
+  }
+  ExpectProblem(Call("POST", "/api/admin/subjects/erase", "not json"), 400, "JSON object");
+  // Nothing was erased by the refused requests.
+  EXPECT_EQ(Call("GET", "/api/admin/subjects/student/A1?company=c").Json()["records"][0]["erased"],
+            false);
 }
 
 TEST_P(AdminApiTest, DeadLettersAreListed) {

@@ -1,4 +1,5 @@
-// The "admin" config object and `reglo-hub admin-token reset` (the binary, as an operator runs it).
+// The "admin" config object, `reglo-hub admin-token reset` and `admin-tokens create|list|revoke`
+// (the binary, as an operator runs it), with the audit rows they write.
 #include <gmock/gmock.h>
 #include <unistd.h>
 
@@ -94,6 +95,67 @@ TEST(AdminTokenCliTest, ResetPrintsANewTokenOnceAndStoresOnlyItsHash) {
   EXPECT_EQ(out.exit_code, 2);
   EXPECT_THAT(out.text, HasSubstr("REGLO_ADMIN_TOKEN"));
   EXPECT_THAT(out.text, Not(HasSubstr("from-the-environment-123")));
+}
+
+// Named tokens: created with a role and shown once (only the hash is stored), listed without the
+// token, revoked; create, revoke and `admin-token reset` each leave an audit row by "cli".
+TEST(AdminTokenCliTest, NamedTokensAreCreatedListedRevokedAndAudited) {
+  const reglo::testing::TempDir temp("reglo-admin-tokens-cli-");
+  const std::filesystem::path& dir = temp.path();
+  ASSERT_FALSE(dir.empty());
+  std::ofstream(dir / "hub.json") << R"({"store": "sqlite:hub.db", "plugins_dir": "p",
+                                        "sources": []})";
+  const std::string hub =
+      std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
+  reglo::testing::CommandOutput out =
+      reglo::testing::RunCommand(hub + " admin-tokens create --name anna --role operator");
+  ASSERT_EQ(out.exit_code, 0) << out.text;
+  const std::string token = reglo::testing::Match(out.text, "([A-Za-z0-9_-]{43})");
+  ASSERT_FALSE(token.empty()) << out.text;
+  out = reglo::testing::RunCommand(hub + " admin-tokens create --name anna --role admin");
+  EXPECT_EQ(out.exit_code, 2) << out.text;  // the name is taken
+  out = reglo::testing::RunCommand(hub + " admin-tokens create --name Bad/Name --role viewer");
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  out = reglo::testing::RunCommand(hub + " admin-tokens create --name bo --role root");
+  EXPECT_NE(out.exit_code, 0) << out.text;
+
+  out = reglo::testing::RunCommand(hub + " admin-tokens list");
+  ASSERT_EQ(out.exit_code, 0) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("anna"));
+  EXPECT_THAT(out.text, HasSubstr("operator"));
+  EXPECT_THAT(out.text, Not(HasSubstr(token)));
+  {
+    auto store = storage::OpenSqliteStore((dir / "hub.db").string());
+    ASSERT_TRUE(store.ok());
+    auto found = (*store)->FindAdminToken(admin::TokenHash(token));
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_EQ((*found)->role, "operator");
+  }
+  EXPECT_EQ(reglo::testing::ReadFile(dir / "hub.db").find(token), std::string::npos);
+
+  out = reglo::testing::RunCommand(hub + " admin-tokens revoke anna");
+  ASSERT_EQ(out.exit_code, 0) << out.text;
+  out = reglo::testing::RunCommand(hub + " admin-tokens revoke anna");
+  EXPECT_EQ(out.exit_code, 2) << out.text;
+  ASSERT_EQ(reglo::testing::RunCommand(hub + " admin-token reset").exit_code, 0);
+
+  auto store = storage::OpenSqliteStore((dir / "hub.db").string());
+  ASSERT_TRUE(store.ok());
+  EXPECT_FALSE((*store)->FindAdminToken(admin::TokenHash(token))->has_value());
+  storage::AuditQuery query;
+  query.actor = "cli";
+  auto rows = (*store)->ListAudit(query);
+  ASSERT_TRUE(rows.ok());
+  std::vector<std::string> seen;
+  for (const storage::AuditRow& row : *rows) seen.push_back(row.action + " " + row.outcome);
+  // Newest first: the reset, the second revoke (nothing to revoke), the revoke, the refused
+  // creations (a taken name; a bad name), the creation.
+  EXPECT_THAT(seen, ::testing::ElementsAre("admin-token.reset ok", "token.revoke failed",
+                                           "token.revoke ok", "token.create failed",
+                                           "token.create failed", "token.create ok"));
+  EXPECT_EQ(rows->back().target, "anna");
+  EXPECT_EQ(rows->back().role, "admin");
+  EXPECT_THAT(rows->back().after, HasSubstr("operator"));
 }
 
 }  // namespace

@@ -235,11 +235,12 @@ TEST(ConfigTest, RetentionDefaultsAndSettings) {
   EXPECT_EQ(defaults.policy.events, std::chrono::hours(7 * 24));
   EXPECT_EQ(defaults.policy.deliveries, std::chrono::hours(30 * 24));
   EXPECT_EQ(defaults.policy.dead_letters, std::chrono::hours(90 * 24));
+  EXPECT_EQ(defaults.policy.audit, std::chrono::hours(365 * 24));
   EXPECT_EQ(defaults.policy.batch_rows, 500);
   Result<HubConfig> config = ParseConfig(std::string("{") + kSource + R"("sources": [],
       "retention": {"enabled": false, "interval_seconds": 60, "runs_days": 0.5,
                     "run_logs_days": 0, "events_days": 2, "deliveries_days": 3,
-                    "dead_letters_days": 4, "batch_rows": 100}})",
+                    "dead_letters_days": 4, "audit_days": 5, "batch_rows": 100}})",
                                          "/tmp");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   const RetentionSettings& r = config->retention;
@@ -250,7 +251,62 @@ TEST(ConfigTest, RetentionDefaultsAndSettings) {
   EXPECT_EQ(r.policy.events, std::chrono::hours(48));
   EXPECT_EQ(r.policy.deliveries, std::chrono::hours(72));
   EXPECT_EQ(r.policy.dead_letters, std::chrono::hours(96));
+  EXPECT_EQ(r.policy.audit, std::chrono::hours(120));
   EXPECT_EQ(r.policy.batch_rows, 100);
+}
+
+TEST(ConfigTest, PersonalDataDefaultsAndPerSourceOverrides) {
+  const RetentionSettings defaults = ParseConfig(kGood, "/tmp")->retention;
+  EXPECT_EQ(defaults.personal_data.after_erasure, "stay_erased");
+  EXPECT_EQ(defaults.personal_data.policy.inactive_after.count(), 0);  // off
+  ASSERT_EQ(defaults.personal_data_by_source.count("rossi"), 1u);
+  Result<HubConfig> config = ParseConfig(std::string("{") + kSource + R"(
+      "retention": {"personal_data": {"dead_letters_days": 30, "run_logs_days": 7,
+                                      "inactive_years": 2, "inactive_students": "erase"}},
+      "sources": [
+        {"id": "a", "company_id": "c", "source_system": "s", "connector": "csv"},
+        {"id": "b", "company_id": "c", "source_system": "t", "connector": "csv",
+         "personal_data": {"run_logs_days": 1, "after_erasure": "recreate",
+                           "inactive_students": "flag"}}]})",
+                                         "/tmp");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const auto& by_source = config->retention.personal_data_by_source;
+  const PersonalDataSettings& a = by_source.at("a");
+  EXPECT_EQ(a.policy.dead_letters, std::chrono::hours(30 * 24));
+  EXPECT_EQ(a.policy.run_logs, std::chrono::hours(7 * 24));
+  EXPECT_EQ(a.policy.inactive_after, std::chrono::hours(2 * 8766));  // 365.25 days a year
+  EXPECT_EQ(a.policy.inactive_action, storage::InactiveAction::kErase);
+  EXPECT_EQ(a.after_erasure, "stay_erased");
+  const PersonalDataSettings& b = by_source.at("b");
+  EXPECT_EQ(b.policy.dead_letters, std::chrono::hours(30 * 24));  // the hub's
+  EXPECT_EQ(b.policy.run_logs, std::chrono::hours(24));           // its own
+  EXPECT_EQ(b.policy.inactive_action, storage::InactiveAction::kFlag);
+  EXPECT_EQ(b.after_erasure, "recreate");
+}
+
+TEST(ConfigTest, PersonalDataErrorsNameTheKey) {
+  const std::string head = std::string("{") + kSource;
+  const std::pair<std::string, std::string> cases[] = {
+      {R"("sources": [], "retention": {"personal_data": {"after_erasure": "keep"}}})",
+       "retention.personal_data.after_erasure: 'keep' is not a rule"},
+      {R"("sources": [], "retention": {"personal_data": {"inactive_students": "delete"}}})",
+       "retention.personal_data.inactive_students: 'delete' is not an action"},
+      {R"("sources": [], "retention": {"personal_data": {"inactive_years": -1}}})",
+       "retention.personal_data.inactive_years: expected 0 (off)"},
+      {R"("sources": [], "retention": {"personal_data": {"days": 1}}})",
+       "retention.personal_data.days: unknown key"},
+      {R"("sources": [], "retention": {"personal_data": []}})",
+       "retention.personal_data: expected an object"},
+      {R"("sources": [{"id": "a", "company_id": "c", "source_system": "s", "connector": "csv",
+                       "personal_data": {"run_logs_days": "7"}}]})",
+       "sources[0].personal_data.run_logs_days: expected a number of days"},
+  };
+  for (const auto& [text, expected] : cases) {
+    Result<HubConfig> config = ParseConfig(head + text, "/tmp");
+    ASSERT_FALSE(config.ok()) << text;
+    EXPECT_EQ(config.status().code(), StatusCode::kConfigError);
+    EXPECT_THAT(config.status().message(), HasSubstr(expected)) << text;
+  }
 }
 
 TEST(ConfigTest, IngestListenerSettings) {

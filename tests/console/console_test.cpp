@@ -273,6 +273,12 @@ TEST_F(ConsoleTest, DeadDeliveriesAreRedeliveredFromTheDeliveriesView) {
   ExpectPassed(RunScenario("deliveries"), "deliveries");
 }
 
+TEST_F(ConsoleTest, EachRoleSeesOnlyWhatItMayDoAndTheAuditViewListsAndFilters) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartHub(nlohmann::json::array({SidaSource("calm", nlohmann::json::object())})));
+  ExpectPassed(RunScenario("roles"), "roles");
+}
+
 TEST_F(ConsoleTest, AHubThatStopsAnsweringShowsTheBannerAndRecovers) {
   ASSERT_NO_FATAL_FAILURE(
       StartHub(nlohmann::json::array({SidaSource("sida-ok", nlohmann::json::object())})));

@@ -493,7 +493,9 @@ async function scenarioProblems(page) {
   await api(`/api/admin/sources/${rejects}/run`, { method: "POST" });
   const second = await waitFor("a second, unchanged run has finished", async () => {
     const source = (await api(`/api/admin/sources/${rejects}`)).json;
-    return source.lastRun.id !== first.lastRun.id && source.lastRun.finishedAt ? source : null;
+    // The run's end is stored before the engine takes its verdict (the source's status): wait
+    // until the source is no longer running, or a loaded machine shows the first run's status.
+    return source.lastRun.id !== first.lastRun.id && source.lastRun.finishedAt && source.state !== "running" ? source : null;
   });
   check(second.status === "ok" && second.lastRun.counts.rejected === 0, "the unchanged run itself is clean (nothing new was read)");
   check(second.openWarnings?.runId === first.lastRun.id, "the first run's rejected record is still open");
@@ -517,6 +519,74 @@ async function scenarioProblems(page) {
 }
 
 // For the README: the console on the demo data (`make demo`).
+// Roles (issue #18 §3): a viewer sees no button that changes anything, an operator sees the
+// source commands but not the admin-only Audit view, an admin sees all; the Audit view lists the
+// rows of what they did and filters them.
+async function scenarioRoles(page) {
+  const viewer = (await api("/api/admin/tokens", { method: "POST", body: { name: "vera", role: "viewer" } })).json.token;
+  const operator = (await api("/api/admin/tokens", { method: "POST", body: { name: "otto", role: "operator" } })).json.token;
+  // An API-created source (its settings can be edited) that fails (it can be retried).
+  await api("/api/admin/sources", {
+    method: "POST",
+    body: {
+      id: "broken",
+      connector: "sida_stub",
+      companyId: "autoscuola-broken",
+      sourceSystem: "sida",
+      options: { system: "console-broken", students: 4, changes: 8, page_size: 4, faults: { auth_error: true } },
+    },
+  });
+  const browser = page.context().browser();
+  const roleOf = (p) => p.evaluate(() => document.body.dataset.role ?? null);
+
+  const asViewer = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await openConsole(asViewer, viewer);
+  await waitFor("the viewer's role is known", async () => (await roleOf(asViewer)) === "viewer");
+  await waitFor("broken goes Failed for the viewer", async () => (await badgeOf(asViewer, "broken")) === "Failed", 60000);
+  await waitFor("calm has run", async () => (await badgeOf(asViewer, "calm")) === "OK", 60000);
+  check(/vera \(viewer\)/.test(await asViewer.locator("#whoami").textContent()), "the header names the viewer's token and role");
+  check((await asViewer.locator("#sources-body button:visible").count()) === 0, "a viewer sees no Retry, Pause or Acknowledge in the list");
+  check(!(await asViewer.locator('[data-nav="audit"]').isVisible()), "a viewer sees no Audit view");
+  await asViewer.goto(`${baseUrl}#/sources/broken`);
+  await waitFor("the viewer sees the source's facts", async () => (await asViewer.locator("#source-facts dt").count()) > 0);
+  check(!(await asViewer.locator("#source-actions").isVisible()), "a viewer sees no run, pause or retry button");
+  check(!(await asViewer.locator("#source-edit").isVisible()), "a viewer cannot edit settings");
+  await asViewer.close();
+
+  const asOperator = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await openConsole(asOperator, operator);
+  await waitFor("the operator's role is known", async () => (await roleOf(asOperator)) === "operator");
+  await waitFor("the operator sees Retry on broken", () => row(asOperator, "broken").getByRole("button", { name: "Retry broken" }).isVisible());
+  const pause = row(asOperator, "calm").getByRole("button", { name: "Pause calm" });
+  await waitFor("the operator sees Pause on calm", () => pause.isVisible());
+  check(!(await asOperator.locator('[data-nav="audit"]').isVisible()), "an operator sees no Audit view (admins only)");
+  await pause.click();
+  await waitFor("the operator paused calm", async () => (await badgeOf(asOperator, "calm")) === "Paused");
+  await asOperator.goto(`${baseUrl}#/sources/broken`);
+  await waitFor("the operator sees the source commands", () => asOperator.locator("#source-actions").isVisible());
+  await waitFor("the operator can edit settings", () => asOperator.locator("#source-edit").isVisible());
+  await asOperator.close();
+
+  await openConsole(page);
+  await waitFor("the admin's role is known", async () => (await roleOf(page)) === "admin");
+  await waitFor("an admin sees the Audit view", () => page.locator('[data-nav="audit"]').isVisible());
+  await page.click('[data-nav="audit"]');
+  await waitFor("the audit log lists the creations and the pause", async () => (await page.locator("#audit-body tr").count()) >= 4);
+  const text = await page.locator("#audit-body").textContent();
+  check(/token\.create/.test(text) && /source\.pause/.test(text) && /otto \(operator\)/.test(text), "rows name the action and who did it");
+  await page.fill("#audit-action", "source.pause");
+  await page.click('#audit-filter button[type="submit"]');
+  await waitFor("the filter keeps the pause only", async () => {
+    const rows = page.locator("#audit-body tr");
+    return (await rows.count()) === 1 && /otto/.test(await rows.first().textContent());
+  });
+  await page.fill("#audit-action", "");
+  await page.fill("#audit-actor", "nobody");
+  await page.click('#audit-filter button[type="submit"]');
+  await waitFor("a filter matching nothing says so", async () => /No audit rows match/.test(await page.locator("#audit-status").textContent()));
+  await screenshot(page, "audit");
+}
+
 async function scenarioScreenshot(page) {
   const output = process.env.REGLO_SCREENSHOT;
   check(Boolean(output), "REGLO_SCREENSHOT names the PNG to write");
@@ -536,6 +606,7 @@ const SCENARIOS = {
   down: scenarioDown,
   deliveries: scenarioDeliveries,
   problems: scenarioProblems,
+  roles: scenarioRoles,
   screenshot: scenarioScreenshot,
 };
 

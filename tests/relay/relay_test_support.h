@@ -194,25 +194,34 @@ class Outbox {
     batch.source_id = source_id_;
     batch.stream = "students";
     for (const std::string& id : external_ids) {
-      model::RawRecord raw;
-      raw.entity = "student";
-      raw.company_id = company_;
-      raw.source_system = "gestionale";
-      raw.external_id = id;
-      raw.source_updated_at = fmt::format("2025-06-01T09:{:02}:00Z", commits_ % 60);
-      raw.fields = {{"firstName", first_name},          {"lastName", "Rossi"},
-                    {"fiscalCode", "RSSMRA85T10A562S"}, {"birthDate", "1985-12-10"},
-                    {"email", "mario@example.com"},     {"phone", "+39 333 1234567"}};
-      raw.origin = "test";
-      auto validated = model::Validate(raw);
-      EXPECT_TRUE(std::holds_alternative<model::CanonicalRecord>(validated));
-      batch.records.push_back(std::get<model::CanonicalRecord>(std::move(validated)));
+      batch.records.push_back(Record(id, first_name, commits_));
     }
     batch.seen = static_cast<int64_t>(batch.records.size());
-    batch.committed_at = fmt::format("2025-06-01T09:{:02}:00.000Z", commits_ % 60);
+    batch.committed_at = CommittedAt(commits_);
     ++commits_;
     auto result = store_.CommitCheckpoint(batch);
     EXPECT_TRUE(result.ok()) << result.status().ToString();
+  }
+
+  // The record the `commit`-th Commit (from 0) makes of `external_id`, and that commit's time.
+  model::CanonicalRecord Record(const std::string& external_id, const std::string& first_name,
+                                int commit) const {
+    model::RawRecord raw;
+    raw.entity = "student";
+    raw.company_id = company_;
+    raw.source_system = "gestionale";
+    raw.external_id = external_id;
+    raw.source_updated_at = fmt::format("2025-06-01T09:{:02}:00Z", commit % 60);
+    raw.fields = {{"firstName", first_name},          {"lastName", "Rossi"},
+                  {"fiscalCode", "RSSMRA85T10A562S"}, {"birthDate", "1985-12-10"},
+                  {"email", "mario@example.com"},     {"phone", "+39 333 1234567"}};
+    raw.origin = "test";
+    auto validated = model::Validate(raw);
+    EXPECT_TRUE(std::holds_alternative<model::CanonicalRecord>(validated));
+    return std::get<model::CanonicalRecord>(std::move(validated));
+  }
+  static std::string CommittedAt(int commit) {
+    return fmt::format("2025-06-01T09:{:02}:00.000Z", commit % 60);
   }
 
  private:

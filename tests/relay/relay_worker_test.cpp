@@ -128,6 +128,26 @@ TEST_P(RelayWorkerTest, DeliversEveryEventOnceSignedAsACloudEvent) {
   EXPECT_TRUE(Deliveries("wf", "").empty());
 }
 
+TEST_P(RelayWorkerTest, DeliversTheCloudEventTheCheckpointBuiltByteForByte) {
+  // The outbox stores event data compressed (issue #19 §3); a subscriber must not see it: each
+  // body is the envelope of the event exactly as the checkpoint built it, before it was stored.
+  Receiver receiver(clock_);
+  Subscribe("wf", receiver);
+  outbox_->Commit({"S1", "S2"}, "Mario");
+  auto worker = Worker("wf");
+  EXPECT_EQ(Step(*worker).delivered, 2);
+  const auto arrivals = receiver.arrivals();
+  ASSERT_EQ(arrivals.size(), 2u);
+  for (const Arrival& a : arrivals) {
+    const std::string id = a.subject.substr(a.subject.find('/') + 1);
+    const model::CanonicalRecord record = outbox_->Record(id, "Mario", 0);
+    const std::vector<model::EventRecord> built =
+        model::BuildEvents(record, model::Reconcile(record, nullptr), Outbox::CommittedAt(0));
+    ASSERT_EQ(built.size(), 1u);
+    EXPECT_EQ(a.body, model::CloudEventJson(built[0]));
+  }
+}
+
 TEST_P(RelayWorkerTest, RetriesOnTheDesignScheduleThenDeadLettersAndRedelivers) {
   Receiver receiver(clock_);
   std::atomic<int> status{500};
@@ -172,6 +192,55 @@ TEST_P(RelayWorkerTest, RetriesOnTheDesignScheduleThenDeadLettersAndRedelivers) 
   EXPECT_EQ(receiver.arrivals().back().id, receiver.arrivals().front().id);
   EXPECT_TRUE(Deliveries("wf", "dead").empty());
   EXPECT_EQ(Deliveries("wf", "delivered").size(), 1u);
+}
+
+// Issue #18: an erasure while an event of the subject still waits for its retry. The retry
+// carries the erased payload, and the one student.erased event arrives once, signed like any.
+TEST_P(RelayWorkerTest, TheRelayDeliversStudentErasedOnceAndTheErasedPayload) {
+  Receiver receiver(clock_);
+  std::atomic<int> status{500};
+  receiver.SetResponder(
+      [&](const Arrival& a) { return Reply{a.subject == "student/S1" ? status.load() : 200}; });
+  Subscribe("wf", receiver);
+  outbox_->Commit({"S1", "S2"}, "Mario");
+  auto worker = Worker("wf");
+  EXPECT_EQ(Step(*worker).failed, 1);  // S1's created event waits for its retry
+  storage::SubjectQuery query;
+  query.company_id = "autoscuola-roma";
+  query.entity = "student";
+  query.external_id = "S1";
+  auto erased = store_->EraseSubject(query, FormatUtc(clock_.Now()));
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  ASSERT_EQ(erased->erased_events.size(), 1u);
+  status = 200;
+  clock_.Advance(5s);
+  Step(*worker);
+  Step(*worker);
+  clock_.Advance(1h);
+  Step(*worker);
+  const auto arrivals = receiver.arrivals();
+  std::vector<std::string> s1;
+  for (const Arrival& a : arrivals) {
+    EXPECT_TRUE(a.signature_ok);
+    if (a.subject != "student/S1") continue;
+    s1.push_back(fmt::format("{} {}", a.type, a.answered));
+    // What arrived after the erasure holds no personal value.
+    if (a.answered == 200) {
+      EXPECT_EQ(a.body.find("Mario"), std::string::npos) << a.body;
+    }
+  }
+  // The failed attempt went before the erasure; its retry and the erased event after it.
+  EXPECT_THAT(s1, ElementsAre("student.created 500", "student.created 200", "student.erased 200"));
+  const Arrival last = arrivals.back();
+  EXPECT_EQ(last.type, "student.erased");
+  EXPECT_EQ(last.body_id, erased->erased_events[0].event.event_id);
+  EXPECT_THAT(last.body, HasSubstr("\"records\":[{\"entity\":\"student\",\"externalId\":\"S1\"}]"));
+  for (const Arrival& a : arrivals) {
+    if (a.subject == "student/S2") {
+      EXPECT_NE(a.body.find("Mario"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(Deliveries("wf", "pending").empty());
 }
 
 TEST_P(RelayWorkerTest, RetryAfterIsHonoured) {

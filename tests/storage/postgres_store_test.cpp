@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "migrations.h"
 #include "poll.h"
 #include "ports.h"
 #include "postgres_test_support.h"
@@ -190,6 +191,56 @@ TEST(PostgresStoreTest, WrongDatabaseIsAnIoErrorNamingIt) {
   EXPECT_EQ(store.status().code(), StatusCode::kIoError);
   EXPECT_THAT(store.status().message(), HasSubstr("reglo_no_such_database"));
   EXPECT_THAT(store.status().message(), HasSubstr(fmt::format("port {}", url.port)));
+}
+
+TEST(PostgresStoreTest, Migration8KeepsTheEventsOfAnOlderStoreReadable) {
+  // The JSON text an older hub stored for a student's created event, taken from a current store.
+  std::string json;
+  model::EventRecord columns;
+  {
+    PostgresBackend current;
+    Result<std::unique_ptr<Store>> store = current.Open();
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_OK(RegisterBackendSource(**store));
+    ASSERT_TRUE((*store)->CommitCheckpoint(BatchFor(**store, {AStudent("M1")})).ok());
+    columns = (*store)->ReadEvents(0, 10).value().at(0).event;
+    json = columns.data;
+  }
+  // A store exactly as migrations 1-7 left it (`data` a text column), holding that event: made
+  // from the migration list itself, so later migrations run on it as they would in the field.
+  PostgresBackend backend;
+  ASSERT_OK(backend.ExecuteSql(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_at TEXT NOT NULL)"));
+  for (const Migration& migration : postgres::Migrations()) {
+    if (migration.version > 7) break;
+    ASSERT_OK(backend.ExecuteSql(std::string(migration.sql)));
+    ASSERT_OK(backend.ExecuteSql(fmt::format(
+        "INSERT INTO schema_migrations VALUES ({}, 'before #19', '2026-01-01T00:00:00Z')",
+        migration.version)));
+  }
+  ASSERT_OK(backend.ExecuteSql(fmt::format(
+      "INSERT INTO integration_events (event_id, type, company_id, source_system, entity, "
+      "external_id, version, time, data) VALUES ('{}', '{}', '{}', '{}', '{}', '{}', {}, '{}', "
+      "'{}')",  // no quote in any of them
+      columns.event_id, columns.type, columns.company_id, columns.source_system, columns.entity,
+      columns.external_id, columns.version, columns.time, json)));
+
+  // Opening it runs migration 8 (and every later one); the old event reads as it was, a new one
+  // is encoded.
+  Result<std::unique_ptr<Store>> store = backend.Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_OK(RegisterBackendSource(**store));
+  ASSERT_TRUE((*store)->CommitCheckpoint(BatchFor(**store, {AStudent("M2")})).ok());
+  const std::vector<StoredEvent> events = (*store)->ReadEvents(0, 10).value();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event.data, json);
+  EXPECT_THAT(events[1].event.data, HasSubstr(R"("externalId":"M2")"));
+  EXPECT_EQ(backend
+                .QueryInt("SELECT length(data) FROM integration_events ORDER BY sequence "
+                          "LIMIT 1")
+                .value(),
+            static_cast<int64_t>(json.size()));
 }
 
 TEST(PostgresStoreTest, CheckpointsCanWaitForDurability) {

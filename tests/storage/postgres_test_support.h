@@ -60,7 +60,7 @@ class PostgresBackend final : public StoreBackend {
 
   // The URL of this backend's database.
   const PostgresUrl& url() const { return url_; }
-  Result<std::string> QueryText(const std::string& sql);
+  Result<std::string> QueryText(const std::string& sql) override;
 
  private:
   PostgresUrl server_;  // the server's own database: where this one is created and dropped

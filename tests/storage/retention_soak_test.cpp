@@ -60,8 +60,10 @@ TEST(RetentionSoakTest, HundredSourcesForThirtyDaysStayBounded) {
     EXPECT_LE(last.stats.RowsOf(target), days[15].stats.RowsOf(target) * 11 / 10 + 10)
         << PruneTargetName(target) << " still grows after the retention ages";
   }
-  // The file gives pruned pages back: no bigger at the end than when the lagging backlog peaked.
-  EXPECT_LE(last.stats.size_bytes, days[20].stats.size_bytes / 2);
+  // The file gives pruned pages back: the lagging backlog (3,600 events more than the retained
+  // 400 at day 20, about 40 % of the file now that event data is stored compressed) is returned
+  // once the subscription has caught up (day 20: 1.58 MB, then 0.95 MB from day 21 on).
+  EXPECT_LE(last.stats.size_bytes, days[20].stats.size_bytes * 2 / 3);
   EXPECT_LE(last.stats.size_bytes, days[22].stats.size_bytes * 11 / 10);
   EXPECT_LE(last.stats.free_bytes, last.stats.size_bytes / 2);
   store->reset();

@@ -256,8 +256,9 @@ TEST_P(RetentionTest, DeadLettersArePrunedByAge) {
 TEST_P(RetentionTest, StatsCountEveryTargetAndMeasureTheStore) {
   BusyRun(0, "S1");
   const StoreStats stats = OK_VALUE(store_->ReadStoreStats());
-  EXPECT_THAT(stats.table_rows, ElementsAre(Pair("runs", 2), Pair("run_logs", 0), Pair("events", 1),
-                                            Pair("deliveries", 0), Pair("dead_letters", 0)));
+  EXPECT_THAT(stats.table_rows,
+              ElementsAre(Pair("runs", 2), Pair("run_logs", 0), Pair("events", 1),
+                          Pair("deliveries", 0), Pair("dead_letters", 0), Pair("audit", 0)));
   EXPECT_GT(stats.size_bytes, 0);
   EXPECT_EQ(store_->Prune(PruneTarget::kRuns, At(0), 0).status().code(),
             StatusCode::kInvalidArgument);

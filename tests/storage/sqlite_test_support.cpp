@@ -65,6 +65,10 @@ Result<int64_t> SqliteBackend::QueryInt(const std::string& sql) {
   return SqliteRawConnection(path()).QueryInt(sql);
 }
 
+Result<std::string> SqliteBackend::QueryText(const std::string& sql) {
+  return SqliteRawConnection(path()).QueryText(sql);
+}
+
 Status SqliteBackend::BreakInsertsInto(const std::string& table) {
   return SqliteRawConnection(path()).Execute(
       fmt::format("CREATE TRIGGER reglo_test_break_{0} BEFORE INSERT ON {0} "

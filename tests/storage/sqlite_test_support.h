@@ -41,6 +41,8 @@ class SqliteBackend final : public StoreBackend {
   Result<std::unique_ptr<Store>> Open() override;
   Status ExecuteSql(const std::string& sql) override;
   Result<int64_t> QueryInt(const std::string& sql) override;
+  Result<std::string> QueryText(const std::string& sql) override;
+  std::string DatabaseFile() const override { return path(); }
   Status BreakInsertsInto(const std::string& table) override;
 
   std::string path() const { return (dir_.path() / "hub.db").string(); }

@@ -449,6 +449,60 @@ TEST_P(StoreTest, AwkwardTextSurvivesEveryBulkPath) {
   }
 }
 
+TEST_P(StoreTest, EventDataIsStoredCompressedAndReadBackAsBuilt) {
+  // Issue #19 §3: every reader gets the `data` the checkpoint built, byte for byte, from a
+  // stored form far smaller than its JSON.
+  const model::CanonicalRecord student = Student("Z1", "2024-01-01T10:00:00Z");
+  const model::CanonicalRecord opened = Case("Z2", "2024-01-01T10:00:00Z", "open");
+  const model::CanonicalRecord licensed = Case("Z2", "2024-01-02T10:00:00Z", "licensed");
+  Commit({student, opened});
+  Commit({licensed});
+  std::vector<std::string> built;
+  const model::StoredState opened_state{1, opened.content_hash, opened.source_updated_at,
+                                        opened.values, opened.extra};
+  using Change = std::pair<const model::CanonicalRecord*, const model::StoredState*>;
+  for (const Change& change :
+       {Change{&student, nullptr}, Change{&opened, nullptr}, Change{&licensed, &opened_state}}) {
+    for (const model::EventRecord& event :
+         model::BuildEvents(*change.first, model::Reconcile(*change.first, change.second), "t")) {
+      built.push_back(event.data);
+    }
+  }
+  const std::vector<StoredEvent> events = Events();
+  ASSERT_EQ(events.size(), 4u);  // created, created, updated, status_changed
+  ASSERT_EQ(built.size(), 4u);
+  int64_t json_bytes = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].event.data, built[i]);
+    json_bytes += static_cast<int64_t>(built[i].size());
+  }
+  const int64_t stored_bytes =
+      OK_VALUE(backend_->QueryInt("SELECT SUM(length(data)) FROM integration_events"));
+  EXPECT_GT(stored_bytes, 0);
+  EXPECT_LT(stored_bytes, json_bytes / 2);
+  // The admin API's readers decode the same way.
+  const EventFilter all;
+  EXPECT_EQ(OK_VALUE(store_->ReadEventsFiltered(0, 10, all)).at(2).event.data, built[2]);
+  EXPECT_EQ(OK_VALUE(store_->ReadEventsBefore(0, 10, all)).at(0).event.data, built[3]);
+}
+
+TEST_P(StoreTest, EventDataWrittenAsJsonTextBeforeMigration8IsReadAsItIs) {
+  Commit({Student("L1", "2024-01-01T10:00:00Z")});
+  const std::string json = Events().at(0).event.data;
+  ASSERT_EQ(json.find_first_of("\\'"), std::string::npos);  // a plain SQL literal
+  // The row as a store written before issue #19 holds it (after migration 8 on PostgreSQL:
+  // the text's bytes).
+  ASSERT_OK(backend_->ExecuteSql(fmt::format("UPDATE integration_events SET data = '{}'", json)));
+  ASSERT_EQ(OK_VALUE(backend_->QueryInt("SELECT SUM(length(data)) FROM integration_events")),
+            static_cast<int64_t>(json.size()));
+  Commit({Student("L2", "2024-01-01T10:00:00Z")});  // and a new one, encoded, next to it
+  const std::vector<StoredEvent> events = Events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event.data, json);
+  EXPECT_THAT(events[1].event.data, HasSubstr(R"("externalId":"L2")"));
+  EXPECT_TRUE(nlohmann::json::accept(events[1].event.data));
+}
+
 TEST_P(StoreTest, EventSequencesStrictlyIncrease) {
   for (int batch = 0; batch < 3; ++batch) {
     std::vector<model::CanonicalRecord> records;

@@ -52,6 +52,10 @@ class StoreBackend {
   virtual Status ExecuteSql(const std::string& sql) = 0;
   // Runs portable SQL returning one integer.
   virtual Result<int64_t> QueryInt(const std::string& sql) = 0;
+  // Runs SQL returning one text value ("" for NULL or no row).
+  virtual Result<std::string> QueryText(const std::string& sql) = 0;
+  // The database file, for a backend that has one ("" for a server).
+  virtual std::string DatabaseFile() const { return ""; }
   // From now on, every insert into `table` fails inside the database (a trigger raising an error),
   // so a test can make a real database error happen at a chosen point of a transaction.
   virtual Status BreakInsertsInto(const std::string& table) = 0;

@@ -393,13 +393,13 @@ function makeSourceRow(id) {
   const error = el("td", { className: "error" }, errorText, deadLink);
   const acknowledge = el(
     "button",
-    { type: "button", className: "small secondary", hidden: true, dataset: { action: "acknowledge", id } },
+    { type: "button", className: "small secondary", hidden: true, dataset: { action: "acknowledge", id, needs: "operator" } },
     "Acknowledge",
   );
   acknowledge.setAttribute("aria-label", `Acknowledge the warnings of ${id}`);
-  const retry = el("button", { type: "button", className: "small", dataset: { action: "retry", id } }, "Retry");
+  const retry = el("button", { type: "button", className: "small", dataset: { action: "retry", id, needs: "operator" } }, "Retry");
   retry.setAttribute("aria-label", `Retry ${id}`);
-  const toggle = el("button", { type: "button", className: "small secondary", dataset: { id } });
+  const toggle = el("button", { type: "button", className: "small secondary", dataset: { id, needs: "operator" } });
   const tr = el(
     "tr",
     { dataset: { id } },
@@ -1254,6 +1254,7 @@ async function loadDeliveries(items) {
             {
               type: "button",
               className: "small secondary",
+              dataset: { needs: "operator" },
               onclick: () => redeliver(id, d.sequence),
               "aria-label": `Redeliver event ${d.sequence}`,
             },
@@ -1334,7 +1335,92 @@ async function loadAgents() {
 // ---------------------------------------------------------------------------------------------
 // Routing and the refresh loop.
 
-const VIEWS = ["sources", "source", "entities", "events", "dead-letters", "deliveries", "agents", "plugins"];
+// ---------------------------------------------------------------------------------------------
+// Who the token is (GET /api/admin/whoami): the page hides what its role cannot do (app.css,
+// [data-needs]); the hub refuses it anyway (403).
+
+const me = { token: null, role: null };
+
+async function loadWhoAmI() {
+  const token = storedToken();
+  if (me.token === token && me.role) return;
+  const answer = await api("/api/admin/whoami");
+  me.token = token;
+  me.role = answer?.role ?? null;
+  if (me.role) document.body.dataset.role = me.role;
+  else delete document.body.dataset.role;
+  setText($("whoami"), answer ? `${answer.name} (${answer.role}) ·` : "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit log (admins): filters, newest first, older rows on demand.
+
+const audit = { rows: [], next: null, loaded: false };
+
+// A datetime-local value (local time) as the RFC 3339 UTC text the hub compares.
+function auditTime(value, end) {
+  if (!value) return "";
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return "";
+  if (end) date.setSeconds(59, 999);
+  return date.toISOString();
+}
+
+function auditChange(row) {
+  if (row.detail) return row.detail;
+  const parts = [];
+  if (row.before) parts.push(`before: ${JSON.stringify(row.before)}`);
+  if (row.after) parts.push(`after: ${JSON.stringify(row.after)}`);
+  return parts.join(" · ");
+}
+
+async function loadAudit({ append = false } = {}) {
+  const params = {
+    actor: $("audit-actor").value.trim(),
+    action: $("audit-action").value.trim(),
+    target: $("audit-target").value.trim(),
+    outcome: $("audit-outcome").value,
+    from: auditTime($("audit-from").value, false),
+    to: auditTime($("audit-to").value, true),
+    limit: 50,
+  };
+  if (append && audit.next !== null) params.before = audit.next;
+  const answer = await api(`/api/admin/audit${query(params)}`);
+  const items = answer?.items ?? [];
+  audit.rows = append ? audit.rows.concat(items) : items;
+  audit.next = answer?.next ?? null;
+  audit.loaded = true;
+  $("audit-body").replaceChildren(
+    ...audit.rows.map((row) =>
+      el(
+        "tr",
+        { dataset: { auditId: String(row.id) } },
+        el("td", { className: "time", title: row.at }, formatTime(row.at)),
+        el("td", null, `${row.actor} (${row.role})`),
+        el("td", { className: "mono" }, row.action),
+        el("td", null, row.target ?? ""),
+        el("td", null, badge(row.outcome)),
+        el("td", { className: "error" }, auditChange(row)),
+      ),
+    ),
+  );
+  $("audit-table").hidden = audit.rows.length === 0;
+  $("audit-more").hidden = audit.next === null;
+  setText(
+    $("audit-status"),
+    audit.rows.length ? `${audit.rows.length} row${audit.rows.length === 1 ? "" : "s"}, newest first.` : "No audit rows match.",
+  );
+}
+
+function setupAudit() {
+  $("audit-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadAudit().catch((error) => reportActionError("Audit", error));
+  });
+  $("audit-more").addEventListener("click", () => loadAudit({ append: true }).catch((error) => reportActionError("Audit", error)));
+}
+
+const VIEWS = ["sources", "source", "entities", "events", "dead-letters", "deliveries", "agents", "plugins", "audit"];
 let route = { view: "sources", id: null };
 
 function parseRoute() {
@@ -1380,6 +1466,7 @@ async function refresh() {
   }
   refreshing = true;
   try {
+    await loadWhoAmI();
     await loadSources();
     renderSources();
     await fetchSubscriptions();
@@ -1410,6 +1497,9 @@ async function refresh() {
       case "dead-letters":
         if (!dead.loaded) await loadDeadLetters();
         break;
+      case "audit":
+        if (!audit.loaded) await loadAudit();
+        break;
       default:
         break;
     }
@@ -1435,6 +1525,7 @@ function start() {
   setupEntities();
   setupEventsAndDeadLetters();
   setupDeliveries();
+  setupAudit();
   window.addEventListener("hashchange", showRoute);
   // The banner's "since" duration keeps counting while the hub is down.
   setInterval(() => health.downSince && renderHealth(), 1000);

@@ -42,18 +42,24 @@ std::string ContentType(const std::string& path) {
   return "application/octet-stream";
 }
 
-// Refuses every request without the admin token, but /healthz, /readyz (which shows its detail
-// only with the token) and the console's files.
+// Refuses every request without a valid admin token, but /healthz, /readyz (which shows its
+// detail only with a token) and the console's files; leaves the caller in request.context for
+// the route's role check (ApiRoutes::Add).
 class TokenGuard {
  public:
   explicit TokenGuard(std::shared_ptr<ApiContext> api) : api_(std::move(api)) {}
 
-  std::optional<Response> operator()(const Request& request) {
+  std::optional<Response> operator()(Request& request) {
     if (request.path == "/healthz" || request.path == "/readyz" || request.path == "/" ||
         request.path.rfind("/console/", 0) == 0) {
       return std::nullopt;
     }
-    if (api_->TokenPresented(request)) return std::nullopt;
+    if (std::optional<Caller> caller = api_->Authenticate(request)) {
+      auto state = std::make_shared<RequestState>();
+      state->caller = std::move(*caller);
+      request.context = std::move(state);
+      return std::nullopt;
+    }
     Response refused =
         Problem(401, "Unauthorized",
                 "a valid admin token is required: Authorization: Bearer <token>", "unauthorized");
@@ -100,7 +106,7 @@ Response Readyz(ApiContext& api, const Request& request) {
   const bool ready = store == "ok" && plugins == "ok";
   // A load balancer's probe has no token: it gets the verdict only, since the detail names
   // connectors, paths and store errors.
-  if (!api.TokenPresented(request)) {
+  if (!api.Authenticate(request)) {
     return Json(ready ? 200 : 503, {{"status", ready ? "ready" : "not ready"}});
   }
   return Json(ready ? 200 : 503,
@@ -142,13 +148,28 @@ Response ConsoleFile(ApiContext& api, const Request& request) {
 
 }  // namespace
 
-bool ApiContext::TokenPresented(const Request& request) {
+std::optional<Caller> ApiContext::Authenticate(const Request& request) {
   const std::optional<std::string> header = request.Header("authorization");
   std::string_view presented;
   if (header && header->size() > 7 && header->compare(0, 7, "Bearer ") == 0) {
     presented = std::string_view(*header).substr(7);
   }
-  return !presented.empty() && TokenMatches(presented, CurrentTokenHash());
+  if (presented.empty()) return std::nullopt;
+  if (TokenMatches(presented, CurrentTokenHash())) {
+    return Caller{std::string(kSharedTokenName), Role::kAdmin};
+  }
+  // A named token is looked up by its hash (the index finds it; the hash of a 256-bit random
+  // token leaks nothing through timing).
+  const std::string hash = TokenHash(presented);
+  return stores.With(
+      [&](storage::Store& store) -> std::optional<Caller> {
+        Result<std::optional<storage::AdminTokenRow>> found = store.FindAdminToken(hash);
+        if (!found.ok() || !found->has_value()) return std::nullopt;
+        std::optional<Role> role = ParseRole((*found)->role);
+        if (!role) return std::nullopt;
+        return Caller{(*found)->name, *role};
+      },
+      [](const Status&) -> std::optional<Caller> { return std::nullopt; });
 }
 
 std::string ApiContext::CurrentTokenHash() {
@@ -172,23 +193,36 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
                                                std::vector<RouteInfo>* routes) {
   auto router = std::make_shared<http::Router>();
   api::ApiRoutes table{*router, routes, std::make_shared<api::ApiContext>(options, deps)};
-  table.Add("GET", "/healthz", api::Healthz, /*needs_token=*/false);
-  table.Add("GET", "/readyz", api::Readyz, /*needs_token=*/false);
+  using api::Access;
+  // Reads need a viewer, unless marked; a state-changing route names the least role and its
+  // audit action (the route table test refuses one without them).
+  const Role kOperator = Role::kOperator;
+  const Role kAdmin = Role::kAdmin;
+  table.Add("GET", "/healthz", api::Healthz, Access::Public());
+  table.Add("GET", "/readyz", api::Readyz, Access::Public());
   table.Add("GET", "/metrics", api::Metrics);
-  table.Add("GET", "/", api::ConsoleIndex, /*needs_token=*/false);
-  table.Add("GET", "/console/{*file}", api::ConsoleFile, /*needs_token=*/false);
+  table.Add("GET", "/", api::ConsoleIndex, Access::Public());
+  table.Add("GET", "/console/{*file}", api::ConsoleFile, Access::Public());
+  table.Add("GET", "/api/admin/whoami", api::WhoAmI);
   table.Add("GET", "/api/admin/sources", api::ListSources);
-  table.Add("POST", "/api/admin/sources", api::CreateSource);
+  table.Add("POST", "/api/admin/sources", api::CreateSource, Access(kOperator, "source.create"));
   table.Add("GET", "/api/admin/sources/{id}", api::GetSource);
-  table.Add("PUT", "/api/admin/sources/{id}", api::UpdateSource);
-  table.Add("DELETE", "/api/admin/sources/{id}", api::DeleteSource);
-  table.Add("POST", "/api/admin/sources/{id}/run", api::RunSource);
-  table.Add("POST", "/api/admin/sources/{id}/retry", api::RetrySource);
-  table.Add("POST", "/api/admin/sources/{id}/pause", api::PauseSource);
-  table.Add("POST", "/api/admin/sources/{id}/resume", api::ResumeSource);
-  table.Add("POST", "/api/admin/sources/{id}/acknowledge", api::AcknowledgeWarnings);
+  table.Add("PUT", "/api/admin/sources/{id}", api::UpdateSource,
+            Access(kOperator, "source.update"));
+  table.Add("DELETE", "/api/admin/sources/{id}", api::DeleteSource,
+            Access(kOperator, "source.delete"));
+  table.Add("POST", "/api/admin/sources/{id}/run", api::RunSource, Access(kOperator, "source.run"));
+  table.Add("POST", "/api/admin/sources/{id}/retry", api::RetrySource,
+            Access(kOperator, "source.retry"));
+  table.Add("POST", "/api/admin/sources/{id}/pause", api::PauseSource,
+            Access(kOperator, "source.pause"));
+  table.Add("POST", "/api/admin/sources/{id}/resume", api::ResumeSource,
+            Access(kOperator, "source.resume"));
+  table.Add("POST", "/api/admin/sources/{id}/acknowledge", api::AcknowledgeWarnings,
+            Access(kOperator, "source.acknowledge"));
   table.Add("GET", "/api/admin/sources/{id}/cursor", api::GetCursor);
-  table.Add("DELETE", "/api/admin/sources/{id}/cursor", api::ResetCursor);
+  table.Add("DELETE", "/api/admin/sources/{id}/cursor", api::ResetCursor,
+            Access(kOperator, "source.cursor-reset"));
   table.Add("GET", "/api/admin/sources/{id}/runs", api::ListRuns);
   table.Add("GET", "/api/admin/runs/{runId}", api::GetRun);
   table.Add("GET", "/api/admin/plugins", api::ListPlugins);
@@ -197,20 +231,38 @@ std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, Admi
   table.Add("GET", "/api/admin/entities", api::ListEntities);
   table.Add("GET", "/api/admin/entities/{entity}", api::BrowseEntity);
   table.Add("GET", "/api/admin/subscriptions", api::ListSubscriptions);
-  table.Add("POST", "/api/admin/subscriptions", api::CreateSubscription);
+  table.Add("POST", "/api/admin/subscriptions", api::CreateSubscription,
+            Access(kAdmin, "subscription.create"));
   table.Add("GET", "/api/admin/subscriptions/{id}", api::GetSubscription);
-  table.Add("DELETE", "/api/admin/subscriptions/{id}", api::DeleteSubscription);
-  table.Add("POST", "/api/admin/subscriptions/{id}/enable", api::EnableSubscription);
-  table.Add("POST", "/api/admin/subscriptions/{id}/disable", api::DisableSubscription);
+  table.Add("DELETE", "/api/admin/subscriptions/{id}", api::DeleteSubscription,
+            Access(kAdmin, "subscription.delete"));
+  table.Add("POST", "/api/admin/subscriptions/{id}/enable", api::EnableSubscription,
+            Access(kAdmin, "subscription.enable"));
+  table.Add("POST", "/api/admin/subscriptions/{id}/disable", api::DisableSubscription,
+            Access(kAdmin, "subscription.disable"));
   table.Add("GET", "/api/admin/subscriptions/{id}/deliveries", api::ListDeliveries);
-  table.Add("POST", "/api/admin/subscriptions/{id}/deliveries/{sequence}/redeliver",
-            api::Redeliver);
-  table.Add("POST", "/api/admin/subscriptions/{id}/redeliver-dead", api::RedeliverDead);
+  table.Add("POST", "/api/admin/subscriptions/{id}/deliveries/{sequence}/redeliver", api::Redeliver,
+            Access(kOperator, "delivery.redeliver"));
+  table.Add("POST", "/api/admin/subscriptions/{id}/redeliver-dead", api::RedeliverDead,
+            Access(kOperator, "delivery.redeliver-dead"));
   table.Add("GET", "/api/admin/agents", api::ListAgents);
   table.Add("GET", "/api/admin/schema", api::ListSchemas);
   table.Add("GET", "/api/admin/schema/{entity}", api::GetSchema);
+  table.Add("GET", "/api/admin/audit", api::ListAudit, Access(kAdmin));
+  table.Add("GET", "/api/admin/tokens", api::ListTokens, Access(kAdmin));
+  table.Add("POST", "/api/admin/tokens", api::CreateToken, Access(kAdmin, "token.create"));
+  table.Add("DELETE", "/api/admin/tokens/{name}", api::RevokeToken, Access(kAdmin, "token.revoke"));
+  table.Add("GET", "/api/admin/subjects/inactive", api::ListInactiveStudents, Access(kAdmin));
+  table.Add("GET", "/api/admin/subjects/{entity}/{externalId}", api::GetSubject, Access(kAdmin));
+  // A POST so the codice fiscale travels in the body, not the URL; audited as an access.
+  table.Add("POST", "/api/admin/subjects/export", api::ExportSubject,
+            Access(kAdmin, "subject.export"));
+  table.Add("POST", "/api/admin/subjects/erase", api::EraseSubject,
+            Access(kAdmin, "subject.erase"));
+  table.Add("POST", "/api/admin/subjects/{entity}/{externalId}/erase", api::EraseSubjectById,
+            Access(kAdmin, "subject.erase"));
   auto guard = std::make_shared<api::TokenGuard>(table.api);
-  router->SetGuard([guard](const http::Request& request) { return (*guard)(request); });
+  router->SetGuard([guard](http::Request& request) { return (*guard)(request); });
   return router;
 }
 

@@ -16,6 +16,16 @@ using http::Problem;
 
 constexpr int kMaxLimit = 500;
 
+bool LooksSecret(std::string_view key) {
+  std::string lower;
+  for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view word :
+       {"password", "secret", "token", "apikey", "api_key", "credential", "private_key"}) {
+    if (lower.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
 std::string_view RunStatusText(const storage::RunInfo& run) {
   switch (run.status) {
     case storage::RunStatus::kRunning: return "running";
@@ -70,12 +80,6 @@ Response FromStatus(const Status& status) {
 std::optional<Response> ProblemIfFailed(const Status& status) {
   if (status.ok()) return std::nullopt;
   return FromStatus(status);
-}
-
-void ApiRoutes::Add(const char* method, const char* pattern, ApiHandler handler, bool needs_token) {
-  router.Add(method, pattern,
-             [api = api, handler](const Request& request) { return handler(*api, request); });
-  if (listed) listed->push_back({method, pattern, needs_token});
 }
 
 std::optional<int64_t> ParseInteger(std::string_view text) {
@@ -192,6 +196,29 @@ const json* BodyReader::Member(const char* name, Need need) {
   }
   if (member->is_null() && need == Need::kOptionalOrNull) return nullptr;
   return member;
+}
+
+void MaskSecrets(json& options, const json* schema) {
+  if (!options.is_object()) return;
+  const json* properties = nullptr;
+  if (schema && schema->is_object()) {
+    auto it = schema->find("properties");
+    if (it != schema->end() && it->is_object()) properties = &*it;
+  }
+  for (auto& [key, value] : options.items()) {
+    const json* property = nullptr;
+    if (properties) {
+      auto it = properties->find(key);
+      if (it != properties->end()) property = &*it;
+    }
+    const bool marked =
+        property && property->is_object() && property->value("x-reglo-secret", false) == true;
+    if ((marked || LooksSecret(key)) && !value.is_null() && !value.is_object()) {
+      value = kSecretMask;
+    } else if (value.is_object()) {
+      MaskSecrets(value, property);
+    }
+  }
 }
 
 json OptionalText(const std::optional<std::string>& text) {

@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "reglo/admin/access.h"
 #include "reglo/admin/admin.h"
 #include "reglo/core/status.h"
 #include "reglo/http/message.h"
@@ -68,9 +69,10 @@ struct ApiContext {
         [](const Status& status) -> std::optional<Response> { return ServerError(status); });
   }
 
-  // Whether the request carries the admin token (Authorization: Bearer). The token guard asks it
-  // for every guarded route; /readyz asks it to decide whether to show its detail.
-  bool TokenPresented(const Request& request);
+  // Who the request's token (Authorization: Bearer) stands for: the shared token (admin), or an
+  // active named token; nullopt without a valid token. The token guard asks it for every guarded
+  // route; /readyz asks it to decide whether to show its detail.
+  std::optional<Caller> Authenticate(const Request& request);
 
   const AdminOptions options;
   const AdminDeps deps;
@@ -85,14 +87,55 @@ struct ApiContext {
 
 using ApiHandler = Response (*)(ApiContext& api, const Request& request);
 
-// Adds routes to the router, and lists them as RouteInfo when asked to.
+// Who may call a route, and what the audit log calls it. A read: Access() (viewers and up) or
+// Access(Role::kAdmin). A state-changing route names its action, and is audited:
+// Access(Role::kOperator, "source.pause"). Public routes (no token): Access::Public().
+struct Access {
+  Access() = default;
+  explicit Access(Role least, const char* audited_action = "")
+      : role(least), action(audited_action) {}
+  static Access Public() {
+    Access access;
+    access.needs_token = false;
+    return access;
+  }
+
+  bool needs_token = true;
+  Role role = Role::kViewer;
+  std::string_view action;  // "" for a read
+};
+
+// What the guard learnt about a request (request.context), and the audit row of an audited one.
+struct RequestState {
+  Caller caller;
+  std::optional<storage::AuditRow> audit;  // set for an audited route before its handler runs
+  bool audit_written = false;              // AuditedStoreChange wrote it with the change
+};
+
+// Adds routes to the router (checking the caller's role before the body is read, and writing the
+// audit row of an audited route), and lists them as RouteInfo when asked to.
 struct ApiRoutes {
   http::Router& router;
   std::vector<RouteInfo>* listed;
   std::shared_ptr<ApiContext> api;
 
-  void Add(const char* method, const char* pattern, ApiHandler handler, bool needs_token = true);
+  void Add(const char* method, const char* pattern, ApiHandler handler, Access access = {});
 };
+
+// ---- the audit log (api_audit.cpp) -------------------------------------------------------------
+
+// In the handler of an audited route: runs `change` on `store` in ONE transaction with the
+// request's audit row (storage::AuditStore::Audited: "ok" with the change, or "failed" alone).
+// For changes the handler makes in its own store; a change made by the engine or another store
+// connection is audited by the route itself, right after the handler answers.
+Status AuditedStoreChange(const Request& request, storage::Store& store,
+                          const storage::AuditedChange& change);
+// Sets the audit row's before/after (JSON, masked here: MaskAuditValue) and, when not empty, its
+// target; does nothing for a request that is not audited.
+void SetAudit(const Request& request, const json& before, const json& after,
+              const std::string& target = "");
+// The request's caller (set by the guard); a viewer with no name when there is none.
+Caller CallerOf(const Request& request);
 
 // The handlers of each area, defined in the file of that name; api.cpp's route table maps the
 // routes to them.
@@ -129,9 +172,22 @@ Response Redeliver(ApiContext& api, const Request& request);
 Response RedeliverDead(ApiContext& api, const Request& request);
 // api_agents.cpp: agent keys and their counters.
 Response ListAgents(ApiContext& api, const Request& request);
+// api_audit.cpp: who am I, the audit log, named admin tokens.
+Response WhoAmI(ApiContext& api, const Request& request);
+Response ListAudit(ApiContext& api, const Request& request);
+Response ListTokens(ApiContext& api, const Request& request);
+Response CreateToken(ApiContext& api, const Request& request);
+Response RevokeToken(ApiContext& api, const Request& request);
 // api_schema.cpp: the canonical model's JSON Schemas.
 Response ListSchemas(ApiContext& api, const Request& request);
 Response GetSchema(ApiContext& api, const Request& request);
+
+// api_subjects.cpp: data subjects' access and erasure requests (issue #18).
+Response GetSubject(ApiContext& api, const Request& request);
+Response ExportSubject(ApiContext& api, const Request& request);
+Response EraseSubjectById(ApiContext& api, const Request& request);
+Response EraseSubject(ApiContext& api, const Request& request);
+Response ListInactiveStudents(ApiContext& api, const Request& request);
 
 // ---- queries -----------------------------------------------------------------------------------
 
@@ -212,6 +268,12 @@ class BodyReader {
 };
 
 // ---- JSON views shared by the areas ------------------------------------------------------------
+
+// Secret option values shown as this (a PUT sending it back keeps the stored value).
+inline constexpr std::string_view kSecretMask = "********";
+// Replaces secret values by kSecretMask: properties marked "x-reglo-secret" in `schema` (a
+// connector's config schema, or null), and keys that look like secrets whatever the schema says.
+void MaskSecrets(json& options, const json* schema);
 
 json OptionalText(const std::optional<std::string>& text);
 // Empty -> null. Also for times: the store's FormatUtc text is RFC 3339 UTC already.

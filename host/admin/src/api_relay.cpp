@@ -170,10 +170,14 @@ Response OneSubscription(ApiContext& api, const std::string& id, int code = 200,
 }
 
 // Runs a change of one subscription (kNotFound: 404) and answers the subscription.
+// Audited: the change and its audit row in one transaction.
 template <typename Change>
-Response ChangeSubscription(ApiContext& api, const std::string& id, Change change) {
-  std::optional<Response> failed =
-      api.StoreStep([&](storage::Store& store) { return ProblemIfFailed(change(store)); });
+Response ChangeSubscription(ApiContext& api, const Request& request, const std::string& id,
+                            Change change) {
+  std::optional<Response> failed = api.StoreStep([&](storage::Store& store) {
+    return ProblemIfFailed(
+        AuditedStoreChange(request, store, [&](storage::AuditRow&) { return change(store); }));
+  });
   if (failed) return *failed;
   return OneSubscription(api, id);
 }
@@ -220,12 +224,19 @@ Response CreateSubscription(ApiContext& api, const Request& request) {
   std::string secret;
   std::optional<Response> failed =
       api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
-        Result<std::string> created =
-            relay::CreateSubscription(store, *api.deps.master_key, spec, api.deps.clock);
-        if (!created.ok()) {
-          return created.status().code() == StatusCode::kInvalidArgument
-                     ? BadRequest(MaskPersonalData(created.status().message()))
-                     : FromStatus(created.status());
+        Result<std::string> created = std::string();
+        Status done = AuditedStoreChange(request, store, [&](storage::AuditRow& row) {
+          created = relay::CreateSubscription(store, *api.deps.master_key, spec, api.deps.clock);
+          row.after = MaskAuditValue(Dump({{"url", spec.url},
+                                           {"eventTypes", spec.event_types},
+                                           {"companyIds", spec.company_ids},
+                                           {"enabled", spec.enabled}}));
+          return created.status();
+        });
+        if (!done.ok()) {
+          return done.code() == StatusCode::kInvalidArgument
+                     ? BadRequest(MaskPersonalData(done.message()))
+                     : FromStatus(done);
         }
         secret = std::move(*created);
         return std::nullopt;
@@ -239,7 +250,8 @@ Response CreateSubscription(ApiContext& api, const Request& request) {
 Response DeleteSubscription(ApiContext& api, const Request& request) {
   const std::string id = *request.Param("id");
   return api.WithStore([&](storage::Store& store) {
-    Status deleted = relay::DeleteSubscription(store, id);
+    Status deleted = AuditedStoreChange(
+        request, store, [&](storage::AuditRow&) { return relay::DeleteSubscription(store, id); });
     if (!deleted.ok()) return FromStatus(deleted);
     spdlog::info("subscription {} deleted through the admin API", id);
     return Response::NoContent();
@@ -248,7 +260,7 @@ Response DeleteSubscription(ApiContext& api, const Request& request) {
 
 Response EnableSubscription(ApiContext& api, const Request& request) {
   const std::string id = *request.Param("id");
-  return ChangeSubscription(api, id, [&](storage::Store& store) {
+  return ChangeSubscription(api, request, id, [&](storage::Store& store) {
     return relay::EnableSubscription(store, id, api.deps.clock);
   });
 }
@@ -259,7 +271,7 @@ Response DisableSubscription(ApiContext& api, const Request& request) {
   BodyReader in(request.body, {"reason"}, {}, /*empty_ok=*/true);
   in.Text("reason", reason, Need::kOptional, /*max_size=*/500);
   if (in.Refusal()) return *in.Refusal();
-  return ChangeSubscription(api, id, [&](storage::Store& store) {
+  return ChangeSubscription(api, request, id, [&](storage::Store& store) {
     return relay::DisableSubscription(store, id, reason, api.deps.clock);
   });
 }
@@ -293,7 +305,9 @@ Response Redeliver(ApiContext& api, const Request& request) {
   std::optional<int64_t> sequence = ParseInteger(*request.Param("sequence"));
   if (!sequence || *sequence <= 0) return BadRequest("sequence: must be a positive whole number");
   return api.WithStore([&](storage::Store& store) {
-    Status done = relay::Redeliver(store, id, *sequence, api.deps.clock);
+    Status done = AuditedStoreChange(request, store, [&](storage::AuditRow&) {
+      return relay::Redeliver(store, id, *sequence, api.deps.clock);
+    });
     if (!done.ok()) return FromStatus(done);
     spdlog::info("subscription {}: event {} queued for redelivery through the admin API", id,
                  *sequence);
@@ -304,8 +318,13 @@ Response Redeliver(ApiContext& api, const Request& request) {
 Response RedeliverDead(ApiContext& api, const Request& request) {
   const std::string id = *request.Param("id");
   return api.WithStore([&](storage::Store& store) {
-    Result<int64_t> count = relay::RedeliverDead(store, id, api.deps.clock);
-    if (!count.ok()) return FromStatus(count.status());
+    Result<int64_t> count = int64_t{0};
+    Status done = AuditedStoreChange(request, store, [&](storage::AuditRow& row) {
+      count = relay::RedeliverDead(store, id, api.deps.clock);
+      if (count.ok()) row.after = Dump({{"redelivered", *count}});
+      return count.status();
+    });
+    if (!done.ok()) return FromStatus(done);
     spdlog::info("subscription {}: {} dead delivery(ies) queued again through the admin API", id,
                  *count);
     return Json(202, {{"accepted", true}, {"redelivered", *count}});

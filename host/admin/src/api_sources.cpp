@@ -12,43 +12,6 @@
 namespace reglo::admin::api {
 namespace {
 
-constexpr std::string_view kSecretMask = "********";
-
-bool LooksSecret(std::string_view key) {
-  std::string lower;
-  for (char c : key) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (std::string_view word :
-       {"password", "secret", "token", "apikey", "api_key", "credential", "private_key"}) {
-    if (lower.find(word) != std::string::npos) return true;
-  }
-  return false;
-}
-
-// Replaces secret option values by kSecretMask: properties marked "x-reglo-secret" in the
-// connector's config schema, and keys that look like secrets whatever the schema says.
-void MaskSecrets(json& options, const json* schema) {
-  if (!options.is_object()) return;
-  const json* properties = nullptr;
-  if (schema && schema->is_object()) {
-    auto it = schema->find("properties");
-    if (it != schema->end() && it->is_object()) properties = &*it;
-  }
-  for (auto& [key, value] : options.items()) {
-    const json* property = nullptr;
-    if (properties) {
-      auto it = properties->find(key);
-      if (it != properties->end()) property = &*it;
-    }
-    const bool marked =
-        property && property->is_object() && property->value("x-reglo-secret", false) == true;
-    if ((marked || LooksSecret(key)) && !value.is_null() && !value.is_object()) {
-      value = kSecretMask;
-    } else if (value.is_object()) {
-      MaskSecrets(value, property);
-    }
-  }
-}
-
 // A PUT may send the masked value back for a secret it did not change: keep the stored one.
 void RestoreSecrets(json& incoming, const json& stored) {
   if (!incoming.is_object() || !stored.is_object()) return;
@@ -288,6 +251,22 @@ std::optional<Response> RefuseConfigSourceChange(ApiContext& api, const std::str
       id, file, what));
 }
 
+// A source's definition as the audit log keeps it (MaskAuditValue masks its secrets).
+json DefinitionJson(ApiContext& api, const engine::SourceConfig& source) {
+  json options = json::parse(source.row.config_json, nullptr, false);
+  if (!options.is_object()) options = json::object();
+  // Secrets the connector's schema marks, whatever their names (MaskAuditValue masks the rest).
+  const auto schemas = PluginSchemas(api);
+  auto schema = schemas.find(source.row.connector);
+  MaskSecrets(options, schema == schemas.end() ? nullptr : &schema->second);
+  return {{"connector", source.row.connector},
+          {"companyId", source.row.company_id},
+          {"sourceSystem", source.row.source_system},
+          {"enabled", source.row.enabled},
+          {"intervalSeconds", source.interval.count() / 1000.0},
+          {"options", options}};
+}
+
 using EngineCommand = Status (engine::EngineControl::*)(const std::string& source_id);
 
 // Runs an operator command on the source of the URL; answers the source, or 202 for commands
@@ -328,6 +307,7 @@ Response CreateSource(ApiContext& api, const Request& request) {
   engine::SourceConfig source = std::get<engine::SourceConfig>(std::move(parsed));
   const std::string id = source.row.id;
   if (api.deps.engine.Source(id)) return Conflict(fmt::format("source '{}' already exists", id));
+  SetAudit(request, nullptr, DefinitionJson(api, source), id);
   std::optional<Response> failed =
       api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
         Status saved = store.PutApiSource(ApiRow(api, source));
@@ -350,6 +330,9 @@ Response UpdateSource(ApiContext& api, const Request& request) {
   if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
   if (auto refused = RefuseConfigSourceChange(api, id, "edit")) return *refused;
   engine::SourceConfig source = std::get<engine::SourceConfig>(std::move(parsed));
+  if (std::optional<engine::SourceConfig> old = api.deps.engine.SourceDefinition(id)) {
+    SetAudit(request, DefinitionJson(api, *old), DefinitionJson(api, source));
+  }
   std::optional<Response> failed =
       api.StoreStep([&](storage::Store& store) -> std::optional<Response> {
         Status saved = store.PutApiSource(ApiRow(api, source));  // keeps its created_at
@@ -364,6 +347,9 @@ Response DeleteSource(ApiContext& api, const Request& request) {
   const std::string id = *request.Param("id");
   if (!api.deps.engine.Source(id)) return NoSource(id);
   if (auto refused = RefuseConfigSourceChange(api, id, "remove")) return *refused;
+  if (std::optional<engine::SourceConfig> old = api.deps.engine.SourceDefinition(id)) {
+    SetAudit(request, DefinitionJson(api, *old), nullptr);
+  }
   Status removed = api.deps.engine.RemoveSource(id);
   if (!removed.ok()) return FromStatus(removed);
   return api.WithStore([&](storage::Store& store) {
@@ -399,8 +385,11 @@ Response AcknowledgeWarnings(ApiContext& api, const Request& request) {
         if (!open) {
           return Conflict(fmt::format("source '{}' has no open warnings to acknowledge", id));
         }
-        Status saved = store.PutSetting(AcknowledgedKey(id), std::to_string(open->id),
-                                        FormatUtc(api.deps.clock.Now()));
+        Status saved = AuditedStoreChange(request, store, [&](storage::AuditRow& row) {
+          row.after = Dump({{"acknowledgedRun", open->id}});
+          return store.PutSetting(AcknowledgedKey(id), std::to_string(open->id),
+                                  FormatUtc(api.deps.clock.Now()));
+        });
         if (!saved.ok()) return ServerError(saved);
         spdlog::info("source {}: the warnings of run {} acknowledged through the admin API", id,
                      open->id);
@@ -437,8 +426,17 @@ Response ResetCursor(ApiContext& api, const Request& request) {
         id));
   }
   return api.WithStore([&](storage::Store& store) {
-    Result<int64_t> reset = store.ResetCursors(id);
-    if (!reset.ok()) return ServerError(reset.status());
+    Status reset = AuditedStoreChange(request, store, [&](storage::AuditRow& row) -> Status {
+      Result<std::vector<storage::CursorRow>> cursors = store.ListCursors(id);
+      if (!cursors.ok()) return cursors.status();
+      json before = json::object();
+      for (const storage::CursorRow& cursor : *cursors) {
+        before[cursor.stream] = OptionalText(cursor.cursor);
+      }
+      row.before = MaskAuditValue(Dump(before));
+      return store.ResetCursors(id).status();
+    });
+    if (!reset.ok()) return ServerError(reset);
     spdlog::info("source {}: cursors reset through the admin API; the next run is a full pull", id);
     return Response::NoContent();
   });

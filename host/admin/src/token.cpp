@@ -1,5 +1,7 @@
 #include "reglo/admin/token.h"
 
+#include <fmt/format.h>
+
 #include "reglo/core/crypto.h"
 
 namespace reglo::admin {
@@ -68,6 +70,37 @@ Result<std::string> ResetAdminToken(storage::AdminStore& store, const Clock& clo
   Status stored =
       store.PutSetting(std::string(kTokenSetting), TokenHash(*token), FormatUtc(clock.Now()));
   if (!stored.ok()) return stored.WithContext("storing the admin token");
+  return token;
+}
+
+bool IsValidTokenName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == kSharedTokenName || name == kCliActor) {
+    return false;
+  }
+  for (char c : name) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<std::string> CreateNamedToken(storage::AuditStore& store, const std::string& name, Role role,
+                                     const Clock& clock) {
+  if (!IsValidTokenName(name)) {
+    return Status::InvalidArgument(
+        fmt::format("token name: use 1 to 64 of a-z, 0-9, '.', '_' or '-' (not '{}' or '{}')",
+                    kSharedTokenName, kCliActor));
+  }
+  Result<std::string> token = GenerateToken();
+  if (!token.ok()) return token.status();
+  storage::AdminTokenRow row;
+  row.name = name;
+  row.role = std::string(RoleName(role));
+  row.token_sha256 = TokenHash(*token);
+  row.created_at = FormatUtc(clock.Now());
+  Result<int64_t> created = store.CreateAdminToken(row);
+  if (!created.ok()) return created.status();
   return token;
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "reglo/app/relay.h"
+#include "reglo/app/subject.h"
 #include "reglo/core/masking.h"
 #include "reglo/core/text.h"
 #include "reglo/isolation/process_connector.h"
@@ -246,6 +247,11 @@ int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_i
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) {
     fmt::print(err, "error: {}\n", store.status().ToString());
+    return kExitFailure;
+  }
+  // What a pull does with an erased record (issue #18): the config's rules, read by checkpoints.
+  if (Status rules = ApplyErasureRules(**store, config, clock); !rules.ok()) {
+    fmt::print(err, "error: {}\n", rules.ToString());
     return kExitFailure;
   }
   plugin_host::PluginSet plugins = LoadPlugins(config);

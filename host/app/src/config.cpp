@@ -426,12 +426,56 @@ Status ReadDays(const json& object, const std::string& parent, const char* name,
   return Status::Ok();
 }
 
+// A "personal_data" object (issue #18) at `key`, over the values `out` already has.
+Status ReadPersonalData(const json& object, const std::string& key, PersonalDataSettings& out) {
+  if (!object.is_object()) return KeyError(key, "expected an object, got " + TypeName(object));
+  REGLO_RETURN_IF_ERROR(CheckKnownKeys(object, key,
+                                       {"dead_letters_days", "run_logs_days", "inactive_years",
+                                        "inactive_students", "after_erasure"}));
+  storage::PersonalDataPolicy& policy = out.policy;
+  REGLO_RETURN_IF_ERROR(ReadDays(object, key, "dead_letters_days", policy.dead_letters));
+  REGLO_RETURN_IF_ERROR(ReadDays(object, key, "run_logs_days", policy.run_logs));
+  if (auto it = object.find("inactive_years"); it != object.end()) {
+    if (!it->is_number() || !(it->get<double>() >= 0) || it->get<double>() > 100) {
+      return KeyError(key + ".inactive_years", "expected 0 (off) or a number of years up to 100");
+    }
+    // A year of 365.25 days.
+    policy.inactive_after = std::chrono::milliseconds(
+        static_cast<int64_t>(it->get<double>() * 365.25 * 86'400'000.0 + 0.5));
+  }
+  if (object.contains("inactive_students")) {
+    std::string action;
+    REGLO_RETURN_IF_ERROR(ReadString(object, key, "inactive_students", false, action));
+    if (action == "flag") {
+      policy.inactive_action = storage::InactiveAction::kFlag;
+    } else if (action == "erase") {
+      policy.inactive_action = storage::InactiveAction::kErase;
+    } else {
+      return KeyError(
+          key + ".inactive_students",
+          fmt::format("'{}' is not an action (expected \"flag\" or \"erase\")", action));
+    }
+  }
+  if (object.contains("after_erasure")) {
+    std::string rule;
+    REGLO_RETURN_IF_ERROR(ReadString(object, key, "after_erasure", false, rule));
+    if (rule != storage::kStayErased && rule != storage::kRecreateErased) {
+      return KeyError(key + ".after_erasure",
+                      fmt::format("'{}' is not a rule (expected \"stay_erased\" or "
+                                  "\"recreate\")",
+                                  rule));
+    }
+    out.after_erasure = rule;
+  }
+  return Status::Ok();
+}
+
 // The optional "retention" object (issue #16).
 Status ReadRetention(const json& root, RetentionSettings& retention) {
-  Result<const json*> section =
-      FindSection(root, "retention",
-                  {"enabled", "interval_seconds", "runs_days", "run_logs_days", "events_days",
-                   "deliveries_days", "dead_letters_days", "batch_rows"});
+  Result<const json*> section = FindSection(
+      root, "retention",
+      {"enabled", "interval_seconds", "runs_days", "run_logs_days", "events_days",
+       "deliveries_days", "dead_letters_days", "audit_days", "batch_rows", "personal_data"});
   if (!section.ok()) return section.status();
   if (*section == nullptr) return Status::Ok();
   const json& r = **section;
@@ -443,7 +487,12 @@ Status ReadRetention(const json& root, RetentionSettings& retention) {
   REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "events_days", policy.events));
   REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "deliveries_days", policy.deliveries));
   REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "dead_letters_days", policy.dead_letters));
+  REGLO_RETURN_IF_ERROR(ReadDays(r, "retention", "audit_days", policy.audit));
   REGLO_RETURN_IF_ERROR(ReadInteger(r, "retention", "batch_rows", 1, 100'000, policy.batch_rows));
+  if (auto it = r.find("personal_data"); it != r.end()) {
+    REGLO_RETURN_IF_ERROR(
+        ReadPersonalData(*it, "retention.personal_data", retention.personal_data));
+  }
   return Status::Ok();
 }
 
@@ -589,7 +638,8 @@ Status ReadAdmin(const json& root, AdminSettings& admin) {
 Status ReadSources(const json& root, const std::filesystem::path& base_dir,
                    std::vector<storage::SourceRow>& sources_out,
                    std::map<std::string, int64_t>& interval_ms,
-                   std::set<std::string>* process_isolated) {
+                   std::set<std::string>* process_isolated,
+                   RetentionSettings* retention = nullptr) {
   auto sources = root.find("sources");
   if (sources == root.end()) return KeyError("sources", "missing");
   if (!sources->is_array())
@@ -600,13 +650,13 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
     const std::string key = fmt::format("sources[{}]", i);
     if (!entry.is_object()) return KeyError(key, "expected an object, got " + TypeName(entry));
     static const std::set<std::string> kSourceKeys = {
-        "id",      "company_id", "source_system",    "connector",
-        "enabled", "options",    "interval_seconds", "isolation"};
+        "id",      "company_id",       "source_system", "connector",    "enabled",
+        "options", "interval_seconds", "isolation",     "personal_data"};
     for (const auto& [name, value] : entry.items()) {
-      if (!kSourceKeys.count(name)) {
+      if (!kSourceKeys.count(name) || (name == "personal_data" && retention == nullptr)) {
         return KeyError(fmt::format("{}.{}", key, name),
                         "unknown key (expected id, company_id, source_system, connector, enabled, "
-                        "options, interval_seconds, isolation)");
+                        "options, interval_seconds, isolation, personal_data)");
       }
     }
     storage::SourceRow source;
@@ -636,6 +686,13 @@ Status ReadSources(const json& root, const std::filesystem::path& base_dir,
                         fmt::format("'{}' is not an isolation (expected \"in_process\", the "
                                     "default, or \"process\")",
                                     isolation));
+      }
+    }
+    if (retention != nullptr) {
+      PersonalDataSettings& own = retention->personal_data_by_source[source.id];
+      own = retention->personal_data;
+      if (auto it = entry.find("personal_data"); it != entry.end()) {
+        REGLO_RETURN_IF_ERROR(ReadPersonalData(*it, key + ".personal_data", own));
       }
     }
     json options = json::object();
@@ -692,8 +749,8 @@ Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::pa
   REGLO_RETURN_IF_ERROR(
       ReadPath(root, "plugin_cache_dir", false, base_dir, config.plugin_cache_dir));
 
-  REGLO_RETURN_IF_ERROR(
-      ReadSources(root, base_dir, config.sources, config.interval_ms, &config.process_isolated));
+  REGLO_RETURN_IF_ERROR(ReadSources(root, base_dir, config.sources, config.interval_ms,
+                                    &config.process_isolated, &config.retention));
   return config;
 }
 

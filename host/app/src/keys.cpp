@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "reglo/admin/access.h"
 #include "reglo/app/commands.h"
 #include "reglo/core/masking.h"
 #include "reglo/ingest/agent_keys.h"
@@ -88,9 +89,20 @@ int CreateAgentKey(const HubConfig& config, const std::string& company_id,
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());
   ingest::AgentKeys keys(**store, *master, clock);
-  Result<ingest::NewAgentKey> created =
-      keys.Create(company_id, source_system, allowed_cidrs, rate_per_second, burst);
-  if (!created.ok()) return Fail(err, created.status());
+  Result<ingest::NewAgentKey> created = Status::Internal("not created");
+  const Status audited = admin::AuditCommand(
+      **store, clock, "agent-key.create", company_id + "/" + source_system,
+      [&](storage::AuditRow& row) {
+        created = keys.Create(company_id, source_system, allowed_cidrs, rate_per_second, burst);
+        if (created.ok()) {
+          row.after = nlohmann::json{{"prefix", created->row.prefix},
+                                     {"allowedFrom", AllowedText(created->row.allowed_cidrs)},
+                                     {"rateLimit", RateText(created->row)}}
+                          .dump();
+        }
+        return created.status();
+      });
+  if (!audited.ok()) return Fail(err, audited);
   const storage::AgentKeyRow& row = created->row;
   fmt::print(out,
              "Created agent key {} for company '{}', source '{}' (allowed from: {}; rate limit: "
@@ -135,7 +147,9 @@ int RevokeAgentKey(const HubConfig& config, const std::string& prefix, const Clo
                    std::ostream& out, std::ostream& err) {
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());
-  const Status revoked = ingest::RevokeAgentKey(**store, prefix, clock);  // needs no master key
+  const Status revoked = admin::AuditCommand(  // needs no master key
+      **store, clock, "agent-key.revoke", prefix,
+      [&](storage::AuditRow&) { return ingest::RevokeAgentKey(**store, prefix, clock); });
   if (revoked.code() == StatusCode::kNotFound) {
     // The operator named a key that is not there (or revoked already): bad usage, not a failure.
     fmt::print(err, "error: {} (see `reglo-hub keys list`)\n", revoked.message());

@@ -20,6 +20,7 @@
 #include "reglo/app/logging.h"
 #include "reglo/app/relay.h"
 #include "reglo/app/serve.h"
+#include "reglo/app/subject.h"
 #include "reglo/core/text.h"
 
 namespace {
@@ -169,6 +170,30 @@ int main(int argc, char** argv) {
   keys_revoke->add_option("prefix", key_prefix, "the key's prefix, as `keys list` shows it")
       ->required();
 
+  // Data subjects' requests (issue #18): their handlers are in subject.cpp.
+  CLI::App* subject = app.add_subcommand(
+      "subject", "answer a data subject's access or erasure request (GDPR art. 15 and 17)");
+  subject->require_subcommand(1);
+  reglo::app::SubjectArgs subject_args;
+  CLI::App* subject_export = subject->add_subcommand(
+      "export",
+      "print everything stored about a student as JSON (records, events, deliveries, "
+      "dead letters, run log lines)");
+  CLI::App* subject_erase = subject->add_subcommand(
+      "erase", "erase a student's personal data everywhere, keep tombstones, emit student.erased");
+  for (CLI::App* command : {subject_export, subject_erase}) {
+    command->add_option("--company", subject_args.company, "the company id")->required();
+    command->add_option("--cf", subject_args.fiscal_code, "the student's codice fiscale");
+    command->add_option("--entity", subject_args.entity,
+                        "with --external-id: student, or a case, appointment, document or "
+                        "payment of the student");
+    command->add_option("--external-id", subject_args.external_id, "the record's externalId");
+    command->add_option("--source-system", subject_args.source_system,
+                        "with --entity: only this source system's record");
+  }
+  subject_erase->add_flag("--yes", subject_args.yes,
+                          "confirm: erasing cannot be undone (without it, says what would go)");
+
   CLI::App* admin_token =
       app.add_subcommand("admin-token", "manage the admin token of the admin listener");
   admin_token->require_subcommand(1);
@@ -176,6 +201,24 @@ int main(int argc, char** argv) {
       "reset",
       "make a new admin token, print it once and store its hash (the old one stops working at "
       "once, also in a running hub)");
+
+  CLI::App* admin_tokens = app.add_subcommand(
+      "admin-tokens", "manage named admin tokens with a role (viewer, operator or admin)");
+  admin_tokens->require_subcommand(1);
+  CLI::App* admin_tokens_create = admin_tokens->add_subcommand(
+      "create", "create a named token with a role; prints the token ONCE");
+  std::string admin_token_name;
+  std::string admin_token_role;
+  admin_tokens_create->add_option("--name", admin_token_name, "the token's name (a-z 0-9 . _ -)")
+      ->required();
+  admin_tokens_create->add_option("--role", admin_token_role, "viewer, operator or admin")
+      ->required()
+      ->check(CLI::IsMember({"viewer", "operator", "admin"}));
+  CLI::App* admin_tokens_list =
+      admin_tokens->add_subcommand("list", "list named tokens: name, role, created, revoked");
+  CLI::App* admin_tokens_revoke =
+      admin_tokens->add_subcommand("revoke", "revoke a named token at once");
+  admin_tokens_revoke->add_option("name", admin_token_name, "the token's name")->required();
 
   CLI::App* serve = app.add_subcommand(
       "serve",
@@ -348,7 +391,7 @@ int main(int argc, char** argv) {
                                                      std::cout, std::cerr);
   }
   if (subs_delete->parsed()) {
-    return reglo::app::DeleteSubscriptionCommand(*config, sub_id, std::cout, std::cerr);
+    return reglo::app::DeleteSubscriptionCommand(*config, sub_id, clock, std::cout, std::cerr);
   }
   if (deliveries_list->parsed()) {
     return reglo::app::ListDeliveriesCommand(*config, sub_id, delivery_status, delivery_limit,
@@ -366,9 +409,30 @@ int main(int argc, char** argv) {
   if (housekeep->parsed()) {
     return reglo::app::HousekeepCommand(*config, vacuum, clock, std::cout, std::cerr);
   }
+  if (subject_export->parsed()) {
+    return reglo::app::SubjectExportCommand(*config, subject_args, std::cout, std::cerr);
+  }
+  if (subject_erase->parsed()) {
+    // The keyed hash of a codice fiscale, as logs show it, is scrubbed too.
+    if (reglo::Status keyed = reglo::app::InstallMaskingKey(*config); !keyed.ok()) {
+      return MaskingKeyFailure(keyed);
+    }
+    return reglo::app::SubjectEraseCommand(*config, subject_args, clock, std::cout, std::cerr);
+  }
   if (admin_token_reset->parsed()) {
     return reglo::app::ResetAdminToken(*config, reglo::SystemClock::Instance(), std::cout,
                                        std::cerr);
+  }
+  if (admin_tokens_create->parsed()) {
+    return reglo::app::CreateAdminTokenCommand(*config, admin_token_name, admin_token_role, clock,
+                                               std::cout, std::cerr);
+  }
+  if (admin_tokens_list->parsed()) {
+    return reglo::app::ListAdminTokensCommand(*config, std::cout, std::cerr);
+  }
+  if (admin_tokens_revoke->parsed()) {
+    return reglo::app::RevokeAdminTokenCommand(*config, admin_token_name, clock, std::cout,
+                                               std::cerr);
   }
   return reglo::app::Migrate(*config, std::cout, std::cerr);
 }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "reglo/admin/access.h"
 #include "reglo/app/commands.h"
 #include "reglo/app/keys.h"
 #include "reglo/relay/nats_sink.h"
@@ -206,8 +207,18 @@ int CreateSubscriptionCommand(const HubConfig& config, const SubscriptionArgs& a
   spec.company_ids = args.company_ids;
   spec.secret = args.secret;
   spec.enabled = !args.disabled;
-  Result<std::string> secret = relay::CreateSubscription(**store, *master, spec, clock);
-  if (!secret.ok()) return Fail(err, secret.status());
+  Result<std::string> secret = Status::Internal("not created");
+  const Status audited = admin::AuditCommand(
+      **store, clock, "subscription.create", spec.id, [&](storage::AuditRow& row) {
+        secret = relay::CreateSubscription(**store, *master, spec, clock);
+        row.after = nlohmann::json{{"url", relay::RedactUrl(spec.url)},
+                                   {"eventTypes", spec.event_types},
+                                   {"companyIds", spec.company_ids},
+                                   {"enabled", spec.enabled}}
+                        .dump();
+        return secret.status();
+      });
+  if (!audited.ok()) return Fail(err, audited);
   fmt::print(out, "Created subscription '{}' -> {} (event types: {}; companies: {}){}.\n", args.id,
              relay::RedactUrl(args.url),
              args.event_types.empty() ? "*" : fmt::format("{}", fmt::join(args.event_types, ",")),
@@ -253,20 +264,25 @@ int SetSubscriptionEnabledCommand(const HubConfig& config, const std::string& id
                                   const Clock& clock, std::ostream& out, std::ostream& err) {
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());
-  const Status done =
-      enabled ? relay::EnableSubscription(**store, id, clock)
-              : relay::DisableSubscription(**store, id, "disabled by an operator", clock);
+  const Status done = admin::AuditCommand(
+      **store, clock, enabled ? "subscription.enable" : "subscription.disable", id,
+      [&](storage::AuditRow&) {
+        return enabled ? relay::EnableSubscription(**store, id, clock)
+                       : relay::DisableSubscription(**store, id, "disabled by an operator", clock);
+      });
   if (!done.ok()) return Fail(err, done);
   fmt::print(out, "Subscription '{}' {}.\n", id,
              enabled ? "enabled: delivery resumes where it stopped" : "disabled");
   return kExitOk;
 }
 
-int DeleteSubscriptionCommand(const HubConfig& config, const std::string& id, std::ostream& out,
-                              std::ostream& err) {
+int DeleteSubscriptionCommand(const HubConfig& config, const std::string& id, const Clock& clock,
+                              std::ostream& out, std::ostream& err) {
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());
-  const Status done = relay::DeleteSubscription(**store, id);
+  const Status done = admin::AuditCommand(
+      **store, clock, "subscription.delete", id,
+      [&](storage::AuditRow&) { return relay::DeleteSubscription(**store, id); });
   if (!done.ok()) return Fail(err, done);
   fmt::print(out, "Deleted subscription '{}' with its position and deliveries.\n", id);
   return kExitOk;
@@ -307,14 +323,24 @@ int RedeliverCommand(const HubConfig& config, const std::string& subscription_id
   Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
   if (!store.ok()) return Fail(err, store.status());
   if (all_dead) {
-    Result<int64_t> count = relay::RedeliverDead(**store, subscription_id, clock);
-    if (!count.ok()) return Fail(err, count.status());
+    Result<int64_t> count = int64_t{0};
+    const Status done = admin::AuditCommand(
+        **store, clock, "delivery.redeliver-dead", subscription_id, [&](storage::AuditRow& row) {
+          count = relay::RedeliverDead(**store, subscription_id, clock);
+          if (count.ok()) row.after = nlohmann::json{{"redelivered", *count}}.dump();
+          return count.status();
+        });
+    if (!done.ok()) return Fail(err, done);
     fmt::print(out, "Queued {} dead-lettered deliveries of '{}' for redelivery.\n", *count,
                subscription_id);
     return kExitOk;
   }
   for (int64_t sequence : sequences) {
-    const Status done = relay::Redeliver(**store, subscription_id, sequence, clock);
+    const Status done = admin::AuditCommand(
+        **store, clock, "delivery.redeliver", fmt::format("{}/{}", subscription_id, sequence),
+        [&](storage::AuditRow&) {
+          return relay::Redeliver(**store, subscription_id, sequence, clock);
+        });
     if (!done.ok()) return Fail(err, done);
   }
   fmt::print(out, "Queued {} event(s) for redelivery to '{}'.\n", sequences.size(),

@@ -23,6 +23,7 @@
 #include "reglo/app/ingest.h"
 #include "reglo/app/keys.h"
 #include "reglo/app/relay.h"
+#include "reglo/app/subject.h"
 #include "reglo/core/masking.h"
 #include "reglo/engine/engine.h"
 #include "reglo/http/server.h"
@@ -120,6 +121,16 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
     return kExitUsage;
   }
   const size_t source_count = sources.size();
+  {
+    // What a pull does with an erased record (issue #18): the config's rules, read by checkpoints.
+    Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+    Status rules =
+        store.ok() ? ApplyErasureRules(**store, config, SystemClock::Instance()) : store.status();
+    if (!rules.ok()) {
+      fmt::print(err, "error: {}\n", rules.ToString());
+      return kExitFailure;
+    }
+  }
 
   // Signals first, so a SIGTERM that arrives while the engine starts is not lost.
   boost::asio::io_context io;
@@ -167,7 +178,10 @@ int Serve(const HubConfig& config, std::ostream& out, std::ostream& err) {
   // Retention (issue #16) in the background, on its own store connection. Disabled, it prunes
   // nothing but still measures the tables for /metrics.
   RetentionSettings retention = config.retention;
-  if (!retention.enabled) retention.policy = NothingPruned(retention.policy);
+  if (!retention.enabled) {
+    retention.policy = NothingPruned(retention.policy);
+    retention.personal_data_by_source.clear();  // nor personal data expires (issue #18)
+  }
   BackgroundHousekeeper housekeeper(
       retention, [&config] { return OpenStore(config); }, SystemClock::Instance());
   housekeeper.Start();
@@ -301,12 +315,100 @@ int ResetAdminToken(const HubConfig& config, const Clock& clock, std::ostream& o
     fmt::print(err, "error: {}\n", store.status().ToString());
     return kExitFailure;
   }
-  Result<std::string> token = admin::ResetAdminToken(**store, clock);
-  if (!token.ok()) {
-    fmt::print(err, "error: {}\n", token.status().ToString());
+  Result<std::string> token = Status::Internal("not reset");
+  const Status reset =
+      admin::AuditCommand(**store, clock, "admin-token.reset", std::string(admin::kSharedTokenName),
+                          [&](storage::AuditRow&) {
+                            token = admin::ResetAdminToken(**store, clock);
+                            return token.status();
+                          });
+  if (!reset.ok()) {
+    fmt::print(err, "error: {}\n", reset.ToString());
     return kExitFailure;
   }
   fmt::print(out, "New admin token (shown once; the old one no longer works): {}\n", *token);
+  return kExitOk;
+}
+
+int CreateAdminTokenCommand(const HubConfig& config, const std::string& name,
+                            const std::string& role, const Clock& clock, std::ostream& out,
+                            std::ostream& err) {
+  const std::optional<admin::Role> parsed = admin::ParseRole(role);
+  if (!parsed) {
+    fmt::print(err, "error: --role: expected viewer, operator or admin\n");
+    return kExitUsage;
+  }
+  Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+  if (!store.ok()) {
+    fmt::print(err, "error: {}\n", store.status().ToString());
+    return kExitFailure;
+  }
+  Result<std::string> token = Status::Internal("not created");
+  const Status created =
+      admin::AuditCommand(**store, clock, "token.create", name, [&](storage::AuditRow& row) {
+        token = admin::CreateNamedToken(**store, name, *parsed, clock);
+        row.after = fmt::format(R"({{"name":"{}","role":"{}"}})", name, role);
+        return token.status();
+      });
+  if (!created.ok()) {
+    fmt::print(err, "error: {}\n", created.ToString());
+    return created.code() == StatusCode::kInvalidArgument ||
+                   created.code() == StatusCode::kAlreadyExists
+               ? kExitUsage
+               : kExitFailure;
+  }
+  fmt::print(out, "Admin token '{}' ({}), shown once: {}\n", name, role, *token);
+  return kExitOk;
+}
+
+int ListAdminTokensCommand(const HubConfig& config, std::ostream& out, std::ostream& err) {
+  Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+  if (!store.ok()) {
+    fmt::print(err, "error: {}\n", store.status().ToString());
+    return kExitFailure;
+  }
+  Result<std::vector<storage::AdminTokenRow>> tokens = (*store)->ListAdminTokens();
+  if (!tokens.ok()) {
+    fmt::print(err, "error: {}\n", tokens.status().ToString());
+    return kExitFailure;
+  }
+  if (tokens->empty()) {
+    fmt::print(out,
+               "No named admin tokens. Create one with: reglo-hub admin-tokens create --name N "
+               "--role viewer|operator|admin\n");
+    return kExitOk;
+  }
+  constexpr std::string_view kRow = "{:<24} {:<9} {:<26} {}\n";
+  fmt::print(out, kRow, "NAME", "ROLE", "CREATED", "REVOKED");
+  for (const storage::AdminTokenRow& token : *tokens) {
+    fmt::print(out, kRow, token.name, token.role, token.created_at, token.revoked_at.value_or("-"));
+  }
+  return kExitOk;
+}
+
+int RevokeAdminTokenCommand(const HubConfig& config, const std::string& name, const Clock& clock,
+                            std::ostream& out, std::ostream& err) {
+  Result<std::unique_ptr<storage::Store>> store = OpenStore(config);
+  if (!store.ok()) {
+    fmt::print(err, "error: {}\n", store.status().ToString());
+    return kExitFailure;
+  }
+  const Status revoked =
+      admin::AuditCommand(**store, clock, "token.revoke", name, [&](storage::AuditRow&) -> Status {
+        Result<bool> done = (*store)->RevokeAdminToken(name, FormatUtc(clock.Now()));
+        if (!done.ok()) return done.status();
+        if (!*done) return Status::NotFound(fmt::format("no active admin token '{}'", name));
+        return Status::Ok();
+      });
+  if (revoked.code() == StatusCode::kNotFound) {
+    fmt::print(err, "error: {} (see `reglo-hub admin-tokens list`)\n", revoked.message());
+    return kExitUsage;
+  }
+  if (!revoked.ok()) {
+    fmt::print(err, "error: {}\n", revoked.ToString());
+    return kExitFailure;
+  }
+  fmt::print(out, "Revoked admin token '{}': requests with it are refused from now on.\n", name);
   return kExitOk;
 }
 

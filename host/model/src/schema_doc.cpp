@@ -208,6 +208,7 @@ const char* PersonalName(PersonalData personal) {
     case PersonalData::kFiscalCode: return "fiscal code";
     case PersonalData::kEmail: return "e-mail";
     case PersonalData::kPhone: return "phone";
+    case PersonalData::kOther: return "other";
   }
   return "";
 }
@@ -228,7 +229,9 @@ std::string FieldNotes(const EntitySpec& entity, const FieldSpec& field) {
   if (entity.status_field == field.name) {
     notes.push_back(fmt::format("a change emits `{}.status_changed`", entity.name));
   }
-  if (field.personal != PersonalData::kNone) {
+  if (field.personal == PersonalData::kOther) {
+    notes.push_back("personal data: erased with its subject");
+  } else if (field.personal != PersonalData::kNone) {
     notes.push_back(fmt::format("personal data ({}): masked in logs and the console",
                                 PersonalName(field.personal)));
   }

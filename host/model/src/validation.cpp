@@ -363,7 +363,9 @@ class Normalizer {
 
   void Warn(const FieldSpec& field, std::string_view message) {
     // Values of personal fields never appear in warnings; other values may help the operator.
-    if (field.personal != PersonalData::kNone && message.find('\'') != std::string_view::npos) {
+    // (kOther values, dates and document numbers, are shown: they help and are not masked.)
+    if (field.personal != PersonalData::kNone && field.personal != PersonalData::kOther &&
+        message.find('\'') != std::string_view::npos) {
       warnings_.push_back(fmt::format("{}.{}: malformed value", entity_.name, field.name));
       return;
     }

@@ -12,6 +12,7 @@ RetentionPolicy::Age AgeOf(const RetentionPolicy& policy, PruneTarget target) {
     case PruneTarget::kEvents: return policy.events;
     case PruneTarget::kDeliveries: return policy.deliveries;
     case PruneTarget::kDeadLetters: return policy.dead_letters;
+    case PruneTarget::kAudit: return policy.audit;
   }
   return RetentionPolicy::Age::zero();
 }

@@ -31,6 +31,7 @@ std::string_view PruneTargetName(PruneTarget target) {
     case PruneTarget::kEvents: return "events";
     case PruneTarget::kDeliveries: return "deliveries";
     case PruneTarget::kDeadLetters: return "dead_letters";
+    case PruneTarget::kAudit: return "audit";
   }
   return "unknown";
 }
@@ -91,12 +92,16 @@ const std::vector<std::string>& PruneSql(PruneTarget target) {
   static const std::vector<std::string> dead_letters = {
       "DELETE FROM integration_dead_letters WHERE id IN (SELECT id FROM integration_dead_letters "
       "WHERE created_at < $1 ORDER BY id LIMIT $2)"};
+  static const std::vector<std::string> audit = {
+      "DELETE FROM integration_audit WHERE id IN (SELECT id FROM integration_audit "
+      "WHERE at < $1 ORDER BY id LIMIT $2)"};
   switch (target) {
     case PruneTarget::kRuns: return runs;
     case PruneTarget::kRunLogs: return run_logs;
     case PruneTarget::kEvents: return events;
     case PruneTarget::kDeliveries: return deliveries;
     case PruneTarget::kDeadLetters: return dead_letters;
+    case PruneTarget::kAudit: return audit;
   }
   return runs;
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reglo/core/json_writer.h"
+#include "reglo/storage/event_data.h"
 
 namespace reglo::storage {
 
@@ -125,13 +126,15 @@ void DecodeRow(const RowCursor& row, RunLogLine& line) {
   ReadColumns(row, 0, line, &RunLogLine::at, &RunLogLine::level, &RunLogLine::message);
 }
 
-void DecodeRow(const RowCursor& row, StoredEvent& stored) {
+Status DecodeRow(const RowCursor& row, StoredEvent& stored) {
   using model::EventRecord;
   ReadColumns(row, 0, stored, &StoredEvent::sequence);
   ReadColumns(row, 1, stored.event, &EventRecord::event_id, &EventRecord::type,
               &EventRecord::company_id, &EventRecord::source_system, &EventRecord::entity,
-              &EventRecord::external_id, &EventRecord::version, &EventRecord::time,
-              &EventRecord::data);
+              &EventRecord::external_id, &EventRecord::version, &EventRecord::time);
+  REGLO_ASSIGN_OR_RETURN(data, DecodeEventData(stored.event, row.Bytes(9)));
+  stored.event.data = std::move(data);
+  return Status::Ok();
 }
 
 void DecodeRow(const RowCursor& row, DeadLetter& letter) {
@@ -224,6 +227,17 @@ std::string ContainsPattern(std::string_view search) {
   }
   pattern += '%';
   return pattern;
+}
+
+void DecodeRow(const RowCursor& row, AdminTokenRow& token) {
+  ReadColumns(row, 0, token, &AdminTokenRow::id, &AdminTokenRow::name, &AdminTokenRow::role,
+              &AdminTokenRow::token_sha256, &AdminTokenRow::created_at, &AdminTokenRow::revoked_at);
+}
+
+void DecodeRow(const RowCursor& row, AuditRow& audit) {
+  ReadColumns(row, 0, audit, &AuditRow::id, &AuditRow::at, &AuditRow::actor, &AuditRow::role,
+              &AuditRow::action, &AuditRow::target, &AuditRow::outcome, &AuditRow::before,
+              &AuditRow::after, &AuditRow::detail);
 }
 
 BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& query,

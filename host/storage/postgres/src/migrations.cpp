@@ -366,6 +366,69 @@ CREATE INDEX integration_runs_by_finished_at ON integration_runs (finished_at);
 CREATE INDEX integration_deliveries_by_sequence ON integration_deliveries (sequence);
 )sql";
 
+// Migration 8, compressed event data (issue #19 §3): integration_events.data holds what
+// EncodeEventData writes (zstd against a fixed dictionary: binary, so bytea) for new events.
+// Rows written before keep their JSON text as its UTF-8 bytes, which DecodeEventData reads as
+// such. The type change rewrites the table once, under its lock (on a large outbox, minutes).
+constexpr std::string_view kCompressedEventData = R"sql(
+ALTER TABLE integration_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
+)sql";
+
+// Migration 9, personal data (issue #18). integration_erasures: the records whose personal data
+// was erased (the row stays as a tombstone), so a later pull of the same externalId is recognised
+// and the source's rule applies (stay erased or re-created). integration_inactive_students: the
+// students flagged by the inactivity policy, for a person to review. Ids only, no personal value.
+// Same DDL in the SQLite backend.
+constexpr std::string_view kPersonalData = R"sql(
+CREATE TABLE integration_erasures (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  erased_at TEXT NOT NULL,
+  PRIMARY KEY (company_id, source_system, entity, external_id)
+);
+
+CREATE TABLE integration_inactive_students (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  last_activity_at TEXT NOT NULL,
+  flagged_at TEXT NOT NULL,
+  PRIMARY KEY (company_id, source_system, external_id)
+);
+)sql";
+
+// Migration 10, roles and the audit log (issue #18 §3): named admin tokens (only their SHA-256;
+// a name is unique among active tokens, so a revoked name can be given again) and the audit
+// log, pruned by time (HousekeepingStore::Prune, "audit"). Same DDL in the SQLite backend.
+constexpr std::string_view kRolesAudit = R"sql(
+CREATE TABLE integration_admin_tokens (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE UNIQUE INDEX integration_admin_tokens_active_name ON integration_admin_tokens (name)
+  WHERE revoked_at IS NULL;
+
+CREATE TABLE integration_audit (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  before_value TEXT,
+  after_value TEXT,
+  detail TEXT
+);
+CREATE INDEX integration_audit_by_at ON integration_audit (at);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -377,6 +440,9 @@ const std::vector<Migration>& Migrations() {
       {5, "admin settings and API-created sources", kAdmin},
       {6, "agent key rate limits", kAgentKeyRateLimits},
       {7, "retention: run events and folded idle runs", kRetention},
+      {8, "compressed event data", kCompressedEventData},
+      {9, "personal data: erasures and inactive students", kPersonalData},
+      {10, "roles and the audit log: named admin tokens, audit rows", kRolesAudit},
   };
   return migrations;
 }

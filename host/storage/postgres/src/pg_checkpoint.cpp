@@ -10,9 +10,11 @@
 #include <unordered_map>
 #include <utility>
 
+#include "pg_subject.h"
 #include "postgres_store_impl.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
+#include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
 
 namespace reglo::storage::postgres {
@@ -81,10 +83,20 @@ Result<PostgresStore::Attempt> PostgresStore::CommitWithRetries(const Checkpoint
                                                                 IngestHook* ingest) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_RETURN_IF_ERROR(PlanBatch(batch));
+  // Erased records first (issue #18), before the batch is planned: a source whose rule keeps
+  // them erased commits the batch without them. Outside the transaction: an erasure committed
+  // between this read and the commit is seen by the next checkpoint.
+  std::optional<CheckpointBatch> filtered;
+  {
+    PgSession session(*conn_);
+    REGLO_ASSIGN_OR_RETURN(kept, ApplyErasureRule(session, batch, erased_skipped_));
+    filtered = std::move(kept);
+  }
+  const CheckpointBatch& applied = filtered ? *filtered : batch;
+  REGLO_RETURN_IF_ERROR(PlanBatch(applied));
   for (int attempt = 1;; ++attempt) {
     result = CheckpointResult{};
-    Result<Attempt> done = TryCommit(batch, attempt == 1, result, ingest);
+    Result<Attempt> done = TryCommit(applied, attempt == 1, result, ingest);
     if (done.ok() && *done != Attempt::kLostRace) return done;
     // A lost race, a serialization failure or a deadlock rolled everything back: start over.
     const bool conflict = done.ok() || (done.status().code() == StatusCode::kRetryable &&
@@ -240,7 +252,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
       events.Add(event.external_id);
       events.AddInt(event.version);
       events.Add(event.time);
-      events.Add(event.data);
+      events.Add(EncodeEventData(event));  // a bytea: COPY binary takes its bytes as they are
     }
     slot.last = &record;
     slot.last_version = decision.version;
@@ -276,6 +288,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& b
     result.events = appended.Affected();
   }
   REGLO_RETURN_IF_ERROR(WriteBookkeeping(batch, result));
+  RestoreSkipped(result, erased_skipped_);  // outcomes match the caller's batch again
   if (ingest != nullptr) {
     ingest->response = (*ingest->respond)(result);
     REGLO_RETURN_IF_ERROR(conn_

@@ -140,6 +140,10 @@ Params& Params::Int(int64_t value) {
   return Add(kInt8Oid, std::to_string(value), 0);
 }
 
+Params& Params::Bytes(std::string_view value) {
+  return Add(kByteaOid, std::string(value), 1);
+}
+
 Params& Params::Null() {
   types_.push_back(kTextOid);
   values_.push_back(nullptr);
@@ -158,6 +162,20 @@ int64_t Rows::Int(int row, int column) const {
   int64_t value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
   return value;
+}
+
+std::string RowsCursor::Bytes(int column) const {
+  std::string_view text = Text(column);
+  if (text.substr(0, 2) != "\\x") return std::string(text);
+  text.remove_prefix(2);
+  const auto digit = [](char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;  // PostgreSQL writes 0-9a-f
+  };
+  std::string bytes(text.size() / 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>(digit(text[2 * i]) << 4 | digit(text[2 * i + 1]));
+  }
+  return bytes;
 }
 
 double RowsCursor::Double(int column) const {
@@ -360,6 +378,7 @@ Transaction::~Transaction() {
 
 Status Transaction::Begin(std::string_view what, std::string_view settings) {
   what_ = what;
+  if (conn_.InTransaction()) return Status::Ok();  // joins the outer transaction
   std::string sql = "BEGIN";
   if (!settings.empty()) {
     sql += "; ";
@@ -371,6 +390,7 @@ Status Transaction::Begin(std::string_view what, std::string_view settings) {
 }
 
 Status Transaction::Commit() {
+  if (!active_) return Status::Ok();  // joined: the outer transaction commits
   REGLO_RETURN_IF_ERROR(conn_.Exec("COMMIT", what_));
   active_ = false;
   return Status::Ok();

@@ -25,6 +25,7 @@ namespace reglo::storage::postgres {
 // Type OIDs of the parameters this backend sends (pg_type.h; stable across server versions).
 inline constexpr Oid kTextOid = 25;
 inline constexpr Oid kInt8Oid = 20;
+inline constexpr Oid kByteaOid = 17;
 inline constexpr Oid kTextArrayOid = 1009;
 inline constexpr Oid kInt8ArrayOid = 1016;
 
@@ -89,6 +90,8 @@ class Params {
   Params& Text(std::string_view value);
   Params& OptText(const std::optional<std::string>& value) { return value ? Text(*value) : Null(); }
   Params& Int(int64_t value);
+  // A bytea, sent in binary format (its bytes as they are).
+  Params& Bytes(std::string_view value);
   Params& Null();
   Params& Array(ArrayBuilder& array);
 
@@ -145,6 +148,8 @@ class RowsCursor final : public RowCursor {
   int64_t Int(int column) const override { return rows_.Int(row_, column); }
   double Double(int column) const override;
   std::string_view Text(int column) const override { return rows_.Text(row_, column); }
+  // Results come in text format, where a bytea is "\x" and two hex digits a byte.
+  std::string Bytes(int column) const override;
 
  private:
   const Rows& rows_;
@@ -217,7 +222,10 @@ class Conn {
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> prepared statement
 };
 
-// BEGIN on Begin(), ROLLBACK on destruction unless committed.
+// BEGIN on Begin(), ROLLBACK on destruction unless committed. Begun while the connection is
+// already in a transaction (AuditStore::Audited runs store methods inside its own), it joins
+// that one: Begin and Commit do nothing (its settings are not applied: SET TRANSACTION must come
+// first), and the outer transaction commits or rolls back the whole.
 class Transaction {
  public:
   explicit Transaction(Conn& conn) : conn_(conn) {}

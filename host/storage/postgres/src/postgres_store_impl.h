@@ -1,6 +1,7 @@
 // PostgresStore: the PostgreSQL backend's class, shared by the files that implement it by role
 // (postgres_store.cpp: open, migrate, factory; pg_checkpoint.cpp; pg_runs.cpp; pg_outbox.cpp;
-// pg_ingest.cpp; pg_relay.cpp; pg_admin.cpp; pg_housekeeping.cpp). Private to the backend.
+// pg_ingest.cpp; pg_relay.cpp; pg_admin.cpp; pg_housekeeping.cpp; pg_audit.cpp). Private to the
+// backend.
 // Thread-safety: one thread at a time per store object, like every Store.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include "reglo/storage/postgres_store.h"
 #include "reglo/storage/row_codec.h"
 #include "reglo/storage/store.h"
+#include "reglo/storage/subject_sql.h"
 
 namespace reglo::storage::postgres {
 
@@ -282,6 +284,25 @@ class PostgresStore final : public Store {
   Result<StoreStats> ReadStoreStats() override;
   Result<int64_t> ReclaimSpace(int64_t max_pages, bool full) override;
 
+  // ---- Personal data (issue #18): subject_sql.h over this backend's connection ----
+  Result<SubjectExport> ExportSubject(const SubjectQuery& query) override;
+  Result<ErasureResult> EraseSubject(const SubjectQuery& query, const std::string& now) override;
+  Result<int64_t> PrunePersonalData(const std::string& source_id, PersonalPrune target,
+                                    const std::string& before, int limit) override;
+  Result<int64_t> HandleInactiveStudents(const std::string& source_id, const std::string& before,
+                                         InactiveAction action, const std::string& now,
+                                         int limit) override;
+  Result<std::vector<InactiveStudent>> ListInactiveStudents(int limit) override;
+
+  // ---- Roles and the audit log (issue #18 §3) ----
+  Status Audited(AuditRow row, const AuditedChange& change) override;
+  Status AppendAudit(const AuditRow& row) override;
+  Result<std::vector<AuditRow>> ListAudit(const AuditQuery& query) override;
+  Result<int64_t> CreateAdminToken(const AdminTokenRow& token) override;
+  Result<std::vector<AdminTokenRow>> ListAdminTokens() override;
+  Result<std::optional<AdminTokenRow>> FindAdminToken(const std::string& token_sha256) override;
+  Result<bool> RevokeAdminToken(const std::string& name, const std::string& now) override;
+
   Result<IngestCommit> CommitIngest(
       const CheckpointBatch& batch, const IngestRequestRow& request,
       const std::function<std::string(const CheckpointResult&)>& respond) override;
@@ -380,7 +401,12 @@ class PostgresStore final : public Store {
   // The plan of the batch being committed; pointers into it are not used after it.
   std::vector<Slot> slots_;
   std::vector<size_t> record_slot_;  // per batch record
-  std::vector<Group> groups_;        // in CanonicalEntities() order
+  // Inside a transaction: waits for the outbox's append lock (kEventOrderLock) and holds it
+  // until the transaction ends.
+  Result<ErasureResult> LockEventOrder();
+  // The indexes of the records the erasure rule left out of the batch being committed.
+  std::vector<size_t> erased_skipped_;
+  std::vector<Group> groups_;  // in CanonicalEntities() order
 };
 
 }  // namespace reglo::storage::postgres

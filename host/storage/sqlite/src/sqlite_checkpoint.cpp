@@ -11,6 +11,7 @@
 
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
+#include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
 #include "sqlite_store_impl.h"
 
@@ -109,7 +110,11 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint"));
   // BEGIN IMMEDIATE holds the write lock: no one can take the lease between this check and COMMIT.
   REGLO_RETURN_IF_ERROR(CheckLeaseHeld(batch));
-  REGLO_RETURN_IF_ERROR(ApplyCheckpoint(batch, result));
+  // Erased records (issue #18): the source's rule keeps them erased or lets them back in.
+  std::vector<size_t> skipped;
+  REGLO_ASSIGN_OR_RETURN(filtered, ErasureRule(batch, skipped));
+  REGLO_RETURN_IF_ERROR(ApplyCheckpoint(filtered ? *filtered : batch, result));
+  RestoreSkipped(result, skipped);
   REGLO_RETURN_IF_ERROR(tx.Commit());
   NoteCommitted();
   return result;
@@ -288,6 +293,7 @@ Status SqliteStore::AppendEvents(const model::CanonicalRecord& record,
                                  const model::Decision& decision, const std::string& committed_at,
                                  int64_t& events) {
   for (model::EventRecord& event : model::BuildEvents(record, decision, committed_at)) {
+    event.data = EncodeEventData(event);  // from here on, `data` holds the stored form
     pending_events_.push_back(std::move(event));
     ++events;
   }
@@ -304,7 +310,7 @@ Status SqliteStore::FlushEvents() {
         .Bind(first + 5, event.external_id)
         .Bind(first + 6, event.version)
         .Bind(first + 7, event.time)
-        .Bind(first + 8, event.data);
+        .BindBlob(first + 8, event.data);
   };
   constexpr int kColumns = 9;
   const size_t count = pending_events_.size();

@@ -70,6 +70,11 @@ class Stmt final : public RowCursor {
     return *this;
   }
   Stmt& Bind(int index, const std::string& value) { return Bind(index, std::string_view(value)); }
+  Stmt& BindBlob(int index, std::string_view value) {
+    Check(sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()),
+                            SQLITE_STATIC));
+    return *this;
+  }
   // NULL when absent.
   Stmt& BindOpt(int index, const std::optional<std::string>& value) {
     return value ? Bind(index, std::string_view(*value)) : BindNull(index);
@@ -114,6 +119,11 @@ class Stmt final : public RowCursor {
     return data ? std::string_view(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
                 : std::string_view();
   }
+  std::string Bytes(int column) const override {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    return data ? std::string(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
+                : std::string();
+  }
   // Assigns into an existing optional, reusing its buffer on hot paths.
   void ReadInto(int column, std::optional<std::string>& out) const {
     if (IsNull(column)) {
@@ -138,6 +148,9 @@ class Stmt final : public RowCursor {
 
 // BEGIN IMMEDIATE on construction (via Begin), ROLLBACK on destruction unless committed. Taking
 // the write lock up front means a writer never fails half-way with SQLITE_BUSY on lock upgrade.
+// Begun while the connection is already in a transaction (AuditStore::Audited runs store methods
+// inside its own), it joins that one: Begin and Commit do nothing, and the outer transaction
+// commits or rolls back the whole.
 class Transaction {
  public:
   explicit Transaction(Db& db) : db_(db) {}

@@ -131,7 +131,10 @@ Result<IngestCommit> SqliteStore::CommitIngest(
     commit.stored = std::move(*existing);
     return commit;  // rolls back: nothing was written
   }
-  REGLO_RETURN_IF_ERROR(ApplyCheckpoint(batch, commit.result));
+  std::vector<size_t> skipped;  // erased records the source's rule keeps out (issue #18)
+  REGLO_ASSIGN_OR_RETURN(filtered, ErasureRule(batch, skipped));
+  REGLO_RETURN_IF_ERROR(ApplyCheckpoint(filtered ? *filtered : batch, commit.result));
+  RestoreSkipped(commit.result, skipped);
   commit.stored = request;
   commit.stored.response = respond(commit.result);
   REGLO_ASSIGN_OR_RETURN(recorded, RecordIngestRequest(commit.stored));

@@ -1,7 +1,7 @@
 // SqliteStore: the SQLite backend's class, shared by the files that implement it by role
 // (sqlite_store.cpp: open, migrate, factory; sqlite_checkpoint.cpp; sqlite_runs.cpp;
 // sqlite_outbox.cpp; sqlite_ingest.cpp; sqlite_relay.cpp; sqlite_admin.cpp;
-// sqlite_housekeeping.cpp). Private to the
+// sqlite_housekeeping.cpp; sqlite_audit.cpp). Private to the
 // backend. Thread-safety: one thread at a time per store object, like every Store.
 #pragma once
 
@@ -17,6 +17,7 @@
 #include "migrations.h"
 #include "reglo/core/clock.h"
 #include "reglo/storage/store.h"
+#include "reglo/storage/subject_sql.h"
 #include "sqlite_db.h"
 
 namespace reglo::storage::sqlite {
@@ -153,6 +154,25 @@ class SqliteStore final : public Store {
   Result<StoreStats> ReadStoreStats() override;
   Result<int64_t> ReclaimSpace(int64_t max_pages, bool full) override;
 
+  // ---- Personal data (issue #18): subject_sql.h over this backend's connection ----
+  Result<SubjectExport> ExportSubject(const SubjectQuery& query) override;
+  Result<ErasureResult> EraseSubject(const SubjectQuery& query, const std::string& now) override;
+  Result<int64_t> PrunePersonalData(const std::string& source_id, PersonalPrune target,
+                                    const std::string& before, int limit) override;
+  Result<int64_t> HandleInactiveStudents(const std::string& source_id, const std::string& before,
+                                         InactiveAction action, const std::string& now,
+                                         int limit) override;
+  Result<std::vector<InactiveStudent>> ListInactiveStudents(int limit) override;
+
+  // ---- Roles and the audit log (issue #18 §3) ----
+  Status Audited(AuditRow row, const AuditedChange& change) override;
+  Status AppendAudit(const AuditRow& row) override;
+  Result<std::vector<AuditRow>> ListAudit(const AuditQuery& query) override;
+  Result<int64_t> CreateAdminToken(const AdminTokenRow& token) override;
+  Result<std::vector<AdminTokenRow>> ListAdminTokens() override;
+  Result<std::optional<AdminTokenRow>> FindAdminToken(const std::string& token_sha256) override;
+  Result<bool> RevokeAdminToken(const std::string& name, const std::string& now) override;
+
   Result<IngestCommit> CommitIngest(
       const CheckpointBatch& batch, const IngestRequestRow& request,
       const std::function<std::string(const CheckpointResult&)>& respond) override;
@@ -182,6 +202,9 @@ class SqliteStore final : public Store {
   };
 
   Status VerifyColumns();
+  // Inside a checkpoint's transaction: the erasure rule (subject_sql.h ApplyErasureRule).
+  Result<std::optional<CheckpointBatch>> ErasureRule(const CheckpointBatch& batch,
+                                                     std::vector<size_t>& skipped);
   Status PrepareCheckpointStatements();
   // The body of CommitCheckpoint, inside the caller's transaction; NoteCommitted after COMMIT.
   Status ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResult& result);

@@ -1,12 +1,12 @@
 // The admin listener (DESIGN §10, issue #5): the JSON admin API under /api/admin, /healthz,
 // /readyz, /metrics and the Integration Console (embedded at build time), on host/http's Server.
-// Every route but /healthz and the console's static files needs the admin token (a guard runs
-// before the route lookup, so a refused request learns nothing). The API contract is
-// docs/admin-api.md.
-// Ownership: the router owns a small pool of stores opened from the factory, and the listener owns
-// the router; the engine (EngineControl), Clock and MetricsRegistry must outlive the listener.
-// Thread-safety: requests are served on the listener's threads; the engine and registry are
-// thread-safe, each store is used by one request at a time.
+// Every route but /healthz and the console's static files needs an admin token (a guard runs
+// before the route lookup, so a refused request learns nothing), and a role (access.h): a token
+// without it gets 403; every state-changing route writes an audit row (issue #18 §3). The API
+// contract is docs/admin-api.md. Ownership: the router owns a small pool of stores opened from the
+// factory, and the listener owns the router; the engine (EngineControl), Clock and MetricsRegistry
+// must outlive the listener. Thread-safety: requests are served on the listener's threads; the
+// engine and registry are thread-safe, each store is used by one request at a time.
 #pragma once
 
 #include <cstdint>
@@ -75,6 +75,8 @@ struct RouteInfo {
   std::string method;
   std::string pattern;
   bool needs_token = true;
+  std::string role;    // the least role allowed ("viewer", "operator", "admin"); "" when public
+  std::string action;  // the audit log's action of a state-changing route; "" for a read
 };
 
 // The admin router (no listener): for tests that call it directly, and for StartAdminServer.

@@ -1,5 +1,6 @@
-// The admin token (DESIGN §10): 32 random bytes, URL-safe base64 without padding. The store keeps
-// only its SHA-256 (integration_settings "admin.token_sha256"); the token itself is shown once,
+// The admin tokens (DESIGN §10): 32 random bytes, URL-safe base64 without padding. The store keeps
+// only SHA-256 hashes (the shared token's in integration_settings "admin.token_sha256", named
+// tokens' in integration_admin_tokens); the token itself is shown once,
 // when it is made. Requests are checked by hashing the presented token and comparing the hashes
 // in constant time. Functions are stateless; thread-safety is that of the Store passed in.
 #pragma once
@@ -8,9 +9,11 @@
 #include <string>
 #include <string_view>
 
+#include "reglo/admin/access.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/status.h"
 #include "reglo/storage/admin_store.h"
+#include "reglo/storage/audit_store.h"
 
 namespace reglo::admin {
 
@@ -36,5 +39,13 @@ Result<TokenSetup> EnsureAdminToken(storage::AdminStore& store,
                                     const Clock& clock);
 // Replaces the stored token with a new one and returns it (`reglo-hub admin-token reset`).
 Result<std::string> ResetAdminToken(storage::AdminStore& store, const Clock& clock);
+
+// Named admin tokens (issue #18 §3): a name is 1 to 64 of [a-z0-9._-] and not one of the
+// actors the audit log names otherwise (kSharedTokenName, kCliActor).
+bool IsValidTokenName(std::string_view name);
+// Creates an active token `name` with `role`, stored hashed, and returns the token (show it
+// once, never log it). InvalidArgument for a bad name; AlreadyExists when the name is active.
+Result<std::string> CreateNamedToken(storage::AuditStore& store, const std::string& name, Role role,
+                                     const Clock& clock);
 
 }  // namespace reglo::admin

@@ -53,5 +53,14 @@ int Migrate(const HubConfig& config, std::ostream& out, std::ostream& err);
 // the config file or $REGLO_ADMIN_TOKEN takes precedence (then this says so and fails).
 int ResetAdminToken(const HubConfig& config, const Clock& clock, std::ostream& out,
                     std::ostream& err);
+// `admin-tokens create|list|revoke` (issue #18 §3): named admin tokens with a role. create prints
+// the token once (the store keeps its hash); create and revoke write an audit row with the
+// change, in one transaction.
+int CreateAdminTokenCommand(const HubConfig& config, const std::string& name,
+                            const std::string& role, const Clock& clock, std::ostream& out,
+                            std::ostream& err);
+int ListAdminTokensCommand(const HubConfig& config, std::ostream& out, std::ostream& err);
+int RevokeAdminTokenCommand(const HubConfig& config, const std::string& name, const Clock& clock,
+                            std::ostream& out, std::ostream& err);
 
 }  // namespace reglo::app

@@ -15,6 +15,7 @@
 #include "reglo/engine/defaults.h"
 #include "reglo/storage/housekeeper.h"
 #include "reglo/storage/store.h"
+#include "reglo/storage/subject_sql.h"
 
 namespace reglo::app {
 
@@ -102,12 +103,26 @@ struct IngestSettings {
 };
 
 // The "retention" object (issue #16): how long history is kept (policy: runs_days,
-// run_logs_days, events_days, deliveries_days, dead_letters_days, 0 keeping forever; batch_rows)
+// run_logs_days, events_days, deliveries_days, dead_letters_days, audit_days, 0 keeping forever;
+// batch_rows)
 // and how often `serve` prunes in the background. `reglo-hub housekeep` uses the same policy.
+// The personal data of one source (issue #18): "retention.personal_data" (the hub default) and
+// a source's own "personal_data" (each key it sets overrides the default's).
+struct PersonalDataSettings {
+  // dead_letters_days, run_logs_days (0: only the hub's general retention), inactive_years (0:
+  // off) and inactive_students ("flag" or "erase").
+  storage::PersonalDataPolicy policy;
+  // after_erasure: what a pull of an erased record does, "stay_erased" or "recreate".
+  std::string after_erasure = "stay_erased";
+};
+
 struct RetentionSettings {
   bool enabled = true;            // enabled: serve's background passes
   int64_t interval_ms = 600'000;  // interval_seconds: between two passes (the first at start)
   storage::RetentionPolicy policy;
+  PersonalDataSettings personal_data;  // personal_data: the hub default
+  // Every config source's settings, the hub default merged with its own (by source id).
+  std::map<std::string, PersonalDataSettings> personal_data_by_source;
 };
 
 struct HubConfig {

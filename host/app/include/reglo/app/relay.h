@@ -45,8 +45,8 @@ int CreateSubscriptionCommand(const HubConfig& config, const SubscriptionArgs& a
 int ListSubscriptionsCommand(const HubConfig& config, std::ostream& out, std::ostream& err);
 int SetSubscriptionEnabledCommand(const HubConfig& config, const std::string& id, bool enabled,
                                   const Clock& clock, std::ostream& out, std::ostream& err);
-int DeleteSubscriptionCommand(const HubConfig& config, const std::string& id, std::ostream& out,
-                              std::ostream& err);
+int DeleteSubscriptionCommand(const HubConfig& config, const std::string& id, const Clock& clock,
+                              std::ostream& out, std::ostream& err);
 int ListDeliveriesCommand(const HubConfig& config, const std::string& subscription_id,
                           const std::string& status, int limit, std::ostream& out,
                           std::ostream& err);

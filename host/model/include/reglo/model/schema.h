@@ -25,7 +25,9 @@ enum class FieldType {
 };
 
 // What kind of personal data a field holds, so every display and log masks it the same way.
-enum class PersonalData { kNone, kName, kFiscalCode, kEmail, kPhone };
+// kOther: personal data with no masking of its own (a birth date, a document number). Every kind
+// but kNone is blanked when its subject is erased (issue #18).
+enum class PersonalData { kNone, kName, kFiscalCode, kEmail, kPhone, kOther };
 
 struct FieldSpec {
   std::string_view name;    // canonical (camelCase) name, as in records and events

@@ -17,7 +17,7 @@
 namespace reglo::storage {
 
 // Ages are how long rows are kept after their time (a run's end, a log line's, an event's
-// commit, a delivery's last update, a dead letter's); zero keeps them forever.
+// commit, a delivery's last update, a dead letter's, an audit row's); zero keeps them forever.
 struct RetentionPolicy {
   using Age = std::chrono::milliseconds;
   static constexpr Age kDay = std::chrono::hours(24);
@@ -27,6 +27,8 @@ struct RetentionPolicy {
   Age events = 7 * kDay;
   Age deliveries = 30 * kDay;
   Age dead_letters = 90 * kDay;
+  // Audit rows (issue #18): a year, so a controller can answer for the support team's actions.
+  Age audit = 365 * kDay;
   int batch_rows = 500;  // rows per transaction: the write lock is held a few milliseconds
   // SQLite pages given back per pass (16 KiB each: 64 MiB), so a pass after a big prune does
   // not hold the write lock for long; the rest goes on the next pass.

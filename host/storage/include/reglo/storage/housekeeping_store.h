@@ -22,11 +22,13 @@ enum class PruneTarget {
   kEvents,       // outbox events: by time, and only once no enabled subscription still needs them
   kDeliveries,   // delivered or dead deliveries by their last update
   kDeadLetters,  // records that could not be stored, by created_at
+  kAudit,        // audit rows (issue #18), by their time
 };
-inline constexpr std::array<PruneTarget, 5> kPruneTargets = {
-    PruneTarget::kRuns, PruneTarget::kRunLogs, PruneTarget::kEvents, PruneTarget::kDeliveries,
-    PruneTarget::kDeadLetters};
-// "runs", "run_logs", "events", "deliveries", "dead_letters": metric labels and CLI output.
+inline constexpr std::array<PruneTarget, 6> kPruneTargets = {
+    PruneTarget::kRuns,       PruneTarget::kRunLogs,     PruneTarget::kEvents,
+    PruneTarget::kDeliveries, PruneTarget::kDeadLetters, PruneTarget::kAudit};
+// "runs", "run_logs", "events", "deliveries", "dead_letters", "audit": metric labels and CLI
+// output.
 std::string_view PruneTargetName(PruneTarget target);
 
 struct StoreStats {

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "reglo/storage/audit_store.h"
 #include "reglo/storage/housekeeping_store.h"
 #include "reglo/storage/rows.h"
 
@@ -35,6 +38,8 @@ class RowCursor {
   virtual int64_t Int(int column) const = 0;  // 0 for NULL
   virtual double Double(int column) const = 0;
   virtual std::string_view Text(int column) const = 0;  // "" for NULL
+  // The bytes of a binary column (a BLOB, a bytea), as they were stored.
+  virtual std::string Bytes(int column) const { return String(column); }
 
   std::string String(int column) const { return std::string(Text(column)); }
   std::optional<std::string> OptString(int column) const {
@@ -75,6 +80,10 @@ inline constexpr std::string_view kApiSourceColumns =
     "id, company_id, source_system, connector, config, enabled, interval_ms, created_at, "
     "updated_at";
 inline constexpr std::string_view kCursorColumns = "stream, cursor, updated_at";
+inline constexpr std::string_view kAdminTokenColumns =
+    "id, name, role, token_sha256, created_at, revoked_at";
+inline constexpr std::string_view kAuditColumns =
+    "id, at, actor, role, action, target, outcome, before_value, after_value, detail";
 // Over integration_runs GROUP BY source_id, status.
 inline constexpr std::string_view kRunTotalsColumns =
     "source_id, status, SUM(run_count), SUM(seen), SUM(created), SUM(updated), SUM(unchanged), "
@@ -117,7 +126,8 @@ enum RecordColumn : int {
 void DecodeRow(const RowCursor& row, SourceRow& source);
 void DecodeRow(const RowCursor& row, RunInfo& run);
 void DecodeRow(const RowCursor& row, RunLogLine& line);
-void DecodeRow(const RowCursor& row, StoredEvent& stored);
+// Internal when the event's stored data is damaged (DecodeEventData).
+Status DecodeRow(const RowCursor& row, StoredEvent& stored);
 void DecodeRow(const RowCursor& row, DeadLetter& letter);
 void DecodeRow(const RowCursor& row, AgentKeyRow& key);
 void DecodeRow(const RowCursor& row, SubscriptionRow& subscription);
@@ -125,6 +135,8 @@ void DecodeRow(const RowCursor& row, DeliveryRow& delivery);
 void DecodeRow(const RowCursor& row, ApiSourceRow& source);
 void DecodeRow(const RowCursor& row, CursorRow& cursor);
 void DecodeRow(const RowCursor& row, RunTotals& totals);
+void DecodeRow(const RowCursor& row, AdminTokenRow& token);
+void DecodeRow(const RowCursor& row, AuditRow& audit);
 void DecodeRow(const RowCursor& row, std::string& value);
 void DecodeRow(const RowCursor& row, IngestRequestRow& request, int64_t key_id,
                const std::string& request_id);
@@ -133,6 +145,17 @@ void DecodeRow(const RowCursor& row, StoredRecord& record, const model::EntitySp
 // The entity browser's layout (BrowseSql::select).
 void DecodeRow(const RowCursor& row, BrowsedRecord& record, const model::EntitySpec& entity);
 
+// DecodeRow(row, out, context...), passing on the Status of the decoders that can fail.
+template <typename Row, typename... Context>
+Status DecodeRowStatus(const RowCursor& row, Row& out, const Context&... context) {
+  if constexpr (std::is_same_v<decltype(DecodeRow(row, out, context...)), Status>) {
+    return DecodeRow(row, out, context...);
+  } else {
+    DecodeRow(row, out, context...);
+    return Status::Ok();
+  }
+}
+
 // Every remaining row of `cursor`, decoded as Row (`context` is passed on to DecodeRow).
 template <typename Row, typename... Context>
 Result<std::vector<Row>> ReadRows(RowCursor& cursor, const Context&... context) {
@@ -140,7 +163,7 @@ Result<std::vector<Row>> ReadRows(RowCursor& cursor, const Context&... context) 
   while (true) {
     REGLO_ASSIGN_OR_RETURN(more, cursor.Step());
     if (!more) return rows;
-    DecodeRow(cursor, rows.emplace_back(), context...);
+    REGLO_RETURN_IF_ERROR(DecodeRowStatus(cursor, rows.emplace_back(), context...));
   }
 }
 template <typename Row, typename... Context>
@@ -154,7 +177,7 @@ Result<std::optional<Row>> ReadRow(RowCursor& cursor, const Context&... context)
   REGLO_ASSIGN_OR_RETURN(found, cursor.Step());
   if (!found) return std::optional<Row>();
   std::optional<Row> row(std::in_place);
-  DecodeRow(cursor, *row, context...);
+  REGLO_RETURN_IF_ERROR(DecodeRowStatus(cursor, *row, context...));
   return row;
 }
 template <typename Row, typename... Context>
@@ -183,6 +206,25 @@ BrowseSql MakeBrowseSql(const model::EntitySpec& entity, const RecordQuery& quer
                         std::string (*placeholder)(int));
 // "%mario%" from "Mario": lower case (ASCII), with \, % and _ escaped for LIKE ... ESCAPE '\'.
 std::string ContainsPattern(std::string_view search);
+
+// ---- Audit (issue #18 §3), SQL both backends run with PostgreSQL's numbered parameters.
+
+// Appends one audit row: $1..$9 = at, actor, role, action, target, outcome, before, after,
+// detail (empty before/after/detail are stored as NULL).
+extern const std::string kInsertAuditSql;
+// ListAudit's SELECT: `params` are bound first, in order, then the limit (the last parameter).
+struct AuditSql {
+  std::string select;
+  std::vector<std::string> params;
+};
+AuditSql MakeAuditSql(const AuditQuery& query, std::string (*placeholder)(int));
+// Both backends' AuditStore::Audited. `in_transaction(body)` begins a transaction, runs body and
+// commits (rolling back when body or the commit fails); `append` writes one row. Appends `row` as
+// "ok" inside that transaction after `change`, or, when anything failed, alone as "failed" with
+// the masked error, and returns that error.
+Status RunAudited(AuditRow row, const AuditedChange& change,
+                  const std::function<Status(const std::function<Status()>&)>& in_transaction,
+                  const std::function<Status(const AuditRow&)>& append);
 
 // For backends, inside CreateAgentKey's transaction: AlreadyExists when the key's company and
 // source already have `active` keys and at most `max_active` are allowed.

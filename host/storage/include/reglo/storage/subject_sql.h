@@ -1,0 +1,100 @@
+// The data-subject code both backends share (issue #18): the SubjectStore operations and the
+// re-pull rule of erased records, written once over SqlSession, a backend's connection inside the
+// transaction it opened. The SQL is portable and uses PostgreSQL's numbered parameters ($1, $2);
+// the SQLite backend spells them ?N (SqliteParameters). Stateless functions; a SqlSession belongs
+// to the one thread that uses its store.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "reglo/core/status.h"
+#include "reglo/storage/row_codec.h"
+#include "reglo/storage/subject_store.h"
+
+namespace reglo::storage {
+
+// A backend's connection as the shared code uses it.
+class SqlSession {
+ public:
+  // Binary bytes (a BLOB, a bytea): an event's stored data (EncodeEventData).
+  struct Bytes {
+    std::string value;
+  };
+  using Param = std::variant<std::monostate, std::string, int64_t, Bytes>;  // monostate: NULL
+  // Runs one statement and hands its rows to `read` (rows it does not read are dropped).
+  virtual Status Query(const std::string& sql, const std::vector<Param>& params,
+                       const std::function<Status(RowCursor&)>& read) = 0;
+  // Runs one statement without rows; returns the rows it changed.
+  virtual Result<int64_t> Execute(const std::string& sql, const std::vector<Param>& params) = 0;
+
+ protected:
+  ~SqlSession() = default;
+};
+
+// The SubjectStore operations, inside the caller's transaction (EraseSubjectIn and
+// HandleInactiveStudentsIn need one; the caller commits).
+Result<SubjectExport> ExportSubjectIn(SqlSession& sql, const SubjectQuery& query);
+Result<ErasureResult> EraseSubjectIn(SqlSession& sql, const SubjectQuery& query,
+                                     const std::string& now);
+Result<int64_t> PrunePersonalDataIn(SqlSession& sql, const std::string& source_id,
+                                    PersonalPrune target, const std::string& before, int limit);
+Result<int64_t> HandleInactiveStudentsIn(SqlSession& sql, const std::string& source_id,
+                                         const std::string& before, InactiveAction action,
+                                         const std::string& now, int limit);
+Result<std::vector<InactiveStudent>> ListInactiveStudentsIn(SqlSession& sql, int limit);
+
+// The re-pull rule (issue #18 §1): what a checkpoint does with a record that was erased. The
+// rule is a hub setting (AdminStore settings) written from the config at start: the key of
+// source `source_id`, or of the hub default when empty; value "recreate" or "stay_erased"
+// (the default when neither is set).
+std::string AfterErasureSettingKey(std::string_view source_id);
+inline constexpr std::string_view kRecreateErased = "recreate";
+inline constexpr std::string_view kStayErased = "stay_erased";
+
+// Inside a checkpoint's transaction, before its records are applied. Stay erased: returns the
+// batch without its erased records, and their indexes in `skipped`. Recreate: forgets that they
+// were erased (they are then stored as any update) and returns nullopt. Returns nullopt at the
+// cost of one indexed lookup per company and source system when no record of the batch was
+// erased.
+Result<std::optional<CheckpointBatch>> ApplyErasureRule(SqlSession& sql,
+                                                        const CheckpointBatch& batch,
+                                                        std::vector<size_t>& skipped);
+// After the filtered batch was applied: an `unchanged` outcome at each skipped index, so
+// result.outcomes matches the original batch again.
+void RestoreSkipped(CheckpointResult& result, const std::vector<size_t>& skipped);
+
+// A subject's export as the JSON document the CLI prints and the admin API returns. Personal
+// values are shown in clear: it is the subject's own data, for their access request.
+std::string SubjectExportJson(const SubjectQuery& query, const SubjectExport& data);
+std::string ErasureResultJson(const ErasureResult& result);
+
+// Per source, how long its personal data is kept (issue #18 §2): each age 0 = only the hub's
+// general retention applies. A source's ages only shorten the hub's (whichever is shorter wins).
+struct PersonalDataPolicy {
+  std::chrono::milliseconds dead_letters{0};
+  std::chrono::milliseconds run_logs{0};
+  std::chrono::milliseconds inactive_after{0};  // 0: students are never flagged nor erased
+  InactiveAction inactive_action = InactiveAction::kFlag;
+};
+
+struct PersonalDataReport {
+  int64_t dead_letters = 0;
+  int64_t run_log_lines = 0;
+  int64_t inactive_flagged = 0;
+  int64_t inactive_erased = 0;
+};
+
+// One pass of the personal-data retention over every source in `policies` (by source id), at
+// `now`, `batch_rows` rows per transaction. Stops at the first store error.
+Result<PersonalDataReport> HousekeepPersonalData(
+    SubjectStore& store, const std::vector<std::pair<std::string, PersonalDataPolicy>>& policies,
+    std::chrono::system_clock::time_point now, int batch_rows);
+
+}  // namespace reglo::storage
