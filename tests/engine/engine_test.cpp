@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -142,7 +143,17 @@ TEST_F(EngineTest, RunsEachSourceAndSchedulesTheNextRunAfterItsInterval) {
   ASSERT_TRUE(engine_->WaitForRuns("slow", 1, kWait));
   EXPECT_EQ(Snap("fast").status, "ok");
   EXPECT_EQ(StoredStatus("fast"), "ok");
-  Advance(seconds(10));
+  auto cursors = [&] {
+    return storage::testing::SqliteRawConnection((dir_ / "hub.db").string())
+        .QueryText(
+            "SELECT group_concat(stream || '=' || cursor || '@' || updated_at, ',') FROM "
+            "(SELECT * FROM integration_cursors WHERE source_id = 'fast' ORDER BY stream)")
+        .value();
+  };
+  const std::string first_cursors = cursors();
+  EXPECT_EQ(std::count(first_cursors.begin(), first_cursors.end(), '@'), 3) << first_cursors;
+  // The next pull is at the source's phase slot, within two intervals of the first.
+  Advance(seconds(20));
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("fast", 2, kWait));
   EXPECT_EQ(Snap("slow").runs_finished, 1);
@@ -153,6 +164,8 @@ TEST_F(EngineTest, RunsEachSourceAndSchedulesTheNextRunAfterItsInterval) {
   ASSERT_EQ(runs->size(), 2u);
   EXPECT_EQ(runs->back().counters.seen, 90);
   EXPECT_EQ(runs->front().counters.seen, 0);
+  // The idle run committed no checkpoint: nothing in it, its cursors the ones it read.
+  EXPECT_EQ(cursors(), first_cursors);
 }
 
 TEST_F(EngineTest, HungConnectorDoesNotDelayAnotherConnectorsSources) {
@@ -164,7 +177,8 @@ TEST_F(EngineTest, HungConnectorDoesNotDelayAnotherConnectorsSources) {
   engine_->Tick();
   for (int run = 1; run <= 4; ++run) {
     ASSERT_TRUE(engine_->WaitForRuns("other", run, kWait)) << "run " << run;
-    Advance(seconds(5));
+    // To its next phase slot; all four rounds stay within the hung pull's stall timeout.
+    Advance(Snap("other").next_run_in);
     engine_->Tick();
   }
   EXPECT_EQ(Snap("hung").state, SourceState::kRunning);
@@ -308,6 +322,33 @@ TEST_F(EngineTest, RateLimitedSourceWaitsForTheConnectorsRetryAfter) {
   Advance(milliseconds(1));
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("limited", 2, kWait));
+}
+
+// A new source is pulled at once; after a restart one pulled before waits for its phase slot (the
+// one every restart and instance computes from its id and the wall clock), so a restarted hub does
+// not pull all its sources in the same second.
+TEST_F(EngineTest, AfterARestartAPulledSourceWaitsForItsPhaseSlot) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  StartEngine({Source("a", "sida_stub")});
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
+  engine_.reset();
+  Advance(milliseconds(7'321));
+  StartEngine({Source("a", "sida_stub")});
+  const milliseconds next = Snap("a").next_run_in;
+  EXPECT_EQ(Snap("a").state, SourceState::kIdle);
+  const int64_t wall_ms =
+      std::chrono::duration_cast<milliseconds>(clock_.Now().time_since_epoch()).count();
+  const int64_t phase = static_cast<int64_t>(PhaseHash("a") % 60'000);
+  EXPECT_EQ((wall_ms + next.count()) % 60'000, phase);
+  ASSERT_GT(next, milliseconds(0));  // (the phase of "a" is not this instant)
+  Advance(next - milliseconds(1));
+  engine_->Tick();
+  EXPECT_EQ(engine_->Running(), 0);
+  EXPECT_EQ(Snap("a").runs_finished, 0);
+  Advance(milliseconds(1));
+  engine_->Tick();
+  ASSERT_TRUE(engine_->WaitForRuns("a", 1, kWait));
 }
 
 TEST_F(EngineTest, RunNowPauseAndResume) {
@@ -499,7 +540,7 @@ TEST_F(EngineTest, OnlyRunningPullsHoldAndRenewLeasesAndEveryLeaseIsReleased) {
   ASSERT_TRUE(engine_->WaitForRuns("a-hung", 1, kWait));
   ASSERT_TRUE(engine_->WaitForRuns("b-queued", 1, kWait));
   for (int i = 0; i < 3; ++i) {  // a few more rounds of both sources
-    Advance(seconds(60));
+    Advance(seconds(120));       // past each one's next phase slot
     engine_->Tick();
     ASSERT_TRUE(engine_->WaitForRuns("a-hung", 2 + i, kWait));
     ASSERT_TRUE(engine_->WaitForRuns("b-queued", 2 + i, kWait));
@@ -637,7 +678,7 @@ TEST_F(EngineIsolationTest, SegfaultInPullFailsOnlyItsRunAndKeepsExactlyWhatWasC
   EXPECT_THAT(Snap("crashy").reason, HasSubstr("connector process crashed: signal 11 (SIGSEGV)"));
   EXPECT_EQ(Events("crashy"), Created(0, 4));
   EXPECT_EQ(Cursor("crashy"), "4");
-  Advance(seconds(60));
+  Advance(seconds(120));  // past the others' next phase slots
   engine_->Tick();
   ASSERT_TRUE(engine_->WaitForRuns("local", 2, kWait));
   ASSERT_TRUE(engine_->WaitForRuns("isolated", 2, kWait));

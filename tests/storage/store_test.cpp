@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -714,6 +715,46 @@ TEST_P(StoreTest, SourcesAreUpsertedListedAndUpdated) {
   EXPECT_EQ(sources[0].status, "failed");
   const Status missing = store_->SetSourceStatus("nope", "ok");
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+}
+
+// A hub's configured sources are saved together at start (one commit for 100,000 of them).
+TEST_P(StoreTest, ManySourcesAreUpsertedTogether) {
+  std::vector<SourceRow> rows;
+  for (int i = 0; i < 300; ++i) {
+    rows.push_back({fmt::format("many-{:03d}", i), "acme", "sida", "sida_stub", "{}", true, "new"});
+  }
+  rows[7].enabled = false;
+  ASSERT_OK(store_->UpsertSources(rows));
+  rows[7].connector = "csv";  // again: updated in place
+  ASSERT_OK(store_->UpsertSources(rows));
+  const std::vector<SourceRow> listed = OK_VALUE(store_->ListSources());
+  const auto many = std::count_if(listed.begin(), listed.end(), [](const SourceRow& row) {
+    return row.id.rfind("many-", 0) == 0;
+  });
+  EXPECT_EQ(many, 300);
+  auto seventh = std::find_if(listed.begin(), listed.end(),
+                              [](const SourceRow& row) { return row.id == "many-007"; });
+  ASSERT_NE(seventh, listed.end());
+  EXPECT_EQ(seventh->connector, "csv");
+  EXPECT_FALSE(seventh->enabled);
+}
+
+// An idle pull sets the status its source already has: nothing is written (the row keeps its
+// updated_at), while a change is.
+TEST_P(StoreTest, SettingTheStatusASourceHasWritesNothing) {
+  ASSERT_OK(store_->SetSourceStatus(std::string(kSourceId), "ok"));
+  const std::string count = fmt::format(
+      "SELECT COUNT(*) FROM integration_sources WHERE id = '{}' AND updated_at = "
+      "'2000-01-01T00:00:00.000Z'",
+      kSourceId);
+  ASSERT_OK(backend_->ExecuteSql(fmt::format(
+      "UPDATE integration_sources SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = '{}'",
+      kSourceId)));
+  ASSERT_OK(store_->SetSourceStatus(std::string(kSourceId), "ok"));
+  EXPECT_EQ(OK_VALUE(backend_->QueryInt(count)), 1);
+  ASSERT_OK(store_->SetSourceStatus(std::string(kSourceId), "warning"));
+  EXPECT_EQ(OK_VALUE(backend_->QueryInt(count)), 0);
+  EXPECT_EQ(store_->SetSourceStatus("nope", "ok").code(), StatusCode::kNotFound);
 }
 
 TEST_P(StoreTest, RunsAreStartedFinishedAndListed) {

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "reglo/core/masking.h"
+#include "reglo/model/events.h"
 
 namespace reglo::admin::api {
 namespace {
@@ -261,6 +262,84 @@ json RunJson(const storage::RunInfo& run) {
       {"runs", run.runs},
       {"error", MaskedTextOrNull(run.error_message)},
       {"errorCategory", TextOrNull(run.error_category)},
+  };
+}
+
+json FieldValue(const model::FieldSpec& field, const std::string& value, Values values) {
+  if (values == Values::kInClear) return value;
+  switch (field.personal) {
+    case model::PersonalData::kFiscalCode: return HashFiscalCode(value);
+    case model::PersonalData::kEmail: return MaskEmail(value);
+    case model::PersonalData::kPhone: return MaskPhone(value);
+    default: return value;
+  }
+}
+
+json EventJson(const storage::StoredEvent& stored, Values values) {
+  json envelope = json::parse(model::CloudEventJson(stored.event), nullptr, false);
+  if (!envelope.is_object()) envelope = json::object();
+  const model::EntitySpec* entity = model::FindEntity(stored.event.entity);
+  if (values == Values::kMasked && entity && envelope.contains("data") &&
+      envelope["data"].is_object() && envelope["data"].contains("record") &&
+      envelope["data"]["record"].is_object()) {
+    json& record = envelope["data"]["record"];
+    for (const model::FieldSpec& field : entity->fields) {
+      auto it = record.find(std::string(field.name));
+      if (it != record.end() && it->is_string()) {
+        *it = FieldValue(field, it->get<std::string>(), values);
+      }
+    }
+  }
+  envelope["sequence"] = stored.sequence;
+  return envelope;
+}
+
+json DeadLetterJson(const storage::DeadLetter& letter, Values values) {
+  const auto text = [&](const std::string& value) {
+    return values == Values::kMasked ? MaskPersonalData(value) : value;
+  };
+  return json{{"id", letter.id},
+              {"sourceId", letter.source_id},
+              {"runId", letter.run_id},
+              {"entity", letter.entity},
+              {"externalId", letter.external_id},
+              {"stage", letter.stage},
+              {"origin", text(letter.origin)},
+              {"reason", text(letter.reason)},
+              {"at", TextOrNull(letter.created_at)}};
+}
+
+namespace {
+
+// "["c","s","student","42"]" (relay::EntityKey) -> "c/s/student/42"
+std::string EntityKeyText(const std::string& key) {
+  const json parsed = json::parse(key, nullptr, false);
+  if (!parsed.is_array()) return key;
+  std::string out;
+  for (const json& part : parsed) {
+    if (!out.empty()) out += '/';
+    if (part.is_string()) out += part.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+json DeliveryJson(const storage::DeliveryRow& row, Values values) {
+  const bool masked = values == Values::kMasked;
+  const std::string entity = EntityKeyText(row.entity_key);
+  return json{
+      {"sequence", row.sequence},
+      {"eventId", row.event_id},
+      {"eventType", row.event_type},
+      {"entity", masked ? MaskPersonalData(entity) : entity},
+      {"status", row.status},
+      {"attempts", row.attempts},
+      {"lastError", masked ? MaskedTextOrNull(row.last_error) : TextOrNull(row.last_error)},
+      {"lastStatusCode", row.last_status_code == 0 ? json(nullptr) : json(row.last_status_code)},
+      {"nextAttemptAt", row.status == "pending" ? TextOrNull(row.next_attempt_at) : json(nullptr)},
+      {"createdAt", TextOrNull(row.created_at)},
+      {"updatedAt", TextOrNull(row.updated_at)},
   };
 }
 

@@ -23,6 +23,7 @@
 #include "reglo/core/status.h"
 #include "reglo/http/message.h"
 #include "reglo/http/router.h"
+#include "reglo/model/schema.h"
 #include "reglo/storage/store.h"
 #include "store_pool.h"
 
@@ -289,5 +290,16 @@ json MaskedTextOrNull(const std::string& text);
 // A JSON array kept as text in the store, or [] when it is not one.
 json JsonArrayText(const std::string& text);
 json RunJson(const storage::RunInfo& run);
+
+// Whether a rendered row shows personal data masked (every listing of the API) or in clear (a
+// subject's own export: that is its point).
+enum class Values { kMasked, kInClear };
+// A canonical field's value as the API shows it: codici fiscali, e-mails and phones masked (names
+// are what support looks people up by), or in clear.
+json FieldValue(const model::FieldSpec& field, const std::string& value, Values values);
+// An outbox event as its CloudEvent with its `sequence`.
+json EventJson(const storage::StoredEvent& stored, Values values);
+json DeadLetterJson(const storage::DeadLetter& letter, Values values);
+json DeliveryJson(const storage::DeliveryRow& row, Values values);
 
 }  // namespace reglo::admin::api

@@ -33,32 +33,8 @@ std::string SubscriptionTarget(const storage::SubscriptionRow& row) {
   return url;
 }
 
-// "["c","s","student","42"]" (relay::EntityKey) -> "c/s/student/42"
-std::string EntityKeyText(const std::string& key) {
-  const json parsed = json::parse(key, nullptr, false);
-  if (!parsed.is_array()) return key;
-  std::string out;
-  for (const json& part : parsed) {
-    if (!out.empty()) out += '/';
-    if (part.is_string()) out += part.get<std::string>();
-  }
-  return out;
-}
-
-json DeliveryJson(const storage::DeliveryRow& row) {
-  return json{
-      {"sequence", row.sequence},
-      {"eventId", row.event_id},
-      {"eventType", row.event_type},
-      {"entity", MaskPersonalData(EntityKeyText(row.entity_key))},
-      {"status", row.status},
-      {"attempts", row.attempts},
-      {"lastError", MaskedTextOrNull(row.last_error)},
-      {"lastStatusCode", row.last_status_code == 0 ? json(nullptr) : json(row.last_status_code)},
-      {"nextAttemptAt", row.status == "pending" ? TextOrNull(row.next_attempt_at) : json(nullptr)},
-      {"createdAt", TextOrNull(row.created_at)},
-      {"updatedAt", TextOrNull(row.updated_at)},
-  };
+json MaskedDelivery(const storage::DeliveryRow& row) {
+  return DeliveryJson(row, Values::kMasked);
 }
 
 // Whether the receiver takes what it is sent, so a subscription whose every delivery is refused
@@ -295,7 +271,7 @@ Response ListDeliveries(ApiContext& api, const Request& request) {
     query.limit = page.limit + 1;
     Result<std::vector<storage::DeliveryRow>> rows = store.ListDeliveries(query);
     if (!rows.ok()) return ServerError(rows.status());
-    return PageJson(*rows, page.limit, DeliveryJson,
+    return PageJson(*rows, page.limit, MaskedDelivery,
                     [](const storage::DeliveryRow& row) { return row.sequence; });
   });
 }

@@ -10,51 +10,11 @@
 namespace reglo::admin::api {
 namespace {
 
-// The masked display value of a canonical field: codici fiscali, e-mails and phones never leave
-// the hub in clear through the admin API; names do (they are what support looks people up by).
-json FieldValue(const model::FieldSpec& field, const std::string& value) {
-  switch (field.personal) {
-    case model::PersonalData::kFiscalCode: return HashFiscalCode(value);
-    case model::PersonalData::kEmail: return MaskEmail(value);
-    case model::PersonalData::kPhone: return MaskPhone(value);
-    default: return value;
-  }
+json MaskedEvent(const storage::StoredEvent& stored) {
+  return EventJson(stored, Values::kMasked);
 }
-
-void MaskRecordObject(const model::EntitySpec& entity, json& record) {
-  if (!record.is_object()) return;
-  for (const model::FieldSpec& field : entity.fields) {
-    if (field.personal == model::PersonalData::kNone ||
-        field.personal == model::PersonalData::kName) {
-      continue;
-    }
-    auto it = record.find(std::string(field.name));
-    if (it != record.end() && it->is_string()) *it = FieldValue(field, it->get<std::string>());
-  }
-}
-
-json EventJson(const storage::StoredEvent& stored) {
-  json envelope = json::parse(model::CloudEventJson(stored.event), nullptr, false);
-  if (!envelope.is_object()) envelope = json::object();
-  const model::EntitySpec* entity = model::FindEntity(stored.event.entity);
-  if (entity && envelope.contains("data") && envelope["data"].is_object() &&
-      envelope["data"].contains("record")) {
-    MaskRecordObject(*entity, envelope["data"]["record"]);
-  }
-  envelope["sequence"] = stored.sequence;
-  return envelope;
-}
-
-json DeadLetterJson(const storage::DeadLetter& letter) {
-  return json{{"id", letter.id},
-              {"sourceId", letter.source_id},
-              {"runId", letter.run_id},
-              {"entity", letter.entity},
-              {"externalId", letter.external_id},
-              {"stage", letter.stage},
-              {"origin", MaskPersonalData(letter.origin)},
-              {"reason", MaskPersonalData(letter.reason)},
-              {"at", TextOrNull(letter.created_at)}};
+json MaskedDeadLetter(const storage::DeadLetter& letter) {
+  return DeadLetterJson(letter, Values::kMasked);
 }
 
 }  // namespace
@@ -123,7 +83,7 @@ Response ListEvents(ApiContext& api, const Request& request) {
     if (!events.ok()) return ServerError(events.status());
     Result<int64_t> total = store.CountEventsFiltered(filter);
     if (!total.ok()) return ServerError(total.status());
-    json body = PageBody(*events, page.limit, EventJson,
+    json body = PageBody(*events, page.limit, MaskedEvent,
                          [](const storage::StoredEvent& stored) { return stored.sequence; });
     body["total"] = *total;
     return Json(200, body);
@@ -137,7 +97,7 @@ Response ListDeadLetters(ApiContext& api, const Request& request) {
     Result<std::vector<storage::DeadLetter>> letters =
         store.ReadDeadLetters(page.position, page.limit + 1);
     if (!letters.ok()) return ServerError(letters.status());
-    return PageJson(*letters, page.limit, DeadLetterJson,
+    return PageJson(*letters, page.limit, MaskedDeadLetter,
                     [](const storage::DeadLetter& letter) { return letter.id; });
   });
 }
@@ -176,7 +136,7 @@ Response BrowseEntity(ApiContext& api, const Request& request) {
       for (size_t i = 0; i < entity->fields.size() && i < record.values.size(); ++i) {
         if (!record.values[i]) continue;
         data[std::string(entity->fields[i].name)] =
-            FieldValue(entity->fields[i], *record.values[i]);
+            FieldValue(entity->fields[i], *record.values[i], Values::kMasked);
       }
       items.push_back({{"externalId", record.key.external_id},
                        {"companyId", record.key.company_id},

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api_common.h"
+#include "reglo/admin/subject_json.h"
 #include "reglo/core/masking.h"
 #include "reglo/storage/subject_sql.h"
 
@@ -54,7 +55,7 @@ Response Export(ApiContext& api, const Request& request, bool from_path) {
                  : FromStatus(data.status());
     }
     if (!data->found()) return NotFound("nothing is stored about this subject");
-    return Response::Json(200, storage::SubjectExportJson(query, *data));
+    return Response::Json(200, SubjectExportJson(query, *data));
   });
 }
 
@@ -88,7 +89,7 @@ Response Erase(ApiContext& api, const Request& request, bool from_path) {
       spdlog::info("subject erased through the admin API: {} records, {} events rewritten",
                    erased->records, erased->events_rewritten);
     }
-    return Response::Json(200, storage::ErasureResultJson(*erased));
+    return Response::Json(200, ErasureResultJson(*erased));
   });
 }
 

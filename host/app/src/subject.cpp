@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 
 #include "reglo/admin/access.h"
+#include "reglo/admin/subject_json.h"
 #include "reglo/app/commands.h"
 #include "reglo/core/masking.h"
 #include "reglo/core/text.h"
@@ -81,7 +82,7 @@ int SubjectExportCommand(const HubConfig& config, const SubjectArgs& args, std::
     fmt::print(err, "error: nothing is stored about {}\n", Describe(*query));
     return kExitFailure;
   }
-  fmt::print(out, "{}\n", storage::SubjectExportJson(*query, *data));
+  fmt::print(out, "{}\n", admin::SubjectExportJson(*query, *data));
   return kExitOk;
 }
 
@@ -125,7 +126,7 @@ int SubjectEraseCommand(const HubConfig& config, const SubjectArgs& args, const 
   } else if (erased->already_erased) {
     fmt::print(err, "{} was erased already: nothing changed\n", Describe(*query));
   }
-  fmt::print(out, "{}\n", storage::ErasureResultJson(*erased));
+  fmt::print(out, "{}\n", admin::ErasureResultJson(*erased));
   return kExitOk;
 }
 

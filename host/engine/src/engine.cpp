@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "control_writes.h"
@@ -277,7 +278,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         }
         const TimePoint now = clock.Monotonic();
         if (skipped) {
-          registry->scheduler.MarkSkipped(id, registry->sources.at(id).interval, now);
+          registry->scheduler.MarkSkipped(id, now);
         } else {
           if (stopping && control->stop && outcome.code != StatusCode::kOk) {
             outcome.code = StatusCode::kCancelled;  // stopped by the shutdown: not a failure
@@ -502,22 +503,28 @@ Status Engine::Start() {
   std::lock_guard<std::mutex> ticking(impl.tick_mutex);
   Result<std::unique_ptr<storage::ControlStore>> control = impl.open_store();
   if (!control.ok()) return control.status().WithContext("opening the store");
+  std::set<std::string> pulled_before;
   {
     std::unique_lock<std::mutex> writing = impl.writes.LockWriting();
     impl.writes.Open(std::move(*control));
+    // A source pulled before (by this hub, an earlier process or another instance) waits for its
+    // phase slot; one never pulled runs at once. Read before the rows below reset the status.
+    REGLO_ASSIGN_OR_RETURN(stored, impl.writes.StoreLocked()->ListSources());
+    for (const storage::SourceRow& row : stored) {
+      if (row.status != "new") pulled_before.insert(row.id);
+    }
     // The configured sources are fixed until Start returns: a copy of their rows is current.
     std::vector<storage::SourceRow> rows;
     for (const auto& [id, source] : impl.sources.Lock()->sources) rows.push_back(source.row);
-    for (const storage::SourceRow& row : rows) {
-      REGLO_RETURN_IF_ERROR(
-          impl.writes.StoreLocked()->UpsertSource(row).WithContext("source " + row.id));
-    }
+    REGLO_RETURN_IF_ERROR(impl.writes.StoreLocked()->UpsertSources(rows));
   }
   {
     auto registry = impl.sources.Lock();
     const TimePoint now = impl.clock.Monotonic();
+    registry->scheduler.SetWallClock(now, impl.clock.Now());
     for (const auto& [id, source] : registry->sources) {
-      registry->scheduler.Add(id, source.interval, now);
+      registry->scheduler.Add(id, source.interval, now,
+                              pulled_before.count(id) ? FirstRun::kPhase : FirstRun::kNow);
       if (!source.row.enabled) {
         (void)registry->scheduler.Pause(id, HoldCause::kManual,
                                         "paused: disabled in the configuration");

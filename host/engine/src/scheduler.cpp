@@ -41,8 +41,64 @@ std::string_view SourceStateName(SourceState state) {
   return "unknown";
 }
 
+uint64_t PhaseHash(std::string_view id) {
+  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a 64
+  for (unsigned char c : id) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  // MurmurHash3's fmix64: FNV-1a alone leaves ids that differ in their last character close in
+  // the low bits, which is what `mod interval` keeps.
+  hash ^= hash >> 33;
+  hash *= 0xff51afd7ed558ccdULL;
+  hash ^= hash >> 33;
+  hash *= 0xc4ceb9fe1a85ec53ULL;
+  hash ^= hash >> 33;
+  return hash;
+}
+
+class Scheduler::Requeue {
+ public:
+  Requeue(Scheduler& scheduler, SourceSchedule* source) : scheduler_(scheduler), source_(source) {
+    if (source_ != nullptr) scheduler_.queue_.erase(source_);
+  }
+  ~Requeue() {
+    if (source_ != nullptr &&
+        (source_->state == SourceState::kIdle || source_->state == SourceState::kBackoff)) {
+      scheduler_.queue_.insert(source_);
+    }
+  }
+  Requeue(const Requeue&) = delete;
+  Requeue& operator=(const Requeue&) = delete;
+
+ private:
+  Scheduler& scheduler_;
+  SourceSchedule* source_;
+};
+
 Scheduler::Scheduler(BackoffPolicy policy, RandomSource& random)
     : policy_(policy), random_(random) {}
+
+void Scheduler::SetWallClock(TimePoint now, std::chrono::system_clock::time_point wall) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  wall_offset_ms_ = duration_cast<milliseconds>(wall.time_since_epoch()).count() -
+                    duration_cast<milliseconds>(now.time_since_epoch()).count();
+}
+
+TimePoint Scheduler::Slot(const SourceSchedule& source, TimePoint at) const {
+  const int64_t interval = std::max<int64_t>(1, source.interval.count());
+  const auto phase = static_cast<int64_t>(source.phase_hash % static_cast<uint64_t>(interval));
+  const int64_t at_ms = std::chrono::ceil<std::chrono::milliseconds>(at.time_since_epoch()).count();
+  int64_t ahead = (phase - (at_ms + wall_offset_ms_) % interval) % interval;
+  if (ahead < 0) ahead += interval;
+  return TimePoint(std::chrono::milliseconds(at_ms + ahead));
+}
+
+TimePoint Scheduler::NextSlot(const std::string& id, TimePoint at) const {
+  const SourceSchedule* source = Find(id);
+  return source == nullptr ? at : Slot(*source, at);
+}
 
 SourceSchedule* Scheduler::Get(const std::string& id) {
   auto it = sources_.find(id);
@@ -54,42 +110,48 @@ const SourceSchedule* Scheduler::Find(const std::string& id) const {
   return it == sources_.end() ? nullptr : &it->second;
 }
 
-void Scheduler::Add(const std::string& id, Duration interval, TimePoint now) {
+void Scheduler::Add(const std::string& id, Duration interval, TimePoint now, FirstRun first) {
   auto [it, inserted] = sources_.try_emplace(id);
-  it->second.interval = interval;
+  SourceSchedule& source = it->second;
+  Requeue requeue(*this, inserted ? nullptr : &source);
+  source.interval = interval;
   if (inserted) {
-    it->second.id = id;
-    it->second.next_run = now;
+    source.id = id;
+    source.phase_hash = PhaseHash(id);
+    source.next_run = first == FirstRun::kPhase ? Slot(source, now) : now;
+    queue_.insert(&source);
   }
 }
 
 void Scheduler::Remove(const std::string& id) {
-  sources_.erase(id);
+  auto it = sources_.find(id);
+  if (it == sources_.end()) return;
+  queue_.erase(&it->second);
+  sources_.erase(it);
 }
 
 std::vector<std::string> Scheduler::Due(TimePoint now) const {
   std::vector<std::string> due;
-  for (const auto& [id, source] : sources_) {
-    if ((source.state == SourceState::kIdle || source.state == SourceState::kBackoff) &&
-        source.next_run <= now) {
-      due.push_back(id);
-    }
+  for (const SourceSchedule* source : queue_) {
+    ++examined_;
+    if (source->next_run > now) break;
+    due.push_back(source->id);
   }
+  std::sort(due.begin(), due.end());
   return due;
 }
 
 std::optional<TimePoint> Scheduler::NextDue() const {
-  std::optional<TimePoint> next;
-  for (const auto& [id, source] : sources_) {
-    if (source.state != SourceState::kIdle && source.state != SourceState::kBackoff) continue;
-    if (!next || source.next_run < *next) next = source.next_run;
-  }
-  return next;
+  if (queue_.empty()) return std::nullopt;
+  ++examined_;
+  return (*queue_.begin())->next_run;
 }
 
 void Scheduler::MarkStarted(const std::string& id) {
   if (SourceSchedule* source = Get(id)) {
+    Requeue requeue(*this, source);
     source->state = SourceState::kRunning;
+    source->due_at = source->next_run;
     source->run_again = false;
   }
 }
@@ -98,13 +160,17 @@ Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcom
   Decision decision;
   SourceSchedule* source = Get(id);
   if (source == nullptr) return decision;
+  Requeue requeue(*this, source);
+  std::optional<TimePoint> slot;  // a successful pull's next: on the source's slots
   const bool paused = source->state == SourceState::kPaused;
   const bool failed = source->state == SourceState::kFailed;  // failed while running
   const HoldCause failed_for = source->cause;
   switch (outcome.code) {
     case StatusCode::kOk:
       source->consecutive_failures = 0;
-      decision = {SourceState::kIdle, outcome.warnings ? "warning" : "ok", source->interval, ""};
+      slot = Slot(*source, std::max(source->due_at + source->interval, now));
+      decision = {SourceState::kIdle, outcome.warnings ? "warning" : "ok",
+                  std::chrono::duration_cast<Duration>(*slot - now), ""};
       break;
     case StatusCode::kAuthError:
     case StatusCode::kConfigError:
@@ -148,10 +214,13 @@ Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcom
       }
     }
   }
-  if (decision.state != SourceState::kFailed && source->run_again) decision.delay = Duration(0);
+  if (decision.state != SourceState::kFailed && source->run_again) {
+    decision.delay = Duration(0);
+    slot.reset();
+  }
   source->run_again = false;
   source->status = decision.status;
-  source->next_run = now + decision.delay;
+  source->next_run = slot ? *slot : now + decision.delay;
   if (failed) {
     // Failed from outside while the pull ran (quarantine, plugin removed): that verdict and its
     // cause stand, so what lifts it still does.
@@ -172,16 +241,18 @@ Decision Scheduler::MarkFinished(const std::string& id, const RunOutcome& outcom
   return decision;
 }
 
-void Scheduler::MarkSkipped(const std::string& id, Duration delay, TimePoint now) {
+void Scheduler::MarkSkipped(const std::string& id, TimePoint now) {
   SourceSchedule* source = Get(id);
   if (source == nullptr) return;
+  Requeue requeue(*this, source);
   if (source->state == SourceState::kRunning) source->state = SourceState::kIdle;
-  source->next_run = now + delay;
+  source->next_run = Slot(*source, now + Duration(1));
 }
 
 Status Scheduler::RunNow(const std::string& id, TimePoint now) {
   SourceSchedule* source = Get(id);
   if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  Requeue requeue(*this, source);
   switch (source->state) {
     case SourceState::kRunning: source->run_again = true; return Status::Ok();
     case SourceState::kPaused:
@@ -199,6 +270,7 @@ Status Scheduler::RunNow(const std::string& id, TimePoint now) {
 Status Scheduler::Pause(const std::string& id, HoldCause cause, std::string reason) {
   SourceSchedule* source = Get(id);
   if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  Requeue requeue(*this, source);
   if (source->state == SourceState::kFailed &&
       !(cause == HoldCause::kManual && source->cause == HoldCause::kPluginMissing)) {
     return Status::Ok();
@@ -216,6 +288,7 @@ Status Scheduler::Pause(const std::string& id, HoldCause cause, std::string reas
 Status Scheduler::Resume(const std::string& id, HoldCause cause, TimePoint now) {
   SourceSchedule* source = Get(id);
   if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  Requeue requeue(*this, source);
   if (cause == HoldCause::kManual && source->state == SourceState::kFailed) {
     // Said, not ignored: the operator expects it to run and it will not.
     return Status::InvalidArgument(
@@ -233,6 +306,7 @@ Status Scheduler::Resume(const std::string& id, HoldCause cause, TimePoint now) 
 Status Scheduler::Retry(const std::string& id, TimePoint now) {
   SourceSchedule* source = Get(id);
   if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  Requeue requeue(*this, source);
   if (source->state == SourceState::kPaused) {
     return Status::InvalidArgument(
         fmt::format("source {} is paused ({}): resume it instead", id, source->reason));
@@ -260,6 +334,7 @@ Status Scheduler::Retry(const std::string& id, TimePoint now) {
 Status Scheduler::Fail(const std::string& id, HoldCause cause, std::string reason) {
   SourceSchedule* source = Get(id);
   if (source == nullptr) return Status::NotFound(fmt::format("no source '{}'", id));
+  Requeue requeue(*this, source);
   source->state = SourceState::kFailed;
   source->cause = cause;
   source->reason = std::move(reason);
@@ -279,6 +354,7 @@ bool Scheduler::Lift(const std::string& id, HoldCause cause, TimePoint now) {
   if (source == nullptr || source->state != SourceState::kFailed || source->cause != cause) {
     return false;
   }
+  Requeue requeue(*this, source);
   source->state = SourceState::kIdle;
   source->cause = HoldCause::kNone;
   source->reason.clear();

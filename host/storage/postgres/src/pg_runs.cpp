@@ -47,8 +47,30 @@ Result<std::vector<SourceRow>> PostgresStore::ListSources() {
       "listing sources");
 }
 
+Status PostgresStore::UpsertSources(const std::vector<SourceRow>& sources) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  Transaction tx(*conn_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("saving sources"));
+  for (const SourceRow& source : sources) {
+    REGLO_RETURN_IF_ERROR(UpsertSource(source).WithContext("source " + source.id));
+  }
+  return tx.Commit();
+}
+
 Status PostgresStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
   REGLO_RETURN_IF_ERROR(Ready());
+  {
+    // Every pull sets its source's status, mostly to the one it has: a read, not a row version
+    // and its WAL record, for the idle pulls of a hub of many sources.
+    REGLO_ASSIGN_OR_RETURN(current,
+                           conn_->Query("SELECT status FROM integration_sources "
+                                        "WHERE id = $1",
+                                        Params().Text(source_id), "setting a source status"));
+    if (current.size() == 0) {
+      return Status::NotFound(fmt::format("source '{}' does not exist", source_id));
+    }
+    if (current.OptString(0, 0) == status) return Status::Ok();
+  }
   REGLO_ASSIGN_OR_RETURN(
       rows,
       conn_->Query("UPDATE integration_sources SET status = $1, updated_at = $2 "

@@ -222,6 +222,7 @@ class PostgresStore final : public Store {
   int LatestSchemaVersion() const override { return postgres::Migrations().back().version; }
 
   Status UpsertSource(const SourceRow& source) override;
+  Status UpsertSources(const std::vector<SourceRow>& sources) override;
   Result<std::vector<SourceRow>> ListSources() override;
   Status SetSourceStatus(const std::string& source_id, const std::string& status) override;
 

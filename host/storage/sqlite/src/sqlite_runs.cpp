@@ -33,6 +33,15 @@ Status SqliteStore::UpsertSource(const SourceRow& source) {
       .Run();
 }
 
+Status SqliteStore::UpsertSources(const std::vector<SourceRow>& sources) {
+  Transaction tx(*db_);
+  REGLO_RETURN_IF_ERROR(tx.Begin("saving sources"));
+  for (const SourceRow& source : sources) {
+    REGLO_RETURN_IF_ERROR(UpsertSource(source).WithContext("source " + source.id));
+  }
+  return tx.Commit();
+}
+
 Result<std::vector<SourceRow>> SqliteStore::ListSources() {
   return SelectRows<SourceRow>(
       fmt::format("SELECT {} FROM integration_sources ORDER BY id", kSourceColumns),
@@ -40,6 +49,17 @@ Result<std::vector<SourceRow>> SqliteStore::ListSources() {
 }
 
 Status SqliteStore::SetSourceStatus(const std::string& source_id, const std::string& status) {
+  {
+    // Every pull sets its source's status, mostly to the one it has: a read, not a write
+    // transaction (a WAL frame and its sync) for the idle pulls of a hub of many sources.
+    REGLO_ASSIGN_OR_RETURN(read, Prepare("SELECT status FROM integration_sources WHERE id = ?",
+                                         "setting a source status"));
+    Stmt query(*db_, read, "setting a source status");
+    query.Bind(1, source_id);
+    REGLO_ASSIGN_OR_RETURN(row, query.Step());
+    if (!row) return Status::NotFound(fmt::format("source '{}' does not exist", source_id));
+    if (query.OptString(0) == status) return Status::Ok();
+  }
   REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_sources SET status = ?, updated_at = ? "
                                        "WHERE id = ?",
                                        "setting a source status"));

@@ -76,6 +76,7 @@ class SqliteStore final : public Store {
   int LatestSchemaVersion() const override { return sqlite::Migrations().back().version; }
 
   Status UpsertSource(const SourceRow& source) override;
+  Status UpsertSources(const std::vector<SourceRow>& sources) override;
   Result<std::vector<SourceRow>> ListSources() override;
   Status SetSourceStatus(const std::string& source_id, const std::string& status) override;
 

@@ -28,12 +28,13 @@ struct SubjectArgs {
 // The query, or a kConfigError (exit 2) naming what is missing or contradictory.
 Result<storage::SubjectQuery> SubjectQueryOf(const SubjectArgs& args);
 
-// Prints the subject's export (SubjectExportJson) on `out`; exit 1 when nothing is stored about
-// them.
+// Prints the subject's export (admin::SubjectExportJson) on `out`; exit 1 when nothing is stored
+// about them.
 int SubjectExportCommand(const HubConfig& config, const SubjectArgs& args, std::ostream& out,
                          std::ostream& err);
 // Erases the subject (without --yes: says what it would erase and exits 2); prints the erasure's
-// summary (ErasureResultJson). Erasing an erased or unknown subject changes nothing and exits 0.
+// summary (admin::ErasureResultJson). Erasing an erased or unknown subject changes nothing and
+// exits 0.
 int SubjectEraseCommand(const HubConfig& config, const SubjectArgs& args, const Clock& clock,
                         std::ostream& out, std::ostream& err);
 

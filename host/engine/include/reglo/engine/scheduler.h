@@ -2,7 +2,8 @@
 // backoff after a failure, the failure limit, AUTH/CONFIG errors that stop retrying at once,
 // RATE_LIMITED waiting for the connector's retry-after, run-now, pause/resume and manual retry.
 // Nothing here reads a clock or sleeps: every call is given `now` (the Clock's monotonic time), and
-// randomness comes from an injected RandomSource, so unit tests drive it with a fake clock.
+// randomness comes from an injected RandomSource, so unit tests drive it with a fake clock. Sources
+// that can run are kept ordered by due time, so each event costs O(log n), not a walk of them all.
 // Thread-safety: Scheduler is not thread-safe (the Engine serialises calls under its mutex);
 // StdRandomSource is thread-safe.
 #pragma once
@@ -13,7 +14,9 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reglo/core/status.h"
@@ -85,11 +88,18 @@ struct Decision {
   std::string reason;
 };
 
+// Where in its interval a source's pulls fall: a 64-bit hash of its id (FNV-1a, then the
+// MurmurHash3 finaliser so ids that differ in one character land far apart). Fixed for all
+// builds and platforms, so every restart and every hub instance computes the same phases.
+uint64_t PhaseHash(std::string_view id);
+
 struct SourceSchedule {
   std::string id;
+  uint64_t phase_hash = 0;  // PhaseHash(id)
   Duration interval{60'000};
   SourceState state = SourceState::kIdle;
   TimePoint next_run{};
+  TimePoint due_at{};  // the next_run its current (or last) pull was started for
   int consecutive_failures = 0;
   bool run_again = false;  // run-now arrived while running: run once more right after
   HoldCause cause = HoldCause::kNone;
@@ -97,25 +107,51 @@ struct SourceSchedule {
   std::string status = "new";
 };
 
+// When a source added to the scheduler runs first.
+enum class FirstRun {
+  kNow,    // at once (a source that has never been pulled: its data is wanted now)
+  kPhase,  // at its phase slot (below): restarts and hub instances do not all pull at once
+};
+
+// Phases (README "Scheduling"): a source's pulls fall on its slots, the instants whose wall-clock
+// time in milliseconds is PhaseHash(id) mod interval, modulo the interval. Slots are spread evenly
+// over the interval by the hash and are the same for every restart and instance (they depend on
+// the id and the wall clock only). After a successful pull the next one is at the first slot at
+// least an interval after the instant the pull was due, or at the first slot from `now` when the
+// pull overran: a source keeps its interval and its phase, and missed slots are not caught up.
+// Backoff, rate limits, run-now, resume and retry move a pull off its slots; the pull after it
+// returns to them.
 class Scheduler {
  public:
   Scheduler(BackoffPolicy policy, RandomSource& random);
 
-  // Adds a source, due at once. Re-adding keeps its state but takes the new interval.
-  void Add(const std::string& id, Duration interval, TimePoint now);
+  // Ties the phases to the wall clock: `wall` is the wall-clock time at monotonic `now`. Until
+  // called, the monotonic clock's epoch stands for the wall clock's.
+  void SetWallClock(TimePoint now, std::chrono::system_clock::time_point wall);
+  // Adds a source, due as `first` says. Re-adding keeps its state and its next run but takes
+  // the new interval.
+  void Add(const std::string& id, Duration interval, TimePoint now,
+           FirstRun first = FirstRun::kNow);
   void Remove(const std::string& id);
+  // The source's first slot at or after `at` (`at` itself for a source it does not know).
+  TimePoint NextSlot(const std::string& id, TimePoint at) const;
 
-  // Sources whose time has come (idle or backing off, next_run <= now), in id order.
+  // Sources whose time has come (idle or backing off, next_run <= now), in id order. Visits
+  // only those (and the first one not due).
   std::vector<std::string> Due(TimePoint now) const;
-  // The earliest next_run among sources that can become due; nullopt when none can.
+  // The earliest next_run among sources that can become due; nullopt when none can. O(1).
   std::optional<TimePoint> NextDue() const;
+  // How many sources Due and NextDue have looked at so far: what a scheduling event costs,
+  // counted rather than timed so a test can hold it to a bound.
+  uint64_t examined() const { return examined_; }
 
   void MarkStarted(const std::string& id);
   // Decides the source's next state from how its run ended.
   Decision MarkFinished(const std::string& id, const RunOutcome& outcome, TimePoint now);
-  // A run that did not happen (another hub instance holds the lease, or the hub is stopping):
-  // back to idle, next try after `delay`, nothing counted.
-  void MarkSkipped(const std::string& id, Duration delay, TimePoint now);
+  // A run that did not happen (another hub instance holds the lease): back to idle, next try at
+  // its next slot after `now` (the other instance's too, so they meet there again), nothing
+  // counted.
+  void MarkSkipped(const std::string& id, TimePoint now);
 
   // Run-now: due immediately (or once more right after the current run). Refused for a paused or
   // failed source: resume or retry it instead.
@@ -144,10 +180,22 @@ class Scheduler {
   const BackoffPolicy& policy() const { return policy_; }
 
  private:
+  // Takes a source out of the due-time order for the lifetime of a change and puts it back (if it
+  // can run) when the change is done: every mutation of state or next_run goes through one.
+  class Requeue;
+  struct ByDue {
+    bool operator()(const SourceSchedule* a, const SourceSchedule* b) const {
+      return a->next_run != b->next_run ? a->next_run < b->next_run : a->id < b->id;
+    }
+  };
   SourceSchedule* Get(const std::string& id);
+  TimePoint Slot(const SourceSchedule& source, TimePoint at) const;
   BackoffPolicy policy_;
   RandomSource& random_;
-  std::map<std::string, SourceSchedule> sources_;
+  std::map<std::string, SourceSchedule> sources_;  // std::map: node addresses stay put
+  std::set<const SourceSchedule*, ByDue> queue_;   // the idle and backing-off, by next_run
+  int64_t wall_offset_ms_ = 0;                     // wall-clock ms at the monotonic epoch
+  mutable uint64_t examined_ = 0;
 };
 
 }  // namespace reglo::engine

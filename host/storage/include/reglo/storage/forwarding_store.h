@@ -21,6 +21,9 @@ class ForwardingStoreOf : public Role {
   explicit ForwardingStoreOf(Role& inner) : inner_(inner) {}
 
   Status UpsertSource(const SourceRow& source) override { return inner_.UpsertSource(source); }
+  Status UpsertSources(const std::vector<SourceRow>& sources) override {
+    return inner_.UpsertSources(sources);
+  }
   Result<std::vector<SourceRow>> ListSources() override { return inner_.ListSources(); }
   Status SetSourceStatus(const std::string& source_id, const std::string& status) override {
     return inner_.SetSourceStatus(source_id, status);

@@ -70,11 +70,6 @@ Result<std::optional<CheckpointBatch>> ApplyErasureRule(SqlSession& sql,
 // result.outcomes matches the original batch again.
 void RestoreSkipped(CheckpointResult& result, const std::vector<size_t>& skipped);
 
-// A subject's export as the JSON document the CLI prints and the admin API returns. Personal
-// values are shown in clear: it is the subject's own data, for their access request.
-std::string SubjectExportJson(const SubjectQuery& query, const SubjectExport& data);
-std::string ErasureResultJson(const ErasureResult& result);
-
 // Per source, how long its personal data is kept (issue #18 §2): each age 0 = only the hub's
 // general retention applies. A source's ages only shorten the hub's (whichever is shorter wins).
 struct PersonalDataPolicy {

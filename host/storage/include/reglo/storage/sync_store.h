@@ -23,6 +23,14 @@ class SyncStore {
   virtual ~SyncStore() = default;
 
   virtual Status UpsertSource(const SourceRow& source) = 0;
+  // Saves many sources (a hub's configured ones, at start) all or none: one transaction where the
+  // backend has them, so 100,000 sources are one commit rather than 100,000.
+  virtual Status UpsertSources(const std::vector<SourceRow>& sources) {
+    for (const SourceRow& source : sources) {
+      REGLO_RETURN_IF_ERROR(UpsertSource(source).WithContext("source " + source.id));
+    }
+    return Status::Ok();
+  }
   virtual Result<std::vector<SourceRow>> ListSources() = 0;
   virtual Status SetSourceStatus(const std::string& source_id, const std::string& status) = 0;
 
