@@ -435,7 +435,7 @@ CREATE TABLE integration_audit (
 CREATE INDEX integration_audit_by_at ON integration_audit (at);
 )sql";
 
-// Migration 12 (issue #19 §2): source_hash, the 64-bit hash of the source row a record was mapped
+// Migration 11 (issue #19 §2): source_hash, the 64-bit hash of the source row a record was mapped
 // from together with the mapping's fingerprint (CanonicalRecord::source_hash), NULL when the
 // record must be mapped again whatever its source row. Same DDL in the PostgreSQL backend.
 constexpr std::string_view kSourceHashes = R"sql(
@@ -463,7 +463,7 @@ const std::vector<Migration>& Migrations() {
       {8, "compressed event data", kCompressedEventData},
       {9, "personal data: erasures and inactive students", kPersonalData},
       {10, "roles and the audit log: named admin tokens, audit rows", kRolesAudit},
-      {12, "source row hashes", kSourceHashes},
+      {11, "source row hashes", kSourceHashes},
   };
   return migrations;
 }
