@@ -107,20 +107,9 @@ Result<PostgresStore::Attempt> PostgresStore::CommitWithRetries(const Checkpoint
                                                                 IngestHook* ingest) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
-  // Erased records first (issue #18), before the batch is planned: a source whose rule keeps
-  // them erased commits the batch without them. Outside the transaction: an erasure committed
-  // between this read and the commit is seen by the next checkpoint.
-  std::optional<CheckpointBatch> filtered;
-  {
-    PgSession session(*conn_);
-    REGLO_ASSIGN_OR_RETURN(kept, ApplyErasureRule(session, batch, erased_skipped_));
-    filtered = std::move(kept);
-  }
-  const CheckpointBatch& applied = filtered ? *filtered : batch;
-  REGLO_RETURN_IF_ERROR(PlanBatch(applied));
   for (int attempt = 1;; ++attempt) {
     result = CheckpointResult{};
-    Result<Attempt> done = TryCommit(applied, attempt == 1, result, ingest);
+    Result<Attempt> done = TryCommit(batch, attempt == 1, result, ingest);
     if (done.ok() && *done != Attempt::kLostRace) return done;
     // A lost race, a serialization failure or a deadlock rolled everything back: start over.
     const bool conflict = done.ok() || (done.status().code() == StatusCode::kRetryable &&
@@ -180,22 +169,24 @@ Status PostgresStore::PlanBatch(const CheckpointBatch& batch) {
   return Status::Ok();
 }
 
-Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& batch,
+Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& pulled,
                                                         bool first_attempt,
                                                         CheckpointResult& result,
                                                         IngestHook* ingest) {
-  for (Slot& slot : slots_) {
-    slot.inserted = false;
-    slot.stored = false;
-    slot.stored_version = 0;
-    slot.state.reset();
-    slot.last = nullptr;
-    slot.last_version = 0;
-    slot.unchanged = nullptr;
-  }
-  result.counters.unchanged = batch.unchanged;  // found unchanged before mapping: nothing to write
   Transaction tx(*conn_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint", checkpoint_settings_));
+  // Erased records first (issue #18), inside the transaction: a source whose rule keeps them
+  // erased commits the batch without them. An erasure that commits after this read bumps the
+  // record's version, so writing it loses the race and the next attempt reads the erasure.
+  std::optional<CheckpointBatch> filtered;
+  {
+    PgSession session(*conn_);
+    REGLO_ASSIGN_OR_RETURN(kept, ApplyErasureRule(session, pulled, erased_skipped_));
+    filtered = std::move(kept);
+  }
+  const CheckpointBatch& batch = filtered ? *filtered : pulled;
+  REGLO_RETURN_IF_ERROR(PlanBatch(batch));      // fresh slots for this attempt
+  result.counters.unchanged = batch.unchanged;  // found unchanged before mapping: nothing to write
   if (!batch.lease_owner.empty()) {
     // FOR SHARE: the lease row stays locked until COMMIT, so another instance taking the lease
     // over waits for this commit and then reads the cursor it wrote, never an older one.

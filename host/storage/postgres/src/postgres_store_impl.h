@@ -395,8 +395,9 @@ class PostgresStore final : public Store {
                       const std::string& source_system, const std::string& external_id,
                       std::string& key);
   Status PlanBatch(const CheckpointBatch& batch);
-  // PlanBatch, then TryCommit until it is done or replayed; a lost race, a serialization failure
-  // or a deadlock starts over (kMaxCommitAttempts at most).
+  // TryCommit (in its transaction: the erasure rule, PlanBatch, the writes) until it is done or
+  // replayed; a lost race, a serialization failure or a deadlock starts over (kMaxCommitAttempts
+  // at most).
   Result<Attempt> CommitWithRetries(const CheckpointBatch& batch, CheckpointResult& result,
                                     IngestHook* ingest = nullptr);
   Result<Attempt> TryCommit(const CheckpointBatch& batch, bool first_attempt,
