@@ -270,8 +270,6 @@ json DefinitionJson(ApiContext& api, const engine::SourceConfig& source) {
 using EngineCommand = Status (engine::EngineControl::*)(const std::string& source_id,
                                                         engine::CommandAudit* audit);
 
-// Runs an operator command on the source of the URL; answers the source, or 202 for commands
-// whose effect comes later (a run).
 // Writes a source's definition change (`write`, on the API's store) in one transaction with the
 // request's audit row; a ServerError when it failed.
 std::optional<Response> SaveDefinition(ApiContext& api, const Request& request,
@@ -284,6 +282,8 @@ std::optional<Response> SaveDefinition(ApiContext& api, const Request& request,
   });
 }
 
+// Runs an operator command on the source of the URL; answers the source, or 202 for commands
+// whose effect comes later (a run).
 Response SourceCommand(ApiContext& api, const Request& request, EngineCommand command,
                        bool answer_source) {
   const std::string id = *request.Param("id");
