@@ -40,6 +40,15 @@ class RolesApiTest : public AdminApiTest {
     return rows->front();
   }
 
+  // The audit rows of one action, newest first.
+  std::vector<storage::AuditRow> AuditRowsOf(const std::string& action) {
+    storage::AuditQuery query;
+    query.action = action;
+    Result<std::vector<storage::AuditRow>> rows = OpenStore()->ListAudit(query);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? *rows : std::vector<storage::AuditRow>{};
+  }
+
   static std::string Uri(const RouteInfo& route) {
     std::string uri = route.pattern;
     for (const auto& [param, value] : std::vector<std::pair<std::string, std::string>>{
@@ -217,13 +226,10 @@ TEST_P(RolesApiTest, AChangeAndItsAuditRowCommitTogetherAndAFailedChangeLeavesNo
   EXPECT_THAT(row->before, HasSubstr(cursors[0]["stream"].get<std::string>()));
   // A redelivery the store refuses (no such subscription): its row says failed, none says ok.
   ExpectProblem(Call("POST", "/api/admin/subscriptions/zz/deliveries/1/redeliver"), 404);
-  storage::AuditQuery query;
-  query.action = "delivery.redeliver";
-  Result<std::vector<storage::AuditRow>> rows = OpenStore()->ListAudit(query);
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].outcome, "failed");
-  EXPECT_EQ((*rows)[0].target, "zz/1");
+  const std::vector<storage::AuditRow> rows = AuditRowsOf("delivery.redeliver");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].outcome, "failed");
+  EXPECT_EQ(rows[0].target, "zz/1");
 }
 
 // The changes the engine and the source definitions carry commit with their audit row too: an
@@ -240,19 +246,12 @@ TEST_P(RolesApiTest, EngineCommandsAndSourceDefinitionsCommitWithTheirAuditRow) 
     }
     return "";
   };
-  const auto rows_of = [&](const std::string& action) {
-    storage::AuditQuery query;
-    query.action = action;
-    Result<std::vector<storage::AuditRow>> rows = OpenStore()->ListAudit(query);
-    EXPECT_TRUE(rows.ok());
-    return rows.ok() ? *rows : std::vector<storage::AuditRow>{};
-  };
   ASSERT_EQ(stored_status("a"), "ok");
   ASSERT_EQ(Call("POST", "/api/admin/sources/a/pause").status, 200);
   EXPECT_EQ(stored_status("a"), "paused");
-  ASSERT_EQ(rows_of("source.pause").size(), 1u);  // the engine's, not a second one by the route
-  EXPECT_EQ(rows_of("source.pause")[0].outcome, "ok");
-  EXPECT_EQ(rows_of("source.pause")[0].target, "a");
+  ASSERT_EQ(AuditRowsOf("source.pause").size(), 1u);  // the engine's, not a second one by the route
+  EXPECT_EQ(AuditRowsOf("source.pause")[0].outcome, "ok");
+  EXPECT_EQ(AuditRowsOf("source.pause")[0].target, "a");
   ASSERT_EQ(Call("POST", "/api/admin/sources/a/resume").status, 200);
   EXPECT_EQ(stored_status("a"), "ok");
   const json body = {{"id", "b"},
@@ -262,7 +261,7 @@ TEST_P(RolesApiTest, EngineCommandsAndSourceDefinitionsCommitWithTheirAuditRow) 
                      {"intervalSeconds", 30},
                      {"options", {{"system", "b"}}}};
   ASSERT_EQ(Call("POST", "/api/admin/sources", body.dump()).status, 201);
-  ASSERT_EQ(rows_of("source.create").size(), 1u);
+  ASSERT_EQ(AuditRowsOf("source.create").size(), 1u);
 
   ASSERT_TRUE(backend_->BreakInsertsInto("integration_audit").ok());
   ExpectProblem(Call("POST", "/api/admin/sources/a/pause"), 500);

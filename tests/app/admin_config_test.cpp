@@ -69,14 +69,18 @@ TEST(AdminConfigTest, ErrorsNameTheKey) {
   }
 }
 
+// The reglo-hub command line of a hub in `dir` with a SQLite store and no sources.
+std::string HubWithNoSources(const std::filesystem::path& dir) {
+  std::ofstream(dir / "hub.json") << R"({"store": "sqlite:hub.db", "plugins_dir": "p",
+                                        "sources": []})";
+  return std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
+}
+
 TEST(AdminTokenCliTest, ResetPrintsANewTokenOnceAndStoresOnlyItsHash) {
   const reglo::testing::TempDir temp("reglo-admin-cli-");
   const std::filesystem::path& dir = temp.path();
   ASSERT_FALSE(dir.empty());
-  std::ofstream(dir / "hub.json") << R"({"store": "sqlite:hub.db", "plugins_dir": "p",
-                                        "sources": []})";
-  const std::string hub =
-      std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
+  const std::string hub = HubWithNoSources(dir);
   reglo::testing::CommandOutput out = reglo::testing::RunCommand(hub + " admin-token reset");
   ASSERT_EQ(out.exit_code, 0) << out.text;
   const std::string token = reglo::testing::Match(out.text, "([A-Za-z0-9_-]{43})");
@@ -103,10 +107,7 @@ TEST(AdminTokenCliTest, NamedTokensAreCreatedListedRevokedAndAudited) {
   const reglo::testing::TempDir temp("reglo-admin-tokens-cli-");
   const std::filesystem::path& dir = temp.path();
   ASSERT_FALSE(dir.empty());
-  std::ofstream(dir / "hub.json") << R"({"store": "sqlite:hub.db", "plugins_dir": "p",
-                                        "sources": []})";
-  const std::string hub =
-      std::string(REGLO_HUB_BINARY) + " --config " + (dir / "hub.json").string();
+  const std::string hub = HubWithNoSources(dir);
   reglo::testing::CommandOutput out =
       reglo::testing::RunCommand(hub + " admin-tokens create --name anna --role operator");
   ASSERT_EQ(out.exit_code, 0) << out.text;

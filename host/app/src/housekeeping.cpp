@@ -4,6 +4,8 @@
 #include <fmt/ostream.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "reglo/admin/access.h"
 #include "reglo/app/commands.h"
 #include "reglo/app/subject.h"
@@ -34,10 +36,10 @@ int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, s
     fmt::print(err, "error: {}\n", store.status().ToString());
     return kExitFailure;
   }
-  const auto audit = [&](const Status& outcome, std::string after) {
+  const auto audit = [&](const Status& outcome, const nlohmann::json& after) {
     const Status audited = admin::AuditCommand(**store, clock, "store.housekeep", "",
                                                [&](storage::AuditRow& row) -> Status {
-                                                 row.after = std::move(after);
+                                                 if (!after.is_null()) row.after = after.dump();
                                                  return outcome;
                                                });
     if (!audited.ok() && outcome.ok()) {
@@ -47,17 +49,17 @@ int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, s
   Result<storage::HousekeepingReport> report =
       storage::Housekeep(**store, config.retention.policy, clock.Now(), vacuum);
   if (!report.ok()) {
-    audit(report.status(), "");
+    audit(report.status(), nullptr);
     fmt::print(err, "error: {}\n", report.status().ToString());
     return kExitFailure;
   }
   fmt::print(out, "{:<14} {:>10} {:>12}\n", "table", "pruned", "rows left");
-  std::string pruned;  // the audit row's JSON
+  nlohmann::json pruned = nlohmann::json::object();  // for the audit row
   for (size_t i = 0; i < storage::kPruneTargets.size(); ++i) {
     const std::string_view table = storage::PruneTargetName(storage::kPruneTargets[i]);
     fmt::print(out, "{:<14} {:>10} {:>12}\n", table, report->pruned[i],
                report->stats.table_rows[i].second);
-    pruned += fmt::format("{}\"{}\":{}", pruned.empty() ? "" : ",", table, report->pruned[i]);
+    pruned[std::string(table)] = report->pruned[i];
   }
   fmt::print(out, "Store: {}, {} given back, {} free inside.\n",
              Mebibytes(report->stats.size_bytes), Mebibytes(report->reclaimed_bytes),
@@ -66,7 +68,7 @@ int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, s
       storage::HousekeepPersonalData(**store, PersonalDataPolicies(config.retention), clock.Now(),
                                      config.retention.policy.batch_rows);
   if (!personal.ok()) {
-    audit(personal.status(), "");
+    audit(personal.status(), nullptr);
     fmt::print(err, "error: {}\n", personal.status().ToString());
     return kExitFailure;
   }
@@ -75,11 +77,12 @@ int HousekeepCommand(const HubConfig& config, bool vacuum, const Clock& clock, s
              "flagged, {} erased.\n",
              personal->dead_letters, personal->run_log_lines, personal->inactive_flagged,
              personal->inactive_erased);
-  audit(Status::Ok(),
-        fmt::format("{{\"pruned\":{{{}}},\"personalData\":{{\"deadLetters\":{},\"runLogLines\":{},"
-                    "\"inactiveFlagged\":{},\"inactiveErased\":{}}}}}",
-                    pruned, personal->dead_letters, personal->run_log_lines,
-                    personal->inactive_flagged, personal->inactive_erased));
+  audit(Status::Ok(), {{"pruned", pruned},
+                       {"personalData",
+                        {{"deadLetters", personal->dead_letters},
+                         {"runLogLines", personal->run_log_lines},
+                         {"inactiveFlagged", personal->inactive_flagged},
+                         {"inactiveErased", personal->inactive_erased}}}});
   return kExitOk;
 }
 
