@@ -203,6 +203,65 @@ TEST_P(SyncTest, APullThatBringsNothingReadsNoSourceHashes) {
   EXPECT_EQ(counting.scans, 1);
 }
 
+// Counts the writes of a pull.
+class WriteCountingStore final : public storage::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override {
+    ++begun;
+    return ForwardingStore::BeginRun(source_id, started_at);
+  }
+  Result<storage::CheckpointResult> CommitCheckpoint(
+      const storage::CheckpointBatch& batch) override {
+    ++commits;
+    return ForwardingStore::CommitCheckpoint(batch);
+  }
+  Result<int64_t> RecordIdlePull(const storage::IdlePull& pull) override {
+    ++idle_pulls;
+    return ForwardingStore::RecordIdlePull(pull);
+  }
+  int begun = 0;
+  int commits = 0;
+  int idle_pulls = 0;
+};
+
+// Issue #19: a pull that brings nothing (no record, warning or new cursor) begins no run and
+// commits no checkpoint: one RecordIdlePull, which folds the next idle pull into the same row.
+// A pull that brings something begins its run at its first batch, with the lines logged before.
+TEST_P(SyncTest, APullThatBringsNothingIsOneIdlePullWrite) {
+  const auto source = Source("counter-1", R"({"records": 3, "log_each_record": 1})");
+  WriteCountingStore counting(*store_);
+  SyncReport first = Run(source, &counting);
+  EXPECT_EQ(first.counters.created, 3);
+  EXPECT_EQ(counting.begun, 1);
+  EXPECT_EQ(counting.idle_pulls, 0);
+  std::vector<storage::RunLogLine> lines = *store_->GetRunLog(first.run_id);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].message, "emitting a record");
+
+  const int commits = counting.commits;
+  SyncReport idle = Run(source, &counting);
+  EXPECT_EQ(idle.status, storage::RunStatus::kSucceeded);
+  EXPECT_EQ(counting.begun, 1);
+  EXPECT_EQ(counting.commits, commits);
+  EXPECT_EQ(counting.idle_pulls, 1);
+  ASSERT_NE(idle.run_id, first.run_id);
+  storage::RunInfo run = *store_->GetRun(idle.run_id);
+  EXPECT_EQ(run.status, storage::RunStatus::kSucceeded);
+  EXPECT_EQ(run.runs, 1);
+  EXPECT_TRUE(store_->GetRunLog(idle.run_id)->empty());
+
+  SyncReport again = Run(source, &counting);
+  EXPECT_EQ(counting.begun, 1);
+  EXPECT_EQ(counting.idle_pulls, 2);
+  EXPECT_EQ(again.run_id, idle.run_id);
+  run = *store_->GetRun(idle.run_id);
+  EXPECT_EQ(run.runs, 2);
+  EXPECT_LT(run.started_at, *run.finished_at);
+  EXPECT_EQ(store_->ListRuns(source.id, 10)->size(), 2u);
+  EXPECT_EQ(*store_->GetCursor(source.id, "student"), "3");
+}
+
 // Records stored without a source hash (before the hashes existed) are mapped once, found
 // unchanged, and given the hash then, so the pull after that skips them.
 TEST_P(SyncTest, RecordsStoredWithoutASourceHashGetOneWhenFoundUnchanged) {

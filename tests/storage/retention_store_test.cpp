@@ -114,6 +114,69 @@ TEST_P(RetentionTest, OnlyAlikeIdleRunsFold) {
   EXPECT_EQ(Runs().size(), 10u);
 }
 
+// Issue #19: an idle pull recorded without a run of its own (SyncStore::RecordIdlePull).
+TEST_P(RetentionTest, AnIdlePullFoldsIntoTheLatestIdleRunInPlaceOrStartsARowOfItsOwn) {
+  auto idle_pull = [&](int start, int end, const std::string& version,
+                       const std::string& release = "") {
+    IdlePull pull;
+    pull.source_id = kSourceId;
+    pull.started_at = At(start);
+    pull.finished_at = At(end);
+    pull.plugin_version = version;
+    pull.release_lease_of = release;
+    return OK_VALUE(store_->RecordIdlePull(pull));
+  };
+  BusyRun(0, "S1");
+  const int64_t first = idle_pull(1, 2, "1.0.0");  // after a busy run: a row of its own
+  RunInfo run = OK_VALUE(store_->GetRun(first));
+  EXPECT_EQ(run.status, RunStatus::kSucceeded);
+  EXPECT_EQ(run.runs, 1);
+  EXPECT_EQ(run.started_at, At(1));
+  EXPECT_EQ(run.finished_at, At(2));
+  EXPECT_EQ(run.plugin_version, "1.0.0");
+  EXPECT_EQ(idle_pull(3, 4, "1.0.0"), first);  // counted in the same row
+  run = OK_VALUE(store_->GetRun(first));
+  EXPECT_EQ(run.runs, 2);
+  EXPECT_EQ(run.started_at, At(1));
+  EXPECT_EQ(run.finished_at, At(4));
+  EXPECT_EQ(Runs().size(), 3u);                // StoreTest's open run, the busy one, the idle ones
+  EXPECT_NE(idle_pull(5, 6, "2.0.0"), first);  // another plugin version: a new row
+  // After a run that logged a warning, or one that saw records: a new row.
+  const int64_t warned = OK_VALUE(store_->BeginRun(kSourceId, At(7)));
+  ASSERT_OK(store_->AppendRunLog(warned, {At(7), LogLevel::kWarn, "file is old"}));
+  ASSERT_OK(store_->FinishRun(warned, RunStatus::kSucceeded, At(8), "", ""));
+  const int64_t after_warning = idle_pull(9, 10, "");
+  EXPECT_NE(after_warning, warned);
+  IdleRun(11, 12, 4);
+  EXPECT_EQ(Runs().size(), 7u);
+  // An idle run begun and finished the long way folds an idle pull too (nothing seen).
+  const int64_t long_way = IdleRun(13, 14);
+  EXPECT_EQ(idle_pull(15, 16, ""), long_way);
+  EXPECT_EQ(OK_VALUE(store_->GetRun(long_way)).runs, 2);
+  // Metrics count runs, not rows: busy 1 + idle pulls 2 + 1 + 1 + seen-4 run 1 + 2.
+  int64_t succeeded = 0;
+  for (const RunTotals& totals : OK_VALUE(store_->ListRunTotals())) {
+    if (totals.status == RunStatus::kSucceeded) succeeded += totals.runs;
+  }
+  EXPECT_EQ(succeeded, 9);
+}
+
+TEST_P(RetentionTest, AnIdlePullReleasesTheLeaseOnlyOfItsOwner) {
+  const std::string now = At(0);
+  const std::chrono::milliseconds ttl(60'000);
+  ASSERT_TRUE(OK_VALUE(store_->TryAcquireLease(kSourceId, "hub-a", ttl, now)));
+  IdlePull pull;
+  pull.source_id = kSourceId;
+  pull.started_at = At(0);
+  pull.finished_at = At(1);
+  pull.release_lease_of = "hub-b";  // not the holder: the lease stays
+  OK_VALUE(store_->RecordIdlePull(pull));
+  EXPECT_FALSE(OK_VALUE(store_->TryAcquireLease(kSourceId, "hub-c", ttl, now)));
+  pull.release_lease_of = "hub-a";
+  OK_VALUE(store_->RecordIdlePull(pull));
+  EXPECT_TRUE(OK_VALUE(store_->TryAcquireLease(kSourceId, "hub-c", ttl, now)));
+}
+
 TEST_P(RetentionTest, AFoldedRunKeepsOnlyItsOwnLogLines) {
   const int64_t first = OK_VALUE(store_->BeginRun(kSourceId, At(0)));
   ASSERT_OK(store_->AppendRunLog(first, {At(0), LogLevel::kInfo, "read 0 rows"}));

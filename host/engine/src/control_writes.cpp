@@ -16,10 +16,24 @@ void ControlWrites::SetStatus(const std::string& id, const std::string& status) 
   });
 }
 
-void ControlWrites::FailRun(int64_t run_id, const std::string& message) {
-  if (run_id <= 0) return;
+void ControlWrites::FailRun(std::shared_ptr<RunControl> control, const std::string& message,
+                            bool source_exists) {
   const std::string at = FormatUtc(clock_.Now());
-  Enqueue([run_id, at, message](storage::SyncStore& store) {
+  Enqueue([control = std::move(control), at, message, source_exists](storage::SyncStore& store) {
+    // Read now, not when queued: the pull may have begun its run in between.
+    int64_t run_id = control->run_id;
+    if (run_id <= 0) {
+      if (!source_exists) return;
+      Result<int64_t> begun = store.BeginRun(control->source_id, at);
+      if (!begun.ok()) {
+        spdlog::error("source {}: cannot record a failed run: {}", control->source_id,
+                      begun.status().message());
+        return;
+      }
+      run_id = *begun;
+      control->run_id = run_id;
+      (void)store.SetRunPluginVersion(run_id, control->plugin_version);
+    }
     (void)store.AppendRunLog(run_id, {at, storage::LogLevel::kError, message});
     Status finished = store.FinishRun(run_id, storage::RunStatus::kFailed, at,
                                       std::string(StatusCodeName(StatusCode::kCancelled)), message);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "guarded_store.h"
 #include "reglo/core/clock.h"
 #include "reglo/storage/store.h"
 
@@ -26,8 +27,11 @@ class ControlWrites {
   void Enqueue(Write write);
   // Queues the source's status. Failures are logged, never fatal.
   void SetStatus(const std::string& id, const std::string& status);
-  // Queues the end of `run_id` (0: no run begun yet, nothing to end) as failed with `message`.
-  void FailRun(int64_t run_id, const std::string& message);
+  // Queues the end of the pull's run as failed with `message`. A pull begins its run only when it
+  // has something to record: one that has not (its run id still 0 when the write happens) gets a
+  // failed run of its own, and its id, unless `source_exists` is false.
+  void FailRun(std::shared_ptr<RunControl> control, const std::string& message,
+               bool source_exists = true);
 
   // Writes what was queued, in order.
   void Flush();

@@ -331,7 +331,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       }
       return;
     }
-    GuardedStore guarded(store, control);
+    GuardedStore guarded(store, control, options.instance_id);
     pipeline::SyncOptions sync = options.sync;
     if (control->leased) sync.lease_owner = options.instance_id;  // every commit is fenced
     pipeline::SyncRunner runner(guarded, clock, sync);
@@ -798,8 +798,9 @@ Status Engine::RemoveSource(const std::string& id) {
       control.source_removed = true;
       control.fenced = true;
       control.stop = true;
-      impl.writes.FailRun(control.run_id,
-                          "cancelled: the source was removed while this run was pulling");
+      impl.writes.FailRun(run->second.control,
+                          "cancelled: the source was removed while this run was pulling",
+                          /*source_exists=*/false);
     }
     spdlog::info("source {}: removed", id);
   }

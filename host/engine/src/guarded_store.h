@@ -3,15 +3,13 @@
 // committed batch, a log line), (2) remembers the run id the pipeline created, and (3) fences the
 // pull once the watchdog has given up on it: later commits are refused and its end-of-run writes
 // (run end, source status) are dropped, so a pull that wakes up after it was declared failed can
-// never overwrite that verdict or commit behind the engine's back. (4) An idle pull's checkpoint,
-// nothing in it and the cursor it read, is not written: it would change nothing but timestamps,
-// and a hub of many sources makes those pulls ~1,700 times a second. Thread-safety: like any store,
-// one thread at a time (the pull's thread and its commit worker take turns); RunControl is shared
-// with the watchdog through atomics.
+// never overwrite that verdict or commit behind the engine's back. (4) It stamps an idle pull
+// with the plugin version and releases its lease with it; (5) it leaves the source's status to
+// the engine. Thread-safety: like any store, one thread at a time (the pull's thread
+// and its commit worker take turns); RunControl is shared with the watchdog through atomics.
 #pragma once
 
 #include <atomic>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,13 +60,16 @@ struct RunControl {
 
 class GuardedStore final : public storage::ForwardingStore {
  public:
-  GuardedStore(storage::SyncStore& inner, std::shared_ptr<RunControl> control)
-      : ForwardingStore(inner), control_(std::move(control)) {}
+  // `lease_owner`: the engine's instance id, under which the pull holds its source's lease.
+  GuardedStore(storage::SyncStore& inner, std::shared_ptr<RunControl> control,
+               std::string lease_owner)
+      : ForwardingStore(inner),
+        control_(std::move(control)),
+        lease_owner_(std::move(lease_owner)) {}
 
-  Status SetSourceStatus(const std::string& source_id, const std::string& status) override {
-    if (control_->fenced) return Status::Ok();  // the engine decides the status of a fenced run
-    return ForwardingStore::SetSourceStatus(source_id, status);
-  }
+  // Not written: the engine stores its own verdict on every pull it ends (retrying is a warning,
+  // a paused source stays paused), so the pipeline's would be one more read or write per pull.
+  Status SetSourceStatus(const std::string&, const std::string&) override { return Status::Ok(); }
   Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override {
     if (control_->fenced) return Status::Cancelled("the run was cancelled by the watchdog");
     Result<int64_t> run = ForwardingStore::BeginRun(source_id, started_at);
@@ -76,6 +77,23 @@ class GuardedStore final : public storage::ForwardingStore {
       control_->run_id = *run;
       // Shown with the run (admin API); a failure here must not fail the pull.
       (void)ForwardingStore::SetRunPluginVersion(*run, control_->plugin_version);
+    }
+    Bump();
+    return run;
+  }
+  Result<int64_t> RecordIdlePull(const storage::IdlePull& pull) override {
+    // Fenced: the watchdog has recorded the pull as failed.
+    if (control_->fenced) return Status::Cancelled("the run was cancelled by the watchdog");
+    storage::IdlePull stamped = pull;
+    stamped.plugin_version = control_->plugin_version;
+    // The lease goes in the same transaction; under lease_mutex, as the engine's own release,
+    // so no renewal takes it again afterwards.
+    std::lock_guard<std::mutex> lease_lock(control_->lease_mutex);
+    if (control_->leased) stamped.release_lease_of = lease_owner_;
+    Result<int64_t> run = ForwardingStore::RecordIdlePull(stamped);
+    if (run.ok()) {
+      control_->run_id = *run;
+      if (!stamped.release_lease_of.empty()) control_->leased = false;
     }
     Bump();
     return run;
@@ -92,45 +110,21 @@ class GuardedStore final : public storage::ForwardingStore {
   Result<std::optional<std::string>> GetCursor(const std::string& source_id,
                                                const std::string& stream) override {
     Bump();
-    Result<std::optional<std::string>> cursor = ForwardingStore::GetCursor(source_id, stream);
-    if (cursor.ok()) {
-      std::lock_guard<std::mutex> lock(cursors_mutex_);
-      cursors_[stream] = *cursor;
-    }
-    return cursor;
+    return ForwardingStore::GetCursor(source_id, stream);
   }
   Result<storage::CheckpointResult> CommitCheckpoint(
       const storage::CheckpointBatch& batch) override {
     if (control_->fenced) return Status::Cancelled("the run was cancelled by the watchdog");
     Bump();
-    if (Unchanged(batch)) return storage::CheckpointResult{};
     Result<storage::CheckpointResult> result = ForwardingStore::CommitCheckpoint(batch);
-    if (result.ok() && batch.cursor) {
-      std::lock_guard<std::mutex> lock(cursors_mutex_);
-      cursors_[batch.stream] = batch.cursor;
-    }
     Bump();  // a long commit is progress too: count its end as well as its start
     return result;
   }
 
  private:
   void Bump() { control_->progress.fetch_add(1, std::memory_order_relaxed); }
-  // Nothing delivered, warned, rejected or logged, and the cursor the one stored (as read or
-  // committed by this pull): the commit would write only the same cursor again.
-  bool Unchanged(const storage::CheckpointBatch& batch) {
-    if (!batch.records.empty() || !batch.rejections.empty() || !batch.log_lines.empty() ||
-        batch.seen != 0 || batch.warnings != 0) {
-      return false;
-    }
-    if (!batch.cursor) return true;
-    std::lock_guard<std::mutex> lock(cursors_mutex_);
-    auto known = cursors_.find(batch.stream);
-    return known != cursors_.end() && known->second == batch.cursor;
-  }
-
   std::shared_ptr<RunControl> control_;
-  std::mutex cursors_mutex_;  // the pull's thread reads cursors, its commit worker commits
-  std::map<std::string, std::optional<std::string>> cursors_;  // by stream, as stored
+  std::string lease_owner_;
 };
 
 }  // namespace reglo::engine

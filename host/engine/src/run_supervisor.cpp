@@ -73,7 +73,7 @@ void RunSupervisor::Fence(const std::string& id, Supervised& supervised, TimePoi
   supervised.cancel_reason = std::move(reason);
   control.fenced = true;
   control.stop = true;
-  writes.FailRun(control.run_id, supervised.cancel_reason);
+  writes.FailRun(supervised.control, supervised.cancel_reason);
   spdlog::warn("source {}: {}", id, supervised.cancel_reason);
 }
 
@@ -89,7 +89,9 @@ void RunSupervisor::AbandonRunsOf(const std::string& connector, const std::strin
     // Its lease stays until it expires: a newer pull of the source (same owner) may hold it
     // by the time this one returns, if ever.
     supervised.control->leased = false;
-    if (!supervised.cancelled_at) writes.FailRun(supervised.control->run_id, reason);
+    if (!supervised.cancelled_at) {
+      writes.FailRun(supervised.control, reason);
+    }
     abandoned.push_back(supervised.control);
     it = running.erase(it);
   }

@@ -5,8 +5,7 @@ namespace reglo::pipeline {
 CommitWorker::CommitWorker(storage::SyncStore& store, OnCommitted on_committed, size_t max_queued)
     : store_(store),
       on_committed_(std::move(on_committed)),
-      max_queued_(max_queued == 0 ? 1 : max_queued),
-      thread_([this] { Loop(); }) {}
+      max_queued_(max_queued == 0 ? 1 : max_queued) {}
 
 CommitWorker::~CommitWorker() {
   {
@@ -14,7 +13,7 @@ CommitWorker::~CommitWorker() {
     closing_ = true;
   }
   changed_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 Status CommitWorker::Submit(storage::CheckpointBatch batch) {
@@ -24,6 +23,8 @@ Status CommitWorker::Submit(storage::CheckpointBatch batch) {
   to_free.swap(committed_);
   if (!failure_.ok()) return failure_;
   queue_.push_back(std::move(batch));
+  // Started at the first batch: a pull that brings nothing costs no thread.
+  if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
   changed_.notify_all();
   lock.unlock();
   return Status::Ok();  // to_free is released here, on the submitting thread

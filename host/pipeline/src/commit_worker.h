@@ -1,7 +1,8 @@
 // CommitWorker: commits checkpoint batches in order on a thread of its own, so the next batch is
 // pulled, mapped and validated while the previous one is written (the hub's two halves overlap).
-// While a pull runs it is the only user of the Store. Submit/Drain are called from one thread;
-// the on-committed callback runs on the worker thread, and Drain() publishes its effects.
+// While a pull runs it is the only user of the Store; its thread starts at the first batch.
+// Submit/Drain are called from one thread; the on-committed callback runs on the worker thread, and
+// Drain() publishes its effects.
 #pragma once
 
 #include <condition_variable>

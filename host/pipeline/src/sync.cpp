@@ -97,14 +97,59 @@ void Account(const storage::CheckpointBatch& batch, const storage::CheckpointRes
   }
 }
 
+// The run row of one pull, begun at the first thing worth keeping: a record, a rejection, a
+// warning, a warn/error log line, a new cursor or a failure. Until then the pull's info and debug
+// lines wait here, and a pull that ends with nothing more is recorded by RecordIdlePull alone
+// (one short transaction, no log lines), so the idle pulls of many sources cost little.
+class PullRun {
+ public:
+  PullRun(storage::SyncStore& store, std::string source_id, std::string started_at)
+      : store_(store), source_id_(std::move(source_id)), started_at_(std::move(started_at)) {}
+
+  bool begun() const { return id_ != 0; }
+  const std::string& started_at() const { return started_at_; }
+  // The run's id, begun now if it was not. Only while no commit worker owns the store.
+  Result<int64_t> Id() {
+    if (id_ == 0) {
+      REGLO_ASSIGN_OR_RETURN(id, store_.BeginRun(source_id_, started_at_));
+      id_ = id;
+    }
+    return id_;
+  }
+  void Defer(storage::RunLogLine line) { deferred_.push_back(std::move(line)); }
+  std::vector<storage::RunLogLine> TakeDeferred() { return std::exchange(deferred_, {}); }
+
+ private:
+  storage::SyncStore& store_;
+  std::string source_id_;
+  std::string started_at_;
+  int64_t id_ = 0;
+  std::vector<storage::RunLogLine> deferred_;  // info and debug lines while not begun
+};
+
+// A batch that would change nothing but leave info lines: nothing delivered, warned, rejected
+// or logged above info, and the cursor as it is.
+bool Trivial(const storage::CheckpointBatch& batch, const std::optional<std::string>& cursor_now) {
+  if (!batch.records.empty() || !batch.rejections.empty() || batch.seen != 0 ||
+      batch.warnings != 0 || batch.unchanged != 0) {
+    return false;
+  }
+  for (const storage::RunLogLine& line : batch.log_lines) {
+    if (line.level != storage::LogLevel::kDebug && line.level != storage::LogLevel::kInfo) {
+      return false;
+    }
+  }
+  return !batch.cursor || batch.cursor == cursor_now;
+}
+
 // Receives one stream's pull and hands it to the commit worker checkpoint by checkpoint.
 class CommittingHandler final : public plugin_host::PullHandler {
  public:
   CommittingHandler(storage::SyncStore& store, CommitWorker& worker, const Clock& clock,
                     const SyncOptions& options, const storage::SourceRow& source,
-                    plugin_host::ConnectorInstance& connector, int64_t run_id, std::string stream,
-                    const std::atomic<bool>* stop, std::atomic<uint64_t>* progress,
-                    size_t& log_budget, SourceHashes* hashes)
+                    plugin_host::ConnectorInstance& connector, PullRun& run, std::string stream,
+                    std::optional<std::string> stored_cursor, const std::atomic<bool>* stop,
+                    std::atomic<uint64_t>* progress, size_t& log_budget, SourceHashes* hashes)
       : store_(store),
         source_(source),
         hashes_(hashes),
@@ -112,9 +157,10 @@ class CommittingHandler final : public plugin_host::PullHandler {
         clock_(clock),
         options_(options),
         builder_(source, &connector),
-        run_id_(run_id),
+        run_(run),
         source_id_(source.id),
         stream_(std::move(stream)),
+        cursor_now_(std::move(stored_cursor)),
         stream_entity_(model::FindEntity(stream_) != nullptr ? stream_ : std::string()),
         stop_(stop),
         progress_(progress),
@@ -153,7 +199,6 @@ class CommittingHandler final : public plugin_host::PullHandler {
   Status Submit(std::optional<std::string> cursor) {
     if (builder_.empty() && !cursor) return Status::Ok();
     storage::CheckpointBatch batch = builder_.Take();
-    batch.run_id = run_id_;
     batch.source_id = source_id_;
     batch.stream = stream_;
     batch.cursor = std::move(cursor);
@@ -161,6 +206,17 @@ class CommittingHandler final : public plugin_host::PullHandler {
     batch.lease_owner = options_.lease_owner;
     for (storage::RunLogLine& line : batch.log_lines) line.at = batch.committed_at;
     log_budget_ = builder_.log_budget();
+    if (Trivial(batch, cursor_now_)) {
+      for (storage::RunLogLine& line : batch.log_lines) run_.Defer(std::move(line));
+      return Status::Ok();
+    }
+    // Begun at the first batch handed over, so the worker does not own the store yet.
+    REGLO_ASSIGN_OR_RETURN(run_id, run_.Id());
+    batch.run_id = run_id;
+    std::vector<storage::RunLogLine> earlier = run_.TakeDeferred();
+    batch.log_lines.insert(batch.log_lines.begin(), std::make_move_iterator(earlier.begin()),
+                           std::make_move_iterator(earlier.end()));
+    if (batch.cursor) cursor_now_ = batch.cursor;
     return worker_.Submit(std::move(batch));
   }
 
@@ -190,9 +246,11 @@ class CommittingHandler final : public plugin_host::PullHandler {
   const Clock& clock_;
   const SyncOptions& options_;
   BatchBuilder builder_;
-  int64_t run_id_;
+  PullRun& run_;
   std::string source_id_;
   std::string stream_;
+  // The stream's cursor as stored, or as it will be once the batches handed over are committed.
+  std::optional<std::string> cursor_now_;
   std::string stream_entity_;  // the stream's name when it is a canonical entity (csv: always)
   void Bump() {
     if (progress_ != nullptr) progress_->fetch_add(1, std::memory_order_relaxed);
@@ -203,6 +261,33 @@ class CommittingHandler final : public plugin_host::PullHandler {
   size_t& log_budget_;
 };
 
+// Ends a pull that has a run of its own (begun now if it has none yet: it failed before).
+void FinishRun(storage::SyncStore& store, const Clock& clock, PullRun& run, SyncReport& report) {
+  Result<int64_t> id = run.Id();
+  if (!id.ok()) {
+    report.status = storage::RunStatus::kFailed;
+    if (report.error.ok()) report.error = id.status().WithContext("starting a run");
+    // Cancelled: the watchdog has recorded the run as failed.
+    if (id.status().code() != StatusCode::kCancelled) {
+      spdlog::error("cannot record a run: {}", id.status().message());
+    }
+    return;
+  }
+  report.run_id = *id;
+  for (const storage::RunLogLine& line : run.TakeDeferred()) {
+    if (Status logged = store.AppendRunLog(*id, line); !logged.ok()) {
+      spdlog::warn("run {}: cannot store a log line: {}", *id, logged.message());
+    }
+  }
+  const Status& failure = report.error;
+  const std::string message = failure.ok() ? "" : MaskPersonalData(failure.message());
+  const std::string category = failure.ok() ? "" : std::string(StatusCodeName(failure.code()));
+  Status finished = store.FinishRun(*id, report.status, FormatUtc(clock.Now()), category, message);
+  if (!finished.ok()) {
+    spdlog::error("run {}: cannot record its end: {}", *id, finished.message());
+  }
+}
+
 }  // namespace
 
 SyncRunner::SyncRunner(storage::SyncStore& store, const Clock& clock, SyncOptions options)
@@ -212,19 +297,18 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
                                plugin_host::ConnectorInstance& connector,
                                const std::atomic<bool>* stop, std::atomic<uint64_t>* progress) {
   SyncReport report;
-  Result<int64_t> run = store_.BeginRun(source.id, FormatUtc(clock_.Now()));
-  if (!run.ok()) {
-    report.status = storage::RunStatus::kFailed;
-    report.error = run.status().WithContext("starting a run");
-    return report;
-  }
-  report.run_id = *run;
+  PullRun run(store_, source.id, FormatUtc(clock_.Now()));
   // Only while no pull runs: during a pull the commit worker owns the Store.
   auto log = [&](storage::LogLevel level, const std::string& message) {
-    Status logged = store_.AppendRunLog(
-        report.run_id, {FormatUtc(clock_.Now()), level, MaskPersonalData(message)});
+    storage::RunLogLine line{FormatUtc(clock_.Now()), level, MaskPersonalData(message)};
+    if (!run.begun() && (level == storage::LogLevel::kDebug || level == storage::LogLevel::kInfo)) {
+      run.Defer(std::move(line));
+      return;
+    }
+    Result<int64_t> id = run.Id();
+    Status logged = id.ok() ? store_.AppendRunLog(*id, line) : id.status();
     if (!logged.ok()) {
-      spdlog::warn("run {}: cannot store a log line: {}", report.run_id, logged.message());
+      spdlog::warn("source {}: cannot store a run log line: {}", source.id, logged.message());
     }
   };
   connector.SetLogCallback([&](reglo_log_level level, std::string_view message) {
@@ -255,8 +339,8 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
                                             const storage::CheckpointResult& result) {
         Account(batch, result, report);
       });
-      CommittingHandler handler(store_, worker, clock_, options_, source, connector, report.run_id,
-                                stream, stop, progress, log_budget, hashes ? &*hashes : nullptr);
+      CommittingHandler handler(store_, worker, clock_, options_, source, connector, run, stream,
+                                *cursor, stop, progress, log_budget, hashes ? &*hashes : nullptr);
       connector.SetLogCallback([&handler](reglo_log_level level, std::string_view message) {
         handler.OnPluginLog(FromPluginLevel(level), message);
       });
@@ -301,12 +385,21 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
     report.status = storage::RunStatus::kSucceeded;
   }
   report.error = failure;
-  const std::string message = failure.ok() ? "" : MaskPersonalData(failure.message());
-  const std::string category = failure.ok() ? "" : std::string(StatusCodeName(failure.code()));
-  Status finished =
-      store_.FinishRun(report.run_id, report.status, FormatUtc(clock_.Now()), category, message);
-  if (!finished.ok()) {
-    spdlog::error("run {}: cannot record its end: {}", report.run_id, finished.message());
+  if (!run.begun() && failure.ok()) {
+    // Nothing at all: no run of its own, and the info lines it logged are dropped.
+    storage::IdlePull pull;
+    pull.source_id = source.id;
+    pull.started_at = run.started_at();
+    pull.finished_at = FormatUtc(clock_.Now());
+    Result<int64_t> idle = store_.RecordIdlePull(pull);
+    if (idle.ok()) {
+      report.run_id = *idle;
+    } else {
+      spdlog::error("source {}: cannot record an idle pull: {}", source.id,
+                    idle.status().message());
+    }
+  } else {
+    FinishRun(store_, clock_, run, report);
   }
   const char* source_status = report.status == storage::RunStatus::kFailed      ? "failed"
                               : report.status == storage::RunStatus::kSucceeded ? "ok"

@@ -62,6 +62,19 @@ const std::vector<std::string> kDeleteFoldedRunSql = {
     "DELETE FROM integration_runs WHERE id = $1",
 };
 
+const std::string kIdlePullRunSql = fmt::format(
+    "SELECT r.id FROM integration_runs r WHERE r.id = (SELECT MAX(id) FROM integration_runs "
+    "WHERE source_id = $1) AND {} AND r.seen = 0 AND COALESCE(r.plugin_version, '') = $2",
+    IdleRun("r"));
+
+const std::string kFoldIdlePullSql =
+    "UPDATE integration_runs SET run_count = run_count + 1, finished_at = $2 WHERE id = $1";
+
+const std::string kInsertIdlePullSql = fmt::format(
+    "INSERT INTO integration_runs (source_id, started_at, finished_at, status, plugin_version) "
+    "VALUES ($1, $2, $3, '{}', NULLIF($4, ''))",
+    RunStatusName(RunStatus::kSucceeded));
+
 const std::vector<std::string>& PruneSql(PruneTarget target) {
   // Oldest first, by an order the tables' keys or indexes follow, so a batch reads little more
   // than the rows it deletes.

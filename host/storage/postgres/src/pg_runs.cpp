@@ -128,6 +128,38 @@ Status PostgresStore::FinishRun(int64_t run_id, RunStatus status, const std::str
   return tx.Commit();
 }
 
+Result<int64_t> PostgresStore::RecordIdlePull(const IdlePull& pull) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  const std::string_view what = "recording an idle pull";
+  Transaction tx(*conn_);
+  REGLO_RETURN_IF_ERROR(tx.Begin(what));
+  // Runs of one source are sequential (its lease), so no other writer folds into the same row.
+  REGLO_ASSIGN_OR_RETURN(
+      latest,
+      conn_->Query(kIdlePullRunSql, Params().Text(pull.source_id).Text(pull.plugin_version), what));
+  int64_t run = 0;
+  if (latest.size() == 1) {
+    run = latest.Int(0, 0);
+    REGLO_RETURN_IF_ERROR(
+        conn_->Query(kFoldIdlePullSql, Params().Int(run).Text(pull.finished_at), what).status());
+  } else {
+    REGLO_ASSIGN_OR_RETURN(inserted, conn_->Query(kInsertIdlePullSql + " RETURNING id",
+                                                  Params()
+                                                      .Text(pull.source_id)
+                                                      .Text(pull.started_at)
+                                                      .Text(pull.finished_at)
+                                                      .Text(pull.plugin_version),
+                                                  what));
+    if (inserted.size() != 1) return Status::Internal("postgres: an idle pull returned no id");
+    run = inserted.Int(0, 0);
+  }
+  if (!pull.release_lease_of.empty()) {
+    REGLO_RETURN_IF_ERROR(ReleaseLease(pull.source_id, pull.release_lease_of));
+  }
+  REGLO_RETURN_IF_ERROR(tx.Commit());
+  return run;
+}
+
 Result<int64_t> PostgresStore::CloseAbandonedRuns(const std::string& source_id,
                                                   const std::string& finished_at,
                                                   const std::string& reason) {

@@ -120,9 +120,39 @@ Status SqliteStore::FoldIdleRun(int64_t run_id) {
   return Status::Ok();
 }
 
+Result<int64_t> SqliteStore::RecordIdlePull(const IdlePull& pull) {
+  const std::string_view what = "recording an idle pull";
+  Transaction tx(*db_);
+  REGLO_RETURN_IF_ERROR(tx.Begin(what));
+  REGLO_ASSIGN_OR_RETURN(
+      run, QueryInt(SqliteParameters(kIdlePullRunSql), what, pull.source_id, pull.plugin_version));
+  if (run != 0) {
+    REGLO_ASSIGN_OR_RETURN(fold, Prepare(SqliteParameters(kFoldIdlePullSql), what));
+    REGLO_RETURN_IF_ERROR(Stmt(*db_, fold, what).BindAll(run, pull.finished_at).Run());
+  } else {
+    REGLO_ASSIGN_OR_RETURN(insert, Prepare(SqliteParameters(kInsertIdlePullSql), what));
+    REGLO_RETURN_IF_ERROR(
+        Stmt(*db_, insert, what)
+            .BindAll(pull.source_id, pull.started_at, pull.finished_at, pull.plugin_version)
+            .Run());
+    run = db_->LastInsertRowId();
+  }
+  if (!pull.release_lease_of.empty()) {
+    REGLO_RETURN_IF_ERROR(ReleaseLease(pull.source_id, pull.release_lease_of));
+  }
+  REGLO_RETURN_IF_ERROR(tx.Commit());
+  return run;
+}
+
 Result<int64_t> SqliteStore::CloseAbandonedRuns(const std::string& source_id,
                                                 const std::string& finished_at,
                                                 const std::string& reason) {
+  // Asked before every pull and almost always none: a read, not a write transaction.
+  REGLO_ASSIGN_OR_RETURN(
+      open, QueryInt("SELECT EXISTS (SELECT 1 FROM integration_runs WHERE "
+                     "source_id = ? AND status = ?)",
+                     "closing abandoned runs", source_id, RunStatusName(RunStatus::kRunning)));
+  if (open == 0) return int64_t{0};
   REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
                                        "error_category = ?, error_message = ? "
                                        "WHERE source_id = ? AND status = ?",

@@ -65,6 +65,17 @@ struct RunInfo {
   int64_t runs = 1;
 };
 
+// A pull that found nothing (SyncStore::RecordIdlePull).
+struct IdlePull {
+  std::string source_id;
+  std::string started_at;
+  std::string finished_at;
+  std::string plugin_version;  // "" when not known
+  // When set, the source's lease is released in the same transaction if this owner holds it
+  // (SyncStore::ReleaseLease): the pull's last write.
+  std::string release_lease_of;
+};
+
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 std::string_view LogLevelName(LogLevel level);
 

@@ -44,6 +44,14 @@ class SyncStore {
   // finding nothing new costs no new rows. Done in the same transaction as the close.
   virtual Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,
                            const std::string& error_category, const std::string& error_message) = 0;
+  // Records a pull that found nothing at all (no record, warning, rejection, warn/error log line
+  // or new cursor) without a run of its own: it folds into the source's latest run when that one
+  // is an idle run with nothing seen and the same plugin version (one more run, a later end),
+  // else it is a new succeeded run; with IdlePull::release_lease_of, the lease goes too. One
+  // short transaction and no log line, where BeginRun + FinishRun + ReleaseLease are an insert, a
+  // fold, a delete and three commits: what the idle pulls of many sources cost. Returns the id of
+  // the run that stands for it.
+  virtual Result<int64_t> RecordIdlePull(const IdlePull& pull) = 0;
   virtual Status AppendRunLog(int64_t run_id, const RunLogLine& line) = 0;
   // Records which plugin version run `run_id` uses (RunInfo::plugin_version).
   virtual Status SetRunPluginVersion(int64_t run_id, const std::string& version) = 0;
