@@ -216,7 +216,7 @@ class WriteCountingStore final : public storage::ForwardingStore {
     ++commits;
     return ForwardingStore::CommitCheckpoint(batch);
   }
-  Result<int64_t> RecordIdlePull(const storage::IdlePull& pull) override {
+  Result<storage::IdlePullResult> RecordIdlePull(const storage::IdlePull& pull) override {
     ++idle_pulls;
     return ForwardingStore::RecordIdlePull(pull);
   }

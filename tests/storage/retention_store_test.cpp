@@ -124,7 +124,7 @@ TEST_P(RetentionTest, AnIdlePullFoldsIntoTheLatestIdleRunInPlaceOrStartsARowOfIt
     pull.finished_at = At(end);
     pull.plugin_version = version;
     pull.release_lease_of = release;
-    return OK_VALUE(store_->RecordIdlePull(pull));
+    return OK_VALUE(store_->RecordIdlePull(pull)).run_id;
   };
   BusyRun(0, "S1");
   const int64_t first = idle_pull(1, 2, "1.0.0");  // after a busy run: a row of its own
@@ -161,7 +161,7 @@ TEST_P(RetentionTest, AnIdlePullFoldsIntoTheLatestIdleRunInPlaceOrStartsARowOfIt
   EXPECT_EQ(succeeded, 9);
 }
 
-TEST_P(RetentionTest, AnIdlePullReleasesTheLeaseOnlyOfItsOwner) {
+TEST_P(RetentionTest, AnIdlePullReleasesTheLeaseOnlyOfItsOwnerAndClosesAbandonedRuns) {
   const std::string now = At(0);
   const std::chrono::milliseconds ttl(60'000);
   ASSERT_TRUE(OK_VALUE(store_->TryAcquireLease(kSourceId, "hub-a", ttl, now)));
@@ -170,11 +170,16 @@ TEST_P(RetentionTest, AnIdlePullReleasesTheLeaseOnlyOfItsOwner) {
   pull.started_at = At(0);
   pull.finished_at = At(1);
   pull.release_lease_of = "hub-b";  // not the holder: the lease stays
-  OK_VALUE(store_->RecordIdlePull(pull));
+  EXPECT_EQ(OK_VALUE(store_->RecordIdlePull(pull)).abandoned_closed, 0);
   EXPECT_FALSE(OK_VALUE(store_->TryAcquireLease(kSourceId, "hub-c", ttl, now)));
+  EXPECT_EQ(OK_VALUE(store_->GetRun(run_id_)).status, RunStatus::kRunning);
   pull.release_lease_of = "hub-a";
-  OK_VALUE(store_->RecordIdlePull(pull));
+  pull.close_abandoned_as = "abandoned: test";  // StoreTest's run, left open
+  EXPECT_EQ(OK_VALUE(store_->RecordIdlePull(pull)).abandoned_closed, 1);
   EXPECT_TRUE(OK_VALUE(store_->TryAcquireLease(kSourceId, "hub-c", ttl, now)));
+  const RunInfo abandoned = OK_VALUE(store_->GetRun(run_id_));
+  EXPECT_EQ(abandoned.status, RunStatus::kFailed);
+  EXPECT_EQ(abandoned.error_message, "abandoned: test");
 }
 
 TEST_P(RetentionTest, AFoldedRunKeepsOnlyItsOwnLogLines) {

@@ -236,16 +236,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       } else if (!*lease) {
         skipped = true;  // another hub instance is syncing this source
       } else {
-        control->leased = true;
-        // With the lease held no other run of this source can be in progress: a run still
-        // marked running was left by a process that crashed or was killed.
-        Result<int64_t> closed = (*store)->CloseAbandonedRuns(
-            row.id, FormatUtc(clock.Now()),
-            "abandoned: the hub process running it stopped before it finished");
-        if (closed.ok() && *closed > 0) {
-          spdlog::warn("source {}: closed {} run(s) left open by a stopped hub process", row.id,
-                       *closed);
-        }
+        control->leased = true;  // GuardedStore closes the runs a stopped process left open
         Run(**store, row, *plugin, control, outcome, counters);
       }
     }

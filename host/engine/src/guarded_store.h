@@ -5,9 +5,13 @@
 // (run end, source status) are dropped, so a pull that wakes up after it was declared failed can
 // never overwrite that verdict or commit behind the engine's back. (4) It stamps an idle pull
 // with the plugin version and releases its lease with it; (5) it leaves the source's status to
-// the engine. Thread-safety: like any store, one thread at a time (the pull's thread
-// and its commit worker take turns); RunControl is shared with the watchdog through atomics.
+// the engine; (6) while the lease is held, it closes the runs a crashed process left open, in
+// the transaction of an idle pull or before a run begins. Thread-safety: like any store, one thread
+// at a time (the pull's thread and its commit worker take turns); RunControl is shared with the
+// watchdog through atomics.
 #pragma once
+
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <memory>
@@ -72,6 +76,13 @@ class GuardedStore final : public storage::ForwardingStore {
   Status SetSourceStatus(const std::string&, const std::string&) override { return Status::Ok(); }
   Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override {
     if (control_->fenced) return Status::Cancelled("the run was cancelled by the watchdog");
+    if (control_->leased) {
+      // With the lease held no other run of this source can be in progress: a run still marked
+      // running was left by a process that crashed or was killed.
+      Result<int64_t> closed =
+          ForwardingStore::CloseAbandonedRuns(source_id, started_at, kAbandonedRunReason);
+      LogAbandoned(closed.ok() ? *closed : 0);
+    }
     Result<int64_t> run = ForwardingStore::BeginRun(source_id, started_at);
     if (run.ok()) {
       control_->run_id = *run;
@@ -81,7 +92,7 @@ class GuardedStore final : public storage::ForwardingStore {
     Bump();
     return run;
   }
-  Result<int64_t> RecordIdlePull(const storage::IdlePull& pull) override {
+  Result<storage::IdlePullResult> RecordIdlePull(const storage::IdlePull& pull) override {
     // Fenced: the watchdog has recorded the pull as failed.
     if (control_->fenced) return Status::Cancelled("the run was cancelled by the watchdog");
     storage::IdlePull stamped = pull;
@@ -89,14 +100,18 @@ class GuardedStore final : public storage::ForwardingStore {
     // The lease goes in the same transaction; under lease_mutex, as the engine's own release,
     // so no renewal takes it again afterwards.
     std::lock_guard<std::mutex> lease_lock(control_->lease_mutex);
-    if (control_->leased) stamped.release_lease_of = lease_owner_;
-    Result<int64_t> run = ForwardingStore::RecordIdlePull(stamped);
-    if (run.ok()) {
-      control_->run_id = *run;
+    if (control_->leased) {
+      stamped.release_lease_of = lease_owner_;
+      stamped.close_abandoned_as = kAbandonedRunReason;  // as BeginRun does
+    }
+    Result<storage::IdlePullResult> recorded = ForwardingStore::RecordIdlePull(stamped);
+    if (recorded.ok()) {
+      control_->run_id = recorded->run_id;
       if (!stamped.release_lease_of.empty()) control_->leased = false;
+      LogAbandoned(recorded->abandoned_closed);
     }
     Bump();
-    return run;
+    return recorded;
   }
   Status FinishRun(int64_t run_id, storage::RunStatus status, const std::string& finished_at,
                    const std::string& error_category, const std::string& error_message) override {
@@ -122,7 +137,15 @@ class GuardedStore final : public storage::ForwardingStore {
   }
 
  private:
+  static constexpr const char* kAbandonedRunReason =
+      "abandoned: the hub process running it stopped before it finished";
   void Bump() { control_->progress.fetch_add(1, std::memory_order_relaxed); }
+  void LogAbandoned(int64_t closed) {
+    if (closed > 0) {
+      spdlog::warn("source {}: closed {} run(s) left open by a stopped hub process",
+                   control_->source_id, closed);
+    }
+  }
   std::shared_ptr<RunControl> control_;
   std::string lease_owner_;
 };

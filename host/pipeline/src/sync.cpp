@@ -320,7 +320,7 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
   if (!streams.ok()) failure = streams.status();
   size_t log_budget = options_.max_log_lines_per_run;
   int64_t suppressed = 0;
-  const Sha256Digest fingerprint = SourceFingerprint(source, connector.plugin_info());
+  std::optional<Sha256Digest> fingerprint;  // only for a stream that keeps source hashes
   for (const std::string& stream : streams.ok() ? *streams : std::vector<std::string>{}) {
     Result<std::optional<std::string>> cursor = store_.GetCursor(source.id, stream);
     if (!cursor.ok()) {
@@ -331,7 +331,8 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
     std::optional<SourceHashes> hashes;
     if (const model::EntitySpec* entity = model::FindEntity(stream);
         options_.skip_unchanged_source_rows && entity != nullptr) {
-      hashes.emplace(*entity, fingerprint);
+      if (!fingerprint) fingerprint = SourceFingerprint(source, connector.plugin_info());
+      hashes.emplace(*entity, *fingerprint);
     }
     Status pulled = Status::Ok();
     {
@@ -391,9 +392,9 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
     pull.source_id = source.id;
     pull.started_at = run.started_at();
     pull.finished_at = FormatUtc(clock_.Now());
-    Result<int64_t> idle = store_.RecordIdlePull(pull);
+    Result<storage::IdlePullResult> idle = store_.RecordIdlePull(pull);
     if (idle.ok()) {
-      report.run_id = *idle;
+      report.run_id = idle->run_id;
     } else {
       spdlog::error("source {}: cannot record an idle pull: {}", source.id,
                     idle.status().message());

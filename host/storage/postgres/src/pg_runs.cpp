@@ -128,11 +128,17 @@ Status PostgresStore::FinishRun(int64_t run_id, RunStatus status, const std::str
   return tx.Commit();
 }
 
-Result<int64_t> PostgresStore::RecordIdlePull(const IdlePull& pull) {
+Result<IdlePullResult> PostgresStore::RecordIdlePull(const IdlePull& pull) {
   REGLO_RETURN_IF_ERROR(Ready());
   const std::string_view what = "recording an idle pull";
   Transaction tx(*conn_);
   REGLO_RETURN_IF_ERROR(tx.Begin(what));
+  IdlePullResult result;
+  if (!pull.close_abandoned_as.empty()) {
+    REGLO_ASSIGN_OR_RETURN(
+        closed, CloseAbandonedRuns(pull.source_id, pull.finished_at, pull.close_abandoned_as));
+    result.abandoned_closed = closed;
+  }
   // Runs of one source are sequential (its lease), so no other writer folds into the same row.
   REGLO_ASSIGN_OR_RETURN(
       latest,
@@ -157,7 +163,8 @@ Result<int64_t> PostgresStore::RecordIdlePull(const IdlePull& pull) {
     REGLO_RETURN_IF_ERROR(ReleaseLease(pull.source_id, pull.release_lease_of));
   }
   REGLO_RETURN_IF_ERROR(tx.Commit());
-  return run;
+  result.run_id = run;
+  return result;
 }
 
 Result<int64_t> PostgresStore::CloseAbandonedRuns(const std::string& source_id,

@@ -120,10 +120,16 @@ Status SqliteStore::FoldIdleRun(int64_t run_id) {
   return Status::Ok();
 }
 
-Result<int64_t> SqliteStore::RecordIdlePull(const IdlePull& pull) {
+Result<IdlePullResult> SqliteStore::RecordIdlePull(const IdlePull& pull) {
   const std::string_view what = "recording an idle pull";
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin(what));
+  IdlePullResult result;
+  if (!pull.close_abandoned_as.empty()) {
+    REGLO_ASSIGN_OR_RETURN(
+        closed, CloseAbandonedRuns(pull.source_id, pull.finished_at, pull.close_abandoned_as));
+    result.abandoned_closed = closed;
+  }
   REGLO_ASSIGN_OR_RETURN(
       run, QueryInt(SqliteParameters(kIdlePullRunSql), what, pull.source_id, pull.plugin_version));
   if (run != 0) {
@@ -141,7 +147,8 @@ Result<int64_t> SqliteStore::RecordIdlePull(const IdlePull& pull) {
     REGLO_RETURN_IF_ERROR(ReleaseLease(pull.source_id, pull.release_lease_of));
   }
   REGLO_RETURN_IF_ERROR(tx.Commit());
-  return run;
+  result.run_id = run;
+  return result;
 }
 
 Result<int64_t> SqliteStore::CloseAbandonedRuns(const std::string& source_id,

@@ -81,7 +81,7 @@ class SqliteStore final : public Store {
   Status SetSourceStatus(const std::string& source_id, const std::string& status) override;
 
   Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override;
-  Result<int64_t> RecordIdlePull(const IdlePull& pull) override;
+  Result<IdlePullResult> RecordIdlePull(const IdlePull& pull) override;
   Result<int64_t> CloseAbandonedRuns(const std::string& source_id, const std::string& finished_at,
                                      const std::string& reason) override;
   Status FinishRun(int64_t run_id, RunStatus status, const std::string& finished_at,

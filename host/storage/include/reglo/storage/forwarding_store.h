@@ -36,7 +36,7 @@ class ForwardingStoreOf : public Role {
                    const std::string& error_category, const std::string& error_message) override {
     return inner_.FinishRun(run_id, status, finished_at, error_category, error_message);
   }
-  Result<int64_t> RecordIdlePull(const IdlePull& pull) override {
+  Result<IdlePullResult> RecordIdlePull(const IdlePull& pull) override {
     return inner_.RecordIdlePull(pull);
   }
   Status AppendRunLog(int64_t run_id, const RunLogLine& line) override {

@@ -74,6 +74,14 @@ struct IdlePull {
   // When set, the source's lease is released in the same transaction if this owner holds it
   // (SyncStore::ReleaseLease): the pull's last write.
   std::string release_lease_of;
+  // When set, the source's runs still "running" are first closed as failed with this reason
+  // (SyncStore::CloseAbandonedRuns, under the same condition: the lease held).
+  std::string close_abandoned_as;
+};
+
+struct IdlePullResult {
+  int64_t run_id = 0;            // the run that stands for the pull
+  int64_t abandoned_closed = 0;  // runs closed by IdlePull::close_abandoned_as
 };
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
