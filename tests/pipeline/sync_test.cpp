@@ -240,7 +240,10 @@ TEST_P(SyncTest, APullThatBringsNothingIsOneIdlePullWrite) {
   EXPECT_EQ(lines[0].message, "emitting a record");
 
   const int commits = counting.commits;
+  ASSERT_TRUE(store_->SetSourceStatus(source.id, "warning").ok());
   SyncReport idle = Run(source, &counting);
+  EXPECT_EQ(idle.stored_status, "ok");  // in the idle pull's transaction
+  EXPECT_EQ(store_->ListSources()->front().status, "ok");
   EXPECT_EQ(idle.status, storage::RunStatus::kSucceeded);
   EXPECT_EQ(counting.begun, 1);
   EXPECT_EQ(counting.commits, commits);

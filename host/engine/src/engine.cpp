@@ -218,6 +218,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     RunOutcome outcome;
     storage::RunCounters counters;
     bool skipped = false;
+    std::string stored_status;  // what the pull stored, so the engine need not write it again
     // Not Acquire(): a pull waiting for a store would look hung to the watchdog.
     Result<storage::StorePool<storage::ControlStore>::Lease> store = stores.TryAcquire();
     if (!store.ok()) {
@@ -237,7 +238,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         skipped = true;  // another hub instance is syncing this source
       } else {
         control->leased = true;  // GuardedStore closes the runs a stopped process left open
-        Run(**store, row, *plugin, control, outcome, counters);
+        Run(**store, row, *plugin, control, outcome, counters, stored_status);
       }
     }
     {
@@ -249,14 +250,15 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         (void)(*store)->ReleaseLease(row.id, options.instance_id);
       }
     }
-    RecordEnd(row.id, control, outcome, counters, skipped);
+    RecordEnd(row.id, control, outcome, counters, skipped, stored_status);
   }
 
   // The pull of `id` has returned: it is no longer supervised, the scheduler decides what comes
   // next and the source's status is written before the run counts as finished, so whoever waits
   // for the run sees the final status.
   void RecordEnd(const std::string& id, const std::shared_ptr<RunControl>& control,
-                 RunOutcome outcome, const storage::RunCounters& counters, bool skipped) {
+                 RunOutcome outcome, const storage::RunCounters& counters, bool skipped,
+                 const std::string& stored_status = "") {
     {
       auto registry = sources.Lock();
       std::optional<RunSupervisor::Supervised> ended = runs.Lock()->Finish(id, control);
@@ -278,7 +280,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
           LogRun(id, control->run_id, outcome, counters, decision);
           // The pipeline stored ok/warning/failed from the run alone; the engine's verdict
           // (retrying is a warning; paused) is what the source shows.
-          writes.SetStatus(id, decision.state == SourceState::kPaused ? "paused" : decision.status);
+          const std::string shown =
+              decision.state == SourceState::kPaused ? "paused" : decision.status;
+          if (shown != stored_status) writes.SetStatus(id, shown);
         }
       }
     }
@@ -298,7 +302,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   }
   void Run(storage::SyncStore& store, const storage::SourceRow& row,
            const plugin_host::LoadedPlugin& plugin, const std::shared_ptr<RunControl>& control,
-           RunOutcome& outcome, storage::RunCounters& counters) {
+           RunOutcome& outcome, storage::RunCounters& counters, std::string& stored_status) {
     Result<std::unique_ptr<plugin_host::ConnectorInstance>> instance =
         control->isolated ? StartIsolated(row, plugin, *control)
                           : plugin.CreateInstance(row.config_json);
@@ -333,6 +337,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     outcome.warnings = report.status == storage::RunStatus::kSucceededWithWarnings;
     outcome.retry_after = Duration(report.retry_after_ms);
     counters = report.counters;
+    stored_status = report.stored_status;
   }
 
   // An instance of `plugin` in its own runner child, registered with the run's control so the

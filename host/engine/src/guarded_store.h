@@ -5,10 +5,10 @@
 // (run end, source status) are dropped, so a pull that wakes up after it was declared failed can
 // never overwrite that verdict or commit behind the engine's back. (4) It stamps an idle pull
 // with the plugin version and releases its lease with it; (5) it leaves the source's status to
-// the engine; (6) while the lease is held, it closes the runs a crashed process left open, in
-// the transaction of an idle pull or before a run begins. Thread-safety: like any store, one thread
-// at a time (the pull's thread and its commit worker take turns); RunControl is shared with the
-// watchdog through atomics.
+// the engine but for an idle pull's "ok"; (6) while the lease is held, it closes the runs a crashed
+// process left open, in the transaction of an idle pull or before a run begins. Thread-safety: like
+// any store, one thread at a time (the pull's thread and its commit worker take turns); RunControl
+// is shared with the watchdog through atomics.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -73,7 +73,10 @@ class GuardedStore final : public storage::ForwardingStore {
 
   // Not written: the engine stores its own verdict on every pull it ends (retrying is a warning,
   // a paused source stays paused), so the pipeline's would be one more read or write per pull.
-  Status SetSourceStatus(const std::string&, const std::string&) override { return Status::Ok(); }
+  // (An idle pull's "ok" goes with its RecordIdlePull, and the engine writes only another.)
+  Status SetSourceStatus(const std::string&, const std::string&) override {
+    return Status::Cancelled("the engine stores the source's status");
+  }
   Result<int64_t> BeginRun(const std::string& source_id, const std::string& started_at) override {
     if (control_->fenced) return Status::Cancelled("the run was cancelled by the watchdog");
     if (control_->leased) {

@@ -392,23 +392,23 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
     pull.source_id = source.id;
     pull.started_at = run.started_at();
     pull.finished_at = FormatUtc(clock_.Now());
+    pull.source_status = "ok";
     Result<storage::IdlePullResult> idle = store_.RecordIdlePull(pull);
     if (idle.ok()) {
       report.run_id = idle->run_id;
+      report.stored_status = pull.source_status;
     } else {
       spdlog::error("source {}: cannot record an idle pull: {}", source.id,
                     idle.status().message());
     }
-  } else {
-    FinishRun(store_, clock_, run, report);
+    return report;
   }
+  FinishRun(store_, clock_, run, report);
   const char* source_status = report.status == storage::RunStatus::kFailed      ? "failed"
                               : report.status == storage::RunStatus::kSucceeded ? "ok"
                                                                                 : "warning";
-  Status marked = store_.SetSourceStatus(source.id, source_status);
-  if (!marked.ok()) {
-    spdlog::error("source {}: cannot record its status: {}", source.id, marked.message());
-  }
+  // Refused under the engine, which stores its own verdict.
+  if (store_.SetSourceStatus(source.id, source_status).ok()) report.stored_status = source_status;
   return report;
 }
 

@@ -75,6 +75,9 @@ const std::string kInsertIdlePullSql = fmt::format(
     "VALUES ($1, $2, $3, '{}', NULLIF($4, ''))",
     RunStatusName(RunStatus::kSucceeded));
 
+const std::string kSetChangedSourceStatusSql =
+    "UPDATE integration_sources SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2";
+
 const std::vector<std::string>& PruneSql(PruneTarget target) {
   // Oldest first, by an order the tables' keys or indexes follow, so a batch reads little more
   // than the rows it deletes.

@@ -159,6 +159,14 @@ Result<IdlePullResult> PostgresStore::RecordIdlePull(const IdlePull& pull) {
     if (inserted.size() != 1) return Status::Internal("postgres: an idle pull returned no id");
     run = inserted.Int(0, 0);
   }
+  if (!pull.source_status.empty()) {
+    REGLO_RETURN_IF_ERROR(
+        conn_
+            ->Query(kSetChangedSourceStatusSql,
+                    Params().Text(pull.source_id).Text(pull.source_status).Text(pull.finished_at),
+                    what)
+            .status());
+  }
   if (!pull.release_lease_of.empty()) {
     REGLO_RETURN_IF_ERROR(ReleaseLease(pull.source_id, pull.release_lease_of));
   }

@@ -143,6 +143,12 @@ Result<IdlePullResult> SqliteStore::RecordIdlePull(const IdlePull& pull) {
             .Run());
     run = db_->LastInsertRowId();
   }
+  if (!pull.source_status.empty()) {
+    REGLO_ASSIGN_OR_RETURN(status, Prepare(SqliteParameters(kSetChangedSourceStatusSql), what));
+    REGLO_RETURN_IF_ERROR(Stmt(*db_, status, what)
+                              .BindAll(pull.source_id, pull.source_status, pull.finished_at)
+                              .Run());
+  }
   if (!pull.release_lease_of.empty()) {
     REGLO_RETURN_IF_ERROR(ReleaseLease(pull.source_id, pull.release_lease_of));
   }

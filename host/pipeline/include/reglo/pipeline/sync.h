@@ -49,6 +49,8 @@ struct SyncReport {
   Status error;  // OK unless the run failed
   // With a kRateLimited error: the delay the connector asked for before the next call (0: none).
   uint32_t retry_after_ms = 0;
+  // The source status the pull stored ("ok", "warning", "failed"); "" when storing it failed.
+  std::string stored_status;
 };
 
 class SyncRunner {

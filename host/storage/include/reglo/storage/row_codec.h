@@ -111,6 +111,8 @@ extern const std::vector<std::string> kDeleteFoldedRunSql;
 extern const std::string kIdlePullRunSql;
 extern const std::string kFoldIdlePullSql;
 extern const std::string kInsertIdlePullSql;
+// The source's status ($1 = source, $2 = status, $3 = now) when it differs: no change otherwise.
+extern const std::string kSetChangedSourceStatusSql;
 // The statements of one HousekeepingStore::Prune batch ($1 = before, $2 = limit), run in order
 // in one transaction; the last one's affected rows are what was pruned.
 const std::vector<std::string>& PruneSql(PruneTarget target);

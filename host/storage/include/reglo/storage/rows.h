@@ -77,6 +77,9 @@ struct IdlePull {
   // When set, the source's runs still "running" are first closed as failed with this reason
   // (SyncStore::CloseAbandonedRuns, under the same condition: the lease held).
   std::string close_abandoned_as;
+  // When set, the source's status (SyncStore::SetSourceStatus), written in the same transaction
+  // where it differs.
+  std::string source_status;
 };
 
 struct IdlePullResult {

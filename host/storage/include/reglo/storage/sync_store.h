@@ -50,7 +50,8 @@ class SyncStore {
   // else it is a new succeeded run; with IdlePull::release_lease_of, the lease goes too. One
   // short transaction and no log line, where BeginRun + FinishRun + ReleaseLease are an insert, a
   // fold, a delete and three commits: what the idle pulls of many sources cost. With
-  // IdlePull::close_abandoned_as, CloseAbandonedRuns is part of it too.
+  // IdlePull::close_abandoned_as and source_status, CloseAbandonedRuns and SetSourceStatus are
+  // part of it too.
   virtual Result<IdlePullResult> RecordIdlePull(const IdlePull& pull) = 0;
   virtual Status AppendRunLog(int64_t run_id, const RunLogLine& line) = 0;
   // Records which plugin version run `run_id` uses (RunInfo::plugin_version).
