@@ -258,7 +258,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   // for the run sees the final status.
   void RecordEnd(const std::string& id, const std::shared_ptr<RunControl>& control,
                  RunOutcome outcome, const storage::RunCounters& counters, bool skipped,
-                 const std::string& stored_status = "") {
+                 const std::string& stored_status) {
     {
       auto registry = sources.Lock();
       std::optional<RunSupervisor::Supervised> ended = runs.Lock()->Finish(id, control);

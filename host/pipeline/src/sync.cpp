@@ -407,8 +407,12 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
   const char* source_status = report.status == storage::RunStatus::kFailed      ? "failed"
                               : report.status == storage::RunStatus::kSucceeded ? "ok"
                                                                                 : "warning";
-  // Refused under the engine, which stores its own verdict.
-  if (store_.SetSourceStatus(source.id, source_status).ok()) report.stored_status = source_status;
+  Status marked = store_.SetSourceStatus(source.id, source_status);
+  if (marked.ok()) {
+    report.stored_status = source_status;
+  } else if (marked.code() != StatusCode::kCancelled) {  // cancelled: the engine stores its own
+    spdlog::error("source {}: cannot record its status: {}", source.id, marked.message());
+  }
   return report;
 }
 

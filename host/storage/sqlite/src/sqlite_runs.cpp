@@ -160,7 +160,7 @@ Result<IdlePullResult> SqliteStore::RecordIdlePull(const IdlePull& pull) {
 Result<int64_t> SqliteStore::CloseAbandonedRuns(const std::string& source_id,
                                                 const std::string& finished_at,
                                                 const std::string& reason) {
-  // Asked before every pull and almost always none: a read, not a write transaction.
+  // Almost always none: a read first, so a caller outside a transaction takes no write lock.
   REGLO_ASSIGN_OR_RETURN(
       open, QueryInt("SELECT EXISTS (SELECT 1 FROM integration_runs WHERE "
                      "source_id = ? AND status = ?)",
