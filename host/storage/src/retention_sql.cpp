@@ -1,8 +1,10 @@
-// The retention SQL both backends share (row_codec.h): folding idle runs and pruning batches.
+// The retention SQL both backends share (row_codec.h): folding idle runs and pruning batches;
+// and recording an idle pull (run_sql.h).
 #include <fmt/format.h>
 
 #include "reglo/storage/housekeeping_store.h"
 #include "reglo/storage/row_codec.h"
+#include "reglo/storage/run_sql.h"
 
 namespace reglo::storage {
 namespace {
@@ -21,6 +23,18 @@ std::string IdleRun(std::string_view r) {
 std::string PreviousRunColumn(std::string_view column) {
   return fmt::format("(SELECT {} FROM integration_runs WHERE id = $2)", column);
 }
+
+// An idle pull: the source's latest run when the pull folds into it (idle, nothing seen, the
+// same plugin version: $1 = source, $2 = version or ''), no row otherwise.
+const std::string kIdlePullRunSql = fmt::format(
+    "SELECT r.id FROM integration_runs r WHERE r.id = (SELECT MAX(id) FROM integration_runs "
+    "WHERE source_id = $1) AND {} AND r.seen = 0 AND COALESCE(r.plugin_version, '') = $2",
+    IdleRun("r"));
+
+const std::string kInsertIdlePullSql = fmt::format(
+    "INSERT INTO integration_runs (source_id, started_at, finished_at, status, plugin_version) "
+    "VALUES ($1, $2, $3, '{}', NULLIF($4, '')) RETURNING id",
+    RunStatusName(RunStatus::kSucceeded));
 
 }  // namespace
 
@@ -62,21 +76,53 @@ const std::vector<std::string> kDeleteFoldedRunSql = {
     "DELETE FROM integration_runs WHERE id = $1",
 };
 
-const std::string kIdlePullRunSql = fmt::format(
-    "SELECT r.id FROM integration_runs r WHERE r.id = (SELECT MAX(id) FROM integration_runs "
-    "WHERE source_id = $1) AND {} AND r.seen = 0 AND COALESCE(r.plugin_version, '') = $2",
-    IdleRun("r"));
+const std::string kCloseAbandonedRunsSql = fmt::format(
+    "UPDATE integration_runs SET status = '{}', finished_at = $2, error_category = '{}', "
+    "error_message = $3 WHERE source_id = $1 AND status = '{}'",
+    RunStatusName(RunStatus::kFailed), StatusCodeName(StatusCode::kCancelled),
+    RunStatusName(RunStatus::kRunning));
 
-const std::string kFoldIdlePullSql =
-    "UPDATE integration_runs SET run_count = run_count + 1, finished_at = $2 WHERE id = $1";
+const std::string kReleaseLeaseSql =
+    "DELETE FROM integration_leases WHERE source_id = $1 AND owner = $2";
 
-const std::string kInsertIdlePullSql = fmt::format(
-    "INSERT INTO integration_runs (source_id, started_at, finished_at, status, plugin_version) "
-    "VALUES ($1, $2, $3, '{}', NULLIF($4, ''))",
-    RunStatusName(RunStatus::kSucceeded));
-
-const std::string kSetChangedSourceStatusSql =
-    "UPDATE integration_sources SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2";
+Result<IdlePullResult> RecordIdlePullIn(SqlSession& sql, const IdlePull& pull) {
+  IdlePullResult result;
+  if (!pull.close_abandoned_as.empty()) {
+    REGLO_ASSIGN_OR_RETURN(
+        closed, sql.Execute(kCloseAbandonedRunsSql,
+                            {pull.source_id, pull.finished_at, pull.close_abandoned_as}));
+    result.abandoned_closed = closed;
+  }
+  // Runs of one source are sequential (its lease), so no other writer folds into the same row.
+  auto read_id = [&result](RowCursor& rows) -> Status {
+    REGLO_ASSIGN_OR_RETURN(id, ReadInt(rows));
+    result.run_id = id;
+    return Status::Ok();
+  };
+  REGLO_RETURN_IF_ERROR(sql.Query(kIdlePullRunSql, {pull.source_id, pull.plugin_version}, read_id));
+  if (result.run_id != 0) {
+    REGLO_RETURN_IF_ERROR(sql.Execute("UPDATE integration_runs SET run_count = run_count + 1, "
+                                      "finished_at = $2 WHERE id = $1",
+                                      {result.run_id, pull.finished_at})
+                              .status());
+  } else {
+    REGLO_RETURN_IF_ERROR(sql.Query(
+        kInsertIdlePullSql,
+        {pull.source_id, pull.started_at, pull.finished_at, pull.plugin_version}, read_id));
+    if (result.run_id == 0) return Status::Internal("recording an idle pull returned no run id");
+  }
+  if (!pull.source_status.empty()) {
+    REGLO_RETURN_IF_ERROR(sql.Execute("UPDATE integration_sources SET status = $2, updated_at = $3 "
+                                      "WHERE id = $1 AND status <> $2",
+                                      {pull.source_id, pull.source_status, pull.finished_at})
+                              .status());
+  }
+  if (!pull.release_lease_of.empty()) {
+    REGLO_RETURN_IF_ERROR(
+        sql.Execute(kReleaseLeaseSql, {pull.source_id, pull.release_lease_of}).status());
+  }
+  return result;
+}
 
 const std::vector<std::string>& PruneSql(PruneTarget target) {
   // Oldest first, by an order the tables' keys or indexes follow, so a batch reads little more

@@ -9,10 +9,12 @@
 #include <unordered_map>
 #include <utility>
 
+#include "pg_subject.h"
 #include "postgres_store_impl.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/storage/row_codec.h"
+#include "reglo/storage/run_sql.h"
 
 namespace reglo::storage::postgres {
 
@@ -133,45 +135,9 @@ Result<IdlePullResult> PostgresStore::RecordIdlePull(const IdlePull& pull) {
   const std::string_view what = "recording an idle pull";
   Transaction tx(*conn_);
   REGLO_RETURN_IF_ERROR(tx.Begin(what));
-  IdlePullResult result;
-  if (!pull.close_abandoned_as.empty()) {
-    REGLO_ASSIGN_OR_RETURN(
-        closed, CloseAbandonedRuns(pull.source_id, pull.finished_at, pull.close_abandoned_as));
-    result.abandoned_closed = closed;
-  }
-  // Runs of one source are sequential (its lease), so no other writer folds into the same row.
-  REGLO_ASSIGN_OR_RETURN(
-      latest,
-      conn_->Query(kIdlePullRunSql, Params().Text(pull.source_id).Text(pull.plugin_version), what));
-  int64_t run = 0;
-  if (latest.size() == 1) {
-    run = latest.Int(0, 0);
-    REGLO_RETURN_IF_ERROR(
-        conn_->Query(kFoldIdlePullSql, Params().Int(run).Text(pull.finished_at), what).status());
-  } else {
-    REGLO_ASSIGN_OR_RETURN(inserted, conn_->Query(kInsertIdlePullSql + " RETURNING id",
-                                                  Params()
-                                                      .Text(pull.source_id)
-                                                      .Text(pull.started_at)
-                                                      .Text(pull.finished_at)
-                                                      .Text(pull.plugin_version),
-                                                  what));
-    if (inserted.size() != 1) return Status::Internal("postgres: an idle pull returned no id");
-    run = inserted.Int(0, 0);
-  }
-  if (!pull.source_status.empty()) {
-    REGLO_RETURN_IF_ERROR(
-        conn_
-            ->Query(kSetChangedSourceStatusSql,
-                    Params().Text(pull.source_id).Text(pull.source_status).Text(pull.finished_at),
-                    what)
-            .status());
-  }
-  if (!pull.release_lease_of.empty()) {
-    REGLO_RETURN_IF_ERROR(ReleaseLease(pull.source_id, pull.release_lease_of));
-  }
+  PgSession session(*conn_, what);
+  REGLO_ASSIGN_OR_RETURN(result, RecordIdlePullIn(session, pull));
   REGLO_RETURN_IF_ERROR(tx.Commit());
-  result.run_id = run;
   return result;
 }
 
@@ -179,19 +145,8 @@ Result<int64_t> PostgresStore::CloseAbandonedRuns(const std::string& source_id,
                                                   const std::string& finished_at,
                                                   const std::string& reason) {
   REGLO_RETURN_IF_ERROR(Ready());
-  REGLO_ASSIGN_OR_RETURN(rows,
-                         conn_->Query("UPDATE integration_runs SET status = $1, finished_at = $2, "
-                                      "error_category = $3, error_message = $4 "
-                                      "WHERE source_id = $5 AND status = $6",
-                                      Params()
-                                          .Text(RunStatusName(RunStatus::kFailed))
-                                          .Text(finished_at)
-                                          .Text(StatusCodeName(StatusCode::kCancelled))
-                                          .Text(reason)
-                                          .Text(source_id)
-                                          .Text(RunStatusName(RunStatus::kRunning)),
-                                      "closing abandoned runs"));
-  return static_cast<int64_t>(rows.Affected());
+  return PgSession(*conn_, "closing abandoned runs")
+      .Execute(kCloseAbandonedRunsSql, {source_id, finished_at, reason});
 }
 
 Status PostgresStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
@@ -268,9 +223,8 @@ Result<bool> PostgresStore::TryAcquireLease(const std::string& source_id, const 
 
 Status PostgresStore::ReleaseLease(const std::string& source_id, const std::string& owner) {
   REGLO_RETURN_IF_ERROR(Ready());
-  return conn_
-      ->Query("DELETE FROM integration_leases WHERE source_id = $1 AND owner = $2",
-              Params().Text(source_id).Text(owner), "releasing a lease")
+  return PgSession(*conn_, "releasing a lease")
+      .Execute(kReleaseLeaseSql, {source_id, owner})
       .status();
 }
 

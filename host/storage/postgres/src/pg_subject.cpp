@@ -20,13 +20,13 @@ Result<ErasureResult> PostgresStore::LockEventOrder() {
 
 Status PgSession::Query(const std::string& sql, const std::vector<Param>& params,
                         const std::function<Status(RowCursor&)>& read) {
-  REGLO_ASSIGN_OR_RETURN(rows, conn_.Query(sql, ToParams(params), "handling personal data"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_.Query(sql, ToParams(params), what_));
   RowsCursor cursor(rows);
   return read(cursor);
 }
 
 Result<int64_t> PgSession::Execute(const std::string& sql, const std::vector<Param>& params) {
-  REGLO_ASSIGN_OR_RETURN(rows, conn_.Query(sql, ToParams(params), "handling personal data"));
+  REGLO_ASSIGN_OR_RETURN(rows, conn_.Query(sql, ToParams(params), what_));
   return rows.Affected();
 }
 

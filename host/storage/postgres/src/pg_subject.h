@@ -1,8 +1,9 @@
-// PgSession: a PostgreSQL connection as the shared data-subject code (subject_sql.h) uses it.
+// PgSession: a PostgreSQL connection as the SQL both backends share uses it (sql_session.h).
 // Private to the backend; it borrows the store's connection and is used by the store's thread.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pg_conn.h"
@@ -12,7 +13,9 @@ namespace reglo::storage::postgres {
 
 class PgSession final : public SqlSession {
  public:
-  explicit PgSession(Conn& conn) : conn_(conn) {}
+  // `what`: the context of its errors.
+  explicit PgSession(Conn& conn, std::string_view what = "handling personal data")
+      : conn_(conn), what_(what) {}
 
   Status Query(const std::string& sql, const std::vector<Param>& params,
                const std::function<Status(RowCursor&)>& read) override;
@@ -22,6 +25,7 @@ class PgSession final : public SqlSession {
   static Params ToParams(const std::vector<Param>& params);
 
   Conn& conn_;
+  std::string_view what_;
 };
 
 }  // namespace reglo::storage::postgres

@@ -11,6 +11,8 @@
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/storage/row_codec.h"
+#include "reglo/storage/run_sql.h"
+#include "sqlite_session.h"
 #include "sqlite_store_impl.h"
 
 namespace reglo::storage::sqlite {
@@ -124,36 +126,9 @@ Result<IdlePullResult> SqliteStore::RecordIdlePull(const IdlePull& pull) {
   const std::string_view what = "recording an idle pull";
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin(what));
-  IdlePullResult result;
-  if (!pull.close_abandoned_as.empty()) {
-    REGLO_ASSIGN_OR_RETURN(
-        closed, CloseAbandonedRuns(pull.source_id, pull.finished_at, pull.close_abandoned_as));
-    result.abandoned_closed = closed;
-  }
-  REGLO_ASSIGN_OR_RETURN(
-      run, QueryInt(SqliteParameters(kIdlePullRunSql), what, pull.source_id, pull.plugin_version));
-  if (run != 0) {
-    REGLO_ASSIGN_OR_RETURN(fold, Prepare(SqliteParameters(kFoldIdlePullSql), what));
-    REGLO_RETURN_IF_ERROR(Stmt(*db_, fold, what).BindAll(run, pull.finished_at).Run());
-  } else {
-    REGLO_ASSIGN_OR_RETURN(insert, Prepare(SqliteParameters(kInsertIdlePullSql), what));
-    REGLO_RETURN_IF_ERROR(
-        Stmt(*db_, insert, what)
-            .BindAll(pull.source_id, pull.started_at, pull.finished_at, pull.plugin_version)
-            .Run());
-    run = db_->LastInsertRowId();
-  }
-  if (!pull.source_status.empty()) {
-    REGLO_ASSIGN_OR_RETURN(status, Prepare(SqliteParameters(kSetChangedSourceStatusSql), what));
-    REGLO_RETURN_IF_ERROR(Stmt(*db_, status, what)
-                              .BindAll(pull.source_id, pull.source_status, pull.finished_at)
-                              .Run());
-  }
-  if (!pull.release_lease_of.empty()) {
-    REGLO_RETURN_IF_ERROR(ReleaseLease(pull.source_id, pull.release_lease_of));
-  }
+  SqliteSession session(*db_, what);
+  REGLO_ASSIGN_OR_RETURN(result, RecordIdlePullIn(session, pull));
   REGLO_RETURN_IF_ERROR(tx.Commit());
-  result.run_id = run;
   return result;
 }
 
@@ -166,19 +141,8 @@ Result<int64_t> SqliteStore::CloseAbandonedRuns(const std::string& source_id,
                      "source_id = ? AND status = ?)",
                      "closing abandoned runs", source_id, RunStatusName(RunStatus::kRunning)));
   if (open == 0) return int64_t{0};
-  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("UPDATE integration_runs SET status = ?, finished_at = ?, "
-                                       "error_category = ?, error_message = ? "
-                                       "WHERE source_id = ? AND status = ?",
-                                       "closing abandoned runs"));
-  REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, "closing abandoned runs")
-                            .Bind(1, RunStatusName(RunStatus::kFailed))
-                            .Bind(2, finished_at)
-                            .Bind(3, StatusCodeName(StatusCode::kCancelled))
-                            .Bind(4, reason)
-                            .Bind(5, source_id)
-                            .Bind(6, RunStatusName(RunStatus::kRunning))
-                            .Run());
-  return static_cast<int64_t>(db_->Changes());
+  return SqliteSession(*db_, "closing abandoned runs")
+      .Execute(kCloseAbandonedRunsSql, {source_id, finished_at, reason});
 }
 
 Status SqliteStore::AppendRunLog(int64_t run_id, const RunLogLine& line) {
@@ -268,10 +232,9 @@ Status SqliteStore::CheckLeaseHeld(const CheckpointBatch& batch) {
 }
 
 Status SqliteStore::ReleaseLease(const std::string& source_id, const std::string& owner) {
-  REGLO_ASSIGN_OR_RETURN(stmt, Prepare("DELETE FROM integration_leases WHERE source_id = ? AND "
-                                       "owner = ?",
-                                       "releasing a lease"));
-  return Stmt(*db_, stmt, "releasing a lease").Bind(1, source_id).Bind(2, owner).Run();
+  return SqliteSession(*db_, "releasing a lease")
+      .Execute(kReleaseLeaseSql, {source_id, owner})
+      .status();
 }
 
 // ---------------------------------------------------------------------------------------------

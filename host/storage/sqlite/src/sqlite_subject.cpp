@@ -1,54 +1,9 @@
 // SqliteStore: personal data (SubjectStore, issue #18) over the shared subject_sql.h code.
 #include "reglo/storage/subject_sql.h"
+#include "sqlite_session.h"
 #include "sqlite_store_impl.h"
 
 namespace reglo::storage::sqlite {
-namespace {
-
-constexpr std::string_view kWhat = "handling personal data";
-
-// The store's connection as the shared code uses it: $N parameters spelled ?N, statements from
-// the connection's cache. A statement is done with before the next one starts (no nesting).
-class SqliteSession final : public SqlSession {
- public:
-  explicit SqliteSession(Db& db) : db_(db) {}
-
-  Status Query(const std::string& sql, const std::vector<Param>& params,
-               const std::function<Status(RowCursor&)>& read) override {
-    REGLO_ASSIGN_OR_RETURN(stmt, db_.Prepare(SqliteParameters(sql), kWhat));
-    Stmt bound(db_, stmt, kWhat);
-    Bind(bound, params);
-    return read(bound);
-  }
-  Result<int64_t> Execute(const std::string& sql, const std::vector<Param>& params) override {
-    REGLO_ASSIGN_OR_RETURN(stmt, db_.Prepare(SqliteParameters(sql), kWhat));
-    Stmt bound(db_, stmt, kWhat);
-    Bind(bound, params);
-    REGLO_RETURN_IF_ERROR(bound.Run());
-    return db_.Changes();
-  }
-
- private:
-  // Text is bound without copying: `params` outlives the statement's use.
-  static void Bind(Stmt& stmt, const std::vector<Param>& params) {
-    for (size_t i = 0; i < params.size(); ++i) {
-      const int index = static_cast<int>(i) + 1;
-      if (const auto* text = std::get_if<std::string>(&params[i])) {
-        stmt.Bind(index, *text);
-      } else if (const auto* number = std::get_if<int64_t>(&params[i])) {
-        stmt.Bind(index, *number);
-      } else if (const auto* bytes = std::get_if<Bytes>(&params[i])) {
-        stmt.BindBlob(index, bytes->value);
-      } else {
-        stmt.BindNull(index);
-      }
-    }
-  }
-
-  Db& db_;
-};
-
-}  // namespace
 
 Result<SubjectExport> SqliteStore::ExportSubject(const SubjectQuery& query) {
   // One read snapshot: the records, events and logs of the export agree with each other.

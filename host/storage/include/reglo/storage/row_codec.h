@@ -103,16 +103,6 @@ extern const std::string kFoldableRunSql;
 // its log lines and its row, one statement each.
 extern const std::string kFoldRunSql;
 extern const std::vector<std::string> kDeleteFoldedRunSql;
-// An idle pull (SyncStore::RecordIdlePull): kIdlePullRunSql ($1 = source, $2 = plugin version or
-// '') is the source's latest run when an idle pull folds into it (idle, nothing seen, that
-// plugin version), no row otherwise; kFoldIdlePullSql ($1 = that run, $2 = the pull's end)
-// counts the pull in it; else kInsertIdlePullSql ($1 = source, $2 = start, $3 = end, $4 = plugin
-// version) makes it a succeeded run of its own (followed by RETURNING id on PostgreSQL).
-extern const std::string kIdlePullRunSql;
-extern const std::string kFoldIdlePullSql;
-extern const std::string kInsertIdlePullSql;
-// The source's status ($1 = source, $2 = status, $3 = now) when it differs: no change otherwise.
-extern const std::string kSetChangedSourceStatusSql;
 // The statements of one HousekeepingStore::Prune batch ($1 = before, $2 = limit), run in order
 // in one transaction; the last one's affected rows are what was pruned.
 const std::vector<std::string>& PruneSql(PruneTarget target);

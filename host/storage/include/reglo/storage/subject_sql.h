@@ -16,27 +16,10 @@
 
 #include "reglo/core/status.h"
 #include "reglo/storage/row_codec.h"
+#include "reglo/storage/sql_session.h"
 #include "reglo/storage/subject_store.h"
 
 namespace reglo::storage {
-
-// A backend's connection as the shared code uses it.
-class SqlSession {
- public:
-  // Binary bytes (a BLOB, a bytea): an event's stored data (EncodeEventData).
-  struct Bytes {
-    std::string value;
-  };
-  using Param = std::variant<std::monostate, std::string, int64_t, Bytes>;  // monostate: NULL
-  // Runs one statement and hands its rows to `read` (rows it does not read are dropped).
-  virtual Status Query(const std::string& sql, const std::vector<Param>& params,
-                       const std::function<Status(RowCursor&)>& read) = 0;
-  // Runs one statement without rows; returns the rows it changed.
-  virtual Result<int64_t> Execute(const std::string& sql, const std::vector<Param>& params) = 0;
-
- protected:
-  ~SqlSession() = default;
-};
 
 // The SubjectStore operations, inside the caller's transaction (EraseSubjectIn and
 // HandleInactiveStudentsIn need one; the caller commits).
