@@ -205,6 +205,41 @@ TEST_F(EngineTest, HungConnectorDoesNotDelayAnotherConnectorsSources) {
   EXPECT_EQ(Snap("hung").status, "ok");
 }
 
+// A plugin is handed two pulls per thread at a time (one running, one waiting for the thread);
+// its other due sources wait in the scheduler, holding nothing, and start as pulls end. Its full
+// lane holds up no other plugin's sources.
+TEST_F(EngineTest, APluginIsHandedTwoPullsPerThreadAndTheRestWaitWithoutHoldingOthersUp) {
+  Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
+  Install(REGLO_SIDA_OTHER_PLUGIN, "sida_other.so");
+  SourceConfig other = Source("other", "sida_other");
+  other.interval = seconds(5);
+  StartEngine({Source("hung-1", "sida_stub", Hang()), Source("hung-2", "sida_stub", Hang()),
+               Source("hung-3", "sida_stub", Hang()), Source("hung-4", "sida_stub", Hang()),
+               other});
+  engine_->Tick();
+  WaitForPullToStart("hung-1");
+  for (int run = 1; run <= 3; ++run) {
+    ASSERT_TRUE(engine_->WaitForRuns("other", run, kWait)) << "run " << run;
+    Advance(Snap("other").next_run_in);
+    engine_->Tick();
+    // Of sida_stub's (one thread): hung-1 on it, hung-2 queued behind it, the others not handed
+    // to the pool at all.
+    EXPECT_EQ(Snap("hung-1").state, SourceState::kRunning);
+    EXPECT_EQ(Snap("hung-2").state, SourceState::kRunning);
+    EXPECT_EQ(Snap("hung-3").state, SourceState::kIdle);
+    EXPECT_EQ(Snap("hung-4").state, SourceState::kIdle);
+    EXPECT_LE(engine_->Running(), 3);
+  }
+  Release();
+  ASSERT_TRUE(engine_->WaitForRuns("hung-2", 1, kWait));
+  engine_->Tick();  // the lane has room again: the waiting sources are handed over
+  ASSERT_TRUE(engine_->WaitForRuns("hung-3", 1, kWait));
+  ASSERT_TRUE(engine_->WaitForRuns("hung-4", 1, kWait));
+  for (const char* id : {"hung-1", "hung-2", "hung-3", "hung-4"}) {
+    EXPECT_EQ(Snap(id).status, "ok") << id;
+  }
+}
+
 TEST_F(EngineTest, WatchdogCancelsAStalledPullThatHonoursStop) {
   Install(REGLO_SIDA_PLUGIN, "sida_stub.so");
   // Each call takes 10 minutes but polls should_stop: no progress the hub can see.

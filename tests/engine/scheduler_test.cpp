@@ -210,6 +210,47 @@ TEST(SchedulerTest, EachEventExaminesOnlyTheDueSources) {
   EXPECT_LE(scheduler.examined() - before, pulls + 2 * events + 1);
 }
 
+// A lane with no room (its plugin has all the pulls it takes) yields none of its due sources and
+// does not hold up another lane's, even with 10,000 of its own due ahead of them: each lane gives
+// its earliest due up to its room, and what a call examines is bounded by the rooms, not by n.
+TEST(SchedulerTest, ALaneGivesItsEarliestDueUpToItsRoomAndAFullLaneHoldsUpNoOther) {
+  ScriptedRandom random(ScriptedRandom::kMax);
+  Scheduler scheduler(BackoffPolicy{}, random);
+  for (int i = 0; i < 10'000; ++i) {
+    scheduler.Add(fmt::format("busy-{:05d}", i), seconds(60), kStart, FirstRun::kNow, "busy");
+  }
+  scheduler.Add("quiet-a", seconds(60), kStart + milliseconds(2), FirstRun::kNow, "quiet");
+  scheduler.Add("quiet-b", seconds(60), kStart + milliseconds(1), FirstRun::kNow, "quiet");
+  std::map<std::string, size_t> rooms = {{"busy", 0}, {"quiet", 8}};
+  const Scheduler::LaneRoom room = [&](const std::string& lane) { return rooms.at(lane); };
+  const TimePoint now = kStart + seconds(1);
+
+  uint64_t before = scheduler.examined();
+  EXPECT_EQ(scheduler.Due(now, room), (std::vector<std::string>{"quiet-a", "quiet-b"}));
+  EXPECT_LE(scheduler.examined() - before, 3u);
+  // The busy lane's head is due first, but it is full: the next wake is the quiet lane's.
+  EXPECT_EQ(scheduler.NextDue(room), kStart + milliseconds(1));
+  EXPECT_EQ(scheduler.NextDue(), kStart);  // no rooms given: every lane counts
+
+  // The earliest due of each lane up to its room (quiet-b before quiet-a), in id order.
+  rooms = {{"busy", 2}, {"quiet", 1}};
+  before = scheduler.examined();
+  EXPECT_EQ(scheduler.Due(now, room),
+            (std::vector<std::string>{"busy-00000", "busy-00001", "quiet-b"}));
+  EXPECT_LE(scheduler.examined() - before, 3u);
+
+  // Re-added with another lane: it keeps its due time and waits in its new lane.
+  scheduler.Add("busy-00000", seconds(60), now, FirstRun::kNow, "quiet");
+  rooms = {{"busy", 0}, {"quiet", 2}};
+  EXPECT_EQ(scheduler.Due(now, room), (std::vector<std::string>{"busy-00000", "quiet-b"}));
+
+  // Started sources leave their lane's order; a lane left with none due wakes nobody.
+  for (const char* id : {"busy-00000", "quiet-a", "quiet-b"}) scheduler.MarkStarted(id);
+  EXPECT_EQ(scheduler.NextDue(room), std::nullopt);
+  EXPECT_TRUE(scheduler.Due(now, room).empty());
+  EXPECT_EQ(scheduler.Due(now).size(), 9'999u);
+}
+
 TEST(SchedulerTest, WarningsMakeAWarningStatus) {
   ScriptedRandom random(ScriptedRandom::kMax);
   Scheduler scheduler(BackoffPolicy{}, random);

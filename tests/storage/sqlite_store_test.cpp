@@ -130,6 +130,43 @@ TEST(SqliteStoreTest, TwoStoresShareOneFile) {
   EXPECT_EQ((*reader)->CountRecords(*model::FindEntity("student")).value(), 2);
 }
 
+// Migration 12: a store from before it gets its leases table rebuilt without a rowid (an idle
+// pull's lease take and release then write one page each, not two), with the leases it held.
+TEST(SqliteStoreTest, LeasesMoveToATableWithoutRowidKeepingTheLeasesHeld) {
+  TempDir dir;
+  const std::string path = (dir.path() / "hub.db").string();
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  RawConnection raw(path);
+  // The store as migration 11 left it: the rowid table, holding a live lease of instance "a".
+  ASSERT_TRUE(raw.Execute("DROP TABLE integration_leases;"
+                          "CREATE TABLE integration_leases (source_id TEXT NOT NULL PRIMARY KEY, "
+                          "owner TEXT NOT NULL, expires_at TEXT NOT NULL);"
+                          "INSERT INTO integration_leases VALUES "
+                          "('school-1', 'a', '2999-01-01T00:00:00.000Z');"
+                          "DELETE FROM schema_migrations WHERE version = 12;")
+                  .ok());
+  auto without_rowid = [&] {
+    return raw
+        .QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'integration_leases' AND "
+                  "sql LIKE '%WITHOUT ROWID%'")
+        .value();
+  };
+  ASSERT_EQ(without_rowid(), 0);
+
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(without_rowid(), 1);
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                         "tbl_name = 'integration_leases'")
+                .value(),
+            0);
+  const std::string now = "2026-12-05T00:00:00.000Z";
+  EXPECT_FALSE((*store)->TryAcquireLease("school-1", "b", std::chrono::seconds(60), now).value());
+  EXPECT_TRUE((*store)->TryAcquireLease("school-1", "a", std::chrono::seconds(60), now).value());
+  EXPECT_TRUE((*store)->TryAcquireLease("school-2", "b", std::chrono::seconds(60), now).value());
+  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM integration_leases").value(), 2);
+}
+
 TEST(SqliteStoreTest, UnopenablePathIsAnIoErrorNamingThePath) {
   TempDir dir;
   const std::string path = (dir.path() / "missing-dir" / "hub.db").string();

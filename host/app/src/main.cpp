@@ -372,7 +372,7 @@ int main(int argc, char** argv) {
                                      std::cerr);
   }
   if (plugins->parsed()) return reglo::app::ListPlugins(*config, std::cout, std::cerr);
-  if (serve->parsed()) return reglo::app::Serve(*config, std::cout, std::cerr);
+  if (serve->parsed()) return reglo::app::Serve(std::move(*config), std::cout, std::cerr);
   if (keys_create->parsed()) {
     return reglo::app::CreateAgentKey(*config, key_company, key_source, key_cidrs, key_rate,
                                       key_burst, reglo::SystemClock::Instance(), std::cout,

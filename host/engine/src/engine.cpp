@@ -9,7 +9,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
+#include <unordered_set>
 
 #include "control_writes.h"
 #include "duration_text.h"
@@ -132,12 +134,16 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   // configuration of a source that runs in this process is refused, and the hub carries on.
   // Holds no lock while it waits for the child; takes the sources' only to read them.
   Status Probe(const std::filesystem::path& library) {
+    // Each distinct configuration once (under the first source's name): sources that share one
+    // (a hub of many alike) are not tried, nor copied, once each.
     auto configs = [this](const plugin_host::PluginInfo& described) {
       std::vector<std::pair<std::string, std::string>> tried;
+      std::unordered_set<std::string_view> distinct;
       auto registry = sources.Lock();
       for (const auto& [id, source] : registry->sources) {
         if (source.row.connector == described.name &&
-            source.isolation == isolation::Isolation::kInProcess) {
+            source.isolation == isolation::Isolation::kInProcess &&
+            distinct.insert(source.row.config_json).second) {
           tried.emplace_back("source " + id, source.row.config_json);
         }
       }
@@ -185,12 +191,35 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
 
   // --- starting runs ------------------------------------------------------------------------
 
+  // Pulls handed to a plugin's pool at a time: one per thread and as many waiting, so a thread
+  // that finishes finds its next pull at once. The other due sources wait in the scheduler, where
+  // they hold no copy of their row and no run control (100,000 sources due at once queued them
+  // all), and the watchdog does not count a wait for a thread as a stall.
+  size_t PullsInFlightCap() const {
+    return 2 * static_cast<size_t>(std::max(1, options.threads_per_plugin));
+  }
+
+  // How many more pulls the lane of `connector` takes. Unlimited for a connector not loaded (each
+  // of its sources is failed at once), none for a quarantined one.
+  size_t LaneRoom(const std::string& connector, PluginRegistry& loaded,
+                  const RunSupervisor& supervised) const {
+    const PluginRegistry::Slot* slot = loaded.Loaded(connector);
+    if (slot == nullptr) return SIZE_MAX;
+    if (slot->quarantined) return 0;
+    const auto in_flight = static_cast<size_t>(std::max(0, supervised.InFlight(connector)));
+    return in_flight < PullsInFlightCap() ? PullsInFlightCap() - in_flight : 0;
+  }
+
   void StartDue(TimePoint now) {
     if (stopping) return;
     auto registry = sources.Lock();
-    for (const std::string& id : registry->scheduler.Due(now)) {
+    auto loaded = plugins.Lock();
+    auto supervised = runs.Lock();
+    const std::vector<std::string> due = registry->scheduler.Due(
+        now,
+        [&](const std::string& connector) { return LaneRoom(connector, *loaded, *supervised); });
+    for (const std::string& id : due) {
       const SourceConfig& source = registry->sources.at(id);
-      auto loaded = plugins.Lock();
       PluginRegistry::Slot* slot = loaded->Loaded(source.row.connector);
       if (slot == nullptr) {
         registry->scheduler.PluginMissing(id, NotLoadedReason(source.row.connector, *loaded));
@@ -203,7 +232,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       control->connector = source.row.connector;
       control->plugin_version = slot->plugin->info().version;
       control->isolated = source.isolation == isolation::Isolation::kProcess;
-      runs.Lock()->Start(id, control, now);
+      supervised->Start(id, control, now);
       registry->scheduler.MarkStarted(id);
       boost::asio::post(loaded->PoolOf(*slot, options.threads_per_plugin),
                         [self = shared_from_this(), row = source.row, plugin = slot->plugin,
@@ -288,6 +317,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     }
     runs_ended.notify_all();
     writes.Flush();
+    bool wake_loop = false;
     {
       auto registry = sources.Lock();
       if (!control->source_removed && registry->sources.count(id)) {
@@ -296,9 +326,17 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         if (control->run_id > 0) count.last_run_id = control->run_id;
         count.last_plugin_version = control->plugin_version;
       }
+      // The loop sleeps until the earliest due time it knew of, a second at most: it is woken
+      // when this end brings a sooner one, or frees room for sources due already. (Not after
+      // every pull: 100,000 sources a minute would wake it a thousand times a second for nothing.)
+      const TimePoint now = clock.Monotonic();
+      const SourceSchedule* schedule = registry->scheduler.Find(id);
+      const std::optional<TimePoint> due = registry->scheduler.NextDue();
+      wake_loop = (schedule != nullptr && schedule->next_run <= now + kLongestSleep) ||
+                  (due && *due <= now);
     }
     runs_counted.notify_all();
-    Poke();
+    if (wake_loop) Poke();
   }
   void Run(storage::SyncStore& store, const storage::SourceRow& row,
            const plugin_host::LoadedPlugin& plugin, const std::shared_ptr<RunControl>& control,
@@ -399,10 +437,17 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
   // next watchdog look (a quarter of the stall timeout, at most a second).
   Duration NextWake() {
     const TimePoint now = clock.Monotonic();
-    Duration wait = std::min<Duration>(Duration(1'000), options.stall_timeout / 4);
+    Duration wait = std::min<Duration>(kLongestSleep, options.stall_timeout / 4);
     if (!runs.Lock()->running.empty()) wait = std::min(wait, options.cancel_grace / 4);
-    if (std::optional<TimePoint> due = sources.Lock()->scheduler.NextDue()) {
-      wait = std::min(wait, std::chrono::duration_cast<Duration>(*due - now));
+    {
+      // A due source whose plugin has no room is not a reason to wake: the end of one of the
+      // plugin's pulls wakes the loop (RecordEnd).
+      auto registry = sources.Lock();
+      auto loaded = plugins.Lock();
+      auto supervised = runs.Lock();
+      const std::optional<TimePoint> due = registry->scheduler.NextDue(
+          [&](const std::string& connector) { return LaneRoom(connector, *loaded, *supervised); });
+      if (due) wait = std::min(wait, std::chrono::duration_cast<Duration>(*due - now));
     }
     if (options.watch_plugins) {
       std::lock_guard<std::mutex> ticking(tick_mutex);
@@ -425,6 +470,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       wake.wait_for(lock, wait, [this] { return quit || poked; });
     }
   }
+
+  // The control loop's longest sleep: it looks at the watchdog and the plugins folder this often.
+  static constexpr Duration kLongestSleep{1'000};
 
   EngineOptions options;
   const Clock& clock;
@@ -477,7 +525,7 @@ Engine::~Engine() {
     // left behind (never joined), so a hung plugin cannot hang the hub's exit.
     for (auto& [name, slot] : plugins->plugins) {
       if (!slot.pool) continue;
-      if (impl_->runs.Lock()->Busy(name)) {
+      if (impl_->runs.Lock()->InFlight(name) > 0) {
         (void)slot.pool.release();
       } else {
         finished.push_back(std::move(slot.pool));
@@ -505,14 +553,29 @@ Status Engine::Start() {
     impl.writes.Open(std::move(*control));
     // A source pulled before (by this hub, an earlier process or another instance) waits for its
     // phase slot; one never pulled runs at once. Read before the rows below reset the status.
-    REGLO_ASSIGN_OR_RETURN(stored, impl.writes.StoreLocked()->ListSources());
-    for (const storage::SourceRow& row : stored) {
-      if (row.status != "new") pulled_before.insert(row.id);
-    }
-    // The configured sources are fixed until Start returns: a copy of their rows is current.
+    {
+      REGLO_ASSIGN_OR_RETURN(stored, impl.writes.StoreLocked()->ListSources());
+      for (const storage::SourceRow& row : stored) {
+        if (row.status != "new") pulled_before.insert(row.id);
+      }
+    }  // not alive with the copies below: 100,000 rows each
+    // The configured sources are fixed until Start returns: a copy of their rows is current. Saved
+    // 10,000 at a time, a transaction each (an upsert is safe to repeat), so the copy stays small.
+    constexpr size_t kRowsPerUpsert = 10'000;
     std::vector<storage::SourceRow> rows;
-    for (const auto& [id, source] : impl.sources.Lock()->sources) rows.push_back(source.row);
-    REGLO_RETURN_IF_ERROR(impl.writes.StoreLocked()->UpsertSources(rows));
+    std::optional<std::string> from;  // the first id of the next batch
+    do {
+      rows.clear();
+      {
+        auto registry = impl.sources.Lock();  // not held across the write
+        auto it = from ? registry->sources.find(*from) : registry->sources.begin();
+        for (; it != registry->sources.end() && rows.size() < kRowsPerUpsert; ++it) {
+          rows.push_back(it->second.row);
+        }
+        from = it == registry->sources.end() ? std::nullopt : std::optional(it->first);
+      }
+      REGLO_RETURN_IF_ERROR(impl.writes.StoreLocked()->UpsertSources(rows));
+    } while (from);
   }
   {
     auto registry = impl.sources.Lock();
@@ -520,7 +583,8 @@ Status Engine::Start() {
     registry->scheduler.SetWallClock(now, impl.clock.Now());
     for (const auto& [id, source] : registry->sources) {
       registry->scheduler.Add(id, source.interval, now,
-                              pulled_before.count(id) ? FirstRun::kPhase : FirstRun::kNow);
+                              pulled_before.count(id) ? FirstRun::kPhase : FirstRun::kNow,
+                              source.row.connector);
       if (!source.row.enabled) {
         (void)registry->scheduler.Pause(id, HoldCause::kManual,
                                         "paused: disabled in the configuration");
@@ -711,7 +775,7 @@ Status Engine::AddSource(SourceConfig source) {
     auto registry = impl.sources.Lock();
     REGLO_RETURN_IF_ERROR(refused(*registry));  // adds are serialised (writing lock): still free
     const TimePoint now = impl.clock.Monotonic();
-    registry->scheduler.Add(id, source.interval, now);
+    registry->scheduler.Add(id, source.interval, now, FirstRun::kNow, source.row.connector);
     registry->sources.emplace(id, source);
     if (!source.row.enabled) {
       (void)registry->scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
@@ -753,8 +817,9 @@ Status Engine::UpdateSource(SourceConfig source) {
     const bool was_enabled = it->second.row.enabled;
     it->second = source;
     Scheduler& scheduler = registry->scheduler;
-    scheduler.Add(id, source.interval, now);  // keeps its state, takes the new interval
-    std::string not_loaded;                   // why the connector cannot run; "" when it is loaded
+    // Keeps its state, takes the new interval and connector.
+    scheduler.Add(id, source.interval, now, FirstRun::kNow, source.row.connector);
+    std::string not_loaded;  // why the connector cannot run; "" when it is loaded
     if (auto plugins = impl.plugins.Lock(); plugins->Loaded(source.row.connector) == nullptr) {
       not_loaded = impl.NotLoadedReason(source.row.connector, *plugins);
     }

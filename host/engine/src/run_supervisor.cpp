@@ -11,6 +11,8 @@ namespace reglo::engine {
 void RunSupervisor::Start(const std::string& id, std::shared_ptr<RunControl> control,
                           TimePoint now) {
   Supervised& supervised = running[id];
+  if (supervised.control) --in_flight[supervised.control->connector];
+  ++in_flight[control->connector];
   supervised = Supervised{};
   supervised.control = std::move(control);
   supervised.last_progress = now;
@@ -24,6 +26,7 @@ std::optional<RunSupervisor::Supervised> RunSupervisor::Finish(
   if (it == running.end() || it->second.control != control) return std::nullopt;
   Supervised supervised = std::move(it->second);
   running.erase(it);
+  --in_flight[supervised.control->connector];
   return supervised;
 }
 
@@ -93,6 +96,7 @@ void RunSupervisor::AbandonRunsOf(const std::string& connector, const std::strin
       writes.FailRun(supervised.control, reason);
     }
     abandoned.push_back(supervised.control);
+    --in_flight[connector];
     it = running.erase(it);
   }
 }
@@ -140,11 +144,9 @@ int64_t RunSupervisor::CurrentRunId(const std::string& id) const {
   return it == running.end() ? 0 : it->second.control->run_id.load();
 }
 
-bool RunSupervisor::Busy(const std::string& connector) const {
-  for (const auto& [id, supervised] : running) {
-    if (supervised.control->connector == connector) return true;
-  }
-  return false;
+int RunSupervisor::InFlight(const std::string& connector) const {
+  auto it = in_flight.find(connector);
+  return it == in_flight.end() ? 0 : it->second;
 }
 
 }  // namespace reglo::engine

@@ -67,13 +67,14 @@ struct RunSupervisor {
 
   // The run id of `id`'s pull in progress (0: none, or not begun yet).
   int64_t CurrentRunId(const std::string& id) const;
-  // Whether a pull of a source of `connector` is supervised.
-  bool Busy(const std::string& connector) const;
+  // How many pulls of sources of `connector` are supervised (queued on its pool or running).
+  int InFlight(const std::string& connector) const;
 
   Limits limits;
   ControlWrites& writes;
   const Clock& clock;
   std::map<std::string, Supervised> running;  // by source id
+  std::map<std::string, int> in_flight;       // how many of `running` by connector
   // Pulls abandoned with their quarantined plugin: kept alive, never waited for.
   std::vector<std::shared_ptr<RunControl>> abandoned;
 };

@@ -60,12 +60,12 @@ uint64_t PhaseHash(std::string_view id) {
 class Scheduler::Requeue {
  public:
   Requeue(Scheduler& scheduler, SourceSchedule* source) : scheduler_(scheduler), source_(source) {
-    if (source_ != nullptr) scheduler_.queue_.erase(source_);
+    if (source_ != nullptr) scheduler_.Dequeue(source_);
   }
   ~Requeue() {
     if (source_ != nullptr &&
         (source_->state == SourceState::kIdle || source_->state == SourceState::kBackoff)) {
-      scheduler_.queue_.insert(source_);
+      scheduler_.lanes_[source_->lane].insert(source_);
     }
   }
   Requeue(const Requeue&) = delete;
@@ -110,41 +110,58 @@ const SourceSchedule* Scheduler::Find(const std::string& id) const {
   return it == sources_.end() ? nullptr : &it->second;
 }
 
-void Scheduler::Add(const std::string& id, Duration interval, TimePoint now, FirstRun first) {
+void Scheduler::Dequeue(const SourceSchedule* source) {
+  auto lane = lanes_.find(source->lane);
+  if (lane == lanes_.end()) return;
+  lane->second.erase(source);
+  if (lane->second.empty()) lanes_.erase(lane);
+}
+
+void Scheduler::Add(const std::string& id, Duration interval, TimePoint now, FirstRun first,
+                    const std::string& lane) {
   auto [it, inserted] = sources_.try_emplace(id);
   SourceSchedule& source = it->second;
   Requeue requeue(*this, inserted ? nullptr : &source);
   source.interval = interval;
+  source.lane = lane;
   if (inserted) {
     source.id = id;
     source.phase_hash = PhaseHash(id);
     source.next_run = first == FirstRun::kPhase ? Slot(source, now) : now;
-    queue_.insert(&source);
+    lanes_[lane].insert(&source);
   }
 }
 
 void Scheduler::Remove(const std::string& id) {
   auto it = sources_.find(id);
   if (it == sources_.end()) return;
-  queue_.erase(&it->second);
+  Dequeue(&it->second);
   sources_.erase(it);
 }
 
-std::vector<std::string> Scheduler::Due(TimePoint now) const {
+std::vector<std::string> Scheduler::Due(TimePoint now, const LaneRoom& room) const {
   std::vector<std::string> due;
-  for (const SourceSchedule* source : queue_) {
-    ++examined_;
-    if (source->next_run > now) break;
-    due.push_back(source->id);
+  for (const auto& [lane, queue] : lanes_) {
+    size_t left = room ? room(lane) : SIZE_MAX;
+    for (auto it = queue.begin(); left > 0 && it != queue.end(); ++it, --left) {
+      ++examined_;
+      if ((*it)->next_run > now) break;
+      due.push_back((*it)->id);
+    }
   }
   std::sort(due.begin(), due.end());
   return due;
 }
 
-std::optional<TimePoint> Scheduler::NextDue() const {
-  if (queue_.empty()) return std::nullopt;
-  ++examined_;
-  return (*queue_.begin())->next_run;
+std::optional<TimePoint> Scheduler::NextDue(const LaneRoom& room) const {
+  std::optional<TimePoint> next;
+  for (const auto& [lane, queue] : lanes_) {
+    if (room && room(lane) == 0) continue;
+    ++examined_;
+    const TimePoint head = (*queue.begin())->next_run;
+    if (!next || head < *next) next = head;
+  }
+  return next;
 }
 
 void Scheduler::MarkStarted(const std::string& id) {

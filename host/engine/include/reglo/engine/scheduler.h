@@ -3,13 +3,16 @@
 // RATE_LIMITED waiting for the connector's retry-after, run-now, pause/resume and manual retry.
 // Nothing here reads a clock or sleeps: every call is given `now` (the Clock's monotonic time), and
 // randomness comes from an injected RandomSource, so unit tests drive it with a fake clock. Sources
-// that can run are kept ordered by due time, so each event costs O(log n), not a walk of them all.
+// that can run are kept ordered by due time, one order per lane (the engine's lane is a source's
+// connector), so each event costs O(log n), not a walk of them all, and a lane that has no room
+// for more pulls does not hold up the others.
 // Thread-safety: Scheduler is not thread-safe (the Engine serialises calls under its mutex);
 // StdRandomSource is thread-safe.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -95,6 +98,7 @@ uint64_t PhaseHash(std::string_view id);
 
 struct SourceSchedule {
   std::string id;
+  std::string lane;         // whose pulls it waits with (the engine: its connector)
   uint64_t phase_hash = 0;  // PhaseHash(id)
   Duration interval{60'000};
   SourceState state = SourceState::kIdle;
@@ -128,19 +132,22 @@ class Scheduler {
   // Ties the phases to the wall clock: `wall` is the wall-clock time at monotonic `now`. Until
   // called, the monotonic clock's epoch stands for the wall clock's.
   void SetWallClock(TimePoint now, std::chrono::system_clock::time_point wall);
-  // Adds a source, due as `first` says. Re-adding keeps its state and its next run but takes
-  // the new interval.
-  void Add(const std::string& id, Duration interval, TimePoint now,
-           FirstRun first = FirstRun::kNow);
+  // Adds a source to `lane`, due as `first` says. Re-adding keeps its state and its next run but
+  // takes the new interval and lane.
+  void Add(const std::string& id, Duration interval, TimePoint now, FirstRun first = FirstRun::kNow,
+           const std::string& lane = "");
   void Remove(const std::string& id);
   // The source's first slot at or after `at` (`at` itself for a source it does not know).
   TimePoint NextSlot(const std::string& id, TimePoint at) const;
 
-  // Sources whose time has come (idle or backing off, next_run <= now), in id order. Visits
-  // only those (and the first one not due).
-  std::vector<std::string> Due(TimePoint now) const;
-  // The earliest next_run among sources that can become due; nullopt when none can. O(1).
-  std::optional<TimePoint> NextDue() const;
+  // How many more pulls a lane can take now (SIZE_MAX: no limit).
+  using LaneRoom = std::function<size_t(const std::string& lane)>;
+  // Sources whose time has come (idle or backing off, next_run <= now), in id order: of each
+  // lane, its earliest due up to the lane's room. Visits only those (and the first one not due).
+  std::vector<std::string> Due(TimePoint now, const LaneRoom& room = nullptr) const;
+  // The earliest next_run among sources that can become due, in lanes with room; nullopt when
+  // none can. O(lanes).
+  std::optional<TimePoint> NextDue(const LaneRoom& room = nullptr) const;
   // How many sources Due and NextDue have looked at so far: what a scheduling event costs,
   // counted rather than timed so a test can hold it to a bound.
   uint64_t examined() const { return examined_; }
@@ -189,12 +196,14 @@ class Scheduler {
     }
   };
   SourceSchedule* Get(const std::string& id);
+  void Dequeue(const SourceSchedule* source);  // out of its lane's order (if it was in it)
   TimePoint Slot(const SourceSchedule& source, TimePoint at) const;
   BackoffPolicy policy_;
   RandomSource& random_;
   std::map<std::string, SourceSchedule> sources_;  // std::map: node addresses stay put
-  std::set<const SourceSchedule*, ByDue> queue_;   // the idle and backing-off, by next_run
-  int64_t wall_offset_ms_ = 0;                     // wall-clock ms at the monotonic epoch
+  using Queue = std::set<const SourceSchedule*, ByDue>;
+  std::map<std::string, Queue> lanes_;  // the idle and backing-off of each lane, by next_run
+  int64_t wall_offset_ms_ = 0;          // wall-clock ms at the monotonic epoch
   mutable uint64_t examined_ = 0;
 };
 
