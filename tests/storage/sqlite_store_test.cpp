@@ -147,8 +147,9 @@ TEST(SqliteStoreTest, LeasesMoveToATableWithoutRowidKeepingTheLeasesHeld) {
                   .ok());
   auto without_rowid = [&] {
     return raw
-        .QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'integration_leases' AND "
-                  "sql LIKE '%WITHOUT ROWID%'")
+        .QueryInt(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'integration_leases' AND "
+            "sql LIKE '%WITHOUT ROWID%'")
         .value();
   };
   ASSERT_EQ(without_rowid(), 0);
