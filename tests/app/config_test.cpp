@@ -259,7 +259,10 @@ TEST(ConfigTest, PersonalDataDefaultsAndPerSourceOverrides) {
   const RetentionSettings defaults = ParseConfig(kGood, "/tmp")->retention;
   EXPECT_EQ(defaults.personal_data.after_erasure, "stay_erased");
   EXPECT_EQ(defaults.personal_data.policy.inactive_after.count(), 0);  // off
-  ASSERT_EQ(defaults.personal_data_by_source.count("rossi"), 1u);
+  // A source without its own has the hub default, and no entry of its own.
+  EXPECT_EQ(defaults.personal_data_by_source.count("rossi"), 0u);
+  EXPECT_EQ(&PersonalDataOf(defaults, "rossi"), &defaults.personal_data);
+  EXPECT_EQ(defaults.source_ids, std::vector<std::string>{"rossi"});
   Result<HubConfig> config = ParseConfig(std::string("{") + kSource + R"(
       "retention": {"personal_data": {"dead_letters_days": 30, "run_logs_days": 7,
                                       "inactive_years": 2, "inactive_students": "erase"}},
@@ -270,14 +273,14 @@ TEST(ConfigTest, PersonalDataDefaultsAndPerSourceOverrides) {
                            "inactive_students": "flag"}}]})",
                                          "/tmp");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
-  const auto& by_source = config->retention.personal_data_by_source;
-  const PersonalDataSettings& a = by_source.at("a");
+  EXPECT_EQ(config->retention.personal_data_by_source.size(), 1u);  // b's own
+  const PersonalDataSettings& a = PersonalDataOf(config->retention, "a");
   EXPECT_EQ(a.policy.dead_letters, std::chrono::hours(30 * 24));
   EXPECT_EQ(a.policy.run_logs, std::chrono::hours(7 * 24));
   EXPECT_EQ(a.policy.inactive_after, std::chrono::hours(2 * 8766));  // 365.25 days a year
   EXPECT_EQ(a.policy.inactive_action, storage::InactiveAction::kErase);
   EXPECT_EQ(a.after_erasure, "stay_erased");
-  const PersonalDataSettings& b = by_source.at("b");
+  const PersonalDataSettings& b = PersonalDataOf(config->retention, "b");
   EXPECT_EQ(b.policy.dead_letters, std::chrono::hours(30 * 24));  // the hub's
   EXPECT_EQ(b.policy.run_logs, std::chrono::hours(24));           // its own
   EXPECT_EQ(b.policy.inactive_action, storage::InactiveAction::kFlag);

@@ -169,7 +169,8 @@ TEST(SubjectRetentionTest, TheBackgroundPassExpiresPersonalDataPerSource) {
   strict.policy.dead_letters = std::chrono::hours(24 * 7);
   strict.policy.run_logs = std::chrono::hours(24 * 7);
   strict.policy.inactive_after = std::chrono::hours(24 * 7);
-  settings.personal_data_by_source = {{"short", strict}, {"long", PersonalDataSettings{}}};
+  settings.personal_data_by_source = {{"short", strict}};
+  settings.source_ids = {"short", "long"};  // "long" has the hub default
   BackgroundHousekeeper housekeeper(settings, open, clock);
   housekeeper.Start();
   ASSERT_TRUE(reglo::testing::WaitUntil([&] { return housekeeper.totals().Read().passes == 1; }));

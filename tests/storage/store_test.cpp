@@ -562,6 +562,11 @@ TEST_P(StoreTest, CursorAndCountersCommitWithRecords) {
   ASSERT_TRUE(store_->CommitCheckpoint(batch).ok());
   EXPECT_EQ(OK_VALUE(store_->GetCursor(std::string(kSourceId), "cases")), "c-9");
   EXPECT_EQ(OK_VALUE(store_->GetCursor(std::string(kSourceId), std::string(kStream))), "page-2");
+  // All of the source's in one read, as a pull reads them; none of another source's.
+  const std::map<std::string, std::string> expected = {{"cases", "c-9"},
+                                                       {std::string(kStream), "page-2"}};
+  EXPECT_EQ(OK_VALUE(store_->GetCursors(std::string(kSourceId))), expected);
+  EXPECT_TRUE(OK_VALUE(store_->GetCursors("another-source")).empty());
   run = OK_VALUE(store_->GetRun(run_id_));
   EXPECT_EQ(run.counters.seen, 4);
   EXPECT_EQ(run.counters.created, 2);

@@ -691,9 +691,10 @@ Status ReadSources(json& root, const std::filesystem::path& base_dir,
       }
     }
     if (retention != nullptr) {
-      PersonalDataSettings& own = retention->personal_data_by_source[source.id];
-      own = retention->personal_data;
+      retention->source_ids.push_back(source.id);
       if (auto it = entry.find("personal_data"); it != entry.end()) {
+        PersonalDataSettings& own = retention->personal_data_by_source[source.id];
+        own = retention->personal_data;
         REGLO_RETURN_IF_ERROR(ReadPersonalData(*it, key + ".personal_data", own));
       }
     }
@@ -717,6 +718,12 @@ Status ReadSources(json& root, const std::filesystem::path& base_dir,
 }
 
 }  // namespace
+
+const PersonalDataSettings& PersonalDataOf(const RetentionSettings& retention,
+                                           const std::string& source_id) {
+  auto own = retention.personal_data_by_source.find(source_id);
+  return own == retention.personal_data_by_source.end() ? retention.personal_data : own->second;
+}
 
 Result<HubConfig> ParseConfig(const std::string& text, const std::filesystem::path& base_dir) {
   Result<json> parsed = ParseTopLevel(

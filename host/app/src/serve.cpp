@@ -184,7 +184,7 @@ int Serve(HubConfig config, std::ostream& out, std::ostream& err) {
   RetentionSettings retention = std::move(config.retention);  // the erasure rules are stored
   if (!retention.enabled) {
     retention.policy = NothingPruned(retention.policy);
-    retention.personal_data_by_source.clear();  // nor personal data expires (issue #18)
+    retention.source_ids.clear();  // nor personal data expires (issue #18)
   }
   BackgroundHousekeeper housekeeper(
       std::move(retention), [&config] { return OpenStore(config); }, SystemClock::Instance());

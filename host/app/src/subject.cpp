@@ -134,9 +134,12 @@ Status ApplyErasureRules(storage::AdminStore& store, const HubConfig& config, co
   const std::string now = FormatUtc(clock.Now());
   REGLO_RETURN_IF_ERROR(store.PutSetting(storage::AfterErasureSettingKey(""),
                                          config.retention.personal_data.after_erasure, now));
-  for (const auto& [source_id, settings] : config.retention.personal_data_by_source) {
+  // Every config source's, its own or the default: a source that had its own before and has not
+  // now must not keep the old one.
+  for (const std::string& source_id : config.retention.source_ids) {
     REGLO_RETURN_IF_ERROR(
-        store.PutSetting(storage::AfterErasureSettingKey(source_id), settings.after_erasure, now));
+        store.PutSetting(storage::AfterErasureSettingKey(source_id),
+                         PersonalDataOf(config.retention, source_id).after_erasure, now));
   }
   return Status::Ok();
 }
@@ -144,8 +147,8 @@ Status ApplyErasureRules(storage::AdminStore& store, const HubConfig& config, co
 std::vector<std::pair<std::string, storage::PersonalDataPolicy>> PersonalDataPolicies(
     const RetentionSettings& retention) {
   std::vector<std::pair<std::string, storage::PersonalDataPolicy>> policies;
-  for (const auto& [source_id, settings] : retention.personal_data_by_source) {
-    const storage::PersonalDataPolicy& policy = settings.policy;
+  for (const std::string& source_id : retention.source_ids) {
+    const storage::PersonalDataPolicy& policy = PersonalDataOf(retention, source_id).policy;
     if (policy.dead_letters.count() > 0 || policy.run_logs.count() > 0 ||
         policy.inactive_after.count() > 0) {
       policies.emplace_back(source_id, policy);

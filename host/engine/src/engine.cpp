@@ -453,7 +453,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       std::lock_guard<std::mutex> ticking(tick_mutex);
       wait = std::min(wait, std::chrono::duration_cast<Duration>(next_watch - now));
     }
-    return std::max(wait, Duration(5));
+    return std::max(wait, kShortestSleep);
   }
 
   void Loop() {
@@ -473,6 +473,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
 
   // The control loop's longest sleep: it looks at the watchdog and the plugins folder this often.
   static constexpr Duration kLongestSleep{1'000};
+  // Its shortest (but when poked): the sources due within it start in one wake, up to this late.
+  // Waking for each due source cost 10,000 idle sources a third of their CPU (measured).
+  static constexpr Duration kShortestSleep{50};
 
   EngineOptions options;
   const Clock& clock;

@@ -130,6 +130,10 @@ class GuardedStore final : public storage::ForwardingStore {
     Bump();
     return ForwardingStore::GetCursor(source_id, stream);
   }
+  Result<std::map<std::string, std::string>> GetCursors(const std::string& source_id) override {
+    Bump();
+    return ForwardingStore::GetCursors(source_id);
+  }
   Result<storage::CheckpointResult> CommitCheckpoint(
       const storage::CheckpointBatch& batch) override {
     if (control_->fenced) return Status::Cancelled("the run was cancelled by the watchdog");

@@ -321,12 +321,14 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
   size_t log_budget = options_.max_log_lines_per_run;
   int64_t suppressed = 0;
   std::optional<Sha256Digest> fingerprint;  // only for a stream that keeps source hashes
-  for (const std::string& stream : streams.ok() ? *streams : std::vector<std::string>{}) {
-    Result<std::optional<std::string>> cursor = store_.GetCursor(source.id, stream);
-    if (!cursor.ok()) {
-      failure = cursor.status();
-      break;
-    }
+  // All the streams' cursors in one read (no other pull of the source runs meanwhile: its lease).
+  Result<std::map<std::string, std::string>> cursors =
+      streams.ok() ? store_.GetCursors(source.id) : std::map<std::string, std::string>{};
+  if (!cursors.ok()) failure = cursors.status();
+  for (const std::string& stream :
+       streams.ok() && cursors.ok() ? *streams : std::vector<std::string>{}) {
+    std::optional<std::string> cursor;
+    if (auto stored = cursors->find(stream); stored != cursors->end()) cursor = stored->second;
     // Read by the handler at the stream's first record.
     std::optional<SourceHashes> hashes;
     if (const model::EntitySpec* entity = model::FindEntity(stream);
@@ -341,11 +343,11 @@ SyncReport SyncRunner::RunOnce(const storage::SourceRow& source,
         Account(batch, result, report);
       });
       CommittingHandler handler(store_, worker, clock_, options_, source, connector, run, stream,
-                                *cursor, stop, progress, log_budget, hashes ? &*hashes : nullptr);
+                                cursor, stop, progress, log_budget, hashes ? &*hashes : nullptr);
       connector.SetLogCallback([&handler](reglo_log_level level, std::string_view message) {
         handler.OnPluginLog(FromPluginLevel(level), message);
       });
-      pulled = connector.Pull(stream, *cursor, handler);
+      pulled = connector.Pull(stream, cursor, handler);
       if (pulled.code() == StatusCode::kRateLimited) {
         report.retry_after_ms = connector.last_retry_after_ms();
       }

@@ -85,6 +85,21 @@ const std::string kCloseAbandonedRunsSql = fmt::format(
 const std::string kReleaseLeaseSql =
     "DELETE FROM integration_leases WHERE source_id = $1 AND owner = $2";
 
+Result<std::map<std::string, std::string>> GetCursorsIn(SqlSession& sql,
+                                                        const std::string& source_id) {
+  std::map<std::string, std::string> cursors;
+  REGLO_RETURN_IF_ERROR(sql.Query(
+      "SELECT stream, cursor FROM integration_cursors WHERE source_id = $1 AND cursor IS NOT NULL",
+      {source_id}, [&cursors](RowCursor& rows) -> Status {
+        for (;;) {
+          REGLO_ASSIGN_OR_RETURN(row, rows.Step());
+          if (!row) return Status::Ok();
+          cursors.emplace(rows.String(0), rows.String(1));
+        }
+      }));
+  return cursors;
+}
+
 Result<IdlePullResult> RecordIdlePullIn(SqlSession& sql, const IdlePull& pull) {
   IdlePullResult result;
   if (!pull.close_abandoned_as.empty()) {

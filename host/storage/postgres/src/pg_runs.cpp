@@ -201,6 +201,12 @@ Result<std::optional<std::string>> PostgresStore::GetCursor(const std::string& s
   return rows.OptString(0, 0);
 }
 
+Result<std::map<std::string, std::string>> PostgresStore::GetCursors(const std::string& source_id) {
+  REGLO_RETURN_IF_ERROR(Ready());
+  PgSession session(*conn_, "reading the cursors");
+  return GetCursorsIn(session, source_id);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Leases
 

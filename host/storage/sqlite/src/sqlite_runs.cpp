@@ -197,6 +197,11 @@ Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& sou
   return query.OptString(0);
 }
 
+Result<std::map<std::string, std::string>> SqliteStore::GetCursors(const std::string& source_id) {
+  SqliteSession session(*db_, "reading the cursors");
+  return GetCursorsIn(session, source_id);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Leases
 

@@ -93,6 +93,7 @@ class SqliteStore final : public Store {
 
   Result<std::optional<std::string>> GetCursor(const std::string& source_id,
                                                const std::string& stream) override;
+  Result<std::map<std::string, std::string>> GetCursors(const std::string& source_id) override;
   Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) override;
   Status ScanSourceHashes(const model::EntitySpec& entity, const std::string& company_id,
                           const std::string& source_system, const SourceHashRow& row) override;

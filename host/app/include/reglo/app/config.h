@@ -121,9 +121,17 @@ struct RetentionSettings {
   int64_t interval_ms = 600'000;  // interval_seconds: between two passes (the first at start)
   storage::RetentionPolicy policy;
   PersonalDataSettings personal_data;  // personal_data: the hub default
-  // Every config source's settings, the hub default merged with its own (by source id).
+  // The settings of the sources that have their own "personal_data", the hub default merged with
+  // it (by source id); every other source has the hub default (PersonalDataOf). Not one entry
+  // per source: a hub of 100,000 sources would hold 100,000 copies of the default.
   std::map<std::string, PersonalDataSettings> personal_data_by_source;
+  std::vector<std::string> source_ids;  // every config source's, in the file's order
 };
+
+// The personal-data settings of config source `source_id`: its own merged with the hub
+// default, or the default.
+const PersonalDataSettings& PersonalDataOf(const RetentionSettings& retention,
+                                           const std::string& source_id);
 
 struct HubConfig {
   std::filesystem::path path;         // the config file itself

@@ -61,6 +61,9 @@ class ForwardingStoreOf : public Role {
                                                const std::string& stream) override {
     return inner_.GetCursor(source_id, stream);
   }
+  Result<std::map<std::string, std::string>> GetCursors(const std::string& source_id) override {
+    return inner_.GetCursors(source_id);
+  }
   Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) override {
     return inner_.CommitCheckpoint(batch);
   }

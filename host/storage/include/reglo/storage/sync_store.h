@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,9 @@ class SyncStore {
 
   virtual Result<std::optional<std::string>> GetCursor(const std::string& source_id,
                                                        const std::string& stream) = 0;
+  // Every stream's cursor of the source, by stream, in one read: a pull reads them once, not a
+  // read transaction per stream.
+  virtual Result<std::map<std::string, std::string>> GetCursors(const std::string& source_id) = 0;
   // Decides created / updated / unchanged / stale for every record against what is stored, writes
   // the records, their events, dead letters, log lines, run counters and the cursor, atomically.
   virtual Result<CheckpointResult> CommitCheckpoint(const CheckpointBatch& batch) = 0;
