@@ -10,12 +10,13 @@
 #include <unordered_map>
 #include <utility>
 
-#include "pg_subject.h"
+#include "pg_session.h"
 #include "postgres_store_impl.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
+#include "reglo/storage/subject_sql.h"
 
 namespace reglo::storage::postgres {
 

@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "pg_subject.h"
+#include "pg_session.h"
 #include "postgres_store_impl.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "pg_conn.h"
-#include "reglo/storage/subject_sql.h"
+#include "reglo/storage/sql_session.h"
 
 namespace reglo::storage::postgres {
 
