@@ -39,5 +39,22 @@ TEST(ClockTest, ParseUtcReadsBackFormatUtcAndNothingElse) {
   }
 }
 
+TEST(ClockTest, ParseUtcMillisReadsEveryYearFormatUtcCanHold) {
+  int64_t millis = 0;
+  ASSERT_TRUE(ParseUtcMillis("1970-01-01T00:00:00.000Z", millis));
+  EXPECT_EQ(millis, 0);
+  ASSERT_TRUE(ParseUtcMillis("2026-12-05T06:30:08.075Z", millis));
+  EXPECT_EQ(millis, 1'796'452'208'075);
+  // Past 2262, where a system_clock time point (nanoseconds) overflows.
+  ASSERT_TRUE(ParseUtcMillis("9999-12-31T23:59:59.999Z", millis));
+  EXPECT_EQ(millis, 253'402'300'799'999);
+  ASSERT_TRUE(ParseUtcMillis("0000-01-01T00:00:00.000Z", millis));
+  EXPECT_EQ(millis, -62'167'219'200'000);
+  millis = 7;
+  EXPECT_FALSE(ParseUtcMillis("2026-12-05T06:30:08Z", millis));
+  EXPECT_FALSE(ParseUtcMillis("2026-02-30T00:00:00.000Z", millis));
+  EXPECT_EQ(millis, 7);  // untouched
+}
+
 }  // namespace
 }  // namespace reglo

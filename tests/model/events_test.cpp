@@ -58,6 +58,9 @@ TEST(EventsTest, StatusChangeEmitsUpdatedAndStatusChangedWithFromTo) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].type, "case.updated");
   EXPECT_EQ(events[1].type, "case.status_changed");
+  // The outbox gives every type an entity's events can take a kind up front (EventKinds).
+  EXPECT_THAT(EventTypesOf("case"),
+              ElementsAre("case.created", "case.updated", "case.status_changed"));
   const auto envelope = nlohmann::json::parse(CloudEventJson(events[1]));
   EXPECT_EQ(envelope["specversion"], "1.0");
   EXPECT_EQ(envelope["id"], events[1].event_id);

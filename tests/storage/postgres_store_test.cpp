@@ -219,22 +219,32 @@ TEST(PostgresStoreTest, Migration8KeepsTheEventsOfAnOlderStoreReadable) {
         "INSERT INTO schema_migrations VALUES ({}, 'before #19', '2026-01-01T00:00:00Z')",
         migration.version)));
   }
-  ASSERT_OK(backend.ExecuteSql(fmt::format(
-      "INSERT INTO integration_events (event_id, type, company_id, source_system, entity, "
-      "external_id, version, time, data) VALUES ('{}', '{}', '{}', '{}', '{}', '{}', {}, '{}', "
-      "'{}')",  // no quote in any of them
-      columns.event_id, columns.type, columns.company_id, columns.source_system, columns.entity,
-      columns.external_id, columns.version, columns.time, json)));
+  // Behind it, two events pruned since: the identity (3) is past the last row (1).
+  for (const char* external_id : {columns.external_id.c_str(), "gone-2", "gone-3"}) {
+    ASSERT_OK(backend.ExecuteSql(fmt::format(
+        "INSERT INTO integration_events (event_id, type, company_id, source_system, entity, "
+        "external_id, version, time, data) VALUES ('{}', '{}', '{}', '{}', '{}', '{}', {}, '{}', "
+        "'{}')",  // no quote in any of them
+        columns.event_id, columns.type, columns.company_id, columns.source_system, columns.entity,
+        external_id, columns.version, columns.time, json)));
+  }
+  ASSERT_OK(backend.ExecuteSql("DELETE FROM integration_events WHERE sequence > 1"));
 
-  // Opening it runs migration 8 (and every later one); the old event reads as it was, a new one
-  // is encoded.
+  // Opening it runs migration 8 (and every later one, 13's narrower rows too); the old event
+  // reads as it was, a new one is encoded and takes the next sequence never given.
   Result<std::unique_ptr<Store>> store = backend.Open();
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   ASSERT_OK(RegisterBackendSource(**store));
   ASSERT_TRUE((*store)->CommitCheckpoint(BatchFor(**store, {AStudent("M2")})).ok());
   const std::vector<StoredEvent> events = (*store)->ReadEvents(0, 10).value();
   ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].sequence, 1);
   EXPECT_EQ(events[0].event.data, json);
+  EXPECT_EQ(events[0].event.event_id, columns.event_id);  // recomputed, the same
+  EXPECT_EQ(events[0].event.time, columns.time);
+  EXPECT_EQ(events[0].event.type, columns.type);
+  EXPECT_EQ(events[0].event.company_id, columns.company_id);
+  EXPECT_EQ(events[1].sequence, 4);
   EXPECT_THAT(events[1].event.data, HasSubstr(R"("externalId":"M2")"));
   EXPECT_EQ(backend
                 .QueryInt("SELECT length(data) FROM integration_events ORDER BY sequence "
@@ -459,8 +469,9 @@ TEST(PostgresStoreTest, ManyWritersRacingOnTheSameRecordsYieldOneRowAndOneCreate
   // Every record is at version 1 with exactly one created event.
   EXPECT_EQ(backend.QueryInt("SELECT COUNT(*) FROM students WHERE version <> 1").value(), 0);
   EXPECT_EQ(backend
-                .QueryInt("SELECT COUNT(DISTINCT external_id) FROM integration_events "
-                          "WHERE type = 'student.created'")
+                .QueryInt("SELECT COUNT(DISTINCT external_id) FROM integration_events e JOIN "
+                          "integration_event_kinds k ON k.id = e.kind "
+                          "WHERE k.type = 'student.created'")
                 .value(),
             total);
 }

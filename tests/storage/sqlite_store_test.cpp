@@ -14,6 +14,9 @@
 #include <string>
 #include <variant>
 
+#include "migrations.h"
+#include "reglo/model/events.h"
+#include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
 #include "sqlite_test_support.h"
 #include "store_test.h"
@@ -132,18 +135,30 @@ TEST(SqliteStoreTest, TwoStoresShareOneFile) {
 
 // Migration 12: a store from before it gets its leases table rebuilt without a rowid (an idle
 // pull's lease take and release then write one page each, not two), with the leases it held.
+// Makes `raw`'s empty file a store exactly as migrations 1 to `last` left it (what an older hub
+// wrote): from the migration list itself, so the later ones run on it as they would in the field.
+void MigrateUpTo(RawConnection& raw, int last) {
+  ASSERT_TRUE(raw.Execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                          "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+                  .ok());
+  for (const Migration& migration : sqlite::Migrations()) {
+    if (migration.version > last) break;
+    ASSERT_TRUE(raw.Execute(std::string(migration.sql)).ok()) << migration.version;
+    ASSERT_TRUE(raw.Execute(fmt::format("INSERT INTO schema_migrations VALUES ({}, 'older', "
+                                        "'2026-01-01T00:00:00.000Z')",
+                                        migration.version))
+                    .ok());
+  }
+}
+
 TEST(SqliteStoreTest, LeasesMoveToATableWithoutRowidKeepingTheLeasesHeld) {
   TempDir dir;
   const std::string path = (dir.path() / "hub.db").string();
-  ASSERT_TRUE(OpenSqliteStore(path).ok());
   RawConnection raw(path);
   // The store as migration 11 left it: the rowid table, holding a live lease of instance "a".
-  ASSERT_TRUE(raw.Execute("DROP TABLE integration_leases;"
-                          "CREATE TABLE integration_leases (source_id TEXT NOT NULL PRIMARY KEY, "
-                          "owner TEXT NOT NULL, expires_at TEXT NOT NULL);"
-                          "INSERT INTO integration_leases VALUES "
-                          "('school-1', 'a', '2999-01-01T00:00:00.000Z');"
-                          "DELETE FROM schema_migrations WHERE version = 12;")
+  MigrateUpTo(raw, 11);
+  ASSERT_TRUE(raw.Execute("INSERT INTO integration_leases VALUES "
+                          "('school-1', 'a', '2999-01-01T00:00:00.000Z')")
                   .ok());
   auto without_rowid = [&] {
     return raw
@@ -166,6 +181,112 @@ TEST(SqliteStoreTest, LeasesMoveToATableWithoutRowidKeepingTheLeasesHeld) {
   EXPECT_TRUE((*store)->TryAcquireLease("school-1", "a", std::chrono::seconds(60), now).value());
   EXPECT_TRUE((*store)->TryAcquireLease("school-2", "b", std::chrono::seconds(60), now).value());
   EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM integration_leases").value(), 2);
+}
+
+TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryRecord) {
+  // What an older hub wrote, in a current store: a student and its created event.
+  TempDir dir;
+  const model::RecordKey kM1{"acme", "gestionale", "M1"};
+  std::optional<StoredRecord> record;
+  model::EventRecord old_event;
+  {
+    Result<std::unique_ptr<Store>> current = OpenSqliteStore((dir.path() / "now.db").string());
+    ASSERT_TRUE(current.ok()) << current.status().ToString();
+    ASSERT_TRUE(RegisterBackendSource(**current).ok());
+    ASSERT_TRUE((*current)->CommitCheckpoint(BatchFor(**current, {AStudent("M1")})).ok());
+    record = (*current)->GetRecord(*model::FindEntity("student"), kM1).value();
+    old_event = (*current)->ReadEvents(0, 1).value().at(0).event;
+  }
+  ASSERT_TRUE(record);
+
+  // The same rows in a store as migration 12 left it (rowid tables, the event's nine columns),
+  // behind two events pruned since: its sqlite_sequence (3) is past its last row (1).
+  const std::string path = (dir.path() / "hub.db").string();
+  RawConnection raw(path);
+  MigrateUpTo(raw, 12);
+  // Same columns in the same order: the record is copied as it is, but for its content hash,
+  // which an older hub wrote as hex text.
+  ASSERT_TRUE(raw.Execute(fmt::format("ATTACH '{}' AS now; INSERT INTO students SELECT * FROM "
+                                      "now.students; DETACH now; UPDATE students SET "
+                                      "content_hash = lower(hex(content_hash))",
+                                      (dir.path() / "now.db").string()))
+                  .ok());
+  ASSERT_EQ(raw.QueryText("SELECT typeof(content_hash) FROM students").value(), "text");
+  for (const char* external_id : {"M1", "gone-2", "gone-3"}) {
+    ASSERT_TRUE(
+        raw
+            .Execute(fmt::format(
+                "INSERT INTO integration_events (event_id, type, company_id, "
+                "source_system, entity, external_id, version, time, data) VALUES ('{}', "
+                "'{}', '{}', '{}', '{}', '{}', {}, '{}', '{}')",
+                old_event.event_id, old_event.type, old_event.company_id, old_event.source_system,
+                old_event.entity, external_id, old_event.version, old_event.time, old_event.data))
+            .ok());
+  }
+  ASSERT_TRUE(raw.Execute("DELETE FROM integration_events WHERE sequence > 1").ok());
+
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::vector<StoredEvent> events = (*store)->ReadEvents(0, 10).value();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].sequence, 1);
+  EXPECT_EQ(events[0].event.event_id, old_event.event_id);  // recomputed, the same
+  EXPECT_EQ(events[0].event.type, old_event.type);
+  EXPECT_EQ(events[0].event.company_id, old_event.company_id);
+  EXPECT_EQ(events[0].event.source_system, old_event.source_system);
+  EXPECT_EQ(events[0].event.external_id, "M1");
+  EXPECT_EQ(events[0].event.time, old_event.time);
+  EXPECT_EQ(events[0].event.data, old_event.data);
+  EXPECT_EQ(raw.QueryText("SELECT typeof(time) FROM integration_events").value(), "integer");
+  const std::optional<StoredRecord> migrated =
+      (*store)->GetRecord(*model::FindEntity("student"), kM1).value();
+  ASSERT_TRUE(migrated);
+  EXPECT_EQ(migrated->state.version, record->state.version);
+  EXPECT_EQ(migrated->state.content_hash, record->state.content_hash);
+  EXPECT_EQ(migrated->state.values, record->state.values);
+  EXPECT_EQ(migrated->created_at, record->created_at);
+
+  // Every canonical table is stored in its primary key's B-tree, with no second index.
+  for (const model::EntitySpec& entity : model::CanonicalEntities()) {
+    EXPECT_EQ(raw.QueryInt(fmt::format("SELECT count(*) FROM sqlite_master WHERE name = '{}' "
+                                       "AND sql LIKE '%WITHOUT ROWID%'",
+                                       entity.table))
+                  .value(),
+              1)
+        << entity.table;
+    EXPECT_EQ(raw.QueryInt(fmt::format("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                       "AND tbl_name = '{}'",
+                                       entity.table))
+                  .value(),
+              0)
+        << entity.table;
+  }
+  // The next event is sequence 4: none a subscriber may have seen is given again.
+  ASSERT_TRUE(RegisterBackendSource(**store).ok());
+  ASSERT_TRUE((*store)->CommitCheckpoint(BatchFor(**store, {AStudent("M2")})).ok());
+  const std::vector<StoredEvent> after = (*store)->ReadEvents(1, 10).value();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].sequence, 4);
+  EXPECT_EQ(after[0].event.event_id,
+            model::EventId({"acme", "gestionale", "M2"}, "student", 1, "student.created"));
+  EXPECT_EQ(OK_VALUE((*store)->CountRecords(*model::FindEntity("student"))), 2);
+
+  // A record's content hash is stored as its 16 bytes and read back as its hex digits; the one
+  // an older hub wrote as text still matches its unchanged record.
+  EXPECT_EQ(raw.QueryText("SELECT typeof(content_hash) || length(content_hash) FROM students "
+                          "WHERE external_id = 'M2'")
+                .value(),
+            "blob16");
+  EXPECT_EQ((*store)
+                ->GetRecord(*model::FindEntity("student"), {"acme", "gestionale", "M2"})
+                .value()
+                ->state.content_hash,
+            AStudent("M2").content_hash);
+  Result<CheckpointResult> again =
+      (*store)->CommitCheckpoint(BatchFor(**store, {AStudent("M1"), AStudent("M2")}));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->counters.unchanged, 2);
+  EXPECT_EQ(again->events, 0);
 }
 
 TEST(SqliteStoreTest, UnopenablePathIsAnIoErrorNamingThePath) {

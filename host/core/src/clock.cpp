@@ -16,11 +16,11 @@ bool ReadNumber(std::string_view text, size_t pos, size_t width, int& out) {
   return error == std::errc() && end == last && out >= 0;
 }
 
-// "YYYY-MM-DDTHH:MM:SS.mmmZ" (FormatUtc) to a time point; nothing else is accepted, so that text
-// comparisons of stored expiries stay time comparisons.
 }  // namespace
 
-bool ParseUtc(std::string_view text, std::chrono::system_clock::time_point& out) {
+// "YYYY-MM-DDTHH:MM:SS.mmmZ" (FormatUtc) to milliseconds since the epoch; nothing else is
+// accepted, so that text comparisons of stored expiries stay time comparisons.
+bool ParseUtcMillis(std::string_view text, int64_t& out) {
   static constexpr std::string_view kShape = "0000-00-00T00:00:00.000Z";
   if (text.size() != kShape.size()) return false;
   for (size_t i = 0; i < kShape.size(); ++i) {
@@ -38,8 +38,18 @@ bool ParseUtc(std::string_view text, std::chrono::system_clock::time_point& out)
                                          std::chrono::month(static_cast<unsigned>(month)),
                                          std::chrono::day(static_cast<unsigned>(day))};
   if (!date.ok() || hour > 23 || minute > 59 || second > 59) return false;
-  out = std::chrono::sys_days(date) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
-        std::chrono::seconds(second) + std::chrono::milliseconds(millis);
+  const std::chrono::milliseconds since_epoch =
+      std::chrono::sys_days(date).time_since_epoch() + std::chrono::hours(hour) +
+      std::chrono::minutes(minute) + std::chrono::seconds(second) +
+      std::chrono::milliseconds(millis);
+  out = since_epoch.count();
+  return true;
+}
+
+bool ParseUtc(std::string_view text, std::chrono::system_clock::time_point& out) {
+  int64_t millis = 0;
+  if (!ParseUtcMillis(text, millis)) return false;
+  out = std::chrono::system_clock::time_point(std::chrono::milliseconds(millis));
   return true;
 }
 

@@ -7,6 +7,18 @@
 
 namespace reglo::model {
 
+namespace {
+constexpr std::string_view kCreatedSuffix = ".created";
+constexpr std::string_view kUpdatedSuffix = ".updated";
+constexpr std::string_view kStatusChangedSuffix = ".status_changed";
+
+std::string EventType(std::string_view entity, std::string_view suffix) {
+  std::string type(entity);
+  type += suffix;
+  return type;
+}
+}  // namespace
+
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
     case Outcome::kCreated: return "created";
@@ -213,18 +225,24 @@ void PrepareEventData(CanonicalRecord& record) {
   record.event_template = MakeEventDataTemplate(record);
 }
 
+std::vector<std::string> EventTypesOf(std::string_view entity) {
+  return {EventType(entity, kCreatedSuffix), EventType(entity, kUpdatedSuffix),
+          EventType(entity, kStatusChangedSuffix)};
+}
+
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,
                                      std::string_view time) {
   std::vector<EventRecord> events;
-  const std::string prefix(record.entity->name);
+  const std::string_view entity = record.entity->name;
   switch (decision.outcome) {
     case Outcome::kCreated:
-      events.push_back(MakeEvent(record, decision, prefix + ".created", time));
+      events.push_back(MakeEvent(record, decision, EventType(entity, kCreatedSuffix), time));
       break;
     case Outcome::kUpdated:
-      events.push_back(MakeEvent(record, decision, prefix + ".updated", time));
+      events.push_back(MakeEvent(record, decision, EventType(entity, kUpdatedSuffix), time));
       if (decision.status_changed) {
-        events.push_back(MakeEvent(record, decision, prefix + ".status_changed", time));
+        events.push_back(
+            MakeEvent(record, decision, EventType(entity, kStatusChangedSuffix), time));
       }
       break;
     case Outcome::kUnchanged:

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reglo/core/crypto.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/storage/event_data.h"
 
@@ -129,11 +130,15 @@ void DecodeRow(const RowCursor& row, RunLogLine& line) {
 Status DecodeRow(const RowCursor& row, StoredEvent& stored) {
   using model::EventRecord;
   ReadColumns(row, 0, stored, &StoredEvent::sequence);
-  ReadColumns(row, 1, stored.event, &EventRecord::event_id, &EventRecord::type,
-              &EventRecord::company_id, &EventRecord::source_system, &EventRecord::entity,
-              &EventRecord::external_id, &EventRecord::version, &EventRecord::time);
-  REGLO_ASSIGN_OR_RETURN(data, DecodeEventData(stored.event, row.Bytes(9)));
-  stored.event.data = std::move(data);
+  EventRecord& event = stored.event;
+  ReadColumns(row, 1, event, &EventRecord::type, &EventRecord::company_id,
+              &EventRecord::source_system, &EventRecord::entity, &EventRecord::external_id,
+              &EventRecord::version);
+  event.time = DecodeEventTime(row.Int(7));
+  event.event_id = model::EventId({event.company_id, event.source_system, event.external_id},
+                                  event.entity, event.version, event.type);
+  REGLO_ASSIGN_OR_RETURN(data, DecodeEventData(event, row.Bytes(8)));
+  event.data = std::move(data);
   return Status::Ok();
 }
 
@@ -198,8 +203,9 @@ void DecodeRow(const RowCursor& row, std::string& value) {
 }
 
 void DecodeRow(const RowCursor& row, StoredRecord& record, const model::EntitySpec& entity) {
-  ReadColumns(row, kColVersion, record.state, &model::StoredState::version,
-              &model::StoredState::content_hash, &model::StoredState::source_updated_at);
+  ReadColumns(row, kColVersion, record.state, &model::StoredState::version);
+  record.state.content_hash = ContentHashFromStored(row.Text(kColContentHash));
+  ReadColumns(row, kColSourceUpdatedAt, record.state, &model::StoredState::source_updated_at);
   record.state.extra = model::ExtraFromJson(row.String(kColExtra));
   record.warnings = WarningsFromJson(row.Text(kColWarnings));
   ReadColumns(row, kColCreatedAt, record, &StoredRecord::created_at, &StoredRecord::updated_at);
@@ -212,6 +218,41 @@ void DecodeRow(const RowCursor& row, BrowsedRecord& record, const model::EntityS
               &RecordKey::external_id);
   ReadColumns(row, 3, record, &BrowsedRecord::version, &BrowsedRecord::updated_at);
   record.values = ReadValues(row, entity, 5);
+}
+
+namespace {
+constexpr size_t kContentHashBytes = 16;
+
+// The value of a lowercase hex digit, -1 for any other character.
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string ContentHashToBytes(std::string_view hex) {
+  if (hex.size() != 2 * kContentHashBytes) return std::string(hex);
+  std::string bytes(kContentHashBytes, '\0');
+  for (size_t i = 0; i < kContentHashBytes; ++i) {
+    const int high = HexDigit(hex[2 * i]);
+    const int low = HexDigit(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return std::string(hex);
+    bytes[i] = static_cast<char>(high << 4 | low);
+  }
+  return bytes;
+}
+
+std::string ContentHashFromStored(std::string_view stored) {
+  if (stored.size() != kContentHashBytes) return std::string(stored);
+  return HexEncode(reinterpret_cast<const uint8_t*>(stored.data()), stored.size());
+}
+
+std::string KindFilter(std::string_view type, std::string_view company) {
+  return fmt::format(
+      "(({0} = '' AND {1} = '') OR e.kind IN (SELECT id FROM integration_event_kinds WHERE "
+      "({0} = '' OR type = {0}) AND ({1} = '' OR company_id = {1})))",
+      type, company);
 }
 
 Result<int64_t> ReadInt(RowCursor& cursor) {

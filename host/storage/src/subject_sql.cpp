@@ -17,6 +17,7 @@
 #include "reglo/model/events.h"
 #include "reglo/model/record.h"
 #include "reglo/storage/event_data.h"
+#include "reglo/storage/event_kinds.h"
 
 namespace reglo::storage {
 namespace {
@@ -229,10 +230,10 @@ Status ReadInto(SqlSession& sql, const std::string& query, const Params& params,
 
 Status ReadEventsOf(SqlSession& sql, const Found& found, std::vector<StoredEvent>& out) {
   return ReadInto(sql,
-                  fmt::format("SELECT {} FROM integration_events WHERE company_id = $1 AND "
-                              "source_system = $2 AND entity = $3 AND external_id = $4 "
-                              "ORDER BY sequence",
-                              kEventColumns),
+                  fmt::format("SELECT {} FROM {} WHERE e.kind IN (SELECT id FROM "
+                              "integration_event_kinds WHERE company_id = $1 AND source_system = "
+                              "$2 AND entity = $3) AND e.external_id = $4 ORDER BY e.sequence",
+                              kEventColumns, kEventTables),
                   {found.key.company_id, found.key.source_system, std::string(found.entity->name),
                    found.key.external_id},
                   out);
@@ -352,12 +353,13 @@ Result<StoredEvent> AppendErasedEvent(SqlSession& sql, const Found& student, int
   event.time = now;
   event.event_id = model::EventId(student.key, event.entity, version, event.type);
   event.data = ErasedEventData(student, version, now, records);
+  REGLO_ASSIGN_OR_RETURN(
+      kind, EventKindIn(sql, event.type, event.company_id, event.source_system, event.entity));
+  REGLO_ASSIGN_OR_RETURN(time, EncodeEventTime(event.time));
   REGLO_RETURN_IF_ERROR(sql.Query(
-      "INSERT INTO integration_events (event_id, type, company_id, source_system, entity, "
-      "external_id, version, time, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-      "RETURNING sequence",
-      {event.event_id, event.type, event.company_id, event.source_system, event.entity,
-       event.external_id, event.version, event.time, SqlSession::Bytes{EncodeEventData(event)}},
+      "INSERT INTO integration_events (kind, external_id, version, time, data) "
+      "VALUES ($1, $2, $3, $4, $5) RETURNING sequence",
+      {kind, event.external_id, event.version, time, SqlSession::Bytes{EncodeEventData(event)}},
       [&](RowCursor& rows) -> Status {
         REGLO_ASSIGN_OR_RETURN(sequence, ReadInt(rows));
         stored.sequence = sequence;
@@ -383,7 +385,8 @@ Result<std::pair<int64_t, int64_t>> ScrubNeedles(SqlSession& sql, const std::str
       kErasedText, kCompanySources, Holds("reason"), Holds("origin"));
   const std::string deliveries = fmt::format(
       "UPDATE integration_deliveries SET last_error = REPLACE(last_error, $2, '{}') WHERE "
-      "sequence IN (SELECT sequence FROM integration_events WHERE company_id = $1) AND {}",
+      "sequence IN (SELECT sequence FROM integration_events WHERE kind IN (SELECT id FROM "
+      "integration_event_kinds WHERE company_id = $1)) AND {}",
       kErasedText, Holds("last_error"));
   int64_t log_lines = 0;
   int64_t letters = 0;

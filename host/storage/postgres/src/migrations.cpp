@@ -442,6 +442,48 @@ ALTER TABLE instructors ADD COLUMN source_hash BIGINT;
 ALTER TABLE vehicles ADD COLUMN source_hash BIGINT;
 )sql";
 
+// Migration 13 (issue #19 §3; 12 is the SQLite backend's alone): narrower outbox rows. An
+// event's type, company, source and entity become one id (kind) into integration_event_kinds
+// (EventKinds), its time milliseconds since the epoch (EncodeEventTime), and its id, derived from
+// the other columns (model::EventId), is no longer stored. The table is rebuilt rather than
+// altered (a dropped column would still take its null bit in every new row), sequences kept and
+// the identity continued from where the old one stopped. Same tables in the SQLite backend.
+constexpr std::string_view kNarrowEvents = R"sql(
+CREATE TABLE integration_event_kinds (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  type TEXT COLLATE "C" NOT NULL,
+  company_id TEXT COLLATE "C" NOT NULL,
+  source_system TEXT COLLATE "C" NOT NULL,
+  entity TEXT COLLATE "C" NOT NULL,
+  UNIQUE (company_id, source_system, type)
+);
+INSERT INTO integration_event_kinds (type, company_id, source_system, entity)
+  SELECT DISTINCT type, company_id, source_system, entity FROM integration_events;
+CREATE TABLE integration_events_new (
+  sequence BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind BIGINT NOT NULL,
+  external_id TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL,
+  time BIGINT NOT NULL,
+  data BYTEA NOT NULL
+);
+INSERT INTO integration_events_new (sequence, kind, external_id, version, time, data)
+  OVERRIDING SYSTEM VALUE
+  SELECT e.sequence, k.id, e.external_id, e.version,
+         (EXTRACT(EPOCH FROM e.time::timestamptz) * 1000)::bigint, e.data
+  FROM integration_events e JOIN integration_event_kinds k
+    ON k.company_id = e.company_id AND k.source_system = e.source_system AND k.type = e.type
+  ORDER BY e.sequence;
+SELECT setval(pg_get_serial_sequence('integration_events_new', 'sequence'),
+              COALESCE(pg_sequence_last_value(pg_get_serial_sequence('integration_events',
+                                                                     'sequence')), 1),
+              pg_sequence_last_value(pg_get_serial_sequence('integration_events', 'sequence'))
+                IS NOT NULL);
+DROP TABLE integration_events;
+ALTER TABLE integration_events_new RENAME TO integration_events;
+ALTER INDEX integration_events_new_pkey RENAME TO integration_events_pkey;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -457,6 +499,7 @@ const std::vector<Migration>& Migrations() {
       {9, "personal data: erasures and inactive students", kPersonalData},
       {10, "roles and the audit log: named admin tokens, audit rows", kRolesAudit},
       {11, "source row hashes", kSourceHashes},
+      {13, "narrower outbox rows: event kinds, integer times, ids recomputed", kNarrowEvents},
   };
   return migrations;
 }

@@ -108,6 +108,11 @@ Result<PostgresStore::Attempt> PostgresStore::CommitWithRetries(const Checkpoint
                                                                 IngestHook* ingest) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
   REGLO_RETURN_IF_ERROR(Ready());
+  {
+    // Before the transaction (EventKinds::Prepare): every kind cached is committed.
+    PgSession session(*conn_, "preparing event kinds");
+    REGLO_RETURN_IF_ERROR(event_kinds_.Prepare(session, batch.records));
+  }
   for (int attempt = 1;; ++attempt) {
     result = CheckpointResult{};
     Result<Attempt> done = TryCommit(batch, attempt == 1, result, ingest);
@@ -247,7 +252,9 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& p
   }
 
   // Decide record by record, in batch order: a later duplicate sees what an earlier one did.
-  CopyRows events(9);  // integration_events, as kCopyEvents lists the columns
+  CopyRows events(5);  // integration_events, as kCopyEvents lists the columns
+  // A batch's events share their commit time: it is encoded once.
+  REGLO_ASSIGN_OR_RETURN(event_time, EncodeEventTime(batch.committed_at));
   result.outcomes.reserve(batch.records.size());
   for (size_t i = 0; i < batch.records.size(); ++i) {
     const model::CanonicalRecord& record = batch.records[i];
@@ -264,15 +271,12 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& p
       case model::Outcome::kStale: ++result.counters.stale; continue;
     }
     for (model::EventRecord& event : model::BuildEvents(record, decision, batch.committed_at)) {
+      REGLO_ASSIGN_OR_RETURN(kind, event_kinds_.IdOf(event));
       events.StartRow();
-      events.Add(event.event_id);
-      events.Add(event.type);
-      events.Add(event.company_id);
-      events.Add(event.source_system);
-      events.Add(event.entity);
+      events.AddInt(kind);
       events.Add(event.external_id);
       events.AddInt(event.version);
-      events.Add(event.time);
+      events.AddInt(event_time);
       events.Add(EncodeEventData(event));  // a bytea: COPY binary takes its bytes as they are
     }
     slot.last = &record;

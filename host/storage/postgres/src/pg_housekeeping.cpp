@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "postgres_store_impl.h"
+#include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
 
 namespace reglo::storage::postgres {
@@ -10,11 +11,19 @@ Result<int64_t> PostgresStore::Prune(PruneTarget target, const std::string& befo
   if (limit <= 0) return Status::InvalidArgument("prune batch size must be positive");
   REGLO_RETURN_IF_ERROR(Ready());
   const std::string what = fmt::format("pruning {}", PruneTargetName(target));
+  Params params;
+  if (target == PruneTarget::kEvents) {
+    REGLO_ASSIGN_OR_RETURN(cutoff, EncodeEventTime(before));  // events keep integer times
+    params.Int(cutoff);
+  } else {
+    params.Text(before);
+  }
+  params.Int(limit);
   Transaction tx(*conn_);
   REGLO_RETURN_IF_ERROR(tx.Begin(what));
   int64_t pruned = 0;
   for (const std::string& sql : PruneSql(target)) {
-    REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql, Params().Text(before).Int(limit), what));
+    REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql, params, what));
     pruned = rows.Affected();
   }
   REGLO_RETURN_IF_ERROR(tx.Commit());

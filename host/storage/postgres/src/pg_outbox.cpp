@@ -36,9 +36,8 @@ Result<int64_t> PostgresStore::CountRecords(const model::EntitySpec& entity) {
 Result<std::vector<StoredEvent>> PostgresStore::ReadEvents(int64_t after_sequence, int limit) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   return SelectRows<StoredEvent>(
-      fmt::format(
-          "SELECT {} FROM integration_events WHERE sequence > $1 ORDER BY sequence LIMIT $2",
-          kEventColumns),
+      fmt::format("SELECT {} FROM {} WHERE e.sequence > $1 ORDER BY e.sequence LIMIT $2",
+                  kEventColumns, kEventTables),
       Params().Int(after_sequence).Int(limit), "reading events");
 }
 
@@ -70,10 +69,8 @@ Result<std::vector<StoredEvent>> PostgresStore::ReadEventsFiltered(int64_t after
                                                                    const EventFilter& filter) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   return SelectRows<StoredEvent>(
-      fmt::format("SELECT {} FROM integration_events WHERE sequence > $1 "
-                  "AND ($2 = '' OR type = $2) AND ($3 = '' OR company_id = $3) "
-                  "ORDER BY sequence LIMIT $4",
-                  kEventColumns),
+      fmt::format("SELECT {} FROM {} WHERE e.sequence > $1 AND {} ORDER BY e.sequence LIMIT $4",
+                  kEventColumns, kEventTables, KindFilter("$2", "$3")),
       Params().Int(after_sequence).Text(filter.type).Text(filter.company_id).Int(limit),
       "reading events");
 }
@@ -82,18 +79,16 @@ Result<std::vector<StoredEvent>> PostgresStore::ReadEventsBefore(int64_t before_
                                                                  const EventFilter& filter) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   return SelectRows<StoredEvent>(
-      fmt::format("SELECT {} FROM integration_events WHERE ($1 = 0 OR sequence < $1) "
-                  "AND ($2 = '' OR type = $2) AND ($3 = '' OR company_id = $3) "
-                  "ORDER BY sequence DESC LIMIT $4",
-                  kEventColumns),
+      fmt::format("SELECT {} FROM {} WHERE ($1 = 0 OR e.sequence < $1) AND {} "
+                  "ORDER BY e.sequence DESC LIMIT $4",
+                  kEventColumns, kEventTables, KindFilter("$2", "$3")),
       Params().Int(before_sequence).Text(filter.type).Text(filter.company_id).Int(limit),
       "reading events");
 }
 
 Result<int64_t> PostgresStore::CountEventsFiltered(const EventFilter& filter) {
   return QueryInt(
-      "SELECT COUNT(*) FROM integration_events WHERE ($1 = '' OR type = $1) "
-      "AND ($2 = '' OR company_id = $2)",
+      fmt::format("SELECT COUNT(*) FROM integration_events e WHERE {}", KindFilter("$1", "$2")),
       Params().Text(filter.type).Text(filter.company_id), "counting events");
 }
 

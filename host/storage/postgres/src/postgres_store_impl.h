@@ -19,6 +19,7 @@
 #include "migrations.h"
 #include "pg_conn.h"
 #include "reglo/core/clock.h"
+#include "reglo/storage/event_kinds.h"
 #include "reglo/storage/postgres_store.h"
 #include "reglo/storage/row_codec.h"
 #include "reglo/storage/store.h"
@@ -37,8 +38,7 @@ constexpr int kMinServerVersion = 120000;
 constexpr int kMaxCommitAttempts = 8;
 constexpr std::string_view kUniqueViolation = "23505";
 constexpr char kCopyEvents[] =
-    "COPY integration_events (event_id, type, company_id, source_system, entity, external_id, "
-    "version, time, data) FROM STDIN (FORMAT binary)";
+    "COPY integration_events (kind, external_id, version, time, data) FROM STDIN (FORMAT binary)";
 // The settings of a checkpoint transaction:
 //  - synchronous_commit as the URL says, "off" by default (see PostgresUrl): COMMIT does not
 //    wait for its WAL flush, which costs a disk flush per checkpoint otherwise;
@@ -432,6 +432,7 @@ class PostgresStore final : public Store {
   Result<ErasureResult> LockEventOrder();
   // The indexes of the records the erasure rule left out of the batch being committed.
   std::vector<size_t> erased_skipped_;
+  EventKinds event_kinds_;
   std::vector<Group> groups_;  // in CanonicalEntities() order
 };
 

@@ -465,6 +465,226 @@ DROP TABLE integration_leases;
 ALTER TABLE integration_leases_new RENAME TO integration_leases;
 )sql";
 
+// Migration 13 (issue #19 §3): narrower outbox rows. An event's type, company, source and entity,
+// the same four strings for every event of a source's entity, become one small id (kind) into
+// integration_event_kinds (EventKinds); its time (FormatUtc text, 24 bytes) becomes milliseconds
+// since the epoch (EncodeEventTime); its id, derived from the other columns (model::EventId), is
+// no longer stored. 257 -> ~124 bytes per student event. The table is rebuilt, sequences kept,
+// and sqlite_sequence carried over, so a sequence is never given twice even if the outbox was
+// pruned empty. Same tables in the PostgreSQL backend.
+constexpr std::string_view kNarrowEvents = R"sql(
+CREATE TABLE integration_event_kinds (
+  id INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  UNIQUE (company_id, source_system, type)
+);
+INSERT INTO integration_event_kinds (type, company_id, source_system, entity)
+  SELECT DISTINCT type, company_id, source_system, entity FROM integration_events;
+CREATE TABLE integration_events_new (
+  sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind INTEGER NOT NULL,
+  external_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+INSERT INTO integration_events_new (sequence, kind, external_id, version, time, data)
+  SELECT e.sequence, k.id, e.external_id, e.version,
+         CAST(strftime('%s', substr(e.time, 1, 19)) AS INTEGER) * 1000 +
+           CAST(substr(e.time, 21, 3) AS INTEGER),
+         e.data
+  FROM integration_events e JOIN integration_event_kinds k
+    ON k.company_id = e.company_id AND k.source_system = e.source_system AND k.type = e.type
+  ORDER BY e.sequence;
+DELETE FROM sqlite_sequence WHERE name = 'integration_events_new';
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'integration_events_new', seq FROM sqlite_sequence WHERE name = 'integration_events';
+DROP TABLE integration_events;
+ALTER TABLE integration_events_new RENAME TO integration_events;
+)sql";
+
+// Migration 14 (issue #19 §3): the canonical tables without a rowid. A rowid table keeps each
+// record twice over its identity: the row, and its primary key's index (company, source,
+// externalId and the rowid again, ~50 bytes per student). Without a rowid the row is stored in
+// the primary key's own B-tree: one copy, and one B-tree to insert into. Nothing reads a record by
+// its rowid. Each table is rebuilt with the same columns in the same order (SELECT * copies
+// them); on a large store this rewrites every record once. SQLite only: a PostgreSQL table is
+// a heap beside its indexes whatever it is declared.
+constexpr std::string_view kRecordsWithoutRowid = R"sql(
+CREATE TABLE students_new (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  first_name TEXT,
+  last_name TEXT,
+  fiscal_code TEXT,
+  birth_date TEXT,
+  email TEXT,
+  phone TEXT,
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  source_hash BIGINT,
+  PRIMARY KEY (company_id, source_system, external_id)
+) WITHOUT ROWID;
+INSERT INTO students_new SELECT * FROM students;
+DROP TABLE students;
+ALTER TABLE students_new RENAME TO students;
+
+CREATE TABLE cases_new (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  student_external_id TEXT,
+  license_category TEXT,
+  status TEXT,
+  opened_at TEXT,
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  source_hash BIGINT,
+  PRIMARY KEY (company_id, source_system, external_id)
+) WITHOUT ROWID;
+INSERT INTO cases_new SELECT * FROM cases;
+DROP TABLE cases;
+ALTER TABLE cases_new RENAME TO cases;
+
+CREATE TABLE appointments_new (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  kind TEXT,
+  starts_at TEXT,
+  ends_at TEXT,
+  student_external_id TEXT,
+  case_external_id TEXT,
+  instructor_external_id TEXT,
+  vehicle_external_id TEXT,
+  status TEXT,
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  source_hash BIGINT,
+  PRIMARY KEY (company_id, source_system, external_id)
+) WITHOUT ROWID;
+INSERT INTO appointments_new SELECT * FROM appointments;
+DROP TABLE appointments;
+ALTER TABLE appointments_new RENAME TO appointments;
+
+CREATE TABLE documents_new (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  owner_entity TEXT,
+  owner_external_id TEXT,
+  kind TEXT,
+  number TEXT,
+  issued_at TEXT,
+  expires_at TEXT,
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  source_hash BIGINT,
+  PRIMARY KEY (company_id, source_system, external_id)
+) WITHOUT ROWID;
+INSERT INTO documents_new SELECT * FROM documents;
+DROP TABLE documents;
+ALTER TABLE documents_new RENAME TO documents;
+
+CREATE TABLE payments_new (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  student_external_id TEXT,
+  case_external_id TEXT,
+  amount_cents TEXT,
+  currency TEXT,
+  paid_at TEXT,
+  method TEXT,
+  status TEXT,
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  source_hash BIGINT,
+  PRIMARY KEY (company_id, source_system, external_id)
+) WITHOUT ROWID;
+INSERT INTO payments_new SELECT * FROM payments;
+DROP TABLE payments;
+ALTER TABLE payments_new RENAME TO payments;
+
+CREATE TABLE instructors_new (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  first_name TEXT,
+  last_name TEXT,
+  fiscal_code TEXT,
+  license_categories TEXT,
+  email TEXT,
+  phone TEXT,
+  active TEXT,
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  source_hash BIGINT,
+  PRIMARY KEY (company_id, source_system, external_id)
+) WITHOUT ROWID;
+INSERT INTO instructors_new SELECT * FROM instructors;
+DROP TABLE instructors;
+ALTER TABLE instructors_new RENAME TO instructors;
+
+CREATE TABLE vehicles_new (
+  company_id TEXT NOT NULL,
+  source_system TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  plate TEXT,
+  make TEXT,
+  model TEXT,
+  license_category TEXT,
+  transmission TEXT,
+  active TEXT,
+  version INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  source_updated_at TEXT,
+  extra TEXT,
+  warnings TEXT,
+  created_at TEXT,
+  updated_at TEXT,
+  source_hash BIGINT,
+  PRIMARY KEY (company_id, source_system, external_id)
+) WITHOUT ROWID;
+INSERT INTO vehicles_new SELECT * FROM vehicles;
+DROP TABLE vehicles;
+ALTER TABLE vehicles_new RENAME TO vehicles;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -482,6 +702,8 @@ const std::vector<Migration>& Migrations() {
       {10, "roles and the audit log: named admin tokens, audit rows", kRolesAudit},
       {11, "source row hashes", kSourceHashes},
       {12, "source leases without a rowid", kLeasesWithoutRowid},
+      {13, "narrower outbox rows: event kinds, integer times, ids recomputed", kNarrowEvents},
+      {14, "canonical tables without a rowid", kRecordsWithoutRowid},
   };
   return migrations;
 }

@@ -13,6 +13,7 @@
 #include "reglo/core/json_writer.h"
 #include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
+#include "sqlite_session.h"
 #include "sqlite_store_impl.h"
 
 namespace reglo::storage::sqlite {
@@ -20,11 +21,11 @@ namespace reglo::storage::sqlite {
 Status SqliteStore::PrepareCheckpointStatements() {
   const std::string_view what = "preparing checkpoint statements";
   const std::string insert_event_sql =
-      "INSERT INTO integration_events (event_id, type, company_id, source_system, entity, "
-      "external_id, version, time, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+      "INSERT INTO integration_events (kind, external_id, version, time, data) "
+      "VALUES (?, ?, ?, ?, ?)";
   REGLO_ASSIGN_OR_RETURN(insert_event, Prepare(insert_event_sql, what));
   std::string insert_events_sql = insert_event_sql;
-  for (int i = 1; i < kEventsPerInsert; ++i) insert_events_sql += ", (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  for (int i = 1; i < kEventsPerInsert; ++i) insert_events_sql += ", (?, ?, ?, ?, ?)";
   REGLO_ASSIGN_OR_RETURN(insert_events, Prepare(insert_events_sql, what));
   REGLO_ASSIGN_OR_RETURN(insert_dead_letter,
                          Prepare("INSERT INTO integration_dead_letters (run_id, source_id, stage, "
@@ -128,6 +129,7 @@ Status SqliteStore::ScanSourceHashes(const model::EntitySpec& entity, const std:
 
 Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& batch) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
+  REGLO_RETURN_IF_ERROR(PrepareEventKinds(batch));
   CheckpointResult result;
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin("committing a checkpoint"));
@@ -141,6 +143,11 @@ Result<CheckpointResult> SqliteStore::CommitCheckpoint(const CheckpointBatch& ba
   REGLO_RETURN_IF_ERROR(tx.Commit());
   NoteCommitted();
   return result;
+}
+
+Status SqliteStore::PrepareEventKinds(const CheckpointBatch& batch) {
+  SqliteSession session(*db_, "preparing event kinds");
+  return event_kinds_.Prepare(session, batch.records);
 }
 
 Status SqliteStore::ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResult& result) {
@@ -232,7 +239,7 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
     REGLO_ASSIGN_OR_RETURN(found, query.Step());
     if (found) {
       stored_.version = query.Int(kColVersion);
-      stored_.content_hash.assign(query.Text(kColContentHash));
+      stored_.content_hash = ContentHashFromStored(query.Text(kColContentHash));
       query.ReadInto(kColSourceUpdatedAt, stored_.source_updated_at);
       // The stored values only matter when the content differs (to name the changed fields);
       // skipping them keeps a no-change re-sync cheap.
@@ -290,8 +297,9 @@ int SqliteStore::BindRecordState(Stmt& stmt, int first, const model::CanonicalRe
   WarningsToJson(record.warnings, warnings_json_);
   int p = first;
   for (const std::optional<std::string>& value : record.values) stmt.BindOpt(p++, value);
+  content_hash_bytes_ = ContentHashToBytes(record.content_hash);
   stmt.Bind(p, version)
-      .Bind(p + 1, record.content_hash)
+      .BindBlob(p + 1, content_hash_bytes_)
       .BindOpt(p + 2, record.source_updated_at)
       .BindTextOrNull(p + 3, extra_json_)
       .BindTextOrNull(p + 4, warnings_json_);
@@ -337,30 +345,37 @@ Status SqliteStore::AppendEvents(const model::CanonicalRecord& record,
 }
 
 Status SqliteStore::FlushEvents() {
-  const auto bind = [](Stmt& insert, int first, const model::EventRecord& event) {
-    insert.Bind(first, event.event_id)
-        .Bind(first + 1, event.type)
-        .Bind(first + 2, event.company_id)
-        .Bind(first + 3, event.source_system)
-        .Bind(first + 4, event.entity)
-        .Bind(first + 5, event.external_id)
-        .Bind(first + 6, event.version)
-        .Bind(first + 7, event.time)
-        .BindBlob(first + 8, event.data);
+  // A batch's events share their commit time: it is encoded once.
+  std::string_view time;
+  int64_t stored_time = 0;
+  const auto bind = [&](Stmt& insert, int first, const model::EventRecord& event) -> Status {
+    REGLO_ASSIGN_OR_RETURN(kind, event_kinds_.IdOf(event));
+    if (event.time != time) {
+      REGLO_ASSIGN_OR_RETURN(encoded, EncodeEventTime(event.time));
+      time = event.time;
+      stored_time = encoded;
+    }
+    insert.Bind(first, kind)
+        .Bind(first + 1, event.external_id)
+        .Bind(first + 2, event.version)
+        .Bind(first + 3, stored_time)
+        .BindBlob(first + 4, event.data);
+    return Status::Ok();
   };
-  constexpr int kColumns = 9;
+  constexpr int kColumns = 5;
   const size_t count = pending_events_.size();
   size_t next = 0;
   for (; next + kEventsPerInsert <= count; next += kEventsPerInsert) {
     Stmt insert(*db_, checkpoint_.insert_events, "appending events");
     for (int row = 0; row < kEventsPerInsert; ++row) {
-      bind(insert, 1 + row * kColumns, pending_events_[next + static_cast<size_t>(row)]);
+      REGLO_RETURN_IF_ERROR(
+          bind(insert, 1 + row * kColumns, pending_events_[next + static_cast<size_t>(row)]));
     }
     REGLO_RETURN_IF_ERROR(insert.Run());
   }
   for (; next < count; ++next) {
     Stmt insert(*db_, checkpoint_.insert_event, "appending an event");
-    bind(insert, 1, pending_events_[next]);
+    REGLO_RETURN_IF_ERROR(bind(insert, 1, pending_events_[next]));
     REGLO_RETURN_IF_ERROR(insert.Run());
   }
   pending_events_.clear();

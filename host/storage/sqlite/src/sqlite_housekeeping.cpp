@@ -1,6 +1,7 @@
 // SqliteStore: retention (HousekeepingStore): pruning batches, store size, giving space back.
 #include <fmt/format.h>
 
+#include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
 #include "sqlite_store_impl.h"
 
@@ -17,12 +18,23 @@ Result<int64_t> SqliteStore::Prune(PruneTarget target, const std::string& before
   const std::string what = fmt::format("pruning {}", PruneTargetName(target));
   // One short write transaction per batch, so syncs wait for the write lock a few milliseconds
   // at most.
+  int64_t cutoff = 0;
+  if (target == PruneTarget::kEvents) {
+    REGLO_ASSIGN_OR_RETURN(encoded, EncodeEventTime(before));
+    cutoff = encoded;
+  }
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin(what));
   int64_t pruned = 0;
   for (const std::string& sql : PruneSql(target)) {
     REGLO_ASSIGN_OR_RETURN(stmt, Prepare(SqliteParameters(sql), what));
-    REGLO_RETURN_IF_ERROR(Stmt(*db_, stmt, what).BindAll(before, int64_t{limit}).Run());
+    Stmt prune(*db_, stmt, what);
+    if (target == PruneTarget::kEvents) {
+      prune.BindAll(cutoff, int64_t{limit});  // events keep integer times
+    } else {
+      prune.BindAll(before, int64_t{limit});
+    }
+    REGLO_RETURN_IF_ERROR(prune.Run());
     pruned = db_->Changes();
   }
   REGLO_RETURN_IF_ERROR(tx.Commit());

@@ -120,6 +120,7 @@ Result<IngestCommit> SqliteStore::CommitIngest(
     const CheckpointBatch& batch, const IngestRequestRow& request,
     const std::function<std::string(const CheckpointResult&)>& respond) {
   REGLO_RETURN_IF_ERROR(CheckCheckpointRecords(batch));
+  REGLO_RETURN_IF_ERROR(PrepareEventKinds(batch));
   IngestCommit commit;
   // BEGIN IMMEDIATE: the lookup, the checkpoint and the request row see no other writer, so two
   // requests racing with one id commit once.

@@ -31,8 +31,8 @@ Result<int64_t> SqliteStore::CountRecords(const model::EntitySpec& entity) {
 Result<std::vector<StoredEvent>> SqliteStore::ReadEvents(int64_t after_sequence, int limit) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   return SelectRows<StoredEvent>(
-      fmt::format("SELECT {} FROM integration_events WHERE sequence > ? ORDER BY sequence LIMIT ?",
-                  kEventColumns),
+      fmt::format("SELECT {} FROM {} WHERE e.sequence > ? ORDER BY e.sequence LIMIT ?",
+                  kEventColumns, kEventTables),
       "reading events", after_sequence, int64_t{limit});
 }
 
@@ -63,31 +63,25 @@ Result<std::vector<StoredEvent>> SqliteStore::ReadEventsFiltered(int64_t after_s
                                                                  const EventFilter& filter) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   return SelectRows<StoredEvent>(
-      fmt::format("SELECT {} FROM integration_events WHERE sequence > ? "
-                  "AND (? = '' OR type = ?) AND (? = '' OR company_id = ?) "
-                  "ORDER BY sequence LIMIT ?",
-                  kEventColumns),
-      "reading events", after_sequence, filter.type, filter.type, filter.company_id,
-      filter.company_id, int64_t{limit});
+      fmt::format("SELECT {} FROM {} WHERE e.sequence > ?1 AND {} ORDER BY e.sequence LIMIT ?4",
+                  kEventColumns, kEventTables, KindFilter("?2", "?3")),
+      "reading events", after_sequence, filter.type, filter.company_id, int64_t{limit});
 }
 
 Result<std::vector<StoredEvent>> SqliteStore::ReadEventsBefore(int64_t before_sequence, int limit,
                                                                const EventFilter& filter) {
   if (limit <= 0) return Status::InvalidArgument("event read limit must be positive");
   return SelectRows<StoredEvent>(
-      fmt::format("SELECT {} FROM integration_events WHERE (? = 0 OR sequence < ?) "
-                  "AND (? = '' OR type = ?) AND (? = '' OR company_id = ?) "
-                  "ORDER BY sequence DESC LIMIT ?",
-                  kEventColumns),
-      "reading events", before_sequence, before_sequence, filter.type, filter.type,
-      filter.company_id, filter.company_id, int64_t{limit});
+      fmt::format("SELECT {} FROM {} WHERE (?1 = 0 OR e.sequence < ?1) AND {} "
+                  "ORDER BY e.sequence DESC LIMIT ?4",
+                  kEventColumns, kEventTables, KindFilter("?2", "?3")),
+      "reading events", before_sequence, filter.type, filter.company_id, int64_t{limit});
 }
 
 Result<int64_t> SqliteStore::CountEventsFiltered(const EventFilter& filter) {
   return QueryInt(
-      "SELECT COUNT(*) FROM integration_events WHERE (? = '' OR type = ?) "
-      "AND (? = '' OR company_id = ?)",
-      "counting events", filter.type, filter.type, filter.company_id, filter.company_id);
+      fmt::format("SELECT COUNT(*) FROM integration_events e WHERE {}", KindFilter("?1", "?2")),
+      "counting events", filter.type, filter.company_id);
 }
 
 }  // namespace reglo::storage::sqlite

@@ -16,6 +16,7 @@
 
 #include "migrations.h"
 #include "reglo/core/clock.h"
+#include "reglo/storage/event_kinds.h"
 #include "reglo/storage/store.h"
 #include "reglo/storage/subject_sql.h"
 #include "sqlite_db.h"
@@ -214,6 +215,8 @@ class SqliteStore final : public Store {
                                                      std::vector<size_t>& skipped);
   Status PrepareCheckpointStatements();
   // The body of CommitCheckpoint, inside the caller's transaction; NoteCommitted after COMMIT.
+  // Before a checkpoint's transaction (EventKinds::Prepare): the batch's event kinds have ids.
+  Status PrepareEventKinds(const CheckpointBatch& batch);
   Status ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResult& result);
   void NoteCommitted();
   Result<EntityStatements*> StatementsFor(const model::EntitySpec& entity);
@@ -276,6 +279,8 @@ class SqliteStore final : public Store {
   std::unordered_map<const model::EntitySpec*, bool> last_batch_all_new_;
   model::StoredState stored_;
   std::vector<model::EventRecord> pending_events_;
+  EventKinds event_kinds_;
+  std::string content_hash_bytes_;  // the bound BLOB (ContentHashToBytes) of the record at hand
   std::string extra_json_;
   std::string warnings_json_;
 };

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -42,5 +43,8 @@ class ManualClock final : public Clock {
 std::string FormatUtc(std::chrono::system_clock::time_point at);
 // The inverse of FormatUtc; false (and `out` untouched) for any other text.
 bool ParseUtc(std::string_view text, std::chrono::system_clock::time_point& out);
+// The same, as milliseconds since the Unix epoch: every year FormatUtc's shape can hold
+// (0000-9999), where a system_clock time point (nanoseconds) ends in 2262.
+bool ParseUtcMillis(std::string_view text, int64_t& out);
 
 }  // namespace reglo

@@ -56,6 +56,10 @@ std::string CloudEventSource(std::string_view company_id, std::string_view sourc
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,
                                      std::string_view time);
 
+// Every type BuildEvents can give a record of `entity` ("student.created", ".updated",
+// ".status_changed"), in that order.
+std::vector<std::string> EventTypesOf(std::string_view entity);
+
 // Fills record.event_template from the record's key, values and extra (Validate calls it).
 void PrepareEventData(CanonicalRecord& record);
 

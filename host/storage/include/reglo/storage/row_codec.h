@@ -22,6 +22,13 @@ namespace reglo::storage {
 void WarningsToJson(const std::vector<std::string>& warnings, std::string& out);
 std::vector<std::string> WarningsFromJson(std::string_view json);
 
+// A record's content hash (model::ContentHash: 32 lowercase hex digits) as the SQLite backend
+// stores it: its 16 bytes, a BLOB (issue #19 §3). Any other text is kept as it is.
+std::string ContentHashToBytes(std::string_view hex);
+// The inverse, for every backend's reads: 16 bytes become their hex digits; anything else (a
+// hash stored as text, as PostgreSQL and older SQLite rows hold it) is read as it is.
+std::string ContentHashFromStored(std::string_view stored);
+
 // The inverse of RunStatusName; an unknown name reads as kFailed (it is not a success).
 RunStatus ParseRunStatus(std::string_view name);
 // The inverse of LogLevelName; an unknown name reads as kInfo.
@@ -60,9 +67,18 @@ inline constexpr std::string_view kRunColumns =
     "warnings, rejected, error_category, error_message, COALESCE(plugin_version, ''), events, "
     "run_count";
 inline constexpr std::string_view kRunLogColumns = "at, level, message";
+// The outbox (issue #19 §3): an event row holds its kind (event_kinds.h), externalId, version,
+// time (EncodeEventTime) and data (EncodeEventData); its id is recomputed from them
+// (model::EventId). Read FROM kEventTables, whose aliases are e (the event) and k (its kind).
 inline constexpr std::string_view kEventColumns =
-    "sequence, event_id, type, company_id, source_system, entity, external_id, version, time, "
-    "data";
+    "e.sequence, k.type, k.company_id, k.source_system, k.entity, e.external_id, e.version, "
+    "e.time, e.data";
+inline constexpr std::string_view kEventTables =
+    "integration_events e JOIN integration_event_kinds k ON k.id = e.kind";
+// The condition an EventFilter puts on an event row `e`: its kind has the type and company
+// given as `type` and `company` (parameters spelled as the backend spells them), each unless
+// empty. A set of kind ids, so no row is joined to test it.
+std::string KindFilter(std::string_view type, std::string_view company);
 inline constexpr std::string_view kDeadLetterColumns =
     "id, run_id, source_id, stage, entity, external_id, origin, reason, created_at";
 inline constexpr std::string_view kAgentKeyColumns =

@@ -1,0 +1,42 @@
+// How record columns are stored whatever the backend (reglo/storage/row_codec.h): the content
+// hash as its 16 bytes and back, and what is not a content hash kept as it is.
+#include "reglo/storage/row_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reglo/model/record.h"
+#include "reglo/model/schema.h"
+
+namespace reglo::storage {
+namespace {
+
+TEST(RowCodecTest, AContentHashIsStoredAsItsSixteenBytesAndReadBackAsItsHexDigits) {
+  const model::EntitySpec& student = *model::FindEntity("student");
+  std::vector<std::optional<std::string>> values(student.fields.size());
+  values[0] = "Mario";
+  const std::string hash = model::ContentHash(student, values, {});
+  ASSERT_EQ(hash.size(), 32u);
+  const std::string bytes = ContentHashToBytes(hash);
+  ASSERT_EQ(bytes.size(), 16u);
+  EXPECT_EQ(ContentHashFromStored(bytes), hash);
+  EXPECT_EQ(ContentHashToBytes("00ff10a0000000000000000000000001"),
+            std::string("\x00\xff\x10\xa0\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 16));
+}
+
+TEST(RowCodecTest, WhatIsNotAContentHashIsKeptAsItIs) {
+  // Text rows (PostgreSQL, older SQLite rows) read as they are.
+  const std::string hex(32, 'a');
+  EXPECT_EQ(ContentHashFromStored(hex), hex);
+  // Not 32 lowercase hex digits: stored as the text itself, never a wrong 16 bytes.
+  for (const std::string& text : {std::string("abc"), std::string(32, 'g'), std::string(32, 'A'),
+                                  std::string(64, 'a'), std::string()}) {
+    EXPECT_EQ(ContentHashToBytes(text), text) << text;
+  }
+}
+
+}  // namespace
+}  // namespace reglo::storage
