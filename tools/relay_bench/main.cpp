@@ -4,6 +4,7 @@
 //   - a local webhook receiver (a Poco HTTP server in this process that answers 204), and
 //   - a local `nats-server -js` (started here on a free port with a temp store, when installed).
 // Prints a Markdown table. Usage: reglo-relay-bench [--events N] [--concurrency K] [--dir DIR]
+// (--help says more).
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
@@ -16,10 +17,12 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 #include <variant>
@@ -135,18 +138,37 @@ double Drain(storage::Store& store, const std::string& id, relay::SinkFactory si
 int main(int argc, char** argv) {
   int64_t events = 100'000;
   int concurrency = 4;
-  fs::path dir = fs::temp_directory_path() / fmt::format("reglo-relay-bench-{}", ::getpid());
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--events")
-      events = std::atoll(argv[i + 1]);
-    else if (flag == "--concurrency")
-      concurrency = std::atoi(argv[i + 1]);
-    else if (flag == "--dir")
-      dir = argv[i + 1];
+  std::string dir_option;
+  CLI::App app{
+      "Measures the events/s the relay delivers: seeds N student.created events in a fresh SQLite "
+      "outbox, then delivers them to a local webhook receiver and to a local nats-server -js "
+      "(when installed), and prints a Markdown table. Exit 0: measured; 1: a step failed; 2: bad "
+      "usage.",
+      "reglo-relay-bench"};
+  app.add_option("--events", events, "events to seed and deliver (default 100000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
+  app.add_option("--concurrency", concurrency, "deliveries in flight per subscription (default 4)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--dir", dir_option,
+                 "scratch folder, created here and removed at the end: it must not exist yet "
+                 "(default: a new one in the temp folder)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : 2;
+  }
+  const fs::path dir = dir_option.empty() ? fs::temp_directory_path() /
+                                                fmt::format("reglo-relay-bench-{}", ::getpid())
+                                          : fs::path(dir_option);
+  // The folder is removed at the end, so it is never one that already holds something.
+  std::error_code exists_error;
+  if (fs::exists(dir, exists_error) || exists_error) {
+    std::cerr << "reglo-relay-bench: --dir " << std::quoted(dir.string())
+              << " already exists; give a folder that does not\n";
+    return 2;
   }
   spdlog::set_level(spdlog::level::warn);  // the relay's info lines would mix with the table
-  fs::remove_all(dir);
   fs::create_directories(dir);
   auto opened = storage::OpenSqliteStore((dir / "bench.db").string());
   if (!opened.ok()) return Check(opened.status(), "opening the store") ? 0 : 1;

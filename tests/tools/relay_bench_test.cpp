@@ -1,0 +1,48 @@
+// Tests of reglo-relay-bench's command line: it answers --help, refuses bad numbers, and never
+// takes an existing folder as its scratch folder (it removes that folder when done).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "run_command.h"
+#include "temp_dir.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+using reglo::testing::RunCommand;
+using reglo::testing::TempDir;
+
+std::string Tool(const std::string& arguments) {
+  return "'" REGLO_RELAY_BENCH_BINARY "' " + arguments;
+}
+
+TEST(RelayBenchTool, HelpSaysWhatItMeasuresAndRunsNothing) {
+  const reglo::testing::CommandOutput run = RunCommand(Tool("--help"));
+  EXPECT_EQ(run.exit_code, 0) << run.text;
+  EXPECT_NE(run.text.find("--events"), std::string::npos) << run.text;
+  EXPECT_EQ(run.text.find("seeding"), std::string::npos) << run.text;
+}
+
+TEST(RelayBenchTool, BadUsageIsExitTwo) {
+  EXPECT_EQ(RunCommand(Tool("--events 0")).exit_code, 2);
+  EXPECT_EQ(RunCommand(Tool("--events lots")).exit_code, 2);
+  EXPECT_EQ(RunCommand(Tool("--concurrency 0")).exit_code, 2);
+  EXPECT_EQ(RunCommand(Tool("--no-such-flag")).exit_code, 2);
+}
+
+TEST(RelayBenchTool, AnExistingFolderIsRefusedAndKept) {
+  TempDir dir;
+  const fs::path kept = dir.path() / "notes.txt";
+  std::ofstream(kept) << "someone's file";
+  const reglo::testing::CommandOutput run =
+      RunCommand(Tool("--events 1 --dir '" + dir.path().string() + "'"));
+  EXPECT_EQ(run.exit_code, 2) << run.text;
+  EXPECT_NE(run.text.find("already exists"), std::string::npos) << run.text;
+  EXPECT_TRUE(fs::exists(kept));
+}
+
+}  // namespace
