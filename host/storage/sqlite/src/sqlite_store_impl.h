@@ -189,6 +189,8 @@ class SqliteStore final : public Store {
                                     std::optional<int64_t> burst) override;
 
  private:
+  // Migrate()'s work: the migrations after `current`, each in its own write transaction.
+  Status ApplyMigrations(int current, int latest);
   // The time the store writes where the caller gives none (source rows, relay progress,
   // migrations): from the Clock it was opened with, so a ManualClock governs it in tests.
   std::string Now() const { return FormatUtc(clock_.Now()); }
