@@ -162,6 +162,6 @@ if(REGLO_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   string(APPEND CPACK_DEBIAN_HUB_PACKAGE_DEPENDS
-    ", libboost-filesystem1.74.0, libfmt9, libspdlog1.10, libsqlite3-0, libssl3, libpq5, libzstd1")
+    ", libboost-filesystem1.74.0, libfmt9, libspdlog1.10, libsqlite3-0, libssl3, libpq5, libzstd1, libxxhash0")
 endif()
 include(CPack)

@@ -104,6 +104,11 @@ std::string EventId(const RecordKey& key, std::string_view entity, int64_t versi
   return DeterministicUuid(name);
 }
 
+std::string EventIdOf(const EventRecord& event) {
+  return EventId({event.company_id, event.source_system, event.external_id}, event.entity,
+                 event.version, event.type);
+}
+
 namespace {
 
 // The events' `data` member of `record` with the decision's parts left out (see
@@ -169,7 +174,6 @@ EventRecord MakeEvent(const CanonicalRecord& record, const Decision& decision, s
   event.external_id = record.key.external_id;
   event.version = decision.version;
   event.time = std::string(time);
-  event.event_id = EventId(record.key, event.entity, event.version, event.type);
   event.data = MakeData(record, decision);
   return event;
 }

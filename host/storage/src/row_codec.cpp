@@ -135,8 +135,7 @@ Status DecodeRow(const RowCursor& row, StoredEvent& stored) {
               &EventRecord::source_system, &EventRecord::entity, &EventRecord::external_id,
               &EventRecord::version);
   event.time = DecodeEventTime(row.Int(7));
-  event.event_id = model::EventId({event.company_id, event.source_system, event.external_id},
-                                  event.entity, event.version, event.type);
+  event.event_id = model::EventIdOf(event);
   REGLO_ASSIGN_OR_RETURN(data, DecodeEventData(event, row.Bytes(8)));
   event.data = std::move(data);
   return Status::Ok();

@@ -351,7 +351,7 @@ Result<StoredEvent> AppendErasedEvent(SqlSession& sql, const Found& student, int
   event.external_id = student.key.external_id;
   event.version = version;
   event.time = now;
-  event.event_id = model::EventId(student.key, event.entity, version, event.type);
+  event.event_id = model::EventIdOf(event);
   event.data = ErasedEventData(student, version, now, records);
   REGLO_ASSIGN_OR_RETURN(
       kind, EventKindIn(sql, event.type, event.company_id, event.source_system, event.entity));

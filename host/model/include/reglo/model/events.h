@@ -32,8 +32,10 @@ Decision Reconcile(const CanonicalRecord& incoming, const StoredState* stored);
 
 // One row of the integration_events outbox.
 struct EventRecord {
-  std::string event_id;  // deterministic from company, source, entity, externalId, version, type
-  std::string type;      // "student.created"
+  // Deterministic (EventIdOf): from company, source, entity, externalId, version and type. The
+  // outbox does not store it: BuildEvents leaves it empty, and reading an event fills it in.
+  std::string event_id;
+  std::string type;  // "student.created"
   std::string company_id;
   std::string source_system;
   std::string entity;
@@ -52,7 +54,7 @@ std::string CloudEventJson(const EventRecord& event);
 // %XX), so "/companies/Scuola%20Rossi/sources/sida" for company "Scuola Rossi".
 std::string CloudEventSource(std::string_view company_id, std::string_view source_system);
 
-// The events a decision emits (none for unchanged or stale).
+// The events a decision emits (none for unchanged or stale), without their ids (event_id).
 std::vector<EventRecord> BuildEvents(const CanonicalRecord& record, const Decision& decision,
                                      std::string_view time);
 
@@ -66,5 +68,7 @@ void PrepareEventData(CanonicalRecord& record);
 // The deterministic event id.
 std::string EventId(const RecordKey& key, std::string_view entity, int64_t version,
                     std::string_view type);
+// The same, of an event's columns.
+std::string EventIdOf(const EventRecord& event);
 
 }  // namespace reglo::model
