@@ -133,8 +133,6 @@ TEST(SqliteStoreTest, TwoStoresShareOneFile) {
   EXPECT_EQ((*reader)->CountRecords(*model::FindEntity("student")).value(), 2);
 }
 
-// Migration 12: a store from before it gets its leases table rebuilt without a rowid (an idle
-// pull's lease take and release then write one page each, not two), with the leases it held.
 // Makes `raw`'s empty file a store exactly as migrations 1 to `last` left it (what an older hub
 // wrote): from the migration list itself, so the later ones run on it as they would in the field.
 void MigrateUpTo(RawConnection& raw, int last) {
@@ -151,6 +149,8 @@ void MigrateUpTo(RawConnection& raw, int last) {
   }
 }
 
+// Migration 12: a store from before it gets its leases table rebuilt without a rowid (an idle
+// pull's lease take and release then write one page each, not two), with the leases it held.
 TEST(SqliteStoreTest, LeasesMoveToATableWithoutRowidKeepingTheLeasesHeld) {
   TempDir dir;
   const std::string path = (dir.path() / "hub.db").string();
@@ -183,6 +183,8 @@ TEST(SqliteStoreTest, LeasesMoveToATableWithoutRowidKeepingTheLeasesHeld) {
   EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM integration_leases").value(), 2);
 }
 
+// Migrations 13 and 14 (issue #19 §3): a store from before them gets narrower event rows and
+// records without a rowid, and reads every event and record as it did.
 TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryRecord) {
   // What an older hub wrote, in a current store: a student and its created event.
   TempDir dir;
