@@ -13,6 +13,7 @@ namespace reglo::storage::testing {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::Pair;
 
 // StoreTest::SetUp registers this source and begins one run (run_id_) at 2025-06-01T08:00.
@@ -258,6 +259,16 @@ class EventRetentionTest : public RetentionTest {
 TEST_P(EventRetentionTest, WithoutSubscriptionsOnlyTheMinimumAgeKeepsEvents) {
   EXPECT_EQ(OK_VALUE(store_->Prune(PruneTarget::kEvents, At(3), 500)), 3);
   EXPECT_THAT(Remaining(), ElementsAre(sequences_[3], sequences_[4], sequences_[5]));
+}
+
+TEST_P(EventRetentionTest, ACutoffThatIsNotAUtcTimestampIsRefusedAndPrunesNothing) {
+  for (PruneTarget target : kPruneTargets) {
+    const Result<int64_t> pruned = store_->Prune(target, "2026-12-05 08:00", 500);
+    ASSERT_FALSE(pruned.ok()) << PruneTargetName(target);
+    EXPECT_EQ(pruned.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(pruned.status().message(), HasSubstr("prune cutoff"));
+  }
+  EXPECT_EQ(Remaining().size(), 6u);
 }
 
 TEST_P(EventRetentionTest, ASubscriptionThatIsBehindKeepsItsEvents) {

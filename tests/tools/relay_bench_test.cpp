@@ -45,4 +45,14 @@ TEST(RelayBenchTool, AnExistingFolderIsRefusedAndKept) {
   EXPECT_TRUE(fs::exists(kept));
 }
 
+TEST(RelayBenchTool, AFolderThatCannotBeMadeIsExitTwoSayingWhy) {
+  TempDir dir;
+  const fs::path file = dir.path() / "a-file";
+  std::ofstream(file) << "not a folder";
+  const reglo::testing::CommandOutput run =
+      RunCommand(Tool("--events 1 --dir '" + (file / "scratch").string() + "'"));
+  EXPECT_EQ(run.exit_code, 2) << run.text;
+  EXPECT_NE(run.text.find("cannot create --dir"), std::string::npos) << run.text;
+}
+
 }  // namespace

@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 #include <thread>
 #include <variant>
@@ -31,6 +30,7 @@
 #include "ports.h"
 #include "process.h"
 #include "reglo/core/clock.h"
+#include "reglo/core/text.h"
 #include "reglo/model/validation.h"
 #include "reglo/relay/nats_sink.h"
 #include "reglo/relay/relay.h"
@@ -162,14 +162,20 @@ int main(int argc, char** argv) {
                                                 fmt::format("reglo-relay-bench-{}", ::getpid())
                                           : fs::path(dir_option);
   // The folder is removed at the end, so it is never one that already holds something.
-  std::error_code exists_error;
-  if (fs::exists(dir, exists_error) || exists_error) {
-    std::cerr << "reglo-relay-bench: --dir " << std::quoted(dir.string())
-              << " already exists; give a folder that does not\n";
+  const std::string shown = EscapeControlCharacters(dir.string());
+  std::error_code error;
+  if (fs::exists(dir, error)) {
+    std::cerr << "reglo-relay-bench: --dir '" << shown
+              << "' already exists; give a folder that does not\n";
+    return 2;
+  }
+  if (!error) fs::create_directories(dir, error);
+  if (error) {
+    std::cerr << "reglo-relay-bench: cannot create --dir '" << shown << "': " << error.message()
+              << "\n";
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);  // the relay's info lines would mix with the table
-  fs::create_directories(dir);
   auto opened = storage::OpenSqliteStore((dir / "bench.db").string());
   if (!opened.ok()) return Check(opened.status(), "opening the store") ? 0 : 1;
   storage::Store& store = **opened;

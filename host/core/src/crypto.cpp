@@ -48,13 +48,18 @@ Sha256Digest HmacSha256(std::string_view key, std::string_view data) {
 }
 
 std::string HexEncode(const uint8_t* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text(size * 2, '0');
-  for (size_t i = 0; i < size; ++i) {
-    text[2 * i] = kDigits[data[i] >> 4];
-    text[2 * i + 1] = kDigits[data[i] & 0xf];
-  }
+  std::string text;
+  HexEncodeInto(data, size, text);
   return text;
+}
+
+void HexEncodeInto(const uint8_t* data, size_t size, std::string& out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out.resize(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0xf];
+  }
 }
 
 Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) {

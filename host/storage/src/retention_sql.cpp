@@ -2,6 +2,7 @@
 // and recording an idle pull (run_sql.h).
 #include <fmt/format.h>
 
+#include "reglo/core/clock.h"
 #include "reglo/storage/housekeeping_store.h"
 #include "reglo/storage/row_codec.h"
 #include "reglo/storage/run_sql.h"
@@ -35,6 +36,52 @@ const std::string kInsertIdlePullSql = fmt::format(
     "INSERT INTO integration_runs (source_id, started_at, finished_at, status, plugin_version) "
     "VALUES ($1, $2, $3, '{}', NULLIF($4, '')) RETURNING id",
     RunStatusName(RunStatus::kSucceeded));
+
+// The statements of one pruning batch ($1 = before, $2 = limit), run in order in one
+// transaction; the last one's affected rows are what was pruned.
+const std::vector<std::string>& PruneSql(PruneTarget target) {
+  // Oldest first, by an order the tables' keys or indexes follow, so a batch reads little more
+  // than the rows it deletes.
+  static const std::string old_runs = fmt::format(
+      "SELECT id FROM integration_runs WHERE status <> '{}' AND finished_at < $1 "
+      "ORDER BY finished_at LIMIT $2",
+      RunStatusName(RunStatus::kRunning));
+  static const std::vector<std::string> runs = {
+      fmt::format("DELETE FROM integration_run_logs WHERE run_id IN ({})", old_runs),
+      fmt::format("DELETE FROM integration_runs WHERE id IN ({})", old_runs),
+  };
+  static const std::vector<std::string> run_logs = {
+      "DELETE FROM integration_run_logs WHERE id IN (SELECT id FROM integration_run_logs "
+      "WHERE at < $1 ORDER BY id LIMIT $2)"};
+  // The lowest position of the enabled subscriptions (one without a position yet: 0); with no
+  // enabled subscription, nothing holds events back but their age.
+  static const std::vector<std::string> events = {
+      "DELETE FROM integration_events WHERE sequence IN (SELECT e.sequence FROM "
+      "integration_events e WHERE e.sequence <= (SELECT COALESCE(MIN(COALESCE(r.position, 0)), "
+      "9223372036854775807) FROM integration_subscriptions s LEFT JOIN integration_relay_positions "
+      "r ON r.subscription_id = s.id WHERE s.enabled = 1) AND e.time < $1 AND NOT EXISTS "
+      "(SELECT 1 FROM integration_deliveries d WHERE d.sequence = e.sequence AND "
+      "d.status <> 'delivered') ORDER BY e.sequence LIMIT $2)"};
+  static const std::vector<std::string> deliveries = {
+      "DELETE FROM integration_deliveries WHERE (subscription_id, sequence) IN (SELECT "
+      "subscription_id, sequence FROM integration_deliveries WHERE status IN ('delivered', "
+      "'dead') AND updated_at < $1 ORDER BY updated_at LIMIT $2)"};
+  static const std::vector<std::string> dead_letters = {
+      "DELETE FROM integration_dead_letters WHERE id IN (SELECT id FROM integration_dead_letters "
+      "WHERE created_at < $1 ORDER BY id LIMIT $2)"};
+  static const std::vector<std::string> audit = {
+      "DELETE FROM integration_audit WHERE id IN (SELECT id FROM integration_audit "
+      "WHERE at < $1 ORDER BY id LIMIT $2)"};
+  switch (target) {
+    case PruneTarget::kRuns: return runs;
+    case PruneTarget::kRunLogs: return run_logs;
+    case PruneTarget::kEvents: return events;
+    case PruneTarget::kDeliveries: return deliveries;
+    case PruneTarget::kDeadLetters: return dead_letters;
+    case PruneTarget::kAudit: return audit;
+  }
+  return runs;
+}
 
 }  // namespace
 
@@ -139,48 +186,22 @@ Result<IdlePullResult> RecordIdlePullIn(SqlSession& sql, const IdlePull& pull) {
   return result;
 }
 
-const std::vector<std::string>& PruneSql(PruneTarget target) {
-  // Oldest first, by an order the tables' keys or indexes follow, so a batch reads little more
-  // than the rows it deletes.
-  static const std::string old_runs = fmt::format(
-      "SELECT id FROM integration_runs WHERE status <> '{}' AND finished_at < $1 "
-      "ORDER BY finished_at LIMIT $2",
-      RunStatusName(RunStatus::kRunning));
-  static const std::vector<std::string> runs = {
-      fmt::format("DELETE FROM integration_run_logs WHERE run_id IN ({})", old_runs),
-      fmt::format("DELETE FROM integration_runs WHERE id IN ({})", old_runs),
-  };
-  static const std::vector<std::string> run_logs = {
-      "DELETE FROM integration_run_logs WHERE id IN (SELECT id FROM integration_run_logs "
-      "WHERE at < $1 ORDER BY id LIMIT $2)"};
-  // The lowest position of the enabled subscriptions (one without a position yet: 0); with no
-  // enabled subscription, nothing holds events back but their age.
-  static const std::vector<std::string> events = {
-      "DELETE FROM integration_events WHERE sequence IN (SELECT e.sequence FROM "
-      "integration_events e WHERE e.sequence <= (SELECT COALESCE(MIN(COALESCE(r.position, 0)), "
-      "9223372036854775807) FROM integration_subscriptions s LEFT JOIN integration_relay_positions "
-      "r ON r.subscription_id = s.id WHERE s.enabled = 1) AND e.time < $1 AND NOT EXISTS "
-      "(SELECT 1 FROM integration_deliveries d WHERE d.sequence = e.sequence AND "
-      "d.status <> 'delivered') ORDER BY e.sequence LIMIT $2)"};
-  static const std::vector<std::string> deliveries = {
-      "DELETE FROM integration_deliveries WHERE (subscription_id, sequence) IN (SELECT "
-      "subscription_id, sequence FROM integration_deliveries WHERE status IN ('delivered', "
-      "'dead') AND updated_at < $1 ORDER BY updated_at LIMIT $2)"};
-  static const std::vector<std::string> dead_letters = {
-      "DELETE FROM integration_dead_letters WHERE id IN (SELECT id FROM integration_dead_letters "
-      "WHERE created_at < $1 ORDER BY id LIMIT $2)"};
-  static const std::vector<std::string> audit = {
-      "DELETE FROM integration_audit WHERE id IN (SELECT id FROM integration_audit "
-      "WHERE at < $1 ORDER BY id LIMIT $2)"};
-  switch (target) {
-    case PruneTarget::kRuns: return runs;
-    case PruneTarget::kRunLogs: return run_logs;
-    case PruneTarget::kEvents: return events;
-    case PruneTarget::kDeliveries: return deliveries;
-    case PruneTarget::kDeadLetters: return dead_letters;
-    case PruneTarget::kAudit: return audit;
+Result<int64_t> PruneIn(SqlSession& sql, PruneTarget target, const std::string& before, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("prune batch size must be positive");
+  int64_t before_millis = 0;
+  if (!ParseUtcMillis(before, before_millis)) {
+    return Status::InvalidArgument(
+        "the prune cutoff is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ)");
   }
-  return runs;
+  // Events keep their time as an integer (EncodeEventTime); the other tables as FormatUtc text.
+  const SqlSession::Param cutoff =
+      target == PruneTarget::kEvents ? SqlSession::Param(before_millis) : SqlSession::Param(before);
+  int64_t pruned = 0;
+  for (const std::string& statement : PruneSql(target)) {
+    REGLO_ASSIGN_OR_RETURN(rows, sql.Execute(statement, {cutoff, int64_t{limit}}));
+    pruned = rows;
+  }
+  return pruned;
 }
 
 std::string SqliteParameters(std::string_view sql) {

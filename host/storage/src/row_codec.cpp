@@ -203,7 +203,7 @@ void DecodeRow(const RowCursor& row, std::string& value) {
 
 void DecodeRow(const RowCursor& row, StoredRecord& record, const model::EntitySpec& entity) {
   ReadColumns(row, kColVersion, record.state, &model::StoredState::version);
-  record.state.content_hash = ContentHashFromStored(row.Text(kColContentHash));
+  ContentHashFromStored(row.Text(kColContentHash), record.state.content_hash);
   ReadColumns(row, kColSourceUpdatedAt, record.state, &model::StoredState::source_updated_at);
   record.state.extra = model::ExtraFromJson(row.String(kColExtra));
   record.warnings = WarningsFromJson(row.Text(kColWarnings));
@@ -230,21 +230,29 @@ int HexDigit(char c) {
 }
 }  // namespace
 
-std::string ContentHashToBytes(std::string_view hex) {
-  if (hex.size() != 2 * kContentHashBytes) return std::string(hex);
-  std::string bytes(kContentHashBytes, '\0');
+void ContentHashToBytes(std::string_view hex, std::string& out) {
+  if (hex.size() != 2 * kContentHashBytes) {
+    out.assign(hex);
+    return;
+  }
+  out.resize(kContentHashBytes);
   for (size_t i = 0; i < kContentHashBytes; ++i) {
     const int high = HexDigit(hex[2 * i]);
     const int low = HexDigit(hex[2 * i + 1]);
-    if (high < 0 || low < 0) return std::string(hex);
-    bytes[i] = static_cast<char>(high << 4 | low);
+    if (high < 0 || low < 0) {
+      out.assign(hex);
+      return;
+    }
+    out[i] = static_cast<char>(high << 4 | low);
   }
-  return bytes;
 }
 
-std::string ContentHashFromStored(std::string_view stored) {
-  if (stored.size() != kContentHashBytes) return std::string(stored);
-  return HexEncode(reinterpret_cast<const uint8_t*>(stored.data()), stored.size());
+void ContentHashFromStored(std::string_view stored, std::string& out) {
+  if (stored.size() != kContentHashBytes) {
+    out.assign(stored);
+    return;
+  }
+  HexEncodeInto(reinterpret_cast<const uint8_t*>(stored.data()), stored.size(), out);
 }
 
 std::string KindFilter(std::string_view type, std::string_view company) {

@@ -1,31 +1,20 @@
 // PostgresStore: retention (HousekeepingStore): pruning batches and store size.
 #include <fmt/format.h>
 
+#include "pg_session.h"
 #include "postgres_store_impl.h"
-#include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
+#include "reglo/storage/run_sql.h"
 
 namespace reglo::storage::postgres {
 
 Result<int64_t> PostgresStore::Prune(PruneTarget target, const std::string& before, int limit) {
-  if (limit <= 0) return Status::InvalidArgument("prune batch size must be positive");
   REGLO_RETURN_IF_ERROR(Ready());
   const std::string what = fmt::format("pruning {}", PruneTargetName(target));
-  Params params;
-  if (target == PruneTarget::kEvents) {
-    REGLO_ASSIGN_OR_RETURN(cutoff, EncodeEventTime(before));  // events keep integer times
-    params.Int(cutoff);
-  } else {
-    params.Text(before);
-  }
-  params.Int(limit);
   Transaction tx(*conn_);
   REGLO_RETURN_IF_ERROR(tx.Begin(what));
-  int64_t pruned = 0;
-  for (const std::string& sql : PruneSql(target)) {
-    REGLO_ASSIGN_OR_RETURN(rows, conn_->Query(sql, params, what));
-    pruned = rows.Affected();
-  }
+  PgSession session(*conn_, what);
+  REGLO_ASSIGN_OR_RETURN(pruned, PruneIn(session, target, before, limit));
   REGLO_RETURN_IF_ERROR(tx.Commit());
   return pruned;
 }

@@ -169,7 +169,7 @@ Status SqliteStore::ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResu
       case model::Outcome::kStale: ++result.counters.stale; break;
     }
   }
-  REGLO_RETURN_IF_ERROR(FlushEvents());
+  REGLO_RETURN_IF_ERROR(FlushEvents(batch.committed_at));
   return WriteBatchBookkeeping(batch, result);
 }
 
@@ -239,7 +239,7 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
     REGLO_ASSIGN_OR_RETURN(found, query.Step());
     if (found) {
       stored_.version = query.Int(kColVersion);
-      stored_.content_hash = ContentHashFromStored(query.Text(kColContentHash));
+      ContentHashFromStored(query.Text(kColContentHash), stored_.content_hash);
       query.ReadInto(kColSourceUpdatedAt, stored_.source_updated_at);
       // The stored values only matter when the content differs (to name the changed fields);
       // skipping them keeps a no-change re-sync cheap.
@@ -297,7 +297,7 @@ int SqliteStore::BindRecordState(Stmt& stmt, int first, const model::CanonicalRe
   WarningsToJson(record.warnings, warnings_json_);
   int p = first;
   for (const std::optional<std::string>& value : record.values) stmt.BindOpt(p++, value);
-  content_hash_bytes_ = ContentHashToBytes(record.content_hash);
+  ContentHashToBytes(record.content_hash, content_hash_bytes_);
   stmt.Bind(p, version)
       .BindBlob(p + 1, content_hash_bytes_)
       .BindOpt(p + 2, record.source_updated_at)
@@ -344,17 +344,12 @@ Status SqliteStore::AppendEvents(const model::CanonicalRecord& record,
   return Status::Ok();
 }
 
-Status SqliteStore::FlushEvents() {
-  // A batch's events share their commit time: it is encoded once.
-  std::string_view time;
-  int64_t stored_time = 0;
+Status SqliteStore::FlushEvents(const std::string& committed_at) {
+  if (pending_events_.empty()) return Status::Ok();
+  // Every event of a batch has its commit time (BuildEvents): encoded once.
+  REGLO_ASSIGN_OR_RETURN(stored_time, EncodeEventTime(committed_at));
   const auto bind = [&](Stmt& insert, int first, const model::EventRecord& event) -> Status {
     REGLO_ASSIGN_OR_RETURN(kind, event_kinds_.IdOf(event));
-    if (event.time != time) {
-      REGLO_ASSIGN_OR_RETURN(encoded, EncodeEventTime(event.time));
-      time = event.time;
-      stored_time = encoded;
-    }
     insert.Bind(first, kind)
         .Bind(first + 1, event.external_id)
         .Bind(first + 2, event.version)

@@ -1,8 +1,9 @@
 // SqliteStore: retention (HousekeepingStore): pruning batches, store size, giving space back.
 #include <fmt/format.h>
 
-#include "reglo/storage/event_data.h"
 #include "reglo/storage/row_codec.h"
+#include "reglo/storage/run_sql.h"
+#include "sqlite_session.h"
 #include "sqlite_store_impl.h"
 
 namespace reglo::storage::sqlite {
@@ -14,29 +15,13 @@ constexpr int64_t kIncrementalAutoVacuum = 2;
 }  // namespace
 
 Result<int64_t> SqliteStore::Prune(PruneTarget target, const std::string& before, int limit) {
-  if (limit <= 0) return Status::InvalidArgument("prune batch size must be positive");
   const std::string what = fmt::format("pruning {}", PruneTargetName(target));
   // One short write transaction per batch, so syncs wait for the write lock a few milliseconds
   // at most.
-  int64_t cutoff = 0;
-  if (target == PruneTarget::kEvents) {
-    REGLO_ASSIGN_OR_RETURN(encoded, EncodeEventTime(before));
-    cutoff = encoded;
-  }
   Transaction tx(*db_);
   REGLO_RETURN_IF_ERROR(tx.Begin(what));
-  int64_t pruned = 0;
-  for (const std::string& sql : PruneSql(target)) {
-    REGLO_ASSIGN_OR_RETURN(stmt, Prepare(SqliteParameters(sql), what));
-    Stmt prune(*db_, stmt, what);
-    if (target == PruneTarget::kEvents) {
-      prune.BindAll(cutoff, int64_t{limit});  // events keep integer times
-    } else {
-      prune.BindAll(before, int64_t{limit});
-    }
-    REGLO_RETURN_IF_ERROR(prune.Run());
-    pruned = db_->Changes();
-  }
+  SqliteSession session(*db_, what);
+  REGLO_ASSIGN_OR_RETURN(pruned, PruneIn(session, target, before, limit));
   REGLO_RETURN_IF_ERROR(tx.Commit());
   return pruned;
 }

@@ -238,7 +238,7 @@ class SqliteStore final : public Store {
   // Queues the record's events; FlushEvents() inserts them, in order, before the commit.
   Status AppendEvents(const model::CanonicalRecord& record, const model::Decision& decision,
                       const std::string& committed_at, int64_t& events);
-  Status FlushEvents();
+  Status FlushEvents(const std::string& committed_at);
   Status WriteBatchBookkeeping(const CheckpointBatch& batch, const CheckpointResult& result);
   // Inside FinishRun's transaction: folds an idle `run_id` into its source's previous run.
   Status FoldIdleRun(int64_t run_id);

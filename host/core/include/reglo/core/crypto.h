@@ -16,6 +16,8 @@ using Sha256Digest = std::array<uint8_t, 32>;
 Sha256Digest Sha256(std::string_view data);
 Sha256Digest HmacSha256(std::string_view key, std::string_view data);
 std::string HexEncode(const uint8_t* data, size_t size);
+// The same into `out` (replacing what it held, reusing its capacity): for per-record paths.
+void HexEncodeInto(const uint8_t* data, size_t size, std::string& out);
 inline std::string HexEncode(const Sha256Digest& digest) {
   return HexEncode(digest.data(), digest.size());
 }

@@ -23,11 +23,12 @@ void WarningsToJson(const std::vector<std::string>& warnings, std::string& out);
 std::vector<std::string> WarningsFromJson(std::string_view json);
 
 // A record's content hash (model::ContentHash: 32 lowercase hex digits) as the SQLite backend
-// stores it: its 16 bytes, a BLOB (issue #19 §3). Any other text is kept as it is.
-std::string ContentHashToBytes(std::string_view hex);
+// stores it: its 16 bytes, a BLOB (issue #19 §3). Any other text is kept as it is. Both write
+// into `out`, reusing its capacity: they run once per record written or looked up.
+void ContentHashToBytes(std::string_view hex, std::string& out);
 // The inverse, for every backend's reads: 16 bytes become their hex digits; anything else (a
 // hash stored as text, as PostgreSQL and older SQLite rows hold it) is read as it is.
-std::string ContentHashFromStored(std::string_view stored);
+void ContentHashFromStored(std::string_view stored, std::string& out);
 
 // The inverse of RunStatusName; an unknown name reads as kFailed (it is not a success).
 RunStatus ParseRunStatus(std::string_view name);
@@ -119,9 +120,6 @@ extern const std::string kFoldableRunSql;
 // its log lines and its row, one statement each.
 extern const std::string kFoldRunSql;
 extern const std::vector<std::string> kDeleteFoldedRunSql;
-// The statements of one HousekeepingStore::Prune batch ($1 = before, $2 = limit), run in order
-// in one transaction; the last one's affected rows are what was pruned.
-const std::vector<std::string>& PruneSql(PruneTarget target);
 // `sql` with $N parameters spelled ?N (SQLite's numbered parameters).
 std::string SqliteParameters(std::string_view sql);
 
