@@ -54,8 +54,9 @@ class BatchBuilder {
     ++batch_.seen;
     std::optional<int64_t> row_hash;
     if (hashes_ != nullptr && hashes_->Covers(source_record)) {
+      const SourceHashes::Key key = hashes_->KeyFor(source_record.external_id);
       row_hash = hashes_->RowHash(source_record);
-      if (hashes_->Unchanged(source_record.external_id, *row_hash)) {
+      if (hashes_->Unchanged(key, *row_hash)) {
         // Mapping it again would yield the stored record: the commit would find it unchanged.
         ++batch_.unchanged;
         storage::RunCounters& entity = EntityCounters(hashes_->entity().name);
@@ -63,7 +64,7 @@ class BatchBuilder {
         ++entity.unchanged;
         return Status::Ok();
       }
-      hashes_->Forget(source_record.external_id);
+      hashes_->Forget(key);
     }
     int yielded = 0;
     Placement placement;

@@ -35,6 +35,15 @@ bool KeyLess(const std::pair<uint64_t, int64_t>& entry, uint64_t key) {
   return entry.first < key;
 }
 
+// About four entries per bucket: a lookup reads one bucket's bounds and a few neighbouring
+// entries instead of binary-searching the whole table (20 cache misses at 1M records, 8 % of a
+// resync's CPU under perf).
+int BucketBitsFor(size_t entries) {
+  int bits = 0;
+  while (bits < 32 && (size_t{1} << bits) * 4 < entries) ++bits;
+  return bits;
+}
+
 }  // namespace
 
 Sha256Digest SourceFingerprint(const storage::SourceRow& source,
@@ -60,15 +69,39 @@ Status SourceHashes::Load(storage::SyncStore& store, const storage::SourceRow& s
                                               over = true;
                                               return;
                                             }
-                                            entries_.emplace_back(KeyOf(external_id), hash);
+                                            entries_.emplace_back(KeyFor(external_id).value, hash);
                                           });
   if (!scanned.ok() || over) {
     entries_.clear();
     entries_.shrink_to_fit();
+    bucket_starts_.clear();
     return scanned;
   }
   std::sort(entries_.begin(), entries_.end());
+  IndexBuckets();
   return Status::Ok();
+}
+
+void SourceHashes::IndexBuckets() {
+  bucket_bits_ = BucketBitsFor(entries_.size());
+  const size_t buckets = size_t{1} << bucket_bits_;
+  bucket_starts_.assign(buckets + 1, entries_.size());
+  size_t entry = 0;
+  for (size_t bucket = 0; bucket < buckets; ++bucket) {
+    while (entry < entries_.size() && BucketOf(entries_[entry].first) < bucket) ++entry;
+    bucket_starts_[bucket] = entry;
+  }
+}
+
+size_t SourceHashes::BucketOf(uint64_t key) const {
+  return bucket_bits_ == 0 ? 0 : static_cast<size_t>(key >> (64 - bucket_bits_));
+}
+
+size_t SourceHashes::FirstOf(uint64_t key) const {
+  const size_t bucket = BucketOf(key);
+  const auto begin = entries_.begin() + static_cast<ptrdiff_t>(bucket_starts_[bucket]);
+  const auto end = entries_.begin() + static_cast<ptrdiff_t>(bucket_starts_[bucket + 1]);
+  return static_cast<size_t>(std::lower_bound(begin, end, key, KeyLess) - entries_.begin());
 }
 
 bool SourceHashes::Covers(const reglo_record& row) const {
@@ -97,25 +130,25 @@ int64_t SourceHashes::RowHash(const reglo_record& row) {
   return hash == 0 ? 1 : hash;
 }
 
-bool SourceHashes::Unchanged(std::string_view external_id, int64_t row_hash) const {
+SourceHashes::Key SourceHashes::KeyFor(std::string_view external_id) const {
+  const Key key{std::hash<std::string_view>{}(external_id)};
+  if (!entries_.empty()) __builtin_prefetch(&bucket_starts_[BucketOf(key.value)]);
+  return key;
+}
+
+bool SourceHashes::Unchanged(Key key, int64_t row_hash) const {
   if (entries_.empty()) return false;
-  const uint64_t key = KeyOf(external_id);
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), key, KeyLess);
-  for (; it != entries_.end() && it->first == key; ++it) {
-    if (it->second == row_hash) return true;
+  for (size_t i = FirstOf(key.value); i < entries_.size() && entries_[i].first == key.value; ++i) {
+    if (entries_[i].second == row_hash) return true;
   }
   return false;
 }
 
-void SourceHashes::Forget(std::string_view external_id) {
+void SourceHashes::Forget(Key key) {
   if (entries_.empty()) return;
-  const uint64_t key = KeyOf(external_id);
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), key, KeyLess);
-  for (; it != entries_.end() && it->first == key; ++it) it->second = 0;
-}
-
-uint64_t SourceHashes::KeyOf(std::string_view external_id) {
-  return std::hash<std::string_view>{}(external_id);
+  for (size_t i = FirstOf(key.value); i < entries_.size() && entries_[i].first == key.value; ++i) {
+    entries_[i].second = 0;
+  }
 }
 
 }  // namespace reglo::pipeline
