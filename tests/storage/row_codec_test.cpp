@@ -44,8 +44,14 @@ TEST(RowCodecTest, WhatIsNotAContentHashIsKeptAsItIs) {
   const std::string hex(32, 'a');
   EXPECT_EQ(FromStored(hex), hex);
   // Not 32 lowercase hex digits: stored as the text itself, never a wrong 16 bytes.
-  for (const std::string& text : {std::string("abc"), std::string(32, 'g'), std::string(32, 'A'),
-                                  std::string(64, 'a'), std::string()}) {
+  // One bad character anywhere (the last, a NUL, a byte past 0x7f) is enough.
+  for (const std::string& text :
+       {std::string("abc"), std::string(32, 'g'), std::string(32, 'A'), std::string(64, 'a'),
+        std::string(), std::string(31, 'a') + 'G', std::string(31, '0') + '\0',
+        std::string("0123456789abcdef0123456789abcde\xff"),
+        std::string("/0123456789abcdef0123456789abcde"),
+        std::string(":0123456789abcdef0123456789abcde"),
+        std::string("`0123456789abcdef0123456789abcde")}) {
     EXPECT_EQ(ToBytes(text), text) << text;
   }
 }

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <array>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "reglo/core/crypto.h"
@@ -222,11 +224,19 @@ void DecodeRow(const RowCursor& row, BrowsedRecord& record, const model::EntityS
 namespace {
 constexpr size_t kContentHashBytes = 16;
 
-// The value of a lowercase hex digit, -1 for any other character.
+// The value of each lowercase hex digit, -1 for any other byte. A table, not comparisons: a
+// hash's digits are random, so the comparisons' branches were mispredicted half the time (this
+// decode was 3.5 % of a cold load's committing thread under perf).
+constexpr std::array<int8_t, 256> kHexDigits = [] {
+  std::array<int8_t, 256> digits{};
+  for (int8_t& digit : digits) digit = -1;
+  for (int i = 0; i < 10; ++i) digits['0' + i] = static_cast<int8_t>(i);
+  for (int i = 0; i < 6; ++i) digits['a' + i] = static_cast<int8_t>(10 + i);
+  return digits;
+}();
+
 int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+  return kHexDigits[static_cast<unsigned char>(c)];
 }
 }  // namespace
 
@@ -236,15 +246,14 @@ void ContentHashToBytes(std::string_view hex, std::string& out) {
     return;
   }
   out.resize(kContentHashBytes);
+  int invalid = 0;  // negative once any character is not a lowercase hex digit
   for (size_t i = 0; i < kContentHashBytes; ++i) {
     const int high = HexDigit(hex[2 * i]);
     const int low = HexDigit(hex[2 * i + 1]);
-    if (high < 0 || low < 0) {
-      out.assign(hex);
-      return;
-    }
+    invalid |= high | low;
     out[i] = static_cast<char>(high << 4 | low);
   }
+  if (invalid < 0) out.assign(hex);
 }
 
 void ContentHashFromStored(std::string_view stored, std::string& out) {
