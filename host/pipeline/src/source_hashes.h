@@ -71,7 +71,7 @@ class SourceHashes {
   // keys collide) are all compared: a collision can cost a needless mapping, never a wrong skip.
   std::vector<std::pair<uint64_t, int64_t>> entries_;
   // bucket_starts_[b] is the index of the first entry of bucket b or of a later one; the last
-  // element is entries_.size(). Buckets hold about four entries each.
+  // element is entries_.size(). Buckets hold two to four entries on average.
   int bucket_bits_ = 0;
   std::vector<size_t> bucket_starts_;
   std::string buffer_;  // reused by RowHash
