@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "cli_output.h"
+#include "reglo/app/commands.h"
 #include "reglo/core/clock.h"
 #include "reglo/core/crypto.h"
 #include "reglo/storage/sqlite_store.h"
@@ -616,6 +617,32 @@ TEST_F(CliTest, MigrateReportsTheSchemaVersion) {
   Output out = RunHub(Config() + " migrate");
   EXPECT_EQ(out.exit_code, 0) << out.text;
   EXPECT_THAT(out.text, HasSubstr("schema version"));
+}
+
+// Migrations are logged as they start: a new store's schema in one line, then nothing once the
+// store is up to date (every command opens the store, so every command would repeat them).
+TEST_F(CliTest, MigrationsAreLoggedOnceAsTheyStart) {
+  Output created = RunHub(Config() + " migrate");
+  EXPECT_EQ(created.exit_code, 0) << created.text;
+  EXPECT_THAT(created.text, ContainsRegex("info store sqlite:data/hub.db: creating its schema "
+                                          "\\(version [0-9]+\\)"));
+  EXPECT_THAT(created.text, Not(HasSubstr("applying migration")));
+  Output again = RunHub(Config() + " sync --once");
+  EXPECT_EQ(again.exit_code, 0) << again.text;
+  EXPECT_THAT(again.text, Not(HasSubstr("schema")));
+  EXPECT_THAT(again.text, Not(HasSubstr("migration")));
+}
+
+// An upgrade says each migration as it starts, with the hint that some take a while.
+TEST(MigrationLogLineTest, ANewStoreIsOneLineAndAnUpgradeOneLinePerMigration) {
+  using reglo::app::MigrationLogLine;
+  using reglo::storage::MigrationStep;
+  EXPECT_EQ(MigrationLogLine(MigrationStep{1, "initial", 0, 14}, "sqlite:hub.db"),
+            "store sqlite:hub.db: creating its schema (version 14)");
+  EXPECT_EQ(MigrationLogLine(MigrationStep{2, "second", 0, 14}, "sqlite:hub.db"), std::nullopt);
+  EXPECT_EQ(MigrationLogLine(MigrationStep{13, "narrow events", 12, 14}, "postgres://hub@db/x"),
+            "store postgres://hub@db/x: applying migration 13 of 14 (narrow events); one that "
+            "rebuilds a table takes seconds per million records");
 }
 
 }  // namespace

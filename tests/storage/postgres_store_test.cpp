@@ -193,6 +193,25 @@ TEST(PostgresStoreTest, WrongDatabaseIsAnIoErrorNamingIt) {
   EXPECT_THAT(store.status().message(), HasSubstr(fmt::format("port {}", url.port)));
 }
 
+// The opener is told of each migration before it runs, from 0 for a new schema; none once it is
+// up to date.
+TEST(PostgresStoreTest, EachMigrationIsToldToTheOpenerBeforeItRuns) {
+  PostgresBackend backend;
+  std::vector<int> versions;
+  const MigrationObserver record = [&](const MigrationStep& step) {
+    EXPECT_EQ(step.from, 0);
+    EXPECT_EQ(step.latest, static_cast<int>(postgres::Migrations().back().version));
+    versions.push_back(step.version);
+  };
+  ASSERT_TRUE(OpenPostgresStore(backend.url(), SystemClock::Instance(), record).ok());
+  std::vector<int> expected;
+  for (const Migration& migration : postgres::Migrations()) expected.push_back(migration.version);
+  EXPECT_EQ(versions, expected);
+  versions.clear();
+  ASSERT_TRUE(OpenPostgresStore(backend.url(), SystemClock::Instance(), record).ok());
+  EXPECT_TRUE(versions.empty());
+}
+
 TEST(PostgresStoreTest, Migration8KeepsTheEventsOfAnOlderStoreReadable) {
   // The JSON text an older hub stored for a student's created event, taken from a current store.
   std::string json;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -206,8 +207,26 @@ std::string StoreForDisplay(const HubConfig& config) {
 
 }  // namespace
 
+std::optional<std::string> MigrationLogLine(const storage::MigrationStep& step,
+                                            std::string_view store) {
+  if (step.from == 0) {
+    if (step.version != 1) return std::nullopt;
+    return fmt::format("store {}: creating its schema (version {})", store, step.latest);
+  }
+  return fmt::format(
+      "store {}: applying migration {} of {} ({}); one that rebuilds a table takes "
+      "seconds per million records",
+      store, step.version, step.latest, step.name);
+}
+
 Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config) {
-  if (storage::IsPostgresUrl(config.store_url)) return storage::OpenPostgresStore(config.store_url);
+  const std::string store = StoreForDisplay(config);
+  const storage::MigrationObserver log_migration = [&store](const storage::MigrationStep& step) {
+    if (std::optional<std::string> line = MigrationLogLine(step, store)) spdlog::info("{}", *line);
+  };
+  if (storage::IsPostgresUrl(config.store_url)) {
+    return storage::OpenPostgresStore(config.store_url, SystemClock::Instance(), log_migration);
+  }
   if (config.sqlite_path.empty())
     return Status::ConfigError("store: expected sqlite:PATH or postgres://user@host:port/database");
   if (config.sqlite_path != ":memory:" && config.sqlite_path.has_parent_path()) {
@@ -218,7 +237,8 @@ Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config) {
                                          config.sqlite_path.string(), error.message()));
     }
   }
-  return storage::OpenSqliteStore(config.sqlite_path.string());
+  return storage::OpenSqliteStore(config.sqlite_path.string(), SystemClock::Instance(),
+                                  log_migration);
 }
 
 int SyncOnce(const HubConfig& config, const std::optional<std::string>& source_id,

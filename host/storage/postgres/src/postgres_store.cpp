@@ -17,7 +17,8 @@
 
 namespace reglo::storage::postgres {
 
-Status PostgresStore::Open() {
+Status PostgresStore::Open(MigrationObserver on_migration) {
+  on_migration_ = std::move(on_migration);
   if (conn_->ServerVersion() < kMinServerVersion) {
     return Status::Incompatible(
         fmt::format("PostgreSQL ({}) is version {}; reglo-hub needs 12 or newer",
@@ -64,6 +65,7 @@ Status PostgresStore::Migrate() {
     if (migration.version <= locked_current) continue;
     const std::string what =
         fmt::format("applying migration {} ({})", migration.version, migration.name);
+    if (on_migration_) on_migration_({migration.version, migration.name, locked_current, latest});
     REGLO_RETURN_IF_ERROR(conn_->Exec(migration.sql, what));
     REGLO_RETURN_IF_ERROR(
         conn_
@@ -97,16 +99,18 @@ namespace reglo::storage {
 using postgres::Conn;
 using postgres::PostgresStore;
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url, const Clock& clock) {
+Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url, const Clock& clock,
+                                                 const MigrationObserver& on_migration) {
   REGLO_ASSIGN_OR_RETURN(conn, Conn::Connect(url));
   auto store = std::make_unique<PostgresStore>(std::move(conn), url, clock);
-  REGLO_RETURN_IF_ERROR(store->Open());
+  REGLO_RETURN_IF_ERROR(store->Open(on_migration));
   return std::unique_ptr<Store>(std::move(store));
 }
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, const Clock& clock) {
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, const Clock& clock,
+                                                 const MigrationObserver& on_migration) {
   REGLO_ASSIGN_OR_RETURN(parsed, ParsePostgresUrl(url));
-  return OpenPostgresStore(parsed, clock);
+  return OpenPostgresStore(parsed, clock, on_migration);
 }
 
 }  // namespace reglo::storage

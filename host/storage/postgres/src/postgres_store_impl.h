@@ -215,7 +215,9 @@ class PostgresStore final : public Store {
     }
   }
 
-  Status Open();
+  // Checks the server, migrates (telling `on_migration`, kept for later Migrate calls, of each
+  // step) and checks the schema.
+  Status Open(MigrationObserver on_migration);
 
   Status Migrate() override;
   Result<int> SchemaVersion() override;
@@ -419,6 +421,7 @@ class PostgresStore final : public Store {
 
   std::unique_ptr<Conn> conn_;
   const Clock& clock_;
+  MigrationObserver on_migration_;
   const std::string checkpoint_settings_;  // SET LOCAL statements of a checkpoint transaction
   std::unordered_map<const model::EntitySpec*, EntitySql> entity_sql_;
   // Per canonical table: whether its last batch was all new. Then the next one is inserted

@@ -16,7 +16,8 @@
 
 namespace reglo::storage::sqlite {
 
-Status SqliteStore::Open() {
+Status SqliteStore::Open(MigrationObserver on_migration) {
+  on_migration_ = std::move(on_migration);
   REGLO_RETURN_IF_ERROR(Migrate());
   REGLO_RETURN_IF_ERROR(VerifyColumns());
   return PrepareCheckpointStatements();
@@ -60,6 +61,7 @@ Status SqliteStore::ApplyMigrations(int current, int latest) {
     REGLO_ASSIGN_OR_RETURN(locked_current, SchemaVersion());
     if (locked_current > latest) return NewerSchemaError(locked_current, latest);
     if (migration.version <= locked_current) continue;
+    if (on_migration_) on_migration_({migration.version, migration.name, current, latest});
     REGLO_RETURN_IF_ERROR(db_->Exec(migration.sql, what));
     REGLO_ASSIGN_OR_RETURN(record,
                            Prepare("INSERT INTO schema_migrations (version, name, applied_at) "
@@ -97,11 +99,12 @@ namespace reglo::storage {
 using sqlite::Db;
 using sqlite::SqliteStore;
 
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const Clock& clock) {
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const Clock& clock,
+                                               const MigrationObserver& on_migration) {
   Result<std::unique_ptr<Db>> db = Db::Open(path);
   if (!db.ok()) return db.status();
   auto store = std::make_unique<SqliteStore>(std::move(*db), clock);
-  REGLO_RETURN_IF_ERROR(store->Open());
+  REGLO_RETURN_IF_ERROR(store->Open(on_migration));
   return std::unique_ptr<Store>(std::move(store));
 }
 

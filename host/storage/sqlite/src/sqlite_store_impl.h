@@ -70,7 +70,9 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(std::unique_ptr<Db> db, const Clock& clock) : db_(std::move(db)), clock_(clock) {}
 
-  Status Open();
+  // Migrates (telling `on_migration`, kept for later Migrate calls, of each step), checks the
+  // schema and prepares the checkpoint statements.
+  Status Open(MigrationObserver on_migration);
 
   Status Migrate() override;
   Result<int> SchemaVersion() override;
@@ -269,6 +271,7 @@ class SqliteStore final : public Store {
 
   std::unique_ptr<Db> db_;
   const Clock& clock_;
+  MigrationObserver on_migration_;
   CheckpointStatements checkpoint_;
   std::unordered_map<const model::EntitySpec*, EntityStatements> entity_statements_;
   // Reused across records and batches so the hot path does not allocate per row.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "reglo/app/config.h"
 #include "reglo/core/clock.h"
@@ -24,8 +25,14 @@ enum ExitCode : int {
   kExitWarnings = 3,  // success, but with warnings or rejected records
 };
 
-// Opens the store the config names and applies pending migrations.
+// Opens the store the config names and applies pending migrations, logging them (info).
 Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config);
+
+// What OpenStore logs of a migration step of `store` (as shown, without a password): one line
+// for a new store's whole schema, at its first step; one per step of an upgrade, since one that
+// rebuilds a table takes seconds per million records; nothing for a new store's later steps.
+std::optional<std::string> MigrationLogLine(const storage::MigrationStep& step,
+                                            std::string_view store);
 
 // A config error unless the plugins folder can be read: it names plugins_dir and the folder.
 Status CheckPluginsDir(const std::filesystem::path& config_path,

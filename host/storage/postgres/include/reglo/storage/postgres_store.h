@@ -56,10 +56,13 @@ Result<PostgresUrl> ParsePostgresUrl(std::string_view url);
 // ($PGPASSWORD, ~/.pgpass). kIoError naming host, port and database when the server cannot be
 // reached or refuses; kIncompatible for a schema newer than this build or a server older than 12.
 // `clock` (which must outlive the store) stamps what the store dates itself: source rows, relay
-// progress, applied migrations.
+// progress, applied migrations. `on_migration` (when set) is told of each migration before it
+// starts.
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
-                                                 const Clock& clock = SystemClock::Instance());
+                                                 const Clock& clock = SystemClock::Instance(),
+                                                 const MigrationObserver& on_migration = {});
 Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresUrl& url,
-                                                 const Clock& clock = SystemClock::Instance());
+                                                 const Clock& clock = SystemClock::Instance(),
+                                                 const MigrationObserver& on_migration = {});
 
 }  // namespace reglo::storage

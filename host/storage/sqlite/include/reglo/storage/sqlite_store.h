@@ -11,10 +11,12 @@
 
 namespace reglo::storage {
 
-// Opens (creating if needed) the database at `path` and applies pending migrations.
-// ":memory:" gives a private in-memory database (tests). `clock` (which must outlive the store)
-// stamps what the store dates itself: source rows, relay progress, applied migrations.
+// Opens (creating if needed) the database at `path` and applies pending migrations, telling
+// `on_migration` (when set) of each before it starts. ":memory:" gives a private in-memory
+// database (tests). `clock` (which must outlive the store) stamps what the store dates itself:
+// source rows, relay progress, applied migrations.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
-                                               const Clock& clock = SystemClock::Instance());
+                                               const Clock& clock = SystemClock::Instance(),
+                                               const MigrationObserver& on_migration = {});
 
 }  // namespace reglo::storage
