@@ -220,10 +220,12 @@ std::optional<std::string> MigrationLogLine(const storage::MigrationStep& step,
 }
 
 Result<std::unique_ptr<storage::Store>> OpenStore(const HubConfig& config) {
-  const std::string store = StoreForDisplay(config);
-  const storage::MigrationObserver log_migration = [&store](const storage::MigrationStep& step) {
-    if (std::optional<std::string> line = MigrationLogLine(step, store)) spdlog::info("{}", *line);
-  };
+  // By value: the store keeps its observer for later Migrate calls.
+  const storage::MigrationObserver log_migration =
+      [store = StoreForDisplay(config)](const storage::MigrationStep& step) {
+        if (std::optional<std::string> line = MigrationLogLine(step, store))
+          spdlog::info("{}", *line);
+      };
   if (storage::IsPostgresUrl(config.store_url)) {
     return storage::OpenPostgresStore(config.store_url, SystemClock::Instance(), log_migration);
   }
