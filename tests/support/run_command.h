@@ -28,4 +28,10 @@ inline CommandOutput RunCommand(const std::string& command_line) {
   return out;
 }
 
+// Runs the program at `binary` (quoted: build paths may hold spaces) with `arguments`, which the
+// shell reads as they are.
+inline CommandOutput RunTool(const std::string& binary, const std::string& arguments) {
+  return RunCommand("'" + binary + "' " + arguments);
+}
+
 }  // namespace reglo::testing

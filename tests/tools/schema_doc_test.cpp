@@ -20,15 +20,14 @@ namespace {
 namespace fs = std::filesystem;
 
 using reglo::testing::ReadFile;
-using reglo::testing::RunCommand;
 using reglo::testing::TempDir;
 
-std::string Tool(const std::string& arguments) {
-  return "'" REGLO_SCHEMA_DOC_BINARY "' " + arguments;
+reglo::testing::CommandOutput Tool(const std::string& arguments) {
+  return reglo::testing::RunTool(REGLO_SCHEMA_DOC_BINARY, arguments);
 }
 
 TEST(SchemaDocTool, TheCommittedCanonicalModelDocIsCurrent) {
-  const reglo::testing::CommandOutput run = RunCommand(Tool("--markdown"));
+  const reglo::testing::CommandOutput run = Tool("--markdown");
   ASSERT_EQ(run.exit_code, 0) << run.text;
   const std::string committed = ReadFile(fs::path(REGLO_SOURCE_DIR) / "docs/canonical-model.md");
   EXPECT_TRUE(run.text == committed)
@@ -39,8 +38,7 @@ TEST(SchemaDocTool, TheCommittedCanonicalModelDocIsCurrent) {
 TEST(SchemaDocTool, WritesOneJsonSchemaPerEntity) {
   TempDir dir;
   const fs::path out = dir.path() / "schema";
-  const reglo::testing::CommandOutput run =
-      RunCommand(Tool("--json-schema '" + out.string() + "'"));
+  const reglo::testing::CommandOutput run = Tool("--json-schema '" + out.string() + "'");
   ASSERT_EQ(run.exit_code, 0) << run.text;
   std::set<std::string> written;
   for (const fs::directory_entry& entry : fs::directory_iterator(out)) {
@@ -65,15 +63,15 @@ TEST(SchemaDocTool, AFolderThatCannotBeWrittenFailsNamingIt) {
   const fs::path file = dir.path() / "a-file";
   std::ofstream(file) << "not a folder";
   const reglo::testing::CommandOutput run =
-      RunCommand(Tool("--json-schema '" + (file / "schema").string() + "'"));
+      Tool("--json-schema '" + (file / "schema").string() + "'");
   EXPECT_EQ(run.exit_code, 1) << run.text;
   EXPECT_NE(run.text.find("cannot create"), std::string::npos) << run.text;
 }
 
 TEST(SchemaDocTool, UsageErrorsExitWithTwo) {
-  EXPECT_EQ(RunCommand(Tool("")).exit_code, 2);
-  EXPECT_EQ(RunCommand(Tool("--markdown --json-schema x")).exit_code, 2);
-  EXPECT_EQ(RunCommand(Tool("--bogus")).exit_code, 2);
+  EXPECT_EQ(Tool("").exit_code, 2);
+  EXPECT_EQ(Tool("--markdown --json-schema x").exit_code, 2);
+  EXPECT_EQ(Tool("--bogus").exit_code, 2);
 }
 
 }  // namespace
