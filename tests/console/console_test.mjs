@@ -401,7 +401,8 @@ async function scenarioDeliveries(page) {
     await waitFor("the subscription is listed", async () => (await row.count()) === 1);
     check(!(await row.textContent()).includes("hidden"), "the target is shown without its query string");
     await row.locator("a").click();
-    check(page.url().endsWith("#/deliveries/crm"), "the subscription's deliveries have their own address");
+    // The address changes in the page first; Playwright's page.url() learns of it a moment later.
+    await waitFor("the subscription's deliveries have their own address", async () => page.url().endsWith("#/deliveries/crm"), 10000);
     await waitFor("the state badge shows Active", async () => (await page.locator("#deliveries-state").textContent()) === "Active", 30000);
     const deadRows = page.locator('#deliveries-body tr[data-status="dead"]');
     await waitFor("dead deliveries are listed after the endpoint failed twice", async () => (await deadRows.count()) >= 2, 60000);
