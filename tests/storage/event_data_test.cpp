@@ -115,16 +115,6 @@ TEST(EventDataTest, JsonTextWrittenBeforeTheEncodingIsReadAsItIs) {
   EXPECT_EQ(DecodeEventData(event, "{}").value(), "{}");
 }
 
-TEST(EventDataTest, TimesAreStoredAsMillisecondsAndReadBackAsTheirText) {
-  EXPECT_EQ(EncodeEventTime("2026-12-05T06:30:08.075Z").value(), 1'796'452'208'075);
-  EXPECT_EQ(DecodeEventTime(1'796'452'208'075), "2026-12-05T06:30:08.075Z");
-  EXPECT_EQ(DecodeEventTime(EncodeEventTime("1999-12-31T23:59:59.999Z").value()),
-            "1999-12-31T23:59:59.999Z");
-  const Result<int64_t> bad = EncodeEventTime("2026-12-05 06:30:08");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
-}
-
 TEST(EventDataTest, DamagedBytesAreAnInternalErrorNotData) {
   const EventRecord event = SampleEvents().front();
   std::string stored = EncodeEventData(event);

@@ -20,6 +20,7 @@
 #include "ports.h"
 #include "postgres_test_support.h"
 #include "reglo/model/validation.h"
+#include "reglo/storage/row_codec.h"
 #include "store_test.h"
 
 namespace reglo::storage::testing {
@@ -270,6 +271,96 @@ TEST(PostgresStoreTest, Migration8KeepsTheEventsOfAnOlderStoreReadable) {
                           "LIMIT 1")
                 .value(),
             static_cast<int64_t>(json.size()));
+}
+
+// Migration 15 (issue #19 §3): a record's created_at and updated_at become integers
+// (milliseconds since the epoch) and its content hash its 16 bytes. A store as migration 13 left
+// it reads every record as it did, and a record pulled again unchanged is found unchanged.
+TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
+  // A record as a current store holds it.
+  std::optional<StoredRecord> record;
+  {
+    PostgresBackend current;
+    std::unique_ptr<Store> store = MustOpen(current);
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(RegisterBackendSource(*store));
+    ASSERT_TRUE(store->CommitCheckpoint(BatchFor(*store, {AStudent("M1")})).ok());
+    record =
+        store
+            ->GetRecord(*model::FindEntity("student"), model::RecordKey{"acme", "gestionale", "M1"})
+            .value();
+  }
+  ASSERT_TRUE(record);
+  // The same record in a store as migrations 1-13 left it, written as an older hub wrote it:
+  // times as FormatUtc text, the content hash as its hex digits. A second record holds a hash
+  // that is not hex digits (no hub wrote one, but the column allowed it): kept as its text.
+  PostgresBackend backend;
+  ASSERT_OK(backend.ExecuteSql(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_at TEXT NOT NULL)"));
+  for (const Migration& migration : postgres::Migrations()) {
+    if (migration.version > 13) break;
+    ASSERT_OK(backend.ExecuteSql(std::string(migration.sql)));
+    ASSERT_OK(backend.ExecuteSql(fmt::format(
+        "INSERT INTO schema_migrations VALUES ({}, 'before 15', '2026-01-01T00:00:00Z')",
+        migration.version)));
+  }
+  const auto literal = [](const std::optional<std::string>& value) {
+    return value ? fmt::format("'{}'", *value) : std::string("NULL");  // no quote in any of them
+  };
+  std::string values;
+  for (const std::optional<std::string>& value : record->state.values) {
+    values += literal(value) + ", ";
+  }
+  for (const auto& [external_id, hash] :
+       {std::pair<std::string, std::string>{"M1", record->state.content_hash},
+        {"M9", "not-a-hash"}}) {
+    ASSERT_OK(backend.ExecuteSql(fmt::format(
+        "INSERT INTO students (company_id, source_system, external_id, first_name, last_name, "
+        "fiscal_code, birth_date, email, phone, version, content_hash, source_updated_at, "
+        "created_at, updated_at) VALUES ('acme', 'gestionale', '{}', {}{}, '{}', {}, '{}', "
+        "'2026-02-03T04:05:06.789Z')",
+        external_id, values, record->state.version, hash, literal(record->state.source_updated_at),
+        record->created_at)));
+  }
+
+  std::unique_ptr<Store> store = MustOpen(backend);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(backend
+                .QueryText("SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY "
+                           "column_name) FROM information_schema.columns WHERE table_name = "
+                           "'students' AND column_name IN ('content_hash', 'created_at', "
+                           "'updated_at')")
+                .value(),
+            "content_hash bytea, created_at bigint, updated_at bigint");
+  EXPECT_EQ(backend.QueryInt("SELECT length(content_hash) FROM students WHERE external_id = 'M1'")
+                .value(),
+            16);
+  const model::EntitySpec& student = *model::FindEntity("student");
+  const std::optional<StoredRecord> migrated =
+      store->GetRecord(student, model::RecordKey{"acme", "gestionale", "M1"}).value();
+  ASSERT_TRUE(migrated);
+  EXPECT_EQ(migrated->state.content_hash, record->state.content_hash);
+  EXPECT_EQ(migrated->state.values, record->state.values);
+  EXPECT_EQ(migrated->created_at, record->created_at);
+  EXPECT_EQ(migrated->updated_at, "2026-02-03T04:05:06.789Z");
+  EXPECT_EQ(backend.QueryInt("SELECT updated_at FROM students WHERE external_id = 'M1'").value(),
+            EncodeStoredTime("2026-02-03T04:05:06.789Z").value());
+  EXPECT_EQ(store->GetRecord(student, model::RecordKey{"acme", "gestionale", "M9"})
+                .value()
+                ->state.content_hash,
+            "not-a-hash");
+
+  // Pulled again as it was: unchanged, nothing written (its stored hash compares in the server).
+  ASSERT_OK(RegisterBackendSource(*store));
+  const Result<CheckpointResult> again =
+      store->CommitCheckpoint(BatchFor(*store, {AStudent("M1")}));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->counters.unchanged, 1);
+  EXPECT_EQ(again->events, 0);
+  EXPECT_EQ(
+      store->GetRecord(student, model::RecordKey{"acme", "gestionale", "M1"}).value()->updated_at,
+      "2026-02-03T04:05:06.789Z");
 }
 
 TEST(PostgresStoreTest, CheckpointsCanWaitForDurability) {

@@ -26,6 +26,16 @@ std::string FromStored(std::string_view stored) {
   return out;
 }
 
+TEST(RowCodecTest, TimesAreStoredAsMillisecondsAndReadBackAsTheirText) {
+  EXPECT_EQ(EncodeStoredTime("2026-12-05T06:30:08.075Z").value(), 1'796'452'208'075);
+  EXPECT_EQ(DecodeStoredTime(1'796'452'208'075), "2026-12-05T06:30:08.075Z");
+  EXPECT_EQ(DecodeStoredTime(EncodeStoredTime("1999-12-31T23:59:59.999Z").value()),
+            "1999-12-31T23:59:59.999Z");
+  const Result<int64_t> bad = EncodeStoredTime("2026-12-05 06:30:08");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(RowCodecTest, AContentHashIsStoredAsItsSixteenBytesAndReadBackAsItsHexDigits) {
   const model::EntitySpec& student = *model::FindEntity("student");
   std::vector<std::optional<std::string>> values(student.fields.size());

@@ -18,6 +18,7 @@
 #include "reglo/model/events.h"
 #include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
+#include "reglo/storage/row_codec.h"
 #include "sqlite_test_support.h"
 #include "store_test.h"
 
@@ -222,8 +223,8 @@ TEST(SqliteStoreTest, LeasesMoveToATableWithoutRowidKeepingTheLeasesHeld) {
   EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM integration_leases").value(), 2);
 }
 
-// Migrations 13 and 14 (issue #19 §3): a store from before them gets narrower event rows and
-// records without a rowid, and reads every event and record as it did.
+// Migrations 13 to 15 (issue #19 §3): a store from before them gets narrower event rows, records
+// without a rowid and with integer times, and reads every event and record as it did.
 TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryRecord) {
   // What an older hub wrote, in a current store: a student and its created event.
   TempDir dir;
@@ -245,14 +246,21 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
   const std::string path = (dir.path() / "hub.db").string();
   RawConnection raw(path);
   MigrateUpTo(raw, 12);
-  // Same columns in the same order: the record is copied as it is, but for its content hash,
-  // which an older hub wrote as hex text.
-  ASSERT_TRUE(raw.Execute(fmt::format("ATTACH '{}' AS now; INSERT INTO students SELECT * FROM "
-                                      "now.students; DETACH now; UPDATE students SET "
-                                      "content_hash = lower(hex(content_hash))",
-                                      (dir.path() / "now.db").string()))
-                  .ok());
+  // The record is copied as it is, but for its content hash, which an older hub wrote as hex
+  // text, and its times, FormatUtc text before migration 15.
+  const std::string columns =
+      "company_id, source_system, external_id, first_name, last_name, fiscal_code, birth_date, "
+      "email, phone, version, content_hash, source_updated_at, extra, warnings, source_hash";
+  ASSERT_TRUE(
+      raw.Execute(fmt::format("ATTACH '{0}' AS now; INSERT INTO students ({1}) SELECT {1} "
+                              "FROM now.students; DETACH now; UPDATE students SET "
+                              "content_hash = lower(hex(content_hash)), created_at = '{2}', "
+                              "updated_at = '{3}'",
+                              (dir.path() / "now.db").string(), columns, record->created_at,
+                              record->updated_at))
+          .ok());
   ASSERT_EQ(raw.QueryText("SELECT typeof(content_hash) FROM students").value(), "text");
+  ASSERT_EQ(raw.QueryText("SELECT typeof(updated_at) FROM students").value(), "text");
   for (const char* external_id : {"M1", "gone-2", "gone-3"}) {
     ASSERT_TRUE(
         raw
@@ -286,6 +294,13 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
   EXPECT_EQ(migrated->state.content_hash, record->state.content_hash);
   EXPECT_EQ(migrated->state.values, record->state.values);
   EXPECT_EQ(migrated->created_at, record->created_at);
+  EXPECT_EQ(migrated->updated_at, record->updated_at);
+  // Migration 15: both times are integers now, milliseconds since the epoch.
+  EXPECT_EQ(
+      raw.QueryText("SELECT typeof(created_at) || ' ' || typeof(updated_at) FROM students").value(),
+      "integer integer");
+  EXPECT_EQ(raw.QueryInt("SELECT updated_at FROM students").value(),
+            EncodeStoredTime(record->updated_at).value());
 
   // Every canonical table is stored in its primary key's B-tree, with no second index.
   for (const model::EntitySpec& entity : model::CanonicalEntities()) {

@@ -148,17 +148,4 @@ Result<std::string> DecodeEventData(const model::EventRecord& columns, std::stri
   return data;
 }
 
-Result<int64_t> EncodeEventTime(std::string_view time) {
-  int64_t millis = 0;
-  if (!ParseUtcMillis(time, millis)) {
-    return Status::InvalidArgument(
-        "an event's time is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ)");
-  }
-  return millis;
-}
-
-std::string DecodeEventTime(int64_t stored) {
-  return FormatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(stored)));
-}
-
 }  // namespace reglo::storage

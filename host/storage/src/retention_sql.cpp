@@ -193,7 +193,7 @@ Result<int64_t> PruneIn(SqlSession& sql, PruneTarget target, const std::string& 
     return Status::InvalidArgument(
         "the prune cutoff is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ)");
   }
-  // Events keep their time as an integer (EncodeEventTime); the other tables as FormatUtc text.
+  // Events keep their time as an integer (EncodeStoredTime); the other tables as FormatUtc text.
   const SqlSession::Param cutoff =
       target == PruneTarget::kEvents ? SqlSession::Param(before_millis) : SqlSession::Param(before);
   int64_t pruned = 0;

@@ -6,9 +6,11 @@
 #include <fmt/ranges.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "reglo/core/clock.h"
 #include "reglo/core/crypto.h"
 #include "reglo/core/json_writer.h"
 #include "reglo/storage/event_data.h"
@@ -136,7 +138,7 @@ Status DecodeRow(const RowCursor& row, StoredEvent& stored) {
   ReadColumns(row, 1, event, &EventRecord::type, &EventRecord::company_id,
               &EventRecord::source_system, &EventRecord::entity, &EventRecord::external_id,
               &EventRecord::version);
-  event.time = DecodeEventTime(row.Int(7));
+  event.time = DecodeStoredTime(row.Int(7));
   event.event_id = model::EventIdOf(event);
   REGLO_ASSIGN_OR_RETURN(data, DecodeEventData(event, row.Bytes(8)));
   event.data = std::move(data);
@@ -203,13 +205,18 @@ void DecodeRow(const RowCursor& row, std::string& value) {
   ReadColumn(row, 0, value);
 }
 
+std::string ReadStoredTime(const RowCursor& row, int column) {
+  return row.IsNull(column) ? std::string() : DecodeStoredTime(row.Int(column));
+}
+
 void DecodeRow(const RowCursor& row, StoredRecord& record, const model::EntitySpec& entity) {
   ReadColumns(row, kColVersion, record.state, &model::StoredState::version);
-  ContentHashFromStored(row.Text(kColContentHash), record.state.content_hash);
+  ContentHashFromStored(row.Bytes(kColContentHash), record.state.content_hash);
   ReadColumns(row, kColSourceUpdatedAt, record.state, &model::StoredState::source_updated_at);
   record.state.extra = model::ExtraFromJson(row.String(kColExtra));
   record.warnings = WarningsFromJson(row.Text(kColWarnings));
-  ReadColumns(row, kColCreatedAt, record, &StoredRecord::created_at, &StoredRecord::updated_at);
+  record.created_at = ReadStoredTime(row, kColCreatedAt);
+  record.updated_at = ReadStoredTime(row, kColUpdatedAt);
   record.state.values = ReadValues(row, entity, kColFirstField);
 }
 
@@ -217,7 +224,8 @@ void DecodeRow(const RowCursor& row, BrowsedRecord& record, const model::EntityS
   using model::RecordKey;
   ReadColumns(row, 0, record.key, &RecordKey::company_id, &RecordKey::source_system,
               &RecordKey::external_id);
-  ReadColumns(row, 3, record, &BrowsedRecord::version, &BrowsedRecord::updated_at);
+  ReadColumns(row, 3, record, &BrowsedRecord::version);
+  record.updated_at = ReadStoredTime(row, 4);
   record.values = ReadValues(row, entity, 5);
 }
 
@@ -262,6 +270,19 @@ void ContentHashFromStored(std::string_view stored, std::string& out) {
     return;
   }
   HexEncodeInto(reinterpret_cast<const uint8_t*>(stored.data()), stored.size(), out);
+}
+
+Result<int64_t> EncodeStoredTime(std::string_view time) {
+  int64_t millis = 0;
+  if (!ParseUtcMillis(time, millis)) {
+    return Status::InvalidArgument(
+        "a stored time is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ)");
+  }
+  return millis;
+}
+
+std::string DecodeStoredTime(int64_t stored) {
+  return FormatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(stored)));
 }
 
 std::string KindFilter(std::string_view type, std::string_view company) {

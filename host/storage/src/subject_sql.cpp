@@ -18,6 +18,7 @@
 #include "reglo/model/record.h"
 #include "reglo/storage/event_data.h"
 #include "reglo/storage/event_kinds.h"
+#include "reglo/storage/row_codec.h"
 
 namespace reglo::storage {
 namespace {
@@ -298,14 +299,16 @@ Status BlankRecord(SqlSession& sql, const Found& found, int64_t version, const s
     values[i].reset();
     assignments += fmt::format("{} = NULL, ", entity.fields[i].column);
   }
-  const std::string hash = model::ContentHash(entity, values, {});
+  std::string hash;
+  ContentHashToBytes(model::ContentHash(entity, values, {}), hash);
+  REGLO_ASSIGN_OR_RETURN(updated_at, EncodeStoredTime(now));
   REGLO_RETURN_IF_ERROR(
       sql.Execute(fmt::format("UPDATE {} SET {}extra = NULL, warnings = NULL, source_hash = NULL, "
                               "content_hash = $4, version = $5, updated_at = $6 WHERE "
                               "company_id = $1 AND source_system = $2 AND external_id = $3",
                               entity.table, assignments),
-                  {found.key.company_id, found.key.source_system, found.key.external_id, hash,
-                   version, now})
+                  {found.key.company_id, found.key.source_system, found.key.external_id,
+                   SqlSession::Bytes{std::move(hash)}, version, updated_at})
           .status());
   return sql
       .Execute(
@@ -355,7 +358,7 @@ Result<StoredEvent> AppendErasedEvent(SqlSession& sql, const Found& student, int
   event.data = ErasedEventData(student, version, now, records);
   REGLO_ASSIGN_OR_RETURN(
       kind, EventKindIn(sql, event.type, event.company_id, event.source_system, event.entity));
-  REGLO_ASSIGN_OR_RETURN(time, EncodeEventTime(event.time));
+  REGLO_ASSIGN_OR_RETURN(time, EncodeStoredTime(event.time));
   REGLO_RETURN_IF_ERROR(sql.Query(
       "INSERT INTO integration_events (kind, external_id, version, time, data) "
       "VALUES ($1, $2, $3, $4, $5) RETURNING sequence",
@@ -585,15 +588,17 @@ Result<int64_t> HandleInactiveStudentsIn(SqlSession& sql, const std::string& sou
             "s.external_id)"
           : "",
       recent);
+  REGLO_ASSIGN_OR_RETURN(stored_before, EncodeStoredTime(before));
   std::vector<std::pair<std::string, std::string>> students;
-  REGLO_RETURN_IF_ERROR(sql.Query(select, {scope->first, scope->second, before, int64_t{limit}},
-                                  [&](RowCursor& rows) -> Status {
-                                    while (true) {
-                                      REGLO_ASSIGN_OR_RETURN(more, rows.Step());
-                                      if (!more) return Status::Ok();
-                                      students.emplace_back(rows.String(0), rows.String(1));
-                                    }
-                                  }));
+  REGLO_RETURN_IF_ERROR(
+      sql.Query(select, {scope->first, scope->second, stored_before, int64_t{limit}},
+                [&](RowCursor& rows) -> Status {
+                  while (true) {
+                    REGLO_ASSIGN_OR_RETURN(more, rows.Step());
+                    if (!more) return Status::Ok();
+                    students.emplace_back(rows.String(0), ReadStoredTime(rows, 1));
+                  }
+                }));
   for (const auto& [external_id, last_activity] : students) {
     if (action == InactiveAction::kFlag) {
       REGLO_RETURN_IF_ERROR(

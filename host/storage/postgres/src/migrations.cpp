@@ -444,7 +444,7 @@ ALTER TABLE vehicles ADD COLUMN source_hash BIGINT;
 
 // Migration 13 (issue #19 §3; 12 is the SQLite backend's alone): narrower outbox rows. An
 // event's type, company, source and entity become one id (kind) into integration_event_kinds
-// (EventKinds), its time milliseconds since the epoch (EncodeEventTime), and its id, derived from
+// (EventKinds), its time milliseconds since the epoch (EncodeStoredTime), and its id, derived from
 // the other columns (model::EventId), is no longer stored. The table is rebuilt rather than
 // altered (a dropped column would still take its null bit in every new row), sequences kept and
 // the identity continued from where the old one stopped. Same tables in the SQLite backend.
@@ -484,6 +484,63 @@ ALTER TABLE integration_events_new RENAME TO integration_events;
 ALTER INDEX integration_events_new_pkey RENAME TO integration_events_pkey;
 )sql";
 
+// Migration 15 (issue #19 §3): narrower record rows. A record's created_at and updated_at become
+// milliseconds since the epoch (EncodeStoredTime, as an event's time since 13: 8 bytes where the
+// text took 25) and its content hash its 16 bytes (a bytea, 17 bytes where the hex took 33; what
+// SQLite stores since 14). Each table is altered in one statement, so rewritten once. A stored
+// hash that is not 32 hex digits is kept as its text's bytes, which reads back as that text.
+constexpr std::string_view kNarrowRecords = R"sql(
+ALTER TABLE students
+  ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
+    THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
+  ALTER COLUMN created_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
+  ALTER COLUMN updated_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+ALTER TABLE cases
+  ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
+    THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
+  ALTER COLUMN created_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
+  ALTER COLUMN updated_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+ALTER TABLE appointments
+  ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
+    THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
+  ALTER COLUMN created_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
+  ALTER COLUMN updated_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+ALTER TABLE documents
+  ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
+    THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
+  ALTER COLUMN created_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
+  ALTER COLUMN updated_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+ALTER TABLE payments
+  ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
+    THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
+  ALTER COLUMN created_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
+  ALTER COLUMN updated_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+ALTER TABLE instructors
+  ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
+    THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
+  ALTER COLUMN created_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
+  ALTER COLUMN updated_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+ALTER TABLE vehicles
+  ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
+    THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
+  ALTER COLUMN created_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
+  ALTER COLUMN updated_at TYPE BIGINT
+    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -500,6 +557,7 @@ const std::vector<Migration>& Migrations() {
       {10, "roles and the audit log: named admin tokens, audit rows", kRolesAudit},
       {11, "source row hashes", kSourceHashes},
       {13, "narrower outbox rows: event kinds, integer times, ids recomputed", kNarrowEvents},
+      {15, "narrower record rows: integer times, content hash as bytes", kNarrowRecords},
   };
   return migrations;
 }

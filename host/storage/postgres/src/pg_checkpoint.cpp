@@ -79,7 +79,8 @@ Status PostgresStore::ScanSourceHashes(const model::EntitySpec& entity,
 // The columns of a record's row that follow its identity, in EntitySql::insert's order: the
 // fields, then kColumnsAfterFields more (version, content hash, source updated at, extra,
 // warnings, source hash), each handed to `column(i)`, the BinaryFields (an ArrayBuilder, or one
-// CopyRows for all) of column i. `scratch` holds the JSON columns while they are added.
+// CopyRows for all) of column i. `scratch` holds the content hash's 16 bytes (a bytea since
+// migration 15) and the JSON columns while they are added.
 constexpr size_t kColumnsAfterFields = 6;
 template <typename ColumnOf>
 void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, ColumnOf&& column,
@@ -87,7 +88,8 @@ void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, Col
   size_t c = 0;
   for (const std::optional<std::string>& value : record.values) column(c++).AddOpt(value);
   column(c++).AddInt(version);
-  column(c++).Add(record.content_hash);
+  ContentHashToBytes(record.content_hash, scratch);
+  column(c++).Add(scratch);
   column(c++).AddOpt(record.source_updated_at);
   scratch = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
   column(c++).AddTextOrNull(scratch);
@@ -227,6 +229,8 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& p
     const bool insert_first = first_attempt && insert_first_[group.entity_index];
     REGLO_RETURN_IF_ERROR(Lookup(group, insert_first));
   }
+  // The batch's commit time as records and events store it (EncodeStoredTime): encoded once.
+  REGLO_ASSIGN_OR_RETURN(committed_time, EncodeStoredTime(batch.committed_at));
   // The last insert stays in flight while the records are decided and the events built.
   const Group* in_flight = nullptr;
   int64_t in_flight_rows = 0;
@@ -244,7 +248,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& p
     if (!first_attempt || !insert_first_[group.entity_index]) continue;
     REGLO_ASSIGN_OR_RETURN(landed, land());
     if (!landed) return Attempt::kLostRace;
-    REGLO_ASSIGN_OR_RETURN(sent, SendInsertFirst(group, batch.committed_at));
+    REGLO_ASSIGN_OR_RETURN(sent, SendInsertFirst(group, committed_time));
     if (sent > 0) {
       in_flight = &group;
       in_flight_rows = sent;
@@ -253,8 +257,6 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& p
 
   // Decide record by record, in batch order: a later duplicate sees what an earlier one did.
   CopyRows events(5);  // integration_events, as kCopyEvents lists the columns
-  // A batch's events share their commit time: it is encoded once.
-  REGLO_ASSIGN_OR_RETURN(event_time, EncodeEventTime(batch.committed_at));
   result.outcomes.reserve(batch.records.size());
   for (size_t i = 0; i < batch.records.size(); ++i) {
     const model::CanonicalRecord& record = batch.records[i];
@@ -276,7 +278,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& p
       events.AddInt(kind);
       events.Add(event.external_id);
       events.AddInt(event.version);
-      events.AddInt(event_time);
+      events.AddInt(committed_time);
       events.Add(EncodeEventData(event));  // a bytea: COPY binary takes its bytes as they are
     }
     slot.last = &record;
@@ -295,7 +297,7 @@ Result<PostgresStore::Attempt> PostgresStore::TryCommit(const CheckpointBatch& p
   REGLO_ASSIGN_OR_RETURN(landed, land());
   if (!landed) return Attempt::kLostRace;  // the transaction rolls back
   for (const Group& group : groups_) {
-    REGLO_ASSIGN_OR_RETURN(written, WriteRecords(group, batch.committed_at));
+    REGLO_ASSIGN_OR_RETURN(written, WriteRecords(group, committed_time));
     if (!written) return Attempt::kLostRace;
     REGLO_RETURN_IF_ERROR(RefreshSourceHashes(group));
   }
@@ -354,8 +356,7 @@ Status PostgresStore::RefreshSourceHashes(const Group& group) {
   return conn_->Query(group.sql->refresh_source_hash, params, "refreshing source hashes").status();
 }
 
-Result<int64_t> PostgresStore::SendInsertFirst(const Group& group,
-                                               const std::string& committed_at) {
+Result<int64_t> PostgresStore::SendInsertFirst(const Group& group, int64_t committed_time) {
   // Candidates: identities that occur once (a repeated one is decided record by record), as
   // version 1 of their record, in key order (see WriteRecords).
   std::vector<Slot*> rows;
@@ -385,8 +386,8 @@ Result<int64_t> PostgresStore::SendInsertFirst(const Group& group,
     copy.Add(record.key.external_id);
     AddRecordColumns(
         record, 1, [&copy](size_t) -> CopyRows& { return copy; }, scratch);
-    copy.Add(committed_at);  // created_at
-    copy.Add(committed_at);  // updated_at
+    copy.AddInt(committed_time);  // created_at
+    copy.AddInt(committed_time);  // updated_at
   }
   REGLO_RETURN_IF_ERROR(conn_->SendCopy(group.sql->copy_new, copy, "inserting records"));
   // Decided as created, written already (once the statement lands in full).
@@ -399,7 +400,8 @@ Result<int64_t> PostgresStore::SendInsertFirst(const Group& group,
 }
 
 Status PostgresStore::Lookup(const Group& group, bool repeated_only) {
-  ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), hash(kTextOid);
+  ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), hash(kByteaOid);
+  std::string hash_bytes;
   std::vector<size_t> looked_up;
   looked_up.reserve(group.slots.size());
   for (size_t s : group.slots) {
@@ -414,7 +416,8 @@ Status PostgresStore::Lookup(const Group& group, bool repeated_only) {
     if (slot.repeated) {
       hash.AddNull();
     } else {
-      hash.Add(slot.first->content_hash);
+      ContentHashToBytes(slot.first->content_hash, hash_bytes);
+      hash.Add(hash_bytes);
     }
   }
   if (looked_up.empty()) return Status::Ok();
@@ -433,7 +436,7 @@ Status PostgresStore::Lookup(const Group& group, bool repeated_only) {
     slot.stored_version = rows.Int(r, kLookVersion);
     model::StoredState& state = slot.state.emplace();
     state.version = slot.stored_version;
-    state.content_hash = rows.String(r, kLookContentHash);
+    ContentHashFromStored(rows.Bytes(r, kLookContentHash), state.content_hash);
     state.source_updated_at = rows.OptString(r, kLookSourceUpdatedAt);
     // The stored values only matter when the content differs (to name the changed fields).
     if (rows.Text(r, kLookDiffers) == "t") {
@@ -448,13 +451,14 @@ Status PostgresStore::Lookup(const Group& group, bool repeated_only) {
 }
 
 Params PostgresStore::RecordParams(const Group& group, const std::vector<const Slot*>& rows,
-                                   bool with_expected_version, const std::string& committed_at) {
+                                   bool with_expected_version, int64_t committed_time) {
   const size_t n = group.entity->fields.size();
   ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), expected(kInt8Oid);
-  // AddRecordColumns' columns: the fields, then version (int8), content hash, source updated at,
-  // extra, warnings and source hash (int8).
+  // AddRecordColumns' columns: the fields, then version (int8), content hash (bytea), source
+  // updated at, extra, warnings and source hash (int8).
   std::vector<ArrayBuilder> columns(n + kColumnsAfterFields, ArrayBuilder(kTextOid));
   columns[n] = ArrayBuilder(kInt8Oid);
+  columns[n + 1] = ArrayBuilder(kByteaOid);
   columns[n + 5] = ArrayBuilder(kInt8Oid);
   std::string scratch;
   for (const Slot* slot : rows) {
@@ -471,11 +475,11 @@ Params PostgresStore::RecordParams(const Group& group, const std::vector<const S
   params.Array(company).Array(source).Array(external_id);
   if (with_expected_version) params.Array(expected);
   for (ArrayBuilder& column : columns) params.Array(column);
-  params.Text(committed_at);
+  params.Int(committed_time);
   return params;
 }
 
-Result<bool> PostgresStore::WriteRecords(const Group& group, const std::string& committed_at) {
+Result<bool> PostgresStore::WriteRecords(const Group& group, int64_t committed_time) {
   std::vector<const Slot*> inserts;
   std::vector<const Slot*> updates;
   for (size_t s : group.slots) {
@@ -497,7 +501,7 @@ Result<bool> PostgresStore::WriteRecords(const Group& group, const std::string& 
     REGLO_ASSIGN_OR_RETURN(
         written,
         conn_->Query(update ? group.sql->update : group.sql->insert,
-                     RecordParams(group, rows, /*with_expected_version=*/update, committed_at),
+                     RecordParams(group, rows, /*with_expected_version=*/update, committed_time),
                      update ? "updating records" : "inserting records"));
     if (written.Affected() != static_cast<int64_t>(rows.size())) return false;
   }

@@ -164,8 +164,8 @@ int64_t Rows::Int(int row, int column) const {
   return value;
 }
 
-std::string RowsCursor::Bytes(int column) const {
-  std::string_view text = Text(column);
+std::string Rows::Bytes(int row, int column) const {
+  std::string_view text = Text(row, column);
   if (text.substr(0, 2) != "\\x") return std::string(text);
   text.remove_prefix(2);
   const auto digit = [](char c) {
@@ -176,6 +176,10 @@ std::string RowsCursor::Bytes(int column) const {
     bytes[i] = static_cast<char>(digit(text[2 * i]) << 4 | digit(text[2 * i + 1]));
   }
   return bytes;
+}
+
+std::string RowsCursor::Bytes(int column) const {
+  return rows_.Bytes(row_, column);
 }
 
 double RowsCursor::Double(int column) const {

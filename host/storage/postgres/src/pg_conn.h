@@ -28,6 +28,7 @@ inline constexpr Oid kInt8Oid = 20;
 inline constexpr Oid kByteaOid = 17;
 inline constexpr Oid kTextArrayOid = 1009;
 inline constexpr Oid kInt8ArrayOid = 1016;
+inline constexpr Oid kByteaArrayOid = 1001;
 
 // Values in PostgreSQL's binary wire format, as both array elements and COPY fields are written:
 // each a 4-byte length (-1 for NULL) and its bytes. No quoting, no escaping and no parsing on the
@@ -60,7 +61,10 @@ class ArrayBuilder : public BinaryFields {
   explicit ArrayBuilder(Oid element_type);
 
   size_t size() const { return fields_; }
-  Oid array_type() const { return element_type_ == kInt8Oid ? kInt8ArrayOid : kTextArrayOid; }
+  Oid array_type() const {
+    if (element_type_ == kInt8Oid) return kInt8ArrayOid;
+    return element_type_ == kByteaOid ? kByteaArrayOid : kTextArrayOid;
+  }
   // The wire bytes; the builder is empty afterwards.
   std::string Finish();
 
@@ -130,6 +134,9 @@ class Rows {
   }
   // 0 for NULL or text that is not an integer.
   int64_t Int(int row, int column) const;
+  // A bytea's bytes: results come in text format, where a bytea is "\x" and two hex digits a
+  // byte. Other text is returned as it is.
+  std::string Bytes(int row, int column) const;
   // Rows inserted / updated / deleted by the statement.
   int64_t Affected() const;
 
@@ -148,8 +155,7 @@ class RowsCursor final : public RowCursor {
   int64_t Int(int column) const override { return rows_.Int(row_, column); }
   double Double(int column) const override;
   std::string_view Text(int column) const override { return rows_.Text(row_, column); }
-  // Results come in text format, where a bytea is "\x" and two hex digits a byte.
-  std::string Bytes(int column) const override;
+  std::string Bytes(int column) const override;  // Rows::Bytes
 
  private:
   const Rows& rows_;

@@ -97,7 +97,7 @@ class UnnestList {
   // The record's bookkeeping columns, in the order WriteRecords binds them.
   UnnestList& AddBookkeeping() {
     return Add("version", "int8")
-        .Add("content_hash")
+        .Add("content_hash", "bytea")
         .Add("source_updated_at")
         .Add("extra")
         .Add("warnings")
@@ -117,11 +117,12 @@ struct EntitySql {
   std::string select;  // one row by identity, RecordColumn layout
   std::string count;
   // The stored rows of a batch's identities, LookupColumn layout. $1..$4: company, source,
-  // external id and incoming content hash arrays (hash NULL: always return the values).
+  // external id and incoming content hash (bytea) arrays (hash NULL: always return the values).
   std::string lookup;
   // Multi-row insert of new records, ON CONFLICT DO NOTHING: the affected count says whether
   // another writer got there first. $1..$3 identity arrays, one array per field, version,
-  // content hash, source updated at, extra, warnings and source hash arrays, then the commit time.
+  // content hash, source updated at, extra, warnings and source hash arrays, then the commit time
+  // (EncodeStoredTime: int8, as created_at and updated_at are stored since migration 15).
   std::string insert;
   // COPY of records expected to be new (no ON CONFLICT): a unique violation says one was not
   // (and rolls the attempt back). A quarter faster on a cold load than `insert`, whose
@@ -159,7 +160,13 @@ inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
       "FROM (SELECT {}, generate_subscripts($1::text[], 1) AS i) AS b "
       "JOIN {} AS s ON s.company_id = b.company_id AND s.source_system = b.source_system "
       "AND s.external_id = b.external_id",
-      values, UnnestList().Add("company_id").Add("source_system").Add("external_id").Add("h").str(),
+      values,
+      UnnestList()
+          .Add("company_id")
+          .Add("source_system")
+          .Add("external_id")
+          .Add("h", "bytea")
+          .str(),
       table);
 
   UnnestList inserted;
@@ -170,7 +177,7 @@ inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
       "extra, warnings, source_hash, created_at, updated_at)",
       table, Columns(entity, "", ""));
   sql.insert = fmt::format(
-      "INSERT INTO {} SELECT {}, ${}::text, ${}::text "
+      "INSERT INTO {} SELECT {}, ${}::int8, ${}::int8 "
       "ON CONFLICT (company_id, source_system, external_id) DO NOTHING",
       columns, inserted.str(), inserted.next_param(), inserted.next_param());
   sql.copy_new = fmt::format("COPY {} FROM STDIN (FORMAT binary)", columns);
@@ -186,7 +193,7 @@ inline EntitySql MakeEntitySql(const model::EntitySpec& entity) {
       "UPDATE {0} AS s SET {1}version = u.version, content_hash = u.content_hash, "
       "source_updated_at = u.source_updated_at, extra = u.extra, warnings = u.warnings, "
       "source_hash = u.source_hash, "
-      "updated_at = ${2}::text FROM (SELECT {3}) AS u "
+      "updated_at = ${2}::int8 FROM (SELECT {3}) AS u "
       "WHERE s.company_id = u.company_id AND s.source_system = u.source_system "
       "AND s.external_id = u.external_id AND s.version = u.expected_version",
       table, set, updated.next_param(), updated.str());
@@ -408,15 +415,15 @@ class PostgresStore final : public Store {
                             CheckpointResult& result, IngestHook* ingest = nullptr);
   // Sends the insert of every identity of `group` that occurs once, without waiting for it;
   // returns how many rows it should insert.
-  Result<int64_t> SendInsertFirst(const Group& group, const std::string& committed_at);
+  Result<int64_t> SendInsertFirst(const Group& group, int64_t committed_time);
   // Reads the stored rows of the group's identities (only the repeated ones when
   // `repeated_only`: the others are inserted first).
   Status Lookup(const Group& group, bool repeated_only);
-  Result<bool> WriteRecords(const Group& group, const std::string& committed_at);
+  Result<bool> WriteRecords(const Group& group, int64_t committed_time);
   // Stores the source hashes that records found unchanged bring (EntitySql::refresh_source_hash).
   Status RefreshSourceHashes(const Group& group);
   static Params RecordParams(const Group& group, const std::vector<const Slot*>& rows,
-                             bool with_expected_version, const std::string& committed_at);
+                             bool with_expected_version, int64_t committed_time);
   Status WriteBookkeeping(const CheckpointBatch& batch, const CheckpointResult& result);
 
   std::unique_ptr<Conn> conn_;

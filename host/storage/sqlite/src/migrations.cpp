@@ -468,7 +468,7 @@ ALTER TABLE integration_leases_new RENAME TO integration_leases;
 // Migration 13 (issue #19 §3): narrower outbox rows. An event's type, company, source and entity,
 // the same four strings for every event of a source's entity, become one small id (kind) into
 // integration_event_kinds (EventKinds); its time (FormatUtc text, 24 bytes) becomes milliseconds
-// since the epoch (EncodeEventTime); its id, derived from the other columns (model::EventId), is
+// since the epoch (EncodeStoredTime); its id, derived from the other columns (model::EventId), is
 // no longer stored. 257 -> ~124 bytes per student event. The table is rebuilt, sequences kept,
 // and sqlite_sequence carried over, so a sequence is never given twice even if the outbox was
 // pruned empty. Same tables in the PostgreSQL backend.
@@ -685,6 +685,99 @@ DROP TABLE vehicles;
 ALTER TABLE vehicles_new RENAME TO vehicles;
 )sql";
 
+// Migration 15 (issue #19 §3): a record's created_at and updated_at become milliseconds since the
+// epoch (EncodeStoredTime, as an event's time since 13): an integer of 6 bytes where the text
+// took 25. A column's declared type decides how SQLite stores what is written to it, and cannot be
+// altered: each time gets a new INTEGER column, filled from the text (NULL where it is not a
+// FormatUtc time), and the text column is dropped. The new columns come last in the table, which
+// nothing depends on (every statement names its columns). Each step rewrites the table; on a
+// large store this takes a while, and the open logs the migration before it starts.
+constexpr std::string_view kIntegerRecordTimes = R"sql(
+ALTER TABLE students ADD COLUMN created_ms INTEGER;
+ALTER TABLE students ADD COLUMN updated_ms INTEGER;
+UPDATE students SET
+  created_ms = CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(created_at, 21, 3) AS INTEGER),
+  updated_ms = CAST(strftime('%s', substr(updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(updated_at, 21, 3) AS INTEGER);
+ALTER TABLE students DROP COLUMN created_at;
+ALTER TABLE students DROP COLUMN updated_at;
+ALTER TABLE students RENAME COLUMN created_ms TO created_at;
+ALTER TABLE students RENAME COLUMN updated_ms TO updated_at;
+
+ALTER TABLE cases ADD COLUMN created_ms INTEGER;
+ALTER TABLE cases ADD COLUMN updated_ms INTEGER;
+UPDATE cases SET
+  created_ms = CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(created_at, 21, 3) AS INTEGER),
+  updated_ms = CAST(strftime('%s', substr(updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(updated_at, 21, 3) AS INTEGER);
+ALTER TABLE cases DROP COLUMN created_at;
+ALTER TABLE cases DROP COLUMN updated_at;
+ALTER TABLE cases RENAME COLUMN created_ms TO created_at;
+ALTER TABLE cases RENAME COLUMN updated_ms TO updated_at;
+
+ALTER TABLE appointments ADD COLUMN created_ms INTEGER;
+ALTER TABLE appointments ADD COLUMN updated_ms INTEGER;
+UPDATE appointments SET
+  created_ms = CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(created_at, 21, 3) AS INTEGER),
+  updated_ms = CAST(strftime('%s', substr(updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(updated_at, 21, 3) AS INTEGER);
+ALTER TABLE appointments DROP COLUMN created_at;
+ALTER TABLE appointments DROP COLUMN updated_at;
+ALTER TABLE appointments RENAME COLUMN created_ms TO created_at;
+ALTER TABLE appointments RENAME COLUMN updated_ms TO updated_at;
+
+ALTER TABLE documents ADD COLUMN created_ms INTEGER;
+ALTER TABLE documents ADD COLUMN updated_ms INTEGER;
+UPDATE documents SET
+  created_ms = CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(created_at, 21, 3) AS INTEGER),
+  updated_ms = CAST(strftime('%s', substr(updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(updated_at, 21, 3) AS INTEGER);
+ALTER TABLE documents DROP COLUMN created_at;
+ALTER TABLE documents DROP COLUMN updated_at;
+ALTER TABLE documents RENAME COLUMN created_ms TO created_at;
+ALTER TABLE documents RENAME COLUMN updated_ms TO updated_at;
+
+ALTER TABLE payments ADD COLUMN created_ms INTEGER;
+ALTER TABLE payments ADD COLUMN updated_ms INTEGER;
+UPDATE payments SET
+  created_ms = CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(created_at, 21, 3) AS INTEGER),
+  updated_ms = CAST(strftime('%s', substr(updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(updated_at, 21, 3) AS INTEGER);
+ALTER TABLE payments DROP COLUMN created_at;
+ALTER TABLE payments DROP COLUMN updated_at;
+ALTER TABLE payments RENAME COLUMN created_ms TO created_at;
+ALTER TABLE payments RENAME COLUMN updated_ms TO updated_at;
+
+ALTER TABLE instructors ADD COLUMN created_ms INTEGER;
+ALTER TABLE instructors ADD COLUMN updated_ms INTEGER;
+UPDATE instructors SET
+  created_ms = CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(created_at, 21, 3) AS INTEGER),
+  updated_ms = CAST(strftime('%s', substr(updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(updated_at, 21, 3) AS INTEGER);
+ALTER TABLE instructors DROP COLUMN created_at;
+ALTER TABLE instructors DROP COLUMN updated_at;
+ALTER TABLE instructors RENAME COLUMN created_ms TO created_at;
+ALTER TABLE instructors RENAME COLUMN updated_ms TO updated_at;
+
+ALTER TABLE vehicles ADD COLUMN created_ms INTEGER;
+ALTER TABLE vehicles ADD COLUMN updated_ms INTEGER;
+UPDATE vehicles SET
+  created_ms = CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(created_at, 21, 3) AS INTEGER),
+  updated_ms = CAST(strftime('%s', substr(updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(updated_at, 21, 3) AS INTEGER);
+ALTER TABLE vehicles DROP COLUMN created_at;
+ALTER TABLE vehicles DROP COLUMN updated_at;
+ALTER TABLE vehicles RENAME COLUMN created_ms TO created_at;
+ALTER TABLE vehicles RENAME COLUMN updated_ms TO updated_at;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -704,6 +797,7 @@ const std::vector<Migration>& Migrations() {
       {12, "source leases without a rowid", kLeasesWithoutRowid},
       {13, "narrower outbox rows: event kinds, integer times, ids recomputed", kNarrowEvents},
       {14, "canonical tables without a rowid", kRecordsWithoutRowid},
+      {15, "narrower record rows: integer times", kIntegerRecordTimes},
   };
   return migrations;
 }

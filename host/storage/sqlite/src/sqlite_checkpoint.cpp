@@ -154,10 +154,12 @@ Status SqliteStore::ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResu
   result.outcomes.reserve(batch.records.size());
   result.counters.unchanged = batch.unchanged;  // found unchanged before mapping: nothing to write
   pending_events_.clear();
+  // The batch's records and events store its commit time as an integer: encoded once.
+  REGLO_ASSIGN_OR_RETURN(committed_time, EncodeStoredTime(batch.committed_at));
   REGLO_RETURN_IF_ERROR(GroupBatch(batch));
   for (size_t i = 0; i < batch.records.size(); ++i) {
     REGLO_ASSIGN_OR_RETURN(outcome, ApplyRecord(batch.records[i], groups_[record_group_[i]].all_new,
-                                                batch.committed_at, result.events));
+                                                batch.committed_at, committed_time, result.events));
     result.outcomes.push_back(outcome);
     KeyGroup& group = groups_[record_group_[i]];
     ++group.records;
@@ -169,7 +171,7 @@ Status SqliteStore::ApplyCheckpoint(const CheckpointBatch& batch, CheckpointResu
       case model::Outcome::kStale: ++result.counters.stale; break;
     }
   }
-  REGLO_RETURN_IF_ERROR(FlushEvents(batch.committed_at));
+  REGLO_RETURN_IF_ERROR(FlushEvents(committed_time));
   return WriteBatchBookkeeping(batch, result);
 }
 
@@ -216,14 +218,14 @@ Status SqliteStore::GroupBatch(const CheckpointBatch& batch) {
 
 Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& record,
                                                 bool known_new, const std::string& committed_at,
-                                                int64_t& events) {
+                                                int64_t committed_time, int64_t& events) {
   REGLO_ASSIGN_OR_RETURN(statements, StatementsFor(*record.entity));
   if (known_new) {
     // Nothing was stored in this record's id range before the batch: insert straight away. A
     // conflict can only come from a duplicate inside the batch, which takes the general path.
     const model::Decision decision = model::Reconcile(record, nullptr);
     REGLO_ASSIGN_OR_RETURN(inserted,
-                           InsertRecord(*statements, record, decision.version, committed_at));
+                           InsertRecord(*statements, record, decision.version, committed_time));
     if (inserted) {
       REGLO_RETURN_IF_ERROR(AppendEvents(record, decision, committed_at, events));
       return decision.outcome;
@@ -262,7 +264,7 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
   switch (decision.outcome) {
     case model::Outcome::kCreated: {
       REGLO_ASSIGN_OR_RETURN(inserted,
-                             InsertRecord(*statements, record, decision.version, committed_at));
+                             InsertRecord(*statements, record, decision.version, committed_time));
       if (!inserted) {
         return Status::Internal(
             fmt::format("a {} record was absent and then present within one "
@@ -272,7 +274,7 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
       break;
     }
     case model::Outcome::kUpdated:
-      REGLO_RETURN_IF_ERROR(UpdateRecord(*statements, record, decision.version, committed_at));
+      REGLO_RETURN_IF_ERROR(UpdateRecord(*statements, record, decision.version, committed_time));
       break;
     case model::Outcome::kUnchanged:
       if (record.source_hash) {
@@ -292,7 +294,7 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
 }
 
 int SqliteStore::BindRecordState(Stmt& stmt, int first, const model::CanonicalRecord& record,
-                                 int64_t version, const std::string& committed_at) {
+                                 int64_t version, int64_t committed_time) {
   extra_json_ = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
   WarningsToJson(record.warnings, warnings_json_);
   int p = first;
@@ -305,28 +307,28 @@ int SqliteStore::BindRecordState(Stmt& stmt, int first, const model::CanonicalRe
       .BindTextOrNull(p + 4, warnings_json_);
   // Written (or cleared) with every version of the record, so it always describes the stored one.
   record.source_hash ? stmt.Bind(p + 5, *record.source_hash) : stmt.BindNull(p + 5);
-  stmt.Bind(p + 6, committed_at);
+  stmt.Bind(p + 6, committed_time);
   return p + 7;
 }
 
 Result<bool> SqliteStore::InsertRecord(const EntityStatements& statements,
                                        const model::CanonicalRecord& record, int64_t version,
-                                       const std::string& committed_at) {
+                                       int64_t committed_time) {
   Stmt insert(*db_, statements.insert, "inserting a record");
   insert.Bind(1, record.key.company_id)
       .Bind(2, record.key.source_system)
       .Bind(3, record.key.external_id);
-  const int updated_at = BindRecordState(insert, 4, record, version, committed_at);
-  insert.Bind(updated_at, committed_at);
+  const int updated_at = BindRecordState(insert, 4, record, version, committed_time);
+  insert.Bind(updated_at, committed_time);
   REGLO_RETURN_IF_ERROR(insert.Run());
   return db_->Changes() == 1;
 }
 
 Status SqliteStore::UpdateRecord(const EntityStatements& statements,
                                  const model::CanonicalRecord& record, int64_t version,
-                                 const std::string& committed_at) {
+                                 int64_t committed_time) {
   Stmt update(*db_, statements.update, "updating a record");
-  const int key = BindRecordState(update, 1, record, version, committed_at);
+  const int key = BindRecordState(update, 1, record, version, committed_time);
   update.Bind(key, record.key.company_id)
       .Bind(key + 1, record.key.source_system)
       .Bind(key + 2, record.key.external_id);
@@ -344,16 +346,14 @@ Status SqliteStore::AppendEvents(const model::CanonicalRecord& record,
   return Status::Ok();
 }
 
-Status SqliteStore::FlushEvents(const std::string& committed_at) {
+Status SqliteStore::FlushEvents(int64_t committed_time) {
   if (pending_events_.empty()) return Status::Ok();
-  // Every event of a batch has its commit time (BuildEvents): encoded once.
-  REGLO_ASSIGN_OR_RETURN(stored_time, EncodeEventTime(committed_at));
   const auto bind = [&](Stmt& insert, int first, const model::EventRecord& event) -> Status {
     REGLO_ASSIGN_OR_RETURN(kind, event_kinds_.IdOf(event));
     insert.Bind(first, kind)
         .Bind(first + 1, event.external_id)
         .Bind(first + 2, event.version)
-        .Bind(first + 3, stored_time)
+        .Bind(first + 3, committed_time)  // every event of a batch has its commit time
         .BindBlob(first + 4, event.data);
     return Status::Ok();
   };

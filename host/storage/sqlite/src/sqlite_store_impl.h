@@ -225,22 +225,25 @@ class SqliteStore final : public Store {
   void NoteCommitted();
   Result<EntityStatements*> StatementsFor(const model::EntitySpec& entity);
   Status GroupBatch(const CheckpointBatch& batch);
+  // `committed_at` is the batch's commit time, `committed_time` the same as stored
+  // (EncodeStoredTime).
   Result<model::Outcome> ApplyRecord(const model::CanonicalRecord& record, bool known_new,
-                                     const std::string& committed_at, int64_t& events);
-  // Binds the record's fields, then version, content hash, source updated at, extra, warnings
-  // and `committed_at` from parameter `first` on (the order of both EntityStatements::insert and
-  // ::update); returns the next parameter.
+                                     const std::string& committed_at, int64_t committed_time,
+                                     int64_t& events);
+  // Binds the record's fields, then version, content hash, source updated at, extra, warnings,
+  // source hash and `committed_time` from parameter `first` on (the order of both
+  // EntityStatements::insert and ::update); returns the next parameter.
   int BindRecordState(Stmt& stmt, int first, const model::CanonicalRecord& record, int64_t version,
-                      const std::string& committed_at);
+                      int64_t committed_time);
   Result<bool> InsertRecord(const EntityStatements& statements,
                             const model::CanonicalRecord& record, int64_t version,
-                            const std::string& committed_at);
+                            int64_t committed_time);
   Status UpdateRecord(const EntityStatements& statements, const model::CanonicalRecord& record,
-                      int64_t version, const std::string& committed_at);
+                      int64_t version, int64_t committed_time);
   // Queues the record's events; FlushEvents() inserts them, in order, before the commit.
   Status AppendEvents(const model::CanonicalRecord& record, const model::Decision& decision,
                       const std::string& committed_at, int64_t& events);
-  Status FlushEvents(const std::string& committed_at);
+  Status FlushEvents(int64_t committed_time);
   Status WriteBatchBookkeeping(const CheckpointBatch& batch, const CheckpointResult& result);
   // Inside FinishRun's transaction: folds an idle `run_id` into its source's previous run.
   Status FoldIdleRun(int64_t run_id);

@@ -1,5 +1,5 @@
-// How an outbox event's CloudEvents `data` and its time are stored (issue #19 §3): the one encoder
-// and decoder of each that every backend's writer and reader (and anything that rewrites stored
+// How an outbox event's CloudEvents `data` is stored (issue #19 §3): the one encoder
+// and decoder that every backend's writer and reader (and anything that rewrites stored
 // events, e.g. erasure) goes through, so a row's bytes mean the same everywhere. Pure functions
 // over immutable shared dictionaries and per-thread zstd contexts; thread-safe.
 #pragma once
@@ -22,11 +22,5 @@ std::string EncodeEventData(const model::EventRecord& event);
 // (its `data` is not read). Reads both encodings: rows written before issue #19 hold the JSON
 // text itself. Internal for bytes neither encoding can have written (a damaged row).
 Result<std::string> DecodeEventData(const model::EventRecord& columns, std::string_view stored);
-
-// An event's time (FormatUtc text) as stored: milliseconds since the Unix epoch, an integer
-// column (8 bytes at most where the text took 24). InvalidArgument for any other text.
-Result<int64_t> EncodeEventTime(std::string_view time);
-// The inverse: the FormatUtc text of a stored time.
-std::string DecodeEventTime(int64_t stored);
 
 }  // namespace reglo::storage

@@ -22,13 +22,21 @@ namespace reglo::storage {
 void WarningsToJson(const std::vector<std::string>& warnings, std::string& out);
 std::vector<std::string> WarningsFromJson(std::string_view json);
 
-// A record's content hash (model::ContentHash: 32 lowercase hex digits) as the SQLite backend
-// stores it: its 16 bytes, a BLOB (issue #19 §3). Any other text is kept as it is. Both write
-// into `out`, reusing its capacity: they run once per record written or looked up.
+// A record's content hash (model::ContentHash: 32 lowercase hex digits) as the backends store
+// it: its 16 bytes, a BLOB (SQLite, migration 14) or a bytea (PostgreSQL, migration 15; issue
+// #19 §3). Any other text is kept as it is. Both write into `out`, reusing its capacity: they run
+// once per record written or looked up.
 void ContentHashToBytes(std::string_view hex, std::string& out);
-// The inverse, for every backend's reads: 16 bytes become their hex digits; anything else (a
-// hash stored as text, as PostgreSQL and older SQLite rows hold it) is read as it is.
+// The inverse, for every backend's reads (of RowCursor::Bytes): 16 bytes become their hex digits;
+// anything else (a hash stored as text, as older SQLite rows hold it) is read as it is.
 void ContentHashFromStored(std::string_view stored, std::string& out);
+
+// A time (FormatUtc text) as stored in an integer column: milliseconds since the Unix epoch
+// (8 bytes at most where the text took 24). An event's time (migration 13) and a record's
+// created_at and updated_at (migration 15). InvalidArgument for any other text.
+Result<int64_t> EncodeStoredTime(std::string_view time);
+// The inverse: the FormatUtc text of a stored time.
+std::string DecodeStoredTime(int64_t stored);
 
 // The inverse of RunStatusName; an unknown name reads as kFailed (it is not a success).
 RunStatus ParseRunStatus(std::string_view name);
@@ -59,6 +67,9 @@ class RowCursor {
   ~RowCursor() = default;
 };
 
+// A time stored as an integer (EncodeStoredTime) read back as its text; "" for NULL.
+std::string ReadStoredTime(const RowCursor& row, int column);
+
 // The columns each row type is decoded from (DecodeRow), in its order. Backends SELECT them by
 // these names, so a column added to a row type is added here and in its decoder only.
 inline constexpr std::string_view kSourceColumns =
@@ -69,7 +80,7 @@ inline constexpr std::string_view kRunColumns =
     "run_count";
 inline constexpr std::string_view kRunLogColumns = "at, level, message";
 // The outbox (issue #19 §3): an event row holds its kind (event_kinds.h), externalId, version,
-// time (EncodeEventTime) and data (EncodeEventData); its id is recomputed from them
+// time (EncodeStoredTime) and data (EncodeEventData); its id is recomputed from them
 // (model::EventId). Read FROM kEventTables, whose aliases are e (the event) and k (its kind).
 inline constexpr std::string_view kEventColumns =
     "e.sequence, k.type, k.company_id, k.source_system, k.entity, e.external_id, e.version, "

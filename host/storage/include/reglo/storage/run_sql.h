@@ -22,7 +22,7 @@ Result<std::map<std::string, std::string>> GetCursorsIn(SqlSession& sql,
 
 // One HousekeepingStore::Prune batch inside the caller's transaction (the caller commits): the
 // target's statements in order, older than `before` (a FormatUtc time; events keep theirs as
-// integers, EncodeEventTime), `limit` rows at most. Returns the rows pruned. InvalidArgument,
+// integers, EncodeStoredTime), `limit` rows at most. Returns the rows pruned. InvalidArgument,
 // before any statement, for a limit below 1 or a cutoff that is not a FormatUtc time.
 Result<int64_t> PruneIn(SqlSession& sql, PruneTarget target, const std::string& before, int limit);
 
