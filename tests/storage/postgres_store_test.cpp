@@ -213,6 +213,21 @@ TEST(PostgresStoreTest, EachMigrationIsToldToTheOpenerBeforeItRuns) {
   EXPECT_TRUE(versions.empty());
 }
 
+// Makes `backend`'s database a store exactly as migrations 1 to `last` left it, from the
+// migration list itself, so that opening it runs the later ones as they would run in the field.
+void MigrateUpTo(PostgresBackend& backend, int last) {
+  ASSERT_OK(backend.ExecuteSql(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_at TEXT NOT NULL)"));
+  for (const Migration& migration : postgres::Migrations()) {
+    if (migration.version > last) break;
+    ASSERT_OK(backend.ExecuteSql(std::string(migration.sql)));
+    ASSERT_OK(backend.ExecuteSql(fmt::format(
+        "INSERT INTO schema_migrations VALUES ({}, 'an older hub', '2026-01-01T00:00:00Z')",
+        migration.version)));
+  }
+}
+
 TEST(PostgresStoreTest, Migration8KeepsTheEventsOfAnOlderStoreReadable) {
   // The JSON text an older hub stored for a student's created event, taken from a current store.
   std::string json;
@@ -226,19 +241,9 @@ TEST(PostgresStoreTest, Migration8KeepsTheEventsOfAnOlderStoreReadable) {
     columns = (*store)->ReadEvents(0, 10).value().at(0).event;
     json = columns.data;
   }
-  // A store exactly as migrations 1-7 left it (`data` a text column), holding that event: made
-  // from the migration list itself, so later migrations run on it as they would in the field.
+  // A store exactly as migrations 1-7 left it (`data` a text column), holding that event.
   PostgresBackend backend;
-  ASSERT_OK(backend.ExecuteSql(
-      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-      "applied_at TEXT NOT NULL)"));
-  for (const Migration& migration : postgres::Migrations()) {
-    if (migration.version > 7) break;
-    ASSERT_OK(backend.ExecuteSql(std::string(migration.sql)));
-    ASSERT_OK(backend.ExecuteSql(fmt::format(
-        "INSERT INTO schema_migrations VALUES ({}, 'before #19', '2026-01-01T00:00:00Z')",
-        migration.version)));
-  }
+  ASSERT_NO_FATAL_FAILURE(MigrateUpTo(backend, 7));
   // Behind it, two events pruned since: the identity (3) is past the last row (1).
   for (const char* external_id : {columns.external_id.c_str(), "gone-2", "gone-3"}) {
     ASSERT_OK(backend.ExecuteSql(fmt::format(
@@ -295,16 +300,7 @@ TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
   // times as FormatUtc text, the content hash as its hex digits. A second record holds a hash
   // that is not hex digits (no hub wrote one, but the column allowed it): kept as its text.
   PostgresBackend backend;
-  ASSERT_OK(backend.ExecuteSql(
-      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-      "applied_at TEXT NOT NULL)"));
-  for (const Migration& migration : postgres::Migrations()) {
-    if (migration.version > 13) break;
-    ASSERT_OK(backend.ExecuteSql(std::string(migration.sql)));
-    ASSERT_OK(backend.ExecuteSql(fmt::format(
-        "INSERT INTO schema_migrations VALUES ({}, 'before 15', '2026-01-01T00:00:00Z')",
-        migration.version)));
-  }
+  ASSERT_NO_FATAL_FAILURE(MigrateUpTo(backend, 13));
   const auto literal = [](const std::optional<std::string>& value) {
     return value ? fmt::format("'{}'", *value) : std::string("NULL");  // no quote in any of them
   };
