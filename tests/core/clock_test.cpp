@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <optional>
+
 namespace reglo {
 namespace {
 
@@ -34,7 +37,9 @@ TEST(ClockTest, ParseUtcReadsBackFormatUtcAndNothingElse) {
   ASSERT_TRUE(ParseUtc(FormatUtc(at), parsed));
   EXPECT_EQ(parsed, at);
   for (const char* bad : {"", "2026-09-21T14:13:20Z", "2026-13-21T14:13:20.000Z",
-                          "2026-09-21 14:13:20.000Z", "2026-09-21T14:13:20.000+01"}) {
+                          "2026-09-21 14:13:20.000Z", "2026-09-21T14:13:20.000+01",
+                          "2262-04-11T23:47:16.855Z", "9999-12-31T23:59:59.999Z",
+                          "1677-09-21T00:12:43.145Z"}) {
     EXPECT_FALSE(ParseUtc(bad, parsed)) << bad;
   }
 }
@@ -54,6 +59,20 @@ TEST(ClockTest, ParseUtcMillisReadsEveryYearFormatUtcCanHold) {
   EXPECT_FALSE(ParseUtcMillis("2026-12-05T06:30:08Z", millis));
   EXPECT_FALSE(ParseUtcMillis("2026-02-30T00:00:00.000Z", millis));
   EXPECT_EQ(millis, 7);  // untouched
+}
+
+TEST(ClockTest, FormatUtcMillisWritesEveryYearParseUtcMillisReads) {
+  for (const char* text :
+       {"0000-01-01T00:00:00.000Z", "1969-12-31T23:59:59.999Z", "2026-12-05T06:30:08.075Z",
+        "2262-04-11T23:47:16.855Z", "2400-02-29T12:00:00.001Z", "9999-12-31T23:59:59.999Z"}) {
+    int64_t millis = 0;
+    ASSERT_TRUE(ParseUtcMillis(text, millis)) << text;
+    EXPECT_EQ(FormatUtcMillis(millis), text);
+  }
+  EXPECT_EQ(FormatUtcMillis(-62'167'219'200'001), std::nullopt);  // before year 0000
+  EXPECT_EQ(FormatUtcMillis(253'402'300'800'000), std::nullopt);  // after year 9999
+  EXPECT_EQ(FormatUtcMillis(INT64_MAX), std::nullopt);
+  EXPECT_EQ(FormatUtcMillis(INT64_MIN), std::nullopt);
 }
 
 }  // namespace

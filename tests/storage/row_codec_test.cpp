@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,11 @@ TEST(RowCodecTest, TimesAreStoredAsMillisecondsAndReadBackAsTheirText) {
   EXPECT_EQ(DecodeStoredTime(1'796'452'208'075), "2026-12-05T06:30:08.075Z");
   EXPECT_EQ(DecodeStoredTime(EncodeStoredTime("1999-12-31T23:59:59.999Z").value()),
             "1999-12-31T23:59:59.999Z");
+  // Past 2262, where a system_clock time point (nanoseconds) ends.
+  EXPECT_EQ(DecodeStoredTime(EncodeStoredTime("9999-12-31T23:59:59.999Z").value()),
+            "9999-12-31T23:59:59.999Z");
+  // A number no FormatUtc text gives (a damaged row) reads as its digits.
+  EXPECT_EQ(DecodeStoredTime(INT64_MAX), "9223372036854775807");
   const Result<int64_t> bad = EncodeStoredTime("2026-12-05 06:30:08");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);

@@ -6,7 +6,6 @@
 #include <fmt/ranges.h>
 
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
@@ -282,7 +281,7 @@ Result<int64_t> EncodeStoredTime(std::string_view time) {
 }
 
 std::string DecodeStoredTime(int64_t stored) {
-  return FormatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(stored)));
+  return FormatUtcMillis(stored).value_or(std::to_string(stored));
 }
 
 std::string KindFilter(std::string_view type, std::string_view company) {

@@ -35,7 +35,8 @@ void ContentHashFromStored(std::string_view stored, std::string& out);
 // (8 bytes at most where the text took 24). An event's time (migration 13) and a record's
 // created_at and updated_at (migration 15). InvalidArgument for any other text.
 Result<int64_t> EncodeStoredTime(std::string_view time);
-// The inverse: the FormatUtc text of a stored time.
+// The inverse: the FormatUtc text of a stored time. A number no FormatUtc text gives (outside
+// the years 0000-9999: a damaged row) reads as its decimal digits.
 std::string DecodeStoredTime(int64_t stored);
 
 // The inverse of RunStatusName; an unknown name reads as kFailed (it is not a success).
