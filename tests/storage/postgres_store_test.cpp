@@ -12,6 +12,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -298,7 +299,8 @@ TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
   ASSERT_TRUE(record);
   // The same record in a store as migrations 1-13 left it, written as an older hub wrote it:
   // times as FormatUtc text, the content hash as its hex digits. A second record holds a hash
-  // that is not hex digits (no hub wrote one, but the column allowed it): kept as its text.
+  // that is not hex digits and a time that is not FormatUtc text (no hub wrote them, but the
+  // columns allowed them): the hash is kept as its text, the time becomes NULL.
   PostgresBackend backend;
   ASSERT_NO_FATAL_FAILURE(MigrateUpTo(backend, 13));
   const auto literal = [](const std::optional<std::string>& value) {
@@ -308,16 +310,17 @@ TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
   for (const std::optional<std::string>& value : record->state.values) {
     values += literal(value) + ", ";
   }
-  for (const auto& [external_id, hash] :
-       {std::pair<std::string, std::string>{"M1", record->state.content_hash},
-        {"M9", "not-a-hash"}}) {
+  for (const auto& [external_id, hash, created_at] :
+       {std::tuple<std::string, std::string, std::string>{"M1", record->state.content_hash,
+                                                          record->created_at},
+        {"M9", "not-a-hash", "not a time"}}) {
     ASSERT_OK(backend.ExecuteSql(fmt::format(
         "INSERT INTO students (company_id, source_system, external_id, first_name, last_name, "
         "fiscal_code, birth_date, email, phone, version, content_hash, source_updated_at, "
         "created_at, updated_at) VALUES ('acme', 'gestionale', '{}', {}{}, '{}', {}, '{}', "
         "'2026-02-03T04:05:06.789Z')",
         external_id, values, record->state.version, hash, literal(record->state.source_updated_at),
-        record->created_at)));
+        created_at)));
   }
 
   std::unique_ptr<Store> store = MustOpen(backend);
@@ -342,10 +345,12 @@ TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
   EXPECT_EQ(migrated->updated_at, "2026-02-03T04:05:06.789Z");
   EXPECT_EQ(backend.QueryInt("SELECT updated_at FROM students WHERE external_id = 'M1'").value(),
             EncodeStoredTime("2026-02-03T04:05:06.789Z").value());
-  EXPECT_EQ(store->GetRecord(student, model::RecordKey{"acme", "gestionale", "M9"})
-                .value()
-                ->state.content_hash,
-            "not-a-hash");
+  const std::optional<StoredRecord> odd =
+      store->GetRecord(student, model::RecordKey{"acme", "gestionale", "M9"}).value();
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->state.content_hash, "not-a-hash");
+  EXPECT_EQ(odd->created_at, "");
+  EXPECT_EQ(odd->updated_at, "2026-02-03T04:05:06.789Z");
 
   // Pulled again as it was: unchanged, nothing written (its stored hash compares in the server).
   ASSERT_OK(RegisterBackendSource(*store));

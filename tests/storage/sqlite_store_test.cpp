@@ -261,6 +261,11 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
           .ok());
   ASSERT_EQ(raw.QueryText("SELECT typeof(content_hash) FROM students").value(), "text");
   ASSERT_EQ(raw.QueryText("SELECT typeof(updated_at) FROM students").value(), "text");
+  // A record whose time is not FormatUtc text (no hub wrote one, but the column allowed it).
+  ASSERT_TRUE(raw.Execute("INSERT INTO students (company_id, source_system, external_id, version, "
+                          "content_hash, created_at, updated_at) VALUES ('acme', 'gestionale', "
+                          "'M8', 1, 'x', 'not a time', NULL)")
+                  .ok());
   for (const char* external_id : {"M1", "gone-2", "gone-3"}) {
     ASSERT_TRUE(
         raw
@@ -297,10 +302,18 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
   EXPECT_EQ(migrated->updated_at, record->updated_at);
   // Migration 15: both times are integers now, milliseconds since the epoch.
   EXPECT_EQ(
-      raw.QueryText("SELECT typeof(created_at) || ' ' || typeof(updated_at) FROM students").value(),
+      raw.QueryText("SELECT typeof(created_at) || ' ' || typeof(updated_at) FROM students WHERE "
+                    "external_id = 'M1'")
+          .value(),
       "integer integer");
-  EXPECT_EQ(raw.QueryInt("SELECT updated_at FROM students").value(),
+  EXPECT_EQ(raw.QueryInt("SELECT updated_at FROM students WHERE external_id = 'M1'").value(),
             EncodeStoredTime(record->updated_at).value());
+  // What is not a FormatUtc time becomes NULL, and reads as no time.
+  const std::optional<StoredRecord> odd =
+      (*store)->GetRecord(*model::FindEntity("student"), {"acme", "gestionale", "M8"}).value();
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->created_at, "");
+  EXPECT_EQ(odd->updated_at, "");
 
   // Every canonical table is stored in its primary key's B-tree, with no second index.
   for (const model::EntitySpec& entity : model::CanonicalEntities()) {
@@ -325,7 +338,7 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
   EXPECT_EQ(after[0].sequence, 4);
   EXPECT_EQ(after[0].event.event_id,
             model::EventId({"acme", "gestionale", "M2"}, "student", 1, "student.created"));
-  EXPECT_EQ(OK_VALUE((*store)->CountRecords(*model::FindEntity("student"))), 2);
+  EXPECT_EQ(OK_VALUE((*store)->CountRecords(*model::FindEntity("student"))), 3);  // M1, M8, M2
 
   // A record's content hash is stored as its 16 bytes and read back as its hex digits; the one
   // an older hub wrote as text still matches its unchanged record.

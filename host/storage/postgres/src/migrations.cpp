@@ -488,57 +488,72 @@ ALTER INDEX integration_events_new_pkey RENAME TO integration_events_pkey;
 // milliseconds since the epoch (EncodeStoredTime, as an event's time since 13: 8 bytes where the
 // text took 25) and its content hash its 16 bytes (a bytea, 17 bytes where the hex took 33; what
 // SQLite stores since 14). Each table is altered in one statement, so rewritten once. A stored
-// hash that is not 32 hex digits is kept as its text's bytes, which reads back as that text.
+// hash that is not 32 hex digits is kept as its text's bytes, which reads back as that text; a
+// time that is not FormatUtc text becomes NULL (as in SQLite), where a cast would fail the upgrade.
 constexpr std::string_view kNarrowRecords = R"sql(
 ALTER TABLE students
   ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
     THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
-  ALTER COLUMN created_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
-  ALTER COLUMN updated_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+  ALTER COLUMN created_at TYPE BIGINT USING CASE
+    WHEN created_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint END,
+  ALTER COLUMN updated_at TYPE BIGINT USING CASE
+    WHEN updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint END;
 ALTER TABLE cases
   ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
     THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
-  ALTER COLUMN created_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
-  ALTER COLUMN updated_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+  ALTER COLUMN created_at TYPE BIGINT USING CASE
+    WHEN created_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint END,
+  ALTER COLUMN updated_at TYPE BIGINT USING CASE
+    WHEN updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint END;
 ALTER TABLE appointments
   ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
     THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
-  ALTER COLUMN created_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
-  ALTER COLUMN updated_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+  ALTER COLUMN created_at TYPE BIGINT USING CASE
+    WHEN created_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint END,
+  ALTER COLUMN updated_at TYPE BIGINT USING CASE
+    WHEN updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint END;
 ALTER TABLE documents
   ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
     THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
-  ALTER COLUMN created_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
-  ALTER COLUMN updated_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+  ALTER COLUMN created_at TYPE BIGINT USING CASE
+    WHEN created_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint END,
+  ALTER COLUMN updated_at TYPE BIGINT USING CASE
+    WHEN updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint END;
 ALTER TABLE payments
   ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
     THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
-  ALTER COLUMN created_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
-  ALTER COLUMN updated_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+  ALTER COLUMN created_at TYPE BIGINT USING CASE
+    WHEN created_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint END,
+  ALTER COLUMN updated_at TYPE BIGINT USING CASE
+    WHEN updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint END;
 ALTER TABLE instructors
   ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
     THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
-  ALTER COLUMN created_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
-  ALTER COLUMN updated_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+  ALTER COLUMN created_at TYPE BIGINT USING CASE
+    WHEN created_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint END,
+  ALTER COLUMN updated_at TYPE BIGINT USING CASE
+    WHEN updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint END;
 ALTER TABLE vehicles
   ALTER COLUMN content_hash TYPE BYTEA USING CASE WHEN content_hash ~ '^[0-9a-f]{32}$'
     THEN decode(content_hash, 'hex') ELSE convert_to(content_hash, 'UTF8') END,
-  ALTER COLUMN created_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint,
-  ALTER COLUMN updated_at TYPE BIGINT
-    USING (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint;
+  ALTER COLUMN created_at TYPE BIGINT USING CASE
+    WHEN created_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM created_at::timestamptz) * 1000)::bigint END,
+  ALTER COLUMN updated_at TYPE BIGINT USING CASE
+    WHEN updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    THEN (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint END;
 )sql";
 
 }  // namespace
