@@ -20,7 +20,6 @@
 #include <memory>
 #include <string_view>
 
-#include "reglo/core/clock.h"
 #include "reglo/core/json_writer.h"
 
 namespace reglo::storage {
