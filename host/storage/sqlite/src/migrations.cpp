@@ -451,7 +451,7 @@ ALTER TABLE vehicles ADD COLUMN source_hash BIGINT;
 // Migration 12 (issue #19 §1): integration_leases without a rowid. An idle pull takes its
 // source's lease and releases it, two small write transactions; with a rowid table each touches
 // the table's page and its primary key's index page, without one only the page that holds the
-// row (16 KiB pages: a fifth of what an idle pull wrote to the WAL). SQLite only: PostgreSQL's
+// row (a fifth of what an idle pull wrote to the WAL). SQLite only: PostgreSQL's
 // heap and index are not the same trade.
 constexpr std::string_view kLeasesWithoutRowid = R"sql(
 CREATE TABLE integration_leases_new (

@@ -30,18 +30,21 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path) {
   // may be lost on power failure but the database is never corrupted (fsync at checkpoints only).
   // The larger page cache keeps the identity index of a bulk load in memory.
   // In-memory databases answer "memory" to the WAL request, which is fine.
+  // 4 KiB pages, SQLite's default, stated so that it stays a decision (set before the first
+  // table exists, ignored afterwards; and before auto_vacuum, which fixes a new file's page size
+  // at whatever it is then). Measured with 16 KiB pages: the cold load's floor was 1.3x faster
+  // but the hub's cold load was not, and 100,000 idle sources cost 59-74 % of a core and peaked
+  // at 311-320 MB, against 39-43 % and 196-210 MB: an idle pull's small commits and reads move
+  // whole pages (README, "Page size").
   // Incremental auto-vacuum (likewise only before the first table): pages freed by retention can
   // be given back to the file system a few at a time (HousekeepingStore::ReclaimSpace) instead
   // of by a VACUUM that rewrites the whole file under the write lock.
-  // 16 KiB pages (set before the first table exists; ignored afterwards): records and their
-  // events are a few hundred bytes each, and bigger pages cut a bulk load's b-tree and WAL
-  // overhead by a fifth (measured) without making small commits much heavier.
   // secure_delete (issue #18): deleted and overwritten content is zeroed, in its page and on
   // free pages, so an erased subject's bytes do not survive in the file; a value changed by a
   // sync leaves no old copy either. Inserts (a cold load) do not pay for it; see the README.
   REGLO_RETURN_IF_ERROR(
-      db->Exec("PRAGMA auto_vacuum=INCREMENTAL;"
-               "PRAGMA page_size=16384;"
+      db->Exec("PRAGMA page_size=4096;"
+               "PRAGMA auto_vacuum=INCREMENTAL;"
                "PRAGMA journal_mode=WAL;"
                "PRAGMA synchronous=NORMAL;"
                "PRAGMA cache_size=-65536;"

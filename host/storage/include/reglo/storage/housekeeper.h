@@ -30,7 +30,7 @@ struct RetentionPolicy {
   // Audit rows (issue #18): a year, so a controller can answer for the support team's actions.
   Age audit = 365 * kDay;
   int batch_rows = 500;  // rows per transaction: the write lock is held a few milliseconds
-  // SQLite pages given back per pass (16 KiB each: 64 MiB), so a pass after a big prune does
+  // SQLite pages given back per pass (4 KiB each: 16 MiB), so a pass after a big prune does
   // not hold the write lock for long; the rest goes on the next pass.
   int64_t reclaim_pages = 4096;
 };
