@@ -189,10 +189,11 @@ std::string ApiContext::CurrentTokenHash() {
 
 }  // namespace api
 
-std::shared_ptr<http::Router> BuildAdminRouter(const AdminOptions& options, AdminDeps deps,
+std::shared_ptr<http::Router> BuildAdminRouter(AdminOptions options, AdminDeps deps,
                                                std::vector<RouteInfo>* routes) {
   auto router = std::make_shared<http::Router>();
-  api::ApiRoutes table{*router, routes, std::make_shared<api::ApiContext>(options, deps)};
+  api::ApiRoutes table{*router, routes,
+                       std::make_shared<api::ApiContext>(std::move(options), deps)};
   using api::Access;
   // Reads need a viewer, unless marked; a state-changing route names the least role and its
   // audit action (the route table test refuses one without them).

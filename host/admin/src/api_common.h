@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -51,8 +52,8 @@ std::optional<Response> ProblemIfFailed(const Status& status);
 // ---- the context and the routes ----------------------------------------------------------------
 
 struct ApiContext {
-  ApiContext(const AdminOptions& admin_options, AdminDeps admin_deps)
-      : options(admin_options), deps(admin_deps), stores(admin_deps.open_store) {}
+  ApiContext(AdminOptions admin_options, AdminDeps admin_deps)
+      : options(std::move(admin_options)), deps(admin_deps), stores(admin_deps.open_store) {}
 
   // Runs `use(store)` with a store of the pool and answers what it returns (a 500 when no store
   // can be opened).
