@@ -61,7 +61,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     for (SourceConfig& source : configured) {
       if (source.interval.count() <= 0) source.interval = options.default_interval;
       const std::string id = source.row.id;
-      registry->sources.emplace(id, std::move(source));
+      registry->sources.emplace(id, SourceRegistry::Entry{std::move(source), {}});
     }
     watcher = std::make_unique<PluginWatcher>(options.plugins_dir, options.plugin_cache_dir,
                                               options.plugin_settle, clock);
@@ -140,7 +140,8 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
       std::vector<std::pair<std::string, std::string>> tried;
       std::unordered_set<std::string_view> distinct;
       auto registry = sources.Lock();
-      for (const auto& [id, source] : registry->sources) {
+      for (const auto& [id, entry] : registry->sources) {
+        const SourceConfig& source = entry.config;
         if (source.row.connector == described.name &&
             source.isolation == isolation::Isolation::kInProcess &&
             distinct.insert(source.row.config_json).second) {
@@ -219,7 +220,7 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
         now,
         [&](const std::string& connector) { return LaneRoom(connector, *loaded, *supervised); });
     for (const std::string& id : due) {
-      const SourceConfig& source = registry->sources.at(id);
+      const SourceConfig& source = registry->sources.at(id).config;
       PluginRegistry::Slot* slot = loaded->Loaded(source.row.connector);
       if (slot == nullptr) {
         registry->scheduler.PluginMissing(id, NotLoadedReason(source.row.connector, *loaded));
@@ -320,8 +321,9 @@ struct Engine::Impl : std::enable_shared_from_this<Impl> {
     bool wake_loop = false;
     {
       auto registry = sources.Lock();
-      if (!control->source_removed && registry->sources.count(id)) {
-        SourceRegistry::RunCounts& count = registry->counts[id];
+      if (auto it = registry->sources.find(id);
+          !control->source_removed && it != registry->sources.end()) {
+        SourceRegistry::RunCounts& count = it->second.counts;
         ++count.runs_finished;
         if (control->run_id > 0) count.last_run_id = control->run_id;
         count.last_plugin_version = control->plugin_version;
@@ -573,7 +575,7 @@ Status Engine::Start() {
         auto registry = impl.sources.Lock();  // not held across the write
         auto it = from ? registry->sources.find(*from) : registry->sources.begin();
         for (; it != registry->sources.end() && rows.size() < kRowsPerUpsert; ++it) {
-          rows.push_back(it->second.row);
+          rows.push_back(it->second.config.row);
         }
         from = it == registry->sources.end() ? std::nullopt : std::optional(it->first);
       }
@@ -584,7 +586,8 @@ Status Engine::Start() {
     auto registry = impl.sources.Lock();
     const TimePoint now = impl.clock.Monotonic();
     registry->scheduler.SetWallClock(now, impl.clock.Now());
-    for (const auto& [id, source] : registry->sources) {
+    for (const auto& [id, entry] : registry->sources) {
+      const SourceConfig& source = entry.config;
       registry->scheduler.Add(id, source.interval, now,
                               pulled_before.count(id) ? FirstRun::kPhase : FirstRun::kNow,
                               source.row.connector);
@@ -603,9 +606,10 @@ Status Engine::Start() {
   {
     auto registry = impl.sources.Lock();
     auto plugins = impl.plugins.Lock();
-    for (const auto& [id, source] : registry->sources) {
-      if (source.row.enabled && plugins->Loaded(source.row.connector) == nullptr) {
-        const std::string reason = impl.NotLoadedReason(source.row.connector, *plugins);
+    for (const auto& [id, entry] : registry->sources) {
+      const storage::SourceRow& row = entry.config.row;
+      if (row.enabled && plugins->Loaded(row.connector) == nullptr) {
+        const std::string reason = impl.NotLoadedReason(row.connector, *plugins);
         registry->scheduler.PluginMissing(id, reason);
         impl.writes.SetStatus(id, registry->ShownStatus(id));
         spdlog::warn("source {}: failed: {}", id, reason);
@@ -779,7 +783,7 @@ Status Engine::AddSource(SourceConfig source) {
     REGLO_RETURN_IF_ERROR(refused(*registry));  // adds are serialised (writing lock): still free
     const TimePoint now = impl.clock.Monotonic();
     registry->scheduler.Add(id, source.interval, now, FirstRun::kNow, source.row.connector);
-    registry->sources.emplace(id, source);
+    registry->sources.emplace(id, SourceRegistry::Entry{source, {}});
     if (!source.row.enabled) {
       (void)registry->scheduler.Pause(id, HoldCause::kManual, "paused: disabled");
       impl.writes.SetStatus(id, "paused");
@@ -817,8 +821,8 @@ Status Engine::UpdateSource(SourceConfig source) {
     // removed source's row always does, and nothing is scheduled.
     if (it == registry->sources.end()) return Status::NotFound(fmt::format("no source '{}'", id));
     const TimePoint now = impl.clock.Monotonic();
-    const bool was_enabled = it->second.row.enabled;
-    it->second = source;
+    const bool was_enabled = it->second.config.row.enabled;
+    it->second.config = source;
     Scheduler& scheduler = registry->scheduler;
     // Keeps its state, takes the new interval and connector.
     scheduler.Add(id, source.interval, now, FirstRun::kNow, source.row.connector);
@@ -854,7 +858,6 @@ Status Engine::RemoveSource(const std::string& id) {
     auto registry = impl.sources.Lock();
     if (!registry->sources.erase(id)) return Status::NotFound(fmt::format("no source '{}'", id));
     registry->scheduler.Remove(id);
-    registry->counts.erase(id);
     auto runs = impl.runs.Lock();
     if (auto run = runs->running.find(id); run != runs->running.end()) {
       // Fenced: whatever the pull does from now on is not committed.
@@ -877,7 +880,7 @@ std::optional<SourceConfig> Engine::SourceDefinition(const std::string& id) cons
   auto registry = impl_->sources.Lock();
   auto it = registry->sources.find(id);
   if (it == registry->sources.end()) return std::nullopt;
-  return it->second;
+  return it->second.config;
 }
 
 std::vector<SourceSnapshot> Engine::Sources() const {
@@ -908,8 +911,8 @@ int Engine::Running() const {
 bool Engine::WaitForRuns(const std::string& id, int64_t runs, Duration timeout) const {
   auto registry = impl_->sources.Lock();
   return registry.WaitFor(impl_->runs_counted, timeout, [&] {
-    auto it = registry->counts.find(id);
-    return it != registry->counts.end() && it->second.runs_finished >= runs;
+    auto it = registry->sources.find(id);
+    return it != registry->sources.end() && it->second.counts.runs_finished >= runs;
   });
 }
 

@@ -5,7 +5,7 @@ namespace reglo::engine {
 std::vector<std::string> SourceRegistry::SourcesOf(const std::string& connector) const {
   std::vector<std::string> ids;
   for (const auto& [id, source] : sources) {
-    if (source.row.connector == connector) ids.push_back(id);
+    if (source.config.row.connector == connector) ids.push_back(id);
   }
   return ids;
 }
@@ -20,7 +20,8 @@ SourceSnapshot SourceRegistry::Snapshot(const std::string& id, TimePoint now,
                                         int64_t current_run_id) const {
   SourceSnapshot snapshot;
   snapshot.id = id;
-  snapshot.connector = sources.at(id).row.connector;
+  const Entry& source = sources.at(id);
+  snapshot.connector = source.config.row.connector;
   if (const SourceSchedule* schedule = scheduler.Find(id)) {
     snapshot.state = schedule->state;
     snapshot.status = ShownStatus(id);
@@ -30,11 +31,9 @@ SourceSnapshot SourceRegistry::Snapshot(const std::string& id, TimePoint now,
     snapshot.next_run_in = std::chrono::duration_cast<Duration>(schedule->next_run - now);
   }
   snapshot.current_run_id = current_run_id;
-  if (auto count = counts.find(id); count != counts.end()) {
-    snapshot.runs_finished = count->second.runs_finished;
-    snapshot.last_run_id = count->second.last_run_id;
-    snapshot.last_plugin_version = count->second.last_plugin_version;
-  }
+  snapshot.runs_finished = source.counts.runs_finished;
+  snapshot.last_run_id = source.counts.last_run_id;
+  snapshot.last_plugin_version = source.counts.last_plugin_version;
   return snapshot;
 }
 

@@ -20,6 +20,11 @@ struct SourceRegistry {
     int64_t last_run_id = 0;
     std::string last_plugin_version;
   };
+  // A source's definition and its counts, in one map node (100,000 sources: 5 MB less than two).
+  struct Entry {
+    SourceConfig config;
+    RunCounts counts;
+  };
 
   // The ids of the sources of `connector`.
   std::vector<std::string> SourcesOf(const std::string& connector) const;
@@ -28,9 +33,8 @@ struct SourceRegistry {
   // The status the source shows: "paused" while held, else its schedule's.
   std::string ShownStatus(const std::string& id) const;
 
-  std::map<std::string, SourceConfig> sources;  // by id
+  std::map<std::string, Entry> sources;  // by id; a removed source's counts go with it
   Scheduler scheduler;
-  std::map<std::string, RunCounts> counts;  // by id; a removed source's go with it
 };
 
 }  // namespace reglo::engine
