@@ -41,7 +41,12 @@ Status SqliteStore::UpsertSources(const std::vector<SourceRow>& sources) {
   for (const SourceRow& source : sources) {
     REGLO_RETURN_IF_ERROR(UpsertSource(source).WithContext("source " + source.id));
   }
-  return tx.Commit();
+  REGLO_RETURN_IF_ERROR(tx.Commit());
+  // A start saves every configured source, 10,000 at a time, on the connection the engine then
+  // keeps for its status writes, which rarely read: without this it would hold the pages it
+  // wrote for as long as the hub runs (19 MB at 100,000 sources). They are in the file and WAL.
+  sqlite3_db_release_memory(db_->handle());
+  return Status::Ok();
 }
 
 Result<std::vector<SourceRow>> SqliteStore::ListSources() {
