@@ -279,10 +279,11 @@ TEST(PostgresStoreTest, Migration8KeepsTheEventsOfAnOlderStoreReadable) {
             static_cast<int64_t>(json.size()));
 }
 
-// Migration 15 (issue #19 §3): a record's created_at and updated_at become integers
-// (milliseconds since the epoch) and its content hash its 16 bytes. A store as migration 13 left
-// it reads every record as it did, and a record pulled again unchanged is found unchanged.
-TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
+// Migrations 15 and 16 (issue #19 §3): a record's created_at, updated_at (15) and
+// source_updated_at (16) become integers (milliseconds since the epoch) and its content hash its
+// 16 bytes. A store as migration 13 left it reads every record as it did, and a record pulled
+// again unchanged is found unchanged.
+TEST(PostgresStoreTest, Migrations15And16KeepEveryRecordsTimesAndContentHash) {
   // A record as a current store holds it.
   std::optional<StoredRecord> record;
   {
@@ -297,10 +298,11 @@ TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
             .value();
   }
   ASSERT_TRUE(record);
+  ASSERT_TRUE(record->state.source_updated_at);
   // The same record in a store as migrations 1-13 left it, written as an older hub wrote it:
   // times as FormatUtc text, the content hash as its hex digits. A second record holds a hash
-  // that is not hex digits and a time that is not FormatUtc text (no hub wrote them, but the
-  // columns allowed them): the hash is kept as its text, the time becomes NULL.
+  // that is not hex digits and times that are not FormatUtc text (no hub wrote them, but the
+  // columns allowed them): the hash is kept as its text, the times become NULL.
   PostgresBackend backend;
   ASSERT_NO_FATAL_FAILURE(MigrateUpTo(backend, 13));
   const auto literal = [](const std::optional<std::string>& value) {
@@ -310,17 +312,17 @@ TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
   for (const std::optional<std::string>& value : record->state.values) {
     values += literal(value) + ", ";
   }
-  for (const auto& [external_id, hash, created_at] :
-       {std::tuple<std::string, std::string, std::string>{"M1", record->state.content_hash,
-                                                          record->created_at},
-        {"M9", "not-a-hash", "not a time"}}) {
+  for (const auto& [external_id, hash, created_at, source_updated_at] :
+       {std::tuple<std::string, std::string, std::string, std::string>{
+            "M1", record->state.content_hash, record->created_at, *record->state.source_updated_at},
+        // A year 0000 is FormatUtc text PostgreSQL cannot cast: NULL, not a failed upgrade.
+        {"M9", "not-a-hash", "not a time", "0000-01-01T00:00:00.000Z"}}) {
     ASSERT_OK(backend.ExecuteSql(fmt::format(
         "INSERT INTO students (company_id, source_system, external_id, first_name, last_name, "
         "fiscal_code, birth_date, email, phone, version, content_hash, source_updated_at, "
-        "created_at, updated_at) VALUES ('acme', 'gestionale', '{}', {}{}, '{}', {}, '{}', "
+        "created_at, updated_at) VALUES ('acme', 'gestionale', '{}', {}{}, '{}', '{}', '{}', "
         "'2026-02-03T04:05:06.789Z')",
-        external_id, values, record->state.version, hash, literal(record->state.source_updated_at),
-        created_at)));
+        external_id, values, record->state.version, hash, source_updated_at, created_at)));
   }
 
   std::unique_ptr<Store> store = MustOpen(backend);
@@ -329,9 +331,9 @@ TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
                 .QueryText("SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY "
                            "column_name) FROM information_schema.columns WHERE table_name = "
                            "'students' AND column_name IN ('content_hash', 'created_at', "
-                           "'updated_at')")
+                           "'source_updated_at', 'updated_at')")
                 .value(),
-            "content_hash bytea, created_at bigint, updated_at bigint");
+            "content_hash bytea, created_at bigint, source_updated_at bigint, updated_at bigint");
   EXPECT_EQ(backend.QueryInt("SELECT length(content_hash) FROM students WHERE external_id = 'M1'")
                 .value(),
             16);
@@ -343,14 +345,19 @@ TEST(PostgresStoreTest, Migration15KeepsEveryRecordsTimesAndContentHash) {
   EXPECT_EQ(migrated->state.values, record->state.values);
   EXPECT_EQ(migrated->created_at, record->created_at);
   EXPECT_EQ(migrated->updated_at, "2026-02-03T04:05:06.789Z");
+  EXPECT_EQ(migrated->state.source_updated_at, record->state.source_updated_at);
   EXPECT_EQ(backend.QueryInt("SELECT updated_at FROM students WHERE external_id = 'M1'").value(),
             EncodeStoredTime("2026-02-03T04:05:06.789Z").value());
+  EXPECT_EQ(
+      backend.QueryInt("SELECT source_updated_at FROM students WHERE external_id = 'M1'").value(),
+      EncodeStoredTime(*record->state.source_updated_at).value());
   const std::optional<StoredRecord> odd =
       store->GetRecord(student, model::RecordKey{"acme", "gestionale", "M9"}).value();
   ASSERT_TRUE(odd);
   EXPECT_EQ(odd->state.content_hash, "not-a-hash");
   EXPECT_EQ(odd->created_at, "");
   EXPECT_EQ(odd->updated_at, "2026-02-03T04:05:06.789Z");
+  EXPECT_EQ(odd->state.source_updated_at, std::nullopt);
 
   // Pulled again as it was: unchanged, nothing written (its stored hash compares in the server).
   ASSERT_OK(RegisterBackendSource(*store));

@@ -250,7 +250,7 @@ TEST(SqliteStoreTest, LeasesMoveToATableWithoutRowidKeepingTheLeasesHeld) {
   EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM integration_leases").value(), 2);
 }
 
-// Migrations 13 to 15 (issue #19 §3): a store from before them gets narrower event rows, records
+// Migrations 13 to 16 (issue #19 §3): a store from before them gets narrower event rows, records
 // without a rowid and with integer times, and reads every event and record as it did.
 TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryRecord) {
   // What an older hub wrote, in a current store: a student and its created event.
@@ -267,6 +267,7 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
     old_event = (*current)->ReadEvents(0, 1).value().at(0).event;
   }
   ASSERT_TRUE(record);
+  ASSERT_TRUE(record->state.source_updated_at);
 
   // The same rows in a store as migration 12 left it (rowid tables, the event's nine columns),
   // behind two events pruned since: its sqlite_sequence (3) is past its last row (1).
@@ -274,7 +275,7 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
   RawConnection raw(path);
   MigrateUpTo(raw, 12);
   // The record is copied as it is, but for its content hash, which an older hub wrote as hex
-  // text, and its times, FormatUtc text before migration 15.
+  // text, and its times, FormatUtc text before migrations 15 and 16.
   const std::string columns =
       "company_id, source_system, external_id, first_name, last_name, fiscal_code, birth_date, "
       "email, phone, version, content_hash, source_updated_at, extra, warnings, source_hash";
@@ -282,16 +283,17 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
       raw.Execute(fmt::format("ATTACH '{0}' AS now; INSERT INTO students ({1}) SELECT {1} "
                               "FROM now.students; DETACH now; UPDATE students SET "
                               "content_hash = lower(hex(content_hash)), created_at = '{2}', "
-                              "updated_at = '{3}'",
+                              "updated_at = '{3}', source_updated_at = '{4}'",
                               (dir.path() / "now.db").string(), columns, record->created_at,
-                              record->updated_at))
+                              record->updated_at, *record->state.source_updated_at))
           .ok());
   ASSERT_EQ(raw.QueryText("SELECT typeof(content_hash) FROM students").value(), "text");
   ASSERT_EQ(raw.QueryText("SELECT typeof(updated_at) FROM students").value(), "text");
-  // A record whose time is not FormatUtc text (no hub wrote one, but the column allowed it).
+  ASSERT_EQ(raw.QueryText("SELECT typeof(source_updated_at) FROM students").value(), "text");
+  // A record whose times are not FormatUtc text (no hub wrote one, but the columns allowed it).
   ASSERT_TRUE(raw.Execute("INSERT INTO students (company_id, source_system, external_id, version, "
-                          "content_hash, created_at, updated_at) VALUES ('acme', 'gestionale', "
-                          "'M8', 1, 'x', 'not a time', NULL)")
+                          "content_hash, source_updated_at, created_at, updated_at) VALUES "
+                          "('acme', 'gestionale', 'M8', 1, 'x', '2024-01-01', 'not a time', NULL)")
                   .ok());
   for (const char* external_id : {"M1", "gone-2", "gone-3"}) {
     ASSERT_TRUE(
@@ -327,20 +329,23 @@ TEST(SqliteStoreTest, NarrowRowsKeepEveryEventsSequenceIdTimeAndDataAndEveryReco
   EXPECT_EQ(migrated->state.values, record->state.values);
   EXPECT_EQ(migrated->created_at, record->created_at);
   EXPECT_EQ(migrated->updated_at, record->updated_at);
-  // Migration 15: both times are integers now, milliseconds since the epoch.
-  EXPECT_EQ(
-      raw.QueryText("SELECT typeof(created_at) || ' ' || typeof(updated_at) FROM students WHERE "
-                    "external_id = 'M1'")
-          .value(),
-      "integer integer");
+  EXPECT_EQ(migrated->state.source_updated_at, record->state.source_updated_at);
+  // Migrations 15 and 16: the three times are integers now, milliseconds since the epoch.
+  EXPECT_EQ(raw.QueryText("SELECT typeof(created_at) || ' ' || typeof(updated_at) || ' ' || "
+                          "typeof(source_updated_at) FROM students WHERE external_id = 'M1'")
+                .value(),
+            "integer integer integer");
   EXPECT_EQ(raw.QueryInt("SELECT updated_at FROM students WHERE external_id = 'M1'").value(),
             EncodeStoredTime(record->updated_at).value());
+  EXPECT_EQ(raw.QueryInt("SELECT source_updated_at FROM students WHERE external_id = 'M1'").value(),
+            EncodeStoredTime(*record->state.source_updated_at).value());
   // What is not a FormatUtc time becomes NULL, and reads as no time.
   const std::optional<StoredRecord> odd =
       (*store)->GetRecord(*model::FindEntity("student"), {"acme", "gestionale", "M8"}).value();
   ASSERT_TRUE(odd);
   EXPECT_EQ(odd->created_at, "");
   EXPECT_EQ(odd->updated_at, "");
+  EXPECT_EQ(odd->state.source_updated_at, std::nullopt);  // a date alone is not FormatUtc text
 
   // Every canonical table is stored in its primary key's B-tree, with no second index.
   for (const model::EntitySpec& entity : model::CanonicalEntities()) {

@@ -666,6 +666,33 @@ TEST_P(StoreTest, RecordWithoutEntityIsRefusedAndNothingIsWritten) {
   ExpectSame(before, Take(*store_, run_id_));
 }
 
+// A record's sourceUpdatedAt is stored as an integer (migration 16), so it must be the FormatUtc
+// text validation makes of it; any other text is refused before anything is written, not lost.
+TEST_P(StoreTest, SourceUpdatedAtThatIsNotNormalisedIsRefusedAndNothingIsWritten) {
+  model::CanonicalRecord odd = Student("S2", "2024-01-01T10:00:00Z");
+  ASSERT_EQ(odd.source_updated_at, "2024-01-01T10:00:00.000Z");
+  odd.source_updated_at = "2024-01-01T10:00:00Z";
+  CheckpointBatch batch = Batch({Student("S1", "2024-01-01T10:00:00Z"), odd});
+  batch.cursor = "page-1";
+  const Snapshot before = Take(*store_, run_id_);
+  const Result<CheckpointResult> failed = store_->CommitCheckpoint(batch);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(failed.status().message(), HasSubstr("sourceUpdatedAt is not a normalised UTC time"));
+  ExpectSame(before, Take(*store_, run_id_));
+
+  // The normalised text of the years 0000-9999 round-trips, and none stays none.
+  model::CanonicalRecord earliest = Student("S3", "0001-01-01T00:00:00Z");
+  ASSERT_EQ(earliest.source_updated_at, "0001-01-01T00:00:00.000Z");
+  model::CanonicalRecord latest = Student("S4", "9999-12-31T23:59:59.999Z");
+  model::CanonicalRecord none = Student("S5", "2024-01-01T10:00:00Z");
+  none.source_updated_at.reset();
+  ASSERT_OK(store_->CommitCheckpoint(Batch({earliest, latest, none})).status());
+  EXPECT_EQ(Get("student", "S3")->state.source_updated_at, "0001-01-01T00:00:00.000Z");
+  EXPECT_EQ(Get("student", "S4")->state.source_updated_at, "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(Get("student", "S5")->state.source_updated_at, std::nullopt);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dead letters, sources, runs
 

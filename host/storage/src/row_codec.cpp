@@ -208,10 +208,15 @@ std::string ReadStoredTime(const RowCursor& row, int column) {
   return row.IsNull(column) ? std::string() : DecodeStoredTime(row.Int(column));
 }
 
+std::optional<std::string> ReadOptionalStoredTime(const RowCursor& row, int column) {
+  if (row.IsNull(column)) return std::nullopt;
+  return DecodeStoredTime(row.Int(column));
+}
+
 void DecodeRow(const RowCursor& row, StoredRecord& record, const model::EntitySpec& entity) {
   ReadColumns(row, kColVersion, record.state, &model::StoredState::version);
   ContentHashFromStored(row.Bytes(kColContentHash), record.state.content_hash);
-  ReadColumns(row, kColSourceUpdatedAt, record.state, &model::StoredState::source_updated_at);
+  record.state.source_updated_at = ReadOptionalStoredTime(row, kColSourceUpdatedAt);
   record.state.extra = model::ExtraFromJson(row.String(kColExtra));
   record.warnings = WarningsFromJson(row.Text(kColWarnings));
   record.created_at = ReadStoredTime(row, kColCreatedAt);
@@ -282,6 +287,12 @@ Result<int64_t> EncodeStoredTime(std::string_view time) {
 
 std::string DecodeStoredTime(int64_t stored) {
   return FormatUtcMillis(stored).value_or(std::to_string(stored));
+}
+
+std::optional<int64_t> EncodeSourceUpdatedAt(const std::optional<std::string>& time) {
+  int64_t millis = 0;
+  if (!time || !ParseUtcMillis(*time, millis)) return std::nullopt;
+  return millis;
 }
 
 std::string KindFilter(std::string_view type, std::string_view company) {
@@ -371,6 +382,14 @@ Status CheckCheckpointRecords(const CheckpointBatch& batch) {
     if (record.entity == nullptr || record.values.size() != record.entity->fields.size()) {
       return Status::InvalidArgument(fmt::format(
           "checkpoint record {} ({}) is not a validated canonical record", i, record.origin));
+    }
+    // Stored as an integer (EncodeSourceUpdatedAt): a time in any other shape could not be kept.
+    int64_t millis = 0;
+    if (record.source_updated_at && !ParseUtcMillis(*record.source_updated_at, millis)) {
+      return Status::InvalidArgument(
+          fmt::format("checkpoint record {} ({}): its sourceUpdatedAt is not a normalised UTC "
+                      "time (YYYY-MM-DDTHH:MM:SS.mmmZ)",
+                      i, record.origin));
     }
   }
   return Status::Ok();

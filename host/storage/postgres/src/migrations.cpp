@@ -556,6 +556,43 @@ ALTER TABLE vehicles
     THEN (EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::bigint END;
 )sql";
 
+// Migration 16 (issue #19 §3): a record's source_updated_at becomes milliseconds since the epoch
+// (EncodeSourceUpdatedAt), as its created_at and updated_at did in 15: 8 bytes where the text took
+// 25. The hub always wrote it as FormatUtc text (validation normalises it); any other text becomes
+// NULL, which reads as "no time", as in the SQLite backend, and so does a year 0000, which
+// FormatUtc can hold and PostgreSQL's timestamps cannot (the cast would fail the upgrade). Each
+// table is rewritten once.
+constexpr std::string_view kIntegerSourceTimes = R"sql(
+ALTER TABLE students ALTER COLUMN source_updated_at TYPE BIGINT USING CASE
+  WHEN source_updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    AND left(source_updated_at, 4) <> '0000'
+  THEN (EXTRACT(EPOCH FROM source_updated_at::timestamptz) * 1000)::bigint END;
+ALTER TABLE cases ALTER COLUMN source_updated_at TYPE BIGINT USING CASE
+  WHEN source_updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    AND left(source_updated_at, 4) <> '0000'
+  THEN (EXTRACT(EPOCH FROM source_updated_at::timestamptz) * 1000)::bigint END;
+ALTER TABLE appointments ALTER COLUMN source_updated_at TYPE BIGINT USING CASE
+  WHEN source_updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    AND left(source_updated_at, 4) <> '0000'
+  THEN (EXTRACT(EPOCH FROM source_updated_at::timestamptz) * 1000)::bigint END;
+ALTER TABLE documents ALTER COLUMN source_updated_at TYPE BIGINT USING CASE
+  WHEN source_updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    AND left(source_updated_at, 4) <> '0000'
+  THEN (EXTRACT(EPOCH FROM source_updated_at::timestamptz) * 1000)::bigint END;
+ALTER TABLE payments ALTER COLUMN source_updated_at TYPE BIGINT USING CASE
+  WHEN source_updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    AND left(source_updated_at, 4) <> '0000'
+  THEN (EXTRACT(EPOCH FROM source_updated_at::timestamptz) * 1000)::bigint END;
+ALTER TABLE instructors ALTER COLUMN source_updated_at TYPE BIGINT USING CASE
+  WHEN source_updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    AND left(source_updated_at, 4) <> '0000'
+  THEN (EXTRACT(EPOCH FROM source_updated_at::timestamptz) * 1000)::bigint END;
+ALTER TABLE vehicles ALTER COLUMN source_updated_at TYPE BIGINT USING CASE
+  WHEN source_updated_at ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    AND left(source_updated_at, 4) <> '0000'
+  THEN (EXTRACT(EPOCH FROM source_updated_at::timestamptz) * 1000)::bigint END;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -573,6 +610,7 @@ const std::vector<Migration>& Migrations() {
       {11, "source row hashes", kSourceHashes},
       {13, "narrower outbox rows: event kinds, integer times, ids recomputed", kNarrowEvents},
       {15, "narrower record rows: integer times, content hash as bytes", kNarrowRecords},
+      {16, "narrower record rows: the source's update time as an integer", kIntegerSourceTimes},
   };
   return migrations;
 }

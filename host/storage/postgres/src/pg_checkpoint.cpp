@@ -80,7 +80,8 @@ Status PostgresStore::ScanSourceHashes(const model::EntitySpec& entity,
 // fields, then kColumnsAfterFields more (version, content hash, source updated at, extra,
 // warnings, source hash), each handed to `column(i)`, the BinaryFields (an ArrayBuilder, or one
 // CopyRows for all) of column i. `scratch` holds the content hash's 16 bytes (a bytea since
-// migration 15) and the JSON columns while they are added.
+// migration 15) and the JSON columns while they are added; source updated at is an int8
+// (EncodeSourceUpdatedAt, migration 16).
 constexpr size_t kColumnsAfterFields = 6;
 template <typename ColumnOf>
 void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, ColumnOf&& column,
@@ -90,7 +91,8 @@ void AddRecordColumns(const model::CanonicalRecord& record, int64_t version, Col
   column(c++).AddInt(version);
   ContentHashToBytes(record.content_hash, scratch);
   column(c++).Add(scratch);
-  column(c++).AddOpt(record.source_updated_at);
+  const std::optional<int64_t> source_updated_at = EncodeSourceUpdatedAt(record.source_updated_at);
+  source_updated_at ? column(c++).AddInt(*source_updated_at) : column(c++).AddNull();
   scratch = record.extra.empty() ? std::string() : model::ExtraToJson(record.extra);
   column(c++).AddTextOrNull(scratch);
   WarningsToJson(record.warnings, scratch);
@@ -437,7 +439,9 @@ Status PostgresStore::Lookup(const Group& group, bool repeated_only) {
     model::StoredState& state = slot.state.emplace();
     state.version = slot.stored_version;
     ContentHashFromStored(rows.Bytes(r, kLookContentHash), state.content_hash);
-    state.source_updated_at = rows.OptString(r, kLookSourceUpdatedAt);
+    if (!rows.IsNull(r, kLookSourceUpdatedAt)) {
+      state.source_updated_at = DecodeStoredTime(rows.Int(r, kLookSourceUpdatedAt));
+    }
     // The stored values only matter when the content differs (to name the changed fields).
     if (rows.Text(r, kLookDiffers) == "t") {
       state.values.reserve(n);
@@ -455,10 +459,11 @@ Params PostgresStore::RecordParams(const Group& group, const std::vector<const S
   const size_t n = group.entity->fields.size();
   ArrayBuilder company(kTextOid), source(kTextOid), external_id(kTextOid), expected(kInt8Oid);
   // AddRecordColumns' columns: the fields, then version (int8), content hash (bytea), source
-  // updated at, extra, warnings and source hash (int8).
+  // updated at (int8), extra, warnings and source hash (int8).
   std::vector<ArrayBuilder> columns(n + kColumnsAfterFields, ArrayBuilder(kTextOid));
   columns[n] = ArrayBuilder(kInt8Oid);
   columns[n + 1] = ArrayBuilder(kByteaOid);
+  columns[n + 2] = ArrayBuilder(kInt8Oid);
   columns[n + 5] = ArrayBuilder(kInt8Oid);
   std::string scratch;
   for (const Slot* slot : rows) {

@@ -98,7 +98,7 @@ class UnnestList {
   UnnestList& AddBookkeeping() {
     return Add("version", "int8")
         .Add("content_hash", "bytea")
-        .Add("source_updated_at")
+        .Add("source_updated_at", "int8")
         .Add("extra")
         .Add("warnings")
         .Add("source_hash", "int8");

@@ -778,6 +778,76 @@ ALTER TABLE vehicles RENAME COLUMN created_ms TO created_at;
 ALTER TABLE vehicles RENAME COLUMN updated_ms TO updated_at;
 )sql";
 
+// Migration 16 (issue #19 §3): a record's source_updated_at becomes milliseconds since the epoch
+// as its created_at and updated_at did in 15 (EncodeSourceUpdatedAt: 6 bytes where the text took
+// 24), by the same steps: a new INTEGER column filled from the text, the text column dropped. The
+// hub always wrote it as FormatUtc text (validation normalises it); any other text becomes NULL,
+// which reads as "no time", as a record without one.
+constexpr std::string_view kIntegerSourceTimes = R"sql(
+ALTER TABLE students ADD COLUMN source_updated_ms INTEGER;
+UPDATE students SET source_updated_ms =
+  CAST(strftime('%s', substr(source_updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(source_updated_at, 21, 3) AS INTEGER)
+  WHERE source_updated_at GLOB
+    '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z';
+ALTER TABLE students DROP COLUMN source_updated_at;
+ALTER TABLE students RENAME COLUMN source_updated_ms TO source_updated_at;
+
+ALTER TABLE cases ADD COLUMN source_updated_ms INTEGER;
+UPDATE cases SET source_updated_ms =
+  CAST(strftime('%s', substr(source_updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(source_updated_at, 21, 3) AS INTEGER)
+  WHERE source_updated_at GLOB
+    '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z';
+ALTER TABLE cases DROP COLUMN source_updated_at;
+ALTER TABLE cases RENAME COLUMN source_updated_ms TO source_updated_at;
+
+ALTER TABLE appointments ADD COLUMN source_updated_ms INTEGER;
+UPDATE appointments SET source_updated_ms =
+  CAST(strftime('%s', substr(source_updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(source_updated_at, 21, 3) AS INTEGER)
+  WHERE source_updated_at GLOB
+    '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z';
+ALTER TABLE appointments DROP COLUMN source_updated_at;
+ALTER TABLE appointments RENAME COLUMN source_updated_ms TO source_updated_at;
+
+ALTER TABLE documents ADD COLUMN source_updated_ms INTEGER;
+UPDATE documents SET source_updated_ms =
+  CAST(strftime('%s', substr(source_updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(source_updated_at, 21, 3) AS INTEGER)
+  WHERE source_updated_at GLOB
+    '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z';
+ALTER TABLE documents DROP COLUMN source_updated_at;
+ALTER TABLE documents RENAME COLUMN source_updated_ms TO source_updated_at;
+
+ALTER TABLE payments ADD COLUMN source_updated_ms INTEGER;
+UPDATE payments SET source_updated_ms =
+  CAST(strftime('%s', substr(source_updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(source_updated_at, 21, 3) AS INTEGER)
+  WHERE source_updated_at GLOB
+    '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z';
+ALTER TABLE payments DROP COLUMN source_updated_at;
+ALTER TABLE payments RENAME COLUMN source_updated_ms TO source_updated_at;
+
+ALTER TABLE instructors ADD COLUMN source_updated_ms INTEGER;
+UPDATE instructors SET source_updated_ms =
+  CAST(strftime('%s', substr(source_updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(source_updated_at, 21, 3) AS INTEGER)
+  WHERE source_updated_at GLOB
+    '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z';
+ALTER TABLE instructors DROP COLUMN source_updated_at;
+ALTER TABLE instructors RENAME COLUMN source_updated_ms TO source_updated_at;
+
+ALTER TABLE vehicles ADD COLUMN source_updated_ms INTEGER;
+UPDATE vehicles SET source_updated_ms =
+  CAST(strftime('%s', substr(source_updated_at, 1, 19)) AS INTEGER) * 1000 +
+    CAST(substr(source_updated_at, 21, 3) AS INTEGER)
+  WHERE source_updated_at GLOB
+    '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z';
+ALTER TABLE vehicles DROP COLUMN source_updated_at;
+ALTER TABLE vehicles RENAME COLUMN source_updated_ms TO source_updated_at;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -798,6 +868,7 @@ const std::vector<Migration>& Migrations() {
       {13, "narrower outbox rows: event kinds, integer times, ids recomputed", kNarrowEvents},
       {14, "canonical tables without a rowid", kRecordsWithoutRowid},
       {15, "narrower record rows: integer times", kIntegerRecordTimes},
+      {16, "narrower record rows: the source's update time as an integer", kIntegerSourceTimes},
   };
   return migrations;
 }

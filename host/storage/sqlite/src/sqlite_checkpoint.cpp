@@ -242,7 +242,7 @@ Result<model::Outcome> SqliteStore::ApplyRecord(const model::CanonicalRecord& re
     if (found) {
       stored_.version = query.Int(kColVersion);
       ContentHashFromStored(query.Text(kColContentHash), stored_.content_hash);
-      query.ReadInto(kColSourceUpdatedAt, stored_.source_updated_at);
+      stored_.source_updated_at = ReadOptionalStoredTime(query, kColSourceUpdatedAt);
       // The stored values only matter when the content differs (to name the changed fields);
       // skipping them keeps a no-change re-sync cheap.
       if (stored_.content_hash == record.content_hash) {
@@ -300,11 +300,10 @@ int SqliteStore::BindRecordState(Stmt& stmt, int first, const model::CanonicalRe
   int p = first;
   for (const std::optional<std::string>& value : record.values) stmt.BindOpt(p++, value);
   ContentHashToBytes(record.content_hash, content_hash_bytes_);
-  stmt.Bind(p, version)
-      .BindBlob(p + 1, content_hash_bytes_)
-      .BindOpt(p + 2, record.source_updated_at)
-      .BindTextOrNull(p + 3, extra_json_)
-      .BindTextOrNull(p + 4, warnings_json_);
+  stmt.Bind(p, version).BindBlob(p + 1, content_hash_bytes_);
+  const std::optional<int64_t> source_updated_at = EncodeSourceUpdatedAt(record.source_updated_at);
+  source_updated_at ? stmt.Bind(p + 2, *source_updated_at) : stmt.BindNull(p + 2);
+  stmt.BindTextOrNull(p + 3, extra_json_).BindTextOrNull(p + 4, warnings_json_);
   // Written (or cleared) with every version of the record, so it always describes the stored one.
   record.source_hash ? stmt.Bind(p + 5, *record.source_hash) : stmt.BindNull(p + 5);
   stmt.Bind(p + 6, committed_time);

@@ -32,12 +32,16 @@ void ContentHashToBytes(std::string_view hex, std::string& out);
 void ContentHashFromStored(std::string_view stored, std::string& out);
 
 // A time (FormatUtc text) as stored in an integer column: milliseconds since the Unix epoch
-// (8 bytes at most where the text took 24). An event's time (migration 13) and a record's
-// created_at and updated_at (migration 15). InvalidArgument for any other text.
+// (8 bytes at most where the text took 24). An event's time (migration 13), a record's
+// created_at and updated_at (migration 15) and its source_updated_at (migration 16).
+// InvalidArgument for any other text.
 Result<int64_t> EncodeStoredTime(std::string_view time);
 // The inverse: the FormatUtc text of a stored time. A number no FormatUtc text gives (outside
 // the years 0000-9999: a damaged row) reads as its decimal digits.
 std::string DecodeStoredTime(int64_t stored);
+// A record's source_updated_at as stored: nullopt (NULL) for none. Only for the records of a
+// batch CheckCheckpointRecords accepted, whose times always encode (validation normalises them).
+std::optional<int64_t> EncodeSourceUpdatedAt(const std::optional<std::string>& time);
 
 // The inverse of RunStatusName; an unknown name reads as kFailed (it is not a success).
 RunStatus ParseRunStatus(std::string_view name);
@@ -70,6 +74,8 @@ class RowCursor {
 
 // A time stored as an integer (EncodeStoredTime) read back as its text; "" for NULL.
 std::string ReadStoredTime(const RowCursor& row, int column);
+// The same for a time that may be absent (a record's source_updated_at): nullopt for NULL.
+std::optional<std::string> ReadOptionalStoredTime(const RowCursor& row, int column);
 
 // The columns each row type is decoded from (DecodeRow), in its order. Backends SELECT them by
 // these names, so a column added to a row type is added here and in its decoder only.
@@ -257,7 +263,9 @@ Status RunAudited(AuditRow row, const AuditedChange& change,
 Status CheckAgentKeyLimit(const AgentKeyRow& key, int64_t active, int max_active);
 
 // For backends, before a checkpoint's transaction (CommitCheckpoint, CommitIngest):
-// InvalidArgument when a record of `batch` is not a validated canonical record.
+// InvalidArgument when a record of `batch` is not a validated canonical record (its values do not
+// match its entity's fields, or its source_updated_at is not FormatUtc text), so nothing of the
+// batch is written.
 Status CheckCheckpointRecords(const CheckpointBatch& batch);
 
 }  // namespace reglo::storage
