@@ -58,7 +58,33 @@ TEST(ClockTest, ParseUtcMillisReadsEveryYearFormatUtcCanHold) {
   millis = 7;
   EXPECT_FALSE(ParseUtcMillis("2026-12-05T06:30:08Z", millis));
   EXPECT_FALSE(ParseUtcMillis("2026-02-30T00:00:00.000Z", millis));
+  // Only digits where the shape has them: no sign, space or letter reads as a number.
+  for (const char* bad :
+       {"+026-12-05T06:30:08.075Z", " 026-12-05T06:30:08.075Z", "2026-12-05T06:3a:08.075Z",
+        "2026-12-05T06:30:08.07 Z", "2026-12-05T06:30:08.075z", "2026/12/05T06:30:08.075Z"}) {
+    EXPECT_FALSE(ParseUtcMillis(bad, millis)) << bad;
+  }
   EXPECT_EQ(millis, 7);  // untouched
+}
+
+// Every millisecond of the years 0000-9999 formats to the text that parses back to it: a walk
+// over the whole range in uneven steps, so every field takes many values.
+TEST(ClockTest, FormatUtcMillisAndParseUtcMillisAgreeAcrossTheWholeRange) {
+  constexpr int64_t kFirst = -62'167'219'200'000;
+  constexpr int64_t kLast = 253'402'300'799'999;
+  constexpr int64_t kStep = 3'155'692'597'963;  // ~100 years, a prime number of milliseconds
+  int checked = 0;
+  for (int64_t start = kFirst; start < kFirst + kStep; start += kStep / 997) {
+    for (int64_t at = start; at <= kLast; at += kStep) {
+      const std::optional<std::string> text = FormatUtcMillis(at);
+      ASSERT_TRUE(text) << at;
+      int64_t parsed = 0;
+      ASSERT_TRUE(ParseUtcMillis(*text, parsed)) << *text;
+      ASSERT_EQ(parsed, at) << *text;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 90'000);
 }
 
 TEST(ClockTest, FormatUtcMillisWritesEveryYearParseUtcMillisReads) {

@@ -1,19 +1,26 @@
 #include "reglo/core/clock.h"
 
-#include <fmt/format.h>
-
-#include <charconv>
-
 namespace reglo {
 namespace {
 
-// Parses `text[pos, pos + width)` as a non-negative decimal number.
-bool ReadNumber(std::string_view text, size_t pos, size_t width, int& out) {
-  if (pos + width > text.size()) return false;
-  const char* first = text.data() + pos;
-  const char* last = first + width;
-  auto [end, error] = std::from_chars(first, last, out);
-  return error == std::errc() && end == last && out >= 0;
+// The number `text[pos, pos + width)` spells; `bad` is set when one of them is not a digit.
+// Plain arithmetic, not std::from_chars: a record's times are parsed as it is stored, and seven
+// from_chars calls made up most of a parse (callgrind).
+int Digits(std::string_view text, size_t pos, size_t width, bool& bad) {
+  int value = 0;
+  for (size_t i = pos; i < pos + width; ++i) {
+    const unsigned digit = static_cast<unsigned char>(text[i]) - unsigned{'0'};
+    bad |= digit > 9;
+    value = value * 10 + static_cast<int>(digit);
+  }
+  return value;
+}
+
+// Writes `value` (0 <= value < 10^width) as `width` digits over `text[pos, pos + width)`.
+void PutDigits(std::string& text, size_t pos, size_t width, int value) {
+  for (size_t i = pos + width; i > pos; --i, value /= 10) {
+    text[i - 1] = static_cast<char>('0' + value % 10);
+  }
 }
 
 }  // namespace
@@ -21,19 +28,17 @@ bool ReadNumber(std::string_view text, size_t pos, size_t width, int& out) {
 // "YYYY-MM-DDTHH:MM:SS.mmmZ" (FormatUtc) to milliseconds since the epoch; nothing else is
 // accepted, so that text comparisons of stored expiries stay time comparisons.
 bool ParseUtcMillis(std::string_view text, int64_t& out) {
-  static constexpr std::string_view kShape = "0000-00-00T00:00:00.000Z";
-  if (text.size() != kShape.size()) return false;
-  for (size_t i = 0; i < kShape.size(); ++i) {
-    const bool digit = text[i] >= '0' && text[i] <= '9';
-    if (kShape[i] == '0' ? !digit : text[i] != kShape[i]) return false;
-  }
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
-  if (!ReadNumber(text, 0, 4, year) || !ReadNumber(text, 5, 2, month) ||
-      !ReadNumber(text, 8, 2, day) || !ReadNumber(text, 11, 2, hour) ||
-      !ReadNumber(text, 14, 2, minute) || !ReadNumber(text, 17, 2, second) ||
-      !ReadNumber(text, 20, 3, millis)) {
+  // The shape "0000-00-00T00:00:00.000Z": its separators here, its digits as they are read.
+  if (text.size() != 24 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != '.' || text[23] != 'Z') {
     return false;
   }
+  bool bad = false;
+  const int year = Digits(text, 0, 4, bad), month = Digits(text, 5, 2, bad);
+  const int day = Digits(text, 8, 2, bad), hour = Digits(text, 11, 2, bad);
+  const int minute = Digits(text, 14, 2, bad), second = Digits(text, 17, 2, bad);
+  const int millis = Digits(text, 20, 3, bad);
+  if (bad) return false;
   const std::chrono::year_month_day date{std::chrono::year(year),
                                          std::chrono::month(static_cast<unsigned>(month)),
                                          std::chrono::day(static_cast<unsigned>(day))};
@@ -107,10 +112,18 @@ std::optional<std::string> FormatUtcMillis(int64_t since_epoch) {
   const auto days = floor<std::chrono::days>(millis);
   const year_month_day date(days);
   const hh_mm_ss<milliseconds> time(millis - days);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", static_cast<int>(date.year()),
-                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                     time.hours().count(), time.minutes().count(), time.seconds().count(),
-                     time.subseconds().count());
+  // The digits written by hand into the fixed shape, not fmt::format: its format string is
+  // parsed at every call, 4,400 instructions where this takes a tenth (callgrind), and every
+  // stored time read back (a record's three, each event's) comes through here.
+  std::string text = "0000-00-00T00:00:00.000Z";
+  PutDigits(text, 0, 4, static_cast<int>(date.year()));
+  PutDigits(text, 5, 2, static_cast<int>(static_cast<unsigned>(date.month())));
+  PutDigits(text, 8, 2, static_cast<int>(static_cast<unsigned>(date.day())));
+  PutDigits(text, 11, 2, static_cast<int>(time.hours().count()));
+  PutDigits(text, 14, 2, static_cast<int>(time.minutes().count()));
+  PutDigits(text, 17, 2, static_cast<int>(time.seconds().count()));
+  PutDigits(text, 20, 3, static_cast<int>(time.subseconds().count()));
+  return text;
 }
 
 }  // namespace reglo
