@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "raw_record.h"
+#include "reglo/core/json_writer.h"
+#include "reglo/model/record.h"
+#include "reglo/model/schema.h"
 #include "reglo/model/validation.h"
 
 namespace reglo::model {
@@ -183,6 +186,60 @@ TEST(EventsTest, EventDataCarriesTheDecisionAndTheRecord) {
         EXPECT_EQ(EventIdOf(event), EventId(record.key, "case", decision.version, event.type));
       }
     }
+  }
+}
+
+// What RecordJson and the data's head were written with before they appended directly
+// (JsonWriter): stored events and subscribers' copies hold these bytes, so they must not change.
+std::string RecordJsonByWriter(const EntitySpec& entity,
+                               const std::vector<std::optional<std::string>>& values,
+                               const std::vector<std::pair<std::string, std::string>>& extra) {
+  JsonWriter writer;
+  writer.BeginObject();
+  for (size_t i = 0; i < entity.fields.size() && i < values.size(); ++i) {
+    writer.Key(entity.fields[i].name);
+    values[i] ? void(writer.String(*values[i])) : void(writer.Null());
+  }
+  if (!extra.empty()) {
+    writer.Key("extra").BeginObject();
+    for (const auto& [name, value] : extra) writer.Key(name).String(value);
+    writer.EndObject();
+  }
+  writer.EndObject();
+  return writer.Take();
+}
+
+TEST(EventsTest, RecordJsonAndDataHeadAreTheBytesJsonWriterWrote) {
+  const std::vector<std::pair<std::string, std::string>> no_extra;
+  const std::vector<std::pair<std::string, std::string>> awkward_extra = {
+      {"note", "a \"quoted\" \\ value\n"}, {"zona\t\x01", ""}, {"città", "è"}};
+  for (const EntitySpec& entity : CanonicalEntities()) {
+    std::vector<std::optional<std::string>> values;
+    for (size_t i = 0; i < entity.fields.size(); ++i) {
+      if (i % 3 == 0) {
+        values.push_back(std::nullopt);
+      } else {
+        values.push_back(i % 3 == 1 ? "plain" : "\x1f ctrl \"q\" \\ \r\n ünï");
+      }
+    }
+    for (const auto* extra : {&no_extra, &awkward_extra}) {
+      EXPECT_EQ(RecordJson(entity, values, *extra), RecordJsonByWriter(entity, values, *extra))
+          << entity.name;
+      EXPECT_EQ(RecordJson(entity, {}, *extra), RecordJsonByWriter(entity, {}, *extra));
+    }
+  }
+
+  for (const std::string_view odd : {"plain", "with \"quotes\"", "tab\tand\x02", ""}) {
+    std::string head;
+    AppendEventDataHead(head, "student", odd, "gestionale", odd);
+    JsonWriter writer;
+    writer.BeginObject();
+    writer.Key("entity").String("student");
+    writer.Key("companyId").String(odd);
+    writer.Key("sourceSystem").String("gestionale");
+    writer.Key("externalId").String(odd);
+    writer.Key("version");
+    EXPECT_EQ(head, writer.Take());
   }
 }
 

@@ -27,5 +27,18 @@ TEST(SchemaTest, ColumnsAreUniqueSnakeCaseNames) {
   }
 }
 
+// RecordJson writes a canonical field's name as it is, without escaping it.
+TEST(SchemaTest, CanonicalFieldNamesNeedNoJsonEscape) {
+  for (const EntitySpec& entity : CanonicalEntities()) {
+    for (const FieldSpec& field : entity.fields) {
+      ASSERT_FALSE(field.name.empty()) << entity.name;
+      for (char c : field.name) {
+        EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            << entity.name << "." << field.name;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace reglo::model

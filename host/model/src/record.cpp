@@ -41,23 +41,37 @@ std::string ContentHash(const EntitySpec& entity,
 std::string RecordJson(const EntitySpec& entity,
                        const std::vector<std::optional<std::string>>& values,
                        const std::vector<std::pair<std::string, std::string>>& extra) {
-  JsonWriter writer;
-  writer.BeginObject();
+  std::string out;
+  AppendRecordJson(out, entity, values, extra);
+  return out;
+}
+
+void AppendRecordJson(std::string& out, const EntitySpec& entity,
+                      const std::vector<std::optional<std::string>>& values,
+                      const std::vector<std::pair<std::string, std::string>>& extra) {
+  // Appended directly, not through JsonWriter: every record validated comes through here. A
+  // canonical field's name is a plain identifier that JSON needs no escape for
+  // (SchemaTest.CanonicalFieldNamesNeedNoJsonEscape), so it is written as it is; extra names
+  // come from the source and are escaped.
+  out += '{';
   for (size_t i = 0; i < entity.fields.size() && i < values.size(); ++i) {
-    writer.Key(entity.fields[i].name);
-    if (values[i]) {
-      writer.String(*values[i]);
-    } else {
-      writer.Null();
-    }
+    if (i > 0) out += ',';
+    out += '"';
+    out += entity.fields[i].name;
+    out += "\":";
+    values[i] ? AppendJsonString(out, *values[i]) : void(out += "null");
   }
   if (!extra.empty()) {
-    writer.Key("extra").BeginObject();
-    for (const auto& [name, value] : extra) writer.Key(name).String(value);
-    writer.EndObject();
+    out += entity.fields.empty() || values.empty() ? "\"extra\":{" : ",\"extra\":{";
+    for (size_t i = 0; i < extra.size(); ++i) {
+      if (i > 0) out += ',';
+      AppendJsonString(out, extra[i].first);
+      out += ':';
+      AppendJsonString(out, extra[i].second);
+    }
+    out += '}';
   }
-  writer.EndObject();
-  return writer.Take();
+  out += '}';
 }
 
 std::string ExtraToJson(const std::vector<std::pair<std::string, std::string>>& extra) {

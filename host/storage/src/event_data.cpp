@@ -20,7 +20,7 @@
 #include <memory>
 #include <string_view>
 
-#include "reglo/core/json_writer.h"
+#include "reglo/model/events.h"
 
 namespace reglo::storage {
 namespace {
@@ -87,25 +87,21 @@ bool StoreJsonText() {
   return json;
 }
 
-// What MakeEventDataTemplate writes first, from the event's columns.
-std::string DataHeader(const model::EventRecord& event) {
-  JsonWriter writer;
-  writer.BeginObject();
-  writer.Key("entity").String(event.entity);
-  writer.Key("companyId").String(event.company_id);
-  writer.Key("sourceSystem").String(event.source_system);
-  writer.Key("externalId").String(event.external_id);
-  writer.Key("version");
-  std::string header = writer.Take();
-  header += std::to_string(event.version);
-  return header;
+// Appends what every event's data begins with (model::AppendEventDataHead), rebuilt from the
+// event's columns, and its version.
+void AppendDataHeader(const model::EventRecord& event, std::string& out) {
+  model::AppendEventDataHead(out, event.entity, event.company_id, event.source_system,
+                             event.external_id);
+  out += std::to_string(event.version);
 }
 
 }  // namespace
 
 std::string EncodeEventData(const model::EventRecord& event) {
   if (StoreJsonText()) return event.data;
-  const std::string header = DataHeader(event);
+  thread_local std::string header;
+  header.clear();
+  AppendDataHeader(event, header);
   const bool elided = std::string_view(event.data).substr(0, header.size()) == header;
   const std::string_view body =
       elided ? std::string_view(event.data).substr(header.size()) : std::string_view(event.data);
@@ -135,7 +131,8 @@ Result<std::string> DecodeEventData(const model::EventRecord& columns, std::stri
       content > kMaxDecodedSize) {
     return Status::Internal("an outbox event's stored data is damaged (bad frame header)");
   }
-  std::string data = stored[0] == kTagElided ? DataHeader(columns) : std::string();
+  std::string data;
+  if (stored[0] == kTagElided) AppendDataHeader(columns, data);
   const size_t prefix = data.size();
   data.resize(prefix + static_cast<size_t>(content));
   const size_t size =

@@ -65,6 +65,12 @@ std::vector<std::string> EventTypesOf(std::string_view entity);
 // Fills record.event_template from the record's key, values and extra (Validate calls it).
 void PrepareEventData(CanonicalRecord& record);
 
+// Appends what every event's `data` begins with, up to its version's digits:
+// {"entity":…,"companyId":…,"sourceSystem":…,"externalId":…,"version":
+// (the storage backends leave it out of the stored data and rebuild it from the row's columns).
+void AppendEventDataHead(std::string& out, std::string_view entity, std::string_view company_id,
+                         std::string_view source_system, std::string_view external_id);
+
 // The deterministic event id.
 std::string EventId(const RecordKey& key, std::string_view entity, int64_t version,
                     std::string_view type);

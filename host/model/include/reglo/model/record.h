@@ -103,6 +103,10 @@ std::string ContentHash(const EntitySpec& entity,
 std::string RecordJson(const EntitySpec& entity,
                        const std::vector<std::optional<std::string>>& values,
                        const std::vector<std::pair<std::string, std::string>>& extra);
+// The same, appended to `out`.
+void AppendRecordJson(std::string& out, const EntitySpec& entity,
+                      const std::vector<std::optional<std::string>>& values,
+                      const std::vector<std::pair<std::string, std::string>>& extra);
 
 // The extra fields as a JSON object text, and back.
 std::string ExtraToJson(const std::vector<std::pair<std::string, std::string>>& extra);
