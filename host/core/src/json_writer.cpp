@@ -2,12 +2,40 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <cstring>
+
 namespace reglo {
+
+namespace {
+
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighs = 0x8080808080808080ull;
+
+// Whether any of the 8 bytes of `word` is one JSON must escape: below 0x20, '"' or '\\'. Exact
+// (no false answer either way): each test flags a byte only where one matches, borrows from a
+// lower matching byte aside, which leave the word flagged anyway.
+bool AnyToEscape(uint64_t word) {
+  const auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+  const uint64_t control = (word - kOnes * 0x20) & ~word & kHighs;
+  return (control | zero_byte(word ^ (kOnes * '"')) | zero_byte(word ^ (kOnes * '\\'))) != 0;
+}
+
+}  // namespace
 
 void AppendJsonString(std::string& out, std::string_view value) {
   out += '"';
   size_t run_start = 0;
-  for (size_t i = 0; i < value.size(); ++i) {
+  size_t i = 0;
+  // Eight bytes at a time while none needs escaping: most text has nothing to escape, and this
+  // runs for every value of every record and event (it was 4 % of a cold load's instructions
+  // byte by byte, callgrind).
+  for (; i + 8 <= value.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, value.data() + i, sizeof word);
+    if (AnyToEscape(word)) break;
+  }
+  for (; i < value.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(value[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(value.data() + run_start, i - run_start);
