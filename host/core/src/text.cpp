@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+
+#include "reglo/core/byte_words.h"
 
 namespace reglo {
 namespace {
@@ -46,7 +49,17 @@ bool IsC1(std::string_view text, std::size_t i, std::size_t length) {
 }  // namespace
 
 bool HasControlCharacters(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
+  std::size_t i = 0;
+  // Plain ASCII words (no byte below 0x20, none 0x7F, none past it) eight bytes at a time: every
+  // value of every record is checked (validation).
+  for (; i + 8 <= text.size(); i += 8) {
+    const uint64_t word = byte_words::Load(text, i);
+    if (byte_words::AnyBelow(word, 0x20) || byte_words::AnyEqual(word, 0x7F) ||
+        byte_words::AnyHigh(word)) {
+      break;
+    }
+  }
+  while (i < text.size()) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x20 || c == 0x7F) return true;
     if (c < 0x80) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "reglo/core/byte_words.h"
 #include "reglo/core/text.h"
 #include "reglo/model/events.h"
 
@@ -381,6 +382,8 @@ class Normalizer {
 
 bool IsValidUtf8(std::string_view text) {
   size_t i = 0;
+  // ASCII words eight bytes at a time: most values are plain ASCII, and every one is checked.
+  while (i + 8 <= text.size() && !byte_words::AnyHigh(byte_words::Load(text, i))) i += 8;
   while (i < text.size()) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
