@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "scan_pieces.h"
+
 namespace reglo {
 namespace {
 
@@ -72,38 +74,13 @@ TEST(TextTest, EqualsIgnoringAsciiCaseFoldsAsciiLettersOnly) {
 // HasControlCharacters skips plain ASCII eight bytes at a time: with plain text around it, a
 // piece is found wherever it falls, exactly as the piece alone (checked byte by byte) is.
 TEST(TextTest, ControlCharactersAreFoundWhereverTheyFallInLongText) {
-  // Short pieces (under eight bytes: checked byte by byte) of every kind the scan tells apart.
-  const std::vector<std::string> pieces = {"",
-                                           "plain",
-                                           "\t",
-                                           std::string("\0", 1),
-                                           "\x1f",
-                                           "\x7f",
-                                           "~",
-                                           "\"",
-                                           "\\",
-                                           "\xc3\xa8",
-                                           "\xc2\x85",
-                                           "\xc2\xa0",
-                                           "\xe2\x82\xac",
-                                           "\xf0\x9f\x98\x80",
-                                           "\xed\xa0\x80",
-                                           "\xc0\xaf",
-                                           "\xff",
-                                           "\x80",
-                                           "\xc3",
-                                           "\xe2\x82",
-                                           "a\xc3\xa8z",
-                                           "\xef\xbb\xbf"};
-  for (const std::string& piece : pieces) {
+  for (const std::string& piece : reglo::testing::ScanPieces()) {
     const bool alone = HasControlCharacters(piece);
-    for (size_t before = 0; before <= 17; ++before) {
-      for (size_t after = 0; after <= 17; after += 3) {
-        const std::string text = std::string(before, 'a') + piece + std::string(after, 'b');
-        ASSERT_EQ(HasControlCharacters(text), alone)
-            << before << " + " << EscapeControlCharacters(piece) << " + " << after;
-      }
-    }
+    reglo::testing::ForEachPlacement(
+        piece, [&](const std::string& text, size_t before, size_t after) {
+          ASSERT_EQ(HasControlCharacters(text), alone)
+              << before << " + " << EscapeControlCharacters(piece) << " + " << after;
+        });
   }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "raw_record.h"
+#include "scan_pieces.h"
 namespace reglo::model {
 namespace {
 
@@ -247,38 +248,13 @@ TEST(ValidationTest, MessagesEchoAnExcerptOfTheValue) {
 // IsValidUtf8 skips ASCII eight bytes at a time: with ASCII around it, a piece is judged wherever
 // it falls exactly as the piece alone (checked byte by byte) is.
 TEST(ValidationTest, Utf8IsJudgedTheSameWhereverAPieceFallsInLongText) {
-  // Short pieces (under eight bytes: checked byte by byte) of every kind the scan tells apart.
-  const std::vector<std::string> pieces = {"",
-                                           "plain",
-                                           "\t",
-                                           std::string("\0", 1),
-                                           "\x1f",
-                                           "\x7f",
-                                           "~",
-                                           "\"",
-                                           "\\",
-                                           "\xc3\xa8",
-                                           "\xc2\x85",
-                                           "\xc2\xa0",
-                                           "\xe2\x82\xac",
-                                           "\xf0\x9f\x98\x80",
-                                           "\xed\xa0\x80",
-                                           "\xc0\xaf",
-                                           "\xff",
-                                           "\x80",
-                                           "\xc3",
-                                           "\xe2\x82",
-                                           "a\xc3\xa8z",
-                                           "\xef\xbb\xbf"};
-  for (const std::string& piece : pieces) {
+  for (const std::string& piece : reglo::testing::ScanPieces()) {
     const bool alone = IsValidUtf8(piece);
-    for (size_t before = 0; before <= 17; ++before) {
-      for (size_t after = 0; after <= 17; after += 3) {
-        const std::string text = std::string(before, 'a') + piece + std::string(after, 'b');
-        ASSERT_EQ(IsValidUtf8(text), alone)
-            << before << " + piece " << piece.size() << " + " << after;
-      }
-    }
+    reglo::testing::ForEachPlacement(
+        piece, [&](const std::string& text, size_t before, size_t after) {
+          ASSERT_EQ(IsValidUtf8(text), alone) << before << " + "
+                                              << "piece " << piece.size() << " + " << after;
+        });
   }
 }
 
