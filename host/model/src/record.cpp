@@ -1,5 +1,6 @@
 #include "reglo/model/record.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "reglo/core/crypto.h"
@@ -54,7 +55,8 @@ void AppendRecordJson(std::string& out, const EntitySpec& entity,
   // (SchemaTest.CanonicalFieldNamesNeedNoJsonEscape), so it is written as it is; extra names
   // come from the source and are escaped.
   out += '{';
-  for (size_t i = 0; i < entity.fields.size() && i < values.size(); ++i) {
+  const size_t fields = std::min(entity.fields.size(), values.size());
+  for (size_t i = 0; i < fields; ++i) {
     if (i > 0) out += ',';
     out += '"';
     out += entity.fields[i].name;
@@ -62,7 +64,7 @@ void AppendRecordJson(std::string& out, const EntitySpec& entity,
     values[i] ? AppendJsonString(out, *values[i]) : void(out += "null");
   }
   if (!extra.empty()) {
-    out += entity.fields.empty() || values.empty() ? "\"extra\":{" : ",\"extra\":{";
+    out += fields == 0 ? "\"extra\":{" : ",\"extra\":{";
     for (size_t i = 0; i < extra.size(); ++i) {
       if (i > 0) out += ',';
       AppendJsonString(out, extra[i].first);

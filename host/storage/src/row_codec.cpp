@@ -205,7 +205,7 @@ void DecodeRow(const RowCursor& row, std::string& value) {
 }
 
 std::string ReadStoredTime(const RowCursor& row, int column) {
-  return row.IsNull(column) ? std::string() : DecodeStoredTime(row.Int(column));
+  return ReadOptionalStoredTime(row, column).value_or(std::string());
 }
 
 std::optional<std::string> ReadOptionalStoredTime(const RowCursor& row, int column) {
